@@ -1,0 +1,32 @@
+# semnat — build, test, demo and bench entry points. `make help` lists them.
+export GOTOOLCHAIN := auto
+GO ?= go
+BIN := bin/semnat
+PKGS := ./...
+
+.PHONY: help build test demo bench fuzz lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build bin/semnat
+	$(GO) build -o $(BIN) ./cmd/semnat
+
+test: ## unit + integration tests (the CI command)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+demo: build ## test PKI, local services, a signed sample: everything in one process
+	./$(BIN) demo --data .data
+
+bench: build ## Go benchmarks + side-by-side scripts, one table
+	bash bench/run.sh
+
+fuzz: ## a short run of every fuzz target
+	bash .ci/fuzz.sh $(FUZZTIME)
+
+lint: ## go vet + gofmt check
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+clean: ## remove build outputs
+	rm -rf bin

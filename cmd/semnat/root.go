@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Exit codes shared by every command (README, "Exit codes").
+const (
+	exitOK            = 0 // success; for verify: every signature passed
+	exitFailed        = 1 // the operation failed (a signature failed, a file could not be signed)
+	exitIndeterminate = 2 // verify: no failure, but at least one signature is indeterminate
+	exitUsage         = 3 // bad usage, unreadable input, I/O error
+)
+
+// exitError carries an exit code with its error.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+// app holds what every command shares: streams and global flags. No globals.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	json, verbose  bool
+	log            *slog.Logger
+}
+
+// printJSON writes v as indented JSON on stdout: with --json nothing else goes there.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// say writes human-readable output on stdout (suppressed with --json).
+func (a *app) say(format string, args ...any) {
+	if !a.json {
+		fmt.Fprintf(a.stdout, format, args...)
+	}
+}
+
+// signalContext returns a context cancelled on SIGINT/SIGTERM.
+func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
+}
+
+func newRootCmd(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "semnat",
+		Short: "Sign and verify PDF documents (PAdES) and run the services around them",
+		Long: `semnat signs PDF documents with PAdES signatures (B-B, B-T, B-LT, B-LTA) using
+a key file, a PKCS#11 token or a mobile SIM signature, verifies them, and runs
+the PKI services they need (RFC 3161 timestamps, OCSP, CRLs).
+
+Global flags:  --json for machine-readable output on stdout,
+               --verbose for log lines on stderr.
+Exit codes:    0 success, 1 failed, 2 indeterminate (verify), 3 usage or I/O error.`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			level := slog.LevelWarn
+			if a.verbose {
+				level = slog.LevelDebug
+			}
+			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+		},
+	}
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.PersistentFlags().BoolVar(&a.json, "json", false, "machine-readable JSON on stdout")
+	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log what happens on stderr")
+	root.SetFlagErrorFunc(flagErrorWithSuggestion)
+	root.SuggestionsMinimumDistance = 2
+
+	root.AddCommand(
+		newVersionCmd(a),
+		newTestcertsCmd(a),
+		newDemoCmd(a),
+	)
+	return root
+}
+
+// run executes the CLI and returns the process exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	ctx, cancel := signalContext(context.Background())
+	defer cancel()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitUsage
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	fmt.Fprintf(stderr, "semnat: %v\n", err)
+	if code == exitUsage && isUsageError(err) {
+		fmt.Fprintln(stderr, "Run 'semnat --help' or 'semnat COMMAND --help' for usage.")
+	}
+	return code
+}
+
+func isUsageError(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "unknown command") || strings.Contains(s, "flag") || strings.Contains(s, "arg(s)")
+}
+
+// flagErrorWithSuggestion adds "did you mean --x?" to unknown-flag errors.
+func flagErrorWithSuggestion(cmd *cobra.Command, err error) error {
+	const prefix = "unknown flag: --"
+	msg := err.Error()
+	if !strings.HasPrefix(msg, prefix) {
+		return err
+	}
+	bad := strings.TrimPrefix(msg, prefix)
+	type cand struct {
+		name string
+		d    int
+	}
+	var cands []cand
+	visit := func(f *pflag.Flag) {
+		d := levenshtein(bad, f.Name)
+		if d <= 2 || strings.HasPrefix(f.Name, bad) || strings.HasPrefix(bad, f.Name) {
+			cands = append(cands, cand{f.Name, d})
+		}
+	}
+	cmd.Flags().VisitAll(visit)
+	cmd.InheritedFlags().VisitAll(visit)
+	if len(cands) == 0 {
+		return err
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].d < cands[j].d })
+	return fmt.Errorf("%w (did you mean --%s?)", err, cands[0].name)
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
