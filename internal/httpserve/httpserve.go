@@ -1,0 +1,131 @@
+// Package httpserve runs the standalone HTTP servers of the CLI (`semnat tsa
+// serve`, `semnat ocsp serve`, ...) the same way: listen on --addr (port 0
+// picks a free port), print one "listening on http://HOST:PORT" line when
+// ready, log one structured line per request, shut down gracefully when the
+// context ends (SIGINT/SIGTERM in the CLI).
+package httpserve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Options tune Serve.
+type Options struct {
+	// Ready, if set, receives the listening line ("listening on http://...").
+	Ready io.Writer
+	// Log receives one line per request; nil disables request logging.
+	Log *slog.Logger
+	// ShutdownTimeout bounds the graceful shutdown (default 10s).
+	ShutdownTimeout time.Duration
+	// OnListen, if set, is called with the base URL once the socket is bound,
+	// before any request is served.
+	OnListen func(baseURL string)
+}
+
+// Listen binds addr and returns the listener and its base URL.
+func Listen(addr string) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, "http://" + ln.Addr().String(), nil
+}
+
+// Serve listens on addr and serves h until ctx is done, then shuts down
+// gracefully. It returns nil after a clean shutdown.
+func Serve(ctx context.Context, addr string, h http.Handler, opts Options) error {
+	ln, base, err := Listen(addr)
+	if err != nil {
+		return err
+	}
+	return ServeListener(ctx, ln, base, h, opts)
+}
+
+// ServeListener is Serve on an existing listener.
+func ServeListener(ctx context.Context, ln net.Listener, base string, h http.Handler, opts Options) error {
+	if opts.Log != nil {
+		h = LogRequests(opts.Log, h)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if opts.OnListen != nil {
+		opts.OnListen(base)
+	}
+	if opts.Ready != nil {
+		fmt.Fprintf(opts.Ready, "listening on %s\n", base)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+	}
+	timeout := opts.ShutdownTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	return nil
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// LogRequests logs one structured line per request: method, path (never the
+// query, which may carry secrets), status, bytes, duration, remote address.
+func LogRequests(log *slog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		path := r.URL.Path
+		if len(path) > 200 {
+			path = path[:200] + "..."
+		}
+		log.Info("request", "method", r.Method, "path", path, "status", sw.status,
+			"bytes", sw.bytes, "duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
+	})
+}
