@@ -1,0 +1,590 @@
+package pades
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/semnat/semnat/pades/cms"
+	"github.com/semnat/semnat/pades/pdf"
+)
+
+// Prepared is a signature prepared but not yet signed: the incremental
+// update with a zeroed /Contents placeholder, the ByteRange it covers and
+// the CMS signed attributes. It holds no secret and is JSON-serialisable, so
+// a web or mobile flow can keep it between the request that prepares and the
+// one that completes.
+type Prepared struct {
+	// OriginalSize is the size of the document the update is appended to.
+	OriginalSize int64
+	// Update is the incremental update, with /ByteRange filled in and
+	// /Contents still zero.
+	Update []byte
+	// ContentsOffset is the offset of the /Contents '<' within Update;
+	// ContentsSize the number of bytes the placeholder holds.
+	ContentsOffset int
+	ContentsSize   int
+	ByteRange      [4]int64
+	// ContentDigest is the digest of the ByteRange bytes.
+	ContentDigest []byte
+	Pending       cms.Pending
+	// Field is the signature field's fully qualified name.
+	Field string
+}
+
+// DigestToSign returns what the private key signs: the digest of the CMS
+// signed attributes.
+func (p *Prepared) DigestToSign() []byte { return p.Pending.Digest() }
+
+// SignerOpts returns the options to pass to crypto.Signer.Sign.
+func (p *Prepared) SignerOpts() crypto.SignerOpts { return p.Pending.SignerOpts() }
+
+// openForUpdate opens a PDF for an incremental update and refuses what
+// cannot be updated safely.
+func openForUpdate(in io.ReaderAt, size int64) (*pdf.Reader, *pdf.Dict, pdf.Ref, error) {
+	r, err := pdf.Open(in, size, nil)
+	if err != nil {
+		if errors.Is(err, pdf.ErrNotPDF) {
+			return nil, nil, pdf.Ref{}, fmt.Errorf("%w: %v", ErrNotPDF, err)
+		}
+		return nil, nil, pdf.Ref{}, fmt.Errorf("pades: reading the PDF: %w", err)
+	}
+	if enc := r.Encrypted(); enc != nil {
+		return nil, nil, pdf.Ref{}, fmt.Errorf("%w (%s)", ErrEncrypted, enc)
+	}
+	if r.Repaired() {
+		return nil, nil, pdf.Ref{}, fmt.Errorf("%w: %v", ErrDamaged, r.RepairReasons())
+	}
+	cat, err := r.Catalog()
+	if err != nil {
+		return nil, nil, pdf.Ref{}, fmt.Errorf("pades: reading the document catalog: %w", err)
+	}
+	catRef, ok := r.Trailer().Get("Root").(pdf.Ref)
+	if !ok {
+		return nil, nil, pdf.Ref{}, fmt.Errorf("%w: the trailer's /Root is not an indirect reference", ErrDamaged)
+	}
+	return r, cat, catRef, nil
+}
+
+// fieldPlan is what a new or filled signature field needs.
+type fieldPlan struct {
+	name      string
+	visible   *Visible
+	apBuilder func(u *pdf.Update, rect [4]float64) (pdf.Ref, error)
+	docTS     bool // document timestamp: invisible, never certifies
+}
+
+// placeField adds the signature dictionary sigRef to the document: it fills
+// the named empty signature field or creates a new widget field on a page,
+// and updates the AcroForm (and catalog when needed). cat is the catalog
+// clone the caller will write. It returns the field's name and lock (if the
+// filled field carries a /Lock dictionary).
+func placeField(r *pdf.Reader, u *pdf.Update, cat *pdf.Dict, af *acroForm, sigRef pdf.Ref, fp fieldPlan) (string, *pdf.Dict, error) {
+	name := fp.name
+	var lock *pdf.Dict
+	if f := af.find(name); name != "" && f != nil {
+		if !f.IsSignature() {
+			return "", nil, fmt.Errorf("%w: field %q is a /%s field, not a signature field", ErrFieldNotFound, name, f.FT)
+		}
+		if f.Signed() {
+			return "", nil, fmt.Errorf("%w: %q", ErrFieldSigned, name)
+		}
+		if f.Ref.IsZero() {
+			return "", nil, fmt.Errorf("pades: signature field %q is a direct object and cannot be updated alone", name)
+		}
+		nf := f.Dict.Clone()
+		nf.Set("V", sigRef)
+		if l, _ := r.ResolveDict(f.Dict.Get("Lock")); l != nil {
+			lock = l
+		}
+		if fp.visible != nil && fp.apBuilder != nil {
+			// Draw into the field's own rectangle when it has one.
+			if rect, ok := rectOf(r, f.Dict.Get("Rect")); ok && rect[2] > rect[0] && rect[3] > rect[1] {
+				ap, err := fp.apBuilder(u, rect)
+				if err != nil {
+					return "", nil, err
+				}
+				nf.Set("AP", pdf.NewDict(pdf.DictEntry{Key: "N", Value: ap}))
+			}
+		}
+		if err := u.Set(f.Ref, nf); err != nil {
+			return "", nil, err
+		}
+		return name, lock, setSigFlags(r, u, cat, af, nil)
+	}
+	if name == "" {
+		name = uniqueFieldName(af, fp.docTS)
+	}
+	pageNo := 1
+	if fp.visible != nil {
+		pageNo = fp.visible.Page
+	}
+	n, err := r.NumPages()
+	if err != nil {
+		return "", nil, fmt.Errorf("pades: reading the page tree: %w", err)
+	}
+	if pageNo > n {
+		return "", nil, fmt.Errorf("pades: page %d does not exist (the document has %d)", pageNo, n)
+	}
+	page, err := r.Page(pageNo - 1)
+	if err != nil {
+		return "", nil, fmt.Errorf("pades: reading page %d: %w", pageNo, err)
+	}
+	widget := pdf.NewDict(
+		pdf.DictEntry{Key: "Type", Value: pdf.Name("Annot")},
+		pdf.DictEntry{Key: "Subtype", Value: pdf.Name("Widget")},
+		pdf.DictEntry{Key: "FT", Value: pdf.Name("Sig")},
+		pdf.DictEntry{Key: "T", Value: textString(name)},
+		pdf.DictEntry{Key: "V", Value: sigRef},
+	)
+	if fp.visible != nil {
+		rc := fp.visible.Rect
+		widget.Set("Rect", pdf.Array{pdf.NewReal(rc[0]), pdf.NewReal(rc[1]), pdf.NewReal(rc[2]), pdf.NewReal(rc[3])})
+		widget.Set("F", pdf.Integer(4)) // print
+		if fp.apBuilder != nil {
+			ap, err := fp.apBuilder(u, rc)
+			if err != nil {
+				return "", nil, err
+			}
+			widget.Set("AP", pdf.NewDict(pdf.DictEntry{Key: "N", Value: ap}))
+		}
+	} else {
+		widget.Set("Rect", pdf.Array{pdf.Integer(0), pdf.Integer(0), pdf.Integer(0), pdf.Integer(0)})
+		widget.Set("F", pdf.Integer(132)) // print + locked
+	}
+	if !page.Ref.IsZero() {
+		widget.Set("P", page.Ref)
+	}
+	wref := u.Add(widget)
+	if err := addAnnot(r, u, page, wref); err != nil {
+		return "", nil, err
+	}
+	return name, nil, setSigFlags(r, u, cat, af, &wref)
+}
+
+func rectOf(r *pdf.Reader, o pdf.Object) ([4]float64, bool) {
+	arr, _ := mustResolve(r, o).(pdf.Array)
+	var out [4]float64
+	if len(arr) != 4 {
+		return out, false
+	}
+	for i, v := range arr {
+		f, ok := pdf.Number(mustResolve(r, v))
+		if !ok {
+			return out, false
+		}
+		out[i] = f
+	}
+	if out[0] > out[2] {
+		out[0], out[2] = out[2], out[0]
+	}
+	if out[1] > out[3] {
+		out[1], out[3] = out[3], out[1]
+	}
+	return out, true
+}
+
+func uniqueFieldName(af *acroForm, docTS bool) string {
+	prefix := "Signature"
+	if docTS {
+		prefix = "DocTimeStamp"
+	}
+	for i := 1; ; i++ {
+		n := fmt.Sprintf("%s%d", prefix, i)
+		if af.find(n) == nil {
+			return n
+		}
+	}
+}
+
+// addAnnot appends wref to the page's /Annots.
+func addAnnot(r *pdf.Reader, u *pdf.Update, page *pdf.Page, wref pdf.Ref) error {
+	raw := page.Dict.Get("Annots")
+	if ref, ok := raw.(pdf.Ref); ok {
+		o, err := r.Object(ref)
+		if err != nil {
+			return fmt.Errorf("pades: reading the page's /Annots: %w", err)
+		}
+		arr, _ := o.(pdf.Array)
+		return u.Set(ref, append(append(pdf.Array(nil), arr...), wref))
+	}
+	arr, _ := raw.(pdf.Array)
+	np := page.Dict.Clone()
+	np.Set("Annots", append(append(pdf.Array(nil), arr...), wref))
+	if !page.Ref.IsZero() {
+		return u.Set(page.Ref, np)
+	}
+	// A direct page dictionary lives inside its parent's /Kids.
+	if page.Parent.IsZero() {
+		return errors.New("pades: the page is a direct object inside a direct page-tree node; cannot add an annotation")
+	}
+	parent, err := r.ResolveDict(page.Parent)
+	if err != nil || parent == nil {
+		return fmt.Errorf("pades: reading the page's parent node: %v", err)
+	}
+	kids, _ := mustResolve(r, parent.Get("Kids")).(pdf.Array)
+	nk := append(pdf.Array(nil), kids...)
+	found := false
+	for i, k := range nk {
+		if d, ok := k.(*pdf.Dict); ok && d == page.Dict {
+			nk[i] = np
+			found = true
+		}
+	}
+	if !found {
+		return errors.New("pades: could not locate the direct page in its parent's /Kids")
+	}
+	npar := parent.Clone()
+	if _, isRef := parent.Get("Kids").(pdf.Ref); isRef {
+		return u.Set(parent.Get("Kids").(pdf.Ref), nk)
+	}
+	npar.Set("Kids", nk)
+	return u.Set(page.Parent, npar)
+}
+
+// setSigFlags sets /SigFlags 3 and, when newField is set, appends it to
+// /Fields. cat is the catalog clone being written.
+func setSigFlags(r *pdf.Reader, u *pdf.Update, cat *pdf.Dict, af *acroForm, newField *pdf.Ref) error {
+	form := af.Dict.Clone() // an empty dict when there is none
+	if newField != nil {
+		raw := form.Get("Fields")
+		if ref, ok := raw.(pdf.Ref); ok {
+			arr, _ := mustResolve(r, ref).(pdf.Array)
+			if err := u.Set(ref, append(append(pdf.Array(nil), arr...), *newField)); err != nil {
+				return err
+			}
+		} else {
+			arr, _ := raw.(pdf.Array)
+			form.Set("Fields", append(append(pdf.Array(nil), arr...), *newField))
+		}
+	}
+	flags, _ := pdf.Int(mustResolve(r, form.Get("SigFlags")))
+	form.Set("SigFlags", pdf.Integer(flags|3))
+	if !af.Ref.IsZero() {
+		return u.Set(af.Ref, form)
+	}
+	if af.Dict == nil {
+		cat.Set("AcroForm", u.Add(form))
+		return nil
+	}
+	cat.Set("AcroForm", form) // it was direct in the catalog: it stays direct
+	return nil
+}
+
+// estimateContentsSize sizes the /Contents placeholder from what goes in the
+// CMS: certificates, signature value, attributes, and the timestamp token.
+func estimateContentsSize(cert *x509.Certificate, chain []*x509.Certificate, lvl Level, remote bool) int {
+	n := len(cert.Raw) + 1500 // signed attributes, algorithm identifiers, structure
+	for _, c := range chain {
+		n += len(c.Raw) + 8
+	}
+	switch k := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		n += k.Size()
+	case *ecdsa.PublicKey:
+		n += 2*(k.Curve.Params().BitSize+7)/8 + 9
+	default:
+		n += 1024
+	}
+	if lvl >= LevelBT {
+		n += 7000 // a token with its TSA chain; checked, never truncated
+	}
+	if remote {
+		n += 4096 // a phone cannot sign twice cheaply
+	}
+	return (n + 1023) / 1024 * 1024
+}
+
+// sigDictPlan builds a signature (or document timestamp) dictionary with
+// ByteRange and Contents placeholders.
+func sigDictPlan(subFilter pdf.Name, docTS bool, contentsSize int, opts *Options, now time.Time) *pdf.Dict {
+	typ := pdf.Name("Sig")
+	if docTS {
+		typ = "DocTimeStamp"
+	}
+	d := pdf.NewDict(
+		pdf.DictEntry{Key: "Type", Value: typ},
+		pdf.DictEntry{Key: "Filter", Value: pdf.Name("Adobe.PPKLite")},
+		pdf.DictEntry{Key: "SubFilter", Value: subFilter},
+		pdf.DictEntry{Key: "ByteRange", Value: pdf.Placeholder{Kind: pdf.PlaceholderByteRange}},
+		pdf.DictEntry{Key: "Contents", Value: pdf.Placeholder{Kind: pdf.PlaceholderContents, Size: contentsSize}},
+	)
+	if docTS {
+		return d
+	}
+	d.Set("M", pdfDate(now))
+	for _, kv := range []struct {
+		k pdf.Name
+		v string
+	}{{"Name", opts.Name}, {"Reason", opts.Reason}, {"Location", opts.Location}, {"ContactInfo", opts.ContactInfo}} {
+		if kv.v != "" {
+			d.Set(kv.k, textString(kv.v))
+		}
+	}
+	return d
+}
+
+// transforms builds the /Reference array: DocMDP for a certification, and
+// FieldMDP for a lock requested or inherited from the field's /Lock.
+func transforms(certify int, lock *FieldLock, fieldLock *pdf.Dict) pdf.Array {
+	var refs pdf.Array
+	if certify > 0 {
+		refs = append(refs, pdf.NewDict(
+			pdf.DictEntry{Key: "Type", Value: pdf.Name("SigRef")},
+			pdf.DictEntry{Key: "TransformMethod", Value: pdf.Name("DocMDP")},
+			pdf.DictEntry{Key: "TransformParams", Value: pdf.NewDict(
+				pdf.DictEntry{Key: "Type", Value: pdf.Name("TransformParams")},
+				pdf.DictEntry{Key: "P", Value: pdf.Integer(certify)},
+				pdf.DictEntry{Key: "V", Value: pdf.Name("1.2")},
+			)},
+		))
+	}
+	fieldMDP := func(action pdf.Name, fields pdf.Object) {
+		tp := pdf.NewDict(
+			pdf.DictEntry{Key: "Type", Value: pdf.Name("TransformParams")},
+			pdf.DictEntry{Key: "Action", Value: action},
+		)
+		if fields != nil {
+			tp.Set("Fields", fields)
+		}
+		tp.Set("V", pdf.Name("1.2"))
+		refs = append(refs, pdf.NewDict(
+			pdf.DictEntry{Key: "Type", Value: pdf.Name("SigRef")},
+			pdf.DictEntry{Key: "TransformMethod", Value: pdf.Name("FieldMDP")},
+			pdf.DictEntry{Key: "TransformParams", Value: tp},
+		))
+	}
+	if lock != nil {
+		var fields pdf.Object
+		if lock.Action != "All" {
+			arr := pdf.Array{}
+			for _, f := range lock.Fields {
+				arr = append(arr, textString(f))
+			}
+			fields = arr
+		}
+		fieldMDP(pdf.Name(lock.Action), fields)
+	}
+	if fieldLock != nil {
+		if a, ok := fieldLock.Name("Action"); ok {
+			fieldMDP(a, fieldLock.Get("Fields"))
+		}
+	}
+	return refs
+}
+
+// writeUpdate writes u, fills the ByteRange placeholder and returns the
+// update bytes, the offset of the Contents placeholder in them, and the
+// ByteRange.
+func writeUpdate(u *pdf.Update, origSize int64) ([]byte, int, int, [4]int64, error) {
+	var buf bytes.Buffer
+	res, err := u.Write(&buf)
+	if err != nil {
+		return nil, 0, 0, [4]int64{}, fmt.Errorf("pades: writing the update: %w", err)
+	}
+	upd := buf.Bytes()
+	var cPos, brPos *pdf.PlaceholderPos
+	for i := range res.Placeholders {
+		p := &res.Placeholders[i]
+		switch p.Kind {
+		case pdf.PlaceholderContents:
+			cPos = p
+		case pdf.PlaceholderByteRange:
+			brPos = p
+		}
+	}
+	if cPos == nil || brPos == nil {
+		return nil, 0, 0, [4]int64{}, errors.New("pades: the writer reported no placeholders")
+	}
+	a := cPos.Offset
+	b := cPos.Offset + int64(cPos.Width)
+	br := [4]int64{0, a, b, res.End - b}
+	brBytes, err := pdf.FormatByteRange(br)
+	if err != nil {
+		return nil, 0, 0, br, err
+	}
+	copy(upd[brPos.Offset-origSize:], brBytes)
+	return upd, int(a - origSize), cPos.Width, br, nil
+}
+
+// hashByteRange streams the document's bytes [0, origSize) followed by the
+// update, skipping the Contents placeholder, into h.
+func hashByteRange(ctx context.Context, h hash.Hash, in io.ReaderAt, origSize int64, upd []byte, cOff, cWidth int) error {
+	if err := copyRange(ctx, h, in, 0, origSize); err != nil {
+		return err
+	}
+	h.Write(upd[:cOff])
+	h.Write(upd[cOff+cWidth:])
+	return nil
+}
+
+// copyBufSize is the streaming buffer: large enough to amortise syscalls,
+// small enough to keep memory flat.
+const copyBufSize = 1 << 20
+
+// copyRange copies in[off, off+n) to w, checking ctx between blocks.
+func copyRange(ctx context.Context, w io.Writer, in io.ReaderAt, off, n int64) error {
+	buf := make([]byte, min(int64(copyBufSize), max(n, 1)))
+	for n > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		k := min(int64(len(buf)), n)
+		m, err := in.ReadAt(buf[:k], off)
+		if int64(m) < k {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("pades: reading the input: %w", err)
+		}
+		if _, err := w.Write(buf[:k]); err != nil {
+			return err
+		}
+		off += k
+		n -= k
+	}
+	return nil
+}
+
+// Prepare plans a signature by cert over the document in[0:size): it builds
+// the incremental update (signature dictionary, field, widget, appearance)
+// and the CMS signed attributes. Sign the returned DigestToSign with the
+// key of cert, then call Complete.
+func Prepare(ctx context.Context, in io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, opts *Options) (*Prepared, error) {
+	return prepare(ctx, in, size, cert, chain, opts, false)
+}
+
+func prepare(ctx context.Context, in io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, opts *Options, remote bool) (*Prepared, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	if cert == nil {
+		return nil, errors.New("pades: no signer certificate")
+	}
+	r, cat, catRef, err := openForUpdate(in, size)
+	if err != nil {
+		return nil, err
+	}
+	af, err := readAcroForm(r, cat)
+	if err != nil {
+		return nil, err
+	}
+	switch p := docMDP(r, cat); {
+	case p == 1:
+		return nil, ErrCertifiedNoChanges
+	case p > 0 && opts.Certify > 0:
+		return nil, ErrAlreadyCertified
+	}
+	if opts.Certify > 0 && af.signatureCount() > 0 {
+		return nil, ErrAlreadyCertified
+	}
+	if opts.Field != "" {
+		if f := af.find(opts.Field); f != nil && f.Dict.Has("Lock") == false && isLockedByEarlier(r, af, opts.Field) {
+			return nil, fmt.Errorf("%w: %q", ErrFieldLocked, opts.Field)
+		}
+	}
+	now := opts.Time
+	if now.IsZero() {
+		now = time.Now()
+	}
+	csize := opts.ContentsSize
+	if csize == 0 {
+		csize = estimateContentsSize(cert, chain, opts.level(), remote)
+	}
+	u := r.NewUpdate()
+	u.SetCompress(true)
+	sig := sigDictPlan("ETSI.CAdES.detached", false, csize, opts, now)
+	sigRef := u.Alloc()
+	newCat := cat.Clone()
+	fp := fieldPlan{name: opts.Field, visible: opts.Visible}
+	if opts.Visible != nil {
+		fp.apBuilder = func(u *pdf.Update, rect [4]float64) (pdf.Ref, error) {
+			return buildAppearance(u, rect, opts, cert, now)
+		}
+	}
+	name, fieldLock, err := placeField(r, u, newCat, af, sigRef, fp)
+	if err != nil {
+		return nil, err
+	}
+	if refs := transforms(opts.Certify, opts.Lock, fieldLock); len(refs) > 0 {
+		sig.Set("Reference", refs)
+	}
+	if opts.Certify > 0 {
+		perms, _ := r.ResolveDict(cat.Get("Perms"))
+		np := perms.Clone()
+		np.Set("DocMDP", sigRef)
+		newCat.Set("Perms", np)
+	}
+	if err := u.Set(sigRef, sig); err != nil {
+		return nil, err
+	}
+	if err := u.Set(catRef, newCat); err != nil {
+		return nil, err
+	}
+	upd, cOff, cWidth, br, err := writeUpdate(u, size)
+	if err != nil {
+		return nil, err
+	}
+	h := opts.hash().New()
+	if err := hashByteRange(ctx, h, in, size, upd, cOff, cWidth); err != nil {
+		return nil, err
+	}
+	digest := h.Sum(nil)
+	pend, err := cms.Prepare(cms.Params{ContentDigest: digest, Hash: opts.hash(), Certificate: cert, Chain: chain, PSS: opts.PSS})
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{OriginalSize: size, Update: upd, ContentsOffset: cOff, ContentsSize: csize,
+		ByteRange: br, ContentDigest: digest, Pending: *pend, Field: name}, nil
+}
+
+// isLockedByEarlier tells whether an existing signature's FieldMDP locks the
+// named field.
+func isLockedByEarlier(r *pdf.Reader, af *acroForm, name string) bool {
+	for _, f := range af.Fields {
+		if !f.IsSignature() || !f.Signed() {
+			continue
+		}
+		sd, err := r.ResolveDict(f.Value)
+		if err != nil || sd == nil {
+			continue
+		}
+		refs, _ := mustResolve(r, sd.Get("Reference")).(pdf.Array)
+		for _, o := range refs {
+			sr, _ := r.ResolveDict(o)
+			if sr == nil {
+				continue
+			}
+			if m, _ := sr.Name("TransformMethod"); m != "FieldMDP" {
+				continue
+			}
+			tp, _ := r.ResolveDict(sr.Get("TransformParams"))
+			if tp == nil {
+				continue
+			}
+			action, _ := tp.Name("Action")
+			listed := false
+			names, _ := mustResolve(r, tp.Get("Fields")).(pdf.Array)
+			for _, n := range names {
+				if textOf(mustResolve(r, n)) == name {
+					listed = true
+				}
+			}
+			if action == "All" || (action == "Include" && listed) || (action == "Exclude" && !listed) {
+				return true
+			}
+		}
+	}
+	return false
+}

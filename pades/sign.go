@@ -1,0 +1,313 @@
+package pades
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/semnat/semnat/pades/cms"
+	"github.com/semnat/semnat/pades/pdf"
+)
+
+// Result describes a signed document.
+type Result struct {
+	Level     Level
+	Field     string
+	Size      int64    // bytes written
+	ByteRange [4]int64 // of the signature
+	// ContentsSize is the reserved /Contents size; SignatureSize the DER
+	// CMS size that went in it.
+	ContentsSize, SignatureSize int
+	// TimestampTime is the time of the signature timestamp (B-T and up).
+	TimestampTime time.Time `json:",omitempty"`
+	// DocTimestampTime is the time of the document timestamp (B-LTA).
+	DocTimestampTime time.Time `json:",omitempty"`
+}
+
+// document is the original input plus the updates appended so far: what
+// the output will be, readable before it is written.
+type document struct {
+	in      io.ReaderAt
+	size    int64
+	updates [][]byte
+}
+
+func (d *document) Size() int64 {
+	n := d.size
+	for _, u := range d.updates {
+		n += int64(len(u))
+	}
+	return n
+}
+
+// ReadAt reads across the original and the updates.
+func (d *document) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("pades: negative offset")
+	}
+	n := 0
+	for len(p) > 0 {
+		if off < d.size {
+			k := min(int64(len(p)), d.size-off)
+			m, err := d.in.ReadAt(p[:k], off)
+			n += m
+			if int64(m) < k {
+				if err == nil {
+					err = io.ErrUnexpectedEOF
+				}
+				return n, err
+			}
+			p, off = p[k:], off+k
+			continue
+		}
+		base := d.size
+		found := false
+		for _, u := range d.updates {
+			if off < base+int64(len(u)) {
+				m := copy(p, u[off-base:])
+				n += m
+				p, off = p[m:], off+int64(m)
+				found = true
+				break
+			}
+			base += int64(len(u))
+		}
+		if !found {
+			return n, io.EOF
+		}
+	}
+	return n, nil
+}
+
+// writeTo streams the document to w. The original's bytes are hashed on the
+// way and compared with the digest the signature covers (prefix is the first
+// update's part before /Contents): if the input changed since it was hashed
+// the output is rejected with ErrOriginalChanged.
+func (d *document) writeTo(ctx context.Context, w io.Writer, h crypto.Hash, want []byte, cOff, cWidth int) error {
+	hh := h.New()
+	if err := copyRange(ctx, io.MultiWriter(w, hh), d.in, 0, d.size); err != nil {
+		return err
+	}
+	first := d.updates[0]
+	hh.Write(first[:cOff])
+	hh.Write(first[cOff+cWidth:])
+	if got := hh.Sum(nil); string(got) != string(want) {
+		return ErrOriginalChanged
+	}
+	for _, u := range d.updates {
+		if _, err := w.Write(u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// signWith signs digest with s, through SignContext when s has it.
+func signWith(ctx context.Context, s crypto.Signer, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if cs, ok := s.(ContextSigner); ok {
+		return cs.SignContext(ctx, digest, opts)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.Sign(rand.Reader, digest, opts)
+}
+
+// Sign signs the PDF in[0:size) with s and writes the signed document to
+// out. The input is read twice (hash, then copy) and never held in memory.
+// On error, what was written to out must be discarded (SignFile does).
+func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, s Signer, opts *Options) (*Result, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	remote := false
+	if rs, ok := s.(RemoteSigner); ok {
+		remote = rs.Remote()
+	}
+	o := *opts
+	for attempt := 0; ; attempt++ {
+		prep, err := prepare(ctx, in, size, s.Certificate(), s.Chain(), &o, remote)
+		if err != nil {
+			return nil, err
+		}
+		sig, err := signWith(ctx, s, prep.DigestToSign(), prep.SignerOpts())
+		if err != nil {
+			return nil, fmt.Errorf("pades: signing: %w", err)
+		}
+		res, err := Complete(ctx, in, size, prep, sig, out, &o)
+		var tooSmall *placeholderError
+		if errors.As(err, &tooSmall) && !remote && attempt == 0 && opts.ContentsSize == 0 {
+			// Grow and sign again: cheap for a local key.
+			o.ContentsSize = (tooSmall.need + 4096 + 1023) / 1024 * 1024
+			continue
+		}
+		return res, err
+	}
+}
+
+type placeholderError struct{ need, have int }
+
+func (e *placeholderError) Error() string {
+	return fmt.Sprintf("%v: need %d bytes, %d reserved", ErrPlaceholderSmall, e.need, e.have)
+}
+func (e *placeholderError) Unwrap() error { return ErrPlaceholderSmall }
+
+// Complete finishes a prepared signature with the signature value sig
+// (for ECDSA, DER or raw r||s): it checks the value, adds the timestamp
+// (B-T), the DSS (B-LT) and the document timestamp (B-LTA) as opts ask, and
+// writes the signed document to out. in must be the document Prepare saw.
+func Complete(ctx context.Context, in io.ReaderAt, size int64, prep *Prepared, sig []byte, out io.Writer, opts *Options) (*Result, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	if size != prep.OriginalSize {
+		return nil, fmt.Errorf("%w: %d bytes, prepared for %d", ErrOriginalChanged, size, prep.OriginalSize)
+	}
+	sd, err := prep.Pending.Complete(sig)
+	if err != nil {
+		return nil, fmt.Errorf("pades: %w", err)
+	}
+	res := &Result{Level: opts.level(), Field: prep.Field, ByteRange: prep.ByteRange, ContentsSize: prep.ContentsSize}
+	if opts.level() >= LevelBT {
+		h := prep.Pending.Hash.New()
+		h.Write(sd.Signature)
+		token, err := opts.Timestamper.Timestamp(ctx, h.Sum(nil), prep.Pending.Hash)
+		if err != nil {
+			return nil, fmt.Errorf("pades: signature timestamp: %w", err)
+		}
+		if res.TimestampTime, err = tokenTime(token); err != nil {
+			return nil, fmt.Errorf("pades: signature timestamp: %w", err)
+		}
+		sd.AddTimestamp(token)
+	}
+	der, err := sd.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	res.SignatureSize = len(der)
+	if len(der) > prep.ContentsSize {
+		return nil, &placeholderError{need: len(der), have: prep.ContentsSize}
+	}
+	upd := append([]byte(nil), prep.Update...)
+	hexed, err := pdf.FormatContents(der, prep.ContentsSize)
+	if err != nil {
+		return nil, err
+	}
+	copy(upd[prep.ContentsOffset:], hexed)
+	doc := &document{in: in, size: size, updates: [][]byte{upd}}
+	if opts.level() >= LevelBLT {
+		cert, _ := prep.Pending.Certificate()
+		chain := parseCerts(prep.Pending.Certs[1:])
+		dss, err := addDSS(ctx, doc, cert, chain, sd, opts)
+		if err != nil {
+			return nil, err
+		}
+		doc.updates = append(doc.updates, dss)
+	}
+	if opts.level() >= LevelBLTA {
+		dts, t, err := addDocTimestamp(ctx, doc, opts)
+		if err != nil {
+			return nil, err
+		}
+		res.DocTimestampTime = t
+		doc.updates = append(doc.updates, dts)
+	}
+	if err := doc.writeTo(ctx, out, prep.Pending.Hash, prep.ContentDigest, prep.ContentsOffset, len(hexed)); err != nil {
+		return nil, err
+	}
+	res.Size = doc.Size()
+	return res, nil
+}
+
+func parseCerts(ders [][]byte) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, d := range ders {
+		if c, err := x509.ParseCertificate(d); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// tokenTime reads genTime from a timestamp token.
+func tokenTime(token []byte) (time.Time, error) {
+	p, err := cms.Parse(token)
+	if err != nil {
+		return time.Time{}, err
+	}
+	info, err := cms.ParseTSTInfo(p.EContent)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return info.GenTime, nil
+}
+
+// SignFile signs the file inPath into outPath ("-" for stdout). The output
+// is written to a temporary file in the same folder and renamed into place
+// only when complete: a failure never leaves a partial file.
+func SignFile(ctx context.Context, inPath, outPath string, s Signer, opts *Options) (*Result, error) {
+	in, err := os.Open(inPath)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("pades: %s is a directory", inPath)
+	}
+	if outPath == "-" {
+		return Sign(ctx, in, st.Size(), os.Stdout, s, opts)
+	}
+	return writeAtomically(outPath, func(w io.Writer) (*Result, error) {
+		return Sign(ctx, in, st.Size(), w, s, opts)
+	})
+}
+
+// writeAtomically runs write into a temporary file next to path and renames
+// it to path on success; on failure the temporary file is removed.
+func writeAtomically[T any](path string, write func(io.Writer) (T, error)) (T, error) {
+	var zero T
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return zero, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	res, err := write(tmp)
+	if err != nil {
+		return zero, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return zero, err
+	}
+	if err := tmp.Close(); err != nil {
+		return zero, err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return zero, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return zero, err
+	}
+	ok = true
+	return res, nil
+}

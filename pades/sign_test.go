@@ -1,0 +1,218 @@
+package pades
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/semnat/semnat/testcerts"
+)
+
+const corpusDir = "../../shared/corpus"
+
+func requireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not installed: .ci/run must install it", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+// manifestRow is one line of the corpus MANIFEST.tsv, by column name.
+type manifestRow map[string]string
+
+func readManifest(t testing.TB) []manifestRow {
+	t.Helper()
+	f, err := os.Open(filepath.Join(corpusDir, "MANIFEST.tsv"))
+	if err != nil {
+		t.Fatalf("corpus manifest: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var header []string
+	var rows []manifestRow
+	for sc.Scan() {
+		cols := strings.Split(sc.Text(), "\t")
+		if header == nil {
+			header = cols
+			continue
+		}
+		row := manifestRow{}
+		for i, h := range header {
+			if i < len(cols) {
+				row[h] = cols[i]
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// unsupportedReason says why semnat refuses to sign a corpus file, or "".
+func unsupportedReason(row manifestRow) error {
+	switch {
+	case row["encrypted"] != "none":
+		return ErrEncrypted
+	case strings.HasPrefix(row["file"], "broken-"):
+		return ErrDamaged
+	case row["file"] == "signed-certified-pdf13.pdf", row["file"] == "certified-pyhanko.pdf":
+		// Certified with DocMDP /P 1 (qpdf --json shows "/P": 1): no change,
+		// a further signature included, is allowed.
+		return ErrCertifiedNoChanges
+	}
+	return nil
+}
+
+// nssDB makes an NSS database trusting the test root, for pdfsig.
+var nssOnce sync.Once
+var nssDir string
+
+func trustDB(t *testing.T, pki *testcerts.PKI) string {
+	t.Helper()
+	certutil := requireTool(t, "certutil")
+	nssOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "semnat-nss-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := filepath.Join(dir, "root.pem")
+		os.WriteFile(root, testcerts.PEM(pki.Root.Cert), 0o644)
+		if out, err := exec.Command(certutil, "-N", "-d", "sql:"+dir, "--empty-password").CombinedOutput(); err != nil {
+			t.Fatalf("certutil -N: %v %s", err, out)
+		}
+		if out, err := exec.Command(certutil, "-A", "-d", "sql:"+dir, "-n", "semnat-test-root", "-t", "CT,C,C", "-i", root).CombinedOutput(); err != nil {
+			t.Fatalf("certutil -A: %v %s", err, out)
+		}
+		nssDir = dir
+	})
+	return nssDir
+}
+
+// pdfsigResult runs pdfsig and returns, per signature, its "Signature
+// Validation" and "Certificate Validation" lines.
+func pdfsigResult(t *testing.T, db, file string) (sigs []string, certs []string) {
+	t.Helper()
+	// -no-ocsp: the test PKI's responder is not running here; revocation
+	// is checked by the verifier's own tests.
+	out, _ := exec.Command(requireTool(t, "pdfsig"), "-no-ocsp", "-nssdir", "sql:"+db, file).CombinedOutput()
+	for _, l := range strings.Split(string(out), "\n") {
+		l = strings.TrimSpace(l)
+		if v, ok := strings.CutPrefix(l, "- Signature Validation: "); ok {
+			sigs = append(sigs, v)
+		}
+		if v, ok := strings.CutPrefix(l, "- Certificate Validation: "); ok {
+			certs = append(certs, v)
+		}
+	}
+	return sigs, certs
+}
+
+func signCorpusFile(t *testing.T, in, out string, s Signer, opts *Options) (*Result, error) {
+	t.Helper()
+	return SignFile(context.Background(), in, out, s, opts)
+}
+
+// checkCMSWithOpenSSL extracts the CMS at byte range br of file and has
+// openssl cms -verify check it against the signed bytes.
+func checkCMSWithOpenSSL(t *testing.T, file string, br [4]int64, root string) {
+	t.Helper()
+	openssl := requireTool(t, "openssl")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hexStr := bytes.TrimRight(data[br[1]+1:br[2]-1], "0")
+	if len(hexStr)%2 == 1 {
+		hexStr = append(hexStr, '0')
+	}
+	der, err := hex.DecodeString(string(hexStr))
+	if err != nil {
+		t.Fatalf("contents not hex: %v", err)
+	}
+	dir := t.TempDir()
+	sig := filepath.Join(dir, "sig.p7s")
+	content := filepath.Join(dir, "content.bin")
+	os.WriteFile(sig, der, 0o644)
+	os.WriteFile(content, append(append([]byte(nil), data[:br[1]]...), data[br[2]:br[2]+br[3]]...), 0o644)
+	out, err := exec.Command(openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-content", content,
+		"-CAfile", root, "-purpose", "any", "-out", os.DevNull).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("Verification successful")) {
+		t.Errorf("openssl cms -verify: %v\n%s", err, out)
+	}
+}
+
+func qpdfCheck(t *testing.T, file string, allowWarnings bool) {
+	t.Helper()
+	out, err := exec.Command(requireTool(t, "qpdf"), "--check", file).CombinedOutput()
+	if err != nil {
+		var ee *exec.ExitError
+		if allowWarnings && errors.As(err, &ee) && ee.ExitCode() == 3 {
+			return
+		}
+		t.Errorf("qpdf --check: %v\n%s", err, out)
+	}
+}
+
+// TestSignCorpusBB signs every corpus file at B-B with an ECDSA key and
+// checks the result with qpdf, pdfsig and openssl; unsupported files give
+// a clear error and no output file.
+func TestSignCorpusBB(t *testing.T) {
+	pki := testcerts.New(t)
+	e := pki.MustGet("person-p256")
+	signer := NewKeySigner(e.Key, e.Cert, e.Chain)
+	db := trustDB(t, pki)
+	root := filepath.Join(t.TempDir(), "root.pem")
+	os.WriteFile(root, testcerts.PEM(pki.Root.Cert), 0o644)
+	for _, row := range readManifest(t) {
+		name := row["file"]
+		t.Run(name, func(t *testing.T) {
+			in := filepath.Join(corpusDir, name)
+			out := filepath.Join(t.TempDir(), "signed.pdf")
+			res, err := signCorpusFile(t, in, out, signer, &Options{Reason: "Aprobat", Location: "Chișinău"})
+			if want := unsupportedReason(row); want != nil {
+				if !errors.Is(err, want) {
+					t.Fatalf("want %v, got %v", want, err)
+				}
+				if _, serr := os.Stat(out); !os.IsNotExist(serr) {
+					t.Fatal("an output file was left behind")
+				}
+				entries, _ := os.ReadDir(filepath.Dir(out))
+				if len(entries) != 0 {
+					t.Fatalf("temporary files left: %v", entries)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			qpdfCheck(t, out, row["qpdf_check"] != "ok")
+			checkCMSWithOpenSSL(t, out, res.ByteRange, root)
+			beforeSigs, _ := pdfsigResult(t, db, in)
+			sigs, certs := pdfsigResult(t, db, out)
+			if len(sigs) != len(beforeSigs)+1 {
+				t.Fatalf("pdfsig lists %d signatures, want %d", len(sigs), len(beforeSigs)+1)
+			}
+			if sigs[len(sigs)-1] != "Signature is Valid." || certs[len(certs)-1] != "Certificate is Trusted." {
+				t.Errorf("pdfsig on our signature: %q / %q", sigs[len(sigs)-1], certs[len(certs)-1])
+			}
+			for i := range beforeSigs {
+				if beforeSigs[i] != sigs[i] {
+					t.Errorf("earlier signature %d changed from %q to %q", i+1, beforeSigs[i], sigs[i])
+				}
+			}
+		})
+	}
+}
