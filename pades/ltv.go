@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"hash"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -160,7 +162,7 @@ func addDSS(ctx context.Context, doc *document, cert *x509.Certificate, chain []
 
 // addDocTimestamp appends a document timestamp (SubFilter ETSI.RFC3161)
 // covering everything before it, DSS included.
-func addDocTimestamp(ctx context.Context, doc *document, opts *Options) ([]byte, time.Time, error) {
+func addDocTimestamp(ctx context.Context, doc *document, opts *Options, orig []byte) ([]byte, time.Time, error) {
 	size := 12 << 10
 	for attempt := 0; attempt < 2; attempt++ {
 		r, cat, catRef, err := openForUpdate(doc, doc.Size())
@@ -186,10 +188,12 @@ func addDocTimestamp(ctx context.Context, doc *document, opts *Options) ([]byte,
 		if err != nil {
 			return nil, time.Time{}, err
 		}
-		h := opts.hash().New()
-		if err := hashByteRange(ctx, h, doc, doc.Size(), upd, cOff, cWidth); err != nil {
+		h, err := hashDocument(ctx, doc, opts, orig)
+		if err != nil {
 			return nil, time.Time{}, err
 		}
+		h.Write(upd[:cOff])
+		h.Write(upd[cOff+cWidth:])
 		token, err := opts.Timestamper.Timestamp(ctx, h.Sum(nil), opts.hash())
 		if err != nil {
 			return nil, time.Time{}, fmt.Errorf("pades: document timestamp: %w", err)
@@ -210,4 +214,39 @@ func addDocTimestamp(ctx context.Context, doc *document, opts *Options) ([]byte,
 		return upd, t, nil
 	}
 	return nil, time.Time{}, fmt.Errorf("%w: document timestamp token", ErrPlaceholderSmall)
+}
+
+// parseCertsAnyForm reads DER or PEM certificates.
+func parseCertsAnyForm(data []byte) []*x509.Certificate {
+	if c, err := x509.ParseCertificate(data); err == nil {
+		return []*x509.Certificate{c}
+	}
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return out
+		}
+		if c, err := x509.ParseCertificate(b.Bytes); err == nil && b.Type == "CERTIFICATE" {
+			out = append(out, c)
+		}
+	}
+}
+
+// hashDocument hashes everything in doc: from the saved state of the
+// original when there is one, else by reading the original again.
+func hashDocument(ctx context.Context, doc *document, opts *Options, orig []byte) (hash.Hash, error) {
+	if orig == nil {
+		h := opts.hash().New()
+		return h, copyRange(ctx, h, doc, 0, doc.Size())
+	}
+	h, err := restoreHash(opts.hash(), orig)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range doc.updates {
+		h.Write(u)
+	}
+	return h, nil
 }

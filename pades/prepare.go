@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/semnat/semnat/pades/cms"
@@ -428,11 +429,15 @@ func hashByteRange(ctx context.Context, h hash.Hash, in io.ReaderAt, origSize in
 
 // copyBufSize is the streaming buffer: large enough to amortise syscalls,
 // small enough to keep memory flat.
-const copyBufSize = 1 << 20
+const copyBufSize = 256 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // copyRange copies in[off, off+n) to w, checking ctx between blocks.
 func copyRange(ctx context.Context, w io.Writer, in io.ReaderAt, off, n int64) error {
-	buf := make([]byte, min(int64(copyBufSize), max(n, 1)))
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
 	for n > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -463,6 +468,34 @@ func Prepare(ctx context.Context, in io.ReaderAt, size int64, cert *x509.Certifi
 }
 
 func prepare(ctx context.Context, in io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, opts *Options, remote bool) (*Prepared, error) {
+	p, err := plan(in, size, cert, opts, remote, chain)
+	if err != nil {
+		return nil, err
+	}
+	h := opts.hash().New()
+	if err := hashByteRange(ctx, h, in, size, p.Update, p.ContentsOffset, 2*p.ContentsSize+2); err != nil {
+		return nil, err
+	}
+	if err := p.setDigest(h.Sum(nil), cert, chain, opts); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// setDigest records the ByteRange digest and prepares the CMS attributes.
+func (p *Prepared) setDigest(digest []byte, cert *x509.Certificate, chain []*x509.Certificate, opts *Options) error {
+	pend, err := cms.Prepare(cms.Params{ContentDigest: digest, Hash: opts.hash(), Certificate: cert, Chain: chain, PSS: opts.PSS})
+	if err != nil {
+		return err
+	}
+	p.ContentDigest, p.Pending = digest, *pend
+	return nil
+}
+
+// plan builds the incremental update of a signature by cert, without
+// hashing the document: a Prepared with Update, ByteRange and the
+// placeholder's place, but no digest yet.
+func plan(in io.ReaderAt, size int64, cert *x509.Certificate, opts *Options, remote bool, chain []*x509.Certificate) (*Prepared, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
@@ -489,10 +522,8 @@ func prepare(ctx context.Context, in io.ReaderAt, size int64, cert *x509.Certifi
 	if opts.Certify > 0 && af.signatureCount() > 0 {
 		return nil, ErrAlreadyCertified
 	}
-	if opts.Field != "" {
-		if f := af.find(opts.Field); f != nil && f.Dict.Has("Lock") == false && isLockedByEarlier(r, af, opts.Field) {
-			return nil, fmt.Errorf("%w: %q", ErrFieldLocked, opts.Field)
-		}
+	if opts.Field != "" && isLockedByEarlier(r, af, opts.Field) {
+		return nil, fmt.Errorf("%w: %q", ErrFieldLocked, opts.Field)
 	}
 	now := opts.Time
 	if now.IsZero() {
@@ -532,21 +563,11 @@ func prepare(ctx context.Context, in io.ReaderAt, size int64, cert *x509.Certifi
 	if err := u.Set(catRef, newCat); err != nil {
 		return nil, err
 	}
-	upd, cOff, cWidth, br, err := writeUpdate(u, size)
+	upd, cOff, _, br, err := writeUpdate(u, size)
 	if err != nil {
 		return nil, err
 	}
-	h := opts.hash().New()
-	if err := hashByteRange(ctx, h, in, size, upd, cOff, cWidth); err != nil {
-		return nil, err
-	}
-	digest := h.Sum(nil)
-	pend, err := cms.Prepare(cms.Params{ContentDigest: digest, Hash: opts.hash(), Certificate: cert, Chain: chain, PSS: opts.PSS})
-	if err != nil {
-		return nil, err
-	}
-	return &Prepared{OriginalSize: size, Update: upd, ContentsOffset: cOff, ContentsSize: csize,
-		ByteRange: br, ContentDigest: digest, Pending: *pend, Field: name}, nil
+	return &Prepared{OriginalSize: size, Update: upd, ContentsOffset: cOff, ContentsSize: csize, ByteRange: br, Field: name}, nil
 }
 
 // isLockedByEarlier tells whether an existing signature's FieldMDP locks the

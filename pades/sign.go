@@ -5,8 +5,10 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -121,8 +123,10 @@ func signWith(ctx context.Context, s crypto.Signer, digest []byte, opts crypto.S
 }
 
 // Sign signs the PDF in[0:size) with s and writes the signed document to
-// out. The input is read twice (hash, then copy) and never held in memory.
-// On error, what was written to out must be discarded (SignFile does).
+// out in one pass over the input: the original is copied to out and hashed
+// at the same time, then the update follows. Nothing is held in memory but
+// the update. On error, what was written to out must be discarded (SignFile
+// does).
 func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, s Signer, opts *Options) (*Result, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -132,24 +136,73 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, s Sign
 		remote = rs.Remote()
 	}
 	o := *opts
+	cert, chain := s.Certificate(), s.Chain()
+	// Plan first: a file we refuse gets refused before anything is written.
+	p, err := plan(in, size, cert, &o, remote, chain)
+	if err != nil {
+		return nil, err
+	}
+	h := o.hash().New()
+	if err := copyRange(ctx, io.MultiWriter(out, h), in, 0, size); err != nil {
+		return nil, err
+	}
+	orig, err := saveHash(h)
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
-		prep, err := prepare(ctx, in, size, s.Certificate(), s.Chain(), &o, remote)
+		hh, err := restoreHash(o.hash(), orig)
 		if err != nil {
 			return nil, err
 		}
-		sig, err := signWith(ctx, s, prep.DigestToSign(), prep.SignerOpts())
+		hh.Write(p.Update[:p.ContentsOffset])
+		hh.Write(p.Update[p.ContentsOffset+2*p.ContentsSize+2:])
+		if err := p.setDigest(hh.Sum(nil), cert, chain, &o); err != nil {
+			return nil, err
+		}
+		sig, err := signWith(ctx, s, p.DigestToSign(), p.SignerOpts())
 		if err != nil {
 			return nil, fmt.Errorf("pades: signing: %w", err)
 		}
-		res, err := Complete(ctx, in, size, prep, sig, out, &o)
+		doc, res, err := finish(ctx, in, size, p, sig, &o, orig)
 		var tooSmall *placeholderError
 		if errors.As(err, &tooSmall) && !remote && attempt == 0 && opts.ContentsSize == 0 {
-			// Grow and sign again: cheap for a local key.
+			// Grow and sign again: cheap for a local key, and the original's
+			// hash is kept, so the input is not read again.
 			o.ContentsSize = (tooSmall.need + 4096 + 1023) / 1024 * 1024
+			if p, err = plan(in, size, cert, &o, remote, chain); err != nil {
+				return nil, err
+			}
 			continue
 		}
-		return res, err
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range doc.updates {
+			if _, err := out.Write(u); err != nil {
+				return nil, err
+			}
+		}
+		return res, nil
 	}
+}
+
+// saveHash and restoreHash keep the state of a hash over the original so
+// that later digests (a retry, the document timestamp) need not read it again.
+func saveHash(h hash.Hash) ([]byte, error) {
+	m, ok := h.(encoding.BinaryMarshaler)
+	if !ok {
+		return nil, errors.New("pades: hash state cannot be saved")
+	}
+	return m.MarshalBinary()
+}
+
+func restoreHash(alg crypto.Hash, state []byte) (hash.Hash, error) {
+	h := alg.New()
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		return nil, fmt.Errorf("pades: restoring hash state: %w", err)
+	}
+	return h, nil
 }
 
 type placeholderError struct{ need, have int }
@@ -162,7 +215,9 @@ func (e *placeholderError) Unwrap() error { return ErrPlaceholderSmall }
 // Complete finishes a prepared signature with the signature value sig
 // (for ECDSA, DER or raw r||s): it checks the value, adds the timestamp
 // (B-T), the DSS (B-LT) and the document timestamp (B-LTA) as opts ask, and
-// writes the signed document to out. in must be the document Prepare saw.
+// writes the signed document to out. in must be the document Prepare saw:
+// its bytes are hashed again on the way out and a difference is
+// ErrOriginalChanged.
 func Complete(ctx context.Context, in io.ReaderAt, size int64, prep *Prepared, sig []byte, out io.Writer, opts *Options) (*Result, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -173,9 +228,24 @@ func Complete(ctx context.Context, in io.ReaderAt, size int64, prep *Prepared, s
 	if size != prep.OriginalSize {
 		return nil, fmt.Errorf("%w: %d bytes, prepared for %d", ErrOriginalChanged, size, prep.OriginalSize)
 	}
+	doc, res, err := finish(ctx, in, size, prep, sig, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.writeTo(ctx, out, prep.Pending.Hash, prep.ContentDigest, prep.ContentsOffset, 2*prep.ContentsSize+2); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// finish turns a prepared signature and its value into the updates to
+// append: the signature (with its timestamp), then the DSS and the document
+// timestamp when the level asks. orig, when set, is the saved hash state of
+// the original bytes.
+func finish(ctx context.Context, in io.ReaderAt, size int64, prep *Prepared, sig []byte, opts *Options, orig []byte) (*document, *Result, error) {
 	sd, err := prep.Pending.Complete(sig)
 	if err != nil {
-		return nil, fmt.Errorf("pades: %w", err)
+		return nil, nil, fmt.Errorf("pades: %w", err)
 	}
 	res := &Result{Level: opts.level(), Field: prep.Field, ByteRange: prep.ByteRange, ContentsSize: prep.ContentsSize}
 	if opts.level() >= LevelBT {
@@ -183,25 +253,25 @@ func Complete(ctx context.Context, in io.ReaderAt, size int64, prep *Prepared, s
 		h.Write(sd.Signature)
 		token, err := opts.Timestamper.Timestamp(ctx, h.Sum(nil), prep.Pending.Hash)
 		if err != nil {
-			return nil, fmt.Errorf("pades: signature timestamp: %w", err)
+			return nil, nil, fmt.Errorf("pades: signature timestamp: %w", err)
 		}
 		if res.TimestampTime, err = tokenTime(token); err != nil {
-			return nil, fmt.Errorf("pades: signature timestamp: %w", err)
+			return nil, nil, fmt.Errorf("pades: signature timestamp: %w", err)
 		}
 		sd.AddTimestamp(token)
 	}
 	der, err := sd.Marshal()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res.SignatureSize = len(der)
 	if len(der) > prep.ContentsSize {
-		return nil, &placeholderError{need: len(der), have: prep.ContentsSize}
+		return nil, nil, &placeholderError{need: len(der), have: prep.ContentsSize}
 	}
 	upd := append([]byte(nil), prep.Update...)
 	hexed, err := pdf.FormatContents(der, prep.ContentsSize)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	copy(upd[prep.ContentsOffset:], hexed)
 	doc := &document{in: in, size: size, updates: [][]byte{upd}}
@@ -210,23 +280,20 @@ func Complete(ctx context.Context, in io.ReaderAt, size int64, prep *Prepared, s
 		chain := parseCerts(prep.Pending.Certs[1:])
 		dss, err := addDSS(ctx, doc, cert, chain, sd, opts)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		doc.updates = append(doc.updates, dss)
 	}
 	if opts.level() >= LevelBLTA {
-		dts, t, err := addDocTimestamp(ctx, doc, opts)
+		dts, t, err := addDocTimestamp(ctx, doc, opts, orig)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		res.DocTimestampTime = t
 		doc.updates = append(doc.updates, dts)
 	}
-	if err := doc.writeTo(ctx, out, prep.Pending.Hash, prep.ContentDigest, prep.ContentsOffset, len(hexed)); err != nil {
-		return nil, err
-	}
 	res.Size = doc.Size()
-	return res, nil
+	return doc, res, nil
 }
 
 func parseCerts(ders [][]byte) []*x509.Certificate {

@@ -262,4 +262,3 @@ func Load(dir string) (*PKI, error) {
 	}
 	return p, nil
 }
-

@@ -211,9 +211,9 @@ const (
 )
 
 // OCSPURL, CAIssuerURL and CRLURL give the URLs this PKI's certificates carry.
-func (p *PKI) OCSPURL() string                { return p.BaseURL + OCSPPath }
+func (p *PKI) OCSPURL() string                  { return p.BaseURL + OCSPPath }
 func (p *PKI) CAIssuerURL(caName string) string { return p.BaseURL + fmt.Sprintf(CAPathFmt, caName) }
-func (p *PKI) CRLURL(caName string) string    { return p.BaseURL + fmt.Sprintf(CRLPathFmt, caName) }
+func (p *PKI) CRLURL(caName string) string      { return p.BaseURL + fmt.Sprintf(CRLPathFmt, caName) }
 
 // Entities lists every entity, in generation order (CAs before what they issue).
 func (p *PKI) Entities() []*Entity { return append([]*Entity(nil), p.entities...) }
@@ -349,11 +349,11 @@ func (s Subject) name() pkix.Name {
 type Profile int
 
 const (
-	ProfileSigning Profile = iota // digitalSignature + nonRepudiation, emailProtection EKU
-	ProfileTSA                    // digitalSignature, critical EKU timeStamping
-	ProfileOCSP                   // digitalSignature, EKU OCSPSigning, ocsp-nocheck
-	ProfileAuth                   // digitalSignature, clientAuth EKU (mobile authentication keys)
-	ProfileEncipherment           // keyEncipherment only: the "wrong key usage" case
+	ProfileSigning      Profile = iota // digitalSignature + nonRepudiation, emailProtection EKU
+	ProfileTSA                         // digitalSignature, critical EKU timeStamping
+	ProfileOCSP                        // digitalSignature, EKU OCSPSigning, ocsp-nocheck
+	ProfileAuth                        // digitalSignature, clientAuth EKU (mobile authentication keys)
+	ProfileEncipherment                // keyEncipherment only: the "wrong key usage" case
 )
 
 // IssueRequest asks a CA of the PKI for a certificate.

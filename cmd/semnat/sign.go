@@ -1,0 +1,416 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/semnat/semnat/internal/keyfile"
+	"github.com/semnat/semnat/internal/secret"
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/tsa"
+)
+
+// signFlags are the flags of `semnat sign`.
+type signFlags struct {
+	out, outDir                  string
+	p12, p12PassFile             string
+	keyPath, certPath, chainPath string
+	level, hash                  string
+	pss                          bool
+	tsaURL                       string
+	visible                      string
+	field                        string
+	certify                      int
+	reason, location, contact    string
+	name                         string
+	lockAll                      bool
+	lockFields                   []string
+	jobs                         int
+	force                        bool
+	trust                        []string
+	extraSources                 []signerSource // token, phone: each registers its flags
+}
+
+// signerSource is a way to obtain a Signer (key file, token, phone); each
+// registers its flags on `semnat sign`.
+type signerSource interface {
+	// active tells whether the user chose this source.
+	active() bool
+	open(ctx context.Context, a *app) (pades.Signer, func(), error)
+}
+
+func newSignCmd(a *app) *cobra.Command {
+	f := &signFlags{}
+	cmd := &cobra.Command{
+		Use:   "sign IN.pdf... (-o OUT.pdf | --out-dir DIR)",
+		Short: "Sign PDF documents (PAdES B-B, B-T, B-LT, B-LTA)",
+		Long: `Sign one PDF into -o OUT.pdf ("-" for stdout), or many into --out-dir DIR
+with a pool of workers: one failure does not stop the others, and each is
+reported.
+
+The signing key comes from a PKCS#12 file (--p12, password from
+--p12-pass-file, $SEMNAT_P12_PASSWORD or a prompt) or PEM files
+(--key/--cert/--chain).
+
+Levels: B-B (signature only), B-T (+ signature timestamp from --tsa),
+B-LT (+ certificates, OCSP responses and CRLs in the document security store),
+B-LTA (+ a document timestamp). The output is written to a temporary file and
+renamed into place when complete: a failure never leaves a partial file.
+
+Exit codes: 0 all signed, 1 at least one file failed, 3 usage error.`,
+		Example: `  semnat sign contract.pdf -o contract-signed.pdf --p12 me.p12
+  semnat sign in.pdf -o out.pdf --key key.pem --cert cert.pem --chain chain.pem --level B-T --tsa http://127.0.0.1:8480/tsa
+  semnat sign *.pdf --out-dir signed/ --p12 seal.p12 --p12-pass-file pw.txt --jobs 4
+  semnat sign in.pdf -o out.pdf --p12 me.p12 --visible page=1,rect=50,50,300,120 --reason "Aprobat" --location "Chișinău"`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSign(cmd.Context(), a, f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.out, "out", "o", "", `output file for one input ("-" for stdout)`)
+	fl.StringVar(&f.outDir, "out-dir", "", "output directory for many inputs (same file names)")
+	fl.StringVar(&f.p12, "p12", "", "PKCS#12 file with the key and certificate chain")
+	fl.StringVar(&f.p12PassFile, "p12-pass-file", "", "file holding the PKCS#12 password (else $SEMNAT_P12_PASSWORD, else a prompt)")
+	fl.StringVar(&f.keyPath, "key", "", "PEM private key (with --cert)")
+	fl.StringVar(&f.certPath, "cert", "", "PEM signer certificate (with --key)")
+	fl.StringVar(&f.chainPath, "chain", "", "PEM intermediate certificates")
+	fl.StringVar(&f.level, "level", "B-B", "PAdES level: B-B, B-T, B-LT or B-LTA")
+	fl.StringVar(&f.hash, "hash", "sha256", "digest: sha256, sha384 or sha512")
+	fl.BoolVar(&f.pss, "pss", false, "sign RSA keys with RSA-PSS")
+	fl.StringVar(&f.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL (B-T and up)")
+	fl.StringVar(&f.visible, "visible", "", "visible signature: page=N,rect=x1,y1,x2,y2[,image=FILE]")
+	fl.StringVar(&f.field, "field", "", "signature field to fill (created if missing)")
+	fl.IntVar(&f.certify, "certify", 0, "certification signature with DocMDP permission 1, 2 or 3")
+	fl.StringVar(&f.reason, "reason", "", "reason for signing")
+	fl.StringVar(&f.location, "location", "", "where the document was signed")
+	fl.StringVar(&f.contact, "contact", "", "signer's contact information")
+	fl.StringVar(&f.name, "name", "", "signer name written in the signature dictionary")
+	fl.BoolVar(&f.lockAll, "lock-all", false, "lock all form fields once signed (FieldMDP All)")
+	fl.StringSliceVar(&f.lockFields, "lock-fields", nil, "lock these form fields once signed (FieldMDP Include)")
+	fl.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "parallel workers for many inputs")
+	fl.BoolVar(&f.force, "force", false, "overwrite existing output files")
+	fl.StringSliceVar(&f.trust, "trust", nil, "PEM trust anchors stored in the DSS at B-LT (optional)")
+	return cmd
+}
+
+// signJob is one input and where it goes.
+type signJob struct {
+	in, out string
+}
+
+type signOutcome struct {
+	In     string        `json:"input"`
+	Out    string        `json:"output,omitempty"`
+	Error  string        `json:"error,omitempty"`
+	Result *pades.Result `json:"result,omitempty"`
+	Took   float64       `json:"seconds"`
+	err    error
+}
+
+func runSign(ctx context.Context, a *app, f *signFlags, args []string) error {
+	opts, err := f.options()
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	jobs, err := f.plan(args)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	signer, closeSigner, err := f.openSigner(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer closeSigner()
+	if err := f.addServices(opts, signer); err != nil {
+		return withCode(exitUsage, err)
+	}
+	outcomes := signAll(ctx, a, jobs, signer, opts, max(f.jobs, 1))
+	failed := 0
+	for _, o := range outcomes {
+		if o.err != nil {
+			failed++
+		}
+	}
+	if a.json {
+		if err := a.printJSON(outcomes); err != nil {
+			return err
+		}
+	} else {
+		for _, o := range outcomes {
+			if o.err != nil {
+				if len(outcomes) > 1 { // a single failure is the command's error
+					fmt.Fprintf(a.stderr, "FAILED %s: %v\n", o.In, o.err)
+				}
+				continue
+			}
+			if o.Out != "-" {
+				a.say("signed %s -> %s (%s, field %s, %d/%d signature bytes, %.2fs)\n", o.In, o.Out,
+					o.Result.Level, o.Result.Field, o.Result.SignatureSize, o.Result.ContentsSize, o.Took)
+			}
+		}
+		if len(outcomes) > 1 {
+			a.say("%d signed, %d failed\n", len(outcomes)-failed, failed)
+		}
+	}
+	switch {
+	case failed == 0:
+		return nil
+	case len(outcomes) == 1:
+		return withCode(exitFailed, outcomes[0].err)
+	default:
+		return withCode(exitFailed, fmt.Errorf("%d of %d files failed", failed, len(outcomes)))
+	}
+}
+
+// plan maps inputs to outputs and refuses to overwrite without --force.
+func (f *signFlags) plan(args []string) ([]signJob, error) {
+	var jobs []signJob
+	switch {
+	case f.out != "" && f.outDir != "":
+		return nil, errors.New("give -o for one input or --out-dir for many, not both")
+	case f.out != "":
+		if len(args) != 1 {
+			return nil, fmt.Errorf("-o takes one input, got %d (use --out-dir DIR for many)", len(args))
+		}
+		jobs = []signJob{{args[0], f.out}}
+	case f.outDir != "":
+		if err := os.MkdirAll(f.outDir, 0o755); err != nil {
+			return nil, err
+		}
+		seen := map[string]string{}
+		for _, in := range args {
+			out := filepath.Join(f.outDir, filepath.Base(in))
+			if prev, dup := seen[out]; dup {
+				return nil, fmt.Errorf("%s and %s would both be written to %s", prev, in, out)
+			}
+			seen[out] = in
+			jobs = append(jobs, signJob{in, out})
+		}
+	default:
+		return nil, errors.New("say where to write: -o OUT.pdf (or - for stdout) or --out-dir DIR")
+	}
+	for _, j := range jobs {
+		if j.out == "-" {
+			continue
+		}
+		if abs1, abs2 := absPath(j.in), absPath(j.out); abs1 == abs2 {
+			return nil, fmt.Errorf("%s: the output would overwrite the input", j.in)
+		}
+		if _, err := os.Stat(j.out); err == nil && !f.force {
+			return nil, fmt.Errorf("%s exists (use --force to overwrite)", j.out)
+		}
+	}
+	return jobs, nil
+}
+
+func absPath(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+func (f *signFlags) options() (*pades.Options, error) {
+	lvl, err := pades.ParseLevel(f.level)
+	if err != nil {
+		return nil, err
+	}
+	o := &pades.Options{Level: lvl, PSS: f.pss, Reason: f.reason, Location: f.location, ContactInfo: f.contact,
+		Name: f.name, Field: f.field, Certify: f.certify}
+	switch strings.ToLower(strings.ReplaceAll(f.hash, "-", "")) {
+	case "sha256":
+		o.Hash = crypto.SHA256
+	case "sha384":
+		o.Hash = crypto.SHA384
+	case "sha512":
+		o.Hash = crypto.SHA512
+	default:
+		return nil, fmt.Errorf("--hash %q: want sha256, sha384 or sha512", f.hash)
+	}
+	if f.visible != "" {
+		if o.Visible, err = parseVisible(f.visible); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case f.lockAll && len(f.lockFields) > 0:
+		return nil, errors.New("--lock-all and --lock-fields exclude each other")
+	case f.lockAll:
+		o.Lock = &pades.FieldLock{Action: "All"}
+	case len(f.lockFields) > 0:
+		o.Lock = &pades.FieldLock{Action: "Include", Fields: f.lockFields}
+	}
+	if lvl >= pades.LevelBT && f.tsaURL == "" {
+		return nil, fmt.Errorf("--level %s needs --tsa URL", lvl)
+	}
+	return o, nil
+}
+
+// parseVisible reads page=N,rect=x1,y1,x2,y2[,image=FILE].
+func parseVisible(s string) (*pades.Visible, error) {
+	v := &pades.Visible{Page: 1}
+	parts := strings.Split(s, ",")
+	haveRect := false
+	for i := 0; i < len(parts); i++ {
+		k, val, ok := strings.Cut(parts[i], "=")
+		if !ok {
+			return nil, fmt.Errorf("--visible: %q is not key=value (want page=N,rect=x1,y1,x2,y2[,image=FILE])", parts[i])
+		}
+		switch k {
+		case "page":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("--visible: page %q is not a page number", val)
+			}
+			v.Page = n
+		case "rect":
+			if i+3 >= len(parts) {
+				return nil, errors.New("--visible: rect needs four numbers x1,y1,x2,y2")
+			}
+			nums := append([]string{val}, parts[i+1:i+4]...)
+			for j, n := range nums {
+				x, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+				if err != nil {
+					return nil, fmt.Errorf("--visible: rect value %q is not a number", n)
+				}
+				v.Rect[j] = x
+			}
+			i += 3
+			haveRect = true
+		case "image":
+			img, err := os.ReadFile(val)
+			if err != nil {
+				return nil, fmt.Errorf("--visible: image: %w", err)
+			}
+			v.Image = img
+		default:
+			return nil, fmt.Errorf("--visible: unknown key %q (want page, rect, image)", k)
+		}
+	}
+	if !haveRect {
+		return nil, errors.New("--visible: rect=x1,y1,x2,y2 is required")
+	}
+	return v, nil
+}
+
+// openSigner loads the signing key from the flags.
+func (f *signFlags) openSigner(ctx context.Context, a *app) (pades.Signer, func(), error) {
+	for _, s := range f.extraSources {
+		if s.active() {
+			return s.open(ctx, a)
+		}
+	}
+	switch {
+	case f.p12 != "" && (f.keyPath != "" || f.certPath != ""):
+		return nil, nil, withCode(exitUsage, errors.New("give --p12 or --key/--cert, not both"))
+	case f.p12 != "":
+		pw, err := secret.Get(f.p12PassFile, "SEMNAT_P12_PASSWORD", a.stdin, a.stderr, "Password for "+filepath.Base(f.p12))
+		if err != nil {
+			return nil, nil, withCode(exitUsage, fmt.Errorf("reading the PKCS#12 password: %w", err))
+		}
+		b, err := keyfile.LoadP12(f.p12, pw)
+		clear(pw)
+		if err != nil {
+			return nil, nil, withCode(exitUsage, err)
+		}
+		return pades.NewKeySigner(b.Key, b.Cert, b.Chain), func() {}, nil
+	case f.keyPath != "" || f.certPath != "":
+		if f.keyPath == "" || f.certPath == "" {
+			return nil, nil, withCode(exitUsage, errors.New("--key and --cert go together"))
+		}
+		b, err := keyfile.LoadPEM(f.keyPath, f.certPath, f.chainPath)
+		if err != nil {
+			return nil, nil, withCode(exitUsage, err)
+		}
+		return pades.NewKeySigner(b.Key, b.Cert, b.Chain), func() {}, nil
+	}
+	return nil, nil, withCode(exitUsage, errors.New("no signing key: give --p12 FILE, --key/--cert, --token or --mobile"))
+}
+
+// signAll signs the jobs with a pool of workers and a progress line on a
+// terminal. Results keep the order of the inputs.
+func signAll(ctx context.Context, a *app, jobs []signJob, s pades.Signer, opts *pades.Options, workers int) []signOutcome {
+	out := make([]signOutcome, len(jobs))
+	next := make(chan int)
+	var done sync.WaitGroup
+	var mu sync.Mutex
+	finished := 0
+	progress := len(jobs) > 1 && !a.json && isTerminal(a.stderr)
+	for w := 0; w < min(workers, len(jobs)); w++ {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			for i := range next {
+				j := jobs[i]
+				start := time.Now()
+				res, err := pades.SignFile(ctx, j.in, j.out, s, opts)
+				o := signOutcome{In: j.in, Out: j.out, Result: res, Took: time.Since(start).Seconds(), err: err}
+				if err != nil {
+					o.Error, o.Out, o.Result = err.Error(), "", nil
+				}
+				out[i] = o
+				mu.Lock()
+				finished++
+				if progress {
+					fmt.Fprintf(a.stderr, "\rsigning %d/%d %-40.40s", finished, len(jobs), filepath.Base(j.in))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range jobs {
+		if ctx.Err() != nil {
+			out[i] = signOutcome{In: jobs[i].in, Error: ctx.Err().Error(), err: ctx.Err()}
+			continue
+		}
+		next <- i
+	}
+	close(next)
+	done.Wait()
+	if progress {
+		fmt.Fprintln(a.stderr)
+	}
+	return out
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// addServices connects the timestamp authority and revocation sources the
+// level needs.
+func (f *signFlags) addServices(o *pades.Options, s pades.Signer) error {
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if f.tsaURL != "" {
+		o.Timestamper = pades.TSA{Client: &tsa.Client{URL: f.tsaURL, HTTPClient: hc}}
+	}
+	if o.Level >= pades.LevelBLT {
+		o.Revocation = pades.OnlineRevocation{HTTP: hc}
+		for _, p := range f.trust {
+			certs, err := keyfile.LoadCerts(p)
+			if err != nil {
+				return fmt.Errorf("--trust: %w", err)
+			}
+			for _, c := range certs {
+				o.ExtraCerts = append(o.ExtraCerts, c.Raw)
+			}
+		}
+	}
+	return nil
+}
