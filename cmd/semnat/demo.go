@@ -1,39 +1,133 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/semnat/semnat/internal/httpserve"
+	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/pkiserve"
 	"github.com/semnat/semnat/testcerts"
+	"github.com/semnat/semnat/tsa"
 )
 
-// newDemoCmd runs the one-command demo on embedded defaults. It grows with
-// the project: today it sets up the test PKI in the data directory.
+// newDemoCmd runs the one-command demo on embedded defaults: a test PKI in
+// the data directory, its TSA, OCSP and CRL services on loopback, and a
+// sample contract signed at B-LTA with a visible stamp.
 func newDemoCmd(a *app) *cobra.Command {
 	var data string
+	var keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the demo on embedded defaults (test PKI in --data)",
-		Args:  cobra.NoArgs,
+		Short: "Sign a sample PDF at B-LTA against local TSA/OCSP services (embedded defaults)",
+		Long: `Run the demo with nothing to configure:
+
+  1. a test PKI is generated into DATA/pki on first run (AIA, OCSP and CRL
+     URLs point at http://127.0.0.1:8480);
+  2. the TSA, OCSP responder, CRLs and CA certificates are served there;
+  3. a sample contract is written to DATA/contract.pdf and signed by the
+     test person "Ion Popescu" at PAdES B-LTA with a visible stamp into
+     DATA/contract-signed.pdf.
+
+With --keep the services stay up (Ctrl-C stops them), so that
+'semnat sign --level B-LTA --tsa http://127.0.0.1:8480/tsa ...' works too.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pkiDir := filepath.Join(data, "pki")
-			if _, err := os.Stat(filepath.Join(pkiDir, testcerts.IndexFile)); err != nil {
-				pki, err := testcerts.Generate(testcerts.Options{})
-				if err != nil {
-					return withCode(exitFailed, err)
-				}
-				if _, err := pki.WriteDir(pkiDir); err != nil {
-					return withCode(exitUsage, err)
-				}
-				a.say("generated a test PKI in %s\n", pkiDir)
-			} else {
-				a.say("using the test PKI in %s\n", pkiDir)
-			}
-			return nil
+			return runDemo(cmd.Context(), a, data, keep)
 		},
 	}
-	cmd.Flags().StringVar(&data, "data", ".data", "data directory (test PKI, database, outputs)")
+	cmd.Flags().StringVar(&data, "data", ".data", "data directory (test PKI, documents)")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the services running after signing")
 	return cmd
+}
+
+func runDemo(ctx context.Context, a *app, data string, keep bool) error {
+	pkiDir := filepath.Join(data, "pki")
+	var pki *testcerts.PKI
+	if _, err := os.Stat(filepath.Join(pkiDir, testcerts.IndexFile)); err == nil {
+		if pki, err = testcerts.Load(pkiDir); err != nil {
+			return withCode(exitUsage, err)
+		}
+		a.say("using the test PKI in %s\n", pkiDir)
+	} else {
+		var err error
+		if pki, err = testcerts.Generate(testcerts.Options{}); err != nil {
+			return withCode(exitFailed, err)
+		}
+		if _, err := pki.WriteDir(pkiDir); err != nil {
+			return withCode(exitUsage, err)
+		}
+		a.say("generated a test PKI in %s\n", pkiDir)
+	}
+	u, err := url.Parse(pki.BaseURL)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("PKI base URL %q: %w", pki.BaseURL, err))
+	}
+	svc, err := pkiserve.New(pki, pkiserve.Options{})
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	ln, base, err := httpserve.Listen(u.Host)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("%w (the test PKI's certificates point there; stop what uses the port or remove %s)", err, pkiDir))
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	served := make(chan error, 1)
+	go func() {
+		served <- httpserve.ServeListener(sctx, ln, base, svc, httpserve.Options{Ready: a.stderr, Log: a.log})
+	}()
+
+	in := filepath.Join(data, "contract.pdf")
+	doc := samplepdf.Document("Contract de prestari servicii nr. 2026/11", []string{
+		"Partile convin asupra prestarii serviciilor descrise in anexa.",
+		"Documentul este semnat electronic (PAdES B-LTA) cu semnat.",
+	}, 0)
+	if err := os.WriteFile(in, doc, 0o644); err != nil {
+		return withCode(exitUsage, err)
+	}
+	signer := pki.MustGet("person-rsa2048")
+	hc := &http.Client{Timeout: 10 * time.Second}
+	opts := &pades.Options{
+		Level:       pades.LevelBLTA,
+		Reason:      "Acord cu termenii contractului",
+		Location:    "Chișinău",
+		Visible:     &pades.Visible{Page: 1, Rect: [4]float64{320, 60, 560, 150}},
+		Timestamper: pades.TSA{Client: &tsa.Client{URL: base + testcerts.TSAPath, HTTPClient: hc, Roots: pki.RootPool()}},
+		Revocation:  pades.OnlineRevocation{HTTP: hc},
+		ExtraCerts:  [][]byte{pki.Root.Cert.Raw},
+	}
+	out := filepath.Join(data, "contract-signed.pdf")
+	res, err := pades.SignFile(ctx, in, out, pades.NewKeySigner(signer.Key, signer.Cert, signer.Chain), opts)
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	if a.json {
+		if err := a.printJSON(map[string]any{"pki": pkiDir, "services": base, "input": in, "signed": out, "result": res}); err != nil {
+			return err
+		}
+	} else {
+		a.say("signed %s at %s by %s (timestamp %s, document timestamp %s)\n", in, res.Level,
+			signer.Cert.Subject.CommonName, res.TimestampTime.Format(time.RFC3339), res.DocTimestampTime.Format(time.RFC3339))
+		a.say("signed document: %s\n", out)
+		a.say("check it:        pdfsig %s   (trust %s)\n", out, filepath.Join(pkiDir, testcerts.TrustAnchorsFile))
+	}
+	if keep {
+		a.say("services at %s (TSA %s%s, OCSP %s%s); Ctrl-C stops them\n", base, base, testcerts.TSAPath, base, testcerts.OCSPPath)
+		<-ctx.Done()
+	}
+	stop()
+	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
+		return withCode(exitFailed, err)
+	}
+	return nil
 }

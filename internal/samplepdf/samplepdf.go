@@ -1,0 +1,65 @@
+// Package samplepdf writes small, valid sample PDF documents for the demo,
+// tests and benchmarks, so that none of them depends on files outside the
+// repository.
+package samplepdf
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// Document returns a one-page PDF 1.7 (classic xref table) showing title
+// and lines in Helvetica, padded with an unused stream to about minSize
+// bytes (0: no padding). Text is ASCII: it is a sample, not a typesetter.
+func Document(title string, lines []string, minSize int) []byte {
+	doc := build(title, lines, 0)
+	if len(doc) >= minSize {
+		return doc
+	}
+	// The padding's /Length grows by a few digits: add a margin.
+	return build(title, lines, minSize-len(doc)+16)
+}
+
+func build(title string, lines []string, pad int) []byte {
+	var content strings.Builder
+	fmt.Fprintf(&content, "BT /F1 20 Tf 72 770 Td (%s) Tj ET\n", escape(title))
+	for i, l := range lines {
+		fmt.Fprintf(&content, "BT /F1 11 Tf 72 %d Td (%s) Tj ET\n", 730-16*i, escape(l))
+	}
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 6 0 R >> /XObject << /Pad 5 0 R >> >> >>",
+		fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", content.Len(), content.String()),
+		fmt.Sprintf("<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] /Length %d >>\nstream\n%s\nendstream", pad+1, bytes.Repeat([]byte("%"), pad)),
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+		"<< /Producer (semnat sample) /Title (" + escape(title) + ") >>",
+	}
+	var buf bytes.Buffer
+	buf.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	off := make([]int, len(objs)+1)
+	for i, o := range objs {
+		off[i+1] = buf.Len()
+		fmt.Fprintf(&buf, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	x := buf.Len()
+	fmt.Fprintf(&buf, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for i := 1; i <= len(objs); i++ {
+		fmt.Fprintf(&buf, "%010d 00000 n \n", off[i])
+	}
+	fmt.Fprintf(&buf, "trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, len(objs), x)
+	return buf.Bytes()
+}
+
+func escape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `(`, `\(`, `)`, `\)`)
+	var b strings.Builder
+	for _, c := range r.Replace(s) {
+		if c < 0x20 || c > 0x7e {
+			c = '?'
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

@@ -1,0 +1,29 @@
+package samplepdf
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+func TestDocumentPassesQPDF(t *testing.T) {
+	qpdf, err := exec.LookPath("qpdf")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("qpdf not installed")
+		}
+		t.Skip("qpdf not installed")
+	}
+	for _, size := range []int{0, 1 << 20} {
+		doc := Document("Contract (nr. 1)", []string{"line one", "Chișinău"}, size)
+		if len(doc) < size {
+			t.Fatalf("size %d < %d", len(doc), size)
+		}
+		f := filepath.Join(t.TempDir(), "s.pdf")
+		os.WriteFile(f, doc, 0o644)
+		if out, err := exec.Command(qpdf, "--check", f).CombinedOutput(); err != nil {
+			t.Fatalf("qpdf --check: %v\n%s", err, out)
+		}
+	}
+}
