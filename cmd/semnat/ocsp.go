@@ -1,0 +1,162 @@
+package main
+
+import (
+	"crypto"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/semnat/semnat/crl"
+	"github.com/semnat/semnat/internal/httpserve"
+	"github.com/semnat/semnat/ocsp"
+	"github.com/semnat/semnat/testcerts"
+	"github.com/semnat/semnat/tsa"
+)
+
+func newOCSPCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ocsp",
+		Short: "Run an OCSP responder (with CRLs) or check a certificate with OCSP",
+	}
+	cmd.AddCommand(newOCSPServeCmd(a), newOCSPCheckCmd(a))
+	return cmd
+}
+
+func newOCSPServeCmd(a *app) *cobra.Command {
+	var pkiDir, addr, tsaName string
+	var validity, crlValidity time.Duration
+	var byName bool
+	cmd := &cobra.Command{
+		Use:   "serve --pki DIR",
+		Short: "Serve OCSP, CRLs and CA certificates for a test PKI",
+		Long: `Serve the revocation services of a PKI written by 'semnat testcerts generate':
+
+  POST /ocsp, GET /ocsp/<base64>   OCSP responder (RFC 6960, nonces per RFC 8954),
+                                   signed by each CA's delegated responder
+  GET  /crl/NAME.crl[.pem]         each CA's CRL, signed on demand
+  GET  /ca/NAME.crt                each CA's certificate
+  POST /tsa                        with --tsa NAME: an RFC 3161 TSA signing with
+                                   the PKI entity NAME (tsa or tsa-rsa)
+
+Statuses come from the PKI's index.json: certificates it lists are good,
+its revocations are revoked, serials a CA never issued are unknown.
+Generate the PKI with --base-url pointing at this server so that the
+certificates' AIA and CRL distribution points lead here.`,
+		Example: `  semnat testcerts generate --out pki --base-url http://127.0.0.1:8480
+  semnat ocsp serve --pki pki --addr 127.0.0.1:8480 --tsa tsa`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pkiDir == "" {
+				return withCode(exitUsage, errors.New("--pki DIR is required (make one with 'semnat testcerts generate')"))
+			}
+			p, err := testcerts.Load(pkiDir)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			reg, err := crl.RegistryFromPKI(p)
+			if err != nil {
+				return withCode(exitFailed, err)
+			}
+			resp, err := ocsp.ResponderFromPKI(p, reg, ocsp.ResponderOptions{Validity: validity, ByName: byName})
+			if err != nil {
+				return withCode(exitFailed, err)
+			}
+			pub, err := crl.PublisherFromPKI(p, reg, crl.PublisherOptions{Validity: crlValidity})
+			if err != nil {
+				return withCode(exitFailed, err)
+			}
+			mux := http.NewServeMux()
+			mux.Handle(testcerts.OCSPPath, http.StripPrefix(testcerts.OCSPPath, resp))
+			mux.Handle(testcerts.OCSPPath+"/", http.StripPrefix(testcerts.OCSPPath, resp))
+			mux.Handle("/crl/", pub)
+			mux.Handle("/ca/", pub)
+			if tsaName != "" {
+				ts, err := tsa.ServerFromPKI(p, tsaName, tsa.ServerOptions{})
+				if err != nil {
+					return withCode(exitUsage, err)
+				}
+				mux.Handle(testcerts.TSAPath, ts)
+			}
+			a.log.Info("ocsp: serving", "pki", pkiDir, "cas", pub.Names())
+			err = httpserve.Serve(cmd.Context(), addr, mux, httpserve.Options{Ready: a.stdout, Log: a.log})
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&pkiDir, "pki", "", "PKI directory written by 'semnat testcerts generate' (required)")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8480", "listen address HOST:PORT (port 0 picks a free one)")
+	cmd.Flags().DurationVar(&validity, "validity", time.Hour, "OCSP nextUpdate - thisUpdate")
+	cmd.Flags().DurationVar(&crlValidity, "crl-validity", 7*24*time.Hour, "CRL nextUpdate - thisUpdate")
+	cmd.Flags().BoolVar(&byName, "by-name", false, "identify the responder by name instead of key hash")
+	cmd.Flags().StringVar(&tsaName, "tsa", "", "also serve a time-stamp authority at /tsa, signing with this PKI entity (tsa or tsa-rsa)")
+	return cmd
+}
+
+func newOCSPCheckCmd(a *app) *cobra.Command {
+	var issuerPath, url, hashName string
+	var noNonce, requireNonce, get bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "check CERT [--issuer ISSUER]",
+		Short: "Ask the OCSP responder about a certificate and verify the answer",
+		Long: `Ask the OCSP responder named in CERT's AIA extension (or --url) about CERT,
+verify the signed answer (signature, responder authorization, nonce,
+freshness) and print the status.
+
+CERT is a PEM or DER file; its issuer comes from --issuer, from the
+certificate after it in CERT, or from the caIssuers URL of its AIA.
+
+Exit codes: 0 good, 1 revoked, 2 unknown or no verifiable answer, 3 usage.`,
+		Example: `  semnat ocsp check pki/person-rsa2048/cert.pem --issuer pki/token-ca/cert.pem
+  semnat ocsp check cert.pem --issuer ca.pem --url http://127.0.0.1:8480/ocsp --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h := crypto.SHA1
+			switch hashName {
+			case "sha1":
+			case "sha256":
+				h = crypto.SHA256
+			case "sha384":
+				h = crypto.SHA384
+			case "sha512":
+				h = crypto.SHA512
+			default:
+				return withCode(exitUsage, fmt.Errorf("--hash %q: want sha1, sha256, sha384 or sha512", hashName))
+			}
+			c := ocsp.Client{HTTPClient: revHTTPClient(timeout), Hash: h, NoNonce: noNonce, RequireNonce: requireNonce, UseGET: get}
+			ctx, cancel := revCtx(cmd.Context(), timeout)
+			defer cancel()
+			cert, issuer, err := revResolve(ctx, args[0], issuerPath, timeout)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			var res *ocsp.Result
+			if url != "" {
+				res, err = c.CheckURL(ctx, url, cert, issuer)
+			} else {
+				res, err = c.Check(ctx, cert, issuer)
+			}
+			if errors.Is(err, ocsp.ErrNoResponderURL) {
+				return withCode(exitUsage, fmt.Errorf("%w (pass --url)", err))
+			}
+			if err != nil {
+				return withCode(exitIndeterminate, err)
+			}
+			a.log.Debug("ocsp: answer", "url", res.URL, "bytes", len(res.Raw))
+			return revReport(a, cert, res.Status, "ocsp "+res.URL, res.ThisUpdate, res.NextUpdate, res.Responder.Subject.String())
+		},
+	}
+	cmd.Flags().StringVar(&issuerPath, "issuer", "", "issuer certificate (PEM or DER)")
+	cmd.Flags().StringVar(&url, "url", "", "responder URL (default: from the certificate's AIA)")
+	cmd.Flags().StringVar(&hashName, "hash", "sha1", "CertID hash: sha1 (RFC 5019), sha256, sha384, sha512")
+	cmd.Flags().BoolVar(&noNonce, "no-nonce", false, "send no nonce")
+	cmd.Flags().BoolVar(&requireNonce, "require-nonce", false, "refuse answers that do not echo the nonce")
+	cmd.Flags().BoolVar(&get, "get", false, "use HTTP GET (RFC 5019) instead of POST")
+	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "network timeout")
+	return cmd
+}
