@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -104,19 +105,23 @@ func trustDB(t *testing.T, pki *testcerts.PKI) string {
 }
 
 // pdfsigResult runs pdfsig and returns, per signature, its "Signature
-// Validation" and "Certificate Validation" lines.
+// Validation" and "Certificate Validation" values ("" when pdfsig printed
+// none for that signature).
 func pdfsigResult(t *testing.T, db, file string) (sigs []string, certs []string) {
 	t.Helper()
-	// -no-ocsp: the test PKI's responder is not running here; revocation
-	// is checked by the verifier's own tests.
+	// -no-ocsp: the test PKI's responder may not be running; revocation is
+	// checked by the verifier's own tests.
 	out, _ := exec.Command(requireTool(t, "pdfsig"), "-no-ocsp", "-nssdir", "sql:"+db, file).CombinedOutput()
 	for _, l := range strings.Split(string(out), "\n") {
 		l = strings.TrimSpace(l)
-		if v, ok := strings.CutPrefix(l, "- Signature Validation: "); ok {
-			sigs = append(sigs, v)
-		}
-		if v, ok := strings.CutPrefix(l, "- Certificate Validation: "); ok {
-			certs = append(certs, v)
+		switch {
+		case strings.HasPrefix(l, "Signature #"):
+			sigs, certs = append(sigs, ""), append(certs, "")
+		case len(sigs) == 0:
+		case strings.HasPrefix(l, "- Signature Validation: "):
+			sigs[len(sigs)-1] = strings.TrimPrefix(l, "- Signature Validation: ")
+		case strings.HasPrefix(l, "- Certificate Validation: "):
+			certs[len(certs)-1] = strings.TrimPrefix(l, "- Certificate Validation: ")
 		}
 	}
 	return sigs, certs
@@ -209,6 +214,55 @@ func TestSignCorpusBB(t *testing.T) {
 			}
 			if sigs[len(sigs)-1] != "Signature is Valid." || certs[len(certs)-1] != "Certificate is Trusted." {
 				t.Errorf("pdfsig on our signature: %q / %q", sigs[len(sigs)-1], certs[len(certs)-1])
+			}
+			for i := range beforeSigs {
+				if beforeSigs[i] != sigs[i] {
+					t.Errorf("earlier signature %d changed from %q to %q", i+1, beforeSigs[i], sigs[i])
+				}
+			}
+		})
+	}
+}
+
+// TestSignCorpusBLTAVisible signs every supported corpus file at B-LTA with
+// a visible stamp (RSA-PSS, SHA-384) against live TSA/OCSP/CRL servers:
+// qpdf accepts the result, pdfsig validates our signature and leaves earlier
+// ones as they were, openssl accepts the CMS and both timestamps.
+func TestSignCorpusBLTAVisible(t *testing.T) {
+	l := newLivePKI(t)
+	e := l.pki.MustGet("person-pss")
+	signer := NewKeySigner(e.Key, e.Cert, e.Chain)
+	db := trustDB(t, l.pki)
+	root := filepath.Join(t.TempDir(), "root.pem")
+	os.WriteFile(root, testcerts.PEM(l.pki.Root.Cert), 0o644)
+	for _, row := range readManifest(t) {
+		name := row["file"]
+		if unsupportedReason(row) != nil {
+			continue // TestSignCorpusBB checks the refusals
+		}
+		t.Run(name, func(t *testing.T) {
+			opts := l.options(LevelBLTA)
+			opts.PSS, opts.Hash = true, crypto.SHA384
+			opts.Reason, opts.Location = "Aprobat", "Chișinău"
+			opts.Visible = &Visible{Page: 1, Rect: [4]float64{40, 40, 300, 110}}
+			in := filepath.Join(corpusDir, name)
+			out := filepath.Join(t.TempDir(), "signed.pdf")
+			res, err := signCorpusFile(t, in, out, signer, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			qpdfCheck(t, out, row["qpdf_check"] != "ok")
+			checkCMSWithOpenSSL(t, out, res.ByteRange, root)
+			data, _ := os.ReadFile(out)
+			checkDocTimestampWithOpenSSL(t, data, l.pki)
+			beforeSigs, _ := pdfsigResult(t, db, in)
+			sigs, certs := pdfsigResult(t, db, out)
+			// Ours, then the document timestamp (which pdfsig 22.12 cannot verify).
+			if len(sigs) != len(beforeSigs)+2 {
+				t.Fatalf("pdfsig lists %d signatures, want %d", len(sigs), len(beforeSigs)+2)
+			}
+			if sigs[len(beforeSigs)] != "Signature is Valid." || certs[len(beforeSigs)] != "Certificate is Trusted." {
+				t.Errorf("pdfsig on our signature: %q / %q", sigs[len(beforeSigs)], certs[len(beforeSigs)])
 			}
 			for i := range beforeSigs {
 				if beforeSigs[i] != sigs[i] {

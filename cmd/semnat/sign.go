@@ -104,6 +104,7 @@ Exit codes: 0 all signed, 1 at least one file failed, 3 usage error.`,
 	fl.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "parallel workers for many inputs")
 	fl.BoolVar(&f.force, "force", false, "overwrite existing output files")
 	fl.StringSliceVar(&f.trust, "trust", nil, "PEM trust anchors stored in the DSS at B-LT (optional)")
+	f.extraSources = append(f.extraSources, newTokenSource(fl))
 	return cmd
 }
 
