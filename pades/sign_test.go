@@ -1,7 +1,6 @@
 package pades
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto"
@@ -14,53 +13,18 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/testcerts"
 )
 
-const corpusDir = "../../shared/corpus"
+const corpusDir = "../../shared/corpus" // testtool.CorpusDir checks it exists
 
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed: .ci/run must install it", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+func requireTool(t testing.TB, name string) string { t.Helper(); return testtool.Require(t, name) }
 
 // manifestRow is one line of the corpus MANIFEST.tsv, by column name.
-type manifestRow map[string]string
+type manifestRow = testtool.ManifestRow
 
-func readManifest(t testing.TB) []manifestRow {
-	t.Helper()
-	f, err := os.Open(filepath.Join(corpusDir, "MANIFEST.tsv"))
-	if err != nil {
-		t.Fatalf("corpus manifest: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var header []string
-	var rows []manifestRow
-	for sc.Scan() {
-		cols := strings.Split(sc.Text(), "\t")
-		if header == nil {
-			header = cols
-			continue
-		}
-		row := manifestRow{}
-		for i, h := range header {
-			if i < len(cols) {
-				row[h] = cols[i]
-			}
-		}
-		rows = append(rows, row)
-	}
-	return rows
-}
+func readManifest(t testing.TB) []manifestRow { return testtool.Manifest(t) }
 
 // unsupportedReason says why semnat refuses to sign a corpus file, or "".
 func unsupportedReason(row manifestRow) error {

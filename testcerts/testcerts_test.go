@@ -8,25 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/semnat/semnat/internal/testtool"
 	"time"
 
 	"github.com/semnat/semnat/idn"
 )
 
-// requireTool returns the path of an external oracle. Outside CI a missing
-// tool skips the test; in CI (CI=true) it fails it, so that CI never passes by
-// skipping.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed: .ci/run must install it", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+func requireTool(t testing.TB, name string) string { t.Helper(); return testtool.Require(t, name) }
 
 func TestGeneratedPKIShape(t *testing.T) {
 	p := New(t)

@@ -1,13 +1,14 @@
 package pdf
 
 import (
-	"bufio"
 	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/semnat/semnat/internal/testtool"
 )
 
 // corpusDir is the shared corpus of real-world PDFs (see its README.md).
@@ -28,37 +29,9 @@ func (m manifestRow) int(t *testing.T, k string) int {
 // and is skipped elsewhere.
 func loadManifest(t testing.TB) []manifestRow {
 	t.Helper()
-	f, err := os.Open(filepath.Join(corpusDir, "MANIFEST.tsv"))
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus missing: %v", err)
-		}
-		t.Skipf("corpus missing: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var header []string
 	var rows []manifestRow
-	for sc.Scan() {
-		cols := strings.Split(sc.Text(), "\t")
-		if header == nil {
-			header = cols
-			continue
-		}
-		row := manifestRow{}
-		for i, h := range header {
-			if i < len(cols) {
-				row[h] = cols[i]
-			}
-		}
-		rows = append(rows, row)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) == 0 {
-		t.Fatal("empty manifest")
+	for _, r := range testtool.Manifest(t) {
+		rows = append(rows, manifestRow(r))
 	}
 	return rows
 }

@@ -282,12 +282,12 @@ func abs(x int) int {
 }
 
 type tiffPredictor struct {
-	r          io.Reader
-	row        []byte
-	out        []byte
-	colors     int
-	bpc        int
-	err        error
+	r      io.Reader
+	row    []byte
+	out    []byte
+	colors int
+	bpc    int
+	err    error
 }
 
 func (t *tiffPredictor) Read(b []byte) (int, error) {

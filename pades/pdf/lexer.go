@@ -73,8 +73,8 @@ var keywords = map[string]keyword{
 type token struct {
 	kind tokKind
 	kw   keyword
-	pos  int64  // offset of the token's first byte
-	i    int64  // tInt
+	pos  int64 // offset of the token's first byte
+	i    int64 // tInt
 	f    float64
 	text string // tReal: number text; tName: decoded name; tKeyword kwOther: text (truncated)
 	b    []byte // tString, tHexString: decoded bytes (owned)
@@ -509,7 +509,10 @@ func (l *lexer) find(pat []byte, from, limit int64) int64 {
 		return from + int64(i)
 	}
 	const chunk = 64 << 10
-	buf := make([]byte, chunk+len(pat))
+	if from < 0 || from >= limit {
+		return -1
+	}
+	buf := make([]byte, min(limit-from, chunk+int64(len(pat))))
 	for off := from; off < limit; off += chunk {
 		n := int64(len(buf))
 		if off+n > limit {
@@ -542,4 +545,59 @@ func (l *lexer) hasPrefixAt(pos int64, pat string) bool {
 		}
 	}
 	return true
+}
+
+// xrefEntry20 parses a well-formed 20-byte classic xref entry
+// ("oooooooooo ggggg n" + 2-byte EOL) at the current position if it lies in
+// the current buffer, and advances past it and any further white space.
+func (l *lexer) xrefEntry20() (off int64, gen uint16, typ byte, ok bool) {
+	l.skipSpace()
+	if _, ok := l.peek(); !ok {
+		return 0, 0, 0, false
+	}
+	i := l.pos - l.base
+	if i < 0 || i+20 > int64(len(l.buf)) {
+		return 0, 0, 0, false
+	}
+	e := l.buf[i : i+20]
+	for _, c := range e[:10] {
+		if !isDigit(c) {
+			return 0, 0, 0, false
+		}
+		off = off*10 + int64(c-'0')
+	}
+	if e[10] != ' ' || e[16] != ' ' || (e[17] != 'n' && e[17] != 'f') {
+		return 0, 0, 0, false
+	}
+	var g int
+	for _, c := range e[11:16] {
+		if !isDigit(c) {
+			return 0, 0, 0, false
+		}
+		g = g*10 + int(c-'0')
+	}
+	if g > 65535 {
+		return 0, 0, 0, false
+	}
+	switch string(e[18:20]) {
+	case " \n", " \r", "\r\n":
+	default:
+		return 0, 0, 0, false
+	}
+	l.pos += 20
+	l.skipSpace()
+	return off, uint16(g), e[17], true
+}
+
+func (l *lexer) cachedEndstream(pos int64) (int64, bool) {
+	if l.src == nil {
+		return 0, false
+	}
+	return l.src.cachedEndstream(pos)
+}
+
+func (l *lexer) storeEndstream(from, at int64) {
+	if l.src != nil {
+		l.src.storeEndstream(from, at)
+	}
 }

@@ -150,8 +150,6 @@ func (r *Reader) walkPages(visit func(pageLeaf) error) error {
 	return walk(root, rootRef, inherited{}, 0)
 }
 
-var errStopWalk = errors.New("stop")
-
 // NumPages returns the number of pages, counted by walking the whole page
 // tree (the /Count values are not trusted). The result is cached.
 func (r *Reader) NumPages() (int, error) {

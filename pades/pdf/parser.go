@@ -243,7 +243,15 @@ func (p *parser) parseStreamBody(d *Dict, pos int64, lengthOf func(Object) (int6
 		}
 	}
 	lx.err = nil
-	e := lx.find([]byte("endstream"), dataStart, lx.end)
+	var e int64
+	if c, ok := lx.cachedEndstream(dataStart); ok {
+		e = c
+	} else {
+		e = lx.find([]byte("endstream"), dataStart, lx.end)
+		if lx.err == nil {
+			lx.storeEndstream(dataStart, e)
+		}
+	}
 	if e < 0 {
 		return nil, p.syntaxErr(dataStart, "stream without endstream")
 	}

@@ -31,7 +31,7 @@ func TestParseMarshal(t *testing.T) {
 		{"(abc)", "(abc)"},
 		{"(a(b)c)", `(a\(b\)c)`},
 		{`(\101\60x\0)`, `(A0x\000)`},
-		{"(a\\\r\nb)", "(ab)"},     // line continuation
+		{"(a\\\r\nb)", "(ab)"},       // line continuation
 		{"(a\r\nb\rc)", `(a\nb\nc)`}, // EOLs read as LF
 		{`(\q)`, "(q)"},
 		{"<48656c6C6f>", "<48656C6C6F>"},

@@ -11,15 +11,15 @@ import (
 // Limits bound the resources a hostile file can make the reader use. Zero
 // fields take the defaults (DefaultLimits).
 type Limits struct {
-	MaxObjects         int64 // highest object number + 1 (default 8,388,608, the PDF 1.7 implementation limit)
-	MaxDepth           int   // nesting of arrays and dictionaries (default 256)
-	MaxXrefSections    int   // length of the /Prev chain (default 4096)
-	MaxTokenLen        int   // bytes in one string, name or number (default 32 MiB)
-	MaxStreamSize      int64 // decoded bytes of one stream (default 256 MiB)
-	MaxXrefStreamSize  int64 // decoded bytes of an xref or object stream (default 64 MiB)
-	MaxPageTreeDepth   int   // depth of the /Pages tree (default 256)
-	MaxObjStmObjects   int64 // objects in one object stream (/N) (default 1,000,000)
-	MaxResolveNesting  int   // nested resolutions (object stream -> /Length -> ...) (default 32)
+	MaxObjects        int64 // highest object number + 1 (default 8,388,608, the PDF 1.7 implementation limit)
+	MaxDepth          int   // nesting of arrays and dictionaries (default 256)
+	MaxXrefSections   int   // length of the /Prev chain (default 4096)
+	MaxTokenLen       int   // bytes in one string, name or number (default 32 MiB)
+	MaxStreamSize     int64 // decoded bytes of one stream (default 256 MiB)
+	MaxXrefStreamSize int64 // decoded bytes of an xref or object stream (default 64 MiB)
+	MaxPageTreeDepth  int   // depth of the /Pages tree (default 256)
+	MaxObjStmObjects  int64 // objects in one object stream (/N) (default 1,000,000)
+	MaxResolveNesting int   // nested resolutions (object stream -> /Length -> ...) (default 32)
 }
 
 // DefaultLimits are the limits used for zero Limits fields.
@@ -40,6 +40,7 @@ func (l *Limits) fill() {
 	if l.MaxObjects <= 0 {
 		l.MaxObjects = d.MaxObjects
 	}
+	l.MaxObjects = min(l.MaxObjects, 1<<32-2) // object numbers are uint32; keep room for one more
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = d.MaxDepth
 	}
@@ -664,10 +665,10 @@ func versionLess(a, b string) bool {
 
 // EncryptInfo describes the /Encrypt dictionary of an encrypted file.
 type EncryptInfo struct {
-	Filter    Name  // /Filter, normally /Standard
-	SubFilter Name  // public-key security handlers
-	V, R      int64 // algorithm and revision
-	Length    int64 // key length in bits (0 if absent)
+	Filter    Name   // /Filter, normally /Standard
+	SubFilter Name   // public-key security handlers
+	V, R      int64  // algorithm and revision
+	Length    int64  // key length in bits (0 if absent)
 	Method    string // "RC4", "AES-128", "AES-256", "Identity" or "unknown"
 	Dict      *Dict
 }
@@ -789,9 +790,14 @@ func (r *Reader) decodeStreamData(s *Stream, limit int64, checkEncrypt bool) ([]
 		return nil, err
 	}
 	var buf bytes.Buffer
-	if !s.InMemory() && s.Length < 1<<20 {
-		buf.Grow(int(s.Length) * 2)
+	// Size hint: an xref stream's size is its limit (bounded by what
+	// deflate can expand the raw data to); otherwise assume 4:1
+	// compression, at most 1 MiB up front.
+	hint := min(limit, 4*s.Length+512, 1<<20)
+	if t, _ := s.Dict.Name("Type"); t == "XRef" {
+		hint = min(limit, 1032*s.Length+4096)
 	}
+	buf.Grow(int(max(hint, 0)) + bytes.MinRead)
 	if _, err := buf.ReadFrom(rd); err != nil {
 		return nil, err
 	}

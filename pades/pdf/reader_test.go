@@ -261,3 +261,89 @@ func TestEncryptedStructure(t *testing.T) {
 		t.Errorf("structure of an encrypted file not readable")
 	}
 }
+
+// Many streams with a wrong /Length and no endstream must not make the
+// reader scan the file once per stream.
+func TestEndstreamSearchIsLinear(t *testing.T) {
+	objs := []string{"<</Type /Catalog /Pages 2 0 R>>", "<</Type /Pages /Kids [] /Count 0>>"}
+	for i := 0; i < 3000; i++ {
+		objs = append(objs, "<</Length 999999>>\nstream\n"+strings.Repeat("x", 100))
+	}
+	pdf := mkPDF(objs, "")
+	r := open(t, pdf, &Options{BlockSize: 4096, CacheBlocks: 2})
+	for n := uint32(3); n < uint32(len(objs)); n++ {
+		r.Object(Ref{Num: n})
+	}
+	if r.BytesRead() > 4*int64(len(pdf)) {
+		t.Errorf("read %d bytes of a %d-byte file", r.BytesRead(), len(pdf))
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	r := openFile(t, filepath.Join(corpusDir, "pdf15-xrefstream-objstm-64pages.pdf"), nil)
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 64; i++ {
+				p, err := r.Page((i + g*8) % 64)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if s, ok := mustResolve(r, p.Dict.Get("Contents")).(*Stream); ok {
+					if _, err := r.StreamData(s); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			n, err := r.NumPages()
+			if err == nil && n != 64 {
+				err = fmt.Errorf("NumPages = %d", n)
+			}
+			errs <- err
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func mustResolve(r *Reader, o Object) Object {
+	v, err := r.Resolve(o)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// In hybrid-xref-minimal.pdf the newest section is an empty table whose
+// /XRefStm defines object 6, which the older table marks free: the stream
+// entry wins in the newest revision, the object does not exist as of the
+// first one.
+func TestHybridStreamPriority(t *testing.T) {
+	r := openFile(t, filepath.Join(corpusDir, "hybrid-xref-minimal.pdf"), &Options{NoRepair: true})
+	revs := r.Revisions()
+	if len(revs) != 2 || revs[1].Kind != XrefHybrid || revs[1].XRefStm != 504 || revs[0].Kind != XrefTable {
+		t.Fatalf("revisions %+v %+v", revs[0], revs[1])
+	}
+	o, err := r.Object(Ref{Num: 6})
+	if s, ok := o.(String); err != nil || !ok || s.Text() != "TestTest" {
+		t.Errorf("object 6 = %#v, %v", o, err)
+	}
+	v, err := r.AsOf(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err := v.Object(Ref{Num: 6}); err != nil || o != (Null{}) {
+		t.Errorf("object 6 as of revision 0 = %#v, %v", o, err)
+	}
+	if e, _ := v.Lookup(6); e.Type != EntryFree {
+		t.Errorf("revision 0 entry for 6: %+v", e)
+	}
+	if _, err := r.AsOf(2); !errors.Is(err, ErrNoRevision) {
+		t.Errorf("AsOf(2): %v", err)
+	}
+}

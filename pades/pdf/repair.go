@@ -23,12 +23,15 @@ func (r *Reader) repair(reason string) error {
 	r.st.repairing = true
 	r.st.mu.Unlock()
 
-	// Partial chain information stays available for diagnostics.
-	if r.revs == nil && len(r.chain) > 0 {
-		r.revs = r.buildRevisions(r.chain)
-		r.view = r.chain
+	// Partial chain information stays available for diagnostics. (Only
+	// during Open is revs nil; lazy repairs leave the view alone.)
+	if r.revs == nil {
+		if len(r.chain) > 0 {
+			r.revs = r.buildRevisions(r.chain)
+			r.view = r.chain
+		}
+		r.viewRev = len(r.revs) - 1
 	}
-	r.viewRev = len(r.revs) - 1
 
 	tbl, err := r.scan()
 
@@ -66,7 +69,7 @@ func (r *Reader) scan() (*section, error) {
 	var trailers []int64
 	const chunk = 1 << 20
 	const back = 64
-	buf := make([]byte, chunk+2*back)
+	buf := make([]byte, min(size, chunk+2*back))
 	for off := int64(0); off < size; off += chunk {
 		ws := max(0, off-back)
 		we := min(size, off+chunk+16)

@@ -20,6 +20,13 @@ type source struct {
 	blocks map[int64]*cblock
 	tick   uint64
 
+	// endstream search cache: the first "endstream" at or after from is
+	// at at (-1: none up to the end of the file). Bounds the cost of many
+	// streams with a wrong /Length to one pass over the file.
+	endMu          sync.Mutex
+	endFrom, endAt int64
+	endValid       bool
+
 	bytesRead atomic.Int64 // bytes read from ra (for benchmarks and tests)
 	reads     atomic.Int64 // ReadAt calls
 }
@@ -128,4 +135,27 @@ func (c countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	n, err := c.s.ra.ReadAt(p, off)
 	c.s.bytesRead.Add(int64(n))
 	return n, err
+}
+
+// cachedEndstream returns the cached result of searching "endstream" from
+// pos, if the cache covers pos.
+func (s *source) cachedEndstream(pos int64) (int64, bool) {
+	s.endMu.Lock()
+	defer s.endMu.Unlock()
+	if !s.endValid || pos < s.endFrom {
+		return 0, false
+	}
+	if s.endAt < 0 {
+		return -1, true
+	}
+	if pos <= s.endAt {
+		return s.endAt, true
+	}
+	return 0, false
+}
+
+func (s *source) storeEndstream(from, at int64) {
+	s.endMu.Lock()
+	s.endFrom, s.endAt, s.endValid = from, at, true
+	s.endMu.Unlock()
 }

@@ -230,6 +230,9 @@ func (u *Update) Write(w io.Writer) (*Result, error) {
 		}
 	default:
 		res.XrefOffset = cw.pos
+		if cw.pos > 9999999999 {
+			return nil, fmt.Errorf("pdf: offset %d does not fit a classic xref table entry (10 digits)", cw.pos)
+		}
 		u.writeXrefTable(cw, trailer, res, prev)
 	}
 	cw.str("startxref\n")

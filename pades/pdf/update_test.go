@@ -10,21 +10,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/semnat/semnat/internal/testtool"
 )
 
 // needQpdf returns the qpdf path; without qpdf the test fails in CI and is
 // skipped elsewhere.
-func needQpdf(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("qpdf")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("qpdf is required in CI: %v", err)
-		}
-		t.Skip("qpdf not installed; install qpdf to run this test")
-	}
-	return p
-}
+func needQpdf(t *testing.T) string { t.Helper(); return testtool.Require(t, "qpdf") }
 
 // qpdfCheck runs qpdf --check; exit status 3 (warnings) is accepted only if
 // every warning is a linearization diagnostic, as in the corpus manifest.

@@ -3,7 +3,6 @@ package pdf
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"slices"
 )
 
@@ -76,6 +75,16 @@ func (s *section) lookup(num uint32) (XrefEntry, bool) {
 // sortEntries sorts by number, keeping for duplicate numbers the entry that
 // came last (the later subsection wins).
 func sortEntries(es []XrefEntry) []XrefEntry {
+	increasing := true
+	for i := 1; i < len(es); i++ {
+		if es[i].Num <= es[i-1].Num {
+			increasing = false
+			break
+		}
+	}
+	if increasing {
+		return es
+	}
 	slices.SortStableFunc(es, func(a, b XrefEntry) int {
 		switch {
 		case a.Num < b.Num:
@@ -180,7 +189,20 @@ func (r *Reader) loadTable(lx *lexer) (*section, error) {
 			return nil, fmt.Errorf("%w: xref subsection %d %d at offset %d: %w", ErrDamaged, first, count, t.pos, limitErr("object count", lim.MaxObjects))
 		}
 		prevPos := int64(-1)
+		entries = slices.Grow(entries, int(count))
 		for k := int64(0); k < count; k++ {
+			// Fast path: a well-formed 20-byte entry in the current block.
+			if k == 0 && first == 1 {
+				// Possibly the shifted-subsection defect: token path below.
+			} else if off, gen, typ, ok := lx.xrefEntry20(); ok {
+				e := XrefEntry{Num: uint32(first + k), Gen: gen, Offset: off}
+				if typ == 'n' && off != 0 {
+					e.Type = EntryInUse
+				}
+				entries = append(entries, e)
+				prevPos = -1
+				continue
+			}
 			a, err := lx.token()
 			if err != nil {
 				return nil, err
@@ -483,5 +505,3 @@ func (r *Reader) buildRevisions(chain []*section) []*Revision {
 	}
 	return revs
 }
-
-var _ = io.EOF
