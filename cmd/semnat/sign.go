@@ -42,6 +42,7 @@ type signFlags struct {
 	force                        bool
 	trust                        []string
 	extraSources                 []signerSource // token, phone: each registers its flags
+	mobile                       *mobileSource
 }
 
 // signerSource is a way to obtain a Signer (key file, token, phone); each
@@ -77,6 +78,9 @@ Exit codes: 0 all signed, 1 at least one file failed, 3 usage error.`,
   semnat sign in.pdf -o out.pdf --p12 me.p12 --visible page=1,rect=50,50,300,120 --reason "Aprobat" --location "Chișinău"`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.mobile != nil && f.mobile.active() && !cmd.Flags().Changed("level") {
+				f.level = "B-T" // a phone signature carries its time: B-T by default
+			}
 			return runSign(cmd.Context(), a, f, args)
 		},
 	}
@@ -88,7 +92,7 @@ Exit codes: 0 all signed, 1 at least one file failed, 3 usage error.`,
 	fl.StringVar(&f.keyPath, "key", "", "PEM private key (with --cert)")
 	fl.StringVar(&f.certPath, "cert", "", "PEM signer certificate (with --key)")
 	fl.StringVar(&f.chainPath, "chain", "", "PEM intermediate certificates")
-	fl.StringVar(&f.level, "level", "B-B", "PAdES level: B-B, B-T, B-LT or B-LTA")
+	fl.StringVar(&f.level, "level", "B-B", "PAdES level: B-B, B-T, B-LT or B-LTA (B-T by default with --mobile)")
 	fl.StringVar(&f.hash, "hash", "sha256", "digest: sha256, sha384 or sha512")
 	fl.BoolVar(&f.pss, "pss", false, "sign RSA keys with RSA-PSS")
 	fl.StringVar(&f.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL (B-T and up)")
@@ -103,8 +107,9 @@ Exit codes: 0 all signed, 1 at least one file failed, 3 usage error.`,
 	fl.StringSliceVar(&f.lockFields, "lock-fields", nil, "lock these form fields once signed (FieldMDP Include)")
 	fl.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "parallel workers for many inputs")
 	fl.BoolVar(&f.force, "force", false, "overwrite existing output files")
-	fl.StringSliceVar(&f.trust, "trust", nil, "PEM trust anchors stored in the DSS at B-LT (optional)")
-	f.extraSources = append(f.extraSources, newTokenSource(fl))
+	fl.StringSliceVar(&f.trust, "trust", nil, "PEM trust anchors: stored in the DSS at B-LT; with --mobile, what the phone's certificate must chain to")
+	f.mobile = newMobileSource(fl, &f.trust)
+	f.extraSources = append(f.extraSources, newTokenSource(fl), f.mobile)
 	return cmd
 }
 

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/semnat/semnat/internal/keyfile"
+	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/pades"
+)
+
+// mobileSource is the --mobile way of `semnat sign`: the phone signs the
+// digest through an MSSP (Mobile-ID REST or ETSI TS 102 204 face).
+type mobileSource struct {
+	msisdn, idnp, mssp, face, display string
+	trust                             *[]string // shared with sign's --trust
+	timeout                           time.Duration
+}
+
+func newMobileSource(fs *pflag.FlagSet, trust *[]string) *mobileSource {
+	m := &mobileSource{trust: trust}
+	fs.StringVar(&m.msisdn, "mobile", "", "sign with the mobile SIM signature of this phone number (+373...); --trust gives the roots and intermediates of its certificate")
+	fs.StringVar(&m.idnp, "idnp", "", "the signer's IDNP, for --mobile (required by the Mobile-ID face)")
+	fs.StringVar(&m.mssp, "mssp", "http://127.0.0.1:8480/mid-api", "mobile signature service URL for --mobile (.../mid-api or .../rest/service)")
+	fs.StringVar(&m.face, "mssp-face", "", "protocol of --mssp: mid or etsi (default: from the URL)")
+	fs.StringVar(&m.display, "display-text", "Semnați documentul?", "text shown on the phone")
+	fs.DurationVar(&m.timeout, "mobile-timeout", 3*time.Minute, "how long to wait for the phone")
+	return m
+}
+
+func (m *mobileSource) active() bool { return m.msisdn != "" }
+
+func (m *mobileSource) open(ctx context.Context, a *app) (pades.Signer, func(), error) {
+	if len(*m.trust) == 0 {
+		return nil, nil, withCode(exitUsage, errors.New("--mobile needs --trust PEM: the trust anchors the phone's certificate must chain to"))
+	}
+	roots, inter, err := loadPools(*m.trust)
+	if err != nil {
+		return nil, nil, withCode(exitUsage, fmt.Errorf("--trust: %w", err))
+	}
+	face := mobileid.Face(m.face)
+	if face == "" {
+		face = mobileid.FaceMID
+		if strings.Contains(m.mssp, "/rest/service") {
+			face = mobileid.FaceETSI
+		}
+	}
+	c, err := mobileid.NewClient(m.mssp, mobileid.ClientOptions{Face: face, Roots: roots, Intermediates: inter, HTTPClient: &http.Client{Timeout: m.timeout}})
+	if err != nil {
+		return nil, nil, withCode(exitUsage, err)
+	}
+	spin := &spinner{a: a}
+	ps, err := pades.NewPhoneSigner(ctx, c, m.msisdn, m.idnp, m.display, spin.start)
+	if err != nil {
+		return nil, nil, withCode(exitFailed, err)
+	}
+	return &spinningSigner{PhoneSigner: ps, spin: spin, timeout: m.timeout}, func() { spin.stop() }, nil
+}
+
+// loadPools reads PEM certificates: self-signed ones become trust anchors,
+// the others intermediates.
+func loadPools(files []string) (roots, inter *x509.CertPool, err error) {
+	roots, inter = x509.NewCertPool(), x509.NewCertPool()
+	n := 0
+	for _, f := range files {
+		certs, err := keyfile.LoadCerts(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, c := range certs {
+			if string(c.RawSubject) == string(c.RawIssuer) {
+				roots.AddCert(c)
+				n++
+			} else {
+				inter.AddCert(c)
+			}
+		}
+	}
+	if n == 0 {
+		return nil, nil, errors.New("no self-signed trust anchor among the certificates")
+	}
+	return roots, inter, nil
+}
+
+// spinningSigner stops the spinner when the phone has answered.
+type spinningSigner struct {
+	*pades.PhoneSigner
+	spin    *spinner
+	timeout time.Duration
+}
+
+func (s *spinningSigner) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	defer s.spin.stop()
+	return s.PhoneSigner.SignContext(ctx, digest, opts)
+}
+
+// spinner shows the verification code and, on a terminal, a spinner while
+// the phone is asked.
+type spinner struct {
+	a    *app
+	mu   sync.Mutex
+	done chan struct{}
+}
+
+func (s *spinner) start(code string) {
+	fmt.Fprintf(s.a.stderr, "Verification code: %s  (check that your phone shows the same code, then enter your PIN)\n", code)
+	if !isTerminal(s.a.stderr) || s.a.json {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.done = make(chan struct{})
+	go func(done chan struct{}) {
+		frames := `|/-\`
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				fmt.Fprint(s.a.stderr, "\r                              \r")
+				return
+			case <-time.After(120 * time.Millisecond):
+				fmt.Fprintf(s.a.stderr, "\rwaiting for the phone %c", frames[i%len(frames)])
+			}
+		}
+	}(s.done)
+}
+
+func (s *spinner) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done != nil {
+		close(s.done)
+		s.done = nil
+	}
+}
