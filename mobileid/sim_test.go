@@ -108,7 +108,7 @@ func TestScriptedUsersWire(t *testing.T) {
 
 // etsiRun signs once asynchronously and returns the final code.
 func etsiRun(t *testing.T, base, msisdn string) string {
-	code, out := postJSON(t, base+"/rest/service/sign", etsiSignBody(msisdn, randomDigest(t), "asynchClientServer", map[string]any{"TimeOut": "60"}))
+	code, out := postJSON(t, base+"/rest/service/sign", etsiSignBody(msisdn, randomDigest(t), "asynchClientServer", map[string]any{"TimeOut": "120"}))
 	if code == 500 {
 		return faultCode(out)
 	}

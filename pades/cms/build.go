@@ -23,6 +23,7 @@ import (
 	"io"
 	"math/big"
 	"sort"
+	"time"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -253,6 +254,13 @@ type Params struct {
 	PSS bool
 	// ExtraSigned are further signed attributes (e.g. commitment type).
 	ExtraSigned []Attribute
+	// SigningTime adds the signing-time attribute. PAdES baseline forbids
+	// it (the time goes in /M); other CMS users (an MSSP's PKCS7 answer)
+	// carry it.
+	SigningTime time.Time
+	// Content, when set, is encapsulated (eContent); otherwise the
+	// signature is detached, as PAdES requires.
+	Content []byte
 }
 
 // Pending is a prepared signature waiting for its signature value. It holds
@@ -262,6 +270,7 @@ type Pending struct {
 	Algorithm   SignatureAlgorithm
 	SignedAttrs []byte   // DER SET OF Attribute: what is signed
 	Certs       [][]byte // DER certificates, signer first
+	Content     []byte   `json:",omitempty"` // encapsulated content, nil when detached
 }
 
 // Prepare builds the signed attributes for p and returns the pending
@@ -300,6 +309,13 @@ func Prepare(p Params) (*Pending, error) {
 		{Type: OIDAttrMessageDigest, Values: [][]byte{md}},
 		{Type: OIDAttrSigningCertificateV2, Values: [][]byte{scv2}},
 	}
+	if !p.SigningTime.IsZero() {
+		st, err := asn1.Marshal(p.SigningTime.UTC().Truncate(time.Second))
+		if err != nil {
+			return nil, err
+		}
+		attrs = append(attrs, Attribute{Type: OIDAttrSigningTime, Values: [][]byte{st}})
+	}
 	for _, a := range p.ExtraSigned {
 		if a.Type.Equal(OIDAttrSigningTime) {
 			return nil, errors.New("cms: signing-time is forbidden in PAdES baseline signatures (the time goes in /M)")
@@ -316,7 +332,7 @@ func Prepare(p Params) (*Pending, error) {
 			certs = append(certs, c.Raw)
 		}
 	}
-	return &Pending{Hash: h, Algorithm: alg, SignedAttrs: sa, Certs: certs}, nil
+	return &Pending{Hash: h, Algorithm: alg, SignedAttrs: sa, Certs: certs, Content: p.Content}, nil
 }
 
 // signingCertificateV2 encodes the ESS signing-certificate-v2 value
@@ -385,6 +401,22 @@ func (p *Pending) Complete(sig []byte) (*SignedData, error) {
 	}
 	if err := VerifyDigest(cert.PublicKey, p.Algorithm, p.Hash, p.Digest(), sig); err != nil {
 		return nil, err
+	}
+	return &SignedData{pending: *p, Signature: sig}, nil
+}
+
+// CompleteUnverified is Complete without the check of the signature value:
+// for simulators that must produce a signature that does not verify (an
+// MSSP's "invalid signature" test user). Signers use Complete.
+func (p *Pending) CompleteUnverified(sig []byte) (*SignedData, error) {
+	if p.Algorithm == ECDSA {
+		cert, err := p.Certificate()
+		if err != nil {
+			return nil, err
+		}
+		if sig, err = NormalizeECDSA(cert.PublicKey, sig); err != nil {
+			return nil, err
+		}
 	}
 	return &SignedData{pending: *p, Signature: sig}, nil
 }
@@ -500,7 +532,14 @@ func (s *SignedData) Marshal() ([]byte, error) {
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // SignedData
 				b.AddASN1Int64(1)
 				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { digestAlgorithm(b, hoid) })
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(OIDData) })
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddASN1ObjectIdentifier(OIDData)
+					if p.Content != nil {
+						b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+							b.AddASN1OctetString(p.Content)
+						})
+					}
+				})
 				b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
 					for _, c := range p.Certs {
 						b.AddBytes(c)
