@@ -364,7 +364,7 @@ func signAll(ctx context.Context, a *app, jobs []signJob, s pades.Signer, opts *
 			for i := range next {
 				j := jobs[i]
 				start := time.Now()
-				res, err := pades.SignFile(ctx, j.in, j.out, s, opts)
+				res, err := signOne(ctx, a, j, s, opts)
 				o := signOutcome{In: j.in, Out: j.out, Result: res, Took: time.Since(start).Seconds(), err: err}
 				if err != nil {
 					o.Error, o.Out, o.Result = err.Error(), "", nil
@@ -419,4 +419,21 @@ func (f *signFlags) addServices(o *pades.Options, s pades.Signer) error {
 		}
 	}
 	return nil
+}
+
+// signOne signs one job; "-" writes to the command's stdout.
+func signOne(ctx context.Context, a *app, j signJob, s pades.Signer, opts *pades.Options) (*pades.Result, error) {
+	if j.out != "-" {
+		return pades.SignFile(ctx, j.in, j.out, s, opts)
+	}
+	f, err := os.Open(j.in)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return pades.Sign(ctx, f, st.Size(), a.stdout, s, opts)
 }

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/internal/testtool"
+	"github.com/semnat/semnat/testcerts"
+)
+
+var pkiDirOnce struct {
+	sync.Once
+	dir string
+	idx *testcerts.Index
+	err error
+}
+
+// testPKIDir writes the test PKI once per binary.
+func testPKIDir(t *testing.T) (string, *testcerts.Index) {
+	t.Helper()
+	pkiDirOnce.Do(func() {
+		pkiDirOnce.dir, pkiDirOnce.err = os.MkdirTemp("", "semnat-cli-pki-")
+		if pkiDirOnce.err == nil {
+			pkiDirOnce.idx, pkiDirOnce.err = testcerts.New(t).WriteDir(pkiDirOnce.dir)
+		}
+	})
+	if pkiDirOnce.err != nil {
+		t.Fatal(pkiDirOnce.err)
+	}
+	return pkiDirOnce.dir, pkiDirOnce.idx
+}
+
+func runSignCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestSignCommand(t *testing.T) {
+	pki, _ := testPKIDir(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "a.pdf")
+	os.WriteFile(good, samplepdf.Document("A", []string{"text"}, 0), 0o644)
+	bad := filepath.Join(dir, "b.pdf")
+	os.WriteFile(bad, []byte("not a pdf"), 0o644)
+	key := []string{"--key", filepath.Join(pki, "seal/key.pem"), "--cert", filepath.Join(pki, "seal/cert.pem"), "--chain", filepath.Join(pki, "seal/chain.pem")}
+
+	out := filepath.Join(dir, "a-signed.pdf")
+	if code, _, e := runSignCLI(t, append([]string{"sign", good, "-o", out, "--reason", "ok"}, key...)...); code != 0 {
+		t.Fatalf("sign: exit %d: %s", code, e)
+	}
+	// pdfsig reads what we wrote.
+	if b, err := exec.Command(testtool.Require(t, "pdfsig"), "-nocert", out).CombinedOutput(); err != nil || !bytes.Contains(b, []byte("Signature is Valid.")) {
+		t.Fatalf("pdfsig: %v\n%s", err, b)
+	}
+	// Refuses to overwrite, and to write over the input.
+	if code, _, _ := runSignCLI(t, append([]string{"sign", good, "-o", out}, key...)...); code != exitUsage {
+		t.Errorf("overwrite without --force: exit %d", code)
+	}
+	if code, _, _ := runSignCLI(t, append([]string{"sign", good, "-o", good, "--force"}, key...)...); code != exitUsage {
+		t.Errorf("output over input: exit %d", code)
+	}
+	// To stdout.
+	code, stdout, e := runSignCLI(t, append([]string{"sign", good, "-o", "-"}, key...)...)
+	if code != 0 || !strings.HasPrefix(stdout, "%PDF-") || !strings.Contains(stdout, "/ETSI.CAdES.detached") {
+		t.Fatalf("stdout: exit %d, %d bytes: %s", code, len(stdout), e)
+	}
+	// A batch with one bad file: the good one is signed, exit 1, JSON lists both.
+	outDir := filepath.Join(dir, "out")
+	code, stdout, _ = runSignCLI(t, append([]string{"sign", good, bad, "--out-dir", outDir, "--json"}, key...)...)
+	if code != exitFailed || !strings.Contains(stdout, `"error"`) {
+		t.Fatalf("batch: exit %d\n%s", code, stdout)
+	}
+	if _, err := os.Stat(filepath.Join(outDir, "a.pdf")); err != nil {
+		t.Error("the good file of the batch was not signed")
+	}
+	if _, err := os.Stat(filepath.Join(outDir, "b.pdf")); !os.IsNotExist(err) {
+		t.Error("the bad file of the batch left an output")
+	}
+	// Usage errors.
+	for _, args := range [][]string{
+		{"sign", good},                       // no output
+		{"sign", good, "-o", out, "--force"}, // no key
+		{"sign", good, "-o", out, "--level", "B-X"},
+		{"sign", good, "-o", out, "--level", "B-T", "--force", "--p12", "x.p12"}, // B-T without --tsa
+		{"sign", good, "-o", out, "--visible", "page=1", "--force", "--p12", "x.p12"},
+	} {
+		if code, _, _ := runSignCLI(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}
