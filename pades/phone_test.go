@@ -33,8 +33,8 @@ func TestSignByPhone(t *testing.T) {
 		msisdn string
 		want   error
 	}{
-		{mobileid.FaceMID, "/mid-api", "+37300000001", nil},  // RSA-2048
-		{mobileid.FaceMID, "/mid-api", "+37300000002", nil},  // ECDSA P-256, raw r||s on the wire
+		{mobileid.FaceMID, "/mid-api", "+37300000001", nil}, // RSA-2048
+		{mobileid.FaceMID, "/mid-api", "+37300000002", nil}, // ECDSA P-256, raw r||s on the wire
 		{mobileid.FaceETSI, "/rest/service", "+37300000002", nil},
 		{mobileid.FaceMID, "/mid-api", "+37300000010", mobileid.ErrUserCancelled},
 	} {

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/semnat/semnat/pades"
+)
+
+// verifyFlags are the flags of `semnat verify`.
+type verifyFlags struct {
+	trust         []string
+	intermediates []string
+	systemRoots   bool
+	online        bool
+	revocation    string
+	at            string
+	jobs          int
+	timeout       time.Duration
+}
+
+func newVerifyCmd(a *app) *cobra.Command {
+	f := &verifyFlags{}
+	cmd := &cobra.Command{
+		Use:   "verify FILE.pdf...",
+		Short: "Verify the signatures and document timestamps of PDF files (PAdES)",
+		Long: `Verify every signature and document timestamp of each PDF: ByteRange
+coverage and structure, digest, CMS signature, signer certificate, chain to
+the trust anchors given with --trust, revocation, timestamps, and what later
+revisions changed. Each signature gets one indication (ETSI EN 319 102-1):
+TOTAL-PASSED, TOTAL-FAILED or INDETERMINATE, with a sub-indication and reasons.
+
+Trust anchors: PEM (or DER) files or directories of them (--trust, repeatable);
+the system roots only with --system-roots.
+
+Revocation: --revocation auto (default) uses the data embedded in the file
+(DSS, Adobe revocation attribute) and, with --online, OCSP then CRL; a
+signature whose status cannot be had is INDETERMINATE/TRY_LATER.
+--revocation skip does not check revocation (the report says so).
+
+--at validates at another time (RFC 3339 or YYYY-MM-DD). --json prints the
+report (schema "semnat-verify/1"; an object for one file, {"version",
+"indication", "reports": [...]} for several).
+
+Exit codes: 0 every signature passed, 1 a signature failed, 2 indeterminate
+(or no signature), 3 usage or I/O error.`,
+		Example: `  semnat verify contract-signed.pdf --trust pki/trust-anchors.pem
+  semnat verify *.pdf --trust roots/ --online --json > report.json
+  semnat verify old.pdf --trust root.pem --at 2024-01-31 --revocation skip`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd.Context(), a, f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.trust, "trust", nil, "trust anchors: PEM/DER file or directory (repeatable)")
+	fl.StringSliceVar(&f.intermediates, "intermediates", nil, "extra intermediate CA certificates: file or directory (repeatable)")
+	fl.BoolVar(&f.systemRoots, "system-roots", false, "also trust the operating system's root certificates")
+	fl.BoolVar(&f.online, "online", false, "fetch revocation status online (OCSP, then CRL) when the file has none")
+	fl.StringVar(&f.revocation, "revocation", "auto", "revocation checking: auto or skip")
+	fl.StringVar(&f.at, "at", "", "validation time (RFC 3339 or YYYY-MM-DD; default now)")
+	fl.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "files verified in parallel")
+	fl.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of each online request")
+	return cmd
+}
+
+// loadCertificates reads certificates (PEM or DER) from files and
+// directories.
+func loadCertificates(paths []string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		files := []string{p}
+		if st.IsDir() {
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				return nil, err
+			}
+			files = files[:0]
+			for _, e := range entries {
+				switch strings.ToLower(filepath.Ext(e.Name())) {
+				case ".pem", ".crt", ".cer", ".der":
+					files = append(files, filepath.Join(p, e.Name()))
+				}
+			}
+		}
+		for _, fn := range files {
+			data, err := os.ReadFile(fn)
+			if err != nil {
+				return nil, err
+			}
+			certs, err := parseCertificates(data)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", fn, err)
+			}
+			out = append(out, certs...)
+		}
+	}
+	return out, nil
+}
+
+func parseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	rest := data
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		c, err := x509.ParseCertificate(data)
+		if err != nil {
+			return nil, errors.New("no certificate found (want PEM or DER)")
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func parseAt(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--at %q: want RFC 3339 (2024-01-31T12:00:00Z) or YYYY-MM-DD", s)
+}
+
+// verifyResult is one file's outcome.
+type verifyResult struct {
+	report *pades.Report
+	err    error
+}
+
+func runVerify(ctx context.Context, a *app, f *verifyFlags, files []string) error {
+	opts := &pades.VerifyOptions{Online: f.online, SystemRoots: f.systemRoots, HTTPClient: &http.Client{Timeout: f.timeout}}
+	switch f.revocation {
+	case "auto":
+	case "skip":
+		opts.Revocation = pades.RevocationSkip
+	default:
+		return withCode(exitUsage, fmt.Errorf("--revocation %q: want auto or skip", f.revocation))
+	}
+	at, err := parseAt(f.at)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	opts.At = at
+	if len(f.trust) > 0 {
+		roots, err := loadCertificates(f.trust)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("--trust: %w", err))
+		}
+		opts.Roots = x509.NewCertPool()
+		for _, c := range roots {
+			opts.Roots.AddCert(c)
+		}
+	}
+	if len(f.intermediates) > 0 {
+		if opts.Intermediates, err = loadCertificates(f.intermediates); err != nil {
+			return withCode(exitUsage, fmt.Errorf("--intermediates: %w", err))
+		}
+	}
+	if opts.Roots == nil && !opts.SystemRoots {
+		a.log.Warn("no trust anchors given (--trust): every chain will be INDETERMINATE")
+	}
+	results := make([]verifyResult, len(files))
+	jobs := max(1, min(f.jobs, len(files)))
+	progress := len(files) > 1 && !a.json && isTerminal(a.stderr)
+	var mu sync.Mutex
+	done := 0
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < jobs; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				rep, err := verifyFile(ctx, files[i], opts)
+				results[i] = verifyResult{rep, err}
+				a.log.Debug("verified", "file", files[i], "err", err)
+				if progress {
+					mu.Lock()
+					done++
+					fmt.Fprintf(a.stderr, "\r%s", progressBar(done, len(files)))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range files {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if progress {
+		fmt.Fprintln(a.stderr)
+	}
+	if err := ctx.Err(); err != nil {
+		return withCode(exitUsage, err)
+	}
+
+	code := exitOK
+	worst := func(c int) {
+		// usage/IO (3) > failed (1) > indeterminate (2) > ok (0)
+		rank := map[int]int{exitOK: 0, exitIndeterminate: 1, exitFailed: 2, exitUsage: 3}
+		if rank[c] > rank[code] {
+			code = c
+		}
+	}
+	var ioErrs []string
+	for i, r := range results {
+		if r.err != nil {
+			worst(exitUsage)
+			ioErrs = append(ioErrs, fmt.Sprintf("%s: %v", files[i], r.err))
+			continue
+		}
+		worst(r.report.ExitCode())
+	}
+	if a.json {
+		if len(files) == 1 && results[0].err == nil {
+			if err := a.printJSON(results[0].report); err != nil {
+				return withCode(exitUsage, err)
+			}
+		} else {
+			type fileError struct {
+				File  string `json:"file"`
+				Error string `json:"error"`
+			}
+			batch := struct {
+				Version    string `json:"version"`
+				Indication string `json:"indication"`
+				Reports    []any  `json:"reports"`
+			}{Version: pades.ReportVersion, Reports: []any{}}
+			switch code {
+			case exitOK:
+				batch.Indication = string(pades.TotalPassed)
+			case exitFailed:
+				batch.Indication = string(pades.TotalFailed)
+			case exitIndeterminate:
+				batch.Indication = string(pades.Indeterminate)
+			default:
+				batch.Indication = "ERROR"
+			}
+			for i, r := range results {
+				if r.err != nil {
+					batch.Reports = append(batch.Reports, fileError{files[i], r.err.Error()})
+				} else {
+					batch.Reports = append(batch.Reports, r.report)
+				}
+			}
+			if err := a.printJSON(batch); err != nil {
+				return withCode(exitUsage, err)
+			}
+		}
+	} else {
+		color := isTerminal(a.stdout) && os.Getenv("NO_COLOR") == ""
+		for _, r := range results {
+			if r.err == nil {
+				r.report.WriteText(a.stdout, color)
+			}
+		}
+	}
+	if len(ioErrs) > 0 {
+		return withCode(exitUsage, errors.New(strings.Join(ioErrs, "; ")))
+	}
+	if code != exitOK {
+		var bad []string
+		for i, r := range results {
+			if r.report.Indication != pades.TotalPassed {
+				bad = append(bad, fmt.Sprintf("%s: %s", files[i], r.report.Indication))
+			}
+		}
+		return withCode(code, fmt.Errorf("not every signature passed (%s)", strings.Join(bad, ", ")))
+	}
+	return nil
+}
+
+func verifyFile(ctx context.Context, path string, opts *pades.VerifyOptions) (*pades.Report, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory", path)
+	}
+	rep, err := pades.Verify(ctx, fh, st.Size(), opts)
+	if err != nil {
+		return nil, err
+	}
+	rep.File = path
+	return rep, nil
+}
+
+func progressBar(done, total int) string {
+	const width = 30
+	n := done * width / total
+	return fmt.Sprintf("verifying [%s%s] %d/%d", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/testcerts"
+)
+
+func TestCLIVerify(t *testing.T) {
+	pki := testcerts.New(t)
+	dir := t.TempDir()
+	in, err := os.ReadFile("../../../shared/corpus/pdf14-table.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := pki.MustGet("person-p256")
+	var out bytes.Buffer
+	if _, err := pades.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, pades.NewKeySigner(e.Key, e.Cert, e.Chain), nil); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.pdf")
+	os.WriteFile(good, out.Bytes(), 0o644)
+	bad := filepath.Join(dir, "bad.pdf")
+	tampered := append([]byte(nil), out.Bytes()...)
+	tampered[200] ^= 1
+	os.WriteFile(bad, tampered, 0o644)
+	root := filepath.Join(dir, "roots")
+	os.Mkdir(root, 0o755)
+	os.WriteFile(filepath.Join(root, "root.pem"), testcerts.PEM(pki.Root.Cert), 0o644)
+
+	run := func(args ...string) (int, string, string) {
+		var so, se bytes.Buffer
+		code := runCLI(args, &so, &se)
+		return code, so.String(), se.String()
+	}
+	if code, so, se := run("verify", good, "--trust", root, "--revocation", "skip"); code != exitOK || !strings.Contains(so, "TOTAL-PASSED") {
+		t.Fatalf("good: %d\n%s%s", code, so, se)
+	}
+	if code, so, se := run("verify", bad, "--trust", root, "--revocation", "skip"); code != exitFailed || !strings.Contains(so, "TOTAL-FAILED") {
+		t.Fatalf("bad: %d\n%s%s", code, so, se)
+	}
+	if code, so, se := run("verify", good); code != exitIndeterminate {
+		t.Fatalf("no trust: %d\n%s%s", code, so, se)
+	}
+	if code, _, se := run("verify", good, "--trust", root); code != exitIndeterminate || !strings.Contains(se, "INDETERMINATE") {
+		t.Fatalf("no revocation data offline: %d %s", code, se)
+	}
+	if code, _, _ := run("verify", filepath.Join(dir, "missing.pdf")); code != exitUsage {
+		t.Fatalf("missing file: %d", code)
+	}
+	if code, _, _ := run("verify", good, "--revocation", "maybe"); code != exitUsage {
+		t.Fatalf("bad flag: %d", code)
+	}
+	code, so, _ := run("--json", "verify", good, "--trust", filepath.Join(root, "root.pem"), "--revocation", "skip")
+	var rep pades.Report
+	if err := json.Unmarshal([]byte(so), &rep); err != nil || code != exitOK || rep.Version != pades.ReportVersion ||
+		rep.Indication != pades.TotalPassed || len(rep.Signatures) != 1 || rep.Signatures[0].Level != "B-B" {
+		t.Fatalf("json: %d %v\n%s", code, err, so)
+	}
+	code, so, _ = run("--json", "verify", good, bad, "--trust", root, "--revocation", "skip")
+	var batch struct {
+		Version, Indication string
+		Reports             []json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(so), &batch); err != nil || code != exitFailed || batch.Indication != "TOTAL-FAILED" || len(batch.Reports) != 2 {
+		t.Fatalf("batch json: %d %v\n%s", code, err, so)
+	}
+}
+
+func runCLI(args []string, stdout, stderr *bytes.Buffer) int {
+	return run(args, strings.NewReader(""), stdout, stderr)
+}

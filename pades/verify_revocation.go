@@ -1,0 +1,228 @@
+package pades
+
+import (
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/semnat/semnat/crl"
+	"github.com/semnat/semnat/ocsp"
+)
+
+// revSkew tolerates clock differences and second-truncated times between
+// a timestamp and the revocation data fetched right after it.
+const revSkew = 5 * time.Minute
+
+// revStatus is the revocation status of one certificate.
+type revStatus struct {
+	found      bool
+	state      crl.State
+	revokedAt  time.Time
+	thisUpdate time.Time
+	source     string
+	note       string // why nothing usable was found
+}
+
+// parsedRevocation caches the parsed embedded OCSP responses and CRLs.
+type parsedRevocation struct {
+	ocsps []*ocsp.Response
+	crls  []*x509.RevocationList
+}
+
+func parseRevocation(ocsps, crls [][]byte) parsedRevocation {
+	var p parsedRevocation
+	for _, der := range ocsps {
+		if r, err := ocsp.ParseResponse(der); err == nil && r.Status == ocsp.Successful {
+			p.ocsps = append(p.ocsps, r)
+		}
+	}
+	for _, der := range crls {
+		if l, err := crl.Parse(der); err == nil {
+			p.crls = append(p.crls, l)
+		}
+	}
+	return p
+}
+
+// fresh says whether a "good" status issued at thisUpdate (valid until
+// nextUpdate, zero if none) proves the certificate was not revoked at t.
+func fresh(thisUpdate, nextUpdate, t time.Time) bool {
+	if !thisUpdate.Before(t.Add(-revSkew)) {
+		return true // issued after t: a later good status covers t
+	}
+	return !nextUpdate.IsZero() && !t.After(nextUpdate)
+}
+
+// statusFrom looks for the status of cert in parsed data.
+func (v *verifier) statusFrom(p parsedRevocation, where string, cert, issuer *x509.Certificate, t time.Time) revStatus {
+	var best revStatus
+	consider := func(rs revStatus, next time.Time) {
+		if rs.state == crl.Revoked {
+			if !best.found || best.state != crl.Revoked || rs.revokedAt.Before(best.revokedAt) {
+				best = rs
+			}
+			return
+		}
+		if best.found && best.state == crl.Revoked {
+			return
+		}
+		if rs.state == crl.Good && !fresh(rs.thisUpdate, next, t) {
+			if best.note == "" {
+				best.note = fmt.Sprintf("%s %s is not fresh for %s (thisUpdate %s)", where, rs.source, t.UTC().Format(time.RFC3339), rs.thisUpdate.UTC().Format(time.RFC3339))
+			}
+			return
+		}
+		if !best.found || rs.thisUpdate.After(best.thisUpdate) {
+			best = rs
+		}
+	}
+	for _, r := range p.ocsps {
+		if r.ProducedAt.After(v.now.Add(revSkew)) || !ocspCovers(r, cert, issuer) {
+			continue
+		}
+		single, _, err := r.CertStatus(cert, issuer, ocsp.VerifyOptions{Now: r.ProducedAt, AllowStale: true})
+		if err != nil {
+			continue
+		}
+		consider(revStatus{found: true, state: single.Status.State, revokedAt: single.Status.RevokedAt,
+			thisUpdate: single.ThisUpdate, source: where + " OCSP"}, single.NextUpdate)
+	}
+	for _, l := range p.crls {
+		if l.ThisUpdate.After(v.now.Add(revSkew)) {
+			continue
+		}
+		st, err := crl.Check(l, cert, issuer, crl.CheckOptions{Now: l.ThisUpdate, AllowStale: true})
+		if err != nil {
+			continue
+		}
+		consider(revStatus{found: true, state: st.State, revokedAt: st.RevokedAt, thisUpdate: l.ThisUpdate, source: where + " CRL"}, l.NextUpdate)
+	}
+	return best
+}
+
+// ocspCovers is a cheap pre-check (no signature verification) that the
+// response holds a status for cert.
+func ocspCovers(r *ocsp.Response, cert, issuer *x509.Certificate) bool {
+	for i := range r.Responses {
+		id := r.Responses[i].CertID
+		if id.SerialNumber != nil && id.SerialNumber.Cmp(cert.SerialNumber) == 0 && id.IssuedBy(issuer) {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *verifier) httpClient() *http.Client {
+	if v.opts.HTTPClient != nil {
+		return v.opts.HTTPClient
+	}
+	return &http.Client{Timeout: 15 * time.Second}
+}
+
+// statusOf finds the revocation status of cert at time t: DSS, then the
+// signature's own data, then online (OCSP, then CRL) when allowed.
+func (v *verifier) statusOf(s *sigState, cert, issuer *x509.Certificate, t time.Time) revStatus {
+	if v.dssParsed == nil {
+		p := parseRevocation(v.dss.ocsps, v.dss.crls)
+		v.dssParsed = &p
+	}
+	notes := []string{}
+	if rs := v.statusFrom(*v.dssParsed, "DSS", cert, issuer, t); rs.found {
+		return rs
+	} else if rs.note != "" {
+		notes = append(notes, rs.note)
+	}
+	if st := s.cms; st != nil && len(st.adbeOCSP)+len(st.adbeCRL) > 0 {
+		if rs := v.statusFrom(parseRevocation(st.adbeOCSP, st.adbeCRL), "CMS", cert, issuer, t); rs.found {
+			return rs
+		} else if rs.note != "" {
+			notes = append(notes, rs.note)
+		}
+	}
+	if v.opts.Online {
+		hc := v.httpClient()
+		oc := &ocsp.Client{HTTPClient: hc, Now: func() time.Time { return v.now }}
+		if len(cert.OCSPServer) > 0 {
+			res, err := oc.Check(v.ctx, cert, issuer)
+			if err == nil {
+				return revStatus{found: true, state: res.Status.State, revokedAt: res.Status.RevokedAt, thisUpdate: res.ThisUpdate, source: "online OCSP"}
+			}
+			notes = append(notes, fmt.Sprintf("OCSP: %v", err))
+		}
+		if len(cert.CRLDistributionPoints) > 0 {
+			st, list, err := crl.CheckCert(v.ctx, hc, cert, issuer, crl.CheckOptions{Now: v.now})
+			if err == nil {
+				return revStatus{found: true, state: st.State, revokedAt: st.RevokedAt, thisUpdate: list.ThisUpdate, source: "online CRL"}
+			}
+			notes = append(notes, fmt.Sprintf("CRL: %v", err))
+		}
+	} else {
+		notes = append(notes, "online checks are off (--online)")
+	}
+	rs := revStatus{}
+	if len(notes) > 0 {
+		rs.note = fmt.Sprint(notes)
+	}
+	return rs
+}
+
+// revocation checks every certificate of chain but the anchor.
+func (v *verifier) revocation(s *sigState, chain []*x509.Certificate, best time.Time) error {
+	rep := s.rep
+	proven := !s.poe.IsZero()
+	rep.Checks.Revocation = CheckPassed
+	for i := 0; i+1 < len(chain); i++ {
+		cert, issuer := chain[i], chain[i+1]
+		if hasOCSPNoCheck(cert) {
+			continue
+		}
+		rs := v.statusOf(s, cert, issuer, best)
+		what := "the signer certificate"
+		if i > 0 {
+			what = fmt.Sprintf("CA certificate %q", cert.Subject.CommonName)
+		}
+		if i == 0 {
+			ri := &RevocationInfo{Status: "unavailable", Source: rs.source}
+			if rs.found {
+				ri.Status = rs.state.String()
+				tu := rs.thisUpdate.UTC()
+				ri.ThisUpdate = &tu
+				if rs.state == crl.Revoked {
+					ra := rs.revokedAt.UTC()
+					ri.RevokedAt = &ra
+				}
+			}
+			rep.Revocation = ri
+		}
+		switch {
+		case !rs.found:
+			if s.docTS {
+				s.warn("no revocation data for %s of the TSA: %s", what, rs.note)
+				continue
+			}
+			s.verdict(Indeterminate, TryLater, "no revocation status for %s: %s", what, rs.note)
+			rep.Checks.Revocation = CheckIndeterminate
+		case rs.state == crl.Unknown:
+			s.verdict(Indeterminate, TryLater, "the responder does not know %s (%s)", what, rs.source)
+			rep.Checks.Revocation = CheckIndeterminate
+		case rs.state == crl.Revoked:
+			at := rs.revokedAt.UTC().Format(time.RFC3339)
+			switch {
+			case proven && rs.revokedAt.After(best):
+				s.warn("%s was revoked at %s, after the signature's proven time %s", what, at, best.UTC().Format(time.RFC3339))
+			case proven:
+				s.verdict(TotalFailed, Revoked, "%s was revoked at %s, before the signature's proven time %s (%s)", what, at, best.UTC().Format(time.RFC3339), rs.source)
+				rep.Checks.Revocation = CheckFailed
+			default:
+				sub := RevokedNoPOE
+				if i > 0 {
+					sub = RevokedCANoPOE
+				}
+				s.verdict(Indeterminate, sub, "%s was revoked at %s and no timestamp proves the signature is older (%s)", what, at, rs.source)
+				rep.Checks.Revocation = CheckFailed
+			}
+		}
+	}
+	return nil
+}
