@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/semnat/semnat/pades/cms"
+	"github.com/semnat/semnat/cms"
 )
 
 // The CMS (RFC 5652) SignedData of the ETSI PKCS7 format: built by the

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
-	"github.com/semnat/semnat/pades/cms"
+	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/pades/pdf"
 )
 

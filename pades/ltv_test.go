@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/internal/httpserve"
-	"github.com/semnat/semnat/pades/cms"
 	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/pkiserve"
 	"github.com/semnat/semnat/testcerts"

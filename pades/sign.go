@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/semnat/semnat/pades/cms"
+	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/pades/pdf"
 )
 

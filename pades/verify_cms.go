@@ -14,7 +14,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/semnat/semnat/pades/cms"
+	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/tsa"
 )
