@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/pades"
 )
 
@@ -104,7 +104,7 @@ func loadCertificates(paths []string) ([]*x509.Certificate, error) {
 			if err != nil {
 				return nil, err
 			}
-			certs, err := parseCertificates(data)
+			certs, err := keyfile.ParseCerts(data)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", fn, err)
 			}
@@ -114,33 +114,6 @@ func loadCertificates(paths []string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-func parseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	rest := data
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		c, err := x509.ParseCertificate(data)
-		if err != nil {
-			return nil, errors.New("no certificate found (want PEM or DER)")
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
 
 func parseAt(s string) (time.Time, error) {
 	if s == "" {

@@ -126,6 +126,19 @@ func LoadCerts(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
+	certs, err := ParseCerts(data)
+	if err != nil {
+		return nil, fmt.Errorf("keyfile: %s: %w", path, err)
+	}
+	return certs, nil
+}
+
+// ErrNoCertificate is returned when data holds no certificate.
+var ErrNoCertificate = errors.New("no certificate found (want PEM or DER)")
+
+// ParseCerts reads every CERTIFICATE block of PEM data, or one DER
+// certificate.
+func ParseCerts(data []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	rest := data
 	for {
@@ -139,14 +152,16 @@ func LoadCerts(path string) ([]*x509.Certificate, error) {
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("keyfile: %s: %w", path, err)
+			return nil, err
 		}
 		out = append(out, c)
 	}
 	if len(out) == 0 {
-		if c, err := x509.ParseCertificate(data); err == nil {
-			out = append(out, c)
+		c, err := x509.ParseCertificate(data)
+		if err != nil {
+			return nil, ErrNoCertificate
 		}
+		out = append(out, c)
 	}
 	return out, nil
 }
