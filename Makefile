@@ -26,7 +26,7 @@ fuzz: ## a short run of every fuzz target
 
 lint: ## go vet + gofmt check
 	$(GO) vet $(PKGS)
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' $(PKGS))); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 clean: ## remove build outputs
 	rm -rf bin

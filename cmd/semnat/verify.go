@@ -114,7 +114,6 @@ func loadCertificates(paths []string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-
 func parseAt(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
