@@ -10,12 +10,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/testcerts"
 )
 
@@ -178,16 +177,6 @@ func faultCode(m map[string]any) string {
 
 // requireTool skips a test when an external tool is missing outside CI and
 // fails it in CI.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+func requireTool(t testing.TB, name string) string { t.Helper(); return testtool.Require(t, name) }
 
 const cryptoSHA256 = crypto.SHA256

@@ -24,6 +24,7 @@ import (
 
 	p11 "github.com/miekg/pkcs11"
 
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pkcs11"
 	"github.com/semnat/semnat/pkcs11/softhsmtest"
 	"github.com/semnat/semnat/testcerts"
@@ -37,17 +38,7 @@ func TestMain(m *testing.M) {
 
 // requireTool returns the path of an external oracle. Outside CI a missing
 // tool skips the test; in CI (CI=true) it fails it.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed: .ci/run must install it", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+func requireTool(t testing.TB, name string) string { t.Helper(); return testtool.Require(t, name) }
 
 // countingPIN returns a PIN source that counts how often it is asked.
 func countingPIN(pins ...string) (pkcs11.PINSource, *atomic.Int32) {

@@ -14,20 +14,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pades/pdf"
 )
 
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed: .ci/run must install it", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+func requireTool(t testing.TB, name string) string { t.Helper(); return testtool.Require(t, name) }
 
 // A4 page, in points.
 const pageW, pageH = 595, 842
