@@ -101,6 +101,13 @@ Exit codes:    0 success, 1 failed, 2 indeterminate (verify), 3 usage or I/O err
 		newVersionCmd(a),
 		newTestcertsCmd(a),
 		newDemoCmd(a),
+		newMobileIDCmd(a),
+		newSignCmd(a),
+		newTSACmd(a),
+		newOCSPCmd(a),
+		newTokenCmd(a),
+		newCRLCmd(a),
+		newVerifyCmd(a),
 	)
 	return root
 }
