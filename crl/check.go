@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -73,6 +75,32 @@ type CheckOptions struct {
 	AllowStale bool
 }
 
+// Verify checks that list was issued by issuer (name and signature) and is
+// current at opts.Now (thisUpdate passed, nextUpdate not, unless
+// opts.AllowStale).
+func Verify(list *x509.RevocationList, issuer *x509.Certificate, opts CheckOptions) error {
+	if list == nil || issuer == nil {
+		return fmt.Errorf("%w: CRL and issuer are both required", ErrMalformed)
+	}
+	if !bytes.Equal(list.RawIssuer, issuer.RawSubject) {
+		return fmt.Errorf("%w: CRL by %q, issuer given %q", ErrIssuerMismatch, list.Issuer, issuer.Subject)
+	}
+	if err := list.CheckSignatureFrom(issuer); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSignature, err)
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if now.Before(list.ThisUpdate) {
+		return fmt.Errorf("%w: thisUpdate %s, now %s", ErrNotYetValid, list.ThisUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if !opts.AllowStale && !list.NextUpdate.IsZero() && now.After(list.NextUpdate) {
+		return fmt.Errorf("%w: nextUpdate %s, now %s (fetch a fresh CRL)", ErrStale, list.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // Check verifies list against issuer (issuer name, signature, freshness at
 // opts.Now) and returns the status of cert in it: Revoked if listed, Good
 // otherwise. A CRL cannot say Unknown.
@@ -80,32 +108,26 @@ func Check(list *x509.RevocationList, cert, issuer *x509.Certificate, opts Check
 	if list == nil || cert == nil || issuer == nil {
 		return Status{}, fmt.Errorf("%w: CRL, certificate and issuer are all required", ErrMalformed)
 	}
-	if !bytes.Equal(list.RawIssuer, issuer.RawSubject) || !bytes.Equal(cert.RawIssuer, issuer.RawSubject) {
+	if !bytes.Equal(cert.RawIssuer, issuer.RawSubject) {
 		return Status{}, fmt.Errorf("%w: CRL by %q, certificate by %q, issuer given %q",
 			ErrIssuerMismatch, list.Issuer, cert.Issuer, issuer.Subject)
 	}
-	if err := list.CheckSignatureFrom(issuer); err != nil {
-		return Status{}, fmt.Errorf("%w: %w", ErrBadSignature, err)
+	if err := Verify(list, issuer, opts); err != nil {
+		return Status{}, err
 	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	if now.Before(list.ThisUpdate) {
-		return Status{}, fmt.Errorf("%w: thisUpdate %s, now %s", ErrNotYetValid, list.ThisUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-	}
-	if !opts.AllowStale && !list.NextUpdate.IsZero() && now.After(list.NextUpdate) {
-		return Status{}, fmt.Errorf("%w: nextUpdate %s, now %s (fetch a fresh CRL)", ErrStale, list.NextUpdate.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-	}
+	return lookup(list, cert), nil
+}
+
+func lookup(list *x509.RevocationList, cert *x509.Certificate) Status {
 	for _, e := range list.RevokedCertificateEntries {
 		if e.SerialNumber != nil && e.SerialNumber.Cmp(cert.SerialNumber) == 0 {
 			if e.ReasonCode == 8 { // removeFromCRL: only meaningful in delta CRLs
 				continue
 			}
-			return Status{State: Revoked, RevokedAt: e.RevocationTime, Reason: e.ReasonCode}, nil
+			return Status{State: Revoked, RevokedAt: e.RevocationTime, Reason: e.ReasonCode}
 		}
 	}
-	return Status{State: Good}, nil
+	return Status{State: Good}
 }
 
 // Fetch downloads the CRL at url (DER or PEM) with client (nil:
@@ -155,4 +177,88 @@ func CheckCert(ctx context.Context, client *http.Client, cert, issuer *x509.Cert
 	}
 	st, err := Check(list, cert, issuer, opts)
 	return st, list, err
+}
+
+// Fetcher downloads CRLs and keeps each verified CRL until its nextUpdate,
+// keyed by (issuer, URL), so that checking many certificates of one CA costs
+// one download and one signature check. The zero value is ready to use;
+// it is safe for concurrent use.
+type Fetcher struct {
+	// HTTPClient downloads (default http.DefaultClient).
+	HTTPClient *http.Client
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// MaxEntries bounds the cache (default 256; emptied when full).
+	MaxEntries int
+
+	mu    sync.Mutex
+	cache map[fetchKey]*x509.RevocationList
+}
+
+type fetchKey struct{ issuer, url string }
+
+// CRL returns the CRL at url verified against issuer, from the cache while
+// it is current, otherwise downloaded and verified (Fetch, Verify).
+func (f *Fetcher) CRL(ctx context.Context, url string, issuer *x509.Certificate) (*x509.RevocationList, error) {
+	if issuer == nil {
+		return nil, fmt.Errorf("%w: no issuer certificate given", ErrUnknownIssuer)
+	}
+	now := time.Now()
+	if f.Now != nil {
+		now = f.Now()
+	}
+	k := fetchKey{string(issuer.Raw), url}
+	f.mu.Lock()
+	list := f.cache[k]
+	f.mu.Unlock()
+	if list != nil && Verify(list, issuer, CheckOptions{Now: now}) == nil {
+		return list, nil
+	}
+	list, err := Fetch(ctx, f.HTTPClient, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := Verify(list, issuer, CheckOptions{Now: now}); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cache == nil {
+		f.cache = map[fetchKey]*x509.RevocationList{}
+	}
+	limit := f.MaxEntries
+	if limit <= 0 {
+		limit = 256
+	}
+	if len(f.cache) >= limit {
+		clear(f.cache)
+	}
+	f.cache[k] = list
+	return list, nil
+}
+
+// Check returns the status of cert from the CRL at its first HTTP
+// distribution point (cached until the CRL's nextUpdate).
+func (f *Fetcher) Check(ctx context.Context, cert, issuer *x509.Certificate) (Status, *x509.RevocationList, error) {
+	if cert == nil || issuer == nil {
+		return Status{}, nil, fmt.Errorf("%w: certificate and issuer are both required", ErrMalformed)
+	}
+	var url string
+	for _, u := range cert.CRLDistributionPoints {
+		if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
+			url = u
+			break
+		}
+	}
+	if url == "" {
+		return Status{}, nil, fmt.Errorf("%w: certificate %q has no HTTP CRL distribution point", ErrFetch, cert.Subject)
+	}
+	if !bytes.Equal(cert.RawIssuer, issuer.RawSubject) {
+		return Status{}, nil, fmt.Errorf("%w: certificate by %q, issuer given %q", ErrIssuerMismatch, cert.Issuer, issuer.Subject)
+	}
+	list, err := f.CRL(ctx, url, issuer)
+	if err != nil {
+		return Status{}, nil, err
+	}
+	return lookup(list, cert), list, nil
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,4 +254,43 @@ func FuzzParse(f *testing.F) {
 		}
 		_, _ = Check(list, leaf, ca, CheckOptions{})
 	})
+}
+
+// TestFetcherCaches: a verified CRL is reused until its nextUpdate, then
+// downloaded again; a CRL of another CA is refused.
+func TestFetcherCaches(t *testing.T) {
+	p, reg, pub, clk, _ := setup(t)
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		pub.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	f := &Fetcher{Now: clk.now}
+	good := p.MustGet("person-rsa3072")
+	// The cert's distribution point names another host: point it here.
+	c := *good.Cert
+	c.CRLDistributionPoints = []string{srv.URL + "/crl/token-ca.crl"}
+	for i := range 3 {
+		st, _, err := f.Check(ctx, &c, p.TokenCA.Cert)
+		if err != nil || st.State != Good {
+			t.Fatalf("check %d: %+v %v", i, st, err)
+		}
+	}
+	if hits.Load() != 1 {
+		t.Fatalf("%d downloads for 3 checks, want 1", hits.Load())
+	}
+	// A revocation is seen once the cached CRL has expired.
+	if err := reg.Revoke(p.TokenCA.Cert, good.Cert.SerialNumber, clk.t, testcerts.ReasonSuperseded); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(25 * time.Hour)
+	st, _, err := f.Check(ctx, &c, p.TokenCA.Cert)
+	if err != nil || st.State != Revoked || hits.Load() != 2 {
+		t.Fatalf("after nextUpdate: %+v %v, %d downloads", st, err, hits.Load())
+	}
+	if _, err := f.CRL(ctx, srv.URL+"/crl/mobile-ca.crl", p.TokenCA.Cert); !errors.Is(err, ErrIssuerMismatch) {
+		t.Fatalf("CRL of another CA: %v", err)
+	}
 }

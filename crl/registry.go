@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/semnat/semnat/testcerts"
@@ -98,7 +99,7 @@ type StatusSource interface {
 type Registry struct {
 	mu      sync.RWMutex
 	cas     map[string]*registryCA // key: issuer certificate DER
-	version uint64
+	version atomic.Uint64          // bumped under mu; read without it
 }
 
 type registryCA struct {
@@ -116,7 +117,7 @@ func NewRegistry() *Registry { return &Registry{cas: map[string]*registryCA{}} }
 func (r *Registry) AddCA(issuer *x509.Certificate, issued []*big.Int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.version++
+	r.version.Add(1)
 	ca := r.cas[string(issuer.Raw)]
 	if ca == nil {
 		ca = &registryCA{issuer: issuer, revoked: map[string]x509.RevocationListEntry{}}
@@ -174,7 +175,7 @@ func (r *Registry) Revoke(issuer *x509.Certificate, serial *big.Int, at time.Tim
 	if _, dup := ca.revoked[key]; dup {
 		return fmt.Errorf("%w: serial %x", ErrAlreadyRevoked, serial)
 	}
-	r.version++
+	r.version.Add(1)
 	ca.revoked[key] = x509.RevocationListEntry{SerialNumber: new(big.Int).Set(serial), RevocationTime: at.UTC().Truncate(time.Second), ReasonCode: reason}
 	if ca.issued != nil {
 		ca.issued[key] = true
@@ -183,11 +184,32 @@ func (r *Registry) Revoke(issuer *x509.Certificate, serial *big.Int, at time.Tim
 }
 
 // Version changes whenever the registry does (a CA added, a certificate
-// revoked): caches of answers derived from it compare versions.
-func (r *Registry) Version() uint64 {
+// revoked): caches of answers derived from it compare versions. It takes
+// no lock (one atomic load), so a responder may call it on every request.
+func (r *Registry) Version() uint64 { return r.version.Load() }
+
+// Issued lists the serials registered as issued by issuer, in ascending
+// order; ok is false when the registry does not know issuer or does not
+// track its issued serials (every serial counts as issued). The OCSP
+// responder pre-signs answers for them.
+func (r *Registry) Issued(issuer *x509.Certificate) (serials []*big.Int, ok bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.version
+	ca, err := r.ca(issuer)
+	if err != nil || ca.issued == nil {
+		return nil, false
+	}
+	for k := range ca.issued {
+		serials = append(serials, new(big.Int).SetBytes([]byte(k)))
+	}
+	sort.Slice(serials, func(i, j int) bool { return serials[i].Cmp(serials[j]) < 0 })
+	return serials, true
+}
+
+// IssuedLister is implemented by sources that can list the serials a CA
+// issued (Registry does); the OCSP responder pre-signs answers for them.
+type IssuedLister interface {
+	Issued(issuer *x509.Certificate) ([]*big.Int, bool)
 }
 
 // Versioned is implemented by sources that can tell when they change

@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/semnat/semnat/crl"
@@ -38,6 +40,61 @@ type Client struct {
 	Skew              time.Duration
 	TrustedResponders []*x509.Certificate
 	Now               func() time.Time
+	// Cache, if set, keeps verified answers by (issuer, serial) until their
+	// nextUpdate: a certificate checked again before then costs no request.
+	// Share one cache between clients; the zero ResponseCache is ready.
+	Cache *ResponseCache
+}
+
+// ResponseCache holds verified OCSP results by (issuer, serial number)
+// until their nextUpdate. Safe for concurrent use; the zero value is ready.
+type ResponseCache struct {
+	// MaxEntries bounds the cache (default 4096; emptied when full).
+	MaxEntries int
+
+	mu sync.Mutex
+	m  map[cacheKey]*Result
+}
+
+type cacheKey struct{ issuer, serial string }
+
+func newCacheKey(issuer *x509.Certificate, serial *big.Int) cacheKey {
+	return cacheKey{string(issuer.Raw), string(serial.Bytes())}
+}
+
+// Get returns the cached result about serial of issuer if it is still
+// current at now (before its nextUpdate).
+func (c *ResponseCache) Get(issuer *x509.Certificate, serial *big.Int, now time.Time) (*Result, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[newCacheKey(issuer, serial)]
+	if !ok {
+		return nil, false
+	}
+	if !now.Before(r.NextUpdate) {
+		delete(c.m, newCacheKey(issuer, serial))
+		return nil, false
+	}
+	cp := *r
+	return &cp, true
+}
+
+// Put stores a verified result; results without nextUpdate are not kept.
+func (c *ResponseCache) Put(issuer *x509.Certificate, serial *big.Int, r *Result) {
+	if r == nil || r.NextUpdate.IsZero() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	limit := c.MaxEntries
+	if limit <= 0 {
+		limit = 4096
+	}
+	if c.m == nil || len(c.m) >= limit {
+		c.m = map[cacheKey]*Result{}
+	}
+	cp := *r
+	c.m[newCacheKey(issuer, serial)] = &cp
 }
 
 // Result is a verified OCSP answer about one certificate.
@@ -51,6 +108,8 @@ type Result struct {
 	URL       string
 	// Raw is the DER response, for embedding (PAdES DSS, CAdES revocation values).
 	Raw []byte
+	// Cached: the result came from Client.Cache, not from a request.
+	Cached bool
 }
 
 // Check asks the OCSP responders named in cert's AIA extension, in order,
@@ -75,10 +134,21 @@ func (c *Client) Check(ctx context.Context, cert, issuer *x509.Certificate) (*Re
 }
 
 // CheckURL asks the responder at responderURL about cert, issued by issuer,
-// and verifies the answer.
+// and verifies the answer. With a Cache, a current cached answer about
+// cert is returned without asking (Result.Cached).
 func (c *Client) CheckURL(ctx context.Context, responderURL string, cert, issuer *x509.Certificate) (*Result, error) {
 	if cert == nil || issuer == nil {
 		return nil, fmt.Errorf("ocsp: Check needs the certificate and its issuer")
+	}
+	if c.Cache != nil {
+		now := time.Now()
+		if c.Now != nil {
+			now = c.Now()
+		}
+		if r, ok := c.Cache.Get(issuer, cert.SerialNumber, now); ok {
+			r.Cached = true
+			return r, nil
+		}
 	}
 	h := c.Hash
 	if h == 0 {
@@ -115,8 +185,12 @@ func (c *Client) CheckURL(ctx context.Context, responderURL string, cert, issuer
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Status: single.Status, ProducedAt: resp.ProducedAt, ThisUpdate: single.ThisUpdate,
-		NextUpdate: single.NextUpdate, Responder: signer, URL: responderURL, Raw: raw}, nil
+	res := &Result{Status: single.Status, ProducedAt: resp.ProducedAt, ThisUpdate: single.ThisUpdate,
+		NextUpdate: single.NextUpdate, Responder: signer, URL: responderURL, Raw: raw}
+	if c.Cache != nil {
+		c.Cache.Put(issuer, cert.SerialNumber, res)
+	}
+	return res, nil
 }
 
 func (c *Client) exchange(ctx context.Context, responderURL string, der []byte) ([]byte, error) {

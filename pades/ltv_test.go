@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/internal/httpserve"
@@ -177,28 +181,19 @@ func mustParse(t *testing.T, der []byte) *cms.Parsed {
 	return p
 }
 
-// contentsOf decodes the /Contents hex string in the ByteRange gap.
+// contentsOf decodes the /Contents hex string in the ByteRange gap and
+// cuts the zero padding by the DER length (trimming '0' characters would
+// eat a DER value that ends in a zero byte).
 func contentsOf(t *testing.T, file []byte, br [4]int64) []byte {
 	t.Helper()
-	hexStr := bytes.TrimRight(file[br[1]+1:br[2]-1], "0")
-	if len(hexStr)%2 == 1 {
-		hexStr = append(hexStr, '0')
+	raw, err := hex.DecodeString(string(file[br[1]+1 : br[2]-1]))
+	if err != nil {
+		t.Fatalf("contents not hex: %v", err)
 	}
-	der := make([]byte, len(hexStr)/2)
-	for i := range der {
-		var b byte
-		for _, c := range hexStr[2*i : 2*i+2] {
-			b <<= 4
-			switch {
-			case c >= '0' && c <= '9':
-				b |= c - '0'
-			case c >= 'a' && c <= 'f':
-				b |= c - 'a' + 10
-			case c >= 'A' && c <= 'F':
-				b |= c - 'A' + 10
-			}
-		}
-		der[i] = b
+	in := cryptobyte.String(raw)
+	var der cryptobyte.String
+	if !in.ReadASN1Element(&der, cbasn1.SEQUENCE) {
+		t.Fatal("contents hold no DER SEQUENCE")
 	}
 	return der
 }

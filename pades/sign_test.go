@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -105,14 +104,7 @@ func checkCMSWithOpenSSL(t *testing.T, file string, br [4]int64, root string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hexStr := bytes.TrimRight(data[br[1]+1:br[2]-1], "0")
-	if len(hexStr)%2 == 1 {
-		hexStr = append(hexStr, '0')
-	}
-	der, err := hex.DecodeString(string(hexStr))
-	if err != nil {
-		t.Fatalf("contents not hex: %v", err)
-	}
+	der := contentsOf(t, data, br)
 	dir := t.TempDir()
 	sig := filepath.Join(dir, "sig.p7s")
 	content := filepath.Join(dir, "content.bin")

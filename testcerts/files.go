@@ -262,3 +262,55 @@ func Load(dir string) (*PKI, error) {
 	}
 	return p, nil
 }
+
+// ErrAlreadyRevoked: AppendRevocation found the certificate already listed.
+var ErrAlreadyRevoked = errors.New("testcerts: certificate already revoked")
+
+// AppendRevocation adds r to the revocations of the PKI directory dir
+// (index.json) and rewrites index.json atomically (a temporary file renamed
+// over it), so that a server watching the file (`semnat ocsp serve --pki`)
+// never reads half of it. Listing the same issuer and serial twice gives
+// ErrAlreadyRevoked. It does not lock: run one writer at a time.
+func AppendRevocation(dir string, r Revocation) error {
+	if r.Serial == nil || r.Serial.Sign() < 0 || r.Issuer == "" {
+		return errors.New("testcerts: a revocation needs an issuer and a serial number")
+	}
+	path := filepath.Join(dir, IndexFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("testcerts: %w (is %s a directory made by `semnat testcerts generate`?)", err, dir)
+	}
+	var idx Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return fmt.Errorf("testcerts: %s: %w", IndexFile, err)
+	}
+	serial := hex.EncodeToString(r.Serial.Bytes())
+	for _, x := range idx.Revocations {
+		if x.Issuer == r.Issuer && x.Serial == serial {
+			return fmt.Errorf("%w: %s (serial %s) since %s", ErrAlreadyRevoked, x.Name, serial, x.Time.Format(time.RFC3339))
+		}
+	}
+	idx.Revocations = append(idx.Revocations, IndexRevocation{Name: r.Name, Issuer: r.Issuer, Serial: serial,
+		Time: r.Time.UTC().Truncate(time.Second), Reason: ReasonName(r.Reason)})
+	out, err := json.MarshalIndent(&idx, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".index-*.json")
+	if err != nil {
+		return fmt.Errorf("testcerts: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if err := errors.Join(tmp.Chmod(0o600), writeAll(tmp, append(out, '\n')), tmp.Sync(), tmp.Close()); err != nil {
+		return fmt.Errorf("testcerts: writing %s: %w", IndexFile, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("testcerts: replacing %s: %w", IndexFile, err)
+	}
+	return nil
+}
+
+func writeAll(f *os.File, b []byte) error {
+	_, err := f.Write(b)
+	return err
+}

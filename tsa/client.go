@@ -46,8 +46,11 @@ type Client struct {
 type Token struct {
 	// DER is the TimeStampToken (a CMS ContentInfo), ready to embed as the
 	// signature-time-stamp unsigned attribute or a PDF document time-stamp.
-	DER  []byte
-	Info *Info
+	DER []byte
+	// Response is the whole DER TimeStampResp the TSA sent (status and
+	// token), what `openssl ts -reply` writes as a .tsr file.
+	Response []byte
+	Info     *Info
 }
 
 // TimestampData hashes data with c.Hash and time-stamps the digest.
@@ -100,7 +103,7 @@ func (c *Client) Timestamp(ctx context.Context, h crypto.Hash, digest []byte) (*
 	if c.Policy != nil && !info.Policy.Equal(c.Policy) {
 		return nil, fmt.Errorf("%w: token policy %v, asked %v", ErrMalformed, info.Policy, c.Policy)
 	}
-	return &Token{DER: tok, Info: info}, nil
+	return &Token{DER: tok, Response: raw, Info: info}, nil
 }
 
 func (c *Client) exchange(ctx context.Context, der []byte) ([]byte, error) {

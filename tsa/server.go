@@ -36,6 +36,11 @@ type ServerOptions struct {
 	// 319 422 §9.1: qcStatements extension with esi4-qtstStatement-1). Set
 	// it only for a TSA that is qualified under the applicable law.
 	Qualified bool
+	// UseLibrary encodes every token with github.com/digitorus/timestamp
+	// instead of the built-in encoder (which it otherwise does only for key
+	// types other than ECDSA and RSA). The library re-verifies the TSA's
+	// chain for each token, so this is several times slower.
+	UseLibrary bool
 }
 
 // Server is an RFC 3161 time-stamp authority. It keeps no state (serial
@@ -47,6 +52,7 @@ type Server struct {
 	key   crypto.Signer
 	hash  crypto.Hash // digest for the CMS signature
 	opts  ServerOptions
+	tmpl  *tokenTemplate // nil: encode with digitorus/timestamp
 }
 
 // NewServer returns a TSA signing with key, whose certificate cert must be a
@@ -95,7 +101,15 @@ func NewServer(cert *x509.Certificate, chain []*x509.Certificate, key crypto.Sig
 			h = crypto.SHA512
 		}
 	}
-	return &Server{cert: cert, chain: chain, key: key, hash: h, opts: opts}, nil
+	s := &Server{cert: cert, chain: chain, key: key, hash: h, opts: opts}
+	if !opts.UseLibrary {
+		tmpl, err := newTokenTemplate(cert, chain, key, h)
+		if err != nil {
+			return nil, fmt.Errorf("tsa: preparing the token encoder: %w", err)
+		}
+		s.tmpl = tmpl
+	}
+	return s, nil
 }
 
 func hashByOIDReverse(h crypto.Hash) (asn1.ObjectIdentifier, bool) {
@@ -152,10 +166,18 @@ func (s *Server) Respond(_ context.Context, der []byte) ([]byte, error) {
 	if len(req.Extensions) > 0 {
 		return marshalRejection(FailUnacceptedExtension, "no request extension is supported"), fmt.Errorf("%w: request extension %v", ErrRejected, req.Extensions[0].Id)
 	}
+	gen := s.opts.Now().UTC().Truncate(time.Second)
+	if s.tmpl != nil {
+		out, err := s.createResponse(req, gen)
+		if err != nil {
+			return marshalRejection(FailSystemFailure, "signing failed"), err
+		}
+		return out, nil
+	}
 	t := &timestamp.Timestamp{
 		HashAlgorithm:     req.HashAlgorithm,
 		HashedMessage:     req.HashedMessage,
-		Time:              s.opts.Now().UTC().Truncate(time.Second),
+		Time:              gen,
 		Policy:            s.opts.Policy,
 		Nonce:             req.Nonce,
 		AddTSACertificate: req.Certificates,

@@ -256,9 +256,17 @@ func writePEMFile(t *testing.T, path string, blockType string, der ...[]byte) {
 // openssl ts -verify checks the reply against the root.
 func TestOpenSSLVerifiesOurTokens(t *testing.T) {
 	openssl := requireTool(t, "openssl")
-	for _, name := range []string{"tsa", "tsa-rsa"} {
+	// Built-in encoder for both key types, and the digitorus/timestamp encoder.
+	for _, tc := range []struct {
+		name string
+		lib  bool
+	}{{"tsa", false}, {"tsa-rsa", false}, {"tsa", true}} {
+		name := tc.name
+		if tc.lib {
+			name += "-library"
+		}
 		t.Run(name, func(t *testing.T) {
-			p, _, url := newTSA(t, name, ServerOptions{})
+			p, _, url := newTSA(t, tc.name, ServerOptions{UseLibrary: tc.lib})
 			dir := t.TempDir()
 			data := filepath.Join(dir, "data.txt")
 			os.WriteFile(data, []byte("Primăria municipiului Chișinău"), 0o644)

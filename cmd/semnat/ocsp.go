@@ -1,19 +1,18 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/semnat/semnat/crl"
 	"github.com/semnat/semnat/internal/httpserve"
 	"github.com/semnat/semnat/ocsp"
+	"github.com/semnat/semnat/pkiserve"
 	"github.com/semnat/semnat/testcerts"
-	"github.com/semnat/semnat/tsa"
 )
 
 func newOCSPCmd(a *app) *cobra.Command {
@@ -34,19 +33,28 @@ func newOCSPServeCmd(a *app) *cobra.Command {
 		Short: "Serve OCSP, CRLs and CA certificates for a test PKI",
 		Long: `Serve the revocation services of a PKI written by 'semnat testcerts generate':
 
-  POST /ocsp, GET /ocsp/<base64>   OCSP responder (RFC 6960, nonces per RFC 8954),
-                                   signed by each CA's delegated responder
-  GET  /crl/NAME.crl[.pem]         each CA's CRL, signed on demand
+  POST /, GET /<base64>            OCSP responder (RFC 6960, nonces per RFC 8954;
+  POST /ocsp, GET /ocsp/<base64>   RFC 5019 caching headers on GET), signed by
+                                   each CA's delegated responder
+  GET  /crl/NAME.crl[.pem]         each CA's CRL
   GET  /ca/NAME.crt                each CA's certificate
   POST /tsa                        with --tsa NAME: an RFC 3161 TSA signing with
                                    the PKI entity NAME (tsa or tsa-rsa)
 
 Statuses come from the PKI's index.json: certificates it lists are good,
 its revocations are revoked, serials a CA never issued are unknown.
+Revocations added while the server runs ('semnat ca revoke --pki DIR') are
+answered from the next request on, and the CRLs are re-signed.
+
+Answers without a nonce are pre-signed for every certificate and re-signed
+after a quarter of --validity, so that such a request costs a lookup;
+requests with a nonce are signed on demand.
+
 Generate the PKI with --base-url pointing at this server so that the
 certificates' AIA and CRL distribution points lead here.`,
 		Example: `  semnat testcerts generate --out pki --base-url http://127.0.0.1:8480
-  semnat ocsp serve --pki pki --addr 127.0.0.1:8480 --tsa tsa`,
+  semnat ocsp serve --pki pki --addr 127.0.0.1:8480 --tsa tsa
+  openssl ocsp -issuer pki/token-ca/cert.pem -cert pki/revoked/cert.pem -url http://127.0.0.1:8480`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if pkiDir == "" {
@@ -56,33 +64,25 @@ certificates' AIA and CRL distribution points lead here.`,
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			reg, err := crl.RegistryFromPKI(p)
-			if err != nil {
-				return withCode(exitFailed, err)
-			}
-			resp, err := ocsp.ResponderFromPKI(p, reg, ocsp.ResponderOptions{Validity: validity, ByName: byName})
-			if err != nil {
-				return withCode(exitFailed, err)
-			}
-			pub, err := crl.PublisherFromPKI(p, reg, crl.PublisherOptions{Validity: crlValidity})
-			if err != nil {
-				return withCode(exitFailed, err)
-			}
-			mux := http.NewServeMux()
-			mux.Handle(testcerts.OCSPPath, http.StripPrefix(testcerts.OCSPPath, resp))
-			mux.Handle(testcerts.OCSPPath+"/", http.StripPrefix(testcerts.OCSPPath, resp))
-			mux.Handle("/crl/", pub)
-			mux.Handle("/ca/", pub)
+			opts := pkiserve.Options{TSA: "-", OCSPValidity: validity, CRLValidity: crlValidity, OCSPByName: byName,
+				RootOCSP: true, Dir: pkiDir, Log: a.log}
 			if tsaName != "" {
-				ts, err := tsa.ServerFromPKI(p, tsaName, tsa.ServerOptions{})
-				if err != nil {
-					return withCode(exitUsage, err)
-				}
-				mux.Handle(testcerts.TSAPath, ts)
+				opts.TSA = tsaName
 			}
-			a.log.Info("ocsp: serving", "pki", pkiDir, "cas", pub.Names())
-			err = httpserve.Serve(cmd.Context(), addr, mux, httpserve.Options{Ready: a.stdout, Log: a.log})
+			svc, err := pkiserve.New(p, opts)
 			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = svc.Run(ctx)
+			}()
+			defer func() { cancel(); <-done }()
+			a.log.Info("ocsp: serving", "pki", pkiDir, "cas", svc.CRL.Names(), "presigned", svc.OCSP.Presign(ctx))
+			if err := httpserve.Serve(ctx, addr, svc, httpserve.Options{Ready: a.stdout, Log: a.log}); err != nil {
 				return withCode(exitUsage, err)
 			}
 			return nil

@@ -3,17 +3,26 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/crl"
+	"github.com/semnat/semnat/internal/testtool"
+	"github.com/semnat/semnat/ocsp"
 	"github.com/semnat/semnat/testcerts"
 )
 
@@ -130,7 +139,7 @@ func TestCLIRevocationAndTimestamps(t *testing.T) {
 	if code, out, errOut := revRun(t, "tsa", "stamp", doc, "--url", tsaURL, "--trust", trust); code != exitOK {
 		t.Fatalf("stamp: %d\n%s%s", code, out, errOut)
 	}
-	code, out, errOut := revRun(t, "--json", "tsa", "verify", doc+".tst", "--data", doc, "--trust", trust)
+	code, out, errOut := revRun(t, "--json", "tsa", "verify", doc+".tsr", "--data", doc, "--trust", trust)
 	var info struct {
 		Verified bool
 		TSA      string
@@ -140,17 +149,127 @@ func TestCLIRevocationAndTimestamps(t *testing.T) {
 	}
 	other := filepath.Join(t.TempDir(), "other.txt")
 	os.WriteFile(other, []byte("altceva"), 0o644)
-	if code, _, errOut := revRun(t, "tsa", "verify", doc+".tst", "--data", other, "--trust", trust); code != exitFailed || !strings.Contains(errOut, "covers other data") {
+	if code, _, errOut := revRun(t, "tsa", "verify", doc+".tsr", "--data", other, "--trust", trust); code != exitFailed || !strings.Contains(errOut, "covers other data") {
 		t.Fatalf("verify other data: %d %s", code, errOut)
 	}
-	if code, _, _ := revRun(t, "tsa", "verify", doc+".tst", "--data", doc, "--trust", cert("untrusted-root")); code != exitFailed {
+	if code, _, _ := revRun(t, "tsa", "verify", doc+".tsr", "--data", doc, "--trust", cert("untrusted-root")); code != exitFailed {
 		t.Fatalf("verify untrusted: %d", code)
 	}
 	// The TSA served next to the OCSP responder (--tsa) answers too.
-	if code, out, errOut := revRun(t, "--json", "tsa", "stamp", doc, "--url", "http://"+addr+"/tsa", "--trust", trust, "--out", doc+".rsa.tst"); code != exitOK || !strings.Contains(out, "TSA (RSA)") {
+	if code, out, errOut := revRun(t, "--json", "tsa", "stamp", doc, "--url", "http://"+addr+"/tsa", "--trust", trust, "--out", doc+".rsa.tsr"); code != exitOK || !strings.Contains(out, "TSA (RSA)") {
 		t.Fatalf("stamp via ocsp serve --tsa: %d\n%s%s", code, out, errOut)
 	}
 	if code, _, _ := revRun(t, "tsa", "stamp", doc); code != exitUsage {
 		t.Fatalf("stamp without --url: %d", code)
+	}
+	// Standalone servers answer at the root of --addr.
+	tsaRoot := strings.TrimSuffix(tsaURL, "/tsa")
+	code, out, errOut = revRun(t, "tsa", "stamp", doc, "--url", tsaRoot, "--out", doc+".root.tsr")
+	if code != exitOK || !strings.Contains(out, "gen time: ") {
+		t.Fatalf("stamp at the TSA root: %d\n%s%s", code, out, errOut)
+	}
+	if openssl, err := exec.LookPath("openssl"); err == nil {
+		o, err := exec.Command(openssl, "ts", "-reply", "-in", doc+".root.tsr", "-text").CombinedOutput()
+		if err != nil || !strings.Contains(string(o), "Status: Granted") {
+			t.Fatalf("openssl ts -reply on the .tsr: %v\n%s", err, o)
+		}
+	}
+	revLiveRevocation(t, p, dir, "http://"+addr)
+}
+
+// revLiveRevocation: `ca revoke` on the directory of a running `ocsp serve`
+// shows at once in its OCSP answers (openssl as the client, at the root URL
+// and at /ocsp, with and without nonce) and in its CRL (`crl fetch`).
+func revLiveRevocation(t *testing.T, p *testcerts.PKI, dir, base string) {
+	openssl := testtool.Require(t, "openssl")
+	cert := func(name string) string { return filepath.Join(dir, name, "cert.pem") }
+	victim := p.MustGet("person-p256")
+	ask := func(url string, extra ...string) string {
+		t.Helper()
+		args := append([]string{"ocsp", "-issuer", cert("token-ca"), "-cert", cert("person-p256"), "-url", url,
+			"-CAfile", filepath.Join(dir, testcerts.TrustAnchorsFile), "-verify_other", cert("token-ca")}, extra...)
+		o, err := exec.Command(openssl, args...).CombinedOutput()
+		if err != nil || !strings.Contains(string(o), "Response verify OK") {
+			t.Fatalf("openssl %v: %v\n%s", args, err, o)
+		}
+		return string(o)
+	}
+	for _, u := range []string{base, base + "/ocsp"} {
+		if o := ask(u); !strings.Contains(o, ": good") {
+			t.Fatalf("before revocation, %s:\n%s", u, o)
+		}
+	}
+	ask(base, "-no_nonce") // pre-signed answer now cached
+	// GET /<base64> at the root, and the CRL and CA paths are not swallowed by "/".
+	id, err := ocsp.NewCertID(crypto.SHA1, victim.Issuer.Cert, victim.Cert.SerialNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqDER, err := (&ocsp.Request{CertIDs: []ocsp.CertID{id}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) (*http.Response, []byte) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, body := get("/" + url.PathEscape(base64.StdEncoding.EncodeToString(reqDER)))
+	if r, err := ocsp.ParseResponse(body); err != nil || r.Status != ocsp.Successful || r.Responses[0].Status.State != crl.Good ||
+		!strings.Contains(resp.Header.Get("Cache-Control"), "max-age=") || resp.Header.Get("ETag") == "" {
+		t.Fatalf("GET /<base64>: %v %+v %v", err, r, resp.Header)
+	}
+	if resp, body := get("/crl/token-ca.crl"); resp.Header.Get("Content-Type") != "application/pkix-crl" {
+		t.Fatalf("GET /crl/token-ca.crl: %v %q", resp.Header, body)
+	}
+	if resp, _ := get("/ca/token-ca.crt"); resp.Header.Get("Content-Type") != "application/pkix-cert" {
+		t.Fatalf("GET /ca/token-ca.crt: %v", resp.Header)
+	}
+
+	code, out, errOut := revRun(t, "ca", "revoke", "--pki", dir, "--cert", cert("person-p256"), "--reason", "keyCompromise", "--time", "2025-03-04T05:06:07Z")
+	if code != exitOK || !strings.Contains(out, "revoked person-p256") {
+		t.Fatalf("ca revoke: %d\n%s%s", code, out, errOut)
+	}
+	for _, extra := range [][]string{nil, {"-no_nonce"}} {
+		o := ask(base, extra...)
+		if !strings.Contains(o, ": revoked") || !strings.Contains(o, "keyCompromise") || !strings.Contains(o, "Mar  4 05:06:07 2025") {
+			t.Fatalf("after revocation %v:\n%s", extra, o)
+		}
+	}
+	if _, body := get("/" + base64.StdEncoding.EncodeToString(reqDER)); true {
+		if r, err := ocsp.ParseResponse(body); err != nil || r.Responses[0].Status.State != crl.Revoked {
+			t.Fatalf("GET after revocation: %v %+v", err, r)
+		}
+	}
+	saved := filepath.Join(t.TempDir(), "token-ca.crl")
+	code, out, errOut = revRun(t, "--json", "crl", "fetch", base+"/crl/token-ca.crl", "--issuer", cert("token-ca"), "--out", saved)
+	var list struct {
+		Verified bool
+		Revoked  []struct{ Serial, Reason string }
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &list) != nil || !list.Verified {
+		t.Fatalf("crl fetch: %d\n%s%s", code, out, errOut)
+	}
+	found := false
+	for _, r := range list.Revoked {
+		found = found || (r.Serial == fmt.Sprintf("%x", victim.Cert.SerialNumber) && r.Reason == "keyCompromise")
+	}
+	if der, err := os.ReadFile(saved); !found || err != nil || len(der) == 0 || der[0] != 0x30 {
+		t.Fatalf("crl fetch: revocation not listed or not saved: %s %v", out, err)
+	}
+	// The CRL file in the directory was re-signed too; a second revocation is refused.
+	if code, out, _ := revRun(t, "crl", "check", cert("person-p256"), "--crl", filepath.Join(dir, "crl", "token-ca.crl")); code != exitFailed {
+		t.Fatalf("crl check against the re-signed file: %d %s", code, out)
+	}
+	if code, _, errOut := revRun(t, "ca", "revoke", "--pki", dir, "--name", "person-p256", "--reason", "superseded"); code != exitFailed || !strings.Contains(errOut, "already revoked") {
+		t.Fatalf("second revocation: %d %s", code, errOut)
+	}
+	if code, _, _ := revRun(t, "ca", "revoke", "--pki", dir, "--serial", "abcdef", "--reason", "keyCompromise"); code != exitUsage {
+		t.Fatalf("unknown serial: %d", code)
 	}
 }

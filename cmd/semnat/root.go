@@ -108,6 +108,7 @@ Exit codes:    0 success, 1 failed, 2 indeterminate (verify), 3 usage or I/O err
 		newTokenCmd(a),
 		newCRLCmd(a),
 		newVerifyCmd(a),
+		newCACmd(a),
 	)
 	return root
 }

@@ -166,16 +166,18 @@ func tsaTrust(path string) (*x509.CertPool, error) {
 
 func newTSAStampCmd(a *app) *cobra.Command {
 	var url, out, hashName, trust string
-	var noCertReq bool
+	var noCertReq, tokenOnly bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "stamp FILE --url URL",
-		Short: "Get a time-stamp token for FILE from a TSA",
-		Long: `Hash FILE, ask the TSA at --url for an RFC 3161 token, check it (signature,
-signing-certificate binding, timeStamping usage, imprint, nonce; with
---trust also the TSA's chain) and write the DER token to --out
-(default FILE.tst). TSA credentials, if needed, come from the environment:
-SEMNAT_TSA_USER and SEMNAT_TSA_PASSWORD (never from flags).`,
+		Short: "Get a time-stamp for FILE from a TSA (writes FILE.tsr, prints the time)",
+		Long: `Hash FILE, ask the TSA at --url for an RFC 3161 time-stamp, check the reply
+(status, signature, signing-certificate binding, timeStamping usage,
+imprint, nonce; with --trust also the TSA's chain), write the DER
+TimeStampResp to --out (default FILE.tsr, the form 'openssl ts -reply
+-in' reads) and print the token's genTime. --token-only writes the bare
+TimeStampToken instead. TSA credentials, if needed, come from the
+environment: SEMNAT_TSA_USER and SEMNAT_TSA_PASSWORD (never from flags).`,
 		Example: `  semnat tsa stamp contract.pdf --url http://127.0.0.1:8481/tsa --trust pki/trust-anchors.pem`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -204,10 +206,17 @@ SEMNAT_TSA_USER and SEMNAT_TSA_PASSWORD (never from flags).`,
 			if err != nil {
 				return withCode(exitFailed, err)
 			}
-			if out == "" {
-				out = args[0] + ".tst"
+			data := tok.Response
+			if tokenOnly {
+				data = tok.DER
 			}
-			if err := os.WriteFile(out, tok.DER, 0o644); err != nil {
+			if out == "" {
+				out = args[0] + ".tsr"
+				if tokenOnly {
+					out = args[0] + ".tst"
+				}
+			}
+			if err := os.WriteFile(out, data, 0o644); err != nil {
 				return withCode(exitUsage, err)
 			}
 			j := tsaInfo(tok.Info)
@@ -215,7 +224,7 @@ SEMNAT_TSA_USER and SEMNAT_TSA_PASSWORD (never from flags).`,
 			if a.json {
 				return a.printJSON(j)
 			}
-			a.say("time-stamped %s -> %s\n", args[0], out)
+			a.say("time-stamped %s -> %s\n  gen time: %s\n", args[0], out, tok.Info.GenTime.UTC().Format(time.RFC3339Nano))
 			tsaSayInfo(a, j)
 			if trust == "" {
 				a.say("  (TSA chain not checked: pass --trust to check it)\n")
@@ -224,7 +233,8 @@ SEMNAT_TSA_USER and SEMNAT_TSA_PASSWORD (never from flags).`,
 		},
 	}
 	cmd.Flags().StringVar(&url, "url", "", "TSA URL (required)")
-	cmd.Flags().StringVarP(&out, "out", "o", "", "where to write the DER token (default FILE.tst)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "where to write the DER reply (default FILE.tsr)")
+	cmd.Flags().BoolVar(&tokenOnly, "token-only", false, "write the bare TimeStampToken (default FILE.tst) instead of the reply")
 	cmd.Flags().StringVar(&hashName, "hash", "sha256", "imprint hash: sha256, sha384, sha512")
 	cmd.Flags().StringVar(&trust, "trust", "", "trust anchors (PEM) to validate the TSA certificate")
 	cmd.Flags().BoolVar(&noCertReq, "no-cert-req", false, "ask the TSA not to include its certificate")

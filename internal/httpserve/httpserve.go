@@ -115,6 +115,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // query, which may carry secrets), status, bytes, duration, remote address.
 func LogRequests(log *slog.Logger, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !log.Enabled(r.Context(), slog.LevelInfo) { // the line would be dropped: cost nothing
+			h.ServeHTTP(w, r)
+			return
+		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)

@@ -1,0 +1,339 @@
+// Command loadgen drives an OCSP responder or a time-stamp authority over
+// HTTP/1.1 from C concurrent keep-alive connections for a fixed time and
+// prints "rate<TAB>p50_ms<TAB>p99_ms<TAB>errors". It writes pre-encoded
+// requests on raw TCP connections and reads the replies with a minimal
+// parser, so that the client costs little CPU next to the server on a small
+// machine; a server that closes connections (openssl's responder) is
+// reconnected, which is counted as part of its cost. Every reply must be
+// HTTP 200 with a successful protocol status (checked on each reply, and
+// every 256th reply fully parsed with the semnat packages). Used by
+// bench/side-ocsp.sh and bench/side-tsa.sh; traffic goes where -url says.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/semnat/semnat/ocsp"
+	"github.com/semnat/semnat/tsa"
+)
+
+func main() {
+	target := flag.String("url", "", "endpoint URL (http://HOST:PORT/PATH)")
+	reqs := flag.String("req", "", "DER request files, comma-separated (used in turn)")
+	method := flag.String("method", "GET", "GET (OCSP: base64 request in the path) or POST")
+	kind := flag.String("kind", "ocsp", "ocsp or tsa: how replies are checked")
+	conns := flag.Int("c", 32, "concurrent keep-alive connections")
+	dur := flag.Duration("d", 5*time.Second, "duration (at most 10s)")
+	signKey := flag.String("signkey", "", "instead: measure the raw signature rate of this PKCS#8 PEM key (SHA-256 digests, -c goroutines)")
+	flag.Parse()
+	if *signKey != "" {
+		if err := signRate(*signKey, *conns, min(*dur, 10*time.Second)); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*target, *reqs, *method, *kind, *conns, min(*dur, 10*time.Second)); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(target, reqFiles, method, kind string, conns int, dur time.Duration) error {
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return fmt.Errorf("-url %q: want http://HOST:PORT/PATH", target)
+	}
+	ctype := "application/ocsp-request"
+	check := checkOCSP
+	if kind == "tsa" {
+		ctype, check = "application/timestamp-query", checkTSA
+	}
+	var wires [][]byte
+	for _, f := range strings.Split(reqFiles, ",") {
+		der, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		path := u.EscapedPath()
+		var w bytes.Buffer
+		if method == "GET" {
+			p := strings.TrimSuffix(path, "/") + "/" + url.PathEscape(base64.StdEncoding.EncodeToString(der))
+			fmt.Fprintf(&w, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", p, u.Host)
+		} else {
+			if path == "" {
+				path = "/"
+			}
+			fmt.Fprintf(&w, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", path, u.Host, ctype, len(der))
+			w.Write(der)
+		}
+		wires = append(wires, w.Bytes())
+	}
+	// One checked exchange first (the server may still be starting).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c := &client{addr: u.Host}
+		body, err := c.do(wires[0])
+		if err == nil {
+			err = check(body, true)
+		}
+		c.close()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var stop atomic.Bool
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	lats := make([][]time.Duration, conns)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &client{addr: u.Host}
+			defer c.close()
+			mine := make([]time.Duration, 0, 1<<16)
+			for n := i; !stop.Load(); n++ {
+				t0 := time.Now()
+				body, err := c.do(wires[n%len(wires)])
+				if err == nil {
+					err = check(body, n%256 == 0)
+				}
+				if err != nil {
+					if !stop.Load() {
+						errs.Add(1)
+						firstErr.CompareAndSwap(nil, err)
+					}
+					c.close()
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			lats[i] = mine
+		}()
+	}
+	time.Sleep(dur)
+	stop.Store(true)
+	elapsed := time.Since(start)
+	wg.Wait()
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		return fmt.Errorf("no request completed: %v", firstErr.Load())
+	}
+	if e := errs.Load(); e*100 > int64(len(all)) {
+		return fmt.Errorf("%d errors for %d replies, first: %v", e, len(all), firstErr.Load())
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	pct := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000 }
+	fmt.Printf("%.0f\t%.3f\t%.3f\t%d\n", float64(len(all))/elapsed.Seconds(), pct(0.5), pct(0.99), errs.Load())
+	return nil
+}
+
+// client is one HTTP/1.1 connection, re-dialled when the server closes it.
+type client struct {
+	addr string
+	conn net.Conn
+	r    *bufio.Reader
+	body []byte
+}
+
+func (c *client) close() {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
+}
+
+var errClosed = errors.New("server closed the connection")
+
+// do sends one request and returns the body of a 200 reply. A request on a
+// reused connection that the server had closed is retried once.
+func (c *client) do(wire []byte) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		reused := c.conn != nil
+		if c.conn == nil {
+			conn, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
+			if err != nil {
+				return nil, err
+			}
+			c.conn = conn
+			if c.r == nil {
+				c.r = bufio.NewReaderSize(conn, 16<<10)
+			} else {
+				c.r.Reset(conn)
+			}
+		}
+		c.conn.SetDeadline(time.Now().Add(10 * time.Second))
+		body, keep, err := c.exchange(wire)
+		if err != nil {
+			c.close()
+			if reused && attempt == 0 && (errors.Is(err, io.EOF) || errors.Is(err, errClosed) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)) {
+				continue
+			}
+			return nil, err
+		}
+		if !keep {
+			c.close()
+		}
+		return body, nil
+	}
+}
+
+func isReset(err error) bool {
+	return strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe")
+}
+
+func (c *client) exchange(wire []byte) ([]byte, bool, error) {
+	if _, err := c.conn.Write(wire); err != nil {
+		return nil, false, err
+	}
+	line, err := c.r.ReadSlice('\n')
+	if err != nil {
+		return nil, false, err
+	}
+	keep := bytes.HasPrefix(line, []byte("HTTP/1.1 "))
+	if len(line) < 12 || !bytes.Equal(line[9:12], []byte("200")) {
+		return nil, false, fmt.Errorf("HTTP status %q", bytes.TrimSpace(line))
+	}
+	length := -1
+	for {
+		h, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return nil, false, err
+		}
+		h = bytes.TrimRight(h, "\r\n")
+		if len(h) == 0 {
+			break
+		}
+		k, v, ok := bytes.Cut(h, []byte(":"))
+		if !ok {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte("Content-Length")):
+			if length, err = strconv.Atoi(string(v)); err != nil {
+				return nil, false, fmt.Errorf("Content-Length %q", v)
+			}
+		case bytes.EqualFold(k, []byte("Connection")):
+			if bytes.EqualFold(v, []byte("close")) {
+				keep = false
+			} else if bytes.EqualFold(v, []byte("keep-alive")) {
+				keep = true
+			}
+		}
+	}
+	if length < 0 { // no length: the body runs to the end of the connection
+		b, err := io.ReadAll(c.r)
+		return b, false, err
+	}
+	if cap(c.body) < length {
+		c.body = make([]byte, length)
+	}
+	c.body = c.body[:length]
+	if _, err := io.ReadFull(c.r, c.body); err != nil {
+		return nil, false, err
+	}
+	return c.body, keep, nil
+}
+
+// checkOCSP: OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED (0), ... }.
+func checkOCSP(b []byte, full bool) error {
+	i := bytes.Index(b[:min(len(b), 8)], []byte{0x0a, 0x01})
+	if len(b) < 5 || b[0] != 0x30 || i < 0 || i+2 >= len(b) || b[i+2] != 0 {
+		return fmt.Errorf("not a successful OCSP response (%d bytes)", len(b))
+	}
+	if full {
+		r, err := ocsp.ParseResponse(bytes.Clone(b))
+		if err != nil || r.Status != ocsp.Successful {
+			return fmt.Errorf("OCSP response: %v", err)
+		}
+	}
+	return nil
+}
+
+// checkTSA: TimeStampResp ::= SEQUENCE { status SEQUENCE { INTEGER 0 ... } ... }.
+func checkTSA(b []byte, full bool) error {
+	i := bytes.Index(b[:min(len(b), 12)], []byte{0x02, 0x01, 0x00})
+	if len(b) < 8 || b[0] != 0x30 || i < 0 {
+		return fmt.Errorf("not a granted time-stamp reply (%d bytes)", len(b))
+	}
+	if full {
+		if _, err := tsa.ParseResponse(bytes.Clone(b)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// signRate prints the signatures/s of a key: PKCS#1 v1.5 for RSA, ECDSA for
+// EC keys, over SHA-256 digests, from workers goroutines.
+func signRate(path string, workers int, dur time.Duration) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	blk, _ := pem.Decode(data)
+	if blk == nil {
+		return fmt.Errorf("%s: no PEM block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return err
+	}
+	signer, ok := k.(crypto.Signer)
+	if !ok {
+		return fmt.Errorf("%s: not a signing key", path)
+	}
+	digest := sha256.Sum256([]byte("loadgen"))
+	var stop atomic.Bool
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				if _, err := signer.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	time.Sleep(dur)
+	stop.Store(true)
+	wg.Wait()
+	fmt.Printf("%.0f\n", float64(n.Load())/time.Since(start).Seconds())
+	return nil
+}
