@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"hash"
 	"time"
@@ -214,24 +213,6 @@ func addDocTimestamp(ctx context.Context, doc *document, opts *Options, orig []b
 		return upd, t, nil
 	}
 	return nil, time.Time{}, fmt.Errorf("%w: document timestamp token", ErrPlaceholderSmall)
-}
-
-// parseCertsAnyForm reads DER or PEM certificates.
-func parseCertsAnyForm(data []byte) []*x509.Certificate {
-	if c, err := x509.ParseCertificate(data); err == nil {
-		return []*x509.Certificate{c}
-	}
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			return out
-		}
-		if c, err := x509.ParseCertificate(b.Bytes); err == nil && b.Type == "CERTIFICATE" {
-			out = append(out, c)
-		}
-	}
 }
 
 // hashDocument hashes everything in doc: from the saved state of the

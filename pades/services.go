@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/semnat/semnat/crl"
@@ -46,7 +45,7 @@ func (o OnlineRevocation) Revocation(ctx context.Context, cert, issuer *x509.Cer
 	}
 	if issuer == nil {
 		var err error
-		if issuer, err = fetchIssuer(ctx, hc, cert); err != nil {
+		if issuer, err = ocsp.FetchIssuer(ctx, hc, cert); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -80,31 +79,4 @@ func (o OnlineRevocation) Revocation(ctx context.Context, cert, issuer *x509.Cer
 		return nil, nil, fmt.Errorf("%w: %q since %s (CRL)", ErrRevoked, cert.Subject.CommonName, st.RevokedAt)
 	}
 	return nil, [][]byte{list.Raw}, nil
-}
-
-// fetchIssuer downloads the issuer certificate from the AIA caIssuers URL
-// (DER or PEM, as some CAs serve).
-func fetchIssuer(ctx context.Context, hc *http.Client, cert *x509.Certificate) (*x509.Certificate, error) {
-	for _, u := range cert.IssuingCertificateURL {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			continue
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			continue
-		}
-		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			continue
-		}
-		certs := parseCertsAnyForm(data)
-		for _, c := range certs {
-			if cert.CheckSignatureFrom(c) == nil {
-				return c, nil
-			}
-		}
-	}
-	return nil, fmt.Errorf("pades: the issuer of %q is not known and could not be fetched from its AIA", cert.Subject.CommonName)
 }

@@ -15,6 +15,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/semnat/semnat/cms"
+	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/tsa"
 )
@@ -625,7 +626,9 @@ func (v *verifier) readDSS(cat *pdf.Dict) *dssData {
 		return out
 	}
 	for _, der := range read("Certs") {
-		d.certs = append(d.certs, parseCertsAnyForm(der)...)
+		if certs, err := keyfile.ParseCerts(der); err == nil {
+			d.certs = append(d.certs, certs...)
+		}
 	}
 	d.ocsps = read("OCSPs")
 	d.crls = read("CRLs")

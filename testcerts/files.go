@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/semnat/semnat/internal/keyfile"
 )
 
 // IndexEntry is one entity as index.json lists it. Paths are relative to the
@@ -90,27 +92,6 @@ func PEM(certs ...*x509.Certificate) []byte {
 		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
 	return out
-}
-
-// ParsePEMCertificates reads every CERTIFICATE block of a PEM bundle.
-func ParsePEMCertificates(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		certs = append(certs, c)
-	}
-	return certs, nil
 }
 
 // WriteDir writes the PKI to dir: one folder per entity with cert.pem,
@@ -205,7 +186,7 @@ func Load(dir string) (*PKI, error) {
 		if err != nil {
 			return nil, err
 		}
-		certs, err := ParsePEMCertificates(certPEM)
+		certs, err := keyfile.ParseCerts(certPEM)
 		if err != nil || len(certs) != 1 {
 			return nil, fmt.Errorf("testcerts: %s: want one certificate (%v)", ent.Cert, err)
 		}

@@ -21,22 +21,13 @@ import (
 
 	"github.com/digitorus/timestamp"
 
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/testcerts"
 )
 
 // requireTool returns the path of an external oracle. Outside CI a missing
 // tool skips the test; in CI (CI=true) it fails it.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed: .ci/run must install it", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+func requireTool(t testing.TB, name string) string { t.Helper(); return testtool.Require(t, name) }
 
 func newTSA(t testing.TB, name string, opts ServerOptions) (*testcerts.PKI, *Server, string) {
 	t.Helper()

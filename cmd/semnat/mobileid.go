@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/semnat/semnat/internal/httpserve"
+	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/testcerts"
 )
@@ -250,7 +251,7 @@ func newMobileIDSignHashCmd(a *app) *cobra.Command {
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			roots, err := testcerts.ParsePEMCertificates(pem)
+			roots, err := keyfile.ParseCerts(pem)
 			if err != nil || len(roots) == 0 {
 				return withCode(exitUsage, fmt.Errorf("%s: no PEM certificates", trust))
 			}

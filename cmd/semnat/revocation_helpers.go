@@ -3,51 +3,18 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/semnat/semnat/crl"
+	"github.com/semnat/semnat/internal/keyfile"
+	"github.com/semnat/semnat/ocsp"
+	"github.com/semnat/semnat/testcerts"
 )
 
 // revReadCerts reads every certificate of a PEM bundle or one DER certificate.
-func revReadCerts(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if !strings.Contains(string(data), "-----BEGIN") {
-		c, err := x509.ParseCertificate(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: neither PEM nor a DER certificate: %w", path, err)
-		}
-		return []*x509.Certificate{c}, nil
-	}
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no certificate found", path)
-	}
-	return out, nil
-}
+func revReadCerts(path string) ([]*x509.Certificate, error) { return keyfile.LoadCerts(path) }
 
 // revCertAndIssuer reads the certificate to check (first in certPath) and its
 // issuer (--issuer, or the second certificate of certPath); the issuer is nil
@@ -81,36 +48,11 @@ func revCertAndIssuer(certPath, issuerPath string) (*x509.Certificate, *x509.Cer
 // revIssuerFromAIA downloads the issuer certificate named in cert's AIA
 // caIssuers extension and checks that it signed cert.
 func revIssuerFromAIA(ctx context.Context, cert *x509.Certificate, timeout time.Duration) (*x509.Certificate, error) {
-	for _, u := range cert.IssuingCertificateURL {
-		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			continue
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := revHTTPClient(timeout).Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("fetching the issuer from %s: %w", u, err)
-		}
-		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("fetching the issuer from %s: HTTP %d %v", u, resp.StatusCode, err)
-		}
-		if b, _ := pem.Decode(data); b != nil {
-			data = b.Bytes
-		}
-		issuer, err := x509.ParseCertificate(data)
-		if err != nil {
-			return nil, fmt.Errorf("issuer from %s: %w", u, err)
-		}
-		if err := cert.CheckSignatureFrom(issuer); err != nil {
-			return nil, fmt.Errorf("the certificate at %s did not issue %q: %w", u, cert.Subject, err)
-		}
-		return issuer, nil
+	issuer, err := ocsp.FetchIssuer(ctx, revHTTPClient(timeout), cert)
+	if err != nil && len(cert.IssuingCertificateURL) == 0 {
+		return nil, fmt.Errorf("the issuer of %q is needed: pass --issuer FILE (the certificate names no caIssuers URL)", cert.Subject)
 	}
-	return nil, fmt.Errorf("the issuer of %q is needed: pass --issuer FILE (the certificate names no caIssuers URL)", cert.Subject)
+	return issuer, err
 }
 
 // revResolve reads the certificate and finds its issuer (file, bundle or AIA).
@@ -136,14 +78,7 @@ type revStatusJSON struct {
 	Responder  string     `json:"responder,omitempty"`
 }
 
-func revReasonName(code int) string {
-	names := []string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
-		"cessationOfOperation", "certificateHold", "", "removeFromCRL", "privilegeWithdrawn", "aACompromise"}
-	if code >= 0 && code < len(names) && names[code] != "" {
-		return names[code]
-	}
-	return fmt.Sprintf("reason(%d)", code)
-}
+func revReasonName(code int) string { return testcerts.ReasonName(code) }
 
 // revReport prints a status and returns the exit code of the check commands:
 // good 0, revoked 1, unknown 2.
