@@ -570,8 +570,8 @@ func plan(in io.ReaderAt, size int64, cert *x509.Certificate, opts *Options, rem
 	return &Prepared{OriginalSize: size, Update: upd, ContentsOffset: cOff, ContentsSize: csize, ByteRange: br, Field: name}, nil
 }
 
-// isLockedByEarlier tells whether an existing signature's FieldMDP locks the
-// named field.
+// isLockedByEarlier tells whether an existing signature's FieldMDP (or the
+// /Lock of the field it signed) locks the named field.
 func isLockedByEarlier(r *pdf.Reader, af *acroForm, name string) bool {
 	for _, f := range af.Fields {
 		if !f.IsSignature() || !f.Signed() {
@@ -581,31 +581,72 @@ func isLockedByEarlier(r *pdf.Reader, af *acroForm, name string) bool {
 		if err != nil || sd == nil {
 			continue
 		}
-		refs, _ := mustResolve(r, sd.Get("Reference")).(pdf.Array)
-		for _, o := range refs {
-			sr, _ := r.ResolveDict(o)
-			if sr == nil {
-				continue
-			}
-			if m, _ := sr.Name("TransformMethod"); m != "FieldMDP" {
-				continue
-			}
-			tp, _ := r.ResolveDict(sr.Get("TransformParams"))
-			if tp == nil {
-				continue
-			}
-			action, _ := tp.Name("Action")
-			listed := false
-			names, _ := mustResolve(r, tp.Get("Fields")).(pdf.Array)
-			for _, n := range names {
-				if textOf(mustResolve(r, n)) == name {
-					listed = true
-				}
-			}
-			if action == "All" || (action == "Include" && listed) || (action == "Exclude" && !listed) {
-				return true
-			}
+		if locksField(locksOf(r, sd, f.Dict), name) {
+			return true
 		}
 	}
 	return false
+}
+
+// lockRule is one FieldMDP rule: Action All, Include or Exclude over
+// fully qualified field names.
+type lockRule struct {
+	action pdf.Name
+	fields map[string]bool
+}
+
+func (l lockRule) locks(name string) bool {
+	switch l.action {
+	case "All":
+		return true
+	case "Include":
+		return l.fields[name]
+	case "Exclude":
+		return !l.fields[name]
+	}
+	return false
+}
+
+func locksField(rules []lockRule, name string) bool {
+	for _, l := range rules {
+		if l.locks(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// locksOf reads the field locks a signature applies: the FieldMDP
+// transforms in its /Reference and the /Lock of the signature field it
+// fills (ISO 32000-1 12.7.4.5 and 12.8.2.4).
+func locksOf(r *pdf.Reader, sigDict, fieldDict *pdf.Dict) []lockRule {
+	var rules []lockRule
+	rule := func(d *pdf.Dict) {
+		if d == nil {
+			return
+		}
+		action, _ := d.Name("Action")
+		l := lockRule{action: action, fields: map[string]bool{}}
+		names, _ := mustResolve(r, d.Get("Fields")).(pdf.Array)
+		for _, n := range names {
+			l.fields[textOf(mustResolve(r, n))] = true
+		}
+		rules = append(rules, l)
+	}
+	refs, _ := mustResolve(r, sigDict.Get("Reference")).(pdf.Array)
+	for _, o := range refs {
+		sr, _ := r.ResolveDict(o)
+		if sr == nil {
+			continue
+		}
+		if m, _ := sr.Name("TransformMethod"); m == "FieldMDP" {
+			tp, _ := r.ResolveDict(sr.Get("TransformParams"))
+			rule(tp)
+		}
+	}
+	if fieldDict != nil {
+		l, _ := r.ResolveDict(fieldDict.Get("Lock"))
+		rule(l)
+	}
+	return rules
 }

@@ -203,6 +203,9 @@ type Change struct {
 	Kind     string `json:"kind"` // lta, signature, form, annotation, metadata, forbidden
 	Allowed  bool   `json:"allowed"`
 	What     string `json:"what"`
+	// Field is the fully qualified name of the form field the change is to
+	// (form and signature changes), so that field locks can be checked.
+	Field string `json:"field,omitempty"`
 }
 
 func certInfo(c *x509.Certificate) *CertificateInfo {

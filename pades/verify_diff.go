@@ -52,6 +52,11 @@ func (v *verifier) modifications(s *sigState) {
 		return
 	}
 	s.rep.Checks.Modifications = CheckPassed
+	var fieldDict *pdf.Dict
+	if s.field != nil {
+		fieldDict = s.field.Dict
+	}
+	locks := locksOf(v.r, s.dict, fieldDict)
 	for j := s.rev + 1; j < len(revs); j++ {
 		rd := v.diff(j)
 		if rd.err != nil {
@@ -61,6 +66,13 @@ func (v *verifier) modifications(s *sigState) {
 		}
 		for _, c := range rd.changes {
 			c.Allowed = v.allowedKind(c.Kind)
+			if c.Allowed && c.Field != "" && c.Kind != changeLTA && locksField(locks, c.Field) {
+				c.Allowed = false
+				s.rep.Changes = append(s.rep.Changes, c)
+				s.verdict(TotalFailed, FormatFailure, "revision %d after the signature: %s (the field is locked by this signature: FieldMDP)", j+1, c.What)
+				s.rep.Checks.Modifications = CheckFailed
+				continue
+			}
 			s.rep.Changes = append(s.rep.Changes, c)
 			if !c.Allowed {
 				why := "not an allowed change"
@@ -191,6 +203,9 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 	add := func(kind, format string, args ...any) {
 		rd.changes = append(rd.changes, Change{Revision: j, Kind: kind, What: fmt.Sprintf(format, args...)})
 	}
+	addField := func(field, kind, format string, args ...any) {
+		rd.changes = append(rd.changes, Change{Revision: j, Kind: kind, Field: field, What: fmt.Sprintf(format, args...)})
+	}
 	ro, err := v.roles(prev)
 	if err != nil {
 		return err
@@ -205,7 +220,7 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 	if !sameRef(pt.Get("Info"), ct.Get("Info")) {
 		add(changeMetadata, "the document information dictionary (/Info) changed")
 	}
-	c := &differ{v: v, prev: prev, cur: cur, ro: ro, add: add}
+	c := &differ{v: v, prev: prev, cur: cur, ro: ro, add: add, addField: addField}
 	for _, e := range v.r.Revisions()[j].Entries() {
 		if e.Num == 0 {
 			continue
@@ -270,6 +285,7 @@ type differ struct {
 	prev, cur *pdf.Reader
 	ro        *prevRoles
 	add       func(kind, format string, args ...any)
+	addField  func(field, kind, format string, args ...any)
 }
 
 const maxEqualDepth = 64
@@ -711,14 +727,14 @@ func (c *differ) fieldChange(f *field, oldObj, newObj pdf.Object, widget bool) {
 			c.add(changeForbidden, "the signed field %q is modified (/%s)", f.Name, k)
 		case sig && !widget && k == "V" && !od.Has("V"):
 			if c.isDocTimestamp(nd.Get("V")) {
-				c.add(changeLTA, "the empty signature field %q receives a document timestamp", f.Name)
+				c.addField(f.Name, changeLTA, "the empty signature field %q receives a document timestamp", f.Name)
 			} else {
-				c.add(changeSignature, "the empty signature field %q is signed", f.Name)
+				c.addField(f.Name, changeSignature, "the empty signature field %q is signed", f.Name)
 			}
 		case sig && (k == "AP" || k == "AS"):
-			c.add(changeSignature, "the appearance of signature field %q is set", f.Name)
+			c.addField(f.Name, changeSignature, "the appearance of signature field %q is set", f.Name)
 		case !sig && (k == "V" || k == "I" || k == "AS" || k == "AP" || (k == "MK" && widget)):
-			c.add(changeForm, "form field %q: /%s changed", f.Name, k)
+			c.addField(f.Name, changeForm, "form field %q: /%s changed", f.Name, k)
 		default:
 			c.add(changeForbidden, "form field %q: /%s changed", f.Name, k)
 		}
