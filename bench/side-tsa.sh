@@ -26,7 +26,7 @@ openssl ts -query -data "$tmp/doc.bin" -sha256 -cert -out "$tmp/req.tsq" 2>/dev/
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 for entity in tsa tsa-rsa; do
-	GOMAXPROCS=2 "$tmp/semnat" tsa serve --pki "$pki" --cert "$entity" --addr 127.0.0.1:0 >"$tmp/$entity.out" 2>/dev/null &
+	GOMAXPROCS=2 "$tmp/semnat" tsa serve --pki "$pki" --entity "$entity" --addr 127.0.0.1:0 >"$tmp/$entity.out" 2>/dev/null &
 	pid=$!
 	pids+=($pid)
 	for _ in $(seq 100); do grep -q '^listening on' "$tmp/$entity.out" 2>/dev/null && break; sleep 0.1; done

@@ -3,13 +3,19 @@ package main
 import (
 	"context"
 	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/semnat/semnat/crl"
 	"github.com/semnat/semnat/internal/httpserve"
+	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/ocsp"
 	"github.com/semnat/semnat/pkiserve"
 	"github.com/semnat/semnat/testcerts"
@@ -25,11 +31,12 @@ func newOCSPCmd(a *app) *cobra.Command {
 }
 
 func newOCSPServeCmd(a *app) *cobra.Command {
-	var pkiDir, addr, tsaName string
+	var pkiDir, addr, tsaName, certFile, keyFile string
+	var caFiles, crlFiles []string
 	var validity, crlValidity time.Duration
 	var byName bool
 	cmd := &cobra.Command{
-		Use:   "serve --pki DIR",
+		Use:   "serve (--pki DIR | --cert FILE --key FILE --ca FILE...)",
 		Short: "Serve OCSP, CRLs and CA certificates for a test PKI",
 		Long: `Serve the revocation services of a PKI written by 'semnat testcerts generate':
 
@@ -51,14 +58,26 @@ after a quarter of --validity, so that such a request costs a lookup;
 requests with a nonce are signed on demand.
 
 Generate the PKI with --base-url pointing at this server so that the
-certificates' AIA and CRL distribution points lead here.`,
+certificates' AIA and CRL distribution points lead here.
+
+Without a PKI directory, --cert/--key give the responder's certificate and
+key (a delegated responder with EKU OCSPSigning, or the CA itself) and --ca
+the CA certificate(s) it answers for; every serial is good unless a --crl
+file (signed by that CA) lists it as revoked. Only OCSP is served then.`,
 		Example: `  semnat testcerts generate --out pki --base-url http://127.0.0.1:8480
   semnat ocsp serve --pki pki --addr 127.0.0.1:8480 --tsa tsa
   openssl ocsp -issuer pki/token-ca/cert.pem -cert pki/revoked/cert.pem -url http://127.0.0.1:8480`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if pkiDir == "" {
-				return withCode(exitUsage, errors.New("--pki DIR is required (make one with 'semnat testcerts generate')"))
+			explicit := certFile != "" || keyFile != "" || len(caFiles) > 0
+			switch {
+			case pkiDir != "" && explicit:
+				return withCode(exitUsage, errors.New("give --pki DIR or --cert/--key/--ca, not both"))
+			case explicit:
+				return serveOCSPExplicit(cmd.Context(), a, addr, certFile, keyFile, caFiles, crlFiles,
+					ocsp.ResponderOptions{Validity: validity, ByName: byName})
+			case pkiDir == "":
+				return withCode(exitUsage, errors.New("give --pki DIR (a test PKI from 'semnat testcerts generate') or --cert/--key/--ca PEM files"))
 			}
 			p, err := testcerts.Load(pkiDir)
 			if err != nil {
@@ -88,7 +107,11 @@ certificates' AIA and CRL distribution points lead here.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&pkiDir, "pki", "", "PKI directory written by 'semnat testcerts generate' (required)")
+	cmd.Flags().StringVar(&pkiDir, "pki", "", "PKI directory written by 'semnat testcerts generate'")
+	cmd.Flags().StringVar(&certFile, "cert", "", "instead of --pki: PEM responder certificate")
+	cmd.Flags().StringVar(&keyFile, "key", "", "instead of --pki: PEM responder private key")
+	cmd.Flags().StringSliceVar(&caFiles, "ca", nil, "instead of --pki: PEM certificate(s) of the CA(s) answered for")
+	cmd.Flags().StringSliceVar(&crlFiles, "crl", nil, "with --ca: CRL file(s) of those CAs whose entries are answered as revoked")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8480", "listen address HOST:PORT (port 0 picks a free one)")
 	cmd.Flags().DurationVar(&validity, "validity", time.Hour, "OCSP nextUpdate - thisUpdate")
 	cmd.Flags().DurationVar(&crlValidity, "crl-validity", 7*24*time.Hour, "CRL nextUpdate - thisUpdate")
@@ -159,4 +182,73 @@ Exit codes: 0 good, 1 revoked, 2 unknown or no verifiable answer, 3 usage.`,
 	cmd.Flags().BoolVar(&get, "get", false, "use HTTP GET (RFC 5019) instead of POST")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "network timeout")
 	return cmd
+}
+
+// serveOCSPExplicit runs a responder from PEM files: every serial of the
+// given CAs is good unless a given CRL revokes it.
+func serveOCSPExplicit(ctx context.Context, a *app, addr, certFile, keyFile string, caFiles, crlFiles []string, opts ocsp.ResponderOptions) error {
+	if certFile == "" || keyFile == "" || len(caFiles) == 0 {
+		return withCode(exitUsage, errors.New("--cert, --key and --ca go together"))
+	}
+	b, err := keyfile.LoadPEM(keyFile, certFile, "")
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	reg := crl.NewRegistry()
+	var cas []*x509.Certificate
+	var auths []ocsp.Authority
+	for _, f := range caFiles {
+		certs, err := keyfile.LoadCerts(f)
+		if err != nil {
+			return withCode(exitUsage, err)
+		}
+		for _, ca := range certs {
+			reg.AddCA(ca, nil)
+			cas = append(cas, ca)
+			auths = append(auths, ocsp.Authority{Issuer: ca, Cert: b.Cert, Key: b.Key})
+		}
+	}
+	for _, f := range crlFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return withCode(exitUsage, err)
+		}
+		list, err := crl.Parse(data)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("%s: %w", f, err))
+		}
+		var issuer *x509.Certificate
+		for _, ca := range cas {
+			if list.CheckSignatureFrom(ca) == nil {
+				issuer = ca
+			}
+		}
+		if issuer == nil {
+			return withCode(exitUsage, fmt.Errorf("%s is not signed by any --ca certificate", f))
+		}
+		for _, e := range list.RevokedCertificateEntries {
+			if err := reg.Revoke(issuer, e.SerialNumber, e.RevocationTime, e.ReasonCode); err != nil {
+				return withCode(exitUsage, fmt.Errorf("%s: %w", f, err))
+			}
+		}
+	}
+	resp, err := ocsp.NewResponder(reg, auths, opts)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = resp.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp.ServeOCSP(w, r, strings.TrimPrefix(r.URL.Path, testcerts.OCSPPath))
+	})
+	if err := httpserve.Serve(ctx, addr, h, httpserve.Options{Ready: a.stdout, Log: a.log}); err != nil {
+		return withCode(exitUsage, err)
+	}
+	return nil
 }

@@ -273,3 +273,49 @@ func revLiveRevocation(t *testing.T, p *testcerts.PKI, dir, base string) {
 		t.Fatalf("unknown serial: %d", code)
 	}
 }
+
+// TestTSAServeWithPEMFiles runs `tsa serve` on explicit --cert/--key/--ca
+// files (no PKI directory) and checks a stamp against it.
+func TestTSAServeWithPEMFiles(t *testing.T) {
+	dir, _ := testPKIDir(t)
+	url := revStartServer(t, "tsa", "serve", "--cert", filepath.Join(dir, "tsa-rsa/cert.pem"),
+		"--key", filepath.Join(dir, "tsa-rsa/key.pem"), "--ca", filepath.Join(dir, "tsa-rsa/chain.pem"), "--addr", "127.0.0.1:0")
+	doc := filepath.Join(t.TempDir(), "doc.txt")
+	os.WriteFile(doc, []byte("stamp me"), 0o644)
+	if code, out, errOut := revRun(t, "tsa", "stamp", doc, "--url", url, "--trust", filepath.Join(dir, "trust-anchors.pem")); code != exitOK {
+		t.Fatalf("stamp: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(doc + ".tsr"); err != nil {
+		t.Fatal(err)
+	}
+	// --pki and --cert together, or --cert without --key, are usage errors.
+	for _, args := range [][]string{
+		{"tsa", "serve", "--pki", dir, "--cert", "x.pem", "--key", "y.pem"},
+		{"tsa", "serve", "--cert", "x.pem"},
+		{"tsa", "serve"},
+	} {
+		if code, _, _ := revRun(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}
+
+// TestOCSPServeWithPEMFiles runs `ocsp serve` on explicit --cert/--key/--ca
+// files and a CRL; openssl ocsp is the client.
+func TestOCSPServeWithPEMFiles(t *testing.T) {
+	openssl := testtool.Require(t, "openssl")
+	dir, _ := testPKIDir(t)
+	cert := func(name string) string { return filepath.Join(dir, name, "cert.pem") }
+	url := revStartServer(t, "ocsp", "serve", "--cert", cert("ocsp-token"), "--key", filepath.Join(dir, "ocsp-token/key.pem"),
+		"--ca", cert("token-ca"), "--crl", filepath.Join(dir, "crl/token-ca.crl"), "--addr", "127.0.0.1:0")
+	for who, want := range map[string]string{"person-p256": ": good", "revoked": ": revoked"} {
+		o, err := exec.Command(openssl, "ocsp", "-issuer", cert("token-ca"), "-cert", cert(who), "-url", url,
+			"-CAfile", filepath.Join(dir, testcerts.TrustAnchorsFile), "-verify_other", cert("token-ca")).CombinedOutput()
+		if err != nil || !strings.Contains(string(o), "Response verify OK") || !strings.Contains(string(o), want) {
+			t.Errorf("%s: want %q: %v\n%s", who, want, err, o)
+		}
+	}
+	if code, _, _ := revRun(t, "ocsp", "serve", "--cert", cert("ocsp-token")); code != exitUsage {
+		t.Errorf("--cert alone: exit %d", code)
+	}
+}

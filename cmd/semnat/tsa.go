@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/semnat/semnat/internal/httpserve"
+	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/testcerts"
 	"github.com/semnat/semnat/tsa"
 )
@@ -40,39 +41,58 @@ func tsaParseHash(name string) (crypto.Hash, error) {
 }
 
 func newTSAServeCmd(a *app) *cobra.Command {
-	var pkiDir, addr, name, policy string
+	var pkiDir, addr, name, policy, certFile, keyFile, chainFile string
 	var accuracy time.Duration
 	var qualified bool
 	cmd := &cobra.Command{
-		Use:   "serve --pki DIR",
-		Short: "Serve an RFC 3161 time-stamp authority with a test PKI's TSA key",
+		Use:   "serve (--pki DIR | --cert FILE --key FILE [--ca FILE])",
+		Short: "Serve an RFC 3161 time-stamp authority",
 		Long: `Serve a time-stamp authority at POST /tsa (and POST /) that answers RFC 3161
-requests (application/timestamp-query) with tokens signed by the PKI entity
---cert ("tsa", ECDSA P-256, or "tsa-rsa"). The tokens carry the ESSCertIDv2
+requests (application/timestamp-query) with tokens signed by the test PKI
+entity --entity ("tsa", ECDSA P-256, or "tsa-rsa") of --pki DIR, or by the
+certificate and key given with --cert/--key (PEM; --ca adds the
+intermediates). The tokens carry the ESSCertIDv2
 signing-certificate attribute (RFC 5816), the request's nonce and, when the
 request asks for it, the TSA certificate and its chain. SHA-256/384/512
 imprints are accepted; others are rejected with badAlg.`,
 		Example: `  semnat tsa serve --pki pki --addr 127.0.0.1:8481
+  semnat tsa serve --cert tsa.pem --key tsa-key.pem --ca chain.pem --addr 127.0.0.1:0
   openssl ts -query -data doc.pdf -sha256 -cert | curl -s --data-binary @- \
       -H 'Content-Type: application/timestamp-query' http://127.0.0.1:8481/tsa > doc.tsr`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if pkiDir == "" {
-				return withCode(exitUsage, errors.New("--pki DIR is required (make one with 'semnat testcerts generate')"))
-			}
-			p, err := testcerts.Load(pkiDir)
-			if err != nil {
-				return withCode(exitUsage, err)
-			}
 			opts := tsa.ServerOptions{Accuracy: accuracy, Qualified: qualified}
+			var err error
 			if policy != "" {
 				if opts.Policy, err = tsaParseOID(policy); err != nil {
 					return withCode(exitUsage, err)
 				}
 			}
-			s, err := tsa.ServerFromPKI(p, name, opts)
-			if err != nil {
-				return withCode(exitUsage, err)
+			var s *tsa.Server
+			switch {
+			case pkiDir != "" && (certFile != "" || keyFile != ""):
+				return withCode(exitUsage, errors.New("give --pki DIR or --cert/--key, not both"))
+			case certFile != "" || keyFile != "":
+				if certFile == "" || keyFile == "" {
+					return withCode(exitUsage, errors.New("--cert and --key go together"))
+				}
+				b, err := keyfile.LoadPEM(keyFile, certFile, chainFile)
+				if err != nil {
+					return withCode(exitUsage, err)
+				}
+				if s, err = tsa.NewServer(b.Cert, b.Chain, b.Key, opts); err != nil {
+					return withCode(exitUsage, err)
+				}
+			case pkiDir != "":
+				p, err := testcerts.Load(pkiDir)
+				if err != nil {
+					return withCode(exitUsage, err)
+				}
+				if s, err = tsa.ServerFromPKI(p, name, opts); err != nil {
+					return withCode(exitUsage, err)
+				}
+			default:
+				return withCode(exitUsage, errors.New("give --pki DIR (a test PKI) or --cert/--key PEM files of a timestamping certificate"))
 			}
 			mux := http.NewServeMux()
 			mux.Handle(testcerts.TSAPath, s)
@@ -84,9 +104,12 @@ imprints are accepted; others are rejected with badAlg.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&pkiDir, "pki", "", "PKI directory written by 'semnat testcerts generate' (required)")
+	cmd.Flags().StringVar(&pkiDir, "pki", "", "PKI directory written by 'semnat testcerts generate'")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8481", "listen address HOST:PORT (port 0 picks a free one)")
-	cmd.Flags().StringVar(&name, "cert", "tsa", "PKI entity that signs the tokens (tsa or tsa-rsa)")
+	cmd.Flags().StringVar(&name, "entity", "tsa", "with --pki: the entity that signs the tokens (tsa or tsa-rsa)")
+	cmd.Flags().StringVar(&certFile, "cert", "", "PEM timestamping certificate (critical EKU timeStamping), instead of --pki")
+	cmd.Flags().StringVar(&keyFile, "key", "", "PEM private key of --cert")
+	cmd.Flags().StringVar(&chainFile, "ca", "", "PEM intermediate CA certificates of --cert (put in tokens)")
 	cmd.Flags().StringVar(&policy, "policy", "", "TSA policy OID (default "+tsa.DefaultPolicy.String()+")")
 	cmd.Flags().DurationVar(&accuracy, "accuracy", time.Second, "clock accuracy written in the tokens")
 	cmd.Flags().BoolVar(&qualified, "qualified", false, "mark tokens as qualified time-stamps (ETSI EN 319 422 qcStatement)")
