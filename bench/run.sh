@@ -16,8 +16,9 @@ rows="$out/rows.tsv"
 echo "bench: Go benchmarks (BENCHTIME=${BENCHTIME:-1s})" >&2
 go test -run='^$' -bench="${BENCH:-.}" -benchtime="${BENCHTIME:-1s}" -benchmem ./... | tee "$out/go-bench.txt" >&2 || true
 # Benchmark lines: name iterations value unit [value unit]...
-awk '/^Benchmark/ {
-	name=$1; sub(/-[0-9]+$/, "", name);
+awk '/^pkg: / { pkg=$2; sub(/^github.com\/semnat\/semnat\//, "", pkg) }
+/^Benchmark/ {
+	name=$1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name); name=pkg "." name;
 	for (i = 3; i + 1 <= NF; i += 2) printf "%s\t%s\t%s\t-\t-\n", name, $(i+1), $i
 }' "$out/go-bench.txt" >> "$rows"
 
