@@ -15,6 +15,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/semnat/semnat/cms"
+	"github.com/semnat/semnat/crl"
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/tsa"
@@ -207,7 +208,7 @@ func (v *verifier) verifyCMS(s *sigState) error {
 	st.adbeCRL = append(st.adbeCRL, p.CRLs...)
 	// Signature timestamps.
 	for _, tok := range si.UnsignedValues(cms.OIDAttrTimeStampToken) {
-		ti := v.checkTimestamp(tok, si.Signature)
+		ti := v.checkTimestamp(s, tok, si.Signature)
 		if rep.Timestamp == nil || (ti.Valid && !rep.Timestamp.Valid) {
 			rep.Timestamp = ti
 		}
@@ -343,7 +344,7 @@ func tokenInfo(token []byte) (*cms.Parsed, *cms.TSTInfo, error) {
 
 // checkTimestamp verifies a signature timestamp token over sigValue: the
 // imprint, the TSA signature, its EKU and chain at genTime.
-func (v *verifier) checkTimestamp(token, sigValue []byte) *TimestampInfo {
+func (v *verifier) checkTimestamp(s *sigState, token, sigValue []byte) *TimestampInfo {
 	token = trimDER(token)
 	p, info, err := tokenInfo(token)
 	if err != nil {
@@ -374,11 +375,13 @@ func (v *verifier) checkTimestamp(token, sigValue []byte) *TimestampInfo {
 	}
 	var lastErr error
 	for _, rp := range roots {
-		if _, err := tsa.Verify(token, info.HashAlg, info.HashedMessage, tsa.VerifyOptions{Roots: rp, Intermediates: v.intermediatePool(nil), Certificates: v.dss.certs}); err != nil {
+		vi, err := tsa.Verify(token, info.HashAlg, info.HashedMessage, tsa.VerifyOptions{Roots: rp, Intermediates: v.intermediatePool(nil), Certificates: v.dss.certs})
+		if err != nil {
 			lastErr = err
 			continue
 		}
 		ti.Valid = true
+		v.timestampRevocation(s, ti, vi)
 		return ti
 	}
 	ti.Reason = lastErr.Error()
@@ -646,4 +649,29 @@ func (v *verifier) readDSS(cat *pdf.Dict) *dssData {
 		}
 	}
 	return d
+}
+
+// timestampRevocation checks the TSA certificate of a valid signature
+// timestamp: revoked before the token's time makes the timestamp invalid;
+// no revocation data is a warning (it is an extra check: the token's own
+// signature and chain already passed).
+func (v *verifier) timestampRevocation(s *sigState, ti *TimestampInfo, vi *tsa.Info) {
+	if v.opts.Revocation == RevocationSkip || len(vi.Chains) == 0 || len(vi.Chains[0]) < 2 {
+		return
+	}
+	cert, issuer := vi.Chains[0][0], vi.Chains[0][1]
+	if hasOCSPNoCheck(cert) {
+		return
+	}
+	rs := v.statusOf(s, cert, issuer, vi.GenTime)
+	switch {
+	case !rs.found:
+		s.warn("the revocation status of the TSA certificate %q could not be checked: %s", cert.Subject.CommonName, rs.note)
+	case rs.state == crl.Revoked && !rs.revokedAt.After(vi.GenTime):
+		ti.Valid = false
+		ti.Reason = fmt.Sprintf("the TSA certificate %q was revoked at %s, before the timestamp (%s)",
+			cert.Subject.CommonName, rs.revokedAt.UTC().Format(time.RFC3339), rs.source)
+	case rs.state == crl.Unknown:
+		s.warn("the TSA certificate %q is unknown to its issuer's revocation service (%s)", cert.Subject.CommonName, rs.source)
+	}
 }

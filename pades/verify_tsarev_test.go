@@ -1,0 +1,63 @@
+package pades
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/semnat/semnat/internal/httpserve"
+	"github.com/semnat/semnat/pkiserve"
+	"github.com/semnat/semnat/testcerts"
+	"github.com/semnat/semnat/tsa"
+)
+
+// TestVerifyRevokedTSA: a signature timestamp from a TSA whose certificate
+// was revoked before the token's time proves nothing (checked online).
+func TestVerifyRevokedTSA(t *testing.T) {
+	ln, base, err := httpserve.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki, err := testcerts.Generate(testcerts.Options{BaseURL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := pkiserve.New(pki, pkiserve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: svc}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	e := pki.MustGet("person-p256")
+	hc := &http.Client{Timeout: 10 * time.Second}
+	opts := &Options{Level: LevelBT, Timestamper: TSA{Client: &tsa.Client{URL: base + testcerts.TSAPath, HTTPClient: hc}}}
+	in := corpus(t, "minimal-table-pdf17.pdf")
+	good, _, err := signBytes(t, in, NewKeySigner(e.Key, e.Cert, e.Chain), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vopts := &VerifyOptions{Roots: pki.RootPool(), Online: true}
+	if rep := verifyBytes(t, good, vopts); rep.Signatures[0].Indication != TotalPassed || !rep.Signatures[0].Timestamp.Valid {
+		t.Fatalf("before revocation:\n%s", dumpReport(rep))
+	}
+	// Revoke the TSA's certificate an hour ago, then timestamp again.
+	ts := pki.MustGet("tsa")
+	if err := svc.Registry.Revoke(ts.Issuer.Cert, ts.Cert.SerialNumber, time.Now().Add(-time.Hour), testcerts.ReasonKeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	bad, _, err := signBytes(t, in, NewKeySigner(e.Key, e.Cert, e.Chain), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := verifyBytes(t, bad, vopts)
+	sig := rep.Signatures[0]
+	if sig.Timestamp == nil || sig.Timestamp.Valid || !strings.Contains(sig.Timestamp.Reason, "revoked") {
+		t.Fatalf("timestamp of a revoked TSA accepted:\n%s", dumpReport(rep))
+	}
+	if sig.Indication == TotalPassed {
+		t.Fatalf("signature passed on a revoked TSA's timestamp:\n%s", dumpReport(rep))
+	}
+}
