@@ -177,7 +177,7 @@ func NewResponder(src crl.StatusSource, auths []Authority, opts ResponderOptions
 		}
 		ia := &authority{Authority: a, hashes: map[crypto.Hash][2][]byte{}}
 		if !bytes.Equal(a.Cert.Raw, a.Issuer.Raw) {
-			if err := authorizedDelegate(a.Cert, a.Issuer, opts.Now()); err != nil {
+			if err := authorizedDelegate(a.Cert, a.Issuer, opts.Now(), nil); err != nil {
 				return nil, err
 			}
 			ia.delegate = true

@@ -123,6 +123,9 @@ type VerifyOptions struct {
 	// AllowStale accepts a response past its nextUpdate (validation at a past
 	// time with archived responses).
 	AllowStale bool
+	// CheckIssued, if set, replaces child.CheckSignatureFrom(parent) when the
+	// delegated responder's certificate is checked (a caller's cache).
+	CheckIssued func(child, parent *x509.Certificate) error
 }
 
 func (o VerifyOptions) now() time.Time {
@@ -165,7 +168,7 @@ func (r *Response) Verify(issuer *x509.Certificate, opts VerifyOptions) (*x509.C
 			return nil
 		}
 		if delegated {
-			if err := authorizedDelegate(c, issuer, now); err != nil {
+			if err := authorizedDelegate(c, issuer, now, opts.CheckIssued); err != nil {
 				lastErr = err
 				return nil
 			}
@@ -195,11 +198,14 @@ func (r *Response) Verify(issuer *x509.Certificate, opts VerifyOptions) (*x509.C
 	return nil, fmt.Errorf("%w: no certificate matching the responder ID (neither the CA nor one sent with the response)", ErrUnauthorizedResponder)
 }
 
-func authorizedDelegate(c, issuer *x509.Certificate, now time.Time) error {
+func authorizedDelegate(c, issuer *x509.Certificate, now time.Time, checkIssued func(child, parent *x509.Certificate) error) error {
 	if !bytes.Equal(c.RawIssuer, issuer.RawSubject) {
 		return fmt.Errorf("%w: responder %q was not issued by %q", ErrUnauthorizedResponder, c.Subject, issuer.Subject)
 	}
-	if err := c.CheckSignatureFrom(issuer); err != nil {
+	if checkIssued == nil {
+		checkIssued = (*x509.Certificate).CheckSignatureFrom
+	}
+	if err := checkIssued(c, issuer); err != nil {
 		return fmt.Errorf("%w: responder certificate %q: %w", ErrUnauthorizedResponder, c.Subject, err)
 	}
 	ok := false

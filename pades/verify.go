@@ -73,6 +73,9 @@ type VerifyOptions struct {
 	Policy Policy
 	// PDF configures the PDF reader (limits against hostile files).
 	PDF *pdf.Options
+	// Cache, if set, remembers certificate checks across calls (a service
+	// or a batch verifying many documents from the same CAs).
+	Cache *VerifyCache
 }
 
 // Verify validates every signature and document timestamp of the PDF in

@@ -375,7 +375,7 @@ func (v *verifier) checkTimestamp(s *sigState, token, sigValue []byte) *Timestam
 	}
 	var lastErr error
 	for _, rp := range roots {
-		vi, err := tsa.Verify(token, info.HashAlg, info.HashedMessage, tsa.VerifyOptions{Roots: rp, Intermediates: v.intermediatePool(nil), Certificates: v.dss.certs})
+		vi, err := tsa.Verify(token, info.HashAlg, info.HashedMessage, tsa.VerifyOptions{Roots: rp, Intermediates: v.intermediatePool(nil), Certificates: v.dss.certs, VerifyChain: v.opts.Cache.verifyChain})
 		if err != nil {
 			lastErr = err
 			continue
@@ -515,7 +515,7 @@ func (v *verifier) trustAndRevocation(s *sigState) error {
 	var chains [][]*x509.Certificate
 	var chainErr error
 	for _, rp := range roots {
-		chains, chainErr = cert.Verify(x509.VerifyOptions{Roots: rp, Intermediates: inter, CurrentTime: best, KeyUsages: eku})
+		chains, chainErr = v.opts.Cache.verifyChain(cert, x509.VerifyOptions{Roots: rp, Intermediates: inter, CurrentTime: best, KeyUsages: eku})
 		if chainErr == nil {
 			break
 		}

@@ -81,7 +81,7 @@ func (v *verifier) statusFrom(p parsedRevocation, where string, cert, issuer *x5
 		if r.ProducedAt.After(v.now.Add(revSkew)) || !ocspCovers(r, cert, issuer) {
 			continue
 		}
-		single, _, err := r.CertStatus(cert, issuer, ocsp.VerifyOptions{Now: r.ProducedAt, AllowStale: true})
+		single, _, err := r.CertStatus(cert, issuer, ocsp.VerifyOptions{Now: r.ProducedAt, AllowStale: true, CheckIssued: v.opts.Cache.checkIssued})
 		if err != nil {
 			continue
 		}

@@ -50,6 +50,9 @@ type VerifyOptions struct {
 	CurrentTime time.Time
 	// Nonce, if set, must equal the token's nonce.
 	Nonce *big.Int
+	// VerifyChain, if set, replaces x509.Certificate.Verify for the TSA
+	// certificate (a caller's cache of verified chains).
+	VerifyChain func(cert *x509.Certificate, opts x509.VerifyOptions) ([][]*x509.Certificate, error)
 }
 
 // Verify checks that token (a DER TimeStampToken, a CMS ContentInfo) is a
@@ -213,8 +216,15 @@ func verify(token []byte, h crypto.Hash, digest []byte, opts VerifyOptions, full
 		if at.IsZero() {
 			at = info.GenTime
 		}
-		chains, err := signer.Verify(x509.VerifyOptions{Roots: opts.Roots, Intermediates: inter, CurrentTime: at,
-			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}})
+		vo := x509.VerifyOptions{Roots: opts.Roots, Intermediates: inter, CurrentTime: at,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}}
+		var chains [][]*x509.Certificate
+		var err error
+		if opts.VerifyChain != nil {
+			chains, err = opts.VerifyChain(signer, vo)
+		} else {
+			chains, err = signer.Verify(vo)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUntrusted, err)
 		}

@@ -133,7 +133,8 @@ type verifyResult struct {
 }
 
 func runVerify(ctx context.Context, a *app, f *verifyFlags, files []string) error {
-	opts := &pades.VerifyOptions{Online: f.online, SystemRoots: f.systemRoots, HTTPClient: &http.Client{Timeout: f.timeout}}
+	opts := &pades.VerifyOptions{Online: f.online, SystemRoots: f.systemRoots, HTTPClient: &http.Client{Timeout: f.timeout},
+		Cache: pades.NewVerifyCache(0)} // one cache for the batch: each CA signature is checked once
 	switch f.revocation {
 	case "auto":
 	case "skip":
