@@ -14,7 +14,7 @@ import (
 // user who declines leaves no output.
 func TestSignByPhone(t *testing.T) {
 	l := newLivePKI(t)
-	sim, err := mobileid.New(mobileid.Options{PKI: l.pki, TimeScale: 0.01})
+	sim, err := mobileid.New(mobileid.Options{PKI: l.pki, TimeScale: 0.05} // ETSI polls every 2 s: retention (5 min) scaled must stay well above that)
 	if err != nil {
 		t.Fatal(err)
 	}
