@@ -14,7 +14,8 @@ import (
 // user who declines leaves no output.
 func TestSignByPhone(t *testing.T) {
 	l := newLivePKI(t)
-	sim, err := mobileid.New(mobileid.Options{PKI: l.pki, TimeScale: 0.05} // ETSI polls every 2 s: retention (5 min) scaled must stay well above that)
+	// ETSI polls every 2 s: the scaled retention (5 min) must stay well above that.
+	sim, err := mobileid.New(mobileid.Options{PKI: l.pki, TimeScale: 0.05})
 	if err != nil {
 		t.Fatal(err)
 	}
