@@ -1,0 +1,114 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Event is what happened, as the audit log records it. Never put a PIN,
+// password, key or document content in it: digests identify documents.
+type Event struct {
+	Actor   string            // who: an IDNP, a system's name, an API key id
+	Action  string            // what: sign, seal, grant, revoke, pay ...
+	Subject string            // on what: a request id, a certificate serial ...
+	Digest  string            // the document or payload digest, hex, if any
+	Details map[string]string // more facts (key id, level, amount ...)
+}
+
+// Entry is an event in the log with its place in the hash chain.
+type Entry struct {
+	Seq int64
+	At  time.Time
+	Event
+	PrevHash []byte // hash of the previous entry (32 zero bytes for the first)
+	Hash     []byte // SHA-256 over PrevHash and the entry's canonical encoding
+}
+
+// entryHash is SHA-256 over the previous hash and a length-prefixed
+// encoding of every field, so that no two entries encode alike.
+func entryHash(prev []byte, seq int64, at time.Time, actor, action, subject, digest, details string) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(seq))
+	h.Write(n[:])
+	binary.BigEndian.PutUint64(n[:], uint64(at.UnixNano()))
+	h.Write(n[:])
+	for _, f := range []string{actor, action, subject, digest, details} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		h.Write(n[:])
+		h.Write([]byte(f))
+	}
+	return h.Sum(nil)
+}
+
+// Append records e at the end of the log, chained to the entry before it.
+// Appends are serialised by the database (an immediate transaction).
+func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
+	if e.Action == "" {
+		return nil, fmt.Errorf("store: an audit event needs an action")
+	}
+	details, err := json.Marshal(e.Details) // map keys are sorted: canonical
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit: %w", err)
+	}
+	defer tx.Rollback()
+	prev := make([]byte, sha256.Size)
+	var last int64
+	row := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`)
+	if err := row.Scan(&last, &prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: audit: %w", err)
+	}
+	ent := &Entry{Seq: last + 1, At: s.now().UTC(), Event: e, PrevHash: prev}
+	ent.Hash = entryHash(prev, ent.Seq, ent.At, e.Actor, e.Action, e.Subject, e.Digest, string(details))
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit (seq, at, actor, action, subject, digest, details, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ent.Seq, ent.At.UnixNano(), e.Actor, e.Action, e.Subject, e.Digest, string(details), prev, ent.Hash); err != nil {
+		return nil, fmt.Errorf("store: audit: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: audit: %w", err)
+	}
+	return ent, nil
+}
+
+// VerifyAudit recomputes the whole hash chain and returns the number of
+// entries, or ErrAuditTampered naming the first entry that does not fit.
+func (s *Store) VerifyAudit(ctx context.Context) (int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, actor, action, subject, digest, details, prev_hash, hash FROM audit ORDER BY seq`)
+	if err != nil {
+		return 0, fmt.Errorf("store: audit: %w", err)
+	}
+	defer rows.Close()
+	prev := make([]byte, sha256.Size)
+	var n, want int64 = 0, 1
+	for rows.Next() {
+		var seq, at int64
+		var actor, action, subject, digest, details string
+		var prevHash, hash []byte
+		if err := rows.Scan(&seq, &at, &actor, &action, &subject, &digest, &details, &prevHash, &hash); err != nil {
+			return n, fmt.Errorf("store: audit: %w", err)
+		}
+		switch {
+		case seq != want:
+			return n, fmt.Errorf("%w: entry %d is missing (found %d)", ErrAuditTampered, want, seq)
+		case !bytes.Equal(prevHash, prev):
+			return n, fmt.Errorf("%w: entry %d does not chain to entry %d", ErrAuditTampered, seq, seq-1)
+		case !bytes.Equal(hash, entryHash(prev, seq, time.Unix(0, at), actor, action, subject, digest, details)):
+			return n, fmt.Errorf("%w: entry %d was changed", ErrAuditTampered, seq)
+		}
+		prev, want = hash, want+1
+		n++
+	}
+	return n, rows.Err()
+}

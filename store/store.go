@@ -1,0 +1,170 @@
+// Package store keeps the state of semnat's services: items with a time to
+// live (pending two-phase signatures, uploaded files) and the append-only,
+// hash-chained audit log of every signing, seal, grant, revocation and
+// payment. SQLite in a data directory is the embedded default; the same
+// schema is meant for PostgreSQL when several `semnat serve` instances share
+// one store.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	_ "modernc.org/sqlite" // the embedded default: pure Go, no cgo
+)
+
+// Errors callers test with errors.Is.
+var (
+	ErrNotFound      = errors.New("store: not found")
+	ErrExpired       = errors.New("store: expired")
+	ErrAuditTampered = errors.New("store: the audit log does not verify")
+)
+
+// Store is a handle on the database. Safe for concurrent use.
+type Store struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+// Options tune Open.
+type Options struct {
+	// Now is the clock (time.Now when nil); tests move it.
+	Now func() time.Time
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS items (
+	kind    TEXT    NOT NULL,
+	id      TEXT    NOT NULL,
+	value   BLOB    NOT NULL,
+	expires INTEGER NOT NULL, -- Unix nanoseconds
+	PRIMARY KEY (kind, id)
+);
+CREATE INDEX IF NOT EXISTS items_expires ON items (expires);
+CREATE TABLE IF NOT EXISTS audit (
+	seq       INTEGER PRIMARY KEY,
+	at        INTEGER NOT NULL, -- Unix nanoseconds
+	actor     TEXT    NOT NULL,
+	action    TEXT    NOT NULL,
+	subject   TEXT    NOT NULL,
+	digest    TEXT    NOT NULL,
+	details   TEXT    NOT NULL,
+	prev_hash BLOB    NOT NULL,
+	hash      BLOB    NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+`
+
+// OpenSQLite opens (creating if needed) the SQLite database at path, in WAL
+// mode so that readers do not wait for writers.
+func OpenSQLite(path string, opts Options) (*Store, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate") // writers queue at BEGIN, never deadlock on upgrade
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: creating the schema in %s: %w", path, err)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, now: now}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Put stores value under (kind, id) for ttl, replacing an earlier value.
+func (s *Store) Put(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("store: time to live %v must be positive", ttl)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
+		ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires = excluded.expires`,
+		kind, id, value, s.now().Add(ttl).UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: put %s/%s: %w", kind, id, err)
+	}
+	return nil
+}
+
+// Get returns the value under (kind, id): ErrNotFound when there is none,
+// ErrExpired when its time to live has passed (it is then removed).
+func (s *Store) Get(ctx context.Context, kind, id string) ([]byte, error) {
+	var value []byte
+	var expires int64
+	err := s.db.QueryRowContext(ctx, `SELECT value, expires FROM items WHERE kind = ? AND id = ?`, kind, id).Scan(&value, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, kind, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get %s/%s: %w", kind, id, err)
+	}
+	if s.now().UnixNano() >= expires {
+		_ = s.Delete(ctx, kind, id)
+		return nil, fmt.Errorf("%w: %s/%s", ErrExpired, kind, id)
+	}
+	return value, nil
+}
+
+// Take returns the value under (kind, id) and removes it, atomically: of
+// two concurrent takers only one gets it (a one-time download, a two-phase
+// signature completed once).
+func (s *Store) Take(ctx context.Context, kind, id string) ([]byte, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: take %s/%s: %w", kind, id, err)
+	}
+	defer tx.Rollback()
+	var value []byte
+	var expires int64
+	err = tx.QueryRowContext(ctx, `SELECT value, expires FROM items WHERE kind = ? AND id = ?`, kind, id).Scan(&value, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, kind, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: take %s/%s: %w", kind, id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM items WHERE kind = ? AND id = ?`, kind, id); err != nil {
+		return nil, fmt.Errorf("store: take %s/%s: %w", kind, id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: take %s/%s: %w", kind, id, err)
+	}
+	if s.now().UnixNano() >= expires {
+		return nil, fmt.Errorf("%w: %s/%s", ErrExpired, kind, id)
+	}
+	return value, nil
+}
+
+// Delete removes (kind, id); removing nothing is not an error.
+func (s *Store) Delete(ctx context.Context, kind, id string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM items WHERE kind = ? AND id = ?`, kind, id); err != nil {
+		return fmt.Errorf("store: delete %s/%s: %w", kind, id, err)
+	}
+	return nil
+}
+
+// Sweep removes every expired item and returns how many.
+func (s *Store) Sweep(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM items WHERE expires <= ?`, s.now().UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("store: sweep: %w", err)
+	}
+	return res.RowsAffected()
+}
