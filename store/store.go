@@ -168,3 +168,6 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	}
 	return res.RowsAffected()
 }
+
+// Ping checks that the database answers (readiness).
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

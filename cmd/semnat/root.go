@@ -109,6 +109,7 @@ Exit codes:    0 success, 1 failed, 2 indeterminate (verify), 3 usage or I/O err
 		newCRLCmd(a),
 		newVerifyCmd(a),
 		newCACmd(a),
+		newServeCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,327 @@
+// Package server is semnat's HTTP service (Echo): the verification and seal
+// API over the signing core, and the PKI and mobile-signature services
+// mounted beside them, so that `semnat serve` is one process. It holds no
+// signing logic of its own: it calls pades, and mounts the handlers of
+// pkiserve and mobileid.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/store"
+)
+
+// Config wires the server.
+type Config struct {
+	Store *store.Store // required: readiness and the audit log
+	// Roots are the trust anchors of verification; VerifyOnline lets it
+	// fetch OCSP responses and CRLs the document does not embed.
+	Roots        *x509.CertPool
+	VerifyOnline bool
+	// Seal signs POST /api/v1/seal at SealLevel (B-T needs Timestamper).
+	Seal        pades.Signer
+	SealLevel   pades.Level
+	Timestamper pades.Timestamper
+	// APIKeys maps an API key to the name of the system using it (seal).
+	APIKeys map[string]string
+	// MaxUpload bounds a request body (default 32 MiB).
+	MaxUpload int64
+	// MaxConcurrent bounds signing and verification work (default 2×CPUs).
+	MaxConcurrent int
+	// PKIServices and MobileSim, when set, are mounted: /ocsp, /crl/, /ca/,
+	// /tsa and /mid-api/, /rest/service, /sim/.
+	PKIServices http.Handler
+	MobileSim   http.Handler
+	Log         *slog.Logger
+}
+
+// Server is the HTTP service.
+type Server struct {
+	e     *echo.Echo
+	cfg   Config
+	cache *pades.VerifyCache
+	work  chan struct{}
+}
+
+// New builds the server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: a store is required")
+	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = 32 << 20
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 4
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.SealLevel == 0 {
+		cfg.SealLevel = pades.LevelBB
+	}
+	s := &Server{e: echo.New(), cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent)}
+	e := s.e
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.problemHandler
+	e.Use(middleware.RequestID())
+	e.Use(middleware.Recover())
+	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{XSSProtection: "0", ContentTypeNosniff: "nosniff",
+		XFrameOptions: "DENY", ContentSecurityPolicy: "default-src 'self'", ReferrerPolicy: "no-referrer"}))
+	e.Use(s.logRequests)
+
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", s.ready)
+	api := e.Group("/api/v1", middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxUpload)))
+	api.POST("/verifications", s.verify)
+	api.POST("/seal", s.seal)
+	if h := cfg.PKIServices; h != nil {
+		wrapped := echo.WrapHandler(h)
+		for _, p := range []string{"/ocsp", "/ocsp/*", "/crl/*", "/ca/*", "/tsa"} {
+			e.Any(p, wrapped)
+		}
+	}
+	if h := cfg.MobileSim; h != nil {
+		wrapped := echo.WrapHandler(h)
+		for _, p := range []string{"/mid-api/*", "/rest/service", "/rest/service/*", "/sim/*"} {
+			e.Any(p, wrapped)
+		}
+	}
+	return s, nil
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
+
+// Problem is an RFC 9457 problem document; Type is stable for clients.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
+}
+
+// problem is an error that becomes a Problem.
+type problem struct {
+	status int
+	slug   string
+	title  string
+	detail string
+}
+
+func (p *problem) Error() string { return p.title + ": " + p.detail }
+
+func newProblem(status int, slug, title, detail string) error {
+	return &problem{status: status, slug: slug, title: title, detail: detail}
+}
+
+func (s *Server) problemHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	p := Problem{Type: "urn:semnat:problem:internal", Title: "Internal error", Status: http.StatusInternalServerError}
+	var pe *problem
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &pe):
+		p = Problem{Type: "urn:semnat:problem:" + pe.slug, Title: pe.title, Status: pe.status, Detail: pe.detail}
+	case errors.As(err, &he):
+		p.Status = he.Code
+		p.Title = http.StatusText(he.Code)
+		switch he.Code {
+		case http.StatusNotFound:
+			p.Type = "urn:semnat:problem:not-found"
+		case http.StatusRequestEntityTooLarge:
+			p.Type = "urn:semnat:problem:too-large"
+			p.Detail = fmt.Sprintf("the body exceeds %d bytes", s.cfg.MaxUpload)
+		case http.StatusMethodNotAllowed:
+			p.Type = "urn:semnat:problem:method-not-allowed"
+		default:
+			p.Type = "urn:semnat:problem:http"
+		}
+	default:
+		s.cfg.Log.Error("request failed", "err", err, "path", c.Path())
+	}
+	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+	_ = c.JSON(p.Status, p)
+}
+
+// logRequests writes one line per request with its id, never a body.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		s.cfg.Log.Info("request", "id", c.Response().Header().Get(echo.HeaderXRequestID), "method", c.Request().Method,
+			"path", c.Request().URL.Path, "status", c.Response().Status, "bytes", c.Response().Size,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000)
+		return nil
+	}
+}
+
+func (s *Server) ready(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		return newProblem(http.StatusServiceUnavailable, "not-ready", "Not ready", "the store does not answer")
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// acquire bounds concurrent signing and verification work.
+func (s *Server) acquire(ctx context.Context) (func(), error) {
+	select {
+	case s.work <- struct{}{}:
+		return func() { <-s.work }, nil
+	case <-ctx.Done():
+		return nil, newProblem(http.StatusServiceUnavailable, "busy", "Busy", "too much signing work at once; try again")
+	}
+}
+
+// upload spools the request's PDF (a raw application/pdf body, or the
+// multipart field "file") to a temporary file, removed by the cleanup.
+func upload(c echo.Context) (*os.File, int64, func(), error) {
+	var src io.Reader = c.Request().Body
+	if strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
+		fh, err := c.FormFile("file")
+		if err != nil {
+			return nil, 0, nil, newProblem(http.StatusBadRequest, "no-file", "No file", "send the PDF as the multipart field \"file\" or as an application/pdf body")
+		}
+		f, err := fh.Open()
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		defer f.Close()
+		src = f
+	}
+	tmp, err := os.CreateTemp("", "semnat-upload-*.pdf")
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	n, err := io.Copy(tmp, src)
+	if err != nil {
+		cleanup()
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return nil, 0, nil, he
+		}
+		if strings.Contains(err.Error(), "request body too large") {
+			return nil, 0, nil, echo.ErrStatusRequestEntityTooLarge
+		}
+		return nil, 0, nil, err
+	}
+	if n == 0 {
+		cleanup()
+		return nil, 0, nil, newProblem(http.StatusBadRequest, "empty", "Empty upload", "the request carries no document")
+	}
+	return tmp, n, cleanup, nil
+}
+
+// verify answers POST /api/v1/verifications with the report of
+// `semnat verify --json`.
+func (s *Server) verify(c echo.Context) error {
+	release, err := s.acquire(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	defer release()
+	f, n, cleanup, err := upload(c)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	rep, err := pades.Verify(c.Request().Context(), f, n, &pades.VerifyOptions{Roots: s.cfg.Roots, Cache: s.cache, Online: s.cfg.VerifyOnline})
+	if err != nil {
+		if errors.Is(err, pades.ErrNotPDF) {
+			return newProblem(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", err.Error())
+		}
+		return newProblem(http.StatusUnprocessableEntity, "unreadable-pdf", "Unreadable PDF", err.Error())
+	}
+	return c.JSON(http.StatusOK, rep)
+}
+
+// apiClient returns the system name of the request's API key.
+func (s *Server) apiClient(c echo.Context) (string, error) {
+	key := c.Request().Header.Get("X-API-Key")
+	if key == "" {
+		key = strings.TrimPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	}
+	for k, name := range s.cfg.APIKeys {
+		if key != "" && subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 {
+			return name, nil
+		}
+	}
+	return "", newProblem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a registered system's API key is required (X-API-Key)")
+}
+
+// seal answers POST /api/v1/seal: the organisation's key signs the PDF at
+// once, and the seal is recorded in the audit log.
+func (s *Server) seal(c echo.Context) error {
+	system, err := s.apiClient(c)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Seal == nil {
+		return newProblem(http.StatusServiceUnavailable, "no-seal-key", "No seal key", "this server has no seal key configured")
+	}
+	release, err := s.acquire(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	defer release()
+	f, n, cleanup, err := upload(c)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	out, err := os.CreateTemp("", "semnat-sealed-*.pdf")
+	if err != nil {
+		return err
+	}
+	defer func() { out.Close(); os.Remove(out.Name()) }()
+	h := sha256.New()
+	opts := &pades.Options{Level: s.cfg.SealLevel, Timestamper: s.cfg.Timestamper, Reason: c.QueryParam("reason"), Name: system}
+	res, err := pades.Sign(c.Request().Context(), f, n, io.MultiWriter(out, h), s.cfg.Seal, opts)
+	if err != nil {
+		switch {
+		case errors.Is(err, pades.ErrNotPDF):
+			return newProblem(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", err.Error())
+		case errors.Is(err, pades.ErrEncrypted), errors.Is(err, pades.ErrDamaged), errors.Is(err, pades.ErrCertifiedNoChanges):
+			return newProblem(http.StatusUnprocessableEntity, "cannot-sign", "This PDF cannot be signed", err.Error())
+		}
+		return newProblem(http.StatusUnprocessableEntity, "signing-failed", "Signing failed", err.Error())
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	cert := s.cfg.Seal.Certificate()
+	if _, err := s.cfg.Store.Append(c.Request().Context(), store.Event{Actor: system, Action: "seal",
+		Subject: c.Response().Header().Get(echo.HeaderXRequestID), Digest: digest,
+		Details: map[string]string{"level": res.Level.String(), "key": cert.SerialNumber.Text(16), "signer": cert.Subject.CommonName}}); err != nil {
+		return err // nothing is handed out unless it is in the audit log
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	c.Response().Header().Set("X-Document-SHA256", digest)
+	return c.Stream(http.StatusOK, "application/pdf", out)
+}

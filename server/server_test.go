@@ -1,0 +1,182 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/internal/testtool"
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/pkiserve"
+	"github.com/semnat/semnat/store"
+	"github.com/semnat/semnat/testcerts"
+	"github.com/semnat/semnat/tsa"
+)
+
+type env struct {
+	srv   *httptest.Server
+	pki   *testcerts.PKI
+	store *store.Store
+}
+
+const apiKey = "test-key-0123456789"
+
+func newEnv(t *testing.T, level pades.Level, maxUpload int64) *env {
+	t.Helper()
+	pki := testcerts.New(t)
+	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "semnat.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc, err := pkiserve.New(pki, pkiserve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := pki.MustGet("seal")
+	cfg := Config{Store: st, Roots: pki.RootPool(), Seal: pades.NewKeySigner(seal.Key, seal.Cert, seal.Chain), SealLevel: level,
+		APIKeys: map[string]string{apiKey: "registru-test"}, MaxUpload: maxUpload, PKIServices: svc}
+	// The seal's timestamps come from the TSA this very server mounts.
+	var ts *httptest.Server
+	cfg.Timestamper = lazyTSA{url: func() string { return ts.URL + testcerts.TSAPath }}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts = httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return &env{srv: ts, pki: pki, store: st}
+}
+
+type lazyTSA struct{ url func() string }
+
+func (l lazyTSA) Timestamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
+	return pades.TSA{Client: &tsa.Client{URL: l.url(), HTTPClient: &http.Client{Timeout: 10 * time.Second}}}.Timestamp(ctx, digest, h)
+}
+
+func post(t *testing.T, url, ctype string, body []byte, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func wantProblem(t *testing.T, resp *http.Response, body []byte, status int, typ string) {
+	t.Helper()
+	var p Problem
+	if resp.StatusCode != status || resp.Header.Get("Content-Type") != "application/problem+json" || json.Unmarshal(body, &p) != nil ||
+		p.Type != "urn:semnat:problem:"+typ || p.Status != status || p.RequestID == "" {
+		t.Fatalf("want problem %d %s, got %d %s: %s", status, typ, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+}
+
+func uploads(t *testing.T) int {
+	m, _ := filepath.Glob(filepath.Join(os.TempDir(), "semnat-upload-*"))
+	n, _ := filepath.Glob(filepath.Join(os.TempDir(), "semnat-sealed-*"))
+	return len(m) + len(n)
+}
+
+func TestHealthAndErrors(t *testing.T) {
+	e := newEnv(t, pades.LevelBB, 0)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(e.srv.URL + p)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", p, resp.StatusCode, err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := http.Get(e.srv.URL + "/nowhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	wantProblem(t, resp, b, 404, "not-found")
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Error("security headers missing")
+	}
+}
+
+func TestSealAndVerify(t *testing.T) {
+	before := uploads(t)
+	e := newEnv(t, pades.LevelBT, 1<<20)
+	doc := samplepdf.Document("Decizie", []string{"nr. 1"}, 0)
+	// No key, wrong key.
+	resp, b := post(t, e.srv.URL+"/api/v1/seal", "application/pdf", doc, nil)
+	wantProblem(t, resp, b, 401, "unauthorized")
+	resp, b = post(t, e.srv.URL+"/api/v1/seal", "application/pdf", doc, map[string]string{"X-API-Key": "wrong"})
+	wantProblem(t, resp, b, 401, "unauthorized")
+	// Not a PDF.
+	resp, b = post(t, e.srv.URL+"/api/v1/seal", "application/pdf", []byte("hello"), map[string]string{"X-API-Key": apiKey})
+	wantProblem(t, resp, b, 422, "not-a-pdf")
+	// Sealed at B-T with the mounted TSA; pdfsig and our verifier agree.
+	resp, sealed := post(t, e.srv.URL+"/api/v1/seal?reason=Aprobat", "application/pdf", doc, map[string]string{"X-API-Key": apiKey})
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("seal: %d %s", resp.StatusCode, sealed)
+	}
+	f := filepath.Join(t.TempDir(), "sealed.pdf")
+	os.WriteFile(f, sealed, 0o644)
+	if out, err := exec.Command(testtool.Require(t, "pdfsig"), "-nocert", f).CombinedOutput(); err != nil || !bytes.Contains(out, []byte("Signature is Valid.")) {
+		t.Fatalf("pdfsig: %v\n%s", err, out)
+	}
+	// Verification over the API, raw body and multipart. Offline, a B-T
+	// seal without embedded revocation data is INDETERMINATE/TRY_LATER;
+	// everything else passes.
+	resp, b = post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", sealed, nil)
+	var rep pades.Report
+	if resp.StatusCode != 200 || json.Unmarshal(b, &rep) != nil || rep.Signatures[0].Level != "B-T" ||
+		rep.Signatures[0].SubIndication != pades.TryLater || rep.Signatures[0].Checks.Signature != pades.CheckPassed ||
+		rep.Signatures[0].Checks.Chain != pades.CheckPassed || !rep.Signatures[0].Timestamp.Valid {
+		t.Fatalf("verification: %d %s", resp.StatusCode, b)
+	}
+	var mp bytes.Buffer
+	w := multipart.NewWriter(&mp)
+	fw, _ := w.CreateFormFile("file", "sealed.pdf")
+	fw.Write(sealed)
+	w.Close()
+	resp, b = post(t, e.srv.URL+"/api/v1/verifications", w.FormDataContentType(), mp.Bytes(), nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"TRY_LATER"`) {
+		t.Fatalf("multipart verification: %d %s", resp.StatusCode, b)
+	}
+	// A tampered document is refused by the verifier.
+	tampered := bytes.Replace(sealed, []byte("Decizie"), []byte("Decizif"), 1)
+	resp, b = post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", tampered, nil)
+	if resp.StatusCode != 200 || json.Unmarshal(b, &rep) != nil || rep.Indication != pades.TotalFailed {
+		t.Fatalf("tampered: %d %s", resp.StatusCode, b)
+	}
+	// Bad inputs: not a PDF, empty, too large.
+	resp, b = post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", []byte("%PDF-junk"), nil)
+	wantProblem(t, resp, b, 422, "not-a-pdf")
+	resp, b = post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", nil, nil)
+	wantProblem(t, resp, b, 400, "empty")
+	resp, b = post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", make([]byte, 2<<20), nil)
+	wantProblem(t, resp, b, 413, "too-large")
+	// The seal is in the audit log, and the log verifies.
+	if n, err := e.store.VerifyAudit(context.Background()); err != nil || n != 1 {
+		t.Fatalf("audit: %d entries, %v", n, err)
+	}
+	if after := uploads(t); after != before {
+		t.Errorf("temporary files left behind: %d before, %d after", before, after)
+	}
+}
