@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Filter decoding. Every decoder is a streaming io.Reader, so that a chain
@@ -103,14 +104,77 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 // flateReader inflates zlib data, tolerating raw deflate data (no zlib
 // header), a bad Adler-32 checksum and truncated input, as PDF readers do.
+// Its decompressor and buffer come from pools and go back when the stream
+// ends: a document has many small streams (a DSS holds dozens), and a fresh
+// inflater costs more than inflating a certificate.
 type flateReader struct {
 	src  *bufio.Reader
 	r    io.Reader
+	zlib bool
 	init bool
 	err  error
 }
 
-func newFlateReader(r io.Reader) *flateReader { return &flateReader{src: bufio.NewReader(r)} }
+var (
+	bufioPool   = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	zlibPool    sync.Pool // io.ReadCloser implementing zlib.Resetter
+	inflatePool sync.Pool // io.ReadCloser implementing flate.Resetter
+)
+
+func newFlateReader(r io.Reader) *flateReader {
+	b := bufioPool.Get().(*bufio.Reader)
+	b.Reset(r)
+	return &flateReader{src: b}
+}
+
+// release returns the pooled parts once the stream is over.
+func (f *flateReader) release() {
+	if f.r != nil {
+		if f.zlib {
+			zlibPool.Put(f.r)
+		} else {
+			inflatePool.Put(f.r)
+		}
+		f.r = nil
+	}
+	if f.src != nil {
+		f.src.Reset(nil)
+		bufioPool.Put(f.src)
+		f.src = nil
+	}
+}
+
+func (f *flateReader) start() error {
+	hdr, _ := f.src.Peek(2)
+	switch {
+	case len(hdr) == 2 && hdr[0]&0x0f == 8 && (uint16(hdr[0])<<8|uint16(hdr[1]))%31 == 0 && hdr[1]&0x20 == 0:
+		f.zlib = true
+		if zr, ok := zlibPool.Get().(io.ReadCloser); ok {
+			if err := zr.(zlib.Resetter).Reset(f.src, nil); err != nil {
+				return fmt.Errorf("pdf: FlateDecode: %w", err)
+			}
+			f.r = zr
+			return nil
+		}
+		zr, err := zlib.NewReader(f.src)
+		if err != nil {
+			return fmt.Errorf("pdf: FlateDecode: %w", err)
+		}
+		f.r = zr
+	case len(hdr) == 0:
+		return io.EOF
+	default:
+		if fr, ok := inflatePool.Get().(io.ReadCloser); ok {
+			if err := fr.(flate.Resetter).Reset(f.src, nil); err != nil {
+				return fmt.Errorf("pdf: FlateDecode: %w", err)
+			}
+			f.r = fr
+			return nil
+		}
+		f.r = flate.NewReader(f.src)
+	}
+	return nil
+}
 
 func (f *flateReader) Read(p []byte) (int, error) {
 	if f.err != nil {
@@ -118,19 +182,10 @@ func (f *flateReader) Read(p []byte) (int, error) {
 	}
 	if !f.init {
 		f.init = true
-		hdr, _ := f.src.Peek(2)
-		if len(hdr) == 2 && hdr[0]&0x0f == 8 && (uint16(hdr[0])<<8|uint16(hdr[1]))%31 == 0 && hdr[1]&0x20 == 0 {
-			zr, err := zlib.NewReader(f.src)
-			if err != nil {
-				f.err = fmt.Errorf("pdf: FlateDecode: %w", err)
-				return 0, f.err
-			}
-			f.r = zr
-		} else if len(hdr) == 0 {
-			f.err = io.EOF
-			return 0, io.EOF
-		} else {
-			f.r = flate.NewReader(f.src)
+		if err := f.start(); err != nil {
+			f.err = err
+			f.release()
+			return 0, err
 		}
 	}
 	n, err := f.r.Read(p)
@@ -143,6 +198,7 @@ func (f *flateReader) Read(p []byte) (int, error) {
 	}
 	if err != nil {
 		f.err = err
+		f.release()
 	}
 	return n, err
 }
