@@ -57,6 +57,7 @@ type Server struct {
 	cfg   Config
 	cache *pades.VerifyCache
 	work  chan struct{}
+	m     *metrics
 }
 
 // New builds the server.
@@ -76,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SealLevel == 0 {
 		cfg.SealLevel = pades.LevelBB
 	}
-	s := &Server{e: echo.New(), cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent)}
+	s := &Server{e: echo.New(), cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent), m: newMetrics()}
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.problemHandler
@@ -88,6 +89,7 @@ func New(cfg Config) (*Server, error) {
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.ready)
+	e.GET("/metrics", s.m.serve)
 	api := e.Group("/api/v1", middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxUpload)))
 	api.POST("/verifications", s.verify)
 	api.POST("/seal", s.seal)
@@ -168,10 +170,12 @@ func (s *Server) problemHandler(err error, c echo.Context) {
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		s.m.begin()
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
+		s.m.end(c.Path(), c.Response().Status, time.Since(start))
 		s.cfg.Log.Info("request", "id", c.Response().Header().Get(echo.HeaderXRequestID), "method", c.Request().Method,
 			"path", c.Request().URL.Path, "status", c.Response().Status, "bytes", c.Response().Size,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000)

@@ -180,3 +180,24 @@ func TestSealAndVerify(t *testing.T) {
 		t.Errorf("temporary files left behind: %d before, %d after", before, after)
 	}
 }
+
+func TestMetrics(t *testing.T) {
+	e := newEnv(t, pades.LevelBB, 0)
+	http.Get(e.srv.URL + "/healthz")
+	post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", []byte("x"), nil)
+	resp, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`semnat_http_requests_total{route="/healthz",status="200"} 1`,
+		`semnat_http_requests_total{route="/api/v1/verifications",status="422"} 1`,
+		"# TYPE semnat_http_requests_in_flight gauge", "semnat_http_requests_in_flight 0",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q:\n%s", want, b)
+		}
+	}
+}
