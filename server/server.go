@@ -90,6 +90,7 @@ func New(cfg Config) (*Server, error) {
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.ready)
 	e.GET("/metrics", s.m.serve)
+	e.GET("/api/openapi.json", serveOpenAPI)
 	api := e.Group("/api/v1", middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxUpload)))
 	api.POST("/verifications", s.verify)
 	api.POST("/seal", s.seal)

@@ -201,3 +201,47 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIMatchesRoutes: every /api route is documented and every
+// documented path and method is served.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	e := newEnv(t, pades.LevelBB, 0)
+	resp, err := http.Get(e.srv.URL + "/api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi.json: %v %q", err, doc.OpenAPI)
+	}
+	resp.Body.Close()
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	s, err := New(Config{Store: e.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, r := range s.e.Routes() {
+		if strings.HasPrefix(r.Path, "/api/") && !strings.HasPrefix(r.Method, "echo_") { // echo_route_not_found: the group's own 404 route
+			served[r.Method+" "+r.Path] = true
+		}
+	}
+	for k := range served {
+		if !documented[k] {
+			t.Errorf("route %s is not in openapi.json", k)
+		}
+	}
+	for k := range documented {
+		if !served[k] {
+			t.Errorf("openapi.json documents %s, which is not served", k)
+		}
+	}
+}
