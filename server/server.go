@@ -22,6 +22,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/time/rate"
 
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/store"
@@ -42,8 +43,12 @@ type Config struct {
 	APIKeys map[string]string
 	// MaxUpload bounds a request body (default 32 MiB).
 	MaxUpload int64
-	// MaxConcurrent bounds signing and verification work (default 2×CPUs).
+	// MaxConcurrent bounds signing and verification work (default 4).
 	MaxConcurrent int
+	// RateLimit is the API requests per second allowed to one client IP
+	// (default 50), with bursts of RateBurst (default 2×RateLimit).
+	RateLimit float64
+	RateBurst int
 	// PKIServices and MobileSim, when set, are mounted: /ocsp, /crl/, /ca/,
 	// /tsa and /mid-api/, /rest/service, /sim/.
 	PKIServices http.Handler
@@ -71,6 +76,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 4
 	}
+	if cfg.RateLimit <= 0 {
+		cfg.RateLimit = 50
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = int(2 * cfg.RateLimit)
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -91,7 +102,15 @@ func New(cfg Config) (*Server, error) {
 	e.GET("/readyz", s.ready)
 	e.GET("/metrics", s.m.serve)
 	e.GET("/api/openapi.json", serveOpenAPI)
-	api := e.Group("/api/v1", middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxUpload)))
+	limiter := middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+			Rate: rate.Limit(cfg.RateLimit), Burst: cfg.RateBurst, ExpiresIn: 3 * time.Minute}),
+		IdentifierExtractor: func(c echo.Context) (string, error) { return c.RealIP(), nil },
+		DenyHandler: func(c echo.Context, _ string, _ error) error {
+			return newProblem(http.StatusTooManyRequests, "rate-limited", "Too many requests", "slow down and try again")
+		},
+	})
+	api := e.Group("/api/v1", limiter, middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxUpload)))
 	api.POST("/verifications", s.verify)
 	api.POST("/seal", s.seal)
 	if h := cfg.PKIServices; h != nil {

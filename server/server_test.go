@@ -245,3 +245,28 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 }
+
+func TestRateLimit(t *testing.T) {
+	pki := testcerts.New(t)
+	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "semnat.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := New(Config{Store: st, Roots: pki.RootPool(), RateLimit: 0.01, RateBurst: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	var last *http.Response
+	var body []byte
+	for i := 0; i < 3; i++ {
+		last, body = post(t, ts.URL+"/api/v1/verifications", "application/pdf", []byte("x"), nil)
+	}
+	wantProblem(t, last, body, 429, "rate-limited")
+	// Health checks are not limited.
+	if resp, err := http.Get(ts.URL + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz under rate limit: %v", err)
+	}
+}
