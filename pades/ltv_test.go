@@ -38,27 +38,33 @@ var live struct {
 	err  error
 }
 
+// startLivePKI generates a PKI whose URLs point at a loopback server and
+// serves its OCSP, CRLs, CA certificates and TSA there until stop.
+func startLivePKI() (l *livePKI, stop func(), err error) {
+	ln, base, err := httpserve.Listen("127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	pki, err := testcerts.Generate(testcerts.Options{BaseURL: base})
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	svc, err := pkiserve.New(pki, pkiserve.Options{})
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: svc}
+	go srv.Serve(ln)
+	return &livePKI{pki: pki, base: base, svc: svc}, func() { srv.Close() }, nil
+}
+
+// newLivePKI is the live PKI shared by the tests of this binary (its
+// server lives as long as the binary); tests that revoke use their own.
 func newLivePKI(t *testing.T) *livePKI {
 	t.Helper()
-	live.once.Do(func() {
-		ln, base, err := httpserve.Listen("127.0.0.1:0")
-		if err != nil {
-			live.err = err
-			return
-		}
-		pki, err := testcerts.Generate(testcerts.Options{BaseURL: base})
-		if err != nil {
-			live.err = err
-			return
-		}
-		svc, err := pkiserve.New(pki, pkiserve.Options{})
-		if err != nil {
-			live.err = err
-			return
-		}
-		go http.Serve(ln, svc) // lives as long as the test binary
-		live.p = &livePKI{pki: pki, base: base, svc: svc}
-	})
+	live.once.Do(func() { live.p, _, live.err = startLivePKI() })
 	if live.err != nil {
 		t.Fatal(live.err)
 	}

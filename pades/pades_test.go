@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/semnat/semnat/cms"
+	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/testcerts"
 )
@@ -243,7 +243,7 @@ func TestSignFileLeavesNothingOnFailure(t *testing.T) {
 func BenchmarkSignBB1MB(b *testing.B) {
 	pki := testcerts.New(b)
 	s := entitySigner(pki, "person-p256")
-	in := makePDF(b, 1<<20)
+	in := samplepdf.Document("bench", nil, 1<<20)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -253,34 +253,6 @@ func BenchmarkSignBB1MB(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sigs/s")
-}
-
-// makePDF builds a one-page PDF of about size bytes.
-func makePDF(t testing.TB, size int) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	off := make([]int, 6)
-	buf.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	content := "BT /F1 24 Tf 72 720 Td (semnat) Tj ET\n"
-	filler := bytes.Repeat([]byte("%"), max(size-1024, 0))
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /XObject << /F 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", len(content), content),
-		fmt.Sprintf("<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] /Length %d >>\nstream\n%s\nendstream", len(filler)+1, filler),
-	}
-	for i, o := range objs {
-		off[i+1] = buf.Len()
-		fmt.Fprintf(&buf, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := buf.Len()
-	buf.WriteString("xref\n0 6\n0000000000 65535 f \n")
-	for i := 1; i <= 5; i++ {
-		fmt.Fprintf(&buf, "%010d 00000 n \n", off[i])
-	}
-	fmt.Fprintf(&buf, "trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", x)
-	return buf.Bytes()
 }
 
 func TestVisibleSignature(t *testing.T) {
@@ -318,7 +290,7 @@ func TestVisibleSignature(t *testing.T) {
 func BenchmarkSignBB1MBParallel(b *testing.B) {
 	pki := testcerts.New(b)
 	s := entitySigner(pki, "person-p256")
-	in := makePDF(b, 1<<20)
+	in := samplepdf.Document("bench", nil, 1<<20)
 	b.SetBytes(int64(len(in)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -3,14 +3,10 @@ package pades
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"testing"
-	"time"
 
-	"github.com/semnat/semnat/internal/httpserve"
-	"github.com/semnat/semnat/pkiserve"
+	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/testcerts"
-	"github.com/semnat/semnat/tsa"
 )
 
 // benchSignedBLT returns a 1 MB document signed at B-LT (signature
@@ -18,33 +14,17 @@ import (
 // TSA/OCSP servers, and the PKI.
 func benchSignedBLT(b *testing.B) ([]byte, *testcerts.PKI) {
 	b.Helper()
-	ln, base, err := httpserve.Listen("127.0.0.1:0")
+	l, stop, err := startLivePKI()
 	if err != nil {
 		b.Fatal(err)
 	}
-	pki, err := testcerts.Generate(testcerts.Options{BaseURL: base})
+	defer stop()
+	e := l.pki.MustGet("person-p256")
+	out, _, err := signBytes(b, samplepdf.Document("bench", nil, 1<<20), NewKeySigner(e.Key, e.Cert, e.Chain), l.options(LevelBLT))
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc, err := pkiserve.New(pki, pkiserve.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: svc}
-	go srv.Serve(ln)
-	defer srv.Close()
-	hc := &http.Client{Timeout: 10 * time.Second}
-	e := pki.MustGet("person-p256")
-	out, _, err := signBytes(b, makePDF(b, 1<<20), NewKeySigner(e.Key, e.Cert, e.Chain), &Options{
-		Level:       LevelBLT,
-		Timestamper: TSA{Client: &tsa.Client{URL: base + testcerts.TSAPath, HTTPClient: hc, Roots: pki.RootPool()}},
-		Revocation:  OnlineRevocation{HTTP: hc},
-		ExtraCerts:  [][]byte{pki.Root.Cert.Raw},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return out, pki
+	return out, l.pki
 }
 
 // BenchmarkVerify1MB is the in-process target: offline

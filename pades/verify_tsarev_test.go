@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/semnat/semnat/internal/httpserve"
-	"github.com/semnat/semnat/pkiserve"
 	"github.com/semnat/semnat/testcerts"
 	"github.com/semnat/semnat/tsa"
 )
@@ -15,21 +13,12 @@ import (
 // TestVerifyRevokedTSA: a signature timestamp from a TSA whose certificate
 // was revoked before the token's time proves nothing (checked online).
 func TestVerifyRevokedTSA(t *testing.T) {
-	ln, base, err := httpserve.Listen("127.0.0.1:0")
+	l, stop, err := startLivePKI() // private: this test revokes the TSA
 	if err != nil {
 		t.Fatal(err)
 	}
-	pki, err := testcerts.Generate(testcerts.Options{BaseURL: base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := pkiserve.New(pki, pkiserve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: svc}
-	go srv.Serve(ln)
-	defer srv.Close()
+	defer stop()
+	pki, base, svc := l.pki, l.base, l.svc
 
 	e := pki.MustGet("person-p256")
 	hc := &http.Client{Timeout: 10 * time.Second}
