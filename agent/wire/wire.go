@@ -1,0 +1,161 @@
+// Package wire is the protocol between a web page of `semnat serve` and the
+// local token agent (`semnat agent`): the JSON messages, and the binding
+// signature that ties a token signature to the web origin that asked for it
+// and to the server's one-time nonce.
+//
+// The page calls the agent on http://127.0.0.1:PORT (default
+// DefaultAddr):
+//
+//	GET  /v1/info          → Info
+//	GET  /v1/certificates  → []Certificate
+//	POST /v1/sign          SignRequest → SignResponse
+//
+// Errors are RFC 9457 problem documents. The agent answers only origins on
+// its allow-list (CORS, with the Private Network Access preflight) and only
+// requests whose Host is 127.0.0.1 or localhost on its own port.
+//
+// Binding: besides the signature over the document digest, the agent signs,
+// with the same key and scheme, the digest of BindingMessage(origin, nonce,
+// digest), where origin is the Origin header the browser sent it. The server
+// accepts the document signature only if the binding signature verifies with
+// the certificate's key for its own origin and the nonce it issued for that
+// sign request, so a signature obtained by another page (another origin) or
+// for another request (another nonce) is refused.
+package wire
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// DefaultAddr is where the agent listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:8421"
+
+// Protocol is the version of this protocol.
+const Protocol = 1
+
+// Info answers GET /v1/info.
+type Info struct {
+	Name     string `json:"name"` // "semnat-agent"
+	Version  string `json:"version"`
+	Protocol int    `json:"protocol"`
+	Token    string `json:"token,omitempty"` // the token's label
+}
+
+// Certificate is one signing certificate on the token (GET /v1/certificates).
+type Certificate struct {
+	ID          string   `json:"id"` // CKA_ID, hex
+	Label       string   `json:"label,omitempty"`
+	Subject     string   `json:"subject"`
+	Issuer      string   `json:"issuer"`
+	NotAfter    string   `json:"notAfter"`        // RFC 3339
+	Certificate []byte   `json:"certificate"`     // DER (base64 in JSON)
+	Chain       [][]byte `json:"chain,omitempty"` // DER of CA certificates found on the token
+}
+
+// SignRequest asks for one digest to be signed (POST /v1/sign).
+type SignRequest struct {
+	CertificateID string `json:"certificateId"` // Certificate.ID
+	Hash          string `json:"hash"`          // "SHA-256", "SHA-384" or "SHA-512"
+	// Scheme is "pkcs1v15" or "pss" for RSA keys ("" means pkcs1v15), ""
+	// for ECDSA keys.
+	Scheme   string `json:"scheme,omitempty"`
+	Digest   []byte `json:"digest"`   // the digest to sign (base64 in JSON)
+	Nonce    string `json:"nonce"`    // the server's one-time nonce
+	Document string `json:"document"` // what is being signed, shown to the user (e.g. a file name)
+}
+
+// SignResponse carries the document signature and the binding signature:
+// PKCS#1 v1.5 or PSS bytes for RSA, ASN.1 DER for ECDSA.
+type SignResponse struct {
+	Signature []byte `json:"signature"`
+	Binding   []byte `json:"binding"`
+	Origin    string `json:"origin"` // the origin the agent bound the signature to
+}
+
+// HashByName maps the Hash field to a crypto.Hash.
+func HashByName(name string) (crypto.Hash, error) {
+	switch strings.ToUpper(strings.ReplaceAll(name, "_", "-")) {
+	case "SHA-256", "SHA256":
+		return crypto.SHA256, nil
+	case "SHA-384", "SHA384":
+		return crypto.SHA384, nil
+	case "SHA-512", "SHA512":
+		return crypto.SHA512, nil
+	}
+	return 0, fmt.Errorf("wire: unsupported hash %q (SHA-256, SHA-384 or SHA-512)", name)
+}
+
+// HashName is the inverse of HashByName.
+func HashName(h crypto.Hash) string {
+	switch h {
+	case crypto.SHA256:
+		return "SHA-256"
+	case crypto.SHA384:
+		return "SHA-384"
+	case crypto.SHA512:
+		return "SHA-512"
+	}
+	return h.String()
+}
+
+// SignerOpts is the crypto.SignerOpts for a hash and scheme.
+func SignerOpts(h crypto.Hash, scheme string) (crypto.SignerOpts, error) {
+	switch scheme {
+	case "", "pkcs1v15":
+		return h, nil
+	case "pss":
+		return &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}, nil
+	}
+	return nil, fmt.Errorf("wire: unknown signature scheme %q (pkcs1v15 or pss)", scheme)
+}
+
+// BindingMessage is the message whose digest the binding signature signs.
+func BindingMessage(origin, nonce string, digest []byte) []byte {
+	return fmt.Appendf(nil, "semnat-agent-binding/1\norigin=%s\nnonce=%s\ndigest=%x\n", origin, nonce, digest)
+}
+
+// BindingDigest is the digest of BindingMessage with h.
+func BindingDigest(h crypto.Hash, origin, nonce string, digest []byte) []byte {
+	d := h.New()
+	d.Write(BindingMessage(origin, nonce, digest))
+	return d.Sum(nil)
+}
+
+// ErrBinding is returned by VerifyBinding for a binding that does not verify.
+var ErrBinding = errors.New("wire: the agent's binding signature does not match this origin and request")
+
+// VerifyBinding checks that binding is pub's signature, with h and scheme,
+// over the binding of origin, nonce and digest.
+func VerifyBinding(pub crypto.PublicKey, h crypto.Hash, scheme, origin, nonce string, digest, binding []byte) error {
+	if nonce == "" || origin == "" {
+		return ErrBinding
+	}
+	bd := BindingDigest(h, origin, nonce, digest)
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		var err error
+		if scheme == "pss" {
+			err = rsa.VerifyPSS(k, h, bd, binding, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto, Hash: h})
+		} else {
+			err = rsa.VerifyPKCS1v15(k, h, bd, binding)
+		}
+		if err != nil {
+			return ErrBinding
+		}
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(k, bd, binding) {
+			return ErrBinding
+		}
+	case ed25519.PublicKey:
+		return fmt.Errorf("wire: Ed25519 keys are not used for PAdES signatures")
+	default:
+		return fmt.Errorf("wire: unsupported public key %T", pub)
+	}
+	return nil
+}
