@@ -18,12 +18,15 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"golang.org/x/time/rate"
 
+	"github.com/semnat/semnat/agent/wire"
+	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/store"
 )
@@ -54,6 +57,25 @@ type Config struct {
 	PKIServices http.Handler
 	MobileSim   http.Handler
 	Log         *slog.Logger
+
+	// Mobile, when set, offers the mobile signature in sign requests
+	// (method "mobile"): the server asks the MSSP and waits in the
+	// background.
+	Mobile *mobileid.Client
+	// Revocation and ExtraCerts serve sign requests at B-LT and B-LTA.
+	Revocation pades.RevocationSource
+	ExtraCerts [][]byte
+	// PublicOrigin is the server's origin as browsers see it
+	// ("https://msign.example.md"): token signatures must be bound by the
+	// agent to it. Empty: the origin of the request (development only).
+	PublicOrigin string
+	// AgentURL is where the sign page finds the local token agent
+	// (default "http://" + wire.DefaultAddr); it is allowed in that page's CSP.
+	AgentURL string
+	// SignTTL is how long a sign request and its files live (default 15 min).
+	SignTTL time.Duration
+	// SweepEvery is how often expired items are removed (default 1 min).
+	SweepEvery time.Duration
 }
 
 // Server is the HTTP service.
@@ -63,6 +85,13 @@ type Server struct {
 	cache *pades.VerifyCache
 	work  chan struct{}
 	m     *metrics
+
+	mu       sync.Mutex // read-modify-write of sign requests
+	instance string     // this process: who runs its pending mobile requests
+	bg       context.Context
+	stop     context.CancelFunc
+	bgWG     sync.WaitGroup
+	web      *web
 }
 
 // New builds the server.
@@ -88,7 +117,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SealLevel == 0 {
 		cfg.SealLevel = pades.LevelBB
 	}
-	s := &Server{e: echo.New(), cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent), m: newMetrics()}
+	if cfg.SignTTL <= 0 {
+		cfg.SignTTL = 15 * time.Minute
+	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = time.Minute
+	}
+	if cfg.AgentURL == "" {
+		cfg.AgentURL = "http://" + wire.DefaultAddr
+	}
+	s := &Server{e: echo.New(), cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent), m: newMetrics(), instance: newID()}
+	s.bg, s.stop = context.WithCancel(context.Background())
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.problemHandler
@@ -113,6 +152,15 @@ func New(cfg Config) (*Server, error) {
 	api := e.Group("/api/v1", limiter, middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxUpload)))
 	api.POST("/verifications", s.verify)
 	api.POST("/seal", s.seal)
+	api.POST("/sign-requests", s.createSignRequest)
+	api.GET("/sign-requests/:id", s.getSignRequest)
+	api.POST("/sign-requests/:id/complete", s.completeSignRequest)
+	api.GET("/sign-requests/:id/documents/:n", s.downloadDocument)
+	if err := s.mountWeb(); err != nil {
+		return nil, err
+	}
+	s.bgWG.Add(1)
+	go s.sweep()
 	if h := cfg.PKIServices; h != nil {
 		wrapped := echo.WrapHandler(h)
 		for _, p := range []string{"/ocsp", "/ocsp/*", "/crl/*", "/ca/*", "/tsa"} {
@@ -126,6 +174,33 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// Close stops the background work (pending mobile requests end as failed,
+// the sweeper stops) and waits for it. The store stays open.
+func (s *Server) Close() error {
+	s.stop()
+	s.bgWG.Wait()
+	return nil
+}
+
+// sweep removes expired store items periodically.
+func (s *Server) sweep() {
+	defer s.bgWG.Done()
+	t := time.NewTicker(s.cfg.SweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.bg.Done():
+			return
+		case <-t.C:
+			if n, err := s.cfg.Store.Sweep(s.bg); err != nil && s.bg.Err() == nil {
+				s.cfg.Log.Warn("sweep failed", "err", err)
+			} else if n > 0 {
+				s.cfg.Log.Info("swept expired items", "n", n)
+			}
+		}
+	}
 }
 
 // ServeHTTP serves a request.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/internal/httpserve"
 	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/mobileid"
@@ -35,6 +36,8 @@ func newServeCmd(a *app) *cobra.Command {
 
   POST /api/v1/verifications   verify a PDF (the report of 'semnat verify --json')
   POST /api/v1/seal            seal a PDF with the organisation's key (X-API-Key)
+  POST /api/v1/sign-requests   sign PDFs with a mobile signature or a USB token
+  /sign, /verify               web pages: sign and verify in a browser
   /tsa, /ocsp, /crl/, /ca/     timestamp authority, OCSP, CRLs, CA certificates
   /mid-api/, /rest/service     mobile-signature simulator (Mobile-ID, ETSI faces)
   /sim/+373...                 the simulator's virtual phone
@@ -46,7 +49,7 @@ pending items) is kept in SQLite in the data directory.
 --demo runs on embedded defaults: a test PKI generated into DATA/pki on
 first start (its certificates point at --addr), the test seal key, an API
 key written to DATA/api-key (mode 0600). Production keys (PKCS#12,
-PKCS#11) and the web pages come with a later version.`,
+PKCS#11) come with a later version.`,
 		Example: `  semnat serve --demo
   curl -s --data-binary @signed.pdf -H 'Content-Type: application/pdf' http://127.0.0.1:8480/api/v1/verifications
   curl -s --data-binary @in.pdf -H "X-API-Key: $(cat .data/api-key)" http://127.0.0.1:8480/api/v1/seal > sealed.pdf`,
@@ -135,21 +138,34 @@ func runServeDemo(ctx context.Context, a *app, data, addr string, online bool) e
 		return withCode(exitFailed, err)
 	}
 	seal := p.MustGet("seal")
+	// Sign requests ask phones through the simulator this server mounts
+	// (ETSI face: the IDNP is optional there).
+	mobile, err := mobileid.NewClient(base+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI, Roots: p.RootPool(),
+		Intermediates: p.IntermediatePool(), PollInterval: time.Second, HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	hc := &http.Client{Timeout: 15 * time.Second}
 	srv, err := server.New(server.Config{
 		Store: st, Roots: p.RootPool(), VerifyOnline: online,
 		Seal: pades.NewKeySigner(seal.Key, seal.Cert, seal.Chain), SealLevel: pades.LevelBT,
 		Timestamper: pades.TSA{Client: &tsa.Client{URL: base + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 15 * time.Second}}},
 		APIKeys:     map[string]string{key: "demo"},
 		PKIServices: svc, MobileSim: sim.Handler(), Log: a.log,
+		Mobile: mobile, Revocation: pades.OnlineRevocation{HTTP: hc}, ExtraCerts: [][]byte{p.Root.Cert.Raw},
+		PublicOrigin: base,
 	})
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
+	defer srv.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = svc.Run(ctx) }()
 	fmt.Fprintf(a.stderr, "%s\n", strings.Join([]string{
 		"semnat demo services:",
+		"  web pages:     " + base + "/sign   " + base + "/verify",
+		"  sign API:      POST " + base + "/api/v1/sign-requests   (token signing needs `semnat agent` on " + wire.DefaultAddr + ")",
 		"  verify:        POST " + base + "/api/v1/verifications",
 		"  seal:          POST " + base + "/api/v1/seal   (X-API-Key from " + keyPath + ")",
 		"  TSA / OCSP:    " + base + testcerts.TSAPath + "   " + base + testcerts.OCSPPath,

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/semnat/semnat/internal/samplepdf"
 )
@@ -50,5 +52,65 @@ func TestServeDemo(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "semnat.db")); err != nil {
 		t.Fatal("no database in the data directory")
+	}
+	// The web pages are served, and a mobile sign request at B-LT goes
+	// through the mounted simulator (a scripted phone that approves).
+	for _, p := range []string{"/", "/sign", "/verify"} {
+		resp, err := http.Get(base + p)
+		if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("GET %s: %v %v", p, err, resp)
+		}
+		resp.Body.Close()
+	}
+	var mp bytes.Buffer
+	w := multipart.NewWriter(&mp)
+	w.WriteField("method", "mobile")
+	w.WriteField("phone", "+37300000001")
+	w.WriteField("level", "B-LT")
+	fw, _ := w.CreateFormFile("file", "demo.pdf")
+	fw.Write(samplepdf.Document("Demo mobile", nil, 0))
+	w.Close()
+	resp, err = http.Post(base+"/api/v1/sign-requests", w.FormDataContentType(), &mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sr struct {
+		ID, Status, Message string
+		Documents           []struct{ Download string }
+	}
+	json.NewDecoder(resp.Body).Decode(&sr)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("sign request: %d %+v", resp.StatusCode, sr)
+	}
+	for i := 0; i < 300 && (sr.Status == "pending" || sr.Status == ""); i++ {
+		time.Sleep(100 * time.Millisecond)
+		resp, err := http.Get(base + "/api/v1/sign-requests/" + sr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&sr)
+		resp.Body.Close()
+	}
+	if sr.Status != "signed" || len(sr.Documents) != 1 {
+		t.Fatalf("mobile signing: %+v", sr)
+	}
+	resp, err = http.Get(base + sr.Documents[0].Download)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp, err = http.Post(base+"/api/v1/verifications", "application/pdf", bytes.NewReader(signed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rep2 struct {
+		Indication string `json:"indication"`
+		Signatures []struct{ Level string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&rep2); err != nil || rep2.Indication != "TOTAL-PASSED" || len(rep2.Signatures) == 0 || rep2.Signatures[0].Level != "B-LT" {
+		t.Fatalf("verification of the mobile-signed PDF: %v %+v", err, rep2)
 	}
 }

@@ -1,0 +1,926 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/semnat/semnat/agent/wire"
+	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/pades/pdf"
+	"github.com/semnat/semnat/store"
+)
+
+// Store kinds of the sign-request state.
+const (
+	kindSignReq = "signreq"       // id → signRequest (JSON)
+	kindSignIn  = "signreq-in"    // id/n → the uploaded PDF
+	kindSignOut = "signreq-out"   // id/n → the signed PDF
+	kindNonces  = "signreq-nonce" // id → the token request's one-time nonces (taken once)
+)
+
+// Sign-request statuses.
+const (
+	statusPending  = "pending"            // mobile: waiting for the phone
+	statusAwaiting = "awaiting-signature" // token: waiting for the page's signatures
+	statusSigned   = "signed"
+	statusRefused  = "refused"
+	statusExpired  = "expired"
+	statusFailed   = "failed"
+)
+
+// maxDocuments bounds the files of one sign request.
+const maxDocuments = 10
+
+// signRequest is the state of one sign request, kept in the store.
+type signRequest struct {
+	ID       string    `json:"id"`
+	Method   string    `json:"method"` // mobile | token
+	Status   string    `json:"status"`
+	Message  string    `json:"message,omitempty"`
+	Created  time.Time `json:"created"`
+	Expires  time.Time `json:"expires"`
+	Level    string    `json:"level"`
+	Reason   string    `json:"reason,omitempty"`
+	Visible  *visible  `json:"visible,omitempty"`
+	Phone    string    `json:"phone,omitempty"`
+	IDNP     string    `json:"idnp,omitempty"`
+	Instance string    `json:"instance,omitempty"` // the server running a mobile request
+	Code     string    `json:"code,omitempty"`     // mobile verification code being shown
+	Current  int       `json:"current,omitempty"`  // mobile: the document the phone is asked about (1-based)
+	Cert     []byte    `json:"cert,omitempty"`     // token: signer certificate (DER)
+	Chain    [][]byte  `json:"chain,omitempty"`
+	Signer   string    `json:"signer,omitempty"` // subject of the signer certificate
+	Docs     []signDoc `json:"docs"`
+}
+
+type visible struct {
+	Page   int    `json:"page"`
+	Corner string `json:"corner"`
+}
+
+type signDoc struct {
+	Name       string          `json:"name"`
+	Size       int64           `json:"size"`
+	SHA256     string          `json:"sha256"`
+	Prepared   *pades.Prepared `json:"prepared,omitempty"` // token: until completed
+	Hash       string          `json:"hash,omitempty"`
+	Scheme     string          `json:"scheme,omitempty"`
+	Signed     bool            `json:"signed,omitempty"`
+	SignedHash string          `json:"signedSha256,omitempty"`
+	SignedSize int64           `json:"signedSize,omitempty"`
+	Downloaded bool            `json:"downloaded,omitempty"`
+}
+
+// signRequestView is the JSON answer about a sign request.
+type signRequestView struct {
+	ID               string    `json:"id"`
+	Method           string    `json:"method"`
+	Status           string    `json:"status"`
+	Message          string    `json:"message,omitempty"`
+	Expires          time.Time `json:"expires"`
+	Level            string    `json:"level"`
+	VerificationCode string    `json:"verificationCode,omitempty"`
+	Signer           string    `json:"signer,omitempty"`
+	Documents        []docView `json:"documents"`
+}
+
+type docView struct {
+	N          int    `json:"n"`
+	Name       string `json:"name"`
+	SHA256     string `json:"sha256"`
+	Current    bool   `json:"current,omitempty"` // mobile: the phone is asked about this one
+	Digest     []byte `json:"digest,omitempty"`  // token: what the key signs (base64)
+	Hash       string `json:"hash,omitempty"`
+	Scheme     string `json:"scheme,omitempty"`
+	Nonce      string `json:"nonce,omitempty"`
+	Download   string `json:"download,omitempty"` // signed, not yet downloaded
+	Downloaded bool   `json:"downloaded,omitempty"`
+}
+
+func (s *Server) view(r *signRequest, nonces []string) signRequestView {
+	v := signRequestView{ID: r.ID, Method: r.Method, Status: r.Status, Message: r.Message, Expires: r.Expires, Level: r.Level, Signer: r.Signer}
+	if r.Status == statusPending {
+		v.VerificationCode = r.Code
+	}
+	for i, d := range r.Docs {
+		dv := docView{N: i + 1, Name: d.Name, SHA256: d.SHA256, Downloaded: d.Downloaded}
+		if r.Status == statusPending && r.Current == i+1 {
+			dv.Current = true
+		}
+		if r.Status == statusAwaiting && d.Prepared != nil {
+			dv.Digest, dv.Hash, dv.Scheme = d.Prepared.DigestToSign(), d.Hash, d.Scheme
+			if i < len(nonces) {
+				dv.Nonce = nonces[i]
+			}
+		}
+		if d.Signed && !d.Downloaded {
+			dv.Download = fmt.Sprintf("/api/v1/sign-requests/%s/documents/%d", r.ID, i+1)
+		}
+		v.Documents = append(v.Documents, dv)
+	}
+	return v
+}
+
+// newID returns 128 random bits, hex.
+func newID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported systems
+	}
+	return hex.EncodeToString(b)
+}
+
+func docKey(id string, n int) string { return id + "/" + strconv.Itoa(n) }
+
+var errUnknownRequest = newProblem(http.StatusNotFound, "unknown-request", "Unknown sign request", "no sign request has this id; it may have been completed and downloaded, or never existed")
+var errExpiredRequest = newProblem(http.StatusGone, "expired", "Sign request expired", "the sign request has expired; upload the documents again")
+
+// load reads a sign request.
+func (s *Server) load(ctx context.Context, id string) (*signRequest, error) {
+	if len(id) != 32 {
+		return nil, errUnknownRequest
+	}
+	b, err := s.cfg.Store.Get(ctx, kindSignReq, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errUnknownRequest
+	case errors.Is(err, store.ErrExpired):
+		s.dropFiles(ctx, id, maxDocuments)
+		return nil, errExpiredRequest
+	case err != nil:
+		return nil, err
+	}
+	var r signRequest
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("server: sign request %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// save writes a sign request for the rest of its time to live.
+func (s *Server) save(ctx context.Context, r *signRequest) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	ttl := time.Until(r.Expires)
+	if ttl <= 0 {
+		ttl = time.Second
+	}
+	return s.cfg.Store.Put(ctx, kindSignReq, r.ID, b, ttl)
+}
+
+// update changes a stored sign request under the server's lock.
+func (s *Server) update(ctx context.Context, id string, f func(r *signRequest) error) (*signRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := f(r); err != nil {
+		return nil, err
+	}
+	return r, s.save(ctx, r)
+}
+
+// dropFiles removes the uploaded and signed files of a request.
+func (s *Server) dropFiles(ctx context.Context, id string, n int) {
+	for i := 1; i <= n; i++ {
+		_ = s.cfg.Store.Delete(ctx, kindSignIn, docKey(id, i))
+		_ = s.cfg.Store.Delete(ctx, kindSignOut, docKey(id, i))
+	}
+	_ = s.cfg.Store.Delete(ctx, kindNonces, id)
+}
+
+// upload is one uploaded document.
+type uploaded struct {
+	name string
+	data []byte
+	page pdf.Rect
+}
+
+// checkPDF refuses what cannot be signed before anything is stored or a
+// phone is asked, and returns the crop box of page (1-based).
+func checkPDF(name string, data []byte, page int) (pdf.Rect, error) {
+	r, err := pdf.Open(bytes.NewReader(data), int64(len(data)), &pdf.Options{NoRepair: true})
+	if err != nil {
+		if errors.Is(err, pdf.ErrNotPDF) {
+			return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", fmt.Sprintf("%s is not a PDF file", name))
+		}
+		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed (%v); save it again from its application", name, err))
+	}
+	if r.Encrypted() != nil {
+		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", fmt.Sprintf("%s is encrypted (password protected); remove the protection first", name))
+	}
+	if r.Repaired() {
+		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed; save it again from its application", name))
+	}
+	if _, err := r.Catalog(); err != nil {
+		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed (%v)", name, err))
+	}
+	n, err := r.NumPages()
+	if err != nil || n == 0 {
+		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s has no readable pages", name))
+	}
+	if page < 1 {
+		page = 1
+	}
+	if page > n {
+		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "bad-page", "No such page", fmt.Sprintf("%s has %d page(s); the visible signature cannot go on page %d", name, n, page))
+	}
+	p, err := r.Page(page - 1)
+	if err != nil {
+		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s: page %d cannot be read", name, page))
+	}
+	return p.CropBox, nil
+}
+
+// stampRect places a 200×60 pt stamp in a corner of the page box.
+func stampRect(box pdf.Rect, corner string) [4]float64 {
+	const w, h, m = 200.0, 60.0, 30.0
+	x, y := box.LLX+m, box.LLY+m
+	if strings.HasSuffix(corner, "right") {
+		x = box.URX - m - w
+	}
+	if strings.HasPrefix(corner, "top") {
+		y = box.URY - m - h
+	}
+	return [4]float64{x, y, x + w, y + h}
+}
+
+// safeName keeps a file name readable and harmless in a header or a page.
+func safeName(name string) string {
+	name = path.Base(strings.ReplaceAll(name, "\\", "/"))
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '-' || r == '_' || r == ' ':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('_')
+		}
+	}
+	out := strings.TrimSpace(b.String())
+	if out == "" || out == "." || out == ".." {
+		out = "document.pdf"
+	}
+	if len(out) > 120 {
+		out = out[len(out)-120:]
+	}
+	return out
+}
+
+// signParams are the options of a new sign request (form fields).
+type signParams struct {
+	method, reason, phone, idnp string
+	level                       pades.Level
+	vis                         *visible
+	cert                        *x509.Certificate
+	chain                       []*x509.Certificate
+	docs                        []uploaded
+}
+
+func formValue(f *multipart.Form, k string) string {
+	if v := f.Value[k]; len(v) > 0 {
+		return strings.TrimSpace(v[0])
+	}
+	return ""
+}
+
+// parseSignForm reads a multipart sign request.
+func (s *Server) parseSignForm(c echo.Context) (*signParams, error) {
+	if !strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
+		return nil, newProblem(http.StatusUnsupportedMediaType, "not-multipart", "Send a form", "send the PDFs as multipart/form-data fields \"file\"")
+	}
+	form, err := c.MultipartForm()
+	if err != nil {
+		if strings.Contains(err.Error(), "too large") {
+			return nil, echo.ErrStatusRequestEntityTooLarge
+		}
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return nil, he
+		}
+		return nil, newProblem(http.StatusBadRequest, "bad-form", "Unreadable form", err.Error())
+	}
+	p := &signParams{method: formValue(form, "method"), reason: formValue(form, "reason"),
+		phone: strings.ReplaceAll(formValue(form, "phone"), " ", ""), idnp: formValue(form, "idnp"), level: pades.LevelBT}
+	if len(p.reason) > 255 {
+		return nil, newProblem(http.StatusBadRequest, "bad-reason", "Reason too long", "the reason holds at most 255 characters")
+	}
+	if lv := formValue(form, "level"); lv != "" {
+		if p.level, err = pades.ParseLevel(lv); err != nil {
+			return nil, newProblem(http.StatusBadRequest, "bad-level", "Unknown level", "level is one of B-B, B-T, B-LT, B-LTA")
+		}
+	}
+	if p.level >= pades.LevelBT && s.cfg.Timestamper == nil || p.level >= pades.LevelBLT && s.cfg.Revocation == nil {
+		return nil, newProblem(http.StatusUnprocessableEntity, "level-unavailable", "Level unavailable", fmt.Sprintf("this server cannot sign at %v (no timestamp or revocation service configured)", p.level))
+	}
+	if v := formValue(form, "visible"); v == "on" || v == "true" || v == "1" {
+		p.vis = &visible{Page: 1, Corner: "bottom-right"}
+		if pg := formValue(form, "page"); pg != "" {
+			n, err := strconv.Atoi(pg)
+			if err != nil || n < 1 {
+				return nil, newProblem(http.StatusBadRequest, "bad-page", "Bad page number", "page is a page number counted from 1")
+			}
+			p.vis.Page = n
+		}
+		if cr := formValue(form, "corner"); cr != "" {
+			switch cr {
+			case "bottom-left", "bottom-right", "top-left", "top-right":
+				p.vis.Corner = cr
+			default:
+				return nil, newProblem(http.StatusBadRequest, "bad-corner", "Bad corner", "corner is bottom-left, bottom-right, top-left or top-right")
+			}
+		}
+	}
+	switch p.method {
+	case "mobile":
+		if s.cfg.Mobile == nil {
+			return nil, newProblem(http.StatusUnprocessableEntity, "method-unavailable", "Mobile signature unavailable", "this server has no mobile signature service configured")
+		}
+		if len(p.phone) < 9 || len(p.phone) > 16 || strings.Trim(p.phone, "+0123456789") != "" {
+			return nil, newProblem(http.StatusBadRequest, "bad-phone", "Bad phone number", "give the phone number as +373 followed by 8 digits")
+		}
+		if !strings.HasPrefix(p.phone, "+") {
+			p.phone = "+" + strings.TrimPrefix(p.phone, "00")
+		}
+		if p.idnp != "" && (len(p.idnp) != 13 || strings.Trim(p.idnp, "0123456789") != "") {
+			return nil, newProblem(http.StatusBadRequest, "bad-idnp", "Bad IDNP", "the IDNP has 13 digits")
+		}
+	case "token":
+		der, err := base64.StdEncoding.DecodeString(formValue(form, "certificate"))
+		if err != nil || len(der) == 0 {
+			return nil, newProblem(http.StatusBadRequest, "bad-certificate", "Bad certificate", "certificate is the signer's certificate, DER in base64")
+		}
+		if p.cert, err = x509.ParseCertificate(der); err != nil {
+			return nil, newProblem(http.StatusBadRequest, "bad-certificate", "Bad certificate", "certificate does not parse: "+err.Error())
+		}
+		switch p.cert.PublicKey.(type) {
+		case *rsa.PublicKey, *ecdsa.PublicKey:
+		default:
+			return nil, newProblem(http.StatusBadRequest, "bad-certificate", "Bad certificate", "the certificate's key must be RSA or ECDSA")
+		}
+		for _, v := range form.Value["chain"] {
+			for _, part := range strings.Split(v, ",") {
+				if part = strings.TrimSpace(part); part == "" {
+					continue
+				}
+				der, err := base64.StdEncoding.DecodeString(part)
+				if err != nil {
+					return nil, newProblem(http.StatusBadRequest, "bad-certificate", "Bad chain", "chain holds CA certificates, DER in base64")
+				}
+				ca, err := x509.ParseCertificate(der)
+				if err != nil {
+					return nil, newProblem(http.StatusBadRequest, "bad-certificate", "Bad chain", "a chain certificate does not parse: "+err.Error())
+				}
+				p.chain = append(p.chain, ca)
+			}
+		}
+	default:
+		return nil, newProblem(http.StatusBadRequest, "bad-method", "Unknown method", "method is mobile or token")
+	}
+	files := form.File["file"]
+	if len(files) == 0 {
+		return nil, newProblem(http.StatusBadRequest, "no-file", "No file", "send one or several PDFs as the multipart field \"file\"")
+	}
+	if len(files) > maxDocuments {
+		return nil, newProblem(http.StatusBadRequest, "too-many-files", "Too many files", fmt.Sprintf("send at most %d documents at once", maxDocuments))
+	}
+	page := 1
+	if p.vis != nil {
+		page = p.vis.Page
+	}
+	for _, fh := range files {
+		f, err := fh.Open()
+		if err != nil {
+			return nil, err
+		}
+		data, err := io.ReadAll(io.LimitReader(f, s.cfg.MaxUpload+1))
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		name := safeName(fh.Filename)
+		if len(data) == 0 {
+			return nil, newProblem(http.StatusBadRequest, "empty", "Empty upload", name+" is empty")
+		}
+		if int64(len(data)) > s.cfg.MaxUpload {
+			return nil, echo.ErrStatusRequestEntityTooLarge
+		}
+		box, err := checkPDF(name, data, page)
+		if err != nil {
+			return nil, err
+		}
+		p.docs = append(p.docs, uploaded{name: name, data: data, page: box})
+	}
+	return p, nil
+}
+
+// options are the pades options of a request's signature.
+func (s *Server) options(r *signRequest, box *pdf.Rect) (*pades.Options, error) {
+	lv, err := pades.ParseLevel(r.Level)
+	if err != nil {
+		return nil, err
+	}
+	o := &pades.Options{Level: lv, Reason: r.Reason, Timestamper: s.cfg.Timestamper, Revocation: s.cfg.Revocation, ExtraCerts: s.cfg.ExtraCerts}
+	if r.Visible != nil && box != nil {
+		o.Visible = &pades.Visible{Page: r.Visible.Page, Rect: stampRect(*box, r.Visible.Corner)}
+	}
+	return o, nil
+}
+
+// signError turns an error of pades into a problem.
+func signError(name string, err error) error {
+	switch {
+	case errors.Is(err, pades.ErrNotPDF):
+		return newProblem(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", name+": "+err.Error())
+	case errors.Is(err, pades.ErrEncrypted):
+		return newProblem(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", name+": "+err.Error())
+	case errors.Is(err, pades.ErrDamaged):
+		return newProblem(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", name+": "+err.Error())
+	}
+	return newProblem(http.StatusUnprocessableEntity, "cannot-sign", "This PDF cannot be signed", name+": "+err.Error())
+}
+
+// createSignRequest answers POST /api/v1/sign-requests.
+func (s *Server) createSignRequest(c echo.Context) error {
+	r, nonces, err := s.startSignRequest(c)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/sign-requests/"+r.ID)
+	return c.JSON(http.StatusCreated, s.view(r, nonces))
+}
+
+// startSignRequest checks the form, stores the request and starts it.
+func (s *Server) startSignRequest(c echo.Context) (*signRequest, []string, error) {
+	release, err := s.acquire(c.Request().Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
+	p, err := s.parseSignForm(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx := c.Request().Context()
+	now := time.Now()
+	r := &signRequest{ID: newID(), Method: p.method, Created: now.UTC(), Expires: now.Add(s.cfg.SignTTL).UTC(),
+		Level: p.level.String(), Reason: p.reason, Visible: p.vis}
+	for _, d := range p.docs {
+		sum := sha256.Sum256(d.data)
+		r.Docs = append(r.Docs, signDoc{Name: d.name, Size: int64(len(d.data)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	var nonces []string
+	switch p.method {
+	case "token":
+		r.Status = statusAwaiting
+		r.Cert, r.Signer = p.cert.Raw, p.cert.Subject.String()
+		for _, ca := range p.chain {
+			r.Chain = append(r.Chain, ca.Raw)
+		}
+		for i, d := range p.docs {
+			opts, err := s.options(r, &d.page)
+			if err != nil {
+				return nil, nil, err
+			}
+			prep, err := pades.Prepare(ctx, bytes.NewReader(d.data), int64(len(d.data)), p.cert, p.chain, opts)
+			if err != nil {
+				return nil, nil, signError(d.name, err)
+			}
+			r.Docs[i].Prepared, r.Docs[i].Hash = prep, wire.HashName(prep.SignerOpts().HashFunc())
+			if _, ok := p.cert.PublicKey.(*rsa.PublicKey); ok {
+				r.Docs[i].Scheme = "pkcs1v15"
+			}
+			nonces = append(nonces, newID())
+		}
+	case "mobile":
+		r.Status, r.Phone, r.IDNP, r.Instance = statusPending, p.phone, p.idnp, s.instance
+		r.Message = "Starting the mobile signature…"
+	}
+	// Files first, the request last: a request in the store has its files.
+	for i, d := range p.docs {
+		if err := s.cfg.Store.Put(ctx, kindSignIn, docKey(r.ID, i+1), d.data, s.cfg.SignTTL); err != nil {
+			s.dropFiles(ctx, r.ID, len(p.docs))
+			return nil, nil, err
+		}
+	}
+	if nonces != nil {
+		b, _ := json.Marshal(nonces)
+		if err := s.cfg.Store.Put(ctx, kindNonces, r.ID, b, s.cfg.SignTTL); err != nil {
+			s.dropFiles(ctx, r.ID, len(p.docs))
+			return nil, nil, err
+		}
+	}
+	if err := s.save(ctx, r); err != nil {
+		s.dropFiles(ctx, r.ID, len(p.docs))
+		return nil, nil, err
+	}
+	if r.Method == "mobile" {
+		started := make(chan struct{})
+		s.bgWG.Add(1)
+		go func() {
+			defer s.bgWG.Done()
+			s.runMobile(r.ID, started)
+		}()
+		// Answer with the first verification code when the phone has it
+		// quickly; the status tells it otherwise.
+		select {
+		case <-started:
+		case <-time.After(5 * time.Second):
+		case <-ctx.Done():
+		}
+		if cur, err := s.load(ctx, r.ID); err == nil {
+			r = cur
+		}
+	}
+	return r, nonces, nil
+}
+
+// mobileOutcome maps a mobile signature failure to a status and plain words.
+func mobileOutcome(err error) (string, string) {
+	switch {
+	case errors.Is(err, mobileid.ErrUserCancelled), errors.Is(err, mobileid.ErrWrongPIN):
+		return statusRefused, "The signature was refused on the phone. Nothing was signed."
+	case errors.Is(err, mobileid.ErrTimeout):
+		return statusExpired, "The phone was not answered in time. Nothing was signed; start again."
+	case errors.Is(err, context.DeadlineExceeded):
+		return statusExpired, "The sign request expired before the phone answered. Nothing was signed; start again."
+	case errors.Is(err, context.Canceled):
+		return statusFailed, "The server stopped or restarted while waiting for the phone, and a mobile signature cannot be resumed. Nothing was signed; start again."
+	}
+	var me *mobileid.Error
+	if errors.As(err, &me) {
+		return statusFailed, "The mobile signature failed: " + me.Err.Error() + "."
+	}
+	return statusFailed, "Signing failed: " + err.Error()
+}
+
+// runMobile signs the documents of a mobile request one after the other,
+// in the background; started is closed once the first code is known (or
+// the request has ended).
+func (s *Server) runMobile(id string, started chan struct{}) {
+	var once bool
+	signal := func() {
+		if !once {
+			once = true
+			close(started)
+		}
+	}
+	defer signal()
+	ctx := s.bg
+	r, err := s.load(ctx, id)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithDeadline(ctx, r.Expires)
+	defer cancel()
+	fail := func(err error) {
+		st, msg := mobileOutcome(err)
+		s.cfg.Log.Info("mobile signature ended", "request", id, "status", st, "err", err)
+		_, _ = s.update(context.WithoutCancel(ctx), id, func(r *signRequest) error {
+			r.Status, r.Message, r.Code, r.Current = st, msg, "", 0
+			return nil
+		})
+		s.dropFiles(context.WithoutCancel(ctx), id, len(r.Docs))
+	}
+	display := "Semnați documentul?"
+	for i := range r.Docs {
+		n := i + 1
+		data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(id, n))
+		if err != nil {
+			fail(err)
+			return
+		}
+		disp := fmt.Sprintf("%s (%d/%d) %s", display, n, len(r.Docs), r.Docs[i].Name)
+		ps, err := pades.NewPhoneSigner(ctx, s.cfg.Mobile, r.Phone, r.IDNP, disp, func(code string) {
+			_, _ = s.update(ctx, id, func(r *signRequest) error {
+				r.Code, r.Current = code, n
+				r.Message = fmt.Sprintf("Check that your phone shows the code %s, then enter your PIN (document %d of %d).", code, n, len(r.Docs))
+				return nil
+			})
+			signal()
+		})
+		if err != nil {
+			fail(err)
+			return
+		}
+		var box *pdf.Rect
+		if r.Visible != nil {
+			b, err := checkPDF(r.Docs[i].Name, data, r.Visible.Page)
+			if err != nil {
+				fail(err)
+				return
+			}
+			box = &b
+		}
+		opts, err := s.options(r, box)
+		if err != nil {
+			fail(err)
+			return
+		}
+		var out bytes.Buffer
+		res, err := pades.Sign(ctx, bytes.NewReader(data), int64(len(data)), &out, ps, opts)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if err := s.finishDoc(ctx, id, n, out.Bytes(), ps.Certificate(), "mobile", res); err != nil {
+			fail(err)
+			return
+		}
+	}
+}
+
+// finishDoc stores a signed document, records it in the audit log and
+// updates the request (signed when it was the last one).
+func (s *Server) finishDoc(ctx context.Context, id string, n int, signed []byte, cert *x509.Certificate, method string, res *pades.Result) error {
+	sum := sha256.Sum256(signed)
+	digest := hex.EncodeToString(sum[:])
+	r, err := s.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	who := mobileid.IdentityOf(cert).IDNP
+	if who == "" {
+		who = cert.Subject.String()
+	}
+	details := map[string]string{"method": method, "level": res.Level.String(), "certSerial": cert.SerialNumber.Text(16),
+		"certIssuer": cert.Issuer.String(), "signer": cert.Subject.String(), "document": r.Docs[n-1].Name, "originalSha256": r.Docs[n-1].SHA256}
+	if r.Phone != "" {
+		details["phone"] = r.Phone
+	}
+	if err := s.cfg.Store.Put(ctx, kindSignOut, docKey(id, n), signed, time.Until(r.Expires)); err != nil {
+		return err
+	}
+	if _, err := s.cfg.Store.Append(ctx, store.Event{Actor: who, Action: "sign", Subject: docKey(id, n), Digest: digest, Details: details}); err != nil {
+		_ = s.cfg.Store.Delete(ctx, kindSignOut, docKey(id, n))
+		return err // nothing is handed out unless it is in the audit log
+	}
+	_ = s.cfg.Store.Delete(ctx, kindSignIn, docKey(id, n))
+	_, err = s.update(ctx, id, func(r *signRequest) error {
+		d := &r.Docs[n-1]
+		d.Signed, d.SignedHash, d.SignedSize, d.Prepared = true, digest, int64(len(signed)), nil
+		r.Signer = cert.Subject.String()
+		if n == len(r.Docs) {
+			r.Status, r.Code, r.Current = statusSigned, "", 0
+			r.Message = "Signed. Download the signed documents below; each can be downloaded once."
+			if len(r.Docs) == 1 {
+				r.Message = "Signed. Download the signed document below; it can be downloaded once."
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// getSignRequest answers GET /api/v1/sign-requests/{id}.
+func (s *Server) getSignRequest(c echo.Context) error {
+	r, err := s.current(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	var nonces []string
+	if r.Status == statusAwaiting {
+		if b, err := s.cfg.Store.Get(c.Request().Context(), kindNonces, r.ID); err == nil {
+			_ = json.Unmarshal(b, &nonces)
+		}
+	}
+	return c.JSON(http.StatusOK, s.view(r, nonces))
+}
+
+// current loads a request and marks a mobile one that no server runs any
+// more (the server restarted while the phone was asked) as failed.
+func (s *Server) current(ctx context.Context, id string) (*signRequest, error) {
+	r, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status == statusPending && r.Instance != s.instance {
+		r, err = s.update(ctx, id, func(r *signRequest) error {
+			if r.Status == statusPending && r.Instance != s.instance {
+				r.Status, r.Code, r.Current = statusFailed, "", 0
+				r.Message = "The server restarted while waiting for the phone, and a mobile signature cannot be resumed. Nothing was signed; start again."
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.dropFiles(ctx, id, len(r.Docs))
+	}
+	return r, nil
+}
+
+// completeBody is the token signatures of POST .../complete.
+type completeBody struct {
+	Documents []struct {
+		Signature []byte `json:"signature"`
+		Binding   []byte `json:"binding"`
+		Nonce     string `json:"nonce,omitempty"`
+	} `json:"documents"`
+}
+
+// completeSignRequest answers POST /api/v1/sign-requests/{id}/complete.
+func (s *Server) completeSignRequest(c echo.Context) error {
+	ctx := c.Request().Context()
+	var body completeBody
+	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
+		return newProblem(http.StatusBadRequest, "bad-json", "Unreadable request", "send {\"documents\":[{\"signature\":…,\"binding\":…}]} with base64 values")
+	}
+	r, err := s.load(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if r.Method != "token" {
+		return newProblem(http.StatusConflict, "wrong-method", "Not a token request", "only token sign requests are completed by the page; mobile ones complete by themselves")
+	}
+	if r.Status != statusAwaiting {
+		return newProblem(http.StatusConflict, "not-awaiting", "Already completed", "this sign request is "+r.Status+"; its nonces are single-use")
+	}
+	if len(body.Documents) != len(r.Docs) {
+		return newProblem(http.StatusBadRequest, "bad-count", "Wrong number of signatures", fmt.Sprintf("send one signature and binding per document (%d)", len(r.Docs)))
+	}
+	// The nonces are single-use: whatever happens next, they are gone.
+	nb, err := s.cfg.Store.Take(ctx, kindNonces, r.ID)
+	if err != nil {
+		return newProblem(http.StatusConflict, "not-awaiting", "Already completed", "this sign request's nonces were used already")
+	}
+	var nonces []string
+	_ = json.Unmarshal(nb, &nonces)
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	abort := func(p error) error {
+		s.dropFiles(context.WithoutCancel(ctx), r.ID, len(r.Docs))
+		var pe *problem
+		msg := "Signing failed."
+		if errors.As(p, &pe) {
+			msg = pe.title + ": " + pe.detail
+		}
+		_, _ = s.update(context.WithoutCancel(ctx), r.ID, func(r *signRequest) error {
+			r.Status, r.Message = statusFailed, msg+" Nothing was signed; start again."
+			for i := range r.Docs {
+				r.Docs[i].Prepared = nil
+			}
+			return nil
+		})
+		return p
+	}
+	cert, err := x509.ParseCertificate(r.Cert)
+	if err != nil {
+		return abort(err)
+	}
+	origin := s.origin(c)
+	for i, d := range body.Documents {
+		if len(nonces) != len(r.Docs) || d.Nonce != "" && d.Nonce != nonces[i] {
+			return abort(newProblem(http.StatusUnprocessableEntity, "wrong-nonce", "Wrong nonce", fmt.Sprintf("document %d: the nonce is not the one issued for this sign request", i+1)))
+		}
+		prep := r.Docs[i].Prepared
+		h, err := wire.HashByName(r.Docs[i].Hash)
+		if err != nil || prep == nil {
+			return abort(newProblem(http.StatusConflict, "not-awaiting", "Nothing to complete", "the request holds no prepared signature"))
+		}
+		if err := wire.VerifyBinding(cert.PublicKey, h, r.Docs[i].Scheme, origin, nonces[i], prep.DigestToSign(), d.Binding); err != nil {
+			return abort(newProblem(http.StatusUnprocessableEntity, "bad-binding", "Binding does not verify",
+				fmt.Sprintf("document %d: the agent's binding does not match this site and sign request (was the signature made for another page?)", i+1)))
+		}
+		if err := verifyRaw(cert.PublicKey, h, r.Docs[i].Scheme, prep.DigestToSign(), d.Signature); err != nil {
+			return abort(newProblem(http.StatusUnprocessableEntity, "bad-signature", "Signature does not verify", fmt.Sprintf("document %d: the signature is not the certificate's signature over the digest", i+1)))
+		}
+	}
+	for i, d := range body.Documents {
+		n := i + 1
+		data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(r.ID, n))
+		if err != nil {
+			return abort(errExpiredRequest)
+		}
+		var box *pdf.Rect
+		if r.Visible != nil {
+			b, err := checkPDF(r.Docs[i].Name, data, r.Visible.Page)
+			if err != nil {
+				return abort(err)
+			}
+			box = &b
+		}
+		opts, err := s.options(r, box)
+		if err != nil {
+			return abort(err)
+		}
+		var out bytes.Buffer
+		res, err := pades.Complete(ctx, bytes.NewReader(data), int64(len(data)), r.Docs[i].Prepared, d.Signature, &out, opts)
+		if err != nil {
+			return abort(newProblem(http.StatusUnprocessableEntity, "signing-failed", "Signing failed", fmt.Sprintf("document %d: %v", n, err)))
+		}
+		if err := s.finishDoc(ctx, r.ID, n, out.Bytes(), cert, "token", res); err != nil {
+			return abort(err)
+		}
+	}
+	r, err = s.load(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.view(r, nil))
+}
+
+// verifyRaw checks a raw signature over digest.
+func verifyRaw(pub crypto.PublicKey, h crypto.Hash, scheme string, digest, sig []byte) error {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if scheme == "pss" {
+			return rsa.VerifyPSS(k, h, digest, sig, nil)
+		}
+		return rsa.VerifyPKCS1v15(k, h, digest, sig)
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(k, digest, sig) {
+			return errors.New("ecdsa: bad signature")
+		}
+		return nil
+	}
+	return fmt.Errorf("unsupported key %T", pub)
+}
+
+// origin is the server's public origin: configured, or the request's own.
+func (s *Server) origin(c echo.Context) string {
+	if s.cfg.PublicOrigin != "" {
+		return strings.TrimRight(s.cfg.PublicOrigin, "/")
+	}
+	return c.Scheme() + "://" + c.Request().Host
+}
+
+// downloadDocument answers GET /api/v1/sign-requests/{id}/documents/{n}:
+// the signed PDF, once.
+func (s *Server) downloadDocument(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.current(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(c.Param("n"))
+	if err != nil || n < 1 || n > len(r.Docs) {
+		return newProblem(http.StatusNotFound, "unknown-document", "Unknown document", fmt.Sprintf("this sign request has documents 1 to %d", len(r.Docs)))
+	}
+	d := r.Docs[n-1]
+	if !d.Signed {
+		return newProblem(http.StatusConflict, "not-signed", "Not signed yet", "the document is not signed (status "+r.Status+")")
+	}
+	data, err := s.cfg.Store.Take(ctx, kindSignOut, docKey(r.ID, n))
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
+		return newProblem(http.StatusGone, "downloaded", "Already downloaded", "each signed document can be downloaded once, and is then deleted from the server")
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.update(ctx, r.ID, func(r *signRequest) error { r.Docs[n-1].Downloaded = true; return nil }); err != nil {
+		return err
+	}
+	name := strings.TrimSuffix(d.Name, path.Ext(d.Name)) + "-signed.pdf"
+	ascii := strings.Map(func(r rune) rune {
+		if r > 127 || r == '"' {
+			return '_'
+		}
+		return r
+	}, name)
+	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, ascii, urlPathEscape(name)))
+	c.Response().Header().Set("X-Document-SHA256", d.SignedHash)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, "application/pdf", data)
+}
+
+func urlPathEscape(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c < 128 && (unicode.IsLetter(rune(c)) || unicode.IsDigit(rune(c)) || strings.IndexByte("-._~", c) >= 0) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,537 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/semnat/semnat/agent/wire"
+	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/internal/testtool"
+	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/pkiserve"
+	"github.com/semnat/semnat/store"
+	"github.com/semnat/semnat/testcerts"
+)
+
+// signShared is one private PKI (the simulator issues into it) and one
+// mobile-signature simulator, shared by the sign tests of this binary.
+var signShared struct {
+	once sync.Once
+	pki  *testcerts.PKI
+	sim  *mobileid.Simulator
+	err  error
+}
+
+func signFixtures(t *testing.T) (*testcerts.PKI, *mobileid.Simulator) {
+	t.Helper()
+	signShared.once.Do(func() {
+		signShared.pki, signShared.err = testcerts.Generate(testcerts.Options{})
+		if signShared.err != nil {
+			return
+		}
+		signShared.sim, signShared.err = mobileid.New(mobileid.Options{PKI: signShared.pki, TimeScale: 0.02, Phone: true, GeneratedUsers: 20})
+	})
+	if signShared.err != nil {
+		t.Fatal(signShared.err)
+	}
+	return signShared.pki, signShared.sim
+}
+
+type signEnv struct {
+	url   string
+	srv   *Server
+	hs    *httptest.Server
+	store *store.Store
+	pki   *testcerts.PKI
+	sim   *mobileid.Simulator
+	once  sync.Once
+}
+
+// stop closes the HTTP server, the server's background work and the store
+// (a restart opens a new env on the same database).
+func (e *signEnv) stop() {
+	e.once.Do(func() {
+		e.hs.Close()
+		e.srv.Close()
+		e.store.Close()
+	})
+}
+
+func newSignEnv(t *testing.T, db string, mut func(*Config)) *signEnv {
+	t.Helper()
+	pki, sim := signFixtures(t)
+	if db == "" {
+		db = filepath.Join(t.TempDir(), "semnat.db")
+	}
+	st, err := store.OpenSQLite(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	svc, err := pkiserve.New(pki, pkiserve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := mobileid.NewClient(url+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI, Roots: pki.RootPool(),
+		Intermediates: pki.IntermediatePool(), PollInterval: 10 * time.Millisecond, HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Store: st, Roots: pki.RootPool(), PKIServices: svc, MobileSim: sim.Handler(), Mobile: mc,
+		Timestamper: lazyTSA{url: func() string { return url + testcerts.TSAPath }}, PublicOrigin: url, MaxUpload: 4 << 20}
+	if mut != nil {
+		mut(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(s)
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
+	e := &signEnv{url: url, srv: s, hs: hs, store: st, pki: pki, sim: sim}
+	t.Cleanup(e.stop)
+	return e
+}
+
+type part struct{ name, file string }
+
+// form builds a multipart body: fields, then files.
+func form(fields map[string]string, files ...any) (string, []byte) {
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for k, v := range fields {
+		w.WriteField(k, v)
+	}
+	for i := 0; i+1 < len(files); i += 2 {
+		fw, _ := w.CreateFormFile("file", files[i].(string))
+		fw.Write(files[i+1].([]byte))
+	}
+	w.Close()
+	return w.FormDataContentType(), b.Bytes()
+}
+
+func getURL(t *testing.T, url string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func decodeView(t *testing.T, b []byte) signRequestView {
+	t.Helper()
+	var v signRequestView
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("not a sign request: %s", b)
+	}
+	return v
+}
+
+// waitStatus polls a request until it leaves pending.
+func waitStatus(t *testing.T, e *signEnv, id string) signRequestView {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, b := getURL(t, e.url+"/api/v1/sign-requests/"+id)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status: %d %s", resp.StatusCode, b)
+		}
+		if v := decodeView(t, b); v.Status != statusPending {
+			return v
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the request stays pending")
+	return signRequestView{}
+}
+
+// checkSigned verifies a signed PDF with pades.Verify and pdfsig.
+func checkSigned(t *testing.T, pki *testcerts.PKI, signed []byte, wantSigner string, wantLevel string) {
+	t.Helper()
+	rep, err := pades.Verify(context.Background(), bytes.NewReader(signed), int64(len(signed)), &pades.VerifyOptions{Roots: pki.RootPool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Signatures) == 0 {
+		t.Fatal("no signature in the output")
+	}
+	sig := rep.Signatures[len(rep.Signatures)-1]
+	if sig.Kind == "timestamp" {
+		sig = rep.Signatures[0]
+	}
+	if sig.Checks.Integrity != pades.CheckPassed || sig.Checks.Signature != pades.CheckPassed || sig.Checks.Chain != pades.CheckPassed ||
+		sig.Level != wantLevel || sig.Signer == nil || !strings.Contains(sig.Signer.Subject, wantSigner) || sig.Indication == pades.TotalFailed {
+		b, _ := json.MarshalIndent(sig, "", " ")
+		t.Fatalf("verification: %s", b)
+	}
+	f := filepath.Join(t.TempDir(), "signed.pdf")
+	os.WriteFile(f, signed, 0o644)
+	if out, err := exec.Command(testtool.Require(t, "pdfsig"), "-nocert", f).CombinedOutput(); err != nil || !bytes.Contains(out, []byte("Signature is Valid.")) {
+		t.Fatalf("pdfsig: %v\n%s", err, out)
+	}
+}
+
+func download(t *testing.T, e *signEnv, v signRequestView, n int) []byte {
+	t.Helper()
+	resp, b := getURL(t, fmt.Sprintf("%s/api/v1/sign-requests/%s/documents/%d", e.url, v.ID, n))
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment; filename=") {
+		t.Fatalf("download %d: %d %v %s", n, resp.StatusCode, resp.Header, b[:min(len(b), 300)])
+	}
+	return b
+}
+
+func auditCount(t *testing.T, st *store.Store) int64 {
+	t.Helper()
+	n, err := st.VerifyAudit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestSignRequestMobile(t *testing.T) {
+	e := newSignEnv(t, "", nil)
+	doc1 := samplepdf.Document("Contract", []string{"nr. 7"}, 0)
+	doc2 := samplepdf.Document("Anexa", []string{"nr. 8"}, 0)
+	// A manual phone: the code is shown, the user approves on the phone.
+	msisdn := "+37369000001"
+	ct, body := form(map[string]string{"method": "mobile", "phone": msisdn, "reason": "Aprobat", "visible": "on", "page": "1", "corner": "top-left"},
+		"contract.pdf", doc1, "../anexa \"1\".pdf", doc2)
+	resp, b := post(t, e.url+"/api/v1/sign-requests", ct, body, nil)
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d %s", resp.StatusCode, b)
+	}
+	v := decodeView(t, b)
+	if len(v.ID) != 32 || v.Status != statusPending || v.Level != "B-T" || len(v.Documents) != 2 || v.Documents[1].Name != "anexa _1_.pdf" {
+		t.Fatalf("created: %s", b)
+	}
+	for n := 1; n <= 2; n++ {
+		// Wait until the phone shows the request, compare the code, approve.
+		var code string
+		for i := 0; i < 500; i++ {
+			p, _ := e.sim.PhonePrompt(msisdn)
+			_, sb := getURL(t, e.url+"/api/v1/sign-requests/"+v.ID)
+			sv := decodeView(t, sb)
+			if p.Pending && sv.VerificationCode != "" && sv.Documents[n-1].Current {
+				if p.VerificationCode != sv.VerificationCode {
+					t.Fatalf("phone shows %s, the page %s", p.VerificationCode, sv.VerificationCode)
+				}
+				code = p.VerificationCode
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if code == "" {
+			t.Fatalf("document %d: no verification code", n)
+		}
+		if res, _, err := e.sim.PhoneConfirm(msisdn, mobileid.DefaultPIN2); err != nil {
+			t.Fatalf("confirm: %v %s", err, res)
+		}
+	}
+	v = waitStatus(t, e, v.ID)
+	if v.Status != statusSigned || v.Documents[0].Download == "" || v.Signer == "" {
+		t.Fatalf("final: %+v", v)
+	}
+	for n := 1; n <= 2; n++ {
+		signed := download(t, e, v, n)
+		checkSigned(t, e.pki, signed, "SERIALNUMBER=", "B-T")
+	}
+	// Downloaded once: gone.
+	resp, b = getURL(t, e.url+"/api/v1/sign-requests/"+v.ID+"/documents/1")
+	wantProblem(t, resp, b, 410, "downloaded")
+	if n := auditCount(t, e.store); n != 2 {
+		t.Fatalf("audit entries: %d", n)
+	}
+	// The uploaded and signed files are gone from the store.
+	for n := 1; n <= 2; n++ {
+		for _, k := range []string{kindSignIn, kindSignOut} {
+			if _, err := e.store.Get(context.Background(), k, docKey(v.ID, n)); err == nil {
+				t.Errorf("%s %d still stored", k, n)
+			}
+		}
+	}
+}
+
+func TestSignRequestMobileOutcomes(t *testing.T) {
+	e := newSignEnv(t, "", nil)
+	doc := samplepdf.Document("Cerere", nil, 0)
+	for _, c := range []struct{ phone, status string }{
+		{"+37300000001", statusSigned},  // scripted OK
+		{"+37300000010", statusRefused}, // user cancels
+		{"+37300000011", statusExpired}, // never answers
+		{"+37300000030", statusFailed},  // no mobile signature
+	} {
+		t.Run(c.phone, func(t *testing.T) {
+			ct, body := form(map[string]string{"method": "mobile", "phone": c.phone, "level": "B-B"}, "cerere.pdf", doc)
+			resp, b := post(t, e.url+"/api/v1/sign-requests", ct, body, nil)
+			if resp.StatusCode != 201 {
+				t.Fatalf("create: %d %s", resp.StatusCode, b)
+			}
+			v := waitStatus(t, e, decodeView(t, b).ID)
+			if v.Status != c.status || v.Message == "" {
+				t.Fatalf("got %s (%s), want %s", v.Status, v.Message, c.status)
+			}
+			if c.status == statusSigned {
+				checkSigned(t, e.pki, download(t, e, v, 1), "SERIALNUMBER=", "B-B")
+			} else if _, err := e.store.Get(context.Background(), kindSignIn, docKey(v.ID, 1)); err == nil {
+				t.Error("the upload of a failed request is still stored")
+			}
+		})
+	}
+}
+
+// fakeAgent signs like the local agent does: the digest, and the binding
+// to origin and nonce.
+func fakeAgent(t *testing.T, key crypto.Signer, d docView, origin string) (sig, binding []byte) {
+	t.Helper()
+	h, _ := wire.HashByName(d.Hash)
+	opts, _ := wire.SignerOpts(h, d.Scheme)
+	sig, err := key.Sign(rand.Reader, d.Digest, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binding, err = key.Sign(rand.Reader, wire.BindingDigest(h, origin, d.Nonce, d.Digest), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sig, binding
+}
+
+func tokenForm(ent *testcerts.Entity, extra map[string]string) map[string]string {
+	var chain []string
+	for _, c := range ent.Chain {
+		chain = append(chain, base64.StdEncoding.EncodeToString(c.Raw))
+	}
+	f := map[string]string{"method": "token", "certificate": base64.StdEncoding.EncodeToString(ent.Cert.Raw), "chain": strings.Join(chain, ",")}
+	for k, v := range extra {
+		f[k] = v
+	}
+	return f
+}
+
+func completeJSON(docs ...[2][]byte) []byte {
+	var body completeBody
+	for _, d := range docs {
+		body.Documents = append(body.Documents, struct {
+			Signature []byte `json:"signature"`
+			Binding   []byte `json:"binding"`
+			Nonce     string `json:"nonce,omitempty"`
+		}{Signature: d[0], Binding: d[1]})
+	}
+	b, _ := json.Marshal(body)
+	return b
+}
+
+func TestSignRequestTokenAndRestart(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "semnat.db")
+	e := newSignEnv(t, db, nil)
+	for _, name := range []string{"person-rsa2048", "person-p256"} {
+		ent := e.pki.MustGet(name)
+		doc := samplepdf.Document("Declarație "+name, nil, 0)
+		ct, body := form(tokenForm(ent, map[string]string{"level": "B-T", "visible": "on"}), "declaratie.pdf", doc, "b.pdf", doc)
+		resp, b := post(t, e.url+"/api/v1/sign-requests", ct, body, nil)
+		if resp.StatusCode != 201 {
+			t.Fatalf("create: %d %s", resp.StatusCode, b)
+		}
+		v := decodeView(t, b)
+		if v.Status != statusAwaiting || len(v.Documents) != 2 || len(v.Documents[0].Digest) == 0 || v.Documents[0].Nonce == "" ||
+			v.Documents[0].Hash != "SHA-256" || v.Documents[0].Nonce == v.Documents[1].Nonce {
+			t.Fatalf("created: %s", b)
+		}
+		s1, b1 := fakeAgent(t, ent.Key, v.Documents[0], e.url)
+		s2, b2 := fakeAgent(t, ent.Key, v.Documents[1], e.url)
+		resp, b = post(t, e.url+"/api/v1/sign-requests/"+v.ID+"/complete", "application/json", completeJSON([2][]byte{s1, b1}, [2][]byte{s2, b2}), nil)
+		if resp.StatusCode != 200 || decodeView(t, b).Status != statusSigned {
+			t.Fatalf("complete: %d %s", resp.StatusCode, b)
+		}
+		// The nonces are single-use.
+		resp, b = post(t, e.url+"/api/v1/sign-requests/"+v.ID+"/complete", "application/json", completeJSON([2][]byte{s1, b1}, [2][]byte{s2, b2}), nil)
+		wantProblem(t, resp, b, 409, "not-awaiting")
+		checkSigned(t, e.pki, download(t, e, v, 1), ent.Cert.Subject.SerialNumber, "B-T")
+		checkSigned(t, e.pki, download(t, e, v, 2), ent.Cert.Subject.SerialNumber, "B-T")
+	}
+	if n := auditCount(t, e.store); n != 4 {
+		t.Fatalf("audit entries: %d", n)
+	}
+
+	// Restart: a request prepared by one server is completed and
+	// downloaded through another on the same database.
+	ent := e.pki.MustGet("person-rsa2048")
+	doc := samplepdf.Document("Restart", nil, 0)
+	ct, body := form(tokenForm(ent, map[string]string{"level": "B-B"}), "restart.pdf", doc)
+	resp, b := post(t, e.url+"/api/v1/sign-requests", ct, body, nil)
+	v := decodeView(t, b)
+	// A mobile request pending at the restart.
+	ct, body = form(map[string]string{"method": "mobile", "phone": "+37369000002", "level": "B-B"}, "m.pdf", doc)
+	resp, b = post(t, e.url+"/api/v1/sign-requests", ct, body, nil)
+	if resp.StatusCode != 201 {
+		t.Fatalf("mobile create: %d %s", resp.StatusCode, b)
+	}
+	mv := decodeView(t, b)
+	e.stop()
+	origin := e.url
+	e2 := newSignEnv(t, db, func(c *Config) { c.PublicOrigin = origin })
+	s1, b1 := fakeAgent(t, ent.Key, v.Documents[0], origin)
+	resp, b = post(t, e2.url+"/api/v1/sign-requests/"+v.ID+"/complete", "application/json", completeJSON([2][]byte{s1, b1}), nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("complete after restart: %d %s", resp.StatusCode, b)
+	}
+	checkSigned(t, e2.pki, download(t, &signEnv{url: e2.url}, v, 1), ent.Cert.Subject.SerialNumber, "B-B")
+	resp, b = getURL(t, e2.url+"/api/v1/sign-requests/"+mv.ID)
+	if sv := decodeView(t, b); sv.Status != statusFailed || !strings.Contains(sv.Message, "restarted") {
+		t.Fatalf("mobile after restart: %s", b)
+	}
+	e2.sim.PhoneCancel("+37369000002")
+}
+
+func TestSignRequestBadInput(t *testing.T) {
+	e := newSignEnv(t, "", func(c *Config) { c.SignTTL = 1500 * time.Millisecond })
+	ent := e.pki.MustGet("person-p256")
+	doc := samplepdf.Document("Bad", nil, 0)
+	api := e.url + "/api/v1/sign-requests"
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "plain.pdf"), doc, 0o644)
+	if out, err := exec.Command(testtool.Require(t, "qpdf"), "--encrypt", "user", "owner", "256", "--", filepath.Join(dir, "plain.pdf"), filepath.Join(dir, "enc.pdf")).CombinedOutput(); err != nil {
+		t.Fatalf("qpdf: %v %s", err, out)
+	}
+	encrypted, _ := os.ReadFile(filepath.Join(dir, "enc.pdf"))
+	encName := "encrypted.pdf"
+	cases := []struct {
+		name   string
+		fields map[string]string
+		files  []any
+		status int
+		typ    string
+	}{
+		{"no file", tokenForm(ent, nil), nil, 400, "no-file"},
+		{"not a pdf", tokenForm(ent, nil), []any{"a.pdf", []byte("hello, world")}, 422, "not-a-pdf"},
+		{"broken pdf", tokenForm(ent, nil), []any{"a.pdf", append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("x"), 200)...)}, 422, "broken-pdf"},
+		{"bad method", map[string]string{"method": "fax"}, []any{"a.pdf", doc}, 400, "bad-method"},
+		{"bad phone", map[string]string{"method": "mobile", "phone": "12"}, []any{"a.pdf", doc}, 400, "bad-phone"},
+		{"bad level", tokenForm(ent, map[string]string{"level": "B-Z"}), []any{"a.pdf", doc}, 400, "bad-level"},
+		{"no revocation for B-LT", tokenForm(ent, map[string]string{"level": "B-LT"}), []any{"a.pdf", doc}, 422, "level-unavailable"},
+		{"bad certificate", map[string]string{"method": "token", "certificate": "AAAA"}, []any{"a.pdf", doc}, 400, "bad-certificate"},
+		{"page out of range", tokenForm(ent, map[string]string{"visible": "on", "page": "9"}), []any{"a.pdf", doc}, 422, "bad-page"},
+		{"too large", tokenForm(ent, nil), []any{"a.pdf", make([]byte, 5<<20)}, 413, "too-large"},
+	}
+	cases = append(cases, struct {
+		name   string
+		fields map[string]string
+		files  []any
+		status int
+		typ    string
+	}{"encrypted", tokenForm(ent, nil), []any{encName, encrypted}, 422, "encrypted-pdf"})
+	for _, c := range cases {
+		ct, body := form(c.fields, c.files...)
+		resp, b := post(t, api, ct, body, nil)
+		if resp.StatusCode == 201 {
+			t.Errorf("%s: accepted: %s", c.name, b)
+			continue
+		}
+		wantProblem(t, resp, b, c.status, c.typ)
+	}
+	// Unknown id, unknown document.
+	resp, b := getURL(t, api+"/0123456789abcdef0123456789abcdef")
+	wantProblem(t, resp, b, 404, "unknown-request")
+	resp, b = post(t, api+"/nope/complete", "application/json", []byte(`{"documents":[]}`), nil)
+	wantProblem(t, resp, b, 404, "unknown-request")
+
+	create := func() signRequestView {
+		ct, body := form(tokenForm(ent, nil), "a.pdf", doc)
+		resp, b := post(t, api, ct, body, nil)
+		if resp.StatusCode != 201 {
+			t.Fatalf("create: %d %s", resp.StatusCode, b)
+		}
+		return decodeView(t, b)
+	}
+	gone := func(v signRequestView) {
+		t.Helper()
+		for _, k := range []string{kindSignIn, kindSignOut} {
+			if _, err := e.store.Get(context.Background(), k, docKey(v.ID, 1)); err == nil {
+				t.Errorf("%s still stored after a refused completion", k)
+			}
+		}
+	}
+	// Binding for another origin: refused, and nothing is left.
+	v := create()
+	s1, b1 := fakeAgent(t, ent.Key, v.Documents[0], "https://evil.example")
+	resp, b = post(t, api+"/"+v.ID+"/complete", "application/json", completeJSON([2][]byte{s1, b1}), nil)
+	wantProblem(t, resp, b, 422, "bad-binding")
+	gone(v)
+	resp, b = getURL(t, api+"/"+v.ID)
+	if decodeView(t, b).Status != statusFailed {
+		t.Fatalf("after a bad binding: %s", b)
+	}
+	// Wrong nonce in the binding.
+	v = create()
+	d := v.Documents[0]
+	d.Nonce = "0000"
+	s1, b1 = fakeAgent(t, ent.Key, d, e.url)
+	resp, b = post(t, api+"/"+v.ID+"/complete", "application/json", completeJSON([2][]byte{s1, b1}), nil)
+	wantProblem(t, resp, b, 422, "bad-binding")
+	gone(v)
+	// A wrong nonce named explicitly.
+	v = create()
+	s1, b1 = fakeAgent(t, ent.Key, v.Documents[0], e.url)
+	var cb completeBody
+	json.Unmarshal(completeJSON([2][]byte{s1, b1}), &cb)
+	cb.Documents[0].Nonce = "ffff"
+	raw, _ := json.Marshal(cb)
+	resp, b = post(t, api+"/"+v.ID+"/complete", "application/json", raw, nil)
+	wantProblem(t, resp, b, 422, "wrong-nonce")
+	gone(v)
+	// A bad signature with a good binding.
+	v = create()
+	s1, b1 = fakeAgent(t, ent.Key, v.Documents[0], e.url)
+	s1[len(s1)-3] ^= 1
+	resp, b = post(t, api+"/"+v.ID+"/complete", "application/json", completeJSON([2][]byte{s1, b1}), nil)
+	if resp.StatusCode != 422 || !strings.Contains(string(b), "urn:semnat:problem:bad-signature") && !strings.Contains(string(b), "bad-binding") {
+		t.Fatalf("bad signature: %d %s", resp.StatusCode, b)
+	}
+	gone(v)
+	// Download before signing, download of a document that does not exist.
+	v = create()
+	resp, b = getURL(t, api+"/"+v.ID+"/documents/1")
+	wantProblem(t, resp, b, 409, "not-signed")
+	resp, b = getURL(t, api+"/"+v.ID+"/documents/2")
+	wantProblem(t, resp, b, 404, "unknown-document")
+	// Expired request.
+	time.Sleep(1600 * time.Millisecond)
+	s1, b1 = fakeAgent(t, ent.Key, v.Documents[0], e.url)
+	resp, b = post(t, api+"/"+v.ID+"/complete", "application/json", completeJSON([2][]byte{s1, b1}), nil)
+	if resp.StatusCode != 410 && resp.StatusCode != 404 {
+		t.Fatalf("expired: %d %s", resp.StatusCode, b)
+	}
+	gone(v)
+	if n := auditCount(t, e.store); n != 0 {
+		t.Fatalf("audit entries for refused requests: %d", n)
+	}
+}

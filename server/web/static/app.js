@@ -1,0 +1,137 @@
+// semnat web pages: method switch and USB token signing through the local
+// agent on the sign page; live status on the signing status page.
+"use strict";
+
+(function () {
+  function $(id) { return document.getElementById(id); }
+
+  function say(el, text, isError) {
+    if (!el) return;
+    el.textContent = text;
+    el.classList.toggle("error", !!isError);
+  }
+
+  async function problemText(resp) {
+    try {
+      const p = await resp.json();
+      if (p && (p.title || p.detail)) return (p.title || "") + (p.detail ? ": " + p.detail : "");
+    } catch (e) { /* not JSON */ }
+    return "HTTP " + resp.status;
+  }
+
+  // ---- sign page ----
+  const form = $("sign-form");
+  if (form) {
+    const agent = form.dataset.agent;
+    const status = $("sign-status");
+    const certSel = $("cert");
+    let certs = [];
+
+    function method() {
+      const m = form.querySelector("input[name=method]:checked");
+      return m ? m.value : "mobile";
+    }
+
+    async function loadCertificates() {
+      say(status, "Looking for the semnat agent…");
+      certSel.textContent = "";
+      try {
+        const resp = await fetch(agent + "/v1/certificates", { headers: { "Accept": "application/json" } });
+        if (!resp.ok) throw new Error(await problemText(resp));
+        certs = await resp.json();
+      } catch (e) {
+        certs = [];
+        say(status, "The semnat agent is not running on this computer (or refused this page). Start it with “semnat agent”, plug in your token, then choose USB token again.", true);
+        return;
+      }
+      if (!certs.length) {
+        say(status, "The agent found no signing certificate on the token. Is the token plugged in?", true);
+        return;
+      }
+      certs.forEach(function (c, i) {
+        const o = document.createElement("option");
+        o.value = String(i);
+        o.textContent = (c.label ? c.label + " – " : "") + c.subject + " (valid until " + (c.notAfter || "").slice(0, 10) + ")";
+        certSel.appendChild(o);
+      });
+      say(status, "Choose your certificate, then sign.");
+    }
+
+    function switchMethod() {
+      const token = method() === "token";
+      $("mobile-fields").hidden = token;
+      $("token-fields").hidden = !token;
+      say(status, "");
+      if (token) loadCertificates();
+    }
+    form.querySelectorAll("input[name=method]").forEach(function (r) { r.addEventListener("change", switchMethod); });
+    switchMethod();
+
+    async function signWithToken() {
+      const cert = certs[Number(certSel.value)];
+      if (!cert) { say(status, "Choose a certificate first (the agent must be running).", true); return; }
+      const fd = new FormData(form);
+      fd.delete("_csrf");
+      fd.delete("cert-id");
+      fd.set("method", "token");
+      fd.set("certificate", cert.certificate);
+      fd.set("chain", (cert.chain || []).join(","));
+      say(status, "Preparing the documents…");
+      let resp = await fetch("/api/v1/sign-requests", { method: "POST", body: fd });
+      if (!resp.ok) { say(status, await problemText(resp), true); return; }
+      const req = await resp.json();
+      const out = [];
+      for (const d of req.documents) {
+        say(status, "Confirm on the agent and enter your PIN: " + d.name + " (" + d.n + " of " + req.documents.length + ")");
+        let sr;
+        try {
+          sr = await fetch(agent + "/v1/sign", {
+            method: "POST", headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ certificateId: cert.id, hash: d.hash, scheme: d.scheme || "", digest: d.digest, nonce: d.nonce, document: d.name })
+          });
+        } catch (e) {
+          say(status, "The semnat agent stopped answering. Nothing was signed.", true); return;
+        }
+        if (!sr.ok) { say(status, "The token did not sign: " + await problemText(sr), true); return; }
+        const s = await sr.json();
+        out.push({ signature: s.signature, binding: s.binding, nonce: d.nonce });
+      }
+      say(status, "Finishing the signatures…");
+      resp = await fetch("/api/v1/sign-requests/" + encodeURIComponent(req.id) + "/complete", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ documents: out })
+      });
+      if (!resp.ok) { say(status, await problemText(resp), true); return; }
+      window.location.assign("/sign/" + encodeURIComponent(req.id));
+    }
+
+    form.addEventListener("submit", function (ev) {
+      if (method() !== "token") return; // mobile: the ordinary form POST
+      ev.preventDefault();
+      const btn = $("sign-button");
+      btn.disabled = true;
+      signWithToken().catch(function (e) { say(status, "Signing failed: " + e.message, true); })
+        .finally(function () { btn.disabled = false; });
+    });
+  }
+
+  // ---- status page ----
+  const req = $("request");
+  if (req && req.dataset.status === "pending") {
+    const id = req.dataset.id;
+    const poll = async function () {
+      try {
+        const resp = await fetch("/api/v1/sign-requests/" + encodeURIComponent(id), { headers: { "Accept": "application/json" } });
+        if (resp.ok) {
+          const r = await resp.json();
+          if (r.status !== "pending") { window.location.reload(); return; }
+          say($("state"), r.message || "");
+          const code = $("code");
+          if (code && r.verificationCode && code.textContent !== r.verificationCode) code.textContent = r.verificationCode;
+          else if (!code && r.verificationCode) { window.location.reload(); return; }
+        }
+      } catch (e) { /* try again */ }
+      setTimeout(poll, 1000);
+    };
+    setTimeout(poll, 1000);
+  }
+})();
