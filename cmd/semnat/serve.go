@@ -42,7 +42,8 @@ func newServeCmd(a *app) *cobra.Command {
   /api/openapi.json            the API description
 
 Errors are RFC 9457 problem documents. State (pending items, the append-only
-audit log of every seal) is kept in SQLite in --data.
+audit log of every seal) is kept in SQLite in --data, or in PostgreSQL
+(--store postgres://...) so that several instances share it.
 
 --demo runs everything on embedded defaults, nothing to configure: a test
 PKI generated into DATA/pki on first start (its certificates point at
@@ -159,9 +160,9 @@ func runServe(ctx context.Context, a *app, f *serveFlags) error {
 		return err
 	}
 	defer ln.Close()
-	st, err := store.OpenSQLite(filepath.Join(f.data, "semnat.db"), store.Options{})
+	st, err := f.openStore()
 	if err != nil {
-		return withCode(exitFailed, err)
+		return err
 	}
 	defer st.Close()
 	sc := f.serverConfig(a, st)
@@ -241,9 +242,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
-	st, err := store.OpenSQLite(filepath.Join(data, "semnat.db"), store.Options{})
+	st, err := f.openStore()
 	if err != nil {
-		return withCode(exitFailed, err)
+		return err
 	}
 	defer st.Close()
 	svc, err := pkiserve.New(p, pkiserve.Options{Dir: pkiDir, Log: a.log})

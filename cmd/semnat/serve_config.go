@@ -9,13 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/semnat/semnat/store"
 )
 
 // serveFlags are the settings of `semnat serve`. Each comes from its flag,
@@ -23,6 +27,7 @@ import (
 // (NAME = VALUE lines), else its default.
 type serveFlags struct {
 	config, data, addr, publicURL string
+	storeDSN                      string
 	demo, online, printConfig     bool
 	trust                         []string
 	keys                          keyFlags
@@ -40,6 +45,7 @@ func (f *serveFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&f.demo, "demo", false, "run on embedded defaults: test PKI, test keys, SQLite in --data")
 	fl.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration as a --config file and exit")
 	fl.StringVar(&f.data, "data", ".data", "data directory (SQLite database; with --demo also the test PKI and API key)")
+	fl.StringVar(&f.storeDSN, "store", "", "the store: a postgres:// URL (password from $PGPASSWORD or ~/.pgpass) to share it between instances; default SQLite DATA/semnat.db")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8480", "listen address HOST:PORT")
 	fl.StringVar(&f.publicURL, "public-url", "", "the URL users reach this server at (default: from --addr)")
 	fl.StringSliceVar(&f.trust, "trust", nil, "trust anchors for verification: PEM/DER file or directory (repeatable)")
@@ -170,7 +176,7 @@ func printConfig(w io.Writer, fl *pflag.FlagSet) {
 			}
 			continue
 		}
-		if v := f.Value.String(); v == "" {
+		if v := redactURL(f.Value.String()); v == "" {
 			fmt.Fprintf(w, "# %s =\n", n)
 		} else {
 			fmt.Fprintf(w, "%s = %s\n", n, v)
@@ -280,4 +286,27 @@ func (f *serveFlags) tlsConfig() (*tls.Config, error) {
 		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}
 	return cfg, nil
+}
+
+// redactURL hides the password of a URL value (a --store DSN).
+func redactURL(v string) string {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+	}
+	return v
+}
+
+// openStore opens --store, or SQLite in the data directory.
+func (f *serveFlags) openStore() (*store.Store, error) {
+	dsn := f.storeDSN
+	if dsn == "" {
+		dsn = filepath.Join(f.data, "semnat.db")
+	}
+	st, err := store.Open(dsn, store.Options{})
+	if err != nil {
+		return nil, withCode(exitFailed, errors.New(strings.ReplaceAll(err.Error(), dsn, redactURL(dsn))))
+	}
+	return st, nil
 }

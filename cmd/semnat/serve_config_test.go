@@ -25,7 +25,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/store"
 	"github.com/semnat/semnat/testcerts"
 )
 
@@ -240,5 +242,50 @@ func TestServeNeedsTrust(t *testing.T) {
 		"--key", filepath.Join(dir, "seal", "key.pem"), "--cert", filepath.Join(dir, "seal", "cert.pem"), "--seal-level", "B-LT")
 	if code != exitUsage || !strings.Contains(errOut, "--tsa") {
 		t.Errorf("B-LT without a TSA: exit %d %q", code, errOut)
+	}
+}
+
+// TestServeDemoPostgres: --store postgres://... keeps the state and the
+// audit log in PostgreSQL; --print-config never shows its password.
+func TestServeDemoPostgres(t *testing.T) {
+	dsn := os.Getenv("SEMNAT_TEST_POSTGRES")
+	if dsn == "" {
+		if testtool.InCI() {
+			t.Fatal("SEMNAT_TEST_POSTGRES is not set: .ci/run must start PostgreSQL (.ci/postgres.sh)")
+		}
+		t.Skip("SEMNAT_TEST_POSTGRES not set")
+	}
+	code, out, _ := revRun(t, "serve", "--store", dsn, "--print-config")
+	if code != 0 || strings.Contains(out, ":semnat_test@") || !strings.Contains(out, "store = postgres://semnat_test:xxxxx@") {
+		t.Errorf("--print-config shows the store password or no store: %d\n%s", code, out)
+	}
+	st, err := store.Open(dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	before, err := st.VerifyAudit(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	base := revStartServer(t, "serve", "--demo", "--data", data, "--addr", "127.0.0.1:0", "--store", dsn)
+	key, _ := os.ReadFile(filepath.Join(data, "api-key"))
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/seal", bytes.NewReader(samplepdf.Document("PG", nil, 0)))
+	req.Header.Set("X-API-Key", strings.TrimSpace(string(key)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("seal: %d", resp.StatusCode)
+	}
+	if after, err := st.VerifyAudit(t.Context()); err != nil || after != before+1 {
+		t.Fatalf("audit in PostgreSQL: %d → %d, %v", before, after, err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "semnat.db")); err == nil {
+		t.Error("a SQLite database was created although --store names PostgreSQL")
 	}
 }
