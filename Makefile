@@ -15,8 +15,8 @@ build: ## build bin/semnat
 test: ## unit + integration tests (the CI command)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
-demo: build ## test PKI, local services, a signed sample: everything in one process
-	./$(BIN) demo --data .data
+demo: build ## every service in one process on embedded defaults (test PKI, SQLite in .data)
+	./$(BIN) serve --demo --data .data
 
 bench: build ## Go benchmarks + side-by-side scripts, one table
 	bash bench/run.sh

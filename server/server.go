@@ -8,7 +8,6 @@ package server
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -42,8 +41,13 @@ type Config struct {
 	Seal        pades.Signer
 	SealLevel   pades.Level
 	Timestamper pades.Timestamper
-	// APIKeys maps an API key to the name of the system using it (seal).
-	APIKeys map[string]string
+	// APIKeys maps an API key to the name of the system using it (seal);
+	// APIKeyDigests does the same by the key's SHA-256, so that a config
+	// file need not hold the keys themselves. A TLS client certificate that
+	// the listener verified (tls.Config.ClientCAs) also identifies a
+	// system, by its subject common name.
+	APIKeys       map[string]string
+	APIKeyDigests map[[32]byte]string
 	// MaxUpload bounds a request body (default 32 MiB).
 	MaxUpload int64
 	// MaxConcurrent bounds signing and verification work (default 4).
@@ -52,6 +56,8 @@ type Config struct {
 	// (default 50), with bursts of RateBurst (default 2×RateLimit).
 	RateLimit float64
 	RateBurst int
+	// RequestTimeout bounds the work of one API request (default 60s).
+	RequestTimeout time.Duration
 	// PKIServices and MobileSim, when set, are mounted: /ocsp, /crl/, /ca/,
 	// /tsa and /mid-api/, /rest/service, /sim/.
 	PKIServices http.Handler
@@ -82,6 +88,7 @@ type Config struct {
 type Server struct {
 	e     *echo.Echo
 	cfg   Config
+	keys  map[[32]byte]string // API key digest → system
 	cache *pades.VerifyCache
 	work  chan struct{}
 	m     *metrics
@@ -111,6 +118,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RateBurst <= 0 {
 		cfg.RateBurst = int(2 * cfg.RateLimit)
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 60 * time.Second
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -128,6 +138,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{e: echo.New(), cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent), m: newMetrics(), instance: newID()}
 	s.bg, s.stop = context.WithCancel(context.Background())
+	s.keys = make(map[[32]byte]string, len(cfg.APIKeys)+len(cfg.APIKeyDigests))
+	for k, name := range cfg.APIKeys {
+		s.keys[sha256.Sum256([]byte(k))] = name
+	}
+	for d, name := range cfg.APIKeyDigests {
+		s.keys[d] = name
+	}
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.problemHandler
@@ -149,7 +166,7 @@ func New(cfg Config) (*Server, error) {
 			return newProblem(http.StatusTooManyRequests, "rate-limited", "Too many requests", "slow down and try again")
 		},
 	})
-	api := e.Group("/api/v1", limiter, middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxUpload)))
+	api := e.Group("/api/v1", limiter, middleware.BodyLimit(fmt.Sprintf("%dB", cfg.MaxUpload)), middleware.ContextTimeout(cfg.RequestTimeout))
 	api.POST("/verifications", s.verify)
 	api.POST("/seal", s.seal)
 	api.POST("/sign-requests", s.createSignRequest)
@@ -360,18 +377,20 @@ func (s *Server) verify(c echo.Context) error {
 	return c.JSON(http.StatusOK, rep)
 }
 
-// apiClient returns the system name of the request's API key.
+// apiClient returns the name of the registered system making the request:
+// by a TLS client certificate the listener verified, else by its API key.
 func (s *Server) apiClient(c echo.Context) (string, error) {
+	if st := c.Request().TLS; st != nil && len(st.VerifiedChains) > 0 && len(st.VerifiedChains[0]) > 0 {
+		return "cert:" + st.VerifiedChains[0][0].Subject.CommonName, nil
+	}
 	key := c.Request().Header.Get("X-API-Key")
 	if key == "" {
 		key = strings.TrimPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
 	}
-	for k, name := range s.cfg.APIKeys {
-		if key != "" && subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 {
-			return name, nil
-		}
+	if name, ok := s.keys[sha256.Sum256([]byte(key))]; ok && key != "" {
+		return name, nil
 	}
-	return "", newProblem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a registered system's API key is required (X-API-Key)")
+	return "", newProblem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a registered system's API key (X-API-Key) or TLS client certificate is required")
 }
 
 // seal answers POST /api/v1/seal: the organisation's key signs the PDF at

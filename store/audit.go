@@ -50,7 +50,8 @@ func entryHash(prev []byte, seq int64, at time.Time, actor, action, subject, dig
 }
 
 // Append records e at the end of the log, chained to the entry before it.
-// Appends are serialised by the database (an immediate transaction).
+// Appends are serialised by the database (SQLite: an immediate transaction;
+// PostgreSQL: an exclusive lock on the table, which readers do not wait for).
 func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
 	if e.Action == "" {
 		return nil, fmt.Errorf("store: an audit event needs an action")
@@ -64,6 +65,11 @@ func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
 		return nil, fmt.Errorf("store: audit: %w", err)
 	}
 	defer tx.Rollback()
+	if s.d.lockAudit != "" {
+		if _, err := tx.ExecContext(ctx, s.d.lockAudit); err != nil {
+			return nil, fmt.Errorf("store: audit: %w", err)
+		}
+	}
 	prev := make([]byte, sha256.Size)
 	var last int64
 	row := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`)
@@ -72,8 +78,8 @@ func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
 	}
 	ent := &Entry{Seq: last + 1, At: s.now().UTC(), Event: e, PrevHash: prev}
 	ent.Hash = entryHash(prev, ent.Seq, ent.At, e.Actor, e.Action, e.Subject, e.Digest, string(details))
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit (seq, at, actor, action, subject, digest, details, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ent.Seq, ent.At.UnixNano(), e.Actor, e.Action, e.Subject, e.Digest, string(details), prev, ent.Hash); err != nil {
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO audit (seq, at, actor, action, subject, digest, details, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), ent.Seq, ent.At.UnixNano(), e.Actor, e.Action, e.Subject, e.Digest, string(details), prev, ent.Hash); err != nil {
 		return nil, fmt.Errorf("store: audit: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

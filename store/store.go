@@ -1,9 +1,8 @@
 // Package store keeps the state of semnat's services: items with a time to
 // live (pending two-phase signatures, uploaded files) and the append-only,
 // hash-chained audit log of every signing, seal, grant, revocation and
-// payment. SQLite in a data directory is the embedded default; the same
-// schema is meant for PostgreSQL when several `semnat serve` instances share
-// one store.
+// payment. SQLite in a data directory is the embedded default; PostgreSQL
+// (the same tables) lets several `semnat serve` instances share one store.
 package store
 
 import (
@@ -12,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // the embedded default: pure Go, no cgo
@@ -28,7 +28,19 @@ var (
 type Store struct {
 	db  *sql.DB
 	now func() time.Time
+	d   dialect
 }
+
+// dialect is what differs between the databases.
+type dialect struct {
+	name string
+	// rebind turns the ? placeholders of a query into the database's.
+	rebind func(string) string
+	// lockAudit, run first in an append's transaction, serialises appends.
+	lockAudit string
+}
+
+var sqliteDialect = dialect{name: "sqlite", rebind: func(q string) string { return q }}
 
 // Options tune Open.
 type Options struct {
@@ -79,11 +91,31 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: creating the schema in %s: %w", path, err)
 	}
+	return newStore(db, sqliteDialect, opts), nil
+}
+
+func newStore(db *sql.DB, d dialect, opts Options) *Store {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, now: now}, nil
+	return &Store{db: db, now: now, d: d}
+}
+
+// Open opens the store a settings value names: a postgres:// or
+// postgresql:// URL, else the path of a SQLite database file.
+func Open(dsn string, opts Options) (*Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return OpenPostgres(dsn, opts)
+	}
+	return OpenSQLite(dsn, opts)
+}
+
+// Backend names the database: "sqlite" or "postgres".
+func (s *Store) Backend() string { return s.d.name }
+
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return s.db.ExecContext(ctx, s.d.rebind(q), args...)
 }
 
 // Close closes the database.
@@ -94,7 +126,7 @@ func (s *Store) Put(ctx context.Context, kind, id string, value []byte, ttl time
 	if ttl <= 0 {
 		return fmt.Errorf("store: time to live %v must be positive", ttl)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
+	_, err := s.exec(ctx, `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
 		ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires = excluded.expires`,
 		kind, id, value, s.now().Add(ttl).UnixNano())
 	if err != nil {
@@ -108,7 +140,7 @@ func (s *Store) Put(ctx context.Context, kind, id string, value []byte, ttl time
 func (s *Store) Get(ctx context.Context, kind, id string) ([]byte, error) {
 	var value []byte
 	var expires int64
-	err := s.db.QueryRowContext(ctx, `SELECT value, expires FROM items WHERE kind = ? AND id = ?`, kind, id).Scan(&value, &expires)
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT value, expires FROM items WHERE kind = ? AND id = ?`), kind, id).Scan(&value, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, kind, id)
 	}
@@ -126,24 +158,14 @@ func (s *Store) Get(ctx context.Context, kind, id string) ([]byte, error) {
 // two concurrent takers only one gets it (a one-time download, a two-phase
 // signature completed once).
 func (s *Store) Take(ctx context.Context, kind, id string) ([]byte, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("store: take %s/%s: %w", kind, id, err)
-	}
-	defer tx.Rollback()
 	var value []byte
 	var expires int64
-	err = tx.QueryRowContext(ctx, `SELECT value, expires FROM items WHERE kind = ? AND id = ?`, kind, id).Scan(&value, &expires)
+	// One statement: of concurrent DELETEs only one returns the row.
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`DELETE FROM items WHERE kind = ? AND id = ? RETURNING value, expires`), kind, id).Scan(&value, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, kind, id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: take %s/%s: %w", kind, id, err)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM items WHERE kind = ? AND id = ?`, kind, id); err != nil {
-		return nil, fmt.Errorf("store: take %s/%s: %w", kind, id, err)
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("store: take %s/%s: %w", kind, id, err)
 	}
 	if s.now().UnixNano() >= expires {
@@ -154,7 +176,7 @@ func (s *Store) Take(ctx context.Context, kind, id string) ([]byte, error) {
 
 // Delete removes (kind, id); removing nothing is not an error.
 func (s *Store) Delete(ctx context.Context, kind, id string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM items WHERE kind = ? AND id = ?`, kind, id); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM items WHERE kind = ? AND id = ?`, kind, id); err != nil {
 		return fmt.Errorf("store: delete %s/%s: %w", kind, id, err)
 	}
 	return nil
@@ -162,7 +184,7 @@ func (s *Store) Delete(ctx context.Context, kind, id string) error {
 
 // Sweep removes every expired item and returns how many.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM items WHERE expires <= ?`, s.now().UnixNano())
+	res, err := s.exec(ctx, `DELETE FROM items WHERE expires <= ?`, s.now().UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("store: sweep: %w", err)
 	}

@@ -2,12 +2,18 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/semnat/semnat/internal/testtool"
 )
 
 type clock struct {
@@ -18,14 +24,78 @@ type clock struct {
 func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 func newClock() *clock               { return &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)} }
-func open(t *testing.T, c *clock) *Store {
-	t.Helper()
-	return openAt(t, filepath.Join(t.TempDir(), "semnat.db"), c)
+
+// backend opens stores of one database kind for the tests.
+type backend struct {
+	name string
+	// fresh names an empty database; open opens it (again).
+	fresh func(t *testing.T) string
+	// dropGuards removes the append-only guard, as someone with database
+	// access could.
+	dropGuards []string
 }
 
-func openAt(t *testing.T, path string, c *clock) *Store {
+func sqliteBackend() backend {
+	return backend{name: "sqlite",
+		fresh:      func(t *testing.T) string { return filepath.Join(t.TempDir(), "semnat.db") },
+		dropGuards: []string{`DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`}}
+}
+
+// postgresBackend uses $SEMNAT_TEST_POSTGRES (.ci/postgres.sh starts a
+// server and prints it), one fresh schema per test. Without it the test is
+// skipped, except in CI where it fails.
+func postgresBackend(t *testing.T) backend {
+	dsn := os.Getenv("SEMNAT_TEST_POSTGRES")
+	return backend{name: "postgres",
+		fresh: func(t *testing.T) string {
+			if dsn == "" {
+				if testtool.InCI() {
+					t.Fatal("SEMNAT_TEST_POSTGRES is not set: .ci/run must start PostgreSQL (.ci/postgres.sh)")
+				}
+				t.Skip("SEMNAT_TEST_POSTGRES not set (bash .ci/postgres.sh prints a DSN)")
+			}
+			admin, err := sql.Open("pgx", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer admin.Close()
+			schema := fmt.Sprintf("t_%d_%d", time.Now().UnixNano(), rand.IntN(1e6))
+			if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if a, err := sql.Open("pgx", dsn); err == nil {
+					a.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+					a.Close()
+				}
+			})
+			u, err := url.Parse(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			q.Set("search_path", schema)
+			u.RawQuery = q.Encode()
+			return u.String()
+		},
+		dropGuards: []string{`DROP TRIGGER audit_append_only ON audit`}}
+}
+
+// eachBackend runs f on SQLite and on PostgreSQL.
+func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
+	for _, b := range []backend{sqliteBackend(), postgresBackend(t)} {
+		t.Run(b.name, func(t *testing.T) { f(t, b) })
+	}
+}
+
+func (b backend) open(t *testing.T, c *clock) *Store {
 	t.Helper()
-	s, err := OpenSQLite(path, Options{Now: c.now})
+	return openAt(t, b.fresh(t), c)
+}
+
+func openAt(t *testing.T, dsn string, c *clock) *Store {
+	t.Helper()
+	s, err := Open(dsn, Options{Now: c.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,9 +103,10 @@ func openAt(t *testing.T, path string, c *clock) *Store {
 	return s
 }
 
-func TestItemsWithTTL(t *testing.T) {
+func TestItemsWithTTL(t *testing.T) { eachBackend(t, testItemsWithTTL) }
+func testItemsWithTTL(t *testing.T, b backend) {
 	c := newClock()
-	s := open(t, c)
+	s := b.open(t, c)
 	ctx := context.Background()
 	if err := s.Put(ctx, "pending", "a", []byte("state"), time.Minute); err != nil {
 		t.Fatal(err)
@@ -71,8 +142,9 @@ func TestItemsWithTTL(t *testing.T) {
 	}
 }
 
-func TestTakeOnce(t *testing.T) {
-	s := open(t, newClock())
+func TestTakeOnce(t *testing.T) { eachBackend(t, testTakeOnce) }
+func testTakeOnce(t *testing.T, b backend) {
+	s := b.open(t, newClock())
 	ctx := context.Background()
 	s.Put(ctx, "download", "d", []byte("pdf"), time.Hour)
 	var wg sync.WaitGroup
@@ -95,9 +167,10 @@ func TestTakeOnce(t *testing.T) {
 	}
 }
 
-func TestStateSurvivesRestart(t *testing.T) {
+func TestStateSurvivesRestart(t *testing.T) { eachBackend(t, testStateSurvivesRestart) }
+func testStateSurvivesRestart(t *testing.T, b backend) {
 	c := newClock()
-	path := filepath.Join(t.TempDir(), "semnat.db")
+	path := b.fresh(t)
 	s := openAt(t, path, c)
 	ctx := context.Background()
 	s.Put(ctx, "pending", "p", []byte("two-phase state"), time.Hour)
@@ -112,9 +185,10 @@ func TestStateSurvivesRestart(t *testing.T) {
 	}
 }
 
-func TestAuditChain(t *testing.T) {
+func TestAuditChain(t *testing.T) { eachBackend(t, testAuditChain) }
+func testAuditChain(t *testing.T, b backend) {
 	c := newClock()
-	s := open(t, c)
+	s := b.open(t, c)
 	ctx := context.Background()
 	// Concurrent appends stay one unbroken chain.
 	var wg sync.WaitGroup
@@ -144,8 +218,10 @@ func TestAuditChain(t *testing.T) {
 		t.Fatal("delete allowed")
 	}
 	// Someone with file access drops the guard and edits an entry: caught.
-	if _, err := s.db.Exec(`DROP TRIGGER audit_no_update`); err != nil {
-		t.Fatal(err)
+	for _, q := range b.dropGuards {
+		if _, err := s.db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := s.db.Exec(`UPDATE audit SET subject = 'forged' WHERE seq = 57`); err != nil {
 		t.Fatal(err)
@@ -154,11 +230,13 @@ func TestAuditChain(t *testing.T) {
 		t.Fatalf("tampered log verified: %v", err)
 	}
 	// ... or removes one.
-	s2 := open(t, newClock())
+	s2 := b.open(t, newClock())
 	for i := 0; i < 3; i++ {
 		s2.Append(ctx, Event{Action: "grant", Subject: fmt.Sprint(i)})
 	}
-	s2.db.Exec(`DROP TRIGGER audit_no_delete`)
+	for _, q := range b.dropGuards {
+		s2.db.Exec(q)
+	}
 	if _, err := s2.db.Exec(`DELETE FROM audit WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}
@@ -167,5 +245,42 @@ func TestAuditChain(t *testing.T) {
 	}
 	if _, err := s.Append(ctx, Event{}); err == nil {
 		t.Fatal("an event without action was recorded")
+	}
+}
+
+// TestSharedByInstances: two handles on one database (two `semnat serve`
+// instances) append concurrently and keep one unbroken chain; an item one
+// puts, the other takes.
+func TestSharedByInstances(t *testing.T) { eachBackend(t, testSharedByInstances) }
+func testSharedByInstances(t *testing.T, b backend) {
+	dsn := b.fresh(t)
+	c := newClock()
+	a, z := openAt(t, dsn, c), openAt(t, dsn, c)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i, s := range []*Store{a, z, a, z} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				if _, err := s.Append(ctx, Event{Actor: fmt.Sprint("instance-", i%2), Action: "sign", Subject: fmt.Sprint(j)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n, err := z.VerifyAudit(ctx); err != nil || n != 80 {
+		t.Fatalf("shared chain: %d %v", n, err)
+	}
+	if err := a.Put(ctx, "pending", "x", []byte("state"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := z.Take(ctx, "pending", "x"); err != nil || string(v) != "state" {
+		t.Fatalf("take from the other instance: %q %v", v, err)
+	}
+	if _, err := a.Get(ctx, "pending", "x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("taken item still there: %v", err)
 	}
 }

@@ -91,18 +91,8 @@ func HashByName(name string) (crypto.Hash, error) {
 	return 0, fmt.Errorf("wire: unsupported hash %q (SHA-256, SHA-384 or SHA-512)", name)
 }
 
-// HashName is the inverse of HashByName.
-func HashName(h crypto.Hash) string {
-	switch h {
-	case crypto.SHA256:
-		return "SHA-256"
-	case crypto.SHA384:
-		return "SHA-384"
-	case crypto.SHA512:
-		return "SHA-512"
-	}
-	return h.String()
-}
+// HashName is the inverse of HashByName ("SHA-256", …): crypto.Hash's own name.
+func HashName(h crypto.Hash) string { return h.String() }
 
 // SignerOpts is the crypto.SignerOpts for a hash and scheme.
 func SignerOpts(h crypto.Hash, scheme string) (crypto.SignerOpts, error) {

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,45 +30,169 @@ import (
 )
 
 func newServeCmd(a *app) *cobra.Command {
-	var data, addr string
-	var demo, online bool
+	f := &serveFlags{}
 	cmd := &cobra.Command{
-		Use:   "serve --demo [--data DIR] [--addr HOST:PORT]",
+		Use:   "serve (--demo | --trust PEM [--p12 FILE | --token ...] [--tsa URL] ...)",
 		Short: "Run the semnat HTTP service: verification and seal API, PKI services, mobile-signature simulator",
-		Long: `Run every HTTP service in one process:
+		Long: `Run the semnat HTTP service:
 
   POST /api/v1/verifications   verify a PDF (the report of 'semnat verify --json')
-  POST /api/v1/seal            seal a PDF with the organisation's key (X-API-Key)
+  POST /api/v1/seal            seal a PDF with the organisation's key (X-API-Key
+                               or a TLS client certificate)
   POST /api/v1/sign-requests   sign PDFs with a mobile signature or a USB token
   /sign, /verify               web pages: sign and verify in a browser
-  /tsa, /ocsp, /crl/, /ca/     timestamp authority, OCSP, CRLs, CA certificates
-  /mid-api/, /rest/service     mobile-signature simulator (Mobile-ID, ETSI faces)
-  /sim/+373...                 the simulator's virtual phone
-  /healthz, /readyz            liveness and readiness
+  /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
+  /api/openapi.json            the API description
 
-Errors are RFC 9457 problem documents. State (the audit log of every seal,
-pending items) is kept in SQLite in the data directory.
+Errors are RFC 9457 problem documents. State (pending items, the append-only
+audit log of every seal) is kept in SQLite in --data, or in PostgreSQL
+(--store postgres://...) so that several instances share it.
 
---demo runs on embedded defaults: a test PKI generated into DATA/pki on
-first start (its certificates point at --addr), the test seal key, an API
-key written to DATA/api-key (mode 0600). Production keys (PKCS#12,
-PKCS#11) come with a later version.`,
+--demo runs everything on embedded defaults, nothing to configure: a test
+PKI generated into DATA/pki on first start (its certificates point at
+--addr), the test seal key, an API key written to DATA/api-key (mode 0600),
+and beside the API the PKI services (/tsa, /ocsp, /crl/, /ca/) and the
+mobile-signature simulator (/mid-api/, /rest/service, virtual phone /sim/).
+
+Without --demo the server takes its trust anchors (--trust), the seal key
+(--p12, --key/--cert/--chain or --token, as for 'semnat sign'; PINs and
+passwords from files or $SEMNAT_PIN / $SEMNAT_P12_PASSWORD, never flags), the
+timestamp authority (--tsa) and the registered systems (--api-keys, and TLS
+client certificates under --client-ca) from its settings.
+
+Every setting is a flag, or $SEMNAT_NAME (e.g. SEMNAT_RATE_LIMIT=200), or a
+NAME = VALUE line in the --config file (also $SEMNAT_CONFIG); a flag wins
+over the environment, which wins over the file. --print-config shows the
+result in the file format.`,
 		Example: `  semnat serve --demo
   curl -s --data-binary @signed.pdf -H 'Content-Type: application/pdf' http://127.0.0.1:8480/api/v1/verifications
-  curl -s --data-binary @in.pdf -H "X-API-Key: $(cat .data/api-key)" http://127.0.0.1:8480/api/v1/seal > sealed.pdf`,
+  curl -s --data-binary @in.pdf -H "X-API-Key: $(cat .data/api-key)" http://127.0.0.1:8480/api/v1/seal > sealed.pdf
+  semnat serve --trust roots/ --p12 seal.p12 --p12-pass-file /run/secrets/p12 --tsa https://tsa.example/ --api-keys systems.txt
+  semnat serve --config /etc/semnat/serve.conf --print-config`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !demo {
-				return withCode(exitUsage, errors.New("only --demo (embedded test PKI and keys) is available in this version"))
+			if err := configSources(cmd.Flags(), f.config); err != nil {
+				return withCode(exitUsage, err)
 			}
-			return runServeDemo(cmd.Context(), a, data, addr, online)
+			if f.printConfig {
+				printConfig(a.stdout, cmd.Flags())
+				return nil
+			}
+			if f.demo {
+				return runServeDemo(cmd.Context(), a, f)
+			}
+			return runServe(cmd.Context(), a, f)
 		},
 	}
-	cmd.Flags().BoolVar(&demo, "demo", false, "run on embedded defaults (test PKI, SQLite in --data)")
-	cmd.Flags().StringVar(&data, "data", ".data", "data directory (PKI, database, API key)")
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8480", "listen address HOST:PORT")
-	cmd.Flags().BoolVar(&online, "online", true, "let verification fetch OCSP responses and CRLs documents do not embed")
+	f.register(cmd.Flags())
 	return cmd
+}
+
+// serverConfig is the part of server.Config common to both modes.
+func (f *serveFlags) serverConfig(a *app, st *store.Store) server.Config {
+	return server.Config{Store: st, VerifyOnline: f.online, Log: a.log,
+		MaxUpload: int64(f.maxUpload), MaxConcurrent: f.maxConcurrent, RateLimit: f.rateLimit, RateBurst: f.rateBurst,
+		RequestTimeout: f.requestTimeout}
+}
+
+// listen binds --addr: the listener, its own URL (for the "listening on"
+// line) and the public URL (--public-url, else the listener's).
+func (f *serveFlags) listen() (ln net.Listener, local, public string, err error) {
+	ln, local, err = httpserve.Listen(f.addr)
+	if err != nil {
+		return nil, "", "", withCode(exitUsage, err)
+	}
+	public = local
+	if f.publicURL != "" {
+		public = strings.TrimRight(f.publicURL, "/")
+	} else if f.tlsCert != "" {
+		public = "https://" + strings.TrimPrefix(local, "http://")
+	}
+	return ln, local, public, nil
+}
+
+// runServe runs the service on the configured keys and trust anchors.
+func runServe(ctx context.Context, a *app, f *serveFlags) error {
+	if len(f.trust) == 0 {
+		return withCode(exitUsage, errors.New("no trust anchors: give --trust PEM (or run with --demo for the embedded test PKI)"))
+	}
+	certs, err := loadCertificates(f.trust)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("--trust: %w", err))
+	}
+	roots := x509.NewCertPool()
+	for _, c := range certs {
+		roots.AddCert(c)
+	}
+	tlsCfg, err := f.tlsConfig()
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return withCode(exitUsage, err)
+	}
+	cfg := server.Config{}
+	if f.keys.given() {
+		lvl, err := pades.ParseLevel(f.sealLevel)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("--seal-level: %w", err))
+		}
+		if lvl >= pades.LevelBT && f.tsaURL == "" {
+			return withCode(exitUsage, fmt.Errorf("--seal-level %s needs a timestamp authority: give --tsa URL (or --seal-level B-B)", lvl))
+		}
+		signer, closeSigner, err := f.keys.open(ctx, a)
+		if err != nil {
+			return err
+		}
+		defer closeSigner()
+		cfg.Seal, cfg.SealLevel = signer, lvl
+	}
+	if f.tsaURL != "" {
+		cfg.Timestamper = pades.TSA{Client: &tsa.Client{URL: f.tsaURL, HTTPClient: &http.Client{Timeout: 15 * time.Second}}}
+	}
+	if f.apiKeys != "" {
+		if cfg.APIKeyDigests, err = readAPIKeys(f.apiKeys); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	if cfg.Seal != nil && cfg.APIKeyDigests == nil && (tlsCfg == nil || tlsCfg.ClientCAs == nil) {
+		a.log.Warn("a seal key is configured but no system can use it: give --api-keys or --client-ca")
+	}
+	ln, local, base, err := f.listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	st, err := f.openStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sc := f.serverConfig(a, st)
+	sc.Roots, sc.Seal, sc.SealLevel, sc.Timestamper, sc.APIKeyDigests = roots, cfg.Seal, cfg.SealLevel, cfg.Timestamper, cfg.APIKeyDigests
+	srv, err := server.New(sc)
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	defer srv.Close()
+	fmt.Fprintf(a.stderr, "semnat serve: %s (verify: POST %s/api/v1/verifications; seal: %s; pages: %s/sign %s/verify)\n", base, base, sealState(cfg.Seal), base, base)
+	return serveUntilDone(ctx, a, ln, local, srv, tlsCfg)
+}
+
+func sealState(s pades.Signer) string {
+	if s == nil {
+		return "no key"
+	}
+	return "key of " + s.Certificate().Subject.CommonName
+}
+
+// serveUntilDone serves until ctx ends (SIGINT/SIGTERM), then shuts down
+// gracefully.
+func serveUntilDone(ctx context.Context, a *app, ln net.Listener, local string, h http.Handler, tlsCfg *tls.Config) error {
+	if err := httpserve.ServeListener(ctx, ln, local, h, httpserve.Options{Ready: a.stdout, Log: a.log, TLS: tlsCfg}); err != nil {
+		return withCode(exitFailed, err)
+	}
+	return nil
 }
 
 // demoPKI loads DATA/pki or generates it with its URLs at base.
@@ -104,13 +231,14 @@ func demoAPIKey(path string) (string, error) {
 	return key, os.WriteFile(path, []byte(key+"\n"), 0o600)
 }
 
-func runServeDemo(ctx context.Context, a *app, data, addr string, online bool) error {
+func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
+	data := f.data
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return withCode(exitUsage, err)
 	}
-	ln, base, err := httpserve.Listen(addr)
+	ln, local, base, err := f.listen()
 	if err != nil {
-		return withCode(exitUsage, err)
+		return err
 	}
 	defer ln.Close()
 	pkiDir := filepath.Join(data, "pki")
@@ -118,9 +246,9 @@ func runServeDemo(ctx context.Context, a *app, data, addr string, online bool) e
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
-	st, err := store.OpenSQLite(filepath.Join(data, "semnat.db"), store.Options{})
+	st, err := f.openStore()
 	if err != nil {
-		return withCode(exitFailed, err)
+		return err
 	}
 	defer st.Close()
 	svc, err := pkiserve.New(p, pkiserve.Options{Dir: pkiDir, Log: a.log})
@@ -145,16 +273,15 @@ func runServeDemo(ctx context.Context, a *app, data, addr string, online bool) e
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
-	hc := &http.Client{Timeout: 15 * time.Second}
-	srv, err := server.New(server.Config{
-		Store: st, Roots: p.RootPool(), VerifyOnline: online,
-		Seal: pades.NewKeySigner(seal.Key, seal.Cert, seal.Chain), SealLevel: pades.LevelBT,
-		Timestamper: pades.TSA{Client: &tsa.Client{URL: base + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 15 * time.Second}}},
-		APIKeys:     map[string]string{key: "demo"},
-		PKIServices: svc, MobileSim: sim.Handler(), Log: a.log,
-		Mobile: mobile, Revocation: pades.OnlineRevocation{HTTP: hc}, ExtraCerts: [][]byte{p.Root.Cert.Raw},
-		PublicOrigin: base,
-	})
+	cfg := f.serverConfig(a, st)
+	cfg.Roots = p.RootPool()
+	cfg.Seal, cfg.SealLevel = pades.NewKeySigner(seal.Key, seal.Cert, seal.Chain), pades.LevelBT
+	cfg.Timestamper = pades.TSA{Client: &tsa.Client{URL: base + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 15 * time.Second}}}
+	cfg.APIKeys = map[string]string{key: "demo"}
+	cfg.PKIServices, cfg.MobileSim = svc, sim.Handler()
+	cfg.Mobile, cfg.PublicOrigin = mobile, base
+	cfg.Revocation, cfg.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, [][]byte{p.Root.Cert.Raw}
+	srv, err := server.New(cfg)
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
@@ -173,8 +300,5 @@ func runServeDemo(ctx context.Context, a *app, data, addr string, online bool) e
 		"  virtual phone: " + base + "/sim/+37369000000",
 		"  trust anchors: " + filepath.Join(pkiDir, testcerts.TrustAnchorsFile),
 	}, "\n"))
-	if err := httpserve.ServeListener(ctx, ln, base, srv, httpserve.Options{Ready: a.stdout, Log: a.log}); err != nil {
-		return withCode(exitFailed, err)
-	}
-	return nil
+	return serveUntilDone(ctx, a, ln, local, srv, nil)
 }

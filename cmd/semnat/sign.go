@@ -18,39 +18,28 @@ import (
 	"golang.org/x/term"
 
 	"github.com/semnat/semnat/internal/keyfile"
-	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/tsa"
 )
 
 // signFlags are the flags of `semnat sign`.
 type signFlags struct {
-	out, outDir                  string
-	p12, p12PassFile             string
-	keyPath, certPath, chainPath string
-	level, hash                  string
-	pss                          bool
-	tsaURL                       string
-	visible                      string
-	field                        string
-	certify                      int
-	reason, location, contact    string
-	name                         string
-	lockAll                      bool
-	lockFields                   []string
-	jobs                         int
-	force                        bool
-	trust                        []string
-	extraSources                 []signerSource // token, phone: each registers its flags
-	mobile                       *mobileSource
-}
-
-// signerSource is a way to obtain a Signer (key file, token, phone); each
-// registers its flags on `semnat sign`.
-type signerSource interface {
-	// active tells whether the user chose this source.
-	active() bool
-	open(ctx context.Context, a *app) (pades.Signer, func(), error)
+	out, outDir               string
+	keys                      keyFlags
+	level, hash               string
+	pss                       bool
+	tsaURL                    string
+	visible                   string
+	field                     string
+	certify                   int
+	reason, location, contact string
+	name                      string
+	lockAll                   bool
+	lockFields                []string
+	jobs                      int
+	force                     bool
+	trust                     []string
+	mobile                    *mobileSource
 }
 
 func newSignCmd(a *app) *cobra.Command {
@@ -87,11 +76,7 @@ Exit codes: 0 all signed, 1 at least one file failed, 3 usage error.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.out, "out", "o", "", `output file for one input ("-" for stdout)`)
 	fl.StringVar(&f.outDir, "out-dir", "", "output directory for many inputs (same file names)")
-	fl.StringVar(&f.p12, "p12", "", "PKCS#12 file with the key and certificate chain")
-	fl.StringVar(&f.p12PassFile, "p12-pass-file", "", "file holding the PKCS#12 password (else $SEMNAT_P12_PASSWORD, else a prompt)")
-	fl.StringVar(&f.keyPath, "key", "", "PEM private key (with --cert)")
-	fl.StringVar(&f.certPath, "cert", "", "PEM signer certificate (with --key)")
-	fl.StringVar(&f.chainPath, "chain", "", "PEM intermediate certificates")
+	f.keys.register(fl)
 	fl.StringVar(&f.level, "level", "B-B", "PAdES level: B-B, B-T, B-LT or B-LTA (B-T by default with --mobile)")
 	fl.StringVar(&f.hash, "hash", "sha256", "digest: sha256, sha384 or sha512")
 	fl.BoolVar(&f.pss, "pss", false, "sign RSA keys with RSA-PSS")
@@ -109,7 +94,6 @@ Exit codes: 0 all signed, 1 at least one file failed, 3 usage error.`,
 	fl.BoolVar(&f.force, "force", false, "overwrite existing output files")
 	fl.StringSliceVar(&f.trust, "trust", nil, "PEM trust anchors: stored in the DSS at B-LT; with --mobile, what the phone's certificate must chain to")
 	f.mobile = newMobileSource(fl, &f.trust)
-	f.extraSources = append(f.extraSources, newTokenSource(fl), f.mobile)
 	return cmd
 }
 
@@ -314,38 +298,12 @@ func parseVisible(s string) (*pades.Visible, error) {
 	return v, nil
 }
 
-// openSigner loads the signing key from the flags.
+// openSigner loads the signing key from the flags: the phone, or a key.
 func (f *signFlags) openSigner(ctx context.Context, a *app) (pades.Signer, func(), error) {
-	for _, s := range f.extraSources {
-		if s.active() {
-			return s.open(ctx, a)
-		}
+	if f.mobile.active() {
+		return f.mobile.open(ctx, a)
 	}
-	switch {
-	case f.p12 != "" && (f.keyPath != "" || f.certPath != ""):
-		return nil, nil, withCode(exitUsage, errors.New("give --p12 or --key/--cert, not both"))
-	case f.p12 != "":
-		pw, err := secret.Get(f.p12PassFile, "SEMNAT_P12_PASSWORD", a.stdin, a.stderr, "Password for "+filepath.Base(f.p12))
-		if err != nil {
-			return nil, nil, withCode(exitUsage, fmt.Errorf("reading the PKCS#12 password: %w", err))
-		}
-		b, err := keyfile.LoadP12(f.p12, pw)
-		clear(pw)
-		if err != nil {
-			return nil, nil, withCode(exitUsage, err)
-		}
-		return pades.NewKeySigner(b.Key, b.Cert, b.Chain), func() {}, nil
-	case f.keyPath != "" || f.certPath != "":
-		if f.keyPath == "" || f.certPath == "" {
-			return nil, nil, withCode(exitUsage, errors.New("--key and --cert go together"))
-		}
-		b, err := keyfile.LoadPEM(f.keyPath, f.certPath, f.chainPath)
-		if err != nil {
-			return nil, nil, withCode(exitUsage, err)
-		}
-		return pades.NewKeySigner(b.Key, b.Cert, b.Chain), func() {}, nil
-	}
-	return nil, nil, withCode(exitUsage, errors.New("no signing key: give --p12 FILE, --key/--cert, --token or --mobile"))
+	return f.keys.open(ctx, a, "--mobile")
 }
 
 // signAll signs the jobs with a pool of workers and a progress line on a

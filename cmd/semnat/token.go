@@ -349,7 +349,7 @@ and other software tokens: on a real token this erases it.`,
 // tokenSource is the --token way of `semnat sign` to get a signer: it
 // registers the token flags and opens a pkcs11.Signer (one login, a pool of
 // sessions, so a batch signs in parallel with one PIN entry). To wire it:
-// f.extraSources = append(f.extraSources, newTokenSource(cmd.Flags())).
+// keyFlags registers it (sign, serve).
 type tokenSource struct {
 	on                                     bool
 	module, label, serial, keyLabel, keyID string

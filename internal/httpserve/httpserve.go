@@ -7,12 +7,14 @@ package httpserve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -27,6 +29,8 @@ type Options struct {
 	// OnListen, if set, is called with the base URL once the socket is bound,
 	// before any request is served.
 	OnListen func(baseURL string)
+	// TLS, if set, serves HTTPS with it (base URLs then start https://).
+	TLS *tls.Config
 }
 
 // Listen binds addr and returns the listener and its base URL.
@@ -60,6 +64,10 @@ func ServeListener(ctx context.Context, ln net.Listener, base string, h http.Han
 		WriteTimeout:      120 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+	}
+	if opts.TLS != nil {
+		ln = tls.NewListener(ln, opts.TLS)
+		base = "https://" + strings.TrimPrefix(base, "http://")
 	}
 	if opts.OnListen != nil {
 		opts.OnListen(base)

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+)
+
+// The PostgreSQL schema: the SQLite tables with PostgreSQL types, and the
+// append-only guard as one trigger function. Created under an advisory lock
+// so that instances starting together do not race.
+const pgSchema = `
+CREATE TABLE IF NOT EXISTS items (
+	kind    TEXT   NOT NULL,
+	id      TEXT   NOT NULL,
+	value   BYTEA  NOT NULL,
+	expires BIGINT NOT NULL, -- Unix nanoseconds
+	PRIMARY KEY (kind, id)
+);
+CREATE INDEX IF NOT EXISTS items_expires ON items (expires);
+CREATE TABLE IF NOT EXISTS audit (
+	seq       BIGINT PRIMARY KEY,
+	at        BIGINT NOT NULL, -- Unix nanoseconds
+	actor     TEXT   NOT NULL,
+	action    TEXT   NOT NULL,
+	subject   TEXT   NOT NULL,
+	digest    TEXT   NOT NULL,
+	details   TEXT   NOT NULL,
+	prev_hash BYTEA  NOT NULL,
+	hash      BYTEA  NOT NULL
+);
+CREATE OR REPLACE FUNCTION semnat_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+CREATE OR REPLACE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+	FOR EACH ROW EXECUTE FUNCTION semnat_audit_append_only();
+CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+	FOR EACH STATEMENT EXECUTE FUNCTION semnat_audit_append_only();
+`
+
+// pgSchemaLock is the advisory lock key held while creating the schema.
+const pgSchemaLock = 0x73656d6e6174 // "semnat"
+
+var postgresDialect = dialect{name: "postgres", rebind: pgRebind, lockAudit: `LOCK TABLE audit IN EXCLUSIVE MODE`}
+
+// pgRebind numbers the ? placeholders: $1, $2, ... (our queries have no ?
+// in literals).
+func pgRebind(q string) string {
+	if !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// OpenPostgres opens the store in the PostgreSQL database dsn (a
+// postgres:// URL or key=value string), creating the tables if needed.
+func OpenPostgres(dsn string, opts Options) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := pgCreateSchema(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: postgres: creating the schema: %w", err)
+	}
+	return newStore(db, postgresDialect, opts), nil
+}
+
+func pgCreateSchema(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pgSchemaLock)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, pgSchema); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
