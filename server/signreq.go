@@ -67,12 +67,15 @@ type signRequest struct {
 	Phone    string    `json:"phone,omitempty"`
 	IDNP     string    `json:"idnp,omitempty"`
 	Instance string    `json:"instance,omitempty"` // the server running a mobile request
-	Code     string    `json:"code,omitempty"`     // mobile verification code being shown
-	Current  int       `json:"current,omitempty"`  // mobile: the document the phone is asked about (1-based)
-	Cert     []byte    `json:"cert,omitempty"`     // token: signer certificate (DER)
-	Chain    [][]byte  `json:"chain,omitempty"`
-	Signer   string    `json:"signer,omitempty"` // subject of the signer certificate
-	Docs     []signDoc `json:"docs"`
+	// Heartbeat is refreshed by the server running a mobile request; a
+	// pending request whose heartbeat is stale lost its server.
+	Heartbeat time.Time `json:"heartbeat,omitzero"`
+	Code      string    `json:"code,omitempty"`    // mobile verification code being shown
+	Current   int       `json:"current,omitempty"` // mobile: the document the phone is asked about (1-based)
+	Cert      []byte    `json:"cert,omitempty"`    // token: signer certificate (DER)
+	Chain     [][]byte  `json:"chain,omitempty"`
+	Signer    string    `json:"signer,omitempty"` // subject of the signer certificate
+	Docs      []signDoc `json:"docs"`
 }
 
 type visible struct {
@@ -519,7 +522,7 @@ func (s *Server) startSignRequest(c echo.Context) (*signRequest, []string, error
 			nonces = append(nonces, newID())
 		}
 	case "mobile":
-		r.Status, r.Phone, r.IDNP, r.Instance = statusPending, p.phone, p.idnp, s.instance
+		r.Status, r.Phone, r.IDNP, r.Instance, r.Heartbeat = statusPending, p.phone, p.idnp, s.instance, now.UTC()
 		r.Message = "Starting the mobile signature…"
 	}
 	// Files first, the request last: a request in the store has its files.
@@ -599,6 +602,24 @@ func (s *Server) runMobile(id string, started chan struct{}) {
 	}
 	ctx, cancel := context.WithDeadline(ctx, r.Expires)
 	defer cancel()
+	go func() { // the heartbeat says a server still waits for the phone
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_, _ = s.update(ctx, id, func(r *signRequest) error {
+					if r.Status != statusPending {
+						return errors.New("done")
+					}
+					r.Heartbeat = time.Now().UTC()
+					return nil
+				})
+			}
+		}
+	}()
 	fail := func(err error) {
 		st, msg := mobileOutcome(err)
 		s.cfg.Log.Info("mobile signature ended", "request", id, "status", st, "err", err)
@@ -713,6 +734,19 @@ func (s *Server) getSignRequest(c echo.Context) error {
 	return c.JSON(http.StatusOK, s.view(r, nonces))
 }
 
+// heartbeatEvery is how often a server running a mobile request says so;
+// after staleAfter without it, the request is failed.
+const (
+	heartbeatEvery = 2 * time.Second
+	staleAfter     = 5 * heartbeatEvery
+)
+
+// lost tells whether a pending mobile request has lost the server that ran
+// it (it stopped or crashed: a phone transaction cannot be resumed).
+func (s *Server) lost(r *signRequest) bool {
+	return r.Status == statusPending && time.Since(r.Heartbeat) > staleAfter
+}
+
 // current loads a request and marks a mobile one that no server runs any
 // more (the server restarted while the phone was asked) as failed.
 func (s *Server) current(ctx context.Context, id string) (*signRequest, error) {
@@ -720,9 +754,9 @@ func (s *Server) current(ctx context.Context, id string) (*signRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Status == statusPending && r.Instance != s.instance {
+	if s.lost(r) {
 		r, err = s.update(ctx, id, func(r *signRequest) error {
-			if r.Status == statusPending && r.Instance != s.instance {
+			if s.lost(r) {
 				r.Status, r.Code, r.Current = statusFailed, "", 0
 				r.Message = "The server restarted while waiting for the phone, and a mobile signature cannot be resumed. Nothing was signed; start again."
 			}

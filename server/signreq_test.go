@@ -410,6 +410,20 @@ func TestSignRequestTokenAndRestart(t *testing.T) {
 		t.Fatalf("mobile after restart: %s", b)
 	}
 	e2.sim.PhoneCancel("+37369000002")
+
+	// A server that crashed leaves a pending mobile request whose heartbeat
+	// stops: it is failed, in plain words, when next looked at.
+	crashed := signRequest{ID: newID(), Method: "mobile", Status: statusPending, Created: time.Now().Add(-time.Minute),
+		Expires: time.Now().Add(time.Minute), Level: "B-T", Phone: "+37369000003", Instance: "gone",
+		Heartbeat: time.Now().Add(-time.Minute), Docs: []signDoc{{Name: "x.pdf"}}}
+	raw, _ := json.Marshal(crashed)
+	if err := e2.store.Put(context.Background(), kindSignReq, crashed.ID, raw, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	resp, b = getURL(t, e2.url+"/api/v1/sign-requests/"+crashed.ID)
+	if sv := decodeView(t, b); sv.Status != statusFailed || !strings.Contains(sv.Message, "restarted") {
+		t.Fatalf("crashed mobile request: %s", b)
+	}
 }
 
 func TestSignRequestBadInput(t *testing.T) {
