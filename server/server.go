@@ -274,6 +274,10 @@ func (s *Server) problemHandler(err error, c echo.Context) {
 		s.cfg.Log.Error("request failed", "err", err, "path", c.Path())
 	}
 	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+	if s.wantsPage(c) {
+		_ = s.render(c, p.Status, "error", pageData{Title: p.Title, Problem: &p})
+		return
+	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	_ = c.JSON(p.Status, p)
 }

@@ -82,7 +82,7 @@ func verdictWords(ind pades.Indication) string {
 
 func (s *Server) mountWeb() error {
 	w := &web{pages: map[string]*template.Template{}}
-	for _, name := range []string{"home", "sign", "status", "verify", "report"} {
+	for _, name := range []string{"home", "sign", "status", "verify", "report", "error"} {
 		t, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFS, "web/templates/layout.html", "web/templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("server: template %s: %w", name, err)
@@ -130,6 +130,22 @@ type pageData struct {
 	ReportID string
 	Form     map[string]string
 	Refresh  bool
+	Problem  *Problem
+}
+
+// wantsPage tells whether an error should be an HTML page: a browser
+// (Accept: text/html) on a page, not the API or a service.
+func (s *Server) wantsPage(c echo.Context) bool {
+	path := c.Request().URL.Path
+	if s.web == nil || strings.HasPrefix(path, "/api/") || !strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "text/html") {
+		return false
+	}
+	for _, p := range []string{"/", "/sign", "/sign/", "/verify", "/verify/"} {
+		if path == p || strings.HasSuffix(p, "/") && p != "/" && strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) render(c echo.Context, status int, page string, d pageData) error {

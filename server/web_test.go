@@ -113,4 +113,17 @@ func TestWebPages(t *testing.T) {
 	if resp, _ := fetch(t, c, "GET", e.url+"/sign/"+url.PathEscape("0123456789abcdef0123456789abcdef"), "", nil); resp.StatusCode != 404 {
 		t.Fatalf("unknown status page: %d", resp.StatusCode)
 	}
+	// A browser gets an error page, not JSON, for a stale form.
+	req, _ := http.NewRequest("POST", e.url+"/verify", strings.NewReader("x"))
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := browserClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(b2), "reload the page") {
+		t.Fatalf("CSRF error page: %d %s", resp.StatusCode, b2)
+	}
 }
