@@ -255,7 +255,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
-	sim, err := mobileid.New(mobileid.Options{PKI: p, Phone: true, Log: a.log})
+	sim, err := mobileid.New(mobileid.Options{PKI: p, Phone: true, GeneratedUsers: 1000, Log: a.log})
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
