@@ -173,7 +173,7 @@ func New(cfg Config) (*Server, error) {
 	api.GET("/sign-requests/:id", s.getSignRequest)
 	api.POST("/sign-requests/:id/complete", s.completeSignRequest)
 	api.GET("/sign-requests/:id/documents/:n", s.downloadDocument)
-	if err := s.mountWeb(); err != nil {
+	if err := s.mountWeb(limiter); err != nil {
 		return nil, err
 	}
 	s.bgWG.Add(1)

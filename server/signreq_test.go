@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -547,5 +548,24 @@ func TestSignRequestBadInput(t *testing.T) {
 	gone(v)
 	if n := auditCount(t, e.store); n != 0 {
 		t.Fatalf("audit entries for refused requests: %d", n)
+	}
+}
+
+// TestSignRequestSweep: an abandoned request and its files leave the store
+// when their time to live has passed, without anyone asking.
+func TestSignRequestSweep(t *testing.T) {
+	e := newSignEnv(t, "", func(c *Config) { c.SignTTL, c.SweepEvery = 300*time.Millisecond, 50*time.Millisecond })
+	ent := e.pki.MustGet("person-p256")
+	ct, body := form(tokenForm(ent, nil), "a.pdf", samplepdf.Document("Sweep", nil, 0))
+	resp, b := post(t, e.url+"/api/v1/sign-requests", ct, body, nil)
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d %s", resp.StatusCode, b)
+	}
+	v := decodeView(t, b)
+	time.Sleep(time.Second)
+	for _, k := range [][2]string{{kindSignReq, v.ID}, {kindSignIn, docKey(v.ID, 1)}, {kindNonces, v.ID}} {
+		if _, err := e.store.Get(context.Background(), k[0], k[1]); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s %s: %v, want swept", k[0], k[1], err)
+		}
 	}
 }

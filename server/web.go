@@ -80,7 +80,8 @@ func verdictWords(ind pades.Indication) string {
 	return "Cannot be confirmed"
 }
 
-func (s *Server) mountWeb() error {
+// mountWeb adds the pages; limiter bounds their form posts per client.
+func (s *Server) mountWeb(limiter echo.MiddlewareFunc) error {
 	w := &web{pages: map[string]*template.Template{}}
 	for _, name := range []string{"home", "sign", "status", "verify", "report", "error"} {
 		t, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFS, "web/templates/layout.html", "web/templates/"+name+".html")
@@ -104,10 +105,10 @@ func (s *Server) mountWeb() error {
 	}))
 	g.GET("/", s.homePage)
 	g.GET("/sign", s.signPage)
-	g.POST("/sign", s.signPost)
+	g.POST("/sign", s.signPost, limiter)
 	g.GET("/sign/:id", s.statusPage)
 	g.GET("/verify", s.verifyPage)
-	g.POST("/verify", s.verifyPost)
+	g.POST("/verify", s.verifyPost, limiter)
 	g.GET("/verify/:id/report.json", s.reportJSON)
 	return nil
 }
