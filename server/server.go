@@ -186,9 +186,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	if h := cfg.MobileSim; h != nil {
 		wrapped := echo.WrapHandler(h)
-		for _, p := range []string{"/mid-api/*", "/rest/service", "/rest/service/*", "/sim/*"} {
+		for _, p := range []string{"/mid-api/*", "/rest/service", "/rest/service/*"} {
 			e.Any(p, wrapped)
 		}
+		// The simulator's virtual phone is a test page with its script and
+		// style inline: only it gets them.
+		e.Any("/sim/*", wrapped, func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				c.Response().Header().Set(echo.HeaderContentSecurityPolicy, "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'")
+				return next(c)
+			}
+		})
 	}
 	return s, nil
 }
