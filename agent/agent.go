@@ -601,6 +601,10 @@ func (a *Agent) handleSign(w http.ResponseWriter, r *http.Request, origin string
 	if prob != nil {
 		return nil, prob
 	}
+	// The person may take minutes to answer (and requests queue): the
+	// server's write timeout must not drop the answer. A page that goes
+	// away ends r.Context() instead.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	ctx := r.Context()
 	select {
 	case a.turn <- struct{}{}:
