@@ -140,6 +140,7 @@ type Agent struct {
 	log     *slog.Logger
 
 	turn    chan struct{} // one sign request (consent + signature) at a time
+	onBusy  func()        // tests: called when a sign request must wait its turn
 	tokenMu sync.RWMutex  // sessions for listing (R) vs the signing login (W)
 }
 
@@ -600,11 +601,23 @@ func (a *Agent) handleSign(w http.ResponseWriter, r *http.Request, origin string
 	if prob != nil {
 		return nil, prob
 	}
+	// The person may take minutes to answer (and requests queue): the
+	// server's write timeout must not drop the answer. A page that goes
+	// away ends r.Context() instead.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	ctx := r.Context()
 	select {
 	case a.turn <- struct{}{}:
-	case <-ctx.Done():
-		return nil, tokenProblem(ctx.Err())
+	default:
+		a.log.Info("sign request waits for the one before it", "origin", origin)
+		if a.onBusy != nil {
+			a.onBusy()
+		}
+		select {
+		case a.turn <- struct{}{}:
+		case <-ctx.Done():
+			return nil, tokenProblem(ctx.Err())
+		}
 	}
 	defer func() { <-a.turn }()
 	return a.sign(ctx, origin, p)

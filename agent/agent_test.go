@@ -24,6 +24,7 @@ import (
 
 	"github.com/semnat/semnat/agent"
 	"github.com/semnat/semnat/agent/wire"
+	"github.com/semnat/semnat/pkcs11"
 	"github.com/semnat/semnat/pkcs11/softhsmtest"
 )
 
@@ -529,55 +530,83 @@ func TestSignCAKey(t *testing.T) {
 	}
 }
 
-// TestSerialised: a second sign request is not shown to the person while
-// the first is waiting for an answer.
+// TestSerialised: a second sign request waits, and is not shown to the
+// person, while the first is waiting for an answer.
 func TestSerialised(t *testing.T) {
-	f := newFixture(t, "person-p256")
+	tok := softhsmtest.New(t, "person-p256")
 	entered := make(chan string, 2)
 	release := make(chan struct{})
-	var mu sync.Mutex
-	active, maxActive := 0, 0
-	f.con.answer = func(p agent.Prompt) ([]byte, error) {
-		mu.Lock()
-		active++
-		maxActive = max(maxActive, active)
-		mu.Unlock()
+	busy := make(chan struct{}, 1)
+	consent := func(_ context.Context, p agent.Prompt) ([]byte, error) {
 		entered <- p.Document
 		if p.Document == "first.pdf" {
 			<-release
 		}
-		mu.Lock()
-		active--
-		mu.Unlock()
-		return []byte(f.tok.PIN), nil
+		return []byte(tok.PIN), nil
 	}
+	a, err := agent.New(agent.Options{Module: tok.Module, Token: tok.Selector(), Origins: []string{page}, Consent: consent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent.SetOnBusy(a, func() { busy <- struct{}{} })
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock() // before srv.Close, even when the test fails
+	f := &fixture{tok: tok, srv: srv, con: &consentRecorder{}}
 	d := sha256.Sum256([]byte("x"))
 	req := wire.SignRequest{CertificateID: f.certID(t, "person-p256"), Hash: "SHA-256", Digest: d[:], Nonce: "n", Document: "first.pdf"}
-	results := make(chan int, 2)
-	go func() { results <- f.do(t, "POST", "/v1/sign", page, req).status }()
+	results := make(chan reply, 2)
+	go func() { results <- f.do(t, "POST", "/v1/sign", page, req) }()
 	if got := <-entered; got != "first.pdf" {
 		t.Fatalf("first prompt %q", got)
 	}
 	req.Document = "second.pdf"
-	go func() { results <- f.do(t, "POST", "/v1/sign", page, req).status }()
-	// The second request cannot reach the person before the first is
-	// answered: nothing but the first has entered.
+	go func() { results <- f.do(t, "POST", "/v1/sign", page, req) }()
+	// The second request waits its turn; it does not reach the person.
 	select {
+	case <-busy:
 	case got := <-entered:
 		t.Fatalf("prompt %q shown while the first was pending", got)
-	default:
 	}
-	close(release)
+	// Meanwhile the page can still list the certificates.
+	if certs := f.certificates(t); len(certs) != 1 {
+		t.Errorf("certificates while a prompt is pending: %+v", certs)
+	}
+	unblock()
 	if got := <-entered; got != "second.pdf" {
 		t.Fatalf("second prompt %q", got)
 	}
 	for range 2 {
-		if s := <-results; s != 200 {
-			t.Errorf("status %d", s)
+		if r := <-results; r.status != 200 {
+			t.Errorf("status %d %s", r.status, r.body)
 		}
 	}
-	if maxActive != 1 {
-		t.Errorf("%d prompts at once", maxActive)
+}
+
+// TestTokenMissing: no token matching the selector is a clear 503.
+func TestTokenMissing(t *testing.T) {
+	tok := softhsmtest.New(t, "person-p256")
+	consent := func(context.Context, agent.Prompt) ([]byte, error) { return []byte(tok.PIN), nil }
+	a, err := agent.New(agent.Options{Module: tok.Module, Token: pkcs11.TokenSelector{Label: "no such token"}, Origins: []string{page}, Consent: consent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	f := &fixture{tok: tok, srv: srv}
+	if r := f.do(t, "GET", "/v1/certificates", page, nil); r.status != 503 || r.problem(t).Type != wire.ProblemToken {
+		t.Errorf("certificates without the token: %d %s", r.status, r.body)
+	}
+	d := sha256.Sum256([]byte("x"))
+	req := wire.SignRequest{CertificateID: f.certID(t, "person-p256"), Hash: "SHA-256", Digest: d[:], Nonce: "n", Document: "a.pdf"}
+	if r := f.do(t, "POST", "/v1/sign", page, req); r.status != 503 || r.problem(t).Type != wire.ProblemToken {
+		t.Errorf("sign without the token: %d %s", r.status, r.body)
+	}
+	var info wire.Info
+	if r := f.do(t, "GET", "/v1/info", page, nil); r.status != 200 || json.Unmarshal(r.body, &info) != nil || info.Token != "" {
+		t.Errorf("info without the token: %d %s", r.status, r.body)
 	}
 }
 
