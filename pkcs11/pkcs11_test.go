@@ -641,7 +641,7 @@ func TestLockedPIN(t *testing.T) {
 		if !slot.Token.PINLocked {
 			t.Fatalf("token flags do not show the PIN locked: %+v", slot.Token)
 		}
-		pin, asked := countingPIN("1234")
+		pin, asked := countingPIN(softhsmtest.UserPIN)
 		_, err = m.NewSigner(context.Background(), pkcs11.SignerOptions{PIN: pin})
 		if !errors.Is(err, pkcs11.ErrPINLocked) || !strings.Contains(err.Error(), "SO PIN") {
 			t.Fatalf("locked token: %v", err)

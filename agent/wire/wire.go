@@ -149,3 +149,34 @@ func VerifyBinding(pub crypto.PublicKey, h crypto.Hash, scheme, origin, nonce st
 	}
 	return nil
 }
+
+// Problem is the RFC 9457 problem document (Content-Type
+// application/problem+json) the agent answers with when it does not sign.
+// Type is one of the Problem* constants; clients test Type, never Title or
+// Detail, which are for people.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Problem types of the agent. ProblemRefused is the person saying no:
+// not an error, the page should say so and offer to try again.
+const (
+	ProblemOriginNotAllowed = "urn:semnat:problem:agent-origin-not-allowed"  // 403: no Origin, or one not on the allow-list
+	ProblemBadHost          = "urn:semnat:problem:agent-bad-host"            // 421: Host is not 127.0.0.1/localhost/[::1] on the agent's port
+	ProblemBadRequest       = "urn:semnat:problem:agent-bad-request"         // 400: malformed JSON, unknown field, wrong digest size, ...
+	ProblemTooLarge         = "urn:semnat:problem:agent-too-large"           // 413: body over the limit
+	ProblemMediaType        = "urn:semnat:problem:agent-media-type"          // 415: POST body is not application/json
+	ProblemNotFound         = "urn:semnat:problem:agent-not-found"           // 404: no such endpoint
+	ProblemMethod           = "urn:semnat:problem:agent-method-not-allowed"  // 405
+	ProblemUnknownCert      = "urn:semnat:problem:agent-unknown-certificate" // 404: no signing certificate with that id on the token
+	ProblemRefused          = "urn:semnat:problem:agent-refused"             // 403: the person refused to sign
+	ProblemConsent          = "urn:semnat:problem:agent-consent-unavailable" // 503: the agent could not ask (no terminal, ...)
+	ProblemPINIncorrect     = "urn:semnat:problem:agent-pin-incorrect"       // 403: the token refused the PIN (not retried)
+	ProblemPINLength        = "urn:semnat:problem:agent-pin-length"          // 422: the PIN is too short/long for the token (no try used)
+	ProblemPINLocked        = "urn:semnat:problem:agent-pin-locked"          // 423: the PIN is locked; unblock with the PUK
+	ProblemToken            = "urn:semnat:problem:agent-token-unavailable"   // 503: token absent, removed, module failure
+	ProblemSign             = "urn:semnat:problem:agent-sign-failed"         // 500: the token failed to sign
+)

@@ -110,6 +110,7 @@ Exit codes:    0 success, 1 failed, 2 indeterminate (verify), 3 usage or I/O err
 		newVerifyCmd(a),
 		newCACmd(a),
 		newServeCmd(a),
+		newAgentCmd(a),
 	)
 	return root
 }

@@ -28,10 +28,11 @@ import (
 	"github.com/semnat/semnat/testcerts"
 )
 
-// Default PINs of the tokens New makes.
+// Default PINs of the tokens New makes: strings no serial, slot number or
+// digest can contain, so that tests can look for them in output.
 const (
-	UserPIN = "1234"
-	SOPIN   = "12345678"
+	UserPIN = "pin-7Qzx"
+	SOPIN   = "so-pin-9kM2wr"
 )
 
 // ModulePaths are the places SoftHSM2's module is looked for.

@@ -1,0 +1,45 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+
+	"github.com/semnat/semnat/agent"
+	"github.com/semnat/semnat/pkcs11"
+)
+
+// A browser test of a signing page runs the agent in-process next to the
+// server, with a consent hook that answers for the person. The page then
+// calls http://127.0.0.1:PORT/v1/... with its own origin.
+func ExampleNew() {
+	mod, err := pkcs11.Open("") // $SEMNAT_PKCS11_MODULE, else SoftHSM2/OpenSC
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mod.Close()
+	const page = "http://127.0.0.1:8480" // the origin of `semnat serve`
+	a, err := agent.New(agent.Options{
+		Module:  mod,
+		Token:   pkcs11.TokenSelector{Label: "citizen"},
+		Origins: []string{page},
+		Consent: func(ctx context.Context, p agent.Prompt) ([]byte, error) {
+			if p.Document == "" {
+				return nil, agent.ErrRefused
+			}
+			return []byte("1234"), nil // the agent zeroes it after use
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.Serve(ctx, ln) // or httptest.NewServer(a.Handler())
+	fmt.Println("agent on http://" + ln.Addr().String())
+}
