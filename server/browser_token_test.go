@@ -42,11 +42,15 @@ func TestBrowserToken(t *testing.T) {
 	e := newSignEnv(t, "", func(c *Config) { c.AgentURL = agentURL })
 	var mu sync.Mutex
 	var prompts []agent.Prompt
+	refuse := true
 	ag, err := agent.New(agent.Options{Module: tok.Module, Token: tok.Selector(), Origins: []string{e.url}, Version: "test",
 		Consent: func(_ context.Context, p agent.Prompt) ([]byte, error) {
 			mu.Lock()
+			defer mu.Unlock()
+			if refuse {
+				return nil, agent.ErrRefused
+			}
 			prompts = append(prompts, p)
-			mu.Unlock()
 			return []byte(tok.PIN), nil
 		}})
 	if err != nil {
@@ -74,6 +78,14 @@ func TestBrowserToken(t *testing.T) {
 	if opt, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#cert option").textContent`)); !strings.Contains(opt, "Popescu") {
 		t.Fatalf("certificate offered: %q", opt)
 	}
+	// First the person refuses in the agent: the page says so.
+	do(t, ctx, chromedp.Click(chromedp.ID("sign-button")), chromedp.WaitVisible(chromedp.CSS("#sign-status.error")))
+	if st := text(t, ctx, "#sign-status"); !strings.Contains(st, "refused") {
+		t.Fatalf("refusal: %q", st)
+	}
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
 	do(t, ctx, chromedp.Click(chromedp.ID("sign-button")),
 		chromedp.WaitVisible(chromedp.CSS("section.request.signed")),
 		chromedp.Click(chromedp.CSS("li:nth-child(1) a.download")),

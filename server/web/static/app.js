@@ -92,7 +92,14 @@
         } catch (e) {
           say(status, "The semnat agent stopped answering. Nothing was signed.", true); return;
         }
-        if (!sr.ok) { say(status, "The token did not sign: " + await problemText(sr), true); return; }
+        if (!sr.ok) {
+          let type = "";
+          try { type = (await sr.clone().json()).type || ""; } catch (e) { /* not JSON */ }
+          if (type.endsWith(":agent-refused")) { say(status, "You refused the signature in the agent. Nothing was signed.", true); return; }
+          if (type.endsWith(":agent-pin-incorrect")) { say(status, "The token refused the PIN. Nothing was signed; check the PIN and try again.", true); return; }
+          if (type.endsWith(":agent-pin-locked")) { say(status, "The token's PIN is locked; unblock it with the PUK. Nothing was signed.", true); return; }
+          say(status, "The token did not sign: " + await problemText(sr), true); return;
+        }
         const s = await sr.json();
         out.push({ signature: s.signature, binding: s.binding, nonce: d.nonce });
       }
