@@ -171,6 +171,7 @@ func New(cfg Config) (*Server, error) {
 	api.POST("/seal", s.seal)
 	api.POST("/sign-requests", s.createSignRequest)
 	api.GET("/sign-requests/:id", s.getSignRequest)
+	api.DELETE("/sign-requests/:id", s.cancelSignRequest)
 	api.POST("/sign-requests/:id/complete", s.completeSignRequest)
 	api.GET("/sign-requests/:id/documents/:n", s.downloadDocument)
 	if err := s.mountWeb(limiter); err != nil {

@@ -564,9 +564,15 @@ func (s *Server) startSignRequest(c echo.Context) (*signRequest, []string, error
 	return r, nonces, nil
 }
 
+// errIDNPMismatch: the phone's certificate names another person than the
+// IDNP the signer gave.
+var errIDNPMismatch = errors.New("idnp mismatch")
+
 // mobileOutcome maps a mobile signature failure to a status and plain words.
 func mobileOutcome(err error) (string, string) {
 	switch {
+	case errors.Is(err, errIDNPMismatch):
+		return statusFailed, "The mobile signature on this phone belongs to another person (the IDNP does not match). Nothing was signed."
 	case errors.Is(err, mobileid.ErrUserCancelled), errors.Is(err, mobileid.ErrWrongPIN):
 		return statusRefused, "The signature was refused on the phone. Nothing was signed."
 	case errors.Is(err, mobileid.ErrTimeout):
@@ -648,6 +654,10 @@ func (s *Server) runMobile(id string, started chan struct{}) {
 		})
 		if err != nil {
 			fail(err)
+			return
+		}
+		if got := mobileid.IdentityOf(ps.Certificate()).IDNP; r.IDNP != "" && got != r.IDNP {
+			fail(errIDNPMismatch)
 			return
 		}
 		var box *pdf.Rect
@@ -881,6 +891,24 @@ func (s *Server) completeSignRequest(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, s.view(r, nil))
+}
+
+// cancelSignRequest answers DELETE /api/v1/sign-requests/{id}: the page
+// gives up (the agent refused, the person left): the files go at once.
+func (s *Server) cancelSignRequest(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.current(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if r.Status == statusPending {
+		return newProblem(http.StatusConflict, "pending-on-phone", "The phone is being asked", "a mobile signature cannot be withdrawn by the page; refuse it on the phone")
+	}
+	s.dropFiles(ctx, r.ID, len(r.Docs))
+	if err := s.cfg.Store.Delete(ctx, kindSignReq, r.ID); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 // verifyRaw checks a raw signature over digest.

@@ -285,19 +285,21 @@ func TestSignRequestMobileOutcomes(t *testing.T) {
 	e := newSignEnv(t, "", nil)
 	doc := samplepdf.Document("Cerere", nil, 0)
 	for _, c := range []struct{ phone, status string }{
-		{"+37300000001", statusSigned},  // scripted OK
-		{"+37300000010", statusRefused}, // user cancels
-		{"+37300000011", statusExpired}, // never answers
-		{"+37300000030", statusFailed},  // no mobile signature
+		{"+37300000001", statusSigned},               // scripted OK
+		{"+37300000010", statusRefused},              // user cancels
+		{"+37300000011", statusExpired},              // never answers
+		{"+37300000030", statusFailed},               // no mobile signature
+		{"+37300000001/2000000000007", statusFailed}, // another person's IDNP
 	} {
-		t.Run(c.phone, func(t *testing.T) {
-			ct, body := form(map[string]string{"method": "mobile", "phone": c.phone, "level": "B-B"}, "cerere.pdf", doc)
+		t.Run(strings.ReplaceAll(c.phone, "/", "-"), func(t *testing.T) {
+			phone, idnp, _ := strings.Cut(c.phone, "/")
+			ct, body := form(map[string]string{"method": "mobile", "phone": phone, "idnp": idnp, "level": "B-B"}, "cerere.pdf", doc)
 			resp, b := post(t, e.url+"/api/v1/sign-requests", ct, body, nil)
 			if resp.StatusCode != 201 {
 				t.Fatalf("create: %d %s", resp.StatusCode, b)
 			}
 			v := waitStatus(t, e, decodeView(t, b).ID)
-			if v.Status != c.status || v.Message == "" {
+			if v.Status != c.status || v.Message == "" || idnp != "" && !strings.Contains(v.Message, "IDNP") {
 				t.Fatalf("got %s (%s), want %s", v.Status, v.Message, c.status)
 			}
 			if c.status == statusSigned {
@@ -532,6 +534,15 @@ func TestSignRequestBadInput(t *testing.T) {
 		t.Fatalf("bad signature: %d %s", resp.StatusCode, b)
 	}
 	gone(v)
+	// Withdrawn by the page: the files go at once.
+	v = create()
+	req, _ := http.NewRequest(http.MethodDelete, api+"/"+v.ID, nil)
+	if dr, err := http.DefaultClient.Do(req); err != nil || dr.StatusCode != 204 {
+		t.Fatalf("delete: %v %v", err, dr)
+	}
+	gone(v)
+	resp, b = getURL(t, api+"/"+v.ID)
+	wantProblem(t, resp, b, 404, "unknown-request")
 	// Download before signing, download of a document that does not exist.
 	v = create()
 	resp, b = getURL(t, api+"/"+v.ID+"/documents/1")

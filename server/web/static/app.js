@@ -80,6 +80,9 @@
       let resp = await fetch("/api/v1/sign-requests", { method: "POST", body: fd });
       if (!resp.ok) { say(status, await problemText(resp), true); return; }
       const req = await resp.json();
+      const withdraw = function () { // nothing signed: the server deletes the files now
+        fetch("/api/v1/sign-requests/" + encodeURIComponent(req.id), { method: "DELETE" }).catch(function () {});
+      };
       const out = [];
       for (const d of req.documents) {
         say(status, "Confirm on the agent and enter your PIN: " + d.name + " (" + d.n + " of " + req.documents.length + ")");
@@ -90,9 +93,11 @@
             body: JSON.stringify({ certificateId: cert.id, hash: d.hash, scheme: d.scheme || "", digest: d.digest, nonce: d.nonce, document: d.name })
           });
         } catch (e) {
+          withdraw();
           say(status, "The semnat agent stopped answering. Nothing was signed.", true); return;
         }
         if (!sr.ok) {
+          withdraw();
           let type = "";
           try { type = (await sr.clone().json()).type || ""; } catch (e) { /* not JSON */ }
           if (type.endsWith(":agent-refused")) { say(status, "You refused the signature in the agent. Nothing was signed.", true); return; }
