@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -231,6 +232,9 @@ func demoAPIKey(path string) (string, error) {
 	return key, os.WriteFile(path, []byte(key+"\n"), 0o600)
 }
 
+// demoPhones is the number of virtual phones (manual users) of the demo.
+const demoPhones = 20
+
 func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	data := f.data
 	if err := os.MkdirAll(data, 0o700); err != nil {
@@ -255,11 +259,20 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
-	sim, err := mobileid.New(mobileid.Options{PKI: p, Phone: true, GeneratedUsers: 1000, Log: a.log})
+	sim, err := mobileid.New(mobileid.Options{PKI: p, Phone: true, GeneratedUsers: demoPhones, Log: a.log})
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
 	defer sim.Close()
+	// The virtual phones' keys are made now, and their certificates made
+	// known to the OCSP responder, so that what they sign verifies.
+	for i := 0; i < demoPhones; i++ {
+		sign, auth, _, err := sim.Certificates(mobileid.GeneratedUser(i).MSISDN)
+		if err != nil {
+			return withCode(exitFailed, err)
+		}
+		svc.Registry.AddCA(p.MobileCA.Cert, []*big.Int{sign.SerialNumber, auth.SerialNumber})
+	}
 	keyPath := filepath.Join(data, "api-key")
 	key, err := demoAPIKey(keyPath)
 	if err != nil {
@@ -297,7 +310,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  seal:          POST " + base + "/api/v1/seal   (X-API-Key from " + keyPath + ")",
 		"  TSA / OCSP:    " + base + testcerts.TSAPath + "   " + base + testcerts.OCSPPath,
 		"  mobile (MSSP): " + base + "/mid-api   " + base + "/rest/service",
-		"  virtual phone: " + base + "/sim/+37369000000",
+		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + ")",
 		"  trust anchors: " + filepath.Join(pkiDir, testcerts.TrustAnchorsFile),
 	}, "\n"))
 	return serveUntilDone(ctx, a, ln, local, srv, nil)
