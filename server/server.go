@@ -93,8 +93,7 @@ type Server struct {
 	work  chan struct{}
 	m     *metrics
 
-	mu       sync.Mutex // read-modify-write of sign requests
-	instance string     // this process: who runs its pending mobile requests
+	instance string // this process: who runs its pending mobile requests
 	bg       context.Context
 	stop     context.CancelFunc
 	bgWG     sync.WaitGroup

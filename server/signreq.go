@@ -195,18 +195,34 @@ func (s *Server) save(ctx context.Context, r *signRequest) error {
 	return s.cfg.Store.Put(ctx, kindSignReq, r.ID, b, ttl)
 }
 
-// update changes a stored sign request under the server's lock.
+// update changes a stored sign request atomically in the store, so that
+// instances sharing one store never lose each other's changes.
 func (s *Server) update(ctx context.Context, id string, f func(r *signRequest) error) (*signRequest, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.load(ctx, id)
-	if err != nil {
+	if len(id) != 32 {
+		return nil, errUnknownRequest
+	}
+	var out *signRequest
+	err := s.cfg.Store.Update(ctx, kindSignReq, id, func(old []byte) ([]byte, error) {
+		var r signRequest
+		if err := json.Unmarshal(old, &r); err != nil {
+			return nil, fmt.Errorf("server: sign request %s: %w", id, err)
+		}
+		if err := f(&r); err != nil {
+			return nil, err
+		}
+		out = &r
+		return json.Marshal(&r)
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errUnknownRequest
+	case errors.Is(err, store.ErrExpired):
+		s.dropFiles(ctx, id, maxDocuments)
+		return nil, errExpiredRequest
+	case err != nil:
 		return nil, err
 	}
-	if err := f(r); err != nil {
-		return nil, err
-	}
-	return r, s.save(ctx, r)
+	return out, nil
 }
 
 // dropFiles removes the uploaded and signed files of a request.

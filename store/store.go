@@ -38,6 +38,8 @@ type dialect struct {
 	rebind func(string) string
 	// lockAudit, run first in an append's transaction, serialises appends.
 	lockAudit string
+	// forUpdate ends a SELECT that an Update's transaction changes.
+	forUpdate string
 }
 
 var sqliteDialect = dialect{name: "sqlite", rebind: func(q string) string { return q }}
@@ -172,6 +174,42 @@ func (s *Store) Take(ctx context.Context, kind, id string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s/%s", ErrExpired, kind, id)
 	}
 	return value, nil
+}
+
+// Update changes the value under (kind, id) atomically, keeping its time to
+// live: f gets the current value and returns the new one; concurrent
+// updates of the same item, in this process or another sharing the
+// database, run one after the other. An error from f changes nothing and is
+// returned as is. ErrNotFound and ErrExpired as for Get.
+func (s *Store) Update(ctx context.Context, kind, id string, f func(old []byte) ([]byte, error)) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: update %s/%s: %w", kind, id, err)
+	}
+	defer tx.Rollback()
+	var value []byte
+	var expires int64
+	err = tx.QueryRowContext(ctx, s.d.rebind(`SELECT value, expires FROM items WHERE kind = ? AND id = ?`+s.d.forUpdate), kind, id).Scan(&value, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %s/%s", ErrNotFound, kind, id)
+	}
+	if err != nil {
+		return fmt.Errorf("store: update %s/%s: %w", kind, id, err)
+	}
+	if s.now().UnixNano() >= expires {
+		return fmt.Errorf("%w: %s/%s", ErrExpired, kind, id)
+	}
+	nv, err := f(value)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE items SET value = ? WHERE kind = ? AND id = ?`), nv, kind, id); err != nil {
+		return fmt.Errorf("store: update %s/%s: %w", kind, id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: update %s/%s: %w", kind, id, err)
+	}
+	return nil
 }
 
 // Delete removes (kind, id); removing nothing is not an error.

@@ -284,3 +284,53 @@ func testSharedByInstances(t *testing.T, b backend) {
 		t.Fatalf("taken item still there: %v", err)
 	}
 }
+
+// TestUpdateSerialised: concurrent read-modify-write updates from two
+// handles (two instances) lose nothing; an update keeps the time to live;
+// f's error changes nothing.
+func TestUpdateSerialised(t *testing.T) { eachBackend(t, testUpdateSerialised) }
+func testUpdateSerialised(t *testing.T, b backend) {
+	dsn := b.fresh(t)
+	c := newClock()
+	a, z := openAt(t, dsn, c), openAt(t, dsn, c)
+	ctx := context.Background()
+	if err := a.Put(ctx, "req", "r", []byte("0"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i, s := range []*Store{a, z, a, z} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 15; j++ {
+				err := s.Update(ctx, "req", "r", func(old []byte) ([]byte, error) {
+					var n int
+					fmt.Sscan(string(old), &n)
+					return []byte(fmt.Sprint(n + 1)), nil
+				})
+				if err != nil {
+					t.Errorf("updater %d: %v", i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if v, err := z.Get(ctx, "req", "r"); err != nil || string(v) != "60" {
+		t.Fatalf("after 60 concurrent increments: %q %v", v, err)
+	}
+	boom := errors.New("boom")
+	if err := a.Update(ctx, "req", "r", func([]byte) ([]byte, error) { return []byte("lost"), boom }); !errors.Is(err, boom) {
+		t.Fatalf("f's error: %v", err)
+	}
+	if v, _ := a.Get(ctx, "req", "r"); string(v) != "60" {
+		t.Fatalf("a failed update changed the value: %q", v)
+	}
+	if err := a.Update(ctx, "req", "none", func(o []byte) ([]byte, error) { return o, nil }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing item: %v", err)
+	}
+	c.add(2 * time.Hour)
+	if err := a.Update(ctx, "req", "r", func(o []byte) ([]byte, error) { return o, nil }); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired item (the time to live was kept): %v", err)
+	}
+}
