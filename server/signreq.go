@@ -72,7 +72,7 @@ type signRequest struct {
 	Heartbeat time.Time `json:"heartbeat,omitzero"`
 	Code      string    `json:"code,omitempty"`    // mobile verification code being shown
 	Current   int       `json:"current,omitempty"` // mobile: the document the phone is asked about (1-based)
-	Cert      []byte    `json:"cert,omitempty"`    // token: signer certificate (DER)
+	Cert      []byte    `json:"cert,omitempty"`    // signer certificate (DER): the token's, or the phone's once looked up
 	Chain     [][]byte  `json:"chain,omitempty"`
 	Signer    string    `json:"signer,omitempty"` // subject of the signer certificate
 	Docs      []signDoc `json:"docs"`
@@ -84,16 +84,19 @@ type visible struct {
 }
 
 type signDoc struct {
-	Name       string          `json:"name"`
-	Size       int64           `json:"size"`
-	SHA256     string          `json:"sha256"`
-	Prepared   *pades.Prepared `json:"prepared,omitempty"` // token: until completed
-	Hash       string          `json:"hash,omitempty"`
-	Scheme     string          `json:"scheme,omitempty"`
-	Signed     bool            `json:"signed,omitempty"`
-	SignedHash string          `json:"signedSha256,omitempty"`
-	SignedSize int64           `json:"signedSize,omitempty"`
-	Downloaded bool            `json:"downloaded,omitempty"`
+	Name     string          `json:"name"`
+	Size     int64           `json:"size"`
+	SHA256   string          `json:"sha256"`
+	Prepared *pades.Prepared `json:"prepared,omitempty"` // until completed (token, mobile)
+	// Mobile is the phone transaction of this document while the phone is
+	// asked: with Prepared, any server on the store can wait for it.
+	Mobile     *mobileid.PendingState `json:"mobile,omitempty"`
+	Hash       string                 `json:"hash,omitempty"`
+	Scheme     string                 `json:"scheme,omitempty"`
+	Signed     bool                   `json:"signed,omitempty"`
+	SignedHash string                 `json:"signedSha256,omitempty"`
+	SignedSize int64                  `json:"signedSize,omitempty"`
+	Downloaded bool                   `json:"downloaded,omitempty"`
 }
 
 // signRequestView is the JSON answer about a sign request.
@@ -595,8 +598,8 @@ func mobileOutcome(err error) (string, string) {
 		return statusExpired, "The phone was not answered in time. Nothing was signed; start again."
 	case errors.Is(err, context.DeadlineExceeded):
 		return statusExpired, "The sign request expired before the phone answered. Nothing was signed; start again."
-	case errors.Is(err, context.Canceled):
-		return statusFailed, "The server stopped or restarted while waiting for the phone, and a mobile signature cannot be resumed. Nothing was signed; start again."
+	case errors.Is(err, store.ErrNotFound):
+		return statusFailed, "The uploaded document is no longer on the server. Nothing more was signed; start again."
 	}
 	var me *mobileid.Error
 	if errors.As(err, &me) {
@@ -607,7 +610,10 @@ func mobileOutcome(err error) (string, string) {
 
 // runMobile signs the documents of a mobile request one after the other,
 // in the background; started is closed once the first code is known (or
-// the request has ended).
+// the request has ended). Each document is prepared (pades.Prepare) and its
+// phone transaction recorded in the store before the phone is waited on, so
+// that if this server stops, another one (or this one restarted) resumes
+// the request where it was: see current.
 func (s *Server) runMobile(id string, started chan struct{}) {
 	var once bool
 	signal := func() {
@@ -633,7 +639,7 @@ func (s *Server) runMobile(id string, started chan struct{}) {
 				return
 			case <-t.C:
 				_, _ = s.update(ctx, id, func(r *signRequest) error {
-					if r.Status != statusPending {
+					if r.Status != statusPending || r.Instance != s.instance {
 						return errors.New("done")
 					}
 					r.Heartbeat = time.Now().UTC()
@@ -643,64 +649,142 @@ func (s *Server) runMobile(id string, started chan struct{}) {
 		}
 	}()
 	fail := func(err error) {
+		if s.bg.Err() != nil {
+			// This server is stopping: hand the request over at once (no
+			// heartbeat to wait out); the next look at it resumes it.
+			_, _ = s.update(context.WithoutCancel(ctx), id, func(r *signRequest) error {
+				if r.Status == statusPending && r.Instance == s.instance {
+					r.Instance, r.Heartbeat = "", time.Time{}
+				}
+				return nil
+			})
+			return
+		}
 		st, msg := mobileOutcome(err)
 		s.cfg.Log.Info("mobile signature ended", "request", id, "status", st, "err", err)
 		_, _ = s.update(context.WithoutCancel(ctx), id, func(r *signRequest) error {
 			r.Status, r.Message, r.Code, r.Current = st, msg, "", 0
+			for i := range r.Docs {
+				r.Docs[i].Prepared, r.Docs[i].Mobile = nil, nil
+			}
 			return nil
 		})
 		s.dropFiles(context.WithoutCancel(ctx), id, len(r.Docs))
 	}
-	display := "Semnați documentul?"
 	for i := range r.Docs {
-		n := i + 1
-		data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(id, n))
-		if err != nil {
-			fail(err)
-			return
+		if r.Docs[i].Signed {
+			continue // signed before a restart
 		}
-		disp := fmt.Sprintf("%s (%d/%d) %s", display, n, len(r.Docs), r.Docs[i].Name)
-		ps, err := pades.NewPhoneSigner(ctx, s.cfg.Mobile, r.Phone, r.IDNP, disp, func(code string) {
-			_, _ = s.update(ctx, id, func(r *signRequest) error {
-				r.Code, r.Current = code, n
-				r.Message = fmt.Sprintf("Check that your phone shows the code %s, then enter your PIN (document %d of %d).", code, n, len(r.Docs))
-				return nil
-			})
-			signal()
-		})
-		if err != nil {
-			fail(err)
-			return
-		}
-		if got := mobileid.IdentityOf(ps.Certificate()).IDNP; r.IDNP != "" && got != r.IDNP {
-			fail(errIDNPMismatch)
-			return
-		}
-		var box *pdf.Rect
-		if r.Visible != nil {
-			b, err := checkPDF(r.Docs[i].Name, data, r.Visible.Page)
-			if err != nil {
-				fail(err)
-				return
-			}
-			box = &b
-		}
-		opts, err := s.options(r, box)
-		if err != nil {
-			fail(err)
-			return
-		}
-		var out bytes.Buffer
-		res, err := pades.Sign(ctx, bytes.NewReader(data), int64(len(data)), &out, ps, opts)
-		if err != nil {
-			fail(err)
-			return
-		}
-		if err := s.finishDoc(ctx, id, n, out.Bytes(), ps.Certificate(), "mobile", res); err != nil {
+		if err := s.mobileDoc(ctx, r, i+1, signal); err != nil {
 			fail(err)
 			return
 		}
 	}
+}
+
+// mobileDoc signs document n of a mobile request: prepare, ask the phone
+// (or resume waiting for it), complete.
+func (s *Server) mobileDoc(ctx context.Context, r *signRequest, n int, asked func()) error {
+	id := r.ID
+	data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(id, n))
+	if err != nil {
+		return err
+	}
+	cert, chain, err := s.mobileCert(ctx, r)
+	if err != nil {
+		return err
+	}
+	var box *pdf.Rect
+	if r.Visible != nil {
+		b, err := checkPDF(r.Docs[n-1].Name, data, r.Visible.Page)
+		if err != nil {
+			return err
+		}
+		box = &b
+	}
+	opts, err := s.options(r, box)
+	if err != nil {
+		return err
+	}
+	prep, state := r.Docs[n-1].Prepared, r.Docs[n-1].Mobile
+	var pend *mobileid.Pending
+	if prep != nil && state != nil {
+		if pend, err = s.cfg.Mobile.Resume(*state); err != nil {
+			return err
+		}
+	} else {
+		if prep, err = pades.Prepare(ctx, bytes.NewReader(data), int64(len(data)), cert, chain, opts); err != nil {
+			return err
+		}
+		disp := fmt.Sprintf("Semnați documentul? (%d/%d) %s", n, len(r.Docs), r.Docs[n-1].Name)
+		pend, err = s.cfg.Mobile.Start(ctx, mobileid.SignRequest{MSISDN: r.Phone, IDNP: r.IDNP, DisplayText: disp,
+			Digest: prep.DigestToSign(), Hash: prep.SignerOpts().HashFunc()})
+		if err != nil {
+			return err
+		}
+		st := pend.State()
+		code := pend.VerificationCode()
+		if r, err = s.update(ctx, id, func(r *signRequest) error {
+			r.Docs[n-1].Prepared, r.Docs[n-1].Mobile = prep, &st
+			r.Code, r.Current = code, n
+			r.Message = fmt.Sprintf("Check that your phone shows the code %s, then enter your PIN (document %d of %d).", code, n, len(r.Docs))
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	asked()
+	res, err := pend.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if len(res.Signature) == 0 {
+		return errors.New("the mobile signature service returned no raw signature")
+	}
+	var out bytes.Buffer
+	result, err := pades.Complete(ctx, bytes.NewReader(data), int64(len(data)), prep, res.Signature, &out, opts)
+	if err != nil {
+		return err
+	}
+	return s.finishDoc(ctx, id, n, out.Bytes(), cert, "mobile", result)
+}
+
+// mobileCert returns the phone's signing certificate, looked up once per
+// request and kept with it.
+func (s *Server) mobileCert(ctx context.Context, r *signRequest) (*x509.Certificate, []*x509.Certificate, error) {
+	if len(r.Cert) > 0 {
+		cert, err := x509.ParseCertificate(r.Cert)
+		if err != nil {
+			return nil, nil, err
+		}
+		var chain []*x509.Certificate
+		for _, der := range r.Chain {
+			c, err := x509.ParseCertificate(der)
+			if err != nil {
+				return nil, nil, err
+			}
+			chain = append(chain, c)
+		}
+		return cert, chain, nil
+	}
+	cert, chain, err := s.cfg.Mobile.GetCertificate(ctx, r.Phone, r.IDNP)
+	if err != nil {
+		return nil, nil, err
+	}
+	if got := mobileid.IdentityOf(cert).IDNP; r.IDNP != "" && got != r.IDNP {
+		return nil, nil, errIDNPMismatch
+	}
+	r.Cert, r.Chain = cert.Raw, nil
+	for _, c := range chain {
+		r.Chain = append(r.Chain, c.Raw)
+	}
+	if _, err := s.update(ctx, r.ID, func(x *signRequest) error {
+		x.Cert, x.Chain, x.Signer = r.Cert, r.Chain, cert.Subject.String()
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	return cert, chain, nil
 }
 
 // finishDoc stores a signed document, records it in the audit log and
@@ -731,7 +815,7 @@ func (s *Server) finishDoc(ctx context.Context, id string, n int, signed []byte,
 	_ = s.cfg.Store.Delete(ctx, kindSignIn, docKey(id, n))
 	_, err = s.update(ctx, id, func(r *signRequest) error {
 		d := &r.Docs[n-1]
-		d.Signed, d.SignedHash, d.SignedSize, d.Prepared = true, digest, int64(len(signed)), nil
+		d.Signed, d.SignedHash, d.SignedSize, d.Prepared, d.Mobile = true, digest, int64(len(signed)), nil, nil
 		r.Signer = cert.Subject.String()
 		if n == len(r.Docs) {
 			r.Status, r.Code, r.Current = statusSigned, "", 0
@@ -768,30 +852,38 @@ const (
 )
 
 // lost tells whether a pending mobile request has lost the server that ran
-// it (it stopped or crashed: a phone transaction cannot be resumed).
+// it: it stopped (and said so) or crashed (its heartbeat is stale).
 func (s *Server) lost(r *signRequest) bool {
 	return r.Status == statusPending && time.Since(r.Heartbeat) > staleAfter
 }
 
-// current loads a request and marks a mobile one that no server runs any
-// more (the server restarted while the phone was asked) as failed.
+// current loads a request; a mobile one that no server runs any more (its
+// server stopped or crashed while the phone was asked) is taken over by
+// this server and resumed where it was.
 func (s *Server) current(ctx context.Context, id string) (*signRequest, error) {
 	r, err := s.load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if s.lost(r) {
+	if s.lost(r) && s.cfg.Mobile != nil && s.bg.Err() == nil {
+		took := false
 		r, err = s.update(ctx, id, func(r *signRequest) error {
-			if s.lost(r) {
-				r.Status, r.Code, r.Current = statusFailed, "", 0
-				r.Message = "The server restarted while waiting for the phone, and a mobile signature cannot be resumed. Nothing was signed; start again."
+			if s.lost(r) { // only one server takes it over
+				r.Instance, r.Heartbeat, took = s.instance, time.Now().UTC(), true
 			}
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
-		s.dropFiles(ctx, id, len(r.Docs))
+		if took {
+			s.cfg.Log.Info("resuming a mobile sign request", "request", id)
+			s.bgWG.Add(1)
+			go func() {
+				defer s.bgWG.Done()
+				s.runMobile(id, make(chan struct{}))
+			}()
+		}
 	}
 	return r, nil
 }
