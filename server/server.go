@@ -133,7 +133,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.SweepEvery = time.Minute
 	}
 	if cfg.AgentURL == "" {
-		cfg.AgentURL = "http://" + wire.DefaultAddr
+		cfg.AgentURL = wire.DefaultURL
 	}
 	s := &Server{e: echo.New(), cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent), m: newMetrics(), instance: newID()}
 	s.bg, s.stop = context.WithCancel(context.Background())

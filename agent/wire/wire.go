@@ -36,6 +36,9 @@ import (
 // DefaultAddr is where the agent listens unless told otherwise.
 const DefaultAddr = "127.0.0.1:8421"
 
+// DefaultURL is the agent's base URL at DefaultAddr, as a page calls it.
+const DefaultURL = "http://" + DefaultAddr
+
 // Protocol is the version of this protocol.
 const Protocol = 1
 

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,9 +122,20 @@ func runServe(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("--trust: %w", err))
 	}
-	roots := x509.NewCertPool()
+	roots, anchors, inter := x509.NewCertPool(), x509.NewCertPool(), x509.NewCertPool()
+	var extra [][]byte // stored in the DSS of B-LT signatures
 	for _, c := range certs {
 		roots.AddCert(c)
+		extra = append(extra, c.Raw)
+		if string(c.RawSubject) == string(c.RawIssuer) {
+			anchors.AddCert(c)
+		} else {
+			inter.AddCert(c)
+		}
+	}
+	mobile, err := f.mobileClient(anchors, inter)
+	if err != nil {
+		return withCode(exitUsage, err)
 	}
 	tlsCfg, err := f.tlsConfig()
 	if err != nil {
@@ -171,6 +183,8 @@ func runServe(ctx context.Context, a *app, f *serveFlags) error {
 	defer st.Close()
 	sc := f.serverConfig(a, st)
 	sc.Roots, sc.Seal, sc.SealLevel, sc.Timestamper, sc.APIKeyDigests = roots, cfg.Seal, cfg.SealLevel, cfg.Timestamper, cfg.APIKeyDigests
+	sc.Mobile, sc.PublicOrigin, sc.AgentURL = mobile, originOf(base), f.agentURL
+	sc.Revocation, sc.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, extra
 	srv, err := server.New(sc)
 	if err != nil {
 		return withCode(exitFailed, err)
@@ -178,6 +192,15 @@ func runServe(ctx context.Context, a *app, f *serveFlags) error {
 	defer srv.Close()
 	fmt.Fprintf(a.stderr, "semnat serve: %s (verify: POST %s/api/v1/verifications; seal: %s; pages: %s/sign %s/verify)\n", base, base, sealState(cfg.Seal), base, base)
 	return serveUntilDone(ctx, a, ln, local, srv, tlsCfg)
+}
+
+// originOf is the web origin (scheme://host[:port]) of a URL.
+func originOf(base string) string {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return base
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func sealState(s pades.Signer) string {

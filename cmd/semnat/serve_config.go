@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,6 +20,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/semnat/semnat/agent/wire"
+	"github.com/semnat/semnat/internal/secret"
+	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/store"
 )
 
@@ -34,6 +38,8 @@ type serveFlags struct {
 	sealLevel, tsaURL             string
 	apiKeys                       string
 	tlsCert, tlsKey, clientCA     string
+	mssp, msspFace, msspClient    string
+	msspSecretFile, agentURL      string
 	maxUpload                     byteSize
 	maxConcurrent, rateBurst      int
 	rateLimit                     float64
@@ -53,6 +59,11 @@ func (f *serveFlags) register(fl *pflag.FlagSet) {
 	f.keys.register(fl)
 	fl.StringVar(&f.sealLevel, "seal-level", "B-T", "PAdES level of seals: B-B, B-T, B-LT or B-LTA (B-T and up need --tsa)")
 	fl.StringVar(&f.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL for seals")
+	fl.StringVar(&f.mssp, "mssp", "", "mobile signature service URL for the sign page (.../mid-api or .../rest/service); none: no mobile signing")
+	fl.StringVar(&f.msspFace, "mssp-face", "", "protocol of --mssp: mid or etsi (default: from the URL)")
+	fl.StringVar(&f.msspClient, "mssp-client", "", "this service's name at the MSSP: the ETSI AP_ID or the Mobile-ID relying party name (default: the demo's)")
+	fl.StringVar(&f.msspSecretFile, "mssp-secret-file", "", "file with the ETSI AP password or the Mobile-ID relying party UUID (else $SEMNAT_MSSP_SECRET)")
+	fl.StringVar(&f.agentURL, "agent-url", "", "where the sign page finds the citizen's local token agent (default "+wire.DefaultURL+")")
 	fl.StringVar(&f.apiKeys, "api-keys", "", "file of registered systems: NAME KEY or NAME sha256:HEX per line (seal API)")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
@@ -309,4 +320,29 @@ func (f *serveFlags) openStore() (*store.Store, error) {
 		return nil, withCode(exitFailed, errors.New(strings.ReplaceAll(err.Error(), dsn, redactURL(dsn))))
 	}
 	return st, nil
+}
+
+// mobileClient is the MSSP client of --mssp (nil without it): the phones'
+// certificates must chain to roots (with inter as intermediates).
+func (f *serveFlags) mobileClient(roots, inter *x509.CertPool) (*mobileid.Client, error) {
+	if f.mssp == "" {
+		return nil, nil
+	}
+	opts := mobileid.ClientOptions{Roots: roots, Intermediates: inter, HTTPClient: &http.Client{Timeout: 30 * time.Second}}
+	var sec []byte
+	if f.msspSecretFile != "" {
+		b, err := secret.FromFile(f.msspSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("--mssp-secret-file: %w", err)
+		}
+		sec = b
+	} else if v := os.Getenv("SEMNAT_MSSP_SECRET"); v != "" {
+		sec = []byte(v)
+	}
+	if mobileFace(f.mssp, f.msspFace) == mobileid.FaceETSI {
+		opts.APID, opts.APPassword = f.msspClient, string(sec)
+	} else {
+		opts.RelyingPartyName, opts.RelyingPartyUUID = f.msspClient, string(sec)
+	}
+	return newMobileClient(f.mssp, f.msspFace, opts)
 }

@@ -47,14 +47,7 @@ func (m *mobileSource) open(ctx context.Context, a *app) (pades.Signer, func(), 
 	if err != nil {
 		return nil, nil, withCode(exitUsage, fmt.Errorf("--trust: %w", err))
 	}
-	face := mobileid.Face(m.face)
-	if face == "" {
-		face = mobileid.FaceMID
-		if strings.Contains(m.mssp, "/rest/service") {
-			face = mobileid.FaceETSI
-		}
-	}
-	c, err := mobileid.NewClient(m.mssp, mobileid.ClientOptions{Face: face, Roots: roots, Intermediates: inter, HTTPClient: &http.Client{Timeout: m.timeout}})
+	c, err := newMobileClient(m.mssp, m.face, mobileid.ClientOptions{Roots: roots, Intermediates: inter, HTTPClient: &http.Client{Timeout: m.timeout}})
 	if err != nil {
 		return nil, nil, withCode(exitUsage, err)
 	}
@@ -64,6 +57,23 @@ func (m *mobileSource) open(ctx context.Context, a *app) (pades.Signer, func(), 
 		return nil, nil, withCode(exitFailed, err)
 	}
 	return &spinningSigner{PhoneSigner: ps, spin: spin, timeout: m.timeout}, func() { spin.stop() }, nil
+}
+
+// newMobileClient is a client of the MSSP at url; face "mid" or "etsi",
+// or "" to tell it from the URL (.../rest/service is ETSI).
+func newMobileClient(url, face string, opts mobileid.ClientOptions) (*mobileid.Client, error) {
+	opts.Face = mobileFace(url, face)
+	return mobileid.NewClient(url, opts)
+}
+
+func mobileFace(url, face string) mobileid.Face {
+	if face != "" {
+		return mobileid.Face(face)
+	}
+	if strings.Contains(url, "/rest/service") {
+		return mobileid.FaceETSI
+	}
+	return mobileid.FaceMID
 }
 
 // loadPools reads PEM certificates: self-signed ones become trust anchors,
