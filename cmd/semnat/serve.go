@@ -46,8 +46,8 @@ func newServeCmd(a *app) *cobra.Command {
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
   /api/openapi.json            the API description
 
-Errors are RFC 9457 problem documents. State (pending items, the append-only
-audit log of every seal) is kept in SQLite in --data, or in PostgreSQL
+Errors are RFC 9457 problem documents. State (sign requests and their files
+for 15 minutes, the append-only audit log of every signature and seal) is kept in SQLite in --data, or in PostgreSQL
 (--store postgres://...) so that several instances share it.
 
 --demo runs everything on embedded defaults, nothing to configure: a test
@@ -59,8 +59,10 @@ mobile-signature simulator (/mid-api/, /rest/service, virtual phone /sim/).
 Without --demo the server takes its trust anchors (--trust), the seal key
 (--p12, --key/--cert/--chain or --token, as for 'semnat sign'; PINs and
 passwords from files or $SEMNAT_PIN / $SEMNAT_P12_PASSWORD, never flags), the
-timestamp authority (--tsa) and the registered systems (--api-keys, and TLS
-client certificates under --client-ca) from its settings.
+timestamp authority (--tsa), the mobile signature service the sign page
+asks phones through (--mssp) and the registered systems (--api-keys, and
+TLS client certificates under --client-ca) from its settings. Citizens'
+USB tokens are reached through 'semnat agent' on their own machines.
 
 Every setting is a flag, or $SEMNAT_NAME (e.g. SEMNAT_RATE_LIMIT=200), or a
 NAME = VALUE line in the --config file (also $SEMNAT_CONFIG); a flag wins
