@@ -169,14 +169,8 @@ func (s *Server) load(ctx context.Context, id string) (*signRequest, error) {
 		return nil, errUnknownRequest
 	}
 	b, err := s.cfg.Store.Get(ctx, kindSignReq, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, errUnknownRequest
-	case errors.Is(err, store.ErrExpired):
-		s.dropFiles(ctx, id, maxDocuments)
-		return nil, errExpiredRequest
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, s.requestError(ctx, id, err)
 	}
 	var r signRequest
 	if err := json.Unmarshal(b, &r); err != nil {
@@ -216,16 +210,23 @@ func (s *Server) update(ctx context.Context, id string, f func(r *signRequest) e
 		out = &r
 		return json.Marshal(&r)
 	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, errUnknownRequest
-	case errors.Is(err, store.ErrExpired):
-		s.dropFiles(ctx, id, maxDocuments)
-		return nil, errExpiredRequest
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, s.requestError(ctx, id, err)
 	}
 	return out, nil
+}
+
+// requestError maps the store's answer about a sign request to a problem;
+// an expired request's files are removed at once.
+func (s *Server) requestError(ctx context.Context, id string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errUnknownRequest
+	case errors.Is(err, store.ErrExpired):
+		s.dropFiles(ctx, id, maxDocuments)
+		return errExpiredRequest
+	}
+	return err
 }
 
 // dropFiles removes the uploaded and signed files of a request.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
@@ -10,13 +9,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/pkcs11/softhsmtest"
@@ -28,32 +25,7 @@ const agentPage = "http://127.0.0.1:8480"
 // ends and returns its URL and its stderr.
 func agentStart(t *testing.T, stdin io.Reader, args ...string) (string, *revSyncBuffer) {
 	t.Helper()
-	out, errb := &revSyncBuffer{}, &revSyncBuffer{}
-	a := &app{stdin: stdin, stdout: out, stderr: errb, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	root := newRootCmd(a)
-	root.SetArgs(append([]string{"agent"}, args...))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent %v: %v", args, err)
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if s := out.String(); strings.HasPrefix(s, "listening on ") {
-			return strings.TrimSpace(strings.TrimPrefix(strings.SplitN(s, "\n", 2)[0], "listening on ")), errb
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("agent %v exited: %v; stderr: %s", args, err, errb.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("agent %v: no listening line", args)
-	return "", nil
+	return startCommand(t, stdin, append([]string{"agent"}, args...)...)
 }
 
 func agentCall(t *testing.T, method, url string, body any) (int, []byte) {

@@ -48,8 +48,17 @@ func (s *revSyncBuffer) String() string {
 // URL it prints.
 func revStartServer(t *testing.T, args ...string) string {
 	t.Helper()
-	out := &revSyncBuffer{}
-	a := &app{stdin: strings.NewReader(""), stdout: out, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	base, _ := startCommand(t, strings.NewReader(""), args...)
+	return base
+}
+
+// startCommand runs a serving command (ARGS) in-process with stdin until
+// the test ends and returns the URL of its "listening on" line and its
+// stderr.
+func startCommand(t *testing.T, stdin io.Reader, args ...string) (string, *revSyncBuffer) {
+	t.Helper()
+	out, errb := &revSyncBuffer{}, &revSyncBuffer{}
+	a := &app{stdin: stdin, stdout: out, stderr: errb, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -64,16 +73,16 @@ func revStartServer(t *testing.T, args ...string) string {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if s := out.String(); strings.HasPrefix(s, "listening on ") {
-			return strings.TrimSpace(strings.TrimPrefix(strings.SplitN(s, "\n", 2)[0], "listening on "))
+			return strings.TrimSpace(strings.TrimPrefix(strings.SplitN(s, "\n", 2)[0], "listening on ")), errb
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("%v exited: %v", args, err)
+			t.Fatalf("%v exited: %v; stderr: %s", args, err, errb.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	t.Fatalf("%v: no listening line", args)
-	return ""
+	return "", nil
 }
 
 func revRun(t *testing.T, args ...string) (int, string, string) {

@@ -14,7 +14,6 @@ import (
 	"encoding/pem"
 	"io"
 	"math/big"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -304,47 +303,7 @@ func TestServeProductionMobile(t *testing.T) {
 	base := revStartServer(t, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--online=false",
 		"--trust", filepath.Join(dir, testcerts.TrustAnchorsFile), "--trust", filepath.Join(dir, "mobile-ca", "cert.pem"),
 		"--mssp", mssp+"/rest/service")
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	w.WriteField("method", "mobile")
-	w.WriteField("phone", "+37300000001") // a scripted phone that approves
-	w.WriteField("level", "B-B")
-	fw, _ := w.CreateFormFile("file", "cerere.pdf")
-	fw.Write(samplepdf.Document("Cerere", nil, 0))
-	w.Close()
-	resp, err := http.Post(base+"/api/v1/sign-requests", w.FormDataContentType(), &body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v struct {
-		ID, Status, Message string
-		Documents           []struct{ Download string }
-	}
-	json.NewDecoder(resp.Body).Decode(&v)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || v.ID == "" {
-		t.Fatalf("create: %d %+v", resp.StatusCode, v)
-	}
-	for deadline := time.Now().Add(60 * time.Second); v.Status == "pending" || v.Status == ""; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the mobile request stays pending")
-		}
-		resp, err := http.Get(base + "/api/v1/sign-requests/" + v.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		json.NewDecoder(resp.Body).Decode(&v)
-		resp.Body.Close()
-	}
-	if v.Status != "signed" || len(v.Documents) != 1 || v.Documents[0].Download == "" {
-		t.Fatalf("final: %+v", v)
-	}
-	resp, err = http.Get(base + v.Documents[0].Download)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	signed := mobileSignRequest(t, base, "+37300000001", "B-B", samplepdf.Document("Cerere", nil, 0))
 	rep, err := pades.Verify(t.Context(), bytes.NewReader(signed), int64(len(signed)), &pades.VerifyOptions{Roots: pki.RootPool(), Revocation: pades.RevocationSkip})
 	if err != nil || rep.Indication != pades.TotalPassed {
 		t.Fatalf("the mobile signature does not verify: %v %+v", err, rep)

@@ -62,45 +62,7 @@ func TestServeDemo(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	var mp bytes.Buffer
-	w := multipart.NewWriter(&mp)
-	w.WriteField("method", "mobile")
-	w.WriteField("phone", "+37300000001")
-	w.WriteField("level", "B-LT")
-	fw, _ := w.CreateFormFile("file", "demo.pdf")
-	fw.Write(samplepdf.Document("Demo mobile", nil, 0))
-	w.Close()
-	resp, err = http.Post(base+"/api/v1/sign-requests", w.FormDataContentType(), &mp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sr struct {
-		ID, Status, Message string
-		Documents           []struct{ Download string }
-	}
-	json.NewDecoder(resp.Body).Decode(&sr)
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Fatalf("sign request: %d %+v", resp.StatusCode, sr)
-	}
-	for i := 0; i < 300 && (sr.Status == "pending" || sr.Status == ""); i++ {
-		time.Sleep(100 * time.Millisecond)
-		resp, err := http.Get(base + "/api/v1/sign-requests/" + sr.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		json.NewDecoder(resp.Body).Decode(&sr)
-		resp.Body.Close()
-	}
-	if sr.Status != "signed" || len(sr.Documents) != 1 {
-		t.Fatalf("mobile signing: %+v", sr)
-	}
-	resp, err = http.Get(base + sr.Documents[0].Download)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	signed := mobileSignRequest(t, base, "+37300000001", "B-LT", samplepdf.Document("Demo mobile", nil, 0))
 	resp, err = http.Post(base+"/api/v1/verifications", "application/pdf", bytes.NewReader(signed))
 	if err != nil {
 		t.Fatal(err)
@@ -113,4 +75,56 @@ func TestServeDemo(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&rep2); err != nil || rep2.Indication != "TOTAL-PASSED" || len(rep2.Signatures) == 0 || rep2.Signatures[0].Level != "B-LT" {
 		t.Fatalf("verification of the mobile-signed PDF: %v %+v", err, rep2)
 	}
+}
+
+// mobileSignRequest signs doc through POST /api/v1/sign-requests with the
+// mobile signature of phone (a scripted one that approves), waits for it
+// and downloads the signed file.
+func mobileSignRequest(t *testing.T, base, phone, level string, doc []byte) []byte {
+	t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	w.WriteField("method", "mobile")
+	w.WriteField("phone", phone)
+	w.WriteField("level", level)
+	fw, _ := w.CreateFormFile("file", "document.pdf")
+	fw.Write(doc)
+	w.Close()
+	resp, err := http.Post(base+"/api/v1/sign-requests", w.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sr struct {
+		ID, Status, Message string
+		Documents           []struct{ Download string }
+	}
+	json.NewDecoder(resp.Body).Decode(&sr)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || sr.ID == "" {
+		t.Fatalf("sign request: %d %+v", resp.StatusCode, sr)
+	}
+	for deadline := time.Now().Add(60 * time.Second); sr.Status == "pending" || sr.Status == ""; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the mobile request stays pending")
+		}
+		resp, err := http.Get(base + "/api/v1/sign-requests/" + sr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&sr)
+		resp.Body.Close()
+	}
+	if sr.Status != "signed" || len(sr.Documents) != 1 || sr.Documents[0].Download == "" {
+		t.Fatalf("mobile signing: %+v", sr)
+	}
+	resp, err = http.Get(base + sr.Documents[0].Download)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	signed, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("download: %d %v", resp.StatusCode, err)
+	}
+	return signed
 }
