@@ -16,7 +16,6 @@ import (
 
 	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/crl"
-	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/tsa"
 )
@@ -55,7 +54,7 @@ func (v *verifier) verifyCMS(s *sigState) error {
 		rep.Level = "PKCS#7"
 		s.warn("SubFilter %s: PKCS#7, not PAdES", s.sd.SubFilter)
 	}
-	p, err := cms.Parse(s.sd.Contents)
+	p, err := v.parseCMS(s.sd.Contents)
 	if err != nil {
 		s.verdict(TotalFailed, FormatFailure, "the CMS signature cannot be parsed: %v", err)
 		rep.Checks.Format = CheckFailed
@@ -164,7 +163,7 @@ func (v *verifier) verifyCMS(s *sigState) error {
 	st.signer = cert
 	rep.Signer = certInfo(cert)
 	if si.SignedAttrsDER != nil {
-		err = si.VerifySignature(cert)
+		err = v.signerSignature(si, cert)
 	} else if algErr != nil {
 		err = algErr
 	} else {
@@ -346,7 +345,7 @@ func tokenInfo(token []byte) (*cms.Parsed, *cms.TSTInfo, error) {
 // imprint, the TSA signature, its EKU and chain at genTime.
 func (v *verifier) checkTimestamp(s *sigState, token, sigValue []byte) *TimestampInfo {
 	token = trimDER(token)
-	p, info, err := tokenInfo(token)
+	p, info, err := v.tokenInfo(token)
 	if err != nil {
 		return &TimestampInfo{Reason: fmt.Sprintf("token: %v", err)}
 	}
@@ -375,7 +374,7 @@ func (v *verifier) checkTimestamp(s *sigState, token, sigValue []byte) *Timestam
 	}
 	var lastErr error
 	for _, rp := range roots {
-		vi, err := tsa.Verify(token, info.HashAlg, info.HashedMessage, tsa.VerifyOptions{Roots: rp, Intermediates: v.intermediatePool(nil), Certificates: v.dss.certs, VerifyChain: v.opts.Cache.verifyChain})
+		vi, err := v.tsaVerify(token, info.HashAlg, info.HashedMessage, rp)
 		if err != nil {
 			lastErr = err
 			continue
@@ -400,7 +399,7 @@ func (v *verifier) verifyDocTimestamp(s *sigState) error {
 		s.failed = true
 		return nil
 	}
-	p, info, err := tokenInfo(s.sd.Contents)
+	p, info, err := v.tokenInfo(s.sd.Contents)
 	if err != nil {
 		rep.Checks.Format = CheckFailed
 		return fail(TotalFailed, FormatFailure, "document timestamp token: %v", err)
@@ -442,7 +441,7 @@ func (v *verifier) verifyDocTimestamp(s *sigState) error {
 	if alg, _, err := si.Algorithm(); err == nil {
 		rep.SignatureAlgorithm = alg.String()
 	}
-	if err := si.VerifySignature(signer); err != nil {
+	if err := v.signerSignature(si, signer); err != nil {
 		if errors.Is(err, cms.ErrUnsupportedKey) || errors.Is(err, cms.ErrUnsupportedHash) {
 			return fail(Indeterminate, CryptoConstraintsFailure, "the token signature cannot be checked: %v", err)
 		}
@@ -620,7 +619,7 @@ func (v *verifier) readDSS(cat *pdf.Dict) *dssData {
 			if !ok {
 				continue
 			}
-			data, err := v.r.StreamData(st)
+			data, err := v.streamData(v.r, st)
 			if err != nil || len(data) > 32<<20 {
 				continue
 			}
@@ -629,9 +628,7 @@ func (v *verifier) readDSS(cat *pdf.Dict) *dssData {
 		return out
 	}
 	for _, der := range read("Certs") {
-		if certs, err := keyfile.ParseCerts(der); err == nil {
-			d.certs = append(d.certs, certs...)
-		}
+		d.certs = append(d.certs, v.parseCertsBlob(der)...)
 	}
 	d.ocsps = read("OCSPs")
 	d.crls = read("CRLs")

@@ -457,6 +457,24 @@ func (l *lexer) lexHex(start int64) (token, error) {
 	l.scratch = l.scratch[:0]
 	hi := -1
 	for {
+		if hi < 0 {
+			// Fast path: the pairs of hex digits already buffered.
+			if i := l.pos - l.base; i >= 0 {
+				j, buf := i, l.buf
+				for j+1 < int64(len(buf)) {
+					a, b := unhex(buf[j]), unhex(buf[j+1])
+					if a < 0 || b < 0 {
+						break
+					}
+					if len(l.scratch) >= l.maxTok {
+						return token{}, limitErr("string length", int64(l.maxTok))
+					}
+					l.scratch = append(l.scratch, byte(a<<4|b))
+					j += 2
+				}
+				l.pos += j - i
+			}
+		}
 		c, ok := l.next()
 		if !ok {
 			if l.err != nil {
