@@ -83,8 +83,8 @@ func (v *verifier) streamData(r *pdf.Reader, st *pdf.Stream) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := io.ReadAll(io.LimitReader(rd, maxMemoStream+1))
-	if err != nil {
+	raw := make([]byte, st.Length)
+	if _, err := io.ReadFull(rd, raw); err != nil {
 		return nil, err
 	}
 	type decoded struct {
