@@ -55,6 +55,15 @@ func (v *verifier) verifyCMS(s *sigState) error {
 		s.warn("SubFilter %s: PKCS#7, not PAdES", s.sd.SubFilter)
 	}
 	p, err := v.parseCMS(s.sd.Contents)
+	if errors.Is(err, cms.ErrNegativeSerial) {
+		// Not a broken signature but a certificate that RFC 5280 forbids
+		// and crypto/x509 does not parse: nothing about the signer can be
+		// checked.
+		s.verdict(Indeterminate, NoSigningCertificateFound, "the signature embeds a certificate with a negative serial number, which RFC 5280 §4.1.2.2 forbids and semnat does not process, so the signer certificate cannot be checked (%v)", err)
+		rep.Checks.Certificate = CheckIndeterminate
+		s.failed = true
+		return nil
+	}
 	if err != nil {
 		s.verdict(TotalFailed, FormatFailure, "the CMS signature cannot be parsed: %v", err)
 		rep.Checks.Format = CheckFailed
@@ -400,6 +409,10 @@ func (v *verifier) verifyDocTimestamp(s *sigState) error {
 		return nil
 	}
 	p, info, err := v.tokenInfo(s.sd.Contents)
+	if errors.Is(err, cms.ErrNegativeSerial) {
+		rep.Checks.Certificate = CheckIndeterminate
+		return fail(Indeterminate, NoSigningCertificateFound, "the document timestamp token embeds a certificate with a negative serial number, which RFC 5280 §4.1.2.2 forbids and semnat does not process, so the TSA certificate cannot be checked (%v)", err)
+	}
 	if err != nil {
 		rep.Checks.Format = CheckFailed
 		return fail(TotalFailed, FormatFailure, "document timestamp token: %v", err)
@@ -627,8 +640,16 @@ func (v *verifier) readDSS(cat *pdf.Dict) *dssData {
 		}
 		return out
 	}
-	for _, der := range read("Certs") {
-		d.certs = append(d.certs, v.parseCertsBlob(der)...)
+	for i, der := range read("Certs") {
+		certs := v.parseCertsBlob(der)
+		if certs == nil {
+			why := "it cannot be parsed"
+			if cms.NegativeSerial(der) {
+				why = "it has a negative serial number, which RFC 5280 §4.1.2.2 forbids and semnat does not process"
+			}
+			v.report.Warnings = append(v.report.Warnings, fmt.Sprintf("DSS certificate %d is ignored: %s", i+1, why))
+		}
+		d.certs = append(d.certs, certs...)
 	}
 	d.ocsps = read("OCSPs")
 	d.crls = read("CRLs")
