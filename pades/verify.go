@@ -125,6 +125,8 @@ type verifier struct {
 	revViews  map[int]*pdf.Reader
 	// trailingGarbage: bytes after the last revision that no xref accounts for.
 	trailingGarbage bool
+	// scan finds signature dictionaries the fields do not reach.
+	scan sigScan
 }
 
 // sigState is the work-in-progress of one signature.
@@ -281,6 +283,10 @@ func (v *verifier) run() (*Report, error) {
 			s.verdict(TotalFailed, FormatFailure, "the file has data after its last revision that no cross-reference section accounts for (an incremental saving attack without xref)")
 		}
 	}
+	hidden, err := v.unreached()
+	if err != nil {
+		return nil, err
+	}
 	v.levels()
 	if enc && len(v.sigs) == 0 && cat.Has("AcroForm") {
 		rep.Warnings = append(rep.Warnings, "no signature found, but the form of an encrypted file may not be readable without decryption")
@@ -292,7 +298,12 @@ func (v *verifier) run() (*Report, error) {
 			s.verdict(Indeterminate, SignedDataNotFound, "the file is encrypted: later changes to the document cannot be examined without decryption, which semnat does not implement")
 		}
 	}
-	return v.finish(), nil
+	rep = v.finish()
+	if hidden != "" && (rep.Indication == TotalPassed || rep.Indication == NoSignatureFound) {
+		// A signature that viewers may show was not verified.
+		rep.Indication, rep.SubIndication = Indeterminate, SigConstraintsFailure
+	}
+	return rep, nil
 }
 
 // finish computes the document indication.
@@ -654,12 +665,4 @@ func (v *verifier) viewAt(k int) (*pdf.Reader, error) {
 	}
 	v.revViews[k] = rv
 	return rv, nil
-}
-
-// hashRanges streams the two signed ranges into w.
-func (v *verifier) hashRanges(w io.Writer, br [4]int64) error {
-	if err := copyRange(v.ctx, w, v.in, br[0], br[1]); err != nil {
-		return err
-	}
-	return copyRange(v.ctx, w, v.in, br[2], br[3])
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/testcerts"
 )
 
@@ -53,5 +54,99 @@ func TestVerifyNegativeSerial(t *testing.T) {
 	}
 	if rep.Indication != Indeterminate {
 		t.Errorf("document %s, want INDETERMINATE", rep.Indication)
+	}
+}
+
+// withOrphanSignature appends to data an update holding a signature
+// dictionary that no form field in /AcroForm /Fields reaches; with widget,
+// a signature widget on the first page (not in /Fields) has it as /V.
+func withOrphanSignature(t *testing.T, data []byte, widget bool) ([]byte, pdf.Ref) {
+	t.Helper()
+	r, err := pdf.Open(bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := r.NewUpdate()
+	u.SetCompress(false)
+	sig := u.Add(pdf.NewDict(
+		pdf.DictEntry{Key: "Type", Value: pdf.Name("Sig")},
+		pdf.DictEntry{Key: "Filter", Value: pdf.Name("Adobe.PPKLite")},
+		pdf.DictEntry{Key: "SubFilter", Value: pdf.Name("ETSI.CAdES.detached")},
+		pdf.DictEntry{Key: "ByteRange", Value: pdf.Array{pdf.Integer(0), pdf.Integer(100), pdf.Integer(200), pdf.Integer(300)}},
+		pdf.DictEntry{Key: "Contents", Value: pdf.String{Value: bytes.Repeat([]byte{0x30}, 64), Hex: true}},
+	))
+	if widget {
+		p, err := r.Page(0)
+		if err != nil || p.Ref.IsZero() {
+			t.Fatalf("page 0: %v", err)
+		}
+		w := u.Add(pdf.NewDict(
+			pdf.DictEntry{Key: "Type", Value: pdf.Name("Annot")},
+			pdf.DictEntry{Key: "Subtype", Value: pdf.Name("Widget")},
+			pdf.DictEntry{Key: "FT", Value: pdf.Name("Sig")},
+			pdf.DictEntry{Key: "T", Value: pdf.String{Value: []byte("Hidden")}},
+			pdf.DictEntry{Key: "V", Value: sig},
+			pdf.DictEntry{Key: "Rect", Value: pdf.Array{pdf.Integer(0), pdf.Integer(0), pdf.Integer(0), pdf.Integer(0)}},
+			pdf.DictEntry{Key: "P", Value: p.Ref},
+		))
+		nd := p.Dict.Clone()
+		annots, _ := mustResolve(r, nd.Get("Annots")).(pdf.Array)
+		nd.Set("Annots", append(append(pdf.Array(nil), annots...), w))
+		if err := u.Set(p.Ref, nd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := u.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return append(bytes.Clone(data), buf.Bytes()...), sig
+}
+
+// TestVerifyUnreachedSignatureDict: a signature dictionary that no field
+// reaches is reported as a warning, never counted, and does not change the
+// verdict of a valid document; when a signature widget outside /Fields
+// shows it (a hidden signature), the document is INDETERMINATE.
+func TestVerifyUnreachedSignatureDict(t *testing.T) {
+	pki := testcerts.New(t)
+	in := corpus(t, "pdf17-xrefstream-objstm.pdf")
+	opts := &VerifyOptions{Roots: pki.RootPool(), Revocation: RevocationSkip}
+	warned := func(rep *Report, ref pdf.Ref, what string) bool {
+		for _, w := range rep.Warnings {
+			if strings.Contains(w, ref.String()) && strings.Contains(w, what) {
+				return true
+			}
+		}
+		return false
+	}
+
+	orphan, ref := withOrphanSignature(t, in, false)
+	rep := verifyBytes(t, orphan, opts)
+	if rep.Indication != NoSignatureFound || len(rep.Signatures) != 0 || !warned(rep, ref, "is not the value of any signature field") {
+		t.Errorf("unsigned with an orphan dictionary:\n%s", dumpReport(rep))
+	}
+	signed, _, err := signBytes(t, orphan, entitySigner(pki, "person-p256"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep = verifyBytes(t, signed, opts)
+	if rep.Indication != TotalPassed || len(rep.Signatures) != 1 || !warned(rep, ref, "is not the value of any signature field") {
+		t.Errorf("signed, with an orphan dictionary:\n%s", dumpReport(rep))
+	}
+	// The orphan is found in the bytes no signature covers as well.
+	rep = verifyBytes(t, func() []byte { b, _ := withOrphanSignature(t, signed, false); return b }(), opts)
+	if n := strings.Count(strings.Join(rep.Warnings, "\n"), "is not the value of any signature field"); n != 2 {
+		t.Errorf("orphans before and after the signature: %d warnings:\n%s", n, dumpReport(rep))
+	}
+
+	hidden, ref := withOrphanSignature(t, in, true)
+	signed, _, err = signBytes(t, hidden, entitySigner(pki, "person-p256"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep = verifyBytes(t, signed, opts)
+	if rep.Indication != Indeterminate || rep.SubIndication != SigConstraintsFailure || len(rep.Signatures) != 1 ||
+		rep.Signatures[0].Indication != TotalPassed || !warned(rep, ref, "hidden signature") {
+		t.Errorf("signed, with a hidden signature widget:\n%s", dumpReport(rep))
 	}
 }
