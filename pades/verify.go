@@ -545,20 +545,25 @@ func (v *verifier) coverage(s *sigState) error {
 		valueStart = a - 1
 		s.warn("the /ByteRange gap leaves out the < > delimiters of /Contents (non-standard, but only hex digits are unsigned)")
 	}
-	for _, ch := range hexPart {
-		if !isHexDigit(ch) {
+	// Every byte must be a hex digit; compare the digits with /Contents
+	// (an odd last digit is followed by an implicit 0) on the way, without
+	// decoding them into a copy.
+	same := s.sd.ContentsHex && (len(hexPart)+1)/2 == len(s.sd.Contents)
+	for i := 0; i < len(hexPart); i += 2 {
+		hi, lo := hexValue[hexPart[i]], int8(0)
+		if i+1 < len(hexPart) {
+			lo = hexValue[hexPart[i+1]]
+		}
+		if hi < 0 || lo < 0 {
+			ch := hexPart[i]
+			if hi >= 0 {
+				ch = hexPart[i+1]
+			}
 			return fail("the /ByteRange gap holds a non-hex byte %q: the unsigned bytes are not just /Contents (signature wrapping)", ch)
 		}
-	}
-	// Compare the gap's hex digits with /Contents (an odd last digit is
-	// followed by an implicit 0) without decoding them into a copy.
-	same := s.sd.ContentsHex && (len(hexPart)+1)/2 == len(s.sd.Contents)
-	for i := 0; same && i < len(s.sd.Contents); i++ {
-		lo := byte('0')
-		if 2*i+1 < len(hexPart) {
-			lo = hexPart[2*i+1]
+		if same {
+			same = byte(hi<<4|lo) == s.sd.Contents[i/2]
 		}
-		same = unhexDigit(hexPart[2*i])<<4|unhexDigit(lo) == s.sd.Contents[i]
 	}
 	if !same {
 		return fail("the /ByteRange gap is not this signature dictionary's /Contents")
@@ -633,20 +638,17 @@ func readByte(in io.ReaderAt, off int64, b []byte) bool {
 	return n == len(b)
 }
 
-// unhexDigit is the value of a hex digit (c must be one).
-func unhexDigit(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
+// hexValue maps a byte to its hex digit value, -1 for a non-digit.
+var hexValue = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
 	}
-	return c - '0'
-}
-
-func isHexDigit(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
+	for c := 0; c < 16; c++ {
+		t["0123456789abcdef"[c]] = int8(c)
+		t["0123456789ABCDEF"[c]] = int8(c)
+	}
+	return t
+}()
 
 // viewAt returns the reader as of revision k (cached).
 func (v *verifier) viewAt(k int) (*pdf.Reader, error) {

@@ -369,17 +369,22 @@ func (l *lexer) lexName(start int64) (token, error) {
 	return token{kind: tName, pos: start, text: string(l.scratch)}, nil
 }
 
-func unhex(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
+func unhex(c byte) int { return int(hexValues[c]) }
+
+// hexValues maps a byte to its hex digit value, -1 for a non-digit.
+var hexValues = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
 	}
-	return -1
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = int8(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = int8(c-'a') + 10
+		t[c-'a'+'A'] = int8(c-'a') + 10
+	}
+	return t
+}()
 
 func (l *lexer) lexString(start int64) (token, error) {
 	l.scratch = l.scratch[:0]
