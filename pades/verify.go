@@ -3,6 +3,7 @@ package pades
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -82,6 +83,14 @@ type VerifyOptions struct {
 // not a PDF (ErrNotPDF); everything about the signatures, including
 // malformed ones, is in the Report.
 func Verify(ctx context.Context, in io.ReaderAt, size int64, opts *VerifyOptions) (*Report, error) {
+	v, err := newVerifier(ctx, in, size, opts)
+	if err != nil {
+		return nil, err
+	}
+	return v.run()
+}
+
+func newVerifier(ctx context.Context, in io.ReaderAt, size int64, opts *VerifyOptions) (*verifier, error) {
 	if opts == nil {
 		opts = &VerifyOptions{}
 	}
@@ -103,7 +112,7 @@ func Verify(ctx context.Context, in io.ReaderAt, size int64, opts *VerifyOptions
 	if v.now.IsZero() {
 		v.now = time.Now()
 	}
-	return v.run()
+	return v, nil
 }
 
 // verifier holds the state of one Verify call.
@@ -127,6 +136,11 @@ type verifier struct {
 	trailingGarbage bool
 	// scan finds signature dictionaries the fields do not reach.
 	scan sigScan
+	// marks, prefixes: shared-prefix hashing (verify_digest.go); hashed
+	// counts the bytes hashed.
+	marks    []int64
+	prefixes map[crypto.Hash][]prefixState
+	hashed   int64
 }
 
 // sigState is the work-in-progress of one signature.
@@ -218,6 +232,14 @@ func (v *verifier) run() (*Report, error) {
 		}
 		if ref, ok := f.Value.(pdf.Ref); ok {
 			byValue[ref] = append(byValue[ref], f.Name)
+			// Where each signed range's prefix ends, for hashing once.
+			if d, err := v.r.ResolveDict(ref); err == nil && d != nil {
+				if br, ok := d.Get("ByteRange").(pdf.Array); ok && len(br) == 4 {
+					if a, ok := br[1].(pdf.Integer); ok {
+						v.markPrefix(int64(a))
+					}
+				}
+			}
 		}
 	}
 	for _, f := range af.Fields {

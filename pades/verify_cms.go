@@ -104,7 +104,7 @@ func (v *verifier) verifyCMS(s *sigState) error {
 	var digest []byte
 	if sha1Form {
 		d := crypto.SHA1.New()
-		if err := v.hashRanges(d, s.sd.ByteRange); err != nil {
+		if err := v.hashRanges(d, crypto.SHA1, s.sd.ByteRange); err != nil {
 			return err
 		}
 		var octets []byte
@@ -134,7 +134,7 @@ func (v *verifier) verifyCMS(s *sigState) error {
 			return nil
 		}
 		d := h.New()
-		if err := v.hashRanges(d, s.sd.ByteRange); err != nil {
+		if err := v.hashRanges(d, h, s.sd.ByteRange); err != nil {
 			return err
 		}
 		digest = d.Sum(nil)
@@ -422,7 +422,7 @@ func (v *verifier) verifyDocTimestamp(s *sigState) error {
 		return fail(Indeterminate, CryptoConstraintsFailure, "imprint digest %v not available", info.HashAlg)
 	}
 	d := info.HashAlg.New()
-	if err := v.hashRanges(d, s.sd.ByteRange); err != nil {
+	if err := v.hashRanges(d, info.HashAlg, s.sd.ByteRange); err != nil {
 		return err
 	}
 	if !bytes.Equal(d.Sum(nil), info.HashedMessage) {

@@ -2,10 +2,12 @@ package pades
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"strings"
 	"testing"
 
+	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/testcerts"
 )
@@ -148,5 +150,45 @@ func TestVerifyUnreachedSignatureDict(t *testing.T) {
 	if rep.Indication != Indeterminate || rep.SubIndication != SigConstraintsFailure || len(rep.Signatures) != 1 ||
 		rep.Signatures[0].Indication != TotalPassed || !warned(rep, ref, "hidden signature") {
 		t.Errorf("signed, with a hidden signature widget:\n%s", dumpReport(rep))
+	}
+}
+
+// TestVerifyHashesOnce: three signatures over a ~1 MB document (each
+// signing all earlier revisions) are checked with about one pass of
+// hashing over the file, not three, and still pass; a change in the shared
+// prefix still breaks all three.
+func TestVerifyHashesOnce(t *testing.T) {
+	pki := testcerts.New(t)
+	doc := samplepdf.Document("hash once", nil, 1<<20)
+	for _, who := range []string{"person-p256", "person-rsa2048", "seal"} {
+		var err error
+		if doc, _, err = signBytes(t, doc, entitySigner(pki, who), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(doc []byte) (*Report, int64) {
+		v, err := newVerifier(context.Background(), bytes.NewReader(doc), int64(len(doc)), &VerifyOptions{Roots: pki.RootPool(), Revocation: RevocationSkip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := v.run()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep, v.hashed
+	}
+	rep, hashed := check(doc)
+	if rep.Indication != TotalPassed || len(rep.Signatures) != 3 {
+		t.Fatalf("got:\n%s", dumpReport(rep))
+	}
+	if hashed > int64(len(doc))*5/4 {
+		t.Errorf("%d bytes hashed for a %d-byte file with 3 signatures: more than one pass", hashed, len(doc))
+	}
+	bad := bytes.Clone(doc)
+	i := bytes.Index(bad[100:], []byte(" ")) + 100
+	bad[i] = '\n'
+	rep, _ = check(bad)
+	for k := range rep.Signatures {
+		wantSig(t, rep, k, TotalFailed, HashFailure)
 	}
 }

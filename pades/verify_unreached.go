@@ -86,24 +86,6 @@ func (s *scanWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// hashRanges streams the two signed ranges into w, searching them for
-// signature dictionaries on the way when not done before.
-func (v *verifier) hashRanges(w io.Writer, br [4]int64) error {
-	for _, r := range [][2]int64{{br[0], br[1]}, {br[2], br[3]}} {
-		ww := w
-		if !v.scan.covered(r[0], r[0]+r[1]) {
-			ww = &scanWriter{w: w, sc: &v.scan, off: r[0]}
-		}
-		if err := copyRange(v.ctx, ww, v.in, r[0], r[1]); err != nil {
-			return err
-		}
-		if ww != w {
-			v.scan.done = append(v.scan.done, span{r[0], r[0] + r[1]})
-		}
-	}
-	return nil
-}
-
 // unreached reports the signature dictionaries that the fields do not
 // reach; it returns the reason for an INDETERMINATE document when one of
 // them is a hidden signature ("" otherwise).
