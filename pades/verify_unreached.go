@@ -39,6 +39,20 @@ var byteRangeKey = []byte("/ByteRange")
 type sigScan struct {
 	hits []int64
 	done []span // searched intervals
+	// more: hits beyond maxScanHits were dropped.
+	more bool
+}
+
+// maxScanHits bounds the "/ByteRange" occurrences examined (a hostile file
+// can hold millions).
+const maxScanHits = 4096
+
+func (sc *sigScan) hit(off int64) {
+	if len(sc.hits) >= maxScanHits {
+		sc.more = true
+		return
+	}
+	sc.hits = append(sc.hits, off)
 }
 
 type span struct{ from, to int64 }
@@ -67,7 +81,7 @@ func (s *scanWriter) Write(p []byte) (int, error) {
 	if len(s.tail) > 0 {
 		j := append(s.tail, p[:min(len(p), k)]...)
 		if i := bytes.Index(j, byteRangeKey); i >= 0 {
-			s.sc.hits = append(s.sc.hits, s.off-int64(len(s.tail))+int64(i))
+			s.sc.hit(s.off - int64(len(s.tail)) + int64(i))
 		}
 	}
 	for base := 0; ; {
@@ -75,7 +89,7 @@ func (s *scanWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		s.sc.hits = append(s.sc.hits, s.off+int64(base+i))
+		s.sc.hit(s.off + int64(base+i))
 		base += i + 1
 	}
 	s.tail = append(s.tail[:0], p[max(0, len(p)-k):]...)
@@ -118,25 +132,23 @@ func (v *verifier) unreached() (string, error) {
 			reached[s.ref] = true
 		}
 	}
+	known := v.reachedSpans()
 	var idx []objAt // built on first need
+	tried := map[int64]bool{}
 	found := map[pdf.Ref]*unreachedSig{}
 	var order []pdf.Ref
-	last := int64(-1)
 	for _, h := range v.scan.hits {
-		if h == last {
-			continue
-		}
-		last = h
-		if v.inReachedDict(h) {
+		if inSpans(known, h) {
 			continue
 		}
 		if idx == nil {
 			idx = v.objectIndex()
 		}
 		i := sort.Search(len(idx), func(i int) bool { return idx[i].off > h }) - 1
-		if i < 0 {
+		if i < 0 || tried[idx[i].off] {
 			continue
 		}
+		tried[idx[i].off] = true
 		ref, obj, err := v.r.ObjectAt(idx[i].off)
 		if err != nil || reached[ref] || found[ref] != nil {
 			continue
@@ -150,6 +162,9 @@ func (v *verifier) unreached() (string, error) {
 		u.byteRange, _ = d.Get("ByteRange").(pdf.Array)
 		found[ref] = u
 		order = append(order, ref)
+	}
+	if v.scan.more {
+		v.report.Warnings = append(v.report.Warnings, fmt.Sprintf("the file holds more than %d occurrences of /ByteRange; only the first ones were examined for signature dictionaries that no form field reaches", maxScanHits))
 	}
 	if len(order) == 0 {
 		return "", nil
@@ -182,32 +197,56 @@ type objAt struct {
 	ref pdf.Ref
 }
 
-// inReachedDict reports whether offset h is inside the dictionary of a
-// signature the fields reach (in the revision it signs or the current one).
-func (v *verifier) inReachedDict(h int64) bool {
+// reachedSpans returns the byte spans of the dictionaries of the
+// signatures the fields reach (in the revision each signs and in the
+// current one): from the object's start to its "endobj".
+func (v *verifier) reachedSpans() []span {
 	const window = 2*maxContents + maxGapScan + 4096
+	var out []span
 	for _, s := range v.sigs {
 		if s.ref.IsZero() {
 			continue
 		}
 		offs := []int64{s.offset}
-		if e, ok := v.r.Lookup(s.ref.Num); ok && e.Type == pdf.EntryInUse {
+		if e, ok := v.r.Lookup(s.ref.Num); ok && e.Type == pdf.EntryInUse && e.Offset != s.offset {
 			offs = append(offs, e.Offset)
 		}
 		for _, o := range offs {
-			if o <= 0 || o > h || h-o > window {
+			if o <= 0 {
 				continue
 			}
-			buf := make([]byte, h-o)
-			if _, err := v.in.ReadAt(buf, o); err != nil {
-				continue
-			}
-			if !bytes.Contains(buf, []byte("endobj")) {
-				return true
+			if end := v.findForward([]byte("endobj"), o, min(o+window, v.size)); end > o {
+				out = append(out, span{o, end})
 			}
 		}
 	}
+	return out
+}
+
+func inSpans(spans []span, h int64) bool {
+	for _, s := range spans {
+		if s.from <= h && h < s.to {
+			return true
+		}
+	}
 	return false
+}
+
+// findForward returns the offset of the first pat in in[from, limit), or -1.
+func (v *verifier) findForward(pat []byte, from, limit int64) int64 {
+	buf := make([]byte, 16<<10)
+	for off := from; off < limit; {
+		n := min(int64(len(buf)), limit-off)
+		m, _ := v.in.ReadAt(buf[:n], off)
+		if i := bytes.Index(buf[:m], pat); i >= 0 {
+			return off + int64(i)
+		}
+		if int64(m) < n || off+n >= limit {
+			return -1
+		}
+		off += n - int64(len(pat)) + 1
+	}
+	return -1
 }
 
 // objectIndex lists the offsets of the objects of every revision, sorted.
