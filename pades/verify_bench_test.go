@@ -37,9 +37,14 @@ func BenchmarkVerify1MB(b *testing.B) {
 }
 
 // BenchmarkVerify1MBCached is BenchmarkVerify1MB with a VerifyCache, as a
-// service verifying many documents from the same CAs runs: CA signatures
-// are checked once; each document's CMS, OCSP and timestamp signatures and
-// its digest are still checked every time.
+// service verifying many documents from the same CAs runs. The cache keeps
+// results keyed by the SHA-256 of the exact bytes they depend on (see
+// VerifyCache); since this benchmark verifies the same document again and
+// again, every CMS, OCSP and timestamp check is a cache hit after the
+// first call, and what is measured is reading, parsing and hashing the
+// document (its digest is computed on every call). A new document from a
+// known signer and PKI still pays for its own CMS and timestamp signatures
+// (about 0.2 ms more on this machine).
 func BenchmarkVerify1MBCached(b *testing.B) {
 	doc, pki := benchSignedBLT(b)
 	benchVerify(b, doc, &VerifyOptions{Roots: pki.RootPool(), Cache: NewVerifyCache(0)})
