@@ -546,7 +546,14 @@ func (v *verifier) coverage(s *sigState) error {
 	if gapLen < 2 || gapLen > 2*maxContents+2 {
 		return fail("/ByteRange gap of %d bytes cannot be a /Contents hex string", gapLen)
 	}
-	gap := make([]byte, gapLen)
+	var gap []byte
+	if gapLen <= copyBufSize {
+		bp := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bp)
+		gap = (*bp)[:gapLen]
+	} else {
+		gap = make([]byte, gapLen)
+	}
 	if _, err := v.in.ReadAt(gap, a); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("pades: reading the input: %w", err)
 	}

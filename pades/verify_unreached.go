@@ -234,7 +234,9 @@ func inSpans(spans []span, h int64) bool {
 
 // findForward returns the offset of the first pat in in[from, limit), or -1.
 func (v *verifier) findForward(pat []byte, from, limit int64) int64 {
-	buf := make([]byte, 16<<10)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := (*bp)[:min(len(*bp), 64<<10)]
 	for off := from; off < limit; {
 		n := min(int64(len(buf)), limit-off)
 		m, _ := v.in.ReadAt(buf[:n], off)
