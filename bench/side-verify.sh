@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=auto
 out=bench/out/verify
 mkdir -p "$out"
-go build -o bin/semnat ./cmd/semnat
+go build -ldflags="${LDFLAGS:--s -w}" -o bin/semnat ./cmd/semnat  # as `make build`
 go build -o "$out/runstat" ./bench/runstat
 go build -o "$out/mkpdf" ./bench/mkpdf
 [ -f "$out/pki/index.json" ] || bin/semnat testcerts generate -o "$out/pki" >/dev/null

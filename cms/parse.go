@@ -128,6 +128,9 @@ func Parse(der []byte) (*Parsed, error) {
 		if len(p.Certificates) >= maxCerts {
 			return nil, malformed("too many certificates")
 		}
+		if NegativeSerial(c) {
+			return nil, fmt.Errorf("%w: embedded certificate %d", ErrNegativeSerial, len(p.Certificates)+1)
+		}
 		cert, err := x509.ParseCertificate(c)
 		if err != nil {
 			return nil, fmt.Errorf("%w: embedded certificate: %v", ErrMalformed, err)
@@ -481,4 +484,28 @@ func matchESSCertID(v []byte, cert *x509.Certificate, v2 bool) error {
 		}
 	}
 	return nil
+}
+
+// ErrNegativeSerial marks a certificate whose serial number is negative:
+// RFC 5280 §4.1.2.2 requires a positive serial, and crypto/x509 refuses to
+// parse such a certificate (unless GODEBUG=x509negativeserial=1). It wraps
+// ErrMalformed.
+var ErrNegativeSerial = fmt.Errorf("%w: certificate with a negative serial number (RFC 5280 §4.1.2.2 requires a positive one)", ErrMalformed)
+
+// NegativeSerial reports whether der is a certificate whose serial number
+// is a negative INTEGER (it does not otherwise check der).
+func NegativeSerial(der []byte) bool {
+	in := cryptobyte.String(der)
+	var cert, tbs cryptobyte.String
+	if !in.ReadASN1(&cert, cbasn1.SEQUENCE) || !cert.ReadASN1(&tbs, cbasn1.SEQUENCE) {
+		return false
+	}
+	if !tbs.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) {
+		return false
+	}
+	var serial cryptobyte.String
+	if !tbs.ReadASN1(&serial, cbasn1.INTEGER) || len(serial) == 0 {
+		return false
+	}
+	return serial[0]&0x80 != 0
 }

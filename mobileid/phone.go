@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -179,7 +180,11 @@ func phoneFail(w http.ResponseWriter, err error) {
 //go:embed phone.html
 var phoneHTML string
 
-var phonePage = template.Must(template.New("phone").Parse(phoneHTML))
+// phonePage is parsed on first use, not at start-up (every semnat command
+// links this package).
+var phonePage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("phone").Parse(phoneHTML))
+})
 
 func (s *Simulator) phoneRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sim/{msisdn}", func(w http.ResponseWriter, r *http.Request) {
@@ -189,7 +194,7 @@ func (s *Simulator) phoneRoutes(mux *http.ServeMux) {
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		phonePage.Execute(w, p)
+		phonePage().Execute(w, p)
 	})
 	mux.HandleFunc("GET /sim/{msisdn}/prompt", func(w http.ResponseWriter, r *http.Request) {
 		if p, ok := s.PhonePrompt(r.PathValue("msisdn")); ok {

@@ -3,8 +3,8 @@ package pades
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -83,6 +83,14 @@ type VerifyOptions struct {
 // not a PDF (ErrNotPDF); everything about the signatures, including
 // malformed ones, is in the Report.
 func Verify(ctx context.Context, in io.ReaderAt, size int64, opts *VerifyOptions) (*Report, error) {
+	v, err := newVerifier(ctx, in, size, opts)
+	if err != nil {
+		return nil, err
+	}
+	return v.run()
+}
+
+func newVerifier(ctx context.Context, in io.ReaderAt, size int64, opts *VerifyOptions) (*verifier, error) {
 	if opts == nil {
 		opts = &VerifyOptions{}
 	}
@@ -104,7 +112,7 @@ func Verify(ctx context.Context, in io.ReaderAt, size int64, opts *VerifyOptions
 	if v.now.IsZero() {
 		v.now = time.Now()
 	}
-	return v.run()
+	return v, nil
 }
 
 // verifier holds the state of one Verify call.
@@ -126,6 +134,13 @@ type verifier struct {
 	revViews  map[int]*pdf.Reader
 	// trailingGarbage: bytes after the last revision that no xref accounts for.
 	trailingGarbage bool
+	// scan finds signature dictionaries the fields do not reach.
+	scan sigScan
+	// marks, prefixes: shared-prefix hashing (verify_digest.go); hashed
+	// counts the bytes hashed.
+	marks    []int64
+	prefixes map[crypto.Hash][]prefixState
+	hashed   int64
 }
 
 // sigState is the work-in-progress of one signature.
@@ -217,6 +232,14 @@ func (v *verifier) run() (*Report, error) {
 		}
 		if ref, ok := f.Value.(pdf.Ref); ok {
 			byValue[ref] = append(byValue[ref], f.Name)
+			// Where each signed range's prefix ends, for hashing once.
+			if d, err := v.r.ResolveDict(ref); err == nil && d != nil {
+				if br, ok := d.Get("ByteRange").(pdf.Array); ok && len(br) == 4 {
+					if a, ok := br[1].(pdf.Integer); ok {
+						v.markPrefix(int64(a))
+					}
+				}
+			}
 		}
 	}
 	for _, f := range af.Fields {
@@ -282,6 +305,10 @@ func (v *verifier) run() (*Report, error) {
 			s.verdict(TotalFailed, FormatFailure, "the file has data after its last revision that no cross-reference section accounts for (an incremental saving attack without xref)")
 		}
 	}
+	hidden, err := v.unreached()
+	if err != nil {
+		return nil, err
+	}
 	v.levels()
 	if enc && len(v.sigs) == 0 && cat.Has("AcroForm") {
 		rep.Warnings = append(rep.Warnings, "no signature found, but the form of an encrypted file may not be readable without decryption")
@@ -293,7 +320,12 @@ func (v *verifier) run() (*Report, error) {
 			s.verdict(Indeterminate, SignedDataNotFound, "the file is encrypted: later changes to the document cannot be examined without decryption, which semnat does not implement")
 		}
 	}
-	return v.finish(), nil
+	rep = v.finish()
+	if hidden != "" && (rep.Indication == TotalPassed || rep.Indication == NoSignatureFound) {
+		// A signature that viewers may show was not verified.
+		rep.Indication, rep.SubIndication = Indeterminate, SigConstraintsFailure
+	}
+	return rep, nil
 }
 
 // finish computes the document indication.
@@ -514,7 +546,14 @@ func (v *verifier) coverage(s *sigState) error {
 	if gapLen < 2 || gapLen > 2*maxContents+2 {
 		return fail("/ByteRange gap of %d bytes cannot be a /Contents hex string", gapLen)
 	}
-	gap := make([]byte, gapLen)
+	var gap []byte
+	if gapLen <= copyBufSize {
+		bp := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bp)
+		gap = (*bp)[:gapLen]
+	} else {
+		gap = make([]byte, gapLen)
+	}
 	if _, err := v.in.ReadAt(gap, a); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("pades: reading the input: %w", err)
 	}
@@ -535,19 +574,27 @@ func (v *verifier) coverage(s *sigState) error {
 		valueStart = a - 1
 		s.warn("the /ByteRange gap leaves out the < > delimiters of /Contents (non-standard, but only hex digits are unsigned)")
 	}
-	for _, ch := range hexPart {
-		if !isHexDigit(ch) {
+	// Every byte must be a hex digit; compare the digits with /Contents
+	// (an odd last digit is followed by an implicit 0) on the way, without
+	// decoding them into a copy.
+	same := s.sd.ContentsHex && (len(hexPart)+1)/2 == len(s.sd.Contents)
+	for i := 0; i < len(hexPart); i += 2 {
+		hi, lo := hexValue[hexPart[i]], int8(0)
+		if i+1 < len(hexPart) {
+			lo = hexValue[hexPart[i+1]]
+		}
+		if hi < 0 || lo < 0 {
+			ch := hexPart[i]
+			if hi >= 0 {
+				ch = hexPart[i+1]
+			}
 			return fail("the /ByteRange gap holds a non-hex byte %q: the unsigned bytes are not just /Contents (signature wrapping)", ch)
 		}
+		if same {
+			same = byte(hi<<4|lo) == s.sd.Contents[i/2]
+		}
 	}
-	if len(hexPart)%2 == 1 {
-		hexPart = append(hexPart[:len(hexPart):len(hexPart)], '0')
-	}
-	dec := make([]byte, len(hexPart)/2)
-	if _, err := hex.Decode(dec, hexPart); err != nil {
-		return fail("the /ByteRange gap does not decode as hex: %v", err)
-	}
-	if !s.sd.ContentsHex || !bytes.Equal(dec, s.sd.Contents) {
+	if !same {
 		return fail("the /ByteRange gap is not this signature dictionary's /Contents")
 	}
 	// The revision the signature covers.
@@ -620,9 +667,17 @@ func readByte(in io.ReaderAt, off int64, b []byte) bool {
 	return n == len(b)
 }
 
-func isHexDigit(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
+// hexValue maps a byte to its hex digit value, -1 for a non-digit.
+var hexValue = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for c := 0; c < 16; c++ {
+		t["0123456789abcdef"[c]] = int8(c)
+		t["0123456789ABCDEF"[c]] = int8(c)
+	}
+	return t
+}()
 
 // viewAt returns the reader as of revision k (cached).
 func (v *verifier) viewAt(k int) (*pdf.Reader, error) {
@@ -641,12 +696,4 @@ func (v *verifier) viewAt(k int) (*pdf.Reader, error) {
 	}
 	v.revViews[k] = rv
 	return rv, nil
-}
-
-// hashRanges streams the two signed ranges into w.
-func (v *verifier) hashRanges(w io.Writer, br [4]int64) error {
-	if err := copyRange(v.ctx, w, v.in, br[0], br[1]); err != nil {
-		return err
-	}
-	return copyRange(v.ctx, w, v.in, br[2], br[3])
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/crl"
-	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/tsa"
 )
@@ -55,7 +54,16 @@ func (v *verifier) verifyCMS(s *sigState) error {
 		rep.Level = "PKCS#7"
 		s.warn("SubFilter %s: PKCS#7, not PAdES", s.sd.SubFilter)
 	}
-	p, err := cms.Parse(s.sd.Contents)
+	p, err := v.parseCMS(s.sd.Contents)
+	if errors.Is(err, cms.ErrNegativeSerial) {
+		// Not a broken signature but a certificate that RFC 5280 forbids
+		// and crypto/x509 does not parse: nothing about the signer can be
+		// checked.
+		s.verdict(Indeterminate, NoSigningCertificateFound, "the signature embeds a certificate with a negative serial number, which RFC 5280 §4.1.2.2 forbids and semnat does not process, so the signer certificate cannot be checked (%v)", err)
+		rep.Checks.Certificate = CheckIndeterminate
+		s.failed = true
+		return nil
+	}
 	if err != nil {
 		s.verdict(TotalFailed, FormatFailure, "the CMS signature cannot be parsed: %v", err)
 		rep.Checks.Format = CheckFailed
@@ -96,7 +104,7 @@ func (v *verifier) verifyCMS(s *sigState) error {
 	var digest []byte
 	if sha1Form {
 		d := crypto.SHA1.New()
-		if err := v.hashRanges(d, s.sd.ByteRange); err != nil {
+		if err := v.hashRanges(d, crypto.SHA1, s.sd.ByteRange); err != nil {
 			return err
 		}
 		var octets []byte
@@ -126,7 +134,7 @@ func (v *verifier) verifyCMS(s *sigState) error {
 			return nil
 		}
 		d := h.New()
-		if err := v.hashRanges(d, s.sd.ByteRange); err != nil {
+		if err := v.hashRanges(d, h, s.sd.ByteRange); err != nil {
 			return err
 		}
 		digest = d.Sum(nil)
@@ -164,7 +172,7 @@ func (v *verifier) verifyCMS(s *sigState) error {
 	st.signer = cert
 	rep.Signer = certInfo(cert)
 	if si.SignedAttrsDER != nil {
-		err = si.VerifySignature(cert)
+		err = v.signerSignature(si, cert)
 	} else if algErr != nil {
 		err = algErr
 	} else {
@@ -346,7 +354,7 @@ func tokenInfo(token []byte) (*cms.Parsed, *cms.TSTInfo, error) {
 // imprint, the TSA signature, its EKU and chain at genTime.
 func (v *verifier) checkTimestamp(s *sigState, token, sigValue []byte) *TimestampInfo {
 	token = trimDER(token)
-	p, info, err := tokenInfo(token)
+	p, info, err := v.tokenInfo(token)
 	if err != nil {
 		return &TimestampInfo{Reason: fmt.Sprintf("token: %v", err)}
 	}
@@ -375,7 +383,7 @@ func (v *verifier) checkTimestamp(s *sigState, token, sigValue []byte) *Timestam
 	}
 	var lastErr error
 	for _, rp := range roots {
-		vi, err := tsa.Verify(token, info.HashAlg, info.HashedMessage, tsa.VerifyOptions{Roots: rp, Intermediates: v.intermediatePool(nil), Certificates: v.dss.certs, VerifyChain: v.opts.Cache.verifyChain})
+		vi, err := v.tsaVerify(token, info.HashAlg, info.HashedMessage, rp)
 		if err != nil {
 			lastErr = err
 			continue
@@ -400,7 +408,11 @@ func (v *verifier) verifyDocTimestamp(s *sigState) error {
 		s.failed = true
 		return nil
 	}
-	p, info, err := tokenInfo(s.sd.Contents)
+	p, info, err := v.tokenInfo(s.sd.Contents)
+	if errors.Is(err, cms.ErrNegativeSerial) {
+		rep.Checks.Certificate = CheckIndeterminate
+		return fail(Indeterminate, NoSigningCertificateFound, "the document timestamp token embeds a certificate with a negative serial number, which RFC 5280 §4.1.2.2 forbids and semnat does not process, so the TSA certificate cannot be checked (%v)", err)
+	}
 	if err != nil {
 		rep.Checks.Format = CheckFailed
 		return fail(TotalFailed, FormatFailure, "document timestamp token: %v", err)
@@ -410,7 +422,7 @@ func (v *verifier) verifyDocTimestamp(s *sigState) error {
 		return fail(Indeterminate, CryptoConstraintsFailure, "imprint digest %v not available", info.HashAlg)
 	}
 	d := info.HashAlg.New()
-	if err := v.hashRanges(d, s.sd.ByteRange); err != nil {
+	if err := v.hashRanges(d, info.HashAlg, s.sd.ByteRange); err != nil {
 		return err
 	}
 	if !bytes.Equal(d.Sum(nil), info.HashedMessage) {
@@ -442,7 +454,7 @@ func (v *verifier) verifyDocTimestamp(s *sigState) error {
 	if alg, _, err := si.Algorithm(); err == nil {
 		rep.SignatureAlgorithm = alg.String()
 	}
-	if err := si.VerifySignature(signer); err != nil {
+	if err := v.signerSignature(si, signer); err != nil {
 		if errors.Is(err, cms.ErrUnsupportedKey) || errors.Is(err, cms.ErrUnsupportedHash) {
 			return fail(Indeterminate, CryptoConstraintsFailure, "the token signature cannot be checked: %v", err)
 		}
@@ -620,7 +632,7 @@ func (v *verifier) readDSS(cat *pdf.Dict) *dssData {
 			if !ok {
 				continue
 			}
-			data, err := v.r.StreamData(st)
+			data, err := v.streamData(v.r, st)
 			if err != nil || len(data) > 32<<20 {
 				continue
 			}
@@ -628,10 +640,16 @@ func (v *verifier) readDSS(cat *pdf.Dict) *dssData {
 		}
 		return out
 	}
-	for _, der := range read("Certs") {
-		if certs, err := keyfile.ParseCerts(der); err == nil {
-			d.certs = append(d.certs, certs...)
+	for i, der := range read("Certs") {
+		certs := v.parseCertsBlob(der)
+		if certs == nil {
+			why := "it cannot be parsed"
+			if cms.NegativeSerial(der) {
+				why = "it has a negative serial number, which RFC 5280 §4.1.2.2 forbids and semnat does not process"
+			}
+			v.report.Warnings = append(v.report.Warnings, fmt.Sprintf("DSS certificate %d is ignored: %s", i+1, why))
 		}
+		d.certs = append(d.certs, certs...)
 	}
 	d.ocsps = read("OCSPs")
 	d.crls = read("CRLs")

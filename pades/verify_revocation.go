@@ -30,15 +30,15 @@ type parsedRevocation struct {
 	crls  []*x509.RevocationList
 }
 
-func parseRevocation(ocsps, crls [][]byte) parsedRevocation {
+func (v *verifier) parseRevocation(ocsps, crls [][]byte) parsedRevocation {
 	var p parsedRevocation
 	for _, der := range ocsps {
-		if r, err := ocsp.ParseResponse(der); err == nil && r.Status == ocsp.Successful {
+		if r := v.parseOCSP(der); r != nil {
 			p.ocsps = append(p.ocsps, r)
 		}
 	}
 	for _, der := range crls {
-		if l, err := crl.Parse(der); err == nil {
+		if l := v.parseCRL(der); l != nil {
 			p.crls = append(p.crls, l)
 		}
 	}
@@ -81,7 +81,7 @@ func (v *verifier) statusFrom(p parsedRevocation, where string, cert, issuer *x5
 		if r.ProducedAt.After(v.now.Add(revSkew)) || !ocspCovers(r, cert, issuer) {
 			continue
 		}
-		single, _, err := r.CertStatus(cert, issuer, ocsp.VerifyOptions{Now: r.ProducedAt, AllowStale: true, CheckIssued: v.opts.Cache.checkIssued})
+		single, err := v.ocspCertStatus(r, cert, issuer)
 		if err != nil {
 			continue
 		}
@@ -124,7 +124,7 @@ func (v *verifier) httpClient() *http.Client {
 // signature's own data, then online (OCSP, then CRL) when allowed.
 func (v *verifier) statusOf(s *sigState, cert, issuer *x509.Certificate, t time.Time) revStatus {
 	if v.dssParsed == nil {
-		p := parseRevocation(v.dss.ocsps, v.dss.crls)
+		p := v.parseRevocation(v.dss.ocsps, v.dss.crls)
 		v.dssParsed = &p
 	}
 	notes := []string{}
@@ -134,7 +134,7 @@ func (v *verifier) statusOf(s *sigState, cert, issuer *x509.Certificate, t time.
 		notes = append(notes, rs.note)
 	}
 	if st := s.cms; st != nil && len(st.adbeOCSP)+len(st.adbeCRL) > 0 {
-		if rs := v.statusFrom(parseRevocation(st.adbeOCSP, st.adbeCRL), "CMS", cert, issuer, t); rs.found {
+		if rs := v.statusFrom(v.parseRevocation(st.adbeOCSP, st.adbeCRL), "CMS", cert, issuer, t); rs.found {
 			return rs
 		} else if rs.note != "" {
 			notes = append(notes, rs.note)

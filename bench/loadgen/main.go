@@ -8,6 +8,11 @@
 // HTTP 200 with a successful protocol status (checked on each reply, and
 // every 256th reply fully parsed with the semnat packages). Used by
 // bench/side-ocsp.sh and bench/side-tsa.sh; traffic goes where -url says.
+//
+// -kind verify and -kind seal drive semnat's API (bench/side-server.sh):
+// the request files are PDFs POSTed as application/pdf (with -header, e.g.
+// "X-API-Key: ..."); a verify reply must be a JSON report whose indication
+// is -want (TOTAL-PASSED by default), a seal reply a PDF.
 package main
 
 import (
@@ -18,6 +23,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -41,7 +47,15 @@ func main() {
 	target := flag.String("url", "", "endpoint URL (http://HOST:PORT/PATH)")
 	reqs := flag.String("req", "", "DER request files, comma-separated (used in turn)")
 	method := flag.String("method", "GET", "GET (OCSP: base64 request in the path) or POST")
-	kind := flag.String("kind", "ocsp", "ocsp or tsa: how replies are checked")
+	kind := flag.String("kind", "ocsp", "ocsp, tsa, verify or seal: how requests are sent and replies checked")
+	flag.Func("header", "extra request header \"Name: value\" (repeatable)", func(h string) error {
+		if !strings.Contains(h, ":") {
+			return fmt.Errorf("header %q: want \"Name: value\"", h)
+		}
+		extraHeaders = append(extraHeaders, h)
+		return nil
+	})
+	flag.StringVar(&wantIndication, "want", "TOTAL-PASSED", "with -kind verify: the indication every report must have")
 	conns := flag.Int("c", 32, "concurrent keep-alive connections")
 	dur := flag.Duration("d", 5*time.Second, "duration (at most 10s)")
 	signKey := flag.String("signkey", "", "instead: measure the raw signature rate of this PKCS#8 PEM key (SHA-256 digests, -c goroutines)")
@@ -59,6 +73,11 @@ func main() {
 	}
 }
 
+var (
+	extraHeaders   []string
+	wantIndication string
+)
+
 func run(target, reqFiles, method, kind string, conns int, dur time.Duration) error {
 	u, err := url.Parse(target)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
@@ -66,8 +85,21 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration) er
 	}
 	ctype := "application/ocsp-request"
 	check := checkOCSP
-	if kind == "tsa" {
+	switch kind {
+	case "ocsp":
+	case "tsa":
 		ctype, check = "application/timestamp-query", checkTSA
+	case "verify":
+		ctype, check = "application/pdf", checkVerify
+	case "seal":
+		ctype, check = "application/pdf", checkSeal
+	default:
+		return fmt.Errorf("-kind %q: want ocsp, tsa, verify or seal", kind)
+	}
+	var hdrs strings.Builder
+	for _, h := range extraHeaders {
+		k, v, _ := strings.Cut(h, ":")
+		fmt.Fprintf(&hdrs, "%s: %s\r\n", strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	var wires [][]byte
 	for _, f := range strings.Split(reqFiles, ",") {
@@ -79,12 +111,12 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration) er
 		var w bytes.Buffer
 		if method == "GET" {
 			p := strings.TrimSuffix(path, "/") + "/" + url.PathEscape(base64.StdEncoding.EncodeToString(der))
-			fmt.Fprintf(&w, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", p, u.Host)
+			fmt.Fprintf(&w, "GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", p, u.Host, hdrs.String())
 		} else {
 			if path == "" {
 				path = "/"
 			}
-			fmt.Fprintf(&w, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", path, u.Host, ctype, len(der))
+			fmt.Fprintf(&w, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n", path, u.Host, ctype, len(der), hdrs.String())
 			w.Write(der)
 		}
 		wires = append(wires, w.Bytes())
@@ -225,6 +257,7 @@ func (c *client) exchange(wire []byte) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("HTTP status %q", bytes.TrimSpace(line))
 	}
 	length := -1
+	chunked := false
 	for {
 		h, err := c.r.ReadSlice('\n')
 		if err != nil {
@@ -244,6 +277,8 @@ func (c *client) exchange(wire []byte) ([]byte, bool, error) {
 			if length, err = strconv.Atoi(string(v)); err != nil {
 				return nil, false, fmt.Errorf("Content-Length %q", v)
 			}
+		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(v, []byte("chunked"))
 		case bytes.EqualFold(k, []byte("Connection")):
 			if bytes.EqualFold(v, []byte("close")) {
 				keep = false
@@ -251,6 +286,10 @@ func (c *client) exchange(wire []byte) ([]byte, bool, error) {
 				keep = true
 			}
 		}
+	}
+	if chunked {
+		b, err := c.readChunked()
+		return b, keep && err == nil, err
 	}
 	if length < 0 { // no length: the body runs to the end of the connection
 		b, err := io.ReadAll(c.r)
@@ -264,6 +303,77 @@ func (c *client) exchange(wire []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	return c.body, keep, nil
+}
+
+// readChunked reads a chunked body (RFC 9112 §7.1) into c.body.
+func (c *client) readChunked() ([]byte, error) {
+	c.body = c.body[:0]
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return nil, err
+		}
+		sz, _, _ := bytes.Cut(bytes.TrimSpace(line), []byte(";"))
+		n, err := strconv.ParseInt(string(sz), 16, 64)
+		if err != nil || n < 0 || n > 1<<30 {
+			return nil, fmt.Errorf("bad chunk size %q", sz)
+		}
+		if n == 0 {
+			for { // trailers, then the empty line
+				t, err := c.r.ReadSlice('\n')
+				if err != nil {
+					return nil, err
+				}
+				if len(bytes.TrimRight(t, "\r\n")) == 0 {
+					return c.body, nil
+				}
+			}
+		}
+		off := len(c.body)
+		c.body = append(c.body, make([]byte, n)...)
+		if _, err := io.ReadFull(c.r, c.body[off:]); err != nil {
+			return nil, err
+		}
+		if _, err := c.r.Discard(2); err != nil { // CRLF after the data
+			return nil, err
+		}
+	}
+}
+
+// checkVerify: a semnat verification report with the wanted indication.
+func checkVerify(b []byte, full bool) error {
+	if !full { // the first "indication" key is the document's
+		i := bytes.Index(b, []byte(`"indication":`))
+		if i < 0 {
+			return fmt.Errorf("not a report (%d bytes)", len(b))
+		}
+		v := bytes.TrimLeft(b[i+len(`"indication":`):], " ")
+		if !bytes.HasPrefix(v, []byte(`"`+wantIndication+`"`)) {
+			return fmt.Errorf("report indication %.20q, want %q", v, wantIndication)
+		}
+		return nil
+	}
+	var rep struct {
+		Indication string `json:"indication"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("report: %v", err)
+	}
+	if rep.Indication != wantIndication {
+		return fmt.Errorf("report indication %q, want %q", rep.Indication, wantIndication)
+	}
+	return nil
+}
+
+// checkSeal: a PDF (the sealed document).
+func checkSeal(b []byte, full bool) error {
+	if !bytes.HasPrefix(b, []byte("%PDF-")) || !bytes.Contains(b[max(0, len(b)-64):], []byte("%%EOF")) {
+		return fmt.Errorf("not a PDF (%d bytes)", len(b))
+	}
+	if full && !bytes.Contains(b, []byte("/ByteRange")) {
+		return fmt.Errorf("the sealed PDF has no signature (%d bytes)", len(b))
+	}
+	return nil
 }
 
 // checkOCSP: OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED (0), ... }.

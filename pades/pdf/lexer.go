@@ -2,7 +2,9 @@ package pdf
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
+	"sync"
 )
 
 // Character classes (ISO 32000-1 7.2.2).
@@ -367,17 +369,22 @@ func (l *lexer) lexName(start int64) (token, error) {
 	return token{kind: tName, pos: start, text: string(l.scratch)}, nil
 }
 
-func unhex(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
+func unhex(c byte) int { return int(hexValues[c]) }
+
+// hexValues maps a byte to its hex digit value, -1 for a non-digit.
+var hexValues = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
 	}
-	return -1
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = int8(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = int8(c-'a') + 10
+		t[c-'a'+'A'] = int8(c-'a') + 10
+	}
+	return t
+}()
 
 func (l *lexer) lexString(start int64) (token, error) {
 	l.scratch = l.scratch[:0]
@@ -457,6 +464,30 @@ func (l *lexer) lexHex(start int64) (token, error) {
 	l.scratch = l.scratch[:0]
 	hi := -1
 	for {
+		if hi < 0 {
+			// Fast path: the pairs of hex digits already buffered.
+			if i := l.pos - l.base; i >= 0 && i < int64(len(l.buf)) {
+				j, buf := i, l.buf
+				if len(l.scratch) == 0 {
+					// Size the result once when the string ends in the buffer.
+					if e := bytes.IndexByte(buf[i:], '>'); e > 64 && e/2 <= l.maxTok {
+						l.scratch = slices.Grow(l.scratch, e/2+1)
+					}
+				}
+				for j+1 < int64(len(buf)) {
+					a, b := unhex(buf[j]), unhex(buf[j+1])
+					if a < 0 || b < 0 {
+						break
+					}
+					if len(l.scratch) >= l.maxTok {
+						return token{}, limitErr("string length", int64(l.maxTok))
+					}
+					l.scratch = append(l.scratch, byte(a<<4|b))
+					j += 2
+				}
+				l.pos += j - i
+			}
+		}
 		c, ok := l.next()
 		if !ok {
 			if l.err != nil {
@@ -470,6 +501,11 @@ func (l *lexer) lexHex(start int64) (token, error) {
 				if !l.addScratch(byte(hi << 4)) {
 					return token{}, limitErr("string length", int64(l.maxTok))
 				}
+			}
+			if cap(l.scratch) > 256 { // hand a large result over instead of copying it
+				b := l.scratch
+				l.scratch = nil
+				return token{kind: tHexString, pos: start, b: b}, nil
 			}
 			return token{kind: tHexString, pos: start, b: bytes.Clone(l.scratch)}, nil
 		}
@@ -508,16 +544,17 @@ func (l *lexer) find(pat []byte, from, limit int64) int64 {
 		}
 		return from + int64(i)
 	}
-	const chunk = 64 << 10
 	if from < 0 || from >= limit {
 		return -1
 	}
-	buf := make([]byte, min(limit-from, chunk+int64(len(pat))))
-	for off := from; off < limit; off += chunk {
-		n := int64(len(buf))
-		if off+n > limit {
-			n = limit - off
-		}
+	// What is looked for is usually near: read 4 KiB, then chunks
+	// doubling up to 64 KiB (overlapping by len(pat)-1 bytes).
+	bp := findBufs.Get().(*[]byte)
+	defer findBufs.Put(bp)
+	buf := *bp
+	chunk := int64(4 << 10)
+	for off := from; off < limit; {
+		n := min(chunk+int64(len(pat))-1, limit-off, int64(len(buf)))
 		got, err := l.src.readAt(buf[:n], off)
 		if err != nil {
 			l.err = err
@@ -526,12 +563,18 @@ func (l *lexer) find(pat []byte, from, limit int64) int64 {
 		if i := bytes.Index(buf[:got], pat); i >= 0 {
 			return off + int64(i)
 		}
-		if int64(got) < n {
+		step := n - int64(len(pat)) + 1
+		if int64(got) < n || off+n >= limit || step <= 0 {
 			return -1
 		}
+		off += step
+		chunk = min(2*chunk, 64<<10)
 	}
 	return -1
 }
+
+// findBufs holds find's read buffers (64 KiB plus room for a pattern).
+var findBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10+256); return &b }}
 
 // hasPrefixAt reports whether the input at pos starts with pat.
 func (l *lexer) hasPrefixAt(pos int64, pat string) bool {

@@ -864,3 +864,8 @@ func (r *Reader) filterSpecs(d *Dict) ([]filterSpec, error) {
 	}
 	return specs, nil
 }
+
+// ObjectAt parses the indirect object "N G obj ... endobj" that starts at
+// byte offset off, whatever the cross-reference sections say (for
+// diagnostics about bytes no xref entry of the current view points to).
+func (r *Reader) ObjectAt(off int64) (Ref, Object, error) { return r.parseAt(off, 0) }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The API server under load (issue 5): `semnat serve --demo` on loopback,
+# driven by bench/loadgen from a second process with 32 concurrent
+# keep-alive connections:
+#   - POST /api/v1/verifications with a signed 1 MB PDF at B-LT (revocation
+#     embedded: the server verifies offline); target >= 500 req/s, p99 <= 100 ms;
+#   - POST /api/v1/seal (X-API-Key from DATA/api-key) with a 100 KB PDF,
+#     software key (the demo seal is B-T: one TSA request to the server's own
+#     TSA per seal); target >= 400 req/s;
+# and the server's peak RSS (VmHWM) after each run.
+#
+# The server's per-client rate limit (default 50/s) and concurrency cap
+# (default 4) would throttle a single load generator; this script sets
+# SEMNAT_RATE_LIMIT (default here 100000) and SEMNAT_MAX_CONCURRENT (default
+# here: unset, the server's own default) in the server's environment, for
+# `semnat serve` to read. The server runs with GOMAXPROCS=2 (the issue's
+# 2 cores), sharing them with the load generator.
+# Prints TSV rows: name metric ours peer ratio. Traffic: 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=auto
+DUR=${SIDE_SERVER_DURATION:-5s}
+export SEMNAT_RATE_LIMIT=${SEMNAT_RATE_LIMIT:-100000}
+[ -n "${SEMNAT_MAX_CONCURRENT:-}" ] && export SEMNAT_MAX_CONCURRENT
+tmp=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+# SEMNAT_BIN: another semnat binary to measure (default bin/semnat, built if missing).
+bin=${SEMNAT_BIN:-bin/semnat}
+[ -x "$bin" ] || go build -o "$bin" ./cmd/semnat
+cp "$bin" "$tmp/semnat"
+go build -o "$tmp/loadgen" ./bench/loadgen
+go build -o "$tmp/mkpdf" ./bench/mkpdf
+
+data=$tmp/data
+GOMAXPROCS=2 "$tmp/semnat" serve --demo --data "$data" --addr 127.0.0.1:0 >"$tmp/serve.out" 2>"$tmp/serve.err" &
+pid=$!
+for _ in $(seq 300); do grep -q '^listening on' "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
+base=$(sed -n 's/^listening on //p' "$tmp/serve.out")
+if [ -z "$base" ]; then
+	echo "side-server: the server did not start:" >&2
+	cat "$tmp/serve.err" >&2
+	exit 1
+fi
+pki=$data/pki
+key=$(cat "$data/api-key")
+hwm() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
+echo "side-server: $base (rate limit ${SEMNAT_RATE_LIMIT}/s, max concurrent ${SEMNAT_MAX_CONCURRENT:-default}), idle RSS $(hwm) MB" >&2
+
+# A 1 MB document signed at B-LT by the demo PKI (timestamp and OCSP from
+# the server's own TSA/OCSP responder, revocation data stored in the DSS).
+"$tmp/mkpdf" -size 1M -o "$tmp/doc-1M.pdf"
+"$tmp/semnat" sign "$tmp/doc-1M.pdf" -o "$tmp/signed-1M.pdf" --force --level B-LT \
+	--key "$pki/person-p256/key.pem" --cert "$pki/person-p256/cert.pem" --chain "$pki/person-p256/chain.pem" \
+	--tsa "$base/tsa" --trust "$pki/trust-anchors.pem" >/dev/null
+"$tmp/mkpdf" -size 100K -o "$tmp/doc-100K.pdf"
+
+echo "side-server: verify, $DUR, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+read -r rate p50 p99 errs < <("$tmp/loadgen" -url "$base/api/v1/verifications" -req "$tmp/signed-1M.pdf" -method POST -kind verify -c 32 -d "$DUR")
+printf 'server-verify-1MB-B-LT\treq/s\t%s\t500 (target)\t%s\n' "$rate" "$(awk -v a="$rate" 'BEGIN { printf "%.2f", a / 500 }')"
+printf 'server-verify-1MB-B-LT\tp50_ms\t%s\t-\t-\n' "$p50"
+printf 'server-verify-1MB-B-LT\tp99_ms\t%s\t100 (target)\t%s\n' "$p99" "$(awk -v a="$p99" 'BEGIN { printf "%.2f", a / 100 }')"
+printf 'server-verify-1MB-B-LT\terrors\t%s\t-\t-\n' "$errs"
+printf 'server-verify-1MB-B-LT\tserver_peak_rss_MB\t%s\t-\t-\n' "$(hwm)"
+
+echo "side-server: seal, $DUR, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+read -r rate p50 p99 errs < <("$tmp/loadgen" -url "$base/api/v1/seal" -req "$tmp/doc-100K.pdf" -method POST -kind seal -header "X-API-Key: $key" -c 32 -d "$DUR")
+printf 'server-seal-100KB-B-T\treq/s\t%s\t400 (target)\t%s\n' "$rate" "$(awk -v a="$rate" 'BEGIN { printf "%.2f", a / 400 }')"
+printf 'server-seal-100KB-B-T\tp50_ms\t%s\t-\t-\n' "$p50"
+printf 'server-seal-100KB-B-T\tp99_ms\t%s\t-\t-\n' "$p99"
+printf 'server-seal-100KB-B-T\terrors\t%s\t-\t-\n' "$errs"
+printf 'server-seal-100KB-B-T\tserver_peak_rss_MB\t%s\t-\t-\n' "$(hwm)"
+printf 'side-server-loadavg\t1min\t%s\t-\t-\n' "$(cut -d' ' -f1 /proc/loadavg)"
