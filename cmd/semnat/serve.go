@@ -35,7 +35,7 @@ func newServeCmd(a *app) *cobra.Command {
 	f := &serveFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve (--demo | --trust PEM [--p12 FILE | --token ...] [--tsa URL] ...)",
-		Short: "Run the semnat HTTP service: verification and seal API, PKI services, mobile-signature simulator",
+		Short: "Run the semnat web service: sign and verify pages and API, seal API (--demo: with test PKI services and MSSP simulator)",
 		Long: `Run the semnat HTTP service:
 
   POST /api/v1/verifications   verify a PDF (the report of 'semnat verify --json')
