@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -101,5 +103,73 @@ func TestBrowserToken(t *testing.T) {
 	}
 	if n := auditCount(t, e.store); n != 2 {
 		t.Fatalf("audit entries: %d", n)
+	}
+}
+
+// buildSemnat builds the semnat command into the test's temporary
+// directory (the go command's cache makes it quick after the first time).
+func buildSemnat(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "semnat")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/semnat/semnat/cmd/semnat")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestBrowserTokenCLIAgent: the token path through the real `semnat agent
+// --yes` process (SoftHSM token with an ECDSA key, PIN from $SEMNAT_PIN),
+// as a citizen would run it beside the browser.
+func TestBrowserTokenCLIAgent(t *testing.T) {
+	ctx, dl := newBrowser(t)
+	tok := softhsmtest.New(t)
+	pki, _ := signFixtures(t)
+	ent := pki.MustGet("person-p256")
+	tok.Import(t, ent)
+	bin := buildSemnat(t)
+
+	// The page must know the agent's address and the agent the page's origin.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentAddr := ln.Addr().String()
+	ln.Close()
+	e := newSignEnv(t, "", func(c *Config) { c.AgentURL = "http://" + agentAddr })
+	cmd := exec.Command(bin, "agent", "--addr", agentAddr, "--origin", e.url, "--module", tok.ModulePath, "--token-label", tok.Label, "--yes")
+	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+tok.Conf, "SEMNAT_PIN="+tok.PIN)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening on http://"+agentAddr) {
+		t.Fatalf("agent: %q %v\n%s", line, err, stderr.String())
+	}
+
+	dir := t.TempDir()
+	in := filepath.Join(dir, "procura.pdf")
+	os.WriteFile(in, samplepdf.Document("Procură", nil, 0), 0o644)
+	do(t, ctx, chromedp.Navigate(e.url+"/sign"),
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{in}),
+		chromedp.Click(chromedp.CSS("input[name=method][value=token]")),
+	)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#cert option") !== null || document.querySelector("#sign-status.error") !== null`)); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, chromedp.Click(chromedp.ID("sign-button")),
+		chromedp.WaitVisible(chromedp.CSS("section.request.signed")),
+		chromedp.Click(chromedp.CSS("li:nth-child(1) a.download")),
+	)
+	checkSigned(t, pki, waitFile(t, dl, "procura-signed.pdf"), ent.Cert.Subject.SerialNumber, "B-T")
+	if !strings.Contains(stderr.String(), e.url) {
+		t.Errorf("the agent did not say which site it signed for:\n%s", stderr.String())
 	}
 }
