@@ -2,6 +2,7 @@ package mobileid
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -94,5 +95,31 @@ func FuzzFitDisplayText(f *testing.F) {
 			t.Fatalf("FitDisplayText(%q) = %q %s: %v", s, out, format, err)
 		}
 		_ = PhoneText(s, GSM7)
+	})
+}
+
+// FuzzResume: a pending state read back from a store (JSON) that was
+// damaged or forged gives an error or a Pending that keeps the digest and
+// code it was given, never a panic.
+func FuzzResume(f *testing.F) {
+	f.Add([]byte(`{"face":"etsi","id":"T1","apTransId":"S1","code":"6008","msisdn":"+37369000001","hash":"SHA-256","digest":"xx"}`))
+	f.Add([]byte(`{"face":"mid","id":"s","code":"0000","msisdn":"+373","hash":"SHA-512","digest":"AAAA","certificate":"MAA=","chain":["MAA="]}`))
+	f.Add([]byte(`{}`))
+	_, base := sharedSim(f)
+	clients := map[Face]*Client{FaceMID: newTestClient(f, base, FaceMID, nil), FaceETSI: newTestClient(f, base, FaceETSI, nil)}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var st PendingState
+		if json.Unmarshal(raw, &st) != nil {
+			return
+		}
+		for _, c := range clients {
+			p, err := c.Resume(st)
+			if err != nil {
+				continue
+			}
+			if p.VerificationCode() != VerificationCode(st.Digest) || p.ID() != st.ID {
+				t.Fatalf("resumed %s/%s from %+v", p.ID(), p.VerificationCode(), st)
+			}
+		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/pflag"
 
@@ -147,9 +148,16 @@ func readConfigFile(path string, fl *pflag.FlagSet) (map[string][]string, error)
 			continue
 		}
 		name, value, ok := strings.Cut(line, "=")
-		name, value = strings.TrimSpace(name), strings.Trim(strings.TrimSpace(value), `"`)
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
 		if !ok || name == "" {
 			return nil, fmt.Errorf("%s:%d: want NAME = VALUE", path, n)
+		}
+		if strings.HasPrefix(value, `"`) {
+			uq, err := strconv.Unquote(value)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %s: a quoted value must be one Go-style string (\"...\")", path, n, name)
+			}
+			value = uq
 		}
 		if fl.Lookup(name) == nil || name == "config" {
 			return nil, fmt.Errorf("%s:%d: unknown setting %q (settings are the flags of `semnat serve --help`, without --)", path, n, name)
@@ -183,16 +191,27 @@ func printConfig(w io.Writer, fl *pflag.FlagSet) {
 				fmt.Fprintf(w, "# %s =\n", n)
 			}
 			for _, v := range vals {
-				fmt.Fprintf(w, "%s = %s\n", n, v)
+				fmt.Fprintf(w, "%s = %s\n", n, configValue(v))
 			}
 			continue
 		}
-		if v := redactURL(f.Value.String()); v == "" {
-			fmt.Fprintf(w, "# %s =\n", n)
-		} else {
-			fmt.Fprintf(w, "%s = %s\n", n, v)
+		switch v := redactURL(f.Value.String()); {
+		case v == "" && f.DefValue == "":
+			fmt.Fprintf(w, "# %s =\n", n) // unset
+		default: // an empty value that overrides a default stays a setting
+			fmt.Fprintf(w, "%s = %s\n", n, configValue(v))
 		}
 	}
+}
+
+// configValue writes a value so that readConfigFile reads it back: quoted
+// when spaces at its ends, a leading quote or control characters would not
+// survive as is.
+func configValue(v string) string {
+	if v != strings.TrimSpace(v) || strings.HasPrefix(v, `"`) || strings.ContainsFunc(v, unicode.IsControl) {
+		return strconv.Quote(v)
+	}
+	return v
 }
 
 // byteSize is a flag value in bytes, written 1048576, 512KiB, 32MiB or 1GiB.

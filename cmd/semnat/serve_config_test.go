@@ -309,3 +309,36 @@ func TestServeProductionMobile(t *testing.T) {
 		t.Fatalf("the mobile signature does not verify: %v %+v", err, rep)
 	}
 }
+
+// FuzzServeConfig: any --config file gives settings or an error naming the
+// file, never a panic; what --print-config writes reads back the same.
+func FuzzServeConfig(f *testing.F) {
+	f.Add("# c\nrate-limit = 7\ntrust = a.pem\ntrust = b.pem\nmax-upload = 2MiB\n")
+	f.Add("addr=\"127.0.0.1:1\"\nonline = false\nrequest-timeout = 5s\n")
+	f.Add("max-upload = 9999999999GiB\nrate-burst = -1\n=\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "serve.conf")
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fl := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		(&serveFlags{}).register(fl)
+		if err := configSources(fl, path); err != nil {
+			return
+		}
+		var out bytes.Buffer
+		printConfig(&out, fl)
+		os.WriteFile(path, out.Bytes(), 0o600)
+		fl2 := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		(&serveFlags{}).register(fl2)
+		if err := configSources(fl2, path); err != nil {
+			t.Fatalf("the printed configuration does not read back: %v\n%s", err, out.String())
+		}
+		var again bytes.Buffer
+		printConfig(&again, fl2)
+		if again.String() != out.String() {
+			t.Fatalf("round trip changed the settings:\n%s\n---\n%s", out.String(), again.String())
+		}
+	})
+}
