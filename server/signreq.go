@@ -26,6 +26,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/semnat/semnat/agent/wire"
+	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pades/pdf"
@@ -391,8 +392,10 @@ func (s *Server) parseSignForm(c echo.Context) (*signParams, error) {
 		if !strings.HasPrefix(p.phone, "+") {
 			p.phone = "+" + strings.TrimPrefix(p.phone, "00")
 		}
-		if p.idnp != "" && (len(p.idnp) != 13 || strings.Trim(p.idnp, "0123456789") != "") {
-			return nil, newProblem(http.StatusBadRequest, "bad-idnp", "Bad IDNP", "the IDNP has 13 digits")
+		if p.idnp != "" {
+			if err := idn.Check(p.idnp); err != nil {
+				return nil, newProblem(http.StatusBadRequest, "bad-idnp", "Bad IDNP", "the IDNP is 13 digits ending in its check digit: "+err.Error())
+			}
 		}
 	case "token":
 		der, err := base64.StdEncoding.DecodeString(formValue(form, "certificate"))

@@ -41,7 +41,7 @@ var signShared struct {
 	err  error
 }
 
-func signFixtures(t *testing.T) (*testcerts.PKI, *mobileid.Simulator) {
+func signFixtures(t testing.TB) (*testcerts.PKI, *mobileid.Simulator) {
 	t.Helper()
 	signShared.once.Do(func() {
 		signShared.pki, signShared.err = testcerts.Generate(testcerts.Options{})
@@ -465,6 +465,8 @@ func TestSignRequestBadInput(t *testing.T) {
 		{"broken pdf", tokenForm(ent, nil), []any{"a.pdf", append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("x"), 200)...)}, 422, "broken-pdf"},
 		{"bad method", map[string]string{"method": "fax"}, []any{"a.pdf", doc}, 400, "bad-method"},
 		{"bad phone", map[string]string{"method": "mobile", "phone": "12"}, []any{"a.pdf", doc}, 400, "bad-phone"},
+		{"bad IDNP check digit", map[string]string{"method": "mobile", "phone": "+37369000001", "idnp": "2004001000011"}, []any{"a.pdf", doc}, 400, "bad-idnp"},
+		{"IDNP not digits", map[string]string{"method": "mobile", "phone": "+37369000001", "idnp": "20040010000a1"}, []any{"a.pdf", doc}, 400, "bad-idnp"},
 		{"bad level", tokenForm(ent, map[string]string{"level": "B-Z"}), []any{"a.pdf", doc}, 400, "bad-level"},
 		{"no revocation for B-LT", tokenForm(ent, map[string]string{"level": "B-LT"}), []any{"a.pdf", doc}, 422, "level-unavailable"},
 		{"bad certificate", map[string]string{"method": "token", "certificate": "AAAA"}, []any{"a.pdf", doc}, 400, "bad-certificate"},
