@@ -289,7 +289,7 @@ func TestSignRequestMobileOutcomes(t *testing.T) {
 		{"+37300000010", statusRefused},              // user cancels
 		{"+37300000011", statusExpired},              // never answers
 		{"+37300000030", statusFailed},               // no mobile signature
-		{"+37300000001/2000000000007", statusFailed}, // another person's IDNP
+		{"+37300000001/2000000000004", statusFailed}, // another person's (valid) IDNP
 	} {
 		t.Run(strings.ReplaceAll(c.phone, "/", "-"), func(t *testing.T) {
 			phone, idnp, _ := strings.Cut(c.phone, "/")
