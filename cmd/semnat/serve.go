@@ -82,6 +82,11 @@ result in the file format.`,
 				printConfig(a.stdout, cmd.Flags())
 				return nil
 			}
+			log, err := f.logger(a.stderr, a.verbose)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			a.log = log
 			if f.demo {
 				return runServeDemo(cmd.Context(), a, f)
 			}
@@ -215,7 +220,8 @@ func sealState(s pades.Signer) string {
 // serveUntilDone serves until ctx ends (SIGINT/SIGTERM), then shuts down
 // gracefully.
 func serveUntilDone(ctx context.Context, a *app, ln net.Listener, local string, h http.Handler, tlsCfg *tls.Config) error {
-	if err := httpserve.ServeListener(ctx, ln, local, h, httpserve.Options{Ready: a.stdout, Log: a.log, TLS: tlsCfg}); err != nil {
+	// The server logs each request itself (with its request id).
+	if err := httpserve.ServeListener(ctx, ln, local, h, httpserve.Options{Ready: a.stdout, TLS: tlsCfg}); err != nil {
 		return withCode(exitFailed, err)
 	}
 	return nil

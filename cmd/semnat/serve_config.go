@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -41,6 +42,7 @@ type serveFlags struct {
 	tlsCert, tlsKey, clientCA     string
 	mssp, msspFace, msspClient    string
 	msspSecretFile, agentURL      string
+	logFormat, logLevel           string
 	maxUpload                     byteSize
 	maxConcurrent, rateBurst      int
 	rateLimit                     float64
@@ -69,6 +71,8 @@ func (f *serveFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fl.StringVar(&f.clientCA, "client-ca", "", "PEM CA certificates of registered systems' TLS client certificates (seal API)")
+	fl.StringVar(&f.logFormat, "log-format", "text", "request and event log on stderr: text (key=value) or json, one line each")
+	fl.StringVar(&f.logLevel, "log-level", "info", "least important log lines shown: debug, info (one per request), warn or error")
 	f.maxUpload = 32 << 20
 	fl.Var(&f.maxUpload, "max-upload", "largest request body, e.g. 32MiB")
 	fl.IntVar(&f.maxConcurrent, "max-concurrent", 4, "signing and verification requests worked on at once (more wait)")
@@ -364,4 +368,24 @@ func (f *serveFlags) mobileClient(roots, inter *x509.CertPool) (*mobileid.Client
 		opts.RelyingPartyName, opts.RelyingPartyUUID = f.msspClient, string(sec)
 	}
 	return newMobileClient(f.mssp, f.msspFace, opts)
+}
+
+// logger is the server's structured log on w: one line per request (with
+// its request id) at info, in --log-format.
+func (f *serveFlags) logger(w io.Writer, verbose bool) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+	}
+	if verbose {
+		lvl = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch f.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
 }

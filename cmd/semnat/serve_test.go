@@ -19,7 +19,7 @@ import (
 // key, verify it online through the same server (its TSA and OCSP).
 func TestServeDemo(t *testing.T) {
 	data := t.TempDir()
-	base := revStartServer(t, "serve", "--demo", "--data", data, "--addr", "127.0.0.1:0")
+	base, logs := startCommand(t, strings.NewReader(""), "serve", "--demo", "--data", data, "--addr", "127.0.0.1:0", "--log-format", "json")
 	key, err := os.ReadFile(filepath.Join(data, "api-key"))
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +74,20 @@ func TestServeDemo(t *testing.T) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&rep2); err != nil || rep2.Indication != "TOTAL-PASSED" || len(rep2.Signatures) == 0 || rep2.Signatures[0].Level != "B-LT" {
 		t.Fatalf("verification of the mobile-signed PDF: %v %+v", err, rep2)
+	}
+	// One structured line per request, with its request id; never the API key.
+	var sealLine map[string]any
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "request" && m["path"] == "/api/v1/seal" {
+			sealLine = m
+		}
+	}
+	if id, _ := sealLine["id"].(string); len(id) < 16 || sealLine["status"] != 200.0 {
+		t.Errorf("no request line for the seal: %v\n%s", sealLine, logs.String())
+	}
+	if strings.Contains(logs.String(), strings.TrimSpace(string(key))) {
+		t.Error("the API key is in the log")
 	}
 }
 
