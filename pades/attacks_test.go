@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/testcerts"
 )
@@ -28,21 +29,7 @@ func handPDF(contents string, extra ...string) []byte {
 		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(contents)+1, contents),
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 	}
-	objs = append(objs, extra...)
-	var buf bytes.Buffer
-	buf.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	off := make([]int, len(objs)+1)
-	for i, o := range objs {
-		off[i+1] = buf.Len()
-		fmt.Fprintf(&buf, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := buf.Len()
-	fmt.Fprintf(&buf, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for i := 1; i <= len(objs); i++ {
-		fmt.Fprintf(&buf, "%010d 00000 n \n", off[i])
-	}
-	fmt.Fprintf(&buf, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
-	return buf.Bytes()
+	return samplepdf.Assemble(append(objs, extra...), "")
 }
 
 // rawUpdate appends an incremental update written by hand: the objects

@@ -36,6 +36,13 @@ func build(title string, lines []string, pad int) []byte {
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
 		"<< /Producer (semnat sample) /Title (" + escape(title) + ") >>",
 	}
+	return Assemble(objs, fmt.Sprintf(" /Info %d 0 R", len(objs)))
+}
+
+// Assemble writes a PDF 1.7 file with a classic xref table whose objects
+// 1..n have the given bodies (object 1 is the catalog, the trailer's
+// /Root); trailerExtra is added inside the trailer dictionary.
+func Assemble(objs []string, trailerExtra string) []byte {
 	var buf bytes.Buffer
 	buf.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	off := make([]int, len(objs)+1)
@@ -48,7 +55,7 @@ func build(title string, lines []string, pad int) []byte {
 	for i := 1; i <= len(objs); i++ {
 		fmt.Fprintf(&buf, "%010d 00000 n \n", off[i])
 	}
-	fmt.Fprintf(&buf, "trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, len(objs), x)
+	fmt.Fprintf(&buf, "trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, trailerExtra, x)
 	return buf.Bytes()
 }
 

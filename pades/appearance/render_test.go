@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pades/pdf"
 )
@@ -26,26 +27,13 @@ const pageW, pageH = 595, 842
 // minimalPDF writes a one-page PDF 1.7 with a classic xref table and an
 // empty content stream.
 func minimalPDF() []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	objs := []string{
 		"<< /Type /Catalog /Pages 2 0 R >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
 		fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Resources << >> /Contents 4 0 R >>", pageW, pageH),
 		"<< /Length 0 >>\nstream\n\nendstream",
 	}
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
+	return samplepdf.Assemble(objs, "")
 }
 
 // stampPDF adds a stamp built from spec to the minimal page, the way a

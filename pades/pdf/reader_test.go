@@ -7,26 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/semnat/semnat/internal/samplepdf"
 )
 
 // mkPDF builds a classic-xref PDF whose objects 1..n have the given bodies
 // (object 1 should be the catalog). trailerExtra is added to the trailer.
-func mkPDF(objs []string, trailerExtra string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(objs))
-	for i, body := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<</Size %d /Root 1 0 R%s>>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, trailerExtra, xref)
-	return b.Bytes()
-}
+func mkPDF(objs []string, trailerExtra string) []byte { return samplepdf.Assemble(objs, trailerExtra) }
 
 var minimalObjs = []string{
 	"<</Type /Catalog /Pages 2 0 R>>",
@@ -100,7 +87,7 @@ func TestPrevLoop(t *testing.T) {
 	pdf := mkPDF(minimalObjs, "")
 	// Make the trailer's /Prev point at its own xref section.
 	xref := bytes.LastIndex(pdf, []byte("xref\n0 "))
-	pdf = bytes.Replace(pdf, []byte("/Root 1 0 R>>"), []byte(fmt.Sprintf("/Root 1 0 R /Prev %d>>", xref)), 1)
+	pdf = bytes.Replace(pdf, []byte("/Root 1 0 R >>"), []byte(fmt.Sprintf("/Root 1 0 R /Prev %d >>", xref)), 1)
 	if _, err := Open(bytes.NewReader(pdf), int64(len(pdf)), &Options{NoRepair: true}); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "loops") {
 		t.Errorf("NoRepair: %v", err)
 	}
