@@ -611,8 +611,19 @@ func etsiFaultOf(o outcome) fault {
 	return fault{InternalError, "9003", "SIM application error"}
 }
 
-// etsiTxn finds the transaction of a status or receipt request for ap.
-func (s *Simulator) etsiTxn(ap, id string) (*txn, *fault) {
+// etsiTxn authenticates the AP of a status or receipt request and finds
+// its transaction.
+func (s *Simulator) etsiTxn(r *http.Request, info *etsiAPInfo, id string) (string, *txn, *fault) {
+	ap, f := s.etsiAuth(r, info)
+	if f != nil {
+		return "", nil, f
+	}
+	t, f := s.etsiFindTxn(ap, id)
+	return ap, t, f
+}
+
+// etsiFindTxn finds the transaction id of ap.
+func (s *Simulator) etsiFindTxn(ap, id string) (*txn, *fault) {
 	if id == "" {
 		return nil, &fault{MissingParam, "", "MSSP_TransID missing"}
 	}
@@ -632,12 +643,7 @@ func (s *Simulator) etsiTxn(ap, id string) (*txn, *fault) {
 }
 
 func (s *Simulator) etsiStatus(w http.ResponseWriter, r *http.Request, req *etsiStatusReq) {
-	ap, f := s.etsiAuth(r, &req.APInfo)
-	if f != nil {
-		etsiFail(w, *f)
-		return
-	}
-	t, f := s.etsiTxn(ap, string(req.MSSPTransID))
+	ap, t, f := s.etsiTxn(r, &req.APInfo, string(req.MSSPTransID))
 	if f != nil {
 		etsiFail(w, *f)
 		return
@@ -648,12 +654,7 @@ func (s *Simulator) etsiStatus(w http.ResponseWriter, r *http.Request, req *etsi
 }
 
 func (s *Simulator) etsiReceipt(w http.ResponseWriter, r *http.Request, req *etsiReceiptReq) {
-	ap, f := s.etsiAuth(r, &req.APInfo)
-	if f != nil {
-		etsiFail(w, *f)
-		return
-	}
-	t, f := s.etsiTxn(ap, string(req.MSSPTransID))
+	ap, t, f := s.etsiTxn(r, &req.APInfo, string(req.MSSPTransID))
 	if f != nil {
 		etsiFail(w, *f)
 		return
