@@ -539,27 +539,11 @@ func (r *Responder) servePOST(w http.ResponseWriter, hr *http.Request) {
 		r.writeError(w, MalformedRequest)
 		return
 	}
-	if r.versioned != nil {
-		r.frontMu.RLock()
-		e := r.frontPOST[string(der)]
-		r.frontMu.RUnlock()
-		if e != nil {
-			r.writeEntry(w, hr, e, false)
-			return
-		}
-	}
-	req, err := ParseRequest(der)
-	if err != nil {
-		r.writeError(w, MalformedRequest)
+	if e := r.front(r.frontPOST, string(der)); e != nil {
+		r.writeEntry(w, hr, e, false)
 		return
 	}
-	e, out, _ := r.answer(hr.Context(), req)
-	if e == nil {
-		r.writeOnce(w, out)
-		return
-	}
-	r.remember(r.frontPOST, string(der), e)
-	r.writeEntry(w, hr, e, false)
+	r.serveDER(w, hr, der, r.frontPOST, string(der), false)
 }
 
 func (r *Responder) serveGET(w http.ResponseWriter, hr *http.Request, payload string) {
@@ -567,14 +551,9 @@ func (r *Responder) serveGET(w http.ResponseWriter, hr *http.Request, payload st
 		http.Error(w, "OCSP responder: POST a DER request, or GET /<base64 request>", http.StatusBadRequest)
 		return
 	}
-	if r.versioned != nil {
-		r.frontMu.RLock()
-		e := r.frontGET[payload]
-		r.frontMu.RUnlock()
-		if e != nil {
-			r.writeEntry(w, hr, e, true)
-			return
-		}
+	if e := r.front(r.frontGET, payload); e != nil {
+		r.writeEntry(w, hr, e, true)
+		return
 	}
 	if len(payload) > 2*r.opts.MaxRequestBytes {
 		r.writeError(w, MalformedRequest)
@@ -585,6 +564,24 @@ func (r *Responder) serveGET(w http.ResponseWriter, hr *http.Request, payload st
 		r.writeError(w, MalformedRequest)
 		return
 	}
+	r.serveDER(w, hr, der, r.frontGET, payload, true)
+}
+
+// front is the pre-signed answer remembered under key (the request as it
+// arrived), if any.
+func (r *Responder) front(m map[string]*entry, key string) *entry {
+	if r.versioned == nil {
+		return nil
+	}
+	r.frontMu.RLock()
+	defer r.frontMu.RUnlock()
+	return m[key]
+}
+
+// serveDER answers a request that missed the front cache: a pre-signed
+// answer is remembered under key for the next identical request; an answer
+// signed for this request alone (a nonce) is written once.
+func (r *Responder) serveDER(w http.ResponseWriter, hr *http.Request, der []byte, m map[string]*entry, key string, get bool) {
 	req, err := ParseRequest(der)
 	if err != nil {
 		r.writeError(w, MalformedRequest)
@@ -595,8 +592,8 @@ func (r *Responder) serveGET(w http.ResponseWriter, hr *http.Request, payload st
 		r.writeOnce(w, out)
 		return
 	}
-	r.remember(r.frontGET, payload, e)
-	r.writeEntry(w, hr, e, true)
+	r.remember(m, key, e)
+	r.writeEntry(w, hr, e, get)
 }
 
 // remember maps exact request bytes to an entry (emptying the map when full).
