@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -310,44 +309,21 @@ func (f *signFlags) openSigner(ctx context.Context, a *app) (pades.Signer, func(
 // terminal. Results keep the order of the inputs.
 func signAll(ctx context.Context, a *app, jobs []signJob, s pades.Signer, opts *pades.Options, workers int) []signOutcome {
 	out := make([]signOutcome, len(jobs))
-	next := make(chan int)
-	var done sync.WaitGroup
-	var mu sync.Mutex
-	finished := 0
 	progress := len(jobs) > 1 && !a.json && isTerminal(a.stderr)
-	for w := 0; w < min(workers, len(jobs)); w++ {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			for i := range next {
-				j := jobs[i]
-				start := time.Now()
-				res, err := signOne(ctx, a, j, s, opts)
-				o := signOutcome{In: j.in, Out: j.out, Result: res, Took: time.Since(start).Seconds(), err: err}
-				if err != nil {
-					o.Error, o.Out, o.Result = err.Error(), "", nil
-				}
-				out[i] = o
-				mu.Lock()
-				finished++
-				if progress {
-					fmt.Fprintf(a.stderr, "\rsigning %d/%d %-40.40s", finished, len(jobs), filepath.Base(j.in))
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := range jobs {
-		if ctx.Err() != nil {
-			out[i] = signOutcome{In: jobs[i].in, Error: ctx.Err().Error(), err: ctx.Err()}
-			continue
+	skipped := forEach(ctx, a, len(jobs), workers, progress, func(finished, i int) string {
+		return fmt.Sprintf("signing %d/%d %-40.40s", finished, len(jobs), filepath.Base(jobs[i].in))
+	}, func(i int) {
+		j := jobs[i]
+		start := time.Now()
+		res, err := signOne(ctx, a, j, s, opts)
+		o := signOutcome{In: j.in, Out: j.out, Result: res, Took: time.Since(start).Seconds(), err: err}
+		if err != nil {
+			o.Error, o.Out, o.Result = err.Error(), "", nil
 		}
-		next <- i
-	}
-	close(next)
-	done.Wait()
-	if progress {
-		fmt.Fprintln(a.stderr)
+		out[i] = o
+	})
+	for _, i := range skipped {
+		out[i] = signOutcome{In: jobs[i].in, Error: ctx.Err().Error(), err: ctx.Err()}
 	}
 	return out
 }

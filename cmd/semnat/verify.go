@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -166,40 +165,12 @@ func runVerify(ctx context.Context, a *app, f *verifyFlags, files []string) erro
 		a.log.Warn("no trust anchors given (--trust): every chain will be INDETERMINATE")
 	}
 	results := make([]verifyResult, len(files))
-	jobs := max(1, min(f.jobs, len(files)))
 	progress := len(files) > 1 && !a.json && isTerminal(a.stderr)
-	var mu sync.Mutex
-	done := 0
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < jobs; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				rep, err := verifyFile(ctx, files[i], opts)
-				results[i] = verifyResult{rep, err}
-				a.log.Debug("verified", "file", files[i], "err", err)
-				if progress {
-					mu.Lock()
-					done++
-					fmt.Fprintf(a.stderr, "\r%s", progressBar(done, len(files)))
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := range files {
-		if ctx.Err() != nil {
-			break
-		}
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	if progress {
-		fmt.Fprintln(a.stderr)
-	}
+	forEach(ctx, a, len(files), f.jobs, progress, func(finished, _ int) string { return progressBar(finished, len(files)) }, func(i int) {
+		rep, err := verifyFile(ctx, files[i], opts)
+		results[i] = verifyResult{rep, err}
+		a.log.Debug("verified", "file", files[i], "err", err)
+	})
 	if err := ctx.Err(); err != nil {
 		return withCode(exitUsage, err)
 	}
