@@ -267,11 +267,7 @@ func (u *Update) writeObject(cw *countWriter, e *encoder, p pendingObj, res *Res
 		if s.InMemory() {
 			data = s.data
 			if u.compress && d.Get("Filter") == nil {
-				var b bytes.Buffer
-				zw := zlib.NewWriter(&b)
-				zw.Write(data)
-				zw.Close()
-				data = b.Bytes()
+				data = deflate(data)
 				d.Set("Filter", Name("FlateDecode"))
 				d.Delete("DecodeParms")
 			}
@@ -455,11 +451,7 @@ func (u *Update) writeXrefStream(cw *countWriter, trailer *Dict, res *Result, xr
 		d.Set(kv.Key, kv.Value)
 	}
 	if u.compress {
-		var b bytes.Buffer
-		zw := zlib.NewWriter(&b)
-		zw.Write(data)
-		zw.Close()
-		data = b.Bytes()
+		data = deflate(data)
 		d.Set("Filter", Name("FlateDecode"))
 	}
 	d.Set("Length", Integer(len(data)))
@@ -473,4 +465,13 @@ func (u *Update) writeXrefStream(cw *countWriter, trailer *Dict, res *Result, xr
 	cw.Write(data)
 	cw.str("\nendstream\nendobj\n")
 	return cw.err
+}
+
+// deflate is data compressed for /FlateDecode (zlib format).
+func deflate(data []byte) []byte {
+	var b bytes.Buffer
+	zw := zlib.NewWriter(&b)
+	zw.Write(data) // writes to a bytes.Buffer do not fail
+	zw.Close()
+	return b.Bytes()
 }
