@@ -29,22 +29,6 @@ type cmsState struct {
 	tsTime            time.Time           // document timestamp: genTime
 }
 
-func hashName(h crypto.Hash) string {
-	switch h {
-	case crypto.SHA1:
-		return "SHA-1"
-	case crypto.SHA224:
-		return "SHA-224"
-	case crypto.SHA256:
-		return "SHA-256"
-	case crypto.SHA384:
-		return "SHA-384"
-	case crypto.SHA512:
-		return "SHA-512"
-	}
-	return h.String()
-}
-
 // verifyCMS checks a CMS signature (ETSI.CAdES.detached or the legacy
 // adbe.pkcs7.* subfilters): parse, digest, signature, signer certificate.
 func (v *verifier) verifyCMS(s *sigState) error {
@@ -79,7 +63,7 @@ func (v *verifier) verifyCMS(s *sigState) error {
 		s.failed = true
 		return nil
 	}
-	rep.HashAlgorithm = hashName(h)
+	rep.HashAlgorithm = h.String() // SHA-256, …
 	alg, _, algErr := si.Algorithm()
 	if algErr == nil {
 		rep.SignatureAlgorithm = alg.String()
@@ -417,7 +401,7 @@ func (v *verifier) verifyDocTimestamp(s *sigState) error {
 		rep.Checks.Format = CheckFailed
 		return fail(TotalFailed, FormatFailure, "document timestamp token: %v", err)
 	}
-	rep.HashAlgorithm = hashName(info.HashAlg)
+	rep.HashAlgorithm = info.HashAlg.String()
 	if !info.HashAlg.Available() {
 		return fail(Indeterminate, CryptoConstraintsFailure, "imprint digest %v not available", info.HashAlg)
 	}
