@@ -129,17 +129,13 @@ func runServe(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("--trust: %w", err))
 	}
-	roots, anchors, inter := x509.NewCertPool(), x509.NewCertPool(), x509.NewCertPool()
+	roots := x509.NewCertPool()
 	var extra [][]byte // stored in the DSS of B-LT signatures
 	for _, c := range certs {
 		roots.AddCert(c)
 		extra = append(extra, c.Raw)
-		if string(c.RawSubject) == string(c.RawIssuer) {
-			anchors.AddCert(c)
-		} else {
-			inter.AddCert(c)
-		}
 	}
+	anchors, inter, _ := splitAnchors(certs)
 	mobile, err := f.mobileClient(anchors, inter)
 	if err != nil {
 		return withCode(exitUsage, err)

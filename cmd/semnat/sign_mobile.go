@@ -79,26 +79,34 @@ func mobileFace(url, face string) mobileid.Face {
 // loadPools reads PEM certificates: self-signed ones become trust anchors,
 // the others intermediates.
 func loadPools(files []string) (roots, inter *x509.CertPool, err error) {
-	roots, inter = x509.NewCertPool(), x509.NewCertPool()
-	n := 0
+	var all []*x509.Certificate
 	for _, f := range files {
 		certs, err := keyfile.LoadCerts(f)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, c := range certs {
-			if string(c.RawSubject) == string(c.RawIssuer) {
-				roots.AddCert(c)
-				n++
-			} else {
-				inter.AddCert(c)
-			}
-		}
+		all = append(all, certs...)
 	}
+	roots, inter, n := splitAnchors(all)
 	if n == 0 {
 		return nil, nil, errors.New("no self-signed trust anchor among the certificates")
 	}
 	return roots, inter, nil
+}
+
+// splitAnchors pools self-signed certificates as trust anchors and the
+// others as intermediates; n is the number of anchors.
+func splitAnchors(certs []*x509.Certificate) (anchors, inter *x509.CertPool, n int) {
+	anchors, inter = x509.NewCertPool(), x509.NewCertPool()
+	for _, c := range certs {
+		if string(c.RawSubject) == string(c.RawIssuer) {
+			anchors.AddCert(c)
+			n++
+		} else {
+			inter.AddCert(c)
+		}
+	}
+	return anchors, inter, n
 }
 
 // spinningSigner stops the spinner when the phone has answered.
