@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -129,10 +128,9 @@ func runServe(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("--trust: %w", err))
 	}
-	roots := x509.NewCertPool()
+	roots := certPool(certs)
 	var extra [][]byte // stored in the DSS of B-LT signatures
 	for _, c := range certs {
-		roots.AddCert(c)
 		extra = append(extra, c.Raw)
 	}
 	anchors, inter, _ := splitAnchors(certs)

@@ -313,11 +313,7 @@ func (f *serveFlags) tlsConfig() (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--client-ca: %w", err)
 		}
-		pool := x509.NewCertPool()
-		for _, c := range certs {
-			pool.AddCert(c)
-		}
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+		cfg.ClientCAs, cfg.ClientAuth = certPool(certs), tls.VerifyClientCertIfGiven
 	}
 	return cfg, nil
 }

@@ -180,11 +180,7 @@ func tsaTrust(path string) (*x509.CertPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	for _, c := range certs {
-		pool.AddCert(c)
-	}
-	return pool, nil
+	return certPool(certs), nil
 }
 
 func newTSAStampCmd(a *app) *cobra.Command {
@@ -300,10 +296,7 @@ Exit codes: 0 valid, 1 invalid, 3 usage or unreadable input.`,
 				if opts.Certificates, err = revReadCerts(tsaCert); err != nil {
 					return withCode(exitUsage, err)
 				}
-				opts.Intermediates = x509.NewCertPool()
-				for _, c := range opts.Certificates {
-					opts.Intermediates.AddCert(c)
-				}
+				opts.Intermediates = certPool(opts.Certificates)
 			}
 			parsed, err := tsa.Parse(token)
 			if err != nil && len(opts.Certificates) == 0 {

@@ -75,6 +75,15 @@ Exit codes: 0 every signature passed, 1 a signature failed, 2 indeterminate
 	return cmd
 }
 
+// certPool pools certs.
+func certPool(certs []*x509.Certificate) *x509.CertPool {
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool
+}
+
 // loadCertificates reads certificates (PEM or DER) from files and
 // directories.
 func loadCertificates(paths []string) ([]*x509.Certificate, error) {
@@ -151,10 +160,7 @@ func runVerify(ctx context.Context, a *app, f *verifyFlags, files []string) erro
 		if err != nil {
 			return withCode(exitUsage, fmt.Errorf("--trust: %w", err))
 		}
-		opts.Roots = x509.NewCertPool()
-		for _, c := range roots {
-			opts.Roots.AddCert(c)
-		}
+		opts.Roots = certPool(roots)
 	}
 	if len(f.intermediates) > 0 {
 		if opts.Intermediates, err = loadCertificates(f.intermediates); err != nil {
