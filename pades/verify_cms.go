@@ -9,6 +9,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -26,6 +27,7 @@ type cmsState struct {
 	signer            *x509.Certificate
 	certs             []*x509.Certificate // CMS certificates
 	adbeOCSP, adbeCRL [][]byte            // Adobe revocationInfoArchival
+	adbeParsed        *parsedRevocation   // adbeOCSP and adbeCRL, parsed on first use
 	tsTime            time.Time           // document timestamp: genTime
 }
 
@@ -285,12 +287,17 @@ func (v *verifier) rootPools() []*x509.CertPool {
 		out = append(out, v.opts.Roots)
 	}
 	if v.opts.SystemRoots {
-		if p, err := x509.SystemCertPool(); err == nil && p != nil {
+		if p, err := systemRoots(); err == nil && p != nil {
 			out = append(out, p)
 		}
 	}
 	return out
 }
+
+// systemRoots is the operating system's root pool, copied once: the verify
+// cache keys chains by pool, and x509.SystemCertPool returns a new copy on
+// every call.
+var systemRoots = sync.OnceValues(x509.SystemCertPool)
 
 func (v *verifier) intermediatePool(extra []*x509.Certificate) *x509.CertPool {
 	p := x509.NewCertPool()

@@ -134,7 +134,11 @@ func (v *verifier) statusOf(s *sigState, cert, issuer *x509.Certificate, t time.
 		notes = append(notes, rs.note)
 	}
 	if st := s.cms; st != nil && len(st.adbeOCSP)+len(st.adbeCRL) > 0 {
-		if rs := v.statusFrom(v.parseRevocation(st.adbeOCSP, st.adbeCRL), "CMS", cert, issuer, t); rs.found {
+		if st.adbeParsed == nil {
+			p := v.parseRevocation(st.adbeOCSP, st.adbeCRL)
+			st.adbeParsed = &p
+		}
+		if rs := v.statusFrom(*st.adbeParsed, "CMS", cert, issuer, t); rs.found {
 			return rs
 		} else if rs.note != "" {
 			notes = append(notes, rs.note)
