@@ -191,8 +191,7 @@ func addDocTimestamp(ctx context.Context, doc *document, opts *Options, orig []b
 		if err != nil {
 			return nil, time.Time{}, err
 		}
-		h.Write(upd[:cOff])
-		h.Write(upd[cOff+cWidth:])
+		hashSkipping(h, upd, cOff, cWidth)
 		token, err := opts.Timestamper.Timestamp(ctx, h.Sum(nil), opts.hash())
 		if err != nil {
 			return nil, time.Time{}, fmt.Errorf("pades: document timestamp: %w", err)

@@ -422,9 +422,15 @@ func hashByteRange(ctx context.Context, h hash.Hash, in io.ReaderAt, origSize in
 	if err := copyRange(ctx, h, in, 0, origSize); err != nil {
 		return err
 	}
+	hashSkipping(h, upd, cOff, cWidth)
+	return nil
+}
+
+// hashSkipping hashes an incremental update without the /Contents
+// placeholder [cOff, cOff+cWidth): the update's part of the ByteRange.
+func hashSkipping(h hash.Hash, upd []byte, cOff, cWidth int) {
 	h.Write(upd[:cOff])
 	h.Write(upd[cOff+cWidth:])
-	return nil
 }
 
 // copyBufSize is the streaming buffer: large enough to amortise syscalls,

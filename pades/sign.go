@@ -97,9 +97,7 @@ func (d *document) writeTo(ctx context.Context, w io.Writer, h crypto.Hash, want
 	if err := copyRange(ctx, io.MultiWriter(w, hh), d.in, 0, d.size); err != nil {
 		return err
 	}
-	first := d.updates[0]
-	hh.Write(first[:cOff])
-	hh.Write(first[cOff+cWidth:])
+	hashSkipping(hh, d.updates[0], cOff, cWidth)
 	if got := hh.Sum(nil); string(got) != string(want) {
 		return ErrOriginalChanged
 	}
@@ -155,8 +153,7 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, s Sign
 		if err != nil {
 			return nil, err
 		}
-		hh.Write(p.Update[:p.ContentsOffset])
-		hh.Write(p.Update[p.ContentsOffset+2*p.ContentsSize+2:])
+		hashSkipping(hh, p.Update, p.ContentsOffset, 2*p.ContentsSize+2)
 		if err := p.setDigest(hh.Sum(nil), cert, chain, &o); err != nil {
 			return nil, err
 		}
