@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
@@ -26,6 +25,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/semnat/semnat/agent/wire"
+	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/pades"
@@ -698,8 +698,10 @@ func (s *Server) mobileDoc(ctx context.Context, r *signRequest, n int, asked fun
 	if err != nil {
 		return err
 	}
-	var box *pdf.Rect
-	if r.Visible != nil {
+	prep, state := r.Docs[n-1].Prepared, r.Docs[n-1].Mobile
+	resume := prep != nil && state != nil
+	var box *pdf.Rect // where Prepare draws the stamp: not needed to resume
+	if r.Visible != nil && !resume {
 		b, err := checkPDF(r.Docs[n-1].Name, data, r.Visible.Page)
 		if err != nil {
 			return err
@@ -710,9 +712,8 @@ func (s *Server) mobileDoc(ctx context.Context, r *signRequest, n int, asked fun
 	if err != nil {
 		return err
 	}
-	prep, state := r.Docs[n-1].Prepared, r.Docs[n-1].Mobile
 	var pend *mobileid.Pending
-	if prep != nil && state != nil {
+	if resume {
 		if pend, err = s.cfg.Mobile.Resume(*state); err != nil {
 			return err
 		}
@@ -728,7 +729,7 @@ func (s *Server) mobileDoc(ctx context.Context, r *signRequest, n int, asked fun
 		}
 		st := pend.State()
 		code := pend.VerificationCode()
-		if r, err = s.update(ctx, id, func(r *signRequest) error {
+		if _, err = s.update(ctx, id, func(r *signRequest) error {
 			r.Docs[n-1].Prepared, r.Docs[n-1].Mobile = prep, &st
 			r.Code, r.Current = code, n
 			r.Message = fmt.Sprintf("Check that your phone shows the code %s, then enter your PIN (document %d of %d).", code, n, len(r.Docs))
@@ -750,7 +751,8 @@ func (s *Server) mobileDoc(ctx context.Context, r *signRequest, n int, asked fun
 	if err != nil {
 		return err
 	}
-	return s.finishDoc(ctx, id, n, out.Bytes(), cert, "mobile", result)
+	_, err = s.finishDoc(ctx, id, n, out.Bytes(), cert, "mobile", result)
+	return err
 }
 
 // mobileCert returns the phone's signing certificate, looked up once per
@@ -793,12 +795,12 @@ func (s *Server) mobileCert(ctx context.Context, r *signRequest) (*x509.Certific
 
 // finishDoc stores a signed document, records it in the audit log and
 // updates the request (signed when it was the last one).
-func (s *Server) finishDoc(ctx context.Context, id string, n int, signed []byte, cert *x509.Certificate, method string, res *pades.Result) error {
+func (s *Server) finishDoc(ctx context.Context, id string, n int, signed []byte, cert *x509.Certificate, method string, res *pades.Result) (*signRequest, error) {
 	sum := sha256.Sum256(signed)
 	digest := hex.EncodeToString(sum[:])
 	r, err := s.load(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	who := mobileid.IdentityOf(cert).IDNP
 	if who == "" {
@@ -810,14 +812,14 @@ func (s *Server) finishDoc(ctx context.Context, id string, n int, signed []byte,
 		details["phone"] = r.Phone
 	}
 	if err := s.cfg.Store.Put(ctx, kindSignOut, docKey(id, n), signed, time.Until(r.Expires)); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := s.cfg.Store.Append(ctx, store.Event{Actor: who, Action: "sign", Subject: docKey(id, n), Digest: digest, Details: details}); err != nil {
 		_ = s.cfg.Store.Delete(ctx, kindSignOut, docKey(id, n))
-		return err // nothing is handed out unless it is in the audit log
+		return nil, err // nothing is handed out unless it is in the audit log
 	}
 	_ = s.cfg.Store.Delete(ctx, kindSignIn, docKey(id, n))
-	_, err = s.update(ctx, id, func(r *signRequest) error {
+	return s.update(ctx, id, func(r *signRequest) error {
 		d := &r.Docs[n-1]
 		d.Signed, d.SignedHash, d.SignedSize, d.Prepared, d.Mobile = true, digest, int64(len(signed)), nil, nil
 		r.Signer = cert.Subject.String()
@@ -830,7 +832,6 @@ func (s *Server) finishDoc(ctx context.Context, id string, n int, signed []byte,
 		}
 		return nil
 	})
-	return err
 }
 
 // getSignRequest answers GET /api/v1/sign-requests/{id}.
@@ -967,7 +968,11 @@ func (s *Server) completeSignRequest(c echo.Context) error {
 			return abort(newProblem(http.StatusUnprocessableEntity, "bad-binding", "Binding does not verify",
 				fmt.Sprintf("document %d: the agent's binding does not match this site and sign request (was the signature made for another page?)", i+1)))
 		}
-		if err := verifyRaw(cert.PublicKey, h, r.Docs[i].Scheme, prep.DigestToSign(), d.Signature); err != nil {
+		alg, err := cms.AlgorithmFor(cert.PublicKey, r.Docs[i].Scheme == "pss")
+		if err == nil {
+			err = cms.VerifyDigest(cert.PublicKey, alg, h, prep.DigestToSign(), d.Signature)
+		}
+		if err != nil {
 			return abort(newProblem(http.StatusUnprocessableEntity, "bad-signature", "Signature does not verify", fmt.Sprintf("document %d: the signature is not the certificate's signature over the digest", i+1)))
 		}
 	}
@@ -977,15 +982,7 @@ func (s *Server) completeSignRequest(c echo.Context) error {
 		if err != nil {
 			return abort(errExpiredRequest)
 		}
-		var box *pdf.Rect
-		if r.Visible != nil {
-			b, err := checkPDF(r.Docs[i].Name, data, r.Visible.Page)
-			if err != nil {
-				return abort(err)
-			}
-			box = &b
-		}
-		opts, err := s.options(r, box)
+		opts, err := s.options(r, nil) // the stamp was drawn by Prepare
 		if err != nil {
 			return abort(err)
 		}
@@ -994,13 +991,9 @@ func (s *Server) completeSignRequest(c echo.Context) error {
 		if err != nil {
 			return abort(newProblem(http.StatusUnprocessableEntity, "signing-failed", "Signing failed", fmt.Sprintf("document %d: %v", n, err)))
 		}
-		if err := s.finishDoc(ctx, r.ID, n, out.Bytes(), cert, "token", res); err != nil {
+		if r, err = s.finishDoc(ctx, r.ID, n, out.Bytes(), cert, "token", res); err != nil {
 			return abort(err)
 		}
-	}
-	r, err = s.load(ctx, r.ID)
-	if err != nil {
-		return err
 	}
 	return c.JSON(http.StatusOK, s.view(r, nil))
 }
@@ -1021,23 +1014,6 @@ func (s *Server) cancelSignRequest(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
-}
-
-// verifyRaw checks a raw signature over digest.
-func verifyRaw(pub crypto.PublicKey, h crypto.Hash, scheme string, digest, sig []byte) error {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		if scheme == "pss" {
-			return rsa.VerifyPSS(k, h, digest, sig, nil)
-		}
-		return rsa.VerifyPKCS1v15(k, h, digest, sig)
-	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(k, digest, sig) {
-			return errors.New("ecdsa: bad signature")
-		}
-		return nil
-	}
-	return fmt.Errorf("unsupported key %T", pub)
 }
 
 // origin is the server's public origin: configured, or the request's own.
