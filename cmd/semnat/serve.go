@@ -145,7 +145,9 @@ func runServe(ctx context.Context, a *app, f *serveFlags) error {
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
 		return withCode(exitUsage, err)
 	}
-	cfg := server.Config{}
+	cfg := f.serverConfig(a, nil) // the store is opened below, once the settings are known good
+	cfg.Roots, cfg.AgentURL, cfg.Mobile = roots, f.agentURL, mobile
+	cfg.Revocation, cfg.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, extra
 	if f.keys.given() {
 		lvl, err := pades.ParseLevel(f.sealLevel)
 		if err != nil {
@@ -182,11 +184,8 @@ func runServe(ctx context.Context, a *app, f *serveFlags) error {
 		return err
 	}
 	defer st.Close()
-	sc := f.serverConfig(a, st)
-	sc.Roots, sc.Seal, sc.SealLevel, sc.Timestamper, sc.APIKeyDigests = roots, cfg.Seal, cfg.SealLevel, cfg.Timestamper, cfg.APIKeyDigests
-	sc.Mobile, sc.PublicOrigin, sc.AgentURL = mobile, originOf(base), f.agentURL
-	sc.Revocation, sc.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, extra
-	srv, err := server.New(sc)
+	cfg.Store, cfg.PublicOrigin = st, originOf(base)
+	srv, err := server.New(cfg)
 	if err != nil {
 		return withCode(exitFailed, err)
 	}

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"time"
@@ -306,12 +306,15 @@ Exit codes: 0 valid, 1 invalid, 3 usage or unreadable input.`,
 			if parsed != nil {
 				h = parsed.HashAlgorithm
 			}
-			content, err := os.ReadFile(data)
+			content, err := os.Open(data)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
+			defer content.Close()
 			hh := h.New()
-			_, _ = bytes.NewReader(content).WriteTo(hh)
+			if _, err := io.Copy(hh, content); err != nil {
+				return withCode(exitUsage, err)
+			}
 			info, err := tsa.Verify(token, h, hh.Sum(nil), opts)
 			if err != nil {
 				if a.json {
