@@ -54,19 +54,20 @@ func selfSigned(c *x509.Certificate) bool {
 // validationData gathers the certificates, OCSP responses and CRLs that let
 // a verifier check certs without going online: the B-LT payload.
 func validationData(ctx context.Context, certs []*x509.Certificate, extra [][]byte, src RevocationSource) (*certSet, [][]byte, [][]byte, error) {
-	set := &certSet{}
+	ex := parseCerts(extra)
+	set := &certSet{} // stored in the DSS: grows with responder certificates
 	set.add(certs...)
-	pool := &certSet{} // candidate issuers not themselves stored unless used
-	pool.add(certs...)
-	pool.add(parseCerts(extra)...)
-	set.add(parseCerts(extra)...)
+	set.add(ex...)
+	issuers := &certSet{} // candidate issuers: the certificates given, only
+	issuers.add(certs...)
+	issuers.add(ex...)
 	var ocsps, crls [][]byte
 	for i := 0; i < len(set.list); i++ { // set grows with responder certificates
 		c := set.list[i]
 		if selfSigned(c) || hasOCSPNoCheck(c) {
 			continue
 		}
-		issuer := pool.issuerOf(c)
+		issuer := issuers.issuerOf(c)
 		o, l, err := src.Revocation(ctx, c, issuer)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("pades: revocation data for %q: %w", c.Subject.CommonName, err)

@@ -303,3 +303,14 @@ func BenchmarkSignBB1MBParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sigs/s")
 }
+
+// TestPrepareNilOptions: Prepare with no options uses the defaults (B-B,
+// SHA-256), like Sign, instead of failing on the nil pointer.
+func TestPrepareNilOptions(t *testing.T) {
+	e := testcerts.New(t).MustGet("person-p256")
+	doc := samplepdf.Document("Nil", nil, 0)
+	p, err := Prepare(context.Background(), bytes.NewReader(doc), int64(len(doc)), e.Cert, e.Chain, nil)
+	if err != nil || len(p.DigestToSign()) != 32 {
+		t.Fatalf("Prepare(nil options): %v", err)
+	}
+}

@@ -108,8 +108,8 @@ func placeField(r *pdf.Reader, u *pdf.Update, cat *pdf.Dict, af *acroForm, sigRe
 		}
 		if fp.visible != nil && fp.apBuilder != nil {
 			// Draw into the field's own rectangle when it has one.
-			if rect, ok := rectOf(r, f.Dict.Get("Rect")); ok && rect[2] > rect[0] && rect[3] > rect[1] {
-				ap, err := fp.apBuilder(u, rect)
+			if rect, ok := r.Rect(f.Dict.Get("Rect")); ok && rect.URX > rect.LLX && rect.URY > rect.LLY {
+				ap, err := fp.apBuilder(u, [4]float64{rect.LLX, rect.LLY, rect.URX, rect.URY})
 				if err != nil {
 					return "", nil, err
 				}
@@ -169,28 +169,6 @@ func placeField(r *pdf.Reader, u *pdf.Update, cat *pdf.Dict, af *acroForm, sigRe
 		return "", nil, err
 	}
 	return name, nil, setSigFlags(r, u, cat, af, &wref)
-}
-
-func rectOf(r *pdf.Reader, o pdf.Object) ([4]float64, bool) {
-	arr, _ := mustResolve(r, o).(pdf.Array)
-	var out [4]float64
-	if len(arr) != 4 {
-		return out, false
-	}
-	for i, v := range arr {
-		f, ok := pdf.Number(mustResolve(r, v))
-		if !ok {
-			return out, false
-		}
-		out[i] = f
-	}
-	if out[0] > out[2] {
-		out[0], out[2] = out[2], out[0]
-	}
-	if out[1] > out[3] {
-		out[1], out[3] = out[3], out[1]
-	}
-	return out, true
 }
 
 func uniqueFieldName(af *acroForm, docTS bool) string {
@@ -470,11 +448,10 @@ func copyRange(ctx context.Context, w io.Writer, in io.ReaderAt, off, n int64) e
 // and the CMS signed attributes. Sign the returned DigestToSign with the
 // key of cert, then call Complete.
 func Prepare(ctx context.Context, in io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, opts *Options) (*Prepared, error) {
-	return prepare(ctx, in, size, cert, chain, opts, false)
-}
-
-func prepare(ctx context.Context, in io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, opts *Options, remote bool) (*Prepared, error) {
-	p, err := plan(in, size, cert, opts, remote, chain)
+	if opts == nil {
+		opts = &Options{}
+	}
+	p, err := plan(in, size, cert, opts, false, chain)
 	if err != nil {
 		return nil, err
 	}

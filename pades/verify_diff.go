@@ -615,7 +615,7 @@ func (c *differ) isDocTimestamp(v pdf.Object) bool {
 // visible says whether a field or widget (or one of its kid widgets) has a
 // rectangle of non-zero area.
 func (c *differ) visible(fd *pdf.Dict) bool {
-	if rect, ok := rectOf(c.cur, fd.Get("Rect")); ok && rect[2]-rect[0] > 0 && rect[3]-rect[1] > 0 {
+	if rect, ok := c.cur.Rect(fd.Get("Rect")); ok && rect.URX-rect.LLX > 0 && rect.URY-rect.LLY > 0 {
 		if f, ok := pdf.Int(mustResolve(c.cur, fd.Get("F"))); !ok || f&2 == 0 { // not hidden
 			return true
 		}
@@ -626,7 +626,7 @@ func (c *differ) visible(fd *pdf.Dict) bool {
 			break
 		}
 		if kd, _ := c.cur.ResolveDict(k); kd != nil && kd != fd && !kd.Has("T") {
-			if rect, ok := rectOf(c.cur, kd.Get("Rect")); ok && rect[2]-rect[0] > 0 && rect[3]-rect[1] > 0 {
+			if rect, ok := c.cur.Rect(kd.Get("Rect")); ok && rect.URX-rect.LLX > 0 && rect.URY-rect.LLY > 0 {
 				return true
 			}
 		}

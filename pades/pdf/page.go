@@ -285,11 +285,11 @@ func (r *Reader) makePage(l pageLeaf) (*Page, error) {
 	}
 	p.Resources = res
 	p.MediaBox = Rect{0, 0, 612, 792}
-	if mb, ok := r.rect(l.inh.mediaBox); ok {
+	if mb, ok := r.Rect(l.inh.mediaBox); ok {
 		p.MediaBox = mb
 	}
 	p.CropBox = p.MediaBox
-	if cb, ok := r.rect(l.inh.cropBox); ok {
+	if cb, ok := r.Rect(l.inh.cropBox); ok {
 		p.CropBox = cb
 	}
 	if rv, err := r.Resolve(l.inh.rotate); err == nil {
@@ -300,7 +300,9 @@ func (r *Reader) makePage(l pageLeaf) (*Page, error) {
 	return p, nil
 }
 
-func (r *Reader) rect(o Object) (Rect, bool) {
+// Rect reads a rectangle (four numbers, in either corner order) and
+// normalises it; false when o is not one.
+func (r *Reader) Rect(o Object) (Rect, bool) {
 	v, err := r.Resolve(o)
 	if err != nil {
 		return Rect{}, false
