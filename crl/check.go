@@ -88,6 +88,11 @@ func Verify(list *x509.RevocationList, issuer *x509.Certificate, opts CheckOptio
 	if err := list.CheckSignatureFrom(issuer); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
+	return checkTime(list, opts)
+}
+
+// checkTime is Verify's freshness part: the list applies at opts.Now.
+func checkTime(list *x509.RevocationList, opts CheckOptions) error {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -211,7 +216,9 @@ func (f *Fetcher) CRL(ctx context.Context, url string, issuer *x509.Certificate)
 	f.mu.Lock()
 	list := f.cache[k]
 	f.mu.Unlock()
-	if list != nil && Verify(list, issuer, CheckOptions{Now: now}) == nil {
+	// A cached list was verified against this very issuer (the key): only
+	// its freshness can have changed.
+	if list != nil && checkTime(list, CheckOptions{Now: now}) == nil {
 		return list, nil
 	}
 	list, err := Fetch(ctx, f.HTTPClient, url)
