@@ -6,6 +6,8 @@ import (
 	"encoding/asn1"
 	"math/big"
 	"time"
+
+	"github.com/semnat/semnat/cms"
 )
 
 // RFC 6960 §4 structures, in encoding/asn1 form.
@@ -79,32 +81,19 @@ var (
 	OIDNonce = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
 	// OIDNoCheck is id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1).
 	OIDNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
-
-	oidSHA1   = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
-	oidSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	oidSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
-	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
 )
 
-var hashOIDs = []struct {
-	h   crypto.Hash
-	oid asn1.ObjectIdentifier
-}{{crypto.SHA1, oidSHA1}, {crypto.SHA256, oidSHA256}, {crypto.SHA384, oidSHA384}, {crypto.SHA512, oidSHA512}}
+// certIDHashes are the CertID hash algorithms this package knows.
+var certIDHashes = []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512}
 
+// hashFromOID is the hash an OID names, 0 if none we know.
 func hashFromOID(oid asn1.ObjectIdentifier) crypto.Hash {
-	for _, e := range hashOIDs {
-		if e.oid.Equal(oid) {
-			return e.h
-		}
-	}
-	return 0
+	h, _ := cms.HashFromOID(oid)
+	return h
 }
 
+// oidFromHash is the OID of h, nil if it is none we know.
 func oidFromHash(h crypto.Hash) asn1.ObjectIdentifier {
-	for _, e := range hashOIDs {
-		if e.h == h {
-			return e.oid
-		}
-	}
-	return nil
+	oid, _ := cms.HashOID(h)
+	return oid
 }

@@ -190,12 +190,12 @@ func NewResponder(src crl.StatusSource, auths []Authority, opts ResponderOptions
 		if ia.algo, ia.sopts, err = signerParams(a.Key.Public()); err != nil {
 			return nil, err
 		}
-		for _, h := range hashOIDs {
-			nh, kh, err := issuerHashes(h.h, a.Issuer)
+		for _, h := range certIDHashes {
+			nh, kh, err := issuerHashes(h, a.Issuer)
 			if err != nil {
 				return nil, err
 			}
-			ia.hashes[h.h] = [2][]byte{nh, kh}
+			ia.hashes[h] = [2][]byte{nh, kh}
 		}
 		ia.index = len(r.auth)
 		r.auth = append(r.auth, ia)

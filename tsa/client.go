@@ -75,7 +75,7 @@ func (c *Client) Timestamp(ctx context.Context, h crypto.Hash, digest []byte) (*
 	if c.URL == "" {
 		return nil, fmt.Errorf("%w: no TSA URL", ErrTransport)
 	}
-	if _, ok := hashByOIDReverse(h); !ok || len(digest) != h.Size() {
+	if _, ok := hashOID(h); !ok || len(digest) != h.Size() {
 		return nil, fmt.Errorf("%w: %v digest of %d bytes", ErrUnsupportedHash, h, len(digest))
 	}
 	nonce, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))

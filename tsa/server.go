@@ -15,6 +15,7 @@ import (
 
 	"github.com/digitorus/timestamp"
 
+	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/testcerts"
 )
 
@@ -85,7 +86,7 @@ func NewServer(cert *x509.Certificate, chain []*x509.Certificate, key crypto.Sig
 		if h == crypto.SHA1 {
 			return nil, fmt.Errorf("%w: SHA-1 imprints cannot be accepted (ESSCertIDv2 uses the imprint hash)", ErrUnsupportedHash)
 		}
-		if _, ok := hashByOIDReverse(h); !ok {
+		if _, ok := hashOID(h); !ok {
 			return nil, fmt.Errorf("%w: %v", ErrUnsupportedHash, h)
 		}
 	}
@@ -112,18 +113,16 @@ func NewServer(cert *x509.Certificate, chain []*x509.Certificate, key crypto.Sig
 	return s, nil
 }
 
-func hashByOIDReverse(h crypto.Hash) (asn1.ObjectIdentifier, bool) {
-	switch h {
-	case crypto.SHA256:
-		return oidSHA256, true
-	case crypto.SHA384:
-		return oidSHA384, true
-	case crypto.SHA512:
-		return oidSHA512, true
-	case crypto.SHA1:
-		return oidSHA1, true
-	}
-	return nil, false
+// hashOID is the digest algorithm OID of h, if it is one a TSA uses.
+func hashOID(h crypto.Hash) (asn1.ObjectIdentifier, bool) {
+	oid, err := cms.HashOID(h)
+	return oid, err == nil
+}
+
+// hashOf is the hash an OID names, 0 if none we know.
+func hashOf(oid asn1.ObjectIdentifier) crypto.Hash {
+	h, _ := cms.HashFromOID(oid)
+	return h
 }
 
 // ServerFromPKI returns a TSA using the test PKI entity called name

@@ -81,7 +81,7 @@ func newTokenTemplate(cert *x509.Certificate, chain []*x509.Certificate, key cry
 	default:
 		return nil, nil
 	}
-	hOID, ok := hashByOIDReverse(h)
+	hOID, ok := hashOID(h)
 	if !ok || sigOID == nil {
 		return nil, nil
 	}
@@ -137,7 +137,7 @@ func newTokenTemplate(cert *x509.Certificate, chain []*x509.Certificate, key cry
 
 // tstInfo encodes the TSTInfo of a token.
 func (s *Server) tstInfo(req *timestamp.Request, serial *big.Int, gen time.Time) ([]byte, error) {
-	hOID, ok := hashByOIDReverse(req.HashAlgorithm)
+	hOID, ok := hashOID(req.HashAlgorithm)
 	if !ok {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupportedHash, req.HashAlgorithm)
 	}

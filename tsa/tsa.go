@@ -136,11 +136,6 @@ var (
 	oidKPTimeStamping        = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
 	oidQCStatements          = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 3}
 	oidQTSTStatement1        = asn1.ObjectIdentifier{0, 4, 0, 19422, 1, 1}
-	oidSHA1                  = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
-	oidSHA256                = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	oidSHA384                = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
-	oidSHA512                = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
-	hashByOID                = map[string]crypto.Hash{oidSHA1.String(): crypto.SHA1, oidSHA256.String(): crypto.SHA256, oidSHA384.String(): crypto.SHA384, oidSHA512.String(): crypto.SHA512}
 	defaultAcceptedHashes    = []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512}
 	errTrailing              = errors.New("trailing data")
 	maxTokenCertificates     = 16

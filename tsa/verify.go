@@ -166,7 +166,7 @@ func verify(token []byte, h crypto.Hash, digest []byte, opts VerifyOptions, full
 	info.Accuracy = time.Duration(a.Seconds)*time.Second + time.Duration(a.Millis)*time.Millisecond + time.Duration(a.Micros)*time.Microsecond
 	info.SerialNumber, info.Policy, info.Nonce, info.Ordering = tst.SerialNumber, tst.Policy, tst.Nonce, tst.Ordering
 	info.HashedMessage = tst.MessageImprint.HashedMessage
-	info.HashAlgorithm = hashByOID[tst.MessageImprint.HashAlgorithm.Algorithm.String()]
+	info.HashAlgorithm = hashOf(tst.MessageImprint.HashAlgorithm.Algorithm)
 	if info.HashAlgorithm == 0 {
 		return nil, fmt.Errorf("%w: imprint hash %v", ErrUnsupportedHash, tst.MessageImprint.HashAlgorithm.Algorithm)
 	}
@@ -270,7 +270,7 @@ func checkESS(p7 *pkcs7.PKCS7, signer *x509.Certificate) error {
 		}
 		h := crypto.SHA256
 		if len(v2.Certs[0].HashAlgorithm.Algorithm) > 0 {
-			if h = hashByOID[v2.Certs[0].HashAlgorithm.Algorithm.String()]; h == 0 {
+			if h = hashOf(v2.Certs[0].HashAlgorithm.Algorithm); h == 0 {
 				return fmt.Errorf("%w: ESSCertIDv2 hash %v", ErrUnsupportedHash, v2.Certs[0].HashAlgorithm.Algorithm)
 			}
 		}
