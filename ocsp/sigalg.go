@@ -11,28 +11,20 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
+
+	"github.com/semnat/semnat/cms"
 )
 
 var (
-	oidSHA1WithRSA      = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 5}
-	oidSHA256WithRSA    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
-	oidSHA384WithRSA    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
-	oidSHA512WithRSA    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
-	oidRSAPSS           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
-	oidECDSAWithSHA1    = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 1}
-	oidECDSAWithSHA256  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
-	oidECDSAWithSHA384  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
-	oidECDSAWithSHA512  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
-	oidEd25519          = asn1.ObjectIdentifier{1, 3, 101, 112}
 	signatureAlgorithms = []struct {
 		alg x509.SignatureAlgorithm
 		oid asn1.ObjectIdentifier
 	}{
-		{x509.SHA1WithRSA, oidSHA1WithRSA}, {x509.SHA256WithRSA, oidSHA256WithRSA},
-		{x509.SHA384WithRSA, oidSHA384WithRSA}, {x509.SHA512WithRSA, oidSHA512WithRSA},
-		{x509.ECDSAWithSHA1, oidECDSAWithSHA1}, {x509.ECDSAWithSHA256, oidECDSAWithSHA256},
-		{x509.ECDSAWithSHA384, oidECDSAWithSHA384}, {x509.ECDSAWithSHA512, oidECDSAWithSHA512},
-		{x509.PureEd25519, oidEd25519},
+		{x509.SHA1WithRSA, cms.OIDSHA1WithRSA}, {x509.SHA256WithRSA, cms.OIDSHA256WithRSA},
+		{x509.SHA384WithRSA, cms.OIDSHA384WithRSA}, {x509.SHA512WithRSA, cms.OIDSHA512WithRSA},
+		{x509.ECDSAWithSHA1, cms.OIDECDSAWithSHA1}, {x509.ECDSAWithSHA256, cms.OIDECDSAWithSHA256},
+		{x509.ECDSAWithSHA384, cms.OIDECDSAWithSHA384}, {x509.ECDSAWithSHA512, cms.OIDECDSAWithSHA512},
+		{x509.PureEd25519, cms.OIDEd25519},
 	}
 )
 
@@ -48,7 +40,7 @@ func signatureAlgorithmOf(ai pkix.AlgorithmIdentifier) x509.SignatureAlgorithm {
 			return s.alg
 		}
 	}
-	if ai.Algorithm.Equal(oidRSAPSS) {
+	if ai.Algorithm.Equal(cms.OIDRSASSAPSS) {
 		var p pssParams
 		if _, err := asn1.Unmarshal(ai.Parameters.FullBytes, &p); err != nil {
 			return x509.UnknownSignatureAlgorithm
@@ -71,17 +63,17 @@ func signerParams(pub crypto.PublicKey) (pkix.AlgorithmIdentifier, crypto.Signer
 	null := asn1.RawValue{Tag: asn1.TagNull}
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
-		return pkix.AlgorithmIdentifier{Algorithm: oidSHA256WithRSA, Parameters: null}, crypto.SHA256, nil
+		return pkix.AlgorithmIdentifier{Algorithm: cms.OIDSHA256WithRSA, Parameters: null}, crypto.SHA256, nil
 	case *ecdsa.PublicKey:
 		switch k.Curve {
 		case elliptic.P384():
-			return pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA384}, crypto.SHA384, nil
+			return pkix.AlgorithmIdentifier{Algorithm: cms.OIDECDSAWithSHA384}, crypto.SHA384, nil
 		case elliptic.P521():
-			return pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA512}, crypto.SHA512, nil
+			return pkix.AlgorithmIdentifier{Algorithm: cms.OIDECDSAWithSHA512}, crypto.SHA512, nil
 		}
-		return pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA256}, crypto.SHA256, nil
+		return pkix.AlgorithmIdentifier{Algorithm: cms.OIDECDSAWithSHA256}, crypto.SHA256, nil
 	case ed25519.PublicKey:
-		return pkix.AlgorithmIdentifier{Algorithm: oidEd25519}, crypto.Hash(0), nil
+		return pkix.AlgorithmIdentifier{Algorithm: cms.OIDEd25519}, crypto.Hash(0), nil
 	}
 	return pkix.AlgorithmIdentifier{}, nil, fmt.Errorf("ocsp: unsupported responder key type %T", pub)
 }
