@@ -48,19 +48,10 @@ type tokenTemplate struct {
 	certs     []byte // content of certificates [0] (TSA certificate and chain)
 }
 
-func addOID(b *cryptobyte.Builder, oid asn1.ObjectIdentifier) {
-	der, err := asn1.Marshal(oid)
-	if err != nil {
-		b.SetError(err)
-		return
-	}
-	b.AddBytes(der)
-}
-
 func algID(oid asn1.ObjectIdentifier, nullParams bool) ([]byte, error) {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		addOID(b, oid)
+		b.AddASN1ObjectIdentifier(oid)
 		if nullParams {
 			b.AddASN1NULL()
 		}
@@ -107,7 +98,7 @@ func newTokenTemplate(cert *x509.Certificate, chain []*x509.Certificate, key cry
 	sum.Write(cert.Raw)
 	b = cryptobyte.Builder{}
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		addOID(b, oidSigningCertificateV2)
+		b.AddASN1ObjectIdentifier(oidSigningCertificateV2)
 		b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
@@ -144,9 +135,9 @@ func (s *Server) tstInfo(req *timestamp.Request, serial *big.Int, gen time.Time)
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1Int64(1)
-		addOID(b, s.opts.Policy)
+		b.AddASN1ObjectIdentifier(s.opts.Policy)
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // MessageImprint
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { addOID(b, hOID) })
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(hOID) })
 			b.AddASN1OctetString(req.HashedMessage)
 		})
 		b.AddASN1BigInt(serial)
@@ -170,10 +161,10 @@ func (s *Server) tstInfo(req *timestamp.Request, serial *big.Int, gen time.Time)
 		if s.opts.Qualified {
 			b.AddASN1(cbasn1.Tag(1).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
 				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // Extension
-					addOID(b, oidQCStatements)
+					b.AddASN1ObjectIdentifier(oidQCStatements)
 					b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) {
 						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-							b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { addOID(b, oidQTSTStatement1) })
+							b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oidQTSTStatement1) })
 						})
 					})
 				})
@@ -186,7 +177,7 @@ func (s *Server) tstInfo(req *timestamp.Request, serial *big.Int, gen time.Time)
 func attribute(oid asn1.ObjectIdentifier, value func(*cryptobyte.Builder)) ([]byte, error) {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		addOID(b, oid)
+		b.AddASN1ObjectIdentifier(oid)
 		b.AddASN1(cbasn1.SET, value)
 	})
 	return b.Bytes()
@@ -227,7 +218,7 @@ func (s *Server) createResponse(req *timestamp.Request, gen time.Time) ([]byte, 
 	attrs = append(attrs, t.essAttr)
 	for _, f := range []func() ([]byte, error){
 		func() ([]byte, error) {
-			return attribute(oidContentType, func(b *cryptobyte.Builder) { addOID(b, oidTSTInfo) })
+			return attribute(oidContentType, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oidTSTInfo) })
 		},
 		func() ([]byte, error) {
 			return attribute(oidSigningTime, func(b *cryptobyte.Builder) { b.AddASN1UTCTime(gen) })
@@ -263,13 +254,13 @@ func (s *Server) createResponse(req *timestamp.Request, gen time.Time) ([]byte, 
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // TimeStampResp
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1Int64(StatusGranted) })
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ContentInfo
-			addOID(b, oidSignedData)
+			b.AddASN1ObjectIdentifier(oidSignedData)
 			b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
 				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // SignedData
 					b.AddASN1Int64(3)
 					b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { b.AddBytes(t.digestAlg) })
 					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // EncapsulatedContentInfo
-						addOID(b, oidTSTInfo)
+						b.AddASN1ObjectIdentifier(oidTSTInfo)
 						b.AddASN1(cbasn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
 							b.AddASN1OctetString(tst)
 						})
