@@ -2,39 +2,25 @@ package server
 
 import (
 	"bytes"
-	"context"
-	"crypto"
 	"encoding/json"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/semnat/semnat/internal/samplepdf"
-	"github.com/semnat/semnat/internal/testtool"
-	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/pkiserve"
+	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/store"
 	"github.com/semnat/semnat/testcerts"
-	"github.com/semnat/semnat/tsa"
 )
 
-type env struct {
-	srv   *httptest.Server
-	pki   *testcerts.PKI
-	store *store.Store
-}
-
-const apiKey = "test-key-0123456789"
-
-func newEnv(t *testing.T, level pades.Level, maxUpload int64) *env {
+// demo composes what `semnat serve --demo` does: MSign, the PKI services
+// and the MSSP simulator.
+func demo(t *testing.T) (string, *Server) {
 	t.Helper()
 	pki := testcerts.New(t)
 	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "semnat.db"), store.Options{})
@@ -46,35 +32,24 @@ func newEnv(t *testing.T, level pades.Level, maxUpload int64) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seal := pki.MustGet("seal")
-	cfg := Config{Store: st, Roots: pki.RootPool(), Seal: pades.NewKeySigner(seal.Key, seal.Cert, seal.Chain), SealLevel: level,
-		APIKeys: map[string]string{apiKey: "registru-test"}, MaxUpload: maxUpload, PKIServices: svc}
-	// The seal's timestamps come from the TSA this very server mounts.
-	var ts *httptest.Server
-	cfg.Timestamper = lazyTSA{url: func() string { return ts.URL + testcerts.TSAPath }}
-	s, err := New(cfg)
+	sim, err := mobileid.New(mobileid.Options{PKI: pki, Phone: true, GeneratedUsers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts = httptest.NewServer(s)
-	t.Cleanup(ts.Close)
-	return &env{srv: ts, pki: pki, store: st}
-}
-
-type lazyTSA struct{ url func() string }
-
-func (l lazyTSA) Timestamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
-	return pades.TSA{Client: &tsa.Client{URL: l.url(), HTTPClient: &http.Client{Timeout: 10 * time.Second}}}.Timestamp(ctx, digest, h)
-}
-
-func post(t *testing.T, url, ctype string, body []byte, hdr map[string]string) (*http.Response, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", ctype)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
+	t.Cleanup(func() { sim.Close() })
+	s, err := New(Config{Store: st, MSign: &msign.Config{Roots: pki.RootPool()}, PKIServices: svc, MobileSim: sim.Handler()})
+	if err != nil {
+		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	t.Cleanup(func() { s.Close() })
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts.URL, s
+}
+
+func get(t *testing.T, url string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,115 +58,72 @@ func post(t *testing.T, url, ctype string, body []byte, hdr map[string]string) (
 	return resp, b
 }
 
-func wantProblem(t *testing.T, resp *http.Response, body []byte, status int, typ string) {
-	t.Helper()
-	var p Problem
-	if resp.StatusCode != status || resp.Header.Get("Content-Type") != "application/problem+json" || json.Unmarshal(body, &p) != nil ||
-		p.Type != "urn:semnat:problem:"+typ || p.Status != status || p.RequestID == "" {
-		t.Fatalf("want problem %d %s, got %d %s: %s", status, typ, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+// TestComposeDemo: every service answers on its own paths through the one
+// host, with the host's health, problem documents and security headers.
+func TestComposeDemo(t *testing.T) {
+	url, s := demo(t)
+	if s.MSign == nil {
+		t.Fatal("MSign not mounted")
 	}
-}
-
-func uploads(t *testing.T) int {
-	m, _ := filepath.Glob(filepath.Join(os.TempDir(), "semnat-upload-*"))
-	n, _ := filepath.Glob(filepath.Join(os.TempDir(), "semnat-sealed-*"))
-	return len(m) + len(n)
-}
-
-func TestHealthAndErrors(t *testing.T) {
-	e := newEnv(t, pades.LevelBB, 0)
-	for _, p := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get(e.srv.URL + p)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("%s: %v %v", p, resp.StatusCode, err)
+	for _, p := range []string{"/healthz", "/readyz", "/verify", "/api/openapi.json", "/ca/root.crt"} {
+		if resp, b := get(t, url+p); resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d %s", p, resp.StatusCode, b)
 		}
-		resp.Body.Close()
 	}
-	resp, err := http.Get(e.srv.URL + "/nowhere")
-	if err != nil {
-		t.Fatal(err)
+	// The virtual phone alone may run inline script.
+	resp, _ := get(t, url+"/sim/"+mobileid.GeneratedUser(0).MSISDN)
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "'unsafe-inline'") {
+		t.Errorf("virtual phone CSP %q", csp)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	wantProblem(t, resp, b, 404, "not-found")
+	resp, _ = get(t, url+"/verify")
+	if csp := resp.Header.Get("Content-Security-Policy"); csp != "default-src 'self'" {
+		t.Errorf("page CSP %q", csp)
+	}
+	resp, b := get(t, url+"/nowhere")
+	var p problem.Problem
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != problem.MediaType || json.Unmarshal(b, &p) != nil ||
+		p.Type != problem.Prefix+"not-found" || p.RequestID == "" {
+		t.Fatalf("unknown path: %d %s", resp.StatusCode, b)
+	}
 	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("X-Frame-Options") != "DENY" {
 		t.Error("security headers missing")
 	}
 }
 
-func TestSealAndVerify(t *testing.T) {
-	before := uploads(t)
-	e := newEnv(t, pades.LevelBT, 1<<20)
-	doc := samplepdf.Document("Decizie", []string{"nr. 1"}, 0)
-	// No key, wrong key.
-	resp, b := post(t, e.srv.URL+"/api/v1/seal", "application/pdf", doc, nil)
-	wantProblem(t, resp, b, 401, "unauthorized")
-	resp, b = post(t, e.srv.URL+"/api/v1/seal", "application/pdf", doc, map[string]string{"X-API-Key": "wrong"})
-	wantProblem(t, resp, b, 401, "unauthorized")
-	// Not a PDF.
-	resp, b = post(t, e.srv.URL+"/api/v1/seal", "application/pdf", []byte("hello"), map[string]string{"X-API-Key": apiKey})
-	wantProblem(t, resp, b, 422, "not-a-pdf")
-	// Sealed at B-T with the mounted TSA; pdfsig and our verifier agree.
-	resp, sealed := post(t, e.srv.URL+"/api/v1/seal?reason=Aprobat", "application/pdf", doc, map[string]string{"X-API-Key": apiKey})
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" {
-		t.Fatalf("seal: %d %s", resp.StatusCode, sealed)
+// TestMSignAlone: `semnat msign serve` mounts MSign without the PKI
+// services or the simulator.
+func TestMSignAlone(t *testing.T) {
+	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "semnat.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	f := filepath.Join(t.TempDir(), "sealed.pdf")
-	os.WriteFile(f, sealed, 0o644)
-	if out, err := exec.Command(testtool.Require(t, "pdfsig"), "-nocert", f).CombinedOutput(); err != nil || !bytes.Contains(out, []byte("Signature is Valid.")) {
-		t.Fatalf("pdfsig: %v\n%s", err, out)
+	defer st.Close()
+	s, err := New(Config{Store: st, MSign: &msign.Config{}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Verification over the API, raw body and multipart. Offline, a B-T
-	// seal without embedded revocation data is INDETERMINATE/TRY_LATER;
-	// everything else passes.
-	resp, b = post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", sealed, nil)
-	var rep pades.Report
-	if resp.StatusCode != 200 || json.Unmarshal(b, &rep) != nil || rep.Signatures[0].Level != "B-T" ||
-		rep.Signatures[0].SubIndication != pades.TryLater || rep.Signatures[0].Checks.Signature != pades.CheckPassed ||
-		rep.Signatures[0].Checks.Chain != pades.CheckPassed || !rep.Signatures[0].Timestamp.Valid {
-		t.Fatalf("verification: %d %s", resp.StatusCode, b)
+	defer s.Close()
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	if resp, _ := get(t, ts.URL+"/verify"); resp.StatusCode != 200 {
+		t.Fatalf("/verify: %d", resp.StatusCode)
 	}
-	var mp bytes.Buffer
-	w := multipart.NewWriter(&mp)
-	fw, _ := w.CreateFormFile("file", "sealed.pdf")
-	fw.Write(sealed)
-	w.Close()
-	resp, b = post(t, e.srv.URL+"/api/v1/verifications", w.FormDataContentType(), mp.Bytes(), nil)
-	if resp.StatusCode != 200 || !strings.Contains(string(b), `"TRY_LATER"`) {
-		t.Fatalf("multipart verification: %d %s", resp.StatusCode, b)
-	}
-	// A tampered document is refused by the verifier.
-	tampered := bytes.Replace(sealed, []byte("Decizie"), []byte("Decizif"), 1)
-	resp, b = post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", tampered, nil)
-	if resp.StatusCode != 200 || json.Unmarshal(b, &rep) != nil || rep.Indication != pades.TotalFailed {
-		t.Fatalf("tampered: %d %s", resp.StatusCode, b)
-	}
-	// Bad inputs: not a PDF, empty, too large.
-	resp, b = post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", []byte("%PDF-junk"), nil)
-	wantProblem(t, resp, b, 422, "not-a-pdf")
-	resp, b = post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", nil, nil)
-	wantProblem(t, resp, b, 400, "empty")
-	resp, b = post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", make([]byte, 2<<20), nil)
-	wantProblem(t, resp, b, 413, "too-large")
-	// The seal is in the audit log, and the log verifies.
-	if n, err := e.store.VerifyAudit(context.Background()); err != nil || n != 1 {
-		t.Fatalf("audit: %d entries, %v", n, err)
-	}
-	if after := uploads(t); after != before {
-		t.Errorf("temporary files left behind: %d before, %d after", before, after)
+	for _, p := range []string{"/tsa", "/sim/+37369000000", "/rest/service"} {
+		if resp, _ := get(t, ts.URL+p); resp.StatusCode != 404 {
+			t.Errorf("%s is served by MSign alone: %d", p, resp.StatusCode)
+		}
 	}
 }
 
 func TestMetrics(t *testing.T) {
-	e := newEnv(t, pades.LevelBB, 0)
-	http.Get(e.srv.URL + "/healthz")
-	post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", []byte("x"), nil)
-	resp, err := http.Get(e.srv.URL + "/metrics")
+	url, _ := demo(t)
+	get(t, url+"/healthz")
+	resp, err := http.Post(url+"/api/v1/verifications", "application/pdf", bytes.NewReader([]byte("x")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	_, b := get(t, url+"/metrics")
 	for _, want := range []string{
 		`semnat_http_requests_total{route="/healthz",status="200"} 1`,
 		`semnat_http_requests_total{route="/api/v1/verifications",status="422"} 1`,
@@ -200,77 +132,5 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q:\n%s", want, b)
 		}
-	}
-}
-
-// openAPIParam is an OpenAPI path parameter ({id}), an Echo :id.
-var openAPIParam = regexp.MustCompile(`\{([a-zA-Z]+)\}`)
-
-// TestOpenAPIMatchesRoutes: every /api route is documented and every
-// documented path and method is served.
-func TestOpenAPIMatchesRoutes(t *testing.T) {
-	e := newEnv(t, pades.LevelBB, 0)
-	resp, err := http.Get(e.srv.URL + "/api/openapi.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		OpenAPI string                                `json:"openapi"`
-		Paths   map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
-		t.Fatalf("openapi.json: %v %q", err, doc.OpenAPI)
-	}
-	resp.Body.Close()
-	documented := map[string]bool{}
-	for path, ops := range doc.Paths {
-		for method := range ops {
-			documented[strings.ToUpper(method)+" "+openAPIParam.ReplaceAllString(path, ":$1")] = true
-		}
-	}
-	s, err := New(Config{Store: e.store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := map[string]bool{}
-	for _, r := range s.e.Routes() {
-		if strings.HasPrefix(r.Path, "/api/") && !strings.HasPrefix(r.Method, "echo_") { // echo_route_not_found: the group's own 404 route
-			served[r.Method+" "+r.Path] = true
-		}
-	}
-	for k := range served {
-		if !documented[k] {
-			t.Errorf("route %s is not in openapi.json", k)
-		}
-	}
-	for k := range documented {
-		if !served[k] {
-			t.Errorf("openapi.json documents %s, which is not served", k)
-		}
-	}
-}
-
-func TestRateLimit(t *testing.T) {
-	pki := testcerts.New(t)
-	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "semnat.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := New(Config{Store: st, Roots: pki.RootPool(), RateLimit: 0.01, RateBurst: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-	var last *http.Response
-	var body []byte
-	for i := 0; i < 3; i++ {
-		last, body = post(t, ts.URL+"/api/v1/verifications", "application/pdf", []byte("x"), nil)
-	}
-	wantProblem(t, last, body, 429, "rate-limited")
-	// Health checks are not limited.
-	if resp, err := http.Get(ts.URL + "/healthz"); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("healthz under rate limit: %v", err)
 	}
 }

@@ -112,6 +112,7 @@ Exit codes:    0 success, 1 failed, 2 indeterminate (verify), 3 usage or I/O err
 		newVerifyCmd(a),
 		newCACmd(a),
 		newServeCmd(a),
+		newMSignCmd(a),
 		newAgentCmd(a),
 	)
 	return root

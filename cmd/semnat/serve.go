@@ -22,6 +22,7 @@ import (
 	"github.com/semnat/semnat/internal/httpserve"
 	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pkiserve"
 	"github.com/semnat/semnat/server"
@@ -34,25 +35,19 @@ func newServeCmd(a *app) *cobra.Command {
 	f := &serveFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve (--demo | --trust PEM [--p12 FILE | --token ...] [--tsa URL] ...)",
-		Short: "Run the semnat web service: sign and verify pages and API, seal API (--demo: with test PKI services and MSSP simulator)",
-		Long: `Run the semnat HTTP service:
+		Short: "Run semnat's services in one server: MSign (sign, verify, seal); --demo: all services on a test PKI",
+		Long: `Run semnat's HTTP services in one server. Without --demo that is MSign
+(the same as 'semnat msign serve'):
 
-  POST /api/v1/verifications   verify a PDF (the report of 'semnat verify --json')
-  POST /api/v1/seal            seal a PDF with the organisation's key (X-API-Key
-                               or a TLS client certificate)
-  POST /api/v1/sign-requests   sign PDFs with a mobile signature or a USB token
-  /sign, /verify               web pages: sign and verify in a browser
-  /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
-  /api/openapi.json            the API description
-
+` + msignRoutesHelp + `
 Errors are RFC 9457 problem documents. State (sign requests and their files
 for 15 minutes, the append-only audit log of every signature and seal) is kept in SQLite in --data, or in PostgreSQL
 (--store postgres://...) so that several instances share it.
 
---demo runs everything on embedded defaults, nothing to configure: a test
+--demo runs every service on embedded defaults, nothing to configure: a test
 PKI generated into DATA/pki on first start (its certificates point at
 --addr), the test seal key, an API key written to DATA/api-key (mode 0600),
-and beside the API the PKI services (/tsa, /ocsp, /crl/, /ca/) and the
+and beside MSign the PKI services (/tsa, /ocsp, /crl/, /ca/) and the
 mobile-signature simulator (/mid-api/, /rest/service, virtual phone /sim/).
 
 Without --demo the server takes its trust anchors (--trust), the seal key
@@ -73,32 +68,39 @@ result in the file format.`,
   semnat serve --trust roots/ --p12 seal.p12 --p12-pass-file /run/secrets/p12 --tsa https://tsa.example/ --api-keys systems.txt
   semnat serve --config /etc/semnat/serve.conf --print-config`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := configSources(cmd.Flags(), f.config); err != nil {
-				return withCode(exitUsage, err)
-			}
-			if f.printConfig {
-				printConfig(a.stdout, cmd.Flags())
-				return nil
-			}
-			log, err := f.logger(a.stderr, a.verbose)
-			if err != nil {
-				return withCode(exitUsage, err)
-			}
-			a.log = log
-			if f.demo {
-				return runServeDemo(cmd.Context(), a, f)
-			}
-			return runServe(cmd.Context(), a, f)
-		},
 	}
-	f.register(cmd.Flags())
+	f.bind(a, cmd, true)
 	return cmd
 }
 
-// serverConfig is the part of server.Config common to both modes.
-func (f *serveFlags) serverConfig(a *app, st *store.Store) server.Config {
-	return server.Config{Store: st, VerifyOnline: f.online, Log: a.log,
+// bind gives cmd the serve settings (with --demo when demo) and runs it
+// with them: configuration sources, --print-config, the log, then the demo
+// or the configured services.
+func (f *serveFlags) bind(a *app, cmd *cobra.Command, demo bool) {
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := configSources(cmd.Flags(), f.config); err != nil {
+			return withCode(exitUsage, err)
+		}
+		if f.printConfig {
+			printConfig(a.stdout, cmd.CommandPath(), cmd.Flags())
+			return nil
+		}
+		log, err := f.logger(a.stderr, a.verbose)
+		if err != nil {
+			return withCode(exitUsage, err)
+		}
+		a.log = log
+		if f.demo {
+			return runServeDemo(cmd.Context(), a, f)
+		}
+		return runServe(cmd.Context(), a, f, cmd.CommandPath())
+	}
+	f.register(cmd.Flags(), demo)
+}
+
+// msignConfig is the part of msign.Config common to both modes.
+func (f *serveFlags) msignConfig(a *app, st *store.Store) msign.Config {
+	return msign.Config{Store: st, VerifyOnline: f.online, Log: a.log,
 		MaxUpload: int64(f.maxUpload), MaxConcurrent: f.maxConcurrent, RateLimit: f.rateLimit, RateBurst: f.rateBurst,
 		RequestTimeout: f.requestTimeout}
 }
@@ -119,8 +121,9 @@ func (f *serveFlags) listen() (ln net.Listener, local, public string, err error)
 	return ln, local, public, nil
 }
 
-// runServe runs the service on the configured keys and trust anchors.
-func runServe(ctx context.Context, a *app, f *serveFlags) error {
+// runServe runs MSign on the configured keys and trust anchors (name: the
+// command, for its first line).
+func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 	if len(f.trust) == 0 {
 		return withCode(exitUsage, errors.New("no trust anchors: give --trust PEM (or run with --demo for the embedded test PKI)"))
 	}
@@ -145,7 +148,7 @@ func runServe(ctx context.Context, a *app, f *serveFlags) error {
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
 		return withCode(exitUsage, err)
 	}
-	cfg := f.serverConfig(a, nil) // the store is opened below, once the settings are known good
+	cfg := f.msignConfig(a, nil) // the store is opened below, once the settings are known good
 	cfg.Roots, cfg.AgentURL, cfg.Mobile = roots, f.agentURL, mobile
 	cfg.Revocation, cfg.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, extra
 	if f.keys.given() {
@@ -185,12 +188,12 @@ func runServe(ctx context.Context, a *app, f *serveFlags) error {
 	}
 	defer st.Close()
 	cfg.Store, cfg.PublicOrigin = st, originOf(base)
-	srv, err := server.New(cfg)
+	srv, err := server.New(server.Config{Store: st, Log: a.log, MSign: &cfg})
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
 	defer srv.Close()
-	fmt.Fprintf(a.stderr, "semnat serve: %s (verify: POST %s/api/v1/verifications; seal: %s; pages: %s/sign %s/verify)\n", base, base, sealState(cfg.Seal), base, base)
+	fmt.Fprintf(a.stderr, "%s: %s (verify: POST %s/api/v1/verifications; seal: %s; pages: %s/sign %s/verify)\n", name, base, base, sealState(cfg.Seal), base, base)
 	return serveUntilDone(ctx, a, ln, local, srv, tlsCfg)
 }
 
@@ -310,15 +313,14 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
-	cfg := f.serverConfig(a, st)
+	cfg := f.msignConfig(a, st)
 	cfg.Roots = p.RootPool()
 	cfg.Seal, cfg.SealLevel = pades.NewKeySigner(seal.Key, seal.Cert, seal.Chain), pades.LevelBT
 	cfg.Timestamper = pades.TSA{Client: &tsa.Client{URL: base + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 15 * time.Second}}}
 	cfg.APIKeys = map[string]string{key: "demo"}
-	cfg.PKIServices, cfg.MobileSim = svc, sim.Handler()
 	cfg.Mobile, cfg.PublicOrigin = mobile, base
 	cfg.Revocation, cfg.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, [][]byte{p.Root.Cert.Raw}
-	srv, err := server.New(cfg)
+	srv, err := server.New(server.Config{Store: st, Log: a.log, MSign: &cfg, PKIServices: svc, MobileSim: sim.Handler()})
 	if err != nil {
 		return withCode(exitFailed, err)
 	}

@@ -49,9 +49,13 @@ type serveFlags struct {
 	requestTimeout                time.Duration
 }
 
-func (f *serveFlags) register(fl *pflag.FlagSet) {
+// register adds the flags; demo adds --demo (`semnat serve` has it,
+// `semnat msign serve` does not).
+func (f *serveFlags) register(fl *pflag.FlagSet, demo bool) {
 	fl.StringVar(&f.config, "config", "", "configuration file of NAME = VALUE lines (NAME: any flag below)")
-	fl.BoolVar(&f.demo, "demo", false, "run on embedded defaults: test PKI, test keys, SQLite in --data")
+	if demo {
+		fl.BoolVar(&f.demo, "demo", false, "run on embedded defaults: test PKI, test keys, SQLite in --data")
+	}
 	fl.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration as a --config file and exit")
 	fl.StringVar(&f.data, "data", ".data", "data directory (SQLite database; with --demo also the test PKI and API key)")
 	fl.StringVar(&f.storeDSN, "store", "", "the store: a postgres:// URL (password from $PGPASSWORD or ~/.pgpass) to share it between instances; default SQLite DATA/semnat.db")
@@ -164,7 +168,7 @@ func readConfigFile(path string, fl *pflag.FlagSet) (map[string][]string, error)
 			value = uq
 		}
 		if fl.Lookup(name) == nil || name == "config" {
-			return nil, fmt.Errorf("%s:%d: unknown setting %q (settings are the flags of `semnat serve --help`, without --)", path, n, name)
+			return nil, fmt.Errorf("%s:%d: unknown setting %q (settings are the flags of `semnat serve --help` or `semnat msign serve --help`, without --)", path, n, name)
 		}
 		out[name] = append(out[name], value)
 	}
@@ -175,7 +179,7 @@ func readConfigFile(path string, fl *pflag.FlagSet) (map[string][]string, error)
 }
 
 // printConfig writes the effective settings in the --config format.
-func printConfig(w io.Writer, fl *pflag.FlagSet) {
+func printConfig(w io.Writer, command string, fl *pflag.FlagSet) {
 	var names []string
 	fl.VisitAll(func(f *pflag.Flag) {
 		switch f.Name {
@@ -185,7 +189,7 @@ func printConfig(w io.Writer, fl *pflag.FlagSet) {
 		names = append(names, f.Name)
 	})
 	sort.Strings(names)
-	fmt.Fprintln(w, "# semnat serve configuration: NAME = VALUE; each can also be a --NAME flag or $SEMNAT_NAME")
+	fmt.Fprintf(w, "# %s configuration: NAME = VALUE; each can also be a --NAME flag or $SEMNAT_NAME\n", command)
 	for _, n := range names {
 		f := fl.Lookup(n)
 		fmt.Fprintf(w, "\n# %s\n", f.Usage)

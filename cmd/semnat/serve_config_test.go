@@ -40,7 +40,7 @@ func TestServeSettingsPrecedence(t *testing.T) {
 	t.Setenv("SEMNAT_MAX_CONCURRENT", "9")
 	fl := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	f := &serveFlags{}
-	f.register(fl)
+	f.register(fl, true)
 	if err := fl.Parse([]string{"--addr", "127.0.0.1:2"}); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestServeSettingsPrecedence(t *testing.T) {
 		t.Fatalf("settings: rate %v conc %v addr %v upload %v trust %v timeout %v", f.rateLimit, f.maxConcurrent, f.addr, f.maxUpload, f.trust, f.requestTimeout)
 	}
 	var out bytes.Buffer
-	printConfig(&out, fl)
+	printConfig(&out, "semnat serve", fl)
 	for _, want := range []string{"rate-limit = 7\n", "max-concurrent = 9\n", "trust = a.pem\ntrust = b.pem\n", "max-upload = 2MiB\n", "# tsa =\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--print-config lacks %q:\n%s", want, out.String())
@@ -64,7 +64,7 @@ func TestServeSettingsPrecedence(t *testing.T) {
 	os.Unsetenv("SEMNAT_MAX_CONCURRENT")
 	fl2 := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	f2 := &serveFlags{}
-	f2.register(fl2)
+	f2.register(fl2, true)
 	if err := configSources(fl2, conf); err != nil {
 		t.Fatal(err)
 	}
@@ -80,14 +80,14 @@ func TestServeSettingsPrecedence(t *testing.T) {
 	} {
 		os.WriteFile(conf, []byte(tc.file), 0o600)
 		fl := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-		(&serveFlags{}).register(fl)
+		(&serveFlags{}).register(fl, true)
 		if err := configSources(fl, conf); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.file, err, tc.want)
 		}
 	}
 	t.Setenv("SEMNAT_RATE_LIMIT", "fast")
 	fl3 := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	(&serveFlags{}).register(fl3)
+	(&serveFlags{}).register(fl3, true)
 	if err := configSources(fl3, ""); err == nil || !strings.Contains(err.Error(), "$SEMNAT_RATE_LIMIT") {
 		t.Errorf("bad environment value: %v", err)
 	}
@@ -323,20 +323,20 @@ func FuzzServeConfig(f *testing.F) {
 			t.Fatal(err)
 		}
 		fl := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-		(&serveFlags{}).register(fl)
+		(&serveFlags{}).register(fl, true)
 		if err := configSources(fl, path); err != nil {
 			return
 		}
 		var out bytes.Buffer
-		printConfig(&out, fl)
+		printConfig(&out, "semnat serve", fl)
 		os.WriteFile(path, out.Bytes(), 0o600)
 		fl2 := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-		(&serveFlags{}).register(fl2)
+		(&serveFlags{}).register(fl2, true)
 		if err := configSources(fl2, path); err != nil {
 			t.Fatalf("the printed configuration does not read back: %v\n%s", err, out.String())
 		}
 		var again bytes.Buffer
-		printConfig(&again, fl2)
+		printConfig(&again, "semnat serve", fl2)
 		if again.String() != out.String() {
 			t.Fatalf("round trip changed the settings:\n%s\n---\n%s", out.String(), again.String())
 		}

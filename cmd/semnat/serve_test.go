@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/testcerts"
 )
 
 // TestServeDemo runs `semnat serve --demo`: seal a PDF with the demo API
@@ -141,4 +142,31 @@ func mobileSignRequest(t *testing.T, base, phone, level string, doc []byte) []by
 		t.Fatalf("download: %d %v", resp.StatusCode, err)
 	}
 	return signed
+}
+
+// TestMSignServe runs `semnat msign serve`: MSign alone, with the flags of
+// `semnat serve` (no --demo), and nothing of the other services.
+func TestMSignServe(t *testing.T) {
+	pkiDir := t.TempDir()
+	if _, err := testcerts.New(t).WriteDir(pkiDir); err != nil {
+		t.Fatal(err)
+	}
+	base, logs := startCommand(t, strings.NewReader(""), "msign", "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0",
+		"--trust", filepath.Join(pkiDir, testcerts.TrustAnchorsFile))
+	for p, want := range map[string]int{"/verify": 200, "/api/openapi.json": 200, "/readyz": 200, "/tsa": 404, "/sim/+37369000000": 404} {
+		resp, err := http.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", p, resp.StatusCode, want)
+		}
+	}
+	if !strings.Contains(logs.String(), "semnat msign serve: "+base) {
+		t.Errorf("no first line naming the command: %s", logs.String())
+	}
+	if code, _, stderr := revRun(t, "msign", "serve", "--demo"); code != exitUsage || !strings.Contains(stderr, "unknown flag: --demo") {
+		t.Errorf("msign serve --demo: %d %s", code, stderr)
+	}
 }

@@ -1,4 +1,4 @@
-package server
+package msign
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/store"
 )
 
@@ -25,11 +26,7 @@ func FuzzSignRequestForm(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { st.Close() })
-	s, err := New(Config{Store: st, Roots: pki.RootPool(), RateLimit: 1e9, MaxUpload: 1 << 20})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { s.Close() })
+	_, s := serve(f, Config{Store: st, Roots: pki.RootPool(), RateLimit: 1e9, MaxUpload: 1 << 20})
 	ent := pki.MustGet("person-p256")
 	cert := base64.StdEncoding.EncodeToString(ent.Cert.Raw)
 	chain := base64.StdEncoding.EncodeToString(ent.Chain[0].Raw)
@@ -61,7 +58,7 @@ func FuzzSignRequestForm(f *testing.F) {
 			s.ServeHTTP(httptest.NewRecorder(), del)
 			return
 		}
-		var p Problem
+		var p problem.Problem
 		if rec.Code < 400 || rec.Code >= 500 || json.Unmarshal(rec.Body.Bytes(), &p) != nil || !strings.HasPrefix(p.Type, "urn:semnat:problem:") {
 			t.Fatalf("answer %d: %s", rec.Code, rec.Body.Bytes())
 		}

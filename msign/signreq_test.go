@@ -1,4 +1,4 @@
-package server
+package msign
 
 import (
 	"bytes"
@@ -30,15 +30,20 @@ import (
 	"github.com/semnat/semnat/pkiserve"
 	"github.com/semnat/semnat/store"
 	"github.com/semnat/semnat/testcerts"
+	"github.com/semnat/semnat/tsa"
 )
 
-// signShared is one private PKI (the simulator issues into it) and one
-// mobile-signature simulator, shared by the sign tests of this binary.
+// signShared is one private PKI (the simulator issues into it), its PKI
+// services and one mobile-signature simulator, each on a loopback server of
+// its own (as in production, MSign reaches them over HTTP), shared by the
+// sign tests of this binary.
 var signShared struct {
-	once sync.Once
-	pki  *testcerts.PKI
-	sim  *mobileid.Simulator
-	err  error
+	once   sync.Once
+	pki    *testcerts.PKI
+	sim    *mobileid.Simulator
+	pkiURL string // TSA, OCSP, CRLs
+	simURL string // the MSSP's ETSI face (/rest/service) and virtual phones (/sim/)
+	err    error
 }
 
 func signFixtures(t testing.TB) (*testcerts.PKI, *mobileid.Simulator) {
@@ -49,6 +54,16 @@ func signFixtures(t testing.TB) (*testcerts.PKI, *mobileid.Simulator) {
 			return
 		}
 		signShared.sim, signShared.err = mobileid.New(mobileid.Options{PKI: signShared.pki, TimeScale: 0.02, Phone: true, GeneratedUsers: 20})
+		if signShared.err != nil {
+			return
+		}
+		var svc *pkiserve.Services
+		if svc, signShared.err = pkiserve.New(signShared.pki, pkiserve.Options{}); signShared.err != nil {
+			return
+		}
+		// Never closed: they live as long as the test binary.
+		signShared.pkiURL = httptest.NewServer(svc).URL
+		signShared.simURL = httptest.NewServer(signShared.sim.Handler()).URL
 	})
 	if signShared.err != nil {
 		t.Fatal(signShared.err)
@@ -57,16 +72,17 @@ func signFixtures(t testing.TB) (*testcerts.PKI, *mobileid.Simulator) {
 }
 
 type signEnv struct {
-	url   string
-	srv   *Server
-	hs    *httptest.Server
-	store *store.Store
-	pki   *testcerts.PKI
-	sim   *mobileid.Simulator
-	once  sync.Once
+	url    string
+	simURL string
+	srv    *Service
+	hs     *httptest.Server
+	store  *store.Store
+	pki    *testcerts.PKI
+	sim    *mobileid.Simulator
+	once   sync.Once
 }
 
-// stop closes the HTTP server, the server's background work and the store
+// stop closes the HTTP server, the service's background work and the store
 // (a restart opens a new env on the same database).
 func (e *signEnv) stop() {
 	e.once.Do(func() {
@@ -91,29 +107,22 @@ func newSignEnv(t *testing.T, db string, mut func(*Config)) *signEnv {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
-	svc, err := pkiserve.New(pki, pkiserve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc, err := mobileid.NewClient(url+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI, Roots: pki.RootPool(),
+	mc, err := mobileid.NewClient(signShared.simURL+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI, Roots: pki.RootPool(),
 		Intermediates: pki.IntermediatePool(), PollInterval: 10 * time.Millisecond, HTTPClient: &http.Client{Timeout: 30 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Store: st, Roots: pki.RootPool(), PKIServices: svc, MobileSim: sim.Handler(), Mobile: mc,
-		Timestamper: lazyTSA{url: func() string { return url + testcerts.TSAPath }}, PublicOrigin: url, MaxUpload: 4 << 20}
+	cfg := Config{Store: st, Roots: pki.RootPool(), Mobile: mc, PublicOrigin: url, MaxUpload: 4 << 20,
+		Timestamper: pades.TSA{Client: &tsa.Client{URL: signShared.pkiURL + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 10 * time.Second}}}}
 	if mut != nil {
 		mut(&cfg)
 	}
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(s)
+	s, host := serve(t, cfg)
+	hs := httptest.NewUnstartedServer(host)
 	hs.Listener.Close()
 	hs.Listener = ln
 	hs.Start()
-	e := &signEnv{url: url, srv: s, hs: hs, store: st, pki: pki, sim: sim}
+	e := &signEnv{url: url, simURL: signShared.simURL, srv: s, hs: hs, store: st, pki: pki, sim: sim}
 	t.Cleanup(e.stop)
 	return e
 }

@@ -1,4 +1,4 @@
-package server
+package msign
 
 import (
 	"bytes"
@@ -100,7 +100,7 @@ func TestBrowserMobileSignAndVerify(t *testing.T) {
 	// enters the PIN there.
 	phone, cancelPhone := chromedp.NewContext(ctx)
 	defer cancelPhone()
-	do(t, phone, chromedp.Navigate(e.url+"/sim/"+msisdn), chromedp.WaitVisible(chromedp.ID("req")))
+	do(t, phone, chromedp.Navigate(e.simURL+"/sim/"+msisdn), chromedp.WaitVisible(chromedp.ID("req")))
 	if onPhone := text(t, phone, "#code"); onPhone != code {
 		t.Fatalf("page shows %q, phone %q", code, onPhone)
 	}

@@ -1,4 +1,4 @@
-package server
+package msign
 
 import (
 	"bytes"
@@ -30,6 +30,7 @@ import (
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pades/pdf"
+	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/store"
 )
 
@@ -126,7 +127,7 @@ type docView struct {
 	Downloaded bool   `json:"downloaded,omitempty"`
 }
 
-func (s *Server) view(r *signRequest, nonces []string) signRequestView {
+func (s *Service) view(r *signRequest, nonces []string) signRequestView {
 	v := signRequestView{ID: r.ID, Method: r.Method, Status: r.Status, Message: r.Message, Expires: r.Expires, Level: r.Level, Signer: r.Signer}
 	if r.Status == statusPending {
 		v.VerificationCode = r.Code
@@ -161,11 +162,11 @@ func newID() string {
 
 func docKey(id string, n int) string { return id + "/" + strconv.Itoa(n) }
 
-var errUnknownRequest = newProblem(http.StatusNotFound, "unknown-request", "Unknown sign request", "no sign request has this id; it may have been completed and downloaded, or never existed")
-var errExpiredRequest = newProblem(http.StatusGone, "expired", "Sign request expired", "the sign request has expired; upload the documents again")
+var errUnknownRequest = problem.New(http.StatusNotFound, "unknown-request", "Unknown sign request", "no sign request has this id; it may have been completed and downloaded, or never existed")
+var errExpiredRequest = problem.New(http.StatusGone, "expired", "Sign request expired", "the sign request has expired; upload the documents again")
 
 // load reads a sign request.
-func (s *Server) load(ctx context.Context, id string) (*signRequest, error) {
+func (s *Service) load(ctx context.Context, id string) (*signRequest, error) {
 	if len(id) != 32 {
 		return nil, errUnknownRequest
 	}
@@ -181,7 +182,7 @@ func (s *Server) load(ctx context.Context, id string) (*signRequest, error) {
 }
 
 // save writes a sign request for the rest of its time to live.
-func (s *Server) save(ctx context.Context, r *signRequest) error {
+func (s *Service) save(ctx context.Context, r *signRequest) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -195,7 +196,7 @@ func (s *Server) save(ctx context.Context, r *signRequest) error {
 
 // update changes a stored sign request atomically in the store, so that
 // instances sharing one store never lose each other's changes.
-func (s *Server) update(ctx context.Context, id string, f func(r *signRequest) error) (*signRequest, error) {
+func (s *Service) update(ctx context.Context, id string, f func(r *signRequest) error) (*signRequest, error) {
 	if len(id) != 32 {
 		return nil, errUnknownRequest
 	}
@@ -219,7 +220,7 @@ func (s *Server) update(ctx context.Context, id string, f func(r *signRequest) e
 
 // requestError maps the store's answer about a sign request to a problem;
 // an expired request's files are removed at once.
-func (s *Server) requestError(ctx context.Context, id string, err error) error {
+func (s *Service) requestError(ctx context.Context, id string, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errUnknownRequest
@@ -231,7 +232,7 @@ func (s *Server) requestError(ctx context.Context, id string, err error) error {
 }
 
 // dropFiles removes the uploaded and signed files of a request.
-func (s *Server) dropFiles(ctx context.Context, id string, n int) {
+func (s *Service) dropFiles(ctx context.Context, id string, n int) {
 	for i := 1; i <= n; i++ {
 		_ = s.cfg.Store.Delete(ctx, kindSignIn, docKey(id, i))
 		_ = s.cfg.Store.Delete(ctx, kindSignOut, docKey(id, i))
@@ -252,32 +253,32 @@ func checkPDF(name string, data []byte, page int) (pdf.Rect, error) {
 	r, err := pdf.Open(bytes.NewReader(data), int64(len(data)), &pdf.Options{NoRepair: true})
 	if err != nil {
 		if errors.Is(err, pdf.ErrNotPDF) {
-			return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", fmt.Sprintf("%s is not a PDF file", name))
+			return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", fmt.Sprintf("%s is not a PDF file", name))
 		}
-		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed (%v); save it again from its application", name, err))
+		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed (%v); save it again from its application", name, err))
 	}
 	if r.Encrypted() != nil {
-		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", fmt.Sprintf("%s is encrypted (password protected); remove the protection first", name))
+		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", fmt.Sprintf("%s is encrypted (password protected); remove the protection first", name))
 	}
 	if r.Repaired() {
-		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed; save it again from its application", name))
+		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed; save it again from its application", name))
 	}
 	if _, err := r.Catalog(); err != nil {
-		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed (%v)", name, err))
+		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed (%v)", name, err))
 	}
 	n, err := r.NumPages()
 	if err != nil || n == 0 {
-		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s has no readable pages", name))
+		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s has no readable pages", name))
 	}
 	if page < 1 {
 		page = 1
 	}
 	if page > n {
-		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "bad-page", "No such page", fmt.Sprintf("%s has %d page(s); the visible signature cannot go on page %d", name, n, page))
+		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "bad-page", "No such page", fmt.Sprintf("%s has %d page(s); the visible signature cannot go on page %d", name, n, page))
 	}
 	p, err := r.Page(page - 1)
 	if err != nil {
-		return pdf.Rect{}, newProblem(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s: page %d cannot be read", name, page))
+		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s: page %d cannot be read", name, page))
 	}
 	return p.CropBox, nil
 }
@@ -335,40 +336,36 @@ func formValue(f *multipart.Form, k string) string {
 }
 
 // parseSignForm reads a multipart sign request.
-func (s *Server) parseSignForm(c echo.Context) (*signParams, error) {
+func (s *Service) parseSignForm(c echo.Context) (*signParams, error) {
 	if !strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
-		return nil, newProblem(http.StatusUnsupportedMediaType, "not-multipart", "Send a form", "send the PDFs as multipart/form-data fields \"file\"")
+		return nil, problem.New(http.StatusUnsupportedMediaType, "not-multipart", "Send a form", "send the PDFs as multipart/form-data fields \"file\"")
 	}
 	form, err := c.MultipartForm()
 	if err != nil {
-		if strings.Contains(err.Error(), "too large") {
-			return nil, echo.ErrStatusRequestEntityTooLarge
+		if isTooLarge(err) {
+			return nil, s.tooLarge()
 		}
-		var he *echo.HTTPError
-		if errors.As(err, &he) {
-			return nil, he
-		}
-		return nil, newProblem(http.StatusBadRequest, "bad-form", "Unreadable form", err.Error())
+		return nil, problem.New(http.StatusBadRequest, "bad-form", "Unreadable form", err.Error())
 	}
 	p := &signParams{method: formValue(form, "method"), reason: formValue(form, "reason"),
 		phone: strings.ReplaceAll(formValue(form, "phone"), " ", ""), idnp: formValue(form, "idnp"), level: pades.LevelBT}
 	if len(p.reason) > 255 {
-		return nil, newProblem(http.StatusBadRequest, "bad-reason", "Reason too long", "the reason holds at most 255 characters")
+		return nil, problem.New(http.StatusBadRequest, "bad-reason", "Reason too long", "the reason holds at most 255 characters")
 	}
 	if lv := formValue(form, "level"); lv != "" {
 		if p.level, err = pades.ParseLevel(lv); err != nil {
-			return nil, newProblem(http.StatusBadRequest, "bad-level", "Unknown level", "level is one of B-B, B-T, B-LT, B-LTA")
+			return nil, problem.New(http.StatusBadRequest, "bad-level", "Unknown level", "level is one of B-B, B-T, B-LT, B-LTA")
 		}
 	}
 	if p.level >= pades.LevelBT && s.cfg.Timestamper == nil || p.level >= pades.LevelBLT && s.cfg.Revocation == nil {
-		return nil, newProblem(http.StatusUnprocessableEntity, "level-unavailable", "Level unavailable", fmt.Sprintf("this server cannot sign at %v (no timestamp or revocation service configured)", p.level))
+		return nil, problem.New(http.StatusUnprocessableEntity, "level-unavailable", "Level unavailable", fmt.Sprintf("this server cannot sign at %v (no timestamp or revocation service configured)", p.level))
 	}
 	if v := formValue(form, "visible"); v == "on" || v == "true" || v == "1" {
 		p.vis = &visible{Page: 1, Corner: "bottom-right"}
 		if pg := formValue(form, "page"); pg != "" {
 			n, err := strconv.Atoi(pg)
 			if err != nil || n < 1 {
-				return nil, newProblem(http.StatusBadRequest, "bad-page", "Bad page number", "page is a page number counted from 1")
+				return nil, problem.New(http.StatusBadRequest, "bad-page", "Bad page number", "page is a page number counted from 1")
 			}
 			p.vis.Page = n
 		}
@@ -377,38 +374,38 @@ func (s *Server) parseSignForm(c echo.Context) (*signParams, error) {
 			case "bottom-left", "bottom-right", "top-left", "top-right":
 				p.vis.Corner = cr
 			default:
-				return nil, newProblem(http.StatusBadRequest, "bad-corner", "Bad corner", "corner is bottom-left, bottom-right, top-left or top-right")
+				return nil, problem.New(http.StatusBadRequest, "bad-corner", "Bad corner", "corner is bottom-left, bottom-right, top-left or top-right")
 			}
 		}
 	}
 	switch p.method {
 	case "mobile":
 		if s.cfg.Mobile == nil {
-			return nil, newProblem(http.StatusUnprocessableEntity, "method-unavailable", "Mobile signature unavailable", "this server has no mobile signature service configured")
+			return nil, problem.New(http.StatusUnprocessableEntity, "method-unavailable", "Mobile signature unavailable", "this server has no mobile signature service configured")
 		}
 		if len(p.phone) < 9 || len(p.phone) > 16 || strings.Trim(p.phone, "+0123456789") != "" {
-			return nil, newProblem(http.StatusBadRequest, "bad-phone", "Bad phone number", "give the phone number as +373 followed by 8 digits")
+			return nil, problem.New(http.StatusBadRequest, "bad-phone", "Bad phone number", "give the phone number as +373 followed by 8 digits")
 		}
 		if !strings.HasPrefix(p.phone, "+") {
 			p.phone = "+" + strings.TrimPrefix(p.phone, "00")
 		}
 		if p.idnp != "" {
 			if err := idn.Check(p.idnp); err != nil {
-				return nil, newProblem(http.StatusBadRequest, "bad-idnp", "Bad IDNP", "the IDNP is 13 digits ending in its check digit: "+err.Error())
+				return nil, problem.New(http.StatusBadRequest, "bad-idnp", "Bad IDNP", "the IDNP is 13 digits ending in its check digit: "+err.Error())
 			}
 		}
 	case "token":
 		der, err := base64.StdEncoding.DecodeString(formValue(form, "certificate"))
 		if err != nil || len(der) == 0 {
-			return nil, newProblem(http.StatusBadRequest, "bad-certificate", "Bad certificate", "certificate is the signer's certificate, DER in base64")
+			return nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad certificate", "certificate is the signer's certificate, DER in base64")
 		}
 		if p.cert, err = x509.ParseCertificate(der); err != nil {
-			return nil, newProblem(http.StatusBadRequest, "bad-certificate", "Bad certificate", "certificate does not parse: "+err.Error())
+			return nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad certificate", "certificate does not parse: "+err.Error())
 		}
 		switch p.cert.PublicKey.(type) {
 		case *rsa.PublicKey, *ecdsa.PublicKey:
 		default:
-			return nil, newProblem(http.StatusBadRequest, "bad-certificate", "Bad certificate", "the certificate's key must be RSA or ECDSA")
+			return nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad certificate", "the certificate's key must be RSA or ECDSA")
 		}
 		for _, v := range form.Value["chain"] {
 			for _, part := range strings.Split(v, ",") {
@@ -417,24 +414,24 @@ func (s *Server) parseSignForm(c echo.Context) (*signParams, error) {
 				}
 				der, err := base64.StdEncoding.DecodeString(part)
 				if err != nil {
-					return nil, newProblem(http.StatusBadRequest, "bad-certificate", "Bad chain", "chain holds CA certificates, DER in base64")
+					return nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad chain", "chain holds CA certificates, DER in base64")
 				}
 				ca, err := x509.ParseCertificate(der)
 				if err != nil {
-					return nil, newProblem(http.StatusBadRequest, "bad-certificate", "Bad chain", "a chain certificate does not parse: "+err.Error())
+					return nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad chain", "a chain certificate does not parse: "+err.Error())
 				}
 				p.chain = append(p.chain, ca)
 			}
 		}
 	default:
-		return nil, newProblem(http.StatusBadRequest, "bad-method", "Unknown method", "method is mobile or token")
+		return nil, problem.New(http.StatusBadRequest, "bad-method", "Unknown method", "method is mobile or token")
 	}
 	files := form.File["file"]
 	if len(files) == 0 {
-		return nil, newProblem(http.StatusBadRequest, "no-file", "No file", "send one or several PDFs as the multipart field \"file\"")
+		return nil, problem.New(http.StatusBadRequest, "no-file", "No file", "send one or several PDFs as the multipart field \"file\"")
 	}
 	if len(files) > maxDocuments {
-		return nil, newProblem(http.StatusBadRequest, "too-many-files", "Too many files", fmt.Sprintf("send at most %d documents at once", maxDocuments))
+		return nil, problem.New(http.StatusBadRequest, "too-many-files", "Too many files", fmt.Sprintf("send at most %d documents at once", maxDocuments))
 	}
 	page := 1
 	if p.vis != nil {
@@ -452,10 +449,10 @@ func (s *Server) parseSignForm(c echo.Context) (*signParams, error) {
 		}
 		name := safeName(fh.Filename)
 		if len(data) == 0 {
-			return nil, newProblem(http.StatusBadRequest, "empty", "Empty upload", name+" is empty")
+			return nil, problem.New(http.StatusBadRequest, "empty", "Empty upload", name+" is empty")
 		}
 		if int64(len(data)) > s.cfg.MaxUpload {
-			return nil, echo.ErrStatusRequestEntityTooLarge
+			return nil, s.tooLarge()
 		}
 		box, err := checkPDF(name, data, page)
 		if err != nil {
@@ -467,7 +464,7 @@ func (s *Server) parseSignForm(c echo.Context) (*signParams, error) {
 }
 
 // options are the pades options of a request's signature.
-func (s *Server) options(r *signRequest, box *pdf.Rect) (*pades.Options, error) {
+func (s *Service) options(r *signRequest, box *pdf.Rect) (*pades.Options, error) {
 	lv, err := pades.ParseLevel(r.Level)
 	if err != nil {
 		return nil, err
@@ -483,17 +480,17 @@ func (s *Server) options(r *signRequest, box *pdf.Rect) (*pades.Options, error) 
 func signError(name string, err error) error {
 	switch {
 	case errors.Is(err, pades.ErrNotPDF):
-		return newProblem(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", name+": "+err.Error())
+		return problem.New(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", name+": "+err.Error())
 	case errors.Is(err, pades.ErrEncrypted):
-		return newProblem(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", name+": "+err.Error())
+		return problem.New(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", name+": "+err.Error())
 	case errors.Is(err, pades.ErrDamaged):
-		return newProblem(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", name+": "+err.Error())
+		return problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", name+": "+err.Error())
 	}
-	return newProblem(http.StatusUnprocessableEntity, "cannot-sign", "This PDF cannot be signed", name+": "+err.Error())
+	return problem.New(http.StatusUnprocessableEntity, "cannot-sign", "This PDF cannot be signed", name+": "+err.Error())
 }
 
 // createSignRequest answers POST /api/v1/sign-requests.
-func (s *Server) createSignRequest(c echo.Context) error {
+func (s *Service) createSignRequest(c echo.Context) error {
 	r, nonces, err := s.startSignRequest(c)
 	if err != nil {
 		return err
@@ -503,7 +500,7 @@ func (s *Server) createSignRequest(c echo.Context) error {
 }
 
 // startSignRequest checks the form, stores the request and starts it.
-func (s *Server) startSignRequest(c echo.Context) (*signRequest, []string, error) {
+func (s *Service) startSignRequest(c echo.Context) (*signRequest, []string, error) {
 	release, err := s.acquire(c.Request().Context())
 	if err != nil {
 		return nil, nil, err
@@ -618,7 +615,7 @@ func mobileOutcome(err error) (string, string) {
 // phone transaction recorded in the store before the phone is waited on, so
 // that if this server stops, another one (or this one restarted) resumes
 // the request where it was: see current.
-func (s *Server) runMobile(id string, started chan struct{}) {
+func (s *Service) runMobile(id string, started chan struct{}) {
 	var once bool
 	signal := func() {
 		if !once {
@@ -688,7 +685,7 @@ func (s *Server) runMobile(id string, started chan struct{}) {
 
 // mobileDoc signs document n of a mobile request: prepare, ask the phone
 // (or resume waiting for it), complete.
-func (s *Server) mobileDoc(ctx context.Context, r *signRequest, n int, asked func()) error {
+func (s *Service) mobileDoc(ctx context.Context, r *signRequest, n int, asked func()) error {
 	id := r.ID
 	data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(id, n))
 	if err != nil {
@@ -757,7 +754,7 @@ func (s *Server) mobileDoc(ctx context.Context, r *signRequest, n int, asked fun
 
 // mobileCert returns the phone's signing certificate, looked up once per
 // request and kept with it.
-func (s *Server) mobileCert(ctx context.Context, r *signRequest) (*x509.Certificate, []*x509.Certificate, error) {
+func (s *Service) mobileCert(ctx context.Context, r *signRequest) (*x509.Certificate, []*x509.Certificate, error) {
 	if len(r.Cert) > 0 {
 		cert, err := x509.ParseCertificate(r.Cert)
 		if err != nil {
@@ -795,7 +792,7 @@ func (s *Server) mobileCert(ctx context.Context, r *signRequest) (*x509.Certific
 
 // finishDoc stores a signed document, records it in the audit log and
 // updates the request (signed when it was the last one).
-func (s *Server) finishDoc(ctx context.Context, id string, n int, signed []byte, cert *x509.Certificate, method string, res *pades.Result) (*signRequest, error) {
+func (s *Service) finishDoc(ctx context.Context, id string, n int, signed []byte, cert *x509.Certificate, method string, res *pades.Result) (*signRequest, error) {
 	sum := sha256.Sum256(signed)
 	digest := hex.EncodeToString(sum[:])
 	r, err := s.load(ctx, id)
@@ -835,7 +832,7 @@ func (s *Server) finishDoc(ctx context.Context, id string, n int, signed []byte,
 }
 
 // getSignRequest answers GET /api/v1/sign-requests/{id}.
-func (s *Server) getSignRequest(c echo.Context) error {
+func (s *Service) getSignRequest(c echo.Context) error {
 	r, err := s.current(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
@@ -858,14 +855,14 @@ const (
 
 // lost tells whether a pending mobile request has lost the server that ran
 // it: it stopped (and said so) or crashed (its heartbeat is stale).
-func (s *Server) lost(r *signRequest) bool {
+func (s *Service) lost(r *signRequest) bool {
 	return r.Status == statusPending && time.Since(r.Heartbeat) > staleAfter
 }
 
 // current loads a request; a mobile one that no server runs any more (its
 // server stopped or crashed while the phone was asked) is taken over by
 // this server and resumed where it was.
-func (s *Server) current(ctx context.Context, id string) (*signRequest, error) {
+func (s *Service) current(ctx context.Context, id string) (*signRequest, error) {
 	r, err := s.load(ctx, id)
 	if err != nil {
 		return nil, err
@@ -903,29 +900,29 @@ type completeBody struct {
 }
 
 // completeSignRequest answers POST /api/v1/sign-requests/{id}/complete.
-func (s *Server) completeSignRequest(c echo.Context) error {
+func (s *Service) completeSignRequest(c echo.Context) error {
 	ctx := c.Request().Context()
 	var body completeBody
 	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
-		return newProblem(http.StatusBadRequest, "bad-json", "Unreadable request", "send {\"documents\":[{\"signature\":…,\"binding\":…}]} with base64 values")
+		return problem.New(http.StatusBadRequest, "bad-json", "Unreadable request", "send {\"documents\":[{\"signature\":…,\"binding\":…}]} with base64 values")
 	}
 	r, err := s.load(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	if r.Method != "token" {
-		return newProblem(http.StatusConflict, "wrong-method", "Not a token request", "only token sign requests are completed by the page; mobile ones complete by themselves")
+		return problem.New(http.StatusConflict, "wrong-method", "Not a token request", "only token sign requests are completed by the page; mobile ones complete by themselves")
 	}
 	if r.Status != statusAwaiting {
-		return newProblem(http.StatusConflict, "not-awaiting", "Already completed", "this sign request is "+r.Status+"; its nonces are single-use")
+		return problem.New(http.StatusConflict, "not-awaiting", "Already completed", "this sign request is "+r.Status+"; its nonces are single-use")
 	}
 	if len(body.Documents) != len(r.Docs) {
-		return newProblem(http.StatusBadRequest, "bad-count", "Wrong number of signatures", fmt.Sprintf("send one signature and binding per document (%d)", len(r.Docs)))
+		return problem.New(http.StatusBadRequest, "bad-count", "Wrong number of signatures", fmt.Sprintf("send one signature and binding per document (%d)", len(r.Docs)))
 	}
 	// The nonces are single-use: whatever happens next, they are gone.
 	nb, err := s.cfg.Store.Take(ctx, kindNonces, r.ID)
 	if err != nil {
-		return newProblem(http.StatusConflict, "not-awaiting", "Already completed", "this sign request's nonces were used already")
+		return problem.New(http.StatusConflict, "not-awaiting", "Already completed", "this sign request's nonces were used already")
 	}
 	var nonces []string
 	_ = json.Unmarshal(nb, &nonces)
@@ -936,10 +933,10 @@ func (s *Server) completeSignRequest(c echo.Context) error {
 	defer release()
 	abort := func(p error) error {
 		s.dropFiles(context.WithoutCancel(ctx), r.ID, len(r.Docs))
-		var pe *problem
+		var pe *problem.Error
 		msg := "Signing failed."
 		if errors.As(p, &pe) {
-			msg = pe.title + ": " + pe.detail
+			msg = pe.Title + ": " + pe.Detail
 		}
 		_, _ = s.update(context.WithoutCancel(ctx), r.ID, func(r *signRequest) error {
 			r.Status, r.Message = statusFailed, msg+" Nothing was signed; start again."
@@ -957,15 +954,15 @@ func (s *Server) completeSignRequest(c echo.Context) error {
 	origin := s.origin(c)
 	for i, d := range body.Documents {
 		if len(nonces) != len(r.Docs) || d.Nonce != "" && d.Nonce != nonces[i] {
-			return abort(newProblem(http.StatusUnprocessableEntity, "wrong-nonce", "Wrong nonce", fmt.Sprintf("document %d: the nonce is not the one issued for this sign request", i+1)))
+			return abort(problem.New(http.StatusUnprocessableEntity, "wrong-nonce", "Wrong nonce", fmt.Sprintf("document %d: the nonce is not the one issued for this sign request", i+1)))
 		}
 		prep := r.Docs[i].Prepared
 		h, err := wire.HashByName(r.Docs[i].Hash)
 		if err != nil || prep == nil {
-			return abort(newProblem(http.StatusConflict, "not-awaiting", "Nothing to complete", "the request holds no prepared signature"))
+			return abort(problem.New(http.StatusConflict, "not-awaiting", "Nothing to complete", "the request holds no prepared signature"))
 		}
 		if err := wire.VerifyBinding(cert.PublicKey, h, r.Docs[i].Scheme, origin, nonces[i], prep.DigestToSign(), d.Binding); err != nil {
-			return abort(newProblem(http.StatusUnprocessableEntity, "bad-binding", "Binding does not verify",
+			return abort(problem.New(http.StatusUnprocessableEntity, "bad-binding", "Binding does not verify",
 				fmt.Sprintf("document %d: the agent's binding does not match this site and sign request (was the signature made for another page?)", i+1)))
 		}
 		alg, err := cms.AlgorithmFor(cert.PublicKey, r.Docs[i].Scheme == "pss")
@@ -973,7 +970,7 @@ func (s *Server) completeSignRequest(c echo.Context) error {
 			err = cms.VerifyDigest(cert.PublicKey, alg, h, prep.DigestToSign(), d.Signature)
 		}
 		if err != nil {
-			return abort(newProblem(http.StatusUnprocessableEntity, "bad-signature", "Signature does not verify", fmt.Sprintf("document %d: the signature is not the certificate's signature over the digest", i+1)))
+			return abort(problem.New(http.StatusUnprocessableEntity, "bad-signature", "Signature does not verify", fmt.Sprintf("document %d: the signature is not the certificate's signature over the digest", i+1)))
 		}
 	}
 	for i, d := range body.Documents {
@@ -989,7 +986,7 @@ func (s *Server) completeSignRequest(c echo.Context) error {
 		var out bytes.Buffer
 		res, err := pades.Complete(ctx, bytes.NewReader(data), int64(len(data)), r.Docs[i].Prepared, d.Signature, &out, opts)
 		if err != nil {
-			return abort(newProblem(http.StatusUnprocessableEntity, "signing-failed", "Signing failed", fmt.Sprintf("document %d: %v", n, err)))
+			return abort(problem.New(http.StatusUnprocessableEntity, "signing-failed", "Signing failed", fmt.Sprintf("document %d: %v", n, err)))
 		}
 		if r, err = s.finishDoc(ctx, r.ID, n, out.Bytes(), cert, "token", res); err != nil {
 			return abort(err)
@@ -1000,14 +997,14 @@ func (s *Server) completeSignRequest(c echo.Context) error {
 
 // cancelSignRequest answers DELETE /api/v1/sign-requests/{id}: the page
 // gives up (the agent refused, the person left): the files go at once.
-func (s *Server) cancelSignRequest(c echo.Context) error {
+func (s *Service) cancelSignRequest(c echo.Context) error {
 	ctx := c.Request().Context()
 	r, err := s.current(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	if r.Status == statusPending {
-		return newProblem(http.StatusConflict, "pending-on-phone", "The phone is being asked", "a mobile signature cannot be withdrawn by the page; refuse it on the phone")
+		return problem.New(http.StatusConflict, "pending-on-phone", "The phone is being asked", "a mobile signature cannot be withdrawn by the page; refuse it on the phone")
 	}
 	s.dropFiles(ctx, r.ID, len(r.Docs))
 	if err := s.cfg.Store.Delete(ctx, kindSignReq, r.ID); err != nil {
@@ -1017,7 +1014,7 @@ func (s *Server) cancelSignRequest(c echo.Context) error {
 }
 
 // origin is the server's public origin: configured, or the request's own.
-func (s *Server) origin(c echo.Context) string {
+func (s *Service) origin(c echo.Context) string {
 	if s.cfg.PublicOrigin != "" {
 		return strings.TrimRight(s.cfg.PublicOrigin, "/")
 	}
@@ -1026,7 +1023,7 @@ func (s *Server) origin(c echo.Context) string {
 
 // downloadDocument answers GET /api/v1/sign-requests/{id}/documents/{n}:
 // the signed PDF, once.
-func (s *Server) downloadDocument(c echo.Context) error {
+func (s *Service) downloadDocument(c echo.Context) error {
 	ctx := c.Request().Context()
 	r, err := s.current(ctx, c.Param("id"))
 	if err != nil {
@@ -1034,15 +1031,15 @@ func (s *Server) downloadDocument(c echo.Context) error {
 	}
 	n, err := strconv.Atoi(c.Param("n"))
 	if err != nil || n < 1 || n > len(r.Docs) {
-		return newProblem(http.StatusNotFound, "unknown-document", "Unknown document", fmt.Sprintf("this sign request has documents 1 to %d", len(r.Docs)))
+		return problem.New(http.StatusNotFound, "unknown-document", "Unknown document", fmt.Sprintf("this sign request has documents 1 to %d", len(r.Docs)))
 	}
 	d := r.Docs[n-1]
 	if !d.Signed {
-		return newProblem(http.StatusConflict, "not-signed", "Not signed yet", "the document is not signed (status "+r.Status+")")
+		return problem.New(http.StatusConflict, "not-signed", "Not signed yet", "the document is not signed (status "+r.Status+")")
 	}
 	data, err := s.cfg.Store.Take(ctx, kindSignOut, docKey(r.ID, n))
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
-		return newProblem(http.StatusGone, "downloaded", "Already downloaded", "each signed document can be downloaded once, and is then deleted from the server")
+		return problem.New(http.StatusGone, "downloaded", "Already downloaded", "each signed document can be downloaded once, and is then deleted from the server")
 	}
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package server
+package msign
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/problem"
+	"github.com/semnat/semnat/service"
 )
 
 // The web pages: server-rendered templates, one small script and one style
@@ -80,37 +82,57 @@ func verdictWords(ind pades.Indication) string {
 	return "Cannot be confirmed"
 }
 
-// mountWeb adds the pages; limiter bounds their form posts per client.
-func (s *Server) mountWeb(limiter echo.MiddlewareFunc) error {
+// newWeb parses the page templates.
+func newWeb() (*web, error) {
 	w := &web{pages: map[string]*template.Template{}}
 	for _, name := range []string{"home", "sign", "status", "verify", "report", "error"} {
 		t, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFS, "web/templates/layout.html", "web/templates/"+name+".html")
 		if err != nil {
-			return fmt.Errorf("server: template %s: %w", name, err)
+			return nil, fmt.Errorf("msign: template %s: %w", name, err)
 		}
 		w.pages[name] = t
 	}
-	s.web = w
+	return w, nil
+}
+
+// mountWeb adds the pages; their form posts are rate-limited per client.
+func (s *Service) mountWeb(root *echo.Group) {
 	static, err := fs.Sub(staticFS, "web/static")
 	if err != nil {
-		return err
+		panic(err) // the embedded tree has web/static
 	}
-	s.e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler(http.FileServerFS(static)))))
-	g := s.e.Group("", middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxUpload)), middleware.CSRFWithConfig(middleware.CSRFConfig{
+	root.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler(http.FileServerFS(static)))))
+	g := root.Group("", s.errorPages, middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxUpload)), middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup: "form:_csrf,header:X-CSRF-Token", CookieName: "semnat_csrf", CookiePath: "/", CookieHTTPOnly: true,
 		CookieSameSite: http.SameSiteStrictMode,
 		ErrorHandler: func(err error, c echo.Context) error {
-			return newProblem(http.StatusForbidden, "csrf", "Form expired", "the form's security token is missing or stale; reload the page and try again")
+			return problem.New(http.StatusForbidden, "csrf", "Form expired", "the form's security token is missing or stale; reload the page and try again")
 		},
 	}))
 	g.GET("/", s.homePage)
 	g.GET("/sign", s.signPage)
-	g.POST("/sign", s.signPost, limiter)
+	g.POST("/sign", s.signPost, s.limiter)
 	g.GET("/sign/:id", s.statusPage)
 	g.GET("/verify", s.verifyPage)
-	g.POST("/verify", s.verifyPost, limiter)
+	g.POST("/verify", s.verifyPost, s.limiter)
 	g.GET("/verify/:id/report.json", s.reportJSON)
-	return nil
+}
+
+// errorPages shows a browser (Accept: text/html) an error page instead of
+// a problem document; everything else goes to the host's problem handler.
+func (s *Service) errorPages(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err == nil || c.Response().Committed || !strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "text/html") {
+			return err
+		}
+		p, internal := service.ProblemOf(err)
+		if internal {
+			s.cfg.Log.Error("request failed", "err", err, "path", c.Path())
+		}
+		p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+		return s.render(c, p.Status, "error", pageData{Title: p.Title, Problem: &p})
+	}
 }
 
 func staticHandler(h http.Handler) http.Handler {
@@ -131,25 +153,10 @@ type pageData struct {
 	ReportID string
 	Form     map[string]string
 	Refresh  bool
-	Problem  *Problem
+	Problem  *problem.Problem
 }
 
-// wantsPage tells whether an error should be an HTML page: a browser
-// (Accept: text/html) on a page, not the API or a service.
-func (s *Server) wantsPage(c echo.Context) bool {
-	path := c.Request().URL.Path
-	if s.web == nil || strings.HasPrefix(path, "/api/") || !strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "text/html") {
-		return false
-	}
-	for _, p := range []string{"/", "/sign", "/sign/", "/verify", "/verify/"} {
-		if path == p || strings.HasSuffix(p, "/") && p != "/" && strings.HasPrefix(path, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *Server) render(c echo.Context, status int, page string, d pageData) error {
+func (s *Service) render(c echo.Context, status int, page string, d pageData) error {
 	if v, ok := c.Get("csrf").(string); ok {
 		d.CSRF = v
 	}
@@ -162,34 +169,33 @@ func (s *Server) render(c echo.Context, status int, page string, d pageData) err
 	return c.HTMLBlob(status, b.Bytes())
 }
 
-func (s *Server) homePage(c echo.Context) error {
+func (s *Service) homePage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "home", pageData{Title: "semnat"})
 }
 
 // signCSP lets the sign page talk to the local token agent.
-func (s *Server) signCSP(c echo.Context) {
+func (s *Service) signCSP(c echo.Context) {
 	c.Response().Header().Set(echo.HeaderContentSecurityPolicy, "default-src 'self'; connect-src 'self' "+s.cfg.AgentURL)
 }
 
-func (s *Server) signPage(c echo.Context) error {
+func (s *Service) signPage(c echo.Context) error {
 	s.signCSP(c)
 	return s.render(c, http.StatusOK, "sign", pageData{Title: "Semnare / Sign", Form: map[string]string{"level": "B-T", "method": "mobile"}})
 }
 
 // signPost is the form POST of the sign page (mobile; works without
 // JavaScript): it starts the request and shows its status page.
-func (s *Server) signPost(c echo.Context) error {
+func (s *Service) signPost(c echo.Context) error {
 	r, _, err := s.startSignRequest(c)
 	if err != nil {
-		var pe *problem
-		var he *echo.HTTPError
+		var pe *problem.Error
 		msg := "Something went wrong; try again."
 		status := http.StatusInternalServerError
 		switch {
+		case errors.Is(err, errTooLarge):
+			msg, status = fmt.Sprintf("The files are too large (at most %d MB).", s.cfg.MaxUpload>>20), http.StatusRequestEntityTooLarge
 		case errors.As(err, &pe):
-			msg, status = pe.title+": "+pe.detail, pe.status
-		case errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
-			msg, status = fmt.Sprintf("The files are too large (at most %d MB).", s.cfg.MaxUpload>>20), he.Code
+			msg, status = pe.Title+": "+pe.Detail, pe.Status
 		default:
 			s.cfg.Log.Error("sign form failed", "err", err)
 		}
@@ -203,12 +209,12 @@ func (s *Server) signPost(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/sign/"+r.ID)
 }
 
-func (s *Server) statusPage(c echo.Context) error {
+func (s *Service) statusPage(c echo.Context) error {
 	r, err := s.current(c.Request().Context(), c.Param("id"))
 	if err != nil {
-		var pe *problem
+		var pe *problem.Error
 		if errors.As(err, &pe) {
-			return s.render(c, pe.status, "status", pageData{Title: pe.title, Error: pe.detail})
+			return s.render(c, pe.Status, "status", pageData{Title: pe.Title, Error: pe.Detail})
 		}
 		return err
 	}
@@ -216,13 +222,13 @@ func (s *Server) statusPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "status", pageData{Title: "Semnare / Sign", Req: &v, Refresh: r.Status == statusPending})
 }
 
-func (s *Server) verifyPage(c echo.Context) error {
+func (s *Service) verifyPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "verify", pageData{Title: "Verificare / Verify"})
 }
 
 // verifyPost verifies the uploaded PDF and shows the report; the JSON stays
 // downloadable for the request TTL.
-func (s *Server) verifyPost(c echo.Context) error {
+func (s *Service) verifyPost(c echo.Context) error {
 	fail := func(status int, msg string) error {
 		return s.render(c, status, "verify", pageData{Title: "Verificare / Verify", Error: msg})
 	}
@@ -231,15 +237,14 @@ func (s *Server) verifyPost(c echo.Context) error {
 		return fail(http.StatusServiceUnavailable, "The server is busy; try again in a moment.")
 	}
 	defer release()
-	f, n, cleanup, err := upload(c)
+	f, n, cleanup, err := s.upload(c)
 	if err != nil {
-		var pe *problem
-		var he *echo.HTTPError
+		var pe *problem.Error
 		switch {
+		case errors.Is(err, errTooLarge):
+			return fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("The file is too large (at most %d MB).", s.cfg.MaxUpload>>20))
 		case errors.As(err, &pe):
-			return fail(pe.status, "Choose a PDF file to verify.")
-		case errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
-			return fail(he.Code, fmt.Sprintf("The file is too large (at most %d MB).", s.cfg.MaxUpload>>20))
+			return fail(pe.Status, "Choose a PDF file to verify.")
 		}
 		return err
 	}
@@ -265,10 +270,10 @@ func (s *Server) verifyPost(c echo.Context) error {
 	return s.render(c, http.StatusOK, "report", pageData{Title: "Raport / Report", Report: rep, ReportID: id})
 }
 
-func (s *Server) reportJSON(c echo.Context) error {
+func (s *Service) reportJSON(c echo.Context) error {
 	b, err := s.cfg.Store.Get(c.Request().Context(), kindReport, c.Param("id"))
 	if err != nil {
-		return newProblem(http.StatusNotFound, "unknown-report", "Unknown report", "the report has expired; verify the file again")
+		return problem.New(http.StatusNotFound, "unknown-report", "Unknown report", "the report has expired; verify the file again")
 	}
 	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="verification-report.json"`)
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)

@@ -1,0 +1,365 @@
+// Package msign is semnat's MSign: signing for people and for other
+// systems, and verification. People sign PDFs with a mobile signature or a
+// USB token on its web pages (/sign, /verify) or through the citizen API
+// (/api/v1/sign-requests); registered systems seal documents
+// (/api/v1/seal). It is a service.Service: `semnat msign serve` runs it
+// alone, `semnat serve --demo` beside the other services. It calls pades
+// for everything about PDFs and keeps its state in the store.
+package msign
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/time/rate"
+
+	"github.com/semnat/semnat/agent/wire"
+	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/problem"
+	"github.com/semnat/semnat/service"
+	"github.com/semnat/semnat/store"
+)
+
+// Config wires the service.
+type Config struct {
+	Store *store.Store // required: sign requests, reports and the audit log
+	// Roots are the trust anchors of verification; VerifyOnline lets it
+	// fetch OCSP responses and CRLs the document does not embed.
+	Roots        *x509.CertPool
+	VerifyOnline bool
+	// Seal signs POST /api/v1/seal at SealLevel (B-T needs Timestamper).
+	Seal        pades.Signer
+	SealLevel   pades.Level
+	Timestamper pades.Timestamper
+	// APIKeys maps an API key to the name of the system using it (seal);
+	// APIKeyDigests does the same by the key's SHA-256, so that a config
+	// file need not hold the keys themselves. A TLS client certificate that
+	// the listener verified (tls.Config.ClientCAs) also identifies a
+	// system, by its subject common name.
+	APIKeys       map[string]string
+	APIKeyDigests map[[32]byte]string
+	// MaxUpload bounds a request body (default 32 MiB).
+	MaxUpload int64
+	// MaxConcurrent bounds signing and verification work (default 4).
+	MaxConcurrent int
+	// RateLimit is the API requests per second allowed to one client IP
+	// (default 50), with bursts of RateBurst (default 2×RateLimit).
+	RateLimit float64
+	RateBurst int
+	// RequestTimeout bounds the work of one API request (default 60s).
+	RequestTimeout time.Duration
+	Log            *slog.Logger
+
+	// Mobile, when set, offers the mobile signature in sign requests
+	// (method "mobile"): the service asks the MSSP and waits in the
+	// background.
+	Mobile *mobileid.Client
+	// Revocation and ExtraCerts serve sign requests at B-LT and B-LTA.
+	Revocation pades.RevocationSource
+	ExtraCerts [][]byte
+	// PublicOrigin is the service's origin as browsers see it
+	// ("https://msign.example.md"): token signatures must be bound by the
+	// agent to it. Empty: the origin of the request (development only).
+	PublicOrigin string
+	// AgentURL is where the sign page finds the local token agent
+	// (default "http://" + wire.DefaultAddr); it is allowed in that page's CSP.
+	AgentURL string
+	// SignTTL is how long a sign request and its files live (default 15 min).
+	SignTTL time.Duration
+	// SweepEvery is how often expired items are removed (default 1 min).
+	SweepEvery time.Duration
+}
+
+// Service is MSign.
+type Service struct {
+	cfg     Config
+	keys    map[[32]byte]string // API key digest → system
+	cache   *pades.VerifyCache
+	work    chan struct{}
+	limiter echo.MiddlewareFunc
+
+	instance string // this process: who runs its pending mobile requests
+	bg       context.Context
+	stop     context.CancelFunc
+	bgWG     sync.WaitGroup
+	web      *web
+}
+
+var _ service.Service = (*Service)(nil)
+
+// New builds the service and starts its sweeper; Close stops it.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("msign: a store is required")
+	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = 32 << 20
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 4
+	}
+	if cfg.RateLimit <= 0 {
+		cfg.RateLimit = 50
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = int(2 * cfg.RateLimit)
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 60 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.SealLevel == 0 {
+		cfg.SealLevel = pades.LevelBB
+	}
+	if cfg.SignTTL <= 0 {
+		cfg.SignTTL = 15 * time.Minute
+	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = time.Minute
+	}
+	if cfg.AgentURL == "" {
+		cfg.AgentURL = wire.DefaultURL
+	}
+	s := &Service{cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent), instance: newID()}
+	s.keys = make(map[[32]byte]string, len(cfg.APIKeys)+len(cfg.APIKeyDigests))
+	for k, name := range cfg.APIKeys {
+		s.keys[sha256.Sum256([]byte(k))] = name
+	}
+	for d, name := range cfg.APIKeyDigests {
+		s.keys[d] = name
+	}
+	s.limiter = middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+			Rate: rate.Limit(cfg.RateLimit), Burst: cfg.RateBurst, ExpiresIn: 3 * time.Minute}),
+		IdentifierExtractor: func(c echo.Context) (string, error) { return c.RealIP(), nil },
+		DenyHandler: func(c echo.Context, _ string, _ error) error {
+			return problem.New(http.StatusTooManyRequests, "rate-limited", "Too many requests", "slow down and try again")
+		},
+	})
+	w, err := newWeb()
+	if err != nil {
+		return nil, err
+	}
+	s.web = w
+	s.bg, s.stop = context.WithCancel(context.Background())
+	s.bgWG.Add(1)
+	go s.sweep()
+	return s, nil
+}
+
+// Name is "msign".
+func (s *Service) Name() string { return "msign" }
+
+// Mount adds the API (/api/v1/..., /api/openapi.json) and the pages.
+func (s *Service) Mount(g *echo.Group) {
+	g.GET("/api/openapi.json", serveOpenAPI)
+	api := g.Group("/api/v1", s.limiter, middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxUpload)), middleware.ContextTimeout(s.cfg.RequestTimeout))
+	api.POST("/verifications", s.verify)
+	api.POST("/seal", s.seal)
+	api.POST("/sign-requests", s.createSignRequest)
+	api.GET("/sign-requests/:id", s.getSignRequest)
+	api.DELETE("/sign-requests/:id", s.cancelSignRequest)
+	api.POST("/sign-requests/:id/complete", s.completeSignRequest)
+	api.GET("/sign-requests/:id/documents/:n", s.downloadDocument)
+	s.mountWeb(g)
+}
+
+// Close stops the background work (pending mobile requests are handed
+// over, the sweeper stops) and waits for it. The store stays open.
+func (s *Service) Close() error {
+	s.stop()
+	s.bgWG.Wait()
+	return nil
+}
+
+// sweep removes expired store items periodically.
+func (s *Service) sweep() {
+	defer s.bgWG.Done()
+	t := time.NewTicker(s.cfg.SweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.bg.Done():
+			return
+		case <-t.C:
+			if n, err := s.cfg.Store.Sweep(s.bg); err != nil && s.bg.Err() == nil {
+				s.cfg.Log.Warn("sweep failed", "err", err)
+			} else if n > 0 {
+				s.cfg.Log.Info("swept expired items", "n", n)
+			}
+		}
+	}
+}
+
+// acquire bounds concurrent signing and verification work.
+func (s *Service) acquire(ctx context.Context) (func(), error) {
+	select {
+	case s.work <- struct{}{}:
+		return func() { <-s.work }, nil
+	case <-ctx.Done():
+		return nil, problem.New(http.StatusServiceUnavailable, "busy", "Busy", "too much signing work at once; try again")
+	}
+}
+
+// errTooLarge is the type of the problem of a body over MaxUpload.
+var errTooLarge = problem.New(http.StatusRequestEntityTooLarge, "too-large", "Request Entity Too Large", "the body is too large")
+
+// tooLarge is the problem of a body over MaxUpload.
+func (s *Service) tooLarge() error {
+	return problem.Newf(errTooLarge.Status, "too-large", errTooLarge.Title, "the body exceeds %d bytes", s.cfg.MaxUpload)
+}
+
+// upload spools the request's PDF (a raw application/pdf body, or the
+// multipart field "file") to a temporary file, removed by the cleanup.
+func (s *Service) upload(c echo.Context) (*os.File, int64, func(), error) {
+	var src io.Reader = c.Request().Body
+	if strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
+		fh, err := c.FormFile("file")
+		if err != nil {
+			if isTooLarge(err) {
+				return nil, 0, nil, s.tooLarge()
+			}
+			return nil, 0, nil, problem.New(http.StatusBadRequest, "no-file", "No file", "send the PDF as the multipart field \"file\" or as an application/pdf body")
+		}
+		f, err := fh.Open()
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		defer f.Close()
+		src = f
+	}
+	tmp, err := os.CreateTemp("", "semnat-upload-*.pdf")
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	n, err := io.Copy(tmp, src)
+	if err != nil {
+		cleanup()
+		if isTooLarge(err) {
+			return nil, 0, nil, s.tooLarge()
+		}
+		return nil, 0, nil, err
+	}
+	if n == 0 {
+		cleanup()
+		return nil, 0, nil, problem.New(http.StatusBadRequest, "empty", "Empty upload", "the request carries no document")
+	}
+	return tmp, n, cleanup, nil
+}
+
+// isTooLarge tells whether reading a body failed on the size limit: Echo's
+// BodyLimit error, or http.MaxBytesReader's.
+func isTooLarge(err error) bool {
+	var he *echo.HTTPError
+	var mb *http.MaxBytesError
+	return errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge || errors.As(err, &mb) ||
+		errors.Is(err, multipart.ErrMessageTooLarge)
+}
+
+// verify answers POST /api/v1/verifications with the report of
+// `semnat verify --json`.
+func (s *Service) verify(c echo.Context) error {
+	release, err := s.acquire(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	defer release()
+	f, n, cleanup, err := s.upload(c)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	rep, err := pades.Verify(c.Request().Context(), f, n, &pades.VerifyOptions{Roots: s.cfg.Roots, Cache: s.cache, Online: s.cfg.VerifyOnline})
+	if err != nil {
+		if errors.Is(err, pades.ErrNotPDF) {
+			return problem.New(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", err.Error())
+		}
+		return problem.New(http.StatusUnprocessableEntity, "unreadable-pdf", "Unreadable PDF", err.Error())
+	}
+	return c.JSON(http.StatusOK, rep)
+}
+
+// apiClient returns the name of the registered system making the request:
+// by a TLS client certificate the listener verified, else by its API key.
+func (s *Service) apiClient(c echo.Context) (string, error) {
+	if st := c.Request().TLS; st != nil && len(st.VerifiedChains) > 0 && len(st.VerifiedChains[0]) > 0 {
+		return "cert:" + st.VerifiedChains[0][0].Subject.CommonName, nil
+	}
+	key := c.Request().Header.Get("X-API-Key")
+	if key == "" {
+		key = strings.TrimPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	}
+	if name, ok := s.keys[sha256.Sum256([]byte(key))]; ok && key != "" {
+		return name, nil
+	}
+	return "", problem.New(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a registered system's API key (X-API-Key) or TLS client certificate is required")
+}
+
+// seal answers POST /api/v1/seal: the organisation's key signs the PDF at
+// once, and the seal is recorded in the audit log.
+func (s *Service) seal(c echo.Context) error {
+	system, err := s.apiClient(c)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Seal == nil {
+		return problem.New(http.StatusServiceUnavailable, "no-seal-key", "No seal key", "this server has no seal key configured")
+	}
+	release, err := s.acquire(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	defer release()
+	f, n, cleanup, err := s.upload(c)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	out, err := os.CreateTemp("", "semnat-sealed-*.pdf")
+	if err != nil {
+		return err
+	}
+	defer func() { out.Close(); os.Remove(out.Name()) }()
+	h := sha256.New()
+	opts := &pades.Options{Level: s.cfg.SealLevel, Timestamper: s.cfg.Timestamper, Reason: c.QueryParam("reason"), Name: system}
+	res, err := pades.Sign(c.Request().Context(), f, n, io.MultiWriter(out, h), s.cfg.Seal, opts)
+	if err != nil {
+		switch {
+		case errors.Is(err, pades.ErrNotPDF):
+			return problem.New(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", err.Error())
+		case errors.Is(err, pades.ErrEncrypted), errors.Is(err, pades.ErrDamaged), errors.Is(err, pades.ErrCertifiedNoChanges):
+			return problem.New(http.StatusUnprocessableEntity, "cannot-sign", "This PDF cannot be signed", err.Error())
+		}
+		return problem.New(http.StatusUnprocessableEntity, "signing-failed", "Signing failed", err.Error())
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	cert := s.cfg.Seal.Certificate()
+	if _, err := s.cfg.Store.Append(c.Request().Context(), store.Event{Actor: system, Action: "seal",
+		Subject: c.Response().Header().Get(echo.HeaderXRequestID), Digest: digest,
+		Details: map[string]string{"level": res.Level.String(), "key": cert.SerialNumber.Text(16), "signer": cert.Subject.CommonName}}); err != nil {
+		return err // nothing is handed out unless it is in the audit log
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	c.Response().Header().Set("X-Document-SHA256", digest)
+	return c.Stream(http.StatusOK, "application/pdf", out)
+}
