@@ -34,6 +34,19 @@ CREATE TABLE IF NOT EXISTS audit (
 	prev_hash BYTEA  NOT NULL,
 	hash      BYTEA  NOT NULL
 );
+CREATE TABLE IF NOT EXISTS systems (
+	service     TEXT   NOT NULL,
+	name        TEXT   NOT NULL,
+	cert_issuer BYTEA,            -- DER issuer name of its TLS client certificate
+	cert_serial TEXT,             -- its serial number, hex
+	cert        BYTEA,            -- the certificate, DER
+	key_digest  BYTEA,            -- SHA-256 of its API key
+	settings    BYTEA  NOT NULL,  -- the service's own settings (JSON)
+	created     BIGINT NOT NULL,  -- Unix nanoseconds
+	PRIMARY KEY (service, name),
+	UNIQUE (service, cert_issuer, cert_serial),
+	UNIQUE (service, key_digest)
+);
 CREATE OR REPLACE FUNCTION semnat_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
 $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
 CREATE OR REPLACE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit

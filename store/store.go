@@ -1,5 +1,6 @@
 // Package store keeps the state of semnat's services: items with a time to
-// live (pending two-phase signatures, uploaded files) and the append-only,
+// live (pending two-phase signatures, uploaded files), the information
+// systems registered with each service, and the append-only,
 // hash-chained audit log of every signing, seal, grant, revocation and
 // payment. SQLite in a data directory is the embedded default; PostgreSQL
 // (the same tables) lets several `semnat serve` instances share one store.
@@ -70,6 +71,19 @@ CREATE TABLE IF NOT EXISTS audit (
 	prev_hash BLOB    NOT NULL,
 	hash      BLOB    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS systems (
+	service     TEXT    NOT NULL,
+	name        TEXT    NOT NULL,
+	cert_issuer BLOB,             -- DER issuer name of its TLS client certificate
+	cert_serial TEXT,             -- its serial number, hex
+	cert        BLOB,             -- the certificate, DER
+	key_digest  BLOB,             -- SHA-256 of its API key
+	settings    BLOB    NOT NULL, -- the service's own settings (JSON)
+	created     INTEGER NOT NULL, -- Unix nanoseconds
+	PRIMARY KEY (service, name),
+	UNIQUE (service, cert_issuer, cert_serial),
+	UNIQUE (service, key_digest)
+);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -133,6 +147,28 @@ func (s *Store) Put(ctx context.Context, kind, id string, value []byte, ttl time
 		kind, id, value, s.now().Add(ttl).UnixNano())
 	if err != nil {
 		return fmt.Errorf("store: put %s/%s: %w", kind, id, err)
+	}
+	return nil
+}
+
+// PutNew stores value under (kind, id) for ttl unless a value is there and
+// not expired: then it returns ErrExists and changes nothing. Of two
+// concurrent callers only one succeeds (a lock with a lease).
+func (s *Store) PutNew(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("store: time to live %v must be positive", ttl)
+	}
+	now := s.now()
+	res, err := s.exec(ctx, `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
+		ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires = excluded.expires WHERE items.expires <= ?`,
+		kind, id, value, now.Add(ttl).UnixNano(), now.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: put %s/%s: %w", kind, id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: put %s/%s: %w", kind, id, err)
+	} else if n == 0 {
+		return fmt.Errorf("%w: %s/%s", ErrExists, kind, id)
 	}
 	return nil
 }

@@ -1,7 +1,22 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/semnat/semnat/internal/secret"
+	"github.com/semnat/semnat/msign"
+	"github.com/semnat/semnat/store"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // msignRoutesHelp lists MSign's routes for the help of the commands that
@@ -24,7 +39,7 @@ pages or through the citizen API) and for registered systems, and verifies
 signed documents. 'semnat msign serve' runs it alone; 'semnat serve --demo'
 runs it beside the other services.`,
 	}
-	cmd.AddCommand(newMSignServeCmd(a))
+	cmd.AddCommand(newMSignServeCmd(a), newMSignSystemsCmd(a))
 	return cmd
 }
 
@@ -45,5 +60,213 @@ the --config file; --print-config shows them.`,
 		Args: cobra.NoArgs,
 	}
 	f.bind(a, cmd, false)
+	return cmd
+}
+
+// storeFlags name the store of a command that only reads or changes state:
+// --data and --store as for `semnat serve` (also $SEMNAT_DATA, $SEMNAT_STORE).
+type storeFlags struct{ data, dsn string }
+
+func (f *storeFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&f.data, "data", ".data", "data directory of the SQLite store (as for `semnat serve`)")
+	fl.StringVar(&f.dsn, "store", "", "the store: a postgres:// URL; default SQLite DATA/semnat.db")
+}
+
+func (f *storeFlags) open(fl *pflag.FlagSet) (*store.Store, error) {
+	for name, v := range map[string]*string{"data": &f.data, "store": &f.dsn} {
+		if env, ok := os.LookupEnv(envName(name)); ok && !fl.Changed(name) {
+			*v = env
+		}
+	}
+	if f.dsn == "" {
+		if err := os.MkdirAll(f.data, 0o700); err != nil {
+			return nil, withCode(exitFailed, err)
+		}
+	}
+	sf := serveFlags{data: f.data, storeDSN: f.dsn}
+	return sf.openStore()
+}
+
+func newMSignSystemsCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "systems",
+		Short: "Register the information systems that may post sign requests",
+		Long: `The information systems (e-services) that may post sign requests to MSign
+and read their results. A system is known by its TLS client certificate
+(issuer and serial number, as msign.gov.md does) or by an API key, of which
+only the SHA-256 is kept; it reads only its own requests. Its browser
+redirects must come back to one of its return URL prefixes.`,
+	}
+	cmd.AddCommand(newMSignSystemsAddCmd(a), newMSignSystemsListCmd(a), newMSignSystemsRemoveCmd(a))
+	return cmd
+}
+
+func newMSignSystemsAddCmd(a *app) *cobra.Command {
+	var sf storeFlags
+	var certFile, keyFile string
+	var returnURLs []string
+	cmd := &cobra.Command{
+		Use:   "add NAME (--cert FILE | --api-key-file FILE) --return-url PREFIX...",
+		Short: "Register a system",
+		Long: `Register a system. --cert is its TLS client certificate (PEM or DER).
+--api-key-file is a file holding its API key (at least 16 characters); if
+the file does not exist, a new random key is written to it (mode 0600) to
+hand to the system. --return-url (repeatable) is a prefix its ReturnUrls
+must start with: https://, or http:// on a loopback host.`,
+		Example: `  semnat msign systems add portal --cert portal.crt --return-url https://portal.example.md/msign/
+  semnat msign systems add mpower --api-key-file mpower.key --return-url https://mpower.example.md/back/`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n := msign.NewSystem{Name: args[0], ReturnURLs: returnURLs}
+			switch {
+			case (certFile == "") == (keyFile == ""):
+				return withCode(exitUsage, errors.New("give either --cert FILE or --api-key-file FILE"))
+			case certFile != "":
+				certs, err := loadCertificates([]string{certFile})
+				if err != nil || len(certs) != 1 {
+					return withCode(exitUsage, fmt.Errorf("--cert %s: want one certificate: %v", certFile, err))
+				}
+				n.Cert = certs[0]
+			default:
+				key, created, err := apiKeyFile(keyFile)
+				if err != nil {
+					return withCode(exitUsage, fmt.Errorf("--api-key-file: %w", err))
+				}
+				if created {
+					fmt.Fprintf(a.stderr, "wrote a new API key to %s (mode 0600): give it to %s\n", keyFile, n.Name)
+				}
+				n.APIKey = key
+			}
+			st, err := sf.open(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := msign.AddSystem(cmd.Context(), st, cliActor(), n); err != nil {
+				if errors.Is(err, msign.ErrBadSystem) || errors.Is(err, store.ErrExists) {
+					return withCode(exitUsage, err)
+				}
+				return withCode(exitFailed, err)
+			}
+			a.say("registered %s\n", n.Name)
+			return nil
+		},
+	}
+	sf.register(cmd.Flags())
+	cmd.Flags().StringVar(&certFile, "cert", "", "the system's TLS client certificate (PEM or DER)")
+	cmd.Flags().StringVar(&keyFile, "api-key-file", "", "file with the system's API key (created with a new key if missing)")
+	cmd.Flags().StringArrayVar(&returnURLs, "return-url", nil, "prefix of the system's return URLs (repeatable)")
+	return cmd
+}
+
+// apiKeyFile reads an API key from path, or writes a new one there (mode
+// 0600) when there is no such file.
+func apiKeyFile(path string) (key []byte, created bool, err error) {
+	b, err := secret.FromFile(path)
+	if err == nil {
+		return b, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, err
+	}
+	k := make([]byte, 24)
+	if _, err := rand.Read(k); err != nil {
+		return nil, false, err
+	}
+	key = []byte(hex.EncodeToString(k))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := f.Write(append(key, '\n')); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, false, err
+	}
+	return key, true, f.Close()
+}
+
+// cliActor names who ran a command in the audit log.
+func cliActor() string {
+	if u, err := user.Current(); err == nil {
+		return "cli:" + u.Username
+	}
+	return "cli"
+}
+
+func newMSignSystemsListCmd(a *app) *cobra.Command {
+	var sf storeFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the registered systems",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := sf.open(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			list, err := msign.Systems(cmd.Context(), st)
+			if err != nil {
+				return withCode(exitFailed, err)
+			}
+			type row struct {
+				Name       string    `json:"name"`
+				Auth       string    `json:"auth"`
+				CertIssuer string    `json:"certIssuer,omitempty"`
+				CertSerial string    `json:"certSerial,omitempty"`
+				ReturnURLs []string  `json:"returnUrls"`
+				Created    time.Time `json:"created"`
+			}
+			rows := []row{}
+			for _, s := range list {
+				r := row{Name: s.Name, Auth: "api-key", ReturnURLs: s.ReturnURLs, Created: s.Created}
+				if s.Cert != nil {
+					r.Auth, r.CertIssuer, r.CertSerial = "certificate", s.Cert.Issuer.String(), s.Cert.SerialNumber.Text(16)
+				}
+				rows = append(rows, r)
+			}
+			if a.json {
+				return a.printJSON(rows)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tAUTH\tRETURN URLS\tREGISTERED")
+			for _, r := range rows {
+				auth := r.Auth
+				if r.CertSerial != "" {
+					auth = "cert " + r.CertSerial + " (" + r.CertIssuer + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, auth, strings.Join(r.ReturnURLs, " "), r.Created.Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+	sf.register(cmd.Flags())
+	return cmd
+}
+
+func newMSignSystemsRemoveCmd(a *app) *cobra.Command {
+	var sf storeFlags
+	cmd := &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Remove a registered system (it can no longer post or read requests)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := sf.open(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := msign.RemoveSystem(cmd.Context(), st, cliActor(), args[0]); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return withCode(exitUsage, fmt.Errorf("no system %q is registered (see `semnat msign systems list`)", args[0]))
+				}
+				return withCode(exitFailed, err)
+			}
+			a.say("removed %s\n", args[0])
+			return nil
+		},
+	}
+	sf.register(cmd.Flags())
 	return cmd
 }

@@ -170,3 +170,54 @@ func TestMSignServe(t *testing.T) {
 		t.Errorf("msign serve --demo: %d %s", code, stderr)
 	}
 }
+
+// TestMSignSystemsCLI: add (certificate, API key: a new one is written
+// 0600), list, remove; bad registrations are usage errors.
+func TestMSignSystemsCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	pki := testcerts.New(t)
+	certFile := filepath.Join(dir, "portal.pem")
+	os.WriteFile(certFile, testcerts.PEM(pki.MustGet("seal").Cert), 0o644)
+	keyFile := filepath.Join(dir, "mpower.key")
+	if code, _, stderr := revRun(t, "msign", "systems", "add", "portal", "--data", data, "--cert", certFile,
+		"--return-url", "https://portal.example.md/msign/"); code != 0 {
+		t.Fatalf("add portal: %d %s", code, stderr)
+	}
+	code, _, stderr := revRun(t, "msign", "systems", "add", "mpower", "--data", data, "--api-key-file", keyFile,
+		"--return-url", "http://127.0.0.1:9000/back/", "--return-url", "https://mpower.example.md/")
+	if st, err := os.Stat(keyFile); code != 0 || err != nil || st.Mode().Perm() != 0o600 || !strings.Contains(stderr, "wrote a new API key") {
+		t.Fatalf("add mpower: %d %s %v", code, stderr, err)
+	}
+	key, _ := os.ReadFile(keyFile)
+	for _, bad := range [][]string{
+		{"add", "portal", "--cert", certFile, "--return-url", "https://other.example.md/"},                       // name taken
+		{"add", "copy", "--cert", certFile, "--return-url", "https://other.example.md/"},                         // certificate taken
+		{"add", "x", "--cert", certFile, "--api-key-file", keyFile, "--return-url", "https://a.md/"},             // two credentials
+		{"add", "y", "--api-key-file", filepath.Join(dir, "y.key"), "--return-url", "http://portal.example.md/"}, // http off loopback
+		{"add", "z", "--api-key-file", filepath.Join(dir, "z.key")},                                              // no return URL
+		{"remove", "nobody"},
+	} {
+		if code, _, stderr := revRun(t, append(append([]string{"msign", "systems"}, bad...), "--data", data)...); code != exitUsage {
+			t.Errorf("%v: %d %s", bad, code, stderr)
+		}
+	}
+	code, out, stderr := revRun(t, "--json", "msign", "systems", "list", "--data", data)
+	var list []struct {
+		Name, Auth, CertSerial string
+		ReturnURLs             []string
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 2 || list[0].Name != "mpower" || list[0].Auth != "api-key" ||
+		len(list[0].ReturnURLs) != 2 || list[1].Auth != "certificate" || list[1].CertSerial == "" {
+		t.Fatalf("list: %d %s %s", code, out, stderr)
+	}
+	if strings.Contains(out, strings.TrimSpace(string(key))) {
+		t.Error("the API key is listed")
+	}
+	if code, _, stderr := revRun(t, "msign", "systems", "remove", "portal", "--data", data); code != 0 {
+		t.Fatalf("remove: %d %s", code, stderr)
+	}
+	if _, out, _ := revRun(t, "msign", "systems", "list", "--data", data); strings.Contains(out, "portal") || !strings.Contains(out, "mpower") {
+		t.Fatalf("after remove: %s", out)
+	}
+}
