@@ -18,8 +18,9 @@ import (
 )
 
 // newBrowser starts headless Chromium (skipped locally without it, a
-// failure in CI) with a fresh profile; downloads go to the returned folder.
-func newBrowser(t *testing.T) (context.Context, string) {
+// failure in CI) with a fresh profile and the extra options; downloads go
+// to the returned folder.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) (context.Context, string) {
 	t.Helper()
 	exe := testtool.Require(t, "chromium")
 	opts := []chromedp.ExecAllocatorOption{
@@ -29,6 +30,7 @@ func newBrowser(t *testing.T) (context.Context, string) {
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
 	}
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)

@@ -79,8 +79,17 @@ type Config struct {
 	// AgentURL is where the sign page finds the local token agent
 	// (default "http://" + wire.DefaultAddr); it is allowed in that page's CSP.
 	AgentURL string
-	// SignTTL is how long a sign request and its files live (default 15 min).
+	// SignTTL is how long a sign request and its files live (default 15 min):
+	// the time to sign.
 	SignTTL time.Duration
+	// ResultTTL is how long a registered system's request and its results
+	// are kept for GetSignResponse (default 24 h; at least SignTTL).
+	ResultTTL time.Duration
+	// PromptRate is how many phone prompts one client (IP address) may
+	// start per minute without being a registered system (default 10), in
+	// bursts of PromptBurst (default PromptRate).
+	PromptRate  float64
+	PromptBurst int
 	// SweepEvery is how often expired items are removed (default 1 min).
 	SweepEvery time.Duration
 }
@@ -92,6 +101,7 @@ type Service struct {
 	cache   *pades.VerifyCache
 	work    chan struct{}
 	limiter echo.MiddlewareFunc
+	prompts *middleware.RateLimiterMemoryStore // phone prompts per client
 
 	instance string // this process: who runs its pending mobile requests
 	bg       context.Context
@@ -131,6 +141,15 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SignTTL <= 0 {
 		cfg.SignTTL = 15 * time.Minute
 	}
+	if cfg.ResultTTL < cfg.SignTTL {
+		cfg.ResultTTL = max(24*time.Hour, cfg.SignTTL)
+	}
+	if cfg.PromptRate <= 0 {
+		cfg.PromptRate = 10
+	}
+	if cfg.PromptBurst <= 0 {
+		cfg.PromptBurst = max(1, int(cfg.PromptRate))
+	}
 	if cfg.SweepEvery <= 0 {
 		cfg.SweepEvery = time.Minute
 	}
@@ -153,6 +172,8 @@ func New(cfg Config) (*Service, error) {
 			return problem.New(http.StatusTooManyRequests, "rate-limited", "Too many requests", "slow down and try again")
 		},
 	})
+	s.prompts = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+		Rate: rate.Limit(cfg.PromptRate / 60), Burst: cfg.PromptBurst, ExpiresIn: 10 * time.Minute})
 	w, err := newWeb()
 	if err != nil {
 		return nil, err
@@ -178,6 +199,8 @@ func (s *Service) Mount(g *echo.Group) {
 	api.DELETE("/sign-requests/:id", s.cancelSignRequest)
 	api.POST("/sign-requests/:id/complete", s.completeSignRequest)
 	api.GET("/sign-requests/:id/documents/:n", s.downloadDocument)
+	api.POST("/signature-requests", s.postSignRequest)
+	api.GET("/signature-requests/:id", s.getSignResponse)
 	s.mountWeb(g)
 }
 

@@ -3,6 +3,7 @@ package msign
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
@@ -27,6 +28,7 @@ import (
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/idn"
+	"github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pades/pdf"
@@ -40,10 +42,12 @@ const (
 	kindSignIn  = "signreq-in"    // id/n → the uploaded PDF
 	kindSignOut = "signreq-out"   // id/n → the signed PDF
 	kindNonces  = "signreq-nonce" // id → the token request's one-time nonces (taken once)
+	kindPhone   = "signreq-phone" // phone → the id of the request asking it (one pending prompt per phone)
 )
 
 // Sign-request statuses.
 const (
+	statusCreated  = "created"            // a system's request: the person has not chosen how to sign yet
 	statusPending  = "pending"            // mobile: waiting for the phone
 	statusAwaiting = "awaiting-signature" // token: waiting for the page's signatures
 	statusSigned   = "signed"
@@ -78,6 +82,19 @@ type signRequest struct {
 	Chain     [][]byte  `json:"chain,omitempty"`
 	Signer    string    `json:"signer,omitempty"` // subject of the signer certificate
 	Docs      []signDoc `json:"docs"`
+	// System is set on the requests of registered systems; the store then
+	// keeps the request and its results until Keep (Expires is the end of
+	// the time to sign).
+	System *systemPart `json:"system,omitempty"`
+	Keep   time.Time   `json:"keep,omitzero"`
+}
+
+// keepUntil is how long the store keeps a request and its files.
+func (r *signRequest) keepUntil() time.Time {
+	if r.Keep.After(r.Expires) {
+		return r.Keep
+	}
+	return r.Expires
 }
 
 type visible struct {
@@ -87,6 +104,10 @@ type visible struct {
 
 type signDoc struct {
 	Name     string          `json:"name"`
+	// CorrelationID is the system's name for it; CMS, instead of Prepared,
+	// is the signature of a hash (a system's Hash content).
+	CorrelationID string       `json:"correlationID,omitempty"`
+	CMS           *cms.Pending `json:"cms,omitempty"`
 	Size     int64           `json:"size"`
 	SHA256   string          `json:"sha256"`
 	Prepared *pades.Prepared `json:"prepared,omitempty"` // until completed (token, mobile)
@@ -128,7 +149,13 @@ type docView struct {
 }
 
 func (s *Service) view(r *signRequest, nonces []string) signRequestView {
-	v := signRequestView{ID: r.ID, Method: r.Method, Status: r.Status, Message: r.Message, Expires: r.Expires, Level: r.Level, Signer: r.Signer}
+	v := signRequestView{ID: r.ID, Method: r.Method, Status: r.Status, Message: r.Message, Expires: r.Expires, Level: r.Level}
+	if r.Status == statusSigned || r.Method == "token" {
+		// Who holds a phone is told only once they signed: a number
+		// alone reveals no name, IDNP or certificate. (The token's
+		// certificate came from the page itself.)
+		v.Signer = r.Signer
+	}
 	if r.Status == statusPending {
 		v.VerificationCode = r.Code
 	}
@@ -187,7 +214,7 @@ func (s *Service) save(ctx context.Context, r *signRequest) error {
 	if err != nil {
 		return err
 	}
-	ttl := time.Until(r.Expires)
+	ttl := time.Until(r.keepUntil())
 	if ttl <= 0 {
 		ttl = time.Second
 	}
@@ -544,6 +571,12 @@ func (s *Service) startSignRequest(c echo.Context) (*signRequest, []string, erro
 	case "mobile":
 		r.Status, r.Phone, r.IDNP, r.Instance, r.Heartbeat = statusPending, p.phone, p.idnp, s.instance, now.UTC()
 		r.Message = "Starting the mobile signature…"
+		if ok, _ := s.prompts.Allow(c.RealIP()); !ok {
+			return nil, nil, errTooManyPrompts
+		}
+		if err := s.lockPhone(ctx, r); err != nil {
+			return nil, nil, err
+		}
 	}
 	// Files first, the request last: a request in the store has its files.
 	for i, d := range p.docs {
@@ -561,27 +594,62 @@ func (s *Service) startSignRequest(c echo.Context) (*signRequest, []string, erro
 	}
 	if err := s.save(ctx, r); err != nil {
 		s.dropFiles(ctx, r.ID, len(p.docs))
+		s.unlockPhone(ctx, r)
 		return nil, nil, err
 	}
 	if r.Method == "mobile" {
-		started := make(chan struct{})
-		s.bgWG.Add(1)
-		go func() {
-			defer s.bgWG.Done()
-			s.runMobile(r.ID, started)
-		}()
-		// Answer with the first verification code when the phone has it
-		// quickly; the status tells it otherwise.
-		select {
-		case <-started:
-		case <-time.After(5 * time.Second):
-		case <-ctx.Done():
-		}
-		if cur, err := s.load(ctx, r.ID); err == nil {
-			r = cur
-		}
+		r = s.startMobile(ctx, r)
 	}
 	return r, nonces, nil
+}
+
+// startMobile runs a saved mobile request in the background and returns
+// it with the first verification code when the phone has it quickly (the
+// status tells it otherwise).
+func (s *Service) startMobile(ctx context.Context, r *signRequest) *signRequest {
+	started := make(chan struct{})
+	s.bgWG.Add(1)
+	go func() {
+		defer s.bgWG.Done()
+		s.runMobile(r.ID, started)
+	}()
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+	case <-ctx.Done():
+	}
+	if cur, err := s.load(ctx, r.ID); err == nil {
+		return cur
+	}
+	return r
+}
+
+// errPhoneBusy: the phone is being asked for another signature.
+var errPhoneBusy = problem.New(http.StatusTooManyRequests, "phone-busy", "The phone is busy",
+	"a signature is already being asked on this phone; answer or refuse it there first, or wait until it expires")
+
+// errTooManyPrompts: one client started too many phone prompts.
+var errTooManyPrompts = problem.New(http.StatusTooManyRequests, "too-many-prompts", "Too many phone prompts",
+	"this client asked too many phones for a signature in a short time; wait a minute")
+
+// lockPhone makes r the one request asking its phone until it ends or
+// expires: a phone gets at most one pending prompt.
+func (s *Service) lockPhone(ctx context.Context, r *signRequest) error {
+	err := s.cfg.Store.PutNew(ctx, kindPhone, r.Phone, []byte(r.ID), time.Until(r.Expires))
+	if errors.Is(err, store.ErrExists) {
+		return errPhoneBusy
+	}
+	return err
+}
+
+// unlockPhone frees r's phone, if r holds it.
+func (s *Service) unlockPhone(ctx context.Context, r *signRequest) {
+	if r.Phone == "" {
+		return
+	}
+	if b, err := s.cfg.Store.Get(ctx, kindPhone, r.Phone); err == nil && string(b) == r.ID {
+		_ = s.cfg.Store.Delete(ctx, kindPhone, r.Phone)
+	}
 }
 
 // errIDNPMismatch: the phone's certificate names another person than the
@@ -663,10 +731,14 @@ func (s *Service) runMobile(id string, started chan struct{}) {
 		}
 		st, msg := mobileOutcome(err)
 		s.cfg.Log.Info("mobile signature ended", "request", id, "status", st, "err", err)
+		s.unlockPhone(context.WithoutCancel(ctx), r)
 		_, _ = s.update(context.WithoutCancel(ctx), id, func(r *signRequest) error {
 			r.Status, r.Message, r.Code, r.Current = st, msg, "", 0
+			if r.System != nil && errors.Is(err, errIDNPMismatch) {
+				r.System.Outcome = outcomeSignerMismatch
+			}
 			for i := range r.Docs {
-				r.Docs[i].Prepared, r.Docs[i].Mobile = nil, nil
+				r.Docs[i].Prepared, r.Docs[i].CMS, r.Docs[i].Mobile = nil, nil, nil
 			}
 			return nil
 		})
@@ -681,6 +753,7 @@ func (s *Service) runMobile(id string, started chan struct{}) {
 			return
 		}
 	}
+	s.unlockPhone(ctx, r)
 }
 
 // mobileDoc signs document n of a mobile request: prepare, ask the phone
@@ -695,10 +768,12 @@ func (s *Service) mobileDoc(ctx context.Context, r *signRequest, n int, asked fu
 	if err != nil {
 		return err
 	}
-	prep, state := r.Docs[n-1].Prepared, r.Docs[n-1].Mobile
-	resume := prep != nil && state != nil
+	// A system's hash is signed in CMS (CAdES); everything else is a PDF.
+	isHash := r.System != nil && r.System.ContentType == client.ContentHash
+	prep, cmsPrep, state := r.Docs[n-1].Prepared, r.Docs[n-1].CMS, r.Docs[n-1].Mobile
+	resume := (prep != nil || cmsPrep != nil) && state != nil
 	var box *pdf.Rect // where Prepare draws the stamp: not needed to resume
-	if r.Visible != nil && !resume {
+	if r.Visible != nil && !resume && !isHash {
 		b, err := checkPDF(r.Docs[n-1].Name, data, r.Visible.Page)
 		if err != nil {
 			return err
@@ -715,19 +790,31 @@ func (s *Service) mobileDoc(ctx context.Context, r *signRequest, n int, asked fu
 			return err
 		}
 	} else {
-		if prep, err = pades.Prepare(ctx, bytes.NewReader(data), int64(len(data)), cert, chain, opts); err != nil {
-			return err
+		var digest []byte
+		var h crypto.Hash
+		if isHash {
+			if cmsPrep, err = cms.Prepare(cms.Params{ContentDigest: data, Hash: crypto.SHA256, Certificate: cert, Chain: chain}); err != nil {
+				return err
+			}
+			digest, h = cmsPrep.Digest(), cmsPrep.Hash
+		} else {
+			if prep, err = pades.Prepare(ctx, bytes.NewReader(data), int64(len(data)), cert, chain, opts); err != nil {
+				return err
+			}
+			digest, h = prep.DigestToSign(), prep.SignerOpts().HashFunc()
 		}
 		disp := fmt.Sprintf("Semnați documentul? (%d/%d) %s", n, len(r.Docs), r.Docs[n-1].Name)
-		pend, err = s.cfg.Mobile.Start(ctx, mobileid.SignRequest{MSISDN: r.Phone, IDNP: r.IDNP, DisplayText: disp,
-			Digest: prep.DigestToSign(), Hash: prep.SignerOpts().HashFunc()})
+		if r.System != nil {
+			disp = fmt.Sprintf("(%d/%d) %s", n, len(r.Docs), r.System.Short)
+		}
+		pend, err = s.cfg.Mobile.Start(ctx, mobileid.SignRequest{MSISDN: r.Phone, IDNP: r.IDNP, DisplayText: disp, Digest: digest, Hash: h})
 		if err != nil {
 			return err
 		}
 		st := pend.State()
 		code := pend.VerificationCode()
 		if _, err = s.update(ctx, id, func(r *signRequest) error {
-			r.Docs[n-1].Prepared, r.Docs[n-1].Mobile = prep, &st
+			r.Docs[n-1].Prepared, r.Docs[n-1].CMS, r.Docs[n-1].Mobile = prep, cmsPrep, &st
 			r.Code, r.Current = code, n
 			r.Message = fmt.Sprintf("Check that your phone shows the code %s, then enter your PIN (document %d of %d).", code, n, len(r.Docs))
 			return nil
@@ -743,13 +830,49 @@ func (s *Service) mobileDoc(ctx context.Context, r *signRequest, n int, asked fu
 	if len(res.Signature) == 0 {
 		return errors.New("the mobile signature service returned no raw signature")
 	}
+	// The signer is compared with the IDNP expected only now: failing
+	// before the phone is asked would tell whoever knows a number whether
+	// an IDNP is its holder's.
+	if got := mobileid.IdentityOf(cert).IDNP; r.IDNP != "" && got != r.IDNP {
+		return errIDNPMismatch
+	}
+	if isHash {
+		sig, level, err := s.completeHash(ctx, cmsPrep, res.Signature)
+		if err != nil {
+			return err
+		}
+		_, err = s.finishDoc(ctx, id, n, sig, cert, "mobile", level)
+		return err
+	}
 	var out bytes.Buffer
 	result, err := pades.Complete(ctx, bytes.NewReader(data), int64(len(data)), prep, res.Signature, &out, opts)
 	if err != nil {
 		return err
 	}
-	_, err = s.finishDoc(ctx, id, n, out.Bytes(), cert, "mobile", result)
+	_, err = s.finishDoc(ctx, id, n, out.Bytes(), cert, "mobile", result.Level)
 	return err
+}
+
+// completeHash finishes the CAdES signature of a hash: the signature
+// value, then (with a timestamp authority) the signature timestamp, B-T.
+func (s *Service) completeHash(ctx context.Context, p *cms.Pending, sig []byte) ([]byte, pades.Level, error) {
+	sd, err := p.Complete(sig)
+	if err != nil {
+		return nil, 0, err
+	}
+	level := pades.LevelBB
+	if s.cfg.Timestamper != nil {
+		h := p.Hash.New()
+		h.Write(sd.Signature)
+		token, err := s.cfg.Timestamper.Timestamp(ctx, h.Sum(nil), p.Hash)
+		if err != nil {
+			return nil, 0, fmt.Errorf("signature timestamp: %w", err)
+		}
+		sd.AddTimestamp(token)
+		level = pades.LevelBT
+	}
+	der, err := sd.Marshal()
+	return der, level, err
 }
 
 // mobileCert returns the phone's signing certificate, looked up once per
@@ -774,9 +897,6 @@ func (s *Service) mobileCert(ctx context.Context, r *signRequest) (*x509.Certifi
 	if err != nil {
 		return nil, nil, err
 	}
-	if got := mobileid.IdentityOf(cert).IDNP; r.IDNP != "" && got != r.IDNP {
-		return nil, nil, errIDNPMismatch
-	}
 	r.Cert, r.Chain = cert.Raw, nil
 	for _, c := range chain {
 		r.Chain = append(r.Chain, c.Raw)
@@ -792,7 +912,7 @@ func (s *Service) mobileCert(ctx context.Context, r *signRequest) (*x509.Certifi
 
 // finishDoc stores a signed document, records it in the audit log and
 // updates the request (signed when it was the last one).
-func (s *Service) finishDoc(ctx context.Context, id string, n int, signed []byte, cert *x509.Certificate, method string, res *pades.Result) (*signRequest, error) {
+func (s *Service) finishDoc(ctx context.Context, id string, n int, signed []byte, cert *x509.Certificate, method string, level pades.Level) (*signRequest, error) {
 	sum := sha256.Sum256(signed)
 	digest := hex.EncodeToString(sum[:])
 	r, err := s.load(ctx, id)
@@ -803,12 +923,15 @@ func (s *Service) finishDoc(ctx context.Context, id string, n int, signed []byte
 	if who == "" {
 		who = cert.Subject.String()
 	}
-	details := map[string]string{"method": method, "level": res.Level.String(), "certSerial": cert.SerialNumber.Text(16),
+	details := map[string]string{"method": method, "level": level.String(), "certSerial": cert.SerialNumber.Text(16),
 		"certIssuer": cert.Issuer.String(), "signer": cert.Subject.String(), "document": r.Docs[n-1].Name, "originalSha256": r.Docs[n-1].SHA256}
 	if r.Phone != "" {
 		details["phone"] = r.Phone
 	}
-	if err := s.cfg.Store.Put(ctx, kindSignOut, docKey(id, n), signed, time.Until(r.Expires)); err != nil {
+	if r.System != nil {
+		details["system"], details["correlationID"] = r.System.Name, r.Docs[n-1].CorrelationID
+	}
+	if err := s.cfg.Store.Put(ctx, kindSignOut, docKey(id, n), signed, time.Until(r.keepUntil())); err != nil {
 		return nil, err
 	}
 	if _, err := s.cfg.Store.Append(ctx, store.Event{Actor: who, Action: "sign", Subject: docKey(id, n), Digest: digest, Details: details}); err != nil {
@@ -818,7 +941,7 @@ func (s *Service) finishDoc(ctx context.Context, id string, n int, signed []byte
 	_ = s.cfg.Store.Delete(ctx, kindSignIn, docKey(id, n))
 	return s.update(ctx, id, func(r *signRequest) error {
 		d := &r.Docs[n-1]
-		d.Signed, d.SignedHash, d.SignedSize, d.Prepared, d.Mobile = true, digest, int64(len(signed)), nil, nil
+		d.Signed, d.SignedHash, d.SignedSize, d.Prepared, d.CMS, d.Mobile = true, digest, int64(len(signed)), nil, nil, nil
 		r.Signer = cert.Subject.String()
 		if n == len(r.Docs) {
 			r.Status, r.Code, r.Current = statusSigned, "", 0
@@ -988,7 +1111,7 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 		if err != nil {
 			return abort(problem.New(http.StatusUnprocessableEntity, "signing-failed", "Signing failed", fmt.Sprintf("document %d: %v", n, err)))
 		}
-		if r, err = s.finishDoc(ctx, r.ID, n, out.Bytes(), cert, "token", res); err != nil {
+		if r, err = s.finishDoc(ctx, r.ID, n, out.Bytes(), cert, "token", res.Level); err != nil {
 			return abort(err)
 		}
 	}

@@ -85,7 +85,7 @@ func verdictWords(ind pades.Indication) string {
 // newWeb parses the page templates.
 func newWeb() (*web, error) {
 	w := &web{pages: map[string]*template.Template{}}
-	for _, name := range []string{"home", "sign", "status", "verify", "report", "error"} {
+	for _, name := range []string{"home", "sign", "status", "verify", "report", "error", "request", "return"} {
 		t, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFS, "web/templates/layout.html", "web/templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("msign: template %s: %w", name, err)
@@ -116,6 +116,12 @@ func (s *Service) mountWeb(root *echo.Group) {
 	g.GET("/verify", s.verifyPage)
 	g.POST("/verify", s.verifyPost, s.limiter)
 	g.GET("/verify/:id/report.json", s.reportJSON)
+	// A registered system's request: the browser arrives (POST from
+	// another site: no form token), then signs or cancels on our page.
+	g.GET("/:id", s.arrive)
+	root.POST("/:id", s.arrive, s.errorPages, middleware.BodyLimit("64KB"))
+	g.POST("/:id/sign", s.systemSign, s.limiter)
+	g.POST("/:id/cancel", s.systemCancel)
 }
 
 // errorPages shows a browser (Accept: text/html) an error page instead of
@@ -154,6 +160,7 @@ type pageData struct {
 	Form     map[string]string
 	Refresh  bool
 	Problem  *problem.Problem
+	Sys      *sysPage // a registered system's request
 }
 
 func (s *Service) render(c echo.Context, status int, page string, d pageData) error {

@@ -147,3 +147,13 @@
     setTimeout(poll, 1000);
   }
 })();
+
+// ---- a registered system's request ----
+(function () {
+  // Ended: the browser goes back to the system at once.
+  const back = document.getElementById("return-form");
+  if (back) { back.submit(); return; }
+  // The phone is being asked: look again until it answers.
+  const req = document.getElementById("msign-request");
+  if (req && req.dataset.status === "pending") setTimeout(function () { window.location.reload(); }, 1500);
+})();

@@ -1,0 +1,461 @@
+package msign
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/semnat/semnat/msign/client"
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/problem"
+	"github.com/semnat/semnat/store"
+)
+
+// systemPart is what a registered system's request adds to a sign request.
+type systemPart struct {
+	Name        string             `json:"name"` // the system that posted it
+	ContentType client.ContentType `json:"contentType"`
+	Description string             `json:"description,omitempty"`
+	Short       string             `json:"short"`
+	// Set when the browser arrives (GET|POST /{id}).
+	ReturnURL  string `json:"returnUrl,omitempty"`
+	RelayState string `json:"relayState,omitempty"`
+	Lang       string `json:"lang,omitempty"`
+	MSISDN     string `json:"msisdn,omitempty"` // suggested by the system
+	// Outcome says why a request failed, for GetSignResponse's message.
+	Outcome string `json:"outcome,omitempty"`
+}
+
+// Outcomes of failed system requests.
+const (
+	outcomeSignerMismatch = "signer-mismatch"
+	outcomeCancelled      = "cancelled"
+)
+
+// The problems of the system API (types in msign/client).
+func errAuthorization() error {
+	return &problem.Error{Status: http.StatusForbidden, Type: client.ProblemAuthorizationFailed, Title: "Authorization failed",
+		Detail: "this request was posted by another system; a system reads only its own requests"}
+}
+
+var errRequestNotFound = &problem.Error{Status: http.StatusNotFound, Type: client.ProblemRequestNotFound, Title: "Request not found",
+	Detail: "no request has this id: it is wrong, or it was purged after its time"}
+
+func errInvalid(detail string) error {
+	return &problem.Error{Status: http.StatusBadRequest, Type: client.ProblemInvalidParameter, Title: "Invalid parameter", Detail: detail}
+}
+
+// postSignRequest answers POST /api/v1/signature-requests (PostSignRequest).
+func (s *Service) postSignRequest(c echo.Context) error {
+	sys, err := s.authenticate(c)
+	if err != nil {
+		return err
+	}
+	var req client.SignRequest
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		if isTooLarge(err) {
+			return s.tooLarge()
+		}
+		return errInvalid("the body is not a SignRequest in JSON: " + err.Error())
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	release, err := s.acquire(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx := c.Request().Context()
+	if len(req.Contents) > maxDocuments {
+		return errInvalid(fmt.Sprintf("Contents: %d contents, at most %d in one request", len(req.Contents), maxDocuments))
+	}
+	now := time.Now()
+	level := pades.LevelBT
+	if s.cfg.Timestamper == nil {
+		level = pades.LevelBB
+	}
+	r := &signRequest{ID: newID(), Status: statusCreated, Created: now.UTC(), Expires: now.Add(s.cfg.SignTTL).UTC(),
+		Keep: now.Add(s.cfg.ResultTTL).UTC(), Level: level.String(), Reason: req.SignatureReason,
+		Message: "Waiting for the person to choose how to sign.",
+		System: &systemPart{Name: sys.Name, ContentType: req.ContentType, Description: req.ContentDescription, Short: req.ShortContentDescription}}
+	if req.ExpectedSigner != nil {
+		r.IDNP = req.ExpectedSigner.ID
+	}
+	for i, ct := range req.Contents {
+		name := safeName(ct.Name)
+		if ct.Name == "" {
+			name = safeName(ct.CorrelationID)
+		}
+		if req.ContentType == client.ContentPdf {
+			if _, err := checkPDF(name, ct.Content, 1); err != nil {
+				var pe *problem.Error
+				if errors.As(err, &pe) {
+					return errInvalid(fmt.Sprintf("Contents[%d].Content: %s", i, pe.Detail))
+				}
+				return err
+			}
+		}
+		sum := sha256.Sum256(ct.Content)
+		r.Docs = append(r.Docs, signDoc{Name: name, CorrelationID: ct.CorrelationID, Size: int64(len(ct.Content)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	// Files first, the request last: a request in the store has its files.
+	for i, ct := range req.Contents {
+		if err := s.cfg.Store.Put(ctx, kindSignIn, docKey(r.ID, i+1), ct.Content, s.cfg.ResultTTL); err != nil {
+			s.dropFiles(ctx, r.ID, len(req.Contents))
+			return err
+		}
+	}
+	if err := s.save(ctx, r); err != nil {
+		s.dropFiles(ctx, r.ID, len(req.Contents))
+		return err
+	}
+	return c.JSON(http.StatusCreated, client.PostResponse{RequestID: r.ID})
+}
+
+// systemRequest loads request id for the browser or the API: only a
+// registered system's requests exist here.
+func (s *Service) systemRequest(ctx context.Context, id string) (*signRequest, error) {
+	if !isID(id) {
+		return nil, errRequestNotFound
+	}
+	r, err := s.current(ctx, id)
+	if errors.Is(err, errUnknownRequest) || errors.Is(err, errExpiredRequest) {
+		return nil, errRequestNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.System == nil {
+		return nil, errRequestNotFound
+	}
+	return r, nil
+}
+
+var idPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+func isID(id string) bool { return idPattern.MatchString(id) }
+
+// getSignResponse answers GET /api/v1/signature-requests/{id}
+// (GetSignResponse): the status, a message in ?language= (ro, ru, en) and,
+// once signed, one result per content.
+func (s *Service) getSignResponse(c echo.Context) error {
+	sys, err := s.authenticate(c)
+	if err != nil {
+		return err
+	}
+	lang := c.QueryParam("language")
+	if lang == "" {
+		lang = "ro"
+	}
+	if _, ok := messages[lang]; !ok {
+		return errInvalid(fmt.Sprintf("language: %q: want ro, ru or en", lang))
+	}
+	ctx := c.Request().Context()
+	r, err := s.systemRequest(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if r.System.Name != sys.Name {
+		return errAuthorization()
+	}
+	st := systemStatus(r)
+	resp := client.SignResponse{Status: st, Message: messageFor(lang, st, r.System.Outcome)}
+	if st == client.StatusSuccess {
+		for i, d := range r.Docs {
+			sig, err := s.cfg.Store.Get(ctx, kindSignOut, docKey(r.ID, i+1))
+			if err != nil {
+				if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
+					return errRequestNotFound
+				}
+				return err
+			}
+			resp.Results = append(resp.Results, client.SignResult{CorrelationID: d.CorrelationID, Certificate: r.Cert, Signature: sig})
+		}
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, resp)
+}
+
+// systemStatus maps a request's state to MSign's four.
+func systemStatus(r *signRequest) client.Status {
+	switch r.Status {
+	case statusSigned:
+		return client.StatusSuccess
+	case statusRefused, statusFailed:
+		return client.StatusFailure
+	case statusExpired:
+		return client.StatusExpired
+	}
+	if time.Now().After(r.Expires) {
+		return client.StatusExpired
+	}
+	return client.StatusPending
+}
+
+// messages are GetSignResponse's messages (≤ 100 characters) by language,
+// then by status or outcome.
+var messages = map[string]map[string]string{
+	"ro": {
+		string(client.StatusPending): "Cererea așteaptă semnătura.",
+		string(client.StatusSuccess): "Documentele au fost semnate.",
+		string(client.StatusFailure): "Semnarea a eșuat sau a fost refuzată. Nimic nu a fost semnat.",
+		string(client.StatusExpired): "Cererea a expirat înainte de a fi semnată.",
+		outcomeSignerMismatch:        "Semnatarul nu este persoana așteptată. Nimic nu a fost semnat.",
+		outcomeCancelled:             "Persoana a renunțat la semnare.",
+	},
+	"ru": {
+		string(client.StatusPending): "Запрос ожидает подписи.",
+		string(client.StatusSuccess): "Документы подписаны.",
+		string(client.StatusFailure): "Подписание не удалось или было отклонено. Ничего не подписано.",
+		string(client.StatusExpired): "Срок запроса истёк до подписания.",
+		outcomeSignerMismatch:        "Подписант не является ожидаемым лицом. Ничего не подписано.",
+		outcomeCancelled:             "Лицо отказалось от подписания.",
+	},
+	"en": {
+		string(client.StatusPending): "The request is waiting for the signature.",
+		string(client.StatusSuccess): "The documents are signed.",
+		string(client.StatusFailure): "Signing failed or was refused. Nothing was signed.",
+		string(client.StatusExpired): "The request expired before it was signed.",
+		outcomeSignerMismatch:        "The signer is not the person expected. Nothing was signed.",
+		outcomeCancelled:             "The person cancelled the signing.",
+	},
+}
+
+func messageFor(lang string, st client.Status, outcome string) string {
+	m := messages[lang]
+	if st == client.StatusFailure && outcome != "" {
+		return m[outcome]
+	}
+	return m[string(st)]
+}
+
+// normalizeMSISDN turns a Moldovan number written as +373 69 123 456,
+// 0037369123456, 069123456 or 0 69 123 456 into +37369123456; "" when it
+// is not one.
+func normalizeMSISDN(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '(', ')', '.':
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+	switch {
+	case strings.HasPrefix(s, "+373"):
+		s = s[4:]
+	case strings.HasPrefix(s, "00373"):
+		s = s[5:]
+	case strings.HasPrefix(s, "373") && len(s) == 11:
+		s = s[3:]
+	case strings.HasPrefix(s, "0") && len(s) == 9:
+		s = s[1:]
+	default:
+		return ""
+	}
+	if len(s) != 8 || strings.Trim(s, "0123456789") != "" {
+		return ""
+	}
+	return "+373" + s
+}
+
+// sysPage is what the pages of a system's request show.
+type sysPage struct {
+	ID, System, Description, ExpectedSigner string
+	Status                                  string // created, pending, ...
+	Message, Code                           string
+	Current, Total                          int
+	Docs                                    []sysDoc
+	MSISDN                                  string
+	// The POST back: set once the request has ended.
+	ReturnURL, RelayState string
+	Result                client.Status
+}
+
+type sysDoc struct{ Name, Kind, SHA256 string }
+
+func (s *Service) sysPageOf(r *signRequest) *sysPage {
+	p := &sysPage{ID: r.ID, System: r.System.Name, Description: r.System.Description, ExpectedSigner: r.IDNP, Status: r.Status,
+		Message: r.Message, Code: r.Code, Current: r.Current, Total: len(r.Docs), MSISDN: r.System.MSISDN}
+	if p.Description == "" {
+		p.Description = r.System.Short
+	}
+	for _, d := range r.Docs {
+		kind := "PDF"
+		if r.System.ContentType == client.ContentHash {
+			kind = "SHA-256 hash"
+		}
+		p.Docs = append(p.Docs, sysDoc{Name: d.Name, Kind: kind, SHA256: d.SHA256})
+	}
+	if st := systemStatus(r); st != client.StatusPending {
+		p.Result, p.ReturnURL, p.RelayState = st, r.System.ReturnURL, r.System.RelayState
+		p.Message = messageFor("en", st, r.System.Outcome)
+	}
+	return p
+}
+
+// requestPage shows a system's request: what is signed and how to sign
+// it; once it has ended, the form that takes the browser back to the
+// system (sent by the page's script, or by the person without one).
+func (s *Service) requestPage(c echo.Context, status int, r *signRequest, msg string) error {
+	p := s.sysPageOf(r)
+	if p.Result != "" && p.ReturnURL != "" {
+		return s.render(c, http.StatusOK, "return", pageData{Title: "MSign", Sys: p})
+	}
+	return s.render(c, status, "request", pageData{Title: "MSign: " + r.System.Name, Sys: p, Error: msg,
+		Refresh: r.Status == statusPending})
+}
+
+// arrive answers GET|POST /{id}: the browser sent by a system, with its
+// ReturnUrl, RelayState, lang, Instrument and MSISDN (query or form). The
+// first arrival fixes them; a POST is answered with a redirect to the GET,
+// whose page carries the form token.
+func (s *Service) arrive(c echo.Context) error {
+	id := c.Param("id")
+	if !isID(id) {
+		return echo.ErrNotFound
+	}
+	ctx := c.Request().Context()
+	r, err := s.systemRequest(ctx, id)
+	if err != nil {
+		return err
+	}
+	val := func(k string) string { return strings.TrimSpace(c.FormValue(k)) }
+	returnURL, relay := val(client.ParamReturnURL), c.FormValue(client.ParamRelayState)
+	if r.System.ReturnURL == "" {
+		if returnURL == "" {
+			return errInvalid("ReturnUrl is required: the address MSign sends the browser back to")
+		}
+		rec, err := s.cfg.Store.System(ctx, storeService, r.System.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			return errRequestNotFound // the system was removed
+		}
+		if err != nil {
+			return err
+		}
+		sys, err := systemOf(rec)
+		if err != nil {
+			return err
+		}
+		if !sys.allowsReturn(returnURL) {
+			return errInvalid(fmt.Sprintf("ReturnUrl: %s is not an address registered for %s; the browser is not sent there", returnURL, sys.Name))
+		}
+		if len(relay) > client.MaxRelayState {
+			return errInvalid(fmt.Sprintf("RelayState: %d bytes, at most %d", len(relay), client.MaxRelayState))
+		}
+		lang := val(client.ParamLang)
+		if _, ok := messages[lang]; !ok {
+			lang = "ro"
+		}
+		switch val(client.ParamInstrument) {
+		case "", "mobile", "token":
+		default:
+			return errInvalid("Instrument: want mobile or token")
+		}
+		msisdn := normalizeMSISDN(val(client.ParamMSISDN))
+		if r, err = s.update(ctx, id, func(r *signRequest) error {
+			if r.System.ReturnURL != "" && r.System.ReturnURL != returnURL {
+				return errInvalid("ReturnUrl: this request was opened with another ReturnUrl")
+			}
+			r.System.ReturnURL, r.System.RelayState, r.System.Lang, r.System.MSISDN = returnURL, relay, lang, msisdn
+			return nil
+		}); err != nil {
+			return err
+		}
+	} else if returnURL != "" && returnURL != r.System.ReturnURL {
+		return errInvalid("ReturnUrl: this request was opened with another ReturnUrl")
+	}
+	if c.Request().Method == http.MethodPost {
+		return c.Redirect(http.StatusSeeOther, "/"+id)
+	}
+	return s.requestPage(c, http.StatusOK, r, "")
+}
+
+// errNotOpened: the sign form of a request whose link was not followed.
+var errNotOpened = errInvalid("open this request through the link of the service that asked for the signature")
+
+// systemSign answers POST /{id}/sign, the request page's form: the person
+// chose the mobile signature and gave a phone number.
+func (s *Service) systemSign(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.systemRequest(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if r.System.ReturnURL == "" {
+		return errNotOpened
+	}
+	if r.Status != statusCreated || systemStatus(r) != client.StatusPending {
+		return problem.New(http.StatusConflict, "already-started", "Already started",
+			"this request is being signed or has ended; each request is signed once")
+	}
+	if c.FormValue(client.ParamInstrument) != "mobile" {
+		return s.requestPage(c, http.StatusBadRequest, r, "Choose the mobile signature: signing with a USB token is not available for this request yet.")
+	}
+	phone := normalizeMSISDN(c.FormValue(client.ParamMSISDN))
+	if phone == "" {
+		return s.requestPage(c, http.StatusBadRequest, r, "This is not a Moldovan mobile number: write it as 069123456, 0 69 123 456 or +37369123456.")
+	}
+	if s.cfg.Mobile == nil {
+		return s.requestPage(c, http.StatusServiceUnavailable, r, "The mobile signature is not available on this server.")
+	}
+	r.Phone = phone
+	if err := s.lockPhone(ctx, r); err != nil {
+		var pe *problem.Error
+		if errors.As(err, &pe) {
+			return s.requestPage(c, pe.Status, r, pe.Title+": "+pe.Detail)
+		}
+		return err
+	}
+	r, err = s.update(ctx, r.ID, func(x *signRequest) error {
+		if x.Status != statusCreated {
+			return problem.New(http.StatusConflict, "already-started", "Already started", "this request is already being signed")
+		}
+		x.Method, x.Phone, x.Status, x.Instance, x.Heartbeat = "mobile", phone, statusPending, s.instance, time.Now().UTC()
+		x.Message = "Starting the mobile signature…"
+		return nil
+	})
+	if err != nil {
+		s.unlockPhone(ctx, &signRequest{ID: c.Param("id"), Phone: phone})
+		return err
+	}
+	s.startMobile(ctx, r)
+	return c.Redirect(http.StatusSeeOther, "/"+r.ID)
+}
+
+// systemCancel answers POST /{id}/cancel: the person does not sign; the
+// request fails and the browser goes back.
+func (s *Service) systemCancel(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.systemRequest(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if r.System.ReturnURL == "" {
+		return errNotOpened
+	}
+	if r.Status == statusPending {
+		return s.requestPage(c, http.StatusConflict, r, "The phone is being asked: refuse the signature on the phone to cancel.")
+	}
+	if _, err := s.update(ctx, r.ID, func(x *signRequest) error {
+		if x.Status == statusCreated {
+			x.Status, x.Message, x.System.Outcome = statusFailed, "Cancelled: nothing was signed.", outcomeCancelled
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	s.dropFiles(ctx, r.ID, len(r.Docs))
+	return c.Redirect(http.StatusSeeOther, "/"+r.ID)
+}
