@@ -28,8 +28,8 @@ import (
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/idn"
-	"github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/problem"
@@ -103,14 +103,14 @@ type visible struct {
 }
 
 type signDoc struct {
-	Name     string          `json:"name"`
+	Name string `json:"name"`
 	// CorrelationID is the system's name for it; CMS, instead of Prepared,
 	// is the signature of a hash (a system's Hash content).
-	CorrelationID string       `json:"correlationID,omitempty"`
-	CMS           *cms.Pending `json:"cms,omitempty"`
-	Size     int64           `json:"size"`
-	SHA256   string          `json:"sha256"`
-	Prepared *pades.Prepared `json:"prepared,omitempty"` // until completed (token, mobile)
+	CorrelationID string          `json:"correlationID,omitempty"`
+	CMS           *cms.Pending    `json:"cms,omitempty"`
+	Size          int64           `json:"size"`
+	SHA256        string          `json:"sha256"`
+	Prepared      *pades.Prepared `json:"prepared,omitempty"` // until completed (token, mobile)
 	// Mobile is the phone transaction of this document while the phone is
 	// asked: with Prepared, any server on the store can wait for it.
 	Mobile     *mobileid.PendingState `json:"mobile,omitempty"`

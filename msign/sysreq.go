@@ -89,7 +89,7 @@ func (s *Service) postSignRequest(c echo.Context) error {
 	r := &signRequest{ID: newID(), Status: statusCreated, Created: now.UTC(), Expires: now.Add(s.cfg.SignTTL).UTC(),
 		Keep: now.Add(s.cfg.ResultTTL).UTC(), Level: level.String(), Reason: req.SignatureReason,
 		Message: "Waiting for the person to choose how to sign.",
-		System: &systemPart{Name: sys.Name, ContentType: req.ContentType, Description: req.ContentDescription, Short: req.ShortContentDescription}}
+		System:  &systemPart{Name: sys.Name, ContentType: req.ContentType, Description: req.ContentDescription, Short: req.ShortContentDescription}}
 	if req.ExpectedSigner != nil {
 		r.IDNP = req.ExpectedSigner.ID
 	}
