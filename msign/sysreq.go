@@ -382,6 +382,10 @@ func (s *Service) arrive(c echo.Context) error {
 	return s.requestPage(c, http.StatusOK, r, "")
 }
 
+// errAlreadyStarted: the request is being signed or has ended.
+var errAlreadyStarted = problem.New(http.StatusConflict, "already-started", "Already started",
+	"this request is being signed or has ended; each request is signed once, and only a request not yet started can be cancelled")
+
 // errNotOpened: the sign form of a request whose link was not followed.
 var errNotOpened = errInvalid("open this request through the link of the service that asked for the signature")
 
@@ -397,8 +401,7 @@ func (s *Service) systemSign(c echo.Context) error {
 		return errNotOpened
 	}
 	if r.Status != statusCreated || systemStatus(r) != client.StatusPending {
-		return problem.New(http.StatusConflict, "already-started", "Already started",
-			"this request is being signed or has ended; each request is signed once")
+		return errAlreadyStarted
 	}
 	if c.FormValue(client.ParamInstrument) != "mobile" {
 		return s.requestPage(c, http.StatusBadRequest, r, "Choose the mobile signature: signing with a USB token is not available for this request yet.")
@@ -420,7 +423,7 @@ func (s *Service) systemSign(c echo.Context) error {
 	}
 	r, err = s.update(ctx, r.ID, func(x *signRequest) error {
 		if x.Status != statusCreated {
-			return problem.New(http.StatusConflict, "already-started", "Already started", "this request is already being signed")
+			return errAlreadyStarted
 		}
 		x.Method, x.Phone, x.Status, x.Instance, x.Heartbeat = "mobile", phone, statusPending, s.instance, time.Now().UTC()
 		x.Message = "Starting the mobile signature…"
@@ -449,9 +452,10 @@ func (s *Service) systemCancel(c echo.Context) error {
 		return s.requestPage(c, http.StatusConflict, r, "The phone is being asked: refuse the signature on the phone to cancel.")
 	}
 	if _, err := s.update(ctx, r.ID, func(x *signRequest) error {
-		if x.Status == statusCreated {
-			x.Status, x.Message, x.System.Outcome = statusFailed, "Cancelled: nothing was signed.", outcomeCancelled
+		if x.Status != statusCreated {
+			return errAlreadyStarted
 		}
+		x.Status, x.Message, x.System.Outcome = statusFailed, "Cancelled: nothing was signed.", outcomeCancelled
 		return nil
 	}); err != nil {
 		return err
