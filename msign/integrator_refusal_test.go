@@ -175,7 +175,7 @@ func TestIntegratorRefusals(t *testing.T) {
 		p := newPerson(e)
 		for _, bad := range []url.Values{
 			{client.ParamReturnURL: {"https://evil.example/back/"}},
-			{client.ParamReturnURL: {app.url + "/backdoor"}},                                   // not at a path boundary
+			{client.ParamReturnURL: {app.url + "/backdoor"}},                                     // not at a path boundary
 			{client.ParamReturnURL: {strings.Replace(app.url, "http:", "https:", 1) + "/back/"}}, // another scheme
 			{},
 			{client.ParamReturnURL: {app.url + "/back/x"}, client.ParamRelayState: {strings.Repeat("r", 81)}},
