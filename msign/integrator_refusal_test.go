@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -337,4 +338,40 @@ func TestAnonymousPhoneProbe(t *testing.T) {
 	// The fourth prompt of this client in a minute (the busy one counted).
 	resp, b = probe(mobileid.GeneratedUser(13).MSISDN, "")
 	wantProblem(t, resp, b, 429, "too-many-prompts")
+}
+
+// TestIntegratorSeveralDocuments: with a phone, one approval per document,
+// one result per content, each a valid signed PDF.
+func TestIntegratorSeveralDocuments(t *testing.T) {
+	e := newMSignTLS(t, nil)
+	app := newRelyingApp(t, e.url, e.cert)
+	e.register(t, app)
+	var contents []client.SignContent
+	for i, title := range []string{"Contract", "Anexa 1", "Anexa 2"} {
+		contents = append(contents, client.SignContent{CorrelationID: fmt.Sprintf("doc-%d", i+1), Name: title + ".pdf", Content: samplepdf.Document(title, nil, 0)})
+	}
+	id, err := app.msign.PostSignRequest(context.Background(), client.SignRequest{ShortContentDescription: "Contract și anexe",
+		ContentType: client.ContentPdf, Contents: contents})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPerson(e)
+	csrf := p.open(t, id, url.Values{client.ParamReturnURL: {app.url + "/back/3"}})
+	if resp, _ := p.sign(t, id, csrf, "+37300000002"); resp.StatusCode != 303 {
+		t.Fatalf("sign: %d", resp.StatusCode)
+	}
+	res := waitDone(t, app, id)
+	if res.Status != client.StatusSuccess || len(res.Results) != 3 {
+		t.Fatalf("%+v", res.Status)
+	}
+	for i, r := range res.Results {
+		if r.CorrelationID != contents[i].CorrelationID {
+			t.Errorf("result %d is %q", i, r.CorrelationID)
+		}
+		checkSigned(t, e.pki, r.Signature, "SERIALNUMBER=", "B-T")
+	}
+	// Registered, then one signature per document in the audit log.
+	if n, err := e.store.VerifyAudit(context.Background()); err != nil || n != 1+3 {
+		t.Errorf("audit log: %d entries, %v", n, err)
+	}
 }

@@ -25,6 +25,11 @@ const msignRoutesHelp = `  POST /api/v1/verifications   verify a PDF (the report
   POST /api/v1/seal            seal a PDF with the organisation's key (X-API-Key
                                or a TLS client certificate)
   POST /api/v1/sign-requests   sign PDFs with a mobile signature or a USB token
+  POST /api/v1/signature-requests, GET .../{id}
+                               a registered system's sign requests (PostSignRequest,
+                               GetSignResponse; see 'semnat msign systems')
+  GET|POST /{id}               the browser sent by a system: sign, then back to
+                               its ReturnUrl with RequestID and RelayState
   /sign, /verify               web pages: sign and verify in a browser
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
   /api/openapi.json            the API description

@@ -45,7 +45,7 @@ type serveFlags struct {
 	logFormat, logLevel           string
 	maxUpload                     byteSize
 	maxConcurrent, rateBurst      int
-	rateLimit                     float64
+	rateLimit, promptRate         float64
 	requestTimeout                time.Duration
 }
 
@@ -83,6 +83,7 @@ func (f *serveFlags) register(fl *pflag.FlagSet, demo bool) {
 	fl.Float64Var(&f.rateLimit, "rate-limit", 50, "API requests per second allowed to one client IP")
 	fl.IntVar(&f.rateBurst, "rate-burst", 0, "API request burst per client IP (default 2×--rate-limit)")
 	fl.DurationVar(&f.requestTimeout, "request-timeout", 60*time.Second, "time limit of one API request")
+	fl.Float64Var(&f.promptRate, "prompt-rate", 10, "phone prompts one client IP may start per minute without being a registered system")
 }
 
 // configSources fills the flags the command line did not set from the
@@ -311,7 +312,10 @@ func (f *serveFlags) tlsConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	// A client may present a certificate: a registered system's is known
+	// by its issuer and serial (semnat msign systems add --cert), and
+	// under --client-ca also verified.
+	cfg := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}
 	if f.clientCA != "" {
 		certs, err := loadCertificates([]string{f.clientCA})
 		if err != nil {
