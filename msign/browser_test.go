@@ -14,7 +14,6 @@ import (
 
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/internal/testtool"
-	"github.com/semnat/semnat/mobileid"
 )
 
 // newBrowser starts headless Chromium (skipped locally without it, a
@@ -95,18 +94,10 @@ func TestBrowserMobileSignAndVerify(t *testing.T) {
 		chromedp.Click(chromedp.ID("visible")),
 		chromedp.SendKeys(chromedp.ID("phone"), msisdn),
 		chromedp.Click(chromedp.ID("sign-button")),
-		chromedp.WaitVisible(chromedp.ID("code")),
 	)
-	code := text(t, ctx, "#code")
 	// The user compares the code on the virtual phone (a second tab) and
 	// enters the PIN there.
-	phone, cancelPhone := chromedp.NewContext(ctx)
-	defer cancelPhone()
-	do(t, phone, chromedp.Navigate(e.simURL+"/sim/"+msisdn), chromedp.WaitVisible(chromedp.ID("req")))
-	if onPhone := text(t, phone, "#code"); onPhone != code {
-		t.Fatalf("page shows %q, phone %q", code, onPhone)
-	}
-	do(t, phone, chromedp.SendKeys(chromedp.ID("pin"), mobileid.DefaultPIN2), chromedp.Click(chromedp.ID("ok")))
+	signOnPhone(t, ctx, msisdn)
 	// The page follows the request by itself and offers the download.
 	do(t, ctx, chromedp.WaitVisible(chromedp.CSS("a.download")), chromedp.Click(chromedp.CSS("a.download")))
 	if st := text(t, ctx, "#state"); !strings.Contains(st, "Signed") {

@@ -288,6 +288,21 @@ func (s *Service) upload(c echo.Context) (*os.File, int64, func(), error) {
 	return tmp, n, cleanup, nil
 }
 
+// acquireUpload takes a place among the workers, then spools the upload;
+// done removes the file and frees the place.
+func (s *Service) acquireUpload(c echo.Context) (*os.File, int64, func(), error) {
+	release, err := s.acquire(c.Request().Context())
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	f, n, cleanup, err := s.upload(c)
+	if err != nil {
+		release()
+		return nil, 0, nil, err
+	}
+	return f, n, func() { cleanup(); release() }, nil
+}
+
 // isTooLarge tells whether reading a body failed on the size limit: Echo's
 // BodyLimit error, or http.MaxBytesReader's.
 func isTooLarge(err error) bool {
@@ -300,16 +315,11 @@ func isTooLarge(err error) bool {
 // verify answers POST /api/v1/verifications with the report of
 // `semnat verify --json`.
 func (s *Service) verify(c echo.Context) error {
-	release, err := s.acquire(c.Request().Context())
+	f, n, done, err := s.acquireUpload(c)
 	if err != nil {
 		return err
 	}
-	defer release()
-	f, n, cleanup, err := s.upload(c)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
+	defer done()
 	rep, err := pades.Verify(c.Request().Context(), f, n, &pades.VerifyOptions{Roots: s.cfg.Roots, Cache: s.cache, Online: s.cfg.VerifyOnline})
 	if err != nil {
 		if errors.Is(err, pades.ErrNotPDF) {
@@ -346,16 +356,11 @@ func (s *Service) seal(c echo.Context) error {
 	if s.cfg.Seal == nil {
 		return problem.New(http.StatusServiceUnavailable, "no-seal-key", "No seal key", "this server has no seal key configured")
 	}
-	release, err := s.acquire(c.Request().Context())
+	f, n, done, err := s.acquireUpload(c)
 	if err != nil {
 		return err
 	}
-	defer release()
-	f, n, cleanup, err := s.upload(c)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
+	defer done()
 	out, err := os.CreateTemp("", "semnat-sealed-*.pdf")
 	if err != nil {
 		return err

@@ -389,16 +389,26 @@ var errAlreadyStarted = problem.New(http.StatusConflict, "already-started", "Alr
 // errNotOpened: the sign form of a request whose link was not followed.
 var errNotOpened = errInvalid("open this request through the link of the service that asked for the signature")
 
+// openedRequest is the request of a page's form: one whose link the
+// browser followed (its ReturnUrl is known).
+func (s *Service) openedRequest(c echo.Context) (*signRequest, error) {
+	r, err := s.systemRequest(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return nil, err
+	}
+	if r.System.ReturnURL == "" {
+		return nil, errNotOpened
+	}
+	return r, nil
+}
+
 // systemSign answers POST /{id}/sign, the request page's form: the person
 // chose the mobile signature and gave a phone number.
 func (s *Service) systemSign(c echo.Context) error {
 	ctx := c.Request().Context()
-	r, err := s.systemRequest(ctx, c.Param("id"))
+	r, err := s.openedRequest(c)
 	if err != nil {
 		return err
-	}
-	if r.System.ReturnURL == "" {
-		return errNotOpened
 	}
 	if r.Status != statusCreated || systemStatus(r) != client.StatusPending {
 		return errAlreadyStarted
@@ -441,12 +451,9 @@ func (s *Service) systemSign(c echo.Context) error {
 // request fails and the browser goes back.
 func (s *Service) systemCancel(c echo.Context) error {
 	ctx := c.Request().Context()
-	r, err := s.systemRequest(ctx, c.Param("id"))
+	r, err := s.openedRequest(c)
 	if err != nil {
 		return err
-	}
-	if r.System.ReturnURL == "" {
-		return errNotOpened
 	}
 	if r.Status == statusPending {
 		return s.requestPage(c, http.StatusConflict, r, "The phone is being asked: refuse the signature on the phone to cancel.")
