@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -223,8 +224,11 @@ func TestRateLimit(t *testing.T) {
 	defer ts.Close()
 	var last *http.Response
 	var body []byte
+	// A client naming itself differently in each request's X-Forwarded-For
+	// is still one client: no proxy is trusted, the peer address counts.
 	for i := 0; i < 3; i++ {
-		last, body = post(t, ts.URL+"/api/v1/verifications", "application/pdf", []byte("x"), nil)
+		last, body = post(t, ts.URL+"/api/v1/verifications", "application/pdf", []byte("x"),
+			map[string]string{"X-Forwarded-For": fmt.Sprintf("198.51.100.%d", i+1), "X-Real-Ip": fmt.Sprintf("203.0.113.%d", i+1)})
 	}
 	wantProblem(t, last, body, 429, "rate-limited")
 	// Health checks are not limited.

@@ -9,6 +9,7 @@ package server
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -29,6 +30,9 @@ type Config struct {
 	// /tsa and /mid-api/, /rest/service, /sim/.
 	PKIServices http.Handler
 	MobileSim   http.Handler
+	// TrustedProxies and TLS configure the host (service.HostOptions).
+	TrustedProxies []*net.IPNet
+	TLS            bool
 }
 
 // Server is the composed HTTP server.
@@ -42,7 +46,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: a store is required")
 	}
-	s := &Server{Host: service.NewHost(service.HostOptions{Ready: cfg.Store, Log: cfg.Log})}
+	s := &Server{Host: service.NewHost(service.HostOptions{Ready: cfg.Store, Log: cfg.Log, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS})}
 	if cfg.MSign != nil {
 		mc := *cfg.MSign
 		if mc.Store == nil {

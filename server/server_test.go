@@ -125,9 +125,11 @@ func TestMetrics(t *testing.T) {
 	resp.Body.Close()
 	_, b := get(t, url+"/metrics")
 	for _, want := range []string{
-		`semnat_http_requests_total{route="/healthz",status="200"} 1`,
-		`semnat_http_requests_total{route="/api/v1/verifications",status="422"} 1`,
-		"# TYPE semnat_http_requests_in_flight gauge", "semnat_http_requests_in_flight 0",
+		`semnat_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"} 1`,
+		`semnat_http_request_duration_seconds_count{method="POST",route="/api/v1/verifications",status="422"} 1`,
+		`semnat_http_request_duration_seconds_bucket{method="GET",route="/healthz",status="200",le="+Inf"} 1`,
+		"# TYPE semnat_http_requests_in_flight gauge", "semnat_http_requests_in_flight 1", // the scrape itself
+		"# TYPE go_goroutines gauge", "# TYPE process_resident_memory_bytes gauge",
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q:\n%s", want, b)

@@ -12,15 +12,20 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/semnat/semnat/problem"
 )
@@ -71,7 +76,25 @@ type HostOptions struct {
 	// Ready answers GET /readyz (nil: always ready).
 	Ready Pinger
 	Log   *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
+	// names the client (rate limits and logs use that address). Without
+	// them the peer address of the connection is the client, whatever the
+	// headers say.
+	TrustedProxies []*net.IPNet
+	// TLS: the host is served over HTTPS, so browsers are told to keep to
+	// it (Strict-Transport-Security).
+	TLS bool
 }
+
+// MaxHeaderBytes bounds the request line and headers the host accepts; a
+// larger request gets a 431 problem document. The http.Server in front
+// should allow a little more (ServerMaxHeaderBytes) so that the host, not
+// net/http's plain-text answer, refuses it.
+const MaxHeaderBytes = 32 << 10
+
+// ServerMaxHeaderBytes is what the http.Server in front of a Host reads at
+// most: past it net/http answers 431 itself.
+const ServerMaxHeaderBytes = 1 << 20
 
 // Host serves services on one Echo instance.
 type Host struct {
@@ -91,11 +114,17 @@ func NewHost(opts HostOptions) *Host {
 	e := h.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = h.problemHandler
-	e.Use(middleware.RequestID())
+	e.IPExtractor = ipExtractor(opts.TrustedProxies)
+	e.Use(requestID)
 	e.Use(middleware.Recover())
-	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{XSSProtection: "0", ContentTypeNosniff: "nosniff",
-		XFrameOptions: "DENY", ContentSecurityPolicy: "default-src 'self'", ReferrerPolicy: "no-referrer"}))
+	secure := middleware.SecureConfig{XSSProtection: "0", ContentTypeNosniff: "nosniff",
+		XFrameOptions: "DENY", ContentSecurityPolicy: "default-src 'self'", ReferrerPolicy: "no-referrer"}
+	if opts.TLS {
+		secure.HSTSMaxAge = 365 * 24 * 3600 // a year; no includeSubdomains: the host does not own its siblings
+	}
+	e.Use(middleware.SecureWithConfig(secure))
 	e.Use(h.logRequests)
+	e.Use(limitHeaders)
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", func(c echo.Context) error {
 		if opts.Ready != nil {
@@ -107,8 +136,120 @@ func NewHost(opts HostOptions) *Host {
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
-	e.GET("/metrics", h.m.serve)
+	e.GET("/metrics", h.m.handler())
 	return h
+}
+
+// Metrics is where a service registers its own Prometheus metrics; they
+// are served with the host's at GET /metrics.
+func (h *Host) Metrics() prometheus.Registerer { return h.m.reg }
+
+// ipExtractor finds the client's address: the connection's peer, or with
+// trusted proxies the first untrusted address of X-Forwarded-For (walking
+// from the proxy nearest to us). A client cannot choose its address by
+// sending the header itself: a random X-Forwarded-For per request does not
+// get around a rate limit.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// ParseCIDRs reads --trusted-proxies values: CIDRs, or single addresses.
+func ParseCIDRs(values []string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, v := range values {
+		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+			if !strings.Contains(f, "/") {
+				ip := net.ParseIP(f)
+				if ip == nil {
+					return nil, fmt.Errorf("trusted proxy %q: not an IP address or CIDR", f)
+				}
+				bits := 128
+				if ip.To4() != nil {
+					ip, bits = ip.To4(), 32
+				}
+				out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+				continue
+			}
+			_, n, err := net.ParseCIDR(f)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q: %w", f, err)
+			}
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// requestID gives every request an id of the server's own making, answered
+// in X-Request-Id and used in logs and problem documents. A client's own
+// X-Request-Id is kept beside it (ClientRequestID) only when it is short
+// and well-formed; it never replaces the server's id, so what a client
+// sends never reaches the audit log or another request's records.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := newID()
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		if cid := c.Request().Header.Get(echo.HeaderXRequestID); cid != "" && validClientID(cid) {
+			c.Set(clientIDKey, cid)
+		}
+		return next(c)
+	}
+}
+
+const clientIDKey = "semnat.client-request-id"
+
+// ClientRequestID is the well-formed X-Request-Id the client sent, if any.
+func ClientRequestID(c echo.Context) string {
+	s, _ := c.Get(clientIDKey).(string)
+	return s
+}
+
+// validClientID: 1-64 characters of [A-Za-z0-9._:-].
+func validClientID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == ':' || b == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// limitHeaders refuses a request whose line and headers are over
+// MaxHeaderBytes with a 431 problem document.
+func limitHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				n += len(k) + len(v) + 4
+			}
+		}
+		if n > MaxHeaderBytes {
+			return problem.New(http.StatusRequestHeaderFieldsTooLarge, "headers-too-large", "Request headers too large",
+				fmt.Sprintf("the request line and headers are %d bytes; this service accepts at most %d", n, MaxHeaderBytes))
+		}
+		return next(c)
+	}
 }
 
 // Mount adds a service's routes at the root; Close closes it.
@@ -159,6 +300,9 @@ func ProblemOf(err error) (p problem.Problem, internal bool) {
 	return problem.Of(err)
 }
 
+var knownMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true,
+	"DELETE": true, "OPTIONS": true, "CONNECT": true, "TRACE": true}
+
 func (h *Host) problemHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -180,10 +324,18 @@ func (h *Host) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		h.m.end(c.Path(), c.Response().Status, time.Since(start))
-		h.log.Info("request", "id", c.Response().Header().Get(echo.HeaderXRequestID), "method", c.Request().Method,
+		method := c.Request().Method
+		if !knownMethods[method] {
+			method = "other" // bounded label values
+		}
+		h.m.end(c.Path(), method, c.Response().Status, time.Since(start))
+		attrs := []any{"id", c.Response().Header().Get(echo.HeaderXRequestID), "method", method,
 			"path", c.Request().URL.Path, "status", c.Response().Status, "bytes", c.Response().Size,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000)
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "client", c.RealIP()}
+		if cid := ClientRequestID(c); cid != "" {
+			attrs = append(attrs, "client_id", cid)
+		}
+		h.log.Info("request", attrs...)
 		return nil
 	}
 }

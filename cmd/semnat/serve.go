@@ -26,6 +26,7 @@ import (
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pkiserve"
 	"github.com/semnat/semnat/server"
+	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
 	"github.com/semnat/semnat/testcerts"
 	"github.com/semnat/semnat/tsa"
@@ -188,7 +189,11 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 	}
 	defer st.Close()
 	cfg.Store, cfg.PublicOrigin = st, originOf(base)
-	srv, err := server.New(server.Config{Store: st, Log: a.log, MSign: &cfg})
+	sc := server.Config{Store: st, Log: a.log, MSign: &cfg}
+	if err := f.hostConfig(&sc); err != nil {
+		return err
+	}
+	srv, err := server.New(sc)
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
@@ -217,7 +222,7 @@ func sealState(s pades.Signer) string {
 // gracefully.
 func serveUntilDone(ctx context.Context, a *app, ln net.Listener, local string, h http.Handler, tlsCfg *tls.Config) error {
 	// The server logs each request itself (with its request id).
-	if err := httpserve.ServeListener(ctx, ln, local, h, httpserve.Options{Ready: a.stdout, TLS: tlsCfg}); err != nil {
+	if err := httpserve.ServeListener(ctx, ln, local, h, httpserve.Options{Ready: a.stdout, TLS: tlsCfg, MaxHeaderBytes: service.ServerMaxHeaderBytes}); err != nil {
 		return withCode(exitFailed, err)
 	}
 	return nil
@@ -320,7 +325,11 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	cfg.APIKeys = map[string]string{key: "demo"}
 	cfg.Mobile, cfg.PublicOrigin = mobile, base
 	cfg.Revocation, cfg.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, [][]byte{p.Root.Cert.Raw}
-	srv, err := server.New(server.Config{Store: st, Log: a.log, MSign: &cfg, PKIServices: svc, MobileSim: sim.Handler()})
+	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, PKIServices: svc, MobileSim: sim.Handler()}
+	if err := f.hostConfig(&sc); err != nil {
+		return err
+	}
+	srv, err := server.New(sc)
 	if err != nil {
 		return withCode(exitFailed, err)
 	}

@@ -25,6 +25,8 @@ import (
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/server"
+	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
 )
 
@@ -47,6 +49,7 @@ type serveFlags struct {
 	maxConcurrent, rateBurst      int
 	rateLimit, promptRate         float64
 	requestTimeout                time.Duration
+	trustedProxies                []string
 }
 
 // register adds the flags; demo adds --demo (`semnat serve` has it,
@@ -75,6 +78,7 @@ func (f *serveFlags) register(fl *pflag.FlagSet, demo bool) {
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fl.StringVar(&f.clientCA, "client-ca", "", "PEM CA certificates of registered systems' TLS client certificates (seal API)")
+	fl.StringSliceVar(&f.trustedProxies, "trusted-proxies", nil, "reverse proxies (CIDR or address, repeatable) whose X-Forwarded-For names the client; without them the connection's peer is the client")
 	fl.StringVar(&f.logFormat, "log-format", "text", "request and event log on stderr: text (key=value) or json, one line each")
 	fl.StringVar(&f.logLevel, "log-level", "info", "least important log lines shown: debug, info (one per request), warn or error")
 	f.maxUpload = 32 << 20
@@ -392,4 +396,14 @@ func (f *serveFlags) logger(w io.Writer, verbose bool) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
+}
+
+// hostConfig fills the settings of the host every service is mounted on.
+func (f *serveFlags) hostConfig(cfg *server.Config) error {
+	proxies, err := service.ParseCIDRs(f.trustedProxies)
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("--trusted-proxies: %w", err))
+	}
+	cfg.TrustedProxies, cfg.TLS = proxies, f.tlsCert != ""
+	return nil
 }

@@ -31,6 +31,8 @@ type Options struct {
 	OnListen func(baseURL string)
 	// TLS, if set, serves HTTPS with it (base URLs then start https://).
 	TLS *tls.Config
+	// MaxHeaderBytes bounds the request line and headers (default 64 KiB).
+	MaxHeaderBytes int
 }
 
 // Listen binds addr and returns the listener and its base URL.
@@ -64,6 +66,9 @@ func ServeListener(ctx context.Context, ln net.Listener, base string, h http.Han
 		WriteTimeout:      120 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+	}
+	if opts.MaxHeaderBytes > 0 {
+		srv.MaxHeaderBytes = opts.MaxHeaderBytes
 	}
 	if opts.TLS != nil {
 		ln = tls.NewListener(ln, opts.TLS)
