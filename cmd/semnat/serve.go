@@ -179,7 +179,7 @@ func runServe(ctx context.Context, a *app, f *serveFlags) error {
 		return err
 	}
 	defer ln.Close()
-	st, err := f.openStore()
+	st, err := f.openStore(a.log)
 	if err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
-	st, err := f.openStore()
+	st, err := f.openStore(a.log)
 	if err != nil {
 		return err
 	}
