@@ -198,7 +198,7 @@ type fault struct {
 func etsiFaultBody(f fault) map[string]etsiFault {
 	var out etsiFault
 	out.Code.Value, out.Code.ValueNs = "Receiver", SOAPNamespace
-	if f.code < 109 || (f.code >= 700 && f.code < 800) {
+	if f.sender() {
 		out.Code.Value = "Sender"
 	}
 	sc := &etsiSubCode{Value: "_" + strconv.Itoa(int(f.code)), ValueNs: ETSINamespace}
@@ -215,9 +215,36 @@ func etsiWrite(w http.ResponseWriter, code int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// etsiFail answers with fault f. A Sender fault (the request was wrong: the
+// 1xx codes below 109, and 7xx) is a client error: 401 for an unknown AP
+// (with a Basic challenge, as AP_ID/AP_PWD may come by HTTP Basic), 413 for
+// a body over the limit, 400 otherwise. A Receiver fault (the transaction's
+// outcome: user cancel, PIN blocked, expired ...) keeps the 500 of the SOAP
+// binding that the ETSI REST faces copy.
 func etsiFail(w http.ResponseWriter, f fault) {
-	etsiWrite(w, http.StatusInternalServerError, etsiFaultBody(f))
+	code := f.httpStatus()
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="MSSP", charset="UTF-8"`)
+	}
+	etsiWrite(w, code, etsiFaultBody(f))
 }
+
+func (f fault) sender() bool { return f.code < 109 || (f.code >= 700 && f.code < 800) }
+
+func (f fault) httpStatus() int {
+	switch {
+	case !f.sender():
+		return http.StatusInternalServerError
+	case f.code == UnauthorizedAccess:
+		return http.StatusUnauthorized
+	case f.code == WrongDataLength && f.detail == tooLarge:
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
+// tooLarge is the detail of the fault for a body over readBody's limit.
+const tooLarge = "request body too large"
 
 func status(c StatusCode) etsiStatus {
 	return etsiStatus{StatusCode: etsiStatusCode{Value: strconv.Itoa(int(c))}, StatusMessage: c.String()}
@@ -269,7 +296,7 @@ func (s *Simulator) etsiRoutes(mux *http.ServeMux) {
 func (s *Simulator) etsiServe(w http.ResponseWriter, r *http.Request, op string) {
 	body, err := readBody(w, r)
 	if err != nil {
-		etsiFail(w, fault{WrongDataLength, "", "request body too large"})
+		etsiFail(w, fault{WrongDataLength, "", tooLarge})
 		return
 	}
 	var env etsiEnvelope

@@ -155,7 +155,7 @@ func TestETSIRules(t *testing.T) {
 		t.Fatal(out)
 	}
 	time.Sleep(50 * time.Millisecond) // let +37300000001 finish: otherwise 406
-	if code, out := postJSON(t, base+"/rest/service/sign", body); code != 500 || faultCode(out) != "101" || !strings.Contains(dig(out, "Fault", "Detail").(string), "AP_TransID") {
+	if code, out := postJSON(t, base+"/rest/service/sign", body); code != 400 || faultCode(out) != "101" || !strings.Contains(dig(out, "Fault", "Detail").(string), "AP_TransID") {
 		t.Fatalf("duplicate AP_TransID: %d %v", code, out)
 	}
 	cases := []struct {
@@ -185,7 +185,11 @@ func TestETSIRules(t *testing.T) {
 	for _, c := range cases {
 		b := etsiSignBody("+37300000001", d, "asynchClientServer", nil)
 		c.mut(b["MSS_SignatureReq"].(map[string]any))
-		if code, out := postJSON(t, base+"/rest/service/sign", b); code != 500 || faultCode(out) != c.want {
+		want := 400
+		if c.want == "104" {
+			want = 401
+		}
+		if code, out := postJSON(t, base+"/rest/service/sign", b); code != want || faultCode(out) != c.want {
 			t.Errorf("%s: %d %s, want fault %s (%v)", c.name, code, faultCode(out), c.want, out)
 		}
 	}
@@ -209,14 +213,14 @@ func TestETSIRules(t *testing.T) {
 	if code, out := postJSON(t, base+"/rest/service/receipt", rb); code != 200 || dig(out, "MSS_ReceiptResp", "Status", "StatusCode", "Value") != "100" {
 		t.Fatalf("receipt: %d %v", code, out)
 	}
-	if code, out := postJSON(t, base+"/rest/service/receipt", rb); code != 500 || faultCode(out) != "101" {
+	if code, out := postJSON(t, base+"/rest/service/receipt", rb); code != 400 || faultCode(out) != "101" {
 		t.Fatalf("second receipt: %d %v", code, out)
 	}
 	// Unknown transaction; wrong operation for the URL.
-	if code, out := postJSON(t, base+"/rest/service/status", etsiStatusBody("Tnope")); code != 500 || faultCode(out) != "101" {
+	if code, out := postJSON(t, base+"/rest/service/status", etsiStatusBody("Tnope")); code != 400 || faultCode(out) != "101" {
 		t.Fatalf("unknown id: %d %v", code, out)
 	}
-	if code, out := postJSON(t, base+"/rest/service/status", rb); code != 500 || faultCode(out) != "108" {
+	if code, out := postJSON(t, base+"/rest/service/status", rb); code != 400 || faultCode(out) != "108" {
 		t.Fatalf("op mismatch: %d %v", code, out)
 	}
 	// Profile query with certificates.
@@ -256,7 +260,7 @@ func TestCallerBinding(t *testing.T) {
 	_, out := postJSON(t, srv.URL+"/rest/service/sign", b)
 	id, _ := dig(out, "MSS_SignatureResp", "MSSP_TransID").(string)
 	st := map[string]any{"MSS_StatusReq": map[string]any{"AP_Info": map[string]any{"AP_ID": "http://b", "AP_PWD": "b", "AP_TransID": "y"}, "MSSP_TransID": id}}
-	if code, out := postJSON(t, srv.URL+"/rest/service/status", st); code != 500 || faultCode(out) != "104" {
+	if code, out := postJSON(t, srv.URL+"/rest/service/status", st); code != 401 || faultCode(out) != "104" {
 		t.Fatalf("other AP: %d %v", code, out)
 	}
 	st["MSS_StatusReq"].(map[string]any)["AP_Info"] = map[string]any{"AP_ID": "http://a", "AP_PWD": "a", "AP_TransID": "y"}
@@ -540,5 +544,40 @@ func TestDisplayText(t *testing.T) {
 	}
 	if out, _ := FitDisplayText(long); len(out) != 100 || !strings.HasSuffix(out, "...") {
 		t.Errorf("truncation: %d %q", len(out), out)
+	}
+}
+
+// TestETSIClientFaultsAre4xx: a wrong request is the client's fault and is
+// answered 4xx with its ETSI fault code, never 500, which stays for the
+// transaction's outcomes (Receiver faults).
+func TestETSIClientFaultsAre4xx(t *testing.T) {
+	_, base := sharedSim(t)
+	raw := func(body string) (*http.Response, map[string]any) {
+		resp, err := http.Post(base+"/rest/service/sign", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatalf("HTTP %d: not JSON: %v", resp.StatusCode, err)
+		}
+		return resp, out
+	}
+	if resp, out := raw(`{"MSS_SignatureReq":`); resp.StatusCode != 400 || faultCode(out) != "101" || dig(out, "Fault", "Code", "Value") != "Sender" {
+		t.Errorf("malformed JSON: %d %v", resp.StatusCode, out)
+	}
+	if resp, out := raw(`{"MSS_SignatureReq":{"AP_Info":{"AP_ID":"x"}}` + strings.Repeat(" ", 70<<10) + `}`); resp.StatusCode != 413 || faultCode(out) != "103" {
+		t.Errorf("body too large: %d %v", resp.StatusCode, out)
+	}
+	b := etsiSignBody("+37300000001", randomDigest(t), "asynchClientServer", nil)
+	b["MSS_SignatureReq"].(map[string]any)["AP_Info"].(map[string]any)["AP_PWD"] = "wrong"
+	code, out := postJSON(t, base+"/rest/service/sign", b)
+	if code != 401 || faultCode(out) != "104" {
+		t.Errorf("wrong AP password: %d %v", code, out)
+	}
+	// A Receiver fault (the user cancelled on the phone) keeps 500.
+	if f := (fault{code: UserCancel, sub: "4011"}); f.httpStatus() != 500 {
+		t.Errorf("user cancel: %d", f.httpStatus())
 	}
 }

@@ -64,19 +64,29 @@ func PINFile(path string) PINSource {
 	})
 }
 
-// PINEnv reads the PIN from an environment variable.
+// PINEnv reads the PIN from an environment variable once, when called, and
+// removes the variable from the process environment so that child
+// processes and later readers of the environment never see it. The PIN is
+// kept for the logins that need it (see PINValue).
 func PINEnv(name string) PINSource {
-	return PINFunc(func(context.Context, TokenInfo) ([]byte, error) {
-		v, ok := os.LookupEnv(name)
-		if !ok {
+	v, ok := os.LookupEnv(name)
+	os.Unsetenv(name)
+	if !ok {
+		return PINFunc(func(context.Context, TokenInfo) ([]byte, error) {
 			return nil, fmt.Errorf("pkcs11: %w: $%s is not set", ErrNoPIN, name)
-		}
-		pin, err := ParsePIN([]byte(v))
-		if err != nil {
+		})
+	}
+	raw := []byte(v)
+	pin, err := ParsePIN(raw)
+	clear(raw)
+	if err != nil {
+		return PINFunc(func(context.Context, TokenInfo) ([]byte, error) {
 			return nil, fmt.Errorf("pkcs11: $%s: %w", name, err)
-		}
-		return pin, nil
-	})
+		})
+	}
+	src := PINValue(pin)
+	clear(pin)
+	return src
 }
 
 // PINPrompt asks for the PIN on out and reads it from in (see

@@ -181,9 +181,16 @@ func TestOpenSignerFromOptions(t *testing.T) {
 	}
 	// The PIN from an environment variable.
 	t.Setenv("TEST_TOKEN_PIN", tok.PIN)
-	s2, err := tok.Module.NewSigner(context.Background(), pkcs11.SignerOptions{Token: tok.Selector(), PIN: pkcs11.PINEnv("TEST_TOKEN_PIN")})
+	src := pkcs11.PINEnv("TEST_TOKEN_PIN")
+	if _, ok := os.LookupEnv("TEST_TOKEN_PIN"); ok {
+		t.Error("the PIN stayed in the process environment")
+	}
+	s2, err := tok.Module.NewSigner(context.Background(), pkcs11.SignerOptions{Token: tok.Selector(), PIN: src})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s2.Sign(rand.Reader, d[:], crypto.SHA256); err != nil {
+		t.Errorf("sign with the PIN read from the environment: %v", err)
 	}
 	s2.Close()
 }

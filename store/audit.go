@@ -29,6 +29,8 @@ type Entry struct {
 	Event
 	PrevHash []byte // hash of the previous entry (32 zero bytes for the first)
 	Hash     []byte // SHA-256 over PrevHash and the entry's canonical encoding
+
+	rawDetails string // Details as stored and hashed
 }
 
 // entryHash is SHA-256 over the previous hash and a length-prefixed
@@ -88,33 +90,70 @@ func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
 	return ent, nil
 }
 
-// VerifyAudit recomputes the whole hash chain and returns the number of
-// entries, or ErrAuditTampered naming the first entry that does not fit.
-func (s *Store) VerifyAudit(ctx context.Context) (int64, error) {
+// AuditBreak is the error VerifyAudit returns for a chain that does not
+// verify: Seq is the first entry that does not fit (errors.Is it
+// ErrAuditTampered).
+type AuditBreak struct {
+	Seq    int64  // the first entry that does not fit
+	Reason string // "missing", "does not chain", "changed"
+}
+
+func (b *AuditBreak) Error() string {
+	return fmt.Sprintf("%v: entry %d %s", ErrAuditTampered, b.Seq, b.Reason)
+}
+
+func (b *AuditBreak) Unwrap() error { return ErrAuditTampered }
+
+// WalkAudit calls f with every entry of the log in order, as stored (no
+// check: VerifyAudit checks). It stops at f's first error and returns it.
+func (s *Store) WalkAudit(ctx context.Context, f func(*Entry) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, actor, action, subject, digest, details, prev_hash, hash FROM audit ORDER BY seq`)
 	if err != nil {
-		return 0, fmt.Errorf("store: audit: %w", err)
+		return fmt.Errorf("store: audit: %w", err)
 	}
 	defer rows.Close()
+	for rows.Next() {
+		var e Entry
+		var at int64
+		var details string
+		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Subject, &e.Digest, &details, &e.PrevHash, &e.Hash); err != nil {
+			return fmt.Errorf("store: audit: %w", err)
+		}
+		e.At = time.Unix(0, at).UTC()
+		e.rawDetails = details
+		if details != "" && details != "null" {
+			if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
+				e.Details = nil // a changed entry: VerifyAudit reports it by its hash
+			}
+		}
+		if err := f(&e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: audit: %w", err)
+	}
+	return nil
+}
+
+// VerifyAudit recomputes the whole hash chain and returns the number of
+// entries, or an *AuditBreak (errors.Is ErrAuditTampered) naming the first
+// entry that does not fit.
+func (s *Store) VerifyAudit(ctx context.Context) (int64, error) {
 	prev := make([]byte, sha256.Size)
 	var n, want int64 = 0, 1
-	for rows.Next() {
-		var seq, at int64
-		var actor, action, subject, digest, details string
-		var prevHash, hash []byte
-		if err := rows.Scan(&seq, &at, &actor, &action, &subject, &digest, &details, &prevHash, &hash); err != nil {
-			return n, fmt.Errorf("store: audit: %w", err)
-		}
+	err := s.WalkAudit(ctx, func(e *Entry) error {
 		switch {
-		case seq != want:
-			return n, fmt.Errorf("%w: entry %d is missing (found %d)", ErrAuditTampered, want, seq)
-		case !bytes.Equal(prevHash, prev):
-			return n, fmt.Errorf("%w: entry %d does not chain to entry %d", ErrAuditTampered, seq, seq-1)
-		case !bytes.Equal(hash, entryHash(prev, seq, time.Unix(0, at), actor, action, subject, digest, details)):
-			return n, fmt.Errorf("%w: entry %d was changed", ErrAuditTampered, seq)
+		case e.Seq != want:
+			return &AuditBreak{Seq: want, Reason: fmt.Sprintf("is missing (the next one found is %d)", e.Seq)}
+		case !bytes.Equal(e.PrevHash, prev):
+			return &AuditBreak{Seq: e.Seq, Reason: fmt.Sprintf("does not chain to entry %d", e.Seq-1)}
+		case !bytes.Equal(e.Hash, entryHash(prev, e.Seq, e.At, e.Actor, e.Action, e.Subject, e.Digest, e.rawDetails)):
+			return &AuditBreak{Seq: e.Seq, Reason: "was changed"}
 		}
-		prev, want = hash, want+1
+		prev, want = e.Hash, want+1
 		n++
-	}
-	return n, rows.Err()
+		return nil
+	})
+	return n, err
 }

@@ -11,7 +11,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -49,6 +52,9 @@ var sqliteDialect = dialect{name: "sqlite", rebind: func(q string) string { retu
 type Options struct {
 	// Now is the clock (time.Now when nil); tests move it.
 	Now func() time.Time
+	// Warn, when set, is told of a risky setup found on opening (a SQLite
+	// database or its directory readable by other users).
+	Warn func(msg string)
 }
 
 const schema = `
@@ -92,7 +98,14 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, in WAL
 // mode so that readers do not wait for writers.
+//
+// A new database file is created readable by its owner only (0600; SQLite
+// gives its -wal and -shm files the same mode), and opts.Warn is told when
+// the file or its directory is open to other users.
 func OpenSQLite(path string, opts Options) (*Store, error) {
+	if err := createPrivate(path, opts.Warn); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -267,3 +280,29 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 
 // Ping checks that the database answers (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// createPrivate creates the database file at path with mode 0600 if it does
+// not exist yet, and warns about a file or directory other users can read.
+func createPrivate(path string, warn func(string)) error {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	switch {
+	case err == nil:
+		f.Close()
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("store: creating %s: %w", path, err)
+	}
+	if warn == nil {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		warn(fmt.Sprintf("the database %s can be read by other users (mode %04o): chmod 600 %s", path, fi.Mode().Perm(), path))
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o007 != 0 {
+		warn(fmt.Sprintf("the data directory %s is open to other users (mode %04o): chmod 700 %s", dir, fi.Mode().Perm(), dir))
+	}
+	return nil
+}

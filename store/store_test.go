@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -226,8 +227,9 @@ func testAuditChain(t *testing.T, b backend) {
 	if _, err := s.db.Exec(`UPDATE audit SET subject = 'forged' WHERE seq = 57`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.VerifyAudit(ctx); !errors.Is(err, ErrAuditTampered) {
-		t.Fatalf("tampered log verified: %v", err)
+	var brk *AuditBreak
+	if n, err := s.VerifyAudit(ctx); !errors.Is(err, ErrAuditTampered) || !errors.As(err, &brk) || brk.Seq != 57 || n != 56 {
+		t.Fatalf("tampered log: %d entries verified, %v (want entry 57 named, 56 before it)", n, err)
 	}
 	// ... or removes one.
 	s2 := b.open(t, newClock())
@@ -240,8 +242,8 @@ func testAuditChain(t *testing.T, b backend) {
 	if _, err := s2.db.Exec(`DELETE FROM audit WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s2.VerifyAudit(ctx); !errors.Is(err, ErrAuditTampered) {
-		t.Fatalf("a log with a removed entry verified: %v", err)
+	if _, err := s2.VerifyAudit(ctx); !errors.As(err, &brk) || brk.Seq != 2 {
+		t.Fatalf("a log with a removed entry: %v (want entry 2 named)", err)
 	}
 	if _, err := s.Append(ctx, Event{}); err == nil {
 		t.Fatal("an event without action was recorded")
@@ -332,5 +334,45 @@ func testUpdateSerialised(t *testing.T, b backend) {
 	c.add(2 * time.Hour)
 	if err := a.Update(ctx, "req", "r", func(o []byte) ([]byte, error) { return o, nil }); !errors.Is(err, ErrExpired) {
 		t.Fatalf("expired item (the time to live was kept): %v", err)
+	}
+}
+
+func TestSQLiteFilesPrivate(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	path := filepath.Join(dir, "semnat.db")
+	s, err := OpenSQLite(path, Options{Warn: func(m string) { warnings = append(warnings, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Put(context.Background(), "k", "1", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"semnat.db", "semnat.db-wal", "semnat.db-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %04o, want 0600", name, fi.Mode().Perm())
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "chmod 700 "+dir) {
+		t.Errorf("warnings = %q, want one about the 0755 directory", warnings)
+	}
+	// A private directory gives no warning.
+	os.Chmod(dir, 0o700)
+	warnings = nil
+	s2, err := OpenSQLite(path, Options{Warn: func(m string) { warnings = append(warnings, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	if len(warnings) != 0 {
+		t.Errorf("warnings for a private store: %q", warnings)
 	}
 }

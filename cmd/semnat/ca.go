@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/semnat/semnat/crl"
+	"github.com/semnat/semnat/internal/atomicfile"
 	"github.com/semnat/semnat/testcerts"
 )
 
@@ -169,21 +170,8 @@ func caRewriteCRL(p *testcerts.PKI, dir string, ca *testcerts.Entity, now time.T
 	if err != nil {
 		return "", err
 	}
-	if err := caWriteAtomic(path, der); err != nil {
+	if err := atomicfile.WriteBytes(path, 0o644, der); err != nil {
 		return "", err
 	}
-	return path, caWriteAtomic(path+".pem", pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}))
-}
-
-func caWriteAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".crl-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(data)
-	if err := errors.Join(werr, tmp.Chmod(0o644), tmp.Close()); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return path, atomicfile.WriteBytes(path+".pem", 0o644, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}))
 }

@@ -183,7 +183,7 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 		return err
 	}
 	defer ln.Close()
-	st, err := f.openStore()
+	st, err := f.openStore(a.log)
 	if err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
-	st, err := f.openStore()
+	st, err := f.openStore(a.log)
 	if err != nil {
 		return err
 	}

@@ -340,13 +340,14 @@ func redactURL(v string) string {
 	return v
 }
 
-// openStore opens --store, or SQLite in the data directory.
-func (f *serveFlags) openStore() (*store.Store, error) {
+// openStore opens --store, or SQLite in the data directory; a store open
+// to other users is a warning on log.
+func (f *serveFlags) openStore(log *slog.Logger) (*store.Store, error) {
 	dsn := f.storeDSN
 	if dsn == "" {
 		dsn = filepath.Join(f.data, "semnat.db")
 	}
-	st, err := store.Open(dsn, store.Options{})
+	st, err := store.Open(dsn, store.Options{Warn: func(msg string) { log.Warn(msg) }})
 	if err != nil {
 		return nil, withCode(exitFailed, errors.New(strings.ReplaceAll(err.Error(), dsn, redactURL(dsn))))
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pkcs11"
@@ -262,7 +262,7 @@ The PKCS#12 password comes from --p12-pass-file, else $` + envP12Password + `, e
 			if err != nil {
 				return withCode(exitUsage, fmt.Errorf("reading the PKCS#12 password: %w", err))
 			}
-			key, cert, cas, err := pkcs12.DecodeChain(data, string(pw))
+			key, cert, cas, err := keyfile.DecodeP12(data, pw)
 			clear(pw)
 			if err != nil {
 				return withCode(exitUsage, fmt.Errorf("%s: %w (wrong password or not a PKCS#12 file)", p12File, err))

@@ -3,6 +3,7 @@ package main
 import (
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -11,27 +12,43 @@ import (
 // the module version or VCS revision from the build info is used.
 var version = ""
 
+// revision is the VCS commit, set with -ldflags "-X main.revision=..." by
+// make build (GOFLAGS=-buildvcs=false leaves the build info without it).
+var revision = ""
+
 type versionInfo struct {
 	Version   string `json:"version"`
 	Revision  string `json:"revision,omitempty"`
+	Time      string `json:"revision_time,omitempty"`
+	Modified  bool   `json:"modified,omitempty"`
 	GoVersion string `json:"go"`
 	Platform  string `json:"platform"`
 }
 
 func buildVersion() versionInfo {
-	v := versionInfo{Version: version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	v := versionInfo{Version: version, Revision: revision, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if v.Version == "" {
 			v.Version = bi.Main.Version
 		}
 		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				v.Revision = s.Value
+			switch s.Key {
+			case "vcs.revision":
+				if v.Revision == "" {
+					v.Revision = s.Value
+				}
+			case "vcs.time":
+				v.Time = s.Value
+			case "vcs.modified":
+				v.Modified = s.Value == "true"
 			}
 		}
 	}
 	if v.Version == "" || v.Version == "(devel)" {
 		v.Version = "dev"
+		if v.Revision != "" {
+			v.Version = "dev-" + v.Revision[:min(12, len(v.Revision))]
+		}
 	}
 	return v
 }
@@ -47,6 +64,20 @@ func newVersionCmd(a *app) *cobra.Command {
 				return a.printJSON(v)
 			}
 			a.say("semnat %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)
+			if v.Revision != "" {
+				var more []string
+				if v.Time != "" {
+					more = append(more, v.Time)
+				}
+				if v.Modified {
+					more = append(more, "modified")
+				}
+				if len(more) > 0 {
+					a.say("revision %s (%s)\n", v.Revision, strings.Join(more, ", "))
+				} else {
+					a.say("revision %s\n", v.Revision)
+				}
+			}
 			return nil
 		},
 	}

@@ -86,13 +86,15 @@ func ReadLine(in io.Reader, max int) ([]byte, error) {
 }
 
 // Get reads a secret from file if given, else from the environment
-// variable env if set, else from a prompt.
+// variable env if set (which is then removed from the process environment,
+// so that child processes never see it), else from a prompt.
 func Get(file, env string, in io.Reader, out io.Writer, label string) ([]byte, error) {
 	if file != "" {
 		return FromFile(file)
 	}
 	if env != "" {
 		if v, ok := os.LookupEnv(env); ok {
+			os.Unsetenv(env)
 			return []byte(v), nil
 		}
 	}

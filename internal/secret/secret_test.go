@@ -25,6 +25,9 @@ func TestSources(t *testing.T) {
 	if b, err := Get("", "SEMNAT_TEST_PW", nil, nil, "x"); err != nil || string(b) != "env-pw" {
 		t.Fatalf("env: %q %v", b, err)
 	}
+	if _, ok := os.LookupEnv("SEMNAT_TEST_PW"); ok {
+		t.Fatal("the secret stayed in the process environment")
+	}
 	if _, err := ReadLine(strings.NewReader(strings.Repeat("x", 20)), 10); err == nil {
 		t.Fatal("overlong secret accepted")
 	}
