@@ -7,36 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/semnat/semnat/internal/atomicfile"
 	"github.com/semnat/semnat/store"
 	"github.com/spf13/cobra"
 )
-
-// auditFlags name the store the audit commands read, as 'semnat serve' does.
-type auditFlags struct {
-	data, storeDSN string
-}
-
-func (f *auditFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.data, "data", ".data", "data directory holding the SQLite database semnat.db")
-	cmd.Flags().StringVar(&f.storeDSN, "store", "", "the store: a postgres:// URL, or a SQLite file (default DATA/semnat.db)")
-}
-
-// open opens an existing store: the audit commands never create one.
-func (f *auditFlags) open(a *app) (*store.Store, error) {
-	sf := serveFlags{data: f.data, storeDSN: f.storeDSN}
-	if f.storeDSN == "" {
-		path := filepath.Join(f.data, "semnat.db")
-		if _, err := os.Stat(path); err != nil {
-			return nil, withCode(exitUsage, fmt.Errorf("no store at %s: give --data DIR or --store URL", path))
-		}
-	}
-	return sf.openStore(a.log)
-}
 
 func newAuditCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
@@ -64,13 +40,13 @@ type auditVerifyResult struct {
 }
 
 func newAuditVerifyCmd(a *app) *cobra.Command {
-	var f auditFlags
+	var f storeFlags
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute the audit log's hash chain; exit 1 naming the first broken entry",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := f.open(a)
+			st, err := f.openExisting(cmd.Flags(), a.log)
 			if err != nil {
 				return err
 			}
@@ -109,7 +85,7 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	f.register(cmd)
+	f.register(cmd.Flags())
 	return cmd
 }
 
@@ -128,14 +104,14 @@ type auditLine struct {
 }
 
 func newAuditExportCmd(a *app) *cobra.Command {
-	var f auditFlags
+	var f storeFlags
 	var out string
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Write the audit log as JSON lines (stdout, or -o FILE written atomically)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := f.open(a)
+			st, err := f.openExisting(cmd.Flags(), a.log)
 			if err != nil {
 				return err
 			}
@@ -164,7 +140,7 @@ func newAuditExportCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	f.register(cmd)
+	f.register(cmd.Flags())
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write to FILE (mode 0600) instead of stdout")
 	return cmd
 }

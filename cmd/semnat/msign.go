@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -77,19 +79,38 @@ func (f *storeFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.dsn, "store", "", "the store: a postgres:// URL; default SQLite DATA/semnat.db")
 }
 
-func (f *storeFlags) open(fl *pflag.FlagSet) (*store.Store, error) {
-	for name, v := range map[string]*string{"data": &f.data, "store": &f.dsn} {
-		if env, ok := os.LookupEnv(envName(name)); ok && !fl.Changed(name) {
-			*v = env
-		}
-	}
+func (f *storeFlags) open(fl *pflag.FlagSet, log *slog.Logger) (*store.Store, error) {
+	f.fromEnv(fl)
 	if f.dsn == "" {
 		if err := os.MkdirAll(f.data, 0o700); err != nil {
 			return nil, withCode(exitFailed, err)
 		}
 	}
 	sf := serveFlags{data: f.data, storeDSN: f.dsn}
-	return sf.openStore()
+	return sf.openStore(log)
+}
+
+// openExisting opens a store that must exist already (a SQLite file is
+// never created): for commands that only read it.
+func (f *storeFlags) openExisting(fl *pflag.FlagSet, log *slog.Logger) (*store.Store, error) {
+	f.fromEnv(fl)
+	if f.dsn == "" {
+		path := filepath.Join(f.data, "semnat.db")
+		if _, err := os.Stat(path); err != nil {
+			return nil, withCode(exitUsage, fmt.Errorf("no store at %s: give --data DIR or --store URL", path))
+		}
+	}
+	sf := serveFlags{data: f.data, storeDSN: f.dsn}
+	return sf.openStore(log)
+}
+
+// fromEnv takes $SEMNAT_DATA and $SEMNAT_STORE for flags not given.
+func (f *storeFlags) fromEnv(fl *pflag.FlagSet) {
+	for name, v := range map[string]*string{"data": &f.data, "store": &f.dsn} {
+		if env, ok := os.LookupEnv(envName(name)); ok && !fl.Changed(name) {
+			*v = env
+		}
+	}
 }
 
 func newMSignSystemsCmd(a *app) *cobra.Command {
@@ -142,7 +163,7 @@ must start with: https://, or http:// on a loopback host.`,
 				}
 				n.APIKey = key
 			}
-			st, err := sf.open(cmd.Flags())
+			st, err := sf.open(cmd.Flags(), a.log)
 			if err != nil {
 				return err
 			}
@@ -206,7 +227,7 @@ func newMSignSystemsListCmd(a *app) *cobra.Command {
 		Short: "List the registered systems",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sf.open(cmd.Flags())
+			st, err := sf.open(cmd.Flags(), a.log)
 			if err != nil {
 				return err
 			}
@@ -257,7 +278,7 @@ func newMSignSystemsRemoveCmd(a *app) *cobra.Command {
 		Short: "Remove a registered system (it can no longer post or read requests)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := sf.open(cmd.Flags())
+			st, err := sf.open(cmd.Flags(), a.log)
 			if err != nil {
 				return err
 			}
