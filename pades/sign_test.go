@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/semnat/semnat/internal/testtool"
@@ -40,31 +39,10 @@ func unsupportedReason(row manifestRow) error {
 	return nil
 }
 
-// trustDB makes (once per root) an NSS database trusting the PKI's root,
-// for pdfsig.
-var nssDirs sync.Map // root fingerprint -> dir
-
+// trustDB makes an NSS database trusting the PKI's root, for pdfsig.
 func trustDB(t *testing.T, pki *testcerts.PKI) string {
 	t.Helper()
-	certutil := requireTool(t, "certutil")
-	key := string(pki.Root.Cert.Raw)
-	if d, ok := nssDirs.Load(key); ok {
-		return d.(string)
-	}
-	dir, err := os.MkdirTemp("", "semnat-nss-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Join(dir, "root.pem")
-	os.WriteFile(root, testcerts.PEM(pki.Root.Cert), 0o644)
-	if out, err := exec.Command(certutil, "-N", "-d", "sql:"+dir, "--empty-password").CombinedOutput(); err != nil {
-		t.Fatalf("certutil -N: %v %s", err, out)
-	}
-	if out, err := exec.Command(certutil, "-A", "-d", "sql:"+dir, "-n", "semnat-test-root", "-t", "CT,C,C", "-i", root).CombinedOutput(); err != nil {
-		t.Fatalf("certutil -A: %v %s", err, out)
-	}
-	nssDirs.Store(key, dir)
-	return dir
+	return testtool.NSSTrustDB(t, pki.Root.Cert)
 }
 
 // pdfsigResult runs pdfsig and returns, per signature, its "Signature

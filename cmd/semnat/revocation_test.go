@@ -177,11 +177,9 @@ func TestCLIRevocationAndTimestamps(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "gen time: ") {
 		t.Fatalf("stamp at the TSA root: %d\n%s%s", code, out, errOut)
 	}
-	if openssl, err := exec.LookPath("openssl"); err == nil {
-		o, err := exec.Command(openssl, "ts", "-reply", "-in", doc+".root.tsr", "-text").CombinedOutput()
-		if err != nil || !strings.Contains(string(o), "Status: Granted") {
-			t.Fatalf("openssl ts -reply on the .tsr: %v\n%s", err, o)
-		}
+	o, err := exec.Command(testtool.Require(t, "openssl"), "ts", "-reply", "-in", doc+".root.tsr", "-text").CombinedOutput()
+	if err != nil || !strings.Contains(string(o), "Status: Granted") {
+		t.Fatalf("openssl ts -reply on the .tsr: %v\n%s", err, o)
 	}
 	revLiveRevocation(t, p, dir, "http://"+addr)
 }
