@@ -91,6 +91,7 @@ func wantProblem(t *testing.T, resp *http.Response, body []byte, status int, typ
 	}
 }
 
+// uploads counts the server's temporary files in os.TempDir.
 func uploads(t *testing.T) int {
 	m, _ := filepath.Glob(filepath.Join(os.TempDir(), "semnat-upload-*"))
 	n, _ := filepath.Glob(filepath.Join(os.TempDir(), "semnat-sealed-*"))
@@ -119,6 +120,9 @@ func TestHealthAndErrors(t *testing.T) {
 }
 
 func TestSealAndVerify(t *testing.T) {
+	// A private temporary directory: other packages' tests, run at the
+	// same time, create files of the same names in the shared one.
+	t.Setenv("TMPDIR", t.TempDir())
 	before := uploads(t)
 	e := newEnv(t, pades.LevelBT, 1<<20)
 	doc := samplepdf.Document("Decizie", []string{"nr. 1"}, 0)
