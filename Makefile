@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/semnat
 PKGS := ./...
 
-.PHONY: help build test demo bench fuzz lint clean
+.PHONY: help build test race demo bench fuzz lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -25,13 +25,21 @@ build: ## build bin/semnat
 test: ## unit + integration tests (the CI command)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
+# The packages whose code runs concurrently (PKCS#11 session pool, store,
+# HTTP server, MSSP simulator and client, token agent), under the race
+# detector. CI runs it after `make test`.
+RACE_PKGS := ./pkcs11/... ./store/... ./server/... ./mobileid/... ./agent/...
+
+race: ## the concurrent packages' tests under -race (CI runs it)
+	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
+
 demo: build ## every service in one process on embedded defaults (test PKI, SQLite in .data)
 	./$(BIN) serve --demo --data .data
 
 bench: build ## Go benchmarks + side-by-side scripts, one table
 	bash bench/run.sh
 
-fuzz: ## a short run of every fuzz target
+fuzz: ## every fuzz target for a short time after its seeds (FUZZTIME=1m for longer; CI runs it)
 	bash .ci/fuzz.sh $(FUZZTIME)
 
 lint: ## go vet + gofmt check

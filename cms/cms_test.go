@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/semnat/semnat/internal/testtool"
@@ -204,7 +206,34 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse(data)
 		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error is not ErrMalformed: %v", err)
+			}
 			return
+		}
+		// Round trip: what was parsed is p.Raw (the input but trailing zero
+		// padding), and it parses again to the same structure.
+		if !bytes.Equal(p.Raw, data[:len(p.Raw)]) || len(bytes.Trim(data[len(p.Raw):], "\x00")) != 0 {
+			t.Fatalf("Raw is not the input: % x", p.Raw)
+		}
+		again, err := Parse(p.Raw)
+		if err != nil || !reflect.DeepEqual(again, p) {
+			t.Fatalf("Raw does not parse again to the same SignedData: %v", err)
+		}
+		// The signed attributes re-marshal to the bytes that were signed:
+		// exactly, when the input kept DER order; else the same attributes.
+		if p.Signer.SignedAttrsDER != nil {
+			re, err := marshalAttributes(p.Signer.SignedAttrs)
+			if err != nil {
+				t.Fatalf("re-marshal of the parsed signed attributes: %v", err)
+			}
+			back, err := parseAttributes(re)
+			if err != nil || len(re) != len(p.Signer.SignedAttrsDER) || len(back) != len(p.Signer.SignedAttrs) {
+				t.Fatalf("re-marshalled signed attributes differ: %v\n% x\n% x", err, re, p.Signer.SignedAttrsDER)
+			}
+			if derOrdered(p.Signer.SignedAttrs) && !bytes.Equal(re, p.Signer.SignedAttrsDER) {
+				t.Fatalf("DER-ordered signed attributes re-marshal differently:\n% x\n% x", re, p.Signer.SignedAttrsDER)
+			}
 		}
 		for _, c := range p.Certificates {
 			_ = p.Signer.VerifySignature(c)
@@ -225,4 +254,21 @@ func derToRaw(t *testing.T, der []byte, size int) []byte {
 	rs.R.FillBytes(raw[:size])
 	rs.S.FillBytes(raw[size:])
 	return raw
+}
+
+// derOrdered tells whether attrs (and each one's values) are in the order
+// DER gives a SET OF, so that re-marshalling them must give the same bytes.
+func derOrdered(attrs []Attribute) bool {
+	enc := make([][]byte, len(attrs))
+	for i, a := range attrs {
+		if !slices.IsSortedFunc(a.Values, bytes.Compare) {
+			return false
+		}
+		d, err := a.marshal()
+		if err != nil {
+			return false
+		}
+		enc[i] = d
+	}
+	return slices.IsSortedFunc(enc, bytes.Compare)
 }

@@ -35,6 +35,31 @@ func waitPrompt(t *testing.T, s *Simulator, msisdn string) Prompt {
 	return Prompt{}
 }
 
+// waitSIMIdle blocks until the SIM of msisdn has no transaction pending,
+// on the transaction's own "final" event rather than after a guessed sleep.
+func waitSIMIdle(t *testing.T, s *Simulator, msisdn string) {
+	t.Helper()
+	sm := s.lookup(msisdn)
+	if sm == nil {
+		t.Fatalf("no SIM %s", msisdn)
+	}
+	s.mu.Lock()
+	tx := sm.pending
+	s.mu.Unlock()
+	if tx == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	s.wait(ctx, tx, 30*time.Second, false)
+	s.mu.Lock()
+	final := tx.state.final()
+	s.mu.Unlock()
+	if !final {
+		t.Fatalf("the transaction on %s is still %s", msisdn, tx.state)
+	}
+}
+
 func TestVirtualPhoneBothFaces(t *testing.T) {
 	s, base := sharedSim(t)
 	for i, face := range []Face{FaceMID, FaceETSI} {
@@ -147,14 +172,14 @@ func TestSIMBusy(t *testing.T) {
 }
 
 func TestETSIRules(t *testing.T) {
-	_, base := sharedSim(t)
+	s, base := sharedSim(t)
 	d := randomDigest(t)
 	// Duplicate AP_TransID.
 	body := etsiSignBody("+37300000001", d, "asynchClientServer", nil)
 	if code, out := postJSON(t, base+"/rest/service/sign", body); code != 200 {
 		t.Fatal(out)
 	}
-	time.Sleep(50 * time.Millisecond) // let +37300000001 finish: otherwise 406
+	waitSIMIdle(t, s, "+37300000001") // else the SIM is busy: 406
 	if code, out := postJSON(t, base+"/rest/service/sign", body); code != 400 || faultCode(out) != "101" || !strings.Contains(dig(out, "Fault", "Detail").(string), "AP_TransID") {
 		t.Fatalf("duplicate AP_TransID: %d %v", code, out)
 	}
@@ -314,7 +339,7 @@ func TestMIDRules(t *testing.T) {
 		if code != 200 || out["sessionID"] == nil {
 			t.Errorf("%s: %d %v", name, code, out)
 		}
-		time.Sleep(40 * time.Millisecond) // the SIM answers; else the next request finds it busy
+		waitSIMIdle(t, s, "+37300000001") // the SIM answers; else the next request finds it busy
 	}
 	resp, _ := http.Get(base + "/mid-api/certificate")
 	if resp.StatusCode != 405 {

@@ -4,25 +4,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"testing"
 )
-
-type net0 struct{}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func (net0) freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
-}
 
 // hexSerial formats a serial the way openssl index files do: upper-case hex,
 // an even number of digits.

@@ -98,7 +98,7 @@ func TestLevels(t *testing.T) {
 				t.Fatalf("timestamp time %v", res.TimestampTime)
 			}
 			file := writeTemp(t, out)
-			qpdfCheck(t, file, false)
+			qpdfCheck(t, file, "")
 			sigs, certs := pdfsigResult(t, db, file)
 			want := 1
 			if lvl == LevelBLTA {

@@ -149,7 +149,7 @@ func TestSignTwiceAndFillExistingFields(t *testing.T) {
 			t.Errorf("signature %d: %s / %s", i+1, sigs[i], certs[i])
 		}
 	}
-	qpdfCheck(t, writeTemp(t, two), false)
+	qpdfCheck(t, writeTemp(t, two), "")
 }
 
 func TestCertificationAndLocks(t *testing.T) {
@@ -266,7 +266,7 @@ func TestVisibleSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := writeTemp(t, out)
-	qpdfCheck(t, file, false)
+	qpdfCheck(t, file, "")
 	sigs, certs := pdfsigResult(t, trustDB(t, pki), file)
 	if len(sigs) != 1 || sigs[0] != "Signature is Valid." || certs[0] != "Certificate is Trusted." {
 		t.Fatalf("pdfsig: %v %v", sigs, certs)

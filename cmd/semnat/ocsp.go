@@ -101,7 +101,11 @@ file (signed by that CA) lists it as revoked. Only OCSP is served then.`,
 			}()
 			defer func() { cancel(); <-done }()
 			a.log.Info("ocsp: serving", "pki", pkiDir, "cas", svc.CRL.Names(), "presigned", svc.OCSP.Presign(ctx))
-			if err := httpserve.Serve(ctx, addr, svc, httpserve.Options{Ready: a.stdout, Log: a.log}); err != nil {
+			ln, base, err := a.listen(addr)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			if err := httpserve.ServeListener(ctx, ln, base, svc, httpserve.Options{Ready: a.stdout, Log: a.log}); err != nil {
 				return withCode(exitUsage, err)
 			}
 			return nil

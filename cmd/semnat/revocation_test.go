@@ -57,8 +57,15 @@ func revStartServer(t *testing.T, args ...string) string {
 // stderr.
 func startCommand(t *testing.T, stdin io.Reader, args ...string) (string, *revSyncBuffer) {
 	t.Helper()
+	return startCommandOn(t, nil, stdin, args...)
+}
+
+// startCommandOn is startCommand with listeners handed over to the command
+// (app.listeners).
+func startCommandOn(t *testing.T, listeners map[string]net.Listener, stdin io.Reader, args ...string) (string, *revSyncBuffer) {
+	t.Helper()
 	out, errb := &revSyncBuffer{}, &revSyncBuffer{}
-	a := &app{stdin: stdin, stdout: out, stderr: errb, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	a := &app{stdin: stdin, stdout: out, stderr: errb, log: slog.New(slog.NewTextHandler(io.Discard, nil)), listeners: listeners}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -97,8 +104,11 @@ func TestCLIRevocationAndTimestamps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The PKI's URLs need the address before the server starts: the
+	// listener bound here is handed over to `ocsp serve` (no closing and
+	// binding again, which another test's server could take in between).
+	t.Cleanup(func() { l.Close() })
 	addr := l.Addr().String()
-	l.Close()
 	p, err := testcerts.Generate(testcerts.Options{BaseURL: "http://" + addr})
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +117,7 @@ func TestCLIRevocationAndTimestamps(t *testing.T) {
 	if _, err := p.WriteDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	if got := revStartServer(t, "ocsp", "serve", "--pki", dir, "--addr", addr, "--tsa", "tsa-rsa"); got != "http://"+addr {
+	if got, _ := startCommandOn(t, map[string]net.Listener{addr: l}, strings.NewReader(""), "ocsp", "serve", "--pki", dir, "--addr", addr, "--tsa", "tsa-rsa"); got != "http://"+addr {
 		t.Fatalf("ocsp serve listens on %s, want %s", got, addr)
 	}
 	tsaURL := revStartServer(t, "tsa", "serve", "--pki", dir, "--addr", "127.0.0.1:0") + "/tsa"
@@ -177,11 +187,9 @@ func TestCLIRevocationAndTimestamps(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "gen time: ") {
 		t.Fatalf("stamp at the TSA root: %d\n%s%s", code, out, errOut)
 	}
-	if openssl, err := exec.LookPath("openssl"); err == nil {
-		o, err := exec.Command(openssl, "ts", "-reply", "-in", doc+".root.tsr", "-text").CombinedOutput()
-		if err != nil || !strings.Contains(string(o), "Status: Granted") {
-			t.Fatalf("openssl ts -reply on the .tsr: %v\n%s", err, o)
-		}
+	o, err := exec.Command(testtool.Require(t, "openssl"), "ts", "-reply", "-in", doc+".root.tsr", "-text").CombinedOutput()
+	if err != nil || !strings.Contains(string(o), "Status: Granted") {
+		t.Fatalf("openssl ts -reply on the .tsr: %v\n%s", err, o)
 	}
 	revLiveRevocation(t, p, dir, "http://"+addr)
 }

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os/signal"
 	"sort"
 	"strings"
 	"syscall"
 
+	"github.com/semnat/semnat/internal/httpserve"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -46,6 +48,20 @@ type app struct {
 	stdout, stderr io.Writer
 	json, verbose  bool
 	log            *slog.Logger
+	// listeners are bound sockets handed over to the serving commands by
+	// address (--addr), for an embedding program or a test that must know
+	// the address before the command starts: used instead of binding
+	// --addr again, which another process could have taken meanwhile.
+	listeners map[string]net.Listener
+}
+
+// listen binds addr, or takes the listener handed over for it.
+func (a *app) listen(addr string) (net.Listener, string, error) {
+	if ln, ok := a.listeners[addr]; ok {
+		delete(a.listeners, addr)
+		return ln, "http://" + ln.Addr().String(), nil
+	}
+	return httpserve.Listen(addr)
 }
 
 // printJSON writes v as indented JSON on stdout: with --json nothing else goes there.

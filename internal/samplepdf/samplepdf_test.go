@@ -5,16 +5,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/semnat/semnat/internal/testtool"
 )
 
 func TestDocumentPassesQPDF(t *testing.T) {
-	qpdf, err := exec.LookPath("qpdf")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("qpdf not installed")
-		}
-		t.Skip("qpdf not installed")
-	}
+	qpdf := testtool.Require(t, "qpdf")
 	for _, size := range []int{0, 1 << 20} {
 		doc := Document("Contract (nr. 1)", []string{"line one", "Chișinău"}, size)
 		if len(doc) < size {

@@ -14,18 +14,52 @@ import (
 )
 
 // InCI tells whether the tests run in CI, where a missing tool is a failure.
+// .ci/run sets CI=true itself, so a local run of it is as strict as CI.
 func InCI() bool { return os.Getenv("CI") != "" }
 
+// installHints says how to get each external tool the tests use.
+var installHints = map[string]string{
+	"openssl":       "apt-get install openssl",
+	"qpdf":          "apt-get install qpdf",
+	"pdfsig":        "apt-get install poppler-utils",
+	"pdftoppm":      "apt-get install poppler-utils",
+	"certutil":      "apt-get install libnss3-tools",
+	"softhsm2-util": "apt-get install softhsm2",
+	"pkcs11-tool":   "apt-get install opensc",
+	"chromium":      "apt-get install chromium",
+	"node":          "apt-get install nodejs",
+	"npm":           "apt-get install npm",
+	"pdfcpu":        "go install github.com/pdfcpu/pdfcpu/cmd/pdfcpu@v0.15.0",
+}
+
+// InstallHint is the command that installs tool name ("bash .ci/run
+// installs every tool" when the tool has no hint of its own).
+func InstallHint(name string) string {
+	if h, ok := installHints[name]; ok {
+		return h + " (bash .ci/run installs every tool)"
+	}
+	return "bash .ci/run installs every tool"
+}
+
+// Unavailable ends a test that cannot run its check here: outside CI it is
+// skipped with a one-line reason, under CI=true it fails, so that CI never
+// passes by skipping. what says what is missing; fix how to get it.
+func Unavailable(t testing.TB, what, fix string) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("%s (CI=true: a check may not be skipped); %s", what, fix)
+	}
+	t.Skipf("SKIP %s; %s; CI=true makes this a failure", what, fix)
+}
+
 // Require returns the path of an external tool. Outside CI a missing tool
-// skips the test; in CI it fails it, so that CI never passes by skipping.
+// skips the test with one line naming the tool and its install command; in
+// CI it fails it.
 func Require(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if InCI() {
-			t.Fatalf("%s not installed: .ci/run must install it", name)
-		}
-		t.Skipf("%s not installed", name)
+		Unavailable(t, name+" not installed", "install: "+InstallHint(name))
 	}
 	return p
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pades/pdf"
 )
 
@@ -151,10 +152,7 @@ func TestSubsetFont(t *testing.T) {
 func TestCompositeGlyphsKept(t *testing.T) {
 	// Go Regular has no composite glyphs; DejaVu Sans builds accented
 	// letters from components.
-	data, err := os.ReadFile("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-	if err != nil {
-		t.Skip("DejaVu Sans not installed")
-	}
+	data := dejaVuSans(t)
 	f, err := parseFont(data)
 	if err != nil {
 		t.Fatal(err)
@@ -423,10 +421,7 @@ func TestErrors(t *testing.T) {
 func TestOtherFont(t *testing.T) {
 	// A second, independent TrueType font: DejaVu Sans (a much larger font
 	// with many composite glyphs), when the system has it.
-	data, err := os.ReadFile("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-	if err != nil {
-		t.Skip("DejaVu Sans not installed")
-	}
+	data := dejaVuSans(t)
 	a, err := Layout(Spec{Rect: [4]float64{0, 0, 260, 90}, Lines: typicalLines, Font: data})
 	if err != nil {
 		t.Fatal(err)
@@ -489,4 +484,16 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "stamps/s")
 	b.ReportMetric(float64(len(packed)), "font-bytes")
+}
+
+// dejaVuSans reads DejaVu Sans, a second independent TrueType font with
+// composite glyphs (fonts-dejavu-core, which .ci/run installs).
+func dejaVuSans(t *testing.T) []byte {
+	t.Helper()
+	const path = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		testtool.Unavailable(t, "DejaVu Sans not installed ("+path+")", "install: apt-get install fonts-dejavu-core")
+	}
+	return data
 }

@@ -1,6 +1,7 @@
 package appearance
 
 import (
+	"bytes"
 	"testing"
 )
 
@@ -56,11 +57,22 @@ func FuzzLayout(f *testing.F) {
 	})
 }
 
-// FuzzAdobeMarker checks the JPEG marker scan on arbitrary bytes.
+// FuzzAdobeMarker checks the JPEG marker scan on arbitrary bytes: a marker
+// it reports is an APP14 segment starting "Adobe" in the input, and bytes
+// appended after the input never hide a marker already found.
 func FuzzAdobeMarker(f *testing.F) {
 	f.Add([]byte("\xff\xd8\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00"))
 	f.Add([]byte("\xff\xd8\xff\xe0\x00\x02\xff\xda"))
+	f.Add([]byte("\xff\xd8\xff\xe0\x00\x04JF\xff\xee\x00\x0eAdobe"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		hasAdobeMarker(b)
+		if !hasAdobeMarker(b) {
+			return
+		}
+		if !bytes.Contains(b, []byte("Adobe")) || !bytes.Contains(b, []byte{0xFF, 0xEE}) {
+			t.Fatalf("marker reported in % x", b)
+		}
+		if !hasAdobeMarker(append(bytes.Clone(b), 0xFF, 0xD9, 0, 0)) {
+			t.Fatalf("appended bytes hide the marker of % x", b)
+		}
 	})
 }

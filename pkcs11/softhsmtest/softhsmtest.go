@@ -24,6 +24,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pkcs11"
 	"github.com/semnat/semnat/testcerts"
 )
@@ -142,10 +143,7 @@ type Token struct {
 func New(t testing.TB, entities ...string) *Token {
 	t.Helper()
 	if err := setup(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v: .ci/run must install softhsm2", err)
-		}
-		t.Skip(err)
+		testtool.Unavailable(t, err.Error(), "install: "+testtool.InstallHint("softhsm2-util"))
 	}
 	env.mu.Lock()
 	env.n++
