@@ -538,7 +538,7 @@ func (h *securityHandler) cryptStrings(o Object, ref Ref, enc bool, depth int) (
 		if err != nil {
 			return nil, err
 		}
-		return String{Value: b, Hex: v.Hex || enc}, nil
+		return String{Value: b, Hex: v.Hex}, nil
 	case Array:
 		out := v
 		if enc {
@@ -776,4 +776,43 @@ func (r *Reader) EncodedStreamReader(s *Stream) (io.Reader, error) {
 		return nil, err
 	}
 	return r.crypt.decryptReader(m, s.cryptRef, raw), nil
+}
+
+// encryptStream encrypts the (encoded) data of a new stream of object ref
+// whose dictionary is d.
+func (h *securityHandler) encryptStream(d *Dict, ref Ref, data []byte) ([]byte, error) {
+	m := h.stm
+	switch t, _ := d.Name("Type"); t {
+	case "Metadata":
+		if !h.encryptMetadata {
+			return data, nil
+		}
+	case "EmbeddedFile":
+		m = h.eff
+	case "XRef":
+		return data, nil
+	}
+	return h.encryptBytes(m, ref, data)
+}
+
+// reencryptStream returns the data of s, a stream of the file, encrypted
+// for object ref (d is the dictionary it is written with).
+func (r *Reader) reencryptStream(s *Stream, d *Dict, ref Ref) ([]byte, error) {
+	rd, err := r.EncodedStreamReader(s)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(&limitReader{r: rd, n: r.opts.Limits.MaxStreamSize}); err != nil {
+		return nil, fmt.Errorf("re-encrypting stream %v: %w", s.cryptRef, err)
+	}
+	if len(d.Entries()) > 0 {
+		if f, ok := d.Get("Filter").(Array); ok && len(f) > 0 && f[0] == Name("Crypt") {
+			return nil, fmt.Errorf("%w: copying a stream with its own crypt filter to another object", ErrEncrypted)
+		}
+		if f, ok := d.Get("Filter").(Name); ok && f == "Crypt" {
+			return nil, fmt.Errorf("%w: copying a stream with its own crypt filter to another object", ErrEncrypted)
+		}
+	}
+	return r.crypt.encryptStream(d, ref, b.Bytes())
 }
