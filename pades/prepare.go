@@ -50,8 +50,8 @@ func (p *Prepared) SignerOpts() crypto.SignerOpts { return p.Pending.SignerOpts(
 
 // openForUpdate opens a PDF for an incremental update and refuses what
 // cannot be updated safely.
-func openForUpdate(in io.ReaderAt, size int64) (*pdf.Reader, *pdf.Dict, pdf.Ref, error) {
-	r, err := pdf.Open(in, size, nil)
+func openForUpdate(in io.ReaderAt, size int64, password []byte) (*pdf.Reader, *pdf.Dict, pdf.Ref, error) {
+	r, err := pdf.Open(in, size, &pdf.Options{Password: password})
 	if err != nil {
 		if errors.Is(err, pdf.ErrNotPDF) {
 			return nil, nil, pdf.Ref{}, fmt.Errorf("%w: %v", ErrNotPDF, err)
@@ -59,7 +59,12 @@ func openForUpdate(in io.ReaderAt, size int64) (*pdf.Reader, *pdf.Dict, pdf.Ref,
 		return nil, nil, pdf.Ref{}, fmt.Errorf("pades: reading the PDF: %w", err)
 	}
 	if enc := r.Encrypted(); enc != nil {
-		return nil, nil, pdf.Ref{}, fmt.Errorf("%w (%s)", ErrEncrypted, enc)
+		if !r.Decrypting() {
+			return nil, nil, pdf.Ref{}, fmt.Errorf("%w (%s)", ErrEncrypted, enc)
+		}
+		if !enc.AllowsSigning() {
+			return nil, nil, pdf.Ref{}, fmt.Errorf("%w (/P %d: neither bit 6, annotations and forms, nor bit 9, form filling, is set)", ErrNotPermitted, int32(enc.Permissions))
+		}
 	}
 	if r.Repaired() {
 		return nil, nil, pdf.Ref{}, fmt.Errorf("%w: %v", ErrDamaged, r.RepairReasons())
@@ -488,7 +493,7 @@ func plan(in io.ReaderAt, size int64, cert *x509.Certificate, opts *Options, rem
 	if cert == nil {
 		return nil, errors.New("pades: no signer certificate")
 	}
-	r, cat, catRef, err := openForUpdate(in, size)
+	r, cat, catRef, err := openForUpdate(in, size, opts.Password)
 	if err != nil {
 		return nil, err
 	}

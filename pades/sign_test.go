@@ -28,8 +28,6 @@ func readManifest(t testing.TB) []manifestRow { return testtool.Manifest(t) }
 // unsupportedReason says why semnat refuses to sign a corpus file, or "".
 func unsupportedReason(row manifestRow) error {
 	switch {
-	case row["encrypted"] != "none":
-		return ErrEncrypted
 	case strings.HasPrefix(row["file"], "broken-"):
 		return ErrDamaged
 	case row["file"] == "signed-certified-pdf13.pdf", row["file"] == "certified-pyhanko.pdf":
@@ -38,6 +36,59 @@ func unsupportedReason(row manifestRow) error {
 		return ErrCertifiedNoChanges
 	}
 	return nil
+}
+
+// corpusPassword is the user password the manifest gives for an
+// encrypted file ("" when anyone may open it).
+func corpusPassword(row manifestRow) string {
+	switch pw := strings.TrimSpace(row["user_password"]); pw {
+	case "", "-", "?", "(empty)":
+		return ""
+	default:
+		return pw
+	}
+}
+
+// notPermitted are the corpus files whose /P forbids signing without the
+// owner password (qpdf --show-encryption: "modify forms: not allowed",
+// "modify annotations: not allowed") and whose owner password is known.
+var notPermitted = map[string]bool{
+	"encrypted-aes256-r6-nouserpw.pdf": true,
+	"encrypted-rc4-40-userpw.pdf":      true,
+}
+
+// signPassword is the password to sign a corpus file with: the owner's
+// for the files whose permissions forbid signing.
+func signPassword(row manifestRow) string {
+	if notPermitted[row["file"]] {
+		return strings.TrimSpace(row["owner_password"])
+	}
+	return corpusPassword(row)
+}
+
+// qpdfPwArgs and pdfsigPwArgs are the options that open a file with
+// password pw. and pdfsig options that open a file with password pw.
+func qpdfPwArgs(pw string) []string {
+	if pw == "" {
+		return nil
+	}
+	return []string{"--password=" + pw}
+}
+
+func pdfsigPwArgs(pw string) []string {
+	if pw == "" {
+		return nil
+	}
+	return []string{"-upw", pw}
+}
+
+// pdfsigArgs opens a corpus file for pdfsig with the password it is signed
+// with (pdfsig needs to be told an owner password is one).
+func pdfsigArgs(row manifestRow) []string {
+	if notPermitted[row["file"]] {
+		return []string{"-opw", signPassword(row)}
+	}
+	return pdfsigPwArgs(corpusPassword(row))
 }
 
 // trustDB makes (once per root) an NSS database trusting the PKI's root,
@@ -70,11 +121,12 @@ func trustDB(t *testing.T, pki *testcerts.PKI) string {
 // pdfsigResult runs pdfsig and returns, per signature, its "Signature
 // Validation" and "Certificate Validation" values ("" when pdfsig printed
 // none for that signature).
-func pdfsigResult(t *testing.T, db, file string) (sigs []string, certs []string) {
+func pdfsigResult(t *testing.T, db, file string, args ...string) (sigs []string, certs []string) {
 	t.Helper()
 	// -no-ocsp: the test PKI's responder may not be running; revocation is
 	// checked by the verifier's own tests.
-	out, _ := exec.Command(requireTool(t, "pdfsig"), "-no-ocsp", "-nssdir", "sql:"+db, file).CombinedOutput()
+	args = append(append([]string{"-no-ocsp", "-nssdir", "sql:" + db}, args...), file)
+	out, _ := exec.Command(requireTool(t, "pdfsig"), args...).CombinedOutput()
 	for _, l := range strings.Split(string(out), "\n") {
 		l = strings.TrimSpace(l)
 		switch {
@@ -117,9 +169,9 @@ func checkCMSWithOpenSSL(t *testing.T, file string, br [4]int64, root string) {
 	}
 }
 
-func qpdfCheck(t *testing.T, file string, allowWarnings bool) {
+func qpdfCheck(t *testing.T, file string, allowWarnings bool, args ...string) {
 	t.Helper()
-	out, err := exec.Command(requireTool(t, "qpdf"), "--check", file).CombinedOutput()
+	out, err := exec.Command(requireTool(t, "qpdf"), append(append([]string{"--check"}, args...), file)...).CombinedOutput()
 	if err != nil {
 		var ee *exec.ExitError
 		if allowWarnings && errors.As(err, &ee) && ee.ExitCode() == 3 {
@@ -144,7 +196,18 @@ func TestSignCorpusBB(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			in := filepath.Join(corpusDir, name)
 			out := filepath.Join(t.TempDir(), "signed.pdf")
-			res, err := signCorpusFile(t, in, out, signer, &Options{Reason: "Aprobat", Location: "Chișinău"})
+			pw := corpusPassword(row)
+			if notPermitted[name] {
+				_, err := signCorpusFile(t, in, out, signer, &Options{Password: []byte(pw)})
+				if !errors.Is(err, ErrNotPermitted) {
+					t.Fatalf("signing with the user password: %v, want ErrNotPermitted", err)
+				}
+				if _, serr := os.Stat(out); !os.IsNotExist(serr) {
+					t.Fatal("an output file was left behind")
+				}
+				pw = signPassword(row)
+			}
+			res, err := signCorpusFile(t, in, out, signer, &Options{Reason: "Aprobat", Location: "Chișinău", Password: []byte(pw)})
 			if want := unsupportedReason(row); want != nil {
 				if !errors.Is(err, want) {
 					t.Fatalf("want %v, got %v", want, err)
@@ -161,10 +224,13 @@ func TestSignCorpusBB(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			qpdfCheck(t, out, row["qpdf_check"] != "ok")
+			qpdfCheck(t, out, row["qpdf_check"] != "ok", qpdfPwArgs(pw)...)
 			checkCMSWithOpenSSL(t, out, res.ByteRange, root)
-			beforeSigs, _ := pdfsigResult(t, db, in)
-			sigs, certs := pdfsigResult(t, db, out)
+			if row["encrypted"] != "none" {
+				checkEncryptedOutput(t, in, out, pw)
+			}
+			beforeSigs, _ := pdfsigResult(t, db, in, pdfsigArgs(row)...)
+			sigs, certs := pdfsigResult(t, db, out, pdfsigArgs(row)...)
 			if len(sigs) != len(beforeSigs)+1 {
 				t.Fatalf("pdfsig lists %d signatures, want %d", len(sigs), len(beforeSigs)+1)
 			}
@@ -201,18 +267,23 @@ func TestSignCorpusBLTAVisible(t *testing.T) {
 			opts.PSS, opts.Hash = true, crypto.SHA384
 			opts.Reason, opts.Location = "Aprobat", "Chișinău"
 			opts.Visible = &Visible{Page: 1, Rect: [4]float64{40, 40, 300, 110}}
+			pw := signPassword(row)
+			opts.Password = []byte(pw)
 			in := filepath.Join(corpusDir, name)
 			out := filepath.Join(t.TempDir(), "signed.pdf")
 			res, err := signCorpusFile(t, in, out, signer, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			qpdfCheck(t, out, row["qpdf_check"] != "ok")
+			qpdfCheck(t, out, row["qpdf_check"] != "ok", qpdfPwArgs(pw)...)
 			checkCMSWithOpenSSL(t, out, res.ByteRange, root)
+			if row["encrypted"] != "none" {
+				checkEncryptedOutput(t, in, out, pw)
+			}
 			data, _ := os.ReadFile(out)
-			checkDocTimestampWithOpenSSL(t, data, l.pki)
-			beforeSigs, _ := pdfsigResult(t, db, in)
-			sigs, certs := pdfsigResult(t, db, out)
+			checkDocTimestampWithOpenSSL(t, data, l.pki, []byte(pw)...)
+			beforeSigs, _ := pdfsigResult(t, db, in, pdfsigArgs(row)...)
+			sigs, certs := pdfsigResult(t, db, out, pdfsigArgs(row)...)
 			// Ours, then the document timestamp (which pdfsig 22.12 cannot verify).
 			if len(sigs) != len(beforeSigs)+2 {
 				t.Fatalf("pdfsig lists %d signatures, want %d", len(sigs), len(beforeSigs)+2)

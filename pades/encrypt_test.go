@@ -1,0 +1,186 @@
+package pades
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/semnat/semnat/pades/pdf"
+	"github.com/semnat/semnat/testcerts"
+)
+
+// qpdfEncrypt encrypts data with qpdf: method is rc4-40, rc4-128, aes-128
+// or aes-256; extra are qpdf's permission options (--modify=none, ...).
+func qpdfEncrypt(t *testing.T, data []byte, user, owner, method string, extra ...string) []byte {
+	t.Helper()
+	qpdf := requireTool(t, "qpdf")
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(in, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	switch method {
+	case "rc4-40":
+		args = []string{"--allow-weak-crypto", "--encrypt", user, owner, "40"}
+	case "rc4-128":
+		args = []string{"--allow-weak-crypto", "--encrypt", user, owner, "128", "--use-aes=n"}
+	case "aes-128":
+		args = []string{"--encrypt", user, owner, "128", "--use-aes=y"}
+	case "aes-256":
+		args = []string{"--encrypt", user, owner, "256"}
+	default:
+		t.Fatalf("unknown method %s", method)
+	}
+	args = append(append(args, extra...), "--", in, out)
+	if b, err := exec.Command(qpdf, args...).CombinedOutput(); err != nil {
+		t.Fatalf("qpdf %v: %v\n%s", args, err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// checkEncryptedOutput checks what we appended to an encrypted file: qpdf
+// decrypts the whole result without complaint and finds our signature
+// dictionary's /Reason, which the update does not hold in plain text.
+func checkEncryptedOutput(t *testing.T, in, out, pw string) {
+	t.Helper()
+	orig, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(signed, orig) {
+		t.Fatal("the output does not start with the original bytes")
+	}
+	if bytes.Contains(signed[len(orig):], []byte("Aprobat")) {
+		t.Error("the update holds the signature's /Reason in plain text")
+	}
+	qpdf := requireTool(t, "qpdf")
+	dec := filepath.Join(t.TempDir(), "decrypted.pdf")
+	b, err := exec.Command(qpdf, append(qpdfPwArgs(pw), "--decrypt", out, dec)...).CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 3 && onlyLinearizationWarnings(string(b))) {
+		t.Fatalf("qpdf --decrypt: %v\n%s", err, b)
+	}
+	js, err := exec.Command(qpdf, "--json=2", "--json-key=qpdf", dec).CombinedOutput()
+	if err != nil {
+		t.Fatalf("qpdf --json: %v\n%s", err, js)
+	}
+	if !bytes.Contains(js, []byte("Aprobat")) {
+		t.Error("qpdf does not decrypt our signature's /Reason")
+	}
+}
+
+func onlyLinearizationWarnings(out string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "WARNING") && !strings.Contains(l, "linearization") && !strings.Contains(l, "hint table") {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSignEncrypted signs files encrypted by qpdf with each method, with a
+// user password, and checks the result with qpdf, pdfsig, openssl and our
+// verifier.
+func TestSignEncrypted(t *testing.T) {
+	pki := testcerts.New(t)
+	db := trustDB(t, pki)
+	root := filepath.Join(t.TempDir(), "root.pem")
+	os.WriteFile(root, testcerts.PEM(pki.Root.Cert), 0o644)
+	for _, base := range []string{"minimal-table-pdf17.pdf", "pdf17-xrefstream-objstm.pdf", "emptysig-1field-table.pdf"} {
+		for _, method := range []string{"rc4-40", "rc4-128", "aes-128", "aes-256"} {
+			t.Run(base+"/"+method, func(t *testing.T) {
+				enc := qpdfEncrypt(t, corpus(t, base), "user", "owner", method)
+				dir := t.TempDir()
+				in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "signed.pdf")
+				os.WriteFile(in, enc, 0o644)
+				if _, err := SignFile(context.Background(), in, out, entitySigner(pki, "person-p256"), nil); !errors.Is(err, ErrPasswordRequired) {
+					t.Fatalf("signing without the password: %v, want ErrPasswordRequired", err)
+				}
+				if _, err := SignFile(context.Background(), in, out, entitySigner(pki, "person-p256"), &Options{Password: []byte("nope")}); !errors.Is(err, ErrWrongPassword) {
+					t.Fatalf("signing with a wrong password: %v, want ErrWrongPassword", err)
+				}
+				opts := &Options{Reason: "Aprobat", Password: []byte("user"), Visible: &Visible{Page: 1, Rect: [4]float64{20, 20, 200, 80}}}
+				res, err := SignFile(context.Background(), in, out, entitySigner(pki, "person-rsa2048"), opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				qpdfCheck(t, out, false, "--password=user")
+				checkCMSWithOpenSSL(t, out, res.ByteRange, root)
+				checkEncryptedOutput(t, in, out, "user")
+				sigs, certs := pdfsigResult(t, db, out, "-upw", "user")
+				// (an empty signature field of the original is listed too)
+				if len(sigs) == 0 || sigs[len(sigs)-1] != "Signature is Valid." || certs[len(certs)-1] != "Certificate is Trusted." {
+					t.Errorf("pdfsig: %q %q", sigs, certs)
+				}
+				data, _ := os.ReadFile(out)
+				if _, err := Verify(context.Background(), bytes.NewReader(data), int64(len(data)), &VerifyOptions{Roots: pki.RootPool(), Revocation: RevocationSkip}); !errors.Is(err, ErrPasswordRequired) {
+					t.Errorf("verifying without the password: %v", err)
+				}
+				rep := verifyBytes(t, data, &VerifyOptions{Roots: pki.RootPool(), Revocation: RevocationSkip, PDF: &pdf.Options{Password: []byte("owner")}})
+				if rep.Indication != TotalPassed || len(rep.Signatures) != 1 {
+					t.Errorf("verify: %s", dumpReport(rep))
+				}
+				// A second signature on top of the first.
+				two, _, err := signBytes(t, data, entitySigner(pki, "person-p256"), &Options{Password: []byte("owner")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rep = verifyBytes(t, two, &VerifyOptions{Roots: pki.RootPool(), Revocation: RevocationSkip, PDF: &pdf.Options{Password: []byte("user")}})
+				if rep.Indication != TotalPassed || len(rep.Signatures) != 2 {
+					t.Errorf("verify after a second signature: %s", dumpReport(rep))
+				}
+			})
+		}
+	}
+}
+
+// TestSignEncryptedPermissions: without the owner password, the /P bits
+// must allow annotations (bit 6) or form filling (bit 9).
+func TestSignEncryptedPermissions(t *testing.T) {
+	pki := testcerts.New(t)
+	base := corpus(t, "minimal-table-pdf17.pdf")
+	for _, c := range []struct {
+		name    string
+		extra   []string
+		allowed bool
+	}{
+		{"everything", nil, true},
+		{"no-modify", []string{"--modify=none"}, false},
+		{"forms-only", []string{"--modify=form"}, true},
+		{"annotate", []string{"--modify=annotate"}, true},
+		{"no-annotate-no-form", []string{"--annotate=n", "--form=n", "--modify-other=n", "--assemble=n"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			enc := qpdfEncrypt(t, base, "", "owner", "aes-256", c.extra...)
+			_, _, err := signBytes(t, enc, entitySigner(pki, "person-p256"), nil)
+			if c.allowed && err != nil {
+				t.Fatalf("user: %v", err)
+			}
+			if !c.allowed && !errors.Is(err, ErrNotPermitted) {
+				t.Fatalf("user: %v, want ErrNotPermitted", err)
+			}
+			out, _, err := signBytes(t, enc, entitySigner(pki, "person-p256"), &Options{Password: []byte("owner")})
+			if err != nil {
+				t.Fatalf("owner: %v", err)
+			}
+			rep := verifyBytes(t, out, &VerifyOptions{Roots: pki.RootPool(), Revocation: RevocationSkip})
+			if rep.Indication != TotalPassed {
+				t.Errorf("verify: %s", dumpReport(rep))
+			}
+		})
+	}
+}
