@@ -39,6 +39,7 @@ type signFlags struct {
 	force                     bool
 	trust                     []string
 	mobile                    *mobileSource
+	password                  pdfPassword
 }
 
 func newSignCmd(a *app) *cobra.Command {
@@ -53,6 +54,13 @@ reported.
 The signing key comes from a PKCS#12 file (--p12, password from
 --p12-pass-file, $SEMNAT_P12_PASSWORD or a prompt) or PEM files
 (--key/--cert/--chain).
+
+Encrypted PDFs (RC4, AES-128, AES-256) are signed in place of their
+encryption: the update is encrypted with the file's key. A file anyone may
+open needs no password; otherwise give the user or owner password with
+--password-file, $SEMNAT_PDF_PASSWORD, or type it at the prompt. Without the
+owner password, the file's permissions must allow form filling or
+annotations.
 
 Levels: B-B (signature only), B-T (+ signature timestamp from --tsa),
 B-LT (+ certificates, OCSP responses and CRLs in the document security store),
@@ -93,6 +101,7 @@ Exit codes: 0 all signed, 1 at least one file failed, 3 usage error.`,
 	fl.BoolVar(&f.force, "force", false, "overwrite existing output files")
 	fl.StringSliceVar(&f.trust, "trust", nil, "PEM trust anchors: stored in the DSS at B-LT; with --mobile, what the phone's certificate must chain to")
 	f.mobile = newMobileSource(fl, &f.trust)
+	f.password.register(fl)
 	return cmd
 }
 
@@ -119,6 +128,9 @@ func runSign(ctx context.Context, a *app, f *signFlags, args []string) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
+	if err := f.password.load(); err != nil {
+		return withCode(exitUsage, err)
+	}
 	signer, closeSigner, err := f.openSigner(ctx, a)
 	if err != nil {
 		return err
@@ -127,7 +139,7 @@ func runSign(ctx context.Context, a *app, f *signFlags, args []string) error {
 	if err := f.addServices(opts, signer); err != nil {
 		return withCode(exitUsage, err)
 	}
-	outcomes := signAll(ctx, a, jobs, signer, opts, max(f.jobs, 1))
+	outcomes := signAll(ctx, a, jobs, signer, opts, &f.password, max(f.jobs, 1))
 	failed := 0
 	for _, o := range outcomes {
 		if o.err != nil {
@@ -307,7 +319,7 @@ func (f *signFlags) openSigner(ctx context.Context, a *app) (pades.Signer, func(
 
 // signAll signs the jobs with a pool of workers and a progress line on a
 // terminal. Results keep the order of the inputs.
-func signAll(ctx context.Context, a *app, jobs []signJob, s pades.Signer, opts *pades.Options, workers int) []signOutcome {
+func signAll(ctx context.Context, a *app, jobs []signJob, s pades.Signer, opts *pades.Options, pw *pdfPassword, workers int) []signOutcome {
 	out := make([]signOutcome, len(jobs))
 	progress := len(jobs) > 1 && !a.json && isTerminal(a.stderr)
 	skipped := forEach(ctx, a, len(jobs), workers, progress, func(finished, i int) string {
@@ -315,7 +327,14 @@ func signAll(ctx context.Context, a *app, jobs []signJob, s pades.Signer, opts *
 	}, func(i int) {
 		j := jobs[i]
 		start := time.Now()
-		res, err := signOne(ctx, a, j, s, opts)
+		var res *pades.Result
+		err := pw.do(a, j.in, func(password []byte) error {
+			o := *opts
+			o.Password = password
+			var err error
+			res, err = signOne(ctx, a, j, s, &o)
+			return err
+		})
 		o := signOutcome{In: j.in, Out: j.out, Result: res, Took: time.Since(start).Seconds(), err: err}
 		if err != nil {
 			o.Error, o.Out, o.Result = err.Error(), "", nil
