@@ -262,6 +262,9 @@ func (u *Update) writeObject(cw *countWriter, e *encoder, p pendingObj, res *Res
 	var data []byte
 	var raw io.Reader
 	h := u.r.crypt
+	if h != nil && p.ref == h.encRef {
+		h = nil // the /Encrypt dictionary is never encrypted
+	}
 	s, isStream := p.obj.(*Stream)
 	if isStream {
 		if s.Dict == nil {
