@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -315,4 +316,129 @@ func TestDecryptQpdfMade(t *testing.T) {
 
 func r0EncryptMetadata(t *testing.T, path, pw string) bool {
 	return openFile(t, path, &Options{Password: []byte(pw)}).Encrypted().EncryptMetadata
+}
+
+// FuzzDecrypt opens encrypted files (the corpus's, mutated) with a fuzzed
+// password, reads every object and stream, and, when the file opens, writes
+// an update and checks that its new string and stream decrypt to what was
+// written.
+func FuzzDecrypt(f *testing.F) {
+	paths, _ := filepath.Glob(filepath.Join(corpusDir, "*encrypted*.pdf"))
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil && len(b) < 20000 {
+			f.Add(b, "")
+			f.Add(b, "view")
+			f.Add(b, "user2")
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, pw string) {
+		opts := *fuzzOptions
+		opts.Password = []byte(pw)
+		r, err := Open(bytes.NewReader(data), int64(len(data)), &opts)
+		if err != nil {
+			if r != nil {
+				t.Fatal("Open returned a reader and an error")
+			}
+			return
+		}
+		budget := 500
+		for num := uint32(1); num <= r.MaxObjectNumber() && budget > 0; num++ {
+			budget--
+			e, ok := r.Lookup(num)
+			if !ok {
+				continue
+			}
+			o, err := r.Object(Ref{Num: num, Gen: e.Gen})
+			if s, ok := o.(*Stream); ok && err == nil {
+				r.StreamData(s)
+				if rd, err := r.EncodedStreamReader(s); err == nil {
+					readAllT(rd)
+				}
+			}
+		}
+		if !r.Decrypting() || r.Repaired() {
+			return
+		}
+		if _, err := r.Catalog(); err != nil {
+			return
+		}
+		u := r.NewUpdate()
+		want := "fuzz (string) \x00\xff"
+		sref := u.Add(NewDict(DictEntry{"S", String{Value: []byte(want)}}))
+		tref := u.Add(NewStream(nil, []byte("fuzz stream")))
+		var buf bytes.Buffer
+		if _, err := u.Write(&buf); err != nil {
+			return
+		}
+		all := append(append([]byte(nil), data...), buf.Bytes()...)
+		r2, err := Open(bytes.NewReader(all), int64(len(all)), &opts)
+		if err != nil {
+			t.Fatalf("reopening the update: %v", err)
+		}
+		if !r2.Decrypting() {
+			return // the update's trailer made another /Encrypt current (a fuzzed hybrid file)
+		}
+		d, err := r2.ResolveDict(sref)
+		if err != nil || d == nil {
+			t.Fatalf("new dictionary: %v", err)
+		}
+		if s, _ := d.Get("S").(String); string(s.Value) != want {
+			t.Fatalf("new string decrypts to %q", s.Value)
+		}
+		so, err := r2.Resolve(tref)
+		if s, ok := so.(*Stream); !ok || err != nil {
+			t.Fatalf("new stream: %v %v", so, err)
+		} else if b, err := r2.StreamData(s); err != nil || string(b) != "fuzz stream" {
+			t.Fatalf("new stream decrypts to %q, %v", b, err)
+		}
+	})
+}
+
+// FuzzAESStream: the streaming AES-CBC reader, read in small pieces, gives
+// what decrypting the whole data at once gives.
+func FuzzAESStream(f *testing.F) {
+	h := &securityHandler{key: bytes.Repeat([]byte{7}, 16)}
+	enc, _ := h.encryptBytes(cryptAESV2, Ref{Num: 3}, []byte("some stream data that spans blocks"))
+	f.Add(enc, uint8(5))
+	f.Add([]byte{}, uint8(1))
+	f.Add(make([]byte, 16), uint8(3))
+	f.Add(make([]byte, 40), uint8(16))
+	f.Fuzz(func(t *testing.T, data []byte, piece uint8) {
+		whole, werr := h.decryptBytes(cryptAESV2, Ref{Num: 3}, data)
+		rd := h.decryptReader(cryptAESV2, Ref{Num: 3}, &chunkReader{data: data, n: int(piece%32) + 1})
+		var got []byte
+		buf := make([]byte, int(piece%7)+1)
+		var serr error
+		for {
+			n, err := rd.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				if err != io.EOF {
+					serr = err
+				}
+				break
+			}
+		}
+		if (werr != nil) != (serr != nil) {
+			t.Fatalf("whole: %v, streamed: %v", werr, serr)
+		}
+		if werr == nil && !bytes.Equal(whole, got) {
+			t.Fatalf("whole %x, streamed %x", whole, got)
+		}
+	})
+}
+
+// chunkReader returns at most n bytes per Read.
+type chunkReader struct {
+	data []byte
+	n    int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), c.n)], c.data)
+	c.data = c.data[k:]
+	return k, nil
 }
