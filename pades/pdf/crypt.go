@@ -369,7 +369,9 @@ func hashR6(rev int64, pw, salt, udata []byte) []byte {
 	if rev == 5 {
 		return k
 	}
-	var k1 []byte
+	// K1 and E are at most 64 * (127 + 64 + 48) bytes: allocated once.
+	k1 := make([]byte, 0, 64*(len(pw)+64+len(udata)))
+	e := make([]byte, cap(k1))
 	for i := 0; ; i++ {
 		k1 = k1[:0]
 		for range 64 {
@@ -378,7 +380,7 @@ func hashR6(rev int64, pw, salt, udata []byte) []byte {
 			k1 = append(k1, udata...)
 		}
 		blk, _ := aes.NewCipher(k[:16]) // 16-byte key: cannot fail
-		e := make([]byte, len(k1))
+		e = e[:len(k1)]
 		cipher.NewCBCEncrypter(blk, k[16:32]).CryptBlocks(e, k1)
 		sum := 0
 		for _, b := range e[:16] {
