@@ -10,13 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/testcerts"
 )
 
 // qpdfEncrypt encrypts data with qpdf: method is rc4-40, rc4-128, aes-128
 // or aes-256; extra are qpdf's permission options (--modify=none, ...).
-func qpdfEncrypt(t *testing.T, data []byte, user, owner, method string, extra ...string) []byte {
+func qpdfEncrypt(t testing.TB, data []byte, user, owner, method string, extra ...string) []byte {
 	t.Helper()
 	qpdf := requireTool(t, "qpdf")
 	dir := t.TempDir()
@@ -37,6 +38,8 @@ func qpdfEncrypt(t *testing.T, data []byte, user, owner, method string, extra ..
 	default:
 		t.Fatalf("unknown method %s", method)
 	}
+	// Stream data as it is (not recompressed): the same document, encrypted.
+	args = append([]string{"--compress-streams=n", "--decode-level=none"}, args...)
 	args = append(append(args, extra...), "--", in, out)
 	if b, err := exec.Command(qpdf, args...).CombinedOutput(); err != nil {
 		t.Fatalf("qpdf %v: %v\n%s", args, err, b)
@@ -180,6 +183,34 @@ func TestSignEncryptedPermissions(t *testing.T) {
 			rep := verifyBytes(t, out, &VerifyOptions{Roots: pki.RootPool(), Revocation: RevocationSkip})
 			if rep.Indication != TotalPassed {
 				t.Errorf("verify: %s", dumpReport(rep))
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyEncrypted20MB compares verifying a signed 20 MB document
+// encrypted (AES-256 R6, AES-128, RC4-128: anyone may open them) with the
+// same document unencrypted (issue 12's target: within 1.3x).
+func BenchmarkVerifyEncrypted20MB(b *testing.B) {
+	pki := testcerts.New(b)
+	doc := samplepdf.Document("bench", nil, 20<<20)
+	for _, method := range []string{"plain", "aes-256", "aes-128", "rc4-128"} {
+		in := doc
+		if method != "plain" {
+			in = qpdfEncrypt(b, doc, "", "owner", method)
+		}
+		signed, _, err := signBytes(b, in, entitySigner(pki, "person-p256"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(method, func(b *testing.B) {
+			opts := &VerifyOptions{Roots: pki.RootPool(), Revocation: RevocationSkip}
+			if rep := verifyBytes(b, signed, opts); rep.Indication != TotalPassed {
+				b.Fatalf("does not pass:\n%s", dumpReport(rep))
+			}
+			b.SetBytes(int64(len(signed)))
+			for b.Loop() {
+				verifyBytes(b, signed, opts)
 			}
 		})
 	}

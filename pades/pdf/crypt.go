@@ -188,7 +188,7 @@ func (r *Reader) setupCrypt() error {
 	}
 	h.key = key
 	info.Permissions = Permission(uint32(ep.p))
-	info.Owner = owner
+	info.owner = owner
 	info.EncryptMetadata = ep.encryptMetadata
 	if ep.rev >= 5 && !permsMatch(key, ep.perms, ep.p) {
 		r.note("the /Perms entry of the /Encrypt dictionary does not match /P")
@@ -221,42 +221,53 @@ func (r *Reader) trailerID() Object {
 }
 
 // authenticate finds the file key from the password: tried as the owner
-// password first, then as the user password. An empty password is the
-// usual case of a file anyone may open.
-func authenticate(ep *encryptParams, pw []byte) (key []byte, owner bool, err error) {
+// password first, then as the user password. The empty password, the
+// usual case of a file anyone may open, is tried as the user password
+// first, and whether it is also the owner's is found out only when asked
+// (owner): for AES-256 each check costs a hundred rounds of AES and SHA-2,
+// which verifying does not need.
+func authenticate(ep *encryptParams, pw []byte) (key []byte, owner func() bool, err error) {
+	yes := func() bool { return true }
 	if ep.rev >= 5 {
 		if len(pw) > 127 {
 			pw = pw[:127]
 		}
 		if len(ep.o) < 48 || len(ep.u) < 48 || len(ep.oe) < 32 || len(ep.ue) < 32 {
-			return nil, false, fmt.Errorf("%w: /O, /U, /OE or /UE of the /Encrypt dictionary is too short", ErrEncrypted)
+			return nil, nil, fmt.Errorf("%w: /O, /U, /OE or /UE of the /Encrypt dictionary is too short", ErrEncrypted)
 		}
-		if bytes.Equal(hashR6(ep.rev, pw, ep.o[32:40], ep.u[:48]), ep.o[:32]) {
-			k := hashR6(ep.rev, pw, ep.o[40:48], ep.u[:48])
-			return aesNoIV(k, ep.oe[:32]), true, nil
+		isOwner := func() bool { return bytes.Equal(hashR6(ep.rev, pw, ep.o[32:40], ep.u[:48]), ep.o[:32]) }
+		ownerKey := func() []byte { return aesNoIV(hashR6(ep.rev, pw, ep.o[40:48], ep.u[:48]), ep.oe[:32]) }
+		if len(pw) > 0 && isOwner() {
+			return ownerKey(), yes, nil
 		}
 		if bytes.Equal(hashR6(ep.rev, pw, ep.u[32:40], nil), ep.u[:32]) {
 			k := hashR6(ep.rev, pw, ep.u[40:48], nil)
-			return aesNoIV(k, ep.ue[:32]), false, nil
+			if len(pw) > 0 {
+				return aesNoIV(k, ep.ue[:32]), func() bool { return false }, nil
+			}
+			return aesNoIV(k, ep.ue[:32]), isOwner, nil
 		}
-		return nil, false, passwordErr(pw)
+		if len(pw) == 0 && isOwner() {
+			return ownerKey(), yes, nil
+		}
+		return nil, nil, passwordErr(pw)
 	}
 	if ep.rev < 2 || ep.rev > 4 {
-		return nil, false, fmt.Errorf("%w: standard security handler revision %d is not implemented", ErrEncrypted, ep.rev)
+		return nil, nil, fmt.Errorf("%w: standard security handler revision %d is not implemented", ErrEncrypted, ep.rev)
 	}
 	if len(ep.o) < 32 || len(ep.u) < 16 {
-		return nil, false, fmt.Errorf("%w: /O or /U of the /Encrypt dictionary is too short", ErrEncrypted)
+		return nil, nil, fmt.Errorf("%w: /O or /U of the /Encrypt dictionary is too short", ErrEncrypted)
 	}
 	// Owner password (Algorithm 7): decrypt /O to get the user password.
 	if upw := userFromOwner(ep, pw); upw != nil {
 		if k := checkUser(ep, upw); k != nil {
-			return k, true, nil
+			return k, yes, nil
 		}
 	}
 	if k := checkUser(ep, pw); k != nil {
-		return k, false, nil
+		return k, func() bool { return false }, nil
 	}
-	return nil, false, passwordErr(pw)
+	return nil, nil, passwordErr(pw)
 }
 
 func passwordErr(pw []byte) error {
@@ -738,11 +749,21 @@ func (a *aesCBCReader) fill() {
 	a.out = out
 }
 
+// Owner reports whether the file was opened with its owner password
+// (which permits everything).
+func (e *EncryptInfo) Owner() bool {
+	if e == nil || e.owner == nil {
+		return false
+	}
+	e.ownerOnce.Do(func() { e.isOwner = e.owner() })
+	return e.isOwner
+}
+
 // Allows reports whether the document's permissions allow p. With the
 // owner password every operation is allowed; an unencrypted file allows
 // everything.
 func (e *EncryptInfo) Allows(p Permission) bool {
-	if e == nil || e.Owner {
+	if e == nil || e.Owner() {
 		return true
 	}
 	return e.Permissions&p != 0
@@ -751,7 +772,7 @@ func (e *EncryptInfo) Allows(p Permission) bool {
 // AllowsSigning reports whether signature fields may be filled or added:
 // bit 6 (annotations and forms) or, from R3 on, bit 9 (form filling).
 func (e *EncryptInfo) AllowsSigning() bool {
-	if e == nil || e.Owner {
+	if e == nil || e.Owner() {
 		return true
 	}
 	return e.Allows(PermAnnotate) || (e.R >= 3 && e.Allows(PermFillForms))

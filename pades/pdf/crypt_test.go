@@ -241,12 +241,12 @@ func TestDecryptCorpus(t *testing.T) {
 				t.Errorf("Open with a wrong password: %v, want ErrWrongPassword", err)
 			}
 			r := openFile(t, path, &Options{Password: []byte(user)})
-			if r.Encrypted().Owner && ownerKnown && owner != user {
+			if r.Encrypted().Owner() && ownerKnown && owner != user {
 				t.Errorf("user password %q opened as owner", user)
 			}
 			if ownerKnown && owner != "" {
 				ro := openFile(t, path, &Options{Password: []byte(owner)})
-				if !ro.Encrypted().Owner {
+				if !ro.Encrypted().Owner() {
 					t.Errorf("owner password %q not recognised as the owner's", owner)
 				}
 				if !ro.Encrypted().AllowsSigning() {
@@ -301,7 +301,7 @@ func TestDecryptQpdfMade(t *testing.T) {
 				}
 				for _, pw := range []string{v.user, "owner"} {
 					r := openFile(t, out, &Options{Password: []byte(pw)})
-					if got := r.Encrypted().Owner; got != (pw == "owner") {
+					if got := r.Encrypted().Owner(); got != (pw == "owner") {
 						t.Errorf("password %q: Owner = %v", pw, got)
 					}
 				}

@@ -684,9 +684,12 @@ type EncryptInfo struct {
 	Method    string // "RC4", "AES-128", "AES-256", "Identity" or "unknown"
 	Dict      *Dict
 	// Set once the password is accepted (standard security handler):
-	Permissions     Permission // /P
-	Owner           bool       // opened with the owner password: everything is permitted
+	Permissions     Permission // /P (see Owner, Allows)
 	EncryptMetadata bool       // /EncryptMetadata (default true)
+
+	owner     func() bool // is the password the owner's (asked once)
+	ownerOnce sync.Once
+	isOwner   bool
 }
 
 func (e *EncryptInfo) String() string {

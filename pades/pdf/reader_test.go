@@ -223,7 +223,7 @@ func TestCorpusLaziness(t *testing.T) {
 func TestEncryptedStructure(t *testing.T) {
 	r := openFile(t, filepath.Join(corpusDir, "encrypted-rc4-40-userpw.pdf"), &Options{Password: []byte("view")})
 	e := r.Encrypted()
-	if e == nil || e.V != 1 || e.R != 2 || e.Method != "RC4" || e.Owner {
+	if e == nil || e.V != 1 || e.R != 2 || e.Method != "RC4" || e.Owner() {
 		t.Fatalf("Encrypted() = %+v", e)
 	}
 	p, err := r.Page(0)
@@ -238,7 +238,7 @@ func TestEncryptedStructure(t *testing.T) {
 		t.Errorf("StreamData of an encrypted file: %q, %v", data, err)
 	}
 	r = openFile(t, filepath.Join(corpusDir, "encrypted-aes256-r6-nouserpw.pdf"), nil)
-	if e := r.Encrypted(); e.Method != "AES-256" || e.R != 6 || e.Owner {
+	if e := r.Encrypted(); e.Method != "AES-256" || e.R != 6 || e.Owner() {
 		t.Errorf("Encrypted() = %v", e)
 	}
 	if n, err := r.NumPages(); err != nil || n != 30 {
