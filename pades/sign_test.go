@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/semnat/semnat/internal/testtool"
+	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/testcerts"
 )
 
@@ -228,6 +229,12 @@ func TestSignCorpusBB(t *testing.T) {
 			checkCMSWithOpenSSL(t, out, res.ByteRange, root)
 			if row["encrypted"] != "none" {
 				checkEncryptedOutput(t, in, out, pw)
+				// Our verifier decrypts what we wrote and passes our signature.
+				data, _ := os.ReadFile(out)
+				rep := verifyBytes(t, data, &VerifyOptions{Roots: pki.RootPool(), Revocation: RevocationSkip, PDF: &pdf.Options{Password: []byte(pw)}})
+				if n := len(rep.Signatures); n == 0 || rep.Signatures[n-1].Indication != TotalPassed {
+					t.Errorf("verify:\n%s", dumpReport(rep))
+				}
 			}
 			beforeSigs, _ := pdfsigResult(t, db, in, pdfsigArgs(row)...)
 			sigs, certs := pdfsigResult(t, db, out, pdfsigArgs(row)...)
