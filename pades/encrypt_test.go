@@ -152,24 +152,25 @@ func TestSignEncrypted(t *testing.T) {
 }
 
 // TestSignEncryptedPermissions: without the owner password, the /P bits
-// must allow annotations (bit 6) or form filling (bit 9).
+// must allow annotations (bit 6), or form filling (bit 9) when an existing
+// empty signature field is signed.
 func TestSignEncryptedPermissions(t *testing.T) {
 	pki := testcerts.New(t)
-	base := corpus(t, "minimal-table-pdf17.pdf")
 	for _, c := range []struct {
-		name    string
-		extra   []string
-		allowed bool
+		name, base, field string
+		extra             []string
+		allowed           bool
 	}{
-		{"everything", nil, true},
-		{"no-modify", []string{"--modify=none"}, false},
-		{"forms-only", []string{"--modify=form"}, true},
-		{"annotate", []string{"--modify=annotate"}, true},
-		{"no-annotate-no-form", []string{"--annotate=n", "--form=n", "--modify-other=n", "--assemble=n"}, false},
+		{"everything", "minimal-table-pdf17.pdf", "", nil, true},
+		{"no-modify", "minimal-table-pdf17.pdf", "", []string{"--modify=none"}, false},
+		{"forms-only-new-field", "minimal-table-pdf17.pdf", "", []string{"--modify=form"}, false},
+		{"forms-only-existing-field", "emptysig-1field-table.pdf", "Sig1", []string{"--modify=form"}, true},
+		{"annotate", "minimal-table-pdf17.pdf", "", []string{"--modify=annotate"}, true},
+		{"no-annotate-no-form", "emptysig-1field-table.pdf", "Sig1", []string{"--annotate=n", "--form=n", "--modify-other=n", "--assemble=n"}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			enc := qpdfEncrypt(t, base, "", "owner", "aes-256", c.extra...)
-			_, _, err := signBytes(t, enc, entitySigner(pki, "person-p256"), nil)
+			enc := qpdfEncrypt(t, corpus(t, c.base), "", "owner", "aes-256", c.extra...)
+			_, _, err := signBytes(t, enc, entitySigner(pki, "person-p256"), &Options{Field: c.field})
 			if c.allowed && err != nil {
 				t.Fatalf("user: %v", err)
 			}

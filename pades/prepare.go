@@ -63,7 +63,7 @@ func openForUpdate(in io.ReaderAt, size int64, password []byte) (*pdf.Reader, *p
 			return nil, nil, pdf.Ref{}, fmt.Errorf("%w (%s)", ErrEncrypted, enc)
 		}
 		if !enc.AllowsSigning() {
-			return nil, nil, pdf.Ref{}, fmt.Errorf("%w (/P %d: neither bit 6, annotations and forms, nor bit 9, form filling, is set)", ErrNotPermitted, int32(enc.Permissions))
+			return nil, nil, pdf.Ref{}, fmt.Errorf("%w: neither form filling (bit 9) nor annotations (bit 6) are permitted (/P %d)", ErrNotPermitted, int32(enc.Permissions))
 		}
 	}
 	if r.Repaired() {
@@ -125,6 +125,10 @@ func placeField(r *pdf.Reader, u *pdf.Update, cat *pdf.Dict, af *acroForm, sigRe
 			return "", nil, err
 		}
 		return name, lock, setSigFlags(r, u, cat, af, nil)
+	}
+	if enc := r.Encrypted(); !enc.Allows(pdf.PermAnnotate) {
+		// Bit 9 alone permits filling existing fields, not adding one.
+		return "", nil, fmt.Errorf("%w: only filling in an existing empty signature field is permitted, not adding one (/P bit 9 without bit 6); name an empty field (--field)", ErrNotPermitted)
 	}
 	if name == "" {
 		name = uniqueFieldName(af, fp.docTS)
@@ -496,6 +500,9 @@ func plan(in io.ReaderAt, size int64, cert *x509.Certificate, opts *Options, rem
 	r, cat, catRef, err := openForUpdate(in, size, opts.Password)
 	if err != nil {
 		return nil, err
+	}
+	if opts.level() == LevelBLTA && !r.Encrypted().Allows(pdf.PermAnnotate) {
+		return nil, fmt.Errorf("%w: B-LTA adds a document timestamp field, and only filling in existing form fields is permitted (/P bit 9 without bit 6); sign at B-LT", ErrNotPermitted)
 	}
 	af, err := readAcroForm(r, cat)
 	if err != nil {

@@ -35,7 +35,7 @@ func Repair(in io.ReaderAt, size int64, out io.Writer, password []byte) ([]strin
 			return nil, fmt.Errorf("%w (%s)", ErrEncrypted, enc)
 		}
 		if !enc.AllowsSigning() {
-			return nil, fmt.Errorf("%w (/P %d)", ErrNotPermitted, int32(enc.Permissions))
+			return nil, fmt.Errorf("%w: neither form filling (bit 9) nor annotations (bit 6) are permitted (/P %d)", ErrNotPermitted, int32(enc.Permissions))
 		}
 	}
 	cat, err := r.Catalog()

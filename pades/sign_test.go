@@ -31,6 +31,11 @@ func unsupportedReason(row manifestRow) error {
 	switch {
 	case strings.HasPrefix(row["file"], "broken-"):
 		return ErrDamaged
+	case row["file"] == "signed-encrypted-aes128-linearized.pdf":
+		// /P -3120 permits filling in existing form fields, not adding
+		// one, and its only signature field is signed; the owner
+		// password is not known.
+		return ErrNotPermitted
 	case row["file"] == "signed-certified-pdf13.pdf", row["file"] == "certified-pyhanko.pdf":
 		// Certified with DocMDP /P 1 (qpdf --json shows "/P": 1): no change,
 		// a further signature included, is allowed.
@@ -56,6 +61,13 @@ func corpusPassword(row manifestRow) string {
 var notPermitted = map[string]bool{
 	"encrypted-aes256-r6-nouserpw.pdf": true,
 	"encrypted-rc4-40-userpw.pdf":      true,
+}
+
+// fillOnly are the corpus files whose /P permits filling in existing form
+// fields (bit 9) but not adding annotations (bit 6): they are signed in
+// their empty signature field (qpdf --json: /Sig field "Signature1").
+var fillOnly = map[string]string{
+	"emptysig-encrypted-aes128-linearized.pdf": "Signature1",
 }
 
 // signPassword is the password to sign a corpus file with: the owner's
@@ -208,7 +220,12 @@ func TestSignCorpusBB(t *testing.T) {
 				}
 				pw = signPassword(row)
 			}
-			res, err := signCorpusFile(t, in, out, signer, &Options{Reason: "Aprobat", Location: "Chișinău", Password: []byte(pw)})
+			if f := fillOnly[name]; f != "" {
+				if _, err := signCorpusFile(t, in, out, signer, &Options{Password: []byte(pw)}); !errors.Is(err, ErrNotPermitted) {
+					t.Fatalf("adding a signature field where only filling is permitted: %v, want ErrNotPermitted", err)
+				}
+			}
+			res, err := signCorpusFile(t, in, out, signer, &Options{Reason: "Aprobat", Location: "Chișinău", Password: []byte(pw), Field: fillOnly[name]})
 			if want := unsupportedReason(row); want != nil {
 				if !errors.Is(err, want) {
 					t.Fatalf("want %v, got %v", want, err)
@@ -238,6 +255,13 @@ func TestSignCorpusBB(t *testing.T) {
 			}
 			beforeSigs, _ := pdfsigResult(t, db, in, pdfsigArgs(row)...)
 			sigs, certs := pdfsigResult(t, db, out, pdfsigArgs(row)...)
+			if f := fillOnly[name]; f != "" {
+				// pdfsig lists the empty field before; ours fills it.
+				if len(sigs) != len(beforeSigs) || sigs[0] != "Signature is Valid." || certs[0] != "Certificate is Trusted." {
+					t.Fatalf("pdfsig: %q / %q, before %q", sigs, certs, beforeSigs)
+				}
+				return
+			}
 			if len(sigs) != len(beforeSigs)+1 {
 				t.Fatalf("pdfsig lists %d signatures, want %d", len(sigs), len(beforeSigs)+1)
 			}
@@ -276,9 +300,17 @@ func TestSignCorpusBLTAVisible(t *testing.T) {
 			opts.Visible = &Visible{Page: 1, Rect: [4]float64{40, 40, 300, 110}}
 			pw := signPassword(row)
 			opts.Password = []byte(pw)
+			opts.Field = fillOnly[name]
 			in := filepath.Join(corpusDir, name)
 			out := filepath.Join(t.TempDir(), "signed.pdf")
 			res, err := signCorpusFile(t, in, out, signer, opts)
+			if fillOnly[name] != "" {
+				// The document timestamp would add a field.
+				if !errors.Is(err, ErrNotPermitted) {
+					t.Fatalf("B-LTA where only filling is permitted: %v, want ErrNotPermitted", err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

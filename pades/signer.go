@@ -80,7 +80,7 @@ type RevocationSource interface {
 // Errors callers test with errors.Is.
 var (
 	ErrEncrypted    = errors.New("pades: the PDF is encrypted with a security handler semnat does not implement (only the standard password handler is); decrypt it first (e.g. qpdf --decrypt)")
-	ErrNotPermitted = errors.New("pades: the encrypted PDF's permissions do not allow signing or filling in form fields; give the owner password to sign it")
+	ErrNotPermitted = errors.New("pades: the encrypted PDF's permissions (/P) do not allow this signature; give the owner password to sign it")
 	// ErrPasswordRequired and ErrWrongPassword are the pdf package's: the
 	// PDF is encrypted with a user password (Options.Password, or
 	// VerifyOptions.PDF.Password).
