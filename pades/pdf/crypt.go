@@ -179,6 +179,13 @@ func (r *Reader) setupCrypt() error {
 	default:
 		return nil // V0, V3 (unpublished) or unknown: not implemented
 	}
+	if ep.v == 4 {
+		for _, m := range h.filters {
+			if m == cryptAESV2 || m == cryptAESV3 {
+				ep.keyLen = 16 // AES-128, whatever /Length says
+			}
+		}
+	}
 	if ep.keyLen < 5 || ep.keyLen > 32 || (ep.v < 5 && ep.keyLen > 16) {
 		return fmt.Errorf("%w: key length %d bits is not valid", ErrEncrypted, ep.keyLen*8)
 	}
@@ -255,7 +262,7 @@ func authenticate(ep *encryptParams, pw []byte) (key []byte, owner func() bool, 
 	if ep.rev < 2 || ep.rev > 4 {
 		return nil, nil, fmt.Errorf("%w: standard security handler revision %d is not implemented", ErrEncrypted, ep.rev)
 	}
-	if len(ep.o) < 32 || len(ep.u) < 16 {
+	if len(ep.o) < 32 || len(ep.u) < 32 && ep.rev == 2 || len(ep.u) < 16 {
 		return nil, nil, fmt.Errorf("%w: /O or /U of the /Encrypt dictionary is too short", ErrEncrypted)
 	}
 	// Owner password (Algorithm 7): decrypt /O to get the user password.

@@ -331,6 +331,9 @@ func FuzzDecrypt(f *testing.F) {
 			f.Add(b, "user2")
 		}
 	}
+	for _, enc := range hostileEncryptDicts() {
+		f.Add(hostilePDF(enc), "")
+	}
 	f.Fuzz(func(t *testing.T, data []byte, pw string) {
 		opts := *fuzzOptions
 		opts.Password = []byte(pw)
@@ -441,4 +444,55 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	k := copy(p[:min(len(p), c.n)], c.data)
 	c.data = c.data[k:]
 	return k, nil
+}
+
+// hostileEncryptDicts are /Encrypt dictionaries with wrong lengths and
+// inconsistent parameters (two of them made the reader panic once).
+func hostileEncryptDicts() []string {
+	o32 := "<" + strings.Repeat("41", 32) + ">"
+	u16 := "<" + strings.Repeat("42", 16) + ">"
+	u48 := "<" + strings.Repeat("42", 48) + ">"
+	return []string{
+		"<</Filter /Standard /V 1 /R 2 /O " + o32 + " /U " + u16 + " /P -4>>",
+		"<</Filter /Standard /V 2 /R 3 /Length 8 /O " + o32 + " /U " + u16 + " /P -4>>",
+		"<</Filter /Standard /V 2 /R 3 /Length 4096 /O " + o32 + " /U " + u16 + " /P -4>>",
+		"<</Filter /Standard /V 4 /R 4 /Length 40 /CF <</StdCF <</CFM /AESV2>>>> /StmF /StdCF /StrF /StdCF /O " + o32 + " /U " + u16 + " /P -4>>",
+		"<</Filter /Standard /V 4 /R 4 /CF <</StdCF <</CFM /Bogus>>>> /StmF /StdCF /StrF /StdCF /O " + o32 + " /U " + u16 + " /P -4>>",
+		"<</Filter /Standard /V 4 /R 4 /StmF /Missing /O " + o32 + " /U " + u16 + " /P -4>>",
+		"<</Filter /Standard /V 5 /R 6 /CF <</StdCF <</CFM /AESV3>>>> /StmF /StdCF /StrF /StdCF /O " + u48 + " /U " + u48 + " /OE " + o32 + " /UE " + o32 + " /P -4>>",
+		"<</Filter /Standard /V 5 /R 6 /O <00> /U <00> /P -4>>",
+		"<</Filter /Standard /V 4 /R 9 /O " + o32 + " /U " + u16 + ">>",
+		"<</Filter /Standard /V 4 /R 4 /O (short) /U (short)>>",
+	}
+}
+
+// hostilePDF is a small document encrypted with enc.
+func hostilePDF(enc string) []byte {
+	objs := append(append([]string(nil), minimalObjs...), enc)
+	objs[0] = "<</Type /Catalog /Pages 2 0 R /S (a string) /H <0001>>>"
+	return mkPDF(objs, "/Encrypt 5 0 R /ID [<00112233445566778899aabbccddeeff> <00>]")
+}
+
+// TestCryptHostileEncryptDicts: such dictionaries give an error or a
+// reader, never a panic, and reading strings and streams with the key they
+// give does not panic either.
+func TestCryptHostileEncryptDicts(t *testing.T) {
+	for _, enc := range hostileEncryptDicts() {
+		data := hostilePDF(enc)
+		for _, pw := range []string{"", "pw"} {
+			r, err := Open(bytes.NewReader(data), int64(len(data)), &Options{Password: []byte(pw)})
+			if err != nil {
+				if !errors.Is(err, ErrPasswordRequired) && !errors.Is(err, ErrWrongPassword) && !errors.Is(err, ErrEncrypted) {
+					t.Errorf("%s: unexpected error %v", enc, err)
+				}
+				continue
+			}
+			r.Catalog()
+			if s, err := r.Resolve(Ref{Num: 4}); err == nil {
+				if st, ok := s.(*Stream); ok {
+					r.StreamData(st)
+				}
+			}
+		}
+	}
 }
