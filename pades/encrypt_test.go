@@ -216,3 +216,72 @@ func BenchmarkVerifyEncrypted20MB(b *testing.B) {
 		})
 	}
 }
+
+// rewriteContents appends an update that writes page 1's content stream
+// again (decrypted, then encrypted anew: AES gets a new IV) with data
+// returned by edit.
+func rewriteContents(t *testing.T, signed []byte, pw string, edit func([]byte) []byte) []byte {
+	t.Helper()
+	r, err := pdf.Open(bytes.NewReader(signed), int64(len(signed)), &pdf.Options{Password: []byte(pw)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := r.Page(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, ok := page.Dict.Get("Contents").(pdf.Ref)
+	if !ok {
+		t.Fatalf("page /Contents is %v", page.Dict.Get("Contents"))
+	}
+	o, _ := r.Resolve(ref)
+	st := o.(*pdf.Stream)
+	rd, err := r.EncodedStreamReader(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data bytes.Buffer
+	data.ReadFrom(rd)
+	d := st.Dict.Clone()
+	d.Delete("Length")
+	u := r.NewUpdate()
+	if err := u.Set(ref, pdf.NewStream(d, edit(data.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	var upd bytes.Buffer
+	if _, err := u.Write(&upd); err != nil {
+		t.Fatal(err)
+	}
+	return append(append([]byte(nil), signed...), upd.Bytes()...)
+}
+
+// TestVerifyEncryptedDiff: the revision diff compares decrypted data. A
+// later revision that writes a page's content stream again with the same
+// data (different ciphertext: a new AES IV) changes nothing; one that
+// changes the data is found.
+func TestVerifyEncryptedDiff(t *testing.T) {
+	pki := testcerts.New(t)
+	for _, method := range []string{"aes-128", "aes-256", "rc4-128"} {
+		t.Run(method, func(t *testing.T) {
+			enc := qpdfEncrypt(t, corpus(t, "pdf14-table.pdf"), "user", "owner", method)
+			signed, _, err := signBytes(t, enc, entitySigner(pki, "person-p256"), &Options{Password: []byte("user"), Certify: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := &VerifyOptions{Roots: pki.RootPool(), Revocation: RevocationSkip, PDF: &pdf.Options{Password: []byte("user")}}
+			same := rewriteContents(t, signed, "user", func(b []byte) []byte { return b })
+			if method != "rc4-128" && bytes.Equal(same[len(signed):], signed[len(enc):]) {
+				t.Fatal("the update did not change the ciphertext")
+			}
+			rep := verifyBytes(t, same, opts)
+			if rep.Indication != TotalPassed {
+				t.Errorf("same content written again:\n%s", dumpReport(rep))
+			}
+			changed := rewriteContents(t, signed, "user", func(b []byte) []byte { return append(b, " "...) })
+			rep = verifyBytes(t, changed, opts)
+			if rep.Indication == TotalPassed {
+				t.Errorf("changed content not found:\n%s", dumpReport(rep))
+			}
+		})
+	}
+}
