@@ -49,6 +49,14 @@ func (p *pdfPassword) load() error {
 	return nil
 }
 
+// wipe clears the password from memory once the command is done.
+func (p *pdfPassword) wipe() {
+	p.mu.Lock()
+	clear(p.pw)
+	p.pw = nil
+	p.mu.Unlock()
+}
+
 // current is the password to try first.
 func (p *pdfPassword) current() []byte {
 	p.mu.Lock()

@@ -140,6 +140,7 @@ func runSign(ctx context.Context, a *app, f *signFlags, args []string) error {
 	if err := f.password.load(); err != nil {
 		return withCode(exitUsage, err)
 	}
+	defer f.password.wipe()
 	signer, closeSigner, err := f.openSigner(ctx, a)
 	if err != nil {
 		return err

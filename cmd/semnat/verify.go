@@ -177,6 +177,7 @@ func runVerify(ctx context.Context, a *app, f *verifyFlags, files []string) erro
 	if err := f.password.load(); err != nil {
 		return withCode(exitUsage, err)
 	}
+	defer f.password.wipe()
 	if opts.Roots == nil && !opts.SystemRoots {
 		a.log.Warn("no trust anchors given (--trust): every chain will be INDETERMINATE")
 	}
