@@ -325,6 +325,9 @@ func (s *Service) verify(c echo.Context) error {
 		if errors.Is(err, pades.ErrNotPDF) {
 			return problem.New(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", err.Error())
 		}
+		if errors.Is(err, pades.ErrPasswordRequired) {
+			return problem.New(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", "the PDF is protected by a password, which this service does not take; verify it with semnat verify --password-file")
+		}
 		return problem.New(http.StatusUnprocessableEntity, "unreadable-pdf", "Unreadable PDF", err.Error())
 	}
 	return c.JSON(http.StatusOK, rep)

@@ -282,6 +282,9 @@ func checkPDF(name string, data []byte, page int) (pdf.Rect, error) {
 		if errors.Is(err, pdf.ErrNotPDF) {
 			return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", fmt.Sprintf("%s is not a PDF file", name))
 		}
+		if errors.Is(err, pdf.ErrPasswordRequired) {
+			return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", fmt.Sprintf("%s is protected by a password; remove the protection first", name))
+		}
 		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed (%v); save it again from its application", name, err))
 	}
 	if r.Encrypted() != nil {

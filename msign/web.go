@@ -261,6 +261,9 @@ func (s *Service) verifyPost(c echo.Context) error {
 		if errors.Is(err, pades.ErrNotPDF) {
 			return fail(http.StatusUnprocessableEntity, "This file is not a PDF.")
 		}
+		if errors.Is(err, pades.ErrPasswordRequired) {
+			return fail(http.StatusUnprocessableEntity, "This PDF is protected by a password, which this page does not take. Verify it with semnat verify --password-file.")
+		}
 		return fail(http.StatusUnprocessableEntity, "This PDF cannot be read: "+err.Error())
 	}
 	if fh, err := c.FormFile("file"); err == nil {

@@ -116,7 +116,7 @@ func addDSS(ctx context.Context, doc *document, cert *x509.Certificate, chain []
 	if err != nil {
 		return nil, err
 	}
-	r, cat, catRef, err := openForUpdate(doc, doc.Size())
+	r, cat, catRef, err := openForUpdate(doc, doc.Size(), opts.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func addDSS(ctx context.Context, doc *document, cert *x509.Certificate, chain []
 func addDocTimestamp(ctx context.Context, doc *document, opts *Options, orig []byte) ([]byte, time.Time, error) {
 	size := 12 << 10
 	for attempt := 0; attempt < 2; attempt++ {
-		r, cat, catRef, err := openForUpdate(doc, doc.Size())
+		r, cat, catRef, err := openForUpdate(doc, doc.Size(), opts.Password)
 		if err != nil {
 			return nil, time.Time{}, err
 		}

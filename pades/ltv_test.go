@@ -217,9 +217,9 @@ func TestRevokedSignerRefusedAtBLT(t *testing.T) {
 
 // checkDocTimestampWithOpenSSL finds the document timestamp and has openssl
 // ts -verify check its token against the bytes its ByteRange covers.
-func checkDocTimestampWithOpenSSL(t *testing.T, file []byte, pki *testcerts.PKI) {
+func checkDocTimestampWithOpenSSL(t *testing.T, file []byte, pki *testcerts.PKI, password ...byte) {
 	t.Helper()
-	r, err := pdf.Open(bytes.NewReader(file), int64(len(file)), nil)
+	r, err := pdf.Open(bytes.NewReader(file), int64(len(file)), &pdf.Options{Password: password})
 	if err != nil {
 		t.Fatal(err)
 	}

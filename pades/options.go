@@ -86,6 +86,11 @@ type Options struct {
 	// ContentsSize forces the /Contents placeholder size in bytes (0:
 	// estimated from the chain, the key and the level).
 	ContentsSize int
+
+	// Password opens an encrypted PDF: its user or owner password (empty:
+	// files anyone may open). Without the owner password, the file's
+	// permissions must allow signing or form filling.
+	Password []byte
 }
 
 func (o *Options) level() Level {

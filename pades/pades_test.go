@@ -230,7 +230,7 @@ func TestSignFileLeavesNothingOnFailure(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.pdf")
 	_, err := SignFile(context.Background(), filepath.Join(corpusDir, "encrypted-rc4-40-userpw.pdf"), out, entitySigner(pki, "person-p256"), nil)
-	if !errors.Is(err, ErrEncrypted) {
+	if !errors.Is(err, ErrPasswordRequired) {
 		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {

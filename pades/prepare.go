@@ -50,8 +50,8 @@ func (p *Prepared) SignerOpts() crypto.SignerOpts { return p.Pending.SignerOpts(
 
 // openForUpdate opens a PDF for an incremental update and refuses what
 // cannot be updated safely.
-func openForUpdate(in io.ReaderAt, size int64) (*pdf.Reader, *pdf.Dict, pdf.Ref, error) {
-	r, err := pdf.Open(in, size, nil)
+func openForUpdate(in io.ReaderAt, size int64, password []byte) (*pdf.Reader, *pdf.Dict, pdf.Ref, error) {
+	r, err := pdf.Open(in, size, &pdf.Options{Password: password})
 	if err != nil {
 		if errors.Is(err, pdf.ErrNotPDF) {
 			return nil, nil, pdf.Ref{}, fmt.Errorf("%w: %v", ErrNotPDF, err)
@@ -59,7 +59,12 @@ func openForUpdate(in io.ReaderAt, size int64) (*pdf.Reader, *pdf.Dict, pdf.Ref,
 		return nil, nil, pdf.Ref{}, fmt.Errorf("pades: reading the PDF: %w", err)
 	}
 	if enc := r.Encrypted(); enc != nil {
-		return nil, nil, pdf.Ref{}, fmt.Errorf("%w (%s)", ErrEncrypted, enc)
+		if !r.Decrypting() {
+			return nil, nil, pdf.Ref{}, fmt.Errorf("%w (%s)", ErrEncrypted, enc)
+		}
+		if !enc.AllowsSigning() {
+			return nil, nil, pdf.Ref{}, fmt.Errorf("%w: neither form filling (bit 9) nor annotations (bit 6) are permitted (/P %d)", ErrNotPermitted, int32(enc.Permissions))
+		}
 	}
 	if r.Repaired() {
 		return nil, nil, pdf.Ref{}, fmt.Errorf("%w: %v", ErrDamaged, r.RepairReasons())
@@ -120,6 +125,10 @@ func placeField(r *pdf.Reader, u *pdf.Update, cat *pdf.Dict, af *acroForm, sigRe
 			return "", nil, err
 		}
 		return name, lock, setSigFlags(r, u, cat, af, nil)
+	}
+	if enc := r.Encrypted(); !enc.Allows(pdf.PermAnnotate) {
+		// Bit 9 alone permits filling existing fields, not adding one.
+		return "", nil, fmt.Errorf("%w: only filling in an existing empty signature field is permitted, not adding one (/P bit 9 without bit 6); name an empty field (--field)", ErrNotPermitted)
 	}
 	if name == "" {
 		name = uniqueFieldName(af, fp.docTS)
@@ -488,9 +497,12 @@ func plan(in io.ReaderAt, size int64, cert *x509.Certificate, opts *Options, rem
 	if cert == nil {
 		return nil, errors.New("pades: no signer certificate")
 	}
-	r, cat, catRef, err := openForUpdate(in, size)
+	r, cat, catRef, err := openForUpdate(in, size, opts.Password)
 	if err != nil {
 		return nil, err
+	}
+	if opts.level() == LevelBLTA && !r.Encrypted().Allows(pdf.PermAnnotate) {
+		return nil, fmt.Errorf("%w: B-LTA adds a document timestamp field, and only filling in existing form fields is permitted (/P bit 9 without bit 6); sign at B-LT", ErrNotPermitted)
 	}
 	af, err := readAcroForm(r, cat)
 	if err != nil {

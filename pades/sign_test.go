@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/semnat/semnat/internal/testtool"
+	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/testcerts"
 )
 
@@ -28,16 +29,79 @@ func readManifest(t testing.TB) []manifestRow { return testtool.Manifest(t) }
 // unsupportedReason says why semnat refuses to sign a corpus file, or "".
 func unsupportedReason(row manifestRow) error {
 	switch {
-	case row["encrypted"] != "none":
-		return ErrEncrypted
 	case strings.HasPrefix(row["file"], "broken-"):
 		return ErrDamaged
+	case row["file"] == "signed-encrypted-aes128-linearized.pdf":
+		// /P -3120 permits filling in existing form fields, not adding
+		// one, and its only signature field is signed; the owner
+		// password is not known.
+		return ErrNotPermitted
 	case row["file"] == "signed-certified-pdf13.pdf", row["file"] == "certified-pyhanko.pdf":
 		// Certified with DocMDP /P 1 (qpdf --json shows "/P": 1): no change,
 		// a further signature included, is allowed.
 		return ErrCertifiedNoChanges
 	}
 	return nil
+}
+
+// corpusPassword is the user password the manifest gives for an
+// encrypted file ("" when anyone may open it).
+func corpusPassword(row manifestRow) string {
+	switch pw := strings.TrimSpace(row["user_password"]); pw {
+	case "", "-", "?", "(empty)":
+		return ""
+	default:
+		return pw
+	}
+}
+
+// notPermitted are the corpus files whose /P forbids signing without the
+// owner password (qpdf --show-encryption: "modify forms: not allowed",
+// "modify annotations: not allowed") and whose owner password is known.
+var notPermitted = map[string]bool{
+	"encrypted-aes256-r6-nouserpw.pdf": true,
+	"encrypted-rc4-40-userpw.pdf":      true,
+}
+
+// fillOnly are the corpus files whose /P permits filling in existing form
+// fields (bit 9) but not adding annotations (bit 6): they are signed in
+// their empty signature field (qpdf --json: /Sig field "Signature1").
+var fillOnly = map[string]string{
+	"emptysig-encrypted-aes128-linearized.pdf": "Signature1",
+}
+
+// signPassword is the password to sign a corpus file with: the owner's
+// for the files whose permissions forbid signing.
+func signPassword(row manifestRow) string {
+	if notPermitted[row["file"]] {
+		return strings.TrimSpace(row["owner_password"])
+	}
+	return corpusPassword(row)
+}
+
+// qpdfPwArgs and pdfsigPwArgs are the options that open a file with
+// password pw. and pdfsig options that open a file with password pw.
+func qpdfPwArgs(pw string) []string {
+	if pw == "" {
+		return nil
+	}
+	return []string{"--password=" + pw}
+}
+
+func pdfsigPwArgs(pw string) []string {
+	if pw == "" {
+		return nil
+	}
+	return []string{"-upw", pw}
+}
+
+// pdfsigArgs opens a corpus file for pdfsig with the password it is signed
+// with (pdfsig needs to be told an owner password is one).
+func pdfsigArgs(row manifestRow) []string {
+	if notPermitted[row["file"]] {
+		return []string{"-opw", signPassword(row)}
+	}
+	return pdfsigPwArgs(corpusPassword(row))
 }
 
 // trustDB makes an NSS database trusting the PKI's root, for pdfsig.
@@ -49,11 +113,12 @@ func trustDB(t *testing.T, pki *testcerts.PKI) string {
 // pdfsigResult runs pdfsig and returns, per signature, its "Signature
 // Validation" and "Certificate Validation" values ("" when pdfsig printed
 // none for that signature).
-func pdfsigResult(t *testing.T, db, file string) (sigs []string, certs []string) {
+func pdfsigResult(t *testing.T, db, file string, args ...string) (sigs []string, certs []string) {
 	t.Helper()
 	// -no-ocsp: the test PKI's responder may not be running; revocation is
 	// checked by the verifier's own tests.
-	out, _ := exec.Command(requireTool(t, "pdfsig"), "-no-ocsp", "-nssdir", "sql:"+db, file).CombinedOutput()
+	args = append(append([]string{"-no-ocsp", "-nssdir", "sql:" + db}, args...), file)
+	out, _ := exec.Command(requireTool(t, "pdfsig"), args...).CombinedOutput()
 	for _, l := range strings.Split(string(out), "\n") {
 		l = strings.TrimSpace(l)
 		switch {
@@ -99,11 +164,12 @@ func checkCMSWithOpenSSL(t *testing.T, file string, br [4]int64, root string) {
 // qpdfCheck runs qpdf --check on file. Warnings (exit status 3) are
 // accepted only when orig, the input it was signed from, has the same
 // ones: signing may keep a damage or a stale linearization hint table
-// that was already there, never add one. orig "" accepts no warning.
-func qpdfCheck(t *testing.T, file, orig string) {
+// that was already there, never add one. orig "" accepts no warning;
+// args (a password) open both.
+func qpdfCheck(t *testing.T, file, orig string, args ...string) {
 	t.Helper()
 	qpdf := requireTool(t, "qpdf")
-	out, err := exec.Command(qpdf, "--check", file).CombinedOutput()
+	out, err := exec.Command(qpdf, append(append([]string{"--check"}, args...), file)...).CombinedOutput()
 	if err == nil {
 		return
 	}
@@ -112,7 +178,7 @@ func qpdfCheck(t *testing.T, file, orig string) {
 		t.Errorf("qpdf --check: %v\n%s", err, out)
 		return
 	}
-	before, _ := exec.Command(qpdf, "--check", orig).CombinedOutput()
+	before, _ := exec.Command(qpdf, append(append([]string{"--check"}, args...), orig)...).CombinedOutput()
 	had := map[string]bool{}
 	for _, w := range qpdfWarnings(before, orig) {
 		had[w] = true
@@ -155,7 +221,23 @@ func TestSignCorpusBB(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			in := filepath.Join(corpusDir, name)
 			out := filepath.Join(t.TempDir(), "signed.pdf")
-			res, err := signCorpusFile(t, in, out, signer, &Options{Reason: "Aprobat", Location: "Chișinău"})
+			pw := corpusPassword(row)
+			if notPermitted[name] {
+				_, err := signCorpusFile(t, in, out, signer, &Options{Password: []byte(pw)})
+				if !errors.Is(err, ErrNotPermitted) {
+					t.Fatalf("signing with the user password: %v, want ErrNotPermitted", err)
+				}
+				if _, serr := os.Stat(out); !os.IsNotExist(serr) {
+					t.Fatal("an output file was left behind")
+				}
+				pw = signPassword(row)
+			}
+			if f := fillOnly[name]; f != "" {
+				if _, err := signCorpusFile(t, in, out, signer, &Options{Password: []byte(pw)}); !errors.Is(err, ErrNotPermitted) {
+					t.Fatalf("adding a signature field where only filling is permitted: %v, want ErrNotPermitted", err)
+				}
+			}
+			res, err := signCorpusFile(t, in, out, signer, &Options{Reason: "Aprobat", Location: "Chișinău", Password: []byte(pw), Field: fillOnly[name]})
 			if want := unsupportedReason(row); want != nil {
 				if !errors.Is(err, want) {
 					t.Fatalf("want %v, got %v", want, err)
@@ -172,10 +254,26 @@ func TestSignCorpusBB(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			qpdfCheck(t, out, in)
+			qpdfCheck(t, out, in, qpdfPwArgs(pw)...)
 			checkCMSWithOpenSSL(t, out, res.ByteRange, root)
-			beforeSigs, _ := pdfsigResult(t, db, in)
-			sigs, certs := pdfsigResult(t, db, out)
+			if row["encrypted"] != "none" {
+				checkEncryptedOutput(t, in, out, pw)
+				// Our verifier decrypts what we wrote and passes our signature.
+				data, _ := os.ReadFile(out)
+				rep := verifyBytes(t, data, &VerifyOptions{Roots: pki.RootPool(), Revocation: RevocationSkip, PDF: &pdf.Options{Password: []byte(pw)}})
+				if n := len(rep.Signatures); n == 0 || rep.Signatures[n-1].Indication != TotalPassed {
+					t.Errorf("verify:\n%s", dumpReport(rep))
+				}
+			}
+			beforeSigs, _ := pdfsigResult(t, db, in, pdfsigArgs(row)...)
+			sigs, certs := pdfsigResult(t, db, out, pdfsigArgs(row)...)
+			if f := fillOnly[name]; f != "" {
+				// pdfsig lists the empty field before; ours fills it.
+				if len(sigs) != len(beforeSigs) || sigs[0] != "Signature is Valid." || certs[0] != "Certificate is Trusted." {
+					t.Fatalf("pdfsig: %q / %q, before %q", sigs, certs, beforeSigs)
+				}
+				return
+			}
 			if len(sigs) != len(beforeSigs)+1 {
 				t.Fatalf("pdfsig lists %d signatures, want %d", len(sigs), len(beforeSigs)+1)
 			}
@@ -212,18 +310,31 @@ func TestSignCorpusBLTAVisible(t *testing.T) {
 			opts.PSS, opts.Hash = true, crypto.SHA384
 			opts.Reason, opts.Location = "Aprobat", "Chișinău"
 			opts.Visible = &Visible{Page: 1, Rect: [4]float64{40, 40, 300, 110}}
+			pw := signPassword(row)
+			opts.Password = []byte(pw)
+			opts.Field = fillOnly[name]
 			in := filepath.Join(corpusDir, name)
 			out := filepath.Join(t.TempDir(), "signed.pdf")
 			res, err := signCorpusFile(t, in, out, signer, opts)
+			if fillOnly[name] != "" {
+				// The document timestamp would add a field.
+				if !errors.Is(err, ErrNotPermitted) {
+					t.Fatalf("B-LTA where only filling is permitted: %v, want ErrNotPermitted", err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			qpdfCheck(t, out, in)
+			qpdfCheck(t, out, in, qpdfPwArgs(pw)...)
 			checkCMSWithOpenSSL(t, out, res.ByteRange, root)
+			if row["encrypted"] != "none" {
+				checkEncryptedOutput(t, in, out, pw)
+			}
 			data, _ := os.ReadFile(out)
-			checkDocTimestampWithOpenSSL(t, data, l.pki)
-			beforeSigs, _ := pdfsigResult(t, db, in)
-			sigs, certs := pdfsigResult(t, db, out)
+			checkDocTimestampWithOpenSSL(t, data, l.pki, []byte(pw)...)
+			beforeSigs, _ := pdfsigResult(t, db, in, pdfsigArgs(row)...)
+			sigs, certs := pdfsigResult(t, db, out, pdfsigArgs(row)...)
 			// Ours, then the document timestamp (which pdfsig 22.12 cannot verify).
 			if len(sigs) != len(beforeSigs)+2 {
 				t.Fatalf("pdfsig lists %d signatures, want %d", len(sigs), len(beforeSigs)+2)

@@ -16,6 +16,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+
+	"github.com/semnat/semnat/pades/pdf"
 )
 
 // Signer is what signs: a crypto.Signer with its certificate and chain.
@@ -77,7 +79,13 @@ type RevocationSource interface {
 
 // Errors callers test with errors.Is.
 var (
-	ErrEncrypted          = errors.New("pades: encrypted PDF files are not supported for signing; decrypt it first (e.g. qpdf --decrypt)")
+	ErrEncrypted    = errors.New("pades: the PDF is encrypted with a security handler semnat does not implement (only the standard password handler is); decrypt it first (e.g. qpdf --decrypt)")
+	ErrNotPermitted = errors.New("pades: the encrypted PDF's permissions (/P) do not allow this signature; give the owner password to sign it")
+	// ErrPasswordRequired and ErrWrongPassword are the pdf package's: the
+	// PDF is encrypted with a user password (Options.Password, or
+	// VerifyOptions.PDF.Password).
+	ErrPasswordRequired   = pdf.ErrPasswordRequired
+	ErrWrongPassword      = pdf.ErrWrongPassword
 	ErrDamaged            = errors.New("pades: the PDF's cross-reference structure is damaged; refusing to sign a file that needs repair (rewrite it first, e.g. qpdf in.pdf out.pdf)")
 	ErrCertifiedNoChanges = errors.New("pades: the document is certified with no changes allowed (DocMDP P=1); it cannot be signed again")
 	ErrAlreadyCertified   = errors.New("pades: a certification signature must be the first signature, and the document already has one or more signatures")

@@ -71,7 +71,8 @@ type VerifyOptions struct {
 	At time.Time
 	// Policy knobs.
 	Policy Policy
-	// PDF configures the PDF reader (limits against hostile files).
+	// PDF configures the PDF reader: limits against hostile files, and
+	// Password for an encrypted file (user or owner password).
 	PDF *pdf.Options
 	// Cache, if set, remembers certificate checks across calls (a service
 	// or a batch verifying many documents from the same CAs).
@@ -202,9 +203,11 @@ func (v *verifier) run() (*Report, error) {
 			rep.Warnings = append(rep.Warnings, g)
 		}
 	}
-	enc := r.Encrypted() != nil
+	// Files of the standard security handler are decrypted as they are
+	// read; other handlers cannot be examined.
+	enc := r.Encrypted() != nil && !r.Decrypting()
 	if enc {
-		rep.Warnings = append(rep.Warnings, "the file is encrypted and semnat does not decrypt: the signed content and later changes cannot be fully examined")
+		rep.Warnings = append(rep.Warnings, "the file is encrypted with a security handler semnat does not implement: the signed content and later changes cannot be fully examined")
 	}
 	cat, err := r.Catalog()
 	if err != nil {
@@ -317,7 +320,7 @@ func (v *verifier) run() (*Report, error) {
 	}
 	for _, s := range v.sigs {
 		if enc && s.rep.Indication == TotalPassed {
-			s.verdict(Indeterminate, SignedDataNotFound, "the file is encrypted: later changes to the document cannot be examined without decryption, which semnat does not implement")
+			s.verdict(Indeterminate, SignedDataNotFound, "the file is encrypted with a security handler semnat does not implement: later changes to the document cannot be examined")
 		}
 	}
 	rep = v.finish()

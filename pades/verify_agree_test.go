@@ -30,15 +30,13 @@ import (
 //     overall status stays "unknown"; the test counts the verdicts it does
 //     reach and fails when that count drops.
 var pdfsigDisagreements = map[string]string{
-	"signed-1sig-table.pdf":                  "the /ByteRange leaves the < > delimiters of /Contents outside the gap; the signed bytes hash to the message digest and we accept it with a warning, pdfsig reports it invalid",
-	"signed-encrypted-aes128-linearized.pdf": "we do not decrypt, so the signature field cannot be read (the document is INDETERMINATE); pdfsig decrypts",
-	"signed-pades-lt-3sigs-dts-hybrid.pdf":   "two CMS signatures embed a certificate with a negative serial number, which RFC 5280 forbids and Go's x509 (and so cms.Parse) refuses: we cannot check them (INDETERMINATE/NO_SIGNING_CERTIFICATE_FOUND), NSS accepts it",
+	"signed-1sig-table.pdf":                "the /ByteRange leaves the < > delimiters of /Contents outside the gap; the signed bytes hash to the message digest and we accept it with a warning, pdfsig reports it invalid",
+	"signed-pades-lt-3sigs-dts-hybrid.pdf": "two CMS signatures embed a certificate with a negative serial number, which RFC 5280 forbids and Go's x509 (and so cms.Parse) refuses: we cannot check them (INDETERMINATE/NO_SIGNING_CERTIFICATE_FOUND), NSS accepts it",
 }
 
 var pdfcpuDisagreements = map[string]string{
-	"signed-pades-lt-3sigs-dts-hybrid.pdf":   "negative certificate serial numbers (see the pdfsig list) leave two signatures INDETERMINATE for us, and the document timestamp fails on a later /AcroForm /DR change that pdfcpu does not judge",
-	"signed-2sigs-2dts-catalog20.pdf":        "pdfcpu lists three of the four signatures (it skips one of the two document timestamps); all are indeterminate for both tools (foreign PKI)",
-	"signed-encrypted-aes128-linearized.pdf": "we do not decrypt, so we cannot enumerate the signature (INDETERMINATE for the document); pdfcpu decrypts",
+	"signed-pades-lt-3sigs-dts-hybrid.pdf": "negative certificate serial numbers (see the pdfsig list) leave two signatures INDETERMINATE for us, and the document timestamp fails on a later /AcroForm /DR change that pdfcpu does not judge",
+	"signed-2sigs-2dts-catalog20.pdf":      "pdfcpu lists three of the four signatures (it skips one of the two document timestamps); all are indeterminate for both tools (foreign PKI)",
 }
 
 type agreeFile struct {
@@ -82,6 +80,20 @@ func agreementFiles(t *testing.T, pki *testcerts.PKI) []agreeFile {
 			}
 			add("ours-twice-"+c.in, two)
 		}
+	}
+	// Encrypted files (anyone may open them) signed by us, once and twice.
+	for _, enc := range []string{"aes-256", "aes-128", "rc4-128"} {
+		in := qpdfEncrypt(t, corpus(t, "pdf17-xrefstream-objstm.pdf"), "", "owner", enc)
+		out, _, err := signBytes(t, in, entitySigner(pki, "person-p256"), &Options{Reason: "Aprobat"})
+		if err != nil {
+			t.Fatalf("%s: %v", enc, err)
+		}
+		add("ours-encrypted-"+enc+".pdf", out)
+		two, _, err := signBytes(t, out, entitySigner(pki, "person-rsa2048"), &Options{Visible: &Visible{Page: 1, Rect: [4]float64{50, 50, 250, 120}}})
+		if err != nil {
+			t.Fatalf("%s: %v", enc, err)
+		}
+		add("ours-encrypted-twice-"+enc+".pdf", two)
 	}
 	for _, row := range readManifest(t) {
 		if row["signatures"] == "0" {

@@ -356,16 +356,17 @@ func (c *differ) equal(a, b pdf.Object, depth int) (bool, error) {
 	return a == b, nil
 }
 
-// sameRaw compares the raw data of two streams.
+// sameRaw compares the raw data of two streams (decrypted, in an
+// encrypted file).
 func (c *differ) sameRaw(x, y *pdf.Stream) (bool, error) {
 	if x.Length > 64<<20 {
 		return false, nil
 	}
-	rx, err := c.prev.RawStreamReader(x)
+	rx, err := c.prev.EncodedStreamReader(x)
 	if err != nil {
 		return false, nil
 	}
-	ry, err := c.cur.RawStreamReader(y)
+	ry, err := c.cur.EncodedStreamReader(y)
 	if err != nil {
 		return false, nil
 	}

@@ -105,7 +105,9 @@ func (v *verifier) pdfOptsKey() []byte {
 	if v.opts.PDF == nil {
 		return nil
 	}
-	return fmt.Appendf(nil, "%+v", *v.opts.PDF)
+	o := *v.opts.PDF
+	o.Password = nil // a secret: never part of a key
+	return fmt.Appendf(nil, "%+v", o)
 }
 
 // ocspCheck is the remembered result of Response.CertStatus.

@@ -39,6 +39,8 @@ type signFlags struct {
 	force                     bool
 	trust                     []string
 	mobile                    *mobileSource
+	password                  pdfPassword
+	repair                    bool
 }
 
 func newSignCmd(a *app) *cobra.Command {
@@ -53,6 +55,18 @@ reported.
 The signing key comes from a PKCS#12 file (--p12, password from
 --p12-pass-file, $SEMNAT_P12_PASSWORD or a prompt) or PEM files
 (--key/--cert/--chain).
+
+Encrypted PDFs (RC4, AES-128, AES-256) are signed in place of their
+encryption: the update is encrypted with the file's key. A file anyone may
+open needs no password; otherwise give the user or owner password with
+--password-file, $SEMNAT_PDF_PASSWORD, or type it at the prompt. Without the
+owner password, the file's permissions must allow form filling or
+annotations.
+
+A damaged PDF (broken cross-reference table) is refused: readers may not
+agree on what it shows. With --repair, a damaged PDF that holds no signature
+is rewritten from its objects and the rewrite is signed; the output line says
+so. A damaged PDF that is already signed stays refused.
 
 Levels: B-B (signature only), B-T (+ signature timestamp from --tsa),
 B-LT (+ certificates, OCSP responses and CRLs in the document security store),
@@ -93,6 +107,8 @@ Exit codes: 0 all signed, 1 at least one file failed, 3 usage error.`,
 	fl.BoolVar(&f.force, "force", false, "overwrite existing output files")
 	fl.StringSliceVar(&f.trust, "trust", nil, "PEM trust anchors: stored in the DSS at B-LT; with --mobile, what the phone's certificate must chain to")
 	f.mobile = newMobileSource(fl, &f.trust)
+	f.password.register(fl)
+	fl.BoolVar(&f.repair, "repair", false, "rewrite a damaged PDF that holds no signature yet, then sign the rewrite (you are told when it happens)")
 	return cmd
 }
 
@@ -102,12 +118,14 @@ type signJob struct {
 }
 
 type signOutcome struct {
-	In     string        `json:"input"`
-	Out    string        `json:"output,omitempty"`
-	Error  string        `json:"error,omitempty"`
-	Result *pades.Result `json:"result,omitempty"`
-	Took   float64       `json:"seconds"`
-	err    error
+	In  string `json:"input"`
+	Out string `json:"output,omitempty"`
+	// Repaired says why a damaged input was rewritten before signing.
+	Repaired []string      `json:"repaired,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	Result   *pades.Result `json:"result,omitempty"`
+	Took     float64       `json:"seconds"`
+	err      error
 }
 
 func runSign(ctx context.Context, a *app, f *signFlags, args []string) error {
@@ -119,6 +137,10 @@ func runSign(ctx context.Context, a *app, f *signFlags, args []string) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
+	if err := f.password.load(); err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer f.password.wipe()
 	signer, closeSigner, err := f.openSigner(ctx, a)
 	if err != nil {
 		return err
@@ -127,7 +149,7 @@ func runSign(ctx context.Context, a *app, f *signFlags, args []string) error {
 	if err := f.addServices(opts, signer); err != nil {
 		return withCode(exitUsage, err)
 	}
-	outcomes := signAll(ctx, a, jobs, signer, opts, max(f.jobs, 1))
+	outcomes := signAll(ctx, a, jobs, signer, opts, &f.password, f.repair, max(f.jobs, 1))
 	failed := 0
 	for _, o := range outcomes {
 		if o.err != nil {
@@ -145,6 +167,9 @@ func runSign(ctx context.Context, a *app, f *signFlags, args []string) error {
 					fmt.Fprintf(a.stderr, "FAILED %s: %v\n", o.In, o.err)
 				}
 				continue
+			}
+			if len(o.Repaired) > 0 {
+				fmt.Fprintf(a.stderr, "%s was damaged (%s): it was rewritten, and the rewrite signed\n", o.In, strings.Join(o.Repaired, "; "))
 			}
 			if o.Out != "-" {
 				a.say("signed %s -> %s (%s, field %s, %d/%d signature bytes, %.2fs)\n", o.In, o.Out,
@@ -307,7 +332,7 @@ func (f *signFlags) openSigner(ctx context.Context, a *app) (pades.Signer, func(
 
 // signAll signs the jobs with a pool of workers and a progress line on a
 // terminal. Results keep the order of the inputs.
-func signAll(ctx context.Context, a *app, jobs []signJob, s pades.Signer, opts *pades.Options, workers int) []signOutcome {
+func signAll(ctx context.Context, a *app, jobs []signJob, s pades.Signer, opts *pades.Options, pw *pdfPassword, repair bool, workers int) []signOutcome {
 	out := make([]signOutcome, len(jobs))
 	progress := len(jobs) > 1 && !a.json && isTerminal(a.stderr)
 	skipped := forEach(ctx, a, len(jobs), workers, progress, func(finished, i int) string {
@@ -315,8 +340,22 @@ func signAll(ctx context.Context, a *app, jobs []signJob, s pades.Signer, opts *
 	}, func(i int) {
 		j := jobs[i]
 		start := time.Now()
-		res, err := signOne(ctx, a, j, s, opts)
-		o := signOutcome{In: j.in, Out: j.out, Result: res, Took: time.Since(start).Seconds(), err: err}
+		var res *pades.Result
+		var repaired []string
+		err := pw.do(a, j.in, func(password []byte) error {
+			o := *opts
+			o.Password = password
+			var err error
+			res, err = signOne(ctx, a, j, s, &o)
+			if errors.Is(err, pades.ErrDamaged) {
+				if !repair {
+					return fmt.Errorf("%w (--repair rewrites a damaged file that holds no signature, then signs it)", err)
+				}
+				res, repaired, err = repairAndSign(ctx, a, j, s, &o)
+			}
+			return err
+		})
+		o := signOutcome{In: j.in, Out: j.out, Result: res, Repaired: repaired, Took: time.Since(start).Seconds(), err: err}
 		if err != nil {
 			o.Error, o.Out, o.Result = err.Error(), "", nil
 		}
@@ -370,4 +409,30 @@ func signOne(ctx context.Context, a *app, j signJob, s pades.Signer, opts *pades
 		return nil, err
 	}
 	return pades.Sign(ctx, f, st.Size(), a.stdout, s, opts)
+}
+
+// repairAndSign rewrites the damaged input j.in into a temporary file next
+// to the output (or in the temporary directory for stdout), signs that, and
+// removes it.
+func repairAndSign(ctx context.Context, a *app, j signJob, s pades.Signer, opts *pades.Options) (*pades.Result, []string, error) {
+	dir := os.TempDir()
+	if j.out != "-" {
+		dir = filepath.Dir(j.out)
+	}
+	tmp, err := os.CreateTemp(dir, ".semnat-repaired-*.pdf")
+	if err != nil {
+		return nil, nil, err
+	}
+	name := tmp.Name()
+	tmp.Close()
+	defer os.Remove(name)
+	reasons, err := pades.RepairFile(j.in, name, opts.Password)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := signOne(ctx, a, signJob{in: name, out: j.out}, s, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing the rewritten file: %w", err)
+	}
+	return res, reasons, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/pades/pdf"
 )
 
 // verifyFlags are the flags of `semnat verify`.
@@ -28,6 +29,7 @@ type verifyFlags struct {
 	at            string
 	jobs          int
 	timeout       time.Duration
+	password      pdfPassword
 }
 
 func newVerifyCmd(a *app) *cobra.Command {
@@ -48,6 +50,10 @@ Revocation: --revocation auto (default) uses the data embedded in the file
 (DSS, Adobe revocation attribute) and, with --online, OCSP then CRL; a
 signature whose status cannot be had is INDETERMINATE/TRY_LATER.
 --revocation skip does not check revocation (the report says so).
+
+Encrypted PDFs are decrypted to examine them: a file anyone may open needs
+no password; otherwise give the user or owner password with --password-file,
+$SEMNAT_PDF_PASSWORD, or type it at the prompt.
 
 --at validates at another time (RFC 3339 or YYYY-MM-DD). --json prints the
 report (schema "semnat-verify/1"; an object for one file, {"version",
@@ -72,6 +78,7 @@ Exit codes: 0 every signature passed, 1 a signature failed, 2 indeterminate
 	fl.StringVar(&f.at, "at", "", "validation time (RFC 3339 or YYYY-MM-DD; default now)")
 	fl.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "files verified in parallel")
 	fl.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of each online request")
+	f.password.register(fl)
 	return cmd
 }
 
@@ -167,13 +174,26 @@ func runVerify(ctx context.Context, a *app, f *verifyFlags, files []string) erro
 			return withCode(exitUsage, fmt.Errorf("--intermediates: %w", err))
 		}
 	}
+	if err := f.password.load(); err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer f.password.wipe()
 	if opts.Roots == nil && !opts.SystemRoots {
 		a.log.Warn("no trust anchors given (--trust): every chain will be INDETERMINATE")
 	}
 	results := make([]verifyResult, len(files))
 	progress := len(files) > 1 && !a.json && isTerminal(a.stderr)
 	forEach(ctx, a, len(files), f.jobs, progress, func(finished, _ int) string { return progressBar(finished, len(files)) }, func(i int) {
-		rep, err := verifyFile(ctx, files[i], opts)
+		var rep *pades.Report
+		err := f.password.do(a, files[i], func(pw []byte) error {
+			o := *opts
+			if len(pw) > 0 {
+				o.PDF = &pdf.Options{Password: pw}
+			}
+			var err error
+			rep, err = verifyFile(ctx, files[i], &o)
+			return err
+		})
 		results[i] = verifyResult{rep, err}
 		a.log.Debug("verified", "file", files[i], "err", err)
 	})

@@ -31,9 +31,17 @@
 // Options.NoRepair turns repair off. Tolerated defects that do not need
 // repair are listed by Defects().
 //
-// Encrypted files: Encrypted() describes the /Encrypt dictionary. Nothing is
-// decrypted; stream data (other than xref streams) and objects in object
-// streams are unavailable (ErrEncrypted), strings are returned as stored.
+// Encrypted files: Encrypted() describes the /Encrypt dictionary. Files of
+// the standard security handler (RC4 40 to 128 bits, crypt filters with
+// AESV2, V2 and Identity, AES-256 R5/R6) are decrypted as they are read with
+// Options.Password (empty: the files anyone may open; a wrong or missing
+// one fails Open with ErrWrongPassword or ErrPasswordRequired): strings of
+// objects read from the file, stream data, object streams. The /Encrypt
+// dictionary, xref streams and a signature dictionary's /Contents are not
+// encrypted and are returned as stored. EncryptInfo has the permission
+// bits and whether the owner password was given. For other security
+// handlers, stream data and objects in object streams are unavailable
+// (ErrEncrypted) and strings are returned as stored.
 //
 // All sizes a hostile file controls are bounded by Limits. No input makes
 // the package panic (see the fuzz tests).
@@ -44,7 +52,10 @@
 // ones, and Write the bytes to append to the original file. The update uses
 // the xref form of the file's newest section (a classic table for table and
 // hybrid files, without /XRefStm; an xref stream otherwise), chains /Prev to
-// the previous section, keeps /Root, /Info and the first /ID element. The
+// the previous section, keeps /Root, /Info and the first /ID element (an
+// encrypted file: /Encrypt and the whole /ID, and the update's strings and
+// streams are encrypted with the file's key). Rewrite writes a whole new
+// file from a (repaired) reader's objects. The
 // Result gives the absolute offsets of every placeholder so a signer can
 // hash around /Contents and patch /ByteRange (FormatByteRange) and
 // /Contents (FormatContents) in place.

@@ -17,9 +17,15 @@ var (
 	ErrDamaged = errors.New("pdf: damaged cross-reference structure")
 	// ErrLimit: a configured limit (Limits) was exceeded.
 	ErrLimit = errors.New("pdf: limit exceeded")
-	// ErrEncrypted: the operation needs decrypted data and decryption is
-	// not implemented.
+	// ErrEncrypted: the operation needs decrypted data and the file uses a
+	// security handler or algorithm this package does not implement.
 	ErrEncrypted = errors.New("pdf: file is encrypted")
+	// ErrPasswordRequired: the file is encrypted with a user password and
+	// none was given (Options.Password).
+	ErrPasswordRequired = errors.New("pdf: password required")
+	// ErrWrongPassword: the password given opens neither as the user nor
+	// as the owner password.
+	ErrWrongPassword = errors.New("pdf: wrong password")
 	// ErrUnsupportedFilter: a stream filter this package does not decode
 	// (DCTDecode, JPXDecode, CCITTFaxDecode, JBIG2Decode, Crypt ...).
 	ErrUnsupportedFilter = errors.New("pdf: unsupported stream filter")

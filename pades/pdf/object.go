@@ -252,6 +252,11 @@ type Stream struct {
 	Length int64 // length of the raw data in the source
 
 	data []byte // decoded data of a stream built by NewStream
+
+	// Set by the reader for a stream of an encrypted file: its data is
+	// encrypted with the key of object cryptRef.
+	cryptRef  Ref
+	encrypted bool
 }
 
 // NewStream returns a stream to be written by an Update: dict holds the

@@ -76,6 +76,9 @@ type Options struct {
 	// BlockSize and CacheBlocks size the read cache (default 8 KiB x 128).
 	BlockSize   int
 	CacheBlocks int
+	// Password opens an encrypted file: its user or owner password. An
+	// empty password opens files that anyone may read.
+	Password []byte
 }
 
 // Reader reads a PDF file lazily from an io.ReaderAt. It is safe for
@@ -92,6 +95,7 @@ type Reader struct {
 	chain     []*section  // whole /Prev chain, newest first
 	revs      []*Revision // oldest first
 	encrypt   *EncryptInfo
+	crypt     *securityHandler // nil: not encrypted, or not decryptable
 
 	// The view: which sections resolve objects.
 	view    []*section // newest first
@@ -149,7 +153,9 @@ func Open(ra io.ReaderAt, size int64, opts *Options) (*Reader, error) {
 			return nil, fmt.Errorf("%w (repair failed: %v)", err, rerr)
 		}
 	}
-	r.readEncrypt()
+	if err := r.readEncrypt(); err != nil {
+		return nil, err
+	}
 	// Check that the catalog is reachable; if not, the xref lies.
 	if !r.Repaired() {
 		if _, err := r.Catalog(); err != nil && !errors.Is(err, ErrEncrypted) && !errors.Is(err, ErrLimit) {
@@ -159,7 +165,9 @@ func Open(ra io.ReaderAt, size int64, opts *Options) (*Reader, error) {
 			if rerr := r.repair("catalog not readable through the xref: " + err.Error()); rerr != nil {
 				return nil, fmt.Errorf("%w: catalog: %w (repair failed: %v)", ErrDamaged, err, rerr)
 			}
-			r.readEncrypt()
+			if err := r.readEncrypt(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return r, nil
@@ -335,7 +343,7 @@ func (r *Reader) AsOf(rev int) (*Reader, error) {
 	}
 	v := &Reader{
 		src: r.src, opts: r.opts, st: r.st, headerOff: r.headerOff, version: r.version,
-		startxref: r.startxref, chain: r.chain, revs: r.revs[:rev+1], encrypt: r.encrypt,
+		startxref: r.startxref, chain: r.chain, revs: r.revs[:rev+1], encrypt: r.encrypt, crypt: r.crypt,
 		view: r.chain[k:], viewRev: rev, trailer: first.trailer,
 		cache: make(map[uint32]cached),
 	}
@@ -514,7 +522,7 @@ func (r *Reader) parseAt(off int64, depth int) (Ref, Object, error) {
 	}
 	lx := newFileLexer(r.src, off, r.opts.Limits.MaxTokenLen)
 	p := &parser{lx: lx, maxDepth: r.opts.Limits.MaxDepth, defect: r.note}
-	return p.parseIndirect(func(o Object) (int64, bool) {
+	ref, o, err := p.parseIndirect(func(o Object) (int64, bool) {
 		v, err := r.resolve(o, depth+1)
 		if err != nil {
 			return 0, false
@@ -522,6 +530,10 @@ func (r *Reader) parseAt(off int64, depth int) (Ref, Object, error) {
 		n, ok := v.(Integer)
 		return int64(n), ok && n >= 0
 	})
+	if err == nil {
+		o, err = r.decryptObject(ref, o)
+	}
+	return ref, o, err
 }
 
 // objStm is a decoded object stream.
@@ -533,7 +545,7 @@ type objStm struct {
 }
 
 func (r *Reader) readCompressed(num uint32, e XrefEntry, depth int) (Object, error) {
-	if r.encrypt != nil {
+	if r.encrypt != nil && r.crypt == nil {
 		return nil, fmt.Errorf("object %d is in object stream %d: %w", num, e.Stream, r.encryptedErr())
 	}
 	os, err := r.loadObjStm(e.Stream, depth)
@@ -671,6 +683,13 @@ type EncryptInfo struct {
 	Length    int64  // key length in bits (0 if absent)
 	Method    string // "RC4", "AES-128", "AES-256", "Identity" or "unknown"
 	Dict      *Dict
+	// Set once the password is accepted (standard security handler):
+	Permissions     Permission // /P (see Owner, Allows)
+	EncryptMetadata bool       // /EncryptMetadata (default true)
+
+	owner     func() bool // is the password the owner's (asked once)
+	ownerOnce sync.Once
+	isOwner   bool
 }
 
 func (e *EncryptInfo) String() string {
@@ -678,27 +697,30 @@ func (e *EncryptInfo) String() string {
 }
 
 // Encrypted returns the encryption parameters, or nil if the file is not
-// encrypted. Decryption is not implemented: reading streams of an
-// encrypted file (other than xref streams), or objects inside its object
-// streams, fails with ErrEncrypted. Strings are returned as stored, i.e.
-// encrypted (signature /Contents are never encrypted).
+// encrypted. Files of the standard security handler are decrypted as they
+// are read (Decrypting); for other handlers, reading streams (other than
+// xref streams) or objects inside object streams fails with ErrEncrypted
+// and strings are returned as stored.
 func (r *Reader) Encrypted() *EncryptInfo { return r.encrypt }
 
 func (r *Reader) encryptedErr() error {
-	return fmt.Errorf("%w with %s; decryption is not implemented", ErrEncrypted, r.encrypt)
+	return fmt.Errorf("%w with %s; this security handler is not implemented", ErrEncrypted, r.encrypt)
 }
 
-func (r *Reader) readEncrypt() {
+// readEncrypt reads the /Encrypt dictionary and sets up decryption; it
+// fails only when a password is needed or wrong.
+func (r *Reader) readEncrypt() error {
+	r.crypt = nil
 	ev := r.Trailer().Get("Encrypt")
 	if ev == nil {
 		r.encrypt = nil
-		return
+		return nil
 	}
 	info := &EncryptInfo{Method: "unknown"}
 	r.encrypt = info // set first: resolving below must not decrypt
 	d, _ := r.ResolveDict(ev)
 	if d == nil {
-		return
+		return nil
 	}
 	info.Dict = d
 	info.Filter, _ = d.Name("Filter")
@@ -734,6 +756,13 @@ func (r *Reader) readEncrypt() {
 			}
 		}
 	}
+	err := r.setupCrypt()
+	// Objects read so far were read without decryption.
+	r.mu.Lock()
+	r.cache = make(map[uint32]cached)
+	r.objstms = nil
+	r.mu.Unlock()
+	return err
 }
 
 // StreamData returns the decoded data of s, capped at Limits.MaxStreamSize.
@@ -768,7 +797,7 @@ func (r *Reader) streamReader(s *Stream, limit int64, checkEncrypt bool) (io.Rea
 	if s.InMemory() {
 		return &limitReader{r: bytes.NewReader(s.data), n: limit}, nil
 	}
-	if checkEncrypt && r.encrypt != nil {
+	if checkEncrypt && r.encrypt != nil && r.crypt == nil {
 		if t, _ := s.Dict.Name("Type"); t != "XRef" {
 			return nil, r.encryptedErr()
 		}
@@ -780,6 +809,13 @@ func (r *Reader) streamReader(s *Stream, limit int64, checkEncrypt bool) (io.Rea
 	raw, err := r.RawStreamReader(s)
 	if err != nil {
 		return nil, err
+	}
+	if s.encrypted && r.crypt != nil {
+		m, rest, err := r.crypt.streamMethod(s, specs)
+		if err != nil {
+			return nil, err
+		}
+		raw, specs = r.crypt.decryptReader(m, s.cryptRef, raw), rest
 	}
 	return decodeChain(raw, specs, limit)
 }

@@ -169,11 +169,14 @@ func (c *countWriter) str(s string) { io.WriteString(c, s) }
 // original file: all offsets are computed from the original's size. A
 // newline is written first if the original does not end with one.
 //
-// Write refuses encrypted files (new strings and streams would have to be
-// encrypted: ErrEncrypted) and repaired files (ErrRepaired).
+// In an encrypted file (opened with its password), the strings and streams
+// of the update are encrypted with the file's key, except a signature
+// dictionary's /Contents; the trailer keeps /Encrypt and /ID. Write refuses
+// files it cannot encrypt for (ErrEncrypted) and repaired files
+// (ErrRepaired).
 func (u *Update) Write(w io.Writer) (*Result, error) {
 	r := u.r
-	if r.Encrypted() != nil {
+	if r.Encrypted() != nil && r.crypt == nil {
 		return nil, fmt.Errorf("pdf: writing an update: %w", r.encryptedErr())
 	}
 	if r.Repaired() {
@@ -258,6 +261,10 @@ func (u *Update) writeObject(cw *countWriter, e *encoder, p pendingObj, res *Res
 
 	var data []byte
 	var raw io.Reader
+	h := u.r.crypt
+	if h != nil && p.ref == h.encRef {
+		h = nil // the /Encrypt dictionary is never encrypted
+	}
 	s, isStream := p.obj.(*Stream)
 	if isStream {
 		if s.Dict == nil {
@@ -271,6 +278,20 @@ func (u *Update) writeObject(cw *countWriter, e *encoder, p pendingObj, res *Res
 				d.Set("Filter", Name("FlateDecode"))
 				d.Delete("DecodeParms")
 			}
+			if h != nil {
+				var err error
+				if data, err = h.encryptStream(d, p.ref, data); err != nil {
+					return err
+				}
+			}
+			d.Set("Length", Integer(len(data)))
+		} else if h != nil && s.encrypted && s.cryptRef != p.ref {
+			// A stream of the file under another object number: its
+			// data must be encrypted with that object's key.
+			var err error
+			if data, err = u.r.reencryptStream(s, d, p.ref); err != nil {
+				return err
+			}
 			d.Set("Length", Integer(len(data)))
 		} else {
 			rr, err := u.r.RawStreamReader(s)
@@ -280,12 +301,28 @@ func (u *Update) writeObject(cw *countWriter, e *encoder, p pendingObj, res *Res
 			raw = rr
 			d.Set("Length", Integer(s.Length))
 		}
+		if h != nil {
+			ed, err := h.cryptStrings(d, p.ref, true, 0)
+			if err != nil {
+				return err
+			}
+			d = ed.(*Dict)
+		}
 		if err := e.obj(d, 0); err != nil {
 			return err
 		}
 		e.buf = append(e.buf, "\nstream\n"...)
-	} else if err := e.obj(p.obj, 0); err != nil {
-		return err
+	} else {
+		o := p.obj
+		if h != nil {
+			var err error
+			if o, err = h.cryptStrings(o, p.ref, true, 0); err != nil {
+				return err
+			}
+		}
+		if err := e.obj(o, 0); err != nil {
+			return err
+		}
 	}
 	base := cw.pos
 	for _, ph := range e.ph {
@@ -328,6 +365,18 @@ func (u *Update) newTrailer(cw *countWriter) (*Dict, error) {
 	for k, v := range u.trailer {
 		if k != "Root" && k != "Info" && k != "ID" {
 			t.Set(k, v)
+		}
+	}
+	if u.r.Encrypted() != nil {
+		// The key depends on /Encrypt and the first /ID: keep both.
+		if _, ok := u.trailer["Encrypt"]; !ok {
+			t.Set("Encrypt", u.r.Trailer().Get("Encrypt"))
+		}
+		if _, ok := u.trailer["ID"]; !ok {
+			if id := u.r.trailerID(); id != nil {
+				t.Set("ID", id)
+				return t, nil
+			}
 		}
 	}
 	if v, ok := u.trailer["ID"]; ok {

@@ -20,9 +20,9 @@ func needQpdf(t *testing.T) string { t.Helper(); return testtool.Require(t, "qpd
 
 // qpdfCheck runs qpdf --check; exit status 3 (warnings) is accepted only if
 // every warning is a linearization diagnostic, as in the corpus manifest.
-func qpdfCheck(t *testing.T, qpdf, path string) {
+func qpdfCheck(t *testing.T, qpdf, path string, args ...string) {
 	t.Helper()
-	out, err := exec.Command(qpdf, "--check", path).CombinedOutput()
+	out, err := exec.Command(qpdf, append(append([]string{"--check"}, args...), path)...).CombinedOutput()
 	if err == nil {
 		return
 	}
@@ -49,18 +49,22 @@ type updated struct {
 	pages    int
 	revs     int
 	origForm XrefKind
+	pw       string // password of an encrypted file
 }
+
+// qpdfPw is the qpdf password option for up.
+func (up *updated) qpdfPw() string { return "--password=" + up.pw }
 
 // writeUpdate adds objects (a dictionary, a stream, a signature-like
 // dictionary with placeholders), adds a key to the catalog and writes
 // original+update to a temporary file.
-func writeUpdate(t *testing.T, src string, compress bool) *updated {
+func writeUpdate(t *testing.T, src string, compress bool, pw string) *updated {
 	t.Helper()
 	orig, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Open(bytes.NewReader(orig), int64(len(orig)), nil)
+	r, err := Open(bytes.NewReader(orig), int64(len(orig)), &Options{Password: []byte(pw)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +74,7 @@ func writeUpdate(t *testing.T, src string, compress bool) *updated {
 	}
 	u := r.NewUpdate()
 	u.SetCompress(compress)
-	up := &updated{orig: orig, pages: n, revs: len(r.Revisions()), origForm: r.chain[0].kind}
+	up := &updated{orig: orig, pages: n, revs: len(r.Revisions()), origForm: r.chain[0].kind, pw: pw}
 	up.newRef = u.Add(NewDict(
 		DictEntry{"Type", Name("SemnatTest")},
 		DictEntry{"Text", String{Value: []byte("hello (semnat) \\ \r\n\x00\xff")}},
@@ -125,12 +129,13 @@ func writeUpdate(t *testing.T, src string, compress bool) *updated {
 func TestUpdateCorpusRoundTrip(t *testing.T) {
 	qpdf := needQpdf(t)
 	for _, row := range loadManifest(t) {
-		if row["encrypted"] != "none" || row["damaged"] != "no" {
+		if row["damaged"] != "no" {
 			continue
 		}
 		t.Run(row["file"], func(t *testing.T) {
-			up := writeUpdate(t, filepath.Join(corpusDir, row["file"]), strings.Contains(row["file"], "stream"))
-			qpdfCheck(t, qpdf, up.path)
+			user, _ := knownPassword(row["user_password"])
+			up := writeUpdate(t, filepath.Join(corpusDir, row["file"]), strings.Contains(row["file"], "stream"), user)
+			qpdfCheck(t, qpdf, up.path, up.qpdfPw())
 			data, err := os.ReadFile(up.path)
 			if err != nil {
 				t.Fatal(err)
@@ -138,19 +143,19 @@ func TestUpdateCorpusRoundTrip(t *testing.T) {
 			update := data[len(up.orig):]
 
 			// qpdf reads the update: the new object and the new catalog.
-			out, err := exec.Command(qpdf, fmt.Sprintf("--show-object=%d", up.newRef.Num), up.path).CombinedOutput()
+			out, err := exec.Command(qpdf, up.qpdfPw(), fmt.Sprintf("--show-object=%d", up.newRef.Num), up.path).CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "/Type /SemnatTest") {
 				t.Fatalf("qpdf --show-object=%d: %v\n%s", up.newRef.Num, err, out)
 			}
-			out, err = exec.Command(qpdf, fmt.Sprintf("--show-object=%d", up.rootRef.Num), up.path).CombinedOutput()
+			out, err = exec.Command(qpdf, up.qpdfPw(), fmt.Sprintf("--show-object=%d", up.rootRef.Num), up.path).CombinedOutput()
 			if err != nil || !strings.Contains(string(out), fmt.Sprintf("/SemnatTest %d 0 R", up.newRef.Num)) {
 				t.Fatalf("qpdf --show-object=%d (catalog): %v\n%s", up.rootRef.Num, err, out)
 			}
-			out, err = exec.Command(qpdf, "--show-xref", up.path).CombinedOutput()
+			out, err = exec.Command(qpdf, up.qpdfPw(), "--show-xref", up.path).CombinedOutput()
 			if err != nil || !regexp.MustCompile(fmt.Sprintf(`(?m)^%d/0: uncompressed; offset = %d$`, up.newRef.Num, up.res.Objects[up.newRef])).Match(out) {
 				t.Fatalf("qpdf --show-xref does not list object %d at %d: %v\n%s", up.newRef.Num, up.res.Objects[up.newRef], err, out)
 			}
-			out, err = exec.Command(qpdf, fmt.Sprintf("--show-object=%d", up.strmRef.Num), "--filtered-stream-data", up.path).CombinedOutput()
+			out, err = exec.Command(qpdf, up.qpdfPw(), fmt.Sprintf("--show-object=%d", up.strmRef.Num), "--filtered-stream-data", up.path).CombinedOutput()
 			if err != nil || string(out) != "semnat stream payload\n" {
 				t.Fatalf("qpdf stream data: %v\n%q", err, out)
 			}
@@ -159,7 +164,7 @@ func TestUpdateCorpusRoundTrip(t *testing.T) {
 			checkXrefForm(t, up, update)
 
 			// Our reader sees the new revision.
-			r := openFile(t, up.path, &Options{NoRepair: true})
+			r := openFile(t, up.path, &Options{NoRepair: true, Password: []byte(up.pw)})
 			if got := len(r.Revisions()); got != up.revs+1 {
 				t.Errorf("%d revisions after update, want %d", got, up.revs+1)
 			}
@@ -216,6 +221,9 @@ func TestUpdateCorpusRoundTrip(t *testing.T) {
 			}
 
 			checkPlaceholders(t, qpdf, up, data)
+			if row["encrypted"] != "none" {
+				checkEncryptedUpdate(t, up, r, update)
+			}
 		})
 	}
 }
@@ -262,7 +270,7 @@ func checkXrefForm(t *testing.T, up *updated, update []byte) {
 }
 
 func prevOf(t *testing.T, up *updated) int64 {
-	r, err := Open(bytes.NewReader(up.orig), int64(len(up.orig)), nil)
+	r, err := Open(bytes.NewReader(up.orig), int64(len(up.orig)), &Options{Password: []byte(up.pw)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,8 +328,8 @@ func checkPlaceholders(t *testing.T, qpdf string, up *updated, data []byte) {
 	if err := os.WriteFile(path, signed, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	qpdfCheck(t, qpdf, path)
-	r := openFile(t, path, &Options{NoRepair: true})
+	qpdfCheck(t, qpdf, path, up.qpdfPw())
+	r := openFile(t, path, &Options{NoRepair: true, Password: []byte(up.pw)})
 	sd, err := r.ResolveDict(up.sigRef)
 	if err != nil || sd == nil {
 		t.Fatalf("signature dict: %v", err)
@@ -342,11 +350,16 @@ func checkPlaceholders(t *testing.T, qpdf string, up *updated, data []byte) {
 }
 
 func TestUpdateRefusals(t *testing.T) {
-	r := openFile(t, filepath.Join(corpusDir, "encrypted-aes128-v4.pdf"), nil)
+	// A security handler we do not implement: nothing can be encrypted.
+	pubsec := mkPDF(append(append([]string(nil), minimalObjs...), "<</Filter /Adobe.PubSec /SubFilter /adbe.pkcs7.s5 /V 4 /Recipients [<00>]>>"), "/Encrypt 5 0 R /ID [<00112233445566778899aabbccddeeff> <00112233445566778899aabbccddeeff>]")
+	r := open(t, pubsec, nil)
+	if r.Encrypted() == nil || r.Decrypting() {
+		t.Fatalf("public-key handler: Encrypted %v, Decrypting %v", r.Encrypted(), r.Decrypting())
+	}
 	u := r.NewUpdate()
 	u.Add(Integer(1))
 	if _, err := u.Write(&bytes.Buffer{}); !errors.Is(err, ErrEncrypted) {
-		t.Errorf("update of an encrypted file: %v", err)
+		t.Errorf("update of a file encrypted with an unknown handler: %v", err)
 	}
 	r = openFile(t, filepath.Join(corpusDir, "broken-xref-not-found.pdf"), nil)
 	u = r.NewUpdate()
@@ -412,4 +425,31 @@ func TestUpdateNewlineBeforeFirstObject(t *testing.T) {
 	if len(r2.Revisions()) != 2 {
 		t.Errorf("%d revisions", len(r2.Revisions()))
 	}
+}
+
+// checkEncryptedUpdate checks that the update of an encrypted file is
+// encrypted (no plain text of the new objects in the bytes), keeps /Encrypt
+// and /ID, and that qpdf decrypts the whole result as we do.
+func checkEncryptedUpdate(t *testing.T, up *updated, r *Reader, update []byte) {
+	t.Helper()
+	for _, plain := range []string{"hello (semnat)", "semnat stream payload"} {
+		if bytes.Contains(update, []byte(plain)) {
+			t.Errorf("the update holds %q in plain text", plain)
+		}
+	}
+	orig, err := Open(bytes.NewReader(up.orig), int64(len(up.orig)), &Options{Password: []byte(up.pw)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []Name{"Encrypt", "ID"} {
+		a, _ := Marshal(orig.trailerID())
+		if k == "Encrypt" {
+			a, _ = Marshal(orig.Trailer().Get(k))
+		}
+		b, _ := Marshal(r.Trailer().Get(k))
+		if !bytes.Equal(a, b) {
+			t.Errorf("trailer /%s %s, the original's %s", k, b, a)
+		}
+	}
+	compareWithOracle(t, up.path, up.pw)
 }
