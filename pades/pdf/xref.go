@@ -52,7 +52,7 @@ type section struct {
 	offset  int64 // offset of "xref" or of the xref stream's "N G obj"
 	xrefStm int64 // hybrid: offset of the /XRefStm stream
 	trailer *Dict
-	entries []XrefEntry // sorted by Num, one per number (stream entries win in hybrid sections)
+	entries []XrefEntry // sorted by Num, one per number (table entries win in hybrid sections)
 	end     int64       // offset just after the section (trailer dict, or endobj)
 }
 
@@ -150,8 +150,11 @@ func (r *Reader) loadSection(off int64) (*section, error) {
 			}
 			sec.kind = XrefHybrid
 			sec.xrefStm = int64(so)
-			// ISO 32000-1 7.5.8.4: objects in the stream take priority.
-			sec.entries = mergeEntries(ss.entries, sec.entries)
+			// ISO 32000-1 7.5.8.4: a reader looks an object up in the
+			// table first, then in the /XRefStm stream, then in /Prev: the
+			// table's entries take precedence (as in qpdf, poppler and
+			// pdf.js). The revision diff reads the same merged entries.
+			sec.entries = mergeEntries(sec.entries, ss.entries)
 		}
 		return sec, nil
 	}
