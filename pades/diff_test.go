@@ -111,3 +111,93 @@ func TestDiffHybridPrecedence(t *testing.T) {
 		wantSig(t, rep, 0, TotalFailed, FormatFailure)
 	})
 }
+
+// xrefOnly appends an update that writes no object, only an xref section
+// of the given form pointing object numbers at offsets already in the file.
+func xrefOnly(t *testing.T, data []byte, form pdf.XrefKind, offs map[int]int64) []byte {
+	t.Helper()
+	var es []samplepdf.XrefEntry
+	for n, o := range offs {
+		es = append(es, samplepdf.XrefEntry{Num: n, Type: 1, Offset: o})
+	}
+	size := sizeOf(t, data)
+	switch form {
+	case pdf.XrefTable:
+		m := map[int]string{}
+		for n, o := range offs {
+			m[n] = "@" + fmt.Sprint(o)
+		}
+		return rawUpdate(t, data, m, "")
+	case pdf.XrefStream:
+		out, err := samplepdf.AppendXrefStream(data, size, es, "/Root 1 0 R")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	return hybridize(t, rawUpdate(t, data, nil, ""), size, es...)
+}
+
+// TestDiffXrefRedirection: the signed revision holds a second body that no
+// xref entry uses; a later update writes no object, only an xref section
+// (table, stream or hybrid) that points an object number at that body.
+// Every object whose xref entry changed is compared, wherever its body is.
+func TestDiffXrefRedirection(t *testing.T) {
+	pki := testcerts.New(t)
+	real := "BT /F1 24 Tf 72 720 Td (Plata: 100 MDL) Tj ET"
+	fake := "<< /Length 44 >>\nstream\nBT /F1 24 Tf 72 720 Td (Plata: 9 MDL)  Tj ET\nendstream"
+	same := fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(real)+1, real)
+	offsets := func(doc []byte, nums ...int) map[int]int {
+		m := map[int]int{}
+		for _, n := range nums {
+			m[n] = int(objOffset(t, doc, n, len(doc)))
+		}
+		return m
+	}
+	// redirect: a second "4 0 obj" (fake, or an identical copy for the
+	// benign twin) after the first; the xref keeps the first.
+	redirectDoc := func(body string) ([]byte, int64) {
+		doc := handPDF(real, body)
+		doc = bytes.Replace(doc, []byte("\n6 0 obj"), []byte("\n4 0 obj"), 1)
+		second := bytes.LastIndex(doc, []byte("\n4 0 obj")) + 1
+		first := bytes.Index(doc, []byte("\n4 0 obj")) + 1
+		offs := offsets(doc, 1, 2, 3, 5)
+		offs[4] = first
+		return rewriteXref(doc, offs), int64(second)
+	}
+	// revive: the page draws 4 then 40; 40 is in the file but in no xref
+	// section (the reference reads as null when signed).
+	reviveDoc := func(pageRefs string) ([]byte, int64) {
+		doc := handPDF(real, "<< /Length 60 >>\nstream\n1 1 1 rg 0 0 595 842 re f BT /F1 24 Tf 72 700 Td (Cover) Tj ET\nendstream")
+		doc = bytes.Replace(doc, []byte("\n6 0 obj"), []byte("\n40 0 obj"), 1)
+		doc = bytes.Replace(doc, []byte("/Contents 4 0 R"), []byte("/Contents "+pageRefs), 1)
+		hidden := objOffset(t, doc, 40, len(doc))
+		return rewriteXref(doc, offsets(doc, 1, 2, 3, 4, 5)), hidden
+	}
+	for _, form := range []pdf.XrefKind{pdf.XrefTable, pdf.XrefStream, pdf.XrefHybrid} {
+		t.Run(form.String(), func(t *testing.T) {
+			for _, c := range []struct {
+				name string
+				doc  func() ([]byte, int64)
+				num  int
+				want Indication
+			}{
+				{"redirect-attack", func() ([]byte, int64) { return redirectDoc(fake) }, 4, TotalFailed},
+				{"redirect-benign-identical-copy", func() ([]byte, int64) { return redirectDoc(same) }, 4, TotalPassed},
+				{"revive-attack-referenced", func() ([]byte, int64) { return reviveDoc("[4 0 R 40 0 R]") }, 40, TotalFailed},
+				{"revive-benign-unreferenced", func() ([]byte, int64) { return reviveDoc("4 0 R") }, 40, TotalPassed},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					doc, body := c.doc()
+					signed := signedHand(t, pki, doc, nil)
+					rep := verifyBytes(t, xrefOnly(t, signed, form, map[int]int64{c.num: body}), offlineOpts(pki))
+					sub := SubIndication("")
+					if c.want == TotalFailed {
+						sub = FormatFailure
+					}
+					wantSig(t, rep, 0, c.want, sub)
+				})
+			}
+		})
+	}
+}

@@ -221,6 +221,7 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 		add(changeMetadata, "the document information dictionary (/Info) changed")
 	}
 	c := &differ{v: v, prev: prev, cur: cur, ro: ro, add: add, addField: addField}
+	var revived []uint32
 	for _, e := range v.r.Revisions()[j].Entries() {
 		if e.Num == 0 {
 			continue
@@ -237,7 +238,11 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 			continue
 		}
 		if !inUse {
-			continue // a new object: judged through what references it
+			// A new object: judged through what references it, unless
+			// the previous revision already referenced the number (the
+			// reference read as null): then unchanged objects show it.
+			revived = append(revived, e.Num)
+			continue
 		}
 		if pe == e {
 			continue
@@ -264,7 +269,87 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 		}
 		c.changed(oldRef, oldObj, newObj)
 	}
+	if len(revived) > 0 {
+		refd, err := referencedIn(v, prev, revived)
+		if err != nil {
+			return fmt.Errorf("revision %d: %w", j, err)
+		}
+		for _, num := range refd {
+			add(changeForbidden, "object %d is defined, but the previous revision already referenced it (there it was free or missing and read as null): signed objects now show content that was not signed", num)
+		}
+	}
 	return nil
+}
+
+// maxWalkObjects bounds the objects referencedIn visits.
+const maxWalkObjects = 4 << 20
+
+// referencedIn returns the numbers among nums that an object reachable
+// from r's trailer (/Root, /Info) references. Streams' data are not read:
+// only dictionaries and arrays hold references.
+func referencedIn(v *verifier, r *pdf.Reader, nums []uint32) ([]uint32, error) {
+	want := make(map[uint32]bool, len(nums))
+	for _, n := range nums {
+		want[n] = true
+	}
+	found := map[uint32]bool{}
+	seen := map[uint32]bool{}
+	var stack []pdf.Object
+	tr := r.Trailer()
+	stack = append(stack, tr.Get("Root"), tr.Get("Info"))
+	for len(stack) > 0 {
+		o := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		switch x := o.(type) {
+		case pdf.Ref:
+			if want[x.Num] {
+				found[x.Num] = true
+			}
+			if seen[x.Num] {
+				continue
+			}
+			seen[x.Num] = true
+			if len(seen) > maxWalkObjects {
+				return nil, fmt.Errorf("more than %d objects reachable", maxWalkObjects)
+			}
+			if len(seen)%4096 == 0 {
+				if err := v.ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			if e, ok := r.Lookup(x.Num); !ok || e.Type == pdf.EntryFree {
+				continue
+			}
+			d, err := r.Object(x)
+			if err != nil {
+				return nil, fmt.Errorf("object %v: %w", x, err)
+			}
+			stack = append(stack, d)
+		case *pdf.Stream:
+			stack = append(stack, x.Dict)
+		case *pdf.Dict:
+			for _, e := range x.Entries() {
+				switch e.Value.(type) {
+				case pdf.Ref, *pdf.Dict, pdf.Array:
+					stack = append(stack, e.Value)
+				}
+			}
+		case pdf.Array:
+			for _, e := range x {
+				switch e.(type) {
+				case pdf.Ref, *pdf.Dict, pdf.Array:
+					stack = append(stack, e)
+				}
+			}
+		}
+	}
+	var out []uint32
+	for _, n := range nums {
+		if found[n] {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 func sameRef(a, b pdf.Object) bool {
