@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/semnat/semnat/cms"
@@ -197,6 +198,46 @@ func TestDiffXrefRedirection(t *testing.T) {
 					}
 					wantSig(t, rep, 0, c.want, sub)
 				})
+			}
+		})
+	}
+}
+
+// TestDiffRepairDuringAnalysis: an update whose xref entry for the page's
+// content stream points at another object's body, past the end of the
+// file, or at a body that does not parse. The reader would rescan the file
+// and find the signed body: the verdict must be the one of a file damaged
+// from the start, whether the diff or a lazy repair finds it.
+func TestDiffRepairDuringAnalysis(t *testing.T) {
+	pki := testcerts.New(t)
+	doc := handPDF("BT /F1 24 Tf 72 720 Td (Plata: 100 MDL) Tj ET")
+	signed := signedHand(t, pki, doc, nil)
+	font := objOffset(t, signed, 5, len(doc))
+
+	// Damaged from the start: the last startxref points nowhere.
+	sx := bytes.LastIndex(signed, []byte("startxref\n")) + len("startxref\n")
+	digits := bytes.IndexByte(signed[sx:], '\n')
+	damaged := patch(signed, sx, strings.Repeat("9", digits))
+	base := verifyBytes(t, damaged, offlineOpts(pki))
+	wantSig(t, base, 0, TotalFailed, FormatFailure)
+
+	broken := rawUpdate(t, signed, map[int]string{4: "<< /Length 12 >>\nstream\nBT ET\nendstream\n"}, "")
+	at := bytes.LastIndex(broken, []byte("4 0 obj\n")) + len("4 0 obj\n")
+	broken = patch(broken, at, "[ /Foo >>")
+	for name, data := range map[string][]byte{
+		"entry-at-another-object":           xrefOnly(t, signed, pdf.XrefTable, map[int]int64{4: font}),
+		"entry-past-eof":                    xrefOnly(t, signed, pdf.XrefTable, map[int]int64{4: int64(len(signed) + 5000)}),
+		"entry-in-stream-at-another-object": xrefOnly(t, signed, pdf.XrefStream, map[int]int64{4: font}),
+		"body-does-not-parse":               broken,
+	} {
+		t.Run(name, func(t *testing.T) {
+			rep := verifyBytes(t, data, offlineOpts(pki))
+			wantSig(t, rep, 0, base.Signatures[0].Indication, base.Signatures[0].SubIndication)
+			if rep.Indication != base.Indication || rep.SubIndication != base.SubIndication {
+				t.Fatalf("document %s/%s, damaged from the start: %s/%s\n%s", rep.Indication, rep.SubIndication, base.Indication, base.SubIndication, dumpReport(rep))
+			}
+			if !strings.Contains(strings.Join(rep.Signatures[0].Reasons, "\n"), "object 4") {
+				t.Errorf("no reason names object 4:\n%s", dumpReport(rep))
 			}
 		})
 	}

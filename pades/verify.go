@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/semnat/semnat/pades/pdf"
@@ -186,7 +187,7 @@ func (v *verifier) run() (*Report, error) {
 	v.report = rep
 	docFail := ""
 	if r.Repaired() {
-		docFail = "the cross-reference structure is damaged and had to be repaired; such a file is not verifiable (different readers may see different documents)"
+		docFail = damagedMsg
 		rep.Warnings = append(rep.Warnings, docFail)
 	}
 	for _, rv := range r.Revisions() {
@@ -309,6 +310,11 @@ func (v *verifier) run() (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if docFail == "" && r.Repaired() {
+		// The reader rescanned the file while the signatures were read
+		// or compared: the same verdict as a file damaged from the start.
+		v.damagedLate()
+	}
 	v.levels()
 	if enc && len(v.sigs) == 0 && cat.Has("AcroForm") {
 		rep.Warnings = append(rep.Warnings, "no signature found, but the form of an encrypted file may not be readable without decryption")
@@ -327,6 +333,23 @@ func (v *verifier) run() (*Report, error) {
 	}
 	return rep, nil
 }
+
+// damagedLate gives every signature the verdict of a file whose xref was
+// damaged from the start, when the reader had to repair it later (an xref
+// entry found broken while an object was read).
+func (v *verifier) damagedLate() {
+	msg := fmt.Sprintf("%s (found while reading: %s)", damagedMsg, strings.Join(v.r.RepairReasons(), "; "))
+	v.report.Warnings = append(v.report.Warnings, msg)
+	for _, s := range v.sigs {
+		s.rep.Reasons = append([]string{msg}, s.rep.Reasons...)
+		s.rep.Indication, s.rep.SubIndication = TotalFailed, FormatFailure
+		s.rep.Checks.Format = CheckFailed
+		s.rep.CoversWholeDoc = false
+	}
+}
+
+// damagedMsg says why a repaired file is not verifiable.
+const damagedMsg = "the cross-reference structure is damaged and had to be repaired; such a file is not verifiable (different readers may see different documents)"
 
 // finish computes the document indication.
 func (v *verifier) finish() *Report {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/semnat/semnat/pades/pdf"
 )
@@ -231,6 +232,15 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 		}
 		pe, existed := prev.Lookup(e.Num)
 		inUse := existed && pe.Type != pdf.EntryFree
+		if pe != e {
+			// An entry that does not lead to its object makes readers
+			// rescan the file (each its own way): a finding in itself,
+			// and never resolved here.
+			if err := cur.CheckEntry(e); err != nil {
+				add(changeForbidden, "%s; readers rescan such a file, each its own way, and may show different documents", strings.TrimPrefix(err.Error(), pdf.ErrDamaged.Error()+": "))
+				continue
+			}
+		}
 		if e.Type == pdf.EntryFree {
 			if inUse {
 				add(changeForbidden, "object %d is deleted (freed)", e.Num)

@@ -508,3 +508,37 @@ func (r *Reader) buildRevisions(chain []*section) []*Revision {
 	}
 	return revs
 }
+
+// CheckEntry reports whether an in-use entry leads to the object it names:
+// "Num Gen obj" at its offset (or at offset + HeaderOffset, which the
+// reader tolerates). It never repairs: a verifier uses it to find the xref
+// entries that would make the reader rescan the file. Entries of other
+// types are not checked.
+func (r *Reader) CheckEntry(e XrefEntry) error {
+	if e.Type != EntryInUse {
+		return nil
+	}
+	var err error
+	for _, off := range []int64{e.Offset, e.Offset + r.headerOff} {
+		if off < 0 || off >= r.src.size {
+			err = fmt.Errorf("%w: xref entry for object %d points at offset %d, outside the file (%d bytes)", ErrDamaged, e.Num, e.Offset, r.src.size)
+			continue
+		}
+		lx := newFileLexer(r.src, off, 64)
+		t1, e1 := lx.token()
+		t2, e2 := lx.token()
+		t3, e3 := lx.token()
+		switch {
+		case e1 != nil || e2 != nil || e3 != nil || t1.kind != tInt || t2.kind != tInt || t3.kind != tKeyword || t3.kw != kwObj:
+			err = fmt.Errorf("%w: xref entry for object %d points at offset %d, where no object starts", ErrDamaged, e.Num, e.Offset)
+		case t1.i != int64(e.Num):
+			err = fmt.Errorf("%w: xref entry for object %d points at offset %d, where object %d starts", ErrDamaged, e.Num, e.Offset, t1.i)
+		default:
+			return nil
+		}
+		if r.headerOff == 0 {
+			break
+		}
+	}
+	return err
+}
