@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -74,6 +75,22 @@ func hybridize(t *testing.T, data []byte, num int, es ...samplepdf.XrefEntry) []
 	return out
 }
 
+// wantAltered checks signature i after a later revision that alters what
+// the pages show (ChangePolicy): TOTAL-FAILED/FORMAT_FAILURE after a
+// certification, INDETERMINATE/SIG_CONSTRAINTS_FAILURE after an approval
+// signature, whose own bytes are intact.
+func wantAltered(t *testing.T, rep *Report, i int, certified bool) {
+	t.Helper()
+	if certified {
+		wantSig(t, rep, i, TotalFailed, FormatFailure)
+		return
+	}
+	wantSig(t, rep, i, Indeterminate, SigConstraintsFailure)
+	if s := rep.Signatures[i]; s.Checks.Integrity != CheckPassed || s.Checks.Signature != CheckPassed || s.Checks.Modifications != CheckIndeterminate {
+		t.Fatalf("signature %d: checks %+v", i, s.Checks)
+	}
+}
+
 func sizeOf(t *testing.T, data []byte) int {
 	t.Helper()
 	r, err := pdf.Open(bytes.NewReader(data), int64(len(data)), nil)
@@ -109,7 +126,7 @@ func TestDiffHybridPrecedence(t *testing.T) {
 		upd := rawUpdate(t, signed, map[int]string{4: "<< /Length 44 >>\nstream\nBT /F1 24 Tf 72 720 Td (Plata: 9 MDL)   Tj ET\nendstream"}, "")
 		upd = hybridize(t, upd, sizeOf(t, upd), samplepdf.XrefEntry{Num: 4, Type: 1, Offset: objOffset(t, signed, 4, len(doc))})
 		rep := verifyBytes(t, upd, offlineOpts(pki))
-		wantSig(t, rep, 0, TotalFailed, FormatFailure)
+		wantAltered(t, rep, 0, false)
 	})
 }
 
@@ -175,8 +192,12 @@ func TestDiffXrefRedirection(t *testing.T) {
 		hidden := objOffset(t, doc, 40, len(doc))
 		return rewriteXref(doc, offsets(doc, 1, 2, 3, 4, 5)), hidden
 	}
-	for _, form := range []pdf.XrefKind{pdf.XrefTable, pdf.XrefStream, pdf.XrefHybrid} {
-		t.Run(form.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		form    pdf.XrefKind
+		certify int
+	}{{pdf.XrefTable, 0}, {pdf.XrefStream, 0}, {pdf.XrefHybrid, 0}, {pdf.XrefTable, 2}, {pdf.XrefStream, 2}, {pdf.XrefHybrid, 2}} {
+		form := tc.form
+		t.Run(fmt.Sprintf("%s-P=%d", form, tc.certify), func(t *testing.T) {
 			for _, c := range []struct {
 				name string
 				doc  func() ([]byte, int64)
@@ -190,13 +211,13 @@ func TestDiffXrefRedirection(t *testing.T) {
 			} {
 				t.Run(c.name, func(t *testing.T) {
 					doc, body := c.doc()
-					signed := signedHand(t, pki, doc, nil)
+					signed := signedHand(t, pki, doc, &Options{Certify: tc.certify})
 					rep := verifyBytes(t, xrefOnly(t, signed, form, map[int]int64{c.num: body}), offlineOpts(pki))
-					sub := SubIndication("")
 					if c.want == TotalFailed {
-						sub = FormatFailure
+						wantAltered(t, rep, 0, tc.certify > 0)
+					} else {
+						wantSig(t, rep, 0, TotalPassed, "")
 					}
-					wantSig(t, rep, 0, c.want, sub)
 				})
 			}
 		})
@@ -240,5 +261,90 @@ func TestDiffRepairDuringAnalysis(t *testing.T) {
 				t.Errorf("no reason names object 4:\n%s", dumpReport(rep))
 			}
 		})
+	}
+}
+
+// formPDF is handPDF with a text field "Suma" (merged field and widget 6,
+// value 100) whose appearance is stream 7.
+func formPDF(t *testing.T) []byte {
+	t.Helper()
+	doc := handPDF("BT /F1 24 Tf 72 720 Td (Plata) Tj ET",
+		"<< /FT /Tx /T (Suma) /V (100) /Type /Annot /Subtype /Widget /F 4 /Rect [72 600 272 630] /P 3 0 R /AP << /N 7 0 R >> /DA (/Helv 12 Tf 0 g) >>",
+		apStream("100"))
+	doc = bytes.Replace(doc, []byte("<< /Type /Catalog /Pages 2 0 R >>"), []byte("<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [6 0 R] /DA (/Helv 12 Tf 0 g) >> >>"), 1)
+	doc = bytes.Replace(doc, []byte("/Contents 4 0 R"), []byte("/Annots [6 0 R] /Contents 4 0 R"), 1)
+	return fixXref(t, doc)
+}
+
+func apStream(text string) string {
+	body := fmt.Sprintf("BT /Helv 12 Tf 2 10 Td (%s) Tj ET", text)
+	return fmt.Sprintf("<< /Type /XObject /Subtype /Form /BBox [0 0 200 30] /Resources << /Font << /Helv 5 0 R >> >> /Length %d >>\nstream\n%s\nendstream", len(body), body)
+}
+
+func textField(value string, ap string) string {
+	return fmt.Sprintf("<< /FT /Tx /T (Suma) /V (%s) /Type /Annot /Subtype /Widget /F 4 /Rect [72 600 272 630] /P 3 0 R /AP << /N %s >> /DA (/Helv 12 Tf 0 g) >>", value, ap)
+}
+
+// TestDiffCertifyFillApprove: a document certified with P=2 (and P=3) is
+// filled in a later revision that rewrites the field's appearance stream
+// in place, then approved with a visible signature in a new field:
+// everything passes, with a warning naming the new signature's place. The
+// twins change an appearance while the value stays the same.
+func TestDiffCertifyFillApprove(t *testing.T) {
+	pki := testcerts.New(t)
+	doc := formPDF(t)
+	for _, p := range []int{2, 3} {
+		t.Run(fmt.Sprintf("P=%d", p), func(t *testing.T) {
+			certified := signedHand(t, pki, doc, &Options{Certify: p})
+			filled := rawUpdate(t, certified, map[int]string{6: textField("900", "7 0 R"), 7: apStream("900")}, "")
+			rep := verifyBytes(t, filled, offlineOpts(pki))
+			wantSig(t, rep, 0, TotalPassed, "")
+			approved, _, err := signBytes(t, filled, entitySigner(pki, "person-rsa2048"),
+				&Options{Visible: &Visible{Page: 1, Rect: [4]float64{300, 50, 550, 120}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep = verifyBytes(t, approved, offlineOpts(pki))
+			wantSig(t, rep, 0, TotalPassed, "")
+			wantSig(t, rep, 1, TotalPassed, "")
+			if rep.Indication != TotalPassed {
+				t.Fatalf("document %s", rep.Indication)
+			}
+			if w := strings.Join(rep.Signatures[0].Warnings, "\n"); !strings.Contains(w, "page 1, rectangle [300 50 550 120]") {
+				t.Fatalf("no warning names the new signature's page and rectangle:\n%s", dumpReport(rep))
+			}
+		})
+	}
+	// Appearance replaced, value unchanged: not form filling.
+	for _, certify := range []int{2, 0} {
+		signed := signedHand(t, pki, doc, &Options{Certify: certify})
+		for name, objs := range map[string]map[int]string{
+			"stream-rewritten-in-place": {7: apStream("900")},
+			"new-ap-dictionary":         {6: textField("100", "60 0 R"), 60: apStream("900")},
+		} {
+			t.Run(fmt.Sprintf("%s-P=%d", name, certify), func(t *testing.T) {
+				rep := verifyBytes(t, rawUpdate(t, signed, objs, ""), offlineOpts(pki))
+				wantAltered(t, rep, 0, certify > 0)
+				if !strings.Contains(rep.Signatures[0].Reasons[0], "value stays the same") {
+					t.Fatalf("reason: %q", rep.Signatures[0].Reasons[0])
+				}
+			})
+		}
+	}
+}
+
+// TestReportCarriesPolicy: the JSON report says how changes were judged.
+func TestReportCarriesPolicy(t *testing.T) {
+	rep := verifyBytes(t, handPDF("BT ET"), nil)
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := m["policy"].(string); p != ChangePolicy || !strings.Contains(p, "SIG_CONSTRAINTS_FAILURE") {
+		t.Fatalf("policy %q", m["policy"])
 	}
 }

@@ -132,7 +132,10 @@ type verifier struct {
 	dss       *dssData
 	dssParsed *parsedRevocation
 	diffs     map[int]*revisionDiff // per revision index
-	revViews  map[int]*pdf.Reader
+	// damage: xref entries of later revisions that lead to no object of
+	// their number (the reader would repair the file).
+	damage   []string
+	revViews map[int]*pdf.Reader
 	// trailingGarbage: bytes after the last revision that no xref accounts for.
 	trailingGarbage bool
 	// scan finds signature dictionaries the fields do not reach.
@@ -183,7 +186,7 @@ func (s *sigState) warn(format string, args ...any) {
 
 func (v *verifier) run() (*Report, error) {
 	r := v.r
-	rep := &Report{Version: ReportVersion, Size: v.size, ValidationTime: v.now.UTC(), Revisions: len(r.Revisions()), Signatures: []SignatureReport{}}
+	rep := &Report{Version: ReportVersion, Size: v.size, ValidationTime: v.now.UTC(), Revisions: len(r.Revisions()), Policy: ChangePolicy, Signatures: []SignatureReport{}}
 	v.report = rep
 	docFail := ""
 	if r.Repaired() {
@@ -310,9 +313,10 @@ func (v *verifier) run() (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if docFail == "" && r.Repaired() {
+	if docFail == "" && (r.Repaired() || len(v.damage) > 0) {
 		// The reader rescanned the file while the signatures were read
-		// or compared: the same verdict as a file damaged from the start.
+		// or compared, or the diff found an xref entry that would make
+		// it: the same verdict as a file damaged from the start.
 		v.damagedLate()
 	}
 	v.levels()
@@ -338,7 +342,7 @@ func (v *verifier) run() (*Report, error) {
 // damaged from the start, when the reader had to repair it later (an xref
 // entry found broken while an object was read).
 func (v *verifier) damagedLate() {
-	msg := fmt.Sprintf("%s (found while reading: %s)", damagedMsg, strings.Join(v.r.RepairReasons(), "; "))
+	msg := fmt.Sprintf("%s (found while reading: %s)", damagedMsg, strings.Join(append(v.damage, v.r.RepairReasons()...), "; "))
 	v.report.Warnings = append(v.report.Warnings, msg)
 	for _, s := range v.sigs {
 		s.rep.Reasons = append([]string{msg}, s.rep.Reasons...)
