@@ -348,3 +348,107 @@ func TestReportCarriesPolicy(t *testing.T) {
 		t.Fatalf("policy %q", m["policy"])
 	}
 }
+
+// TestDiffTrailerChanges: what a later trailer changes is judged like any
+// other change.
+func TestDiffTrailerChanges(t *testing.T) {
+	pki := testcerts.New(t)
+	doc := handPDF("BT /F1 24 Tf 72 720 Td (Plata: 100 MDL) Tj ET",
+		"<< /Type /Pages /Kids [7 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 6 0 R /MediaBox [0 0 595 842] /Contents 8 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+		"<< /Length 44 >>\nstream\nBT /F1 24 Tf 72 720 Td (Plata: 9 MDL)  Tj ET\nendstream")
+	for _, certify := range []int{0, 2} {
+		signed := signedHand(t, pki, doc, &Options{Certify: certify})
+		r, err := pdf.Open(bytes.NewReader(signed), int64(len(signed)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cat, _ := r.Catalog()
+		n := sizeOf(t, signed) + 5
+		newRoot := func(c *pdf.Dict) []byte {
+			b, err := pdf.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			upd := rawUpdate(t, signed, map[int]string{n: string(b)}, "")
+			i := bytes.LastIndex(upd, []byte("/Root 1 0 R"))
+			return patch(upd, i, fmt.Sprintf("/Root %d 0 R", n))
+		}
+		shadow := cat.Clone()
+		shadow.Set("Pages", pdf.Ref{Num: 6})
+		info := rawUpdate(t, signed, map[int]string{n: "<< /Producer (an editor) >>"}, fmt.Sprintf("/Info %d 0 R ", n))
+		shrunk := rawUpdate(t, signed, nil, "")
+		i := bytes.LastIndex(shrunk, []byte("/Size ")) + len("/Size ")
+		digits := bytes.IndexByte(shrunk[i:], ' ')
+		shrunk = patch(shrunk, i, pad("3", digits))
+		t.Run(fmt.Sprintf("P=%d", certify), func(t *testing.T) {
+			// A copy of the catalog under another number shows nothing new.
+			rep := verifyBytes(t, newRoot(cat), offlineOpts(pki))
+			if certify > 0 {
+				wantSig(t, rep, 0, TotalFailed, FormatFailure)
+			} else {
+				wantSig(t, rep, 0, TotalPassed, "")
+				if !strings.Contains(strings.Join(rep.Signatures[0].Warnings, "\n"), "points to another catalog") {
+					t.Fatalf("no warning:\n%s", dumpReport(rep))
+				}
+			}
+			// A new catalog that shows other pages.
+			rep = verifyBytes(t, newRoot(shadow), offlineOpts(pki))
+			wantAltered(t, rep, 0, certify > 0)
+			// /Info is metadata.
+			rep = verifyBytes(t, info, offlineOpts(pki))
+			wantSig(t, rep, 0, TotalPassed, "")
+			// /Size shrinks below the numbers in use.
+			rep = verifyBytes(t, shrunk, offlineOpts(pki))
+			wantAltered(t, rep, 0, certify > 0)
+		})
+	}
+}
+
+// TestDiffApprovalPolicy: after an approval signature, what shows nothing
+// new is a warning, what alters the pages is INDETERMINATE; after a
+// certification (P=2) the same changes are judged by DocMDP.
+func TestDiffApprovalPolicy(t *testing.T) {
+	pki := testcerts.New(t)
+	doc := handPDF("BT /F1 24 Tf 72 720 Td (Plata: 100 MDL) Tj ET")
+	page := "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> /Annots [%s] >>"
+	for _, certify := range []int{0, 2} {
+		signed := signedHand(t, pki, doc, &Options{Certify: certify})
+		r, _ := pdf.Open(bytes.NewReader(signed), int64(len(signed)), nil)
+		pg, _ := r.Page(0)
+		n := sizeOf(t, signed) + 5
+		withAnnot := func(annot string) []byte {
+			annots, _ := mustResolve(r, pg.Dict.Get("Annots")).(pdf.Array)
+			var list []string
+			for _, a := range annots {
+				list = append(list, a.(pdf.Ref).String())
+			}
+			list = append(list, fmt.Sprintf("%d 0 R", n))
+			return rawUpdate(t, signed, map[int]string{n: annot, 3: fmt.Sprintf(page, strings.Join(list, " "))}, "")
+		}
+		for _, c := range []struct {
+			name   string
+			data   []byte
+			passes bool // else altered
+			warn   string
+		}{
+			{"pages-node-same-pages", rawUpdate(t, signed, map[int]string{2: "<< /Type /Pages /Kids [3 0 R] /Count 1 /ITXT (5.0.0) >>"}, ""), true, "same pages"},
+			{"page-added", rawUpdate(t, signed, map[int]string{2: fmt.Sprintf("<< /Type /Pages /Kids [3 0 R %d 0 R] /Count 2 >>", n),
+				n: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"}, ""), false, ""},
+			{"annotation-that-draws", withAnnot("<< /Type /Annot /Subtype /FreeText /Rect [60 700 400 760] /Contents (Plata: 9 MDL) /DA (/Helv 24 Tf 0 g) >>"), certify == 3, ""},
+			{"link-that-draws-nothing", withAnnot("<< /Type /Annot /Subtype /Link /Rect [60 700 400 760] /Border [0 0 0] /A << /S /URI /URI (https://example.org) >> >>"), certify == 0, "draws nothing"},
+		} {
+			t.Run(fmt.Sprintf("%s-P=%d", c.name, certify), func(t *testing.T) {
+				rep := verifyBytes(t, c.data, offlineOpts(pki))
+				if !c.passes {
+					wantAltered(t, rep, 0, certify > 0)
+					return
+				}
+				wantSig(t, rep, 0, TotalPassed, "")
+				if w := strings.Join(rep.Signatures[0].Warnings, "\n"); certify == 0 && !strings.Contains(w, c.warn) {
+					t.Fatalf("no warning %q:\n%s", c.warn, dumpReport(rep))
+				}
+			})
+		}
+	}
+}

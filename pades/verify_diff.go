@@ -2,6 +2,7 @@ package pades
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -291,17 +292,8 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 	if err != nil {
 		return err
 	}
-	pt, ct := prev.Trailer(), cur.Trailer()
-	if !sameRef(pt.Get("Root"), ct.Get("Root")) {
-		add(changeForbidden, "the trailer's /Root points to another catalog (%v instead of %v)", ct.Get("Root"), pt.Get("Root"))
-	}
-	if !sameRef(pt.Get("Encrypt"), ct.Get("Encrypt")) {
-		add(changeForbidden, "the trailer's /Encrypt changed")
-	}
-	if !sameRef(pt.Get("Info"), ct.Get("Info")) {
-		add(changeMetadata, "the document information dictionary (/Info) changed")
-	}
 	c := &differ{v: v, prev: prev, cur: cur, ro: ro, add: add, addField: addField, rev: j, rd: rd}
+	c.trailer(prev.Trailer(), cur.Trailer())
 	var revived []uint32
 	for _, e := range v.r.Revisions()[j].Entries() {
 		if e.Num == 0 {
@@ -1163,4 +1155,42 @@ func resOrNull(d *pdf.Dict) pdf.Object {
 		return pdf.Null{}
 	}
 	return d
+}
+
+// trailer judges what a revision's trailer changes like any other change:
+// another catalog object (compared key by key with the old one), /Info
+// (metadata), /Encrypt, an /ID that keys the decryption of earlier
+// objects, and a /Size that shrinks below numbers in use.
+func (c *differ) trailer(pt, ct *pdf.Dict) {
+	if root := ct.Get("Root"); root != nil && !sameRef(pt.Get("Root"), root) {
+		// Shows nothing by itself (a warning after an approval
+		// signature); never allowed after a certification. What the new
+		// catalog changes is judged key by key.
+		c.quiet(changeForbidden, "the trailer's /Root points to another catalog (%v instead of %v)", root, pt.Get("Root"))
+		oldCat, err1 := c.prev.Catalog()
+		newCat, err2 := c.cur.Catalog()
+		if err1 != nil || err2 != nil {
+			c.add(changeForbidden, "the new catalog %v cannot be compared with the old one: %v", root, errors.Join(err1, err2))
+		} else {
+			c.catalog(oldCat, newCat)
+		}
+	}
+	if !sameRef(pt.Get("Encrypt"), ct.Get("Encrypt")) {
+		c.add(changeForbidden, "the trailer's /Encrypt changed (earlier objects decrypt differently)")
+	}
+	if !sameRef(pt.Get("Info"), ct.Get("Info")) {
+		c.add(changeMetadata, "the document information dictionary (/Info) changed")
+	}
+	if eq, _ := c.equal(pt.Get("ID"), ct.Get("ID"), 0); !eq && ct.Get("ID") != nil {
+		if ct.Get("Encrypt") != nil || pt.Get("Encrypt") != nil {
+			c.add(changeForbidden, "the trailer's /ID changed in an encrypted file (the key of earlier objects derives from it)")
+		} else {
+			c.add(changeMetadata, "the trailer's /ID changed")
+		}
+	}
+	ps, ok1 := pt.Int("Size")
+	cs, ok2 := ct.Int("Size")
+	if ok1 && ok2 && cs < ps {
+		c.add(changeForbidden, "the trailer's /Size shrinks from %d to %d (objects %d to %d may stop resolving)", ps, cs, cs, ps-1)
+	}
 }
