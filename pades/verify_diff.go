@@ -100,6 +100,9 @@ func (v *verifier) modifications(s *sigState) {
 			if approval && (c.Kind == changeStructure || (c.Kind == changeAnnotation || c.Kind == changeForbidden) && c.quiet) {
 				// Shows nothing new: listed, with a warning.
 				c.Allowed = true
+				if c.Kind == changeForbidden {
+					c.Kind = changeStructure
+				}
 				s.warn("revision %d after the signature: %s (shows nothing new)", j+1, c.What)
 			}
 			if approval && c.Kind == changeAnnotation && !c.quiet {
