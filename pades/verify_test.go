@@ -105,7 +105,7 @@ func TestVerifyMultiAndCertified(t *testing.T) {
 	// A visible signature after a certification, signed in the revision
 	// that adds it, is signing; it could hide content (sneaky signature),
 	// so it is listed as a warning with its page and rectangle.
-	vis, _, err := signBytes(t, one, entitySigner(pki, "person-p384"), &Options{Visible: &Visible{Page: 1, Rect: [4]float64{50, 50, 250, 120}}})
+	vis, _, err := signBytes(t, one, entitySigner(pki, "person-p384"), &Options{NewField: true, Visible: &Visible{Page: 1, Rect: [4]float64{50, 50, 250, 120}}})
 	if err != nil {
 		t.Fatal(err)
 	}
