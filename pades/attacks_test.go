@@ -313,6 +313,10 @@ func TestAttackShadow(t *testing.T) {
 // fixXref recomputes the offsets of a handPDF document after an edit.
 func fixXref(t *testing.T, doc []byte) []byte {
 	t.Helper()
+	return fixXrefBytes(doc)
+}
+
+func fixXrefBytes(doc []byte) []byte {
 	re := regexp.MustCompile(`(?m)^(\d+) 0 obj`)
 	offs := map[int]int{}
 	for _, m := range re.FindAllSubmatchIndex(doc, -1) {

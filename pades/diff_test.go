@@ -268,12 +268,16 @@ func TestDiffRepairDuringAnalysis(t *testing.T) {
 // value 100) whose appearance is stream 7.
 func formPDF(t *testing.T) []byte {
 	t.Helper()
+	return formPDFBytes()
+}
+
+func formPDFBytes() []byte {
 	doc := handPDF("BT /F1 24 Tf 72 720 Td (Plata) Tj ET",
 		"<< /FT /Tx /T (Suma) /V (100) /Type /Annot /Subtype /Widget /F 4 /Rect [72 600 272 630] /P 3 0 R /AP << /N 7 0 R >> /DA (/Helv 12 Tf 0 g) >>",
 		apStream("100"))
 	doc = bytes.Replace(doc, []byte("<< /Type /Catalog /Pages 2 0 R >>"), []byte("<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [6 0 R] /DA (/Helv 12 Tf 0 g) >> >>"), 1)
 	doc = bytes.Replace(doc, []byte("/Contents 4 0 R"), []byte("/Annots [6 0 R] /Contents 4 0 R"), 1)
-	return fixXref(t, doc)
+	return fixXrefBytes(doc)
 }
 
 func apStream(text string) string {
