@@ -456,3 +456,46 @@ func TestDiffApprovalPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffObjectStreamMembership: an xref-stream update that writes no
+// object but moves an object into an object stream the signed revision
+// already holds (unreferenced): the page (3), where a page with other
+// content waits, or, the benign twin, the font (5), an identical copy.
+func TestDiffObjectStreamMembership(t *testing.T) {
+	pki := testcerts.New(t)
+	real := "BT /F1 24 Tf 72 720 Td (Plata: 100 MDL) Tj ET"
+	for _, c := range []struct {
+		name string
+		num  int
+		body string
+		want Indication
+	}{
+		{"attack-page-with-other-content", 3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 41 0 R /Resources << /Font << /F1 5 0 R >> >> >>", Indeterminate},
+		{"benign-identical-font", 5, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", TotalPassed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			header := fmt.Sprintf("%d 0 ", c.num)
+			body := header + c.body
+			doc := handPDF(real,
+				fmt.Sprintf("<< /Type /ObjStm /N 1 /First %d /Length %d >>\nstream\n%s\nendstream", len(header), len(body), body),
+				"<< /Length 44 >>\nstream\nBT /F1 24 Tf 72 720 Td (Plata: 9 MDL)  Tj ET\nendstream")
+			doc = bytes.Replace(doc, []byte("\n6 0 obj"), []byte("\n40 0 obj"), 1)
+			doc = bytes.Replace(doc, []byte("\n7 0 obj"), []byte("\n41 0 obj"), 1)
+			offs := map[int]int{}
+			for _, n := range []int{1, 2, 3, 4, 5, 40, 41} {
+				offs[n] = int(objOffset(t, doc, n, len(doc)))
+			}
+			signed := signedHand(t, pki, rewriteXref(doc, offs), nil)
+			upd, err := samplepdf.AppendXrefStream(signed, sizeOf(t, signed), []samplepdf.XrefEntry{{Num: c.num, Type: 2, Offset: 40, Index: 0}}, "/Root 1 0 R")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := verifyBytes(t, upd, offlineOpts(pki))
+			if c.want == TotalPassed {
+				wantSig(t, rep, 0, TotalPassed, "")
+				return
+			}
+			wantAltered(t, rep, 0, false)
+		})
+	}
+}
