@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -118,15 +119,27 @@ func TestDiffHybridPrecedence(t *testing.T) {
 		if rep.Indication != TotalPassed {
 			t.Fatalf("document %s", rep.Indication)
 		}
+		// The oracles read the table first too: qpdf finds no damage,
+		// pdfsig finds the signature valid.
+		file := writeTemp(t, hy)
+		qpdfCheck(t, file, false)
+		if sigs, _ := pdfsigResult(t, trustDB(t, pki), file); len(sigs) != 1 || sigs[0] != "Signature is Valid." {
+			t.Fatalf("pdfsig: %q", sigs)
+		}
 	})
 	t.Run("attack-stream-hides-table-entry", func(t *testing.T) {
 		// A later hybrid update: the table points the page content (4)
 		// at new text, the /XRefStm at the signed body. Viewers follow
 		// the table; so must the diff.
-		upd := rawUpdate(t, signed, map[int]string{4: "<< /Length 44 >>\nstream\nBT /F1 24 Tf 72 720 Td (Plata: 9 MDL)   Tj ET\nendstream"}, "")
+		upd := rawUpdate(t, signed, map[int]string{4: "<< /Length 46 >>\nstream\nBT /F1 24 Tf 72 720 Td (Plata: 9 MDL)   Tj ET\nendstream"}, "")
 		upd = hybridize(t, upd, sizeOf(t, upd), samplepdf.XrefEntry{Num: 4, Type: 1, Offset: objOffset(t, signed, 4, len(doc))})
 		rep := verifyBytes(t, upd, offlineOpts(pki))
 		wantAltered(t, rep, 0, false)
+		// What qpdf shows is the table's body.
+		out, err := exec.Command(requireTool(t, "qpdf"), "--show-object=4", "--filtered-stream-data", writeTemp(t, upd)).CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("Plata: 9 MDL")) {
+			t.Fatalf("qpdf shows: %v\n%s", err, out)
+		}
 	})
 }
 
