@@ -39,9 +39,12 @@ type Policy struct {
 	// AllowSHA1 accepts SHA-1 signature digests (default: they give
 	// INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE).
 	AllowSHA1 bool
-	// AllowVisibleSignatureAfterCertification accepts a new visible
-	// signature field added after a certification signature (default:
-	// refused, the Sneaky Signature Attack relies on it).
+	// AllowVisibleSignatureAfterCertification accepts any new visible
+	// signature field added after a certification signature. By default
+	// one is accepted (and listed as a warning with its page and
+	// rectangle) only when it is signed in the revision that adds it and
+	// its appearance draws inside its rectangle: the Sneaky Signature
+	// Attack relies on the others.
 	AllowVisibleSignatureAfterCertification bool
 }
 
