@@ -112,7 +112,7 @@ func BenchmarkReferencedIn(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := referencedIn(v, r, []uint32{uint32(len(objs) + 1)}); err != nil {
+		if _, err := referencedIn(v, r, []pdf.Ref{{Num: uint32(len(objs) + 1)}}); err != nil {
 			b.Fatal(err)
 		}
 	}

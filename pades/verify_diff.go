@@ -297,7 +297,7 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 	}
 	c := &differ{v: v, prev: prev, cur: cur, ro: ro, add: add, addField: addField, rev: j, rd: rd}
 	c.trailer(prev.Trailer(), cur.Trailer())
-	var revived []uint32
+	var revived []pdf.Ref
 	for _, e := range v.r.Revisions()[j].Entries() {
 		if e.Num == 0 {
 			continue
@@ -328,7 +328,7 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 			// A new object: judged through what references it, unless
 			// the previous revision already referenced the number (the
 			// reference read as null): then unchanged objects show it.
-			revived = append(revived, e.Num)
+			revived = append(revived, pdf.Ref{Num: e.Num, Gen: e.Gen})
 			continue
 		}
 		if pe == e {
@@ -361,8 +361,8 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 		if err != nil {
 			return fmt.Errorf("revision %d: %w", j, err)
 		}
-		for _, num := range refd {
-			add(changeForbidden, "object %d is defined, but the previous revision already referenced it (there it was free or missing and read as null): signed objects now show content that was not signed", num)
+		for _, ref := range refd {
+			add(changeForbidden, "object %d is defined, but the previous revision already referenced it (there it was free or missing and read as null): signed objects now show content that was not signed", ref.Num)
 		}
 	}
 	return nil
@@ -371,15 +371,15 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 // maxWalkObjects bounds the objects referencedIn visits.
 const maxWalkObjects = 4 << 20
 
-// referencedIn returns the numbers among nums that an object reachable
-// from r's trailer (/Root, /Info) references. Streams' data are not read:
-// only dictionaries and arrays hold references.
-func referencedIn(v *verifier, r *pdf.Reader, nums []uint32) ([]uint32, error) {
-	want := make(map[uint32]bool, len(nums))
-	for _, n := range nums {
-		want[n] = true
+// referencedIn returns the references among refs (number and generation)
+// that an object reachable from r's trailer (/Root, /Info) holds. Streams'
+// data are not read: only dictionaries and arrays hold references.
+func referencedIn(v *verifier, r *pdf.Reader, refs []pdf.Ref) ([]pdf.Ref, error) {
+	want := make(map[pdf.Ref]bool, len(refs))
+	for _, ref := range refs {
+		want[ref] = true
 	}
-	found := map[uint32]bool{}
+	found := map[pdf.Ref]bool{}
 	seen := map[uint32]bool{}
 	var stack []pdf.Object
 	tr := r.Trailer()
@@ -389,8 +389,8 @@ func referencedIn(v *verifier, r *pdf.Reader, nums []uint32) ([]uint32, error) {
 		stack = stack[:len(stack)-1]
 		switch x := o.(type) {
 		case pdf.Ref:
-			if want[x.Num] {
-				found[x.Num] = true
+			if want[x] {
+				found[x] = true
 			}
 			if seen[x.Num] {
 				continue
@@ -430,10 +430,10 @@ func referencedIn(v *verifier, r *pdf.Reader, nums []uint32) ([]uint32, error) {
 			}
 		}
 	}
-	var out []uint32
-	for _, n := range nums {
-		if found[n] {
-			out = append(out, n)
+	var out []pdf.Ref
+	for _, ref := range refs {
+		if found[ref] {
+			out = append(out, ref)
 		}
 	}
 	return out, nil
