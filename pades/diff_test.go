@@ -258,7 +258,11 @@ func TestDiffRepairDuringAnalysis(t *testing.T) {
 	broken := rawUpdate(t, signed, map[int]string{4: "<< /Length 12 >>\nstream\nBT ET\nendstream\n"}, "")
 	at := bytes.LastIndex(broken, []byte("4 0 obj\n")) + len("4 0 obj\n")
 	broken = patch(broken, at, "[ /Foo >>")
+	// The same broken body in a revision that is not the last: read
+	// through an older view, which never repairs.
+	brokenEarlier := rawUpdate(t, broken, map[int]string{5: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"}, "")
 	for name, data := range map[string][]byte{
+		"body-does-not-parse-in-an-earlier-revision": brokenEarlier,
 		"entry-at-another-object":           xrefOnly(t, signed, pdf.XrefTable, map[int]int64{4: font}),
 		"entry-past-eof":                    xrefOnly(t, signed, pdf.XrefTable, map[int]int64{4: int64(len(signed) + 5000)}),
 		"entry-in-stream-at-another-object": xrefOnly(t, signed, pdf.XrefStream, map[int]int64{4: font}),
