@@ -263,10 +263,10 @@ func TestDiffRepairDuringAnalysis(t *testing.T) {
 	brokenEarlier := rawUpdate(t, broken, map[int]string{5: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"}, "")
 	for name, data := range map[string][]byte{
 		"body-does-not-parse-in-an-earlier-revision": brokenEarlier,
-		"entry-at-another-object":           xrefOnly(t, signed, pdf.XrefTable, map[int]int64{4: font}),
-		"entry-past-eof":                    xrefOnly(t, signed, pdf.XrefTable, map[int]int64{4: int64(len(signed) + 5000)}),
-		"entry-in-stream-at-another-object": xrefOnly(t, signed, pdf.XrefStream, map[int]int64{4: font}),
-		"body-does-not-parse":               broken,
+		"entry-at-another-object":                    xrefOnly(t, signed, pdf.XrefTable, map[int]int64{4: font}),
+		"entry-past-eof":                             xrefOnly(t, signed, pdf.XrefTable, map[int]int64{4: int64(len(signed) + 5000)}),
+		"entry-in-stream-at-another-object":          xrefOnly(t, signed, pdf.XrefStream, map[int]int64{4: font}),
+		"body-does-not-parse":                        broken,
 	} {
 		t.Run(name, func(t *testing.T) {
 			rep := verifyBytes(t, data, offlineOpts(pki))
