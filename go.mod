@@ -4,6 +4,12 @@ go 1.27
 
 toolchain go1.27.4
 
+// Certificates issued before RFC 5280 was enforced can carry a negative
+// serial number; crypto/x509 refuses them unless this is set. It applies
+// to this module's binaries and tests; library users set it in their own
+// go.mod (cms.ErrNegativeSerial says so).
+godebug x509negativeserial=1
+
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0

@@ -5,9 +5,11 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"math/big"
 
+	"github.com/semnat/semnat/internal/certparse"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -128,10 +130,10 @@ func Parse(der []byte) (*Parsed, error) {
 		if len(p.Certificates) >= maxCerts {
 			return nil, malformed("too many certificates")
 		}
-		if NegativeSerial(c) {
-			return nil, fmt.Errorf("%w: embedded certificate %d", ErrNegativeSerial, len(p.Certificates)+1)
+		cert, err := ParseCertificate(c)
+		if errors.Is(err, ErrNegativeSerial) {
+			return nil, fmt.Errorf("%w: embedded certificate %d: %w", ErrMalformed, len(p.Certificates)+1, err)
 		}
-		cert, err := x509.ParseCertificate(c)
 		if err != nil {
 			return nil, fmt.Errorf("%w: embedded certificate: %v", ErrMalformed, err)
 		}
@@ -486,26 +488,16 @@ func matchESSCertID(v []byte, cert *x509.Certificate, v2 bool) error {
 	return nil
 }
 
-// ErrNegativeSerial marks a certificate whose serial number is negative:
-// RFC 5280 §4.1.2.2 requires a positive serial, and crypto/x509 refuses to
-// parse such a certificate (unless GODEBUG=x509negativeserial=1). It wraps
-// ErrMalformed.
-var ErrNegativeSerial = fmt.Errorf("%w: certificate with a negative serial number (RFC 5280 §4.1.2.2 requires a positive one)", ErrMalformed)
+// ErrNegativeSerial marks a certificate whose serial number is negative,
+// which crypto/x509 parses only with GODEBUG x509negativeserial=1; its
+// message names the setting. Parse's error then also wraps ErrMalformed.
+var ErrNegativeSerial = certparse.ErrNegativeSerial
+
+// ParseCertificate parses one DER certificate like x509.ParseCertificate,
+// but a certificate refused for its negative serial number gives an error
+// that wraps ErrNegativeSerial.
+func ParseCertificate(der []byte) (*x509.Certificate, error) { return certparse.Certificate(der) }
 
 // NegativeSerial reports whether der is a certificate whose serial number
 // is a negative INTEGER (it does not otherwise check der).
-func NegativeSerial(der []byte) bool {
-	in := cryptobyte.String(der)
-	var cert, tbs cryptobyte.String
-	if !in.ReadASN1(&cert, cbasn1.SEQUENCE) || !cert.ReadASN1(&tbs, cbasn1.SEQUENCE) {
-		return false
-	}
-	if !tbs.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) {
-		return false
-	}
-	var serial cryptobyte.String
-	if !tbs.ReadASN1(&serial, cbasn1.INTEGER) || len(serial) == 0 {
-		return false
-	}
-	return serial[0]&0x80 != 0
-}
+func NegativeSerial(der []byte) bool { return certparse.NegativeSerial(der) }

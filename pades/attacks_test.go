@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/semnat/semnat/internal/samplepdf"
@@ -210,7 +211,7 @@ func TestAttackISA(t *testing.T) {
 	newContent := "<< /Length 44 >>\nstream\nBT /F1 24 Tf 72 720 Td (Plata: 9 MDL)  Tj ET\nendstream"
 	t.Run("with-xref", func(t *testing.T) {
 		rep := verifyBytes(t, rawUpdate(t, signed, map[int]string{4: newContent}, ""), offlineOpts(pki))
-		wantSig(t, rep, 0, TotalFailed, FormatFailure)
+		wantAltered(t, rep, 0, false) // an approval signature: see ChangePolicy
 		if rep.Signatures[0].Checks.Integrity != CheckPassed || rep.Signatures[0].CoversWholeDoc {
 			t.Fatalf("the signed revision itself is intact:\n%s", dumpReport(rep))
 		}
@@ -218,7 +219,7 @@ func TestAttackISA(t *testing.T) {
 	t.Run("page-replaced", func(t *testing.T) {
 		page := "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 9 0 R /Resources << /Font << /F1 5 0 R >> >> >>"
 		rep := verifyBytes(t, rawUpdate(t, signed, map[int]string{3: page, 9: newContent}, ""), offlineOpts(pki))
-		wantSig(t, rep, 0, TotalFailed, FormatFailure)
+		wantAltered(t, rep, 0, false)
 	})
 	t.Run("without-xref", func(t *testing.T) {
 		data := append(append([]byte(nil), signed...), []byte("4 0 obj\n"+newContent+"\nendobj\n")...)
@@ -256,10 +257,10 @@ func TestAttackShadow(t *testing.T) {
 		signed := signedHand(t, pki, doc, nil)
 		page := "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents [4 0 R] /Resources << /Font << /F1 5 0 R >> >> >>"
 		rep := verifyBytes(t, rawUpdate(t, signed, map[int]string{3: page}, ""), offlineOpts(pki))
-		wantSig(t, rep, 0, TotalFailed, FormatFailure)
+		wantAltered(t, rep, 0, false)
 		// Hiding by overwriting the overlay stream with an empty one.
 		rep = verifyBytes(t, rawUpdate(t, signed, map[int]string{6: "<< /Length 0 >>\nstream\n\nendstream"}, ""), offlineOpts(pki))
-		wantSig(t, rep, 0, TotalFailed, FormatFailure)
+		wantAltered(t, rep, 0, false)
 	})
 	t.Run("replace", func(t *testing.T) {
 		// The font of the signed text is redefined: glyphs can then draw
@@ -267,7 +268,7 @@ func TestAttackShadow(t *testing.T) {
 		signed := signedHand(t, pki, handPDF(real), nil)
 		font := "<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>"
 		rep := verifyBytes(t, rawUpdate(t, signed, map[int]string{5: font}, ""), offlineOpts(pki))
-		wantSig(t, rep, 0, TotalFailed, FormatFailure)
+		wantAltered(t, rep, 0, false)
 	})
 	t.Run("hide-and-replace", func(t *testing.T) {
 		// The signed file already holds a second, unseen document (objects
@@ -297,7 +298,7 @@ func TestAttackShadow(t *testing.T) {
 		i := bytes.LastIndex(upd, []byte("/Root 1 0 R"))
 		upd = patch(upd, i, "/Root 6 0 R")
 		rep = verifyBytes(t, upd, offlineOpts(pki))
-		wantSig(t, rep, 0, TotalFailed, FormatFailure)
+		wantAltered(t, rep, 0, false)
 		// Variant 2: the xref maps the signed content's number (4) to the
 		// prepared object's bytes (a second "4 0 obj" hidden in the file).
 		second := bytes.Replace(doc, []byte("9 0 obj"), []byte("4 0 obj"), 1)
@@ -305,13 +306,17 @@ func TestAttackShadow(t *testing.T) {
 		signed2 := signedHand(t, pki, second, nil)
 		hidden := bytes.LastIndex(signed2[:len(second)], []byte("4 0 obj"))
 		rep = verifyBytes(t, rawUpdate(t, signed2, map[int]string{4: "@" + strconv.Itoa(hidden)}, ""), offlineOpts(pki))
-		wantSig(t, rep, 0, TotalFailed, FormatFailure)
+		wantAltered(t, rep, 0, false)
 	})
 }
 
 // fixXref recomputes the offsets of a handPDF document after an edit.
 func fixXref(t *testing.T, doc []byte) []byte {
 	t.Helper()
+	return fixXrefBytes(doc)
+}
+
+func fixXrefBytes(doc []byte) []byte {
 	re := regexp.MustCompile(`(?m)^(\d+) 0 obj`)
 	offs := map[int]int{}
 	for _, m := range re.FindAllSubmatchIndex(doc, -1) {
@@ -405,19 +410,45 @@ func joinSpace(s []string) string {
 	return b.String()
 }
 
-// TestAttackSneakySignature: on a certified P=2 document a new signature
-// field whose visible appearance covers content is added (signed or not).
+// TestAttackSneakySignature: on a certified P=2 document a new visible
+// signature field is added after the certification. Signing it in the
+// revision that adds it is signing (allowed, with a warning naming the page
+// and rectangle); the attack is an unsigned visible field, or a signature
+// whose appearance draws outside its own rectangle.
 func TestAttackSneakySignature(t *testing.T) {
 	pki := testcerts.New(t)
 	certified := signedHand(t, pki, handPDF("BT /F1 24 Tf 72 720 Td (Plata: 100 MDL) Tj ET"), &Options{Certify: 2})
-	sneaky, _, err := signBytes(t, certified, entitySigner(pki, "person-rsa2048"),
+	visible, _, err := signBytes(t, certified, entitySigner(pki, "person-rsa2048"),
 		&Options{Visible: &Visible{Page: 1, Rect: [4]float64{60, 700, 400, 760}, Lines: []string{"Plata: 9 MDL"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := verifyBytes(t, sneaky, offlineOpts(pki))
-	wantSig(t, rep, 0, TotalFailed, FormatFailure)
-	wantSig(t, rep, 1, TotalPassed, "") // the sneaky signature itself is intact
+	rep := verifyBytes(t, visible, offlineOpts(pki))
+	wantSig(t, rep, 0, TotalPassed, "")
+	wantSig(t, rep, 1, TotalPassed, "")
+	if w := strings.Join(rep.Signatures[0].Warnings, "\n"); !strings.Contains(w, "page 1, rectangle [60 700 400 760]") {
+		t.Fatalf("no warning names the page and rectangle:\n%s", dumpReport(rep))
+	}
+	t.Run("appearance-outside-rect", func(t *testing.T) {
+		// The same signature, its appearance's /BBox made larger than its
+		// rectangle, signed again.
+		m := regexp.MustCompile(`/BBox\s*\[0 0 ([0-9.]+) ([0-9.]+)\]`).FindAllSubmatchIndex(visible, -1)
+		last := m[len(m)-1]
+		big := patch(visible, last[2], strings.Repeat("9", last[3]-last[2]))
+		big = resign(t, pki.MustGet("person-rsa2048"), big)
+		rep := verifyBytes(t, big, offlineOpts(pki))
+		wantSig(t, rep, 0, TotalFailed, FormatFailure)
+		if !strings.Contains(rep.Signatures[0].Reasons[0], "draws outside its rectangle") {
+			t.Fatalf("reason: %q", rep.Signatures[0].Reasons[0])
+		}
+	})
+	t.Run("unsigned-visible-field", func(t *testing.T) {
+		rep := verifyBytes(t, addSigWidget(t, certified, "[60 700 400 760]"), offlineOpts(pki))
+		wantSig(t, rep, 0, TotalFailed, FormatFailure)
+		if !strings.Contains(rep.Signatures[0].Reasons[0], "without being signed") {
+			t.Fatalf("reason: %q", rep.Signatures[0].Reasons[0])
+		}
+	})
 	// An invisible later signature is fine.
 	ok, _, err := signBytes(t, certified, entitySigner(pki, "person-rsa2048"), nil)
 	if err != nil {
@@ -426,4 +457,50 @@ func TestAttackSneakySignature(t *testing.T) {
 	rep = verifyBytes(t, ok, offlineOpts(pki))
 	wantSig(t, rep, 0, TotalPassed, "")
 	wantSig(t, rep, 1, TotalPassed, "")
+}
+
+// addSigWidget appends an update that adds an empty signature field with a
+// visible widget (an opaque appearance) on page 1.
+func addSigWidget(t *testing.T, data []byte, rect string) []byte {
+	t.Helper()
+	r, err := pdf.Open(bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, _ := r.Catalog()
+	pg, err := r.Page(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int(r.MaxObjectNumber()) + 1
+	objs := map[int]string{
+		n:     fmt.Sprintf("<< /Type /Annot /Subtype /Widget /FT /Sig /T (Sneaky) /F 4 /Rect %s /P %v /AP << /N %d 0 R >> >>", rect, pg.Ref, n+1),
+		n + 1: "<< /Type /XObject /Subtype /Form /BBox [0 0 340 60] /Length 23 >>\nstream\n1 1 1 rg 0 0 340 60 re f\nendstream",
+	}
+	widget := pdf.Ref{Num: uint32(n)}
+	ser := func(o pdf.Object) string {
+		b, err := pdf.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	afRef, _ := cat.Get("AcroForm").(pdf.Ref)
+	af, _ := r.ResolveDict(cat.Get("AcroForm"))
+	af = af.Clone()
+	fields, _ := mustResolve(r, af.Get("Fields")).(pdf.Array)
+	af.Set("Fields", append(append(pdf.Array{}, fields...), widget))
+	root := r.Trailer().Get("Root").(pdf.Ref)
+	if afRef.IsZero() {
+		c := cat.Clone()
+		c.Set("AcroForm", af)
+		objs[int(root.Num)] = ser(c)
+	} else {
+		objs[int(afRef.Num)] = ser(af)
+	}
+	annots, _ := mustResolve(r, pg.Dict.Get("Annots")).(pdf.Array)
+	p := pg.Dict.Clone()
+	p.Set("Annots", append(append(pdf.Array{}, annots...), widget))
+	objs[int(pg.Ref.Num)] = ser(p)
+	return rawUpdate(t, data, objs, "")
 }

@@ -65,8 +65,13 @@ type Options struct {
 	Time time.Time
 
 	// Field names the signature field: an existing empty one is filled, a
-	// missing one is created. Empty: a new field "Signature<N>".
+	// missing one is created. Empty: the first empty signature field of
+	// the document is filled (one with a rectangle when Visible is set),
+	// else a new field "Signature<N>" is created.
 	Field string
+	// NewField creates a new signature field even when the document has
+	// an empty one (ignored when Field names an existing field).
+	NewField bool
 	// Visible, when set, draws the signature on a page; otherwise the
 	// widget is invisible.
 	Visible *Visible

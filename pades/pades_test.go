@@ -314,3 +314,47 @@ func TestPrepareNilOptions(t *testing.T) {
 		t.Fatalf("Prepare(nil options): %v", err)
 	}
 }
+
+// TestSignFillsEmptyFieldByDefault: without Options.Field the signature goes
+// into the document's first empty signature field, so that a certified
+// form keeps its certification; NewField makes a new field.
+func TestSignFillsEmptyFieldByDefault(t *testing.T) {
+	pki := testcerts.New(t)
+	in := corpus(t, "certified-changes-permitted-emptysig.pdf")
+	out, res, err := signBytes(t, in, entitySigner(pki, "person-p256"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Field != "signature-test2" {
+		t.Fatalf("signed field %q, want the empty signature-test2", res.Field)
+	}
+	rep := verifyBytes(t, out, offlineOpts(pki))
+	if len(rep.Signatures) != 2 || rep.DocMDP == 0 {
+		t.Fatalf("got:\n%s", dumpReport(rep))
+	}
+	if s := rep.Signatures[0]; s.Checks.Modifications != CheckPassed {
+		t.Fatalf("the certification does not allow our signature:\n%s", dumpReport(rep))
+	}
+	wantSig(t, rep, 1, TotalPassed, "")
+
+	_, res, err = signBytes(t, in, entitySigner(pki, "person-p256"), &Options{NewField: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Field == "signature-test2" || res.Field == "signature-test" {
+		t.Fatalf("NewField: signed %q", res.Field)
+	}
+	// Two empty fields are filled in order, then a new field is made.
+	doc := corpus(t, "emptysig-2fields-pdf20-tagged.pdf")
+	var names []string
+	for i := 0; i < 3; i++ {
+		doc, res, err = signBytes(t, doc, entitySigner(pki, "person-p256"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, res.Field)
+	}
+	if af := fieldsOf(t, doc); len(af.Fields) != 3 || names[0] == names[1] || names[2] != "Signature1" && names[2] != "Signature3" {
+		t.Fatalf("filled %v, fields %d", names, len(af.Fields))
+	}
+}

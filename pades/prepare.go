@@ -86,6 +86,9 @@ type fieldPlan struct {
 	visible   *Visible
 	apBuilder func(u *pdf.Update, rect [4]float64) (pdf.Ref, error)
 	docTS     bool // document timestamp: invisible, never certifies
+	// picked: name is an empty field chosen by default (not asked for);
+	// if the stamp does not fit its rectangle, a new field is made.
+	picked bool
 }
 
 // placeField adds the signature dictionary sigRef to the document: it fills
@@ -95,36 +98,17 @@ type fieldPlan struct {
 // filled field carries a /Lock dictionary).
 func placeField(r *pdf.Reader, u *pdf.Update, cat *pdf.Dict, af *acroForm, sigRef pdf.Ref, fp fieldPlan) (string, *pdf.Dict, error) {
 	name := fp.name
-	var lock *pdf.Dict
 	if f := af.find(name); name != "" && f != nil {
-		if !f.IsSignature() {
-			return "", nil, fmt.Errorf("%w: field %q is a /%s field, not a signature field", ErrFieldNotFound, name, f.FT)
-		}
-		if f.Signed() {
-			return "", nil, fmt.Errorf("%w: %q", ErrFieldSigned, name)
-		}
-		if f.Ref.IsZero() {
-			return "", nil, fmt.Errorf("pades: signature field %q is a direct object and cannot be updated alone", name)
-		}
-		nf := f.Dict.Clone()
-		nf.Set("V", sigRef)
-		if l, _ := r.ResolveDict(f.Dict.Get("Lock")); l != nil {
-			lock = l
-		}
-		if fp.visible != nil && fp.apBuilder != nil {
-			// Draw into the field's own rectangle when it has one.
-			if rect, ok := r.Rect(f.Dict.Get("Rect")); ok && rect.URX > rect.LLX && rect.URY > rect.LLY {
-				ap, err := fp.apBuilder(u, [4]float64{rect.LLX, rect.LLY, rect.URX, rect.URY})
-				if err != nil {
-					return "", nil, err
-				}
-				nf.Set("AP", pdf.NewDict(pdf.DictEntry{Key: "N", Value: ap}))
-			}
-		}
-		if err := u.Set(f.Ref, nf); err != nil {
+		lock, filled, err := fillSigField(r, u, f, sigRef, fp)
+		if err != nil {
 			return "", nil, err
 		}
-		return name, lock, setSigFlags(r, u, cat, af, nil)
+		if filled {
+			return name, lock, setSigFlags(r, u, cat, af, nil)
+		}
+		// The stamp does not fit the field chosen by default: a new
+		// field where the caller asked.
+		name = ""
 	}
 	if enc := r.Encrypted(); !enc.Allows(pdf.PermAnnotate) {
 		// Bit 9 alone permits filling existing fields, not adding one.
@@ -178,6 +162,61 @@ func placeField(r *pdf.Reader, u *pdf.Update, cat *pdf.Dict, af *acroForm, sigRe
 		return "", nil, err
 	}
 	return name, nil, setSigFlags(r, u, cat, af, &wref)
+}
+
+// emptySignatureField returns the name of the first empty signature field
+// the signer can fill (an indirect field; with a rectangle of non-zero area
+// when the signature is to be visible), or "".
+func emptySignatureField(r *pdf.Reader, af *acroForm, visible bool) string {
+	for _, f := range af.Fields {
+		if !f.IsSignature() || f.Signed() || f.Ref.IsZero() || f.Name == "" {
+			continue
+		}
+		if visible {
+			rect, ok := r.Rect(f.Dict.Get("Rect"))
+			if !ok || rect.URX <= rect.LLX || rect.URY <= rect.LLY {
+				continue
+			}
+		}
+		return f.Name
+	}
+	return ""
+}
+
+// fillSigField puts sigRef in the empty signature field f, drawing the stamp
+// in its rectangle for a visible signature. It returns the field's /Lock
+// and false (with nothing written) when f was picked by default and the
+// stamp does not fit its rectangle.
+func fillSigField(r *pdf.Reader, u *pdf.Update, f *field, sigRef pdf.Ref, fp fieldPlan) (*pdf.Dict, bool, error) {
+	if !f.IsSignature() {
+		return nil, false, fmt.Errorf("%w: field %q is a /%s field, not a signature field", ErrFieldNotFound, f.Name, f.FT)
+	}
+	if f.Signed() {
+		return nil, false, fmt.Errorf("%w: %q", ErrFieldSigned, f.Name)
+	}
+	if f.Ref.IsZero() {
+		return nil, false, fmt.Errorf("pades: signature field %q is a direct object and cannot be updated alone", f.Name)
+	}
+	nf := f.Dict.Clone()
+	nf.Set("V", sigRef)
+	if fp.visible != nil && fp.apBuilder != nil {
+		// Draw into the field's own rectangle when it has one.
+		if rect, ok := r.Rect(f.Dict.Get("Rect")); ok && rect.URX > rect.LLX && rect.URY > rect.LLY {
+			ap, err := fp.apBuilder(u, [4]float64{rect.LLX, rect.LLY, rect.URX, rect.URY})
+			if err != nil && fp.picked {
+				return nil, false, nil
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			nf.Set("AP", pdf.NewDict(pdf.DictEntry{Key: "N", Value: ap}))
+		}
+	}
+	if err := u.Set(f.Ref, nf); err != nil {
+		return nil, false, err
+	}
+	lock, _ := r.ResolveDict(f.Dict.Get("Lock"))
+	return lock, true, nil
 }
 
 func uniqueFieldName(af *acroForm, docTS bool) string {
@@ -534,6 +573,10 @@ func plan(in io.ReaderAt, size int64, cert *x509.Certificate, opts *Options, rem
 	sigRef := u.Alloc()
 	newCat := cat.Clone()
 	fp := fieldPlan{name: opts.Field, visible: opts.Visible}
+	if fp.name == "" && !opts.NewField {
+		fp.name = emptySignatureField(r, af, opts.Visible != nil)
+		fp.picked = fp.name != ""
+	}
 	if opts.Visible != nil {
 		fp.apBuilder = func(u *pdf.Update, rect [4]float64) (pdf.Ref, error) {
 			return buildAppearance(u, rect, opts, cert, now)

@@ -78,6 +78,7 @@ const (
 //	  "subIndication": "...",            // of the worst signature, when not passed
 //	  "revisions": 3,                    // incremental-update revisions in the file
 //	  "docMDP": 2,                       // DocMDP permission of a certified document (absent otherwise)
+//	  "policy": "...",                   // how changes after a signature are judged (ChangePolicy)
 //	  "warnings": ["..."],               // document-level remarks (hybrid xref, trailing data ...)
 //	  "signatures": [ SignatureReport ]  // in file order of the signed revisions
 //	}
@@ -85,16 +86,18 @@ const (
 // The document indication is TOTAL-FAILED if any signature failed, else
 // INDETERMINATE if any is indeterminate, else TOTAL-PASSED.
 type Report struct {
-	Version        string            `json:"version"`
-	File           string            `json:"file,omitempty"`
-	Size           int64             `json:"size"`
-	ValidationTime time.Time         `json:"validationTime"`
-	Indication     Indication        `json:"indication"`
-	SubIndication  SubIndication     `json:"subIndication,omitempty"`
-	Revisions      int               `json:"revisions"`
-	DocMDP         int               `json:"docMDP,omitempty"`
-	Warnings       []string          `json:"warnings,omitempty"`
-	Signatures     []SignatureReport `json:"signatures"`
+	Version        string        `json:"version"`
+	File           string        `json:"file,omitempty"`
+	Size           int64         `json:"size"`
+	ValidationTime time.Time     `json:"validationTime"`
+	Indication     Indication    `json:"indication"`
+	SubIndication  SubIndication `json:"subIndication,omitempty"`
+	Revisions      int           `json:"revisions"`
+	DocMDP         int           `json:"docMDP,omitempty"`
+	// Policy says how changes after a signature are judged (ChangePolicy).
+	Policy     string            `json:"policy"`
+	Warnings   []string          `json:"warnings,omitempty"`
+	Signatures []SignatureReport `json:"signatures"`
 }
 
 // SignatureReport is the validation of one signature or document
@@ -206,6 +209,9 @@ type Change struct {
 	// Field is the fully qualified name of the form field the change is to
 	// (form and signature changes), so that field locks can be checked.
 	Field string `json:"field,omitempty"`
+	// quiet: the change shows nothing new on the pages (a warning after
+	// an approval signature, see ChangePolicy).
+	quiet bool
 }
 
 func certInfo(c *x509.Certificate) *CertificateInfo {

@@ -110,28 +110,90 @@ func trustDB(t *testing.T, pki *testcerts.PKI) string {
 	return testtool.NSSTrustDB(t, pki.Root.Cert)
 }
 
+// pdfsigEntry is what pdfsig says about one signature field ("" where it
+// printed nothing, e.g. for an unsigned field).
+type pdfsigEntry struct{ field, sig, cert string }
+
+// pdfsigEntries runs pdfsig on file and returns its signature fields in
+// order.
+func pdfsigEntries(t *testing.T, db, file string, args ...string) []pdfsigEntry {
+	t.Helper()
+	// -no-ocsp: the test PKI's responder may not be running; revocation is
+	// checked by the verifier's own tests. args: a password.
+	args = append(append([]string{"-no-ocsp", "-nssdir", "sql:" + db}, args...), file)
+	out, _ := exec.Command(requireTool(t, "pdfsig"), args...).CombinedOutput()
+	var es []pdfsigEntry
+	for _, l := range strings.Split(string(out), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(l, "Signature #"):
+			es = append(es, pdfsigEntry{})
+		case len(es) == 0:
+		case strings.HasPrefix(l, "- Signature Field Name: "):
+			es[len(es)-1].field = strings.TrimPrefix(l, "- Signature Field Name: ")
+		case strings.HasPrefix(l, "- Signature Validation: "):
+			es[len(es)-1].sig = strings.TrimPrefix(l, "- Signature Validation: ")
+		case strings.HasPrefix(l, "- Certificate Validation: "):
+			es[len(es)-1].cert = strings.TrimPrefix(l, "- Certificate Validation: ")
+		}
+	}
+	return es
+}
+
 // pdfsigResult runs pdfsig and returns, per signature, its "Signature
 // Validation" and "Certificate Validation" values ("" when pdfsig printed
 // none for that signature).
 func pdfsigResult(t *testing.T, db, file string, args ...string) (sigs []string, certs []string) {
 	t.Helper()
-	// -no-ocsp: the test PKI's responder may not be running; revocation is
-	// checked by the verifier's own tests.
-	args = append(append([]string{"-no-ocsp", "-nssdir", "sql:" + db}, args...), file)
-	out, _ := exec.Command(requireTool(t, "pdfsig"), args...).CombinedOutput()
-	for _, l := range strings.Split(string(out), "\n") {
-		l = strings.TrimSpace(l)
-		switch {
-		case strings.HasPrefix(l, "Signature #"):
-			sigs, certs = append(sigs, ""), append(certs, "")
-		case len(sigs) == 0:
-		case strings.HasPrefix(l, "- Signature Validation: "):
-			sigs[len(sigs)-1] = strings.TrimPrefix(l, "- Signature Validation: ")
-		case strings.HasPrefix(l, "- Certificate Validation: "):
-			certs[len(certs)-1] = strings.TrimPrefix(l, "- Certificate Validation: ")
-		}
+	for _, e := range pdfsigEntries(t, db, file, args...) {
+		sigs, certs = append(sigs, e.sig), append(certs, e.cert)
 	}
 	return sigs, certs
+}
+
+// checkPdfsigAfter checks with pdfsig that out is in plus our signature in
+// field ours (valid, trusted) and, with docTS, a document timestamp in a
+// new field (pdfsig 22.12 cannot verify those): every other field keeps
+// its status; ours is a new field or an empty one of in.
+func checkPdfsigAfter(t *testing.T, db, in, out, ours string, docTS bool, args ...string) {
+	t.Helper()
+	checkPdfsigAgainst(t, db, pdfsigEntries(t, db, in, args...), out, ours, docTS, args...)
+}
+
+// checkPdfsigAgainst is checkPdfsigAfter with pdfsig's entries for the
+// input already read.
+func checkPdfsigAgainst(t *testing.T, db string, before []pdfsigEntry, out, ours string, docTS bool, args ...string) {
+	t.Helper()
+	byField := func(es []pdfsigEntry) map[string]pdfsigEntry {
+		m := map[string]pdfsigEntry{}
+		for _, e := range es {
+			m[e.field] = e
+		}
+		return m
+	}
+	after := pdfsigEntries(t, db, out, args...)
+	bst, ast := byField(before), byField(after)
+	added := 1
+	if docTS {
+		added++
+	}
+	if e, ok := bst[ours]; ok {
+		if e.sig != "" {
+			t.Fatalf("pdfsig: our field %q was already signed (%q)", ours, e.sig)
+		}
+		added-- // an empty field was filled
+	}
+	if len(after) != len(before)+added {
+		t.Fatalf("pdfsig lists %d signature fields %v, want %d (before: %v)", len(after), after, len(before)+added, before)
+	}
+	if e := ast[ours]; e.sig != "Signature is Valid." || e.cert != "Certificate is Trusted." {
+		t.Errorf("pdfsig on our signature %q: %q / %q", ours, e.sig, e.cert)
+	}
+	for _, e := range before {
+		if e.field != ours && ast[e.field] != e {
+			t.Errorf("earlier signature field %q changed from %+v to %+v", e.field, e, ast[e.field])
+		}
+	}
 }
 
 func signCorpusFile(t *testing.T, in, out string, s Signer, opts *Options) (*Result, error) {
@@ -265,26 +327,7 @@ func TestSignCorpusBB(t *testing.T) {
 					t.Errorf("verify:\n%s", dumpReport(rep))
 				}
 			}
-			beforeSigs, _ := pdfsigResult(t, db, in, pdfsigArgs(row)...)
-			sigs, certs := pdfsigResult(t, db, out, pdfsigArgs(row)...)
-			if f := fillOnly[name]; f != "" {
-				// pdfsig lists the empty field before; ours fills it.
-				if len(sigs) != len(beforeSigs) || sigs[0] != "Signature is Valid." || certs[0] != "Certificate is Trusted." {
-					t.Fatalf("pdfsig: %q / %q, before %q", sigs, certs, beforeSigs)
-				}
-				return
-			}
-			if len(sigs) != len(beforeSigs)+1 {
-				t.Fatalf("pdfsig lists %d signatures, want %d", len(sigs), len(beforeSigs)+1)
-			}
-			if sigs[len(sigs)-1] != "Signature is Valid." || certs[len(certs)-1] != "Certificate is Trusted." {
-				t.Errorf("pdfsig on our signature: %q / %q", sigs[len(sigs)-1], certs[len(certs)-1])
-			}
-			for i := range beforeSigs {
-				if beforeSigs[i] != sigs[i] {
-					t.Errorf("earlier signature %d changed from %q to %q", i+1, beforeSigs[i], sigs[i])
-				}
-			}
+			checkPdfsigAfter(t, db, in, out, res.Field, false, pdfsigArgs(row)...)
 		})
 	}
 }
@@ -333,20 +376,7 @@ func TestSignCorpusBLTAVisible(t *testing.T) {
 			}
 			data, _ := os.ReadFile(out)
 			checkDocTimestampWithOpenSSL(t, data, l.pki, []byte(pw)...)
-			beforeSigs, _ := pdfsigResult(t, db, in, pdfsigArgs(row)...)
-			sigs, certs := pdfsigResult(t, db, out, pdfsigArgs(row)...)
-			// Ours, then the document timestamp (which pdfsig 22.12 cannot verify).
-			if len(sigs) != len(beforeSigs)+2 {
-				t.Fatalf("pdfsig lists %d signatures, want %d", len(sigs), len(beforeSigs)+2)
-			}
-			if sigs[len(beforeSigs)] != "Signature is Valid." || certs[len(beforeSigs)] != "Certificate is Trusted." {
-				t.Errorf("pdfsig on our signature: %q / %q", sigs[len(beforeSigs)], certs[len(beforeSigs)])
-			}
-			for i := range beforeSigs {
-				if beforeSigs[i] != sigs[i] {
-					t.Errorf("earlier signature %d changed from %q to %q", i+1, beforeSigs[i], sigs[i])
-				}
-			}
+			checkPdfsigAfter(t, db, in, out, res.Field, true, pdfsigArgs(row)...)
 		})
 	}
 }

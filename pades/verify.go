@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/semnat/semnat/pades/pdf"
@@ -38,9 +39,12 @@ type Policy struct {
 	// AllowSHA1 accepts SHA-1 signature digests (default: they give
 	// INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE).
 	AllowSHA1 bool
-	// AllowVisibleSignatureAfterCertification accepts a new visible
-	// signature field added after a certification signature (default:
-	// refused, the Sneaky Signature Attack relies on it).
+	// AllowVisibleSignatureAfterCertification accepts any new visible
+	// signature field added after a certification signature. By default
+	// one is accepted (and listed as a warning with its page and
+	// rectangle) only when it is signed in the revision that adds it and
+	// its appearance draws inside its rectangle: the Sneaky Signature
+	// Attack relies on the others.
 	AllowVisibleSignatureAfterCertification bool
 }
 
@@ -132,7 +136,10 @@ type verifier struct {
 	dss       *dssData
 	dssParsed *parsedRevocation
 	diffs     map[int]*revisionDiff // per revision index
-	revViews  map[int]*pdf.Reader
+	// damage: xref entries of later revisions that lead to no object of
+	// their number (the reader would repair the file).
+	damage   []string
+	revViews map[int]*pdf.Reader
 	// trailingGarbage: bytes after the last revision that no xref accounts for.
 	trailingGarbage bool
 	// scan finds signature dictionaries the fields do not reach.
@@ -183,11 +190,11 @@ func (s *sigState) warn(format string, args ...any) {
 
 func (v *verifier) run() (*Report, error) {
 	r := v.r
-	rep := &Report{Version: ReportVersion, Size: v.size, ValidationTime: v.now.UTC(), Revisions: len(r.Revisions()), Signatures: []SignatureReport{}}
+	rep := &Report{Version: ReportVersion, Size: v.size, ValidationTime: v.now.UTC(), Revisions: len(r.Revisions()), Policy: ChangePolicy, Signatures: []SignatureReport{}}
 	v.report = rep
 	docFail := ""
 	if r.Repaired() {
-		docFail = "the cross-reference structure is damaged and had to be repaired; such a file is not verifiable (different readers may see different documents)"
+		docFail = damagedMsg
 		rep.Warnings = append(rep.Warnings, docFail)
 	}
 	for _, rv := range r.Revisions() {
@@ -312,6 +319,12 @@ func (v *verifier) run() (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if docFail == "" && (r.Repaired() || len(v.damage) > 0) {
+		// The reader rescanned the file while the signatures were read
+		// or compared, or the diff found an xref entry that would make
+		// it: the same verdict as a file damaged from the start.
+		v.damagedLate()
+	}
 	v.levels()
 	if enc && len(v.sigs) == 0 && cat.Has("AcroForm") {
 		rep.Warnings = append(rep.Warnings, "no signature found, but the form of an encrypted file may not be readable without decryption")
@@ -330,6 +343,23 @@ func (v *verifier) run() (*Report, error) {
 	}
 	return rep, nil
 }
+
+// damagedLate gives every signature the verdict of a file whose xref was
+// damaged from the start, when the reader had to repair it later (an xref
+// entry found broken while an object was read).
+func (v *verifier) damagedLate() {
+	msg := fmt.Sprintf("%s (found while reading: %s)", damagedMsg, strings.Join(append(v.damage, v.r.RepairReasons()...), "; "))
+	v.report.Warnings = append(v.report.Warnings, msg)
+	for _, s := range v.sigs {
+		s.rep.Reasons = append([]string{msg}, s.rep.Reasons...)
+		s.rep.Indication, s.rep.SubIndication = TotalFailed, FormatFailure
+		s.rep.Checks.Format = CheckFailed
+		s.rep.CoversWholeDoc = false
+	}
+}
+
+// damagedMsg says why a repaired file is not verifiable.
+const damagedMsg = "the cross-reference structure is damaged and had to be repaired; such a file is not verifiable (different readers may see different documents)"
 
 // finish computes the document indication.
 func (v *verifier) finish() *Report {

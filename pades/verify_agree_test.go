@@ -30,12 +30,11 @@ import (
 //     overall status stays "unknown"; the test counts the verdicts it does
 //     reach and fails when that count drops.
 var pdfsigDisagreements = map[string]string{
-	"signed-1sig-table.pdf":                "the /ByteRange leaves the < > delimiters of /Contents outside the gap; the signed bytes hash to the message digest and we accept it with a warning, pdfsig reports it invalid",
-	"signed-pades-lt-3sigs-dts-hybrid.pdf": "two CMS signatures embed a certificate with a negative serial number, which RFC 5280 forbids and Go's x509 (and so cms.Parse) refuses: we cannot check them (INDETERMINATE/NO_SIGNING_CERTIFICATE_FOUND), NSS accepts it",
+	"signed-1sig-table.pdf": "the /ByteRange leaves the < > delimiters of /Contents outside the gap; the signed bytes hash to the message digest and we accept it with a warning, pdfsig reports it invalid",
 }
 
 var pdfcpuDisagreements = map[string]string{
-	"signed-pades-lt-3sigs-dts-hybrid.pdf": "negative certificate serial numbers (see the pdfsig list) leave two signatures INDETERMINATE for us, and the document timestamp fails on a later /AcroForm /DR change that pdfcpu does not judge",
+	"signed-pades-lt-3sigs-dts-hybrid.pdf": "pdfcpu lists the three form signatures and skips the document timestamp; all are indeterminate for both tools (foreign PKI)",
 	"signed-2sigs-2dts-catalog20.pdf":      "pdfcpu lists three of the four signatures (it skips one of the two document timestamps); all are indeterminate for both tools (foreign PKI)",
 }
 

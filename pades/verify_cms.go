@@ -43,9 +43,10 @@ func (v *verifier) verifyCMS(s *sigState) error {
 	p, err := v.parseCMS(s.sd.Contents)
 	if errors.Is(err, cms.ErrNegativeSerial) {
 		// Not a broken signature but a certificate that RFC 5280 forbids
-		// and crypto/x509 does not parse: nothing about the signer can be
-		// checked.
-		s.verdict(Indeterminate, NoSigningCertificateFound, "the signature embeds a certificate with a negative serial number, which RFC 5280 §4.1.2.2 forbids and semnat does not process, so the signer certificate cannot be checked (%v)", err)
+		// and crypto/x509 parses only with GODEBUG x509negativeserial=1
+		// (semnat's go.mod sets it; a program importing pades may not):
+		// nothing about the signer can be checked.
+		s.verdict(Indeterminate, NoSigningCertificateFound, "the signer certificate cannot be checked: %v", err)
 		rep.Checks.Certificate = CheckIndeterminate
 		s.failed = true
 		return nil
@@ -402,7 +403,7 @@ func (v *verifier) verifyDocTimestamp(s *sigState) error {
 	p, info, err := v.tokenInfo(s.sd.Contents)
 	if errors.Is(err, cms.ErrNegativeSerial) {
 		rep.Checks.Certificate = CheckIndeterminate
-		return fail(Indeterminate, NoSigningCertificateFound, "the document timestamp token embeds a certificate with a negative serial number, which RFC 5280 §4.1.2.2 forbids and semnat does not process, so the TSA certificate cannot be checked (%v)", err)
+		return fail(Indeterminate, NoSigningCertificateFound, "the TSA certificate of the document timestamp cannot be checked: %v", err)
 	}
 	if err != nil {
 		rep.Checks.Format = CheckFailed
@@ -636,7 +637,7 @@ func (v *verifier) readDSS(cat *pdf.Dict) *dssData {
 		if certs == nil {
 			why := "it cannot be parsed"
 			if cms.NegativeSerial(der) {
-				why = "it has a negative serial number, which RFC 5280 §4.1.2.2 forbids and semnat does not process"
+				why = cms.ErrNegativeSerial.Error()
 			}
 			v.report.Warnings = append(v.report.Warnings, fmt.Sprintf("DSS certificate %d is ignored: %s", i+1, why))
 		}

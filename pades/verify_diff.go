@@ -2,8 +2,11 @@ package pades
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strings"
 
 	"github.com/semnat/semnat/pades/pdf"
 )
@@ -15,19 +18,30 @@ const (
 	changeForm       = "form"       // form field values and their appearances
 	changeMetadata   = "metadata"   // /Info, XMP /Metadata, /Version
 	changeAnnotation = "annotation" // annotations created, removed or changed
+	changeStructure  = "structure"  // rewritten bookkeeping that shows nothing new (a page-tree node with the same pages)
 	changeForbidden  = "forbidden"  // anything else
 )
+
+// ChangePolicy is how Verify judges what revisions after a signature
+// changed; Report.Policy carries it.
+const ChangePolicy = "Changes after a signature (ISO 32000-1 12.8.2.2, ETSI EN 319 142-1 5.4): " +
+	"after a certification (DocMDP), P=1 allows only DSS and document timestamps, P=2 also signing (a new signature field must be signed in the revision that adds it, and a visible one draws inside its rectangle and is listed as a warning with its page and rectangle), form filling (a field's value, with its appearance rewritten in the same revision) and metadata, P=3 also annotations; anything else is TOTAL-FAILED/FORMAT_FAILURE. " +
+	"After an approval signature only (no certification), metadata, DSS, document timestamps, signing and form filling are allowed; a change that shows nothing new (a page-tree node rewritten with the same pages, form resources) is a warning; " +
+	"a change that alters what the pages show (new or changed content, annotations that draw, appearances changed without their field's value, pages added or removed) makes the signature INDETERMINATE/SIG_CONSTRAINTS_FAILURE with the reason: the signed bytes are intact, but the document shown is no longer the one signed."
 
 // revisionDiff is what one revision changed compared with the previous one.
 type revisionDiff struct {
 	changes []Change
-	err     error
+	// warnings concern every signature before the revision (visible
+	// signatures added after a certification).
+	warnings []string
+	err      error
 }
 
 // allowedKind says whether a change kind is allowed after a signature of
-// this document: DocMDP P=1 allows only LTA updates, P=2 adds signing and
-// form filling (and metadata), P=3 and uncertified documents add
-// annotations.
+// this document: DocMDP P=1 allows only LTA updates, P=2 adds signing,
+// form filling, metadata and page-tree bookkeeping, P=3 adds annotations.
+// Uncertified documents follow the approval policy (approvalVerdict).
 func (v *verifier) allowedKind(kind string) bool {
 	switch kind {
 	case changeLTA:
@@ -57,6 +71,20 @@ func (v *verifier) modifications(s *sigState) {
 		fieldDict = s.field.Dict
 	}
 	locks := locksOf(v.r, s.dict, fieldDict)
+	// After an approval signature only, a later revision never makes the
+	// signature TOTAL-FAILED: what alters the pages is INDETERMINATE.
+	approval := v.docMDP == 0
+	refuse := func(format string, args ...any) {
+		if approval {
+			s.verdict(Indeterminate, SigConstraintsFailure, format, args...)
+			if s.rep.Checks.Modifications == CheckPassed {
+				s.rep.Checks.Modifications = CheckIndeterminate
+			}
+			return
+		}
+		s.verdict(TotalFailed, FormatFailure, format, args...)
+		s.rep.Checks.Modifications = CheckFailed
+	}
 	for j := s.rev + 1; j < len(revs); j++ {
 		rd := v.diff(j)
 		if rd.err != nil {
@@ -64,26 +92,38 @@ func (v *verifier) modifications(s *sigState) {
 			s.rep.Checks.Modifications = CheckIndeterminate
 			continue
 		}
+		for _, w := range rd.warnings {
+			s.warn("revision %d after the signature: %s", j+1, w)
+		}
 		for _, c := range rd.changes {
 			c.Allowed = v.allowedKind(c.Kind)
+			if approval && (c.Kind == changeStructure || (c.Kind == changeAnnotation || c.Kind == changeForbidden) && c.quiet) {
+				// Shows nothing new: listed, with a warning.
+				c.Allowed = true
+				if c.Kind == changeForbidden {
+					c.Kind = changeStructure
+				}
+				s.warn("revision %d after the signature: %s (shows nothing new)", j+1, c.What)
+			}
+			if approval && c.Kind == changeAnnotation && !c.quiet {
+				c.Allowed = false
+			}
 			if c.Allowed && c.Field != "" && c.Kind != changeLTA && locksField(locks, c.Field) {
 				c.Allowed = false
 				s.rep.Changes = append(s.rep.Changes, c)
-				s.verdict(TotalFailed, FormatFailure, "revision %d after the signature: %s (the field is locked by this signature: FieldMDP)", j+1, c.What)
-				s.rep.Checks.Modifications = CheckFailed
+				refuse("revision %d after the signature: %s (the field is locked by this signature: FieldMDP)", j+1, c.What)
 				continue
 			}
 			s.rep.Changes = append(s.rep.Changes, c)
 			if !c.Allowed {
 				why := "not an allowed change"
-				if c.Kind != changeForbidden {
-					why = fmt.Sprintf("%s changes are not allowed", c.Kind)
-					if v.docMDP > 0 {
-						why += fmt.Sprintf(" by the certification (DocMDP P=%d)", v.docMDP)
-					}
+				switch {
+				case approval:
+					why = "it alters what the document shows after an approval signature"
+				case c.Kind != changeForbidden:
+					why = fmt.Sprintf("%s changes are not allowed by the certification (DocMDP P=%d)", c.Kind, v.docMDP)
 				}
-				s.verdict(TotalFailed, FormatFailure, "revision %d after the signature: %s (%s)", j+1, c.What, why)
-				s.rep.Checks.Modifications = CheckFailed
+				refuse("revision %d after the signature: %s (%s)", j+1, c.What, why)
 			}
 		}
 	}
@@ -113,13 +153,17 @@ type prevRoles struct {
 	widgets   map[pdf.Ref]*field // widget kids of terminal fields
 	dss       map[pdf.Ref]bool   // objects of the DSS
 	metadata  map[pdf.Ref]bool   // /Info and XMP /Metadata
+	nodes     map[pdf.Ref]bool   // intermediate page-tree nodes (/Pages)
+	appear    map[pdf.Ref]*field // appearance streams of fields' widgets
+	pageList  []*pdf.Page        // the pages, in order
 }
 
 const maxDiffPages = 100000
 
 func (v *verifier) roles(prev *pdf.Reader) (*prevRoles, error) {
 	ro := &prevRoles{pages: map[pdf.Ref]int{}, annots: map[pdf.Ref]int{}, fields: map[pdf.Ref]*field{},
-		widgets: map[pdf.Ref]*field{}, dss: map[pdf.Ref]bool{}, metadata: map[pdf.Ref]bool{}}
+		widgets: map[pdf.Ref]*field{}, dss: map[pdf.Ref]bool{}, metadata: map[pdf.Ref]bool{},
+		nodes: map[pdf.Ref]bool{}, appear: map[pdf.Ref]*field{}}
 	tr := prev.Trailer()
 	ro.catalog, _ = tr.Get("Root").(pdf.Ref)
 	if ref, ok := tr.Get("Info").(pdf.Ref); ok {
@@ -144,10 +188,14 @@ func (v *verifier) roles(prev *pdf.Reader) (*prevRoles, error) {
 		if !f.Ref.IsZero() {
 			ro.fields[f.Ref] = f
 		}
+		ro.appearances(prev, f.Dict, f)
 		kids, _ := mustResolve(prev, f.Dict.Get("Kids")).(pdf.Array)
 		for _, k := range kids {
 			if ref, ok := k.(pdf.Ref); ok {
 				ro.widgets[ref] = f
+			}
+			if kd, _ := prev.ResolveDict(k); kd != nil {
+				ro.appearances(prev, kd, f)
 			}
 		}
 	}
@@ -186,8 +234,45 @@ func (v *verifier) roles(prev *pdf.Reader) (*prevRoles, error) {
 		if ref, ok := p.Dict.Get("Annots").(pdf.Ref); ok {
 			ro.annots[ref] = i + 1
 		}
+		ro.pageList = append(ro.pageList, p)
+		// The page's ancestors, up to the root node.
+		for node, k := p.Parent, 0; !node.IsZero() && !ro.nodes[node] && k < 256; k++ {
+			ro.nodes[node] = true
+			nd, _ := prev.ResolveDict(node)
+			if nd == nil {
+				break
+			}
+			node, _ = nd.Get("Parent").(pdf.Ref)
+		}
 	}
 	return ro, nil
+}
+
+// appearances records the appearance streams of a widget (/AP /N /D /R,
+// each a stream or a dictionary of state streams) as belonging to f.
+func (ro *prevRoles) appearances(r *pdf.Reader, wd *pdf.Dict, f *field) {
+	ap, _ := r.ResolveDict(wd.Get("AP"))
+	if ap == nil {
+		return
+	}
+	for _, k := range []pdf.Name{"N", "D", "R"} {
+		o := ap.Get(k)
+		if ref, ok := o.(pdf.Ref); ok {
+			if _, isStream := mustResolve(r, ref).(*pdf.Stream); isStream {
+				ro.appear[ref] = f
+				continue
+			}
+		}
+		states, _ := mustResolve(r, o).(*pdf.Dict)
+		if states == nil {
+			continue
+		}
+		for _, e := range states.Entries() {
+			if ref, ok := e.Value.(pdf.Ref); ok {
+				ro.appear[ref] = f
+			}
+		}
+	}
 }
 
 // analyze compares revision j with revision j-1, object by object.
@@ -210,17 +295,9 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 	if err != nil {
 		return err
 	}
-	pt, ct := prev.Trailer(), cur.Trailer()
-	if !sameRef(pt.Get("Root"), ct.Get("Root")) {
-		add(changeForbidden, "the trailer's /Root points to another catalog (%v instead of %v)", ct.Get("Root"), pt.Get("Root"))
-	}
-	if !sameRef(pt.Get("Encrypt"), ct.Get("Encrypt")) {
-		add(changeForbidden, "the trailer's /Encrypt changed")
-	}
-	if !sameRef(pt.Get("Info"), ct.Get("Info")) {
-		add(changeMetadata, "the document information dictionary (/Info) changed")
-	}
-	c := &differ{v: v, prev: prev, cur: cur, ro: ro, add: add, addField: addField}
+	c := &differ{v: v, prev: prev, cur: cur, ro: ro, add: add, addField: addField, rev: j, rd: rd}
+	c.trailer(prev.Trailer(), cur.Trailer())
+	var revived []pdf.Ref
 	for _, e := range v.r.Revisions()[j].Entries() {
 		if e.Num == 0 {
 			continue
@@ -230,6 +307,17 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 		}
 		pe, existed := prev.Lookup(e.Num)
 		inUse := existed && pe.Type != pdf.EntryFree
+		if pe != e {
+			// An entry that does not lead to its object makes readers
+			// rescan the file (each its own way): a finding in itself,
+			// and never resolved here.
+			if err := cur.CheckEntry(e); err != nil {
+				msg := fmt.Sprintf("revision %d: %s", j+1, strings.TrimPrefix(err.Error(), pdf.ErrDamaged.Error()+": "))
+				add(changeForbidden, "%s; readers rescan such a file, each its own way, and may show different documents", msg)
+				v.damage = append(v.damage, msg)
+				continue
+			}
+		}
 		if e.Type == pdf.EntryFree {
 			if inUse {
 				add(changeForbidden, "object %d is deleted (freed)", e.Num)
@@ -237,7 +325,11 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 			continue
 		}
 		if !inUse {
-			continue // a new object: judged through what references it
+			// A new object: judged through what references it, unless
+			// the previous revision already referenced the number (the
+			// reference read as null): then unchanged objects show it.
+			revived = append(revived, pdf.Ref{Num: e.Num, Gen: e.Gen})
+			continue
 		}
 		if pe == e {
 			continue
@@ -264,7 +356,87 @@ func (v *verifier) analyze(j int, rd *revisionDiff) error {
 		}
 		c.changed(oldRef, oldObj, newObj)
 	}
+	if len(revived) > 0 {
+		refd, err := referencedIn(v, prev, revived)
+		if err != nil {
+			return fmt.Errorf("revision %d: %w", j, err)
+		}
+		for _, ref := range refd {
+			add(changeForbidden, "object %d is defined, but the previous revision already referenced it (there it was free or missing and read as null): signed objects now show content that was not signed", ref.Num)
+		}
+	}
 	return nil
+}
+
+// maxWalkObjects bounds the objects referencedIn visits.
+const maxWalkObjects = 4 << 20
+
+// referencedIn returns the references among refs (number and generation)
+// that an object reachable from r's trailer (/Root, /Info) holds. Streams'
+// data are not read: only dictionaries and arrays hold references.
+func referencedIn(v *verifier, r *pdf.Reader, refs []pdf.Ref) ([]pdf.Ref, error) {
+	want := make(map[pdf.Ref]bool, len(refs))
+	for _, ref := range refs {
+		want[ref] = true
+	}
+	found := map[pdf.Ref]bool{}
+	seen := map[uint32]bool{}
+	var stack []pdf.Object
+	tr := r.Trailer()
+	stack = append(stack, tr.Get("Root"), tr.Get("Info"))
+	for len(stack) > 0 {
+		o := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		switch x := o.(type) {
+		case pdf.Ref:
+			if want[x] {
+				found[x] = true
+			}
+			if seen[x.Num] {
+				continue
+			}
+			seen[x.Num] = true
+			if len(seen) > maxWalkObjects {
+				return nil, fmt.Errorf("more than %d objects reachable", maxWalkObjects)
+			}
+			if len(seen)%4096 == 0 {
+				if err := v.ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			if e, ok := r.Lookup(x.Num); !ok || e.Type == pdf.EntryFree {
+				continue
+			}
+			d, err := r.Object(x)
+			if err != nil {
+				return nil, fmt.Errorf("object %v: %w", x, err)
+			}
+			stack = append(stack, d)
+		case *pdf.Stream:
+			stack = append(stack, x.Dict)
+		case *pdf.Dict:
+			for _, e := range x.Entries() {
+				switch e.Value.(type) {
+				case pdf.Ref, *pdf.Dict, pdf.Array:
+					stack = append(stack, e.Value)
+				}
+			}
+		case pdf.Array:
+			for _, e := range x {
+				switch e.(type) {
+				case pdf.Ref, *pdf.Dict, pdf.Array:
+					stack = append(stack, e)
+				}
+			}
+		}
+	}
+	var out []pdf.Ref
+	for _, ref := range refs {
+		if found[ref] {
+			out = append(out, ref)
+		}
+	}
+	return out, nil
 }
 
 func sameRef(a, b pdf.Object) bool {
@@ -286,6 +458,37 @@ type differ struct {
 	ro        *prevRoles
 	add       func(kind, format string, args ...any)
 	addField  func(field, kind, format string, args ...any)
+	rev       int // index of the revision being judged
+	rd        *revisionDiff
+	// pagesDone: the page lists were compared (a page-tree node changed).
+	pagesDone bool
+	// values memoises whether a field's value changed in this revision.
+	values map[*field]bool
+}
+
+// quiet records a change that shows nothing new on the pages.
+func (c *differ) quiet(kind, format string, args ...any) {
+	c.add(kind, format, args...)
+	c.rd.changes[len(c.rd.changes)-1].quiet = true
+}
+
+// valueChanged says whether this revision changes the value (/V) of f.
+func (c *differ) valueChanged(f *field) bool {
+	if ch, ok := c.values[f]; ok {
+		return ch
+	}
+	ch := true
+	if !f.Ref.IsZero() {
+		if nd, _ := c.cur.ResolveDict(f.Ref); nd != nil {
+			eq, err := c.equal(mustResolve(c.prev, f.Dict.Get("V")), mustResolve(c.cur, nd.Get("V")), 0)
+			ch = err != nil || !eq
+		}
+	}
+	if c.values == nil {
+		c.values = map[*field]bool{}
+	}
+	c.values[f] = ch
+	return ch
 }
 
 const maxEqualDepth = 64
@@ -435,6 +638,10 @@ func (c *differ) changed(ref pdf.Ref, oldObj, newObj pdf.Object) {
 		c.fieldChange(ro.fields[ref], oldObj, newObj, false)
 	case ro.widgets[ref] != nil:
 		c.fieldChange(ro.widgets[ref], oldObj, newObj, true)
+	case ro.nodes[ref]:
+		c.pageTreeNode(ref)
+	case ro.appear[ref] != nil:
+		c.appearanceStream(ro.appear[ref], ref)
 	default:
 		if _, ok := oldObj.(*pdf.Stream); ok {
 			if od, _ := oldObj.(*pdf.Stream); od != nil {
@@ -551,6 +758,9 @@ func (c *differ) acroForm(od, nd *pdf.Dict) {
 			c.add(changeLTA, "/AcroForm /SigFlags set")
 		case "NeedAppearances":
 			c.add(changeForm, "/AcroForm /NeedAppearances changed")
+		case "DR", "DA":
+			// Defaults for appearances drawn later: nothing shown changes.
+			c.quiet(changeForbidden, "/AcroForm /%s changed", k)
 		default:
 			c.add(changeForbidden, "/AcroForm /%s changed", k)
 		}
@@ -596,11 +806,106 @@ func (c *differ) newField(o pdf.Object) {
 		c.add(changeLTA, "a document timestamp field %q is added", name)
 		return
 	}
-	if c.visible(fd) && c.v.docMDP > 0 && !c.v.opts.Policy.AllowVisibleSignatureAfterCertification {
-		c.add(changeForbidden, "a visible signature field %q is added after the certification (sneaky signature)", name)
+	if c.visible(fd) && c.v.docMDP > 0 {
+		if why := c.sneaky(fd); why != "" {
+			c.add(changeForbidden, "a visible signature field %q is added after the certification %s (sneaky signature)", name, why)
+			return
+		}
+		c.add(changeSignature, "a visible signature field %q is added and signed", name)
 		return
 	}
 	c.add(changeSignature, "a signature field %q is added", name)
+}
+
+// sneaky says why a visible signature field or widget added after a
+// certification is refused ("" if it is not): it must be signed in the
+// revision that adds it, and its appearance must draw inside its own
+// rectangle. Policy.AllowVisibleSignatureAfterCertification lifts both.
+func (c *differ) sneaky(wd *pdf.Dict) string {
+	if c.v.opts.Policy.AllowVisibleSignatureAfterCertification {
+		return ""
+	}
+	fd := wd
+	if !wd.Has("V") {
+		if p, _ := c.cur.ResolveDict(wd.Get("Parent")); p != nil {
+			fd = p
+		}
+	}
+	if !c.signedHere(fd.Get("V")) {
+		return "without being signed in that revision"
+	}
+	if why := c.drawsOutside(wd); why != "" {
+		return "and its appearance " + why
+	}
+	return ""
+}
+
+// signedHere says whether v is a signature dictionary whose /ByteRange
+// ends with the revision being judged.
+func (c *differ) signedHere(v pdf.Object) bool {
+	d, _ := c.cur.ResolveDict(v)
+	if d == nil {
+		return false
+	}
+	br, _ := d.Get("ByteRange").(pdf.Array)
+	if len(br) != 4 {
+		return false
+	}
+	b, ok1 := br[2].(pdf.Integer)
+	n, ok2 := br[3].(pdf.Integer)
+	end := c.v.r.Revisions()[c.rev].End
+	return ok1 && ok2 && end >= 0 && end-int64(b+n) >= 0 && end-int64(b+n) <= 2
+}
+
+// drawsOutside checks a widget's normal appearance against its rectangle:
+// the appearance's /BBox mapped through its /Matrix must fit the /Rect
+// (ISO 32000-1 12.5.5; 1 point of tolerance).
+func (c *differ) drawsOutside(wd *pdf.Dict) string {
+	rect, ok := c.cur.Rect(wd.Get("Rect"))
+	if !ok {
+		return ""
+	}
+	ap, _ := c.cur.ResolveDict(wd.Get("AP"))
+	if ap == nil {
+		return ""
+	}
+	var streams []*pdf.Stream
+	switch n := mustResolve(c.cur, ap.Get("N")).(type) {
+	case *pdf.Stream:
+		streams = append(streams, n)
+	case *pdf.Dict:
+		for i, e := range n.Entries() {
+			if i >= 16 {
+				break
+			}
+			if st, ok := mustResolve(c.cur, e.Value).(*pdf.Stream); ok {
+				streams = append(streams, st)
+			}
+		}
+	}
+	for _, st := range streams {
+		bb, ok := c.cur.Rect(st.Dict.Get("BBox"))
+		if !ok {
+			return "has no /BBox"
+		}
+		m := [6]float64{1, 0, 0, 1, 0, 0}
+		if ma, ok := mustResolve(c.cur, st.Dict.Get("Matrix")).(pdf.Array); ok && len(ma) == 6 {
+			for i, x := range ma {
+				m[i], _ = pdf.Number(mustResolve(c.cur, x))
+			}
+		}
+		minX, minY, maxX, maxY := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+		for _, p := range [][2]float64{{bb.LLX, bb.LLY}, {bb.URX, bb.LLY}, {bb.LLX, bb.URY}, {bb.URX, bb.URY}} {
+			x := m[0]*p[0] + m[2]*p[1] + m[4]
+			y := m[1]*p[0] + m[3]*p[1] + m[5]
+			minX, maxX = min(minX, x), max(maxX, x)
+			minY, maxY = min(minY, y), max(maxY, y)
+		}
+		if w, h := maxX-minX, maxY-minY; w > rect.URX-rect.LLX+1 || h > rect.URY-rect.LLY+1 {
+			return fmt.Sprintf("draws outside its rectangle (appearance %.0fx%.0f, rectangle %.0fx%.0f)", w, h, rect.URX-rect.LLX, rect.URY-rect.LLY)
+		}
+	}
+	return ""
 }
 
 func (c *differ) isDocTimestamp(v pdf.Object) bool {
@@ -695,21 +1000,52 @@ func (c *differ) annotsChange(n int, oldObj, newObj pdf.Object) {
 				switch {
 				case c.isDocTimestamp(v):
 					c.add(changeLTA, "page %d: the widget of a document timestamp is added", n)
-				case c.visible(ad) && c.v.docMDP > 0 && !c.v.opts.Policy.AllowVisibleSignatureAfterCertification:
-					c.add(changeForbidden, "page %d: a visible signature widget is added after the certification (sneaky signature)", n)
+				case c.visible(ad) && c.v.docMDP > 0:
+					rect, _ := c.cur.Rect(ad.Get("Rect"))
+					at := fmt.Sprintf("page %d, rectangle [%g %g %g %g]", n, rect.LLX, rect.LLY, rect.URX, rect.URY)
+					c.rd.warnings = append(c.rd.warnings, fmt.Sprintf("a visible signature widget is added after the certification on %s: check that it hides nothing", at))
+					if why := c.sneaky(ad); why != "" {
+						c.add(changeForbidden, "%s: a visible signature widget is added after the certification %s (sneaky signature)", at, why)
+						continue
+					}
+					c.add(changeSignature, "%s: a visible signature widget is added and signed", at)
 				default:
 					c.add(changeSignature, "page %d: a signature widget is added", n)
 				}
 				continue
 			}
 		}
-		c.add(changeAnnotation, "page %d: a /%s annotation is added", n, st)
+		if c.draws(ad) {
+			c.add(changeAnnotation, "page %d: a /%s annotation is added", n, st)
+		} else {
+			c.quiet(changeAnnotation, "page %d: a /%s annotation that draws nothing is added", n, st)
+		}
 	}
 	for _, o := range oa {
 		if !now[key(o)] {
 			c.add(changeAnnotation, "page %d: an annotation is removed", n)
 		}
 	}
+}
+
+// draws says whether an annotation can show something on the page: not
+// hidden or no-view, a rectangle of non-zero area, and not a pop-up or a
+// link (which have no appearance of their own unless they say so).
+func (c *differ) draws(ad *pdf.Dict) bool {
+	if f, ok := pdf.Int(mustResolve(c.cur, ad.Get("F"))); ok && f&(2|32) != 0 {
+		return false
+	}
+	rect, ok := c.cur.Rect(ad.Get("Rect"))
+	if !ok || rect.URX-rect.LLX <= 0 || rect.URY-rect.LLY <= 0 {
+		return false
+	}
+	switch st, _ := ad.Name("Subtype"); st {
+	case "Popup":
+		return false
+	case "Link":
+		return ad.Has("AP")
+	}
+	return true
 }
 
 // fieldChange judges a change to an existing form field or widget.
@@ -734,10 +1070,131 @@ func (c *differ) fieldChange(f *field, oldObj, newObj pdf.Object, widget bool) {
 			}
 		case sig && (k == "AP" || k == "AS"):
 			c.addField(f.Name, changeSignature, "the appearance of signature field %q is set", f.Name)
-		case !sig && (k == "V" || k == "I" || k == "AS" || k == "AP" || (k == "MK" && widget)):
+		case !sig && (k == "V" || k == "I"):
 			c.addField(f.Name, changeForm, "form field %q: /%s changed", f.Name, k)
+		case !sig && (k == "AS" || k == "AP" || k == "MK"):
+			if !c.valueChanged(f) {
+				c.add(changeForbidden, "form field %q: its appearance (/%s) changes while its value stays the same", f.Name, k)
+				continue
+			}
+			c.addField(f.Name, changeForm, "form field %q: /%s changed with its value", f.Name, k)
 		default:
 			c.add(changeForbidden, "form field %q: /%s changed", f.Name, k)
 		}
+	}
+}
+
+// appearanceStream judges an appearance stream of a field's widget that is
+// rewritten in place: form filling when the field's value changes in the
+// same revision (viewers regenerate appearances so), signing when the
+// signature field is signed in it.
+func (c *differ) appearanceStream(f *field, ref pdf.Ref) {
+	if f.IsSignature() {
+		nd, _ := c.cur.ResolveDict(f.Ref)
+		if !f.Signed() && nd != nil && c.signedHere(nd.Get("V")) {
+			c.addField(f.Name, changeSignature, "the appearance (stream %d) of signature field %q is drawn as it is signed", ref.Num, f.Name)
+			return
+		}
+		c.add(changeForbidden, "the appearance (stream %d) of signature field %q is overwritten", ref.Num, f.Name)
+		return
+	}
+	if !c.valueChanged(f) {
+		c.add(changeForbidden, "the appearance (stream %d) of form field %q is overwritten while its value stays the same", ref.Num, f.Name)
+		return
+	}
+	c.addField(f.Name, changeForm, "form field %q: its appearance (stream %d) is redrawn for the new value", f.Name, ref.Num)
+}
+
+// pageTreeNode judges a rewritten /Pages node by comparing the pages the
+// two revisions show, in order, once per revision.
+func (c *differ) pageTreeNode(ref pdf.Ref) {
+	if c.pagesDone {
+		return
+	}
+	c.pagesDone = true
+	n, err := c.cur.NumPages()
+	if err != nil {
+		c.add(changeForbidden, "the page tree (node %d) is rewritten and cannot be read: %v", ref.Num, err)
+		return
+	}
+	old := c.ro.pageList
+	if n != len(old) {
+		c.add(changeForbidden, "the page tree (node %d) is rewritten: %d pages instead of %d", ref.Num, n, len(old))
+		return
+	}
+	same := true
+	for i, op := range old {
+		np, err := c.cur.Page(i)
+		if err != nil {
+			c.add(changeForbidden, "page %d cannot be read after the page tree (node %d) is rewritten: %v", i+1, ref.Num, err)
+			return
+		}
+		if op.Ref != np.Ref {
+			c.add(changeForbidden, "page %d is another page object after the page tree (node %d) is rewritten", i+1, ref.Num)
+			same = false
+			continue
+		}
+		if op.MediaBox != np.MediaBox || op.CropBox != np.CropBox || op.Rotate != np.Rotate {
+			c.add(changeForbidden, "page %d: its inherited /MediaBox, /CropBox or /Rotate changes with the page tree (node %d)", i+1, ref.Num)
+			same = false
+		}
+		if eq, _ := c.equal(resOrNull(op.Resources), resOrNull(np.Resources), 0); !eq {
+			c.add(changeForbidden, "page %d: its inherited /Resources change with the page tree (node %d)", i+1, ref.Num)
+			same = false
+		}
+		if op.Ref.IsZero() {
+			// A page written directly in /Kids changes with its node.
+			if eq, _ := c.equal(op.Dict, np.Dict, 0); !eq {
+				c.page(i+1, op.Dict, np.Dict)
+			}
+		}
+	}
+	if same {
+		c.quiet(changeStructure, "the page tree (node %d) is rewritten with the same pages", ref.Num)
+	}
+}
+
+func resOrNull(d *pdf.Dict) pdf.Object {
+	if d == nil {
+		return pdf.Null{}
+	}
+	return d
+}
+
+// trailer judges what a revision's trailer changes like any other change:
+// another catalog object (compared key by key with the old one), /Info
+// (metadata), /Encrypt, an /ID that keys the decryption of earlier
+// objects, and a /Size that shrinks below numbers in use.
+func (c *differ) trailer(pt, ct *pdf.Dict) {
+	if root := ct.Get("Root"); root != nil && !sameRef(pt.Get("Root"), root) {
+		// Shows nothing by itself (a warning after an approval
+		// signature); never allowed after a certification. What the new
+		// catalog changes is judged key by key.
+		c.quiet(changeForbidden, "the trailer's /Root points to another catalog (%v instead of %v)", root, pt.Get("Root"))
+		oldCat, err1 := c.prev.Catalog()
+		newCat, err2 := c.cur.Catalog()
+		if err1 != nil || err2 != nil {
+			c.add(changeForbidden, "the new catalog %v cannot be compared with the old one: %v", root, errors.Join(err1, err2))
+		} else {
+			c.catalog(oldCat, newCat)
+		}
+	}
+	if !sameRef(pt.Get("Encrypt"), ct.Get("Encrypt")) {
+		c.add(changeForbidden, "the trailer's /Encrypt changed (earlier objects decrypt differently)")
+	}
+	if !sameRef(pt.Get("Info"), ct.Get("Info")) {
+		c.add(changeMetadata, "the document information dictionary (/Info) changed")
+	}
+	if eq, _ := c.equal(pt.Get("ID"), ct.Get("ID"), 0); !eq && ct.Get("ID") != nil {
+		if ct.Get("Encrypt") != nil || pt.Get("Encrypt") != nil {
+			c.add(changeForbidden, "the trailer's /ID changed in an encrypted file (the key of earlier objects derives from it)")
+		} else {
+			c.add(changeMetadata, "the trailer's /ID changed")
+		}
+	}
+	ps, ok1 := pt.Int("Size")
+	cs, ok2 := ct.Int("Size")
+	if ok1 && ok2 && cs < ps {
+		c.add(changeForbidden, "the trailer's /Size shrinks from %d to %d (objects %d to %d may stop resolving)", ps, cs, cs, ps-1)
 	}
 }

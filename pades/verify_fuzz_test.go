@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/pades/pdf"
 )
 
@@ -51,6 +52,17 @@ func FuzzVerify(f *testing.F) {
 	two, _, err := signBytes(f, signed, signer, nil)
 	if err == nil {
 		f.Add(two)
+	}
+	// Revision-diff samples (issue 12): a hybrid update, a certified form
+	// filled in place then approved visibly.
+	if hy, err := samplepdf.Hybridize(signed, 40, []samplepdf.XrefEntry{{Num: 1, Type: 1, Offset: 15}}); err == nil {
+		f.Add(hy)
+	}
+	form, _, err := signBytes(f, formPDFBytes(), signer, &Options{Certify: 2})
+	if err == nil {
+		if approved, _, err := signBytes(f, form, signer, &Options{NewField: true, Visible: &Visible{Page: 1, Rect: [4]float64{300, 50, 550, 120}}}); err == nil {
+			f.Add(approved)
+		}
 	}
 	f.Add([]byte("%PDF-1.7\n1 0 obj<</Type/Catalog/AcroForm<</Fields[2 0 R]>>>>endobj 2 0 obj<</FT/Sig/V<</ByteRange[0 1 2 3]/Contents<00>>>>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF"))
 	roots := x509.NewCertPool()

@@ -30,6 +30,7 @@ type signFlags struct {
 	tsaURL                    string
 	visible                   string
 	field                     string
+	newField                  bool
 	certify                   int
 	reason, location, contact string
 	name                      string
@@ -73,6 +74,11 @@ B-LT (+ certificates, OCSP responses and CRLs in the document security store),
 B-LTA (+ a document timestamp). The output is written to a temporary file and
 renamed into place when complete: a failure never leaves a partial file.
 
+Field: the signature goes into the first empty signature field of the
+document (one with a rectangle for --visible, drawn in that rectangle), so
+that a certified form keeps its permissions; --field NAME picks the field
+(created if missing), --new-field always creates a new one.
+
 Exit codes: 0 all signed, 1 at least one file failed, 3 usage error.`,
 		Example: `  semnat sign contract.pdf -o contract-signed.pdf --p12 me.p12
   semnat sign in.pdf -o out.pdf --key key.pem --cert cert.pem --chain chain.pem --level B-T --tsa http://127.0.0.1:8480/tsa
@@ -95,7 +101,8 @@ Exit codes: 0 all signed, 1 at least one file failed, 3 usage error.`,
 	fl.BoolVar(&f.pss, "pss", false, "sign RSA keys with RSA-PSS")
 	fl.StringVar(&f.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL (B-T and up)")
 	fl.StringVar(&f.visible, "visible", "", "visible signature: page=N,rect=x1,y1,x2,y2[,image=FILE]")
-	fl.StringVar(&f.field, "field", "", "signature field to fill (created if missing)")
+	fl.StringVar(&f.field, "field", "", "signature field to fill (created if missing; default: the first empty signature field, else a new one)")
+	fl.BoolVar(&f.newField, "new-field", false, "create a new signature field even when the document has an empty one")
 	fl.IntVar(&f.certify, "certify", 0, "certification signature with DocMDP permission 1, 2 or 3")
 	fl.StringVar(&f.reason, "reason", "", "reason for signing")
 	fl.StringVar(&f.location, "location", "", "where the document was signed")
@@ -245,7 +252,7 @@ func (f *signFlags) options() (*pades.Options, error) {
 		return nil, err
 	}
 	o := &pades.Options{Level: lvl, PSS: f.pss, Reason: f.reason, Location: f.location, ContactInfo: f.contact,
-		Name: f.name, Field: f.field, Certify: f.certify}
+		Name: f.name, Field: f.field, NewField: f.newField, Certify: f.certify}
 	switch strings.ToLower(strings.ReplaceAll(f.hash, "-", "")) {
 	case "sha256":
 		o.Hash = crypto.SHA256

@@ -51,6 +51,21 @@ Revocation: --revocation auto (default) uses the data embedded in the file
 signature whose status cannot be had is INDETERMINATE/TRY_LATER.
 --revocation skip does not check revocation (the report says so).
 
+Changes after a signature (the report's "policy" field says the same):
+after a certification (DocMDP), P=1 allows only DSS and document
+timestamps; P=2 also signing, form filling (a field's value, its appearance
+redrawn in the same revision) and metadata; P=3 also annotations. A visible
+signature added after a certification must be signed in the revision that
+adds it and draw inside its rectangle; it is listed as a warning with its
+page and rectangle. Anything else: TOTAL-FAILED/FORMAT_FAILURE.
+After an approval signature only, metadata, DSS, document timestamps,
+signing and form filling are allowed; changes that show nothing new (a
+page-tree node rewritten with the same pages, form resources) are warnings;
+changes that alter what the pages show (new or changed content, annotations
+that draw, appearances changed without their field's value, pages added or
+removed) make the signature INDETERMINATE/SIG_CONSTRAINTS_FAILURE: its
+bytes are intact, but the document shown is no longer the one signed.
+An xref that had to be repaired, at any moment, fails every signature.
 Encrypted PDFs are decrypted to examine them: a file anyone may open needs
 no password; otherwise give the user or owner password with --password-file,
 $SEMNAT_PDF_PASSWORD, or type it at the prompt.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,4 +77,37 @@ func TestCLIVerify(t *testing.T) {
 
 func runCLI(args []string, stdout, stderr *bytes.Buffer) int {
 	return run(args, strings.NewReader(""), stdout, stderr)
+}
+
+// TestCLIVerifyTrustNegativeSerial: a --trust file holding a root whose
+// serial number is negative (pre-RFC 5280 CAs) loads, thanks to go.mod's
+// godebug x509negativeserial=1, and anchors chains as usual.
+func TestCLIVerifyTrustNegativeSerial(t *testing.T) {
+	pki := testcerts.New(t)
+	dir := t.TempDir()
+	in, err := os.ReadFile("../../../shared/corpus/pdf14-table.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := pki.MustGet("person-p256")
+	var out bytes.Buffer
+	if _, err := pades.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, pades.NewKeySigner(e.Key, e.Cert, e.Chain), nil); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.pdf")
+	os.WriteFile(good, out.Bytes(), 0o644)
+	der, err := testcerts.WithNegativeSerial(pki.Root.Cert, pki.Root.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "root-negative-serial.pem")
+	os.WriteFile(root, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	certs, err := loadCertificates([]string{root})
+	if err != nil || len(certs) != 1 || certs[0].SerialNumber.Sign() >= 0 {
+		t.Fatalf("loading %s: %v", root, err)
+	}
+	var so, se bytes.Buffer
+	if code := runCLI([]string{"verify", good, "--trust", root, "--revocation", "skip"}, &so, &se); code != exitOK || !strings.Contains(so.String(), "TOTAL-PASSED") {
+		t.Fatalf("%d\n%s%s", code, so.String(), se.String())
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"unsafe"
 
+	"github.com/semnat/semnat/internal/certparse"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -166,14 +167,17 @@ func ParseCerts(data []byte) ([]*x509.Certificate, error) {
 		if b.Type != "CERTIFICATE" {
 			continue
 		}
-		c, err := x509.ParseCertificate(b.Bytes)
+		c, err := certparse.Certificate(b.Bytes)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, c)
 	}
 	if len(out) == 0 {
-		c, err := x509.ParseCertificate(data)
+		c, err := certparse.Certificate(data)
+		if errors.Is(err, certparse.ErrNegativeSerial) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, ErrNoCertificate
 		}

@@ -70,3 +70,91 @@ func escape(s string) string {
 	}
 	return b.String()
 }
+
+// XrefEntry is one row of a cross-reference stream written by Hybridize:
+// an object at a file offset (Type 1) or inside an object stream (Type 2,
+// Offset is then the object stream's number and Index its index).
+type XrefEntry struct {
+	Num    int
+	Type   int // 0 free, 1 in use, 2 compressed
+	Offset int64
+	Index  int
+}
+
+// Hybridize turns the last revision of data, which must end with a classic
+// xref table, into a hybrid-reference section (ISO 32000-1 7.5.8.4): an
+// uncompressed cross-reference stream holding entries is inserted right
+// before the table (object number num), the trailer gets /XRefStm, and
+// startxref is corrected. Nothing before the last "xref" moves.
+func Hybridize(data []byte, num int, entries []XrefEntry) ([]byte, error) {
+	x := bytes.LastIndex(data, []byte("\nxref"))
+	if x < 0 {
+		return nil, fmt.Errorf("samplepdf: no xref table")
+	}
+	x++
+	tr := bytes.Index(data[x:], []byte("trailer"))
+	if tr < 0 {
+		return nil, fmt.Errorf("samplepdf: no trailer after the last xref table")
+	}
+	open := bytes.Index(data[x+tr:], []byte("<<"))
+	if open < 0 {
+		return nil, fmt.Errorf("samplepdf: no trailer dictionary")
+	}
+	var out bytes.Buffer
+	out.Write(data[:x])
+	stmOff := out.Len()
+	out.Write(xrefStream(num, entries, ""))
+	newX := out.Len()
+	at := x + tr + open + 2
+	out.Write(data[x:at])
+	fmt.Fprintf(&out, " /XRefStm %d ", stmOff)
+	rest := data[at:]
+	sx := bytes.LastIndex(rest, []byte("startxref"))
+	if sx < 0 {
+		return nil, fmt.Errorf("samplepdf: no startxref after the last trailer")
+	}
+	out.Write(rest[:sx])
+	fmt.Fprintf(&out, "startxref\n%d\n%%%%EOF\n", newX)
+	return out.Bytes(), nil
+}
+
+// xrefStream writes an uncompressed cross-reference stream object holding
+// entries (and the trailer keys in extra).
+func xrefStream(num int, entries []XrefEntry, extra string) []byte {
+	var rows []byte
+	var index []string
+	for _, e := range entries {
+		rows = append(rows, byte(e.Type), byte(e.Offset>>24), byte(e.Offset>>16), byte(e.Offset>>8), byte(e.Offset), byte(e.Index>>8), byte(e.Index))
+		index = append(index, fmt.Sprintf("%d 1", e.Num))
+	}
+	var stm bytes.Buffer
+	fmt.Fprintf(&stm, "%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Index [%s]%s /Length %d >>\nstream\n", num, num+1, strings.Join(index, " "), extra, len(rows))
+	stm.Write(rows)
+	stm.WriteString("\nendstream\nendobj\n")
+	return stm.Bytes()
+}
+
+// AppendXrefStream appends to data an incremental update that is only a
+// cross-reference stream (object num, which must be the highest number)
+// holding entries, chained with /Prev to the last startxref; extra holds
+// further trailer keys (at least /Root).
+func AppendXrefStream(data []byte, num int, entries []XrefEntry, extra string) ([]byte, error) {
+	sx := bytes.LastIndex(data, []byte("startxref"))
+	if sx < 0 {
+		return nil, fmt.Errorf("samplepdf: no startxref")
+	}
+	var prev int64
+	if _, err := fmt.Sscan(string(data[sx+9:]), &prev); err != nil {
+		return nil, fmt.Errorf("samplepdf: startxref: %w", err)
+	}
+	var out bytes.Buffer
+	out.Write(data)
+	if !bytes.HasSuffix(data, []byte("\n")) {
+		out.WriteString("\n")
+	}
+	x := out.Len()
+	entries = append(entries, XrefEntry{Num: num, Type: 1, Offset: int64(x)})
+	out.Write(xrefStream(num, entries, fmt.Sprintf(" /Prev %d %s", prev, extra)))
+	fmt.Fprintf(&out, "startxref\n%d\n%%%%EOF\n", x)
+	return out.Bytes(), nil
+}

@@ -66,6 +66,9 @@ func FuzzOpen(f *testing.F) {
 				if budget--; budget < 0 {
 					break
 				}
+				if err := v.CheckEntry(e); err != nil && !errors.Is(err, ErrDamaged) {
+					t.Fatalf("CheckEntry(%+v): %v is not ErrDamaged", e, err)
+				}
 				o, err := v.Object(Ref{Num: e.Num, Gen: e.Gen})
 				if s, ok := o.(*Stream); ok && err == nil {
 					v.StreamData(s)

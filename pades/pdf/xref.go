@@ -52,7 +52,7 @@ type section struct {
 	offset  int64 // offset of "xref" or of the xref stream's "N G obj"
 	xrefStm int64 // hybrid: offset of the /XRefStm stream
 	trailer *Dict
-	entries []XrefEntry // sorted by Num, one per number (stream entries win in hybrid sections)
+	entries []XrefEntry // sorted by Num, one per number (table entries win in hybrid sections)
 	end     int64       // offset just after the section (trailer dict, or endobj)
 }
 
@@ -150,8 +150,11 @@ func (r *Reader) loadSection(off int64) (*section, error) {
 			}
 			sec.kind = XrefHybrid
 			sec.xrefStm = int64(so)
-			// ISO 32000-1 7.5.8.4: objects in the stream take priority.
-			sec.entries = mergeEntries(ss.entries, sec.entries)
+			// ISO 32000-1 7.5.8.4: a reader looks an object up in the
+			// table first, then in the /XRefStm stream, then in /Prev: the
+			// table's entries take precedence (as in qpdf, poppler and
+			// pdf.js). The revision diff reads the same merged entries.
+			sec.entries = mergeEntries(sec.entries, ss.entries)
 		}
 		return sec, nil
 	}
@@ -504,4 +507,38 @@ func (r *Reader) buildRevisions(chain []*section) []*Revision {
 		revs[idx] = rv
 	}
 	return revs
+}
+
+// CheckEntry reports whether an in-use entry leads to the object it names:
+// "Num Gen obj" at its offset (or at offset + HeaderOffset, which the
+// reader tolerates). It never repairs: a verifier uses it to find the xref
+// entries that would make the reader rescan the file. Entries of other
+// types are not checked.
+func (r *Reader) CheckEntry(e XrefEntry) error {
+	if e.Type != EntryInUse {
+		return nil
+	}
+	var err error
+	for _, off := range []int64{e.Offset, e.Offset + r.headerOff} {
+		if off < 0 || off >= r.src.size {
+			err = fmt.Errorf("%w: xref entry for object %d points at offset %d, outside the file (%d bytes)", ErrDamaged, e.Num, e.Offset, r.src.size)
+			continue
+		}
+		lx := newFileLexer(r.src, off, 64)
+		t1, e1 := lx.token()
+		t2, e2 := lx.token()
+		t3, e3 := lx.token()
+		switch {
+		case e1 != nil || e2 != nil || e3 != nil || t1.kind != tInt || t2.kind != tInt || t3.kind != tKeyword || t3.kw != kwObj:
+			err = fmt.Errorf("%w: xref entry for object %d points at offset %d, where no object starts", ErrDamaged, e.Num, e.Offset)
+		case t1.i != int64(e.Num):
+			err = fmt.Errorf("%w: xref entry for object %d points at offset %d, where object %d starts", ErrDamaged, e.Num, e.Offset, t1.i)
+		default:
+			return nil
+		}
+		if r.headerOff == 0 {
+			break
+		}
+	}
+	return err
 }
