@@ -295,7 +295,7 @@ func TestSignCorpusBB(t *testing.T) {
 				pw = signPassword(row)
 			}
 			if f := fillOnly[name]; f != "" {
-				if _, err := signCorpusFile(t, in, out, signer, &Options{Password: []byte(pw)}); !errors.Is(err, ErrNotPermitted) {
+				if _, err := signCorpusFile(t, in, out, signer, &Options{Password: []byte(pw), NewField: true}); !errors.Is(err, ErrNotPermitted) {
 					t.Fatalf("adding a signature field where only filling is permitted: %v, want ErrNotPermitted", err)
 				}
 			}
