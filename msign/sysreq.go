@@ -16,6 +16,7 @@ import (
 
 	"github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/store"
 )
@@ -30,7 +31,8 @@ type systemPart struct {
 	ReturnURL  string `json:"returnUrl,omitempty"`
 	RelayState string `json:"relayState,omitempty"`
 	Lang       string `json:"lang,omitempty"`
-	MSISDN     string `json:"msisdn,omitempty"` // suggested by the system
+	MSISDN     string `json:"msisdn,omitempty"`     // suggested by the system
+	Instrument string `json:"instrument,omitempty"` // suggested by the system
 	// Outcome says why a request failed, for GetSignResponse's message.
 	Outcome string `json:"outcome,omitempty"`
 }
@@ -277,7 +279,7 @@ type sysPage struct {
 	Message, Code                           string
 	Current, Total                          int
 	Docs                                    []sysDoc
-	MSISDN                                  string
+	MSISDN, Instrument                      string
 	// The POST back: set once the request has ended.
 	ReturnURL, RelayState string
 	Result                client.Status
@@ -287,7 +289,7 @@ type sysDoc struct{ Name, Kind, SHA256 string }
 
 func (s *Service) sysPageOf(r *signRequest) *sysPage {
 	p := &sysPage{ID: r.ID, System: r.System.Name, Description: r.System.Description, ExpectedSigner: r.IDNP, Status: r.Status,
-		Message: r.Message, Code: r.Code, Current: r.Current, Total: len(r.Docs), MSISDN: r.System.MSISDN}
+		Message: r.Message, Code: r.Code, Current: r.Current, Total: len(r.Docs), MSISDN: r.System.MSISDN, Instrument: r.System.Instrument}
 	if p.Description == "" {
 		p.Description = r.System.Short
 	}
@@ -310,6 +312,7 @@ func (s *Service) sysPageOf(r *signRequest) *sysPage {
 // system (sent by the page's script, or by the person without one).
 func (s *Service) requestPage(c echo.Context, status int, r *signRequest, msg string) error {
 	p := s.sysPageOf(r)
+	s.signCSP(c) // the page may talk to the local token agent
 	if p.Result != "" && p.ReturnURL != "" {
 		return s.render(c, http.StatusOK, "return", pageData{Title: "MSign", Sys: p})
 	}
@@ -358,7 +361,8 @@ func (s *Service) arrive(c echo.Context) error {
 		if _, ok := messages[lang]; !ok {
 			lang = "ro"
 		}
-		switch val(client.ParamInstrument) {
+		instrument := val(client.ParamInstrument)
+		switch instrument {
 		case "", "mobile", "token":
 		default:
 			return errInvalid("Instrument: want mobile or token")
@@ -368,7 +372,7 @@ func (s *Service) arrive(c echo.Context) error {
 			if r.System.ReturnURL != "" && r.System.ReturnURL != returnURL {
 				return errInvalid("ReturnUrl: this request was opened with another ReturnUrl")
 			}
-			r.System.ReturnURL, r.System.RelayState, r.System.Lang, r.System.MSISDN = returnURL, relay, lang, msisdn
+			r.System.ReturnURL, r.System.RelayState, r.System.Lang, r.System.MSISDN, r.System.Instrument = returnURL, relay, lang, msisdn, instrument
 			return nil
 		}); err != nil {
 			return err
@@ -414,7 +418,7 @@ func (s *Service) systemSign(c echo.Context) error {
 		return errAlreadyStarted
 	}
 	if c.FormValue(client.ParamInstrument) != "mobile" {
-		return s.requestPage(c, http.StatusBadRequest, r, "Choose the mobile signature: signing with a USB token is not available for this request yet.")
+		return s.requestPage(c, http.StatusBadRequest, r, "A USB token signs through the page's script and the semnat agent: enable JavaScript, or choose the mobile signature.")
 	}
 	phone := normalizeMSISDN(c.FormValue(client.ParamMSISDN))
 	if phone == "" {
@@ -459,14 +463,73 @@ func (s *Service) systemCancel(c echo.Context) error {
 		return s.requestPage(c, http.StatusConflict, r, "The phone is being asked: refuse the signature on the phone to cancel.")
 	}
 	if _, err := s.update(ctx, r.ID, func(x *signRequest) error {
-		if x.Status != statusCreated {
+		if x.Status != statusCreated && x.Status != statusAwaiting {
 			return errAlreadyStarted
 		}
 		x.Status, x.Message, x.System.Outcome = statusFailed, "Cancelled: nothing was signed.", outcomeCancelled
+		for i := range x.Docs {
+			x.Docs[i].Prepared, x.Docs[i].CMS = nil, nil
+		}
 		return nil
 	}); err != nil {
 		return err
 	}
 	s.dropFiles(ctx, r.ID, len(r.Docs))
 	return c.Redirect(http.StatusSeeOther, "/"+r.ID)
+}
+
+// systemToken answers POST /{id}/token (the request page's script, with
+// its form token in X-CSRF-Token): the person chose a USB token and the
+// agent gave its certificate; every content is prepared for that key and
+// the answer, as for a citizen's token request, carries per document the
+// digest to sign and a one-time nonce. The page has the agent sign them
+// and completes at /api/v1/sign-requests/{id}/complete.
+func (s *Service) systemToken(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.openedRequest(c)
+	if err != nil {
+		return err
+	}
+	if r.Status != statusCreated || systemStatus(r) != client.StatusPending {
+		return errAlreadyStarted
+	}
+	var body struct {
+		Certificate string   `json:"certificate"`
+		Chain       []string `json:"chain"`
+	}
+	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
+		return problem.New(http.StatusBadRequest, "bad-json", "Unreadable request", `send {"certificate":…,"chain":[…]} with DER in base64`)
+	}
+	cert, chain, err := parseTokenCert(body.Certificate, body.Chain)
+	if err != nil {
+		return err
+	}
+	data := make([][]byte, len(r.Docs))
+	for i := range r.Docs {
+		if data[i], err = s.cfg.Store.Get(ctx, kindSignIn, docKey(r.ID, i+1)); err != nil {
+			return errRequestNotFound
+		}
+	}
+	prepared := *r
+	prepared.Docs = append([]signDoc(nil), r.Docs...)
+	nonces, err := s.prepareToken(ctx, &prepared, cert, chain, data, make([]*pdf.Rect, len(r.Docs)))
+	if err != nil {
+		return err
+	}
+	nb, _ := json.Marshal(nonces)
+	if err := s.cfg.Store.Put(ctx, kindNonces, r.ID, nb, time.Until(r.Expires)); err != nil {
+		return err
+	}
+	r, err = s.update(ctx, r.ID, func(x *signRequest) error {
+		if x.Status != statusCreated {
+			return errAlreadyStarted
+		}
+		x.Method, x.Status, x.Cert, x.Chain, x.Signer, x.Docs = "token", prepared.Status, prepared.Cert, prepared.Chain, prepared.Signer, prepared.Docs
+		x.Message = "Confirm on the agent and enter the token's PIN."
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.view(r, nonces))
 }

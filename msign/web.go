@@ -122,6 +122,7 @@ func (s *Service) mountWeb(root *echo.Group) {
 	root.POST("/:id", s.arrive, s.errorPages, middleware.BodyLimit("64KB"))
 	g.POST("/:id/sign", s.systemSign, s.limiter)
 	g.POST("/:id/cancel", s.systemCancel)
+	g.POST("/:id/token", s.systemToken, s.limiter)
 }
 
 // errorPages shows a browser (Accept: text/html) an error page instead of
