@@ -1011,7 +1011,7 @@ func (s *Service) finishDoc(ctx context.Context, id string, n int, signed []byte
 
 // getSignRequest answers GET /api/v1/sign-requests/{id}.
 func (s *Service) getSignRequest(c echo.Context) error {
-	r, err := s.current(c.Request().Context(), c.Param("id"))
+	r, err := s.citizenRequest(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -1064,6 +1064,20 @@ func (s *Service) current(ctx context.Context, id string) (*signRequest, error) 
 				s.runMobile(id, make(chan struct{}))
 			}()
 		}
+	}
+	return r, nil
+}
+
+// citizenRequest is current for the citizen's API and pages: a registered
+// system's request is not there (its results are the system's, read with
+// GetSignResponse; the browser knows its id).
+func (s *Service) citizenRequest(ctx context.Context, id string) (*signRequest, error) {
+	r, err := s.current(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.System != nil {
+		return nil, errUnknownRequest
 	}
 	return r, nil
 }
@@ -1194,7 +1208,7 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 // gives up (the agent refused, the person left): the files go at once.
 func (s *Service) cancelSignRequest(c echo.Context) error {
 	ctx := c.Request().Context()
-	r, err := s.current(ctx, c.Param("id"))
+	r, err := s.citizenRequest(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -1220,7 +1234,7 @@ func (s *Service) origin(c echo.Context) string {
 // the signed PDF, once.
 func (s *Service) downloadDocument(c echo.Context) error {
 	ctx := c.Request().Context()
-	r, err := s.current(ctx, c.Param("id"))
+	r, err := s.citizenRequest(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}

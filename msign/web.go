@@ -218,7 +218,7 @@ func (s *Service) signPost(c echo.Context) error {
 }
 
 func (s *Service) statusPage(c echo.Context) error {
-	r, err := s.current(c.Request().Context(), c.Param("id"))
+	r, err := s.citizenRequest(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		var pe *problem.Error
 		if errors.As(err, &pe) {
