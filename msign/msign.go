@@ -343,6 +343,9 @@ func (s *Service) apiClient(c echo.Context) (string, error) {
 	if name, ok := s.keys[sha256.Sum256([]byte(key))]; ok && key != "" {
 		return name, nil
 	}
+	if sys, err := s.authenticate(c); err == nil { // registered with `semnat msign systems add`
+		return sys.Name, nil
+	}
 	return "", problem.New(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a registered system's API key (X-API-Key) or TLS client certificate is required")
 }
 

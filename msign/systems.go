@@ -204,22 +204,25 @@ func (sys *System) allowsReturn(raw string) bool {
 // its API key.
 func (s *Service) authenticate(c echo.Context) (*System, error) {
 	ctx := c.Request().Context()
+	key := c.Request().Header.Get("X-API-Key")
+	if key == "" {
+		key, _ = strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	}
 	if st := c.Request().TLS; st != nil && len(st.PeerCertificates) > 0 {
 		leaf := st.PeerCertificates[0]
 		rec, err := s.cfg.Store.SystemByCert(ctx, storeService, leaf.RawIssuer, leaf.SerialNumber)
 		switch {
+		case errors.Is(err, store.ErrNotFound) && key != "":
+			// not this certificate's system: perhaps the key's
 		case errors.Is(err, store.ErrNotFound):
 			return nil, errAuthentication("Unknown service consumer: certificate serial number " + leaf.SerialNumber.Text(16))
 		case err != nil:
 			return nil, err
 		case len(st.VerifiedChains) == 0 && !bytes.Equal(rec.Cert, leaf.Raw):
 			return nil, errAuthentication("the client certificate has the serial number of a registered system but is not its certificate")
+		default:
+			return systemOf(rec)
 		}
-		return systemOf(rec)
-	}
-	key := c.Request().Header.Get("X-API-Key")
-	if key == "" {
-		key, _ = strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
 	}
 	if key == "" {
 		return nil, errAuthentication("present a registered TLS client certificate or API key (X-API-Key)")
