@@ -110,11 +110,7 @@ func newMSignTLS(t *testing.T, mut func(*Config)) *msignTLSEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	mc, err := mobileid.NewClient(signShared.simURL+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI, Roots: pki.RootPool(),
-		Intermediates: pki.IntermediatePool(), PollInterval: 10 * time.Millisecond, HTTPClient: &http.Client{Timeout: 30 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mc := newMobileClient(t, pki)
 	cfg := Config{Store: st, Roots: pki.RootPool(), Mobile: mc, MaxUpload: 4 << 20,
 		Timestamper: pades.TSA{Client: &tsa.Client{URL: signShared.pkiURL + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 10 * time.Second}}}}
 	if mut != nil {

@@ -71,17 +71,31 @@ func (s *Service) postSignRequest(c echo.Context) error {
 		}
 		return errInvalid("the body is not a SignRequest in JSON: " + err.Error())
 	}
-	if err := req.Validate(); err != nil {
-		return err
-	}
-	release, err := s.acquire(c.Request().Context())
+	id, err := s.newSystemRequest(c.Request().Context(), sys, &req)
 	if err != nil {
 		return err
 	}
-	defer release()
-	ctx := c.Request().Context()
+	return c.JSON(http.StatusCreated, client.PostResponse{RequestID: id})
+}
+
+// newSystemRequest checks and stores a system's request (PostSignRequest
+// of the REST and SOAP faces) and returns its id.
+func (s *Service) newSystemRequest(ctx context.Context, sys *System, req *client.SignRequest) (string, error) {
 	if len(req.Contents) > maxDocuments {
-		return errInvalid(fmt.Sprintf("Contents: %d contents, at most %d in one request", len(req.Contents), maxDocuments))
+		return "", errInvalid(fmt.Sprintf("Contents: %d contents, at most %d in one request", len(req.Contents), maxDocuments))
+	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	// Every fault at once: the fields, then whether each PDF is one.
+	var faults []string
+	var pe *problem.Error
+	if err := req.Validate(); errors.As(err, &pe) {
+		faults = append(faults, pe.Detail)
+	} else if err != nil {
+		return "", err
 	}
 	now := time.Now()
 	level := pades.LevelBT
@@ -100,30 +114,31 @@ func (s *Service) postSignRequest(c echo.Context) error {
 		if ct.Name == "" {
 			name = safeName(ct.CorrelationID)
 		}
-		if req.ContentType == client.ContentPdf {
-			if _, err := checkPDF(name, ct.Content, 1); err != nil {
-				var pe *problem.Error
-				if errors.As(err, &pe) {
-					return errInvalid(fmt.Sprintf("Contents[%d].Content: %s", i, pe.Detail))
-				}
-				return err
+		if req.ContentType == client.ContentPdf && len(ct.Content) > 0 {
+			if _, err := checkPDF(name, ct.Content, 1); errors.As(err, &pe) {
+				faults = append(faults, fmt.Sprintf("Contents[%d].Content: %s", i, pe.Detail))
+			} else if err != nil {
+				return "", err
 			}
 		}
 		sum := sha256.Sum256(ct.Content)
 		r.Docs = append(r.Docs, signDoc{Name: name, CorrelationID: ct.CorrelationID, Size: int64(len(ct.Content)), SHA256: hex.EncodeToString(sum[:])})
 	}
+	if faults != nil {
+		return "", errInvalid(strings.Join(faults, "; "))
+	}
 	// Files first, the request last: a request in the store has its files.
 	for i, ct := range req.Contents {
 		if err := s.cfg.Store.Put(ctx, kindSignIn, docKey(r.ID, i+1), ct.Content, s.cfg.ResultTTL); err != nil {
 			s.dropFiles(ctx, r.ID, len(req.Contents))
-			return err
+			return "", err
 		}
 	}
 	if err := s.save(ctx, r); err != nil {
 		s.dropFiles(ctx, r.ID, len(req.Contents))
-		return err
+		return "", err
 	}
-	return c.JSON(http.StatusCreated, client.PostResponse{RequestID: r.ID})
+	return r.ID, nil
 }
 
 // systemRequest loads request id for the browser or the API: only a
@@ -157,20 +172,28 @@ func (s *Service) getSignResponse(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	lang := c.QueryParam("language")
+	resp, err := s.signResponse(c.Request().Context(), sys, c.Param("id"), c.QueryParam("language"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, resp)
+}
+
+// signResponse is GetSignResponse of the REST and SOAP faces.
+func (s *Service) signResponse(ctx context.Context, sys *System, id, lang string) (*client.SignResponse, error) {
 	if lang == "" {
 		lang = "ro"
 	}
 	if _, ok := messages[lang]; !ok {
-		return errInvalid(fmt.Sprintf("language: %q: want ro, ru or en", lang))
+		return nil, errInvalid(fmt.Sprintf("language: %q: want ro, ru or en", lang))
 	}
-	ctx := c.Request().Context()
-	r, err := s.systemRequest(ctx, c.Param("id"))
+	r, err := s.systemRequest(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if r.System.Name != sys.Name {
-		return errAuthorization()
+		return nil, errAuthorization()
 	}
 	st := systemStatus(r)
 	resp := client.SignResponse{Status: st, Message: messageFor(lang, st, r.System.Outcome)}
@@ -179,15 +202,14 @@ func (s *Service) getSignResponse(c echo.Context) error {
 			sig, err := s.cfg.Store.Get(ctx, kindSignOut, docKey(r.ID, i+1))
 			if err != nil {
 				if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
-					return errRequestNotFound
+					return nil, errRequestNotFound
 				}
-				return err
+				return nil, err
 			}
 			resp.Results = append(resp.Results, client.SignResult{CorrelationID: d.CorrelationID, Certificate: r.Cert, Signature: sig})
 		}
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusOK, resp)
+	return &resp, nil
 }
 
 // systemStatus maps a request's state to MSign's four.
