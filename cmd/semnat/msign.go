@@ -30,6 +30,7 @@ const msignRoutesHelp = `  POST /api/v1/verifications   verify a PDF (the report
                                GetSignResponse; see 'semnat msign systems')
   GET|POST /{id}               the browser sent by a system: sign, then back to
                                its ReturnUrl with RequestID and RelayState
+  /MSign.svc                   the same for SOAP 1.1 clients (WSDL at ?wsdl)
   /sign, /verify               web pages: sign and verify in a browser
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
   /api/openapi.json            the API description
