@@ -1,6 +1,7 @@
 package msign
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -212,6 +213,7 @@ func TestIntegratorPdfAndHash(t *testing.T) {
 		t.Fatalf("result certificate: %v", err)
 	}
 	checkSigned(t, e.pki, resp.Results[0].Signature, "SERIALNUMBER="+user.IDNP, "B-T")
+	signedPDF := resp.Results[0].Signature
 
 	// A hash, through a plain link; a scripted phone that approves.
 	content := []byte("Declarație pe propria răspundere, 5 decembrie 2026\n")
@@ -257,5 +259,35 @@ func TestIntegratorPdfAndHash(t *testing.T) {
 	}
 	if len(p.Signer.UnsignedValues(cms.OIDAttrTimeStampToken)) != 1 {
 		t.Error("the hash signature has no signature timestamp (B-T)")
+	}
+
+	// VerifySignatures: both results are valid, with their signing time;
+	// a changed PDF, another hash and another signature's bytes are not.
+	pdfSigned := signedPDF
+	vr, err := app.msign.VerifySignatures(bg, client.VerificationRequest{SignedContentType: client.ContentPdf, Language: "en",
+		Contents: []client.VerificationContent{{CorrelationID: "good", Signature: pdfSigned},
+			{CorrelationID: "changed", Signature: bytes.Replace(pdfSigned, []byte("nr. 7"), []byte("nr. 8"), 1)}}})
+	if err != nil || len(vr.Results) != 2 {
+		t.Fatalf("VerifySignatures (Pdf): %+v %v", vr, err)
+	}
+	if g := vr.Results[0]; !g.SignaturesValid || len(g.Certificates) != 1 || g.Certificates[0].SignedAt == nil ||
+		!strings.Contains(g.Certificates[0].Subject, user.IDNP) || g.Message != "All signatures are valid." || len(g.Report) == 0 {
+		t.Errorf("the signed PDF: %+v", g)
+	}
+	if b := vr.Results[1]; b.SignaturesValid || len(b.Certificates) != 1 || b.Certificates[0].SignatureValid {
+		t.Errorf("the changed PDF: %+v", b)
+	}
+	other := sha256.Sum256([]byte("other"))
+	vr, err = app.msign.VerifySignatures(bg, client.VerificationRequest{SignedContentType: client.ContentHash,
+		Contents: []client.VerificationContent{{CorrelationID: "good", Content: sum[:], Signature: sig},
+			{CorrelationID: "other hash", Content: other[:], Signature: sig}, {CorrelationID: "junk", Content: sum[:], Signature: []byte("junk")}}})
+	if err != nil || len(vr.Results) != 3 {
+		t.Fatalf("VerifySignatures (Hash): %+v %v", vr, err)
+	}
+	if g := vr.Results[0]; !g.SignaturesValid || g.Certificates[0].SignedAt == nil || g.Message != verifyMessages["ro"][0] {
+		t.Errorf("the hash signature: %+v %s", g, g.Report)
+	}
+	if vr.Results[1].SignaturesValid || vr.Results[2].SignaturesValid || vr.Results[2].Message == "" {
+		t.Errorf("another hash / junk: %+v", vr.Results[1:])
 	}
 }

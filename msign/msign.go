@@ -201,6 +201,7 @@ func (s *Service) Mount(g *echo.Group) {
 	api.GET("/sign-requests/:id/documents/:n", s.downloadDocument)
 	api.POST("/signature-requests", s.postSignRequest)
 	api.GET("/signature-requests/:id", s.getSignResponse)
+	api.POST("/signature-verifications", s.verifySignaturesAPI)
 	g.GET(soapPath, s.serveWSDL)
 	g.POST(soapPath, s.soap, s.limiter, middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxUpload)), middleware.ContextTimeout(s.cfg.RequestTimeout))
 	s.mountWeb(g)
