@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -84,7 +85,43 @@ type soapEnvelope struct {
 			RequestID string `xml:"https://msign.gov.md requestID"`
 			Language  string `xml:"https://msign.gov.md language"`
 		} `xml:"https://msign.gov.md GetSignResponse"`
+		Verify *struct {
+			Request *soapVerificationRequest `xml:"https://msign.gov.md request"`
+		} `xml:"https://msign.gov.md VerifySignatures"`
 	} `xml:"http://schemas.xmlsoap.org/soap/envelope/ Body"`
+}
+
+type soapVerificationRequest struct {
+	Contents struct {
+		Items []struct {
+			Content       string `xml:"https://msign.gov.md Content"`
+			CorrelationID string `xml:"https://msign.gov.md CorrelationID"`
+			Signature     string `xml:"https://msign.gov.md Signature"`
+		} `xml:"https://msign.gov.md VerificationContent"`
+	} `xml:"https://msign.gov.md Contents"`
+	Language          string `xml:"https://msign.gov.md Language"`
+	SignedContentType string `xml:"https://msign.gov.md SignedContentType"`
+}
+
+type soapVerificationCertificate struct {
+	Certificate    string `xml:"Certificate,omitempty"`
+	SignatureValid bool   `xml:"SignatureValid"`
+	SignedAt       string `xml:"SignedAt,omitempty"`
+	Subject        string `xml:"Subject"`
+}
+
+type soapVerificationResult struct {
+	Certificates  []soapVerificationCertificate `xml:"Certificates>VerificationCertificate"`
+	CorrelationID string                        `xml:"CorrelationID"`
+	Message       string                        `xml:"Message"`
+	Valid         bool                          `xml:"SignaturesValid"`
+}
+
+type soapVerifyOut struct {
+	XMLName xml.Name `xml:"https://msign.gov.md VerifySignaturesResponse"`
+	Result  struct {
+		Results []soapVerificationResult `xml:"Results>VerificationResult"`
+	} `xml:"VerifySignaturesResult"`
 }
 
 // The answers: elements in the schema's (alphabetical) order, in the
@@ -150,8 +187,36 @@ func (s *Service) soap(c echo.Context) error {
 				CorrelationID: r.CorrelationID, Signature: base64.StdEncoding.EncodeToString(r.Signature)})
 		}
 		return s.soapAnswer(c, http.StatusOK, out)
+	case env.Body.Verify != nil && env.Body.Verify.Request != nil:
+		vr := env.Body.Verify.Request
+		req := &client.VerificationRequest{SignedContentType: client.ContentType(vr.SignedContentType), Language: vr.Language}
+		for i, it := range vr.Contents.Items {
+			content, err1 := decodeBase64(it.Content)
+			sig, err2 := decodeBase64(it.Signature)
+			if err1 != nil || err2 != nil {
+				return s.soapFault(c, errInvalid(fmt.Sprintf("Contents[%d]: Content and Signature are base64", i)))
+			}
+			req.Contents = append(req.Contents, client.VerificationContent{CorrelationID: it.CorrelationID, Content: content, Signature: sig})
+		}
+		resp, err := s.verifySignatures(ctx, req)
+		if err != nil {
+			return s.soapFault(c, err)
+		}
+		var out soapVerifyOut
+		for _, r := range resp.Results {
+			sr := soapVerificationResult{CorrelationID: r.CorrelationID, Message: r.Message, Valid: r.SignaturesValid}
+			for _, vc := range r.Certificates {
+				sc := soapVerificationCertificate{Certificate: base64.StdEncoding.EncodeToString(vc.Certificate), SignatureValid: vc.SignatureValid, Subject: vc.Subject}
+				if vc.SignedAt != nil {
+					sc.SignedAt = vc.SignedAt.UTC().Format(time.RFC3339)
+				}
+				sr.Certificates = append(sr.Certificates, sc)
+			}
+			out.Result.Results = append(out.Result.Results, sr)
+		}
+		return s.soapAnswer(c, http.StatusOK, out)
 	}
-	return s.soapFault(c, errInvalid("the body holds no operation of IMSign (PostSignRequest, GetSignResponse)"))
+	return s.soapFault(c, errInvalid("the body holds no operation of IMSign (PostSignRequest, GetSignResponse, VerifySignatures)"))
 }
 
 // signRequest is the SOAP request as the REST API's, contents decoded.
@@ -162,7 +227,7 @@ func (r *soapSignRequest) signRequest() (*client.SignRequest, error) {
 	out := &client.SignRequest{ContentDescription: r.ContentDescription, ShortContentDescription: r.ShortContentDescription,
 		SignatureReason: r.SignatureReason, ContentType: client.ContentType(r.ContentType)}
 	for i, ct := range r.Contents.Items {
-		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(ct.Content), ""))
+		b, err := decodeBase64(ct.Content)
 		if err != nil {
 			return nil, errInvalid(fmt.Sprintf("Contents[%d].Content: not base64", i))
 		}
@@ -173,6 +238,11 @@ func (r *soapSignRequest) signRequest() (*client.SignRequest, error) {
 			DelegatedRoleID: es.DelegatedRoleID}
 	}
 	return out, nil
+}
+
+// decodeBase64 reads an xs:base64Binary (line breaks allowed).
+func decodeBase64(s string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
 }
 
 func (s *Service) soapAnswer(c echo.Context, status int, payload any) error {

@@ -129,4 +129,18 @@ func TestSOAPWithZeep(t *testing.T) {
 		t.Fatalf("zeep GetSignResponse after signing: %s", got)
 	}
 	checkSigned(t, pki, res.Results[0].Signature, "SERIALNUMBER=", "B-T")
+	var verify []struct {
+		CorrelationID string `json:"correlationID"`
+		Valid         bool   `json:"valid"`
+		Message       string `json:"message"`
+		Signers       []struct {
+			Valid    bool   `json:"valid"`
+			Subject  string `json:"subject"`
+			SignedAt bool   `json:"signedAt"`
+		} `json:"signers"`
+	}
+	if err := json.Unmarshal(got["verify"], &verify); err != nil || len(verify) != 2 || !verify[0].Valid || len(verify[0].Signers) != 1 ||
+		!verify[0].Signers[0].SignedAt || !strings.Contains(verify[0].Signers[0].Subject, "SERIALNUMBER=") || verify[1].Valid {
+		t.Fatalf("zeep VerifySignatures: %s", got["verify"])
+	}
 }

@@ -1,7 +1,7 @@
 """An independent SOAP client of MSign: python3-zeep builds it from our WSDL.
 
 Usage: zeep_client.py WSDL_URL API_KEY OTHER_KEY post PDF
-       zeep_client.py WSDL_URL API_KEY OTHER_KEY get REQUEST_ID
+       zeep_client.py WSDL_URL API_KEY OTHER_KEY get REQUEST_ID   (then VerifySignatures of the result)
 Prints one JSON object on stdout.
 """
 import base64
@@ -60,4 +60,17 @@ else:
         "signatureSha256": hashlib.sha256(x.Signature).hexdigest(),
         "certificate": base64.b64encode(x.Certificate).decode(),
     } for x in (r.Results.SignResult if r.Results else [])]
+    if r.Results:
+        pdf = r.Results.SignResult[0].Signature
+        v = c.service.VerifySignatures(request={
+            "Contents": {"VerificationContent": [
+                {"CorrelationID": "good", "Signature": pdf},
+                {"CorrelationID": "changed", "Signature": pdf.replace(b"Cerere SOAP", b"Cerere SOAX", 1)},
+            ]},
+            "Language": "en", "SignedContentType": "Pdf"})
+        out["verify"] = [{
+            "correlationID": x.CorrelationID, "valid": x.SignaturesValid, "message": x.Message,
+            "signers": [{"valid": y.SignatureValid, "subject": y.Subject, "signedAt": y.SignedAt is not None}
+                        for y in (x.Certificates.VerificationCertificate if x.Certificates else [])],
+        } for x in v.VerificationResult]  # zeep unwraps the one-element VerificationResponse
 print(json.dumps(out))
