@@ -28,6 +28,8 @@ const msignRoutesHelp = `  POST /api/v1/verifications   verify a PDF (the report
   POST /api/v1/signature-requests, GET .../{id}
                                a registered system's sign requests (PostSignRequest,
                                GetSignResponse; see 'semnat msign systems')
+  POST /api/v1/signature-verifications
+                               VerifySignatures: signed PDFs, CAdES over hashes
   GET|POST /{id}               the browser sent by a system: sign, then back to
                                its ReturnUrl with RequestID and RelayState
   /MSign.svc                   the same for SOAP 1.1 clients (WSDL at ?wsdl)
