@@ -294,20 +294,20 @@ func checkPDF(name string, data []byte, page int) (pdf.Rect, error) {
 		if errors.Is(err, pdf.ErrNotPDF) {
 			return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", fmt.Sprintf("%s is not a PDF file", name))
 		}
-		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed (%v); save it again from its application", name, err))
+		return pdf.Rect{}, brokenPDF(fmt.Sprintf("%s is damaged and cannot be signed (%v); save it again from its application", name, err))
 	}
 	if r.Encrypted() != nil {
 		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", fmt.Sprintf("%s is encrypted (password protected); remove the protection first", name))
 	}
 	if r.Repaired() {
-		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed; save it again from its application", name))
+		return pdf.Rect{}, brokenPDF(fmt.Sprintf("%s is damaged and cannot be signed; save it again from its application", name))
 	}
 	if _, err := r.Catalog(); err != nil {
-		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed (%v)", name, err))
+		return pdf.Rect{}, brokenPDF(fmt.Sprintf("%s is damaged and cannot be signed (%v)", name, err))
 	}
 	n, err := r.NumPages()
 	if err != nil || n == 0 {
-		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s has no readable pages", name))
+		return pdf.Rect{}, brokenPDF(fmt.Sprintf("%s has no readable pages", name))
 	}
 	if page < 1 {
 		page = 1
@@ -317,9 +317,14 @@ func checkPDF(name string, data []byte, page int) (pdf.Rect, error) {
 	}
 	p, err := r.Page(page - 1)
 	if err != nil {
-		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s: page %d cannot be read", name, page))
+		return pdf.Rect{}, brokenPDF(fmt.Sprintf("%s: page %d cannot be read", name, page))
 	}
 	return p.CropBox, nil
+}
+
+// brokenPDF is the problem of a PDF that cannot be read well enough to sign.
+func brokenPDF(detail string) error {
+	return problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", detail)
 }
 
 // stampRect places a 200×60 pt stamp in a corner of the page box.
@@ -573,7 +578,7 @@ func signError(name string, err error) error {
 	case errors.Is(err, pades.ErrEncrypted):
 		return problem.New(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", name+": "+err.Error())
 	case errors.Is(err, pades.ErrDamaged):
-		return problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", name+": "+err.Error())
+		return brokenPDF(name+": "+err.Error())
 	}
 	return problem.New(http.StatusUnprocessableEntity, "cannot-sign", "This PDF cannot be signed", name+": "+err.Error())
 }
