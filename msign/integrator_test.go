@@ -195,6 +195,16 @@ func TestIntegratorPdfAndHash(t *testing.T) {
 	if n := text(t, ctx, "ol.docs"); !strings.Contains(n, "cerere.pdf") || text(t, ctx, "#expected-signer") != user.IDNP {
 		t.Fatalf("documents / expected signer: %q", n)
 	}
+	// pdf.js draws the page to be signed, under the page's strict CSP.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("[data-rendered]") !== null`)); err != nil {
+		t.Fatalf("no preview: %v", err)
+	}
+	if r, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("[data-rendered]").dataset.rendered + "/" + document.querySelectorAll("canvas.preview-page").length`)); r != "1/1" {
+		t.Fatalf("preview: %q", r)
+	}
+	if blank, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const c = document.querySelector("canvas.preview-page"); const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data; for (let i = 0; i < d.length; i += 4) { if (d[i] < 128) return false; } return true; })()`)); blank {
+		t.Fatal("the preview is blank: no dark pixel (the text) on the page")
+	}
 	if msisdn, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("msisdn"))); err != nil || msisdn != user.MSISDN {
 		t.Fatalf("MSISDN %q, want %s (%v)", msisdn, user.MSISDN, err)
 	}

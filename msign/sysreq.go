@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -302,12 +303,13 @@ type sysPage struct {
 	Current, Total                          int
 	Docs                                    []sysDoc
 	MSISDN, Instrument                      string
+	Previews                                bool // the page draws the PDFs' pages
 	// The POST back: set once the request has ended.
 	ReturnURL, RelayState string
 	Result                client.Status
 }
 
-type sysDoc struct{ Name, Kind, SHA256 string }
+type sysDoc struct{ Name, Kind, SHA256, Preview string }
 
 func (s *Service) sysPageOf(r *signRequest) *sysPage {
 	p := &sysPage{ID: r.ID, System: r.System.Name, Description: r.System.Description, ExpectedSigner: r.IDNP, Status: r.Status,
@@ -315,12 +317,15 @@ func (s *Service) sysPageOf(r *signRequest) *sysPage {
 	if p.Description == "" {
 		p.Description = r.System.Short
 	}
-	for _, d := range r.Docs {
-		kind := "PDF"
-		if r.System.ContentType == client.ContentHash {
-			kind = "SHA-256 hash"
+	for i, d := range r.Docs {
+		sd := sysDoc{Name: d.Name, Kind: "SHA-256 hash", SHA256: d.SHA256}
+		if r.System.ContentType == client.ContentPdf {
+			sd.Kind = "PDF"
+			if !d.Signed && (r.Status == statusCreated || r.Status == statusPending || r.Status == statusAwaiting) {
+				sd.Preview, p.Previews = fmt.Sprintf("/%s/documents/%d", r.ID, i+1), true
+			}
 		}
-		p.Docs = append(p.Docs, sysDoc{Name: d.Name, Kind: kind, SHA256: d.SHA256})
+		p.Docs = append(p.Docs, sd)
 	}
 	if st := systemStatus(r); st != client.StatusPending {
 		p.Result, p.ReturnURL, p.RelayState = st, r.System.ReturnURL, r.System.RelayState
@@ -340,6 +345,26 @@ func (s *Service) requestPage(c echo.Context, status int, r *signRequest, msg st
 	}
 	return s.render(c, status, "request", pageData{Title: "MSign: " + r.System.Name, Sys: p, Error: msg,
 		Refresh: r.Status == statusPending})
+}
+
+// documentToSign answers GET /{id}/documents/{n}: the PDF to be signed,
+// for the page's preview, while the request has not ended.
+func (s *Service) documentToSign(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.openedRequest(c)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(c.Param("n"))
+	if err != nil || n < 1 || n > len(r.Docs) || r.System.ContentType != client.ContentPdf || systemStatus(r) != client.StatusPending {
+		return echo.ErrNotFound
+	}
+	data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(r.ID, n))
+	if err != nil {
+		return echo.ErrNotFound
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, "application/pdf", data)
 }
 
 // arrive answers GET|POST /{id}: the browser sent by a system, with its

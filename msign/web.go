@@ -123,6 +123,7 @@ func (s *Service) mountWeb(root *echo.Group) {
 	g.POST("/:id/sign", s.systemSign, s.limiter)
 	g.POST("/:id/cancel", s.systemCancel)
 	g.POST("/:id/token", s.systemToken, s.limiter)
+	g.GET("/:id/documents/:n", s.documentToSign)
 }
 
 // errorPages shows a browser (Accept: text/html) an error page instead of
