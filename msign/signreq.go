@@ -578,7 +578,7 @@ func signError(name string, err error) error {
 	case errors.Is(err, pades.ErrEncrypted):
 		return problem.New(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", name+": "+err.Error())
 	case errors.Is(err, pades.ErrDamaged):
-		return brokenPDF(name+": "+err.Error())
+		return brokenPDF(name + ": " + err.Error())
 	}
 	return problem.New(http.StatusUnprocessableEntity, "cannot-sign", "This PDF cannot be signed", name+": "+err.Error())
 }
