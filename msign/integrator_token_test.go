@@ -3,8 +3,6 @@ package msign
 import (
 	"context"
 	"crypto/sha256"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -34,28 +32,18 @@ func TestIntegratorToken(t *testing.T) {
 	pki, _ := signFixtures(t)
 	ent := pki.MustGet("person-rsa2048")
 	tok.Import(t, ent)
-	aln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newMSignTLS(t, func(c *Config) { c.AgentURL = "http://" + aln.Addr().String() })
+	aln, agentURL := listenAgent(t)
+	e := newMSignTLS(t, func(c *Config) { c.AgentURL = agentURL })
 	app := newRelyingApp(t, e.url, e.cert)
 	e.register(t, app)
 	var mu sync.Mutex
 	var prompts []string
-	ag, err := agent.New(agent.Options{Module: tok.Module, Token: tok.Selector(), Origins: []string{e.url}, Version: "test",
-		Consent: func(_ context.Context, p agent.Prompt) ([]byte, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			prompts = append(prompts, p.Document)
-			return []byte(tok.PIN), nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := &http.Server{Handler: ag.Handler()}
-	go as.Serve(aln)
-	t.Cleanup(func() { as.Close() })
+	serveAgent(t, aln, tok, e.url, func(_ context.Context, p agent.Prompt) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		prompts = append(prompts, p.Document)
+		return []byte(tok.PIN), nil
+	})
 	bg := context.Background()
 	signer := mobileid.IdentityOf(ent.Cert).IDNP
 

@@ -453,16 +453,25 @@ func (s *Service) openedRequest(c echo.Context) (*signRequest, error) {
 	return r, nil
 }
 
+// startableRequest is openedRequest not yet started (nor expired).
+func (s *Service) startableRequest(c echo.Context) (*signRequest, error) {
+	r, err := s.openedRequest(c)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != statusCreated || systemStatus(r) != client.StatusPending {
+		return nil, errAlreadyStarted
+	}
+	return r, nil
+}
+
 // systemSign answers POST /{id}/sign, the request page's form: the person
 // chose the mobile signature and gave a phone number.
 func (s *Service) systemSign(c echo.Context) error {
 	ctx := c.Request().Context()
-	r, err := s.openedRequest(c)
+	r, err := s.startableRequest(c)
 	if err != nil {
 		return err
-	}
-	if r.Status != statusCreated || systemStatus(r) != client.StatusPending {
-		return errAlreadyStarted
 	}
 	if c.FormValue(client.ParamInstrument) != "mobile" {
 		return s.requestPage(c, http.StatusBadRequest, r, "A USB token signs through the page's script and the semnat agent: enable JavaScript, or choose the mobile signature.")
@@ -533,12 +542,9 @@ func (s *Service) systemCancel(c echo.Context) error {
 // and completes at /api/v1/sign-requests/{id}/complete.
 func (s *Service) systemToken(c echo.Context) error {
 	ctx := c.Request().Context()
-	r, err := s.openedRequest(c)
+	r, err := s.startableRequest(c)
 	if err != nil {
 		return err
-	}
-	if r.Status != statusCreated || systemStatus(r) != client.StatusPending {
-		return errAlreadyStarted
 	}
 	var body struct {
 		Certificate string   `json:"certificate"`
