@@ -102,6 +102,7 @@ type Service struct {
 	work    chan struct{}
 	limiter echo.MiddlewareFunc
 	prompts *middleware.RateLimiterMemoryStore // phone prompts per client
+	systems systemCache                        // registered systems by credential
 
 	instance string // this process: who runs its pending mobile requests
 	bg       context.Context
