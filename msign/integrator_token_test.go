@@ -23,9 +23,9 @@ import (
 )
 
 // TestIntegratorToken: the person signs a system's request with a USB
-// token (SoftHSM) through the local agent: two PDFs, then a hash; the
-// agent's consent names each document; the browser goes back to the app
-// and the results verify (pdfsig, openssl cms -verify).
+// token (SoftHSM) through the local agent: two PDFs with one consent and
+// PIN (the prompt lists both), then a hash; the browser goes back to the
+// app and the results verify (pdfsig, openssl cms -verify).
 func TestIntegratorToken(t *testing.T) {
 	ctx, _ := newBrowser(t, chromedp.Flag("ignore-certificate-errors", true))
 	tok := softhsmtest.New(t)
@@ -37,11 +37,11 @@ func TestIntegratorToken(t *testing.T) {
 	app := newRelyingApp(t, e.url, e.cert)
 	e.register(t, app)
 	var mu sync.Mutex
-	var prompts []string
+	var prompts []agent.Prompt
 	serveAgent(t, aln, tok, e.url, func(_ context.Context, p agent.Prompt) ([]byte, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		prompts = append(prompts, p.Document)
+		prompts = append(prompts, p)
 		return []byte(tok.PIN), nil
 	})
 	bg := context.Background()
@@ -77,9 +77,10 @@ func TestIntegratorToken(t *testing.T) {
 	for _, r := range res.Results {
 		checkSigned(t, e.pki, r.Signature, "SERIALNUMBER="+signer, "B-T")
 	}
+	// One consent and PIN for the request, the prompt listing both.
 	mu.Lock()
-	if len(prompts) != 2 || prompts[0] != "contract.pdf" || prompts[1] != "anexa.pdf" {
-		t.Errorf("agent prompts: %q", prompts)
+	if len(prompts) != 1 || len(prompts[0].Batch) != 2 || prompts[0].Batch[0].Document != "contract.pdf" || prompts[0].Batch[1].Document != "anexa.pdf" {
+		t.Errorf("agent prompts: %+v", prompts)
 	}
 	mu.Unlock()
 

@@ -261,7 +261,7 @@ func newMSignSystemsRemoveCmd(a *app) *cobra.Command {
 		Long: `Remove a registered system: it can no longer post or read requests.
 Running servers remember a system they recently authenticated for up to 3
 seconds, so the removal takes effect on them within that time.`,
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := sf.open(cmd.Flags())
 			if err != nil {

@@ -50,18 +50,24 @@
   }
 
   // agentSign has the agent sign every document of a prepared request
-  // (req: the answer of the server, with digests and nonces) and completes
+  // (req: the answer of the server, with digests and nonces), one consent
+  // and PIN per document, or with batch one for them all, and completes
   // it; false (after saying why) when nothing was signed.
-  async function agentSign(agent, cert, req, status, withdraw) {
+  async function agentSign(agent, cert, req, status, withdraw, batch) {
+    const item = function (d) { return { hash: d.hash, scheme: d.scheme || "", digest: d.digest, nonce: d.nonce, document: d.name }; };
+    const calls = batch
+      ? [{ path: "/v1/sign-batch", body: { certificateId: cert.id, documents: req.documents.map(item) },
+           say: "Confirm on the agent and enter your PIN once for the " + req.documents.length + " document(s)" }]
+      : req.documents.map(function (d) {
+          return { path: "/v1/sign", body: Object.assign({ certificateId: cert.id }, item(d)),
+                   say: "Confirm on the agent and enter your PIN: " + d.name + " (" + d.n + " of " + req.documents.length + ")" };
+        });
     const out = [];
-    for (const d of req.documents) {
-      say(status, "Confirm on the agent and enter your PIN: " + d.name + " (" + d.n + " of " + req.documents.length + ")");
+    for (const call of calls) {
+      say(status, call.say);
       let sr;
       try {
-        sr = await fetch(agent + "/v1/sign", {
-          method: "POST", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ certificateId: cert.id, hash: d.hash, scheme: d.scheme || "", digest: d.digest, nonce: d.nonce, document: d.name })
-        });
+        sr = await fetch(agent + call.path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(call.body) });
       } catch (e) {
         withdraw();
         say(status, "The semnat agent stopped answering. Nothing was signed.", true); return false;
@@ -76,7 +82,9 @@
         say(status, "The token did not sign: " + await problemText(sr), true); return false;
       }
       const s = await sr.json();
-      out.push({ signature: s.signature, binding: s.binding, nonce: d.nonce });
+      (batch ? s.signatures : [s]).forEach(function (x, i) {
+        out.push({ signature: x.signature, binding: x.binding, nonce: req.documents[out.length].nonce });
+      });
     }
     say(status, "Finishing the signatures…");
     const resp = await fetch("/api/v1/sign-requests/" + encodeURIComponent(req.id) + "/complete", {
@@ -133,7 +141,7 @@
       const withdraw = function () { // nothing signed: the server deletes the files now
         fetch("/api/v1/sign-requests/" + encodeURIComponent(req.id), { method: "DELETE" }).catch(function () {});
       };
-      if (await agentSign(agent, cert, req, status, withdraw)) window.location.assign("/sign/" + encodeURIComponent(req.id));
+      if (await agentSign(agent, cert, req, status, withdraw, false)) window.location.assign("/sign/" + encodeURIComponent(req.id));
     });
   }
 
@@ -158,7 +166,9 @@
           .catch(function () {});
       };
       const back = function () { window.location.assign("/" + encodeURIComponent(id)); };
-      if (await agentSign(agent, cert, req, status, withdraw)) back();
+      // One consent and PIN for the whole request (the agent lists every
+      // document and digest).
+      if (await agentSign(agent, cert, req, status, withdraw, true)) back();
       else window.setTimeout(back, 2500);
     });
   }
