@@ -260,14 +260,19 @@ func TestIntegratorRefusals(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		cid, _ := app.msign.PostSignRequest(ctx, pdfReq(""))
 		p := newPerson(e)
-		csrf := p.open(t, cid, url.Values{client.ParamReturnURL: {app.url + "/back/c"}, client.ParamRelayState: {"rs"}})
+		csrf := p.open(t, cid, url.Values{client.ParamReturnURL: {app.url + "/back/c"}, client.ParamRelayState: {"rs"}, client.ParamLang: {"ru"}})
+		// The page speaks the language the system asked for.
+		if _, page := p.do(t, "GET", "/"+cid, nil); !strings.Contains(page, "Подписать") || !strings.Contains(page, "Отказаться") {
+			t.Errorf("the page is not in Russian: %s", page)
+		}
 		if resp, _ := p.do(t, "POST", "/"+cid+"/cancel", url.Values{"_csrf": {csrf}}); resp.StatusCode != 303 {
 			t.Fatalf("cancel: %d", resp.StatusCode)
 		}
 		if res, _ := app.msign.GetSignResponse(ctx, cid, "ro"); res.Status != client.StatusFailure || res.Message != messages["ro"][outcomeCancelled] {
 			t.Fatalf("cancelled: %+v", res)
 		}
-		if _, page := p.do(t, "GET", "/"+cid, nil); !strings.Contains(page, `name="RelayState" value="rs"`) {
+		if _, page := p.do(t, "GET", "/"+cid, nil); !strings.Contains(page, `name="RelayState" value="rs"`) ||
+			!strings.Contains(page, "Не подписано") || !strings.Contains(page, messages["ru"][outcomeCancelled]) {
 			t.Fatalf("return page: %s", page)
 		}
 	})

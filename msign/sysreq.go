@@ -304,15 +304,46 @@ type sysPage struct {
 	Docs                                    []sysDoc
 	MSISDN, Instrument                      string
 	Previews                                bool // the page draws the PDFs' pages
+	Lang                                    string
+	T                                       pageText // the page's words in Lang
 	// The POST back: set once the request has ended.
 	ReturnURL, RelayState string
 	Result                client.Status
 }
 
+// pageText is the wording of a system request's pages.
+type pageText struct {
+	Title, Document, Documents, OnPhone, Expected, Code, Compare, SignWith, Mobile, Token string
+	Phone, Certificate, Sign, Cancel, Signed, NotSigned, Back, Continue                   string
+}
+
+// pageTexts are the pages' words by the request's lang (ro, ru, en).
+var pageTexts = map[string]pageText{
+	"ro": {Title: "Semnare pentru", Document: "Documentul", Documents: "Documentele", OnPhone: "pe telefon acum",
+		Expected: "Semnatarul așteptat", Code: "Cod de verificare", Compare: "Comparați-l cu codul de pe telefon înainte de a introduce PIN-ul.",
+		SignWith: "Semnați cu", Mobile: "Semnătura mobilă", Token: "Token USB (agentul semnat)", Phone: "Numărul de telefon",
+		Certificate: "Certificatul", Sign: "Semnează", Cancel: "Renunță", Signed: "Semnat", NotSigned: "Nesemnat",
+		Back: "Înapoi la", Continue: "Continuă"},
+	"ru": {Title: "Подписание для", Document: "Документ", Documents: "Документы", OnPhone: "сейчас на телефоне",
+		Expected: "Ожидаемый подписант", Code: "Код проверки", Compare: "Сравните его с кодом на телефоне, прежде чем ввести PIN.",
+		SignWith: "Подписать с помощью", Mobile: "Мобильная подпись", Token: "USB-токен (агент semnat)", Phone: "Номер телефона",
+		Certificate: "Сертификат", Sign: "Подписать", Cancel: "Отказаться", Signed: "Подписано", NotSigned: "Не подписано",
+		Back: "Назад в", Continue: "Продолжить"},
+	"en": {Title: "Signing for", Document: "The document", Documents: "The documents", OnPhone: "on the phone now",
+		Expected: "Expected signer", Code: "Verification code", Compare: "Compare it with the code on your phone before entering your PIN.",
+		SignWith: "Sign with", Mobile: "Mobile signature", Token: "USB token (semnat agent)", Phone: "Phone number",
+		Certificate: "Certificate", Sign: "Sign", Cancel: "Cancel", Signed: "Signed", NotSigned: "Not signed",
+		Back: "Back to", Continue: "Continue"},
+}
+
 type sysDoc struct{ Name, Kind, SHA256, Preview string }
 
 func (s *Service) sysPageOf(r *signRequest) *sysPage {
-	p := &sysPage{ID: r.ID, System: r.System.Name, Description: r.System.Description, ExpectedSigner: r.IDNP, Status: r.Status,
+	lang := r.System.Lang
+	if _, ok := pageTexts[lang]; !ok {
+		lang = "ro"
+	}
+	p := &sysPage{ID: r.ID, System: r.System.Name, Lang: lang, T: pageTexts[lang], Description: r.System.Description, ExpectedSigner: r.IDNP, Status: r.Status,
 		Message: r.Message, Code: r.Code, Current: r.Current, Total: len(r.Docs), MSISDN: r.System.MSISDN, Instrument: r.System.Instrument}
 	if p.Description == "" {
 		p.Description = r.System.Short
@@ -329,7 +360,7 @@ func (s *Service) sysPageOf(r *signRequest) *sysPage {
 	}
 	if st := systemStatus(r); st != client.StatusPending {
 		p.Result, p.ReturnURL, p.RelayState = st, r.System.ReturnURL, r.System.RelayState
-		p.Message = messageFor("en", st, r.System.Outcome)
+		p.Message = messageFor(lang, st, r.System.Outcome)
 	}
 	return p
 }
