@@ -78,6 +78,12 @@ const (
 var ErrRefused = errors.New("agent: the signature was refused")
 
 // Prompt is what the person is shown before a signature.
+// BatchItem is one document of a batch prompt.
+type BatchItem struct {
+	Document     string
+	Hash, Digest string // as in Prompt
+}
+
 type Prompt struct {
 	// Origin is the web origin asking (the browser's Origin header; it is
 	// on the allow-list).
@@ -93,6 +99,10 @@ type Prompt struct {
 	CertificateID string
 	Certificate   *x509.Certificate
 	Subject       string
+	// Batch, for POST /v1/sign-batch, lists every document and digest the
+	// one consent and PIN are for (Document then names how many; Hash and
+	// Digest are the first's).
+	Batch []BatchItem
 	// Token is the token holding the key (label, serial, PIN state flags).
 	Token pkcs11.TokenInfo
 }
@@ -314,7 +324,7 @@ func (a *Agent) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if origin != "" {
 			detail = fmt.Sprintf("the site %s is not on the agent's allow-list (start the agent with --origin %s to allow it)", sanitize(origin, 200), sanitize(origin, 200))
 		}
-		if r.URL.Path == "/v1/sign" && r.Method == http.MethodPost {
+		if (r.URL.Path == "/v1/sign" || r.URL.Path == "/v1/sign-batch") && r.Method == http.MethodPost {
 			a.log.Warn("sign request from a site not allowed refused", "origin", sanitize(origin, 200))
 		}
 		writeProblem(w, newProblem(http.StatusForbidden, wire.ProblemOriginNotAllowed, "Origin not allowed", detail))
@@ -325,10 +335,10 @@ func (a *Agent) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/v1/info", "/v1/certificates":
 		methods = "GET"
-	case "/v1/sign":
+	case "/v1/sign", "/v1/sign-batch":
 		methods = "POST"
 	default:
-		writeProblem(w, newProblem(http.StatusNotFound, wire.ProblemNotFound, "Not found", "the agent serves /v1/info, /v1/certificates and /v1/sign"))
+		writeProblem(w, newProblem(http.StatusNotFound, wire.ProblemNotFound, "Not found", "the agent serves /v1/info, /v1/certificates, /v1/sign and /v1/sign-batch"))
 		return
 	}
 	if r.Method == http.MethodOptions {
@@ -357,12 +367,19 @@ func (a *Agent) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, out)
 		})
 	case "/v1/sign":
-		resp, p := a.handleSign(w, r, origin)
+		resps, p := a.handleSign(w, r, origin, false)
 		if p != nil {
 			a.fail(w, p)
 			return
 		}
-		writeJSON(w, resp)
+		writeJSON(w, resps[0])
+	case "/v1/sign-batch":
+		resps, p := a.handleSign(w, r, origin, true)
+		if p != nil {
+			a.fail(w, p)
+			return
+		}
+		writeJSON(w, wire.SignBatchResponse{Signatures: resps})
 	}
 }
 
@@ -502,8 +519,9 @@ type signParams struct {
 	opts crypto.SignerOpts
 }
 
-// parseSign reads and checks the body of POST /v1/sign.
-func parseSign(w http.ResponseWriter, r *http.Request) (*signParams, *problem) {
+// parseSign reads and checks the body of POST /v1/sign, or with batch of
+// POST /v1/sign-batch: one signParams per document, all for one key.
+func parseSign(w http.ResponseWriter, r *http.Request, batch bool) ([]*signParams, *problem) {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, _ := strings.Cut(ct, ";"); !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
 		return nil, newProblem(http.StatusUnsupportedMediaType, wire.ProblemMediaType, "Unsupported media type",
@@ -520,13 +538,50 @@ func parseSign(w http.ResponseWriter, r *http.Request) (*signParams, *problem) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	var p signParams
-	if err := dec.Decode(&p.req); err != nil {
-		return nil, badRequest("the body is not a sign request: %v", err)
+	var reqs []wire.SignRequest
+	if batch {
+		var b wire.SignBatchRequest
+		if err := dec.Decode(&b); err != nil {
+			return nil, badRequest("the body is not a batch sign request: %v", err)
+		}
+		if len(b.Documents) == 0 || len(b.Documents) > wire.MaxBatch {
+			return nil, badRequest("documents: send 1 to %d documents", wire.MaxBatch)
+		}
+		for i, q := range b.Documents {
+			if q.CertificateID != "" && q.CertificateID != b.CertificateID {
+				return nil, badRequest("documents[%d]: certificateId differs from the batch's: one batch, one key", i)
+			}
+			q.CertificateID = b.CertificateID
+			reqs = append(reqs, q)
+		}
+	} else {
+		var q wire.SignRequest
+		if err := dec.Decode(&q); err != nil {
+			return nil, badRequest("the body is not a sign request: %v", err)
+		}
+		reqs = append(reqs, q)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, badRequest("the body has data after the sign request")
 	}
+	var out []*signParams
+	for i, q := range reqs {
+		p, prob := checkSign(q)
+		if prob != nil {
+			if batch {
+				prob.detail = fmt.Sprintf("documents[%d]: %s", i, prob.detail)
+			}
+			return nil, prob
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// checkSign checks one sign request.
+func checkSign(req wire.SignRequest) (*signParams, *problem) {
+	p := signParams{req: req}
+	var err error
 	q := &p.req
 	if q.CertificateID == "" {
 		return nil, badRequest("certificateId is missing (take it from GET /v1/certificates)")
@@ -594,10 +649,10 @@ func sanitize(s string, max int) string {
 // certificate (subject names are not checked by the agent).
 func Sanitize(s string) string { return sanitize(s, 1000) }
 
-// handleSign serves POST /v1/sign.
-func (a *Agent) handleSign(w http.ResponseWriter, r *http.Request, origin string) (*wire.SignResponse, *problem) {
+// handleSign serves POST /v1/sign, or with batch POST /v1/sign-batch.
+func (a *Agent) handleSign(w http.ResponseWriter, r *http.Request, origin string, batch bool) ([]wire.SignResponse, *problem) {
 	// The body is read and checked before waiting for our turn.
-	p, prob := parseSign(w, r)
+	p, prob := parseSign(w, r, batch)
 	if prob != nil {
 		return nil, prob
 	}
@@ -623,9 +678,11 @@ func (a *Agent) handleSign(w http.ResponseWriter, r *http.Request, origin string
 	return a.sign(ctx, origin, p)
 }
 
-func (a *Agent) sign(ctx context.Context, origin string, p *signParams) (*wire.SignResponse, *problem) {
-	q := &p.req
-	log := a.log.With("origin", origin, "document", q.Document, "certificate", q.CertificateID)
+// sign asks consent once for ps (one document, or a batch for one key)
+// and signs them all with the one PIN.
+func (a *Agent) sign(ctx context.Context, origin string, ps []*signParams) ([]wire.SignResponse, *problem) {
+	p, q := ps[0], &ps[0].req
+	log := a.log.With("origin", origin, "document", q.Document, "documents", len(ps), "certificate", q.CertificateID)
 	var cert *signingCert
 	var err error
 	a.token(func() {
@@ -644,12 +701,20 @@ func (a *Agent) sign(ctx context.Context, origin string, p *signParams) (*wire.S
 		return nil, newProblem(http.StatusNotFound, wire.ProblemUnknownCert, "Unknown certificate",
 			fmt.Sprintf("the token has no signing certificate with id %s (see GET /v1/certificates)", p.id))
 	}
-	if _, isEC := cert.cert.PublicKey.(*ecdsa.PublicKey); isEC && q.Scheme != "" {
-		return nil, badRequest("scheme %q is for RSA keys; leave it empty for this ECDSA key", q.Scheme)
+	for _, x := range ps {
+		if _, isEC := cert.cert.PublicKey.(*ecdsa.PublicKey); isEC && x.req.Scheme != "" {
+			return nil, badRequest("scheme %q is for RSA keys; leave it empty for this ECDSA key", x.req.Scheme)
+		}
 	}
 	pr := Prompt{
 		Origin: origin, Document: q.Document, Hash: wire.HashName(p.hash), Digest: hex.EncodeToString(q.Digest),
 		CertificateID: p.id.String(), Certificate: cert.cert, Subject: cert.wire.Subject, Token: cert.token,
+	}
+	if len(ps) > 1 {
+		pr.Document = fmt.Sprintf("%d documents", len(ps))
+		for _, x := range ps {
+			pr.Batch = append(pr.Batch, BatchItem{Document: x.req.Document, Hash: wire.HashName(x.hash), Digest: hex.EncodeToString(x.req.Digest)})
+		}
 	}
 	log.Info("asking consent")
 	pin, err := a.consent(ctx, pr)
@@ -667,7 +732,7 @@ func (a *Agent) sign(ctx context.Context, origin string, p *signParams) (*wire.S
 		log.Info("the page went away before the answer; nothing signed")
 		return nil, tokenProblem(err)
 	}
-	resp, err := a.signWithToken(ctx, origin, p, pin)
+	resp, err := a.signWithToken(ctx, origin, ps, pin)
 	if err != nil {
 		log.Warn("signature failed", "err", err)
 		return nil, tokenProblem(err)
@@ -676,26 +741,31 @@ func (a *Agent) sign(ctx context.Context, origin string, p *signParams) (*wire.S
 	return resp, nil
 }
 
-// signWithToken logs in with pin, signs the digest and the binding digest,
-// and closes the sessions (the token logs out with its last session).
-func (a *Agent) signWithToken(ctx context.Context, origin string, p *signParams, pin []byte) (*wire.SignResponse, error) {
+// signWithToken logs in with pin once, signs each digest and its binding
+// digest, and closes the sessions (the token logs out with its last
+// session). All params are for one key.
+func (a *Agent) signWithToken(ctx context.Context, origin string, ps []*signParams, pin []byte) ([]wire.SignResponse, error) {
 	a.tokenMu.Lock()
 	defer a.tokenMu.Unlock()
 	src := pkcs11.PINFunc(func(context.Context, pkcs11.TokenInfo) ([]byte, error) {
 		return bytes.Clone(pin), nil // login zeroes its copy
 	})
-	s, err := a.mod.NewSigner(ctx, pkcs11.SignerOptions{Token: a.sel, KeyID: p.id, PIN: src, MaxSessions: 1})
+	s, err := a.mod.NewSigner(ctx, pkcs11.SignerOptions{Token: a.sel, KeyID: ps[0].id, PIN: src, MaxSessions: 1})
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	sig, err := s.SignContext(ctx, p.req.Digest, p.opts)
-	if err != nil {
-		return nil, err
+	var out []wire.SignResponse
+	for _, p := range ps {
+		sig, err := s.SignContext(ctx, p.req.Digest, p.opts)
+		if err != nil {
+			return nil, err
+		}
+		binding, err := s.SignContext(ctx, wire.BindingDigest(p.hash, origin, p.req.Nonce, p.req.Digest), p.opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, wire.SignResponse{Signature: sig, Binding: binding, Origin: origin})
 	}
-	binding, err := s.SignContext(ctx, wire.BindingDigest(p.hash, origin, p.req.Nonce, p.req.Digest), p.opts)
-	if err != nil {
-		return nil, err
-	}
-	return &wire.SignResponse{Signature: sig, Binding: binding, Origin: origin}, nil
+	return out, nil
 }

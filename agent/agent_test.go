@@ -658,3 +658,64 @@ func TestOptions(t *testing.T) {
 		t.Errorf("Serve on %s: %v", ln.Addr(), err)
 	}
 }
+
+// TestSignBatch: POST /v1/sign-batch asks consent once, listing every
+// document and digest, and signs them all with the one PIN; each
+// signature and binding verifies; a batch for two keys or with no
+// documents is refused, and a refusal signs nothing.
+func TestSignBatch(t *testing.T) {
+	f := newFixture(t, "person-rsa2048")
+	id := f.certID(t, "person-rsa2048")
+	var docs []wire.SignRequest
+	for i, name := range []string{"contract.pdf", "annex 1.pdf", "annex 2.pdf"} {
+		d := sha256.Sum256([]byte(name))
+		docs = append(docs, wire.SignRequest{Hash: "SHA-256", Digest: d[:], Nonce: fmt.Sprintf("n-%d", i), Document: name})
+	}
+	r := f.do(t, "POST", "/v1/sign-batch", page, wire.SignBatchRequest{CertificateID: id, Documents: docs})
+	if r.status != 200 {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	var resp wire.SignBatchResponse
+	if err := json.Unmarshal(r.body, &resp); err != nil || len(resp.Signatures) != len(docs) {
+		t.Fatalf("batch answer: %s", r.body)
+	}
+	var cert *x509.Certificate
+	for _, c := range f.certificates(t) {
+		if c.ID == id {
+			cert, _ = x509.ParseCertificate(c.Certificate)
+		}
+	}
+	for i, s := range resp.Signatures {
+		if err := rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, docs[i].Digest, s.Signature); err != nil {
+			t.Errorf("document %d: %v", i, err)
+		}
+		if err := wire.VerifyBinding(cert.PublicKey, crypto.SHA256, "", page, docs[i].Nonce, docs[i].Digest, s.Binding); err != nil {
+			t.Errorf("document %d binding: %v", i, err)
+		}
+	}
+	f.con.mu.Lock()
+	if len(f.con.prompts) != 1 || len(f.con.prompts[0].Batch) != 3 || f.con.prompts[0].Batch[1].Document != "annex 1.pdf" ||
+		f.con.prompts[0].Batch[2].Digest != hex.EncodeToString(docs[2].Digest) || f.con.prompts[0].Document != "3 documents" {
+		t.Errorf("prompts: %+v", f.con.prompts)
+	}
+	f.con.mu.Unlock()
+
+	bad := append([]wire.SignRequest(nil), docs...)
+	bad[1].CertificateID = "02"
+	for name, b := range map[string]wire.SignBatchRequest{
+		"two keys": {CertificateID: id, Documents: bad},
+		"empty":    {CertificateID: id},
+		"too many": {CertificateID: id, Documents: make([]wire.SignRequest, wire.MaxBatch+1)},
+	} {
+		if r := f.do(t, "POST", "/v1/sign-batch", page, b); r.status != 400 || r.problem(t).Type != wire.ProblemBadRequest {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	f.con.answer = func(agent.Prompt) ([]byte, error) { return nil, agent.ErrRefused }
+	if r := f.do(t, "POST", "/v1/sign-batch", page, wire.SignBatchRequest{CertificateID: id, Documents: docs}); r.status != http.StatusForbidden {
+		t.Errorf("refused batch: %d %s", r.status, r.body)
+	}
+	if n := f.con.count(); n != 2 {
+		t.Errorf("%d consent prompts for 2 batches", n)
+	}
+}

@@ -117,6 +117,14 @@ func TestSealAndVerify(t *testing.T) {
 	wantProblem(t, resp, b, 401, "unauthorized")
 	resp, b = post(t, e.srv.URL+"/api/v1/seal", "application/pdf", doc, map[string]string{"X-API-Key": "wrong"})
 	wantProblem(t, resp, b, 401, "unauthorized")
+	// A system registered in the store may seal too.
+	if err := AddSystem(context.Background(), e.store, "test", NewSystem{Name: "registered", APIKey: []byte("registered-key-0123456789"),
+		ReturnURLs: []string{"https://registered.example/"}}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, b := post(t, e.srv.URL+"/api/v1/seal", "application/pdf", doc, map[string]string{"X-API-Key": "registered-key-0123456789"}); resp.StatusCode != 200 {
+		t.Fatalf("seal by a registered system: %d %s", resp.StatusCode, b)
+	}
 	// Not a PDF.
 	resp, b = post(t, e.srv.URL+"/api/v1/seal", "application/pdf", []byte("hello"), map[string]string{"X-API-Key": apiKey})
 	wantProblem(t, resp, b, 422, "not-a-pdf")
@@ -160,8 +168,9 @@ func TestSealAndVerify(t *testing.T) {
 	wantProblem(t, resp, b, 400, "empty")
 	resp, b = post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", make([]byte, 2<<20), nil)
 	wantProblem(t, resp, b, 413, "too-large")
-	// The seal is in the audit log, and the log verifies.
-	if n, err := e.store.VerifyAudit(context.Background()); err != nil || n != 1 {
+	// The seals (and the registration) are in the audit log, and the log
+	// verifies.
+	if n, err := e.store.VerifyAudit(context.Background()); err != nil || n != 3 {
 		t.Fatalf("audit: %d entries, %v", n, err)
 	}
 	if after := uploads(t); after != before {

@@ -36,31 +36,20 @@ func TestBrowserToken(t *testing.T) {
 	ent := pki.MustGet("person-rsa2048")
 	tok.Import(t, ent)
 
-	aln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	agentURL := "http://" + aln.Addr().String()
+	aln, agentURL := listenAgent(t)
 	e := newSignEnv(t, "", func(c *Config) { c.AgentURL = agentURL })
 	var mu sync.Mutex
 	var prompts []agent.Prompt
 	refuse := true
-	ag, err := agent.New(agent.Options{Module: tok.Module, Token: tok.Selector(), Origins: []string{e.url}, Version: "test",
-		Consent: func(_ context.Context, p agent.Prompt) ([]byte, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if refuse {
-				return nil, agent.ErrRefused
-			}
-			prompts = append(prompts, p)
-			return []byte(tok.PIN), nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := &http.Server{Handler: ag.Handler()}
-	go as.Serve(aln)
-	t.Cleanup(func() { as.Close() })
+	serveAgent(t, aln, tok, e.url, func(_ context.Context, p agent.Prompt) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if refuse {
+			return nil, agent.ErrRefused
+		}
+		prompts = append(prompts, p)
+		return []byte(tok.PIN), nil
+	})
 
 	dir := t.TempDir()
 	in1, in2 := filepath.Join(dir, "decizie.pdf"), filepath.Join(dir, "anexa.pdf")
@@ -116,6 +105,30 @@ func buildSemnat(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// listenAgent reserves the local agent's address (the page must know it
+// before the agent knows the page's origin).
+func listenAgent(t *testing.T) (net.Listener, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln, "http://" + ln.Addr().String()
+}
+
+// serveAgent runs the token agent in-process on ln for pages of origin,
+// asking consent for each signature.
+func serveAgent(t *testing.T, ln net.Listener, tok *softhsmtest.Token, origin string, consent func(context.Context, agent.Prompt) ([]byte, error)) {
+	t.Helper()
+	ag, err := agent.New(agent.Options{Module: tok.Module, Token: tok.Selector(), Origins: []string{origin}, Version: "test", Consent: consent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := &http.Server{Handler: ag.Handler()}
+	go as.Serve(ln)
+	t.Cleanup(func() { as.Close() })
 }
 
 // TestBrowserTokenCLIAgent: the token path through the real `semnat agent

@@ -238,6 +238,19 @@ func TestIntegratorRefusals(t *testing.T) {
 		if err != nil || again.Status != client.StatusSuccess || string(again.Results[0].Signature) != string(first.Results[0].Signature) {
 			t.Fatalf("after the replay: %+v %v", again, err)
 		}
+		// The citizen's API does not show, cancel or hand out a system's
+		// request, though the browser knows its id.
+		for _, path := range []string{"/api/v1/sign-requests/" + okID, "/api/v1/sign-requests/" + okID + "/documents/1", "/sign/" + okID} {
+			if resp, _ := p.do(t, "GET", path, nil); resp.StatusCode != 404 {
+				t.Errorf("GET %s: %d", path, resp.StatusCode)
+			}
+		}
+		if resp, _ := p.do(t, "DELETE", "/api/v1/sign-requests/"+okID, nil); resp.StatusCode != 404 {
+			t.Errorf("DELETE: %d", resp.StatusCode)
+		}
+		if again, err := app.msign.GetSignResponse(ctx, okID, "en"); err != nil || len(again.Results) != 1 {
+			t.Fatalf("after the citizen's API: %+v %v", again, err)
+		}
 		// The ended request's page sends the browser back, with RelayState.
 		if _, page := p.do(t, "GET", "/"+okID, nil); !strings.Contains(page, `id="return-form"`) || !strings.Contains(page, app.url+"/back/ok") {
 			t.Fatalf("ended page: %s", page)
@@ -247,14 +260,19 @@ func TestIntegratorRefusals(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		cid, _ := app.msign.PostSignRequest(ctx, pdfReq(""))
 		p := newPerson(e)
-		csrf := p.open(t, cid, url.Values{client.ParamReturnURL: {app.url + "/back/c"}, client.ParamRelayState: {"rs"}})
+		csrf := p.open(t, cid, url.Values{client.ParamReturnURL: {app.url + "/back/c"}, client.ParamRelayState: {"rs"}, client.ParamLang: {"ru"}})
+		// The page speaks the language the system asked for.
+		if _, page := p.do(t, "GET", "/"+cid, nil); !strings.Contains(page, "Подписать") || !strings.Contains(page, "Отказаться") {
+			t.Errorf("the page is not in Russian: %s", page)
+		}
 		if resp, _ := p.do(t, "POST", "/"+cid+"/cancel", url.Values{"_csrf": {csrf}}); resp.StatusCode != 303 {
 			t.Fatalf("cancel: %d", resp.StatusCode)
 		}
 		if res, _ := app.msign.GetSignResponse(ctx, cid, "ro"); res.Status != client.StatusFailure || res.Message != messages["ro"][outcomeCancelled] {
 			t.Fatalf("cancelled: %+v", res)
 		}
-		if _, page := p.do(t, "GET", "/"+cid, nil); !strings.Contains(page, `name="RelayState" value="rs"`) {
+		if _, page := p.do(t, "GET", "/"+cid, nil); !strings.Contains(page, `name="RelayState" value="rs"`) ||
+			!strings.Contains(page, "Не подписано") || !strings.Contains(page, messages["ru"][outcomeCancelled]) {
 			t.Fatalf("return page: %s", page)
 		}
 	})

@@ -1,6 +1,7 @@
 package msign
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -110,11 +111,7 @@ func newMSignTLS(t *testing.T, mut func(*Config)) *msignTLSEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	mc, err := mobileid.NewClient(signShared.simURL+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI, Roots: pki.RootPool(),
-		Intermediates: pki.IntermediatePool(), PollInterval: 10 * time.Millisecond, HTTPClient: &http.Client{Timeout: 30 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mc := newMobileClient(t, pki)
 	cfg := Config{Store: st, Roots: pki.RootPool(), Mobile: mc, MaxUpload: 4 << 20,
 		Timestamper: pades.TSA{Client: &tsa.Client{URL: signShared.pkiURL + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 10 * time.Second}}}}
 	if mut != nil {
@@ -198,6 +195,16 @@ func TestIntegratorPdfAndHash(t *testing.T) {
 	if n := text(t, ctx, "ol.docs"); !strings.Contains(n, "cerere.pdf") || text(t, ctx, "#expected-signer") != user.IDNP {
 		t.Fatalf("documents / expected signer: %q", n)
 	}
+	// pdf.js draws the page to be signed, under the page's strict CSP.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("[data-rendered]") !== null`)); err != nil {
+		t.Fatalf("no preview: %v", err)
+	}
+	if r, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("[data-rendered]").dataset.rendered + "/" + document.querySelectorAll("canvas.preview-page").length`)); r != "1/1" {
+		t.Fatalf("preview: %q", r)
+	}
+	if blank, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const c = document.querySelector("canvas.preview-page"); const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data; for (let i = 0; i < d.length; i += 4) { if (d[i] < 128) return false; } return true; })()`)); blank {
+		t.Fatal("the preview is blank: no dark pixel (the text) on the page")
+	}
 	if msisdn, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("msisdn"))); err != nil || msisdn != user.MSISDN {
 		t.Fatalf("MSISDN %q, want %s (%v)", msisdn, user.MSISDN, err)
 	}
@@ -216,6 +223,7 @@ func TestIntegratorPdfAndHash(t *testing.T) {
 		t.Fatalf("result certificate: %v", err)
 	}
 	checkSigned(t, e.pki, resp.Results[0].Signature, "SERIALNUMBER="+user.IDNP, "B-T")
+	signedPDF := resp.Results[0].Signature
 
 	// A hash, through a plain link; a scripted phone that approves.
 	content := []byte("Declarație pe propria răspundere, 5 decembrie 2026\n")
@@ -261,5 +269,35 @@ func TestIntegratorPdfAndHash(t *testing.T) {
 	}
 	if len(p.Signer.UnsignedValues(cms.OIDAttrTimeStampToken)) != 1 {
 		t.Error("the hash signature has no signature timestamp (B-T)")
+	}
+
+	// VerifySignatures: both results are valid, with their signing time;
+	// a changed PDF, another hash and another signature's bytes are not.
+	pdfSigned := signedPDF
+	vr, err := app.msign.VerifySignatures(bg, client.VerificationRequest{SignedContentType: client.ContentPdf, Language: "en",
+		Contents: []client.VerificationContent{{CorrelationID: "good", Signature: pdfSigned},
+			{CorrelationID: "changed", Signature: bytes.Replace(pdfSigned, []byte("nr. 7"), []byte("nr. 8"), 1)}}})
+	if err != nil || len(vr.Results) != 2 {
+		t.Fatalf("VerifySignatures (Pdf): %+v %v", vr, err)
+	}
+	if g := vr.Results[0]; !g.SignaturesValid || len(g.Certificates) != 1 || g.Certificates[0].SignedAt == nil ||
+		!strings.Contains(g.Certificates[0].Subject, user.IDNP) || g.Message != "All signatures are valid." || len(g.Report) == 0 {
+		t.Errorf("the signed PDF: %+v", g)
+	}
+	if b := vr.Results[1]; b.SignaturesValid || len(b.Certificates) != 1 || b.Certificates[0].SignatureValid {
+		t.Errorf("the changed PDF: %+v", b)
+	}
+	other := sha256.Sum256([]byte("other"))
+	vr, err = app.msign.VerifySignatures(bg, client.VerificationRequest{SignedContentType: client.ContentHash,
+		Contents: []client.VerificationContent{{CorrelationID: "good", Content: sum[:], Signature: sig},
+			{CorrelationID: "other hash", Content: other[:], Signature: sig}, {CorrelationID: "junk", Content: sum[:], Signature: []byte("junk")}}})
+	if err != nil || len(vr.Results) != 3 {
+		t.Fatalf("VerifySignatures (Hash): %+v %v", vr, err)
+	}
+	if g := vr.Results[0]; !g.SignaturesValid || g.Certificates[0].SignedAt == nil || g.Message != verifyMessages["ro"][0] {
+		t.Errorf("the hash signature: %+v %s", g, g.Report)
+	}
+	if vr.Results[1].SignaturesValid || vr.Results[2].SignaturesValid || vr.Results[2].Message == "" {
+		t.Errorf("another hash / junk: %+v", vr.Results[1:])
 	}
 }

@@ -102,6 +102,7 @@ type Service struct {
 	work    chan struct{}
 	limiter echo.MiddlewareFunc
 	prompts *middleware.RateLimiterMemoryStore // phone prompts per client
+	systems systemCache                        // registered systems by credential
 
 	instance string // this process: who runs its pending mobile requests
 	bg       context.Context
@@ -201,6 +202,9 @@ func (s *Service) Mount(g *echo.Group) {
 	api.GET("/sign-requests/:id/documents/:n", s.downloadDocument)
 	api.POST("/signature-requests", s.postSignRequest)
 	api.GET("/signature-requests/:id", s.getSignResponse)
+	api.POST("/signature-verifications", s.verifySignaturesAPI)
+	g.GET(soapPath, s.serveWSDL)
+	g.POST(soapPath, s.soap, s.limiter, middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxUpload)), middleware.ContextTimeout(s.cfg.RequestTimeout))
 	s.mountWeb(g)
 }
 
@@ -345,6 +349,9 @@ func (s *Service) apiClient(c echo.Context) (string, error) {
 	}
 	if name, ok := s.keys[sha256.Sum256([]byte(key))]; ok && key != "" {
 		return name, nil
+	}
+	if sys, err := s.authenticate(c); err == nil { // registered with `semnat msign systems add`
+		return sys.Name, nil
 	}
 	return "", problem.New(http.StatusUnauthorized, "unauthorized", "Unauthorized", "a registered system's API key (X-API-Key) or TLS client certificate is required")
 }

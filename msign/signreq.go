@@ -97,6 +97,18 @@ func (r *signRequest) keepUntil() time.Time {
 	return r.Expires
 }
 
+// digestToSign is what the key signs for d while it awaits its signature
+// (nil when it does not).
+func (d *signDoc) digestToSign() []byte {
+	switch {
+	case d.Prepared != nil:
+		return d.Prepared.DigestToSign()
+	case d.CMS != nil:
+		return d.CMS.Digest()
+	}
+	return nil
+}
+
 type visible struct {
 	Page   int    `json:"page"`
 	Corner string `json:"corner"`
@@ -164,8 +176,8 @@ func (s *Service) view(r *signRequest, nonces []string) signRequestView {
 		if r.Status == statusPending && r.Current == i+1 {
 			dv.Current = true
 		}
-		if r.Status == statusAwaiting && d.Prepared != nil {
-			dv.Digest, dv.Hash, dv.Scheme = d.Prepared.DigestToSign(), d.Hash, d.Scheme
+		if r.Status == statusAwaiting && d.digestToSign() != nil {
+			dv.Digest, dv.Hash, dv.Scheme = d.digestToSign(), d.Hash, d.Scheme
 			if i < len(nonces) {
 				dv.Nonce = nonces[i]
 			}
@@ -285,20 +297,20 @@ func checkPDF(name string, data []byte, page int) (pdf.Rect, error) {
 		if errors.Is(err, pdf.ErrPasswordRequired) {
 			return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", fmt.Sprintf("%s is protected by a password; remove the protection first", name))
 		}
-		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed (%v); save it again from its application", name, err))
+		return pdf.Rect{}, brokenPDF(fmt.Sprintf("%s is damaged and cannot be signed (%v); save it again from its application", name, err))
 	}
 	if r.Encrypted() != nil {
 		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", fmt.Sprintf("%s is encrypted (password protected); remove the protection first", name))
 	}
 	if r.Repaired() {
-		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed; save it again from its application", name))
+		return pdf.Rect{}, brokenPDF(fmt.Sprintf("%s is damaged and cannot be signed; save it again from its application", name))
 	}
 	if _, err := r.Catalog(); err != nil {
-		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s is damaged and cannot be signed (%v)", name, err))
+		return pdf.Rect{}, brokenPDF(fmt.Sprintf("%s is damaged and cannot be signed (%v)", name, err))
 	}
 	n, err := r.NumPages()
 	if err != nil || n == 0 {
-		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s has no readable pages", name))
+		return pdf.Rect{}, brokenPDF(fmt.Sprintf("%s has no readable pages", name))
 	}
 	if page < 1 {
 		page = 1
@@ -308,9 +320,14 @@ func checkPDF(name string, data []byte, page int) (pdf.Rect, error) {
 	}
 	p, err := r.Page(page - 1)
 	if err != nil {
-		return pdf.Rect{}, problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", fmt.Sprintf("%s: page %d cannot be read", name, page))
+		return pdf.Rect{}, brokenPDF(fmt.Sprintf("%s: page %d cannot be read", name, page))
 	}
 	return p.CropBox, nil
+}
+
+// brokenPDF is the problem of a PDF that cannot be read well enough to sign.
+func brokenPDF(detail string) error {
+	return problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", detail)
 }
 
 // stampRect places a 200×60 pt stamp in a corner of the page box.
@@ -425,33 +442,8 @@ func (s *Service) parseSignForm(c echo.Context) (*signParams, error) {
 			}
 		}
 	case "token":
-		der, err := base64.StdEncoding.DecodeString(formValue(form, "certificate"))
-		if err != nil || len(der) == 0 {
-			return nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad certificate", "certificate is the signer's certificate, DER in base64")
-		}
-		if p.cert, err = x509.ParseCertificate(der); err != nil {
-			return nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad certificate", "certificate does not parse: "+err.Error())
-		}
-		switch p.cert.PublicKey.(type) {
-		case *rsa.PublicKey, *ecdsa.PublicKey:
-		default:
-			return nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad certificate", "the certificate's key must be RSA or ECDSA")
-		}
-		for _, v := range form.Value["chain"] {
-			for _, part := range strings.Split(v, ",") {
-				if part = strings.TrimSpace(part); part == "" {
-					continue
-				}
-				der, err := base64.StdEncoding.DecodeString(part)
-				if err != nil {
-					return nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad chain", "chain holds CA certificates, DER in base64")
-				}
-				ca, err := x509.ParseCertificate(der)
-				if err != nil {
-					return nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad chain", "a chain certificate does not parse: "+err.Error())
-				}
-				p.chain = append(p.chain, ca)
-			}
+		if p.cert, p.chain, err = parseTokenCert(formValue(form, "certificate"), form.Value["chain"]); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, problem.New(http.StatusBadRequest, "bad-method", "Unknown method", "method is mobile or token")
@@ -493,6 +485,81 @@ func (s *Service) parseSignForm(c echo.Context) (*signParams, error) {
 	return p, nil
 }
 
+// parseTokenCert reads the token's certificate and its chain (DER in
+// base64; chain values may be comma-separated lists) as the page sends
+// them from the agent.
+func parseTokenCert(certB64 string, chainB64 []string) (*x509.Certificate, []*x509.Certificate, error) {
+	der, err := base64.StdEncoding.DecodeString(certB64)
+	if err != nil || len(der) == 0 {
+		return nil, nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad certificate", "certificate is the signer's certificate, DER in base64")
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad certificate", "certificate does not parse: "+err.Error())
+	}
+	switch cert.PublicKey.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey:
+	default:
+		return nil, nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad certificate", "the certificate's key must be RSA or ECDSA")
+	}
+	var chain []*x509.Certificate
+	for _, v := range chainB64 {
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			der, err := base64.StdEncoding.DecodeString(part)
+			if err != nil {
+				return nil, nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad chain", "chain holds CA certificates, DER in base64")
+			}
+			ca, err := x509.ParseCertificate(der)
+			if err != nil {
+				return nil, nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad chain", "a chain certificate does not parse: "+err.Error())
+			}
+			chain = append(chain, ca)
+		}
+	}
+	return cert, chain, nil
+}
+
+// prepareToken readies every document of r for cert's key, to be signed
+// on the page through the agent: a system's hash in CMS, a PDF with pades
+// (its stamp, when boxes[i] is given, in that box). It sets the request's
+// certificate and returns the one-time nonces of the page's signatures.
+func (s *Service) prepareToken(ctx context.Context, r *signRequest, cert *x509.Certificate, chain []*x509.Certificate, data [][]byte, boxes []*pdf.Rect) ([]string, error) {
+	r.Status = statusAwaiting
+	r.Cert, r.Signer, r.Chain = cert.Raw, cert.Subject.String(), nil
+	for _, ca := range chain {
+		r.Chain = append(r.Chain, ca.Raw)
+	}
+	var nonces []string
+	for i := range r.Docs {
+		d := &r.Docs[i]
+		if r.System != nil && r.System.ContentType == client.ContentHash {
+			p, err := cms.Prepare(cms.Params{ContentDigest: data[i], Hash: crypto.SHA256, Certificate: cert, Chain: chain})
+			if err != nil {
+				return nil, problem.New(http.StatusUnprocessableEntity, "cannot-sign", "Cannot sign", err.Error())
+			}
+			d.CMS, d.Hash = p, wire.HashName(p.Hash)
+		} else {
+			opts, err := s.options(r, boxes[i])
+			if err != nil {
+				return nil, err
+			}
+			prep, err := pades.Prepare(ctx, bytes.NewReader(data[i]), int64(len(data[i])), cert, chain, opts)
+			if err != nil {
+				return nil, signError(d.Name, err)
+			}
+			d.Prepared, d.Hash = prep, wire.HashName(prep.SignerOpts().HashFunc())
+		}
+		if _, ok := cert.PublicKey.(*rsa.PublicKey); ok {
+			d.Scheme = "pkcs1v15"
+		}
+		nonces = append(nonces, newID())
+	}
+	return nonces, nil
+}
+
 // options are the pades options of a request's signature.
 func (s *Service) options(r *signRequest, box *pdf.Rect) (*pades.Options, error) {
 	lv, err := pades.ParseLevel(r.Level)
@@ -514,7 +581,7 @@ func signError(name string, err error) error {
 	case errors.Is(err, pades.ErrEncrypted):
 		return problem.New(http.StatusUnprocessableEntity, "encrypted-pdf", "Encrypted PDF", name+": "+err.Error())
 	case errors.Is(err, pades.ErrDamaged):
-		return problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", name+": "+err.Error())
+		return brokenPDF(name + ": " + err.Error())
 	}
 	return problem.New(http.StatusUnprocessableEntity, "cannot-sign", "This PDF cannot be signed", name+": "+err.Error())
 }
@@ -551,25 +618,13 @@ func (s *Service) startSignRequest(c echo.Context) (*signRequest, []string, erro
 	var nonces []string
 	switch p.method {
 	case "token":
-		r.Status = statusAwaiting
-		r.Cert, r.Signer = p.cert.Raw, p.cert.Subject.String()
-		for _, ca := range p.chain {
-			r.Chain = append(r.Chain, ca.Raw)
+		var data [][]byte
+		var boxes []*pdf.Rect
+		for i := range p.docs {
+			data, boxes = append(data, p.docs[i].data), append(boxes, &p.docs[i].page)
 		}
-		for i, d := range p.docs {
-			opts, err := s.options(r, &d.page)
-			if err != nil {
-				return nil, nil, err
-			}
-			prep, err := pades.Prepare(ctx, bytes.NewReader(d.data), int64(len(d.data)), p.cert, p.chain, opts)
-			if err != nil {
-				return nil, nil, signError(d.name, err)
-			}
-			r.Docs[i].Prepared, r.Docs[i].Hash = prep, wire.HashName(prep.SignerOpts().HashFunc())
-			if _, ok := p.cert.PublicKey.(*rsa.PublicKey); ok {
-				r.Docs[i].Scheme = "pkcs1v15"
-			}
-			nonces = append(nonces, newID())
+		if nonces, err = s.prepareToken(ctx, r, p.cert, p.chain, data, boxes); err != nil {
+			return nil, nil, err
 		}
 	case "mobile":
 		r.Status, r.Phone, r.IDNP, r.Instance, r.Heartbeat = statusPending, p.phone, p.idnp, s.instance, now.UTC()
@@ -658,6 +713,11 @@ func (s *Service) unlockPhone(ctx context.Context, r *signRequest) {
 // errIDNPMismatch: the phone's certificate names another person than the
 // IDNP the signer gave.
 var errIDNPMismatch = errors.New("idnp mismatch")
+
+// errSignerMismatch: the token's certificate names another person than
+// the signer expected.
+var errSignerMismatch = problem.New(http.StatusUnprocessableEntity, "signer-mismatch", "Not the expected signer",
+	"the certificate is another person's than the one this request is for")
 
 // mobileOutcome maps a mobile signature failure to a status and plain words.
 func mobileOutcome(err error) (string, string) {
@@ -959,7 +1019,7 @@ func (s *Service) finishDoc(ctx context.Context, id string, n int, signed []byte
 
 // getSignRequest answers GET /api/v1/sign-requests/{id}.
 func (s *Service) getSignRequest(c echo.Context) error {
-	r, err := s.current(c.Request().Context(), c.Param("id"))
+	r, err := s.citizenRequest(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -1016,6 +1076,20 @@ func (s *Service) current(ctx context.Context, id string) (*signRequest, error) 
 	return r, nil
 }
 
+// citizenRequest is current for the citizen's API and pages: a registered
+// system's request is not there (its results are the system's, read with
+// GetSignResponse; the browser knows its id).
+func (s *Service) citizenRequest(ctx context.Context, id string) (*signRequest, error) {
+	r, err := s.current(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.System != nil {
+		return nil, errUnknownRequest
+	}
+	return r, nil
+}
+
 // completeBody is the token signatures of POST .../complete.
 type completeBody struct {
 	Documents []struct {
@@ -1066,8 +1140,11 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 		}
 		_, _ = s.update(context.WithoutCancel(ctx), r.ID, func(r *signRequest) error {
 			r.Status, r.Message = statusFailed, msg+" Nothing was signed; start again."
+			if r.System != nil && errors.Is(p, errSignerMismatch) {
+				r.System.Outcome = outcomeSignerMismatch
+			}
 			for i := range r.Docs {
-				r.Docs[i].Prepared = nil
+				r.Docs[i].Prepared, r.Docs[i].CMS = nil, nil
 			}
 			return nil
 		})
@@ -1082,25 +1159,39 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 		if len(nonces) != len(r.Docs) || d.Nonce != "" && d.Nonce != nonces[i] {
 			return abort(problem.New(http.StatusUnprocessableEntity, "wrong-nonce", "Wrong nonce", fmt.Sprintf("document %d: the nonce is not the one issued for this sign request", i+1)))
 		}
-		prep := r.Docs[i].Prepared
+		digest := r.Docs[i].digestToSign()
 		h, err := wire.HashByName(r.Docs[i].Hash)
-		if err != nil || prep == nil {
+		if err != nil || digest == nil {
 			return abort(problem.New(http.StatusConflict, "not-awaiting", "Nothing to complete", "the request holds no prepared signature"))
 		}
-		if err := wire.VerifyBinding(cert.PublicKey, h, r.Docs[i].Scheme, origin, nonces[i], prep.DigestToSign(), d.Binding); err != nil {
+		if err := wire.VerifyBinding(cert.PublicKey, h, r.Docs[i].Scheme, origin, nonces[i], digest, d.Binding); err != nil {
 			return abort(problem.New(http.StatusUnprocessableEntity, "bad-binding", "Binding does not verify",
 				fmt.Sprintf("document %d: the agent's binding does not match this site and sign request (was the signature made for another page?)", i+1)))
 		}
 		alg, err := cms.AlgorithmFor(cert.PublicKey, r.Docs[i].Scheme == "pss")
 		if err == nil {
-			err = cms.VerifyDigest(cert.PublicKey, alg, h, prep.DigestToSign(), d.Signature)
+			err = cms.VerifyDigest(cert.PublicKey, alg, h, digest, d.Signature)
 		}
 		if err != nil {
 			return abort(problem.New(http.StatusUnprocessableEntity, "bad-signature", "Signature does not verify", fmt.Sprintf("document %d: the signature is not the certificate's signature over the digest", i+1)))
 		}
 	}
+	// The expected signer (a system's ExpectedSigner.ID) must hold the key.
+	if got := mobileid.IdentityOf(cert).IDNP; r.IDNP != "" && got != r.IDNP {
+		return abort(errSignerMismatch)
+	}
 	for i, d := range body.Documents {
 		n := i + 1
+		if cp := r.Docs[i].CMS; cp != nil {
+			sig, level, err := s.completeHash(ctx, cp, d.Signature)
+			if err != nil {
+				return abort(problem.New(http.StatusUnprocessableEntity, "signing-failed", "Signing failed", fmt.Sprintf("document %d: %v", n, err)))
+			}
+			if r, err = s.finishDoc(ctx, r.ID, n, sig, cert, "token", level); err != nil {
+				return abort(err)
+			}
+			continue
+		}
 		data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(r.ID, n))
 		if err != nil {
 			return abort(errExpiredRequest)
@@ -1125,7 +1216,7 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 // gives up (the agent refused, the person left): the files go at once.
 func (s *Service) cancelSignRequest(c echo.Context) error {
 	ctx := c.Request().Context()
-	r, err := s.current(ctx, c.Param("id"))
+	r, err := s.citizenRequest(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -1151,7 +1242,7 @@ func (s *Service) origin(c echo.Context) string {
 // the signed PDF, once.
 func (s *Service) downloadDocument(c echo.Context) error {
 	ctx := c.Request().Context()
-	r, err := s.current(ctx, c.Param("id"))
+	r, err := s.citizenRequest(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}

@@ -107,11 +107,7 @@ func newSignEnv(t *testing.T, db string, mut func(*Config)) *signEnv {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
-	mc, err := mobileid.NewClient(signShared.simURL+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI, Roots: pki.RootPool(),
-		Intermediates: pki.IntermediatePool(), PollInterval: 10 * time.Millisecond, HTTPClient: &http.Client{Timeout: 30 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mc := newMobileClient(t, pki)
 	cfg := Config{Store: st, Roots: pki.RootPool(), Mobile: mc, PublicOrigin: url, MaxUpload: 4 << 20,
 		Timestamper: pades.TSA{Client: &tsa.Client{URL: signShared.pkiURL + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 10 * time.Second}}}}
 	if mut != nil {
@@ -125,6 +121,18 @@ func newSignEnv(t *testing.T, db string, mut func(*Config)) *signEnv {
 	e := &signEnv{url: url, simURL: signShared.simURL, srv: s, hs: hs, store: st, pki: pki, sim: sim}
 	t.Cleanup(e.stop)
 	return e
+}
+
+// newMobileClient asks the shared simulator's ETSI face, as MSign's
+// --mssp would.
+func newMobileClient(t testing.TB, pki *testcerts.PKI) *mobileid.Client {
+	t.Helper()
+	mc, err := mobileid.NewClient(signShared.simURL+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI, Roots: pki.RootPool(),
+		Intermediates: pki.IntermediatePool(), PollInterval: 10 * time.Millisecond, HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mc
 }
 
 type part struct{ name, file string }

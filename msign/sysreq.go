@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/store"
 )
@@ -30,7 +32,8 @@ type systemPart struct {
 	ReturnURL  string `json:"returnUrl,omitempty"`
 	RelayState string `json:"relayState,omitempty"`
 	Lang       string `json:"lang,omitempty"`
-	MSISDN     string `json:"msisdn,omitempty"` // suggested by the system
+	MSISDN     string `json:"msisdn,omitempty"`     // suggested by the system
+	Instrument string `json:"instrument,omitempty"` // suggested by the system
 	// Outcome says why a request failed, for GetSignResponse's message.
 	Outcome string `json:"outcome,omitempty"`
 }
@@ -69,17 +72,31 @@ func (s *Service) postSignRequest(c echo.Context) error {
 		}
 		return errInvalid("the body is not a SignRequest in JSON: " + err.Error())
 	}
-	if err := req.Validate(); err != nil {
-		return err
-	}
-	release, err := s.acquire(c.Request().Context())
+	id, err := s.newSystemRequest(c.Request().Context(), sys, &req)
 	if err != nil {
 		return err
 	}
-	defer release()
-	ctx := c.Request().Context()
+	return c.JSON(http.StatusCreated, client.PostResponse{RequestID: id})
+}
+
+// newSystemRequest checks and stores a system's request (PostSignRequest
+// of the REST and SOAP faces) and returns its id.
+func (s *Service) newSystemRequest(ctx context.Context, sys *System, req *client.SignRequest) (string, error) {
 	if len(req.Contents) > maxDocuments {
-		return errInvalid(fmt.Sprintf("Contents: %d contents, at most %d in one request", len(req.Contents), maxDocuments))
+		return "", errInvalid(fmt.Sprintf("Contents: %d contents, at most %d in one request", len(req.Contents), maxDocuments))
+	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	// Every fault at once: the fields, then whether each PDF is one.
+	var faults []string
+	var pe *problem.Error
+	if err := req.Validate(); errors.As(err, &pe) {
+		faults = append(faults, pe.Detail)
+	} else if err != nil {
+		return "", err
 	}
 	now := time.Now()
 	level := pades.LevelBT
@@ -98,30 +115,31 @@ func (s *Service) postSignRequest(c echo.Context) error {
 		if ct.Name == "" {
 			name = safeName(ct.CorrelationID)
 		}
-		if req.ContentType == client.ContentPdf {
-			if _, err := checkPDF(name, ct.Content, 1); err != nil {
-				var pe *problem.Error
-				if errors.As(err, &pe) {
-					return errInvalid(fmt.Sprintf("Contents[%d].Content: %s", i, pe.Detail))
-				}
-				return err
+		if req.ContentType == client.ContentPdf && len(ct.Content) > 0 {
+			if _, err := checkPDF(name, ct.Content, 1); errors.As(err, &pe) {
+				faults = append(faults, fmt.Sprintf("Contents[%d].Content: %s", i, pe.Detail))
+			} else if err != nil {
+				return "", err
 			}
 		}
 		sum := sha256.Sum256(ct.Content)
 		r.Docs = append(r.Docs, signDoc{Name: name, CorrelationID: ct.CorrelationID, Size: int64(len(ct.Content)), SHA256: hex.EncodeToString(sum[:])})
 	}
+	if faults != nil {
+		return "", errInvalid(strings.Join(faults, "; "))
+	}
 	// Files first, the request last: a request in the store has its files.
 	for i, ct := range req.Contents {
 		if err := s.cfg.Store.Put(ctx, kindSignIn, docKey(r.ID, i+1), ct.Content, s.cfg.ResultTTL); err != nil {
 			s.dropFiles(ctx, r.ID, len(req.Contents))
-			return err
+			return "", err
 		}
 	}
 	if err := s.save(ctx, r); err != nil {
 		s.dropFiles(ctx, r.ID, len(req.Contents))
-		return err
+		return "", err
 	}
-	return c.JSON(http.StatusCreated, client.PostResponse{RequestID: r.ID})
+	return r.ID, nil
 }
 
 // systemRequest loads request id for the browser or the API: only a
@@ -155,20 +173,28 @@ func (s *Service) getSignResponse(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	lang := c.QueryParam("language")
+	resp, err := s.signResponse(c.Request().Context(), sys, c.Param("id"), c.QueryParam("language"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, resp)
+}
+
+// signResponse is GetSignResponse of the REST and SOAP faces.
+func (s *Service) signResponse(ctx context.Context, sys *System, id, lang string) (*client.SignResponse, error) {
 	if lang == "" {
 		lang = "ro"
 	}
 	if _, ok := messages[lang]; !ok {
-		return errInvalid(fmt.Sprintf("language: %q: want ro, ru or en", lang))
+		return nil, errInvalid(fmt.Sprintf("language: %q: want ro, ru or en", lang))
 	}
-	ctx := c.Request().Context()
-	r, err := s.systemRequest(ctx, c.Param("id"))
+	r, err := s.systemRequest(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if r.System.Name != sys.Name {
-		return errAuthorization()
+		return nil, errAuthorization()
 	}
 	st := systemStatus(r)
 	resp := client.SignResponse{Status: st, Message: messageFor(lang, st, r.System.Outcome)}
@@ -177,15 +203,14 @@ func (s *Service) getSignResponse(c echo.Context) error {
 			sig, err := s.cfg.Store.Get(ctx, kindSignOut, docKey(r.ID, i+1))
 			if err != nil {
 				if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
-					return errRequestNotFound
+					return nil, errRequestNotFound
 				}
-				return err
+				return nil, err
 			}
 			resp.Results = append(resp.Results, client.SignResult{CorrelationID: d.CorrelationID, Certificate: r.Cert, Signature: sig})
 		}
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusOK, resp)
+	return &resp, nil
 }
 
 // systemStatus maps a request's state to MSign's four.
@@ -277,30 +302,65 @@ type sysPage struct {
 	Message, Code                           string
 	Current, Total                          int
 	Docs                                    []sysDoc
-	MSISDN                                  string
+	MSISDN, Instrument                      string
+	Previews                                bool // the page draws the PDFs' pages
+	Lang                                    string
+	T                                       pageText // the page's words in Lang
 	// The POST back: set once the request has ended.
 	ReturnURL, RelayState string
 	Result                client.Status
 }
 
-type sysDoc struct{ Name, Kind, SHA256 string }
+// pageText is the wording of a system request's pages.
+type pageText struct {
+	Title, Document, Documents, OnPhone, Expected, Code, Compare, SignWith, Mobile, Token string
+	Phone, Certificate, Sign, Cancel, Signed, NotSigned, Back, Continue                   string
+}
+
+// pageTexts are the pages' words by the request's lang (ro, ru, en).
+var pageTexts = map[string]pageText{
+	"ro": {Title: "Semnare pentru", Document: "Documentul", Documents: "Documentele", OnPhone: "pe telefon acum",
+		Expected: "Semnatarul așteptat", Code: "Cod de verificare", Compare: "Comparați-l cu codul de pe telefon înainte de a introduce PIN-ul.",
+		SignWith: "Semnați cu", Mobile: "Semnătura mobilă", Token: "Token USB (agentul semnat)", Phone: "Numărul de telefon",
+		Certificate: "Certificatul", Sign: "Semnează", Cancel: "Renunță", Signed: "Semnat", NotSigned: "Nesemnat",
+		Back: "Înapoi la", Continue: "Continuă"},
+	"ru": {Title: "Подписание для", Document: "Документ", Documents: "Документы", OnPhone: "сейчас на телефоне",
+		Expected: "Ожидаемый подписант", Code: "Код проверки", Compare: "Сравните его с кодом на телефоне, прежде чем ввести PIN.",
+		SignWith: "Подписать с помощью", Mobile: "Мобильная подпись", Token: "USB-токен (агент semnat)", Phone: "Номер телефона",
+		Certificate: "Сертификат", Sign: "Подписать", Cancel: "Отказаться", Signed: "Подписано", NotSigned: "Не подписано",
+		Back: "Назад в", Continue: "Продолжить"},
+	"en": {Title: "Signing for", Document: "The document", Documents: "The documents", OnPhone: "on the phone now",
+		Expected: "Expected signer", Code: "Verification code", Compare: "Compare it with the code on your phone before entering your PIN.",
+		SignWith: "Sign with", Mobile: "Mobile signature", Token: "USB token (semnat agent)", Phone: "Phone number",
+		Certificate: "Certificate", Sign: "Sign", Cancel: "Cancel", Signed: "Signed", NotSigned: "Not signed",
+		Back: "Back to", Continue: "Continue"},
+}
+
+type sysDoc struct{ Name, Kind, SHA256, Preview string }
 
 func (s *Service) sysPageOf(r *signRequest) *sysPage {
-	p := &sysPage{ID: r.ID, System: r.System.Name, Description: r.System.Description, ExpectedSigner: r.IDNP, Status: r.Status,
-		Message: r.Message, Code: r.Code, Current: r.Current, Total: len(r.Docs), MSISDN: r.System.MSISDN}
+	lang := r.System.Lang
+	if _, ok := pageTexts[lang]; !ok {
+		lang = "ro"
+	}
+	p := &sysPage{ID: r.ID, System: r.System.Name, Lang: lang, T: pageTexts[lang], Description: r.System.Description, ExpectedSigner: r.IDNP, Status: r.Status,
+		Message: r.Message, Code: r.Code, Current: r.Current, Total: len(r.Docs), MSISDN: r.System.MSISDN, Instrument: r.System.Instrument}
 	if p.Description == "" {
 		p.Description = r.System.Short
 	}
-	for _, d := range r.Docs {
-		kind := "PDF"
-		if r.System.ContentType == client.ContentHash {
-			kind = "SHA-256 hash"
+	for i, d := range r.Docs {
+		sd := sysDoc{Name: d.Name, Kind: "SHA-256 hash", SHA256: d.SHA256}
+		if r.System.ContentType == client.ContentPdf {
+			sd.Kind = "PDF"
+			if !d.Signed && (r.Status == statusCreated || r.Status == statusPending || r.Status == statusAwaiting) {
+				sd.Preview, p.Previews = fmt.Sprintf("/%s/documents/%d", r.ID, i+1), true
+			}
 		}
-		p.Docs = append(p.Docs, sysDoc{Name: d.Name, Kind: kind, SHA256: d.SHA256})
+		p.Docs = append(p.Docs, sd)
 	}
 	if st := systemStatus(r); st != client.StatusPending {
 		p.Result, p.ReturnURL, p.RelayState = st, r.System.ReturnURL, r.System.RelayState
-		p.Message = messageFor("en", st, r.System.Outcome)
+		p.Message = messageFor(lang, st, r.System.Outcome)
 	}
 	return p
 }
@@ -310,11 +370,32 @@ func (s *Service) sysPageOf(r *signRequest) *sysPage {
 // system (sent by the page's script, or by the person without one).
 func (s *Service) requestPage(c echo.Context, status int, r *signRequest, msg string) error {
 	p := s.sysPageOf(r)
+	s.signCSP(c) // the page may talk to the local token agent
 	if p.Result != "" && p.ReturnURL != "" {
 		return s.render(c, http.StatusOK, "return", pageData{Title: "MSign", Sys: p})
 	}
 	return s.render(c, status, "request", pageData{Title: "MSign: " + r.System.Name, Sys: p, Error: msg,
 		Refresh: r.Status == statusPending})
+}
+
+// documentToSign answers GET /{id}/documents/{n}: the PDF to be signed,
+// for the page's preview, while the request has not ended.
+func (s *Service) documentToSign(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.openedRequest(c)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(c.Param("n"))
+	if err != nil || n < 1 || n > len(r.Docs) || r.System.ContentType != client.ContentPdf || systemStatus(r) != client.StatusPending {
+		return echo.ErrNotFound
+	}
+	data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(r.ID, n))
+	if err != nil {
+		return echo.ErrNotFound
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, "application/pdf", data)
 }
 
 // arrive answers GET|POST /{id}: the browser sent by a system, with its
@@ -358,7 +439,8 @@ func (s *Service) arrive(c echo.Context) error {
 		if _, ok := messages[lang]; !ok {
 			lang = "ro"
 		}
-		switch val(client.ParamInstrument) {
+		instrument := val(client.ParamInstrument)
+		switch instrument {
 		case "", "mobile", "token":
 		default:
 			return errInvalid("Instrument: want mobile or token")
@@ -368,7 +450,7 @@ func (s *Service) arrive(c echo.Context) error {
 			if r.System.ReturnURL != "" && r.System.ReturnURL != returnURL {
 				return errInvalid("ReturnUrl: this request was opened with another ReturnUrl")
 			}
-			r.System.ReturnURL, r.System.RelayState, r.System.Lang, r.System.MSISDN = returnURL, relay, lang, msisdn
+			r.System.ReturnURL, r.System.RelayState, r.System.Lang, r.System.MSISDN, r.System.Instrument = returnURL, relay, lang, msisdn, instrument
 			return nil
 		}); err != nil {
 			return err
@@ -402,19 +484,28 @@ func (s *Service) openedRequest(c echo.Context) (*signRequest, error) {
 	return r, nil
 }
 
+// startableRequest is openedRequest not yet started (nor expired).
+func (s *Service) startableRequest(c echo.Context) (*signRequest, error) {
+	r, err := s.openedRequest(c)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != statusCreated || systemStatus(r) != client.StatusPending {
+		return nil, errAlreadyStarted
+	}
+	return r, nil
+}
+
 // systemSign answers POST /{id}/sign, the request page's form: the person
 // chose the mobile signature and gave a phone number.
 func (s *Service) systemSign(c echo.Context) error {
 	ctx := c.Request().Context()
-	r, err := s.openedRequest(c)
+	r, err := s.startableRequest(c)
 	if err != nil {
 		return err
 	}
-	if r.Status != statusCreated || systemStatus(r) != client.StatusPending {
-		return errAlreadyStarted
-	}
 	if c.FormValue(client.ParamInstrument) != "mobile" {
-		return s.requestPage(c, http.StatusBadRequest, r, "Choose the mobile signature: signing with a USB token is not available for this request yet.")
+		return s.requestPage(c, http.StatusBadRequest, r, "A USB token signs through the page's script and the semnat agent: enable JavaScript, or choose the mobile signature.")
 	}
 	phone := normalizeMSISDN(c.FormValue(client.ParamMSISDN))
 	if phone == "" {
@@ -459,14 +550,70 @@ func (s *Service) systemCancel(c echo.Context) error {
 		return s.requestPage(c, http.StatusConflict, r, "The phone is being asked: refuse the signature on the phone to cancel.")
 	}
 	if _, err := s.update(ctx, r.ID, func(x *signRequest) error {
-		if x.Status != statusCreated {
+		if x.Status != statusCreated && x.Status != statusAwaiting {
 			return errAlreadyStarted
 		}
 		x.Status, x.Message, x.System.Outcome = statusFailed, "Cancelled: nothing was signed.", outcomeCancelled
+		for i := range x.Docs {
+			x.Docs[i].Prepared, x.Docs[i].CMS = nil, nil
+		}
 		return nil
 	}); err != nil {
 		return err
 	}
 	s.dropFiles(ctx, r.ID, len(r.Docs))
 	return c.Redirect(http.StatusSeeOther, "/"+r.ID)
+}
+
+// systemToken answers POST /{id}/token (the request page's script, with
+// its form token in X-CSRF-Token): the person chose a USB token and the
+// agent gave its certificate; every content is prepared for that key and
+// the answer, as for a citizen's token request, carries per document the
+// digest to sign and a one-time nonce. The page has the agent sign them
+// and completes at /api/v1/sign-requests/{id}/complete.
+func (s *Service) systemToken(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.startableRequest(c)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Certificate string   `json:"certificate"`
+		Chain       []string `json:"chain"`
+	}
+	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
+		return problem.New(http.StatusBadRequest, "bad-json", "Unreadable request", `send {"certificate":…,"chain":[…]} with DER in base64`)
+	}
+	cert, chain, err := parseTokenCert(body.Certificate, body.Chain)
+	if err != nil {
+		return err
+	}
+	data := make([][]byte, len(r.Docs))
+	for i := range r.Docs {
+		if data[i], err = s.cfg.Store.Get(ctx, kindSignIn, docKey(r.ID, i+1)); err != nil {
+			return errRequestNotFound
+		}
+	}
+	prepared := *r
+	prepared.Docs = append([]signDoc(nil), r.Docs...)
+	nonces, err := s.prepareToken(ctx, &prepared, cert, chain, data, make([]*pdf.Rect, len(r.Docs)))
+	if err != nil {
+		return err
+	}
+	nb, _ := json.Marshal(nonces)
+	if err := s.cfg.Store.Put(ctx, kindNonces, r.ID, nb, time.Until(r.Expires)); err != nil {
+		return err
+	}
+	r, err = s.update(ctx, r.ID, func(x *signRequest) error {
+		if x.Status != statusCreated {
+			return errAlreadyStarted
+		}
+		x.Method, x.Status, x.Cert, x.Chain, x.Signer, x.Docs = "token", prepared.Status, prepared.Cert, prepared.Chain, prepared.Signer, prepared.Docs
+		x.Message = "Confirm on the agent and enter the token's PIN."
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.view(r, nonces))
 }

@@ -14,6 +14,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -204,28 +205,35 @@ func (sys *System) allowsReturn(raw string) bool {
 // its API key.
 func (s *Service) authenticate(c echo.Context) (*System, error) {
 	ctx := c.Request().Context()
+	key := c.Request().Header.Get("X-API-Key")
+	if key == "" {
+		key, _ = strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	}
 	if st := c.Request().TLS; st != nil && len(st.PeerCertificates) > 0 {
 		leaf := st.PeerCertificates[0]
-		rec, err := s.cfg.Store.SystemByCert(ctx, storeService, leaf.RawIssuer, leaf.SerialNumber)
+		rec, err := s.systems.get("cert:"+string(leaf.RawIssuer)+"/"+leaf.SerialNumber.Text(16), func() (*store.System, error) {
+			return s.cfg.Store.SystemByCert(ctx, storeService, leaf.RawIssuer, leaf.SerialNumber)
+		})
 		switch {
+		case errors.Is(err, store.ErrNotFound) && key != "":
+			// not this certificate's system: perhaps the key's
 		case errors.Is(err, store.ErrNotFound):
 			return nil, errAuthentication("Unknown service consumer: certificate serial number " + leaf.SerialNumber.Text(16))
 		case err != nil:
 			return nil, err
 		case len(st.VerifiedChains) == 0 && !bytes.Equal(rec.Cert, leaf.Raw):
 			return nil, errAuthentication("the client certificate has the serial number of a registered system but is not its certificate")
+		default:
+			return systemOf(rec)
 		}
-		return systemOf(rec)
-	}
-	key := c.Request().Header.Get("X-API-Key")
-	if key == "" {
-		key, _ = strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
 	}
 	if key == "" {
 		return nil, errAuthentication("present a registered TLS client certificate or API key (X-API-Key)")
 	}
 	d := sha256.Sum256([]byte(key))
-	rec, err := s.cfg.Store.SystemByKey(ctx, storeService, d[:])
+	rec, err := s.systems.get("key:"+string(d[:]), func() (*store.System, error) {
+		return s.cfg.Store.SystemByKey(ctx, storeService, d[:])
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errAuthentication("Unknown service consumer: the API key is not registered")
 	}
@@ -240,3 +248,42 @@ func errAuthentication(detail string) error {
 }
 
 var _ = client.ProblemAuthenticationFailed // the problem types above are client's
+
+// systemCacheTTL is how long a registered system found in the store is
+// remembered: `semnat msign systems remove` takes effect on running
+// servers within this time.
+const systemCacheTTL = 3 * time.Second
+
+// systemCache remembers the systems found by credential for a short
+// while: every API call authenticates, and the store lookup was a third
+// of GetSignResponse's time. Misses are not remembered.
+type systemCache struct {
+	mu sync.Mutex
+	m  map[string]cachedSystem
+}
+
+type cachedSystem struct {
+	sys     *store.System
+	expires time.Time
+}
+
+func (c *systemCache) get(key string, load func() (*store.System, error)) (*store.System, error) {
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.sys, nil
+	}
+	sys, err := load()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) > 10000 {
+		c.m = map[string]cachedSystem{} // bounded: start again
+	}
+	c.m[key] = cachedSystem{sys: sys, expires: now.Add(systemCacheTTL)}
+	c.mu.Unlock()
+	return sys, nil
+}

@@ -122,6 +122,8 @@ func (s *Service) mountWeb(root *echo.Group) {
 	root.POST("/:id", s.arrive, s.errorPages, middleware.BodyLimit("64KB"))
 	g.POST("/:id/sign", s.systemSign, s.limiter)
 	g.POST("/:id/cancel", s.systemCancel)
+	g.POST("/:id/token", s.systemToken, s.limiter)
+	g.GET("/:id/documents/:n", s.documentToSign)
 }
 
 // errorPages shows a browser (Accept: text/html) an error page instead of
@@ -217,7 +219,7 @@ func (s *Service) signPost(c echo.Context) error {
 }
 
 func (s *Service) statusPage(c echo.Context) error {
-	r, err := s.current(c.Request().Context(), c.Param("id"))
+	r, err := s.citizenRequest(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		var pe *problem.Error
 		if errors.As(err, &pe) {

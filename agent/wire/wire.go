@@ -73,6 +73,23 @@ type SignRequest struct {
 	Document string `json:"document"` // what is being signed, shown to the user (e.g. a file name)
 }
 
+// SignBatchRequest asks for several digests to be signed with one key
+// after one consent and one PIN (POST /v1/sign-batch): the agent's prompt
+// lists every document and digest. Each document may leave CertificateID
+// empty; if set it must be the batch's.
+type SignBatchRequest struct {
+	CertificateID string        `json:"certificateId"`
+	Documents     []SignRequest `json:"documents"` // 1 to MaxBatch
+}
+
+// SignBatchResponse carries one SignResponse per document, in order.
+type SignBatchResponse struct {
+	Signatures []SignResponse `json:"signatures"`
+}
+
+// MaxBatch bounds the documents of one SignBatchRequest.
+const MaxBatch = 20
+
 // SignResponse carries the document signature and the binding signature:
 // PKCS#1 v1.5 or PSS bytes for RSA, ASN.1 DER for ECDSA.
 type SignResponse struct {

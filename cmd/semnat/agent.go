@@ -163,10 +163,17 @@ func terminalConsent(in io.Reader, out io.Writer) agent.ConsentFunc {
 			"  token:       %s\n"+
 			"  digest:      %s %s\n",
 			p.Origin, p.Document, agent.Sanitize(p.Subject), p.CertificateID, agent.Sanitize(token), p.Hash, p.Digest)
+		for i, b := range p.Batch { // one PIN for every document listed
+			fmt.Fprintf(out, "  %2d. %s\n      digest %s %s\n", i+1, b.Document, b.Hash, b.Digest)
+		}
 		if !strings.HasPrefix(p.Origin, "https://") {
 			fmt.Fprintln(out, "  (the site does not use HTTPS: sign only if you run it yourself)")
 		}
-		fmt.Fprint(out, "Sign this document for this site? [y/N]: ")
+		if len(p.Batch) > 0 {
+			fmt.Fprintf(out, "Sign these %d documents for this site, with one PIN? [y/N]: ", len(p.Batch))
+		} else {
+			fmt.Fprint(out, "Sign this document for this site? [y/N]: ")
+		}
 		line, err := secret.ReadLine(in, 64)
 		if err != nil {
 			fmt.Fprintln(out)

@@ -30,8 +30,11 @@ const msignRoutesHelp = `  POST /api/v1/verifications   verify a PDF (the report
   POST /api/v1/signature-requests, GET .../{id}
                                a registered system's sign requests (PostSignRequest,
                                GetSignResponse; see 'semnat msign systems')
+  POST /api/v1/signature-verifications
+                               VerifySignatures: signed PDFs, CAdES over hashes
   GET|POST /{id}               the browser sent by a system: sign, then back to
                                its ReturnUrl with RequestID and RelayState
+  /MSign.svc                   the same for SOAP 1.1 clients (WSDL at ?wsdl)
   /sign, /verify               web pages: sign and verify in a browser
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
   /api/openapi.json            the API description
@@ -276,7 +279,10 @@ func newMSignSystemsRemoveCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove a registered system (it can no longer post or read requests)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Remove a registered system: it can no longer post or read requests.
+Running servers remember a system they recently authenticated for up to 3
+seconds, so the removal takes effect on them within that time.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := sf.open(cmd.Flags(), a.log)
 			if err != nil {

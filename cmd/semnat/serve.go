@@ -343,6 +343,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  sign API:      POST " + base + "/api/v1/sign-requests   (token signing needs `semnat agent` on " + wire.DefaultAddr + ")",
 		"  verify:        POST " + base + "/api/v1/verifications",
 		"  seal:          POST " + base + "/api/v1/seal   (X-API-Key from " + keyPath + ")",
+		"  for systems:   POST " + base + "/api/v1/signature-requests, SOAP " + base + "/MSign.svc?wsdl   (register with `semnat msign systems add --data " + data + "`)",
 		"  TSA / OCSP:    " + base + testcerts.TSAPath + "   " + base + testcerts.OCSPPath,
 		"  mobile (MSSP): " + base + "/mid-api   " + base + "/rest/service",
 		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + ")",

@@ -284,3 +284,58 @@ func (req *SignRequest) Validate() error {
 	}
 	return problem.New(http.StatusBadRequest, "invalid-parameter", "Invalid parameter", strings.Join(details, "; "))
 }
+
+// PathVerifications is VerifySignatures (POST).
+const PathVerifications = "/api/v1/signature-verifications"
+
+// VerificationRequest asks for signatures to be checked.
+type VerificationRequest struct {
+	SignedContentType ContentType           `json:"signedContentType"`
+	Language          string                `json:"language,omitempty"` // ro (default), ru, en
+	Contents          []VerificationContent `json:"contents"`
+}
+
+// VerificationContent is one signed content: for Pdf the signed PDF in
+// Signature; for Hash the 32-byte SHA-256 in Content and the detached CMS
+// signature in Signature.
+type VerificationContent struct {
+	CorrelationID string `json:"correlationID"`
+	Content       []byte `json:"content,omitempty"`
+	Signature     []byte `json:"signature"`
+}
+
+// VerificationResponse answers VerifySignatures, one result per content.
+type VerificationResponse struct {
+	Results []VerificationResult `json:"results"`
+}
+
+// VerificationResult is the verdict on one content's signatures.
+type VerificationResult struct {
+	CorrelationID   string                    `json:"correlationID"`
+	SignaturesValid bool                      `json:"signaturesValid"` // every signature is valid (and there is one)
+	Message         string                    `json:"message"`
+	Certificates    []VerificationCertificate `json:"certificates"`
+	// Report is semnat's full report (for Pdf: as `semnat verify --json`).
+	Report json.RawMessage `json:"report,omitempty"`
+}
+
+// VerificationCertificate is one signature's signer.
+type VerificationCertificate struct {
+	SignatureValid bool       `json:"signatureValid"`
+	Subject        string     `json:"subject"`
+	Certificate    []byte     `json:"certificate,omitempty"` // DER
+	SignedAt       *time.Time `json:"signedAt,omitempty"`    // only with a valid signature timestamp
+}
+
+// VerifySignatures checks the signatures of req's contents.
+func (c *Client) VerifySignatures(ctx context.Context, req VerificationRequest) (*VerificationResponse, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var out VerificationResponse
+	if err := c.do(ctx, http.MethodPost, c.base+PathVerifications, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

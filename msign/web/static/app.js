@@ -19,57 +19,115 @@
     return "HTTP " + resp.status;
   }
 
+  // ---- USB token through the local agent (sign page, system request page) ----
+
+  // loadCertificates fills sel with the agent's signing certificates and
+  // returns them ([] when the agent is absent or has none).
+  async function loadCertificates(agent, sel, status) {
+    say(status, "Looking for the semnat agent…");
+    sel.textContent = "";
+    let certs;
+    try {
+      const resp = await fetch(agent + "/v1/certificates", { headers: { "Accept": "application/json" } });
+      if (!resp.ok) throw new Error(await problemText(resp));
+      certs = await resp.json();
+    } catch (e) {
+      say(status, "The semnat agent is not running on this computer (or refused this page). Start it with “semnat agent”, plug in your token, then choose USB token again.", true);
+      return [];
+    }
+    if (!certs.length) {
+      say(status, "The agent found no signing certificate on the token. Is the token plugged in?", true);
+      return [];
+    }
+    certs.forEach(function (c, i) {
+      const o = document.createElement("option");
+      o.value = String(i);
+      o.textContent = (c.label ? c.label + " – " : "") + c.subject + " (valid until " + (c.notAfter || "").slice(0, 10) + ")";
+      sel.appendChild(o);
+    });
+    say(status, "Choose your certificate, then sign.");
+    return certs;
+  }
+
+  // agentSign has the agent sign every document of a prepared request
+  // (req: the answer of the server, with digests and nonces), one consent
+  // and PIN per document, or with batch one for them all, and completes
+  // it; false (after saying why) when nothing was signed.
+  async function agentSign(agent, cert, req, status, withdraw, batch) {
+    const item = function (d) { return { hash: d.hash, scheme: d.scheme || "", digest: d.digest, nonce: d.nonce, document: d.name }; };
+    const calls = batch
+      ? [{ path: "/v1/sign-batch", body: { certificateId: cert.id, documents: req.documents.map(item) },
+           say: "Confirm on the agent and enter your PIN once for the " + req.documents.length + " document(s)" }]
+      : req.documents.map(function (d) {
+          return { path: "/v1/sign", body: Object.assign({ certificateId: cert.id }, item(d)),
+                   say: "Confirm on the agent and enter your PIN: " + d.name + " (" + d.n + " of " + req.documents.length + ")" };
+        });
+    const out = [];
+    for (const call of calls) {
+      say(status, call.say);
+      let sr;
+      try {
+        sr = await fetch(agent + call.path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(call.body) });
+      } catch (e) {
+        withdraw();
+        say(status, "The semnat agent stopped answering. Nothing was signed.", true); return false;
+      }
+      if (!sr.ok) {
+        withdraw();
+        let type = "";
+        try { type = (await sr.clone().json()).type || ""; } catch (e) { /* not JSON */ }
+        if (type.endsWith(":agent-refused")) { say(status, "You refused the signature in the agent. Nothing was signed.", true); return false; }
+        if (type.endsWith(":agent-pin-incorrect")) { say(status, "The token refused the PIN. Nothing was signed; check the PIN and try again.", true); return false; }
+        if (type.endsWith(":agent-pin-locked")) { say(status, "The token's PIN is locked; unblock it with the PUK. Nothing was signed.", true); return false; }
+        say(status, "The token did not sign: " + await problemText(sr), true); return false;
+      }
+      const s = await sr.json();
+      (batch ? s.signatures : [s]).forEach(function (x, i) {
+        out.push({ signature: x.signature, binding: x.binding, nonce: req.documents[out.length].nonce });
+      });
+    }
+    say(status, "Finishing the signatures…");
+    const resp = await fetch("/api/v1/sign-requests/" + encodeURIComponent(req.id) + "/complete", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ documents: out })
+    });
+    if (!resp.ok) { say(status, await problemText(resp), true); return false; }
+    return true;
+  }
+
+  // tokenForm wires a form whose radio buttons (name) choose between the
+  // mobile signature (the ordinary form POST) and the token (sign(cert)).
+  function tokenForm(form, name, mobileBox, tokenBox, certSel, status, button, sign) {
+    const agent = form.dataset.agent;
+    let certs = [];
+    function method() {
+      const m = form.querySelector("input[name=" + name + "]:checked");
+      return m ? m.value : "mobile";
+    }
+    async function switchMethod() {
+      const token = method() === "token";
+      mobileBox.hidden = token;
+      tokenBox.hidden = !token;
+      say(status, "");
+      if (token) certs = await loadCertificates(agent, certSel, status);
+    }
+    form.querySelectorAll("input[name=" + name + "]").forEach(function (r) { r.addEventListener("change", switchMethod); });
+    switchMethod();
+    form.addEventListener("submit", function (ev) {
+      if (method() !== "token") return; // mobile: the ordinary form POST
+      ev.preventDefault();
+      const cert = certs[Number(certSel.value)];
+      if (!cert) { say(status, "Choose a certificate first (the agent must be running).", true); return; }
+      button.disabled = true;
+      sign(agent, cert).catch(function (e) { say(status, "Signing failed: " + e.message, true); })
+        .finally(function () { button.disabled = false; });
+    });
+  }
+
   // ---- sign page ----
   const form = $("sign-form");
   if (form) {
-    const agent = form.dataset.agent;
     const status = $("sign-status");
-    const certSel = $("cert");
-    let certs = [];
-
-    function method() {
-      const m = form.querySelector("input[name=method]:checked");
-      return m ? m.value : "mobile";
-    }
-
-    async function loadCertificates() {
-      say(status, "Looking for the semnat agent…");
-      certSel.textContent = "";
-      try {
-        const resp = await fetch(agent + "/v1/certificates", { headers: { "Accept": "application/json" } });
-        if (!resp.ok) throw new Error(await problemText(resp));
-        certs = await resp.json();
-      } catch (e) {
-        certs = [];
-        say(status, "The semnat agent is not running on this computer (or refused this page). Start it with “semnat agent”, plug in your token, then choose USB token again.", true);
-        return;
-      }
-      if (!certs.length) {
-        say(status, "The agent found no signing certificate on the token. Is the token plugged in?", true);
-        return;
-      }
-      certs.forEach(function (c, i) {
-        const o = document.createElement("option");
-        o.value = String(i);
-        o.textContent = (c.label ? c.label + " – " : "") + c.subject + " (valid until " + (c.notAfter || "").slice(0, 10) + ")";
-        certSel.appendChild(o);
-      });
-      say(status, "Choose your certificate, then sign.");
-    }
-
-    function switchMethod() {
-      const token = method() === "token";
-      $("mobile-fields").hidden = token;
-      $("token-fields").hidden = !token;
-      say(status, "");
-      if (token) loadCertificates();
-    }
-    form.querySelectorAll("input[name=method]").forEach(function (r) { r.addEventListener("change", switchMethod); });
-    switchMethod();
-
-    async function signWithToken() {
-      const cert = certs[Number(certSel.value)];
-      if (!cert) { say(status, "Choose a certificate first (the agent must be running).", true); return; }
+    tokenForm(form, "method", $("mobile-fields"), $("token-fields"), $("cert"), status, $("sign-button"), async function (agent, cert) {
       const fd = new FormData(form);
       fd.delete("_csrf");
       fd.delete("cert-id");
@@ -77,52 +135,41 @@
       fd.set("certificate", cert.certificate);
       fd.set("chain", (cert.chain || []).join(","));
       say(status, "Preparing the documents…");
-      let resp = await fetch("/api/v1/sign-requests", { method: "POST", body: fd });
+      const resp = await fetch("/api/v1/sign-requests", { method: "POST", body: fd });
       if (!resp.ok) { say(status, await problemText(resp), true); return; }
       const req = await resp.json();
       const withdraw = function () { // nothing signed: the server deletes the files now
         fetch("/api/v1/sign-requests/" + encodeURIComponent(req.id), { method: "DELETE" }).catch(function () {});
       };
-      const out = [];
-      for (const d of req.documents) {
-        say(status, "Confirm on the agent and enter your PIN: " + d.name + " (" + d.n + " of " + req.documents.length + ")");
-        let sr;
-        try {
-          sr = await fetch(agent + "/v1/sign", {
-            method: "POST", headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({ certificateId: cert.id, hash: d.hash, scheme: d.scheme || "", digest: d.digest, nonce: d.nonce, document: d.name })
-          });
-        } catch (e) {
-          withdraw();
-          say(status, "The semnat agent stopped answering. Nothing was signed.", true); return;
-        }
-        if (!sr.ok) {
-          withdraw();
-          let type = "";
-          try { type = (await sr.clone().json()).type || ""; } catch (e) { /* not JSON */ }
-          if (type.endsWith(":agent-refused")) { say(status, "You refused the signature in the agent. Nothing was signed.", true); return; }
-          if (type.endsWith(":agent-pin-incorrect")) { say(status, "The token refused the PIN. Nothing was signed; check the PIN and try again.", true); return; }
-          if (type.endsWith(":agent-pin-locked")) { say(status, "The token's PIN is locked; unblock it with the PUK. Nothing was signed.", true); return; }
-          say(status, "The token did not sign: " + await problemText(sr), true); return;
-        }
-        const s = await sr.json();
-        out.push({ signature: s.signature, binding: s.binding, nonce: d.nonce });
-      }
-      say(status, "Finishing the signatures…");
-      resp = await fetch("/api/v1/sign-requests/" + encodeURIComponent(req.id) + "/complete", {
-        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ documents: out })
+      if (await agentSign(agent, cert, req, status, withdraw, false)) window.location.assign("/sign/" + encodeURIComponent(req.id));
+    });
+  }
+
+  // ---- a registered system's request page ----
+  const msignForm = $("msign-form");
+  if (msignForm) {
+    const status = $("msign-status");
+    const id = msignForm.dataset.id;
+    tokenForm(msignForm, "Instrument", $("msign-mobile"), $("msign-token"), $("msign-cert"), status, $("msign-sign"), async function (agent, cert) {
+      say(status, "Preparing the documents…");
+      const resp = await fetch("/" + encodeURIComponent(id) + "/token", {
+        method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": msignForm.elements["_csrf"].value },
+        body: JSON.stringify({ certificate: cert.certificate, chain: cert.chain || [] })
       });
       if (!resp.ok) { say(status, await problemText(resp), true); return; }
-      window.location.assign("/sign/" + encodeURIComponent(req.id));
-    }
-
-    form.addEventListener("submit", function (ev) {
-      if (method() !== "token") return; // mobile: the ordinary form POST
-      ev.preventDefault();
-      const btn = $("sign-button");
-      btn.disabled = true;
-      signWithToken().catch(function (e) { say(status, "Signing failed: " + e.message, true); })
-        .finally(function () { btn.disabled = false; });
+      const req = await resp.json();
+      // Nothing signed (refused, or the server refused the signatures):
+      // the request fails and, once the person read why, the browser goes
+      // back to the system.
+      const withdraw = function () {
+        return fetch("/" + encodeURIComponent(id) + "/cancel", { method: "POST", headers: { "X-CSRF-Token": msignForm.elements["_csrf"].value } })
+          .catch(function () {});
+      };
+      const back = function () { window.location.assign("/" + encodeURIComponent(id)); };
+      // One consent and PIN for the whole request (the agent lists every
+      // document and digest).
+      if (await agentSign(agent, cert, req, status, withdraw, true)) back();
+      else window.setTimeout(back, 2500);
     });
   }
 
