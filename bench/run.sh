@@ -4,8 +4,9 @@
 #
 # A side-by-side script prints TSV rows on stdout:
 #   name<TAB>metric<TAB>ours<TAB>peer<TAB>ratio
-# (peer and ratio may be "-"; ratio = peer / ours, or target / ours: above
-# 1 we do better); anything on stderr is progress for people. A script that
+# (peer and ratio may be "-"); ratio is always peer / ours (the peer may be
+# a target): for times and sizes above 1 means we do better, for rates
+# (req/s, sigs/s) below 1 does. Anything on stderr is progress for people. A script that
 # fails gets an "error" row and makes `make bench` fail after the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
