@@ -14,21 +14,34 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=auto
 fixed="${1:-}"
 budget="${FUZZ_BUDGET:-270}"
-targets=()
+targets=() # "import-path dir FuzzName"
 for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for fn in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
-		targets+=("$pkg $fn")
+		targets+=("$pkg $dir $fn")
 	done
 done
 status=0
 start=$SECONDS
-overhead=0 # seconds spent outside fuzzing so far
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+overhead=0 # seconds spent outside fuzzing so far (builds, worker start-up)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cache="$(go env GOCACHE)/fuzz" # where `go test -fuzz` keeps its corpus
+built=""
 for i in "${!targets[@]}"; do
-	read -r pkg fn <<<"${targets[$i]}"
+	read -r pkg dir fn <<<"${targets[$i]}"
 	left=$((${#targets[@]} - i))
+	s0=$SECONDS
+	# One instrumented test binary per package, for all its targets.
+	if [ "$built" != "$pkg" ]; then
+		if ! go test -c -fuzz=. -o "$tmp/fuzz.test" "$pkg" >"$tmp/log" 2>&1; then
+			cat "$tmp/log"
+			echo "FAIL $pkg: building the fuzz test binary"
+			status=1
+			continue
+		fi
+		built=$pkg
+	fi
 	if [ -n "$fixed" ]; then
 		t="$fixed"
 	else
@@ -39,11 +52,13 @@ for i in "${!targets[@]}"; do
 		[ "$s" -gt 10 ] && s=10
 		t="${s}s"
 	fi
-	s0=$SECONDS
-	if go test -run='^$' -fuzz="^${fn}\$" -fuzztime="$t" -fuzzminimizetime=5s "$pkg" >"$log" 2>&1; then
+	# Run where `go test` would (testdata/fuzz of the package: seeds in,
+	# failing inputs out).
+	if (cd "$dir" && "$tmp/fuzz.test" -test.run='^$' -test.fuzz="^${fn}\$" -test.fuzztime="$t" \
+		-test.fuzzminimizetime=5s -test.fuzzcachedir="$cache/$pkg" -test.paniconexit0) >"$tmp/log" 2>&1; then
 		echo "ok   $pkg $fn (fuzzed $t, $((SECONDS - s0))s in all)"
 	else
-		cat "$log"
+		cat "$tmp/log"
 		echo "FAIL $pkg $fn ($((SECONDS - s0))s)"
 		status=1
 	fi

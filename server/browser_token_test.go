@@ -129,15 +129,23 @@ func TestBrowserTokenCLIAgent(t *testing.T) {
 	tok.Import(t, ent)
 	bin := buildSemnat(t)
 
-	// The page must know the agent's address and the agent the page's origin.
+	// The page must know the agent's address and the agent the page's origin:
+	// the socket bound here is handed to the agent (--listen-fd), never
+	// closed and bound again.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer ln.Close()
 	agentAddr := ln.Addr().String()
-	ln.Close()
+	lf, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
 	e := newSignEnv(t, "", func(c *Config) { c.AgentURL = "http://" + agentAddr })
-	cmd := exec.Command(bin, "agent", "--addr", agentAddr, "--origin", e.url, "--module", tok.ModulePath, "--token-label", tok.Label, "--yes")
+	cmd := exec.Command(bin, "agent", "--listen-fd", "3", "--origin", e.url, "--module", tok.ModulePath, "--token-label", tok.Label, "--yes")
+	cmd.ExtraFiles = []*os.File{lf} // file descriptor 3 in the agent
 	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+tok.Conf, "SEMNAT_PIN="+tok.PIN)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
