@@ -16,6 +16,7 @@ import (
 
 	"github.com/semnat/semnat/agent"
 	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pkcs11/softhsmtest"
 )
 
@@ -151,7 +152,7 @@ func TestBrowserTokenCLIAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
+	var stderr testtool.SyncBuffer // written by the copying goroutine of os/exec
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
