@@ -4,7 +4,10 @@
 #
 # A side-by-side script prints TSV rows on stdout:
 #   name<TAB>metric<TAB>ours<TAB>peer<TAB>ratio
-# (peer and ratio may be "-"); anything on stderr is progress for people.
+# (peer and ratio may be "-"); ratio is always peer / ours (the peer may be
+# a target): for times and sizes above 1 means we do better, for rates
+# (req/s, sigs/s) below 1 does. Anything on stderr is progress for people. A script that
+# fails gets an "error" row and makes `make bench` fail after the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=auto
@@ -14,7 +17,14 @@ rows="$out/rows.tsv"
 : > "$rows"
 
 echo "bench: Go benchmarks (BENCHTIME=${BENCHTIME:-1s})" >&2
-go test -run='^$' -bench="${BENCH:-.}" -benchtime="${BENCHTIME:-1s}" -benchmem ./... | tee "$out/go-bench.txt" >&2 || true
+# A failing benchmark package is a row saying so (its other benchmarks
+# still count), and `make bench` fails at the end.
+status=0
+if ! go test -run='^$' -bench="${BENCH:-.}" -benchtime="${BENCHTIME:-1s}" -benchmem ./... 2>&1 | tee "$out/go-bench.txt" >&2; then
+	status=1
+	awk '/^(FAIL|--- FAIL)/ { gsub(/\t/, " "); printf "go-bench\terror\t%s\t-\t-\n", $0 }' "$out/go-bench.txt" >> "$rows"
+	grep -q 'FAIL' "$out/go-bench.txt" || printf 'go-bench\terror\tgo test -bench failed (see above)\t-\t-\n' >> "$rows"
+fi
 # Benchmark lines: name iterations value unit [value unit]...
 awk '/^pkg: / { pkg=$2; sub(/^github.com\/semnat\/semnat\//, "", pkg) }
 /^Benchmark/ {
@@ -25,7 +35,11 @@ awk '/^pkg: / { pkg=$2; sub(/^github.com\/semnat\/semnat\//, "", pkg) }
 for s in bench/side-*.sh; do
 	[ -e "$s" ] || continue
 	echo "bench: $s" >&2
-	bash "$s" >> "$rows" || echo -e "$(basename "$s")\terror\t-\t-\t-" >> "$rows"
+	if ! bash "$s" >> "$rows"; then
+		printf '%s\terror\tthe script failed (its messages are above)\t-\t-\n' "$(basename "$s")" >> "$rows"
+		status=1
+	fi
 done
 
 printf 'name\tmetric\tours\tpeer\tratio\n' | cat - "$rows" | column -t -s $'\t'
+exit $status

@@ -73,13 +73,18 @@ done
 peer=http://127.0.0.1:$port
 
 echo "side-ocsp: ours at $ours, openssl at $peer, ${#get_reqs[@]} certificates, $DUR per run, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-read -r og_rate og_p50 og_p99 _ < <("$tmp/loadgen" -url "$ours" -req "$get_list" -method GET -c 32 -d "$DUR")
-read -r pg_rate pg_p50 pg_p99 _ < <("$tmp/loadgen" -url "$peer" -req "$get_list" -method GET -c 32 -d "$DUR")
-read -r on_rate _ _ _ < <("$tmp/loadgen" -url "$ours" -req "$post_list" -method POST -c 32 -d "$DUR")
-read -r pn_rate _ _ _ < <("$tmp/loadgen" -url "$peer" -req "$post_list" -method POST -c 32 -d "$DUR")
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }'; }
-printf 'side-ocsp-get\tresponses/s\t%s\t%s\t%s\n' "$og_rate" "$pg_rate" "$(ratio "$og_rate" "$pg_rate")"
-printf 'side-ocsp-get\tp50_ms\t%s\t%s\t%s\n' "$og_p50" "$pg_p50" "$(ratio "$og_p50" "$pg_p50")"
-printf 'side-ocsp-get\tp99_ms\t%s\t%s\t%s\n' "$og_p99" "$pg_p99" "$(ratio "$og_p99" "$pg_p99")"
-printf 'side-ocsp-nonce\tresponses/s\t%s\t%s\t%s\n' "$on_rate" "$pn_rate" "$(ratio "$on_rate" "$pn_rate")"
+# A run that fails (no reply, or more than 1% errors) makes the script fail
+# (set -e); the errors of a run that passes are a row of their own.
+read -r og_rate og_p50 og_p99 og_err < <("$tmp/loadgen" -url "$ours" -req "$get_list" -method GET -c 32 -d "$DUR")
+read -r pg_rate pg_p50 pg_p99 pg_err < <("$tmp/loadgen" -url "$peer" -req "$get_list" -method GET -c 32 -d "$DUR")
+read -r on_rate _ _ on_err < <("$tmp/loadgen" -url "$ours" -req "$post_list" -method POST -c 32 -d "$DUR")
+read -r pn_rate _ _ pn_err < <("$tmp/loadgen" -url "$peer" -req "$post_list" -method POST -c 32 -d "$DUR")
+# ratio = peer / ours, as in every row of `make bench`.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+printf 'side-ocsp-get\tresponses/s\t%s\t%s\t%s\n' "$og_rate" "$pg_rate" "$(ratio "$pg_rate" "$og_rate")"
+printf 'side-ocsp-get\tp50_ms\t%s\t%s\t%s\n' "$og_p50" "$pg_p50" "$(ratio "$pg_p50" "$og_p50")"
+printf 'side-ocsp-get\tp99_ms\t%s\t%s\t%s\n' "$og_p99" "$pg_p99" "$(ratio "$pg_p99" "$og_p99")"
+printf 'side-ocsp-get\terrors\t%s\t%s\t-\n' "$og_err" "$pg_err"
+printf 'side-ocsp-nonce\tresponses/s\t%s\t%s\t%s\n' "$on_rate" "$pn_rate" "$(ratio "$pn_rate" "$on_rate")"
+printf 'side-ocsp-nonce\terrors\t%s\t%s\t-\n' "$on_err" "$pn_err"
 printf 'side-ocsp-loadavg\t1min\t%s\t-\t-\n' "$(cut -d' ' -f1 /proc/loadavg)"

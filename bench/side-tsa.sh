@@ -7,7 +7,8 @@
 # RSA-2048, ECDSA for P-256): the ceiling a TSA signing with that key can
 # reach. (openssl has no TSA server to compare with: `openssl ts -reply`
 # is one process per token.)
-# Prints TSV rows: name metric ours peer ratio. Traffic: 127.0.0.1 only.
+# Prints TSV rows: name metric ours peer ratio (peer / ours). Traffic:
+# 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=auto
@@ -32,14 +33,15 @@ for entity in tsa tsa-rsa; do
 	for _ in $(seq 100); do grep -q '^listening on' "$tmp/$entity.out" 2>/dev/null && break; sleep 0.1; done
 	url=$(sed -n 's/^listening on //p' "$tmp/$entity.out")
 	echo "side-tsa: $entity at $url, $DUR, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-	read -r rate p50 p99 _ < <("$tmp/loadgen" -url "$url/" -req "$tmp/req.tsq" -method POST -kind tsa -c 32 -d "$DUR")
+	read -r rate p50 p99 errs < <("$tmp/loadgen" -url "$url/" -req "$tmp/req.tsq" -method POST -kind tsa -c 32 -d "$DUR")
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	read -r raw < <(GOMAXPROCS=2 "$tmp/loadgen" -signkey "$pki/$entity/key.pem" -c 2 -d 3s)
 	name=side-tsa-p256
 	[ "$entity" = tsa-rsa ] && name=side-tsa-rsa2048
-	printf '%s\ttokens/s_vs_raw_signs/s\t%s\t%s\t%s\n' "$name" "$rate" "$raw" "$(ratio "$rate" "$raw")"
+	printf '%s\ttokens/s_vs_raw_signs/s\t%s\t%s\t%s\n' "$name" "$rate" "$raw" "$(ratio "$raw" "$rate")"
 	printf '%s\tp50_ms\t%s\t-\t-\n' "$name" "$p50"
 	printf '%s\tp99_ms\t%s\t-\t-\n' "$name" "$p99"
+	printf '%s\terrors\t%s\t-\t-\n' "$name" "$errs"
 done
 printf 'side-tsa-loadavg\t1min\t%s\t-\t-\n' "$(cut -d' ' -f1 /proc/loadavg)"

@@ -466,13 +466,14 @@ func TestClientChecks(t *testing.T) {
 	if err != nil || len(res.CMS) == 0 || res.Signature != nil {
 		t.Fatalf("PKCS7: %v", err)
 	}
-	// Context cancellation ends Wait.
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
-	defer cancel()
-	p, err := newTestClient(t, base, FaceMID, nil).Start(ctx, SignRequest{MSISDN: GeneratedUser(130).MSISDN, IDNP: GeneratedUser(130).IDNP, Digest: d, Hash: cryptoSHA256})
+	// Context cancellation ends Wait. (Start has its own context: a 30 ms
+	// one for both raced the request itself on a loaded machine.)
+	p, err := newTestClient(t, base, FaceMID, nil).Start(t.Context(), SignRequest{MSISDN: GeneratedUser(130).MSISDN, IDNP: GeneratedUser(130).IDNP, Digest: d, Hash: cryptoSHA256})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
+	defer cancel()
 	if _, err := p.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("cancelled wait: %v", err)
 	}

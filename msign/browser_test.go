@@ -77,8 +77,9 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 
 // TestBrowserMobileSignAndVerify: upload on /sign, sign with the mobile
 // signature (the code on the page is the code on the phone; approved on the
-// simulator), download, check with pdfsig; then /verify shows a green card
-// for the signed file and a red one for a tampered copy.
+// simulator), download, check with pdfsig; then /verify shows an amber card
+// (INDETERMINATE / TRY_LATER: no revocation data offline) for the signed
+// file and a red one for a tampered copy.
 func TestBrowserMobileSignAndVerify(t *testing.T) {
 	ctx, dl := newBrowser(t)
 	e := newSignEnv(t, "", nil)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/semnat/semnat/agent"
 	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pkcs11/softhsmtest"
 )
 
@@ -142,21 +143,29 @@ func TestBrowserTokenCLIAgent(t *testing.T) {
 	tok.Import(t, ent)
 	bin := buildSemnat(t)
 
-	// The page must know the agent's address and the agent the page's origin.
+	// The page must know the agent's address and the agent the page's origin:
+	// the socket bound here is handed to the agent (--listen-fd), never
+	// closed and bound again.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer ln.Close()
 	agentAddr := ln.Addr().String()
-	ln.Close()
+	lf, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
 	e := newSignEnv(t, "", func(c *Config) { c.AgentURL = "http://" + agentAddr })
-	cmd := exec.Command(bin, "agent", "--addr", agentAddr, "--origin", e.url, "--module", tok.ModulePath, "--token-label", tok.Label, "--yes")
+	cmd := exec.Command(bin, "agent", "--listen-fd", "3", "--origin", e.url, "--module", tok.ModulePath, "--token-label", tok.Label, "--yes")
+	cmd.ExtraFiles = []*os.File{lf} // file descriptor 3 in the agent
 	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+tok.Conf, "SEMNAT_PIN="+tok.PIN)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
+	var stderr testtool.SyncBuffer // written by the copying goroutine of os/exec
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,13 @@
 // HTTP 200 with a successful protocol status (checked on each reply, and
 // every 256th reply fully parsed with the semnat packages). Used by
 // bench/side-ocsp.sh and bench/side-tsa.sh; traffic goes where -url says.
+// Failed exchanges are counted in the errors column and, with the first
+// error, reported on stderr; more than 1% of errors fails the run.
+//
+// -once sends each request file exactly once (spread over the
+// connections) instead of cycling through them for -d: a cold pass over
+// distinct documents, which no cache of the server has seen. The first
+// file is the readiness probe and is not measured.
 //
 // -kind verify and -kind seal drive semnat's API (bench/side-server.sh):
 // the request files are PDFs POSTed as application/pdf (with -header, e.g.
@@ -39,6 +46,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
 	"github.com/semnat/semnat/ocsp"
 	"github.com/semnat/semnat/tsa"
 )
@@ -58,6 +68,7 @@ func main() {
 	flag.StringVar(&wantIndication, "want", "TOTAL-PASSED", "with -kind verify: the indication every report must have")
 	conns := flag.Int("c", 32, "concurrent keep-alive connections")
 	dur := flag.Duration("d", 5*time.Second, "duration (at most 10s)")
+	once := flag.Bool("once", false, "send each request file once, then stop (instead of -d)")
 	signKey := flag.String("signkey", "", "instead: measure the raw signature rate of this PKCS#8 PEM key (SHA-256 digests, -c goroutines)")
 	flag.Parse()
 	if *signKey != "" {
@@ -67,7 +78,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*target, *reqs, *method, *kind, *conns, min(*dur, 10*time.Second)); err != nil {
+	if err := run(*target, *reqs, *method, *kind, *conns, min(*dur, 10*time.Second), *once); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
@@ -78,7 +89,7 @@ var (
 	wantIndication string
 )
 
-func run(target, reqFiles, method, kind string, conns int, dur time.Duration) error {
+func run(target, reqFiles, method, kind string, conns int, dur time.Duration, once bool) error {
 	u, err := url.Parse(target)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return fmt.Errorf("-url %q: want http://HOST:PORT/PATH", target)
@@ -141,6 +152,10 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration) er
 	var stop atomic.Bool
 	var errs atomic.Int64
 	var firstErr atomic.Value
+	var next atomic.Int64 // with once: the next request file to send
+	if once {
+		next.Store(1) // the first one was the readiness probe: not cold any more
+	}
 	lats := make([][]time.Duration, conns)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -152,6 +167,11 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration) er
 			defer c.close()
 			mine := make([]time.Duration, 0, 1<<16)
 			for n := i; !stop.Load(); n++ {
+				if once {
+					if n = int(next.Add(1) - 1); n >= len(wires) {
+						break
+					}
+				}
 				t0 := time.Now()
 				body, err := c.do(wires[n%len(wires)])
 				if err == nil {
@@ -170,10 +190,16 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration) er
 			lats[i] = mine
 		}()
 	}
-	time.Sleep(dur)
-	stop.Store(true)
-	elapsed := time.Since(start)
-	wg.Wait()
+	var elapsed time.Duration
+	if once {
+		wg.Wait()
+		elapsed = time.Since(start)
+	} else {
+		time.Sleep(dur)
+		stop.Store(true)
+		elapsed = time.Since(start)
+		wg.Wait()
+	}
 	var all []time.Duration
 	for _, l := range lats {
 		all = append(all, l...)
@@ -181,8 +207,11 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration) er
 	if len(all) == 0 {
 		return fmt.Errorf("no request completed: %v", firstErr.Load())
 	}
-	if e := errs.Load(); e*100 > int64(len(all)) {
-		return fmt.Errorf("%d errors for %d replies, first: %v", e, len(all), firstErr.Load())
+	if e := errs.Load(); e > 0 {
+		fmt.Fprintf(os.Stderr, "loadgen: %d failed exchanges for %d good replies, first: %v\n", e, len(all), firstErr.Load())
+		if e*100 > int64(len(all)) {
+			return fmt.Errorf("%d errors for %d replies (more than 1%%), first: %v", e, len(all), firstErr.Load())
+		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	pct := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000 }
@@ -376,11 +405,23 @@ func checkSeal(b []byte, full bool) error {
 	return nil
 }
 
-// checkOCSP: OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED (0), ... }.
+// checkOCSP parses OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED,
+// responseBytes [0] EXPLICIT ... OPTIONAL }: the status must be
+// successful (0) and the response bytes present; an error reply
+// (malformedRequest, tryLater, unauthorized, ...) is an error. Every full
+// check parses the whole response with the ocsp package.
 func checkOCSP(b []byte, full bool) error {
-	i := bytes.Index(b[:min(len(b), 8)], []byte{0x0a, 0x01})
-	if len(b) < 5 || b[0] != 0x30 || i < 0 || i+2 >= len(b) || b[i+2] != 0 {
-		return fmt.Errorf("not a successful OCSP response (%d bytes)", len(b))
+	in := cryptobyte.String(b)
+	var resp cryptobyte.String
+	var status int64
+	if !in.ReadASN1(&resp, cbasn1.SEQUENCE) || !in.Empty() || !readEnumerated(&resp, &status) {
+		return fmt.Errorf("not an OCSP response (%d bytes)", len(b))
+	}
+	if status != 0 {
+		return fmt.Errorf("OCSP response status %d, want 0 (successful)", status)
+	}
+	if !resp.PeekASN1Tag(cbasn1.Tag(0).Constructed().ContextSpecific()) {
+		return fmt.Errorf("successful OCSP response without responseBytes (%d bytes)", len(b))
 	}
 	if full {
 		r, err := ocsp.ParseResponse(bytes.Clone(b))
@@ -391,11 +432,36 @@ func checkOCSP(b []byte, full bool) error {
 	return nil
 }
 
-// checkTSA: TimeStampResp ::= SEQUENCE { status SEQUENCE { INTEGER 0 ... } ... }.
+// readEnumerated reads an ENUMERATED (cryptobyte has no reader for it).
+func readEnumerated(s *cryptobyte.String, out *int64) bool {
+	var v cryptobyte.String
+	if !s.ReadASN1(&v, cbasn1.ENUM) || len(v) == 0 || len(v) > 8 {
+		return false
+	}
+	n := int64(int8(v[0]))
+	for _, c := range v[1:] {
+		n = n<<8 | int64(c)
+	}
+	*out = n
+	return true
+}
+
+// checkTSA parses TimeStampResp ::= SEQUENCE { status PKIStatusInfo,
+// timeStampToken ContentInfo OPTIONAL }: the status must be granted (0) or
+// grantedWithMods (1) and the token present. Every full check parses the
+// whole response with the tsa package.
 func checkTSA(b []byte, full bool) error {
-	i := bytes.Index(b[:min(len(b), 12)], []byte{0x02, 0x01, 0x00})
-	if len(b) < 8 || b[0] != 0x30 || i < 0 {
-		return fmt.Errorf("not a granted time-stamp reply (%d bytes)", len(b))
+	in := cryptobyte.String(b)
+	var resp, info cryptobyte.String
+	var status int64
+	if !in.ReadASN1(&resp, cbasn1.SEQUENCE) || !in.Empty() || !resp.ReadASN1(&info, cbasn1.SEQUENCE) || !info.ReadASN1Integer(&status) {
+		return fmt.Errorf("not a time-stamp response (%d bytes)", len(b))
+	}
+	if status != 0 && status != 1 {
+		return fmt.Errorf("time-stamp response status %d, want granted (0 or 1)", status)
+	}
+	if !resp.PeekASN1Tag(cbasn1.SEQUENCE) {
+		return fmt.Errorf("granted time-stamp response without a token (%d bytes)", len(b))
 	}
 	if full {
 		if _, err := tsa.ParseResponse(bytes.Clone(b)); err != nil {

@@ -21,6 +21,7 @@ import (
 
 func newAgentCmd(a *app) *cobra.Command {
 	var addr, module, label, serial, pinFile string
+	var listenFD int
 	var origins []string
 	var yes bool
 	cmd := &cobra.Command{
@@ -57,6 +58,10 @@ Security model:
 Endpoints: GET /v1/info, GET /v1/certificates (the token's signing
 certificates, no PIN needed), POST /v1/sign; errors are RFC 9457 problem
 documents (types urn:semnat:problem:agent-*). See package agent/wire.
+
+--listen-fd N serves on a loopback socket the parent process bound and
+passed as file descriptor N (instead of binding --addr): a launcher or a
+test that must know the address before the agent starts keeps it bound.
 
 --yes signs without asking, with the PIN from --pin-file or $` + pkcs11.EnvPIN + `.
 It is for automated tests only: any page on an allowed origin can then sign
@@ -110,7 +115,7 @@ anything with your key.`,
 			} else {
 				a.log.Debug("agent token", "label", slot.Token.Label, "serial", slot.Token.Serial, "module", mod.Path())
 			}
-			ln, base, err := httpserve.Listen(addr)
+			ln, base, err := agentListener(addr, listenFD)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
@@ -130,6 +135,7 @@ anything with your key.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", wire.DefaultAddr, "loopback address to listen on (port 0 picks a free one)")
+	cmd.Flags().IntVar(&listenFD, "listen-fd", 0, "serve on the loopback listening socket inherited as this file descriptor (instead of --addr)")
 	cmd.Flags().StringArrayVar(&origins, "origin", nil, "web origin allowed to use the agent, e.g. https://msign.example (repeatable; required)")
 	cmd.Flags().StringVar(&module, "module", "", "PKCS#11 module (default $"+pkcs11.EnvModule+", then the usual SoftHSM2/OpenSC paths)")
 	cmd.Flags().StringVar(&label, "token-label", "", "token label (default: the only token present)")
@@ -195,4 +201,26 @@ func terminalConsent(in io.Reader, out io.Writer) agent.ConsentFunc {
 		}
 		return pin, nil
 	}
+}
+
+// agentListener binds addr, or (fd > 0) takes the listening socket the
+// parent passed as file descriptor fd, which must be on loopback too.
+func agentListener(addr string, fd int) (net.Listener, string, error) {
+	if fd <= 0 {
+		return httpserve.Listen(addr)
+	}
+	f := os.NewFile(uintptr(fd), "listen-fd")
+	if f == nil {
+		return nil, "", fmt.Errorf("--listen-fd %d: not an open file descriptor", fd)
+	}
+	defer f.Close() // net.FileListener dups it
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("--listen-fd %d: not a listening socket: %w", fd, err)
+	}
+	if !agent.IsLoopback(ln.Addr().String()) {
+		ln.Close()
+		return nil, "", fmt.Errorf("--listen-fd %d: the socket listens on %s; the agent listens on loopback only", fd, ln.Addr())
+	}
+	return ln, "http://" + ln.Addr().String(), nil
 }

@@ -9,10 +9,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/semnat/semnat/agent/wire"
@@ -185,5 +187,46 @@ func TestCLIAgentUsage(t *testing.T) {
 	code, out, _ := tokenRun(t, "", "agent", "--help")
 	if code != 0 || !strings.Contains(out, "Security model") || !strings.Contains(out, "--origin") {
 		t.Errorf("help: %d %s", code, out)
+	}
+}
+
+// TestAgentListenFD: --listen-fd takes over a loopback socket and refuses
+// one that listens beyond loopback, and a descriptor that is no socket.
+func TestAgentListenFD(t *testing.T) {
+	fdOf := func(ln net.Listener) int {
+		t.Helper()
+		f, err := ln.(*net.TCPListener).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		fd, err := syscall.Dup(int(f.Fd())) // agentListener closes what it gets
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fd
+	}
+	lo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lo.Close()
+	ln, base, err := agentListener("ignored", fdOf(lo))
+	if err != nil || base != "http://"+lo.Addr().String() {
+		t.Fatalf("loopback socket: %v %q", err, base)
+	}
+	ln.Close()
+	wide, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wide.Close()
+	if _, _, err := agentListener("", fdOf(wide)); err == nil || !strings.Contains(err.Error(), "loopback only") {
+		t.Errorf("a socket on 0.0.0.0: %v", err)
+	}
+	r, w, _ := os.Pipe()
+	defer w.Close()
+	if _, _, err := agentListener("", int(r.Fd())); err == nil || !strings.Contains(err.Error(), "not a listening socket") {
+		t.Errorf("a pipe: %v", err)
 	}
 }

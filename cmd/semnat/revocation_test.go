@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,22 +26,7 @@ import (
 )
 
 // revSyncBuffer is a goroutine-safe buffer for a server command's stdout.
-type revSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *revSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *revSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type revSyncBuffer = testtool.SyncBuffer
 
 // revStartServer runs a server command until the test ends and returns the
 // URL it prints.
