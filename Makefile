@@ -26,9 +26,10 @@ test: ## unit + integration tests (the CI command)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 # The packages whose code runs concurrently (PKCS#11 session pool, store,
-# HTTP server, MSSP simulator and client, token agent), under the race
+# service host, MSign and the composed server, MSSP simulator and client,
+# token agent), under the race
 # detector. CI runs it after `make test`.
-RACE_PKGS := ./pkcs11/... ./store/... ./server/... ./mobileid/... ./agent/...
+RACE_PKGS := ./pkcs11/... ./store/... ./service/... ./server/... ./msign/... ./mobileid/... ./agent/...
 
 race: ## the concurrent packages' tests under -race (CI runs it)
 	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
