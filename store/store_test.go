@@ -334,3 +334,63 @@ func testUpdateSerialised(t *testing.T, b backend) {
 		t.Fatalf("expired item (the time to live was kept): %v", err)
 	}
 }
+
+func TestPutNewAndList(t *testing.T) { eachBackend(t, testPutNewAndList) }
+func testPutNewAndList(t *testing.T, b backend) {
+	c := newClock()
+	s := b.open(t, c)
+	ctx := context.Background()
+	// A message id is accepted once while it lives, again once it expired.
+	if err := s.PutNew(ctx, "msgid", "m1", []byte("1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutNew(ctx, "msgid", "m1", []byte("2"), time.Minute); !errors.Is(err, ErrExists) {
+		t.Fatalf("second use: %v", err)
+	}
+	if v, _ := s.Get(ctx, "msgid", "m1"); string(v) != "1" {
+		t.Fatalf("the refused PutNew changed the value: %q", v)
+	}
+	c.add(2 * time.Minute)
+	if err := s.PutNew(ctx, "msgid", "m1", []byte("3"), time.Minute); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	// Of concurrent PutNew calls exactly one wins.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.PutNew(ctx, "msgid", "race", []byte("x"), time.Minute); err == nil {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			} else if !errors.Is(err, ErrExists) {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Fatalf("%d concurrent PutNew calls won", won)
+	}
+	// Forever items outlive any clock; List gives live items by id.
+	s.Put(ctx, "sp", "b", []byte("B"), Forever)
+	s.Put(ctx, "sp", "a", []byte("A"), Forever)
+	s.Put(ctx, "sp", "old", []byte("O"), time.Second)
+	c.add(100 * 365 * 24 * time.Hour)
+	items, err := s.List(ctx, "sp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || items[0].ID != "a" || string(items[1].Value) != "B" || !items[0].Expires.IsZero() {
+		t.Fatalf("list: %+v", items)
+	}
+	if n, err := s.Sweep(ctx); err != nil || n < 1 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+	if _, err := s.Get(ctx, "sp", "a"); err != nil {
+		t.Fatalf("a Forever item expired: %v", err)
+	}
+}
