@@ -210,6 +210,14 @@ func testAuditChain(t *testing.T, b backend) {
 	if n, err := s.VerifyAudit(ctx); err != nil || n != 200 {
 		t.Fatalf("verify: %d %v", n, err)
 	}
+	// Reading the log back: pages in order, the details as appended.
+	page, err := s.AuditEntries(ctx, 190, 5)
+	if err != nil || len(page) != 5 || page[0].Seq != 191 || page[4].Seq != 195 || page[0].Details["level"] != "B-T" || page[0].Action != "seal" {
+		t.Fatalf("entries: %+v %v", page, err)
+	}
+	if rest, err := s.AuditEntries(ctx, 195, 100); err != nil || len(rest) != 5 {
+		t.Fatalf("rest: %d %v", len(rest), err)
+	}
 	// The log refuses updates and deletes.
 	if _, err := s.db.Exec(`UPDATE audit SET actor = 'mallory' WHERE seq = 5`); err == nil {
 		t.Fatal("update allowed")
