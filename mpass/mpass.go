@@ -77,8 +77,8 @@ type Config struct {
 
 // Errors callers test with errors.Is.
 var (
-	ErrUnknownSP  = errors.New("mpass: no relying service is registered under that entity id")
-	ErrBadSP      = errors.New("mpass: the relying service's metadata is not usable")
+	ErrUnknownSP = errors.New("mpass: no relying service is registered under that entity id")
+	ErrBadSP     = errors.New("mpass: the relying service's metadata is not usable")
 )
 
 // Service is MPass.

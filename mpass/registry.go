@@ -37,10 +37,10 @@ type SP struct {
 // SPInfo is what `semnat mpass sp list` shows of a registration.
 type SPInfo struct {
 	EntityID   string    `json:"entityId"`
-	ACS        []string  `json:"acs"`               // assertion consumer service URLs
-	SigningKey bool      `json:"signingKey"`        // a certificate its AuthnRequests are checked with
-	Encrypts   bool      `json:"encrypts"`          // an encryption certificate: assertions are encrypted
-	Logout     []string  `json:"logout,omitempty"`  // single logout service URLs
+	ACS        []string  `json:"acs"`              // assertion consumer service URLs
+	SigningKey bool      `json:"signingKey"`       // a certificate its AuthnRequests are checked with
+	Encrypts   bool      `json:"encrypts"`         // an encryption certificate: assertions are encrypted
+	Logout     []string  `json:"logout,omitempty"` // single logout service URLs
 	Added      time.Time `json:"added"`
 }
 
