@@ -22,6 +22,7 @@ import (
 	"github.com/semnat/semnat/internal/httpserve"
 	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pkiserve"
@@ -93,6 +94,9 @@ func (f *serveFlags) bind(a *app, cmd *cobra.Command, demo bool) {
 		a.log = log
 		if f.demo {
 			return runServeDemo(cmd.Context(), a, f)
+		}
+		if f.run != nil { // a service of its own: `semnat NAME serve`
+			return f.run(cmd.Context(), a, f, cmd.CommandPath())
 		}
 		return runServe(cmd.Context(), a, f, cmd.CommandPath())
 	}
@@ -325,7 +329,11 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	cfg.APIKeys = map[string]string{key: "demo"}
 	cfg.Mobile, cfg.PublicOrigin = mobile, base
 	cfg.Revocation, cfg.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, [][]byte{p.Root.Cert.Raw}
-	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, PKIServices: svc, MobileSim: sim.Handler()}
+	mp, err := demoMPass(a, data, base, mobile)
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mp, PKIServices: svc, MobileSim: sim.Handler()}
 	if err := f.hostConfig(&sc); err != nil {
 		return err
 	}
@@ -343,9 +351,10 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  sign API:      POST " + base + "/api/v1/sign-requests   (token signing needs `semnat agent` on " + wire.DefaultAddr + ")",
 		"  verify:        POST " + base + "/api/v1/verifications",
 		"  seal:          POST " + base + "/api/v1/seal   (X-API-Key from " + keyPath + ")",
+		"  MPass (SAML):  " + base + mpass.PathMetadata + "   (relying services: `semnat mpass sp add --metadata FILE --data " + data + "`)",
 		"  TSA / OCSP:    " + base + testcerts.TSAPath + "   " + base + testcerts.OCSPPath,
 		"  mobile (MSSP): " + base + "/mid-api   " + base + "/rest/service",
-		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + ")",
+		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + " to sign, " + mobileid.DefaultPIN1 + " to log in)",
 		"  trust anchors: " + filepath.Join(pkiDir, testcerts.TrustAnchorsFile),
 	}, "\n"))
 	return serveUntilDone(ctx, a, ln, local, srv, nil)
