@@ -1,6 +1,7 @@
 package mpass
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
@@ -158,12 +159,14 @@ func (e *env) newRP(name string, register bool) *relyingParty {
 	}
 	hs := httptest.NewUnstartedServer(nil)
 	root, _ := url.Parse("http://" + hs.Listener.Addr().String())
-	mw, err := samlsp.New(samlsp.Options{URL: *root, Key: key, Certificate: cert, IDPMetadata: e.metadata(), SignRequest: true})
+	mw, err := samlsp.New(samlsp.Options{URL: *root, Key: key, Certificate: cert, IDPMetadata: e.metadata(), SignRequest: true,
+		CookieName: "token-" + name})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/saml/", mw)
+	mux.HandleFunc("/logout", mw.HandleStartLogout)
 	mux.Handle("/app", mw.RequireAccount(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess := samlsp.SessionFromContext(r.Context())
 		attrs := sess.(samlsp.SessionWithAttributes).GetAttributes()
@@ -314,4 +317,36 @@ func (e *env) phoneLogin(c *http.Client, tx, phone string) (*http.Response, []by
 		code = string(m[1])
 	}
 	return resp, b, code
+}
+
+// login logs the browser c in to rp with the phone of user (approving on
+// the phone) and returns the application's page.
+func (e *env) login(c *http.Client, rp *relyingParty, user mobileid.User) string {
+	e.t.Helper()
+	tx, _ := e.startLogin(c, rp)
+	resp, b, code := e.phoneLogin(c, tx, user.MSISDN)
+	if code == "" {
+		e.t.Fatalf("no verification code: %d\n%s", resp.StatusCode, b)
+	}
+	approve(e.t, user.MSISDN, code)
+	_, b = e.waitDone(c, resp.Request.URL.String())
+	action, fields := form(e.t, b)
+	_, b = e.post(c, action, fields)
+	return string(b)
+}
+
+// followForms submits the auto-posted SAML forms of a page chain (what the
+// pages' script does in a browser) until a page without one.
+func (e *env) followForms(c *http.Client, b []byte) (*http.Response, []byte) {
+	e.t.Helper()
+	var resp *http.Response
+	for i := 0; i < 10; i++ {
+		if !bytes.Contains(b, []byte(`name="SAMLRequest"`)) && !bytes.Contains(b, []byte(`name="SAMLResponse"`)) {
+			return resp, b
+		}
+		action, fields := form(e.t, b)
+		resp, b = e.post(c, action, fields)
+	}
+	e.t.Fatal("too many forms")
+	return nil, nil
 }

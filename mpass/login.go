@@ -162,13 +162,13 @@ func (s *Service) waitURL(tx *loginTx) string {
 	return pathWait + "?" + url.Values{"tx": {tx.ID}, "lang": {tx.Lang}}.Encode()
 }
 
-// currentSession is the browser's SSO session, or nil.
-func (s *Service) currentSession(c echo.Context) (*ssoSession, string) {
-	ck, err := c.Cookie(cookieSession)
+// currentSession is the browser's SSO session and its store key, or nil.
+func (s *Service) currentSession(r *http.Request) (*ssoSession, string) {
+	ck, err := r.Cookie(cookieSession)
 	if err != nil || len(ck.Value) != 64 {
 		return nil, ""
 	}
-	b, err := s.cfg.Store.Get(c.Request().Context(), kindSession, digest(ck.Value))
+	b, err := s.cfg.Store.Get(r.Context(), kindSession, digest(ck.Value))
 	if err != nil {
 		return nil, ""
 	}
@@ -196,7 +196,7 @@ func (s *Service) loginPage(c echo.Context) error {
 	if tx.State == "waiting" {
 		return c.Redirect(http.StatusSeeOther, s.waitURL(tx))
 	}
-	if ss, key := s.currentSession(c); ss != nil && !tx.ForceAuthn {
+	if ss, key := s.currentSession(c.Request()); ss != nil && !tx.ForceAuthn {
 		if tx, err = s.loadTx(c, true); err != nil {
 			return s.noTx(c, err)
 		}

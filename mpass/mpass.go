@@ -34,6 +34,7 @@ import (
 
 	"github.com/crewjam/saml"
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/semnat/semnat/crl"
 	"github.com/semnat/semnat/mobileid"
@@ -177,6 +178,9 @@ func (s *Service) Mount(g *echo.Group) {
 	meta := echo.WrapHandler(http.HandlerFunc(s.idp.ServeMetadata))
 	g.GET(PathMetadata, meta)
 	g.GET("/meta", meta)
+	slo := echo.WrapHandler(http.HandlerFunc(s.idp.ServeSLO))
+	g.GET(PathLogout, slo)
+	g.POST(PathLogout, slo, middleware.BodyLimit(fmt.Sprint(maxSAMLBody)))
 	g.GET(PathSSO, s.ssoRequest)
 	g.POST(PathSSO, s.ssoRequest)
 	g.GET(pathLogin, s.loginPage)

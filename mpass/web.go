@@ -180,7 +180,8 @@ func (d pageData) T(key string) string {
 
 type web struct {
 	pages    map[string]*template.Template
-	postForm *template.Template
+	postForm *template.Template // a Response (or LogoutResponse) to a relying service
+	postReq  *template.Template // a LogoutRequest to a relying service
 	files    http.Handler
 }
 
@@ -198,6 +199,9 @@ func newWeb() (*web, error) {
 		return nil, fmt.Errorf("mpass: post form: %w", err)
 	}
 	w.postForm = pf
+	if w.postReq, err = template.ParseFS(webFS, "web/post-request.html"); err != nil {
+		return nil, fmt.Errorf("mpass: post form: %w", err)
+	}
 	sub, err := fs.Sub(webFS, "web/static")
 	if err != nil {
 		return nil, err

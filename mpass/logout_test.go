@@ -1,0 +1,39 @@
+package mpass
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/semnat/semnat/mobileid"
+)
+
+// TestSingleLogout: logged in to two relying services (the second by SSO),
+// the person logs out at the second; MPass ends the SSO session, carries
+// the logout to the first (front-channel, its LogoutResponse comes back),
+// then answers the second. Both services and MPass then ask for a new login.
+func TestSingleLogout(t *testing.T) {
+	e := newEnv(t, nil)
+	rp1, rp2 := e.newRP("shop.test", true), e.newRP("library.test", true)
+	c := newBrowserClient(t)
+	user := mobileid.GeneratedUser(4)
+	if page := e.login(c, rp1, user); !strings.HasPrefix(page, "NameIdentifier="+user.IDNP) {
+		t.Fatalf("login: %s", page)
+	}
+	_, b := e.get(c, rp2.url+"/app")
+	if _, b = e.followForms(c, b); !strings.HasPrefix(string(b), "NameIdentifier="+user.IDNP) {
+		t.Fatalf("SSO: %s", b)
+	}
+	resp, b := e.get(c, rp2.url+"/logout")
+	resp, b = e.followForms(c, b)
+	if resp == nil || !strings.HasPrefix(resp.Request.URL.String(), rp2.url) {
+		t.Fatalf("logout did not end at the second service: %v\n%s", resp, b)
+	}
+	// Everything asks for a login again: no session at MPass or at either service.
+	for _, rp := range []*relyingParty{rp1, rp2} {
+		resp, b := e.get(c, rp.url+"/app")
+		if !strings.HasPrefix(resp.Request.URL.String(), e.url+pathLogin+"?") || !reTx.Match(b) {
+			t.Fatalf("%s after logout: %s\n%s", rp.url, resp.Request.URL, b)
+		}
+	}
+	checkAudit(t, e, "mpass.login", "mpass.login-sso", "mpass.logout")
+}
