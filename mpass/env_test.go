@@ -91,6 +91,7 @@ func fixtures(t testing.TB) {
 // services made with crewjam/saml's samlsp.
 type env struct {
 	t     *testing.T
+	dsnOf string
 	url   string
 	srv   *Service
 	store *store.Store
@@ -99,25 +100,52 @@ type env struct {
 }
 
 func newEnv(t *testing.T, mut func(*Config)) *env {
+	return newEnvOn(t, filepath.Join(t.TempDir(), "semnat.db"), mut)
+}
+
+// newEnvOn is newEnv on the store dsn names.
+func newEnvOn(t *testing.T, dsn string, mut func(*Config)) *env {
 	t.Helper()
 	fixtures(t)
-	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "semnat.db"), store.Options{})
+	st, err := store.Open(dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc, err := mobileid.NewClient(shared.simURL+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI,
-		Roots: shared.pki.RootPool(), Intermediates: shared.pki.IntermediatePool(), PollInterval: 10 * time.Millisecond,
-		HTTPClient: &http.Client{Timeout: 30 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { st.Close() })
 	key, cert, err := SelfSigned("mpass.test", time.Now(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewUnstartedServer(nil)
 	base := "http://" + hs.Listener.Addr().String()
-	cfg := Config{Store: st, PublicURL: base, Key: key, Certificate: cert, Mobile: mc, PhoneTimeout: 20 * time.Second}
+	s := startInstance(t, hs, Config{Store: st, PublicURL: base, Key: key, Certificate: cert}, mut)
+	return &env{t: t, dsnOf: dsn, url: base, srv: s, store: st, key: key, cert: cert}
+}
+
+// second is another MPass instance on the same store, key and public URL
+// (as behind a load balancer), on its own server: its URL.
+func (e *env) second() string {
+	e.t.Helper()
+	st, err := store.Open(e.dsnOf, store.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { st.Close() })
+	hs := httptest.NewUnstartedServer(nil)
+	startInstance(e.t, hs, Config{Store: st, PublicURL: e.url, Key: e.key, Certificate: e.cert}, nil)
+	return "http://" + hs.Listener.Addr().String()
+}
+
+// startInstance serves an MPass instance of cfg (with the test MSSP) on hs.
+func startInstance(t *testing.T, hs *httptest.Server, cfg Config, mut func(*Config)) *Service {
+	t.Helper()
+	mc, err := mobileid.NewClient(shared.simURL+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI,
+		Roots: shared.pki.RootPool(), Intermediates: shared.pki.IntermediatePool(), PollInterval: 10 * time.Millisecond,
+		HTTPClient: &http.Client{Timeout: 30 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Mobile, cfg.PhoneTimeout = mc, 20*time.Second
 	if mut != nil {
 		mut(&cfg)
 	}
@@ -125,12 +153,12 @@ func newEnv(t *testing.T, mut func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := service.NewHost(service.HostOptions{Ready: st})
+	host := service.NewHost(service.HostOptions{Ready: cfg.Store})
 	host.Mount(s)
 	hs.Config.Handler = host
 	hs.Start()
-	t.Cleanup(func() { hs.Close(); host.Close(); st.Close() })
-	return &env{t: t, url: base, srv: s, store: st, key: key, cert: cert}
+	t.Cleanup(func() { hs.Close(); host.Close() })
+	return s
 }
 
 // metadata is MPass's metadata, as a relying service reads it.
