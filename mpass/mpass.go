@@ -150,7 +150,7 @@ func New(cfg Config) (*Service, error) {
 	s.bg, s.stop = context.WithCancel(context.Background())
 	if cfg.SweepEvery > 0 {
 		s.bgWG.Add(1)
-		go s.sweep()
+		go func() { defer s.bgWG.Done(); cfg.Store.SweepEvery(s.bg, cfg.SweepEvery, cfg.Log) }()
 	}
 	return s, nil
 }
@@ -196,22 +196,6 @@ func (s *Service) Close() error {
 	s.stop()
 	s.bgWG.Wait()
 	return nil
-}
-
-func (s *Service) sweep() {
-	defer s.bgWG.Done()
-	t := time.NewTicker(s.cfg.SweepEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.bg.Done():
-			return
-		case <-t.C:
-			if _, err := s.cfg.Store.Sweep(s.bg); err != nil && s.bg.Err() == nil {
-				s.cfg.Log.Warn("mpass: sweep failed", "err", err)
-			}
-		}
-	}
 }
 
 // url is the public URL of a path of the service.

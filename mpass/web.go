@@ -194,14 +194,11 @@ func newWeb() (*web, error) {
 		}
 		w.pages[name] = t.Lookup(name + ".html")
 	}
-	pf, err := template.ParseFS(webFS, "web/post.html")
+	pf, err := template.ParseFS(webFS, "web/autopost.html")
 	if err != nil {
 		return nil, fmt.Errorf("mpass: post form: %w", err)
 	}
-	w.postForm = pf
-	if w.postReq, err = template.ParseFS(webFS, "web/post-request.html"); err != nil {
-		return nil, fmt.Errorf("mpass: post form: %w", err)
-	}
+	w.postForm, w.postReq = pf.Lookup("response"), pf.Lookup("request")
 	sub, err := fs.Sub(webFS, "web/static")
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/url"
 	"strings"
@@ -305,3 +306,22 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 
 // Ping checks that the database answers (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// SweepEvery removes expired items every d until ctx ends: a service's
+// background sweeper. A failed sweep is logged and tried again next time.
+func (s *Store) SweepEvery(ctx context.Context, d time.Duration, log *slog.Logger) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("store: sweep failed", "err", err)
+			} else if n > 0 {
+				log.Debug("store: swept expired items", "n", n)
+			}
+		}
+	}
+}

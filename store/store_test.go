@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -364,5 +365,34 @@ func testPutNewAndList(t *testing.T, b backend) {
 	}
 	if _, err := s.Get(ctx, "sp", "a"); err != nil {
 		t.Fatalf("a Forever item expired: %v", err)
+	}
+}
+
+// TestSweepEvery: the background sweeper removes expired items until its
+// context ends.
+func TestSweepEvery(t *testing.T) {
+	c := newClock()
+	s := sqliteBackend().open(t, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.Put(ctx, "k", "old", []byte("x"), time.Second)
+	s.Put(ctx, "k", "new", []byte("y"), time.Hour)
+	c.add(time.Minute)
+	done := make(chan struct{})
+	go func() { s.SweepEvery(ctx, 5*time.Millisecond, slog.New(slog.DiscardHandler)); close(done) }()
+	for i := 0; ; i++ {
+		var n int
+		s.db.QueryRow(`SELECT count(*) FROM items`).Scan(&n)
+		if n == 1 {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("the expired item was never swept")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if _, err := s.Get(context.Background(), "k", "new"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/server"
+	"github.com/semnat/semnat/store"
 )
 
 // mpassRoutesHelp lists MPass's routes for the help of the commands that
@@ -104,29 +105,12 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, name string) erro
 		return err
 	}
 	defer closeSigner()
-	ln, local, base, err := f.listen()
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	st, err := f.openStore()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	cfg := &mpass.Config{PublicURL: base, Key: signer, Certificate: signer.Certificate(), Chain: signer.Chain(), Mobile: mobile}
-	sc := server.Config{Store: st, Log: a.log, MPass: cfg}
-	if err := f.hostConfig(&sc); err != nil {
-		return err
-	}
-	srv, err := server.New(sc)
-	if err != nil {
-		return withCode(exitFailed, err)
-	}
-	defer srv.Close()
-	fmt.Fprintf(a.stderr, "%s: %s (metadata: %s%s; SSO: %s%s; signing key of %s)\n", name, base, base, mpass.PathMetadata, base, mpass.PathSSO,
-		signer.Certificate().Subject.CommonName)
-	return serveUntilDone(ctx, a, ln, local, srv, tlsCfg)
+	return f.serveComposed(ctx, a, tlsCfg, func(_ *store.Store, base string) server.Config {
+		return server.Config{MPass: &mpass.Config{PublicURL: base, Key: signer, Certificate: signer.Certificate(), Chain: signer.Chain(), Mobile: mobile}}
+	}, func(base string) string {
+		return fmt.Sprintf("%s: %s (metadata: %s%s; SSO: %s%s; signing key of %s)", name, base, base, mpass.PathMetadata, base, mpass.PathSSO,
+			signer.Certificate().Subject.CommonName)
+	})
 }
 
 // demoMPass is MPass's configuration in the demo: a self-signed signing

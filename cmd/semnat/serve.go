@@ -182,6 +182,18 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 	if cfg.Seal != nil && cfg.APIKeyDigests == nil && (tlsCfg == nil || tlsCfg.ClientCAs == nil) {
 		a.log.Warn("a seal key is configured but no system can use it: give --api-keys or --client-ca")
 	}
+	return f.serveComposed(ctx, a, tlsCfg, func(st *store.Store, base string) server.Config {
+		cfg.Store, cfg.PublicOrigin = st, originOf(base)
+		return server.Config{MSign: &cfg}
+	}, func(base string) string {
+		return fmt.Sprintf("%s: %s (verify: POST %s/api/v1/verifications; seal: %s; pages: %s/sign %s/verify)", name, base, base, sealState(cfg.Seal), base, base)
+	})
+}
+
+// serveComposed listens on --addr, opens the store, and serves the
+// services compose names (given the store and the public URL) until ctx
+// ends; started is the line printed on stderr once they are built.
+func (f *serveFlags) serveComposed(ctx context.Context, a *app, tlsCfg *tls.Config, compose func(st *store.Store, base string) server.Config, started func(base string) string) error {
 	ln, local, base, err := f.listen()
 	if err != nil {
 		return err
@@ -192,8 +204,8 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 		return err
 	}
 	defer st.Close()
-	cfg.Store, cfg.PublicOrigin = st, originOf(base)
-	sc := server.Config{Store: st, Log: a.log, MSign: &cfg}
+	sc := compose(st, base)
+	sc.Store, sc.Log = st, a.log
 	if err := f.hostConfig(&sc); err != nil {
 		return err
 	}
@@ -202,7 +214,7 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 		return withCode(exitFailed, err)
 	}
 	defer srv.Close()
-	fmt.Fprintf(a.stderr, "%s: %s (verify: POST %s/api/v1/verifications; seal: %s; pages: %s/sign %s/verify)\n", name, base, base, sealState(cfg.Seal), base, base)
+	fmt.Fprintln(a.stderr, started(base))
 	return serveUntilDone(ctx, a, ln, local, srv, tlsCfg)
 }
 
