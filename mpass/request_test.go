@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/crewjam/saml"
+
+	"github.com/semnat/semnat/mobileid"
 )
 
 // postRequest sends an AuthnRequest made by sp over HTTP-POST, as a
@@ -111,5 +113,34 @@ func TestRequestRefused(t *testing.T) {
 	}
 	if refused != 8 {
 		t.Fatalf("%d refusals in the audit log, want 8", refused)
+	}
+}
+
+// TestPassiveAndForceAuthn: a passive request without a session gets a
+// NoPassive Response at once; with a session it gets the assertion at once;
+// ForceAuthn shows the login page even with a session.
+func TestPassiveAndForceAuthn(t *testing.T) {
+	e := newEnv(t, nil)
+	rp := e.newRP("shop.test", true)
+	sp := rp.mw.ServiceProvider
+	yes := true
+	passive := func(r *saml.AuthnRequest) { r.IsPassive = &yes }
+	c := newBrowserClient(t)
+	_, b, _ := e.postRequest(c, sp, "", passive)
+	_, fields := form(t, b)
+	r, raw := samlResponse(t, fields)
+	if r.Status.StatusCode.Value != saml.StatusResponder || r.Status.StatusCode.StatusCode == nil ||
+		r.Status.StatusCode.StatusCode.Value != saml.StatusNoPassive {
+		t.Fatalf("passive without a session:\n%s", raw)
+	}
+	e.login(c, rp, mobileid.GeneratedUser(6))
+	_, b, _ = e.postRequest(c, sp, "", passive)
+	_, fields = form(t, b)
+	if r, raw = samlResponse(t, fields); r.Status.StatusCode.Value != saml.StatusSuccess || r.EncryptedAssertion == nil {
+		t.Fatalf("passive with a session:\n%s", raw)
+	}
+	resp, b, _ := e.postRequest(c, sp, "", func(r *saml.AuthnRequest) { r.ForceAuthn = &yes })
+	if !strings.HasPrefix(resp.Request.URL.Path, pathLogin) || !bytes.Contains(b, []byte(`id="login-form"`)) {
+		t.Fatalf("ForceAuthn with a session: %s\n%s", resp.Request.URL, b)
 	}
 }
