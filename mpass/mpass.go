@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -153,6 +154,18 @@ func New(cfg Config) (*Service, error) {
 		go func() { defer s.bgWG.Done(); cfg.Store.SweepEvery(s.bg, cfg.SweepEvery, cfg.Log) }()
 	}
 	return s, nil
+}
+
+// Metadata is the identity provider's signed SAML metadata, as served at
+// /meta/saml.
+func (s *Service) Metadata() ([]byte, error) {
+	el, err := s.idp.SignedMetadata()
+	if err != nil {
+		return nil, fmt.Errorf("mpass: signing the metadata: %w", err)
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(el)
+	return doc.WriteToBytes()
 }
 
 // Name is "mpass".

@@ -18,6 +18,7 @@ import (
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpass/demorp"
 	"github.com/semnat/semnat/server"
 	"github.com/semnat/semnat/store"
 )
@@ -144,6 +145,28 @@ func demoMPass(a *app, data, base string, mobile *mobileid.Client) (*mpass.Confi
 		return nil, fmt.Errorf("the demo's MPass key in %s: %w (remove the folder to make a new one)", dir, err)
 	}
 	return &mpass.Config{PublicURL: base, Key: b.Key, Certificate: b.Cert, Mobile: mobile}, nil
+}
+
+// demoRelyingService mounts the demo's relying service and registers it
+// with the demo's MPass (anew at each start: its key is made at start).
+func demoRelyingService(ctx context.Context, srv *server.Server, base string) error {
+	meta, err := srv.MPass.Metadata()
+	if err != nil {
+		return err
+	}
+	rp, err := demorp.New(base, meta)
+	if err != nil {
+		return err
+	}
+	md, err := rp.Metadata()
+	if err != nil {
+		return err
+	}
+	if _, err := srv.MPass.Registry().Add(ctx, md, time.Now()); err != nil {
+		return err
+	}
+	srv.Mount(rp.Service())
+	return nil
 }
 
 // writeFileAtomic writes a file whole or not at all.

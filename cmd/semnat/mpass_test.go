@@ -5,11 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
+	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/crewjam/saml"
 
 	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpass/demorp"
 	"github.com/semnat/semnat/testcerts"
 )
 
@@ -128,5 +132,56 @@ func TestMPassServe(t *testing.T) {
 	}
 	if code, _, stderr := revRun(t, "mpass", "serve", "--data", t.TempDir()); code != exitUsage || !strings.Contains(stderr, "MPass signs its Responses") {
 		t.Errorf("mpass serve without a key: %d %s", code, stderr)
+	}
+}
+
+// demoLogin logs in to the demo's relying service with a scripted phone
+// that approves by itself: the demo registered the service with MPass, the
+// login page and the phone work, and the service shows the person.
+func demoLogin(t *testing.T, base string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	get := func(u string) (*http.Response, string) {
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, page := get(base + demorp.Path + "/")
+	m := regexp.MustCompile(`name="tx" value="([0-9a-f]{32})"`).FindStringSubmatch(page)
+	if resp.StatusCode != 200 || m == nil {
+		t.Fatalf("demo service: no MPass login page: %d %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	resp, err := c.PostForm(base+"/login/mobile", url.Values{"tx": {m[1]}, "phone": {"+37300000001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	waitURL := resp.Request.URL.String()
+	for i := 0; ; i++ {
+		if _, page = get(waitURL); !strings.Contains(page, `id="code"`) {
+			break
+		}
+		if i > 300 {
+			t.Fatal("the demo login never ended")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	f := regexp.MustCompile(`action="([^"]+)"[^>]*>\s*<input type="hidden" name="SAMLResponse" value="([^"]+)"`).FindStringSubmatch(page)
+	if f == nil {
+		t.Fatalf("no Response form:\n%s", page)
+	}
+	resp, err = c.PostForm(html.UnescapeString(f[1]), url.Values{"SAMLResponse": {html.UnescapeString(f[2])}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "Bun venit, Andrei Ciobanu") || !strings.Contains(string(b), "MobilePhone") {
+		t.Fatalf("the demo service shows (%s %s):\n%s", resp.Request.Method, resp.Request.URL, b)
 	}
 }

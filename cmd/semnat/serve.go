@@ -23,6 +23,7 @@ import (
 	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpass/demorp"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pkiserve"
@@ -321,6 +322,13 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		}
 		svc.Registry.AddCA(p.MobileCA.Cert, []*big.Int{sign.SerialNumber, auth.SerialNumber})
 	}
+	// So are the scripted phones' (those that have keys), so that logging
+	// in with them passes the revocation check.
+	for _, u := range sim.Users() {
+		if sign, auth, _, err := sim.Certificates(u.MSISDN); err == nil {
+			svc.Registry.AddCA(p.MobileCA.Cert, []*big.Int{sign.SerialNumber, auth.SerialNumber})
+		}
+	}
 	keyPath := filepath.Join(data, "api-key")
 	key, err := demoAPIKey(keyPath)
 	if err != nil {
@@ -354,6 +362,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		return withCode(exitFailed, err)
 	}
 	defer srv.Close()
+	if err := demoRelyingService(ctx, srv, base); err != nil {
+		return withCode(exitFailed, err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = svc.Run(ctx) }()
@@ -364,6 +375,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  verify:        POST " + base + "/api/v1/verifications",
 		"  seal:          POST " + base + "/api/v1/seal   (X-API-Key from " + keyPath + ")",
 		"  MPass (SAML):  " + base + mpass.PathMetadata + "   (relying services: `semnat mpass sp add --metadata FILE --data " + data + "`)",
+		"  log in:        " + base + demorp.Path + "/   (a demo service: log in with a virtual phone, PIN " + mobileid.DefaultPIN1 + ")",
 		"  TSA / OCSP:    " + base + testcerts.TSAPath + "   " + base + testcerts.OCSPPath,
 		"  mobile (MSSP): " + base + "/mid-api   " + base + "/rest/service",
 		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + " to sign, " + mobileid.DefaultPIN1 + " to log in)",

@@ -68,6 +68,7 @@ func TestServeDemo(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
+	demoLogin(t, base)
 	signed := mobileSignRequest(t, base, "+37300000001", "B-LT", samplepdf.Document("Demo mobile", nil, 0))
 	resp, err = http.Post(base+"/api/v1/verifications", "application/pdf", bytes.NewReader(signed))
 	if err != nil {
