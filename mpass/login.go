@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,6 +68,7 @@ type ssoSession struct {
 	Method       string    `json:"method"` // "mobile"
 	ClassRef     string    `json:"classRef"`
 	AuthnInstant time.Time `json:"authnInstant"`
+	LastUsed     time.Time `json:"lastUsed"` // the last login through it (idle timeout)
 	Lang         string    `json:"lang"`
 	SPs          []string  `json:"sps"` // relying services it logged into
 }
@@ -174,6 +176,10 @@ func (s *Service) currentSession(r *http.Request) (*ssoSession, string) {
 	}
 	var ss ssoSession
 	if json.Unmarshal(b, &ss) != nil {
+		return nil, ""
+	}
+	if s.cfg.Now().Sub(ss.LastUsed) >= s.cfg.SessionIdle {
+		_ = s.cfg.Store.Delete(r.Context(), kindSession, digest(ck.Value)) // idle too long: over
 		return nil, ""
 	}
 	return &ss, digest(ck.Value)
@@ -444,8 +450,9 @@ func (s *Service) waitPage(c echo.Context) error {
 // newSession opens the person's SSO session and answers the relying service.
 func (s *Service) newSession(c echo.Context, tx *loginTx) error {
 	token := newID() + newID()
+	now := s.cfg.Now().UTC()
 	ss := &ssoSession{Index: "_" + newID(), Identity: *tx.Identity, Method: "mobile", ClassRef: ACMobile,
-		AuthnInstant: s.cfg.Now().UTC(), Lang: tx.Lang}
+		AuthnInstant: now, LastUsed: now, Lang: tx.Lang}
 	s.setCookie(c, cookieSession, token, int(s.cfg.SessionTTL/time.Second))
 	key := digest(token)
 	b, err := json.Marshal(ss)
@@ -468,12 +475,10 @@ func (s *Service) finish(c echo.Context, tx *loginTx, ss *ssoSession, key, actio
 		if err := json.Unmarshal(old, &cur); err != nil {
 			return nil, err
 		}
-		for _, sp := range cur.SPs {
-			if sp == tx.SP {
-				return old, nil
-			}
+		cur.LastUsed = s.cfg.Now().UTC()
+		if !slices.Contains(cur.SPs, tx.SP) {
+			cur.SPs = append(cur.SPs, tx.SP)
 		}
-		cur.SPs = append(cur.SPs, tx.SP)
 		return json.Marshal(cur)
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package mpass
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/semnat/semnat/mobileid"
 )
@@ -36,4 +37,18 @@ func TestSingleLogout(t *testing.T) {
 		}
 	}
 	checkAudit(t, e, "mpass.login", "mpass.login-sso", "mpass.logout")
+}
+
+// TestSessionIdle: an SSO session not used for SessionIdle is over: the
+// next relying service gets the login page, not an assertion.
+func TestSessionIdle(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SessionIdle = 300 * time.Millisecond })
+	rp1, rp2 := e.newRP("shop.test", true), e.newRP("library.test", true)
+	c := newBrowserClient(t)
+	e.login(c, rp1, mobileid.GeneratedUser(8))
+	time.Sleep(400 * time.Millisecond)
+	resp, b := e.get(c, rp2.url+"/app")
+	if !strings.HasPrefix(resp.Request.URL.String(), e.url+pathLogin+"?") || !reTx.Match(b) {
+		t.Fatalf("after the idle time: %s\n%s", resp.Request.URL, b)
+	}
 }

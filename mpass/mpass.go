@@ -67,8 +67,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// LoginTTL bounds a login, from the relying service's request to the
 	// answer (default 10 min); PhoneTimeout the wait for the phone (default
-	// 3 min). SessionTTL is how long an SSO session lasts (default 8 h).
-	LoginTTL, PhoneTimeout, SessionTTL time.Duration
+	// 3 min). SessionTTL is how long an SSO session lasts at most (default
+	// 8 h); SessionIdle ends it sooner when no relying service was logged
+	// in through it for that long (default 1 h).
+	LoginTTL, PhoneTimeout, SessionTTL, SessionIdle time.Duration
 	// SweepEvery is how often expired store items are removed (default 1 min;
 	// negative: never, when another service sweeps the same store).
 	SweepEvery time.Duration
@@ -127,6 +129,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 8 * time.Hour
+	}
+	if cfg.SessionIdle <= 0 || cfg.SessionIdle > cfg.SessionTTL {
+		cfg.SessionIdle = min(time.Hour, cfg.SessionTTL)
 	}
 	if cfg.SweepEvery == 0 {
 		cfg.SweepEvery = time.Minute

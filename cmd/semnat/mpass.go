@@ -47,8 +47,16 @@ services are registered from their SAML metadata with 'semnat mpass sp add'.`,
 	return cmd
 }
 
+// mpassFlags are the settings of `semnat mpass serve` beyond serveFlags.
+type mpassFlags struct {
+	sessionTTL, sessionIdle time.Duration
+}
+
 func newMPassServeCmd(a *app) *cobra.Command {
-	f := &serveFlags{run: runMPassServe}
+	mf := &mpassFlags{}
+	f := &serveFlags{run: func(ctx context.Context, a *app, f *serveFlags, name string) error {
+		return runMPassServe(ctx, a, f, mf, name)
+	}}
 	cmd := &cobra.Command{
 		Use:   "serve (--p12 FILE | --key FILE --cert FILE | --token ...) [--mssp URL --trust PEM] ...",
 		Short: "Run MPass alone: SAML 2.0 identity provider, login by mobile signature",
@@ -70,11 +78,13 @@ seal, TSA, API key and upload settings are MSign's and are not used here.`,
 		Args: cobra.NoArgs,
 	}
 	f.bind(a, cmd, false)
+	cmd.Flags().DurationVar(&mf.sessionTTL, "session-ttl", 8*time.Hour, "longest SSO session: after it the person logs in again")
+	cmd.Flags().DurationVar(&mf.sessionIdle, "session-idle", time.Hour, "an SSO session no service logged in through for this long is over")
 	return cmd
 }
 
 // runMPassServe runs MPass on the configured key, MSSP and trust anchors.
-func runMPassServe(ctx context.Context, a *app, f *serveFlags, name string) error {
+func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, name string) error {
 	if !f.keys.given() {
 		return withCode(exitUsage, errors.New("MPass signs its Responses: give its key with --p12 FILE, --key FILE --cert FILE or --token"))
 	}
@@ -107,7 +117,8 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, name string) erro
 	}
 	defer closeSigner()
 	return f.serveComposed(ctx, a, tlsCfg, func(_ *store.Store, base string) server.Config {
-		return server.Config{MPass: &mpass.Config{PublicURL: base, Key: signer, Certificate: signer.Certificate(), Chain: signer.Chain(), Mobile: mobile}}
+		return server.Config{MPass: &mpass.Config{PublicURL: base, Key: signer, Certificate: signer.Certificate(), Chain: signer.Chain(), Mobile: mobile,
+			SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle}}
 	}, func(base string) string {
 		return fmt.Sprintf("%s: %s (metadata: %s%s; SSO: %s%s; signing key of %s)", name, base, base, mpass.PathMetadata, base, mpass.PathSSO,
 			signer.Certificate().Subject.CommonName)
