@@ -90,7 +90,7 @@ func fixtures(t testing.TB) {
 // env is MPass on a loopback server with a fresh store, and relying
 // services made with crewjam/saml's samlsp.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	dsnOf string
 	url   string
 	srv   *Service
@@ -99,12 +99,12 @@ type env struct {
 	cert  *x509.Certificate
 }
 
-func newEnv(t *testing.T, mut func(*Config)) *env {
+func newEnv(t testing.TB, mut func(*Config)) *env {
 	return newEnvOn(t, filepath.Join(t.TempDir(), "semnat.db"), mut)
 }
 
 // newEnvOn is newEnv on the store dsn names.
-func newEnvOn(t *testing.T, dsn string, mut func(*Config)) *env {
+func newEnvOn(t testing.TB, dsn string, mut func(*Config)) *env {
 	t.Helper()
 	fixtures(t)
 	st, err := store.Open(dsn, store.Options{})
@@ -137,7 +137,7 @@ func (e *env) second() string {
 }
 
 // startInstance serves an MPass instance of cfg (with the test MSSP) on hs.
-func startInstance(t *testing.T, hs *httptest.Server, cfg Config, mut func(*Config)) *Service {
+func startInstance(t testing.TB, hs *httptest.Server, cfg Config, mut func(*Config)) *Service {
 	t.Helper()
 	mc, err := mobileid.NewClient(shared.simURL+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI,
 		Roots: shared.pki.RootPool(), Intermediates: shared.pki.IntermediatePool(), PollInterval: 10 * time.Millisecond,
@@ -219,7 +219,7 @@ func (e *env) newRP(name string, register bool) *relyingParty {
 }
 
 // browser is an HTTP client with cookies that follows redirects.
-func newBrowserClient(t *testing.T) *http.Client {
+func newBrowserClient(t testing.TB) *http.Client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ var (
 )
 
 // form reads the first POST form of a page: its action and hidden fields.
-func form(t *testing.T, page []byte) (string, url.Values) {
+func form(t testing.TB, page []byte) (string, url.Values) {
 	t.Helper()
 	m := reForm.FindSubmatch(page)
 	if m == nil {
@@ -274,7 +274,7 @@ func form(t *testing.T, page []byte) (string, url.Values) {
 }
 
 // samlResponse decodes the SAMLResponse of a post form.
-func samlResponse(t *testing.T, v url.Values) (*saml.Response, []byte) {
+func samlResponse(t testing.TB, v url.Values) (*saml.Response, []byte) {
 	t.Helper()
 	raw, err := base64.StdEncoding.DecodeString(v.Get("SAMLResponse"))
 	if err != nil {
@@ -289,7 +289,7 @@ func samlResponse(t *testing.T, v url.Values) (*saml.Response, []byte) {
 
 // approve waits for the login request on the virtual phone, checks that it
 // shows the page's code and enters the PIN.
-func approve(t *testing.T, msisdn, code string) {
+func approve(t testing.TB, msisdn, code string) {
 	t.Helper()
 	for i := 0; i < 500; i++ {
 		if p, _ := shared.sim.PhonePrompt(msisdn); p.Pending {
