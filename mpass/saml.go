@@ -1,8 +1,11 @@
 package mpass
 
 import (
+	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -73,6 +76,9 @@ func (s *Service) sso(c echo.Context) error {
 	if err != nil {
 		return s.refuse(c, lang, "", "bad-request", err)
 	}
+	if err := refuseDTD(req.RequestBuffer); err != nil {
+		return s.refuse(c, lang, "", "bad-request", err)
+	}
 	if len(req.RelayState) > MaxRelayState {
 		return s.refuse(c, lang, "", "relay-state", fmt.Errorf("the RelayState is %d bytes, at most %d are allowed", len(req.RelayState), MaxRelayState))
 	}
@@ -111,6 +117,42 @@ func (s *Service) sso(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, s.loginURL(tx))
+}
+
+// ErrDTD: a message carries a document type declaration (entities, and
+// everything they allow); SAML messages have none.
+var ErrDTD = errors.New("mpass: the message has a document type declaration (DTD), which SAML messages never carry")
+
+// refuseDTD fails on a document type declaration (or any other <!...>
+// directive) anywhere in an XML message.
+func refuseDTD(b []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return nil // not well-formed: the SAML parser says so
+		}
+		if _, ok := tok.(xml.Directive); ok {
+			return ErrDTD
+		}
+	}
+}
+
+// slo serves /logout/saml (crewjam's ServeSLO) after refusing a
+// LogoutRequest with a document type declaration.
+func (s *Service) slo(c echo.Context) error {
+	r := c.Request()
+	if req, err := saml.NewIdpLogoutRequest(s.idp, r); err == nil {
+		if err := refuseDTD(req.RequestBuffer); err != nil {
+			lang := pickLang(c.QueryParam("lang"), r.Header.Get("Accept-Language"))
+			return s.refuse(c, lang, "", "bad-request", err)
+		}
+	}
+	s.idp.ServeSLO(c.Response(), r)
+	return nil
 }
 
 // requestProblem is the message key of an AuthnRequest that failed Validate.

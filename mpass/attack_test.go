@@ -1,0 +1,113 @@
+package mpass
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+)
+
+// TestHostileRequests: AuthnRequests built to fool an XML-DSig check or to
+// exhaust the server are refused with 400 and no login: a signature
+// wrapped inside a forged request (XSW), a document type with entities, a
+// Redirect-binding request that inflates past the limit, a body over the
+// limit.
+func TestHostileRequests(t *testing.T) {
+	e := newEnv(t, nil)
+	rp := e.newRP("shop.test", true)
+	sp := rp.mw.ServiceProvider
+	c := newBrowserClient(t)
+	signed := func() *etree.Element {
+		req, err := sp.MakeAuthenticationRequest(e.url+PathSSO, saml.HTTPPostBinding, saml.HTTPPostBinding)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req.Element()
+	}
+	postXML := func(doc []byte) (*http.Response, []byte) {
+		return e.post(c, e.url+PathSSO, url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(doc)}})
+	}
+	xmlOf := func(el *etree.Element) []byte {
+		d := etree.NewDocument()
+		d.SetRoot(el)
+		b, err := d.WriteToBytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	// XSW: a forged root (another ID, the attacker's ACS URL) that carries
+	// the genuine signed request in its Extensions.
+	orig := signed()
+	forged := orig.Copy()
+	forged.CreateAttr("ID", "_forged")
+	forged.CreateAttr("AssertionConsumerServiceURL", "https://evil.test/acs")
+	for _, ch := range forged.ChildElements() {
+		if ch.Tag == "Signature" {
+			forged.RemoveChild(ch)
+		}
+	}
+	ext := forged.CreateElement("samlp:Extensions")
+	ext.AddChild(orig)
+	// A signature moved to the forged root, still pointing at the genuine ID.
+	moved := signed()
+	var sig *etree.Element
+	for _, ch := range moved.ChildElements() {
+		if ch.Tag == "Signature" {
+			sig = ch
+		}
+	}
+	evil := moved.Copy()
+	evil.CreateAttr("AssertionConsumerServiceURL", "https://evil.test/acs")
+	evil.CreateAttr("ID", "_evil")
+	for _, ch := range evil.ChildElements() {
+		if ch.Tag == "Signature" {
+			evil.RemoveChild(ch)
+		}
+	}
+	evil.AddChild(sig.Copy())
+
+	// A deflated Redirect request of 2 MiB of blanks (the limit is 1 MiB).
+	var bomb bytes.Buffer
+	fw, _ := flate.NewWriter(&bomb, flate.BestCompression)
+	fw.Write([]byte(`<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_b" Version="2.0"`))
+	fw.Write(bytes.Repeat([]byte(" "), 2<<20))
+	fw.Write([]byte(`/>`))
+	fw.Close()
+
+	for _, tc := range []struct {
+		name string
+		send func() (*http.Response, []byte)
+	}{
+		{"XSW: signed request wrapped in a forged one", func() (*http.Response, []byte) { return postXML(xmlOf(forged)) }},
+		{"XSW: signature moved to a forged request", func() (*http.Response, []byte) { return postXML(xmlOf(evil)) }},
+		{"DTD with entities", func() (*http.Response, []byte) {
+			b := xmlOf(signed())
+			return postXML(append([]byte(`<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>`), b...))
+		}},
+		{"deflate bomb over HTTP-Redirect", func() (*http.Response, []byte) {
+			return e.get(c, e.url+PathSSO+"?SAMLRequest="+url.QueryEscape(base64.StdEncoding.EncodeToString(bomb.Bytes())))
+		}},
+		{"body over the limit", func() (*http.Response, []byte) {
+			return e.post(c, e.url+PathSSO, url.Values{"SAMLRequest": {strings.Repeat("A", maxSAMLBody+1)}})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, b := tc.send()
+			if resp.StatusCode < 400 || resp.StatusCode >= 500 || reTx.Match(b) {
+				t.Fatalf("%d, want a refusal:\n%s", resp.StatusCode, b)
+			}
+		})
+	}
+	// The genuine request still works: the refusals were for the forgeries.
+	if resp, b := postXML(xmlOf(signed())); resp.StatusCode != 200 || !reTx.Match(b) {
+		t.Fatalf("genuine request: %d\n%s", resp.StatusCode, b)
+	}
+}
