@@ -124,7 +124,7 @@ func newEnvOn(t testing.TB, dsn string, mut func(*Config)) *env {
 
 // second is another MPass instance on the same store, key and public URL
 // (as behind a load balancer), on its own server: its URL.
-func (e *env) second() string {
+func (e *env) second(mut func(*Config)) string {
 	e.t.Helper()
 	st, err := store.Open(e.dsnOf, store.Options{})
 	if err != nil {
@@ -132,7 +132,7 @@ func (e *env) second() string {
 	}
 	e.t.Cleanup(func() { st.Close() })
 	hs := httptest.NewUnstartedServer(nil)
-	startInstance(e.t, hs, Config{Store: st, PublicURL: e.url, Key: e.key, Certificate: e.cert}, nil)
+	startInstance(e.t, hs, Config{Store: st, PublicURL: e.url, Key: e.key, Certificate: e.cert}, mut)
 	return "http://" + hs.Listener.Addr().String()
 }
 

@@ -42,12 +42,16 @@ type loginTx struct {
 	ClientIP   string            `json:"clientIp"`
 
 	// The phone step: State is "" (not started), "waiting", "failed" or "done".
-	State    string                 `json:"state,omitempty"`
-	Phone    string                 `json:"phone,omitempty"`
-	Code     string                 `json:"code,omitempty"`
-	Pending  *mobileid.PendingState `json:"pending,omitempty"`
-	Problem  string                 `json:"problem,omitempty"` // message key of a failure
-	Identity *Identity              `json:"identity,omitempty"`
+	State   string                 `json:"state,omitempty"`
+	Phone   string                 `json:"phone,omitempty"`
+	Code    string                 `json:"code,omitempty"`
+	Pending *mobileid.PendingState `json:"pending,omitempty"`
+	// Owner is the instance waiting for the phone; it refreshes Beat while
+	// it waits. A stale Beat (the instance stopped) lets another take over.
+	Owner    string    `json:"owner,omitempty"`
+	Beat     time.Time `json:"beat,omitzero"`
+	Problem  string    `json:"problem,omitempty"` // message key of a failure
+	Identity *Identity `json:"identity,omitempty"`
 }
 
 // Identity is the person a login proved, read from their certificate.
@@ -294,6 +298,7 @@ func (s *Service) mobileStart(c echo.Context) error {
 	}
 	st := p.State()
 	tx.State, tx.Code, tx.Pending, tx.Problem = "waiting", p.VerificationCode(), &st, ""
+	tx.Owner, tx.Beat = s.instance, s.cfg.Now().UTC()
 	if err := s.putTx(c, tx); err != nil {
 		return err
 	}
@@ -302,14 +307,77 @@ func (s *Service) mobileStart(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, s.waitURL(tx))
 }
 
+// stale tells whether the instance waiting for the phone of tx stopped
+// (its heartbeat is three beats old).
+func (s *Service) stale(tx *loginTx) bool {
+	return tx.State == "waiting" && tx.Pending != nil && s.cfg.Now().Sub(tx.Beat) > 3*s.cfg.Heartbeat
+}
+
+// takeOver waits for the phone of a login whose instance stopped, from
+// the transaction's pending state, as that instance would have.
+func (s *Service) takeOver(ctx context.Context, id string) {
+	var pending *mobileid.PendingState
+	err := s.cfg.Store.Update(ctx, kindLogin, id, func(old []byte) ([]byte, error) {
+		var tx loginTx
+		if err := json.Unmarshal(old, &tx); err != nil {
+			return nil, err
+		}
+		if !s.stale(&tx) { // someone else took it over meanwhile
+			return old, nil
+		}
+		tx.Owner, tx.Beat, pending = s.instance, s.cfg.Now().UTC(), tx.Pending
+		return json.Marshal(tx)
+	})
+	if err != nil || pending == nil {
+		return
+	}
+	p, err := s.cfg.Mobile.Resume(*pending)
+	if err != nil {
+		s.cfg.Log.Warn("mpass: cannot resume a phone wait", "err", err)
+		return
+	}
+	s.cfg.Log.Info("mpass: took over the phone wait of a stopped instance")
+	s.bgWG.Add(1)
+	go s.awaitPhone(id, p)
+}
+
+// heartbeat refreshes the login's Beat while this instance waits.
+func (s *Service) heartbeat(ctx context.Context, id string) {
+	t := time.NewTicker(s.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = s.cfg.Store.Update(ctx, kindLogin, id, func(old []byte) ([]byte, error) {
+				var tx loginTx
+				if err := json.Unmarshal(old, &tx); err != nil {
+					return nil, err
+				}
+				if tx.Owner != s.instance || tx.State != "waiting" {
+					return old, nil
+				}
+				tx.Beat = s.cfg.Now().UTC()
+				return json.Marshal(tx)
+			})
+		}
+	}
+}
+
 // awaitPhone waits for the phone's answer, checks the certificate and
 // records the outcome in the login.
 func (s *Service) awaitPhone(id string, p *mobileid.Pending) {
 	defer s.bgWG.Done()
 	ctx, cancel := context.WithTimeout(s.bg, s.cfg.PhoneTimeout)
 	defer cancel()
+	beat, stopBeat := context.WithCancel(ctx)
+	beatDone := make(chan struct{})
+	go func() { defer close(beatDone); s.heartbeat(beat, id) }()
 	var ident *Identity
 	res, err := p.Wait(ctx)
+	stopBeat()
+	<-beatDone
 	if err == nil {
 		ident, err = s.identify(ctx, res.Certificate, res.Chain)
 	} else if errors.Is(err, context.DeadlineExceeded) {
@@ -333,7 +401,7 @@ func (s *Service) awaitPhone(id string, p *mobileid.Pending) {
 			ident.Phone = tx.Phone
 			tx.State, tx.Identity = "done", ident
 		}
-		tx.Pending = nil
+		tx.Pending, tx.Owner = nil, ""
 		return json.Marshal(tx)
 	})
 	if uerr != nil {
@@ -433,6 +501,9 @@ func (s *Service) waitPage(c echo.Context) error {
 	}
 	switch tx.State {
 	case "waiting":
+		if s.stale(tx) && s.cfg.Mobile != nil {
+			s.takeOver(c.Request().Context(), tx.ID)
+		}
 		return s.web.page(c, http.StatusOK, "wait", tx.Lang, pageData{Tx: tx.ID, SP: hostOf(tx.ACS), Phone: tx.Phone,
 			Code: tx.Code, Refresh: s.waitURL(tx)})
 	case "done":

@@ -71,6 +71,10 @@ type Config struct {
 	// 8 h); SessionIdle ends it sooner when no relying service was logged
 	// in through it for that long (default 1 h).
 	LoginTTL, PhoneTimeout, SessionTTL, SessionIdle time.Duration
+	// Heartbeat is how often an instance waiting for a phone says so in the
+	// store (default 5 s); three missed beats let another instance take
+	// the wait over.
+	Heartbeat time.Duration
 	// SweepEvery is how often expired store items are removed (default 1 min;
 	// negative: never, when another service sweeps the same store).
 	SweepEvery time.Duration
@@ -87,15 +91,16 @@ var (
 
 // Service is MPass.
 type Service struct {
-	cfg   Config
-	idp   *saml.IdentityProvider
-	sps   *Registry
-	web   *web
-	base  *url.URL
-	bg    context.Context
-	stop  context.CancelFunc
-	bgWG  sync.WaitGroup
-	audit func(ctx context.Context, e store.Event)
+	cfg      Config
+	instance string // this process: the owner of its phone waits
+	idp      *saml.IdentityProvider
+	sps      *Registry
+	web      *web
+	base     *url.URL
+	bg       context.Context
+	stop     context.CancelFunc
+	bgWG     sync.WaitGroup
+	audit    func(ctx context.Context, e store.Event)
 }
 
 var _ service.Service = (*Service)(nil)
@@ -133,6 +138,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SessionIdle <= 0 || cfg.SessionIdle > cfg.SessionTTL {
 		cfg.SessionIdle = min(time.Hour, cfg.SessionTTL)
 	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 5 * time.Second
+	}
 	if cfg.SweepEvery == 0 {
 		cfg.SweepEvery = time.Minute
 	}
@@ -146,7 +154,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, base: base, web: w, sps: &Registry{Store: cfg.Store}}
+	s := &Service{cfg: cfg, instance: newID(), base: base, web: w, sps: &Registry{Store: cfg.Store}}
 	s.audit = func(ctx context.Context, e store.Event) {
 		if _, err := cfg.Store.Append(ctx, e); err != nil {
 			cfg.Log.Error("mpass: audit log append failed", "action", e.Action, "err", err)

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mobileid"
@@ -17,7 +18,7 @@ import (
 // service from the SSO session the first opened.
 func TestInstancesShareState(t *testing.T) {
 	e := newEnvOn(t, testtool.PostgresSchema(t), nil)
-	other := e.second()
+	other := e.second(nil)
 	rp1, rp2 := e.newRP("shop.test", true), e.newRP("library.test", true)
 	c := newBrowserClient(t)
 	user := mobileid.GeneratedUser(5)
@@ -51,4 +52,27 @@ func TestInstancesShareState(t *testing.T) {
 		t.Fatalf("SSO through the second instance: %s", b)
 	}
 	checkAudit(t, e, "mpass.login", "mpass.login-sso")
+}
+
+// TestPhoneWaitTakenOver: the instance waiting for a phone stops; another
+// instance on the same store sees its heartbeat go stale, resumes the same
+// phone transaction, and the login ends there.
+func TestPhoneWaitTakenOver(t *testing.T) {
+	fast := func(c *Config) { c.Heartbeat = 50 * time.Millisecond }
+	e := newEnv(t, fast)
+	other := e.second(fast)
+	rp := e.newRP("shop.test", true)
+	c := newBrowserClient(t)
+	user := mobileid.GeneratedUser(2)
+	tx, _ := e.startLogin(c, rp)
+	_, _, code := e.phoneLogin(c, tx, user.MSISDN)
+	if code == "" {
+		t.Fatal("no verification code")
+	}
+	e.srv.Close() // the first instance stops waiting
+	approve(t, user.MSISDN, code)
+	_, b := e.waitDone(c, other+pathWait+"?tx="+tx)
+	if _, b = e.followForms(c, b); !strings.HasPrefix(string(b), "NameIdentifier="+user.IDNP) {
+		t.Fatalf("after the takeover: %s", b)
+	}
 }
