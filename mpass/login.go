@@ -77,27 +77,28 @@ type ssoSession struct {
 	SPs          []string  `json:"sps"` // relying services it logged into
 }
 
-const (
-	cookieBrowser = "mpass_browser"
-	cookieSession = "mpass_session"
-)
+// cookieSession holds the SSO session's token (its SHA-256 is the store key).
+const cookieSession = "mpass_session"
 
 func digest(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
 }
 
-// browser is the digest of the browser's own random cookie (set now if it
-// has none): a login transaction continues only in the browser that
-// started it, so that nobody can hand someone else a login to finish.
-func (s *Service) browser(c echo.Context) string {
-	if ck, err := c.Cookie(cookieBrowser); err == nil && len(ck.Value) == 32 {
-		return digest(ck.Value)
-	}
+// bindBrowser gives the login its own random cookie and returns the
+// cookie's digest: the login continues only in the browser that started
+// it, so that nobody can hand someone else a login to finish. One cookie
+// per login (under /login, for LoginTTL): a login started in one tab never
+// disturbs another's.
+func (s *Service) bindBrowser(c echo.Context, txID string) string {
 	v := newID()
-	s.setCookie(c, cookieBrowser, v, 0)
+	c.SetCookie(&http.Cookie{Name: txCookie(txID), Value: v, Path: pathLogin, MaxAge: int(s.cfg.LoginTTL / time.Second),
+		HttpOnly: true, Secure: s.base.Scheme == "https", SameSite: http.SameSiteLaxMode})
 	return digest(v)
 }
+
+// txCookie is the name of a login's browser cookie.
+func txCookie(txID string) string { return "mpass_tx_" + txID[:16] }
 
 func (s *Service) setCookie(c echo.Context, name, value string, maxAge int) {
 	c.SetCookie(&http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
@@ -141,7 +142,7 @@ func (s *Service) loadTx(c echo.Context, take bool) (*loginTx, error) {
 	if err := json.Unmarshal(b, &tx); err != nil {
 		return nil, err
 	}
-	ck, cerr := c.Cookie(cookieBrowser)
+	ck, cerr := c.Cookie(txCookie(tx.ID))
 	if cerr != nil || subtle.ConstantTimeCompare([]byte(digest(ck.Value)), []byte(tx.Browser)) != 1 {
 		if take { // not this browser's: put it back untouched
 			_ = s.cfg.Store.Put(c.Request().Context(), kindLogin, tx.ID, b, s.cfg.LoginTTL)

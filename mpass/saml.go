@@ -99,10 +99,11 @@ func (s *Service) sso(c echo.Context) error {
 		}
 		return err
 	}
-	tx := &loginTx{ID: newID(), Browser: s.browser(c), Method: r.Method, ReceivedAt: req.Now, SP: issuer,
+	tx := &loginTx{ID: newID(), Method: r.Method, ReceivedAt: req.Now, SP: issuer,
 		ACS: req.ACSEndpoint.Location, Lang: lang, ClientIP: c.RealIP(),
 		ForceAuthn: req.Request.ForceAuthn != nil && *req.Request.ForceAuthn,
 		IsPassive:  req.Request.IsPassive != nil && *req.Request.IsPassive}
+	tx.Browser = s.bindBrowser(c, tx.ID)
 	if r.Method == http.MethodGet {
 		tx.Query = r.URL.RawQuery
 	} else {
