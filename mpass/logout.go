@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/crewjam/saml"
+	"github.com/labstack/echo/v4"
 )
 
 // sessions is what crewjam's identity provider asks about SSO sessions
@@ -35,8 +36,7 @@ func (p sessions) InvalidateSession(w http.ResponseWriter, r *http.Request, req 
 	if err := p.s.cfg.Store.Delete(r.Context(), kindSession, key); err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: p.s.base.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	p.s.expireSessionCookie(w)
 	p.s.audit(r.Context(), auditEvent("mpass.logout", ss.Identity.IDNP, req.ServiceProviderMetadata.EntityID,
 		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " ")}))
 	return nil
@@ -61,4 +61,45 @@ func (p sessions) SessionParticipants(r *http.Request, match func(*saml.Session)
 			NameID: saml.NameID{Format: string(saml.UnspecifiedNameIDFormat), Value: ss.Identity.IDNP}})
 	}
 	return out, nil
+}
+
+// Paths of the person's own session page and of IdP-initiated logout.
+const (
+	pathSession   = "/session"
+	pathLogoutAll = "/logout"
+)
+
+// sessionPage shows who the browser is logged in as and to which
+// services, with a button that logs out of all of them.
+func (s *Service) sessionPage(c echo.Context) error {
+	lang := pickLang(c.QueryParam("lang"), c.Request().Header.Get("Accept-Language"))
+	d := pageData{Self: pathSession + "?"}
+	if ss, _ := s.currentSession(c.Request()); ss != nil {
+		d.Person = strings.TrimSpace(ss.Identity.GivenName+" "+ss.Identity.Surname) + " (" + ss.Identity.IDNP + ")"
+		for _, sp := range ss.SPs {
+			d.Services = append(d.Services, hostOf(sp))
+		}
+	}
+	return s.web.page(c, http.StatusOK, "session", lang, d)
+}
+
+// logoutAll ends the browser's session at the person's wish: every relying
+// service of the session is sent a LogoutRequest through the browser, one
+// after the other, then the person is back on the session page. (A
+// cross-site POST carries no session cookie: it logs nobody out.)
+func (s *Service) logoutAll(c echo.Context) error {
+	ss, key := s.currentSession(c.Request())
+	if ss == nil {
+		return c.Redirect(http.StatusSeeOther, pathSession)
+	}
+	s.audit(c.Request().Context(), auditEvent("mpass.logout", ss.Identity.IDNP, "mpass",
+		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": "person"}))
+	s.expireSessionCookie(c.Response())
+	s.idp.StartLogout(c.Response(), c.Request(), ss.samlSession(s.cfg.SessionTTL), pathSession)
+	return s.cfg.Store.Delete(c.Request().Context(), kindSession, key)
+}
+
+func (s *Service) expireSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: s.base.Scheme == "https", SameSite: http.SameSiteLaxMode})
 }

@@ -52,3 +52,33 @@ func TestSessionIdle(t *testing.T) {
 		t.Fatalf("after the idle time: %s\n%s", resp.Request.URL, b)
 	}
 }
+
+// TestLogoutByPerson: the session page shows who is logged in and where;
+// "log out of every service" sends each relying service a LogoutRequest
+// through the browser and comes back to the page, now logged out.
+func TestLogoutByPerson(t *testing.T) {
+	e := newEnv(t, nil)
+	rp1, rp2 := e.newRP("shop.test", true), e.newRP("library.test", true)
+	c := newBrowserClient(t)
+	user := mobileid.GeneratedUser(0)
+	e.login(c, rp1, user)
+	_, b := e.get(c, rp2.url+"/app")
+	e.followForms(c, b)
+	_, b = e.get(c, e.url+pathSession)
+	page := string(b)
+	if !strings.Contains(page, user.IDNP) || !strings.Contains(page, strings.TrimPrefix(rp1.url, "http://")) ||
+		!strings.Contains(page, strings.TrimPrefix(rp2.url, "http://")) {
+		t.Fatalf("session page:\n%s", page)
+	}
+	resp, b := e.post(c, e.url+pathLogoutAll, nil)
+	resp, b = e.followForms(c, b)
+	if resp == nil || resp.Request.URL.Path != pathSession || !strings.Contains(string(b), `id="no-session"`) {
+		t.Fatalf("after logout: %v\n%s", resp, b)
+	}
+	for _, rp := range []*relyingParty{rp1, rp2} {
+		if resp, _ := e.get(c, rp.url+"/app"); !strings.HasPrefix(resp.Request.URL.String(), e.url+pathLogin+"?") {
+			t.Fatalf("%s still logged in: %s", rp.url, resp.Request.URL)
+		}
+	}
+	checkAudit(t, e, "mpass.login", "mpass.login-sso", "mpass.logout")
+}

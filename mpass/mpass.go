@@ -213,6 +213,8 @@ func (s *Service) Mount(g *echo.Group) {
 	g.GET(pathWait, s.waitPage)
 	g.POST(pathCancel, s.cancel)
 	g.GET(pathStatic+"*", s.web.static)
+	g.GET(pathSession, s.sessionPage)
+	g.POST(pathLogoutAll, s.logoutAll)
 }
 
 // Close stops the background work (phone waits, the sweeper) and waits

@@ -41,6 +41,11 @@ func pickLang(param, acceptLanguage string) string {
 // messages are the pages' words in each language.
 var messages = map[string]map[string]string{
 	"ro": {
+		"session.title":    "Sesiunea MPass",
+		"session.as":       "Sunteți autentificat ca",
+		"session.services": "Servicii în care ați intrat cu această sesiune:",
+		"session.logout":   "Ieșire din toate serviciile",
+		"session.none":     "Nu sunteți autentificat în MPass.",
 		"login.title":      "Autentificare",
 		"login.to":         "Vă autentificați pentru serviciul",
 		"login.phone":      "Numărul de telefon cu semnătură mobilă",
@@ -77,6 +82,11 @@ var messages = map[string]map[string]string{
 		"problem.replayed":      "Această cerere de autentificare a fost deja folosită. Reveniți la serviciu și începeți din nou.",
 	},
 	"ru": {
+		"session.title":    "Сеанс MPass",
+		"session.as":       "Вы вошли как",
+		"session.services": "Сервисы, в которые вы вошли в этом сеансе:",
+		"session.logout":   "Выйти из всех сервисов",
+		"session.none":     "Вы не вошли в MPass.",
 		"login.title":      "Вход",
 		"login.to":         "Вы входите в сервис",
 		"login.phone":      "Номер телефона с мобильной подписью",
@@ -113,6 +123,11 @@ var messages = map[string]map[string]string{
 		"problem.replayed":      "Этот запрос на вход уже использован. Вернитесь в сервис и начните заново.",
 	},
 	"en": {
+		"session.title":    "Your MPass session",
+		"session.as":       "You are logged in as",
+		"session.services": "Services you logged in to with this session:",
+		"session.logout":   "Log out of every service",
+		"session.none":     "You are not logged in to MPass.",
 		"login.title":      "Log in",
 		"login.to":         "You are logging in to",
 		"login.phone":      "Phone number with mobile signature",
@@ -161,8 +176,10 @@ type pageData struct {
 	Problem   string // message key after "problem."
 	Detail    string // technical detail of a refused request
 	Mobile    bool
-	Self      string // the page's own URL, to switch language
-	Refresh   string // reload the page at this URL
+	Self      string   // the page's own URL, to switch language
+	Refresh   string   // reload the page at this URL
+	Person    string   // the session's person (session page)
+	Services  []string // the relying services of the session
 }
 
 type langLink struct{ Lang, URL string }
@@ -187,7 +204,7 @@ type web struct {
 
 func newWeb() (*web, error) {
 	w := &web{pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "wait", "error"} {
+	for _, name := range []string{"login", "wait", "error", "session"} {
 		t, err := template.ParseFS(webFS, "web/layout.html", "web/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("mpass: page %s: %w", name, err)
