@@ -43,36 +43,32 @@ func TestHostileRequests(t *testing.T) {
 		return b
 	}
 
-	// XSW: a forged root (another ID, the attacker's ACS URL) that carries
-	// the genuine signed request in its Extensions.
+	signatureOf := func(el *etree.Element) *etree.Element {
+		for _, ch := range el.ChildElements() {
+			if ch.Tag == "Signature" {
+				return ch
+			}
+		}
+		t.Fatal("no signature")
+		return nil
+	}
+	// forge is an unsigned copy of el with the attacker's ID and ACS URL.
+	forge := func(el *etree.Element, id string) *etree.Element {
+		f := el.Copy()
+		f.CreateAttr("ID", id)
+		f.CreateAttr("AssertionConsumerServiceURL", "https://evil.test/acs")
+		f.RemoveChild(signatureOf(f))
+		return f
+	}
+	// XSW: a forged root that carries the genuine signed request in its
+	// Extensions.
 	orig := signed()
-	forged := orig.Copy()
-	forged.CreateAttr("ID", "_forged")
-	forged.CreateAttr("AssertionConsumerServiceURL", "https://evil.test/acs")
-	for _, ch := range forged.ChildElements() {
-		if ch.Tag == "Signature" {
-			forged.RemoveChild(ch)
-		}
-	}
-	ext := forged.CreateElement("samlp:Extensions")
-	ext.AddChild(orig)
-	// A signature moved to the forged root, still pointing at the genuine ID.
+	forged := forge(orig, "_forged")
+	forged.CreateElement("samlp:Extensions").AddChild(orig)
+	// A signature moved to a forged root, still pointing at the genuine ID.
 	moved := signed()
-	var sig *etree.Element
-	for _, ch := range moved.ChildElements() {
-		if ch.Tag == "Signature" {
-			sig = ch
-		}
-	}
-	evil := moved.Copy()
-	evil.CreateAttr("AssertionConsumerServiceURL", "https://evil.test/acs")
-	evil.CreateAttr("ID", "_evil")
-	for _, ch := range evil.ChildElements() {
-		if ch.Tag == "Signature" {
-			evil.RemoveChild(ch)
-		}
-	}
-	evil.AddChild(sig.Copy())
+	evil := forge(moved, "_evil")
+	evil.AddChild(signatureOf(moved).Copy())
 
 	// A deflated Redirect request of 2 MiB of blanks (the limit is 1 MiB).
 	var bomb bytes.Buffer
