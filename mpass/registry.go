@@ -2,12 +2,14 @@ package mpass
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/crewjam/saml"
@@ -48,6 +50,18 @@ type SPInfo struct {
 // the saml.ServiceProviderProvider of the identity provider.
 type Registry struct {
 	Store *store.Store
+
+	mu    sync.Mutex
+	cache map[string]parsedSP // entity id → the registration last parsed
+}
+
+// parsedSP is a registration's metadata as parsed, kept while the stored
+// registration is the same (its digest): parsing the XML on every
+// AuthnRequest costs more than the rest of the lookup. Read only.
+type parsedSP struct {
+	sum [32]byte
+	sp  *SP
+	ed  *saml.EntityDescriptor
 }
 
 // ParseSPMetadata reads a relying service's metadata (one
@@ -132,6 +146,13 @@ func (r *Registry) Get(ctx context.Context, entityID string) (*SP, *saml.EntityD
 	if err != nil {
 		return nil, nil, err
 	}
+	sum := sha256.Sum256(b)
+	r.mu.Lock()
+	p, ok := r.cache[entityID]
+	r.mu.Unlock()
+	if ok && p.sum == sum {
+		return p.sp, p.ed, nil
+	}
 	var sp SP
 	if err := json.Unmarshal(b, &sp); err != nil {
 		return nil, nil, fmt.Errorf("mpass: the registration of %q is damaged: %w", entityID, err)
@@ -140,8 +161,17 @@ func (r *Registry) Get(ctx context.Context, entityID string) (*SP, *saml.EntityD
 	if err != nil {
 		return nil, nil, fmt.Errorf("mpass: the registered metadata of %q: %w", entityID, err)
 	}
+	r.mu.Lock()
+	if r.cache == nil || len(r.cache) >= maxCachedSPs {
+		r.cache = map[string]parsedSP{}
+	}
+	r.cache[entityID] = parsedSP{sum: sum, sp: &sp, ed: ed}
+	r.mu.Unlock()
 	return &sp, ed, nil
 }
+
+// maxCachedSPs bounds the parsed registrations kept (emptied when full).
+const maxCachedSPs = 1024
 
 // List returns every registration.
 func (r *Registry) List(ctx context.Context) ([]SPInfo, error) {
