@@ -8,9 +8,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
+
+	"github.com/semnat/semnat/mobileid"
 )
 
 // TestHostileRequests: AuthnRequests built to fool an XML-DSig check or to
@@ -33,31 +36,13 @@ func TestHostileRequests(t *testing.T) {
 	postXML := func(doc []byte) (*http.Response, []byte) {
 		return e.post(c, e.url+PathSSO, url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(doc)}})
 	}
-	xmlOf := func(el *etree.Element) []byte {
-		d := etree.NewDocument()
-		d.SetRoot(el)
-		b, err := d.WriteToBytes()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 
-	signatureOf := func(el *etree.Element) *etree.Element {
-		for _, ch := range el.ChildElements() {
-			if ch.Tag == "Signature" {
-				return ch
-			}
-		}
-		t.Fatal("no signature")
-		return nil
-	}
 	// forge is an unsigned copy of el with the attacker's ID and ACS URL.
 	forge := func(el *etree.Element, id string) *etree.Element {
 		f := el.Copy()
 		f.CreateAttr("ID", id)
 		f.CreateAttr("AssertionConsumerServiceURL", "https://evil.test/acs")
-		f.RemoveChild(signatureOf(f))
+		f.RemoveChild(signatureOf(t, f))
 		return f
 	}
 	// XSW: a forged root that carries the genuine signed request in its
@@ -68,7 +53,7 @@ func TestHostileRequests(t *testing.T) {
 	// A signature moved to a forged root, still pointing at the genuine ID.
 	moved := signed()
 	evil := forge(moved, "_evil")
-	evil.AddChild(signatureOf(moved).Copy())
+	evil.AddChild(signatureOf(t, moved).Copy())
 
 	// A deflated Redirect request of 2 MiB of blanks (the limit is 1 MiB).
 	var bomb bytes.Buffer
@@ -82,10 +67,10 @@ func TestHostileRequests(t *testing.T) {
 		name string
 		send func() (*http.Response, []byte)
 	}{
-		{"XSW: signed request wrapped in a forged one", func() (*http.Response, []byte) { return postXML(xmlOf(forged)) }},
-		{"XSW: signature moved to a forged request", func() (*http.Response, []byte) { return postXML(xmlOf(evil)) }},
+		{"XSW: signed request wrapped in a forged one", func() (*http.Response, []byte) { return postXML(xmlOf(t, forged)) }},
+		{"XSW: signature moved to a forged request", func() (*http.Response, []byte) { return postXML(xmlOf(t, evil)) }},
 		{"DTD with entities", func() (*http.Response, []byte) {
-			b := xmlOf(signed())
+			b := xmlOf(t, signed())
 			return postXML(append([]byte(`<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>`), b...))
 		}},
 		{"deflate bomb over HTTP-Redirect", func() (*http.Response, []byte) {
@@ -103,7 +88,82 @@ func TestHostileRequests(t *testing.T) {
 		})
 	}
 	// The genuine request still works: the refusals were for the forgeries.
-	if resp, b := postXML(xmlOf(signed())); resp.StatusCode != 200 || !reTx.Match(b) {
+	if resp, b := postXML(xmlOf(t, signed())); resp.StatusCode != 200 || !reTx.Match(b) {
 		t.Fatalf("genuine request: %d\n%s", resp.StatusCode, b)
 	}
+}
+
+// TestHostileLogoutRequests: a LogoutRequest that is unsigned, signed with
+// another key, wrapped in a forged one (XSW) or carries a DTD ends no
+// session; the genuine one does.
+func TestHostileLogoutRequests(t *testing.T) {
+	e := newEnv(t, nil)
+	rp := e.newRP("shop.test", true)
+	c := newBrowserClient(t)
+	user := mobileid.GeneratedUser(6)
+	e.login(c, rp, user)
+	sp := rp.mw.ServiceProvider
+	logoutXML := func(sp saml.ServiceProvider) *etree.Element {
+		req, err := sp.MakeLogoutRequest(e.url+PathLogout, user.IDNP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req.Element()
+	}
+	unsigned := sp
+	unsigned.SignatureMethod = ""
+	otherKey, otherCert, err := SelfSigned("impostor", time.Now(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostor := sp
+	impostor.Key, impostor.Certificate = otherKey, otherCert
+	genuine := logoutXML(sp)
+	wrapper := genuine.Copy()
+	wrapper.CreateAttr("ID", "_forged")
+	wrapper.RemoveChild(signatureOf(t, wrapper))
+	wrapper.CreateElement("samlp:Extensions").AddChild(logoutXML(sp))
+	for name, doc := range map[string][]byte{
+		"unsigned":    xmlOf(t, logoutXML(unsigned)),
+		"another key": xmlOf(t, logoutXML(impostor)),
+		"XSW wrapper": xmlOf(t, wrapper),
+		"DTD":         append([]byte(`<!DOCTYPE r [<!ENTITY a "a">]>`), xmlOf(t, logoutXML(sp))...),
+	} {
+		resp, b := e.post(c, e.url+PathLogout, url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(doc)}})
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400:\n%s", name, resp.StatusCode, b)
+		}
+		if _, b := e.get(c, e.url+pathSession); !bytes.Contains(b, []byte(user.IDNP)) {
+			t.Fatalf("%s ended the session", name)
+		}
+	}
+	// The genuine request ends it: the test can fail.
+	e.post(c, e.url+PathLogout, url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(xmlOf(t, genuine))}})
+	if _, b := e.get(c, e.url+pathSession); !bytes.Contains(b, []byte(`id="no-session"`)) {
+		t.Fatalf("the genuine LogoutRequest did not end the session:\n%s", b)
+	}
+}
+
+// xmlOf serialises el as a document.
+func xmlOf(t *testing.T, el *etree.Element) []byte {
+	t.Helper()
+	d := etree.NewDocument()
+	d.SetRoot(el)
+	b, err := d.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// signatureOf is el's enveloped ds:Signature.
+func signatureOf(t *testing.T, el *etree.Element) *etree.Element {
+	t.Helper()
+	for _, ch := range el.ChildElements() {
+		if ch.Tag == "Signature" {
+			return ch
+		}
+	}
+	t.Fatal("no signature")
+	return nil
 }
