@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
@@ -110,14 +109,7 @@ func TestHostileLogoutRequests(t *testing.T) {
 		}
 		return req.Element()
 	}
-	unsigned := sp
-	unsigned.SignatureMethod = ""
-	otherKey, otherCert, err := SelfSigned("impostor", time.Now(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	impostor := sp
-	impostor.Key, impostor.Certificate = otherKey, otherCert
+	unsigned, impostor := badSigners(t, sp)
 	genuine := logoutXML(sp)
 	wrapper := genuine.Copy()
 	wrapper.CreateAttr("ID", "_forged")

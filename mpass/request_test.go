@@ -51,14 +51,7 @@ func TestRequestRefused(t *testing.T) {
 		t.Fatalf("signed POST request: %d %s\n%s", resp.StatusCode, resp.Request.URL, b)
 	}
 
-	unsigned := sp
-	unsigned.SignatureMethod = ""
-	otherKey, otherCert, err := SelfSigned("impostor", time.Now(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	impostor := sp
-	impostor.Key, impostor.Certificate = otherKey, otherCert
+	unsigned, impostor := badSigners(t, sp)
 	unregistered := e.newRP("unknown.test", false).mw.ServiceProvider
 
 	for _, tc := range []struct {
@@ -143,4 +136,18 @@ func TestPassiveAndForceAuthn(t *testing.T) {
 	if !strings.HasPrefix(resp.Request.URL.Path, pathLogin) || !bytes.Contains(b, []byte(`id="login-form"`)) {
 		t.Fatalf("ForceAuthn with a session: %s\n%s", resp.Request.URL, b)
 	}
+}
+
+// badSigners are sp without a signing method, and sp signing with a key
+// other than the registered one.
+func badSigners(t *testing.T, sp saml.ServiceProvider) (unsigned, impostor saml.ServiceProvider) {
+	t.Helper()
+	unsigned, impostor = sp, sp
+	unsigned.SignatureMethod = ""
+	key, cert, err := SelfSigned("impostor", time.Now(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostor.Key, impostor.Certificate = key, cert
+	return unsigned, impostor
 }
