@@ -157,3 +157,29 @@ func (s *Store) VerifyAudit(ctx context.Context) (int64, error) {
 	})
 	return n, err
 }
+
+// AuditEntries returns up to limit entries of the log after entry number
+// after (0: from the first), in order.
+func (s *Store) AuditEntries(ctx context.Context, after int64, limit int) ([]Entry, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT seq, at, actor, action, subject, digest, details, prev_hash, hash
+		FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var e Entry
+		var at int64
+		var details string
+		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Subject, &e.Digest, &details, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("store: audit: %w", err)
+		}
+		e.At = time.Unix(0, at).UTC()
+		if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
+			return nil, fmt.Errorf("store: audit entry %d: details: %w", e.Seq, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,7 +28,23 @@ var (
 	ErrNotFound      = errors.New("store: not found")
 	ErrExpired       = errors.New("store: expired")
 	ErrAuditTampered = errors.New("store: the audit log does not verify")
+	ErrExists        = errors.New("store: already exists")
 )
+
+// Forever is the time to live of an item that never expires (a
+// registration), until it is deleted.
+const Forever time.Duration = math.MaxInt64
+
+// expiry is the expiry time of an item put now for ttl, in Unix nanoseconds.
+func (s *Store) expiry(ttl time.Duration) (int64, error) {
+	switch {
+	case ttl <= 0:
+		return 0, fmt.Errorf("store: time to live %v must be positive", ttl)
+	case ttl == Forever:
+		return math.MaxInt64, nil
+	}
+	return s.now().Add(ttl).UnixNano(), nil
+}
 
 // Store is a handle on the database. Safe for concurrent use.
 type Store struct {
@@ -156,29 +174,31 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Put stores value under (kind, id) for ttl, replacing an earlier value.
 func (s *Store) Put(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error {
-	if ttl <= 0 {
-		return fmt.Errorf("store: time to live %v must be positive", ttl)
+	exp, err := s.expiry(ttl)
+	if err != nil {
+		return err
 	}
-	_, err := s.exec(ctx, `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
+	_, err = s.exec(ctx, `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
 		ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires = excluded.expires`,
-		kind, id, value, s.now().Add(ttl).UnixNano())
+		kind, id, value, exp)
 	if err != nil {
 		return fmt.Errorf("store: put %s/%s: %w", kind, id, err)
 	}
 	return nil
 }
 
-// PutNew stores value under (kind, id) for ttl unless a value is there and
-// not expired: then it returns ErrExists and changes nothing. Of two
-// concurrent callers only one succeeds (a lock with a lease).
+// PutNew stores value under (kind, id) for ttl only if no live item is
+// there yet, atomically (ErrExists otherwise; an expired one is replaced):
+// a message id used once, of two concurrent users only one wins.
 func (s *Store) PutNew(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error {
-	if ttl <= 0 {
-		return fmt.Errorf("store: time to live %v must be positive", ttl)
+	exp, err := s.expiry(ttl)
+	if err != nil {
+		return err
 	}
-	now := s.now()
 	res, err := s.exec(ctx, `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
-		ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires = excluded.expires WHERE items.expires <= ?`,
-		kind, id, value, now.Add(ttl).UnixNano(), now.UnixNano())
+		ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires = excluded.expires
+		WHERE items.expires <= ?`,
+		kind, id, value, exp, s.now().UnixNano())
 	if err != nil {
 		return fmt.Errorf("store: put %s/%s: %w", kind, id, err)
 	}
@@ -188,6 +208,39 @@ func (s *Store) PutNew(ctx context.Context, kind, id string, value []byte, ttl t
 		return fmt.Errorf("%w: %s/%s", ErrExists, kind, id)
 	}
 	return nil
+}
+
+// Item is one live item of a kind, as List returns it.
+type Item struct {
+	ID      string
+	Value   []byte
+	Expires time.Time // the zero time for an item put Forever
+}
+
+// List returns the live items of kind, ordered by id (registrations: a
+// handful; not for kinds with many items).
+func (s *Store) List(ctx context.Context, kind string) ([]Item, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT id, value, expires FROM items WHERE kind = ? AND expires > ? ORDER BY id`), kind, s.now().UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("store: list %s: %w", kind, err)
+	}
+	defer rows.Close()
+	var out []Item
+	for rows.Next() {
+		var it Item
+		var exp int64
+		if err := rows.Scan(&it.ID, &it.Value, &exp); err != nil {
+			return nil, fmt.Errorf("store: list %s: %w", kind, err)
+		}
+		if exp != math.MaxInt64 {
+			it.Expires = time.Unix(0, exp)
+		}
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list %s: %w", kind, err)
+	}
+	return out, nil
 }
 
 // Get returns the value under (kind, id): ErrNotFound when there is none,
@@ -309,4 +362,23 @@ func createPrivate(path string, warn func(string)) error {
 		warn(fmt.Sprintf("the data directory %s is open to other users (mode %04o): chmod 700 %s", dir, fi.Mode().Perm(), dir))
 	}
 	return nil
+}
+
+// SweepEvery removes expired items every d until ctx ends: a service's
+// background sweeper. A failed sweep is logged and tried again next time.
+func (s *Store) SweepEvery(ctx context.Context, d time.Duration, log *slog.Logger) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("store: sweep failed", "err", err)
+			} else if n > 0 {
+				log.Debug("store: swept expired items", "n", n)
+			}
+		}
+	}
 }

@@ -2,11 +2,9 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,43 +40,11 @@ func sqliteBackend() backend {
 		dropGuards: []string{`DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`}}
 }
 
-// postgresBackend uses $SEMNAT_TEST_POSTGRES (.ci/postgres.sh starts a
-// server and prints it), one fresh schema per test. Without it the test is
-// skipped, except in CI where it fails.
+// postgresBackend uses $SEMNAT_TEST_POSTGRES, one fresh schema per test
+// (testtool.PostgresSchema: skipped without it, except in CI).
 func postgresBackend(t *testing.T) backend {
-	dsn := os.Getenv("SEMNAT_TEST_POSTGRES")
 	return backend{name: "postgres",
-		fresh: func(t *testing.T) string {
-			if dsn == "" {
-				if testtool.InCI() {
-					t.Fatal("SEMNAT_TEST_POSTGRES is not set: .ci/run must start PostgreSQL (.ci/postgres.sh)")
-				}
-				t.Skip("SEMNAT_TEST_POSTGRES not set (bash .ci/postgres.sh prints a DSN)")
-			}
-			admin, err := sql.Open("pgx", dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer admin.Close()
-			schema := fmt.Sprintf("t_%d_%d", time.Now().UnixNano(), rand.IntN(1e6))
-			if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if a, err := sql.Open("pgx", dsn); err == nil {
-					a.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-					a.Close()
-				}
-			})
-			u, err := url.Parse(dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			q := u.Query()
-			q.Set("search_path", schema)
-			u.RawQuery = q.Encode()
-			return u.String()
-		},
+		fresh:      func(t *testing.T) string { return testtool.PostgresSchema(t) },
 		dropGuards: []string{`DROP TRIGGER audit_append_only ON audit`}}
 }
 
@@ -210,6 +176,14 @@ func testAuditChain(t *testing.T, b backend) {
 	wg.Wait()
 	if n, err := s.VerifyAudit(ctx); err != nil || n != 200 {
 		t.Fatalf("verify: %d %v", n, err)
+	}
+	// Reading the log back: pages in order, the details as appended.
+	page, err := s.AuditEntries(ctx, 190, 5)
+	if err != nil || len(page) != 5 || page[0].Seq != 191 || page[4].Seq != 195 || page[0].Details["level"] != "B-T" || page[0].Action != "seal" {
+		t.Fatalf("entries: %+v %v", page, err)
+	}
+	if rest, err := s.AuditEntries(ctx, 195, 100); err != nil || len(rest) != 5 {
+		t.Fatalf("rest: %d %v", len(rest), err)
 	}
 	// The log refuses updates and deletes.
 	if _, err := s.db.Exec(`UPDATE audit SET actor = 'mallory' WHERE seq = 5`); err == nil {
@@ -374,5 +348,94 @@ func TestSQLiteFilesPrivate(t *testing.T) {
 	s2.Close()
 	if len(warnings) != 0 {
 		t.Errorf("warnings for a private store: %q", warnings)
+	}
+}
+
+func TestPutNewAndList(t *testing.T) { eachBackend(t, testPutNewAndList) }
+func testPutNewAndList(t *testing.T, b backend) {
+	c := newClock()
+	s := b.open(t, c)
+	ctx := context.Background()
+	// A message id is accepted once while it lives, again once it expired.
+	if err := s.PutNew(ctx, "msgid", "m1", []byte("1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutNew(ctx, "msgid", "m1", []byte("2"), time.Minute); !errors.Is(err, ErrExists) {
+		t.Fatalf("second use: %v", err)
+	}
+	if v, _ := s.Get(ctx, "msgid", "m1"); string(v) != "1" {
+		t.Fatalf("the refused PutNew changed the value: %q", v)
+	}
+	c.add(2 * time.Minute)
+	if err := s.PutNew(ctx, "msgid", "m1", []byte("3"), time.Minute); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	// Of concurrent PutNew calls exactly one wins.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.PutNew(ctx, "msgid", "race", []byte("x"), time.Minute); err == nil {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			} else if !errors.Is(err, ErrExists) {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Fatalf("%d concurrent PutNew calls won", won)
+	}
+	// Forever items outlive any clock; List gives live items by id.
+	s.Put(ctx, "sp", "b", []byte("B"), Forever)
+	s.Put(ctx, "sp", "a", []byte("A"), Forever)
+	s.Put(ctx, "sp", "old", []byte("O"), time.Second)
+	c.add(100 * 365 * 24 * time.Hour)
+	items, err := s.List(ctx, "sp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || items[0].ID != "a" || string(items[1].Value) != "B" || !items[0].Expires.IsZero() {
+		t.Fatalf("list: %+v", items)
+	}
+	if n, err := s.Sweep(ctx); err != nil || n < 1 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+	if _, err := s.Get(ctx, "sp", "a"); err != nil {
+		t.Fatalf("a Forever item expired: %v", err)
+	}
+}
+
+// TestSweepEvery: the background sweeper removes expired items until its
+// context ends.
+func TestSweepEvery(t *testing.T) {
+	c := newClock()
+	s := sqliteBackend().open(t, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.Put(ctx, "k", "old", []byte("x"), time.Second)
+	s.Put(ctx, "k", "new", []byte("y"), time.Hour)
+	c.add(time.Minute)
+	done := make(chan struct{})
+	go func() { s.SweepEvery(ctx, 5*time.Millisecond, slog.New(slog.DiscardHandler)); close(done) }()
+	for i := 0; ; i++ {
+		var n int
+		s.db.QueryRow(`SELECT count(*) FROM items`).Scan(&n)
+		if n == 1 {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("the expired item was never swept")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if _, err := s.Get(context.Background(), "k", "new"); err != nil {
+		t.Fatal(err)
 	}
 }

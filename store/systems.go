@@ -9,10 +9,6 @@ import (
 	"time"
 )
 
-// ErrExists: a system of that name, or with that certificate or API key,
-// is registered already.
-var ErrExists = errors.New("store: already registered")
-
 // System is an information system registered with a service (MSign, and
 // later MPay, MNotify, ...), as AGE registers them: it is known by its TLS
 // client certificate (issuer and serial number) or by an API key, of which

@@ -22,6 +22,8 @@ import (
 	"github.com/semnat/semnat/internal/httpserve"
 	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpass/demorp"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pkiserve"
@@ -93,6 +95,9 @@ func (f *serveFlags) bind(a *app, cmd *cobra.Command, demo bool) {
 		a.log = log
 		if f.demo {
 			return runServeDemo(cmd.Context(), a, f)
+		}
+		if f.run != nil { // a service of its own: `semnat NAME serve`
+			return f.run(cmd.Context(), a, f, cmd.CommandPath())
 		}
 		return runServe(cmd.Context(), a, f, cmd.CommandPath())
 	}
@@ -178,6 +183,18 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 	if cfg.Seal != nil && cfg.APIKeyDigests == nil && (tlsCfg == nil || tlsCfg.ClientCAs == nil) {
 		a.log.Warn("a seal key is configured but no system can use it: give --api-keys or --client-ca")
 	}
+	return f.serveComposed(ctx, a, tlsCfg, func(st *store.Store, base string) server.Config {
+		cfg.Store, cfg.PublicOrigin = st, originOf(base)
+		return server.Config{MSign: &cfg}
+	}, func(base string) string {
+		return fmt.Sprintf("%s: %s (verify: POST %s/api/v1/verifications; seal: %s; pages: %s/sign %s/verify)", name, base, base, sealState(cfg.Seal), base, base)
+	})
+}
+
+// serveComposed listens on --addr, opens the store, and serves the
+// services compose names (given the store and the public URL) until ctx
+// ends; started is the line printed on stderr once they are built.
+func (f *serveFlags) serveComposed(ctx context.Context, a *app, tlsCfg *tls.Config, compose func(st *store.Store, base string) server.Config, started func(base string) string) error {
 	ln, local, base, err := f.listen()
 	if err != nil {
 		return err
@@ -188,8 +205,8 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 		return err
 	}
 	defer st.Close()
-	cfg.Store, cfg.PublicOrigin = st, originOf(base)
-	sc := server.Config{Store: st, Log: a.log, MSign: &cfg}
+	sc := compose(st, base)
+	sc.Store, sc.Log = st, a.log
 	if err := f.hostConfig(&sc); err != nil {
 		return err
 	}
@@ -198,7 +215,7 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 		return withCode(exitFailed, err)
 	}
 	defer srv.Close()
-	fmt.Fprintf(a.stderr, "%s: %s (verify: POST %s/api/v1/verifications; seal: %s; pages: %s/sign %s/verify)\n", name, base, base, sealState(cfg.Seal), base, base)
+	fmt.Fprintln(a.stderr, started(base))
 	return serveUntilDone(ctx, a, ln, local, srv, tlsCfg)
 }
 
@@ -305,6 +322,13 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		}
 		svc.Registry.AddCA(p.MobileCA.Cert, []*big.Int{sign.SerialNumber, auth.SerialNumber})
 	}
+	// So are the scripted phones' (those that have keys), so that logging
+	// in with them passes the revocation check.
+	for _, u := range sim.Users() {
+		if sign, auth, _, err := sim.Certificates(u.MSISDN); err == nil {
+			svc.Registry.AddCA(p.MobileCA.Cert, []*big.Int{sign.SerialNumber, auth.SerialNumber})
+		}
+	}
 	keyPath := filepath.Join(data, "api-key")
 	key, err := demoAPIKey(keyPath)
 	if err != nil {
@@ -325,7 +349,11 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	cfg.APIKeys = map[string]string{key: "demo"}
 	cfg.Mobile, cfg.PublicOrigin = mobile, base
 	cfg.Revocation, cfg.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, [][]byte{p.Root.Cert.Raw}
-	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, PKIServices: svc, MobileSim: sim.Handler()}
+	mp, err := demoMPass(a, data, base, mobile)
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mp, PKIServices: svc, MobileSim: sim.Handler()}
 	if err := f.hostConfig(&sc); err != nil {
 		return err
 	}
@@ -334,6 +362,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		return withCode(exitFailed, err)
 	}
 	defer srv.Close()
+	if err := demoRelyingService(ctx, srv, base); err != nil {
+		return withCode(exitFailed, err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = svc.Run(ctx) }()
@@ -344,9 +375,11 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  verify:        POST " + base + "/api/v1/verifications",
 		"  seal:          POST " + base + "/api/v1/seal   (X-API-Key from " + keyPath + ")",
 		"  for systems:   POST " + base + "/api/v1/signature-requests, SOAP " + base + "/MSign.svc?wsdl   (register with `semnat msign systems add --data " + data + "`)",
+		"  MPass (SAML):  " + base + mpass.PathMetadata + "   (relying services: `semnat mpass sp add --metadata FILE --data " + data + "`)",
+		"  log in:        " + base + demorp.Path + "/   (a demo service: log in with a virtual phone, PIN " + mobileid.DefaultPIN1 + ")",
 		"  TSA / OCSP:    " + base + testcerts.TSAPath + "   " + base + testcerts.OCSPPath,
 		"  mobile (MSSP): " + base + "/mid-api   " + base + "/rest/service",
-		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + ")",
+		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + " to sign, " + mobileid.DefaultPIN1 + " to log in)",
 		"  trust anchors: " + filepath.Join(pkiDir, testcerts.TrustAnchorsFile),
 	}, "\n"))
 	return serveUntilDone(ctx, a, ln, local, srv, nil)

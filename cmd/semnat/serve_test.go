@@ -63,6 +63,12 @@ func TestServeDemo(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	if resp, err := http.Get(base + "/meta/saml"); err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/samlmetadata+xml" {
+		t.Fatalf("MPass metadata: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
+	demoLogin(t, base)
 	signed := mobileSignRequest(t, base, "+37300000001", "B-LT", samplepdf.Document("Demo mobile", nil, 0))
 	resp, err = http.Post(base+"/api/v1/verifications", "application/pdf", bytes.NewReader(signed))
 	if err != nil {

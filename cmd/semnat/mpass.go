@@ -1,0 +1,322 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/semnat/semnat/internal/keyfile"
+	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpass/demorp"
+	"github.com/semnat/semnat/server"
+	"github.com/semnat/semnat/store"
+)
+
+// mpassRoutesHelp lists MPass's routes for the help of the commands that
+// serve it.
+const mpassRoutesHelp = `  /meta/saml                   SAML 2.0 metadata of the identity provider (signed)
+  /login/saml                  SSO: signed AuthnRequests over HTTP-POST or HTTP-Redirect
+                               (?lang=ro|ru|en: the login page's language)
+  /login                       the login page: mobile signature
+  /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
+`
+
+func newMPassCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "mpass",
+		Short: "MPass: the identity provider relying services log their users in through (SAML 2.0)",
+		Long: `MPass logs people in to relying services with their mobile signature and
+answers the services with signed SAML 2.0 Responses in the official MPass
+profile (NameID = IDNP; FirstName, LastName, MobilePhone, Language, IDNO and
+CompanyName from an organisation certificate). 'semnat mpass serve' runs it
+alone; 'semnat serve --demo' runs it beside the other services. Relying
+services are registered from their SAML metadata with 'semnat mpass sp add'.`,
+	}
+	cmd.AddCommand(newMPassServeCmd(a), newMPassSPCmd(a))
+	return cmd
+}
+
+// mpassFlags are the settings of `semnat mpass serve` beyond serveFlags.
+type mpassFlags struct {
+	sessionTTL, sessionIdle time.Duration
+}
+
+func newMPassServeCmd(a *app) *cobra.Command {
+	mf := &mpassFlags{}
+	f := &serveFlags{run: func(ctx context.Context, a *app, f *serveFlags, name string) error {
+		return runMPassServe(ctx, a, f, mf, name)
+	}}
+	cmd := &cobra.Command{
+		Use:   "serve (--p12 FILE | --key FILE --cert FILE | --token ...) [--mssp URL --trust PEM] ...",
+		Short: "Run MPass alone: SAML 2.0 identity provider, login by mobile signature",
+		Long: `Run MPass as a service of its own:
+
+` + mpassRoutesHelp + `
+The key (--p12, --key/--cert or --token, as for 'semnat sign') signs every
+Response and the metadata; relying services pin its certificate. People log
+in with the mobile signature service --mssp; their certificates must chain to
+--trust, and their revocation is checked online (OCSP, else the CRL). The
+relying services are those registered in the store (--data or --store) with
+'semnat mpass sp add'.
+
+The settings are those of 'semnat serve' (each a flag, $SEMNAT_NAME or a
+NAME = VALUE line of the --config file; --print-config shows them); the
+seal, TSA, API key and upload settings are MSign's and are not used here.`,
+		Example: `  semnat mpass serve --p12 mpass.p12 --p12-pass-file /run/secrets/p12 --mssp https://mssp.example/rest/service --trust roots/ --public-url https://mpass.example.md
+  semnat mpass sp add --metadata shop-metadata.xml`,
+		Args: cobra.NoArgs,
+	}
+	f.bind(a, cmd, false)
+	cmd.Flags().DurationVar(&mf.sessionTTL, "session-ttl", 8*time.Hour, "longest SSO session: after it the person logs in again")
+	cmd.Flags().DurationVar(&mf.sessionIdle, "session-idle", time.Hour, "an SSO session no service logged in through for this long is over")
+	return cmd
+}
+
+// runMPassServe runs MPass on the configured key, MSSP and trust anchors.
+func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, name string) error {
+	if !f.keys.given() {
+		return withCode(exitUsage, errors.New("MPass signs its Responses: give its key with --p12 FILE, --key FILE --cert FILE or --token"))
+	}
+	var mobile *mobileid.Client
+	if f.mssp != "" {
+		if len(f.trust) == 0 {
+			return withCode(exitUsage, errors.New("--mssp needs --trust: the CA certificates the phones' certificates must chain to"))
+		}
+		certs, err := loadCertificates(f.trust)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("--trust: %w", err))
+		}
+		anchors, inter, _ := splitAnchors(certs)
+		if mobile, err = f.mobileClient(anchors, inter); err != nil {
+			return withCode(exitUsage, err)
+		}
+	} else {
+		a.log.Warn("no --mssp: nobody can log in (MPass offers the mobile signature only)")
+	}
+	tlsCfg, err := f.tlsConfig()
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return withCode(exitUsage, err)
+	}
+	signer, closeSigner, err := f.keys.open(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer closeSigner()
+	return f.serveComposed(ctx, a, tlsCfg, func(_ *store.Store, base string) server.Config {
+		return server.Config{MPass: &mpass.Config{PublicURL: base, Key: signer, Certificate: signer.Certificate(), Chain: signer.Chain(), Mobile: mobile,
+			SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle}}
+	}, func(base string) string {
+		return fmt.Sprintf("%s: %s (metadata: %s%s; SSO: %s%s; signing key of %s)", name, base, base, mpass.PathMetadata, base, mpass.PathSSO,
+			signer.Certificate().Subject.CommonName)
+	})
+}
+
+// demoMPass is MPass's configuration in the demo: a self-signed signing
+// key made on first start in DATA/mpass (as the MPass staging IdP's), the
+// phones of the simulator the demo mounts.
+func demoMPass(a *app, data, base string, mobile *mobileid.Client) (*mpass.Config, error) {
+	dir := filepath.Join(data, "mpass")
+	keyPath, certPath := filepath.Join(dir, "idp-key.pem"), filepath.Join(dir, "idp-cert.pem")
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+		key, cert, err := mpass.SelfSigned("mpass.semnat.test", time.Now(), 10)
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644); err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(a.stderr, "generated the MPass signing key in %s\n", dir)
+	}
+	b, err := keyfile.LoadPEM(keyPath, certPath, "")
+	if err != nil {
+		return nil, fmt.Errorf("the demo's MPass key in %s: %w (remove the folder to make a new one)", dir, err)
+	}
+	return &mpass.Config{PublicURL: base, Key: b.Key, Certificate: b.Cert, Mobile: mobile}, nil
+}
+
+// demoRelyingService mounts the demo's relying service and registers it
+// with the demo's MPass (anew at each start: its key is made at start).
+func demoRelyingService(ctx context.Context, srv *server.Server, base string) error {
+	meta, err := srv.MPass.Metadata()
+	if err != nil {
+		return err
+	}
+	rp, err := demorp.New(base, meta)
+	if err != nil {
+		return err
+	}
+	md, err := rp.Metadata()
+	if err != nil {
+		return err
+	}
+	if _, err := srv.MPass.Registry().Add(ctx, md, time.Now()); err != nil {
+		return err
+	}
+	srv.Mount(rp.Service())
+	return nil
+}
+
+// writeFileAtomic writes a file whole or not at all.
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// readLimited reads at most n bytes of a file.
+func readLimited(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, n))
+}
+
+// mpassStoreFlags are the store settings of the registration commands.
+func mpassStoreFlags(cmd *cobra.Command) *serveFlags {
+	f := &serveFlags{}
+	cmd.Flags().StringVar(&f.data, "data", ".data", "data directory of the SQLite store (as for 'semnat mpass serve')")
+	cmd.Flags().StringVar(&f.storeDSN, "store", "", "the store: a postgres:// URL; default SQLite DATA/semnat.db")
+	return f
+}
+
+func newMPassSPCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sp",
+		Short: "Register, list and remove the relying services (SAML service providers)",
+	}
+	add := &cobra.Command{
+		Use:   "add --metadata FILE",
+		Short: "Register a relying service from its SAML metadata (or replace its registration)",
+		Long: `Register a relying service from its SAML 2.0 metadata: one EntityDescriptor
+with an SPSSODescriptor, an AssertionConsumerService over HTTP-POST (the only
+return addresses MPass sends Responses to) and a signing certificate (MPass
+accepts AuthnRequests signed with it only). When the metadata publishes an
+encryption certificate, assertions are encrypted for it. Registering the same
+entityID again replaces the registration.`,
+		Example: `  semnat mpass sp add --metadata shop-metadata.xml
+  curl -s https://shop.example/saml/metadata | semnat mpass sp add --metadata -`,
+		Args: cobra.NoArgs,
+	}
+	var metaPath string
+	addStore := mpassStoreFlags(add)
+	add.Flags().StringVar(&metaPath, "metadata", "", "the relying service's SAML metadata file (- for standard input)")
+	add.RunE = func(cmd *cobra.Command, _ []string) error {
+		if metaPath == "" {
+			return withCode(exitUsage, errors.New("--metadata FILE is required"))
+		}
+		var b []byte
+		var err error
+		if metaPath == "-" {
+			b, err = io.ReadAll(io.LimitReader(a.stdin, mpass.MaxMetadata+1))
+		} else {
+			b, err = readLimited(metaPath, mpass.MaxMetadata+1)
+		}
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("--metadata: %w", err))
+		}
+		return withRegistry(a, addStore, func(r *mpass.Registry) error {
+			info, err := r.Add(cmd.Context(), b, time.Now())
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			if a.json {
+				return a.printJSON(info)
+			}
+			a.say("registered %s (responses to %s)\n", info.EntityID, strings.Join(info.ACS, ", "))
+			return nil
+		})
+	}
+	list := &cobra.Command{Use: "list", Short: "List the registered relying services", Args: cobra.NoArgs}
+	listStore := mpassStoreFlags(list)
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		return withRegistry(a, listStore, func(r *mpass.Registry) error {
+			infos, err := r.List(cmd.Context())
+			if err != nil {
+				return withCode(exitFailed, err)
+			}
+			if a.json {
+				if infos == nil {
+					infos = []mpass.SPInfo{}
+				}
+				return a.printJSON(infos)
+			}
+			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ENTITY ID\tACS\tENCRYPTED\tREGISTERED")
+			for _, i := range infos {
+				fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", i.EntityID, strings.Join(i.ACS, " "), i.Encrypts, i.Added.Format(time.RFC3339))
+			}
+			return w.Flush()
+		})
+	}
+	remove := &cobra.Command{Use: "remove ENTITY-ID", Short: "Remove a relying service's registration", Args: cobra.ExactArgs(1)}
+	removeStore := mpassStoreFlags(remove)
+	remove.RunE = func(cmd *cobra.Command, args []string) error {
+		return withRegistry(a, removeStore, func(r *mpass.Registry) error {
+			if err := r.Remove(cmd.Context(), args[0]); err != nil {
+				if errors.Is(err, mpass.ErrUnknownSP) {
+					return withCode(exitUsage, err)
+				}
+				return withCode(exitFailed, err)
+			}
+			a.say("removed %s\n", args[0])
+			return nil
+		})
+	}
+	cmd.AddCommand(add, list, remove)
+	return cmd
+}
+
+// withRegistry opens the store of f and runs fn on MPass's register.
+func withRegistry(a *app, f *serveFlags, fn func(r *mpass.Registry) error) error {
+	if f.storeDSN == "" {
+		if err := os.MkdirAll(f.data, 0o700); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	st, err := f.openStore(a.log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(&mpass.Registry{Store: st})
+}

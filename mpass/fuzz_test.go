@@ -1,0 +1,50 @@
+package mpass
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzNormalizePhone: any input gives an error or an E.164 number of 8 to
+// 15 digits (12 characters for +373), never a panic; normalising the
+// result again gives the same number.
+func FuzzNormalizePhone(f *testing.F) {
+	for _, s := range []string{"069123456", "+373 69 123 456", "0037369123456", "(069) 12-34-56", "+", "00", "0", "+0", "٠٦٩١٢٣٤٥٦", "+37300000010"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := NormalizePhone(s)
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(got, "+") || len(got) < 9 || len(got) > 16 || strings.Trim(got[1:], "0123456789") != "" {
+			t.Fatalf("NormalizePhone(%q) = %q", s, got)
+		}
+		if strings.HasPrefix(got, "+373") && len(got) != 12 {
+			t.Fatalf("NormalizePhone(%q) = %q: a Moldovan number of the wrong length", s, got)
+		}
+		if again, err := NormalizePhone(got); err != nil || again != got {
+			t.Fatalf("NormalizePhone(%q) = %q, %v; not stable", got, again, err)
+		}
+	})
+}
+
+// FuzzParseSPMetadata: metadata from an operator's file never panics the
+// parser; what it accepts has an entity id, an HTTP-POST ACS and a
+// signing certificate.
+func FuzzParseSPMetadata(f *testing.F) {
+	f.Add([]byte(`<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/m"><SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs" index="1"/></SPSSODescriptor></EntityDescriptor>`))
+	f.Add([]byte(`<!DOCTYPE x [<!ENTITY a "aaaa">]><EntityDescriptor entityID="&a;"/>`))
+	f.Add([]byte(`<EntitiesDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata"><EntityDescriptor entityID="x"/></EntitiesDescriptor>`))
+	f.Add([]byte(``))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ed, err := ParseSPMetadata(b)
+		if err != nil {
+			return
+		}
+		info := infoOf(SP{EntityID: ed.EntityID}, ed)
+		if ed.EntityID == "" || len(info.ACS) == 0 || !info.SigningKey {
+			t.Fatalf("accepted unusable metadata: %+v", info)
+		}
+	})
+}

@@ -1,0 +1,241 @@
+// Package mpass is semnat's MPass: the identity provider relying services
+// log their users in through. A person proves who they are with their
+// mobile signature (the mobileid client authenticates them over a fresh
+// server challenge; the certificate's chain and revocation are checked);
+// the service answers the relying service with a signed SAML 2.0 Response
+// in the official MPass profile (NameID = IDNP, FirstName, LastName, ...).
+//
+// The SAML protocol and its XML security (parsing, signature checks with
+// the relying service's registered certificate, exclusive canonicalisation,
+// signing) are github.com/crewjam/saml and its goxmldsig; this package
+// keeps the state in the store (registered relying services, login
+// transactions, SSO sessions, single-use message ids), draws the login
+// pages and records every login, failure and logout in the audit log.
+//
+// It is a service.Service: `semnat mpass serve` runs it alone, `semnat
+// serve --demo` beside the other services.
+package mpass
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/semnat/semnat/crl"
+	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/ocsp"
+	"github.com/semnat/semnat/service"
+	"github.com/semnat/semnat/store"
+)
+
+// Config wires the service.
+type Config struct {
+	// Store is required: registrations, logins, sessions, the audit log.
+	Store *store.Store
+	// PublicURL is the service's URL as browsers and relying services see
+	// it ("https://mpass.example.md"); the entity id is PublicURL+"/meta/saml".
+	PublicURL string
+	// Key signs Responses and metadata; Certificate is its certificate,
+	// published in the metadata (Chain: intermediates, if any).
+	Key         crypto.Signer
+	Certificate *x509.Certificate
+	Chain       []*x509.Certificate
+	// Mobile asks phones to authenticate their owners (nil: no mobile
+	// login is offered). Its Roots decide which certificates are trusted.
+	Mobile *mobileid.Client
+	// OCSP and CRL check the login certificate's revocation: OCSP first,
+	// the CRL when no responder answers. nil: defaults over HTTPClient.
+	OCSP *ocsp.Client
+	CRL  *crl.Fetcher
+	// HTTPClient reaches OCSP responders and CRLs (default: 15 s timeout).
+	HTTPClient *http.Client
+	// LoginTTL bounds a login, from the relying service's request to the
+	// answer (default 10 min); PhoneTimeout the wait for the phone (default
+	// 3 min). SessionTTL is how long an SSO session lasts at most (default
+	// 8 h); SessionIdle ends it sooner when no relying service was logged
+	// in through it for that long (default 1 h).
+	LoginTTL, PhoneTimeout, SessionTTL, SessionIdle time.Duration
+	// Heartbeat is how often an instance waiting for a phone says so in the
+	// store (default 5 s); three missed beats let another instance take
+	// the wait over.
+	Heartbeat time.Duration
+	// SweepEvery is how often expired store items are removed (default 1 min;
+	// negative: never, when another service sweeps the same store).
+	SweepEvery time.Duration
+	Log        *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Errors callers test with errors.Is.
+var (
+	ErrUnknownSP = errors.New("mpass: no relying service is registered under that entity id")
+	ErrBadSP     = errors.New("mpass: the relying service's metadata is not usable")
+)
+
+// Service is MPass.
+type Service struct {
+	cfg      Config
+	instance string // this process: the owner of its phone waits
+	idp      *saml.IdentityProvider
+	sps      *Registry
+	web      *web
+	base     *url.URL
+	bg       context.Context
+	stop     context.CancelFunc
+	bgWG     sync.WaitGroup
+	audit    func(ctx context.Context, e store.Event)
+}
+
+var _ service.Service = (*Service)(nil)
+
+// New builds the service; Close stops its background work.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("mpass: a store is required")
+	}
+	if cfg.Key == nil || cfg.Certificate == nil {
+		return nil, errors.New("mpass: a signing key and its certificate are required (they sign every Response)")
+	}
+	base, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("mpass: public URL %q: want http(s)://host[:port]", cfg.PublicURL)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	if cfg.OCSP == nil {
+		cfg.OCSP = &ocsp.Client{HTTPClient: cfg.HTTPClient, Cache: &ocsp.ResponseCache{}}
+	}
+	if cfg.CRL == nil {
+		cfg.CRL = &crl.Fetcher{HTTPClient: cfg.HTTPClient}
+	}
+	if cfg.LoginTTL <= 0 {
+		cfg.LoginTTL = 10 * time.Minute
+	}
+	if cfg.PhoneTimeout <= 0 {
+		cfg.PhoneTimeout = 3 * time.Minute
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 8 * time.Hour
+	}
+	if cfg.SessionIdle <= 0 || cfg.SessionIdle > cfg.SessionTTL {
+		cfg.SessionIdle = min(time.Hour, cfg.SessionTTL)
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 5 * time.Second
+	}
+	if cfg.SweepEvery == 0 {
+		cfg.SweepEvery = time.Minute
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	w, err := newWeb()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, instance: newID(), base: base, web: w, sps: &Registry{Store: cfg.Store}}
+	s.audit = func(ctx context.Context, e store.Event) {
+		if _, err := cfg.Store.Append(ctx, e); err != nil {
+			cfg.Log.Error("mpass: audit log append failed", "action", e.Action, "err", err)
+		}
+	}
+	s.idp = s.newIdP()
+	s.bg, s.stop = context.WithCancel(context.Background())
+	if cfg.SweepEvery > 0 {
+		s.bgWG.Add(1)
+		go func() { defer s.bgWG.Done(); cfg.Store.SweepEvery(s.bg, cfg.SweepEvery, cfg.Log) }()
+	}
+	return s, nil
+}
+
+// Metadata is the identity provider's signed SAML metadata, as served at
+// /meta/saml.
+func (s *Service) Metadata() ([]byte, error) {
+	el, err := s.idp.SignedMetadata()
+	if err != nil {
+		return nil, fmt.Errorf("mpass: signing the metadata: %w", err)
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(el)
+	return doc.WriteToBytes()
+}
+
+// Name is "mpass".
+func (s *Service) Name() string { return "mpass" }
+
+// Registry is the service's register of relying services.
+func (s *Service) Registry() *Registry { return s.sps }
+
+// Paths of the service (below PublicURL).
+const (
+	PathMetadata = "/meta/saml"
+	PathSSO      = "/login/saml"
+	PathLogout   = "/logout/saml"
+	pathLogin    = "/login"
+	pathMobile   = "/login/mobile"
+	pathWait     = "/login/wait"
+	pathCancel   = "/login/cancel"
+	pathStatic   = "/mpass/static/"
+)
+
+// Mount adds the SAML endpoints and the login pages.
+func (s *Service) Mount(g *echo.Group) {
+	meta := echo.WrapHandler(http.HandlerFunc(s.idp.ServeMetadata))
+	g.GET(PathMetadata, meta)
+	g.GET("/meta", meta)
+	g.GET(PathLogout, s.slo)
+	g.POST(PathLogout, s.slo, middleware.BodyLimit(fmt.Sprint(maxSAMLBody)))
+	g.GET(PathSSO, s.ssoRequest)
+	g.POST(PathSSO, s.ssoRequest)
+	g.GET(pathLogin, s.loginPage)
+	g.POST(pathMobile, s.mobileStart)
+	g.GET(pathWait, s.waitPage)
+	g.POST(pathCancel, s.cancel)
+	g.GET(pathStatic+"*", s.web.static)
+	g.GET(pathSession, s.sessionPage)
+	g.POST(pathLogoutAll, s.logoutAll)
+}
+
+// Close stops the background work (phone waits, the sweeper) and waits
+// for it. The store stays open.
+func (s *Service) Close() error {
+	s.stop()
+	s.bgWG.Wait()
+	return nil
+}
+
+// url is the public URL of a path of the service.
+func (s *Service) url(path string) url.URL {
+	u := *s.base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	return u
+}
+
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}
