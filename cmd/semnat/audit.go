@@ -29,14 +29,13 @@ that does not fit; 'audit export' writes the log as JSON lines for archiving.`,
 
 // auditVerifyResult is what 'audit verify --json' prints.
 type auditVerifyResult struct {
-	Valid      bool   `json:"valid"`
-	Entries    int64  `json:"entries"`
-	FirstBad   int64  `json:"first_bad_entry,omitempty"`
-	Reason     string `json:"reason,omitempty"`
-	LastHash   string `json:"last_hash,omitempty"`
-	CheckedAt  string `json:"checked_at"`
-	StoreKind  string `json:"store"`
-	ErrMessage string `json:"error,omitempty"`
+	Valid     bool   `json:"valid"`
+	Entries   int64  `json:"entries"`
+	FirstBad  int64  `json:"first_bad_entry,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	LastHash  string `json:"last_hash,omitempty"`
+	CheckedAt string `json:"checked_at"`
+	StoreKind string `json:"store"`
 }
 
 func newAuditVerifyCmd(a *app) *cobra.Command {

@@ -14,9 +14,9 @@ import (
 )
 
 // New starts headless Chromium (skipped locally without it, a failure in
-// CI) with a fresh profile; it is closed when the test ends, or after
-// timeout.
-func New(t *testing.T, timeout time.Duration) context.Context {
+// CI) with a fresh profile and the extra options; it is closed when the
+// test ends, or after timeout.
+func New(t *testing.T, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	exe := testtool.Require(t, "chromium")
 	opts := []chromedp.ExecAllocatorOption{
@@ -26,6 +26,7 @@ func New(t *testing.T, timeout time.Duration) context.Context {
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
 	}
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, timeout)
