@@ -395,7 +395,7 @@ func (s *Service) documentToSign(c echo.Context) error {
 		return echo.ErrNotFound
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Blob(http.StatusOK, "application/pdf", data)
+	return sizedBlob(c, "application/pdf", data)
 }
 
 // arrive answers GET|POST /{id}: the browser sent by a system, with its

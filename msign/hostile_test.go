@@ -1,0 +1,251 @@
+package msign
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/store"
+)
+
+// Tests of issue #18: what a hostile client costs the server.
+
+// hugeBody is a body of n bytes made on the fly (head, then 'A's), that
+// counts what the server read of it.
+type hugeBody struct {
+	head []byte
+	n    int64
+	read atomic.Int64
+}
+
+func (b *hugeBody) Read(p []byte) (int, error) {
+	off := b.read.Load()
+	if off >= b.n {
+		return 0, io.EOF
+	}
+	k := int64(len(p))
+	if k > b.n-off {
+		k = b.n - off
+	}
+	for i := range p[:k] {
+		if j := off + int64(i); j < int64(len(b.head)) {
+			p[i] = b.head[j]
+		} else {
+			p[i] = 'A'
+		}
+	}
+	b.read.Add(k)
+	return int(k), nil
+}
+
+func (b *hugeBody) Close() error { return nil }
+
+// bareService is MSign on a fresh store, for requests served in process.
+func bareService(t *testing.T, mut func(*Config)) (*Service, http.Handler) {
+	t.Helper()
+	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "semnat.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg := Config{Store: st}
+	if mut != nil {
+		mut(&cfg)
+	}
+	s, host := serve(t, cfg)
+	return s, host
+}
+
+// A 30 MB multipart post without a form token is refused after a small
+// prefix of its body: the CSRF check no longer parses the whole form.
+func TestCSRFBeforeBody(t *testing.T) {
+	_, h := bareService(t, nil)
+	for _, path := range []string{"/verify", "/sign"} {
+		const size = 30 << 20
+		head := "--XXX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\n"
+		body := &hugeBody{head: []byte(head), n: size}
+		req := httptest.NewRequest(http.MethodPost, path, body)
+		req.ContentLength = size
+		req.Header.Set("Content-Type", "multipart/form-data; boundary=XXX")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "csrf") {
+			t.Errorf("%s without a token: %d %s", path, rec.Code, rec.Body)
+		}
+		if n := body.read.Load(); n > 64<<10 {
+			t.Errorf("%s without a token: the server read %d bytes of the body before refusing it", path, n)
+		}
+	}
+}
+
+// POST …/complete looks the id up before it reads the body, and caps the
+// body far below the upload limit.
+func TestCompleteIDBeforeBody(t *testing.T) {
+	s, h := bareService(t, nil)
+	const size = 31 << 20
+	body := &hugeBody{head: []byte(`{"documents":[{"signature":"`), n: size}
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/sign-requests/0123456789abcdef0123456789abcdef/complete", body)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("unknown id: %d %s", rec.Code, rec.Body)
+	}
+	if n := body.read.Load(); n > 0 {
+		t.Errorf("unknown id: the server read %d bytes of the body", n)
+	}
+
+	// A known request: a body over the completion cap is refused unread
+	// (by its length) or cut at the cap.
+	r := &signRequest{ID: newID(), Method: "token", Status: statusAwaiting, Created: time.Now().UTC(),
+		Expires: time.Now().Add(time.Minute).UTC(), Level: "B-B", Docs: []signDoc{{Name: "a.pdf"}}}
+	if err := s.save(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	for _, known := range []bool{true, false} {
+		body = &hugeBody{head: []byte(`{"documents":[{"signature":"`), n: 2 << 20}
+		req = httptest.NewRequest(http.MethodPost, "/api/v1/sign-requests/"+r.ID+"/complete", body)
+		req.Header.Set("Content-Type", "application/json")
+		req.ContentLength = -1
+		if known {
+			req.ContentLength = body.n
+		}
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("2 MB completion (length known: %v): %d %s", known, rec.Code, rec.Body)
+		}
+		if n := body.read.Load(); n > maxCompleteBody+64<<10 {
+			t.Errorf("2 MB completion (length known: %v): read %d bytes", known, n)
+		}
+	}
+}
+
+// trickle sends a request's head and then its body one byte at a time,
+// every gap, until the server answers; it returns the status line.
+func trickle(t *testing.T, addr, path string, gap time.Duration) (string, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/pdf\r\nContent-Length: 100000\r\n\r\n%%PDF", path)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(gap):
+				if _, err := conn.Write([]byte("A")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+// Trickled uploads hold no worker: the body is spooled before a place is
+// taken, and a body slower than the minimum rate is cut with a 408
+// problem, while a well-behaved verification goes through meanwhile.
+func TestTrickledUploadsCut(t *testing.T) {
+	_, h := bareService(t, func(c *Config) {
+		c.MaxConcurrent, c.MinUploadRate, c.UploadGrace, c.RequestTimeout = 2, 1024, 500*time.Millisecond, 3*time.Second
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	const n = 4 // twice the workers
+	results := make(chan string, n)
+	start := time.Now()
+	for range n {
+		go func() {
+			line, err := trickle(t, addr, "/api/v1/verifications", 100*time.Millisecond)
+			if err != nil {
+				line = "error: " + err.Error()
+			}
+			results <- line
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	doc := samplepdf.Document("Hostile", nil, 0)
+	t0 := time.Now()
+	resp, err := http.Post(srv.URL+"/api/v1/verifications", "application/pdf", bytes.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("a verification beside trickled uploads: %d %s", resp.StatusCode, b)
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Errorf("a verification beside trickled uploads took %v", d)
+	}
+	for range n {
+		if line := <-results; !strings.Contains(line, " 408 ") {
+			t.Errorf("a trickled upload was answered %q, want a 408", line)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the trickled uploads were cut after %v", d)
+	}
+}
+
+// Uploads are spooled in a directory of the service's own (0700), which
+// is swept at start of what a killed process left there, and left empty
+// after each request.
+func TestSpoolSwept(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, "upload-123.pdf")
+	if err := os.WriteFile(stale, []byte("left by kill -9"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, h := bareService(t, func(c *Config) { c.SpoolDir = dir })
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a stale upload survived the start: %v", err)
+	}
+	// Seen while a request reads its body: the file is in the spool.
+	pr, pw := io.Pipe()
+	seen := make(chan []string, 1)
+	go func() {
+		pw.Write(samplepdf.Document("Spool", nil, 0)[:100])
+		time.Sleep(50 * time.Millisecond)
+		m, _ := filepath.Glob(filepath.Join(dir, "*"))
+		seen <- m
+		pw.Write(samplepdf.Document("Spool", nil, 0)[100:])
+		pw.Close()
+	}()
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/verifications", pr)
+	req.Header.Set("Content-Type", "application/pdf")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("verify: %d %s", rec.Code, rec.Body)
+	}
+	if m := <-seen; len(m) != 1 {
+		t.Errorf("while reading the body, the spool held %v", m)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 0 {
+		t.Errorf("after the request, the spool holds %v", m)
+	}
+}
