@@ -249,3 +249,29 @@ func TestSpoolSwept(t *testing.T) {
 		t.Errorf("after the request, the spool holds %v", m)
 	}
 }
+
+// The API key comes as "Bearer KEY" (or X-API-Key): an Authorization
+// header without a scheme, or with another one, is refused, not taken as
+// the key.
+func TestAuthorizationScheme(t *testing.T) {
+	_, h := bareService(t, func(c *Config) { c.APIKeys = map[string]string{apiKey: "registru-test"} })
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{
+		{apiKey, http.StatusUnauthorized},
+		{"Basic " + apiKey, http.StatusUnauthorized},
+		{"Bearer", http.StatusUnauthorized},
+		{"Bearer " + apiKey, http.StatusServiceUnavailable}, // known: then "no seal key"
+		{"bearer " + apiKey, http.StatusServiceUnavailable},
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/seal", strings.NewReader("%PDF"))
+		req.Header.Set("Content-Type", "application/pdf")
+		req.Header.Set("Authorization", tc.auth)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("Authorization %q: %d %s, want %d", strings.Replace(tc.auth, apiKey, "KEY", 1), rec.Code, rec.Body, tc.want)
+		}
+	}
+}
