@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/store"
 )
 
@@ -272,6 +273,28 @@ func TestAuthorizationScheme(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != tc.want {
 			t.Errorf("Authorization %q: %d %s, want %d", strings.Replace(tc.auth, apiKey, "KEY", 1), rec.Code, rec.Body, tc.want)
+		}
+	}
+}
+
+// /metrics shows how long signing and verification took.
+func TestWorkMetrics(t *testing.T) {
+	e := newEnv(t, pades.LevelBB, 1<<20)
+	doc := samplepdf.Document("Metrici", nil, 0)
+	resp, sealed := post(t, e.srv.URL+"/api/v1/seal", "application/pdf", doc, map[string]string{"X-API-Key": apiKey})
+	if resp.StatusCode != 200 {
+		t.Fatalf("seal: %d %s", resp.StatusCode, sealed)
+	}
+	if resp, b := post(t, e.srv.URL+"/api/v1/verifications", "application/pdf", sealed, nil); resp.StatusCode != 200 {
+		t.Fatalf("verify: %d %s", resp.StatusCode, b)
+	}
+	_, m := getURL(t, e.srv.URL+"/metrics")
+	for _, want := range []string{
+		"# TYPE semnat_verification_seconds histogram", "semnat_verification_seconds_count 1",
+		"# TYPE semnat_signing_seconds histogram", `semnat_signing_seconds_count{method="seal"} 1`,
+	} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("/metrics lacks %q", want)
 		}
 	}
 }

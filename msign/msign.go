@@ -120,6 +120,7 @@ type Service struct {
 	stop     context.CancelFunc
 	bgWG     sync.WaitGroup
 	web      *web
+	metrics  *metrics
 
 	spoolDir string // uploads being read and worked on
 	ownSpool bool   // made by New, removed by Close
@@ -181,7 +182,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent), instance: newID(),
+	s := &Service{cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent), instance: newID(), metrics: newMetrics(),
 		spoolDir: spoolDir, ownSpool: ownSpool}
 	s.keys = make(map[[32]byte]string, len(cfg.APIKeys)+len(cfg.APIKeyDigests))
 	for k, name := range cfg.APIKeys {
@@ -314,7 +315,7 @@ func (s *Service) verify(c echo.Context) error {
 		return err
 	}
 	defer done()
-	rep, err := pades.Verify(c.Request().Context(), u.f, u.n, &pades.VerifyOptions{Roots: s.cfg.Roots, Cache: s.cache, Online: s.cfg.VerifyOnline})
+	rep, err := s.verifyDoc(c.Request().Context(), u.f, u.n)
 	if err != nil {
 		if errors.Is(err, pades.ErrNotPDF) {
 			return problem.New(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", err.Error())
@@ -368,7 +369,9 @@ func (s *Service) seal(c echo.Context) error {
 	defer func() { out.Close(); os.Remove(out.Name()) }()
 	h := sha256.New()
 	opts := &pades.Options{Level: s.cfg.SealLevel, Timestamper: s.cfg.Timestamper, Reason: c.QueryParam("reason"), Name: system}
+	start := time.Now()
 	res, err := pades.Sign(c.Request().Context(), u.f, u.n, io.MultiWriter(out, h), s.cfg.Seal, opts)
+	s.observeSigning("seal", start)
 	if err != nil {
 		switch {
 		case errors.Is(err, pades.ErrNotPDF):

@@ -908,7 +908,9 @@ func (s *Service) mobileDoc(ctx context.Context, r *signRequest, n int, asked fu
 		return err
 	}
 	var out bytes.Buffer
+	start := time.Now()
 	result, err := pades.Complete(ctx, bytes.NewReader(data), int64(len(data)), prep, res.Signature, &out, opts)
+	s.observeSigning("mobile", start)
 	if err != nil {
 		return err
 	}
@@ -1205,7 +1207,9 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 			return abort(err)
 		}
 		var out bytes.Buffer
+		start := time.Now()
 		res, err := pades.Complete(ctx, bytes.NewReader(data), int64(len(data)), r.Docs[i].Prepared, d.Signature, &out, opts)
+		s.observeSigning("token", start)
 		if err != nil {
 			return abort(problem.New(http.StatusUnprocessableEntity, "signing-failed", "Signing failed", fmt.Sprintf("document %d: %v", n, err)))
 		}

@@ -106,7 +106,7 @@ func (s *Service) verifySignatures(ctx context.Context, req *client.Verification
 }
 
 func (s *Service) verifyPDF(ctx context.Context, doc []byte) (client.VerificationResult, error) {
-	rep, err := pades.Verify(ctx, bytes.NewReader(doc), int64(len(doc)), &pades.VerifyOptions{Roots: s.cfg.Roots, Cache: s.cache, Online: s.cfg.VerifyOnline})
+	rep, err := s.verifyDoc(ctx, bytes.NewReader(doc), int64(len(doc)))
 	if err != nil {
 		if ctx.Err() != nil {
 			return client.VerificationResult{}, ctx.Err()

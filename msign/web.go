@@ -263,7 +263,7 @@ func (s *Service) verifyPost(c echo.Context) error {
 		return err
 	}
 	defer done()
-	rep, err := pades.Verify(c.Request().Context(), u.f, u.n, &pades.VerifyOptions{Roots: s.cfg.Roots, Cache: s.cache, Online: s.cfg.VerifyOnline})
+	rep, err := s.verifyDoc(c.Request().Context(), u.f, u.n)
 	if err != nil {
 		if errors.Is(err, pades.ErrNotPDF) {
 			return fail(http.StatusUnprocessableEntity, "This file is not a PDF.")
