@@ -298,3 +298,66 @@ func TestWorkMetrics(t *testing.T) {
 		}
 	}
 }
+
+// The form token is bound to a session cookie minted by the server: a
+// cookie/token pair chosen by another site is refused. Over TLS the cookie
+// is Secure, with the __Host- prefix.
+func TestCSRFSession(t *testing.T) {
+	_, h := bareService(t, nil)
+	planted := "0123456789abcdef0123456789abcdef"
+	for _, cookie := range []string{planted, planted + ".00"} {
+		req := httptest.NewRequest(http.MethodPost, "/verify", strings.NewReader("%PDF"))
+		req.Header.Set("Content-Type", "application/pdf")
+		req.Header.Set("X-CSRF-Token", cookie)
+		req.AddCookie(&http.Cookie{Name: "semnat_csrf", Value: cookie})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusForbidden {
+			t.Errorf("planted cookie and token %q: %d %s", cookie, rec.Code, rec.Body)
+		}
+	}
+
+	srv := httptest.NewTLSServer(h)
+	defer srv.Close()
+	c := srv.Client()
+	resp, err := c.Get(srv.URL + "/verify")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var ck *http.Cookie
+	for _, k := range resp.Cookies() {
+		if strings.HasSuffix(k.Name, "semnat_csrf") {
+			ck = k
+		}
+	}
+	if ck == nil || ck.Name != "__Host-semnat_csrf" || !ck.Secure || !ck.HttpOnly || ck.Path != "/" || ck.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("form token cookie over TLS: %+v", ck)
+	}
+	// The page's token with its cookie passes; with another session's, not.
+	m := csrfField.FindSubmatch(page)
+	if m == nil {
+		t.Fatal("no form token on /verify")
+	}
+	for _, tc := range []struct {
+		cookie string
+		want   int
+	}{{ck.Value, http.StatusUnprocessableEntity}, {"", http.StatusForbidden}} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/verify", strings.NewReader("not a pdf"))
+		req.Header.Set("Content-Type", "application/pdf")
+		req.Header.Set("X-CSRF-Token", string(m[1]))
+		if tc.cookie != "" {
+			req.AddCookie(&http.Cookie{Name: ck.Name, Value: tc.cookie})
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("token with cookie %v: %d %s, want %d", tc.cookie != "", resp.StatusCode, b, tc.want)
+		}
+	}
+}

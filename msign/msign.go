@@ -121,6 +121,7 @@ type Service struct {
 	bgWG     sync.WaitGroup
 	web      *web
 	metrics  *metrics
+	csrfKey  []byte // HMAC key of the pages' sessions and form tokens
 
 	spoolDir string // uploads being read and worked on
 	ownSpool bool   // made by New, removed by Close
@@ -201,6 +202,10 @@ func New(cfg Config) (*Service, error) {
 	})
 	s.prompts = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 		Rate: rate.Limit(cfg.PromptRate / 60), Burst: cfg.PromptBurst, ExpiresIn: 10 * time.Minute})
+	s.csrfKey, err = csrfKey(context.Background(), cfg.Store)
+	if err != nil {
+		return nil, err
+	}
 	w, err := newWeb()
 	if err != nil {
 		return nil, err

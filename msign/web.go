@@ -105,12 +105,7 @@ func (s *Service) mountWeb(root *echo.Group) {
 	// Cheap checks first (see intake.go): the rate limit, the size, the
 	// form token from its header or the form's first part, and only then
 	// the body.
-	g := root.Group("", s.errorPages, unsafeOnly(s.limiter), middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxUpload)), csrfHeader,
-		middleware.CSRFWithConfig(middleware.CSRFConfig{
-			TokenLookup: "header:" + csrfHeaderName + ",form:_csrf", CookieName: "semnat_csrf", CookiePath: "/", CookieHTTPOnly: true,
-			CookieSameSite: http.SameSiteStrictMode,
-			ErrorHandler:   func(err error, c echo.Context) error { return errCSRF },
-		}))
+	g := root.Group("", s.errorPages, unsafeOnly(s.limiter), middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxUpload)), csrfHeader, s.csrf)
 	g.GET("/", s.homePage)
 	g.GET("/sign", s.signPage)
 	g.POST("/sign", s.signPost)
@@ -168,7 +163,7 @@ type pageData struct {
 }
 
 func (s *Service) render(c echo.Context, status int, page string, d pageData) error {
-	if v, ok := c.Get("csrf").(string); ok {
+	if v, ok := c.Get(csrfContextKey).(string); ok {
 		d.CSRF = v
 	}
 	d.AgentURL = s.cfg.AgentURL
