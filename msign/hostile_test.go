@@ -11,11 +11,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/internal/hostile"
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/store"
@@ -359,5 +361,70 @@ func TestCSRFSession(t *testing.T) {
 		if resp.StatusCode != tc.want {
 			t.Errorf("token with cookie %v: %d %s, want %d", tc.cookie != "", resp.StatusCode, b, tc.want)
 		}
+	}
+}
+
+// 64 hostile clients (30 MB bodies without a form token, 31 MB JSON for
+// unknown sign requests, trickled uploads) for a few seconds: the server's
+// heap stays bounded and a well-behaved client's verifications all
+// succeed. (Its latency is measured by bench/side-hostile.sh, not here.)
+func TestHostileClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a few seconds of load")
+	}
+	_, h := bareService(t, func(c *Config) {
+		c.RateLimit = 1e6 // one address for every client: the other defences are under test
+		c.MinUploadRate, c.UploadGrace = 1024, time.Second
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+
+	var peak atomic.Uint64
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for ctx.Err() == nil {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	stats := make(chan *hostile.Stats, 1)
+	go func() { stats <- hostile.Run(ctx, srv.URL, 64) }()
+
+	doc := samplepdf.Document("Bine", nil, 0)
+	ok, n := 0, 0
+	for ctx.Err() == nil {
+		n++
+		resp, err := http.Post(srv.URL+"/api/v1/verifications", "application/pdf", bytes.NewReader(doc))
+		if err != nil {
+			t.Errorf("a well-behaved verification: %v", err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			ok++
+		} else {
+			t.Errorf("a well-behaved verification: %d %s", resp.StatusCode, b)
+		}
+	}
+	st := <-stats
+	<-sampled
+	t.Logf("well-behaved: %d of %d verified; hostile: %d answered (%d 4xx); peak heap in use %d MB",
+		ok, n, st.Requests.Load(), st.Status[4].Load(), peak.Load()>>20)
+	if ok == 0 || ok != n {
+		t.Errorf("well-behaved verifications: %d of %d succeeded", ok, n)
+	}
+	if st.Status[4].Load() == 0 {
+		t.Error("no hostile request was answered with a 4xx")
+	}
+	if p := peak.Load(); p > 256<<20 {
+		t.Errorf("peak heap in use %d MB, want under 256 MB", p>>20)
 	}
 }
