@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/store"
+	"github.com/semnat/semnat/testcerts"
 )
 
 // Tests of issue #18: what a hostile client costs the server.
@@ -426,5 +428,81 @@ func TestHostileClients(t *testing.T) {
 	}
 	if p := peak.Load(); p > 256<<20 {
 		t.Errorf("peak heap in use %d MB, want under 256 MB", p>>20)
+	}
+}
+
+// One client may keep only so many bytes waiting in anonymous sign
+// requests; cancelling one frees its share, and a client over its quota is
+// refused before its body is read.
+func TestPendingQuota(t *testing.T) {
+	doc := samplepdf.Document("Cota", nil, 0)
+	_, h := bareService(t, func(c *Config) { c.PendingQuota = int64(2*len(doc) + len(doc)/2) })
+	ent := testcerts.New(t).MustGet("person-p256")
+	create := func() (int, string) {
+		ct, body := form(tokenForm(ent, map[string]string{"level": "B-B"}), "a.pdf", doc)
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/sign-requests", bytes.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var v struct{ ID string }
+		_ = json.Unmarshal(rec.Body.Bytes(), &v)
+		return rec.Code, v.ID
+	}
+	var ids []string
+	for i := range 3 {
+		code, id := create()
+		want := http.StatusCreated
+		if i == 2 {
+			want = http.StatusTooManyRequests
+		}
+		if code != want {
+			t.Fatalf("sign request %d: %d, want %d", i+1, code, want)
+		}
+		ids = append(ids, id)
+	}
+	// Over the quota, a declared 20 MB body is not read.
+	big := &hugeBody{head: []byte("--XXX\r\n"), n: 20 << 20}
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/sign-requests", big)
+	req.ContentLength = big.n
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=XXX")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusTooManyRequests || !strings.Contains(rec.Body.String(), "upload-quota") || big.read.Load() != 0 {
+		t.Errorf("over the quota: %d %s, %d bytes read", rec.Code, rec.Body, big.read.Load())
+	}
+	req = httptest.NewRequest(http.MethodDelete, "/api/v1/sign-requests/"+ids[0], nil)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("cancel: %d %s", rec.Code, rec.Body)
+	}
+	if code, _ := create(); code != http.StatusCreated {
+		t.Errorf("after a cancel: %d", code)
+	}
+}
+
+// A sign form that fails while it is read (a file over the limit, a form
+// cut short) is a problem of the client's, and leaves the spool empty.
+func TestSignFormReadErrors(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	_, h := bareService(t, func(c *Config) { c.MaxUpload, c.SpoolDir = 4<<10, dir })
+	ent := testcerts.New(t).MustGet("person-p256")
+	ct, full := form(tokenForm(ent, map[string]string{"level": "B-B"}), "a.pdf", bytes.Repeat([]byte("A"), 8<<10))
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want int
+	}{{"file over the limit", full, http.StatusRequestEntityTooLarge}, {"cut short", full[:len(full)/4], http.StatusBadRequest}} {
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/sign-requests", bytes.NewReader(tc.body))
+		req.Header.Set("Content-Type", ct)
+		req.ContentLength = -1 // not refused by its length: read
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, rec.Code, rec.Body, tc.want)
+		}
+		if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 0 {
+			t.Errorf("%s: the spool holds %v", tc.name, m)
+		}
 	}
 }

@@ -122,13 +122,18 @@ func firstPartToken(prefix []byte, boundary string) string {
 var errBodyTimeout = problem.New(http.StatusRequestTimeout, "body-timeout", "Request body too slow",
 	"the body did not arrive at the minimum rate this service accepts; send it again on a faster connection")
 
-// bodyError is the problem of a failed body read: too large, too slow, or
-// (a client that went away) the error itself.
+// errTruncated is the problem of a body that ended before it was whole.
+var errTruncated = problem.New(http.StatusBadRequest, "truncated", "Request body cut short", "the body ended before it was complete; send it again")
+
+// bodyError is the problem of a failed body read: too slow, cut short, or
+// the error itself.
 func bodyError(err error) error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, errBodyTimeout), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return errBodyTimeout
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errTruncated
 	}
 	return err
 }
@@ -292,10 +297,11 @@ func (s *Service) spoolForm(c echo.Context, maxFiles int) (form *spooledForm, er
 	if err != nil {
 		return nil, problem.New(http.StatusBadRequest, "bad-form", "Unreadable form", err.Error())
 	}
-	form = &spooledForm{values: map[string][]string{}}
+	f := &spooledForm{values: map[string][]string{}}
+	form = f
 	defer func() {
 		if err != nil {
-			form.remove()
+			f.remove() // form itself is nil by then
 		}
 	}()
 	left := int64(maxSmallBody)

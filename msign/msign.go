@@ -103,6 +103,9 @@ type Config struct {
 	// body trickled slower is cut with a 408 problem.
 	MinUploadRate int64
 	UploadGrace   time.Duration
+	// PendingQuota bounds the bytes of documents one client (IP address)
+	// may have waiting in anonymous sign requests (default 2×MaxUpload).
+	PendingQuota int64
 }
 
 // Service is MSign.
@@ -121,7 +124,8 @@ type Service struct {
 	bgWG     sync.WaitGroup
 	web      *web
 	metrics  *metrics
-	csrfKey  []byte // HMAC key of the pages' sessions and form tokens
+	quota    *uploadQuota // pending uploads of anonymous sign requests, per client
+	csrfKey  []byte       // HMAC key of the pages' sessions and form tokens
 
 	spoolDir string // uploads being read and worked on
 	ownSpool bool   // made by New, removed by Close
@@ -173,6 +177,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.AgentURL == "" {
 		cfg.AgentURL = wire.DefaultURL
 	}
+	if cfg.PendingQuota <= 0 {
+		cfg.PendingQuota = 2 * cfg.MaxUpload
+	}
 	if cfg.MinUploadRate <= 0 {
 		cfg.MinUploadRate = 16 << 10
 	}
@@ -183,7 +190,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent), instance: newID(), metrics: newMetrics(),
+	s := &Service{cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent), instance: newID(), metrics: newMetrics(), quota: newUploadQuota(cfg.PendingQuota),
 		spoolDir: spoolDir, ownSpool: ownSpool}
 	s.keys = make(map[[32]byte]string, len(cfg.APIKeys)+len(cfg.APIKeyDigests))
 	for k, name := range cfg.APIKeys {

@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -271,6 +272,7 @@ func (s *Service) requestError(ctx context.Context, id string, err error) error 
 
 // dropFiles removes the uploaded and signed files of a request.
 func (s *Service) dropFiles(ctx context.Context, id string, n int) {
+	s.quota.release(id)
 	for i := 1; i <= n; i++ {
 		_ = s.cfg.Store.Delete(ctx, kindSignIn, docKey(id, i))
 		_ = s.cfg.Store.Delete(ctx, kindSignOut, docKey(id, i))
@@ -592,6 +594,10 @@ func (s *Service) createSignRequest(c echo.Context) error {
 
 // startSignRequest checks the form, stores the request and starts it.
 func (s *Service) startSignRequest(c echo.Context) (*signRequest, []string, error) {
+	// A client over its quota is refused before its body is read.
+	if err := s.quota.check(c.RealIP(), c.Request().ContentLength); err != nil {
+		return nil, nil, err
+	}
 	form, err := s.readSignForm(c) // the body first: a slow one holds no place
 	if err != nil {
 		return nil, nil, err
@@ -611,10 +617,21 @@ func (s *Service) startSignRequest(c echo.Context) (*signRequest, []string, erro
 	now := time.Now()
 	r := &signRequest{ID: newID(), Method: p.method, Created: now.UTC(), Expires: now.Add(s.cfg.SignTTL).UTC(),
 		Level: p.level.String(), Reason: p.reason, Visible: p.vis}
+	var size int64
 	for _, d := range p.docs {
 		sum := sha256.Sum256(d.data)
 		r.Docs = append(r.Docs, signDoc{Name: d.name, Size: int64(len(d.data)), SHA256: hex.EncodeToString(sum[:])})
+		size += int64(len(d.data))
 	}
+	if err := s.quota.reserve(c.RealIP(), r.ID, size, r.Expires); err != nil {
+		return nil, nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			s.quota.release(r.ID)
+		}
+	}()
 	var nonces []string
 	switch p.method {
 	case "token":
@@ -655,6 +672,7 @@ func (s *Service) startSignRequest(c echo.Context) (*signRequest, []string, erro
 		s.unlockPhone(ctx, r)
 		return nil, nil, err
 	}
+	started = true
 	if r.Method == "mobile" {
 		r = s.startMobile(ctx, r)
 	}
@@ -1269,8 +1287,12 @@ func (s *Service) downloadDocument(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.update(ctx, r.ID, func(r *signRequest) error { r.Docs[n-1].Downloaded = true; return nil }); err != nil {
+	r, err = s.update(ctx, r.ID, func(r *signRequest) error { r.Docs[n-1].Downloaded = true; return nil })
+	if err != nil {
 		return err
+	}
+	if !slices.ContainsFunc(r.Docs, func(d signDoc) bool { return !d.Downloaded }) {
+		s.quota.release(r.ID) // every file has gone to its owner
 	}
 	name := strings.TrimSuffix(d.Name, path.Ext(d.Name)) + "-signed.pdf"
 	ascii := strings.Map(func(r rune) rune {
