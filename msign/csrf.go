@@ -49,7 +49,11 @@ func csrfKey(ctx context.Context, st *store.Store) ([]byte, error) {
 	if _, err := rand.Read(k); err != nil {
 		return nil, err
 	}
-	if err := st.Put(ctx, csrfKeyKind, "1", k, csrfKeyTTL); err != nil {
+	// Of two instances starting at once, one makes the key; the other
+	// takes it.
+	if err := st.PutNew(ctx, csrfKeyKind, "1", k, csrfKeyTTL); errors.Is(err, store.ErrExists) {
+		return st.Get(ctx, csrfKeyKind, "1")
+	} else if err != nil {
 		return nil, fmt.Errorf("msign: form token key: %w", err)
 	}
 	return k, nil

@@ -506,3 +506,18 @@ func TestSignFormReadErrors(t *testing.T) {
 		}
 	}
 }
+
+// Two instances on one store share the form token key: a page served by
+// one is accepted by the other.
+func TestCSRFKeyShared(t *testing.T) {
+	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "semnat.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, _ := serve(t, Config{Store: st})
+	b, _ := serve(t, Config{Store: st})
+	if !bytes.Equal(a.csrfKey, b.csrfKey) || len(a.csrfKey) != 32 {
+		t.Errorf("form token keys differ: %x %x", a.csrfKey, b.csrfKey)
+	}
+}
