@@ -521,3 +521,21 @@ func TestCSRFKeyShared(t *testing.T) {
 		t.Errorf("form token keys differ: %x %x", a.csrfKey, b.csrfKey)
 	}
 }
+
+// The SOAP face asks who is calling before it reads a body: a stranger's
+// 30 MB envelope is refused unread.
+func TestSOAPAuthBeforeBody(t *testing.T) {
+	_, h := bareService(t, nil)
+	body := &hugeBody{head: []byte(`<?xml version="1.0"?><Envelope><Body>`), n: 30 << 20}
+	req := httptest.NewRequest(http.MethodPost, soapPath, body)
+	req.ContentLength = body.n
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code < 400 || !strings.Contains(rec.Body.String(), "Fault") {
+		t.Errorf("a stranger's envelope: %d %.300s", rec.Code, rec.Body)
+	}
+	if n := body.read.Load(); n > 0 {
+		t.Errorf("a stranger's envelope: %d bytes read", n)
+	}
+}
