@@ -28,6 +28,7 @@ import (
 )
 
 type env struct {
+	spool string // the service's spool directory
 	srv   *httptest.Server
 	pki   *testcerts.PKI
 	store *store.Store
@@ -51,12 +52,12 @@ func newEnv(t *testing.T, level pades.Level, maxUpload int64) *env {
 	t.Cleanup(pkiSrv.Close)
 	seal := pki.MustGet("seal")
 	cfg := Config{Store: st, Roots: pki.RootPool(), Seal: pades.NewKeySigner(seal.Key, seal.Cert, seal.Chain), SealLevel: level,
-		APIKeys: map[string]string{apiKey: "registru-test"}, MaxUpload: maxUpload,
+		APIKeys: map[string]string{apiKey: "registru-test"}, MaxUpload: maxUpload, SpoolDir: filepath.Join(t.TempDir(), "spool"),
 		Timestamper: pades.TSA{Client: &tsa.Client{URL: pkiSrv.URL + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 10 * time.Second}}}}
 	_, host := serve(t, cfg)
 	ts := httptest.NewServer(host)
 	t.Cleanup(ts.Close)
-	return &env{srv: ts, pki: pki, store: st}
+	return &env{srv: ts, pki: pki, store: st, spool: cfg.SpoolDir}
 }
 
 // serve mounts a new MSign on a host of its own, as `semnat msign serve`
@@ -98,10 +99,11 @@ func wantProblem(t *testing.T, resp *http.Response, body []byte, status int, typ
 	}
 }
 
-// uploads counts the server's temporary files in os.TempDir.
-func uploads(t *testing.T) int {
-	m, _ := filepath.Glob(filepath.Join(os.TempDir(), "semnat-upload-*"))
-	n, _ := filepath.Glob(filepath.Join(os.TempDir(), "semnat-sealed-*"))
+// uploads counts the server's files in its spool directory and in
+// os.TempDir (where none should be).
+func uploads(t *testing.T, spool string) int {
+	m, _ := filepath.Glob(filepath.Join(os.TempDir(), "*"))
+	n, _ := filepath.Glob(filepath.Join(spool, "*"))
 	return len(m) + len(n)
 }
 
@@ -109,8 +111,8 @@ func TestSealAndVerify(t *testing.T) {
 	// A private temporary directory: other packages' tests, run at the
 	// same time, create files of the same names in the shared one.
 	t.Setenv("TMPDIR", t.TempDir())
-	before := uploads(t)
 	e := newEnv(t, pades.LevelBT, 1<<20)
+	before := uploads(t, e.spool)
 	doc := samplepdf.Document("Decizie", []string{"nr. 1"}, 0)
 	// No key, wrong key.
 	resp, b := post(t, e.srv.URL+"/api/v1/seal", "application/pdf", doc, nil)
@@ -132,6 +134,10 @@ func TestSealAndVerify(t *testing.T) {
 	resp, sealed := post(t, e.srv.URL+"/api/v1/seal?reason=Aprobat", "application/pdf", doc, map[string]string{"X-API-Key": apiKey})
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" {
 		t.Fatalf("seal: %d %s", resp.StatusCode, sealed)
+	}
+	// Its length is sent (not chunked): a body cut short is visible.
+	if resp.ContentLength != int64(len(sealed)) || len(resp.TransferEncoding) > 0 {
+		t.Errorf("seal: Content-Length %d, transfer encoding %v, for %d bytes", resp.ContentLength, resp.TransferEncoding, len(sealed))
 	}
 	f := filepath.Join(t.TempDir(), "sealed.pdf")
 	os.WriteFile(f, sealed, 0o644)
@@ -173,7 +179,7 @@ func TestSealAndVerify(t *testing.T) {
 	if n, err := e.store.VerifyAudit(context.Background()); err != nil || n != 3 {
 		t.Fatalf("audit: %d entries, %v", n, err)
 	}
-	if after := uploads(t); after != before {
+	if after := uploads(t, e.spool); after != before {
 		t.Errorf("temporary files left behind: %d before, %d after", before, after)
 	}
 }

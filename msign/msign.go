@@ -19,7 +19,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -92,6 +92,20 @@ type Config struct {
 	PromptBurst int
 	// SweepEvery is how often expired items are removed (default 1 min).
 	SweepEvery time.Duration
+	// SpoolDir holds uploads while they are read and worked on; it is made
+	// (0700) if missing and emptied at start (what a killed process left).
+	// Empty: a directory of the service's own under the system's temporary
+	// directory, removed by Close. `semnat serve` puts it beside the
+	// database.
+	SpoolDir string
+	// MinUploadRate is the slowest a request body may come, in bytes a
+	// second, once UploadGrace has passed (defaults 16 KiB/s and 10 s): a
+	// body trickled slower is cut with a 408 problem.
+	MinUploadRate int64
+	UploadGrace   time.Duration
+	// PendingQuota bounds the bytes of documents one client (IP address)
+	// may have waiting in anonymous sign requests (default 2×MaxUpload).
+	PendingQuota int64
 }
 
 // Service is MSign.
@@ -109,6 +123,12 @@ type Service struct {
 	stop     context.CancelFunc
 	bgWG     sync.WaitGroup
 	web      *web
+	metrics  *metrics
+	quota    *uploadQuota // pending uploads of anonymous sign requests, per client
+	csrfKey  []byte       // HMAC key of the pages' sessions and form tokens
+
+	spoolDir string // uploads being read and worked on
+	ownSpool bool   // made by New, removed by Close
 }
 
 var _ service.Service = (*Service)(nil)
@@ -157,7 +177,21 @@ func New(cfg Config) (*Service, error) {
 	if cfg.AgentURL == "" {
 		cfg.AgentURL = wire.DefaultURL
 	}
-	s := &Service{cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent), instance: newID()}
+	if cfg.PendingQuota <= 0 {
+		cfg.PendingQuota = 2 * cfg.MaxUpload
+	}
+	if cfg.MinUploadRate <= 0 {
+		cfg.MinUploadRate = 16 << 10
+	}
+	if cfg.UploadGrace <= 0 {
+		cfg.UploadGrace = 10 * time.Second
+	}
+	spoolDir, ownSpool, err := openSpool(cfg.SpoolDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, cache: pades.NewVerifyCache(0), work: make(chan struct{}, cfg.MaxConcurrent), instance: newID(), metrics: newMetrics(), quota: newUploadQuota(cfg.PendingQuota),
+		spoolDir: spoolDir, ownSpool: ownSpool}
 	s.keys = make(map[[32]byte]string, len(cfg.APIKeys)+len(cfg.APIKeyDigests))
 	for k, name := range cfg.APIKeys {
 		s.keys[sha256.Sum256([]byte(k))] = name
@@ -175,6 +209,10 @@ func New(cfg Config) (*Service, error) {
 	})
 	s.prompts = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 		Rate: rate.Limit(cfg.PromptRate / 60), Burst: cfg.PromptBurst, ExpiresIn: 10 * time.Minute})
+	s.csrfKey, err = csrfKey(context.Background(), cfg.Store)
+	if err != nil {
+		return nil, err
+	}
 	w, err := newWeb()
 	if err != nil {
 		return nil, err
@@ -213,6 +251,9 @@ func (s *Service) Mount(g *echo.Group) {
 func (s *Service) Close() error {
 	s.stop()
 	s.bgWG.Wait()
+	if s.ownSpool {
+		return os.RemoveAll(s.spoolDir)
+	}
 	return nil
 }
 
@@ -253,58 +294,20 @@ func (s *Service) tooLarge() error {
 	return problem.Newf(errTooLarge.Status, "too-large", errTooLarge.Title, "the body exceeds %d bytes", s.cfg.MaxUpload)
 }
 
-// upload spools the request's PDF (a raw application/pdf body, or the
-// multipart field "file") to a temporary file, removed by the cleanup.
-func (s *Service) upload(c echo.Context) (*os.File, int64, func(), error) {
-	var src io.Reader = c.Request().Body
-	if strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
-		fh, err := c.FormFile("file")
-		if err != nil {
-			if isTooLarge(err) {
-				return nil, 0, nil, s.tooLarge()
-			}
-			return nil, 0, nil, problem.New(http.StatusBadRequest, "no-file", "No file", "send the PDF as the multipart field \"file\" or as an application/pdf body")
-		}
-		f, err := fh.Open()
-		if err != nil {
-			return nil, 0, nil, err
-		}
-		defer f.Close()
-		src = f
-	}
-	tmp, err := os.CreateTemp("", "semnat-upload-*.pdf")
+// acquireUpload spools the upload, then takes a place among the workers
+// (a slow upload holds no place); done removes the file and frees the
+// place.
+func (s *Service) acquireUpload(c echo.Context) (*spooled, func(), error) {
+	u, err := s.spool(c)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, nil, err
 	}
-	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
-	n, err := io.Copy(tmp, src)
-	if err != nil {
-		cleanup()
-		if isTooLarge(err) {
-			return nil, 0, nil, s.tooLarge()
-		}
-		return nil, 0, nil, err
-	}
-	if n == 0 {
-		cleanup()
-		return nil, 0, nil, problem.New(http.StatusBadRequest, "empty", "Empty upload", "the request carries no document")
-	}
-	return tmp, n, cleanup, nil
-}
-
-// acquireUpload takes a place among the workers, then spools the upload;
-// done removes the file and frees the place.
-func (s *Service) acquireUpload(c echo.Context) (*os.File, int64, func(), error) {
 	release, err := s.acquire(c.Request().Context())
 	if err != nil {
-		return nil, 0, nil, err
+		u.remove()
+		return nil, nil, err
 	}
-	f, n, cleanup, err := s.upload(c)
-	if err != nil {
-		release()
-		return nil, 0, nil, err
-	}
-	return f, n, func() { cleanup(); release() }, nil
+	return u, func() { u.remove(); release() }, nil
 }
 
 // isTooLarge tells whether reading a body failed on the size limit: Echo's
@@ -319,12 +322,12 @@ func isTooLarge(err error) bool {
 // verify answers POST /api/v1/verifications with the report of
 // `semnat verify --json`.
 func (s *Service) verify(c echo.Context) error {
-	f, n, done, err := s.acquireUpload(c)
+	u, done, err := s.acquireUpload(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	rep, err := pades.Verify(c.Request().Context(), f, n, &pades.VerifyOptions{Roots: s.cfg.Roots, Cache: s.cache, Online: s.cfg.VerifyOnline})
+	rep, err := s.verifyDoc(c.Request().Context(), u.f, u.n)
 	if err != nil {
 		if errors.Is(err, pades.ErrNotPDF) {
 			return problem.New(http.StatusUnprocessableEntity, "not-a-pdf", "Not a PDF", err.Error())
@@ -343,9 +346,9 @@ func (s *Service) apiClient(c echo.Context) (string, error) {
 	if st := c.Request().TLS; st != nil && len(st.VerifiedChains) > 0 && len(st.VerifiedChains[0]) > 0 {
 		return "cert:" + st.VerifiedChains[0][0].Subject.CommonName, nil
 	}
-	key := c.Request().Header.Get("X-API-Key")
-	if key == "" {
-		key = strings.TrimPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	key, err := requestKey(c)
+	if err != nil {
+		return "", err
 	}
 	if name, ok := s.keys[sha256.Sum256([]byte(key))]; ok && key != "" {
 		return name, nil
@@ -366,19 +369,21 @@ func (s *Service) seal(c echo.Context) error {
 	if s.cfg.Seal == nil {
 		return problem.New(http.StatusServiceUnavailable, "no-seal-key", "No seal key", "this server has no seal key configured")
 	}
-	f, n, done, err := s.acquireUpload(c)
+	u, done, err := s.acquireUpload(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	out, err := os.CreateTemp("", "semnat-sealed-*.pdf")
+	out, err := os.CreateTemp(s.spoolDir, "sealed-*.pdf")
 	if err != nil {
 		return err
 	}
 	defer func() { out.Close(); os.Remove(out.Name()) }()
 	h := sha256.New()
 	opts := &pades.Options{Level: s.cfg.SealLevel, Timestamper: s.cfg.Timestamper, Reason: c.QueryParam("reason"), Name: system}
-	res, err := pades.Sign(c.Request().Context(), f, n, io.MultiWriter(out, h), s.cfg.Seal, opts)
+	start := time.Now()
+	res, err := pades.Sign(c.Request().Context(), u.f, u.n, io.MultiWriter(out, h), s.cfg.Seal, opts)
+	s.observeSigning("seal", start)
 	if err != nil {
 		switch {
 		case errors.Is(err, pades.ErrNotPDF):
@@ -395,9 +400,15 @@ func (s *Service) seal(c echo.Context) error {
 		Details: map[string]string{"level": res.Level.String(), "key": cert.SerialNumber.Text(16), "signer": cert.Subject.CommonName}}); err != nil {
 		return err // nothing is handed out unless it is in the audit log
 	}
+	size, err := out.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
 	if _, err := out.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
 	c.Response().Header().Set("X-Document-SHA256", digest)
+	// The size is known: a body cut short is visible to any client.
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.FormatInt(size, 10))
 	return c.Stream(http.StatusOK, "application/pdf", out)
 }

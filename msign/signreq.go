@@ -15,9 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -272,6 +272,7 @@ func (s *Service) requestError(ctx context.Context, id string, err error) error 
 
 // dropFiles removes the uploaded and signed files of a request.
 func (s *Service) dropFiles(ctx context.Context, id string, n int) {
+	s.quota.release(id)
 	for i := 1; i <= n; i++ {
 		_ = s.cfg.Store.Delete(ctx, kindSignIn, docKey(id, i))
 		_ = s.cfg.Store.Delete(ctx, kindSignOut, docKey(id, i))
@@ -375,25 +376,22 @@ type signParams struct {
 	docs                        []uploaded
 }
 
-func formValue(f *multipart.Form, k string) string {
-	if v := f.Value[k]; len(v) > 0 {
-		return strings.TrimSpace(v[0])
-	}
-	return ""
-}
+func formValue(f *spooledForm, k string) string { return f.value(k) }
 
-// parseSignForm reads a multipart sign request.
-func (s *Service) parseSignForm(c echo.Context) (*signParams, error) {
+const formKey = "msign.form"
+
+// readSignForm spools a multipart sign request (its files to the spool
+// directory); the caller removes them.
+func (s *Service) readSignForm(c echo.Context) (*spooledForm, error) {
 	if !strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
 		return nil, problem.New(http.StatusUnsupportedMediaType, "not-multipart", "Send a form", "send the PDFs as multipart/form-data fields \"file\"")
 	}
-	form, err := c.MultipartForm()
-	if err != nil {
-		if isTooLarge(err) {
-			return nil, s.tooLarge()
-		}
-		return nil, problem.New(http.StatusBadRequest, "bad-form", "Unreadable form", err.Error())
-	}
+	return s.spoolForm(c, maxDocuments)
+}
+
+// parseSignForm checks a spooled sign request.
+func (s *Service) parseSignForm(form *spooledForm) (*signParams, error) {
+	var err error
 	p := &signParams{method: formValue(form, "method"), reason: formValue(form, "reason"),
 		phone: strings.ReplaceAll(formValue(form, "phone"), " ", ""), idnp: formValue(form, "idnp"), level: pades.LevelBT}
 	if len(p.reason) > 255 {
@@ -442,13 +440,13 @@ func (s *Service) parseSignForm(c echo.Context) (*signParams, error) {
 			}
 		}
 	case "token":
-		if p.cert, p.chain, err = parseTokenCert(formValue(form, "certificate"), form.Value["chain"]); err != nil {
+		if p.cert, p.chain, err = parseTokenCert(formValue(form, "certificate"), form.values["chain"]); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, problem.New(http.StatusBadRequest, "bad-method", "Unknown method", "method is mobile or token")
 	}
-	files := form.File["file"]
+	files := form.files
 	if len(files) == 0 {
 		return nil, problem.New(http.StatusBadRequest, "no-file", "No file", "send one or several PDFs as the multipart field \"file\"")
 	}
@@ -460,16 +458,14 @@ func (s *Service) parseSignForm(c echo.Context) (*signParams, error) {
 		page = p.vis.Page
 	}
 	for _, fh := range files {
-		f, err := fh.Open()
+		if _, err := fh.f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		data, err := io.ReadAll(io.LimitReader(fh.f, s.cfg.MaxUpload+1))
 		if err != nil {
 			return nil, err
 		}
-		data, err := io.ReadAll(io.LimitReader(f, s.cfg.MaxUpload+1))
-		f.Close()
-		if err != nil {
-			return nil, err
-		}
-		name := safeName(fh.Filename)
+		name := safeName(fh.name)
 		if len(data) == 0 {
 			return nil, problem.New(http.StatusBadRequest, "empty", "Empty upload", name+" is empty")
 		}
@@ -598,12 +594,22 @@ func (s *Service) createSignRequest(c echo.Context) error {
 
 // startSignRequest checks the form, stores the request and starts it.
 func (s *Service) startSignRequest(c echo.Context) (*signRequest, []string, error) {
+	// A client over its quota is refused before its body is read.
+	if err := s.quota.check(c.RealIP(), c.Request().ContentLength); err != nil {
+		return nil, nil, err
+	}
+	form, err := s.readSignForm(c) // the body first: a slow one holds no place
+	if err != nil {
+		return nil, nil, err
+	}
+	defer form.remove()
+	c.Set(formKey, form) // for the page's answer
 	release, err := s.acquire(c.Request().Context())
 	if err != nil {
 		return nil, nil, err
 	}
 	defer release()
-	p, err := s.parseSignForm(c)
+	p, err := s.parseSignForm(form)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -611,10 +617,21 @@ func (s *Service) startSignRequest(c echo.Context) (*signRequest, []string, erro
 	now := time.Now()
 	r := &signRequest{ID: newID(), Method: p.method, Created: now.UTC(), Expires: now.Add(s.cfg.SignTTL).UTC(),
 		Level: p.level.String(), Reason: p.reason, Visible: p.vis}
+	var size int64
 	for _, d := range p.docs {
 		sum := sha256.Sum256(d.data)
 		r.Docs = append(r.Docs, signDoc{Name: d.name, Size: int64(len(d.data)), SHA256: hex.EncodeToString(sum[:])})
+		size += int64(len(d.data))
 	}
+	if err := s.quota.reserve(c.RealIP(), r.ID, size, r.Expires); err != nil {
+		return nil, nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			s.quota.release(r.ID)
+		}
+	}()
 	var nonces []string
 	switch p.method {
 	case "token":
@@ -655,6 +672,7 @@ func (s *Service) startSignRequest(c echo.Context) (*signRequest, []string, erro
 		s.unlockPhone(ctx, r)
 		return nil, nil, err
 	}
+	started = true
 	if r.Method == "mobile" {
 		r = s.startMobile(ctx, r)
 	}
@@ -908,7 +926,9 @@ func (s *Service) mobileDoc(ctx context.Context, r *signRequest, n int, asked fu
 		return err
 	}
 	var out bytes.Buffer
+	start := time.Now()
 	result, err := pades.Complete(ctx, bytes.NewReader(data), int64(len(data)), prep, res.Signature, &out, opts)
+	s.observeSigning("mobile", start)
 	if err != nil {
 		return err
 	}
@@ -1102,13 +1122,17 @@ type completeBody struct {
 // completeSignRequest answers POST /api/v1/sign-requests/{id}/complete.
 func (s *Service) completeSignRequest(c echo.Context) error {
 	ctx := c.Request().Context()
-	var body completeBody
-	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
-		return problem.New(http.StatusBadRequest, "bad-json", "Unreadable request", "send {\"documents\":[{\"signature\":…,\"binding\":…}]} with base64 values")
-	}
+	// The id first: an unknown one costs no body.
 	r, err := s.load(ctx, c.Param("id"))
 	if err != nil {
 		return err
+	}
+	var body completeBody
+	if err := s.decodeSmallJSON(c, &body, maxCompleteBody); err != nil {
+		if errors.Is(err, errBodyTimeout) || errors.Is(err, errTooLarge) {
+			return err
+		}
+		return problem.New(http.StatusBadRequest, "bad-json", "Unreadable request", "send {\"documents\":[{\"signature\":…,\"binding\":…}]} with base64 values")
 	}
 	if r.Method != "token" {
 		return problem.New(http.StatusConflict, "wrong-method", "Not a token request", "only token sign requests are completed by the page; mobile ones complete by themselves")
@@ -1201,7 +1225,9 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 			return abort(err)
 		}
 		var out bytes.Buffer
+		start := time.Now()
 		res, err := pades.Complete(ctx, bytes.NewReader(data), int64(len(data)), r.Docs[i].Prepared, d.Signature, &out, opts)
+		s.observeSigning("token", start)
 		if err != nil {
 			return abort(problem.New(http.StatusUnprocessableEntity, "signing-failed", "Signing failed", fmt.Sprintf("document %d: %v", n, err)))
 		}
@@ -1261,8 +1287,12 @@ func (s *Service) downloadDocument(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.update(ctx, r.ID, func(r *signRequest) error { r.Docs[n-1].Downloaded = true; return nil }); err != nil {
+	r, err = s.update(ctx, r.ID, func(r *signRequest) error { r.Docs[n-1].Downloaded = true; return nil })
+	if err != nil {
 		return err
+	}
+	if !slices.ContainsFunc(r.Docs, func(d signDoc) bool { return !d.Downloaded }) {
+		s.quota.release(r.ID) // every file has gone to its owner
 	}
 	name := strings.TrimSuffix(d.Name, path.Ext(d.Name)) + "-signed.pdf"
 	ascii := strings.Map(func(r rune) rune {
@@ -1274,7 +1304,7 @@ func (s *Service) downloadDocument(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, ascii, urlPathEscape(name)))
 	c.Response().Header().Set("X-Document-SHA256", d.SignedHash)
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Blob(http.StatusOK, "application/pdf", data)
+	return sizedBlob(c, "application/pdf", data)
 }
 
 func urlPathEscape(s string) string {

@@ -141,8 +141,15 @@ type part struct{ name, file string }
 func form(fields map[string]string, files ...any) (string, []byte) {
 	var b bytes.Buffer
 	w := multipart.NewWriter(&b)
+	// The form token first, as the pages have it (the server looks for it
+	// in the first part only).
+	if v, ok := fields["_csrf"]; ok {
+		w.WriteField("_csrf", v)
+	}
 	for k, v := range fields {
-		w.WriteField(k, v)
+		if k != "_csrf" {
+			w.WriteField(k, v)
+		}
 	}
 	for i := 0; i+1 < len(files); i += 2 {
 		fw, _ := w.CreateFormFile("file", files[i].(string))

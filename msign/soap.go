@@ -148,20 +148,23 @@ type soapGetOut struct {
 
 // soap answers POST /MSign.svc.
 func (s *Service) soap(c echo.Context) error {
+	// Who asks first (headers and TLS only): a stranger's body is not read.
+	sys, err := s.authenticate(c)
+	if err != nil {
+		return s.soapFault(c, err)
+	}
 	var env soapEnvelope
+	done := s.rateBody(c)
 	body, err := io.ReadAll(c.Request().Body)
+	done()
 	if err != nil {
 		if isTooLarge(err) {
 			return s.soapFault(c, s.tooLarge())
 		}
-		return err
+		return s.soapFault(c, bodyError(err))
 	}
 	if err := xml.Unmarshal(body, &env); err != nil {
 		return s.soapFault(c, errInvalid("the body is not a SOAP 1.1 envelope: "+err.Error()))
-	}
-	sys, err := s.authenticate(c)
-	if err != nil {
-		return s.soapFault(c, err)
 	}
 	ctx := c.Request().Context()
 	switch {

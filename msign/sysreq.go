@@ -64,11 +64,17 @@ func (s *Service) postSignRequest(c echo.Context) error {
 		return err
 	}
 	var req client.SignRequest
+	done := s.rateBody(c) // a slow body is cut (408)
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	err = dec.Decode(&req)
+	done()
+	if err != nil {
 		if isTooLarge(err) {
 			return s.tooLarge()
+		}
+		if e := bodyError(err); e == errBodyTimeout {
+			return e
 		}
 		return errInvalid("the body is not a SignRequest in JSON: " + err.Error())
 	}
@@ -395,7 +401,7 @@ func (s *Service) documentToSign(c echo.Context) error {
 		return echo.ErrNotFound
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Blob(http.StatusOK, "application/pdf", data)
+	return sizedBlob(c, "application/pdf", data)
 }
 
 // arrive answers GET|POST /{id}: the browser sent by a system, with its

@@ -205,9 +205,9 @@ func (sys *System) allowsReturn(raw string) bool {
 // its API key.
 func (s *Service) authenticate(c echo.Context) (*System, error) {
 	ctx := c.Request().Context()
-	key := c.Request().Header.Get("X-API-Key")
-	if key == "" {
-		key, _ = strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	key, err := requestKey(c)
+	if err != nil {
+		return nil, err
 	}
 	if st := c.Request().TLS; st != nil && len(st.PeerCertificates) > 0 {
 		leaf := st.PeerCertificates[0]
@@ -241,6 +241,24 @@ func (s *Service) authenticate(c echo.Context) (*System, error) {
 		return nil, err
 	}
 	return systemOf(rec)
+}
+
+// requestKey is the request's API key: X-API-Key, or Authorization with the
+// scheme Bearer. An Authorization header with another scheme or none (a
+// bare key) is refused, not taken as a key.
+func requestKey(c echo.Context) (string, error) {
+	if key := c.Request().Header.Get("X-API-Key"); key != "" {
+		return key, nil
+	}
+	auth := c.Request().Header.Get(echo.HeaderAuthorization)
+	if auth == "" {
+		return "", nil
+	}
+	scheme, key, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+		return "", errAuthentication("the Authorization header takes the API key as \"Bearer KEY\" (or send it in X-API-Key)")
+	}
+	return strings.TrimSpace(key), nil
 }
 
 func errAuthentication(detail string) error {

@@ -25,11 +25,17 @@ func (s *Service) verifySignaturesAPI(c echo.Context) error {
 		return err
 	}
 	var req client.VerificationRequest
+	done := s.rateBody(c) // a slow body is cut (408)
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	err := dec.Decode(&req)
+	done()
+	if err != nil {
 		if isTooLarge(err) {
 			return s.tooLarge()
+		}
+		if e := bodyError(err); e == errBodyTimeout {
+			return e
 		}
 		return errInvalid("the body is not a VerificationRequest in JSON: " + err.Error())
 	}
@@ -106,7 +112,7 @@ func (s *Service) verifySignatures(ctx context.Context, req *client.Verification
 }
 
 func (s *Service) verifyPDF(ctx context.Context, doc []byte) (client.VerificationResult, error) {
-	rep, err := pades.Verify(ctx, bytes.NewReader(doc), int64(len(doc)), &pades.VerifyOptions{Roots: s.cfg.Roots, Cache: s.cache, Online: s.cfg.VerifyOnline})
+	rep, err := s.verifyDoc(ctx, bytes.NewReader(doc), int64(len(doc)))
 	if err != nil {
 		if ctx.Err() != nil {
 			return client.VerificationResult{}, ctx.Err()

@@ -102,27 +102,24 @@ func (s *Service) mountWeb(root *echo.Group) {
 		panic(err) // the embedded tree has web/static
 	}
 	root.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler(http.FileServerFS(static)))))
-	g := root.Group("", s.errorPages, middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxUpload)), middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup: "form:_csrf,header:X-CSRF-Token", CookieName: "semnat_csrf", CookiePath: "/", CookieHTTPOnly: true,
-		CookieSameSite: http.SameSiteStrictMode,
-		ErrorHandler: func(err error, c echo.Context) error {
-			return problem.New(http.StatusForbidden, "csrf", "Form expired", "the form's security token is missing or stale; reload the page and try again")
-		},
-	}))
+	// Cheap checks first (see intake.go): the rate limit, the size, the
+	// form token from its header or the form's first part, and only then
+	// the body.
+	g := root.Group("", s.errorPages, unsafeOnly(s.limiter), middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxUpload)), csrfHeader, s.csrf)
 	g.GET("/", s.homePage)
 	g.GET("/sign", s.signPage)
-	g.POST("/sign", s.signPost, s.limiter)
+	g.POST("/sign", s.signPost)
 	g.GET("/sign/:id", s.statusPage)
 	g.GET("/verify", s.verifyPage)
-	g.POST("/verify", s.verifyPost, s.limiter)
+	g.POST("/verify", s.verifyPost)
 	g.GET("/verify/:id/report.json", s.reportJSON)
 	// A registered system's request: the browser arrives (POST from
 	// another site: no form token), then signs or cancels on our page.
 	g.GET("/:id", s.arrive)
 	root.POST("/:id", s.arrive, s.errorPages, middleware.BodyLimit("64KB"))
-	g.POST("/:id/sign", s.systemSign, s.limiter)
+	g.POST("/:id/sign", s.systemSign)
 	g.POST("/:id/cancel", s.systemCancel)
-	g.POST("/:id/token", s.systemToken, s.limiter)
+	g.POST("/:id/token", s.systemToken)
 	g.GET("/:id/documents/:n", s.documentToSign)
 }
 
@@ -166,7 +163,7 @@ type pageData struct {
 }
 
 func (s *Service) render(c echo.Context, status int, page string, d pageData) error {
-	if v, ok := c.Get("csrf").(string); ok {
+	if v, ok := c.Get(csrfContextKey).(string); ok {
 		d.CSRF = v
 	}
 	d.AgentURL = s.cfg.AgentURL
@@ -203,6 +200,8 @@ func (s *Service) signPost(c echo.Context) error {
 		switch {
 		case errors.Is(err, errTooLarge):
 			msg, status = fmt.Sprintf("The files are too large (at most %d MB).", s.cfg.MaxUpload>>20), http.StatusRequestEntityTooLarge
+		case errors.Is(err, errBodyTimeout):
+			msg, status = "The files came too slowly; try again.", http.StatusRequestTimeout
 		case errors.As(err, &pe):
 			msg, status = pe.Title+": "+pe.Detail, pe.Status
 		default:
@@ -210,8 +209,10 @@ func (s *Service) signPost(c echo.Context) error {
 		}
 		s.signCSP(c)
 		form := map[string]string{}
-		for _, k := range []string{"reason", "level", "method", "phone", "idnp", "page", "corner", "visible"} {
-			form[k] = c.FormValue(k)
+		if sf, ok := c.Get(formKey).(*spooledForm); ok {
+			for _, k := range []string{"reason", "level", "method", "phone", "idnp", "page", "corner", "visible"} {
+				form[k] = sf.value(k)
+			}
 		}
 		return s.render(c, status, "sign", pageData{Title: "Semnare / Sign", Error: msg, Form: form})
 	}
@@ -241,24 +242,23 @@ func (s *Service) verifyPost(c echo.Context) error {
 	fail := func(status int, msg string) error {
 		return s.render(c, status, "verify", pageData{Title: "Verificare / Verify", Error: msg})
 	}
-	release, err := s.acquire(c.Request().Context())
-	if err != nil {
-		return fail(http.StatusServiceUnavailable, "The server is busy; try again in a moment.")
-	}
-	defer release()
-	f, n, cleanup, err := s.upload(c)
+	u, done, err := s.acquireUpload(c)
 	if err != nil {
 		var pe *problem.Error
 		switch {
 		case errors.Is(err, errTooLarge):
 			return fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("The file is too large (at most %d MB).", s.cfg.MaxUpload>>20))
+		case errors.Is(err, errBodyTimeout):
+			return fail(http.StatusRequestTimeout, "The file came too slowly; try again.")
+		case errors.As(err, &pe) && pe.Status == http.StatusServiceUnavailable:
+			return fail(http.StatusServiceUnavailable, "The server is busy; try again in a moment.")
 		case errors.As(err, &pe):
 			return fail(pe.Status, "Choose a PDF file to verify.")
 		}
 		return err
 	}
-	defer cleanup()
-	rep, err := pades.Verify(c.Request().Context(), f, n, &pades.VerifyOptions{Roots: s.cfg.Roots, Cache: s.cache, Online: s.cfg.VerifyOnline})
+	defer done()
+	rep, err := s.verifyDoc(c.Request().Context(), u.f, u.n)
 	if err != nil {
 		if errors.Is(err, pades.ErrNotPDF) {
 			return fail(http.StatusUnprocessableEntity, "This file is not a PDF.")
@@ -268,8 +268,8 @@ func (s *Service) verifyPost(c echo.Context) error {
 		}
 		return fail(http.StatusUnprocessableEntity, "This PDF cannot be read: "+err.Error())
 	}
-	if fh, err := c.FormFile("file"); err == nil {
-		rep.File = safeName(fh.Filename)
+	if u.name != "" {
+		rep.File = safeName(u.name)
 	}
 	id := newID()
 	b, err := json.MarshalIndent(rep, "", "  ")

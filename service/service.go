@@ -252,8 +252,21 @@ func limitHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// Mount adds a service's routes at the root; Close closes it.
+// MetricsRegistrar is a service with Prometheus metrics of its own; Mount
+// registers them on the host's registry (served at GET /metrics).
+type MetricsRegistrar interface {
+	RegisterMetrics(prometheus.Registerer) error
+}
+
+// Mount adds a service's routes at the root, and its metrics; Close
+// closes it.
 func (h *Host) Mount(s Service) {
+	if m, ok := s.(MetricsRegistrar); ok {
+		if err := m.RegisterMetrics(h.m.reg); err != nil {
+			// Two services' metrics of one name, told apart only here.
+			h.log.Error("a service's metrics are not served", "service", s.Name(), "err", err)
+		}
+	}
 	s.Mount(h.e.Group(""))
 	h.services = append(h.services, s)
 }

@@ -439,3 +439,33 @@ func TestSweepEvery(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// After large items expire, Sweep leaves a small SQLite WAL (it grew to
+// the size of the writes and stayed so).
+func TestSweepTruncatesWAL(t *testing.T) {
+	c := newClock()
+	path := filepath.Join(t.TempDir(), "semnat.db")
+	s, err := OpenSQLite(path, Options{Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	big := make([]byte, 4<<20)
+	for i := range 4 {
+		if err := s.Put(ctx, "upload", fmt.Sprint(i), big, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.add(2 * time.Minute)
+	if n, err := s.Sweep(ctx); err != nil || n != 4 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 1<<20 {
+		t.Errorf("the WAL holds %d bytes after the sweep", fi.Size())
+	}
+}

@@ -16,6 +16,9 @@
 // distinct documents, which no cache of the server has seen. The first
 // file is the readiness probe and is not measured.
 //
+// -hostile N runs N hostile clients (internal/hostile) against the same
+// server while the measured connections run (bench/side-hostile.sh).
+//
 // -kind verify and -kind seal drive semnat's API (bench/side-server.sh):
 // the request files are PDFs POSTed as application/pdf (with -header, e.g.
 // "X-API-Key: ..."); a verify reply must be a JSON report whose indication
@@ -25,6 +28,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
@@ -49,6 +53,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"github.com/semnat/semnat/internal/hostile"
 	"github.com/semnat/semnat/ocsp"
 	"github.com/semnat/semnat/tsa"
 )
@@ -69,6 +74,7 @@ func main() {
 	conns := flag.Int("c", 32, "concurrent keep-alive connections")
 	dur := flag.Duration("d", 5*time.Second, "duration (at most 10s)")
 	once := flag.Bool("once", false, "send each request file once, then stop (instead of -d)")
+	flag.IntVar(&hostileClients, "hostile", 0, "also run this many hostile clients (internal/hostile: 30 MB bodies without a form token, big JSON for unknown ids, trickled uploads) against the server while measuring")
 	signKey := flag.String("signkey", "", "instead: measure the raw signature rate of this PKCS#8 PEM key (SHA-256 digests, -c goroutines)")
 	flag.Parse()
 	if *signKey != "" {
@@ -87,6 +93,7 @@ func main() {
 var (
 	extraHeaders   []string
 	wantIndication string
+	hostileClients int
 )
 
 func run(target, reqFiles, method, kind string, conns int, dur time.Duration, once bool) error {
@@ -148,6 +155,17 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration, on
 			return err
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if hostileClients > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan *hostile.Stats, 1)
+		go func() { done <- hostile.Run(ctx, "http://"+u.Host, hostileClients) }()
+		time.Sleep(time.Second) // let them take hold
+		defer func() {
+			cancel()
+			st := <-done
+			fmt.Fprintf(os.Stderr, "loadgen: %d hostile clients: %d requests answered, %d with 4xx\n", hostileClients, st.Requests.Load(), st.Status[4].Load())
+		}()
 	}
 	var stop atomic.Bool
 	var errs atomic.Int64

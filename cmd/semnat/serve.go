@@ -108,7 +108,8 @@ func (f *serveFlags) bind(a *app, cmd *cobra.Command, demo bool) {
 func (f *serveFlags) msignConfig(a *app, st *store.Store) msign.Config {
 	return msign.Config{Store: st, VerifyOnline: f.online, Log: a.log,
 		MaxUpload: int64(f.maxUpload), MaxConcurrent: f.maxConcurrent, RateLimit: f.rateLimit, RateBurst: f.rateBurst,
-		RequestTimeout: f.requestTimeout, PromptRate: f.promptRate}
+		RequestTimeout: f.requestTimeout, PromptRate: f.promptRate,
+		SpoolDir: filepath.Join(f.data, "spool")} // uploads in our own directory, swept at start
 }
 
 // listen binds --addr: the listener, its own URL (for the "listening on"
