@@ -1,26 +1,21 @@
 package msign
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"path"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/semnat/semnat/msign/client"
-	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/store"
+	"github.com/semnat/semnat/sysauth"
 )
 
 // storeService names MSign's systems in the store.
@@ -42,10 +37,9 @@ type systemSettings struct {
 	ReturnURLs []string `json:"returnUrls"`
 }
 
-// ErrBadSystem is a registration refused for its name or return URLs.
-var ErrBadSystem = errors.New("msign: bad system registration")
-
-var systemName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// ErrBadSystem is a registration refused for its name, credential or
+// return URLs.
+var ErrBadSystem = sysauth.ErrBadSystem
 
 // NewSystem describes a registration: a name, one credential (a TLS client
 // certificate or an API key, of which only the SHA-256 is kept) and the
@@ -60,14 +54,9 @@ type NewSystem struct {
 // AddSystem registers a system in st and records it in the audit log
 // (actor: who ran it).
 func AddSystem(ctx context.Context, st *store.Store, actor string, n NewSystem) error {
-	if !systemName.MatchString(n.Name) {
-		return fmt.Errorf("%w: name %q: use 1 to 64 letters, digits, '.', '_' or '-'", ErrBadSystem, n.Name)
-	}
-	if (n.Cert == nil) == (n.APIKey == nil) {
-		return fmt.Errorf("%w: %s: give either a TLS client certificate or an API key", ErrBadSystem, n.Name)
-	}
-	if n.APIKey != nil && len(n.APIKey) < 16 {
-		return fmt.Errorf("%w: %s: the API key is shorter than 16 characters", ErrBadSystem, n.Name)
+	reg := sysauth.Registration{Service: storeService, Name: n.Name, Cert: n.Cert, APIKey: n.APIKey}
+	if err := reg.Check(); err != nil {
+		return err
 	}
 	if len(n.ReturnURLs) == 0 {
 		return fmt.Errorf("%w: %s: give at least one return URL prefix (where the browser is sent back)", ErrBadSystem, n.Name)
@@ -84,21 +73,8 @@ func AddSystem(ctx context.Context, st *store.Store, actor string, n NewSystem) 
 	if err != nil {
 		return err
 	}
-	sys := store.System{Service: storeService, Name: n.Name, Settings: settings}
-	details := map[string]string{"returnUrls": strings.Join(prefixes, " ")}
-	if n.Cert != nil {
-		sys.CertIssuer, sys.CertSerial, sys.Cert = n.Cert.RawIssuer, n.Cert.SerialNumber, n.Cert.Raw
-		details["certIssuer"], details["certSerial"] = n.Cert.Issuer.String(), n.Cert.SerialNumber.Text(16)
-	} else {
-		d := sha256.Sum256(n.APIKey)
-		sys.KeyDigest = d[:]
-		details["apiKey"] = "sha256:" + fmt.Sprintf("%x", d[:4]) + "…"
-	}
-	if err := st.AddSystem(ctx, sys); err != nil {
-		return err
-	}
-	_, err = st.Append(ctx, store.Event{Actor: actor, Action: "msign-system-add", Subject: n.Name, Details: details})
-	return err
+	reg.Settings, reg.Details = settings, map[string]string{"returnUrls": strings.Join(prefixes, " ")}
+	return sysauth.Register(ctx, st, actor, reg)
 }
 
 // Systems lists the registered systems by name.
@@ -121,11 +97,7 @@ func Systems(ctx context.Context, st *store.Store) ([]System, error) {
 // RemoveSystem removes a system (store.ErrNotFound when there is none) and
 // records it in the audit log. Its requests stay readable by no one.
 func RemoveSystem(ctx context.Context, st *store.Store, actor, name string) error {
-	if err := st.RemoveSystem(ctx, storeService, name); err != nil {
-		return err
-	}
-	_, err := st.Append(ctx, store.Event{Actor: actor, Action: "msign-system-remove", Subject: name})
-	return err
+	return sysauth.Remove(ctx, st, actor, storeService, name)
 }
 
 func systemOf(s *store.System) (*System, error) {
@@ -198,45 +170,12 @@ func (sys *System) allowsReturn(raw string) bool {
 	return false
 }
 
-// authenticate finds the registered system making an API request: by its
-// TLS client certificate (issuer and serial number; verified by the
-// listener under --client-ca, or the very certificate registered), else by
-// its API key.
+// authenticate finds the registered system making an API request
+// (sysauth.Authenticate).
 func (s *Service) authenticate(c echo.Context) (*System, error) {
-	ctx := c.Request().Context()
-	if st := c.Request().TLS; st != nil && len(st.PeerCertificates) > 0 {
-		leaf := st.PeerCertificates[0]
-		rec, err := s.cfg.Store.SystemByCert(ctx, storeService, leaf.RawIssuer, leaf.SerialNumber)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return nil, errAuthentication("Unknown service consumer: certificate serial number " + leaf.SerialNumber.Text(16))
-		case err != nil:
-			return nil, err
-		case len(st.VerifiedChains) == 0 && !bytes.Equal(rec.Cert, leaf.Raw):
-			return nil, errAuthentication("the client certificate has the serial number of a registered system but is not its certificate")
-		}
-		return systemOf(rec)
-	}
-	key := c.Request().Header.Get("X-API-Key")
-	if key == "" {
-		key, _ = strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
-	}
-	if key == "" {
-		return nil, errAuthentication("present a registered TLS client certificate or API key (X-API-Key)")
-	}
-	d := sha256.Sum256([]byte(key))
-	rec, err := s.cfg.Store.SystemByKey(ctx, storeService, d[:])
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errAuthentication("Unknown service consumer: the API key is not registered")
-	}
+	rec, err := sysauth.Authenticate(c, s.cfg.Store, storeService)
 	if err != nil {
 		return nil, err
 	}
 	return systemOf(rec)
 }
-
-func errAuthentication(detail string) error {
-	return problem.New(http.StatusUnauthorized, "authentication-failed", "Authentication failed", detail)
-}
-
-var _ = client.ProblemAuthenticationFailed // the problem types above are client's

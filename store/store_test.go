@@ -2,11 +2,8 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,39 +43,8 @@ func sqliteBackend() backend {
 // server and prints it), one fresh schema per test. Without it the test is
 // skipped, except in CI where it fails.
 func postgresBackend(t *testing.T) backend {
-	dsn := os.Getenv("SEMNAT_TEST_POSTGRES")
 	return backend{name: "postgres",
-		fresh: func(t *testing.T) string {
-			if dsn == "" {
-				if testtool.InCI() {
-					t.Fatal("SEMNAT_TEST_POSTGRES is not set: .ci/run must start PostgreSQL (.ci/postgres.sh)")
-				}
-				t.Skip("SEMNAT_TEST_POSTGRES not set (bash .ci/postgres.sh prints a DSN)")
-			}
-			admin, err := sql.Open("pgx", dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer admin.Close()
-			schema := fmt.Sprintf("t_%d_%d", time.Now().UnixNano(), rand.IntN(1e6))
-			if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if a, err := sql.Open("pgx", dsn); err == nil {
-					a.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-					a.Close()
-				}
-			})
-			u, err := url.Parse(dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			q := u.Query()
-			q.Set("search_path", schema)
-			u.RawQuery = q.Encode()
-			return u.String()
-		},
+		fresh:      func(t *testing.T) string { return testtool.FreshPostgres(t) },
 		dropGuards: []string{`DROP TRIGGER audit_append_only ON audit`}}
 }
 
