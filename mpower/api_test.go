@@ -1,0 +1,268 @@
+package mpower
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/semnat/semnat/idn"
+	"github.com/semnat/semnat/mpower/client"
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/service"
+	"github.com/semnat/semnat/store"
+)
+
+// apiEnv is MPower on a host behind an HTTPS test server, with systems
+// "asp" (owns the types, API key), "other" (API key, owns nothing) and
+// "auditor" (sees all, by TLS client certificate).
+type apiEnv struct {
+	*fixture
+	srv  *httptest.Server
+	host *service.Host
+	asp  *client.Client
+	oth  *client.Client
+	all  *client.Client
+	anon *client.Client
+}
+
+const aspKey, otherKey = "asp-key-0123456789abcdef", "other-key-0123456789abcdef"
+
+func newAPIEnv(t *testing.T) *apiEnv {
+	t.Helper()
+	f := newFixture(t, filepath.Join(t.TempDir(), "semnat.db"))
+	svc, err := New(Config{Store: f.st, Verify: pades.VerifyOptions{Roots: f.pki.RootPool(), Revocation: pades.RevocationSkip}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.reg = svc.Registry()
+	host := service.NewHost(service.HostOptions{Ready: f.st})
+	host.Mount(svc)
+	srv := httptest.NewUnstartedServer(host)
+	srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	seal := f.pki.MustGet("seal")
+	for _, n := range []NewSystem{{Name: "asp", APIKey: []byte(aspKey)}, {Name: "other", APIKey: []byte(otherKey)},
+		{Name: "auditor", Cert: seal.Cert, ViewAll: true}} {
+		if err := AddSystem(ctx, f.st, "test", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk := func(key string, cert *tls.Certificate) *client.Client {
+		hc := srv.Client()
+		tr := hc.Transport.(*http.Transport).Clone()
+		if cert != nil {
+			tr.TLSClientConfig.Certificates = []tls.Certificate{*cert}
+		}
+		c, err := client.New(srv.URL, client.Options{HTTPClient: &http.Client{Transport: tr, Timeout: 10 * time.Second}, APIKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tc := &tls.Certificate{Certificate: [][]byte{seal.Cert.Raw}, PrivateKey: seal.Key, Leaf: seal.Cert}
+	return &apiEnv{fixture: f, srv: srv, host: host, asp: mk(aspKey, nil), oth: mk(otherKey, nil), all: mk("", tc), anon: mk("", nil)}
+}
+
+// validPower grants and signs a power of AT-0000002 (no acceptance).
+func (e *apiEnv) validPower(t *testing.T, by, to string) *Power {
+	t.Helper()
+	p := e.grant(t, "AT-0000002", by, "", to)
+	signer := e.alice
+	if by == e.carol.IDNP {
+		signer = e.carol
+	}
+	p, err := e.reg.Transition(context.Background(), "t", p.Code, EvSign, signed(t, signer, "act"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheckAPI(t *testing.T) {
+	e := newAPIEnv(t)
+	ctx := context.Background()
+	p := e.validPower(t, e.alice.IDNP, e.bob.IDNP)
+	draft := e.grant(t, "AT-0000001", e.alice.IDNP, "", e.carol.IDNP)
+
+	if ok, err := e.asp.IsValid(ctx, p.Code); err != nil || !ok {
+		t.Fatalf("Code-True-One: %v %v", ok, err)
+	}
+	if ok, err := e.asp.IsValid(ctx, draft.Code); err != nil || ok {
+		t.Fatalf("a draft is valid: %v %v", ok, err)
+	}
+	d, err := e.asp.Details(ctx, p.Code)
+	if err != nil || d.AuthorizingIdn != e.alice.IDNP || d.AuthorizedIdn != e.bob.IDNP || !d.IsValid || d.Status != client.StatusValid ||
+		d.ServiceProviderIdno != "1003600011118" || d.AuthorizationTypeName == "" || d.AuthorizingPartyType != client.PartyNatural {
+		t.Fatalf("Code-Details-One: %+v %v", d, err)
+	}
+	tv, err := e.asp.TypeCodeValid(ctx, "AT-0000002", e.alice.IDNP, e.bob.IDNP)
+	if err != nil || !tv.IsValid || tv.AuthorizationCode != p.Code {
+		t.Fatalf("TypeCode-Valid-One: %+v %v", tv, err)
+	}
+	if tv, err = e.asp.TypeCodeValid(ctx, "AT-0000002", e.bob.IDNP, e.alice.IDNP); err != nil || tv.IsValid {
+		t.Fatalf("TypeCode-Valid-One, parties swapped: %+v %v", tv, err)
+	}
+	list, total, err := e.asp.List(ctx, client.ListQuery{IDNx: e.alice.IDNP})
+	if err != nil || total != 2 || len(list) != 2 {
+		t.Fatalf("Idn-Details-List: %d of %d, %v", len(list), total, err)
+	}
+	list, total, err = e.asp.List(ctx, client.ListQuery{IDNx: e.alice.IDNP, Status: client.StatusValid})
+	if err != nil || total != 1 || list[0].AuthorizationCode != p.Code {
+		t.Fatalf("Idn-Details-List Status=4: %+v %d %v", list, total, err)
+	}
+	list, total, err = e.asp.List(ctx, client.ListQuery{IDNx: e.alice.IDNP, PageSize: 1, Page: 2})
+	if err != nil || total != 2 || len(list) != 1 || list[0].AuthorizationCode != p.Code { // newest first: the draft, then p
+		t.Fatalf("Idn-Details-List page 2: %+v %d %v", list, total, err)
+	}
+	if list, _, err = e.asp.List(ctx, client.ListQuery{IDNx: e.alice.IDNP, GrantedToIdn: e.carol.IDNP}); err != nil || len(list) != 1 || list[0].AuthorizationCode != draft.Code {
+		t.Fatalf("Idn-Details-List GrantedToIdn: %+v %v", list, err)
+	}
+	if list, _, err = e.asp.List(ctx, client.ListQuery{IDNx: e.alice.IDNP, StartDate: e.clk.now().AddDate(1, 0, 0)}); err != nil || len(list) != 0 {
+		t.Fatalf("Idn-Details-List after the end: %+v %v", list, err)
+	}
+	file, err := e.asp.File(ctx, p.Code)
+	if err != nil || file.ContentType != "application/pdf" || !bytes.HasPrefix(file.Content, []byte("%PDF")) {
+		t.Fatalf("file: %v", err)
+	}
+	// The certificate-authenticated auditor sees every type.
+	if ok, err := e.all.IsValid(ctx, p.Code); err != nil || !ok {
+		t.Fatalf("auditor: %v %v", ok, err)
+	}
+	// Revoked: false at once.
+	if _, err := e.reg.Transition(ctx, "alice", p.Code, EvRevoke, signed(t, e.alice, "revoke")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.asp.IsValid(ctx, p.Code); err != nil || ok {
+		t.Fatalf("revoked power still valid: %v %v", ok, err)
+	}
+	if d, err = e.asp.Details(ctx, p.Code); err != nil || d.Status != client.StatusCanceled || d.StatusReason != ReasonRevoked {
+		t.Fatalf("revoked details: %+v %v", d, err)
+	}
+	// Every check is in the audit log, with the system that asked.
+	checks := map[string]int{}
+	if err := e.st.WalkAudit(ctx, func(en *store.Entry) error {
+		if en.Action == "mpower-check" {
+			checks[en.Actor]++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if checks["asp"] != 13 || checks["auditor"] != 1 {
+		t.Fatalf("audited checks %v", checks)
+	}
+}
+
+func TestCheckAPIRefusals(t *testing.T) {
+	e := newAPIEnv(t)
+	ctx := context.Background()
+	p := e.validPower(t, e.alice.IDNP, e.bob.IDNP)
+	wrongDigit := p.Code[:15] + string('0'+(p.Code[15]-'0'+1)%10)
+	d, _ := idn.DammDigit("100000000000000")
+	unknown := "100000000000000" + string(d) // well-formed, never issued
+	cases := []struct {
+		name string
+		path string
+		c    *client.Client
+		want error
+	}{
+		{"no credential", client.PathCodeTrueOne + "?AuthorizationCode=" + p.Code, e.anon, client.ErrAuthenticationFailed},
+		{"another service's type", client.PathCodeTrueOne + "?AuthorizationCode=" + p.Code, e.oth, client.ErrAuthorizationFailed},
+		{"another service's details", client.PathCodeDetailsOne + "?AuthorizationCode=" + p.Code, e.oth, client.ErrAuthorizationFailed},
+		{"another service's file", client.PathFile + "?AuthorizationCode=" + p.Code, e.oth, client.ErrAuthorizationFailed},
+		{"another service's type code", client.PathTypeCodeValid + "?AuthorizationTypeCode=AT-0000002&AuthorizingIdn=" + e.alice.IDNP + "&AuthorizedIdn=" + e.bob.IDNP, e.oth, client.ErrAuthorizationFailed},
+		{"typo in the code", client.PathCodeTrueOne + "?AuthorizationCode=" + wrongDigit, e.asp, client.ErrInvalidParameter},
+		{"no code", client.PathCodeDetailsOne, e.asp, client.ErrInvalidParameter},
+		{"unknown code details", client.PathCodeDetailsOne + "?AuthorizationCode=" + unknown, e.asp, client.ErrNotFound},
+		{"unknown code file", client.PathFile + "?AuthorizationCode=" + unknown, e.asp, client.ErrNotFound},
+		{"bad type code", client.PathTypeCodeValid + "?AuthorizationTypeCode=AT-1&AuthorizingIdn=" + e.alice.IDNP + "&AuthorizedIdn=" + e.bob.IDNP, e.asp, client.ErrInvalidParameter},
+		{"unknown type", client.PathTypeCodeValid + "?AuthorizationTypeCode=AT-0000099&AuthorizingIdn=" + e.alice.IDNP + "&AuthorizedIdn=" + e.bob.IDNP, e.asp, client.ErrNotFound},
+		{"bad authorized IDNP", client.PathTypeCodeValid + "?AuthorizationTypeCode=AT-0000002&AuthorizingIdn=" + e.alice.IDNP + "&AuthorizedIdn=2004001000011", e.asp, client.ErrInvalidParameter},
+		{"list without IDNx", client.PathIdnDetailsList, e.asp, client.ErrInvalidParameter},
+		{"list bad status", client.PathIdnDetailsList + "?IDNx=" + e.alice.IDNP + "&Status=9", e.asp, client.ErrInvalidParameter},
+		{"list bad date", client.PathIdnDetailsList + "?IDNx=" + e.alice.IDNP + "&StartDate=tomorrow", e.asp, client.ErrInvalidParameter},
+		{"list page size", client.PathIdnDetailsList + "?IDNx=" + e.alice.IDNP + "&PageSize=100000", e.asp, client.ErrInvalidParameter},
+		{"list bad page", client.PathIdnDetailsList + "?IDNx=" + e.alice.IDNP + "&Page=0", e.asp, client.ErrInvalidParameter},
+	}
+	for _, c := range cases {
+		err := rawGet(t, e, c.path, c.c)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+		}
+	}
+	// An unknown, well-formed code is simply not valid.
+	if ok, err := e.asp.IsValid(ctx, unknown); err != nil || ok {
+		t.Errorf("unknown code: %v %v", ok, err)
+	}
+	// The list of a system that sees only its types leaves out the others'.
+	if list, total, err := e.oth.List(ctx, client.ListQuery{IDNx: e.alice.IDNP}); err != nil || total != 0 || len(list) != 0 {
+		t.Errorf("other's list: %d %v", total, err)
+	}
+	// The client refuses a malformed code before asking.
+	if ok, err := e.asp.IsValid(ctx, "123"); !errors.Is(err, client.ErrInvalidParameter) || ok {
+		t.Errorf("client let a malformed code through")
+	}
+}
+
+// rawGet calls a path with the client's credentials, through the client's
+// error handling.
+func rawGet(t *testing.T, e *apiEnv, path string, c *client.Client) error {
+	t.Helper()
+	var out json.RawMessage
+	base, q, _ := strings.Cut(path, "?")
+	_, err := c.GetRaw(context.Background(), base, q, &out)
+	return err
+}
+
+var openAPIParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+// TestOpenAPIMatchesRoutes: every route is documented, every documented
+// path served.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	e := newAPIEnv(t)
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	resp, err := e.srv.Client().Get(e.srv.URL + client.PathOpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi: %v", err)
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for m := range ops {
+			documented[strings.ToUpper(m)+" "+openAPIParam.ReplaceAllString(path, ":$1")] = true
+		}
+	}
+	served := map[string]bool{}
+	for _, r := range e.host.Routes() {
+		if strings.HasPrefix(r.Path, "/api/Authorization") {
+			served[r.Method+" "+r.Path] = true
+		}
+	}
+	for k := range served {
+		if !documented[k] {
+			t.Errorf("route %s is not in openapi.json", k)
+		}
+	}
+	for k := range documented {
+		if !served[k] {
+			t.Errorf("openapi.json documents %s, which is not served", k)
+		}
+	}
+}
