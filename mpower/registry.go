@@ -169,6 +169,39 @@ func (r *Registry) Types(ctx context.Context) ([]AuthType, error) {
 
 // PutEntity adds or replaces a legal entity of the register.
 func (r *Registry) PutEntity(ctx context.Context, actor string, e Entity) error {
+	return r.PutEntities(ctx, actor, []Entity{e})
+}
+
+// PutEntities adds or replaces legal entities, all or none, in one
+// transaction with an audit event for each.
+func (r *Registry) PutEntities(ctx context.Context, actor string, list []Entity) error {
+	admins := make([][]byte, len(list))
+	for i, e := range list {
+		if err := e.check(); err != nil {
+			return err
+		}
+		var err error
+		if admins[i], err = json.Marshal(e.Administrators); err != nil {
+			return err
+		}
+	}
+	return r.st.InTx(ctx, func(tx *store.Tx) error {
+		for i, e := range list {
+			if _, err := tx.Exec(ctx, `INSERT INTO mpower_entities (idno, name, form, admins) VALUES (?, ?, ?, ?)
+				ON CONFLICT (idno) DO UPDATE SET name = excluded.name, form = excluded.form, admins = excluded.admins`,
+				e.IDNO, e.Name, e.Form, admins[i]); err != nil {
+				return fmt.Errorf("mpower: entity %s: %w", e.IDNO, err)
+			}
+			if _, err := tx.Append(ctx, store.Event{Actor: actor, Action: "mpower-entity-put", Subject: e.IDNO,
+				Details: map[string]string{"administrators": fmt.Sprint(len(e.Administrators))}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (e *Entity) check() error {
 	if idn.KindOf(e.IDNO) != idn.Entity {
 		return fmt.Errorf("%w: IDNO %q is not a valid IDNO", ErrInvalid, e.IDNO)
 	}
@@ -183,20 +216,7 @@ func (r *Registry) PutEntity(ctx context.Context, actor string, e Entity) error 
 			return fmt.Errorf("%w: entity %s: administrator %s: give a start date before the end date", ErrInvalid, e.IDNO, a.IDNP)
 		}
 	}
-	admins, err := json.Marshal(e.Administrators)
-	if err != nil {
-		return err
-	}
-	return r.st.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO mpower_entities (idno, name, form, admins) VALUES (?, ?, ?, ?)
-			ON CONFLICT (idno) DO UPDATE SET name = excluded.name, form = excluded.form, admins = excluded.admins`,
-			e.IDNO, e.Name, e.Form, admins); err != nil {
-			return fmt.Errorf("mpower: entity %s: %w", e.IDNO, err)
-		}
-		_, err := tx.Append(ctx, store.Event{Actor: actor, Action: "mpower-entity-put", Subject: e.IDNO,
-			Details: map[string]string{"administrators": fmt.Sprint(len(e.Administrators))}})
-		return err
-	})
+	return nil
 }
 
 func scanEntity(sc interface{ Scan(...any) error }) (*Entity, error) {

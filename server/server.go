@@ -1,9 +1,9 @@
 // Package server composes semnat's HTTP services into one server, as Caddy
-// composes its modules: MSign (msign), the PKI services (pkiserve: TSA,
+// composes its modules: MSign (msign), MPower (mpower), the PKI services (pkiserve: TSA,
 // OCSP, CRLs, CA certificates) and the mobile-signature simulator
 // (mobileid), each mounting its own routes on one service.Host. It holds
 // no service logic: `semnat msign serve` composes MSign alone, `semnat
-// serve --demo` everything.
+// mpower serve` MPower alone, `semnat serve --demo` everything.
 package server
 
 import (
@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/semnat/semnat/mpower"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
@@ -26,6 +27,9 @@ type Config struct {
 	// MSign is the sign and verify service (its Store and Log default to
 	// the ones above).
 	MSign *msign.Config
+	// MPower is the registry of powers of representation and its check
+	// API (its Store and Log default to the ones above).
+	MPower *mpower.Config
 	// PKIServices and MobileSim, when set, are mounted: /ocsp, /crl/, /ca/,
 	// /tsa and /mid-api/, /rest/service, /sim/.
 	PKIServices http.Handler
@@ -38,7 +42,8 @@ type Config struct {
 // Server is the composed HTTP server.
 type Server struct {
 	*service.Host
-	MSign *msign.Service // nil when not mounted
+	MSign  *msign.Service  // nil when not mounted
+	MPower *mpower.Service // nil when not mounted
 }
 
 // New builds the server and its services.
@@ -60,6 +65,21 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.MSign = m
+		s.Mount(m)
+	}
+	if cfg.MPower != nil {
+		mc := *cfg.MPower
+		if mc.Store == nil {
+			mc.Store = cfg.Store
+		}
+		if mc.Log == nil {
+			mc.Log = cfg.Log
+		}
+		m, err := mpower.New(mc)
+		if err != nil {
+			return nil, err
+		}
+		s.MPower = m
 		s.Mount(m)
 	}
 	if h := cfg.PKIServices; h != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -66,7 +67,7 @@ the --config file; --print-config shows them.`,
   semnat msign serve --config /etc/semnat/msign.conf --print-config`,
 		Args: cobra.NoArgs,
 	}
-	f.bind(a, cmd, false)
+	f.bind(a, cmd, false, runServe)
 	return cmd
 }
 
@@ -129,7 +130,7 @@ redirects must come back to one of its return URL prefixes.`,
 
 func newMSignSystemsAddCmd(a *app) *cobra.Command {
 	var sf storeFlags
-	var certFile, keyFile string
+	var cred credentialFlags
 	var returnURLs []string
 	cmd := &cobra.Command{
 		Use:   "add NAME (--cert FILE | --api-key-file FILE) --return-url PREFIX...",
@@ -144,24 +145,9 @@ must start with: https://, or http:// on a loopback host.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n := msign.NewSystem{Name: args[0], ReturnURLs: returnURLs}
-			switch {
-			case (certFile == "") == (keyFile == ""):
-				return withCode(exitUsage, errors.New("give either --cert FILE or --api-key-file FILE"))
-			case certFile != "":
-				certs, err := loadCertificates([]string{certFile})
-				if err != nil || len(certs) != 1 {
-					return withCode(exitUsage, fmt.Errorf("--cert %s: want one certificate: %v", certFile, err))
-				}
-				n.Cert = certs[0]
-			default:
-				key, created, err := apiKeyFile(keyFile)
-				if err != nil {
-					return withCode(exitUsage, fmt.Errorf("--api-key-file: %w", err))
-				}
-				if created {
-					fmt.Fprintf(a.stderr, "wrote a new API key to %s (mode 0600): give it to %s\n", keyFile, n.Name)
-				}
-				n.APIKey = key
+			var err error
+			if n.Cert, n.APIKey, err = cred.load(a, n.Name); err != nil {
+				return err
 			}
 			st, err := sf.open(cmd.Flags(), a.log)
 			if err != nil {
@@ -179,10 +165,41 @@ must start with: https://, or http:// on a loopback host.`,
 		},
 	}
 	sf.register(cmd.Flags())
-	cmd.Flags().StringVar(&certFile, "cert", "", "the system's TLS client certificate (PEM or DER)")
-	cmd.Flags().StringVar(&keyFile, "api-key-file", "", "file with the system's API key (created with a new key if missing)")
+	cred.register(cmd)
 	cmd.Flags().StringArrayVar(&returnURLs, "return-url", nil, "prefix of the system's return URLs (repeatable)")
 	return cmd
+}
+
+// credentialFlags are a registered system's credential: --cert or
+// --api-key-file.
+type credentialFlags struct{ certFile, keyFile string }
+
+func (f *credentialFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.certFile, "cert", "", "the system's TLS client certificate (PEM or DER)")
+	cmd.Flags().StringVar(&f.keyFile, "api-key-file", "", "file with the system's API key (created with a new key if missing)")
+}
+
+// load reads the certificate, or the API key (writing a new one to the
+// file when there is none, and telling so).
+func (f *credentialFlags) load(a *app, name string) (*x509.Certificate, []byte, error) {
+	switch {
+	case (f.certFile == "") == (f.keyFile == ""):
+		return nil, nil, withCode(exitUsage, errors.New("give either --cert FILE or --api-key-file FILE"))
+	case f.certFile != "":
+		certs, err := loadCertificates([]string{f.certFile})
+		if err != nil || len(certs) != 1 {
+			return nil, nil, withCode(exitUsage, fmt.Errorf("--cert %s: want one certificate: %v", f.certFile, err))
+		}
+		return certs[0], nil, nil
+	}
+	key, created, err := apiKeyFile(f.keyFile)
+	if err != nil {
+		return nil, nil, withCode(exitUsage, fmt.Errorf("--api-key-file: %w", err))
+	}
+	if created {
+		fmt.Fprintf(a.stderr, "wrote a new API key to %s (mode 0600): give it to %s\n", f.keyFile, name)
+	}
+	return nil, key, nil
 }
 
 // apiKeyFile reads an API key from path, or writes a new one there (mode

@@ -129,6 +129,7 @@ Exit codes:    0 success, 1 failed, 2 indeterminate (verify), 3 usage or I/O err
 		newCACmd(a),
 		newServeCmd(a),
 		newMSignCmd(a),
+		newMPowerCmd(a),
 		newAgentCmd(a),
 		newAuditCmd(a),
 	)

@@ -22,6 +22,8 @@ import (
 	"github.com/semnat/semnat/internal/httpserve"
 	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/mpower"
+	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pkiserve"
@@ -70,14 +72,18 @@ result in the file format.`,
   semnat serve --config /etc/semnat/serve.conf --print-config`,
 		Args: cobra.NoArgs,
 	}
-	f.bind(a, cmd, true)
+	f.bind(a, cmd, true, runServe)
 	return cmd
 }
 
+// serveRunner runs a configured service (name: the command, for its first
+// line).
+type serveRunner func(ctx context.Context, a *app, f *serveFlags, name string) error
+
 // bind gives cmd the serve settings (with --demo when demo) and runs it
 // with them: configuration sources, --print-config, the log, then the demo
-// or the configured services.
-func (f *serveFlags) bind(a *app, cmd *cobra.Command, demo bool) {
+// or run.
+func (f *serveFlags) bind(a *app, cmd *cobra.Command, demo bool, run serveRunner) {
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := configSources(cmd.Flags(), f.config); err != nil {
 			return withCode(exitUsage, err)
@@ -94,7 +100,7 @@ func (f *serveFlags) bind(a *app, cmd *cobra.Command, demo bool) {
 		if f.demo {
 			return runServeDemo(cmd.Context(), a, f)
 		}
-		return runServe(cmd.Context(), a, f, cmd.CommandPath())
+		return run(cmd.Context(), a, f, cmd.CommandPath())
 	}
 	f.register(cmd.Flags(), demo)
 }
@@ -178,6 +184,17 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 	if cfg.Seal != nil && cfg.APIKeyDigests == nil && (tlsCfg == nil || tlsCfg.ClientCAs == nil) {
 		a.log.Warn("a seal key is configured but no system can use it: give --api-keys or --client-ca")
 	}
+	return f.serveComposed(ctx, a, tlsCfg, func(st *store.Store, base string) (server.Config, string) {
+		cfg.Store, cfg.PublicOrigin = st, originOf(base)
+		return server.Config{MSign: &cfg},
+			fmt.Sprintf("%s: %s (verify: POST %s/api/v1/verifications; seal: %s; pages: %s/sign %s/verify)", name, base, base, sealState(cfg.Seal), base, base)
+	})
+}
+
+// serveComposed listens on --addr, opens the store, composes the server
+// compose describes (its Store, Log and host settings are filled in here),
+// says the banner compose returns and serves until ctx ends.
+func (f *serveFlags) serveComposed(ctx context.Context, a *app, tlsCfg *tls.Config, compose func(st *store.Store, base string) (server.Config, string)) error {
 	ln, local, base, err := f.listen()
 	if err != nil {
 		return err
@@ -188,8 +205,8 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 		return err
 	}
 	defer st.Close()
-	cfg.Store, cfg.PublicOrigin = st, originOf(base)
-	sc := server.Config{Store: st, Log: a.log, MSign: &cfg}
+	sc, banner := compose(st, base)
+	sc.Store, sc.Log = st, a.log
 	if err := f.hostConfig(&sc); err != nil {
 		return err
 	}
@@ -198,7 +215,7 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 		return withCode(exitFailed, err)
 	}
 	defer srv.Close()
-	fmt.Fprintf(a.stderr, "%s: %s (verify: POST %s/api/v1/verifications; seal: %s; pages: %s/sign %s/verify)\n", name, base, base, sealState(cfg.Seal), base, base)
+	fmt.Fprintln(a.stderr, banner)
 	return serveUntilDone(ctx, a, ln, local, srv, tlsCfg)
 }
 
@@ -325,7 +342,8 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	cfg.APIKeys = map[string]string{key: "demo"}
 	cfg.Mobile, cfg.PublicOrigin = mobile, base
 	cfg.Revocation, cfg.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, [][]byte{p.Root.Cert.Raw}
-	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, PKIServices: svc, MobileSim: sim.Handler()}
+	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, PKIServices: svc, MobileSim: sim.Handler(),
+		MPower: &mpower.Config{Verify: pades.VerifyOptions{Roots: p.RootPool(), Online: true, HTTPClient: &http.Client{Timeout: 15 * time.Second}}}}
 	if err := f.hostConfig(&sc); err != nil {
 		return err
 	}
@@ -343,6 +361,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  sign API:      POST " + base + "/api/v1/sign-requests   (token signing needs `semnat agent` on " + wire.DefaultAddr + ")",
 		"  verify:        POST " + base + "/api/v1/verifications",
 		"  seal:          POST " + base + "/api/v1/seal   (X-API-Key from " + keyPath + ")",
+		"  MPower check:  GET " + base + mpowerclient.PathCodeTrueOne + "?AuthorizationCode=…   (a system of `semnat mpower systems add`)",
 		"  TSA / OCSP:    " + base + testcerts.TSAPath + "   " + base + testcerts.OCSPPath,
 		"  mobile (MSSP): " + base + "/mid-api   " + base + "/rest/service",
 		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + ")",

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	mpowerclient "github.com/semnat/semnat/mpower/client"
+
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/testcerts"
 )
@@ -59,6 +61,14 @@ func TestServeDemo(t *testing.T) {
 	for _, p := range []string{"/", "/sign", "/verify"} {
 		resp, err := http.Get(base + p)
 		if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("GET %s: %v %v", p, err, resp)
+		}
+		resp.Body.Close()
+	}
+	// MPower is mounted: its check API asks for a registered system.
+	for p, want := range map[string]int{mpowerclient.PathOpenAPI: 200, mpowerclient.PathCodeTrueOne + "?AuthorizationCode=1": 401} {
+		resp, err := http.Get(base + p)
+		if err != nil || resp.StatusCode != want {
 			t.Fatalf("GET %s: %v %v", p, err, resp)
 		}
 		resp.Body.Close()
