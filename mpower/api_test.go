@@ -82,7 +82,7 @@ func (e *apiEnv) validPower(t *testing.T, by, to string) *Power {
 	if by == e.carol.IDNP {
 		signer = e.carol
 	}
-	p, err := e.reg.Transition(context.Background(), "t", p.Code, EvSign, signed(t, signer, "act"))
+	p, err := e.reg.Transition(context.Background(), "t", p.Code, EvSign, e.act(t, signer, p.Code))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestCheckAPI(t *testing.T) {
 		t.Fatalf("auditor: %v %v", ok, err)
 	}
 	// Revoked: false at once.
-	if _, err := e.reg.Transition(ctx, "alice", p.Code, EvRevoke, signed(t, e.alice, "revoke")); err != nil {
+	if _, err := e.reg.Transition(ctx, "alice", p.Code, EvRevoke, e.act(t, e.alice, p.Code)); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := e.asp.IsValid(ctx, p.Code); err != nil || ok {

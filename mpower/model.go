@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/semnat/semnat/idn"
@@ -226,7 +225,7 @@ func (t *AuthType) Check() error {
 		if !knownLang(k) {
 			return fmt.Errorf("%w: type %s: legal text in unknown language %q (ro, ru, en)", ErrInvalid, t.Code, k)
 		}
-		if _, err := template.New("").Option("missingkey=error").Parse(v); err != nil {
+		if _, err := fillText(v, sampleText); err != nil {
 			return fmt.Errorf("%w: type %s: legal text (%s): %v", ErrInvalid, t.Code, k, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package mpower
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -20,6 +21,8 @@ var (
 	ErrNotFound    = errors.New("mpower: not found")
 	ErrExists      = errors.New("mpower: already exists")
 	ErrWrongSigner = errors.New("mpower: the act is not signed by the party who must sign it")
+	// ErrWrongDocument: a signed PDF that is not the power's act.
+	ErrWrongDocument = errors.New("mpower: not the power's act")
 )
 
 // schema: the registry's tables (times are Unix nanoseconds). The indexes
@@ -40,6 +43,8 @@ CREATE TABLE IF NOT EXISTS mpower_powers (
 CREATE INDEX IF NOT EXISTS mpower_powers_by ON mpower_powers (authorizing_idn, created);
 CREATE INDEX IF NOT EXISTS mpower_powers_to ON mpower_powers (authorized_idn, created);
 CREATE INDEX IF NOT EXISTS mpower_powers_type ON mpower_powers (type_code, authorizing_idn, authorized_idn);
+CREATE TABLE IF NOT EXISTS mpower_drafts (
+	code TEXT PRIMARY KEY REFERENCES mpower_powers (code), pdf BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS mpower_acts (
 	code TEXT NOT NULL REFERENCES mpower_powers (code), seq INTEGER NOT NULL, event TEXT NOT NULL,
 	signer TEXT NOT NULL, signed_at INTEGER NOT NULL, pdf BLOB NOT NULL, digest TEXT NOT NULL,
@@ -276,6 +281,7 @@ func (r *Registry) Grant(ctx context.Context, actor string, g GrantRequest) (*Po
 		return nil, err
 	}
 	now := r.Now()
+	entityName := ""
 	p := &Power{TypeCode: t.Code, AuthorizingID: g.AuthorizingID, SignedBy: g.SignedBy, RepresentedID: g.RepresentedID,
 		From: g.From.UTC(), To: g.To.UTC(), State: Draft, Changed: now, Created: now, Lang: g.Lang, NeedsAcceptance: t.NeedsAcceptance}
 	if p.Lang == "" {
@@ -296,6 +302,7 @@ func (r *Registry) Grant(ctx context.Context, actor string, g GrantRequest) (*Po
 		if err != nil {
 			return nil, err
 		}
+		entityName = strings.TrimSpace(e.Name + " " + e.Form)
 		if !e.AdministeredBy(g.SignedBy, now) {
 			return nil, fmt.Errorf("%w: %s is not an administrator in office of %s (%s)", ErrWrongSigner, g.SignedBy, e.IDNO, e.Name)
 		}
@@ -320,8 +327,15 @@ func (r *Registry) Grant(ctx context.Context, actor string, g GrantRequest) (*Po
 		if p.Code, err = idn.NewAuthCode(); err != nil {
 			return nil, err
 		}
+		draft, err := RenderAct(t, p, entityName)
+		if err != nil {
+			return nil, err
+		}
 		err = r.st.InTx(ctx, func(tx *store.Tx) error {
 			if _, err := tx.Exec(ctx, `INSERT INTO mpower_powers (`+powerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, powerArgs(p)...); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO mpower_drafts (code, pdf) VALUES (?, ?)`, p.Code, draft); err != nil {
 				return err
 			}
 			_, err := tx.Append(ctx, store.Event{Actor: actor, Action: "mpower-grant", Subject: p.Code,
@@ -415,6 +429,13 @@ func (r *Registry) Transition(ctx context.Context, actor, code string, ev Event,
 			if err := r.checkSigner(ctx, p, ev, act); err != nil {
 				return err
 			}
+			base, err := r.document(ctx, tx, code)
+			if err != nil {
+				return err
+			}
+			if len(pdf) <= len(base) || !bytes.Equal(pdf[:len(base)], base) {
+				return fmt.Errorf("%w: the signed PDF is not the power's act: sign the document of GET .../document (it must extend it)", ErrWrongDocument)
+			}
 		}
 		from := p.State
 		now := r.Now()
@@ -446,6 +467,35 @@ func (r *Registry) Transition(ctx context.Context, actor, code string, ev Event,
 		return nil, err
 	}
 	return out, nil
+}
+
+// document is what the next signature of the power of code is put on:
+// its latest signed act, or the draft before any.
+func (r *Registry) document(ctx context.Context, tx *store.Tx, code string) ([]byte, error) {
+	var doc []byte
+	err := tx.QueryRow(ctx, `SELECT pdf FROM mpower_acts WHERE code = ? ORDER BY seq DESC LIMIT 1`, code).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRow(ctx, `SELECT pdf FROM mpower_drafts WHERE code = ?`, code).Scan(&doc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mpower: the act of %s: %w", code, err)
+	}
+	return doc, nil
+}
+
+// Document is the PDF the next signature of the power of code goes on:
+// the draft act, or the latest signed one.
+func (r *Registry) Document(ctx context.Context, code string) ([]byte, error) {
+	var doc []byte
+	err := r.st.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		doc, err = r.document(ctx, tx, code)
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: no power %s", ErrNotFound, code)
+	}
+	return doc, err
 }
 
 // checkSigner: the act of ev is signed by the one who must sign it.

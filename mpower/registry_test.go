@@ -82,19 +82,28 @@ func newFixture(t *testing.T, dsn string) *fixture {
 
 func testType(code string, accept bool) AuthType {
 	return AuthType{Code: code, Names: map[string]string{"ro": "Ridicarea certificatului de înmatriculare", "en": "Collecting the registration certificate"},
-		LegalText:       map[string]string{"ro": "Subsemnatul {{.AuthorizingName}} împuternicesc pe {{.RepresentedID}}."},
+		LegalText:       map[string]string{"ro": "Subsemnatul {{.AuthorizingIdn}} {{.AuthorizingName}} împuternicesc pe {{.RepresentedIdn}} să ridice certificatul de înmatriculare, de la {{.From}} până la {{.To}}."},
 		NeedsAcceptance: accept, MaxDays: 365, ProviderIDNO: "1003600011118", ProviderName: "ASP", System: "asp"}
 }
 
-// signed is a PDF signed by e (the act).
-func signed(t *testing.T, e *testcerts.Entity, text string) []byte {
+// signed is in signed by e.
+func signed(t *testing.T, e *testcerts.Entity, in []byte) []byte {
 	t.Helper()
-	in := samplepdf.Document("Procură", []string{text}, 0)
 	var out bytes.Buffer
 	if _, err := pades.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, pades.NewKeySigner(e.Key, e.Cert, e.Chain), nil); err != nil {
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+// act is the power's document signed by e.
+func (f *fixture) act(t *testing.T, e *testcerts.Entity, code string) []byte {
+	t.Helper()
+	doc, err := f.reg.Document(context.Background(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed(t, e, doc)
 }
 
 func (f *fixture) grant(t *testing.T, typ, by, signer, to string) *Power {
@@ -171,21 +180,25 @@ func TestRegistryLifecycle(t *testing.T) {
 				t.Fatalf("new power: %s", p.State)
 			}
 			// Signed by someone else: refused, nothing changes.
-			if _, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, signed(t, f.bob, "x")); !errors.Is(err, ErrWrongSigner) {
+			if _, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, f.act(t, f.bob, p.Code)); !errors.Is(err, ErrWrongSigner) {
 				t.Fatalf("signed by the representative: %v", err)
 			}
 			// Without an act: refused.
 			if _, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, nil); !errors.Is(err, ErrInvalid) {
 				t.Fatalf("no act: %v", err)
 			}
-			got, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, signed(t, f.alice, "x"))
+			// Signed by the right person, but another document: refused.
+			if _, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, signed(t, f.alice, samplepdf.Document("Procură", []string{"alt text"}, 0))); !errors.Is(err, ErrWrongDocument) {
+				t.Fatalf("another document: %v", err)
+			}
+			got, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, f.act(t, f.alice, p.Code))
 			if err != nil || got.State != PendingAcceptance {
 				t.Fatalf("signed: %v %v", got, err)
 			}
-			if _, err := f.reg.Transition(ctx, "bob", p.Code, EvAccept, signed(t, f.alice, "x")); !errors.Is(err, ErrWrongSigner) {
+			if _, err := f.reg.Transition(ctx, "bob", p.Code, EvAccept, f.act(t, f.alice, p.Code)); !errors.Is(err, ErrWrongSigner) {
 				t.Fatalf("accepted by the grantor: %v", err)
 			}
-			if got, err = f.reg.Transition(ctx, "bob", p.Code, EvAccept, signed(t, f.bob, "x")); err != nil || got.State != Valid {
+			if got, err = f.reg.Transition(ctx, "bob", p.Code, EvAccept, f.act(t, f.bob, p.Code)); err != nil || got.State != Valid {
 				t.Fatalf("accepted: %v %v", got, err)
 			}
 			stored, err := f.reg.Power(ctx, p.Code)
@@ -201,7 +214,7 @@ func TestRegistryLifecycle(t *testing.T) {
 			if stored.ValidAt(f.clk.now()) {
 				t.Fatal("valid after its end date")
 			}
-			if _, err := f.reg.Transition(ctx, "alice", p.Code, EvRevoke, signed(t, f.alice, "x")); err == nil {
+			if _, err := f.reg.Transition(ctx, "alice", p.Code, EvRevoke, f.act(t, f.alice, p.Code)); err == nil {
 				t.Fatal("revoked an expired power")
 			}
 			// Every change is in the audit log, which verifies.
@@ -236,10 +249,10 @@ func TestCompanyGrantsThroughAdministrator(t *testing.T) {
 	if p.AuthorizingBy != Legal {
 		t.Fatalf("party type %d", p.AuthorizingBy)
 	}
-	if _, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, signed(t, f.alice, "x")); !errors.Is(err, ErrWrongSigner) {
+	if _, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, f.act(t, f.alice, p.Code)); !errors.Is(err, ErrWrongSigner) {
 		t.Fatalf("signed by a non-administrator: %v", err)
 	}
-	got, err := f.reg.Transition(ctx, "carol", p.Code, EvSign, signed(t, f.carol, "x"))
+	got, err := f.reg.Transition(ctx, "carol", p.Code, EvSign, f.act(t, f.carol, p.Code))
 	if err != nil || got.State != Valid { // AT-0000002 needs no acceptance
 		t.Fatalf("signed by the administrator: %v %v", got, err)
 	}
@@ -279,12 +292,12 @@ func TestAcceptRevokeRace(t *testing.T) {
 	f := newFixture(t, dsn)
 	_, other := openRegistry(t, dsn, f.clk, f.pki)
 	ctx := context.Background()
-	accept, revoke := signed(t, f.bob, "accept"), signed(t, f.alice, "revoke")
 	for round := 0; round < 8; round++ {
 		p := f.grant(t, "AT-0000001", f.alice.IDNP, "", f.bob.IDNP)
-		if _, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, signed(t, f.alice, "grant")); err != nil {
+		if _, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, f.act(t, f.alice, p.Code)); err != nil {
 			t.Fatal(err)
 		}
+		accept, revoke := f.act(t, f.bob, p.Code), f.act(t, f.alice, p.Code)
 		var wg sync.WaitGroup
 		var accErr, revErr error
 		start := make(chan struct{})
@@ -297,21 +310,33 @@ func TestAcceptRevokeRace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var te *TransitionError
+		// Exactly one wins; the loser hears that the power moved on (its
+		// state, or the act it signed is no longer the latest).
+		lost := func(err error) bool {
+			var te *TransitionError
+			return errors.As(err, &te) || errors.Is(err, ErrWrongDocument)
+		}
 		switch {
-		case accErr == nil && revErr == nil:
-			// Accepted first, then revoked: both apply in turn.
-			if final.State != Canceled || final.Reason != ReasonRevoked {
-				t.Fatalf("round %d: both applied, final %s", round, final.State)
+		case accErr == nil && lost(revErr):
+			if final.State != Valid {
+				t.Fatalf("round %d: accepted, final %s", round, final.State)
 			}
-		case accErr == nil:
-			t.Fatalf("round %d: the revocation failed after an acceptance: %v", round, revErr)
-		case revErr == nil:
-			if !errors.As(accErr, &te) || final.State != Canceled {
-				t.Fatalf("round %d: revoked first, but acceptance said %v, final %s", round, accErr, final.State)
+		case revErr == nil && lost(accErr):
+			if final.State != Canceled || final.Reason != ReasonRevoked {
+				t.Fatalf("round %d: revoked, final %s %s", round, final.State, final.Reason)
 			}
 		default:
-			t.Fatalf("round %d: both failed: %v / %v", round, accErr, revErr)
+			t.Fatalf("round %d: accept %v, revoke %v", round, accErr, revErr)
+		}
+		n := 0
+		f.st.WalkAudit(ctx, func(en *store.Entry) error {
+			if en.Subject == p.Code && (en.Action == "mpower-accept" || en.Action == "mpower-revoke") {
+				n++
+			}
+			return nil
+		})
+		if n != 1 {
+			t.Fatalf("round %d: %d accept/revoke events in the audit log", round, n)
 		}
 	}
 	if _, err := f.st.VerifyAudit(ctx); err != nil {
