@@ -93,6 +93,7 @@ func TestCheckAPI(t *testing.T) {
 	e := newAPIEnv(t)
 	ctx := context.Background()
 	p := e.validPower(t, e.alice.IDNP, e.bob.IDNP)
+	e.clk.add(time.Second) // newest first: the draft, then p
 	draft := e.grant(t, "AT-0000001", e.alice.IDNP, "", e.carol.IDNP)
 
 	if ok, err := e.asp.IsValid(ctx, p.Code); err != nil || !ok {
