@@ -24,6 +24,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/semnat/semnat/mpower/client"
+	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/store"
 )
@@ -35,6 +36,9 @@ type Config struct {
 	// Verify configures the verification of signed acts (trust anchors,
 	// revocation); its At is ignored (now).
 	Verify pades.VerifyOptions
+	// MSign, when set, signs the acts (MPower is one of its registered
+	// systems).
+	MSign *msignclient.Client
 }
 
 // Service is MPower as a service.Service.
