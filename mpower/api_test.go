@@ -16,7 +16,9 @@ import (
 
 	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/mpower/client"
+	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
 )
@@ -213,6 +215,58 @@ func TestCheckAPIRefusals(t *testing.T) {
 	// The client refuses a malformed code before asking.
 	if ok, err := e.asp.IsValid(ctx, "123"); !errors.Is(err, client.ErrInvalidParameter) || ok {
 		t.Errorf("client let a malformed code through")
+	}
+}
+
+// TestGrantFlowRefusals: the grant flow refuses another system's type,
+// bad input, and works only with an MSign to sign with (this one has none).
+func TestGrantFlowRefusals(t *testing.T) {
+	e := newAPIEnv(t)
+	ctx := context.Background()
+	now := e.clk.now()
+	g := client.GrantRequest{AuthorizationTypeCode: "AT-0000002", AuthorizingIdn: e.alice.IDNP, AuthorizedIdn: e.bob.IDNP, FromDate: now, ToDate: now.AddDate(0, 1, 0)}
+	if _, err := e.anon.Grant(ctx, g); !errors.Is(err, client.ErrAuthenticationFailed) {
+		t.Errorf("anonymous grant: %v", err)
+	}
+	var pe *problem.Error
+	if _, err := e.asp.Grant(ctx, g); !errors.As(err, &pe) || pe.Status != http.StatusServiceUnavailable {
+		t.Errorf("grant without MSign: %v", err)
+	}
+	if list, _, _ := e.asp.List(ctx, client.ListQuery{IDNx: e.alice.IDNP}); len(list) != 0 {
+		t.Errorf("a refused grant left a power: %+v", list)
+	}
+	mc, err := msignclient.New("http://127.0.0.1:9", msignclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(Config{Store: e.st, MSign: mc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := service.NewHost(service.HostOptions{})
+	host.Mount(svc)
+	srv := httptest.NewServer(host)
+	defer srv.Close()
+	asp, _ := client.New(srv.URL, client.Options{APIKey: aspKey})
+	oth, _ := client.New(srv.URL, client.Options{APIKey: otherKey})
+	if _, err := oth.Grant(ctx, g); !errors.Is(err, client.ErrAuthorizationFailed) {
+		t.Errorf("another system's type: %v", err)
+	}
+	bad := g
+	bad.AuthorizedIdn = "2004001000011"
+	if _, err := asp.Grant(ctx, bad); !errors.Is(err, client.ErrInvalidParameter) {
+		t.Errorf("bad IDNP: %v", err)
+	}
+	bad = g
+	bad.AuthorizationTypeCode = "AT-0000099"
+	if _, err := asp.Grant(ctx, bad); !errors.Is(err, client.ErrNotFound) {
+		t.Errorf("unknown type: %v", err)
+	}
+	if _, err := asp.CompleteAct(ctx, "no-such-request"); !errors.Is(err, client.ErrNotFound) {
+		t.Errorf("unknown request: %v", err)
+	}
+	if _, err := asp.StartAct(ctx, "1234567890123456", client.ActAccept); !errors.Is(err, client.ErrInvalidParameter) {
+		t.Errorf("bad code: %v", err)
 	}
 }
 

@@ -86,4 +86,5 @@ func (s *Service) Mount(g *echo.Group) {
 	g.GET(client.PathTypeCodeValid, s.typeCodeValidOne, s.authenticated)
 	g.GET(client.PathIdnDetailsList, s.idnDetailsList, s.authenticated)
 	g.GET(client.PathFile, s.file, s.authenticated)
+	s.mountGrantFlow(g)
 }

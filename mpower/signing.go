@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	msignclient "github.com/semnat/semnat/msign/client"
 )
 
@@ -77,6 +79,19 @@ func (s *Service) StartSigning(ctx context.Context, actor, code string, ev Event
 		return nil, err
 	}
 	return &SignStart{RequestID: id, RedirectURL: s.cfg.MSign.RedirectURL(id), Signer: signer}, nil
+}
+
+// pendingCode is the power a pending sign request is for.
+func (s *Service) pendingCode(c echo.Context, id string) (string, error) {
+	b, err := s.cfg.Store.Get(c.Request().Context(), signKind, id)
+	if err != nil {
+		return "", flowError(fmt.Errorf("mpower: sign request %s: %w", id, err))
+	}
+	var ps pendingSign
+	if err := json.Unmarshal(b, &ps); err != nil {
+		return "", err
+	}
+	return ps.Code, nil
 }
 
 // FinishSigning fetches the result of MSign's request id: once signed, the

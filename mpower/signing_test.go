@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/msign"
 	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/pades"
@@ -114,18 +115,26 @@ func TestGrantSignedThroughMSign(t *testing.T) {
 	if err := reg.AddType(ctx, "t", testType("AT-0000001", true)); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	p, err := reg.Grant(ctx, "alice", GrantRequest{TypeCode: "AT-0000001", AuthorizingID: alice, RepresentedID: bob, From: now, To: now.AddDate(0, 3, 0)})
+	if err := AddSystem(ctx, st, "t", NewSystem{Name: "asp", APIKey: []byte(aspKey)}); err != nil {
+		t.Fatal(err)
+	}
+	host := service.NewHost(service.HostOptions{Ready: st})
+	host.Mount(svc)
+	mp := httptest.NewServer(host)
+	t.Cleanup(mp.Close)
+	portal, err := client.New(mp.URL, client.Options{APIKey: aspKey})
 	if err != nil {
 		t.Fatal(err)
 	}
+	now := time.Now()
+	grant := client.GrantRequest{AuthorizationTypeCode: "AT-0000001", AuthorizingIdn: alice, AuthorizedIdn: bob, FromDate: now, ToDate: now.AddDate(0, 3, 0)}
 
 	// The person's browser: open MSign's page, choose the phone.
-	phoneSigns := func(id, phone string) {
+	phoneSigns := func(id, code, phone string) {
 		t.Helper()
 		jar, _ := cookiejar.New(nil)
 		br := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		q := url.Values{msignclient.ParamReturnURL: {back}, msignclient.ParamRelayState: {p.Code}}
+		q := url.Values{msignclient.ParamReturnURL: {back}, msignclient.ParamRelayState: {code}}
 		resp, err := br.Get(msignURL + "/" + id + "?" + q.Encode())
 		if err != nil {
 			t.Fatal(err)
@@ -147,14 +156,14 @@ func TestGrantSignedThroughMSign(t *testing.T) {
 			t.Fatalf("sign on MSign: %d", resp.StatusCode)
 		}
 	}
-	finish := func(id string) (*Power, error) {
+	complete := func(id string) (*client.AuthorizationDetails, error) {
 		t.Helper()
 		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			got, err := svc.FinishSigning(ctx, id)
-			if errors.Is(err, ErrNotSigned) && strings.Contains(err.Error(), "pending") {
+			d, err := portal.CompleteAct(ctx, id)
+			if errors.Is(err, client.ErrNotSigned) && strings.Contains(err.Error(), "pending") {
 				continue
 			}
-			return got, err
+			return d, err
 		}
 		t.Fatal("the sign request stays pending")
 		return nil, nil
@@ -162,41 +171,63 @@ func TestGrantSignedThroughMSign(t *testing.T) {
 
 	// The representative's phone cannot sign the grantor's act: MSign
 	// refuses (expected signer), and the power stays a draft.
-	start, err := svc.StartSigning(ctx, "alice", p.Code, EvSign)
-	if err != nil || start.Signer != alice || !strings.HasPrefix(start.RedirectURL, msignURL) {
-		t.Fatalf("start: %+v %v", start, err)
+	start, err := portal.Grant(ctx, grant)
+	if err != nil || start.SignerIdn != alice || !strings.HasPrefix(start.RedirectURL, msignURL) {
+		t.Fatalf("grant: %+v %v", start, err)
 	}
-	phoneSigns(start.RequestID, bobPhone)
-	if _, err := finish(start.RequestID); !errors.Is(err, ErrNotSigned) {
+	code := start.AuthorizationCode
+	phoneSigns(start.RequestID, code, bobPhone)
+	if _, err := complete(start.RequestID); !errors.Is(err, client.ErrNotSigned) {
 		t.Fatalf("signed by the wrong phone: %v", err)
 	}
-	if got, _ := reg.Power(ctx, p.Code); got.State != Draft {
+	if got, _ := reg.Power(ctx, code); got.State != Draft {
 		t.Fatalf("after a refused signature: %s", got.State)
 	}
-
-	start, err = svc.StartSigning(ctx, "alice", p.Code, EvSign)
+	// Signed by the grantor through the service itself (the same flow).
+	st2, err := svc.StartSigning(ctx, "alice", code, EvSign)
 	if err != nil {
 		t.Fatal(err)
 	}
-	phoneSigns(start.RequestID, alicePhone)
-	got, err := finish(start.RequestID)
-	if err != nil || got.State != PendingAcceptance {
-		t.Fatalf("signed by the grantor: %v %v", got, err)
+	phoneSigns(st2.RequestID, code, alicePhone)
+	d, err := complete(st2.RequestID)
+	if err != nil || d.Status != client.StatusPendingAcceptance {
+		t.Fatalf("signed by the grantor: %+v %v", d, err)
 	}
-	start, err = svc.StartSigning(ctx, "bob", p.Code, EvAccept)
-	if err != nil || start.Signer != bob {
+	if _, err := portal.StartAct(ctx, code, "approve"); !errors.Is(err, client.ErrInvalidParameter) {
+		t.Fatalf("unknown act: %v", err)
+	}
+	start, err = portal.StartAct(ctx, code, client.ActAccept)
+	if err != nil || start.SignerIdn != bob {
 		t.Fatalf("start accept: %+v %v", start, err)
 	}
-	phoneSigns(start.RequestID, bobPhone)
-	if got, err = finish(start.RequestID); err != nil || got.State != Valid {
-		t.Fatalf("accepted by the representative: %v %v", got, err)
+	phoneSigns(start.RequestID, code, bobPhone)
+	if d, err = complete(start.RequestID); err != nil || d.Status != client.StatusValid || !d.IsValid {
+		t.Fatalf("accepted by the representative: %+v %v", d, err)
 	}
-	act, err := reg.LastAct(ctx, p.Code)
+	if ok, err := portal.IsValid(ctx, code); err != nil || !ok {
+		t.Fatalf("check after acceptance: %v %v", ok, err)
+	}
+	if _, err := portal.CompleteAct(ctx, start.RequestID); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("completing twice: %v", err)
+	}
+	act, err := reg.LastAct(ctx, code)
 	if err != nil || act.Signer != bob {
 		t.Fatalf("last act: %v", err)
 	}
 	rep, err := pades.Verify(ctx, strings.NewReader(string(act.PDF)), int64(len(act.PDF)), &pades.VerifyOptions{Roots: pki.RootPool(), Revocation: pades.RevocationSkip})
 	if err != nil || len(rep.Signatures) != 2 || rep.Signatures[0].Signer.IDNP != alice || rep.Signatures[1].Signer.IDNP != bob {
 		t.Fatalf("the kept act: %v %+v", err, rep)
+	}
+	// Revoked on the grantor's phone: false at once.
+	start, err = portal.StartAct(ctx, code, client.ActRevoke)
+	if err != nil || start.SignerIdn != alice {
+		t.Fatalf("start revoke: %+v %v", start, err)
+	}
+	phoneSigns(start.RequestID, code, alicePhone)
+	if d, err = complete(start.RequestID); err != nil || d.Status != client.StatusCanceled || d.StatusReason != ReasonRevoked {
+		t.Fatalf("revoked: %+v %v", d, err)
+	}
+	if ok, err := portal.IsValid(ctx, code); err != nil || ok {
+		t.Fatalf("check after revocation: %v %v", ok, err)
 	}
 }

@@ -11,6 +11,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,13 +25,17 @@ import (
 	"github.com/semnat/semnat/problem"
 )
 
-// Paths of the API, under the service's base URL (GET, query parameters).
+// Paths of the API, under the service's base URL: the checks are GETs
+// with query parameters, the grant flow POSTs of JSON.
 const (
 	PathCodeTrueOne    = "/api/Authorization/check/Code-True-One"      // AuthorizationCode → data: bool
 	PathCodeDetailsOne = "/api/Authorization/check/Code-Details-One"   // AuthorizationCode → data: AuthorizationDetails
 	PathTypeCodeValid  = "/api/Authorization/check/TypeCode-Valid-One" // AuthorizationTypeCode, AuthorizingIdn, AuthorizedIdn → data: TypeCodeValid
 	PathIdnDetailsList = "/api/Authorization/check/Idn-Details-List"   // IDNx and filters → data: []AuthorizationDetails
 	PathFile           = "/api/Authorization/file"                     // AuthorizationCode → data: File
+	PathGrants         = "/api/Authorization/grants"                   // POST GrantRequest → data: SigningStarted (a Draft and the grantor's sign request)
+	PathActs           = "/api/Authorization/acts"                     // POST ActRequest → data: SigningStarted
+	PathActsComplete   = "/api/Authorization/acts/complete"            // POST {requestID} → data: AuthorizationDetails once signed
 	PathOpenAPI        = "/api/Authorization/openapi.json"
 	HeaderTotalCount   = "X-Total-Count" // Idn-Details-List: how many powers match in all
 )
@@ -41,6 +46,7 @@ const (
 	ProblemAuthorizationFailed  = problem.Prefix + "authorization-failed"    // 403: a power of another service's type, or an endpoint not allowed
 	ProblemInvalidParameter     = problem.Prefix + "invalid-parameter"       // 400: the detail names the parameter and what is wrong
 	ProblemNotFound             = problem.Prefix + "authorization-not-found" // 404: no such power, or it has no signed act
+	ProblemNotSigned            = problem.Prefix + "act-not-signed"          // 409: the sign request is pending, failed, or the signature was refused
 )
 
 // Errors to test with errors.Is on what the client returns.
@@ -49,7 +55,42 @@ var (
 	ErrAuthorizationFailed  = &problem.Error{Type: ProblemAuthorizationFailed}
 	ErrInvalidParameter     = &problem.Error{Type: ProblemInvalidParameter}
 	ErrNotFound             = &problem.Error{Type: ProblemNotFound}
+	ErrNotSigned            = &problem.Error{Type: ProblemNotSigned}
 )
+
+// GrantRequest creates a power (Draft) and asks MSign for the grantor's
+// signature on its act.
+type GrantRequest struct {
+	AuthorizationTypeCode string    `json:"authorizationTypeCode"`
+	AuthorizingIdn        string    `json:"authorizingIdn"`      // IDNP, or IDNO of a company
+	SignerIdn             string    `json:"signerIdn,omitempty"` // the administrator who signs for a company
+	AuthorizedIdn         string    `json:"authorizedIdn"`
+	FromDate              time.Time `json:"fromDate"`
+	ToDate                time.Time `json:"toDate"`
+	Language              string    `json:"language,omitempty"` // ro (default), ru, en
+}
+
+// Acts a party signs after the grant.
+const (
+	ActAccept   = "accept"   // the representative
+	ActRevoke   = "revoke"   // the authorizing party
+	ActRenounce = "renounce" // the representative
+)
+
+// ActRequest asks MSign for the signature of an act on a power.
+type ActRequest struct {
+	AuthorizationCode string `json:"authorizationCode"`
+	Act               string `json:"act"`
+}
+
+// SigningStarted is a sign request posted to MSign: send the signer's
+// browser to RedirectURL (MSign's integrator flow), then complete it.
+type SigningStarted struct {
+	AuthorizationCode string `json:"authorizationCode"`
+	RequestID         string `json:"requestID"`
+	RedirectURL       string `json:"redirectURL"`
+	SignerIdn         string `json:"signerIdn"`
+}
 
 // Envelope wraps every answer.
 type Envelope[T any] struct {
@@ -245,6 +286,62 @@ func (c *Client) File(ctx context.Context, code string) (*File, error) {
 	return out.Data, nil
 }
 
+// Grant creates a power and starts the grantor's signature.
+func (c *Client) Grant(ctx context.Context, g GrantRequest) (*SigningStarted, error) {
+	var out Envelope[*SigningStarted]
+	return out.Data, c.post(ctx, PathGrants, g, &out)
+}
+
+// StartAct starts the signature of an act (accept, revoke, renounce).
+func (c *Client) StartAct(ctx context.Context, code, act string) (*SigningStarted, error) {
+	var out Envelope[*SigningStarted]
+	return out.Data, c.post(ctx, PathActs, ActRequest{AuthorizationCode: code, Act: act}, &out)
+}
+
+// CompleteAct fetches the signed act of MSign request id and applies it;
+// ErrNotSigned while it is pending or when it was refused.
+func (c *Client) CompleteAct(ctx context.Context, requestID string) (*AuthorizationDetails, error) {
+	var out Envelope[*AuthorizationDetails]
+	return out.Data, c.post(ctx, PathActsComplete, map[string]string{"requestID": requestID}, &out)
+}
+
+func (c *Client) post(ctx context.Context, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.do(req, path, out)
+}
+
+func (c *Client) do(req *http.Request, path string, out any) error {
+	_, err := c.doResp(req, path, out)
+	return err
+}
+
+func (c *Client) doResp(req *http.Request, path string, out any) (*http.Response, error) {
+	req.Header.Set("Accept", "application/json")
+	if c.opts.APIKey != "" {
+		req.Header.Set("X-API-Key", c.opts.APIKey)
+	}
+	resp, err := c.opts.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("mpower client: %s %s: %w", req.Method, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("mpower client: %s %s: %w", req.Method, path, problem.Read(resp))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return nil, fmt.Errorf("mpower client: %s %s: unreadable answer: %w", req.Method, path, err)
+	}
+	return resp, nil
+}
+
 func (c *Client) get(ctx context.Context, path string, q url.Values, out any) (*http.Response, error) {
 	return c.GetRaw(ctx, path, q.Encode(), out)
 }
@@ -252,25 +349,9 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) (*
 // GetRaw calls path with the raw query and decodes the answer into out
 // (for parameters the typed methods would refuse before asking).
 func (c *Client) GetRaw(ctx context.Context, path, rawQuery string, out any) (*http.Response, error) {
-	u := c.base + path + "?" + rawQuery
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path+"?"+rawQuery, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
-	if c.opts.APIKey != "" {
-		req.Header.Set("X-API-Key", c.opts.APIKey)
-	}
-	resp, err := c.opts.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("mpower client: GET %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("mpower client: GET %s: %w", path, problem.Read(resp))
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return nil, fmt.Errorf("mpower client: GET %s: unreadable answer: %w", path, err)
-	}
-	return resp, nil
+	return c.doResp(req, path, out)
 }
