@@ -22,7 +22,6 @@ import (
 	"github.com/semnat/semnat/internal/httpserve"
 	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/mobileid"
-	"github.com/semnat/semnat/mpower"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/pades"
@@ -342,8 +341,12 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	cfg.APIKeys = map[string]string{key: "demo"}
 	cfg.Mobile, cfg.PublicOrigin = mobile, base
 	cfg.Revocation, cfg.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, [][]byte{p.Root.Cert.Raw}
-	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, PKIServices: svc, MobileSim: sim.Handler(),
-		MPower: &mpower.Config{Verify: pades.VerifyOptions{Roots: p.RootPool(), Online: true, HTTPClient: &http.Client{Timeout: 15 * time.Second}}}}
+	mp, err := demoMPower(ctx, st, data, base)
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	mp.Verify = pades.VerifyOptions{Roots: p.RootPool(), Online: true, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
+	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp}
 	if err := f.hostConfig(&sc); err != nil {
 		return err
 	}
@@ -352,6 +355,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		return withCode(exitFailed, err)
 	}
 	defer srv.Close()
+	if err := seedMPower(ctx, st, srv.MPower.Registry(), key); err != nil {
+		return withCode(exitFailed, fmt.Errorf("seeding MPower: %w", err))
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = svc.Run(ctx) }()
@@ -361,7 +367,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  sign API:      POST " + base + "/api/v1/sign-requests   (token signing needs `semnat agent` on " + wire.DefaultAddr + ")",
 		"  verify:        POST " + base + "/api/v1/verifications",
 		"  seal:          POST " + base + "/api/v1/seal   (X-API-Key from " + keyPath + ")",
-		"  MPower check:  GET " + base + mpowerclient.PathCodeTrueOne + "?AuthorizationCode=…   (a system of `semnat mpower systems add`)",
+		"  MPower:        GET " + base + mpowerclient.PathCodeTrueOne + "?AuthorizationCode=…, POST " + base + mpowerclient.PathGrants + "   (X-API-Key from " + keyPath + "; type " + demoMPowerCode + ")",
 		"  TSA / OCSP:    " + base + testcerts.TSAPath + "   " + base + testcerts.OCSPPath,
 		"  mobile (MSSP): " + base + "/mid-api   " + base + "/rest/service",
 		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + ")",

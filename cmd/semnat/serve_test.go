@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/mobileid"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 
 	"github.com/semnat/semnat/internal/samplepdf"
@@ -72,6 +74,18 @@ func TestServeDemo(t *testing.T) {
 			t.Fatalf("GET %s: %v %v", p, err, resp)
 		}
 		resp.Body.Close()
+	}
+	// The demo key is an MPower system too; a grant goes to the demo's
+	// MSign as MPower's sign request and leaves a Draft until signed.
+	mpc, _ := mpowerclient.New(base, mpowerclient.Options{APIKey: strings.TrimSpace(string(key))})
+	now := time.Now()
+	started, err := mpc.Grant(context.Background(), mpowerclient.GrantRequest{AuthorizationTypeCode: demoMPowerCode, AuthorizingIdn: mobileid.GeneratedUser(1).IDNP,
+		AuthorizedIdn: mobileid.GeneratedUser(2).IDNP, FromDate: now, ToDate: now.AddDate(0, 1, 0)})
+	if err != nil || !strings.HasPrefix(started.RedirectURL, base+"/") {
+		t.Fatalf("demo grant: %+v %v", started, err)
+	}
+	if d, err := mpc.Details(context.Background(), started.AuthorizationCode); err != nil || d.Status != mpowerclient.StatusDraft || d.IsValid {
+		t.Fatalf("demo grant details: %+v %v", d, err)
 	}
 	signed := mobileSignRequest(t, base, "+37300000001", "B-LT", samplepdf.Document("Demo mobile", nil, 0))
 	resp, err = http.Post(base+"/api/v1/verifications", "application/pdf", bytes.NewReader(signed))
