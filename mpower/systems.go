@@ -74,11 +74,6 @@ func Systems(ctx context.Context, st *store.Store) ([]System, error) {
 	return out, nil
 }
 
-// RemoveSystem removes a system (store.ErrNotFound) and records it.
-func RemoveSystem(ctx context.Context, st *store.Store, actor, name string) error {
-	return sysauth.Remove(ctx, st, actor, storeService, name)
-}
-
 func systemOf(s *store.System) (*System, error) {
 	var set systemSettings
 	if err := json.Unmarshal(s.Settings, &set); err != nil {

@@ -381,27 +381,5 @@ func newMPowerSystemsListCmd(a *app) *cobra.Command {
 }
 
 func newMPowerSystemsRemoveCmd(a *app) *cobra.Command {
-	var sf storeFlags
-	cmd := &cobra.Command{
-		Use:   "remove NAME",
-		Short: "Remove a registered system",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := sf.open(cmd.Flags(), a.log)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := mpower.RemoveSystem(cmd.Context(), st, cliActor(), args[0]); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return withCode(exitUsage, fmt.Errorf("no system %q is registered (see `semnat mpower systems list`)", args[0]))
-				}
-				return withCode(exitFailed, err)
-			}
-			a.say("removed %s\n", args[0])
-			return nil
-		},
-	}
-	sf.register(cmd.Flags())
-	return cmd
+	return newSystemsRemoveCmd(a, "mpower", "Remove a registered system (it can no longer check powers)")
 }

@@ -15,6 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/semnat/semnat/sysauth"
+
 	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/store"
@@ -289,10 +291,16 @@ func newMSignSystemsListCmd(a *app) *cobra.Command {
 }
 
 func newMSignSystemsRemoveCmd(a *app) *cobra.Command {
+	return newSystemsRemoveCmd(a, "msign", "Remove a registered system (it can no longer post or read requests)")
+}
+
+// newSystemsRemoveCmd is `semnat SERVICE systems remove NAME`: the
+// service's systems are sysauth's, kept under the service's name.
+func newSystemsRemoveCmd(a *app, service, short string) *cobra.Command {
 	var sf storeFlags
 	cmd := &cobra.Command{
 		Use:   "remove NAME",
-		Short: "Remove a registered system (it can no longer post or read requests)",
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := sf.open(cmd.Flags(), a.log)
@@ -300,9 +308,9 @@ func newMSignSystemsRemoveCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			if err := msign.RemoveSystem(cmd.Context(), st, cliActor(), args[0]); err != nil {
+			if err := sysauth.Remove(cmd.Context(), st, cliActor(), service, args[0]); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
-					return withCode(exitUsage, fmt.Errorf("no system %q is registered (see `semnat msign systems list`)", args[0]))
+					return withCode(exitUsage, fmt.Errorf("no system %q is registered (see `semnat %s systems list`)", args[0], service))
 				}
 				return withCode(exitFailed, err)
 			}
