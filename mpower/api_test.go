@@ -38,7 +38,7 @@ type apiEnv struct {
 
 const aspKey, otherKey = "asp-key-0123456789abcdef", "other-key-0123456789abcdef"
 
-func newAPIEnv(t *testing.T) *apiEnv {
+func newAPIEnv(t testing.TB) *apiEnv {
 	t.Helper()
 	f := newFixture(t, filepath.Join(t.TempDir(), "semnat.db"))
 	svc, err := New(Config{Store: f.st, Verify: pades.VerifyOptions{Roots: f.pki.RootPool(), Revocation: pades.RevocationSkip}})
@@ -77,7 +77,7 @@ func newAPIEnv(t *testing.T) *apiEnv {
 }
 
 // validPower grants and signs a power of AT-0000002 (no acceptance).
-func (e *apiEnv) validPower(t *testing.T, by, to string) *Power {
+func (e *apiEnv) validPower(t testing.TB, by, to string) *Power {
 	t.Helper()
 	p := e.grant(t, "AT-0000002", by, "", to)
 	signer := e.alice

@@ -46,7 +46,7 @@ type fixture struct {
 
 const companyIDNO = "1010600034203"
 
-func openRegistry(t *testing.T, dsn string, clk *clock, pki *testcerts.PKI) (*store.Store, *Registry) {
+func openRegistry(t testing.TB, dsn string, clk *clock, pki *testcerts.PKI) (*store.Store, *Registry) {
 	t.Helper()
 	st, err := store.Open(dsn, store.Options{Now: clk.now})
 	if err != nil {
@@ -60,7 +60,7 @@ func openRegistry(t *testing.T, dsn string, clk *clock, pki *testcerts.PKI) (*st
 	return st, reg
 }
 
-func newFixture(t *testing.T, dsn string) *fixture {
+func newFixture(t testing.TB, dsn string) *fixture {
 	t.Helper()
 	pki := testcerts.New(t)
 	people := pki.ByRole(testcerts.RolePerson)
@@ -87,7 +87,7 @@ func testType(code string, accept bool) AuthType {
 }
 
 // signed is in signed by e.
-func signed(t *testing.T, e *testcerts.Entity, in []byte) []byte {
+func signed(t testing.TB, e *testcerts.Entity, in []byte) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	if _, err := pades.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, pades.NewKeySigner(e.Key, e.Cert, e.Chain), nil); err != nil {
@@ -97,7 +97,7 @@ func signed(t *testing.T, e *testcerts.Entity, in []byte) []byte {
 }
 
 // act is the power's document signed by e.
-func (f *fixture) act(t *testing.T, e *testcerts.Entity, code string) []byte {
+func (f *fixture) act(t testing.TB, e *testcerts.Entity, code string) []byte {
 	t.Helper()
 	doc, err := f.reg.Document(context.Background(), code)
 	if err != nil {
@@ -106,7 +106,7 @@ func (f *fixture) act(t *testing.T, e *testcerts.Entity, code string) []byte {
 	return signed(t, e, doc)
 }
 
-func (f *fixture) grant(t *testing.T, typ, by, signer, to string) *Power {
+func (f *fixture) grant(t testing.TB, typ, by, signer, to string) *Power {
 	t.Helper()
 	now := f.clk.now()
 	p, err := f.reg.Grant(context.Background(), "test", GrantRequest{TypeCode: typ, AuthorizingID: by, SignedBy: signer, RepresentedID: to,
