@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -41,7 +43,9 @@ const aspKey, otherKey = "asp-key-0123456789abcdef", "other-key-0123456789abcdef
 func newAPIEnv(t testing.TB) *apiEnv {
 	t.Helper()
 	f := newFixture(t, filepath.Join(t.TempDir(), "semnat.db"))
-	svc, err := New(Config{Store: f.st, Verify: pades.VerifyOptions{Roots: f.pki.RootPool(), Revocation: pades.RevocationSkip}})
+	seal := f.pki.MustGet("seal")
+	svc, err := New(Config{Store: f.st, Verify: pades.VerifyOptions{Roots: f.pki.RootPool(), Revocation: pades.RevocationSkip},
+		Seal: seal.Key, SealChain: append([]*x509.Certificate{seal.Cert}, seal.Chain...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +57,6 @@ func newAPIEnv(t testing.TB) *apiEnv {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	seal := f.pki.MustGet("seal")
 	for _, n := range []NewSystem{{Name: "asp", APIKey: []byte(aspKey)}, {Name: "other", APIKey: []byte(otherKey)},
 		{Name: "auditor", Cert: seal.Cert, ViewAll: true}} {
 		if err := AddSystem(ctx, f.st, "test", n); err != nil {
@@ -216,6 +219,55 @@ func TestCheckAPIRefusals(t *testing.T) {
 	if ok, err := e.asp.IsValid(ctx, "123"); !errors.Is(err, client.ErrInvalidParameter) || ok {
 		t.Errorf("client let a malformed code through")
 	}
+}
+
+// TestStatement: a sealed statement verifies offline against the test
+// PKI, says what the check says, and is refused once tampered with,
+// expired, or against other trust anchors.
+func TestStatement(t *testing.T) {
+	e := newAPIEnv(t)
+	ctx := context.Background()
+	p := e.validPower(t, e.alice.IDNP, e.bob.IDNP)
+	jws, err := e.asp.Statement(ctx, p.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	st, cert, err := client.VerifyStatement(jws, e.pki.RootPool(), now)
+	if err != nil || !st.IsValid || st.AuthorizationCode != p.Code || st.AuthorizedIdn != e.bob.IDNP || cert.Subject.CommonName != e.pki.MustGet("seal").Cert.Subject.CommonName {
+		t.Fatalf("statement: %+v %v", st, err)
+	}
+	if st.ExpiresAt.Sub(st.IssuedAt) > client.MaxStatementAge {
+		t.Fatalf("statement good for %s", st.ExpiresAt.Sub(st.IssuedAt))
+	}
+	if _, _, err := client.VerifyStatement(jws, e.pki.RootPool(), st.ExpiresAt); !errors.Is(err, client.ErrBadStatement) {
+		t.Errorf("expired statement: %v", err)
+	}
+	if _, _, err := client.VerifyStatement(jws, x509.NewCertPool(), now); !errors.Is(err, client.ErrBadStatement) {
+		t.Errorf("other trust anchors: %v", err)
+	}
+	parts := strings.Split(string(jws), ".")
+	forged := strings.Replace(string(jws), parts[1], base64.RawURLEncoding.EncodeToString(bytes.Replace(mustB64(t, parts[1]), []byte(`"isValid":true`), []byte(`"isValid":false`), 1)), 1)
+	if _, _, err := client.VerifyStatement([]byte(forged), e.pki.RootPool(), now); !errors.Is(err, client.ErrBadStatement) {
+		t.Errorf("changed payload: %v", err)
+	}
+	if _, err := e.oth.Statement(ctx, p.Code); !errors.Is(err, client.ErrAuthorizationFailed) {
+		t.Errorf("another system's statement: %v", err)
+	}
+	for _, bad := range []string{"", "x.y.z", string(jws) + "x"} {
+		if _, _, err := client.VerifyStatement([]byte(bad), e.pki.RootPool(), now); !errors.Is(err, client.ErrBadStatement) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func mustB64(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestGrantFlowRefusals: the grant flow refuses another system's type,

@@ -14,6 +14,8 @@ package mpower
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
 	_ "embed"
 	"errors"
 	"io"
@@ -39,13 +41,17 @@ type Config struct {
 	// MSign, when set, signs the acts (MPower is one of its registered
 	// systems).
 	MSign *msignclient.Client
+	// Seal and SealChain (leaf first), when set, sign status statements.
+	Seal      crypto.Signer
+	SealChain []*x509.Certificate
 }
 
 // Service is MPower as a service.Service.
 type Service struct {
-	cfg Config
-	reg *Registry
-	log *slog.Logger
+	cfg    Config
+	reg    *Registry
+	log    *slog.Logger
+	sealer *Sealer // nil: no statements
 }
 
 // New builds the service and creates its tables in the store.
@@ -63,7 +69,13 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, reg: reg, log: log}, nil
+	svc := &Service{cfg: cfg, reg: reg, log: log}
+	if cfg.Seal != nil {
+		if svc.sealer, err = NewSealer(cfg.Seal, cfg.SealChain); err != nil {
+			return nil, err
+		}
+	}
+	return svc, nil
 }
 
 // Registry is the service's registry (the CLI and the grant flow change it).
@@ -86,5 +98,6 @@ func (s *Service) Mount(g *echo.Group) {
 	g.GET(client.PathTypeCodeValid, s.typeCodeValidOne, s.authenticated)
 	g.GET(client.PathIdnDetailsList, s.idnDetailsList, s.authenticated)
 	g.GET(client.PathFile, s.file, s.authenticated)
+	g.GET(client.PathStatement, s.statement, s.authenticated)
 	s.mountGrantFlow(g)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,6 +26,8 @@ const mpowerRoutesHelp = `  GET /api/Authorization/check/Code-True-One?Authoriza
   GET /api/Authorization/check/TypeCode-Valid-One?AuthorizationTypeCode=&AuthorizingIdn=&AuthorizedIdn=
   GET /api/Authorization/check/Idn-Details-List?IDNx=&Status=&AuthorizationTypeCode=&StartDate=&EndDate=&GrantedByIdn=&GrantedToIdn=&Page=&PageSize=
   GET /api/Authorization/file?AuthorizationCode=
+  GET /api/Authorization/check/statement?AuthorizationCode=   a sealed statement (JWS)
+  POST /api/Authorization/grants, /acts, /acts/complete       the grant flow (MSign)
                                the check API for registered systems (TLS client
                                certificate or X-API-Key; see 'semnat mpower systems')
   /api/Authorization/openapi.json  the API description
@@ -45,7 +48,7 @@ question. Services check powers through the check API.
 services. 'types', 'entities' and 'systems' manage the registry in the store
 (--data or --store, as for the server).`,
 	}
-	cmd.AddCommand(newMPowerServeCmd(a), newMPowerTypesCmd(a), newMPowerEntitiesCmd(a), newMPowerSystemsCmd(a))
+	cmd.AddCommand(newMPowerServeCmd(a), newMPowerTypesCmd(a), newMPowerEntitiesCmd(a), newMPowerSystemsCmd(a), newMPowerVerifyStatementCmd(a))
 	return cmd
 }
 
@@ -57,7 +60,9 @@ func newMPowerServeCmd(a *app) *cobra.Command {
 		Long: `Run MPower as a service of its own:
 
 ` + mpowerRoutesHelp + `
---trust names the trust anchors the signed acts must chain to. The other
+--trust names the trust anchors the signed acts must chain to. The seal key
+(--p12, --key/--cert/--chain or --token, as for 'semnat sign') signs the
+status statements of GET /api/Authorization/check/statement. The other
 settings are those of 'semnat serve' (store, address, TLS, logs): each a
 flag, $SEMNAT_NAME or a NAME = VALUE line of the --config file.`,
 		Example: `  semnat mpower serve --trust roots/ --store postgres://mpower@db/semnat --tls-cert srv.pem --tls-key srv.key --client-ca systems-ca.pem
@@ -83,9 +88,17 @@ func runMPowerServe(ctx context.Context, a *app, f *serveFlags, name string) err
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
 		return withCode(exitUsage, err)
 	}
-	verify := pades.VerifyOptions{Roots: certPool(certs), Online: f.online, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
+	mc := &mpower.Config{Verify: pades.VerifyOptions{Roots: certPool(certs), Online: f.online, HTTPClient: &http.Client{Timeout: 15 * time.Second}}}
+	if f.keys.given() { // the seal key signs status statements
+		signer, closeSigner, err := f.keys.open(ctx, a)
+		if err != nil {
+			return err
+		}
+		defer closeSigner()
+		mc.Seal, mc.SealChain = signer, append([]*x509.Certificate{signer.Certificate()}, signer.Chain()...)
+	}
 	return f.serveComposed(ctx, a, tlsCfg, func(st *store.Store, base string) (server.Config, string) {
-		return server.Config{MPower: &mpower.Config{Verify: verify}},
+		return server.Config{MPower: mc},
 			fmt.Sprintf("%s: %s (check: GET %s%s?AuthorizationCode=...)", name, base, base, mpowerclient.PathCodeTrueOne)
 	})
 }
@@ -382,4 +395,54 @@ func newMPowerSystemsListCmd(a *app) *cobra.Command {
 
 func newMPowerSystemsRemoveCmd(a *app) *cobra.Command {
 	return newSystemsRemoveCmd(a, "mpower", "Remove a registered system (it can no longer check powers)")
+}
+
+func newMPowerVerifyStatementCmd(a *app) *cobra.Command {
+	var trust []string
+	cmd := &cobra.Command{
+		Use:   "verify-statement FILE --trust PEM",
+		Short: "Check a sealed status statement offline",
+		Long: `Check a sealed status statement (the JWS of GET
+/api/Authorization/check/statement, as a file) offline: signed by a
+certificate that chains to --trust, not expired, good for at most 24 hours.
+It prints what the statement says; --json prints it as JSON. Exit 0: the
+statement verifies (whether the power it describes is valid is in it);
+1: it does not verify; 3: bad usage.`,
+		Example: `  semnat mpower verify-statement statement.jws --trust mpower-seal-root.pem`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(trust) == 0 {
+				return withCode(exitUsage, errors.New("give --trust PEM: the anchors the registry's seal chains to"))
+			}
+			certs, err := loadCertificates(trust)
+			if err != nil {
+				return withCode(exitUsage, fmt.Errorf("--trust: %w", err))
+			}
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			if len(b) > 1<<20 {
+				return withCode(exitUsage, fmt.Errorf("%s: %d bytes is not a statement", args[0], len(b)))
+			}
+			st, seal, err := mpowerclient.VerifyStatement(b, certPool(certs), time.Now())
+			if err != nil {
+				return withCode(exitFailed, fmt.Errorf("%s: %w", args[0], err))
+			}
+			if a.json {
+				return a.printJSON(st)
+			}
+			valid := "NOT VALID"
+			if st.IsValid {
+				valid = "VALID"
+			}
+			fmt.Fprintf(a.stdout, "statement verifies (sealed by %s)\npower %s (%s): %s, status %d %s\n  by %s to %s, %s to %s\n  issued %s, good until %s\n",
+				seal.Subject.CommonName, st.AuthorizationCode, st.AuthorizationTypeCode, valid, st.Status, st.StatusReason,
+				st.AuthorizingIdn, st.AuthorizedIdn, st.FromDate.Format(time.DateOnly), st.ToDate.Format(time.DateOnly),
+				st.IssuedAt.Format(time.RFC3339), st.ExpiresAt.Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&trust, "trust", nil, "trust anchors: PEM/DER file or directory (repeatable)")
+	return cmd
 }

@@ -87,6 +87,21 @@ func TestServeDemo(t *testing.T) {
 	if d, err := mpc.Details(context.Background(), started.AuthorizationCode); err != nil || d.Status != mpowerclient.StatusDraft || d.IsValid {
 		t.Fatalf("demo grant details: %+v %v", d, err)
 	}
+	// A sealed statement of it verifies offline with the demo's anchors.
+	jws, err := mpc.Statement(context.Background(), started.AuthorizationCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stFile := filepath.Join(t.TempDir(), "statement.jws")
+	os.WriteFile(stFile, jws, 0o600)
+	if code, out, stderr := revRun(t, "mpower", "verify-statement", stFile, "--trust", filepath.Join(data, "pki", testcerts.TrustAnchorsFile)); code != 0 ||
+		!strings.Contains(out, "statement verifies") || !strings.Contains(out, "NOT VALID") {
+		t.Fatalf("verify-statement: %d %s %s", code, out, stderr)
+	}
+	os.WriteFile(stFile, append(jws[:len(jws)-4], []byte("AAAA")...), 0o600)
+	if code, _, _ := revRun(t, "mpower", "verify-statement", stFile, "--trust", filepath.Join(data, "pki", testcerts.TrustAnchorsFile)); code != exitFailed {
+		t.Fatalf("a broken statement: exit %d", code)
+	}
 	signed := mobileSignRequest(t, base, "+37300000001", "B-LT", samplepdf.Document("Demo mobile", nil, 0))
 	resp, err = http.Post(base+"/api/v1/verifications", "application/pdf", bytes.NewReader(signed))
 	if err != nil {
