@@ -33,6 +33,7 @@ import (
 	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
+	"github.com/semnat/semnat/sysauth"
 )
 
 // Config wires the service.
@@ -116,7 +117,7 @@ type Service struct {
 	work    chan struct{}
 	limiter echo.MiddlewareFunc
 	prompts *middleware.RateLimiterMemoryStore // phone prompts per client
-	systems systemCache                        // registered systems by credential
+	systems sysauth.Cache                      // registered systems by credential
 
 	instance string // this process: who runs its pending mobile requests
 	bg       context.Context
@@ -346,7 +347,7 @@ func (s *Service) apiClient(c echo.Context) (string, error) {
 	if st := c.Request().TLS; st != nil && len(st.VerifiedChains) > 0 && len(st.VerifiedChains[0]) > 0 {
 		return "cert:" + st.VerifiedChains[0][0].Subject.CommonName, nil
 	}
-	key, err := requestKey(c)
+	key, err := sysauth.RequestKey(c)
 	if err != nil {
 		return "", err
 	}

@@ -1,9 +1,9 @@
 // Package server composes semnat's HTTP services into one server, as Caddy
-// composes its modules: MSign (msign), MPass (mpass), the PKI services (pkiserve: TSA,
+// composes its modules: MSign (msign), MPass (mpass), MPower (mpower), the PKI services (pkiserve: TSA,
 // OCSP, CRLs, CA certificates) and the mobile-signature simulator
 // (mobileid), each mounting its own routes on one service.Host. It holds
 // no service logic: `semnat msign serve` composes MSign alone, `semnat
-// serve --demo` everything.
+// mpower serve` MPower alone, `semnat serve --demo` everything.
 package server
 
 import (
@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpower"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
@@ -30,6 +31,9 @@ type Config struct {
 	// MPass is the identity provider (its Store and Log default to the
 	// ones above).
 	MPass *mpass.Config
+	// MPower is the registry of powers of representation and its check
+	// API (its Store and Log default to the ones above).
+	MPower *mpower.Config
 	// PKIServices and MobileSim, when set, are mounted: /ocsp, /crl/, /ca/,
 	// /tsa and /mid-api/, /rest/service, /sim/.
 	PKIServices http.Handler
@@ -42,8 +46,9 @@ type Config struct {
 // Server is the composed HTTP server.
 type Server struct {
 	*service.Host
-	MSign *msign.Service // nil when not mounted
-	MPass *mpass.Service // nil when not mounted
+	MSign  *msign.Service  // nil when not mounted
+	MPass  *mpass.Service  // nil when not mounted
+	MPower *mpower.Service // nil when not mounted
 }
 
 // New builds the server and its services.
@@ -80,6 +85,21 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.MPass = m
+		s.Mount(m)
+	}
+	if cfg.MPower != nil {
+		mc := *cfg.MPower
+		if mc.Store == nil {
+			mc.Store = cfg.Store
+		}
+		if mc.Log == nil {
+			mc.Log = cfg.Log
+		}
+		m, err := mpower.New(mc)
+		if err != nil {
+			return nil, err
+		}
+		s.MPower = m
 		s.Mount(m)
 	}
 	if h := cfg.PKIServices; h != nil {

@@ -67,6 +67,18 @@ func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
 		return nil, fmt.Errorf("store: audit: %w", err)
 	}
 	defer tx.Rollback()
+	ent, err := s.appendTx(ctx, tx, e, string(details))
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: audit: %w", err)
+	}
+	return ent, nil
+}
+
+// appendTx appends e (its details encoded) inside tx.
+func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, e Event, details string) (*Entry, error) {
 	if s.d.lockAudit != "" {
 		if _, err := tx.ExecContext(ctx, s.d.lockAudit); err != nil {
 			return nil, fmt.Errorf("store: audit: %w", err)
@@ -79,12 +91,9 @@ func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
 		return nil, fmt.Errorf("store: audit: %w", err)
 	}
 	ent := &Entry{Seq: last + 1, At: s.now().UTC(), Event: e, PrevHash: prev}
-	ent.Hash = entryHash(prev, ent.Seq, ent.At, e.Actor, e.Action, e.Subject, e.Digest, string(details))
+	ent.Hash = entryHash(prev, ent.Seq, ent.At, e.Actor, e.Action, e.Subject, e.Digest, details)
 	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO audit (seq, at, actor, action, subject, digest, details, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), ent.Seq, ent.At.UnixNano(), e.Actor, e.Action, e.Subject, e.Digest, string(details), prev, ent.Hash); err != nil {
-		return nil, fmt.Errorf("store: audit: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), ent.Seq, ent.At.UnixNano(), e.Actor, e.Action, e.Subject, e.Digest, details, prev, ent.Hash); err != nil {
 		return nil, fmt.Errorf("store: audit: %w", err)
 	}
 	return ent, nil

@@ -54,9 +54,7 @@ type mpassFlags struct {
 
 func newMPassServeCmd(a *app) *cobra.Command {
 	mf := &mpassFlags{}
-	f := &serveFlags{run: func(ctx context.Context, a *app, f *serveFlags, name string) error {
-		return runMPassServe(ctx, a, f, mf, name)
-	}}
+	f := &serveFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve (--p12 FILE | --key FILE --cert FILE | --token ...) [--mssp URL --trust PEM] ...",
 		Short: "Run MPass alone: SAML 2.0 identity provider, login by mobile signature",
@@ -77,7 +75,9 @@ seal, TSA, API key and upload settings are MSign's and are not used here.`,
   semnat mpass sp add --metadata shop-metadata.xml`,
 		Args: cobra.NoArgs,
 	}
-	f.bind(a, cmd, false)
+	f.bind(a, cmd, false, func(ctx context.Context, a *app, f *serveFlags, name string) error {
+		return runMPassServe(ctx, a, f, mf, name)
+	})
 	cmd.Flags().DurationVar(&mf.sessionTTL, "session-ttl", 8*time.Hour, "longest SSO session: after it the person logs in again")
 	cmd.Flags().DurationVar(&mf.sessionIdle, "session-idle", time.Hour, "an SSO session no service logged in through for this long is over")
 	return cmd
@@ -116,12 +116,11 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, n
 		return err
 	}
 	defer closeSigner()
-	return f.serveComposed(ctx, a, tlsCfg, func(_ *store.Store, base string) server.Config {
+	return f.serveComposed(ctx, a, tlsCfg, func(_ *store.Store, base string) (server.Config, string) {
 		return server.Config{MPass: &mpass.Config{PublicURL: base, Key: signer, Certificate: signer.Certificate(), Chain: signer.Chain(), Mobile: mobile,
-			SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle}}
-	}, func(base string) string {
-		return fmt.Sprintf("%s: %s (metadata: %s%s; SSO: %s%s; signing key of %s)", name, base, base, mpass.PathMetadata, base, mpass.PathSSO,
-			signer.Certificate().Subject.CommonName)
+				SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle}},
+			fmt.Sprintf("%s: %s (metadata: %s%s; SSO: %s%s; signing key of %s)", name, base, base, mpass.PathMetadata, base, mpass.PathSSO,
+				signer.Certificate().Subject.CommonName)
 	})
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/semnat/semnat/sysauth"
 
 	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/msign"
@@ -69,7 +72,7 @@ the --config file; --print-config shows them.`,
   semnat msign serve --config /etc/semnat/msign.conf --print-config`,
 		Args: cobra.NoArgs,
 	}
-	f.bind(a, cmd, false)
+	f.bind(a, cmd, false, runServe)
 	return cmd
 }
 
@@ -132,7 +135,7 @@ redirects must come back to one of its return URL prefixes.`,
 
 func newMSignSystemsAddCmd(a *app) *cobra.Command {
 	var sf storeFlags
-	var certFile, keyFile string
+	var cred credentialFlags
 	var returnURLs []string
 	cmd := &cobra.Command{
 		Use:   "add NAME (--cert FILE | --api-key-file FILE) --return-url PREFIX...",
@@ -147,24 +150,9 @@ must start with: https://, or http:// on a loopback host.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n := msign.NewSystem{Name: args[0], ReturnURLs: returnURLs}
-			switch {
-			case (certFile == "") == (keyFile == ""):
-				return withCode(exitUsage, errors.New("give either --cert FILE or --api-key-file FILE"))
-			case certFile != "":
-				certs, err := loadCertificates([]string{certFile})
-				if err != nil || len(certs) != 1 {
-					return withCode(exitUsage, fmt.Errorf("--cert %s: want one certificate: %v", certFile, err))
-				}
-				n.Cert = certs[0]
-			default:
-				key, created, err := apiKeyFile(keyFile)
-				if err != nil {
-					return withCode(exitUsage, fmt.Errorf("--api-key-file: %w", err))
-				}
-				if created {
-					fmt.Fprintf(a.stderr, "wrote a new API key to %s (mode 0600): give it to %s\n", keyFile, n.Name)
-				}
-				n.APIKey = key
+			var err error
+			if n.Cert, n.APIKey, err = cred.load(a, n.Name); err != nil {
+				return err
 			}
 			st, err := sf.open(cmd.Flags(), a.log)
 			if err != nil {
@@ -182,10 +170,41 @@ must start with: https://, or http:// on a loopback host.`,
 		},
 	}
 	sf.register(cmd.Flags())
-	cmd.Flags().StringVar(&certFile, "cert", "", "the system's TLS client certificate (PEM or DER)")
-	cmd.Flags().StringVar(&keyFile, "api-key-file", "", "file with the system's API key (created with a new key if missing)")
+	cred.register(cmd)
 	cmd.Flags().StringArrayVar(&returnURLs, "return-url", nil, "prefix of the system's return URLs (repeatable)")
 	return cmd
+}
+
+// credentialFlags are a registered system's credential: --cert or
+// --api-key-file.
+type credentialFlags struct{ certFile, keyFile string }
+
+func (f *credentialFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.certFile, "cert", "", "the system's TLS client certificate (PEM or DER)")
+	cmd.Flags().StringVar(&f.keyFile, "api-key-file", "", "file with the system's API key (created with a new key if missing)")
+}
+
+// load reads the certificate, or the API key (writing a new one to the
+// file when there is none, and telling so).
+func (f *credentialFlags) load(a *app, name string) (*x509.Certificate, []byte, error) {
+	switch {
+	case (f.certFile == "") == (f.keyFile == ""):
+		return nil, nil, withCode(exitUsage, errors.New("give either --cert FILE or --api-key-file FILE"))
+	case f.certFile != "":
+		certs, err := loadCertificates([]string{f.certFile})
+		if err != nil || len(certs) != 1 {
+			return nil, nil, withCode(exitUsage, fmt.Errorf("--cert %s: want one certificate: %v", f.certFile, err))
+		}
+		return certs[0], nil, nil
+	}
+	key, created, err := apiKeyFile(f.keyFile)
+	if err != nil {
+		return nil, nil, withCode(exitUsage, fmt.Errorf("--api-key-file: %w", err))
+	}
+	if created {
+		fmt.Fprintf(a.stderr, "wrote a new API key to %s (mode 0600): give it to %s\n", f.keyFile, name)
+	}
+	return nil, key, nil
 }
 
 // apiKeyFile reads an API key from path, or writes a new one there (mode
@@ -275,11 +294,17 @@ func newMSignSystemsListCmd(a *app) *cobra.Command {
 }
 
 func newMSignSystemsRemoveCmd(a *app) *cobra.Command {
+	return newSystemsRemoveCmd(a, "msign", "Remove a registered system (it can no longer post or read requests)")
+}
+
+// newSystemsRemoveCmd is `semnat SERVICE systems remove NAME`: the
+// service's systems are sysauth's, kept under the service's name.
+func newSystemsRemoveCmd(a *app, service, short string) *cobra.Command {
 	var sf storeFlags
 	cmd := &cobra.Command{
 		Use:   "remove NAME",
-		Short: "Remove a registered system (it can no longer post or read requests)",
-		Long: `Remove a registered system: it can no longer post or read requests.
+		Short: short,
+		Long: short + `.
 Running servers remember a system they recently authenticated for up to 3
 seconds, so the removal takes effect on them within that time.`,
 		Args: cobra.ExactArgs(1),
@@ -289,9 +314,9 @@ seconds, so the removal takes effect on them within that time.`,
 				return err
 			}
 			defer st.Close()
-			if err := msign.RemoveSystem(cmd.Context(), st, cliActor(), args[0]); err != nil {
+			if err := sysauth.Remove(cmd.Context(), st, cliActor(), service, args[0]); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
-					return withCode(exitUsage, fmt.Errorf("no system %q is registered (see `semnat msign systems list`)", args[0]))
+					return withCode(exitUsage, fmt.Errorf("no system %q is registered (see `semnat %s systems list`)", args[0], service))
 				}
 				return withCode(exitFailed, err)
 			}

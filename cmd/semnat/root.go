@@ -130,6 +130,7 @@ Exit codes:    0 success, 1 failed, 2 indeterminate (verify), 3 usage or I/O err
 		newServeCmd(a),
 		newMSignCmd(a),
 		newMPassCmd(a),
+		newMPowerCmd(a),
 		newAgentCmd(a),
 		newAuditCmd(a),
 	)

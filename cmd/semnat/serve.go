@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/mpass/demorp"
+	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pkiserve"
@@ -72,14 +74,18 @@ result in the file format.`,
   semnat serve --config /etc/semnat/serve.conf --print-config`,
 		Args: cobra.NoArgs,
 	}
-	f.bind(a, cmd, true)
+	f.bind(a, cmd, true, runServe)
 	return cmd
 }
 
+// serveRunner runs a configured service (name: the command, for its first
+// line).
+type serveRunner func(ctx context.Context, a *app, f *serveFlags, name string) error
+
 // bind gives cmd the serve settings (with --demo when demo) and runs it
 // with them: configuration sources, --print-config, the log, then the demo
-// or the configured services.
-func (f *serveFlags) bind(a *app, cmd *cobra.Command, demo bool) {
+// or run.
+func (f *serveFlags) bind(a *app, cmd *cobra.Command, demo bool, run serveRunner) {
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := configSources(cmd.Flags(), f.config); err != nil {
 			return withCode(exitUsage, err)
@@ -96,10 +102,7 @@ func (f *serveFlags) bind(a *app, cmd *cobra.Command, demo bool) {
 		if f.demo {
 			return runServeDemo(cmd.Context(), a, f)
 		}
-		if f.run != nil { // a service of its own: `semnat NAME serve`
-			return f.run(cmd.Context(), a, f, cmd.CommandPath())
-		}
-		return runServe(cmd.Context(), a, f, cmd.CommandPath())
+		return run(cmd.Context(), a, f, cmd.CommandPath())
 	}
 	f.register(cmd.Flags(), demo)
 }
@@ -184,18 +187,17 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 	if cfg.Seal != nil && cfg.APIKeyDigests == nil && (tlsCfg == nil || tlsCfg.ClientCAs == nil) {
 		a.log.Warn("a seal key is configured but no system can use it: give --api-keys or --client-ca")
 	}
-	return f.serveComposed(ctx, a, tlsCfg, func(st *store.Store, base string) server.Config {
+	return f.serveComposed(ctx, a, tlsCfg, func(st *store.Store, base string) (server.Config, string) {
 		cfg.Store, cfg.PublicOrigin = st, originOf(base)
-		return server.Config{MSign: &cfg}
-	}, func(base string) string {
-		return fmt.Sprintf("%s: %s (verify: POST %s/api/v1/verifications; seal: %s; pages: %s/sign %s/verify)", name, base, base, sealState(cfg.Seal), base, base)
+		return server.Config{MSign: &cfg},
+			fmt.Sprintf("%s: %s (verify: POST %s/api/v1/verifications; seal: %s; pages: %s/sign %s/verify)", name, base, base, sealState(cfg.Seal), base, base)
 	})
 }
 
-// serveComposed listens on --addr, opens the store, and serves the
-// services compose names (given the store and the public URL) until ctx
-// ends; started is the line printed on stderr once they are built.
-func (f *serveFlags) serveComposed(ctx context.Context, a *app, tlsCfg *tls.Config, compose func(st *store.Store, base string) server.Config, started func(base string) string) error {
+// serveComposed listens on --addr, opens the store, composes the server
+// compose describes (its Store, Log and host settings are filled in here),
+// says the banner compose returns and serves until ctx ends.
+func (f *serveFlags) serveComposed(ctx context.Context, a *app, tlsCfg *tls.Config, compose func(st *store.Store, base string) (server.Config, string)) error {
 	ln, local, base, err := f.listen()
 	if err != nil {
 		return err
@@ -206,7 +208,7 @@ func (f *serveFlags) serveComposed(ctx context.Context, a *app, tlsCfg *tls.Conf
 		return err
 	}
 	defer st.Close()
-	sc := compose(st, base)
+	sc, banner := compose(st, base)
 	sc.Store, sc.Log = st, a.log
 	if err := f.hostConfig(&sc); err != nil {
 		return err
@@ -216,7 +218,7 @@ func (f *serveFlags) serveComposed(ctx context.Context, a *app, tlsCfg *tls.Conf
 		return withCode(exitFailed, err)
 	}
 	defer srv.Close()
-	fmt.Fprintln(a.stderr, started(base))
+	fmt.Fprintln(a.stderr, banner)
 	return serveUntilDone(ctx, a, ln, local, srv, tlsCfg)
 }
 
@@ -350,11 +352,17 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	cfg.APIKeys = map[string]string{key: "demo"}
 	cfg.Mobile, cfg.PublicOrigin = mobile, base
 	cfg.Revocation, cfg.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, [][]byte{p.Root.Cert.Raw}
-	mp, err := demoMPass(a, data, base, mobile)
+	mpassCfg, err := demoMPass(a, data, base, mobile)
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
-	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mp, PKIServices: svc, MobileSim: sim.Handler()}
+	mp, err := demoMPower(ctx, st, data, base)
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	mp.Verify = pades.VerifyOptions{Roots: p.RootPool(), Online: true, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
+	mp.Seal, mp.SealChain = seal.Key, append([]*x509.Certificate{seal.Cert}, seal.Chain...)
+	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mpassCfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp}
 	if err := f.hostConfig(&sc); err != nil {
 		return err
 	}
@@ -365,6 +373,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	defer srv.Close()
 	if err := demoRelyingService(ctx, srv, base); err != nil {
 		return withCode(exitFailed, err)
+	}
+	if err := seedMPower(ctx, st, srv.MPower.Registry(), key); err != nil {
+		return withCode(exitFailed, fmt.Errorf("seeding MPower: %w", err))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -378,6 +389,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  for systems:   POST " + base + "/api/v1/signature-requests, SOAP " + base + "/MSign.svc?wsdl   (register with `semnat msign systems add --data " + data + "`)",
 		"  MPass (SAML):  " + base + mpass.PathMetadata + "   (relying services: `semnat mpass sp add --metadata FILE --data " + data + "`)",
 		"  log in:        " + base + demorp.Path + "/   (a demo service: log in with a virtual phone, PIN " + mobileid.DefaultPIN1 + ")",
+		"  MPower:        GET " + base + mpowerclient.PathCodeTrueOne + "?AuthorizationCode=…, POST " + base + mpowerclient.PathGrants + "   (X-API-Key from " + keyPath + "; type " + demoMPowerCode + ")",
 		"  TSA / OCSP:    " + base + testcerts.TSAPath + "   " + base + testcerts.OCSPPath,
 		"  mobile (MSSP): " + base + "/mid-api   " + base + "/rest/service",
 		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + " to sign, " + mobileid.DefaultPIN1 + " to log in)",

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -51,8 +50,6 @@ type serveFlags struct {
 	rateLimit, promptRate         float64
 	requestTimeout                time.Duration
 	trustedProxies                []string
-	// run, when set, serves instead of MSign (`semnat mpass serve`).
-	run func(ctx context.Context, a *app, f *serveFlags, name string) error
 }
 
 // register adds the flags; demo adds --demo (`semnat serve` has it,

@@ -264,12 +264,13 @@ func TestServeDemoPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	data := t.TempDir()
+	base := revStartServer(t, "serve", "--demo", "--data", data, "--addr", "127.0.0.1:0", "--store", dsn)
+	// Counted once the demo is up (its first start records its seed data).
 	before, err := st.VerifyAudit(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := t.TempDir()
-	base := revStartServer(t, "serve", "--demo", "--data", data, "--addr", "127.0.0.1:0", "--store", dsn)
 	key, _ := os.ReadFile(filepath.Join(data, "api-key"))
 	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/seal", bytes.NewReader(samplepdf.Document("PG", nil, 0)))
 	req.Header.Set("X-API-Key", strings.TrimSpace(string(key)))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/semnat/semnat/mobileid"
+	mpowerclient "github.com/semnat/semnat/mpower/client"
 
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/testcerts"
@@ -69,6 +73,41 @@ func TestServeDemo(t *testing.T) {
 		resp.Body.Close()
 	}
 	demoLogin(t, base)
+	// MPower is mounted: its check API asks for a registered system.
+	for p, want := range map[string]int{mpowerclient.PathOpenAPI: 200, mpowerclient.PathCodeTrueOne + "?AuthorizationCode=1": 401} {
+		resp, err := http.Get(base + p)
+		if err != nil || resp.StatusCode != want {
+			t.Fatalf("GET %s: %v %v", p, err, resp)
+		}
+		resp.Body.Close()
+	}
+	// The demo key is an MPower system too; a grant goes to the demo's
+	// MSign as MPower's sign request and leaves a Draft until signed.
+	mpc, _ := mpowerclient.New(base, mpowerclient.Options{APIKey: strings.TrimSpace(string(key))})
+	now := time.Now()
+	started, err := mpc.Grant(context.Background(), mpowerclient.GrantRequest{AuthorizationTypeCode: demoMPowerCode, AuthorizingIdn: mobileid.GeneratedUser(1).IDNP,
+		AuthorizedIdn: mobileid.GeneratedUser(2).IDNP, FromDate: now, ToDate: now.AddDate(0, 1, 0)})
+	if err != nil || !strings.HasPrefix(started.RedirectURL, base+"/") {
+		t.Fatalf("demo grant: %+v %v", started, err)
+	}
+	if d, err := mpc.Details(context.Background(), started.AuthorizationCode); err != nil || d.Status != mpowerclient.StatusDraft || d.IsValid {
+		t.Fatalf("demo grant details: %+v %v", d, err)
+	}
+	// A sealed statement of it verifies offline with the demo's anchors.
+	jws, err := mpc.Statement(context.Background(), started.AuthorizationCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stFile := filepath.Join(t.TempDir(), "statement.jws")
+	os.WriteFile(stFile, jws, 0o600)
+	if code, out, stderr := revRun(t, "mpower", "verify-statement", stFile, "--trust", filepath.Join(data, "pki", testcerts.TrustAnchorsFile)); code != 0 ||
+		!strings.Contains(out, "statement verifies") || !strings.Contains(out, "NOT VALID") {
+		t.Fatalf("verify-statement: %d %s %s", code, out, stderr)
+	}
+	os.WriteFile(stFile, append(jws[:len(jws)-4], []byte("AAAA")...), 0o600)
+	if code, _, _ := revRun(t, "mpower", "verify-statement", stFile, "--trust", filepath.Join(data, "pki", testcerts.TrustAnchorsFile)); code != exitFailed {
+		t.Fatalf("a broken statement: exit %d", code)
+	}
 	signed := mobileSignRequest(t, base, "+37300000001", "B-LT", samplepdf.Document("Demo mobile", nil, 0))
 	resp, err = http.Post(base+"/api/v1/verifications", "application/pdf", bytes.NewReader(signed))
 	if err != nil {

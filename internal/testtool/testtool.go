@@ -23,6 +23,7 @@ var installHints = map[string]string{
 	"qpdf":          "apt-get install qpdf",
 	"pdfsig":        "apt-get install poppler-utils",
 	"pdftoppm":      "apt-get install poppler-utils",
+	"pdftotext":     "apt-get install poppler-utils",
 	"certutil":      "apt-get install libnss3-tools",
 	"softhsm2-util": "apt-get install softhsm2",
 	"pkcs11-tool":   "apt-get install opensc",

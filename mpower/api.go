@@ -1,0 +1,289 @@
+package mpower
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/semnat/semnat/idn"
+	"github.com/semnat/semnat/mpower/client"
+	"github.com/semnat/semnat/problem"
+	"github.com/semnat/semnat/store"
+)
+
+func ok[T any](c echo.Context, data T) error {
+	return c.JSON(http.StatusOK, client.Envelope[T]{Data: data, Success: true, Messages: []string{}})
+}
+
+func badParam(format string, args ...any) error {
+	return problem.Newf(http.StatusBadRequest, "invalid-parameter", "Invalid parameter", format, args...)
+}
+
+func notFound(format string, args ...any) error {
+	return problem.Newf(http.StatusNotFound, "authorization-not-found", "Authorization not found", format, args...)
+}
+
+func system(c echo.Context) *System { return c.Get(systemKey).(*System) }
+
+// audit records a check: which system asked, about what, and the answer.
+func (s *Service) audit(c echo.Context, subject string, details map[string]string) error {
+	details["endpoint"] = c.Path()
+	_, err := s.cfg.Store.Append(c.Request().Context(), store.Event{Actor: system(c).Name, Action: "mpower-check", Subject: subject, Details: details})
+	return err
+}
+
+// codeParam reads and checks AuthorizationCode.
+func codeParam(c echo.Context) (string, error) {
+	code := strings.TrimSpace(c.QueryParam("AuthorizationCode"))
+	if err := idn.CheckAuthCode(code); err != nil {
+		return "", badParam("AuthorizationCode: %v", err)
+	}
+	return code, nil
+}
+
+// visible loads the power of code with its type, refusing a system that
+// may not see it.
+func (s *Service) visible(c echo.Context, code string) (*Power, *AuthType, error) {
+	ctx := c.Request().Context()
+	p, err := s.reg.Power(ctx, code)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := s.reg.Type(ctx, p.TypeCode)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sys := system(c); !sys.ViewAll && t.System != sys.Name {
+		return nil, nil, forbidden("the power %s is of type %s, which is not one of system %s's", code, t.Code, sys.Name)
+	}
+	return p, t, nil
+}
+
+// GET Code-True-One: true only for a power Valid now; false for an unknown
+// code.
+func (s *Service) codeTrueOne(c echo.Context) error {
+	code, err := codeParam(c)
+	if err != nil {
+		return err
+	}
+	valid := false
+	p, _, err := s.visible(c, code)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		valid = p.ValidAt(s.reg.Now())
+	}
+	if err := s.audit(c, code, map[string]string{"valid": strconv.FormatBool(valid)}); err != nil {
+		return err
+	}
+	return ok(c, valid)
+}
+
+func (s *Service) codeDetailsOne(c echo.Context) error {
+	code, err := codeParam(c)
+	if err != nil {
+		return err
+	}
+	p, t, err := s.visible(c, code)
+	if errors.Is(err, ErrNotFound) {
+		return notFound("no power of representation has the code %s", code)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := s.details(c.Request().Context(), p, t)
+	if err != nil {
+		return err
+	}
+	if err := s.audit(c, code, map[string]string{"valid": strconv.FormatBool(d.IsValid)}); err != nil {
+		return err
+	}
+	return ok(c, d)
+}
+
+// details is p as the API shows it, its status at this moment.
+func (s *Service) details(ctx context.Context, p *Power, t *AuthType) (*client.AuthorizationDetails, error) {
+	state, reason := p.StateAt(s.reg.Now())
+	d := &client.AuthorizationDetails{AuthorizationCode: p.Code, AuthorizationTypeCode: p.TypeCode,
+		AuthorizingPartyType: int(p.AuthorizingBy), AuthorizingIdn: p.AuthorizingID, AuthorizedPartyType: client.PartyNatural,
+		AuthorizedIdn: p.RepresentedID, FromDate: p.From, ToDate: p.To, Status: state.Code(), StatusReason: reason,
+		IsValid: state == Valid, AuthorizationTypeName: t.Names["ro"], ServiceProviderIdno: t.ProviderIDNO, ServiceProviderName: t.ProviderName}
+	if p.AuthorizingBy == Legal {
+		e, err := s.reg.Entity(ctx, p.AuthorizingID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		if e != nil {
+			d.AuthorizingPartyName = strings.TrimSpace(e.Name + " " + e.Form)
+		}
+	}
+	return d, nil
+}
+
+// GET TypeCode-Valid-One: the power of the type between the parties that
+// is valid now, if any.
+func (s *Service) typeCodeValidOne(c echo.Context) error {
+	typ := c.QueryParam("AuthorizationTypeCode")
+	by, to := c.QueryParam("AuthorizingIdn"), c.QueryParam("AuthorizedIdn")
+	switch {
+	case !typeCode.MatchString(typ):
+		return badParam("AuthorizationTypeCode %q: want AT- and 7 digits", typ)
+	case !idn.Valid(by):
+		return badParam("AuthorizingIdn %q: want an IDNP or IDNO with its check digit", by)
+	case idn.KindOf(to) != idn.Person:
+		return badParam("AuthorizedIdn %q: want an IDNP with its check digit", to)
+	}
+	ctx := c.Request().Context()
+	t, err := s.reg.Type(ctx, typ)
+	if errors.Is(err, ErrNotFound) {
+		return notFound("no authorization type %s", typ)
+	}
+	if err != nil {
+		return err
+	}
+	if sys := system(c); !sys.ViewAll && t.System != sys.Name {
+		return forbidden("the type %s is not one of system %s's", typ, sys.Name)
+	}
+	list, _, err := s.reg.List(ctx, Filter{TypeCode: typ, GrantedBy: by, GrantedTo: to, State: Valid, PageSize: 1})
+	if err != nil {
+		return err
+	}
+	out := client.TypeCodeValid{}
+	if len(list) > 0 {
+		out = client.TypeCodeValid{AuthorizationCode: list[0].Code, IsValid: true}
+	}
+	if err := s.audit(c, typ, map[string]string{"by": by, "to": to, "valid": strconv.FormatBool(out.IsValid), "code": out.AuthorizationCode}); err != nil {
+		return err
+	}
+	return ok(c, out)
+}
+
+// GET Idn-Details-List: the powers of a party, filtered and paged; the
+// total in X-Total-Count.
+func (s *Service) idnDetailsList(c echo.Context) error {
+	q := c.QueryParams()
+	f, err := listFilter(q)
+	if err != nil {
+		return err
+	}
+	if sys := system(c); !sys.ViewAll {
+		f.System = sys.Name
+	}
+	ctx := c.Request().Context()
+	list, total, err := s.reg.List(ctx, f)
+	if err != nil {
+		if errors.Is(err, ErrInvalid) {
+			return badParam("%v", err)
+		}
+		return err
+	}
+	types := map[string]*AuthType{}
+	out := make([]client.AuthorizationDetails, 0, len(list))
+	for i := range list {
+		p := &list[i]
+		t := types[p.TypeCode]
+		if t == nil {
+			if t, err = s.reg.Type(ctx, p.TypeCode); err != nil {
+				return err
+			}
+			types[p.TypeCode] = t
+		}
+		d, err := s.details(ctx, p, t)
+		if err != nil {
+			return err
+		}
+		out = append(out, *d)
+	}
+	if err := s.audit(c, f.IDN, map[string]string{"query": q.Encode(), "total": strconv.Itoa(total)}); err != nil {
+		return err
+	}
+	c.Response().Header().Set(client.HeaderTotalCount, strconv.Itoa(total))
+	return ok(c, out)
+}
+
+// listFilter reads Idn-Details-List's parameters.
+func listFilter(q url.Values) (Filter, error) {
+	f := Filter{IDN: q.Get("IDNx"), GrantedBy: q.Get("GrantedByIdn"), GrantedTo: q.Get("GrantedToIdn"), TypeCode: q.Get("AuthorizationTypeCode")}
+	if !idn.Valid(f.IDN) {
+		return f, badParam("IDNx %q: want an IDNP or IDNO with its check digit", f.IDN)
+	}
+	for name, v := range map[string]string{"GrantedByIdn": f.GrantedBy, "GrantedToIdn": f.GrantedTo} {
+		if v != "" && !idn.Valid(v) {
+			return f, badParam("%s %q: want an IDNP or IDNO with its check digit", name, v)
+		}
+	}
+	if f.TypeCode != "" && !typeCode.MatchString(f.TypeCode) {
+		return f, badParam("AuthorizationTypeCode %q: want AT- and 7 digits", f.TypeCode)
+	}
+	if v := q.Get("Status"); v != "" {
+		n, err := strconv.Atoi(v)
+		st, known := StateOfCode(n)
+		if err != nil || !known {
+			return f, badParam("Status %q: want a number from 1 (Draft) to 6 (Canceled)", v)
+		}
+		f.State = st
+	}
+	for name, dst := range map[string]*time.Time{"StartDate": &f.Start, "EndDate": &f.End} {
+		v := q.Get(name)
+		if v == "" {
+			continue
+		}
+		t, err := parseDate(v)
+		if err != nil {
+			return f, badParam("%s %q: want a date (2026-12-05) or a time (RFC 3339)", name, v)
+		}
+		*dst = t
+	}
+	for name, dst := range map[string]*int{"Page": &f.Page, "PageSize": &f.PageSize} {
+		v := q.Get(name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || name == "PageSize" && n > MaxPageSize {
+			return f, badParam("%s %q: want a number from 1%s", name, v, map[bool]string{true: fmt.Sprintf(" to %d", MaxPageSize)}[name == "PageSize"])
+		}
+		*dst = n
+	}
+	return f, nil
+}
+
+func parseDate(v string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.RFC3339, v)
+}
+
+// GET file: the latest signed act (the PDF bearing every signature).
+func (s *Service) file(c echo.Context) error {
+	code, err := codeParam(c)
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.visible(c, code); errors.Is(err, ErrNotFound) {
+		return notFound("no power of representation has the code %s", code)
+	} else if err != nil {
+		return err
+	}
+	act, err := s.reg.LastAct(c.Request().Context(), code)
+	if errors.Is(err, ErrNotFound) {
+		return notFound("the power %s has no signed act yet", code)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.audit(c, code, map[string]string{"act": string(act.Event)}); err != nil {
+		return err
+	}
+	return ok(c, client.File{Content: act.PDF, ContentType: "application/pdf"})
+}

@@ -1,0 +1,111 @@
+package mpower
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/pades/appearance"
+	"github.com/semnat/semnat/pades/pdf"
+)
+
+// TextData is what a legal text template is filled with.
+type TextData struct {
+	Code            string // the authorization code
+	TypeCode        string
+	TypeName        string // in the act's language
+	AuthorizingIdn  string // IDNP or IDNO
+	AuthorizingName string // the company's name (empty for a person)
+	SignerIdn       string // who signs for the authorizing party
+	RepresentedIdn  string
+	From, To        string // dates, YYYY-MM-DD
+}
+
+// sampleText checks templates at definition.
+var sampleText = TextData{Code: "1000000000000000", TypeCode: "AT-0000000", TypeName: "x", AuthorizingIdn: "1", AuthorizingName: "x",
+	SignerIdn: "2", RepresentedIdn: "2", From: "2026-01-01", To: "2026-12-31"}
+
+func fillText(src string, d TextData) (string, error) {
+	t, err := template.New("act").Option("missingkey=error").Parse(src)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, d); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// actTitles head the act, by language.
+var actTitles = map[string]string{"ro": "Procură (împuternicire de reprezentare)", "ru": "Доверенность", "en": "Power of representation"}
+
+// RenderAct is the act of p as a one-page A4 PDF: a title, the legal text
+// of its type in the power's language (ro when the type has none in it),
+// filled with the parties, type and dates, and the authorization code.
+// The text is set in the embedded Go font (Romanian ș ț with comma below,
+// Cyrillic); a text too long for the page is an error.
+func RenderAct(t *AuthType, p *Power, authorizingName string) ([]byte, error) {
+	lang := p.Lang
+	src, ok := t.LegalText[lang]
+	if !ok {
+		lang, src = "ro", t.LegalText["ro"]
+	}
+	name := t.Names[lang]
+	if name == "" {
+		name = t.Names["ro"]
+	}
+	text, err := fillText(src, TextData{Code: p.Code, TypeCode: t.Code, TypeName: name, AuthorizingIdn: p.AuthorizingID,
+		AuthorizingName: authorizingName, SignerIdn: p.SignedBy, RepresentedIdn: p.RepresentedID,
+		From: p.From.Format(time.DateOnly), To: p.To.Format(time.DateOnly)})
+	if err != nil {
+		return nil, fmt.Errorf("mpower: legal text of %s (%s): %w", t.Code, lang, err)
+	}
+	lines := []string{actTitles[lang], "", t.Code + " — " + name, ""}
+	lines = append(lines, strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")...)
+	lines = append(lines, "", "Cod / Код / Code: "+p.Code)
+	return renderPage(lines)
+}
+
+// renderPage sets lines on an A4 page: a skeleton document whose page is
+// then given the text as a form XObject (pades/appearance lays out and
+// embeds the font subset) in an incremental update.
+func renderPage(lines []string) ([]byte, error) {
+	skel := samplepdf.Assemble([]string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+	}, "")
+	r, err := pdf.Open(bytes.NewReader(skel), int64(len(skel)), nil)
+	if err != nil {
+		return nil, err
+	}
+	a, err := appearance.Layout(appearance.Spec{Rect: [4]float64{0, 0, 495, 730}, Lines: lines, FontSize: 11, NoBorder: true})
+	if err != nil {
+		return nil, fmt.Errorf("mpower: setting the act: %w", err)
+	}
+	u := r.NewUpdate()
+	form, err := a.AddTo(u)
+	if err != nil {
+		return nil, err
+	}
+	content := u.Add(pdf.NewStream(nil, []byte("q 1 0 0 1 50 56 cm /Fm1 Do Q\n")))
+	page := pdf.NewDict(
+		pdf.DictEntry{Key: "Type", Value: pdf.Name("Page")},
+		pdf.DictEntry{Key: "Parent", Value: pdf.Ref{Num: 2}},
+		pdf.DictEntry{Key: "MediaBox", Value: pdf.Array{pdf.Integer(0), pdf.Integer(0), pdf.Integer(595), pdf.Integer(842)}},
+		pdf.DictEntry{Key: "Contents", Value: content},
+		pdf.DictEntry{Key: "Resources", Value: pdf.NewDict(pdf.DictEntry{Key: "XObject", Value: pdf.NewDict(pdf.DictEntry{Key: "Fm1", Value: form})})},
+	)
+	if err := u.Set(pdf.Ref{Num: 3}, page); err != nil {
+		return nil, err
+	}
+	out := bytes.NewBuffer(skel)
+	if _, err := u.Write(out); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
