@@ -163,7 +163,10 @@ type sigState struct {
 	failed bool // a structural failure: skip later checks
 	// poe is the earliest time a valid timestamp proves (zero if none).
 	poe time.Time
-	// hasSigTS: a signature-time-stamp attribute is present and valid.
+	// hasSigTS: a signature-time-stamp attribute is present and its
+	// imprint is this signature's value. It makes the level B-T whatever
+	// the trust anchors: the level is a property of the file; whether the
+	// timestamp is trusted is the timestamp check's verdict.
 	hasSigTS bool
 	offset   int64
 	cms      *cmsState

@@ -24,7 +24,8 @@ type verifyFlags struct {
 	trust         []string
 	intermediates []string
 	systemRoots   bool
-	online        bool
+	offline       bool
+	online        bool // deprecated: online is the default
 	revocation    string
 	at            string
 	jobs          int
@@ -47,9 +48,15 @@ Trust anchors: PEM (or DER) files or directories of them (--trust, repeatable);
 the system roots only with --system-roots.
 
 Revocation: --revocation auto (default) uses the data embedded in the file
-(DSS, Adobe revocation attribute) and, with --online, OCSP then CRL; a
-signature whose status cannot be had is INDETERMINATE/TRY_LATER.
+(DSS, Adobe revocation attribute), then asks the certificates' OCSP
+responders, then their CRLs, as the web page and API do, so the three
+give the same verdict; --offline makes no request (a signature whose status
+the file does not hold is then INDETERMINATE/TRY_LATER).
 --revocation skip does not check revocation (the report says so).
+
+The level (B-B, B-T, B-LT, B-LTA) is what the file holds, the same whatever
+--trust: a signature timestamp makes it B-T even when its TSA is not
+trusted (the timestamp check then says so).
 
 Changes after a signature (the report's "policy" field says the same):
 after a certification (DocMDP), P=1 allows only DSS and document
@@ -77,7 +84,8 @@ report (schema "semnat-verify/1"; an object for one file, {"version",
 Exit codes: 0 every signature passed, 1 a signature failed, 2 indeterminate
 (or no signature), 3 usage or I/O error.`,
 		Example: `  semnat verify contract-signed.pdf --trust pki/trust-anchors.pem
-  semnat verify *.pdf --trust roots/ --online --json > report.json
+  semnat verify *.pdf --trust roots/ --json > report.json
+  semnat verify contract-signed.pdf --trust pki/trust-anchors.pem --offline
   semnat verify old.pdf --trust root.pem --at 2024-01-31 --revocation skip`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -88,7 +96,9 @@ Exit codes: 0 every signature passed, 1 a signature failed, 2 indeterminate
 	fl.StringSliceVar(&f.trust, "trust", nil, "trust anchors: PEM/DER file or directory (repeatable)")
 	fl.StringSliceVar(&f.intermediates, "intermediates", nil, "extra intermediate CA certificates: file or directory (repeatable)")
 	fl.BoolVar(&f.systemRoots, "system-roots", false, "also trust the operating system's root certificates")
-	fl.BoolVar(&f.online, "online", false, "fetch revocation status online (OCSP, then CRL) when the file has none")
+	fl.BoolVar(&f.offline, "offline", false, "make no OCSP or CRL request: use only the revocation data the file holds")
+	fl.BoolVar(&f.online, "online", true, "fetch revocation status online (the default; --offline turns it off)")
+	_ = fl.MarkDeprecated("online", "online checking is the default; --offline turns it off")
 	fl.StringVar(&f.revocation, "revocation", "auto", "revocation checking: auto or skip")
 	fl.StringVar(&f.at, "at", "", "validation time (RFC 3339 or YYYY-MM-DD; default now)")
 	fl.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "files verified in parallel")
@@ -163,7 +173,7 @@ type verifyResult struct {
 }
 
 func runVerify(ctx context.Context, a *app, f *verifyFlags, files []string) error {
-	opts := &pades.VerifyOptions{Online: f.online, SystemRoots: f.systemRoots, HTTPClient: &http.Client{Timeout: f.timeout},
+	opts := &pades.VerifyOptions{Online: f.online && !f.offline, SystemRoots: f.systemRoots, HTTPClient: &http.Client{Timeout: f.timeout},
 		Cache: pades.NewVerifyCache(0)} // one cache for the batch: each CA signature is checked once
 	switch f.revocation {
 	case "auto":

@@ -50,7 +50,7 @@ func TestCLIVerify(t *testing.T) {
 	if code, so, se := run("verify", good); code != exitIndeterminate {
 		t.Fatalf("no trust: %d\n%s%s", code, so, se)
 	}
-	if code, _, se := run("verify", good, "--trust", root); code != exitIndeterminate || !strings.Contains(se, "INDETERMINATE") {
+	if code, _, se := run("verify", good, "--trust", root, "--offline"); code != exitIndeterminate || !strings.Contains(se, "INDETERMINATE") {
 		t.Fatalf("no revocation data offline: %d %s", code, se)
 	}
 	if code, _, _ := run("verify", filepath.Join(dir, "missing.pdf")); code != exitUsage {
