@@ -105,11 +105,8 @@ func newVerifier(ctx context.Context, in io.ReaderAt, size int64, opts *VerifyOp
 	}
 	r, err := pdf.Open(in, size, &popts)
 	if err != nil {
-		if errors.Is(err, pdf.ErrNotPDF) {
-			return nil, fmt.Errorf("%w: %w", ErrNotPDF, err)
-		}
-		if errors.Is(err, pdf.ErrDamaged) || errors.Is(err, pdf.ErrSyntax) || errors.Is(err, pdf.ErrLimit) {
-			return nil, fmt.Errorf("%w: %w", ErrNotPDF, err)
+		if errors.Is(err, pdf.ErrNotPDF) || errors.Is(err, pdf.ErrDamaged) || errors.Is(err, pdf.ErrSyntax) || errors.Is(err, pdf.ErrLimit) {
+			return nil, NotPDF(err)
 		}
 		return nil, fmt.Errorf("pades: reading the PDF: %w", err)
 	}

@@ -78,8 +78,11 @@ no password; otherwise give the user or owner password with --password-file,
 $SEMNAT_PDF_PASSWORD, or type it at the prompt.
 
 --at validates at another time (RFC 3339 or YYYY-MM-DD). --json prints the
-report (schema "semnat-verify/1"; an object for one file, {"version",
-"indication", "reports": [...]} for several).
+report (schema "semnat-verify/1"): for one file the report, or {version,
+file, error: {message, exit_code}} when it cannot be read; for several
+{version, indication, reports: [...]}, an entry {file, error} for each file
+that cannot be read, the indication the worst of the reports (absent when
+no file could be read).
 
 Exit codes: 0 every signature passed, 1 a signature failed, 2 indeterminate
 (or no signature), 3 usage or I/O error.`,
@@ -238,46 +241,14 @@ func runVerify(ctx context.Context, a *app, f *verifyFlags, files []string) erro
 	for i, r := range results {
 		if r.err != nil {
 			worst(exitUsage)
-			ioErrs = append(ioErrs, fmt.Sprintf("%s: %v", files[i], r.err))
+			ioErrs = append(ioErrs, inFile(files[i], r.err).Error())
 			continue
 		}
 		worst(r.report.ExitCode())
 	}
 	if a.json {
-		if len(files) == 1 && results[0].err == nil {
-			if err := a.printJSON(results[0].report); err != nil {
-				return withCode(exitUsage, err)
-			}
-		} else {
-			type fileError struct {
-				File  string `json:"file"`
-				Error string `json:"error"`
-			}
-			batch := struct {
-				Version    string `json:"version"`
-				Indication string `json:"indication"`
-				Reports    []any  `json:"reports"`
-			}{Version: pades.ReportVersion, Reports: []any{}}
-			switch code {
-			case exitOK:
-				batch.Indication = string(pades.TotalPassed)
-			case exitFailed:
-				batch.Indication = string(pades.TotalFailed)
-			case exitIndeterminate:
-				batch.Indication = string(pades.Indeterminate)
-			default:
-				batch.Indication = "ERROR"
-			}
-			for i, r := range results {
-				if r.err != nil {
-					batch.Reports = append(batch.Reports, fileError{files[i], r.err.Error()})
-				} else {
-					batch.Reports = append(batch.Reports, r.report)
-				}
-			}
-			if err := a.printJSON(batch); err != nil {
-				return withCode(exitUsage, err)
-			}
+		if err := a.printVerifyJSON(files, results); err != nil {
+			return withCode(exitUsage, err)
 		}
 	} else {
 		color := isTerminal(a.stdout) && os.Getenv("NO_COLOR") == ""
@@ -313,7 +284,7 @@ func verifyFile(ctx context.Context, path string, opts *pades.VerifyOptions) (*p
 		return nil, err
 	}
 	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory", path)
+		return nil, errNotRegular
 	}
 	rep, err := pades.Verify(ctx, fh, st.Size(), opts)
 	if err != nil {
@@ -327,4 +298,37 @@ func progressBar(done, total int) string {
 	const width = 30
 	n := done * width / total
 	return fmt.Sprintf("verifying [%s%s] %d/%d", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
+}
+
+// printVerifyJSON prints the one-file shape (a report, or {version, file,
+// error}) or the several-files shape {version, indication, reports}.
+func (a *app) printVerifyJSON(files []string, results []verifyResult) error {
+	type fileError struct {
+		Version string     `json:"version,omitempty"` // the one-file shape only
+		File    string     `json:"file"`
+		Error   *jsonError `json:"error"`
+	}
+	if len(files) == 1 {
+		if r := results[0]; r.err != nil {
+			return a.printJSON(fileError{pades.ReportVersion, files[0], newJSONError(inFile(files[0], r.err), exitUsage)})
+		}
+		return a.printJSON(results[0].report)
+	}
+	batch := struct {
+		Version    string `json:"version"`
+		Indication string `json:"indication,omitempty"`
+		Reports    []any  `json:"reports"`
+	}{Version: pades.ReportVersion, Reports: []any{}}
+	rank := map[pades.Indication]int{pades.TotalPassed: 1, pades.NoSignatureFound: 2, pades.Indeterminate: 3, pades.TotalFailed: 4}
+	for i, r := range results {
+		if r.err != nil {
+			batch.Reports = append(batch.Reports, fileError{File: files[i], Error: newJSONError(inFile(files[i], r.err), exitUsage)})
+			continue
+		}
+		batch.Reports = append(batch.Reports, r.report)
+		if rank[r.report.Indication] > rank[pades.Indication(batch.Indication)] {
+			batch.Indication = string(r.report.Indication)
+		}
+	}
+	return a.printJSON(batch)
 }
