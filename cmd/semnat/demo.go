@@ -24,7 +24,7 @@ import (
 // the data directory, its TSA, OCSP and CRL services on loopback, and a
 // sample contract signed at B-LTA with a visible stamp.
 func newDemoCmd(a *app) *cobra.Command {
-	var data string
+	var data, addr string
 	var keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -32,7 +32,8 @@ func newDemoCmd(a *app) *cobra.Command {
 		Long: `Run the demo with nothing to configure:
 
   1. a test PKI is generated into DATA/pki on first run (AIA, OCSP and CRL
-     URLs point at http://127.0.0.1:8480);
+     URLs point at http://ADDR, --addr, 127.0.0.1:8480 by default; a PKI
+     already there keeps its address);
   2. the TSA, OCSP responder, CRLs and CA certificates are served there;
   3. a sample contract is written to DATA/contract.pdf and signed by the
      test person "Ion Popescu" at PAdES B-LTA with a visible stamp into
@@ -42,15 +43,16 @@ With --keep the services stay up (Ctrl-C stops them), so that
 'semnat sign --level B-LTA --tsa http://127.0.0.1:8480/tsa ...' works too.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), a, data, keep)
+			return runDemo(cmd.Context(), a, data, addr, keep)
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", ".data", "data directory (test PKI, documents)")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the services running after signing")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8480", "HOST:PORT of the services, written into a new test PKI's certificates")
 	return cmd
 }
 
-func runDemo(ctx context.Context, a *app, data string, keep bool) error {
+func runDemo(ctx context.Context, a *app, data, addr string, keep bool) error {
 	pkiDir := filepath.Join(data, "pki")
 	var pki *testcerts.PKI
 	if _, err := os.Stat(filepath.Join(pkiDir, testcerts.IndexFile)); err == nil {
@@ -60,7 +62,7 @@ func runDemo(ctx context.Context, a *app, data string, keep bool) error {
 		a.say("using the test PKI in %s\n", pkiDir)
 	} else {
 		var err error
-		if pki, err = testcerts.Generate(testcerts.Options{}); err != nil {
+		if pki, err = testcerts.Generate(testcerts.Options{BaseURL: "http://" + addr}); err != nil {
 			return withCode(exitFailed, err)
 		}
 		if _, err := pki.WriteDir(pkiDir); err != nil {
