@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/pades"
@@ -43,6 +45,14 @@ func (m *mobileSource) open(ctx context.Context, a *app) (pades.Signer, func(), 
 	if len(*m.trust) == 0 {
 		return nil, nil, withCode(exitUsage, errors.New("--mobile needs --trust PEM: the trust anchors the phone's certificate must chain to"))
 	}
+	mssp, note := msspURL(m.mssp, m.face)
+	if note != "" {
+		fmt.Fprintln(a.stderr, note)
+	}
+	m.mssp = mssp
+	if err := m.checkIDNP(); err != nil {
+		return nil, nil, withCode(exitUsage, err)
+	}
 	roots, inter, err := loadPools(*m.trust)
 	if err != nil {
 		return nil, nil, withCode(exitUsage, fmt.Errorf("--trust: %w", err))
@@ -57,6 +67,38 @@ func (m *mobileSource) open(ctx context.Context, a *app) (pades.Signer, func(), 
 		return nil, nil, withCode(exitFailed, err)
 	}
 	return &spinningSigner{PhoneSigner: ps, spin: spin, timeout: m.timeout}, func() { spin.stop() }, nil
+}
+
+// checkIDNP asks for --idnp before the service is called when the face
+// needs it (Mobile-ID asks for the person's code with the phone number),
+// and checks its digits when given.
+func (m *mobileSource) checkIDNP() error {
+	if m.idnp == "" {
+		if mobileFace(m.mssp, m.face) == mobileid.FaceMID {
+			return errors.New("--mobile through the Mobile-ID face (" + m.mssp + ") needs --idnp, the signer's 13-digit personal code (IDNP); the ETSI face (--mssp .../rest/service) needs only the phone number")
+		}
+		return nil
+	}
+	if err := idn.Check(m.idnp); err != nil {
+		return fmt.Errorf("--idnp %q: %w", m.idnp, err)
+	}
+	return nil
+}
+
+// msspURL recognises a --mssp URL that names the server, not one of its
+// faces (http://host:8480 or .../): the face's path is added (/mid-api, or
+// /rest/service for --mssp-face etsi), and note says so.
+func msspURL(raw, face string) (string, string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Path != "" && u.Path != "/") {
+		return raw, ""
+	}
+	path := "/mid-api"
+	if face == string(mobileid.FaceETSI) {
+		path = "/rest/service"
+	}
+	fixed := strings.TrimSuffix(raw, "/") + path
+	return fixed, fmt.Sprintf("--mssp %s is the server, not a face of it: using %s (the Mobile-ID face is .../mid-api, the ETSI one .../rest/service)", raw, fixed)
 }
 
 // newMobileClient is a client of the MSSP at url; face "mid" or "etsi",
