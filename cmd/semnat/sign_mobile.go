@@ -17,6 +17,7 @@ import (
 	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/ocsp"
 	"github.com/semnat/semnat/pades"
 )
 
@@ -30,7 +31,7 @@ type mobileSource struct {
 
 func newMobileSource(fs *pflag.FlagSet, trust *[]string) *mobileSource {
 	m := &mobileSource{trust: trust}
-	fs.StringVar(&m.msisdn, "mobile", "", "sign with the mobile SIM signature of this phone number (+373...); --trust gives the roots and intermediates of its certificate")
+	fs.StringVar(&m.msisdn, "mobile", "", "sign with the mobile SIM signature of this phone number (+373...); --trust gives the roots of its certificate (intermediates: from --trust, the service's answer, else the certificate's AIA URL)")
 	fs.StringVar(&m.idnp, "idnp", "", "the signer's IDNP, for --mobile (required by the Mobile-ID face)")
 	fs.StringVar(&m.mssp, "mssp", "http://127.0.0.1:8480/mid-api", "mobile signature service URL for --mobile (.../mid-api or .../rest/service)")
 	fs.StringVar(&m.face, "mssp-face", "", "protocol of --mssp: mid or etsi (default: from the URL)")
@@ -57,7 +58,10 @@ func (m *mobileSource) open(ctx context.Context, a *app) (pades.Signer, func(), 
 	if err != nil {
 		return nil, nil, withCode(exitUsage, fmt.Errorf("--trust: %w", err))
 	}
-	c, err := newMobileClient(m.mssp, m.face, mobileid.ClientOptions{Roots: roots, Intermediates: inter, HTTPClient: &http.Client{Timeout: m.timeout}})
+	aia := &http.Client{Timeout: 15 * time.Second}
+	fetch := func(c *x509.Certificate) (*x509.Certificate, error) { return ocsp.FetchIssuer(ctx, aia, c) }
+	c, err := newMobileClient(m.mssp, m.face, mobileid.ClientOptions{Roots: roots, Intermediates: inter, FetchIssuer: fetch,
+		HTTPClient: &http.Client{Timeout: m.timeout}})
 	if err != nil {
 		return nil, nil, withCode(exitUsage, err)
 	}

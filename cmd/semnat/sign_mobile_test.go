@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/testcerts"
 )
 
 // TestSignMobileAsked: `sign --mobile` asks for --idnp before calling the
@@ -39,5 +41,41 @@ func TestSignMobileAsked(t *testing.T) {
 	code, _, se := sign("b.pdf", "--mssp", base, "--idnp", user.IDNP)
 	if code != exitOK || !strings.Contains(se, "is the server, not a face of it: using "+base+"/mid-api") {
 		t.Fatalf("--mssp the server's root: exit %d\n%s", code, se)
+	}
+}
+
+// TestSignMobileRootsOnly: `sign --mobile --trust ROOT` with the root
+// only: the mobile CA, which the Mobile-ID face does not send, comes from
+// the certificate's AIA caIssuers URL (served by `ocsp serve`).
+func TestSignMobileRootsOnly(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	addr := l.Addr().String()
+	p, err := testcerts.Generate(testcerts.Options{BaseURL: "http://" + addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki := t.TempDir()
+	if _, err := p.WriteDir(pki); err != nil {
+		t.Fatal(err)
+	}
+	startCommandOn(t, map[string]net.Listener{addr: l}, strings.NewReader(""), "ocsp", "serve", "--pki", pki, "--addr", addr)
+	mssp := revStartServer(t, "mobileid", "serve", "--pki", pki, "--addr", "127.0.0.1:0", "--generated-users", "0")
+	dir := t.TempDir()
+	doc := filepath.Join(dir, "doc.pdf")
+	os.WriteFile(doc, samplepdf.Document("Contract", []string{"text"}, 0), 0o644)
+	var user mobileid.User
+	for _, u := range mobileid.ScriptedUsers() {
+		if u.MSISDN == "+37300000001" {
+			user = u
+		}
+	}
+	code, _, se := revRun(t, "sign", doc, "-o", filepath.Join(dir, "out.pdf"), "--mobile", user.MSISDN, "--idnp", user.IDNP,
+		"--mssp", mssp+"/mid-api", "--trust", filepath.Join(pki, testcerts.TrustAnchorsFile), "--level", "B-B")
+	if code != exitOK {
+		t.Fatalf("--trust with the root only: exit %d\n%s", code, se)
 	}
 }
