@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -16,12 +17,19 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/semnat/semnat/internal/httpserve"
-	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pkiserve"
 	"github.com/semnat/semnat/testcerts"
 	"github.com/semnat/semnat/tsa"
 )
+
+// sampleContract is the contract the demo and the README tour sign: a
+// Romanian text with its diacritics (ă, â, î, ș, ț), in DejaVu Serif
+// subsets (free licence), printed from demodata/contract.html by
+// chromium --headless --no-pdf-header-footer --print-to-pdf.
+//
+//go:embed demodata/contract.pdf
+var sampleContract []byte
 
 // newDemoCmd runs the one-command demo on embedded defaults: a test PKI in
 // the data directory, its TSA, OCSP and CRL services on loopback, and a
@@ -83,11 +91,7 @@ func runDemo(ctx context.Context, a *app, data, addr string, addrGiven, keep boo
 	}
 
 	in := filepath.Join(data, "contract.pdf")
-	doc := samplepdf.Document("Contract de prestari servicii nr. 2026/11", []string{
-		"Partile convin asupra prestarii serviciilor descrise in anexa.",
-		"Documentul este semnat electronic (PAdES B-LTA) cu semnat.",
-	}, 0)
-	if err := os.WriteFile(in, doc, 0o644); err != nil {
+	if err := os.WriteFile(in, sampleContract, 0o644); err != nil {
 		return withCode(exitUsage, err)
 	}
 	signer := pki.MustGet("person-rsa2048")

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/semnat/semnat/internal/httpserve"
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pkiserve"
 )
 
@@ -75,5 +77,24 @@ func TestDemoPorts(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != exitUsage || !strings.Contains(err.Error(), "give another --addr") {
 		t.Errorf("--addr taken: %v", err)
+	}
+}
+
+// TestSampleContract: the contract the demo writes and the tour signs is
+// Romanian with its diacritics, as a PDF reader extracts them.
+func TestSampleContract(t *testing.T) {
+	pdftotext := testtool.Require(t, "pdftotext")
+	p := filepath.Join(t.TempDir(), "contract.pdf")
+	if err := os.WriteFile(p, sampleContract, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(pdftotext, p, "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"Contract de prestări servicii", "Chișinău", "Părțile semnează", "încheiat", "Țara"} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("the sample contract lacks %q:\n%s", w, out)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"os"
@@ -99,6 +100,9 @@ func TestReadmeTour(t *testing.T) {
 	}
 	if st, err := os.Stat(filepath.Join(dir, "pki/person-rsa2048/p12-password")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("p12-password: %v %v", st.Mode(), err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "contract.pdf")); !bytes.Equal(got, sampleContract) {
+		t.Error("the tour did not sign the sample contract the demo writes")
 	}
 	if !strings.Contains(string(out), "TOTAL-PASSED") {
 		t.Errorf("the tour's verify did not pass:\n%s", out)
