@@ -86,6 +86,13 @@ func Verify(list *x509.RevocationList, issuer *x509.Certificate, opts CheckOptio
 		return fmt.Errorf("%w: CRL by %q, issuer given %q", ErrIssuerMismatch, list.Issuer, issuer.Subject)
 	}
 	if err := list.CheckSignatureFrom(issuer); err != nil {
+		if len(list.AuthorityKeyId) > 0 && len(issuer.SubjectKeyId) > 0 && !bytes.Equal(list.AuthorityKeyId, issuer.SubjectKeyId) {
+			// Same name, another key: typically two test PKIs generated
+			// with the same base URL, the running responder serving the
+			// other one.
+			return fmt.Errorf("%w: this responder answers for another PKI (its CA is also named %q but has key id %X, not %X): serve this PKI there, or generate it with another base URL",
+				ErrBadSignature, issuer.Subject.CommonName, list.AuthorityKeyId, issuer.SubjectKeyId)
+		}
 		return fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
 	return checkTime(list, opts)

@@ -38,6 +38,12 @@ type ClientOptions struct {
 	// SkipCertificateVerify is set (debugging only).
 	Roots, Intermediates  *x509.CertPool
 	SkipCertificateVerify bool
+	// FetchIssuer, when set, finds a missing intermediate (a chain that
+	// does not reach Roots with Intermediates and what the service sent):
+	// typically from the certificate's AIA caIssuers URL
+	// (ocsp.FetchIssuer). What it returns must still chain to Roots; a
+	// self-signed certificate from it is never trusted.
+	FetchIssuer func(*x509.Certificate) (*x509.Certificate, error)
 	// Now gives the time certificates are checked at (default time.Now).
 	Now func() time.Time
 
@@ -315,8 +321,26 @@ func (c *Client) checkCertificate(cert *x509.Certificate, extra []*x509.Certific
 	if c.opts.SkipCertificateVerify {
 		return extra, nil
 	}
-	chains, err := cert.Verify(x509.VerifyOptions{Roots: c.opts.Roots, Intermediates: inter, CurrentTime: c.opts.Now(),
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	verify := func() ([][]*x509.Certificate, error) {
+		return cert.Verify(x509.VerifyOptions{Roots: c.opts.Roots, Intermediates: inter, CurrentTime: c.opts.Now(),
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	}
+	chains, err := verify()
+	// Intermediates neither given nor sent: from the issuer's URL, up to
+	// a few levels.
+	for cur, i := cert, 0; err != nil && c.opts.FetchIssuer != nil && i < 4; i++ {
+		var unknown x509.UnknownAuthorityError
+		if !errors.As(err, &unknown) {
+			break
+		}
+		issuer, ferr := c.opts.FetchIssuer(cur)
+		if ferr != nil || issuer == nil || string(issuer.RawSubject) == string(issuer.RawIssuer) {
+			break
+		}
+		inter.AddCert(issuer)
+		chains, err = verify()
+		cur = issuer
+	}
 	if err != nil {
 		var inv x509.CertificateInvalidError
 		if errors.As(err, &inv) && inv.Reason == x509.Expired {

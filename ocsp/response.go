@@ -206,6 +206,12 @@ func authorizedDelegate(c, issuer *x509.Certificate, now time.Time, checkIssued 
 		checkIssued = (*x509.Certificate).CheckSignatureFrom
 	}
 	if err := checkIssued(c, issuer); err != nil {
+		if len(c.AuthorityKeyId) > 0 && len(issuer.SubjectKeyId) > 0 && !bytes.Equal(c.AuthorityKeyId, issuer.SubjectKeyId) {
+			// Same issuer name, another key: typically two test PKIs
+			// generated with the same base URL.
+			return fmt.Errorf("%w: this responder answers for another PKI (its CA is also named %q but has key id %X, not %X): serve this PKI there, or generate it with another base URL",
+				ErrUnauthorizedResponder, issuer.Subject.CommonName, c.AuthorityKeyId, issuer.SubjectKeyId)
+		}
 		return fmt.Errorf("%w: responder certificate %q: %w", ErrUnauthorizedResponder, c.Subject, err)
 	}
 	ok := false

@@ -54,7 +54,7 @@ func openForUpdate(in io.ReaderAt, size int64, password []byte) (*pdf.Reader, *p
 	r, err := pdf.Open(in, size, &pdf.Options{Password: password})
 	if err != nil {
 		if errors.Is(err, pdf.ErrNotPDF) {
-			return nil, nil, pdf.Ref{}, fmt.Errorf("%w: %v", ErrNotPDF, err)
+			return nil, nil, pdf.Ref{}, NotPDF(err)
 		}
 		return nil, nil, pdf.Ref{}, fmt.Errorf("pades: reading the PDF: %w", err)
 	}

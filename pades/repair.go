@@ -26,7 +26,7 @@ func Repair(in io.ReaderAt, size int64, out io.Writer, password []byte) ([]strin
 	r, err := pdf.Open(in, size, &pdf.Options{Password: password})
 	if err != nil {
 		if errors.Is(err, pdf.ErrNotPDF) {
-			return nil, fmt.Errorf("%w: %v", ErrNotPDF, err)
+			return nil, NotPDF(err)
 		}
 		return nil, fmt.Errorf("pades: reading the PDF: %w", err)
 	}

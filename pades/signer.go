@@ -16,6 +16,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/semnat/semnat/pades/pdf"
 )
@@ -98,3 +99,20 @@ var (
 	ErrOriginalChanged    = errors.New("pades: the input changed while signing (its bytes no longer match what was hashed)")
 	ErrNotPDF             = errors.New("pades: not a PDF file")
 )
+
+// notPDFError says once, plainly, that an input is not a PDF (or not one
+// that can be read), with why: errors.Is finds ErrNotPDF and the pdf
+// package's error it wraps.
+type notPDFError struct{ err error }
+
+// NotPDF wraps an error of pdf.Open that makes the input unreadable as a
+// PDF in an error that says so once, plainly (errors.Is: ErrNotPDF).
+func NotPDF(err error) error { return &notPDFError{err} }
+
+func (e *notPDFError) Error() string {
+	why := strings.TrimPrefix(e.err.Error(), pdf.ErrNotPDF.Error()+": ")
+	return "not a PDF file (" + strings.TrimPrefix(why, "pdf: ") + ")"
+}
+
+func (e *notPDFError) Is(target error) bool { return target == ErrNotPDF }
+func (e *notPDFError) Unwrap() error        { return e.err }

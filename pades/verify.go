@@ -105,11 +105,8 @@ func newVerifier(ctx context.Context, in io.ReaderAt, size int64, opts *VerifyOp
 	}
 	r, err := pdf.Open(in, size, &popts)
 	if err != nil {
-		if errors.Is(err, pdf.ErrNotPDF) {
-			return nil, fmt.Errorf("%w: %w", ErrNotPDF, err)
-		}
-		if errors.Is(err, pdf.ErrDamaged) || errors.Is(err, pdf.ErrSyntax) || errors.Is(err, pdf.ErrLimit) {
-			return nil, fmt.Errorf("%w: %w", ErrNotPDF, err)
+		if errors.Is(err, pdf.ErrNotPDF) || errors.Is(err, pdf.ErrDamaged) || errors.Is(err, pdf.ErrSyntax) || errors.Is(err, pdf.ErrLimit) {
+			return nil, NotPDF(err)
 		}
 		return nil, fmt.Errorf("pades: reading the PDF: %w", err)
 	}
@@ -163,7 +160,10 @@ type sigState struct {
 	failed bool // a structural failure: skip later checks
 	// poe is the earliest time a valid timestamp proves (zero if none).
 	poe time.Time
-	// hasSigTS: a signature-time-stamp attribute is present and valid.
+	// hasSigTS: a signature-time-stamp attribute is present and its
+	// imprint is this signature's value. It makes the level B-T whatever
+	// the trust anchors: the level is a property of the file; whether the
+	// timestamp is trusted is the timestamp check's verdict.
 	hasSigTS bool
 	offset   int64
 	cms      *cmsState

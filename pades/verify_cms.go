@@ -208,7 +208,6 @@ func (v *verifier) verifyCMS(s *sigState) error {
 			rep.Timestamp = ti
 		}
 		if ti.Valid {
-			s.hasSigTS = true
 			if s.poe.IsZero() || ti.Time.Before(s.poe) {
 				s.poe = ti.Time
 			}
@@ -363,6 +362,7 @@ func (v *verifier) checkTimestamp(s *sigState, token, sigValue []byte) *Timestam
 		ti.Reason = "its imprint does not match the signature value"
 		return ti
 	}
+	s.hasSigTS = true
 	if signer == nil {
 		ti.Reason = "the TSA certificate is neither in the token nor in the DSS"
 		return ti

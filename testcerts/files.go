@@ -29,6 +29,7 @@ type IndexEntry struct {
 	Key         string `json:"key"`
 	P12         string `json:"p12"`
 	P12Password string `json:"p12_password"`
+	P12PassFile string `json:"p12_password_file"` // the password again, in a 0600 file
 	Chain       string `json:"chain"`
 	// Extra facts, for people and tools reading the index.
 	Issuer    string    `json:"issuer,omitempty"`
@@ -65,6 +66,9 @@ type Index struct {
 const (
 	IndexFile        = "index.json"
 	TrustAnchorsFile = "trust-anchors.pem"
+	// P12PassFile, in each entry's folder, holds its bundle.p12's password
+	// (mode 0600), for `semnat sign --p12-pass-file`.
+	P12PassFile = "p12-password"
 )
 
 // CRL returns a DER CRL signed by ca listing the PKI's revocations of
@@ -116,7 +120,8 @@ func (p *PKI) WriteDir(dir string) (*Index, error) {
 		ent := IndexEntry{
 			Name: e.Name, Role: e.Role, KeyType: string(e.KeyType),
 			Cert: e.Name + "/cert.pem", Key: e.Name + "/key.pem", Chain: e.Name + "/chain.pem", P12: e.Name + "/bundle.p12",
-			Subject: e.Cert.Subject.String(), Serial: hex.EncodeToString(e.Cert.SerialNumber.Bytes()),
+			P12PassFile: e.Name + "/" + P12PassFile,
+			Subject:     e.Cert.Subject.String(), Serial: hex.EncodeToString(e.Cert.SerialNumber.Bytes()),
 			NotBefore: e.Cert.NotBefore.UTC(), NotAfter: e.Cert.NotAfter.UTC(), IDNP: e.IDNP, IDNO: e.IDNO, PSS: e.PSS,
 		}
 		if e.Issuer != nil {
@@ -140,6 +145,7 @@ func (p *PKI) WriteDir(dir string) (*Index, error) {
 			write(ent.Chain, PEM(e.Chain...), 0o644),
 			write(ent.Key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600),
 			write(ent.P12, p12, 0o600),
+			write(ent.P12PassFile, []byte(ent.P12Password+"\n"), 0o600),
 		); err != nil {
 			return nil, err
 		}

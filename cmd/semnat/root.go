@@ -95,7 +95,15 @@ service citizens and systems sign and verify through ('semnat serve', with
 
 Global flags:  --json for machine-readable output on stdout,
                --verbose for log lines on stderr.
-Exit codes:    0 success, 1 failed, 2 indeterminate (verify), 3 usage or I/O error.`,
+Exit codes (every command):
+  0  success: signed, verified TOTAL-PASSED, certificate good
+  1  failed: a file could not be signed, a signature TOTAL-FAILED, a
+     certificate revoked, a timestamp, CRL or audit log that does not verify
+  2  indeterminate: nothing failed but not everything could be decided
+     (verify, or no signature; ocsp/crl check without a usable answer)
+  3  usage or input error: a bad flag, an input missing, unreadable or not a
+     PDF, a PKI, module or store not there, a network or I/O error
+  With several files the code is the worst of them (3, then 1, then 2).`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},

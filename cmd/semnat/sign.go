@@ -79,7 +79,15 @@ document (one with a rectangle for --visible, drawn in that rectangle), so
 that a certified form keeps its permissions; --field NAME picks the field
 (created if missing), --new-field always creates a new one.
 
-Exit codes: 0 all signed, 1 at least one file failed, 3 usage error.`,
+--json prints the result (schema "semnat-sign/1", snake_case): for one
+input {version, input, output, level ("B-T"), field, size, byte_range,
+contents_size, signature_size, timestamp_time, doc_timestamp_time,
+repaired, seconds}, times only when the level has them, or {version,
+input, seconds, error: {message, exit_code}}; for several {version,
+signed, failed, results: [...]}.
+
+Exit codes: 0 all signed, 1 a file could not be signed, 3 usage error or an
+input missing, unreadable or not a PDF (the worst of the files).`,
 		Example: `  semnat sign contract.pdf -o contract-signed.pdf --p12 me.p12
   semnat sign in.pdf -o out.pdf --key key.pem --cert cert.pem --chain chain.pem --level B-T --tsa http://127.0.0.1:8480/tsa
   semnat sign *.pdf --out-dir signed/ --p12 seal.p12 --p12-pass-file pw.txt --jobs 4
@@ -164,8 +172,8 @@ func runSign(ctx context.Context, a *app, f *signFlags, args []string) error {
 		}
 	}
 	if a.json {
-		if err := a.printJSON(outcomes); err != nil {
-			return err
+		if err := a.printSignJSON(outcomes); err != nil {
+			return withCode(exitUsage, err)
 		}
 	} else {
 		for _, o := range outcomes {
@@ -187,13 +195,20 @@ func runSign(ctx context.Context, a *app, f *signFlags, args []string) error {
 			a.say("%d signed, %d failed\n", len(outcomes)-failed, failed)
 		}
 	}
+	// The worst code wins: 3 (an input missing or not a PDF) over 1.
+	code := exitOK
+	for _, o := range outcomes {
+		if o.err != nil {
+			code = max(code, inputCode(o.err))
+		}
+	}
 	switch {
 	case failed == 0:
 		return nil
 	case len(outcomes) == 1:
-		return withCode(exitFailed, outcomes[0].err)
+		return withCode(code, outcomes[0].err)
 	default:
-		return withCode(exitFailed, fmt.Errorf("%d of %d files failed", failed, len(outcomes)))
+		return withCode(code, fmt.Errorf("%d of %d files failed", failed, len(outcomes)))
 	}
 }
 
@@ -223,6 +238,13 @@ func (f *signFlags) plan(args []string) ([]signJob, error) {
 		}
 	default:
 		return nil, errors.New("say where to write: -o OUT.pdf (or - for stdout) or --out-dir DIR")
+	}
+	if len(jobs) == 1 {
+		// One input: refuse a wrong one before asking for a key or PIN.
+		// (A batch reports each bad input and signs the others.)
+		if err := checkPDFInput(jobs[0].in); err != nil {
+			return nil, err
+		}
 	}
 	for _, j := range jobs {
 		if j.out == "-" {

@@ -7,14 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/ocsp"
 	"github.com/semnat/semnat/pades"
 )
 
@@ -28,7 +31,7 @@ type mobileSource struct {
 
 func newMobileSource(fs *pflag.FlagSet, trust *[]string) *mobileSource {
 	m := &mobileSource{trust: trust}
-	fs.StringVar(&m.msisdn, "mobile", "", "sign with the mobile SIM signature of this phone number (+373...); --trust gives the roots and intermediates of its certificate")
+	fs.StringVar(&m.msisdn, "mobile", "", "sign with the mobile SIM signature of this phone number (+373...); --trust gives the roots of its certificate (intermediates: from --trust, the service's answer, else the certificate's AIA URL)")
 	fs.StringVar(&m.idnp, "idnp", "", "the signer's IDNP, for --mobile (required by the Mobile-ID face)")
 	fs.StringVar(&m.mssp, "mssp", "http://127.0.0.1:8480/mid-api", "mobile signature service URL for --mobile (.../mid-api or .../rest/service)")
 	fs.StringVar(&m.face, "mssp-face", "", "protocol of --mssp: mid or etsi (default: from the URL)")
@@ -43,11 +46,22 @@ func (m *mobileSource) open(ctx context.Context, a *app) (pades.Signer, func(), 
 	if len(*m.trust) == 0 {
 		return nil, nil, withCode(exitUsage, errors.New("--mobile needs --trust PEM: the trust anchors the phone's certificate must chain to"))
 	}
+	mssp, note := msspURL(m.mssp, m.face)
+	if note != "" {
+		fmt.Fprintln(a.stderr, note)
+	}
+	m.mssp = mssp
+	if err := m.checkIDNP(); err != nil {
+		return nil, nil, withCode(exitUsage, err)
+	}
 	roots, inter, err := loadPools(*m.trust)
 	if err != nil {
 		return nil, nil, withCode(exitUsage, fmt.Errorf("--trust: %w", err))
 	}
-	c, err := newMobileClient(m.mssp, m.face, mobileid.ClientOptions{Roots: roots, Intermediates: inter, HTTPClient: &http.Client{Timeout: m.timeout}})
+	aia := &http.Client{Timeout: 15 * time.Second}
+	fetch := func(c *x509.Certificate) (*x509.Certificate, error) { return ocsp.FetchIssuer(ctx, aia, c) }
+	c, err := newMobileClient(m.mssp, m.face, mobileid.ClientOptions{Roots: roots, Intermediates: inter, FetchIssuer: fetch,
+		HTTPClient: &http.Client{Timeout: m.timeout}})
 	if err != nil {
 		return nil, nil, withCode(exitUsage, err)
 	}
@@ -57,6 +71,38 @@ func (m *mobileSource) open(ctx context.Context, a *app) (pades.Signer, func(), 
 		return nil, nil, withCode(exitFailed, err)
 	}
 	return &spinningSigner{PhoneSigner: ps, spin: spin, timeout: m.timeout}, func() { spin.stop() }, nil
+}
+
+// checkIDNP asks for --idnp before the service is called when the face
+// needs it (Mobile-ID asks for the person's code with the phone number),
+// and checks its digits when given.
+func (m *mobileSource) checkIDNP() error {
+	if m.idnp == "" {
+		if mobileFace(m.mssp, m.face) == mobileid.FaceMID {
+			return errors.New("--mobile through the Mobile-ID face (" + m.mssp + ") needs --idnp, the signer's 13-digit personal code (IDNP); the ETSI face (--mssp .../rest/service) needs only the phone number")
+		}
+		return nil
+	}
+	if err := idn.Check(m.idnp); err != nil {
+		return fmt.Errorf("--idnp %q: %w", m.idnp, err)
+	}
+	return nil
+}
+
+// msspURL recognises a --mssp URL that names the server, not one of its
+// faces (http://host:8480 or .../): the face's path is added (/mid-api, or
+// /rest/service for --mssp-face etsi), and note says so.
+func msspURL(raw, face string) (string, string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Path != "" && u.Path != "/") {
+		return raw, ""
+	}
+	path := "/mid-api"
+	if face == string(mobileid.FaceETSI) {
+		path = "/rest/service"
+	}
+	fixed := strings.TrimSuffix(raw, "/") + path
+	return fixed, fmt.Sprintf("--mssp %s is the server, not a face of it: using %s (the Mobile-ID face is .../mid-api, the ETSI one .../rest/service)", raw, fixed)
 }
 
 // newMobileClient is a client of the MSSP at url; face "mid" or "etsi",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,11 +70,46 @@ func TestSignCommand(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(stdout, "%PDF-") || !strings.Contains(stdout, "/ETSI.CAdES.detached") {
 		t.Fatalf("stdout: exit %d, %d bytes: %s", code, len(stdout), e)
 	}
-	// A batch with one bad file: the good one is signed, exit 1, JSON lists both.
+	// --json, one file: the documented snake_case shape (semnat-sign/1),
+	// the level by name, no timestamp times at B-B.
+	code, stdout, e = runSignCLI(t, append([]string{"--json", "sign", good, "-o", filepath.Join(dir, "a-json.pdf")}, key...)...)
+	var one map[string]any
+	if err := json.Unmarshal([]byte(stdout), &one); err != nil || code != exitOK {
+		t.Fatalf("sign --json: exit %d, %v\n%s%s", code, err, stdout, e)
+	}
+	for _, k := range []string{"version", "input", "output", "level", "field", "size", "byte_range", "contents_size", "signature_size", "seconds"} {
+		if _, ok := one[k]; !ok {
+			t.Errorf("sign --json has no %q: %s", k, stdout)
+		}
+	}
+	if one["version"] != "semnat-sign/1" || one["level"] != "B-B" || one["timestamp_time"] != nil || one["doc_timestamp_time"] != nil || one["error"] != nil {
+		t.Errorf("sign --json: %s", stdout)
+	}
+	for k := range one {
+		if k != strings.ToLower(k) {
+			t.Errorf("sign --json key %q is not snake_case", k)
+		}
+	}
+	// A batch with one input that is not a PDF: the good one is signed,
+	// exit 3 (the worst: an input not a PDF), the JSON lists both, the bad
+	// one with an error object.
 	outDir := filepath.Join(dir, "out")
 	code, stdout, _ = runSignCLI(t, append([]string{"sign", good, bad, "--out-dir", outDir, "--json"}, key...)...)
-	if code != exitFailed || !strings.Contains(stdout, `"error"`) {
-		t.Fatalf("batch: exit %d\n%s", code, stdout)
+	var batch struct {
+		Version        string
+		Signed, Failed int
+		Results        []struct {
+			Input, Level string
+			Error        *struct {
+				Message  string
+				ExitCode int `json:"exit_code"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &batch); err != nil || code != exitUsage || batch.Version != "semnat-sign/1" || batch.Signed != 1 || batch.Failed != 1 ||
+		len(batch.Results) != 2 || batch.Results[0].Level != "B-B" || batch.Results[1].Error == nil || batch.Results[1].Error.ExitCode != exitUsage ||
+		strings.Count(batch.Results[1].Error.Message, "not a PDF") != 1 {
+		t.Fatalf("batch: exit %d, %v\n%s", code, err, stdout)
 	}
 	if _, err := os.Stat(filepath.Join(outDir, "a.pdf")); err != nil {
 		t.Error("the good file of the batch was not signed")

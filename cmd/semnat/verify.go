@@ -24,7 +24,8 @@ type verifyFlags struct {
 	trust         []string
 	intermediates []string
 	systemRoots   bool
-	online        bool
+	offline       bool
+	online        bool // deprecated: online is the default
 	revocation    string
 	at            string
 	jobs          int
@@ -47,9 +48,15 @@ Trust anchors: PEM (or DER) files or directories of them (--trust, repeatable);
 the system roots only with --system-roots.
 
 Revocation: --revocation auto (default) uses the data embedded in the file
-(DSS, Adobe revocation attribute) and, with --online, OCSP then CRL; a
-signature whose status cannot be had is INDETERMINATE/TRY_LATER.
+(DSS, Adobe revocation attribute), then asks the certificates' OCSP
+responders, then their CRLs, as the web page and API do, so the three
+give the same verdict; --offline makes no request (a signature whose status
+the file does not hold is then INDETERMINATE/TRY_LATER).
 --revocation skip does not check revocation (the report says so).
+
+The level (B-B, B-T, B-LT, B-LTA) is what the file holds, the same whatever
+--trust: a signature timestamp makes it B-T even when its TSA is not
+trusted (the timestamp check then says so).
 
 Changes after a signature (the report's "policy" field says the same):
 after a certification (DocMDP), P=1 allows only DSS and document
@@ -71,13 +78,17 @@ no password; otherwise give the user or owner password with --password-file,
 $SEMNAT_PDF_PASSWORD, or type it at the prompt.
 
 --at validates at another time (RFC 3339 or YYYY-MM-DD). --json prints the
-report (schema "semnat-verify/1"; an object for one file, {"version",
-"indication", "reports": [...]} for several).
+report (schema "semnat-verify/1"): for one file the report, or {version,
+file, error: {message, exit_code}} when it cannot be read; for several
+{version, indication, reports: [...]}, an entry {file, error} for each file
+that cannot be read, the indication the worst of the reports (absent when
+no file could be read).
 
 Exit codes: 0 every signature passed, 1 a signature failed, 2 indeterminate
 (or no signature), 3 usage or I/O error.`,
 		Example: `  semnat verify contract-signed.pdf --trust pki/trust-anchors.pem
-  semnat verify *.pdf --trust roots/ --online --json > report.json
+  semnat verify *.pdf --trust roots/ --json > report.json
+  semnat verify contract-signed.pdf --trust pki/trust-anchors.pem --offline
   semnat verify old.pdf --trust root.pem --at 2024-01-31 --revocation skip`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -88,7 +99,9 @@ Exit codes: 0 every signature passed, 1 a signature failed, 2 indeterminate
 	fl.StringSliceVar(&f.trust, "trust", nil, "trust anchors: PEM/DER file or directory (repeatable)")
 	fl.StringSliceVar(&f.intermediates, "intermediates", nil, "extra intermediate CA certificates: file or directory (repeatable)")
 	fl.BoolVar(&f.systemRoots, "system-roots", false, "also trust the operating system's root certificates")
-	fl.BoolVar(&f.online, "online", false, "fetch revocation status online (OCSP, then CRL) when the file has none")
+	fl.BoolVar(&f.offline, "offline", false, "make no OCSP or CRL request: use only the revocation data the file holds")
+	fl.BoolVar(&f.online, "online", true, "fetch revocation status online (the default; --offline turns it off)")
+	_ = fl.MarkDeprecated("online", "online checking is the default; --offline turns it off")
 	fl.StringVar(&f.revocation, "revocation", "auto", "revocation checking: auto or skip")
 	fl.StringVar(&f.at, "at", "", "validation time (RFC 3339 or YYYY-MM-DD; default now)")
 	fl.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "files verified in parallel")
@@ -163,7 +176,7 @@ type verifyResult struct {
 }
 
 func runVerify(ctx context.Context, a *app, f *verifyFlags, files []string) error {
-	opts := &pades.VerifyOptions{Online: f.online, SystemRoots: f.systemRoots, HTTPClient: &http.Client{Timeout: f.timeout},
+	opts := &pades.VerifyOptions{Online: f.online && !f.offline, SystemRoots: f.systemRoots, HTTPClient: &http.Client{Timeout: f.timeout},
 		Cache: pades.NewVerifyCache(0)} // one cache for the batch: each CA signature is checked once
 	switch f.revocation {
 	case "auto":
@@ -228,46 +241,14 @@ func runVerify(ctx context.Context, a *app, f *verifyFlags, files []string) erro
 	for i, r := range results {
 		if r.err != nil {
 			worst(exitUsage)
-			ioErrs = append(ioErrs, fmt.Sprintf("%s: %v", files[i], r.err))
+			ioErrs = append(ioErrs, inFile(files[i], r.err).Error())
 			continue
 		}
 		worst(r.report.ExitCode())
 	}
 	if a.json {
-		if len(files) == 1 && results[0].err == nil {
-			if err := a.printJSON(results[0].report); err != nil {
-				return withCode(exitUsage, err)
-			}
-		} else {
-			type fileError struct {
-				File  string `json:"file"`
-				Error string `json:"error"`
-			}
-			batch := struct {
-				Version    string `json:"version"`
-				Indication string `json:"indication"`
-				Reports    []any  `json:"reports"`
-			}{Version: pades.ReportVersion, Reports: []any{}}
-			switch code {
-			case exitOK:
-				batch.Indication = string(pades.TotalPassed)
-			case exitFailed:
-				batch.Indication = string(pades.TotalFailed)
-			case exitIndeterminate:
-				batch.Indication = string(pades.Indeterminate)
-			default:
-				batch.Indication = "ERROR"
-			}
-			for i, r := range results {
-				if r.err != nil {
-					batch.Reports = append(batch.Reports, fileError{files[i], r.err.Error()})
-				} else {
-					batch.Reports = append(batch.Reports, r.report)
-				}
-			}
-			if err := a.printJSON(batch); err != nil {
-				return withCode(exitUsage, err)
-			}
+		if err := a.printVerifyJSON(files, results); err != nil {
+			return withCode(exitUsage, err)
 		}
 	} else {
 		color := isTerminal(a.stdout) && os.Getenv("NO_COLOR") == ""
@@ -303,7 +284,7 @@ func verifyFile(ctx context.Context, path string, opts *pades.VerifyOptions) (*p
 		return nil, err
 	}
 	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory", path)
+		return nil, errNotRegular
 	}
 	rep, err := pades.Verify(ctx, fh, st.Size(), opts)
 	if err != nil {
@@ -317,4 +298,37 @@ func progressBar(done, total int) string {
 	const width = 30
 	n := done * width / total
 	return fmt.Sprintf("verifying [%s%s] %d/%d", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
+}
+
+// printVerifyJSON prints the one-file shape (a report, or {version, file,
+// error}) or the several-files shape {version, indication, reports}.
+func (a *app) printVerifyJSON(files []string, results []verifyResult) error {
+	type fileError struct {
+		Version string     `json:"version,omitempty"` // the one-file shape only
+		File    string     `json:"file"`
+		Error   *jsonError `json:"error"`
+	}
+	if len(files) == 1 {
+		if r := results[0]; r.err != nil {
+			return a.printJSON(fileError{pades.ReportVersion, files[0], newJSONError(inFile(files[0], r.err), exitUsage)})
+		}
+		return a.printJSON(results[0].report)
+	}
+	batch := struct {
+		Version    string `json:"version"`
+		Indication string `json:"indication,omitempty"`
+		Reports    []any  `json:"reports"`
+	}{Version: pades.ReportVersion, Reports: []any{}}
+	rank := map[pades.Indication]int{pades.TotalPassed: 1, pades.NoSignatureFound: 2, pades.Indeterminate: 3, pades.TotalFailed: 4}
+	for i, r := range results {
+		if r.err != nil {
+			batch.Reports = append(batch.Reports, fileError{File: files[i], Error: newJSONError(inFile(files[i], r.err), exitUsage)})
+			continue
+		}
+		batch.Reports = append(batch.Reports, r.report)
+		if rank[r.report.Indication] > rank[pades.Indication(batch.Indication)] {
+			batch.Indication = string(r.report.Indication)
+		}
+	}
+	return a.printJSON(batch)
 }

@@ -50,16 +50,29 @@ func TestCLIVerify(t *testing.T) {
 	if code, so, se := run("verify", good); code != exitIndeterminate {
 		t.Fatalf("no trust: %d\n%s%s", code, so, se)
 	}
-	if code, _, se := run("verify", good, "--trust", root); code != exitIndeterminate || !strings.Contains(se, "INDETERMINATE") {
+	if code, _, se := run("verify", good, "--trust", root, "--offline"); code != exitIndeterminate || !strings.Contains(se, "INDETERMINATE") {
 		t.Fatalf("no revocation data offline: %d %s", code, se)
 	}
 	if code, _, _ := run("verify", filepath.Join(dir, "missing.pdf")); code != exitUsage {
 		t.Fatalf("missing file: %d", code)
 	}
+	// --json on one missing file: the one-file shape with an error object.
+	code, so, _ := run("--json", "verify", filepath.Join(dir, "missing.pdf"))
+	var fe struct {
+		Version, File, Indication string
+		Error                     *struct {
+			Message  string
+			ExitCode int `json:"exit_code"`
+		}
+	}
+	if err := json.Unmarshal([]byte(so), &fe); err != nil || code != exitUsage || fe.Version != pades.ReportVersion || fe.Indication != "" ||
+		fe.Error == nil || fe.Error.ExitCode != exitUsage || !strings.HasSuffix(fe.Error.Message, "missing.pdf: no such file or directory") || strings.Count(fe.Error.Message, "missing.pdf") != 1 {
+		t.Fatalf("json, missing file: %d %v\n%s", code, err, so)
+	}
 	if code, _, _ := run("verify", good, "--revocation", "maybe"); code != exitUsage {
 		t.Fatalf("bad flag: %d", code)
 	}
-	code, so, _ := run("--json", "verify", good, "--trust", filepath.Join(root, "root.pem"), "--revocation", "skip")
+	code, so, _ = run("--json", "verify", good, "--trust", filepath.Join(root, "root.pem"), "--revocation", "skip")
 	var rep pades.Report
 	if err := json.Unmarshal([]byte(so), &rep); err != nil || code != exitOK || rep.Version != pades.ReportVersion ||
 		rep.Indication != pades.TotalPassed || len(rep.Signatures) != 1 || rep.Signatures[0].Level != "B-B" {

@@ -50,7 +50,33 @@ func Unavailable(t testing.TB, what, fix string) {
 	if InCI() {
 		t.Fatalf("%s (CI=true: a check may not be skipped); %s", what, fix)
 	}
+	logSkip(what, fix)
 	t.Skipf("SKIP %s; %s; CI=true makes this a failure", what, fix)
+}
+
+// SkipLogEnv names the file (set by `make test`) where each skipped check
+// appends one line, "what (fix)", so that the run ends with one summary
+// line of what was not checked and how to install it; `go test` alone
+// prints skips only with -v.
+const SkipLogEnv = "SEMNAT_SKIP_LOG"
+
+// logSkip appends to the skip log; a write of one short line with
+// O_APPEND is whole even when test binaries of several packages write at
+// once. A log that cannot be written changes nothing in the test.
+func logSkip(what, fix string) {
+	path := os.Getenv(SkipLogEnv)
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	// The summary says once that .ci/run installs every tool.
+	fix = strings.TrimSuffix(fix, " (bash .ci/run installs every tool)")
+	line := strings.NewReplacer("\n", " ", ";", ",").Replace(what + " (" + fix + ")")
+	f.WriteString(line + "\n")
 }
 
 // Require returns the path of an external tool. Outside CI a missing tool
