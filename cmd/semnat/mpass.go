@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -273,18 +272,9 @@ entityID again replaces the registration.`,
 			if err != nil {
 				return withCode(exitFailed, err)
 			}
-			if a.json {
-				if infos == nil {
-					infos = []mpass.SPInfo{}
-				}
-				return a.printJSON(infos)
-			}
-			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ENTITY ID\tACS\tENCRYPTED\tREGISTERED")
-			for _, i := range infos {
-				fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", i.EntityID, strings.Join(i.ACS, " "), i.Encrypts, i.Added.Format(time.RFC3339))
-			}
-			return w.Flush()
+			return printRows(a, infos, "ENTITY ID\tACS\tENCRYPTED\tREGISTERED", func(i mpass.SPInfo) string {
+				return fmt.Sprintf("%s\t%s\t%v\t%s", i.EntityID, strings.Join(i.ACS, " "), i.Encrypts, i.Added.Format(time.RFC3339))
+			})
 		})
 	}
 	remove := &cobra.Command{Use: "remove ENTITY-ID", Short: "Remove a relying service's registration", Args: cobra.ExactArgs(1)}

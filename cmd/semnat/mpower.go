@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,7 +17,6 @@ import (
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/server"
 	"github.com/semnat/semnat/store"
-	"github.com/semnat/semnat/sysauth"
 )
 
 const mpowerRoutesHelp = `  GET /api/Authorization/check/Code-True-One?AuthorizationCode=
@@ -204,18 +202,9 @@ func newMPowerTypesListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return withCode(exitFailed, err)
 			}
-			if a.json {
-				if list == nil {
-					list = []mpower.AuthType{}
-				}
-				return a.printJSON(list)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CODE\tNAME\tPROVIDER\tSYSTEM\tACCEPT\tMAX DAYS")
-			for _, t := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%v\t%d\n", t.Code, t.Names["ro"], t.ProviderIDNO, t.ProviderName, t.System, t.NeedsAcceptance, t.MaxDays)
-			}
-			return tw.Flush()
+			return printRows(a, list, "CODE\tNAME\tPROVIDER\tSYSTEM\tACCEPT\tMAX DAYS", func(t mpower.AuthType) string {
+				return fmt.Sprintf("%s\t%s\t%s %s\t%s\t%v\t%d", t.Code, t.Names["ro"], t.ProviderIDNO, t.ProviderName, t.System, t.NeedsAcceptance, t.MaxDays)
+			})
 		},
 	}
 	sf.register(cmd.Flags())
@@ -281,15 +270,7 @@ func newMPowerEntitiesListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return withCode(exitFailed, err)
 			}
-			if a.json {
-				if list == nil {
-					list = []mpower.Entity{}
-				}
-				return a.printJSON(list)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "IDNO\tNAME\tFORM\tADMINISTRATORS")
-			for _, e := range list {
+			return printRows(a, list, "IDNO\tNAME\tFORM\tADMINISTRATORS", func(e mpower.Entity) string {
 				var admins []string
 				for _, ad := range e.Administrators {
 					to := "…"
@@ -298,9 +279,8 @@ func newMPowerEntitiesListCmd(a *app) *cobra.Command {
 					}
 					admins = append(admins, fmt.Sprintf("%s (%s–%s)", ad.IDNP, ad.From.Format(time.DateOnly), to))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.IDNO, e.Name, e.Form, strings.Join(admins, ", "))
-			}
-			return tw.Flush()
+				return fmt.Sprintf("%s\t%s\t%s\t%s", e.IDNO, e.Name, e.Form, strings.Join(admins, ", "))
+			})
 		},
 	}
 	sf.register(cmd.Flags())
@@ -335,19 +315,9 @@ func newMPowerSystemsAddCmd(a *app) *cobra.Command {
 			if n.Cert, n.APIKey, err = cred.load(a, n.Name); err != nil {
 				return err
 			}
-			st, err := sf.open(cmd.Flags(), a.log)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := mpower.AddSystem(cmd.Context(), st, cliActor(), n); err != nil {
-				if errors.Is(err, sysauth.ErrBadSystem) || errors.Is(err, store.ErrExists) {
-					return withCode(exitUsage, err)
-				}
-				return withCode(exitFailed, err)
-			}
-			a.say("registered %s\n", n.Name)
-			return nil
+			return registerSystem(cmd, a, &sf, n.Name, func(ctx context.Context, st *store.Store) error {
+				return mpower.AddSystem(ctx, st, cliActor(), n)
+			})
 		},
 	}
 	sf.register(cmd.Flags())
@@ -373,20 +343,33 @@ func newMPowerSystemsListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return withCode(exitFailed, err)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tAUTH\tVIEW ALL\tENDPOINTS\tREGISTERED")
+			type row struct {
+				Name       string    `json:"name"`
+				Auth       string    `json:"auth"` // api-key or certificate
+				CertIssuer string    `json:"certIssuer,omitempty"`
+				CertSerial string    `json:"certSerial,omitempty"`
+				ViewAll    bool      `json:"viewAll"`
+				Endpoints  []string  `json:"endpoints,omitempty"` // none: all
+				Created    time.Time `json:"created"`
+			}
+			var rows []row
 			for _, s := range list {
-				auth := "api-key"
+				r := row{Name: s.Name, Auth: "api-key", ViewAll: s.ViewAll, Endpoints: s.AllowedEndpoints, Created: s.Created}
 				if s.Cert != nil {
-					auth = "cert " + s.Cert.SerialNumber.Text(16) + " (" + s.Cert.Issuer.String() + ")"
+					r.Auth, r.CertIssuer, r.CertSerial = "certificate", s.Cert.Issuer.String(), s.Cert.SerialNumber.Text(16)
 				}
-				eps := strings.Join(s.AllowedEndpoints, " ")
+				rows = append(rows, r)
+			}
+			return printRows(a, rows, "NAME\tAUTH\tVIEW ALL\tENDPOINTS\tREGISTERED", func(r row) string {
+				auth, eps := r.Auth, strings.Join(r.Endpoints, " ")
+				if r.CertSerial != "" {
+					auth = "cert " + r.CertSerial + " (" + r.CertIssuer + ")"
+				}
 				if eps == "" {
 					eps = "all"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", s.Name, auth, s.ViewAll, eps, s.Created.Format(time.DateTime))
-			}
-			return tw.Flush()
+				return fmt.Sprintf("%s\t%s\t%v\t%s\t%s", r.Name, auth, r.ViewAll, eps, r.Created.Format(time.DateTime))
+			})
 		},
 	}
 	sf.register(cmd.Flags())

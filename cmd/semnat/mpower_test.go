@@ -35,6 +35,9 @@ func TestMPowerCLI(t *testing.T) {
 	if code, _, stderr := revRun(t, "mpower", "systems", "add", "asp", "--data", data, "--api-key-file", keyFile); code != 0 {
 		t.Fatalf("systems add: %d %s", code, stderr)
 	}
+	if code, out, _ := revRun(t, "--json", "mpower", "systems", "list", "--data", data); code != 0 || !strings.Contains(out, `"name": "asp"`) || !strings.Contains(out, `"auth": "api-key"`) {
+		t.Fatalf("systems list --json: %d %s", code, out)
+	}
 	badCSV := filepath.Join(dir, "bad.csv")
 	os.WriteFile(badCSV, []byte("idno,name,form,admin_idnp,admin_from,admin_to\n1010600034200,X,SRL,,,\n"), 0o644)
 	for _, bad := range [][]string{

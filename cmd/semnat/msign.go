@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
@@ -12,7 +13,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/semnat/semnat/sysauth"
@@ -154,25 +154,34 @@ must start with: https://, or http:// on a loopback host.`,
 			if n.Cert, n.APIKey, err = cred.load(a, n.Name); err != nil {
 				return err
 			}
-			st, err := sf.open(cmd.Flags(), a.log)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := msign.AddSystem(cmd.Context(), st, cliActor(), n); err != nil {
-				if errors.Is(err, msign.ErrBadSystem) || errors.Is(err, store.ErrExists) {
-					return withCode(exitUsage, err)
-				}
-				return withCode(exitFailed, err)
-			}
-			a.say("registered %s\n", n.Name)
-			return nil
+			return registerSystem(cmd, a, &sf, n.Name, func(ctx context.Context, st *store.Store) error {
+				return msign.AddSystem(ctx, st, cliActor(), n)
+			})
 		},
 	}
 	sf.register(cmd.Flags())
 	cred.register(cmd)
 	cmd.Flags().StringArrayVar(&returnURLs, "return-url", nil, "prefix of the system's return URLs (repeatable)")
 	return cmd
+}
+
+// registerSystem opens the store of sf and registers a system there with
+// add (MSign's or MPower's registration): a bad registration or a name,
+// certificate or key in use is a usage error.
+func registerSystem(cmd *cobra.Command, a *app, sf *storeFlags, name string, add func(ctx context.Context, st *store.Store) error) error {
+	st, err := sf.open(cmd.Flags(), a.log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := add(cmd.Context(), st); err != nil {
+		if errors.Is(err, sysauth.ErrBadSystem) || errors.Is(err, store.ErrExists) {
+			return withCode(exitUsage, err)
+		}
+		return withCode(exitFailed, err)
+	}
+	a.say("registered %s\n", name)
+	return nil
 }
 
 // credentialFlags are a registered system's credential: --cert or
@@ -274,19 +283,13 @@ func newMSignSystemsListCmd(a *app) *cobra.Command {
 				}
 				rows = append(rows, r)
 			}
-			if a.json {
-				return a.printJSON(rows)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tAUTH\tRETURN URLS\tREGISTERED")
-			for _, r := range rows {
+			return printRows(a, rows, "NAME\tAUTH\tRETURN URLS\tREGISTERED", func(r row) string {
 				auth := r.Auth
 				if r.CertSerial != "" {
 					auth = "cert " + r.CertSerial + " (" + r.CertIssuer + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, auth, strings.Join(r.ReturnURLs, " "), r.Created.Format(time.DateTime))
-			}
-			return tw.Flush()
+				return fmt.Sprintf("%s\t%s\t%s\t%s", r.Name, auth, strings.Join(r.ReturnURLs, " "), r.Created.Format(time.DateTime))
+			})
 		},
 	}
 	sf.register(cmd.Flags())

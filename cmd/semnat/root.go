@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/semnat/semnat/internal/httpserve"
 	"github.com/spf13/cobra"
@@ -69,6 +70,24 @@ func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// printRows writes a listing: with --json the rows as a JSON array ([]
+// when there are none), else a table of header and one line per row
+// (tab-separated cells).
+func printRows[T any](a *app, rows []T, header string, line func(T) string) error {
+	if a.json {
+		if rows == nil {
+			rows = []T{}
+		}
+		return a.printJSON(rows)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, line(r))
+	}
+	return tw.Flush()
 }
 
 // say writes human-readable output on stdout (suppressed with --json).
