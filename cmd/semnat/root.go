@@ -108,9 +108,12 @@ func newRootCmd(a *app) *cobra.Command {
 		Short: "Sign and verify PDF documents (PAdES) and run the services around them",
 		Long: `semnat signs PDF documents with PAdES signatures (B-B, B-T, B-LT, B-LTA) using
 a key file, a PKCS#11 token or a mobile SIM signature, verifies them, and runs
-the PKI services they need (RFC 3161 timestamps, OCSP, CRLs) and the web
-service citizens and systems sign and verify through ('semnat serve', with
-'semnat agent' for USB tokens in the browser).
+the PKI services they need (RFC 3161 timestamps, OCSP, CRLs), and the
+services that consume signatures: MSign, where citizens and registered
+systems sign and verify ('semnat msign serve', with 'semnat agent' for USB
+tokens in the browser), MPass, where people log in to relying services with
+their signature (SAML 2.0), and MPower, the registry of powers of
+representation. 'semnat serve --demo' runs all of them in one process.
 
 Global flags:  --json for machine-readable output on stdout,
                --verbose for log lines on stderr.
