@@ -83,27 +83,37 @@ func revRun(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-func TestCLIRevocationAndTimestamps(t *testing.T) {
+// servedPKI generates a test PKI whose OCSP, CRL and CA-certificate URLs
+// point at a loopback address, writes it to a temporary directory and
+// serves it there with `ocsp serve --pki DIR` (and args). The PKI's URLs
+// need the address before the server starts: the listener bound here is
+// handed over to `ocsp serve` (no closing and binding again, which another
+// test's server could take in between).
+func servedPKI(t *testing.T, args ...string) (p *testcerts.PKI, dir, addr string) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The PKI's URLs need the address before the server starts: the
-	// listener bound here is handed over to `ocsp serve` (no closing and
-	// binding again, which another test's server could take in between).
 	t.Cleanup(func() { l.Close() })
-	addr := l.Addr().String()
-	p, err := testcerts.Generate(testcerts.Options{BaseURL: "http://" + addr})
+	addr = l.Addr().String()
+	p, err = testcerts.Generate(testcerts.Options{BaseURL: "http://" + addr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir = t.TempDir()
 	if _, err := p.WriteDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := startCommandOn(t, map[string]net.Listener{addr: l}, strings.NewReader(""), "ocsp", "serve", "--pki", dir, "--addr", addr, "--tsa", "tsa-rsa"); got != "http://"+addr {
+	args = append([]string{"ocsp", "serve", "--pki", dir, "--addr", addr}, args...)
+	if got, _ := startCommandOn(t, map[string]net.Listener{addr: l}, strings.NewReader(""), args...); got != "http://"+addr {
 		t.Fatalf("ocsp serve listens on %s, want %s", got, addr)
 	}
+	return p, dir, addr
+}
+
+func TestCLIRevocationAndTimestamps(t *testing.T) {
+	p, dir, addr := servedPKI(t, "--tsa", "tsa-rsa")
 	tsaURL := revStartServer(t, "tsa", "serve", "--pki", dir, "--addr", "127.0.0.1:0") + "/tsa"
 	cert := func(name string) string { return filepath.Join(dir, name, "cert.pem") }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,21 +47,7 @@ func TestSignMobileAsked(t *testing.T) {
 // only: the mobile CA, which the Mobile-ID face does not send, comes from
 // the certificate's AIA caIssuers URL (served by `ocsp serve`).
 func TestSignMobileRootsOnly(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	addr := l.Addr().String()
-	p, err := testcerts.Generate(testcerts.Options{BaseURL: "http://" + addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pki := t.TempDir()
-	if _, err := p.WriteDir(pki); err != nil {
-		t.Fatal(err)
-	}
-	startCommandOn(t, map[string]net.Listener{addr: l}, strings.NewReader(""), "ocsp", "serve", "--pki", pki, "--addr", addr)
+	_, pki, _ := servedPKI(t)
 	mssp := revStartServer(t, "mobileid", "serve", "--pki", pki, "--addr", "127.0.0.1:0", "--generated-users", "0")
 	dir := t.TempDir()
 	doc := filepath.Join(dir, "doc.pdf")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,21 +41,7 @@ func levels(r *pades.Report) string {
 // `ocsp serve` (OCSP, CRLs, TSA); and the level of every signature is the
 // same with and without --trust.
 func TestVerifyOneVerdict(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	addr := l.Addr().String()
-	p, err := testcerts.Generate(testcerts.Options{BaseURL: "http://" + addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if _, err := p.WriteDir(dir); err != nil {
-		t.Fatal(err)
-	}
-	startCommandOn(t, map[string]net.Listener{addr: l}, strings.NewReader(""), "ocsp", "serve", "--pki", dir, "--addr", addr, "--tsa", "tsa")
+	p, dir, addr := servedPKI(t, "--tsa", "tsa")
 	trust := filepath.Join(dir, testcerts.TrustAnchorsFile)
 	in := "../../../shared/corpus/pdf14-table.pdf"
 
