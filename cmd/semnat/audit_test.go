@@ -61,10 +61,13 @@ func TestCLIAudit(t *testing.T) {
 	}
 
 	// Someone with file access drops the guard and edits entry 3.
-	raw, err := sql.Open("sqlite", "file:"+db)
+	// One connection, in the WAL mode and with the busy timeout the store
+	// uses, so that the edit and the store's next opening do not race.
+	raw, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw.SetMaxOpenConns(1)
 	for _, q := range []string{`DROP TRIGGER audit_no_update`, `UPDATE audit SET actor = 'mallory' WHERE seq = 3`} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatal(err)
