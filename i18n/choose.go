@@ -21,14 +21,24 @@ var matcher = language.NewMatcher(tags)
 // Pick is the request's language: ?lang= when it is one of Langs, then
 // the lang cookie, then the best of Accept-Language, then Default.
 func Pick(r *http.Request) string {
-	if l := strings.ToLower(r.URL.Query().Get(Param)); slices.Contains(Langs, l) {
+	cookie := ""
+	if c, err := r.Cookie(Cookie); err == nil {
+		cookie = c.Value
+	}
+	return PickFrom(r.URL.Query().Get(Param), cookie, r.Header.Get("Accept-Language"))
+}
+
+// PickFrom is Pick from the values themselves: the query's lang, the
+// cookie's and the Accept-Language header (any may be "").
+func PickFrom(query, cookie, acceptLanguage string) string {
+	if l := strings.ToLower(query); slices.Contains(Langs, l) {
 		return l
 	}
-	if c, err := r.Cookie(Cookie); err == nil && slices.Contains(Langs, c.Value) {
-		return c.Value
+	if slices.Contains(Langs, cookie) {
+		return cookie
 	}
-	if al := r.Header.Get("Accept-Language"); al != "" {
-		if want, _, err := language.ParseAcceptLanguage(al); err == nil && len(want) > 0 {
+	if acceptLanguage != "" {
+		if want, _, err := language.ParseAcceptLanguage(acceptLanguage); err == nil && len(want) > 0 {
 			if _, i, conf := matcher.Match(want...); conf != language.No {
 				return Langs[i]
 			}
@@ -75,4 +85,14 @@ func Links(r *http.Request, current string) []LangLink {
 		out = append(out, LangLink{Lang: l, Name: langNames[l], URL: u.String(), Current: l == current})
 	}
 	return out
+}
+
+// FromQuery is the language ?lang= asks for, "" when it asks for none of
+// Langs (a page whose language has another default, such as a system's
+// request in the language the system chose, uses it before that default).
+func FromQuery(r *http.Request) string {
+	if l := strings.ToLower(r.URL.Query().Get(Param)); slices.Contains(Langs, l) {
+		return l
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package i18n
 import (
 	"fmt"
 	"html/template"
+	"slices"
 	"time"
 	_ "time/tzdata" // Europe/Chisinau without /usr/share/zoneinfo
 
@@ -117,6 +118,7 @@ func (l *Localizer) Duration(d time.Duration) string {
 //	{{duration .Left}}                    "4 min 05 s"
 //	{{person .Subject}}                   a Person (string DN, pkix.Name or *x509.Certificate)
 //	{{lang}}                              ro, ru or en (for <html lang>)
+//	{{if has $id}}                        the catalog has the message $id
 func (l *Localizer) Funcs() template.FuncMap {
 	return template.FuncMap{
 		"T":        l.T,
@@ -126,5 +128,13 @@ func (l *Localizer) Funcs() template.FuncMap {
 		"duration": l.Duration,
 		"person":   PersonOf,
 		"lang":     func() string { return l.Lang },
+		"has":      l.Has,
 	}
+}
+
+// Has tells whether the catalog has the message id (for a message chosen
+// at run time, such as "problem."+type, with a fallback).
+func (l *Localizer) Has(id string) bool {
+	_, ok := slices.BinarySearch(l.cat.ids, id)
+	return ok
 }

@@ -158,7 +158,7 @@ func (s *Service) noTx(c echo.Context, err error) error {
 	if !errors.Is(err, errNoTx) {
 		return err
 	}
-	return s.web.page(c, http.StatusNotFound, "error", pickLang(c.QueryParam("lang"), c.Request().Header.Get("Accept-Language")), pageData{Problem: "no-login"})
+	return s.web.page(c, http.StatusNotFound, "error", pageLang(c), pageData{Problem: "no-login"})
 }
 
 func (s *Service) loginURL(tx *loginTx) string {

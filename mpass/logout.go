@@ -72,7 +72,7 @@ const (
 // sessionPage shows who the browser is logged in as and to which
 // services, with a button that logs out of all of them.
 func (s *Service) sessionPage(c echo.Context) error {
-	lang := pickLang(c.QueryParam("lang"), c.Request().Header.Get("Accept-Language"))
+	lang := pageLang(c)
 	d := pageData{Self: pathSession + "?"}
 	if ss, _ := s.currentSession(c.Request()); ss != nil {
 		d.Person = strings.TrimSpace(ss.Identity.GivenName+" "+ss.Identity.Surname) + " (" + ss.Identity.IDNP + ")"

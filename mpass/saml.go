@@ -71,7 +71,7 @@ func (s *Service) ssoRequest(c echo.Context) error {
 
 func (s *Service) sso(c echo.Context) error {
 	r := c.Request()
-	lang := pickLang(c.QueryParam("lang"), r.Header.Get("Accept-Language"))
+	lang := pageLang(c)
 	req, err := saml.NewIdpAuthnRequest(s.idp, r)
 	if err != nil {
 		return s.refuse(c, lang, "", "bad-request", err)
@@ -148,7 +148,7 @@ func (s *Service) slo(c echo.Context) error {
 	r := c.Request()
 	if req, err := saml.NewIdpLogoutRequest(s.idp, r); err == nil {
 		if err := refuseDTD(req.RequestBuffer); err != nil {
-			lang := pickLang(c.QueryParam("lang"), r.Header.Get("Accept-Language"))
+			lang := pageLang(c)
 			return s.refuse(c, lang, "", "bad-request", err)
 		}
 	}

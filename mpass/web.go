@@ -7,168 +7,40 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"strings"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/semnat/semnat/i18n"
 )
 
 //go:embed web/*.html web/static/*
 var webFS embed.FS
 
-// Languages of the pages: Romanian first (the default), Russian, English.
-var langs = []string{"ro", "ru", "en"}
+// The pages' words in Romanian (the default), Russian and English
+// (locales/*.toml, through the i18n package).
+//
+//go:embed locales/*.toml
+var localesFS embed.FS
+
+// catalog holds the pages' words; catalogErr fails newWeb when a message
+// file is missing a word.
+var catalog, catalogErr = i18n.NewCatalog(localesFS, "locales")
 
 // pickLang is the page language: ?lang= if it is one of ours, else the
 // first of ours the browser asks for, else Romanian.
 func pickLang(param, acceptLanguage string) string {
-	for _, l := range langs {
-		if strings.EqualFold(param, l) {
-			return l
-		}
-	}
-	for _, part := range strings.Split(acceptLanguage, ",") {
-		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		base, _, _ := strings.Cut(tag, "-")
-		for _, l := range langs {
-			if strings.EqualFold(base, l) {
-				return l
-			}
-		}
-	}
-	return "ro"
+	return i18n.PickFrom(param, "", acceptLanguage)
 }
 
-// messages are the pages' words in each language.
-var messages = map[string]map[string]string{
-	"ro": {
-		"session.title":    "Sesiunea MPass",
-		"session.as":       "Sunteți autentificat ca",
-		"session.services": "Servicii în care ați intrat cu această sesiune:",
-		"session.logout":   "Ieșire din toate serviciile",
-		"session.none":     "Nu sunteți autentificat în MPass.",
-		"login.title":      "Autentificare",
-		"login.to":         "Vă autentificați pentru serviciul",
-		"login.phone":      "Numărul de telefon cu semnătură mobilă",
-		"login.phone.hint": "De exemplu 069123456. Veți confirma pe telefon cu codul PIN.",
-		"login.submit":     "Autentificare cu semnătura mobilă",
-		"login.cancel":     "Renunță și revino la serviciu",
-		"wait.title":       "Confirmați pe telefon",
-		"wait.sent":        "Am trimis cererea de autentificare la numărul",
-		"wait.code":        "Verificați că telefonul arată același cod de control:",
-		"wait.hint":        "Dacă codul diferă, refuzați cererea pe telefon. Pagina se actualizează singură.",
-		"error.title":      "Autentificarea nu poate continua",
-
-		"problem.refused":       "Ați refuzat cererea pe telefon. Puteți încerca din nou.",
-		"problem.timeout":       "Telefonul nu a răspuns la timp. Încercați din nou.",
-		"problem.unknown-phone": "Acest număr nu are semnătură mobilă. Verificați numărul sau adresați-vă operatorului.",
-		"problem.revoked":       "Certificatul semnăturii mobile este revocat. Adresați-vă operatorului pentru unul nou.",
-		"problem.certificate":   "Certificatul semnăturii mobile nu este valabil pentru autentificare.",
-		"problem.no-revocation": "Nu putem verifica acum dacă certificatul este valabil. Încercați mai târziu.",
-		"problem.unreachable":   "Telefonul nu poate fi contactat acum. Încercați mai târziu.",
-		"problem.blocked":       "Codul PIN al semnăturii mobile este blocat. Deblocați-l cu codul PUK.",
-		"problem.busy":          "Telefonul are deja o cerere în așteptare. Răspundeți la ea sau anulați-o.",
-		"problem.bad-answer":    "Răspunsul telefonului nu a putut fi verificat. Încercați din nou.",
-		"problem.bad-phone":     "Numărul de telefon nu este scris corect. Scrieți-l ca 069123456 sau +37369123456.",
-		"problem.no-mobile":     "Autentificarea cu semnătura mobilă nu este disponibilă pe acest server.",
-		"problem.failed":        "Autentificarea nu a reușit. Încercați din nou.",
-		"problem.no-login":      "Această autentificare nu mai există (a expirat, s-a încheiat sau a fost începută în alt browser). Reveniți la serviciu și începeți din nou.",
-		"problem.bad-request":   "Cererea de autentificare a serviciului nu poate fi citită.",
-		"problem.relay-state":   "Cererea serviciului are un RelayState prea lung (cel mult 80 de octeți).",
-		"problem.unknown-sp":    "Serviciul care v-a trimis aici nu este înregistrat la MPass.",
-		"problem.bad-signature": "Semnătura cererii serviciului nu este validă. Cererea a fost refuzată.",
-		"problem.unknown-acs":   "Adresa de revenire cerută nu este înregistrată pentru acest serviciu.",
-		"problem.stale":         "Cererea serviciului a expirat. Reveniți la serviciu și încercați din nou.",
-		"problem.destination":   "Cererea serviciului nu era adresată acestui MPass.",
-		"problem.replayed":      "Această cerere de autentificare a fost deja folosită. Reveniți la serviciu și începeți din nou.",
-	},
-	"ru": {
-		"session.title":    "Сеанс MPass",
-		"session.as":       "Вы вошли как",
-		"session.services": "Сервисы, в которые вы вошли в этом сеансе:",
-		"session.logout":   "Выйти из всех сервисов",
-		"session.none":     "Вы не вошли в MPass.",
-		"login.title":      "Вход",
-		"login.to":         "Вы входите в сервис",
-		"login.phone":      "Номер телефона с мобильной подписью",
-		"login.phone.hint": "Например 069123456. Подтвердите на телефоне PIN-кодом.",
-		"login.submit":     "Войти с мобильной подписью",
-		"login.cancel":     "Отказаться и вернуться в сервис",
-		"wait.title":       "Подтвердите на телефоне",
-		"wait.sent":        "Запрос на вход отправлен на номер",
-		"wait.code":        "Проверьте, что телефон показывает тот же контрольный код:",
-		"wait.hint":        "Если код другой, отклоните запрос на телефоне. Страница обновляется сама.",
-		"error.title":      "Вход невозможен",
-
-		"problem.refused":       "Вы отклонили запрос на телефоне. Можно попробовать ещё раз.",
-		"problem.timeout":       "Телефон не ответил вовремя. Попробуйте ещё раз.",
-		"problem.unknown-phone": "У этого номера нет мобильной подписи. Проверьте номер или обратитесь к оператору.",
-		"problem.revoked":       "Сертификат мобильной подписи отозван. Обратитесь к оператору за новым.",
-		"problem.certificate":   "Сертификат мобильной подписи не годится для входа.",
-		"problem.no-revocation": "Сейчас нельзя проверить, действителен ли сертификат. Попробуйте позже.",
-		"problem.unreachable":   "Телефон сейчас недоступен. Попробуйте позже.",
-		"problem.blocked":       "PIN-код мобильной подписи заблокирован. Разблокируйте его PUK-кодом.",
-		"problem.busy":          "На телефоне уже ждёт другой запрос. Ответьте на него или отмените.",
-		"problem.bad-answer":    "Ответ телефона не прошёл проверку. Попробуйте ещё раз.",
-		"problem.bad-phone":     "Номер телефона записан неверно. Пишите 069123456 или +37369123456.",
-		"problem.no-mobile":     "Вход с мобильной подписью на этом сервере недоступен.",
-		"problem.failed":        "Вход не удался. Попробуйте ещё раз.",
-		"problem.no-login":      "Этого входа больше нет (истёк, завершён или начат в другом браузере). Вернитесь в сервис и начните заново.",
-		"problem.bad-request":   "Запрос сервиса на вход не читается.",
-		"problem.relay-state":   "RelayState в запросе сервиса слишком длинный (не больше 80 байт).",
-		"problem.unknown-sp":    "Сервис, который направил вас сюда, не зарегистрирован в MPass.",
-		"problem.bad-signature": "Подпись запроса сервиса недействительна. Запрос отклонён.",
-		"problem.unknown-acs":   "Запрошенный адрес возврата не зарегистрирован для этого сервиса.",
-		"problem.stale":         "Запрос сервиса устарел. Вернитесь в сервис и попробуйте ещё раз.",
-		"problem.destination":   "Запрос сервиса был адресован не этому MPass.",
-		"problem.replayed":      "Этот запрос на вход уже использован. Вернитесь в сервис и начните заново.",
-	},
-	"en": {
-		"session.title":    "Your MPass session",
-		"session.as":       "You are logged in as",
-		"session.services": "Services you logged in to with this session:",
-		"session.logout":   "Log out of every service",
-		"session.none":     "You are not logged in to MPass.",
-		"login.title":      "Log in",
-		"login.to":         "You are logging in to",
-		"login.phone":      "Phone number with mobile signature",
-		"login.phone.hint": "For example 069123456. You confirm on the phone with your PIN.",
-		"login.submit":     "Log in with mobile signature",
-		"login.cancel":     "Cancel and return to the service",
-		"wait.title":       "Confirm on your phone",
-		"wait.sent":        "We sent the login request to",
-		"wait.code":        "Check that your phone shows the same verification code:",
-		"wait.hint":        "If the code differs, refuse the request on the phone. This page updates by itself.",
-		"error.title":      "The login cannot go on",
-
-		"problem.refused":       "You refused the request on the phone. You can try again.",
-		"problem.timeout":       "The phone did not answer in time. Try again.",
-		"problem.unknown-phone": "This number has no mobile signature. Check the number or ask your operator.",
-		"problem.revoked":       "The mobile signature certificate is revoked. Ask your operator for a new one.",
-		"problem.certificate":   "The mobile signature certificate cannot be used to log in.",
-		"problem.no-revocation": "We cannot check now whether the certificate is valid. Try again later.",
-		"problem.unreachable":   "The phone cannot be reached now. Try again later.",
-		"problem.blocked":       "The mobile signature PIN is blocked. Unblock it with the PUK.",
-		"problem.busy":          "Another request is waiting on the phone. Answer or cancel it first.",
-		"problem.bad-answer":    "The phone's answer did not verify. Try again.",
-		"problem.bad-phone":     "The phone number is not written right. Write it as 069123456 or +37369123456.",
-		"problem.no-mobile":     "Mobile signature login is not available on this server.",
-		"problem.failed":        "The login failed. Try again.",
-		"problem.no-login":      "This login no longer exists (it expired, ended, or was started in another browser). Go back to the service and start again.",
-		"problem.bad-request":   "The service's login request cannot be read.",
-		"problem.relay-state":   "The service's request has a RelayState that is too long (at most 80 bytes).",
-		"problem.unknown-sp":    "The service that sent you here is not registered with MPass.",
-		"problem.bad-signature": "The signature of the service's request is not valid. The request was refused.",
-		"problem.unknown-acs":   "The return address asked for is not registered for this service.",
-		"problem.stale":         "The service's request has expired. Go back to the service and try again.",
-		"problem.destination":   "The service's request was not addressed to this MPass.",
-		"problem.replayed":      "This login request was already used. Go back to the service and start again.",
-	},
-}
+// pageLang is the language of a page the request opens: ?lang=, then the
+// lang cookie, then Accept-Language (i18n.Pick).
+func pageLang(c echo.Context) string { return i18n.Pick(c.Request()) }
 
 // pageData is what the page templates read.
 type pageData struct {
 	Lang      string
-	LangLinks []langLink
+	LangLinks []i18n.LangLink
 	Tx        string
 	SP        string // the relying service, as its host
 	Phone     string
@@ -182,35 +54,35 @@ type pageData struct {
 	Services  []string // the relying services of the session
 }
 
-type langLink struct{ Lang, URL string }
-
 // T translates a message key into the page's language.
 func (d pageData) T(key string) string {
-	if m, ok := messages[d.Lang][key]; ok {
-		return m
+	if catalog == nil {
+		return key
 	}
-	if m, ok := messages["en"][key]; ok {
-		return m
-	}
-	return key
+	return catalog.Localizer(d.Lang).T(key)
 }
 
 type web struct {
-	pages    map[string]*template.Template
+	pages    *i18n.Templates
 	postForm *template.Template // a Response (or LogoutResponse) to a relying service
 	postReq  *template.Template // a LogoutRequest to a relying service
 	files    http.Handler
 }
 
 func newWeb() (*web, error) {
-	w := &web{pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "wait", "error", "session"} {
-		t, err := template.ParseFS(webFS, "web/layout.html", "web/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("mpass: page %s: %w", name, err)
-		}
-		w.pages[name] = t.Lookup(name + ".html")
+	if catalogErr != nil {
+		return nil, fmt.Errorf("mpass: %w", catalogErr)
 	}
+	w := &web{}
+	files := map[string][]string{}
+	for _, name := range []string{"login", "wait", "error", "session"} {
+		files[name] = []string{"web/" + name + ".html", "web/layout.html"}
+	}
+	pages, err := catalog.Templates(webFS, nil, files)
+	if err != nil {
+		return nil, fmt.Errorf("mpass: %w", err)
+	}
+	w.pages = pages
 	pf, err := template.ParseFS(webFS, "web/autopost.html")
 	if err != nil {
 		return nil, fmt.Errorf("mpass: post form: %w", err)
@@ -228,12 +100,15 @@ func newWeb() (*web, error) {
 func (w *web) page(c echo.Context, status int, name, lang string, d pageData) error {
 	d.Lang = lang
 	if d.Self != "" {
-		for _, l := range langs {
-			d.LangLinks = append(d.LangLinks, langLink{l, d.Self + "&lang=" + l})
+		if u, err := url.Parse(d.Self); err == nil {
+			d.LangLinks = i18n.Links(&http.Request{URL: u}, lang)
 		}
 	}
+	if i18n.FromQuery(c.Request()) == lang { // chosen on this page: remembered
+		i18n.Choose(c.Response(), c.Request())
+	}
 	var b bytes.Buffer
-	if err := w.pages[name].Execute(&b, d); err != nil {
+	if err := w.pages.Execute(&b, lang, name, d); err != nil {
 		return err
 	}
 	h := c.Response().Header()

@@ -60,7 +60,8 @@ func TestBrowserMobileSignAndVerify(t *testing.T) {
 	os.WriteFile(in, samplepdf.Document("Contract de vanzare", []string{"nr. 42"}, 0), 0o644)
 	msisdn := "+37369000005"
 
-	do(t, ctx, chromedp.Navigate(e.url+"/sign"),
+	// English, chosen once: the cookie keeps it for the next pages.
+	do(t, ctx, chromedp.Navigate(e.url+"/sign?lang=en"),
 		chromedp.WaitVisible(chromedp.ID("sign-form")),
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{in}),
 		chromedp.SendKeys(chromedp.ID("reason"), "Aprobat"),
@@ -120,13 +121,13 @@ func TestBrowserRefusalAndNoAgent(t *testing.T) {
 	e := newSignEnv(t, "", func(c *Config) { c.AgentURL = "http://127.0.0.1:9" })
 	in := filepath.Join(t.TempDir(), "cerere.pdf")
 	os.WriteFile(in, samplepdf.Document("Cerere", nil, 0), 0o644)
-	do(t, ctx, chromedp.Navigate(e.url+"/sign"),
+	do(t, ctx, chromedp.Navigate(e.url+"/sign?lang=ro"), // Romanian (Chromium asks for English)
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{in}),
 		chromedp.SendKeys(chromedp.ID("phone"), "+37300000010"), // the user cancels
 		chromedp.Click(chromedp.ID("sign-button")),
 		chromedp.WaitVisible(chromedp.CSS("section.request.refused")),
 	)
-	if st := text(t, ctx, "#state"); !strings.Contains(st, "refused") {
+	if st := text(t, ctx, "#state"); !strings.Contains(st, "Semnătura a fost refuzată pe telefon") {
 		t.Fatalf("state: %q", st)
 	}
 	do(t, ctx, chromedp.Navigate(e.url+"/sign"),
@@ -134,7 +135,7 @@ func TestBrowserRefusalAndNoAgent(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("token-fields")),
 		chromedp.WaitVisible(chromedp.CSS("#sign-status.error")),
 	)
-	if st := text(t, ctx, "#sign-status"); !strings.Contains(st, "agent is not running") {
+	if st := text(t, ctx, "#sign-status"); !strings.Contains(st, "Agentul semnat nu rulează") || !strings.Contains(st, "Cum instalez agentul") {
 		t.Fatalf("no-agent message: %q", st)
 	}
 }

@@ -56,7 +56,7 @@ func TestBrowserToken(t *testing.T) {
 	in1, in2 := filepath.Join(dir, "decizie.pdf"), filepath.Join(dir, "anexa.pdf")
 	os.WriteFile(in1, samplepdf.Document("Decizie nr. 5", nil, 0), 0o644)
 	os.WriteFile(in2, samplepdf.Document("Anexa la decizie", nil, 0), 0o644)
-	do(t, ctx, chromedp.Navigate(e.url+"/sign"),
+	do(t, ctx, chromedp.Navigate(e.url+"/sign?lang=en"),
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{in1, in2}),
 		chromedp.SendKeys(chromedp.ID("reason"), "Semnat cu token"),
 		chromedp.Click(chromedp.CSS("input[name=method][value=token]")),
@@ -179,7 +179,7 @@ func TestBrowserTokenCLIAgent(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "procura.pdf")
 	os.WriteFile(in, samplepdf.Document("Procură", nil, 0), 0o644)
-	do(t, ctx, chromedp.Navigate(e.url+"/sign"),
+	do(t, ctx, chromedp.Navigate(e.url+"/sign?lang=en"),
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{in}),
 		chromedp.Click(chromedp.CSS("input[name=method][value=token]")),
 	)

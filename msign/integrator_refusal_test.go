@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/i18n"
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/msign/client"
@@ -182,7 +183,7 @@ func TestIntegratorRefusals(t *testing.T) {
 			{client.ParamReturnURL: {app.url + "/back/x"}, client.ParamRelayState: {strings.Repeat("r", 81)}},
 		} {
 			resp, page := p.do(t, "GET", "/"+id+"?"+bad.Encode(), nil)
-			if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.Contains(page, "Invalid parameter") {
+			if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.Contains(page, "Cererea serviciului care v-a trimis aici nu este corectă.") || !strings.Contains(page, "Invalid parameter") {
 				t.Errorf("%v: %d %s", bad, resp.StatusCode, page)
 			}
 			if strings.Contains(page, "return-form") {
@@ -199,7 +200,7 @@ func TestIntegratorRefusals(t *testing.T) {
 			t.Errorf("sign without the form token: %d", resp.StatusCode)
 		}
 		csrf := p.open(t, id, nil)
-		if resp, page := p.sign(t, id, csrf, "12345"); resp.StatusCode != 400 || !strings.Contains(page, "not a Moldovan mobile number") {
+		if resp, page := p.sign(t, id, csrf, "12345"); resp.StatusCode != 400 || !strings.Contains(page, "Acesta nu este un număr de mobil din Moldova") || !strings.Contains(page, `value="12345"`) {
 			t.Errorf("bad MSISDN: %d %s", resp.StatusCode, page)
 		}
 	})
@@ -216,7 +217,7 @@ func TestIntegratorRefusals(t *testing.T) {
 			t.Fatalf("sign: %d", resp.StatusCode)
 		}
 		res := waitDone(t, app, mid)
-		if res.Status != client.StatusFailure || res.Message != messages["en"][outcomeSignerMismatch] || len(res.Results) != 0 {
+		if res.Status != client.StatusFailure || res.Message != testWords(t, "en", "result.signer-mismatch") || len(res.Results) != 0 {
 			t.Fatalf("mismatch: %+v", res)
 		}
 		// A signed request cannot be signed again.
@@ -228,7 +229,7 @@ func TestIntegratorRefusals(t *testing.T) {
 			t.Fatalf("sign: %+v", first)
 		}
 		resp, page := p.sign(t, okID, csrf, "+37300000002")
-		if resp.StatusCode != 409 || !strings.Contains(page, "Already started") {
+		if resp.StatusCode != 409 || !strings.Contains(page, "Această cerere este deja în curs de semnare sau s-a încheiat.") {
 			t.Fatalf("replayed: %d %s", resp.StatusCode, page)
 		}
 		if resp, _ := p.do(t, "POST", "/"+okID+"/cancel", url.Values{"_csrf": {csrf}}); resp.StatusCode != 409 {
@@ -268,11 +269,11 @@ func TestIntegratorRefusals(t *testing.T) {
 		if resp, _ := p.do(t, "POST", "/"+cid+"/cancel", url.Values{"_csrf": {csrf}}); resp.StatusCode != 303 {
 			t.Fatalf("cancel: %d", resp.StatusCode)
 		}
-		if res, _ := app.msign.GetSignResponse(ctx, cid, "ro"); res.Status != client.StatusFailure || res.Message != messages["ro"][outcomeCancelled] {
+		if res, _ := app.msign.GetSignResponse(ctx, cid, "ro"); res.Status != client.StatusFailure || res.Message != testWords(t, "ro", "result.cancelled") {
 			t.Fatalf("cancelled: %+v", res)
 		}
 		if _, page := p.do(t, "GET", "/"+cid, nil); !strings.Contains(page, `name="RelayState" value="rs"`) ||
-			!strings.Contains(page, "Не подписано") || !strings.Contains(page, messages["ru"][outcomeCancelled]) {
+			!strings.Contains(page, "Не подписано") || !strings.Contains(page, testWords(t, "ru", "result.cancelled")) {
 			t.Fatalf("return page: %s", page)
 		}
 	})
@@ -297,7 +298,7 @@ func TestIntegratorExpired(t *testing.T) {
 	csrf := p.open(t, id, url.Values{client.ParamReturnURL: {app.url + "/back/late"}})
 	time.Sleep(700 * time.Millisecond)
 	res, err := app.msign.GetSignResponse(context.Background(), id, "ru")
-	if err != nil || res.Status != client.StatusExpired || res.Message != messages["ru"]["Expired"] {
+	if err != nil || res.Status != client.StatusExpired || res.Message != testWords(t, "ru", "result.Expired") {
 		t.Fatalf("expired: %+v %v", res, err)
 	}
 	if resp, _ := p.sign(t, id, csrf, "+37300000001"); resp.StatusCode != 409 {
@@ -392,4 +393,17 @@ func TestIntegratorSeveralDocuments(t *testing.T) {
 	if n, err := e.store.VerifyAudit(context.Background()); err != nil || n != 1+3 {
 		t.Errorf("audit log: %d entries, %v", n, err)
 	}
+}
+
+// testWords is the message id in lang, from the service's message files.
+func testWords(t *testing.T, lang, id string) string {
+	t.Helper()
+	c, err := i18n.NewCatalog(localesFS, "locales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Localizer(lang).Has(id) {
+		t.Fatalf("no message %s", id)
+	}
+	return c.Localizer(lang).T(id)
 }

@@ -216,7 +216,7 @@ func TestIntegratorPdfAndHash(t *testing.T) {
 	}
 	do(t, ctx, chromedp.WaitVisible(chromedp.ID("app-done")))
 	resp, err := app.msign.GetSignResponse(bg, pdfID, "ro")
-	if err != nil || resp.Status != client.StatusSuccess || resp.Message != messages["ro"]["Success"] || len(resp.Results) != 1 || resp.Results[0].CorrelationID != "cerere-1" {
+	if err != nil || resp.Status != client.StatusSuccess || resp.Message != testWords(t, "ro", "result.Success") || len(resp.Results) != 1 || resp.Results[0].CorrelationID != "cerere-1" {
 		t.Fatalf("GetSignResponse: %+v %v", resp, err)
 	}
 	if cert, err := x509.ParseCertificate(resp.Results[0].Certificate); err != nil || mobileid.IdentityOf(cert).IDNP != user.IDNP {
@@ -294,7 +294,7 @@ func TestIntegratorPdfAndHash(t *testing.T) {
 	if err != nil || len(vr.Results) != 3 {
 		t.Fatalf("VerifySignatures (Hash): %+v %v", vr, err)
 	}
-	if g := vr.Results[0]; !g.SignaturesValid || g.Certificates[0].SignedAt == nil || g.Message != verifyMessages["ro"][0] {
+	if g := vr.Results[0]; !g.SignaturesValid || g.Certificates[0].SignedAt == nil || g.Message != testWords(t, "ro", "verify_result.valid") {
 		t.Errorf("the hash signature: %+v %s", g, g.Report)
 	}
 	if vr.Results[1].SignaturesValid || vr.Results[2].SignaturesValid || vr.Results[2].Message == "" {

@@ -114,7 +114,7 @@ func TestIntegratorToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	sign(otherID, "/back/token-other")
-	if res := waitDone(t, app, otherID); res.Status != client.StatusFailure || len(res.Results) != 0 || res.Message != messages["en"][outcomeSignerMismatch] {
+	if res := waitDone(t, app, otherID); res.Status != client.StatusFailure || len(res.Results) != 0 || res.Message != testWords(t, "en", "result.signer-mismatch") {
 		t.Fatalf("another person's token: %+v", res)
 	}
 }

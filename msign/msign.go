@@ -231,7 +231,9 @@ func (s *Service) Name() string { return "msign" }
 // Mount adds the API (/api/v1/..., /api/openapi.json) and the pages.
 func (s *Service) Mount(g *echo.Group) {
 	g.GET("/api/openapi.json", serveOpenAPI)
-	api := g.Group("/api/v1", s.limiter, middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxUpload)), middleware.ContextTimeout(s.cfg.RequestTimeout))
+	// A browser that follows a link into the API (a signed file's
+	// download) gets an HTML page for an error, not a problem document.
+	api := g.Group("/api/v1", s.errorPages, s.limiter, middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxUpload)), middleware.ContextTimeout(s.cfg.RequestTimeout))
 	api.POST("/verifications", s.verify)
 	api.POST("/seal", s.seal)
 	api.POST("/sign-requests", s.createSignRequest)

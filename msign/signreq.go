@@ -15,9 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +65,9 @@ type signRequest struct {
 	Method   string    `json:"method"` // mobile | token
 	Status   string    `json:"status"`
 	Message  string    `json:"message,omitempty"`
+	// Failure names why a request failed, for the page's words
+	// (outcome.<Failure> in locales); Message keeps the technical detail.
+	Failure string    `json:"failure,omitempty"`
 	Created  time.Time `json:"created"`
 	Expires  time.Time `json:"expires"`
 	Level    string    `json:"level"`
@@ -112,6 +115,10 @@ func (d *signDoc) digestToSign() []byte {
 type visible struct {
 	Page   int    `json:"page"`
 	Corner string `json:"corner"`
+	// At places the stamp's lower-left corner at x, y points from the
+	// lower-left corner of the page's crop box (the sign page's preview,
+	// dragged); nil: in Corner.
+	At *[2]float64 `json:"at,omitempty"`
 }
 
 type signDoc struct {
@@ -131,7 +138,8 @@ type signDoc struct {
 	Signed     bool                   `json:"signed,omitempty"`
 	SignedHash string                 `json:"signedSha256,omitempty"`
 	SignedSize int64                  `json:"signedSize,omitempty"`
-	Downloaded bool                   `json:"downloaded,omitempty"`
+	Downloaded bool                   `json:"downloaded,omitempty"` // sent whole at least once
+	Deleted    bool                   `json:"deleted,omitempty"`    // the signed file was deleted ("done")
 }
 
 // signRequestView is the JSON answer about a sign request.
@@ -182,7 +190,7 @@ func (s *Service) view(r *signRequest, nonces []string) signRequestView {
 				dv.Nonce = nonces[i]
 			}
 		}
-		if d.Signed && !d.Downloaded {
+		if d.Signed && !d.Deleted {
 			dv.Download = fmt.Sprintf("/api/v1/sign-requests/%s/documents/%d", r.ID, i+1)
 		}
 		v.Documents = append(v.Documents, dv)
@@ -331,17 +339,33 @@ func brokenPDF(detail string) error {
 	return problem.New(http.StatusUnprocessableEntity, "broken-pdf", "Broken PDF", detail)
 }
 
-// stampRect places a 200×60 pt stamp in a corner of the page box.
-func stampRect(box pdf.Rect, corner string) [4]float64 {
-	const w, h, m = 200.0, 60.0, 30.0
-	x, y := box.LLX+m, box.LLY+m
-	if strings.HasSuffix(corner, "right") {
-		x = box.URX - m - w
+// Size of the visible stamp, and its margin from the page's edge when it
+// goes in a corner.
+const stampW, stampH, stampMargin = 200.0, 60.0, 30.0
+
+// errStampOutside: the stamp would not lie within the page's crop box.
+var errStampOutside = errors.New("the visible signature does not fit within the page")
+
+// stampRect places the 200×60 pt stamp in a corner of the page's crop box,
+// or where v.At says; it must lie within the box.
+func stampRect(box pdf.Rect, v *visible) ([4]float64, error) {
+	x, y := box.LLX+stampMargin, box.LLY+stampMargin
+	if strings.HasSuffix(v.Corner, "right") {
+		x = box.URX - stampMargin - stampW
 	}
-	if strings.HasPrefix(corner, "top") {
-		y = box.URY - m - h
+	if strings.HasPrefix(v.Corner, "top") {
+		y = box.URY - stampMargin - stampH
 	}
-	return [4]float64{x, y, x + w, y + h}
+	if v.At != nil {
+		x, y = box.LLX+v.At[0], box.LLY+v.At[1]
+	}
+	r := [4]float64{x, y, x + stampW, y + stampH}
+	const eps = 0.01 // rounding in the page's script
+	if r[0] < box.LLX-eps || r[1] < box.LLY-eps || r[2] > box.URX+eps || r[3] > box.URY+eps {
+		return r, fmt.Errorf("%w: a %.0f×%.0f pt stamp at %.0f, %.0f on a %.0f×%.0f pt page; choose a corner, or place it inside the page",
+			errStampOutside, stampW, stampH, x-box.LLX, y-box.LLY, box.URX-box.LLX, box.URY-box.LLY)
+	}
+	return r, nil
 }
 
 // safeName keeps a file name readable and harmless in a header or a page.
@@ -422,6 +446,14 @@ func (s *Service) parseSignForm(form *spooledForm) (*signParams, error) {
 				return nil, problem.New(http.StatusBadRequest, "bad-corner", "Bad corner", "corner is bottom-left, bottom-right, top-left or top-right")
 			}
 		}
+		if xs, ys := formValue(form, "x"), formValue(form, "y"); xs != "" || ys != "" {
+			x, errX := strconv.ParseFloat(xs, 64)
+			y, errY := strconv.ParseFloat(ys, 64)
+			if errX != nil || errY != nil || math.IsNaN(x) || math.IsNaN(y) || math.IsInf(x, 0) || math.IsInf(y, 0) {
+				return nil, problem.New(http.StatusBadRequest, "bad-place", "Bad stamp place", "x and y are the stamp's lower-left corner in points from the page's lower-left corner")
+			}
+			p.vis.At = &[2]float64{x, y}
+		}
 	}
 	switch p.method {
 	case "mobile":
@@ -475,6 +507,11 @@ func (s *Service) parseSignForm(form *spooledForm) (*signParams, error) {
 		box, err := checkPDF(name, data, page)
 		if err != nil {
 			return nil, err
+		}
+		if p.vis != nil {
+			if _, err := stampRect(box, p.vis); err != nil {
+				return nil, problem.New(http.StatusUnprocessableEntity, "stamp-outside", "Stamp outside the page", name+": "+err.Error())
+			}
 		}
 		p.docs = append(p.docs, uploaded{name: name, data: data, page: box})
 	}
@@ -564,7 +601,11 @@ func (s *Service) options(r *signRequest, box *pdf.Rect) (*pades.Options, error)
 	}
 	o := &pades.Options{Level: lv, Reason: r.Reason, Timestamper: s.cfg.Timestamper, Revocation: s.cfg.Revocation, ExtraCerts: s.cfg.ExtraCerts}
 	if r.Visible != nil && box != nil {
-		o.Visible = &pades.Visible{Page: r.Visible.Page, Rect: stampRect(*box, r.Visible.Corner)}
+		rect, err := stampRect(*box, r.Visible)
+		if err != nil {
+			return nil, problem.New(http.StatusUnprocessableEntity, "stamp-outside", "Stamp outside the page", err.Error())
+		}
+		o.Visible = &pades.Visible{Page: r.Visible.Page, Rect: rect}
 	}
 	return o, nil
 }
@@ -737,25 +778,26 @@ var errIDNPMismatch = errors.New("idnp mismatch")
 var errSignerMismatch = problem.New(http.StatusUnprocessableEntity, "signer-mismatch", "Not the expected signer",
 	"the certificate is another person's than the one this request is for")
 
-// mobileOutcome maps a mobile signature failure to a status and plain words.
-func mobileOutcome(err error) (string, string) {
+// mobileOutcome maps a mobile signature failure to a status, the failure's
+// name (outcome.<name> in locales: the page's words) and the API's words.
+func mobileOutcome(err error) (status, failure, msg string) {
 	switch {
 	case errors.Is(err, errIDNPMismatch):
-		return statusFailed, "The mobile signature on this phone belongs to another person (the IDNP does not match). Nothing was signed."
+		return statusFailed, "idnp_mismatch", "The mobile signature on this phone belongs to another person (the IDNP does not match). Nothing was signed."
 	case errors.Is(err, mobileid.ErrUserCancelled), errors.Is(err, mobileid.ErrWrongPIN):
-		return statusRefused, "The signature was refused on the phone. Nothing was signed."
+		return statusRefused, "refused", "The signature was refused on the phone. Nothing was signed."
 	case errors.Is(err, mobileid.ErrTimeout):
-		return statusExpired, "The phone was not answered in time. Nothing was signed; start again."
+		return statusExpired, "timeout", "The phone was not answered in time. Nothing was signed; start again."
 	case errors.Is(err, context.DeadlineExceeded):
-		return statusExpired, "The sign request expired before the phone answered. Nothing was signed; start again."
+		return statusExpired, "expired", "The sign request expired before the phone answered. Nothing was signed; start again."
 	case errors.Is(err, store.ErrNotFound):
-		return statusFailed, "The uploaded document is no longer on the server. Nothing more was signed; start again."
+		return statusFailed, "gone", "The uploaded document is no longer on the server. Nothing more was signed; start again."
 	}
 	var me *mobileid.Error
 	if errors.As(err, &me) {
-		return statusFailed, "The mobile signature failed: " + me.Err.Error() + "."
+		return statusFailed, "mobile_failed", "The mobile signature failed: " + me.Err.Error() + "."
 	}
-	return statusFailed, "Signing failed: " + err.Error()
+	return statusFailed, "failed", "Signing failed: " + err.Error()
 }
 
 // runMobile signs the documents of a mobile request one after the other,
@@ -788,13 +830,17 @@ func (s *Service) runMobile(id string, started chan struct{}) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_, _ = s.update(ctx, id, func(r *signRequest) error {
+				_, err := s.update(ctx, id, func(r *signRequest) error {
 					if r.Status != statusPending || r.Instance != s.instance {
-						return errors.New("done")
+						return errRequestEnded
 					}
 					r.Heartbeat = time.Now().UTC()
 					return nil
 				})
+				if errors.Is(err, errRequestEnded) {
+					cancel() // cancelled on its page, or taken over: stop waiting
+					return
+				}
 			}
 		}
 	}()
@@ -810,11 +856,14 @@ func (s *Service) runMobile(id string, started chan struct{}) {
 			})
 			return
 		}
-		st, msg := mobileOutcome(err)
+		st, failure, msg := mobileOutcome(err)
 		s.cfg.Log.Info("mobile signature ended", "request", id, "status", st, "err", err)
 		s.unlockPhone(context.WithoutCancel(ctx), r)
 		_, _ = s.update(context.WithoutCancel(ctx), id, func(r *signRequest) error {
-			r.Status, r.Message, r.Code, r.Current = st, msg, "", 0
+			if r.Status != statusPending {
+				return errRequestEnded // cancelled on its page: it says so already
+			}
+			r.Status, r.Failure, r.Message, r.Code, r.Current = st, failure, msg, "", 0
 			if r.System != nil && errors.Is(err, errIDNPMismatch) {
 				r.System.Outcome = outcomeSignerMismatch
 			}
@@ -834,7 +883,7 @@ func (s *Service) runMobile(id string, started chan struct{}) {
 			return
 		}
 	}
-	s.unlockPhone(ctx, r)
+	s.unlockPhone(context.WithoutCancel(ctx), r)
 }
 
 // mobileDoc signs document n of a mobile request: prepare, ask the phone
@@ -907,6 +956,11 @@ func (s *Service) mobileDoc(ctx context.Context, r *signRequest, n int, asked fu
 	res, err := pend.Wait(ctx)
 	if err != nil {
 		return err
+	}
+	// An answer that comes after the person cancelled on the page is
+	// thrown away: they were told nothing would be signed.
+	if now, err := s.load(ctx, id); err != nil || now.Status != statusPending {
+		return errRequestEnded
 	}
 	if len(res.Signature) == 0 {
 		return errors.New("the mobile signature service returned no raw signature")
@@ -1028,9 +1082,9 @@ func (s *Service) finishDoc(ctx context.Context, id string, n int, signed []byte
 		r.Signer = cert.Subject.String()
 		if n == len(r.Docs) {
 			r.Status, r.Code, r.Current = statusSigned, "", 0
-			r.Message = "Signed. Download the signed documents below; each can be downloaded once."
+			r.Message = "Signed. Download the signed documents below; they are kept until the request expires, or until you delete them."
 			if len(r.Docs) == 1 {
-				r.Message = "Signed. Download the signed document below; it can be downloaded once."
+				r.Message = "Signed. Download the signed document below; it is kept until the request expires, or until you delete it."
 			}
 		}
 		return nil
@@ -1163,7 +1217,7 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 			msg = pe.Title + ": " + pe.Detail
 		}
 		_, _ = s.update(context.WithoutCancel(ctx), r.ID, func(r *signRequest) error {
-			r.Status, r.Message = statusFailed, msg+" Nothing was signed; start again."
+			r.Status, r.Failure, r.Message = statusFailed, "token", msg+" Nothing was signed; start again."
 			if r.System != nil && errors.Is(p, errSignerMismatch) {
 				r.System.Outcome = outcomeSignerMismatch
 			}
@@ -1265,7 +1319,10 @@ func (s *Service) origin(c echo.Context) string {
 }
 
 // downloadDocument answers GET /api/v1/sign-requests/{id}/documents/{n}:
-// the signed PDF, once.
+// the signed PDF. It stays downloadable until the request expires or the
+// person deletes it ("done"), so an interrupted download can be retried or
+// resumed: Range and If-Range with the file's ETag (its SHA-256) are
+// honoured. It is marked downloaded only once its last byte was sent.
 func (s *Service) downloadDocument(c echo.Context) error {
 	ctx := c.Request().Context()
 	r, err := s.citizenRequest(ctx, c.Param("id"))
@@ -1280,19 +1337,17 @@ func (s *Service) downloadDocument(c echo.Context) error {
 	if !d.Signed {
 		return problem.New(http.StatusConflict, "not-signed", "Not signed yet", "the document is not signed (status "+r.Status+")")
 	}
-	data, err := s.cfg.Store.Take(ctx, kindSignOut, docKey(r.ID, n))
+	errGone := problem.New(http.StatusGone, "downloaded", "No longer kept",
+		"the signed document was deleted from the server (the person pressed done, or the request expired)")
+	if d.Deleted {
+		return errGone
+	}
+	data, err := s.cfg.Store.Get(ctx, kindSignOut, docKey(r.ID, n))
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
-		return problem.New(http.StatusGone, "downloaded", "Already downloaded", "each signed document can be downloaded once, and is then deleted from the server")
+		return errGone
 	}
 	if err != nil {
 		return err
-	}
-	r, err = s.update(ctx, r.ID, func(r *signRequest) error { r.Docs[n-1].Downloaded = true; return nil })
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(r.Docs, func(d signDoc) bool { return !d.Downloaded }) {
-		s.quota.release(r.ID) // every file has gone to its owner
 	}
 	name := strings.TrimSuffix(d.Name, path.Ext(d.Name)) + "-signed.pdf"
 	ascii := strings.Map(func(r rune) rune {
@@ -1301,11 +1356,110 @@ func (s *Service) downloadDocument(c echo.Context) error {
 		}
 		return r
 	}, name)
-	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, ascii, urlPathEscape(name)))
-	c.Response().Header().Set("X-Document-SHA256", d.SignedHash)
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return sizedBlob(c, "application/pdf", data)
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, ascii, urlPathEscape(name)))
+	h.Set(echo.HeaderContentType, "application/pdf")
+	h.Set("X-Document-SHA256", d.SignedHash)
+	h.Set("ETag", `"`+d.SignedHash+`"`)
+	h.Set("Cache-Control", "private, no-store")
+	w := &sentWriter{ResponseWriter: c.Response()}
+	http.ServeContent(w, c.Request(), "", time.Time{}, bytes.NewReader(data))
+	if c.Request().Method == http.MethodGet && w.reachedEnd(int64(len(data))) && !d.Downloaded {
+		_, _ = s.update(context.WithoutCancel(ctx), r.ID, func(r *signRequest) error { r.Docs[n-1].Downloaded = true; return nil })
+	}
+	return nil
 }
+
+// sentWriter counts what a response sent, to tell whether the file's last
+// byte went out.
+type sentWriter struct {
+	http.ResponseWriter
+	status int
+	sent   int64
+}
+
+func (w *sentWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *sentWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.sent += int64(n)
+	return n, err
+}
+
+// reachedEnd: the whole file was sent (200), or a range up to its last
+// byte was sent whole (206: a resumed download that completed).
+func (w *sentWriter) reachedEnd(size int64) bool {
+	switch w.status {
+	case http.StatusOK:
+		return w.sent == size
+	case http.StatusPartialContent:
+		var first, last, total int64
+		if _, err := fmt.Sscanf(w.Header().Get("Content-Range"), "bytes %d-%d/%d", &first, &last, &total); err != nil {
+			return false // several ranges: a reader, not a download
+		}
+		return total == size && last == size-1 && w.sent == last-first+1
+	}
+	return false
+}
+
+// cancelPage answers POST /sign/{id}/cancel, the waiting page's button:
+// nothing is signed, and an answer the phone gives later is thrown away.
+func (s *Service) cancelPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.citizenRequest(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	r, err = s.update(ctx, r.ID, func(x *signRequest) error {
+		if x.Status != statusPending && x.Status != statusAwaiting {
+			return errRequestEnded
+		}
+		x.Status, x.Failure, x.Message, x.Code, x.Current = statusFailed, "cancelled", "Cancelled on the page: nothing was signed.", "", 0
+		for i := range x.Docs {
+			x.Docs[i].Prepared, x.Docs[i].CMS, x.Docs[i].Mobile = nil, nil, nil
+		}
+		return nil
+	})
+	if err == nil {
+		s.unlockPhone(ctx, r)
+		s.dropFiles(ctx, r.ID, len(r.Docs))
+	} else if !errors.Is(err, errRequestEnded) {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/sign/"+c.Param("id"))
+}
+
+// donePage answers POST /sign/{id}/done: the person has the signed files
+// and has them deleted from the server now.
+func (s *Service) donePage(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.citizenRequest(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if r.Status == statusSigned {
+		s.dropFiles(ctx, r.ID, len(r.Docs))
+		if _, err := s.update(ctx, r.ID, func(x *signRequest) error {
+			for i := range x.Docs {
+				x.Docs[i].Deleted = true
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return c.Redirect(http.StatusSeeOther, "/sign/"+r.ID)
+}
+
+// errRequestEnded: the request was no longer waiting (cancelled, signed or
+// failed meanwhile).
+var errRequestEnded = errors.New("msign: the sign request has ended")
 
 func urlPathEscape(s string) string {
 	var b strings.Builder

@@ -231,6 +231,15 @@ func download(t *testing.T, e *signEnv, v signRequestView, n int) []byte {
 	return b
 }
 
+func mustGet(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, b := getURL(t, url)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return b
+}
+
 func auditCount(t *testing.T, st *store.Store) int64 {
 	t.Helper()
 	n, err := st.VerifyAudit(context.Background())
@@ -287,9 +296,20 @@ func TestSignRequestMobile(t *testing.T) {
 		signed := download(t, e, v, n)
 		checkSigned(t, e.pki, signed, "SERIALNUMBER=", "B-T")
 	}
-	// Downloaded once: gone.
+	// Downloaded once, still there (a download may have been cut), until
+	// the request is deleted.
+	if again := download(t, e, v, 1); len(again) == 0 {
+		t.Fatal("second download: empty")
+	}
+	if v = decodeView(t, mustGet(t, e.url+"/api/v1/sign-requests/"+v.ID)); !v.Documents[0].Downloaded || !v.Documents[1].Downloaded {
+		t.Fatalf("not marked downloaded: %+v", v.Documents)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, e.url+"/api/v1/sign-requests/"+v.ID, nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %v %v", resp, err)
+	}
 	resp, b = getURL(t, e.url+"/api/v1/sign-requests/"+v.ID+"/documents/1")
-	wantProblem(t, resp, b, 410, "downloaded")
+	wantProblem(t, resp, b, 404, "unknown-request")
 	if n := auditCount(t, e.store); n != 2 {
 		t.Fatalf("audit entries: %d", n)
 	}

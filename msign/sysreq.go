@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/semnat/semnat/i18n"
 	"github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pades/pdf"
@@ -192,7 +194,7 @@ func (s *Service) signResponse(ctx context.Context, sys *System, id, lang string
 	if lang == "" {
 		lang = "ro"
 	}
-	if _, ok := messages[lang]; !ok {
+	if !slices.Contains(i18n.Langs, lang) {
 		return nil, errInvalid(fmt.Sprintf("language: %q: want ro, ru or en", lang))
 	}
 	r, err := s.systemRequest(ctx, id)
@@ -203,7 +205,7 @@ func (s *Service) signResponse(ctx context.Context, sys *System, id, lang string
 		return nil, errAuthorization()
 	}
 	st := systemStatus(r)
-	resp := client.SignResponse{Status: st, Message: messageFor(lang, st, r.System.Outcome)}
+	resp := client.SignResponse{Status: st, Message: s.resultWords(lang, st, r.System.Outcome)}
 	if st == client.StatusSuccess {
 		for i, d := range r.Docs {
 			sig, err := s.cfg.Store.Get(ctx, kindSignOut, docKey(r.ID, i+1))
@@ -235,41 +237,14 @@ func systemStatus(r *signRequest) client.Status {
 	return client.StatusPending
 }
 
-// messages are GetSignResponse's messages (≤ 100 characters) by language,
-// then by status or outcome.
-var messages = map[string]map[string]string{
-	"ro": {
-		string(client.StatusPending): "Cererea așteaptă semnătura.",
-		string(client.StatusSuccess): "Documentele au fost semnate.",
-		string(client.StatusFailure): "Semnarea a eșuat sau a fost refuzată. Nimic nu a fost semnat.",
-		string(client.StatusExpired): "Cererea a expirat înainte de a fi semnată.",
-		outcomeSignerMismatch:        "Semnatarul nu este persoana așteptată. Nimic nu a fost semnat.",
-		outcomeCancelled:             "Persoana a renunțat la semnare.",
-	},
-	"ru": {
-		string(client.StatusPending): "Запрос ожидает подписи.",
-		string(client.StatusSuccess): "Документы подписаны.",
-		string(client.StatusFailure): "Подписание не удалось или было отклонено. Ничего не подписано.",
-		string(client.StatusExpired): "Срок запроса истёк до подписания.",
-		outcomeSignerMismatch:        "Подписант не является ожидаемым лицом. Ничего не подписано.",
-		outcomeCancelled:             "Лицо отказалось от подписания.",
-	},
-	"en": {
-		string(client.StatusPending): "The request is waiting for the signature.",
-		string(client.StatusSuccess): "The documents are signed.",
-		string(client.StatusFailure): "Signing failed or was refused. Nothing was signed.",
-		string(client.StatusExpired): "The request expired before it was signed.",
-		outcomeSignerMismatch:        "The signer is not the person expected. Nothing was signed.",
-		outcomeCancelled:             "The person cancelled the signing.",
-	},
-}
-
-func messageFor(lang string, st client.Status, outcome string) string {
-	m := messages[lang]
-	if st == client.StatusFailure && outcome != "" {
-		return m[outcome]
+// resultWords is GetSignResponse's message (≤ 100 characters) in lang:
+// result.<status>, or result.<outcome> for a failure with a known cause.
+func (s *Service) resultWords(lang string, st client.Status, outcome string) string {
+	l := s.web.cat.Localizer(lang)
+	if st == client.StatusFailure && outcome != "" && l.Has("result."+outcome) {
+		return l.T("result." + outcome)
 	}
-	return m[string(st)]
+	return l.T("result." + string(st))
 }
 
 // normalizeMSISDN turns a Moldovan number written as +373 69 123 456,
@@ -311,51 +286,38 @@ type sysPage struct {
 	MSISDN, Instrument                      string
 	Previews                                bool // the page draws the PDFs' pages
 	Lang                                    string
-	T                                       pageText // the page's words in Lang
+	Left                                    time.Duration // pending: the time left
 	// The POST back: set once the request has ended.
 	ReturnURL, RelayState string
 	Result                client.Status
 }
 
-// pageText is the wording of a system request's pages.
-type pageText struct {
-	Title, Document, Documents, OnPhone, Expected, Code, Compare, SignWith, Mobile, Token string
-	Phone, Certificate, Sign, Cancel, Signed, NotSigned, Back, Continue                   string
-}
-
-// pageTexts are the pages' words by the request's lang (ro, ru, en).
-var pageTexts = map[string]pageText{
-	"ro": {Title: "Semnare pentru", Document: "Documentul", Documents: "Documentele", OnPhone: "pe telefon acum",
-		Expected: "Semnatarul așteptat", Code: "Cod de verificare", Compare: "Comparați-l cu codul de pe telefon înainte de a introduce PIN-ul.",
-		SignWith: "Semnați cu", Mobile: "Semnătura mobilă", Token: "Token USB (agentul semnat)", Phone: "Numărul de telefon",
-		Certificate: "Certificatul", Sign: "Semnează", Cancel: "Renunță", Signed: "Semnat", NotSigned: "Nesemnat",
-		Back: "Înapoi la", Continue: "Continuă"},
-	"ru": {Title: "Подписание для", Document: "Документ", Documents: "Документы", OnPhone: "сейчас на телефоне",
-		Expected: "Ожидаемый подписант", Code: "Код проверки", Compare: "Сравните его с кодом на телефоне, прежде чем ввести PIN.",
-		SignWith: "Подписать с помощью", Mobile: "Мобильная подпись", Token: "USB-токен (агент semnat)", Phone: "Номер телефона",
-		Certificate: "Сертификат", Sign: "Подписать", Cancel: "Отказаться", Signed: "Подписано", NotSigned: "Не подписано",
-		Back: "Назад в", Continue: "Продолжить"},
-	"en": {Title: "Signing for", Document: "The document", Documents: "The documents", OnPhone: "on the phone now",
-		Expected: "Expected signer", Code: "Verification code", Compare: "Compare it with the code on your phone before entering your PIN.",
-		SignWith: "Sign with", Mobile: "Mobile signature", Token: "USB token (semnat agent)", Phone: "Phone number",
-		Certificate: "Certificate", Sign: "Sign", Cancel: "Cancel", Signed: "Signed", NotSigned: "Not signed",
-		Back: "Back to", Continue: "Continue"},
-}
-
 type sysDoc struct{ Name, Kind, SHA256, Preview string }
 
-func (s *Service) sysPageOf(r *signRequest) *sysPage {
-	lang := r.System.Lang
-	if _, ok := pageTexts[lang]; !ok {
-		lang = "ro"
+// sysLang is the language of a system request's pages: ?lang= on the
+// page, else the one the system asked for.
+func sysLang(c echo.Context, r *signRequest) string {
+	if l := i18n.FromQuery(c.Request()); l != "" {
+		return i18n.Choose(c.Response(), c.Request())
 	}
-	p := &sysPage{ID: r.ID, System: r.System.Name, Lang: lang, T: pageTexts[lang], Description: r.System.Description, ExpectedSigner: r.IDNP, Status: r.Status,
-		Message: r.Message, Code: r.Code, Current: r.Current, Total: len(r.Docs), MSISDN: r.System.MSISDN, Instrument: r.System.Instrument}
+	if slices.Contains(i18n.Langs, r.System.Lang) {
+		return r.System.Lang
+	}
+	return i18n.Default
+}
+
+func (s *Service) sysPageOf(lang string, r *signRequest) *sysPage {
+	l := s.web.cat.Localizer(lang)
+	p := &sysPage{ID: r.ID, System: r.System.Name, Lang: lang, Description: r.System.Description, ExpectedSigner: r.IDNP, Status: r.Status,
+		Message: statusWords(l, r), Code: r.Code, Current: r.Current, Total: len(r.Docs), MSISDN: r.System.MSISDN, Instrument: r.System.Instrument}
 	if p.Description == "" {
 		p.Description = r.System.Short
 	}
+	if r.Status == statusPending {
+		p.Left = time.Until(r.Expires).Round(time.Second)
+	}
 	for i, d := range r.Docs {
-		sd := sysDoc{Name: d.Name, Kind: "SHA-256 hash", SHA256: d.SHA256}
+		sd := sysDoc{Name: d.Name, Kind: l.T("sys.hash_kind"), SHA256: d.SHA256}
 		if r.System.ContentType == client.ContentPdf {
 			sd.Kind = "PDF"
 			if !d.Signed && (r.Status == statusCreated || r.Status == statusPending || r.Status == statusAwaiting) {
@@ -366,7 +328,7 @@ func (s *Service) sysPageOf(r *signRequest) *sysPage {
 	}
 	if st := systemStatus(r); st != client.StatusPending {
 		p.Result, p.ReturnURL, p.RelayState = st, r.System.ReturnURL, r.System.RelayState
-		p.Message = messageFor(lang, st, r.System.Outcome)
+		p.Message = s.resultWords(lang, st, r.System.Outcome)
 	}
 	return p
 }
@@ -375,13 +337,20 @@ func (s *Service) sysPageOf(r *signRequest) *sysPage {
 // it; once it has ended, the form that takes the browser back to the
 // system (sent by the page's script, or by the person without one).
 func (s *Service) requestPage(c echo.Context, status int, r *signRequest, msg string) error {
-	p := s.sysPageOf(r)
+	lang := sysLang(c, r)
+	c.Set(langKey, lang)
+	p := s.sysPageOf(lang, r)
 	s.signCSP(c) // the page may talk to the local token agent
 	if p.Result != "" && p.ReturnURL != "" {
-		return s.render(c, http.StatusOK, "return", pageData{Title: "MSign", Sys: p})
+		return s.render(c, http.StatusOK, "return", pageData{Title: "MSign", Sys: p, Lang: lang})
 	}
-	return s.render(c, status, "request", pageData{Title: "MSign: " + r.System.Name, Sys: p, Error: msg,
+	return s.render(c, status, "request", pageData{Title: "MSign: " + r.System.Name, Sys: p, Error: msg, Lang: lang,
 		Refresh: r.Status == statusPending})
+}
+
+// sysWords is a message in the language of a system request's pages.
+func (s *Service) sysWords(c echo.Context, r *signRequest, id string) string {
+	return s.web.cat.Localizer(sysLang(c, r)).T(id)
 }
 
 // documentToSign answers GET /{id}/documents/{n}: the PDF to be signed,
@@ -442,8 +411,8 @@ func (s *Service) arrive(c echo.Context) error {
 			return errInvalid(fmt.Sprintf("RelayState: %d bytes, at most %d", len(relay), client.MaxRelayState))
 		}
 		lang := val(client.ParamLang)
-		if _, ok := messages[lang]; !ok {
-			lang = "ro"
+		if !slices.Contains(i18n.Langs, lang) {
+			lang = i18n.Default
 		}
 		instrument := val(client.ParamInstrument)
 		switch instrument {
@@ -511,20 +480,22 @@ func (s *Service) systemSign(c echo.Context) error {
 		return err
 	}
 	if c.FormValue(client.ParamInstrument) != "mobile" {
-		return s.requestPage(c, http.StatusBadRequest, r, "A USB token signs through the page's script and the semnat agent: enable JavaScript, or choose the mobile signature.")
+		return s.requestPage(c, http.StatusBadRequest, r, s.sysWords(c, r, "sys.use_js"))
 	}
 	phone := normalizeMSISDN(c.FormValue(client.ParamMSISDN))
 	if phone == "" {
-		return s.requestPage(c, http.StatusBadRequest, r, "This is not a Moldovan mobile number: write it as 069123456, 0 69 123 456 or +37369123456.")
+		r.System.MSISDN = c.FormValue(client.ParamMSISDN) // shown again, to be corrected
+		return s.requestPage(c, http.StatusBadRequest, r, s.sysWords(c, r, "problem.bad-phone"))
 	}
 	if s.cfg.Mobile == nil {
-		return s.requestPage(c, http.StatusServiceUnavailable, r, "The mobile signature is not available on this server.")
+		return s.requestPage(c, http.StatusServiceUnavailable, r, s.sysWords(c, r, "problem.method-unavailable"))
 	}
 	r.Phone = phone
 	if err := s.lockPhone(ctx, r); err != nil {
 		var pe *problem.Error
 		if errors.As(err, &pe) {
-			return s.requestPage(c, pe.Status, r, pe.Title+": "+pe.Detail)
+			_, words, _ := s.errorWords(s.web.cat.Localizer(sysLang(c, r)), err)
+			return s.requestPage(c, pe.Status, r, words)
 		}
 		return err
 	}
@@ -552,21 +523,21 @@ func (s *Service) systemCancel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.Status == statusPending {
-		return s.requestPage(c, http.StatusConflict, r, "The phone is being asked: refuse the signature on the phone to cancel.")
-	}
-	if _, err := s.update(ctx, r.ID, func(x *signRequest) error {
-		if x.Status != statusCreated && x.Status != statusAwaiting {
+	// While the phone is asked too: its answer is then thrown away.
+	if r, err = s.update(ctx, r.ID, func(x *signRequest) error {
+		if x.Status != statusCreated && x.Status != statusAwaiting && x.Status != statusPending {
 			return errAlreadyStarted
 		}
-		x.Status, x.Message, x.System.Outcome = statusFailed, "Cancelled: nothing was signed.", outcomeCancelled
+		x.Status, x.Failure, x.Message, x.System.Outcome = statusFailed, "cancelled", "Cancelled: nothing was signed.", outcomeCancelled
+		x.Code, x.Current = "", 0
 		for i := range x.Docs {
-			x.Docs[i].Prepared, x.Docs[i].CMS = nil, nil
+			x.Docs[i].Prepared, x.Docs[i].CMS, x.Docs[i].Mobile = nil, nil, nil
 		}
 		return nil
 	}); err != nil {
 		return err
 	}
+	s.unlockPhone(ctx, r)
 	s.dropFiles(ctx, r.ID, len(r.Docs))
 	return c.Redirect(http.StatusSeeOther, "/"+r.ID)
 }

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/semnat/semnat/cms"
+	"github.com/semnat/semnat/i18n"
 	"github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/tsa"
@@ -46,13 +48,6 @@ func (s *Service) verifySignaturesAPI(c echo.Context) error {
 	return c.JSON(http.StatusOK, resp)
 }
 
-// verifyMessages are VerificationResult's messages by language.
-var verifyMessages = map[string][2]string{ // valid, not valid
-	"ro": {"Toate semnăturile sunt valide.", "Nu toate semnăturile sunt valide."},
-	"ru": {"Все подписи действительны.", "Не все подписи действительны."},
-	"en": {"All signatures are valid.", "Not all signatures are valid."},
-}
-
 // verifySignatures is VerifySignatures of the REST and SOAP faces. A
 // signature is valid when nothing failed and its integrity, value and
 // chain to the trust anchors are confirmed; the full report says more
@@ -62,8 +57,7 @@ func (s *Service) verifySignatures(ctx context.Context, req *client.Verification
 	if lang == "" {
 		lang = "ro"
 	}
-	msgs, ok := verifyMessages[lang]
-	if !ok {
+	if !slices.Contains(i18n.Langs, lang) {
 		return nil, errInvalid(fmt.Sprintf("Language: %q: want ro, ru or en", req.Language))
 	}
 	switch {
@@ -102,9 +96,9 @@ func (s *Service) verifySignatures(ctx context.Context, req *client.Verification
 			res.SignaturesValid = res.SignaturesValid && c.SignatureValid
 		}
 		if res.SignaturesValid {
-			res.Message = msgs[0]
+			res.Message = s.web.cat.Localizer(lang).T("verify_result.valid")
 		} else if res.Message == "" {
-			res.Message = msgs[1]
+			res.Message = s.web.cat.Localizer(lang).T("verify_result.invalid")
 		}
 		out.Results = append(out.Results, res)
 	}

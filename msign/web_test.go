@@ -83,12 +83,12 @@ func TestWebPages(t *testing.T) {
 	token := m[1]
 	ct, body = form(map[string]string{"_csrf": token}, "a.pdf", doc)
 	resp, b = fetch(t, c, "POST", e.url+"/verify", ct, body)
-	if resp.StatusCode != 200 || !strings.Contains(b, "This document has no signatures") {
+	if resp.StatusCode != 200 || !strings.Contains(b, "Acest document nu are semnături") {
 		t.Fatalf("verify with CSRF token: %d %s", resp.StatusCode, b)
 	}
 	ct, body = form(map[string]string{"_csrf": token}, "a.pdf", []byte("not a pdf"))
 	resp, b = fetch(t, c, "POST", e.url+"/verify", ct, body)
-	if resp.StatusCode != 422 || !strings.Contains(b, "not a PDF") {
+	if resp.StatusCode != 422 || !strings.Contains(b, "Acesta nu este un fișier PDF.") {
 		t.Fatalf("verify a non-PDF: %d %s", resp.StatusCode, b)
 	}
 
@@ -96,7 +96,7 @@ func TestWebPages(t *testing.T) {
 	// a good request leads to its status page.
 	ct, body = form(map[string]string{"_csrf": token, "method": "mobile", "phone": "12", "reason": "Test"}, "a.pdf", doc)
 	resp, b = fetch(t, c, "POST", e.url+"/sign", ct, body)
-	if resp.StatusCode != 400 || !strings.Contains(b, "Bad phone number") || !strings.Contains(b, `value="Test"`) {
+	if resp.StatusCode != 400 || !strings.Contains(b, "nu este un număr de mobil din Moldova") || !strings.Contains(b, `value="Test"`) {
 		t.Fatalf("sign form, bad phone: %d %s", resp.StatusCode, b)
 	}
 	ct, body = form(map[string]string{"_csrf": token, "method": "mobile", "phone": "+37300000001", "level": "B-B"}, "a.pdf", doc)
@@ -123,7 +123,7 @@ func TestWebPages(t *testing.T) {
 	}
 	b2, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 403 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(b2), "reload the page") {
+	if resp.StatusCode != 403 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(b2), "Reîncărcați pagina") {
 		t.Fatalf("CSRF error page: %d %s", resp.StatusCode, b2)
 	}
 }

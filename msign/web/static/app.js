@@ -5,6 +5,16 @@
 (function () {
   function $(id) { return document.getElementById(id); }
 
+  // The page's words in its language (data-words on <body>, from the
+  // server's locales/*.toml: js.*); {name} placeholders are filled here.
+  let words = {};
+  try { words = JSON.parse(document.body.dataset.words || "{}"); } catch (e) { /* none */ }
+  function w(id, vars) {
+    let s = words[id] || id;
+    Object.keys(vars || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(vars[k])); });
+    return s;
+  }
+
   function say(el, text, isError) {
     if (!el) return;
     el.textContent = text;
@@ -24,7 +34,7 @@
   // loadCertificates fills sel with the agent's signing certificates and
   // returns them ([] when the agent is absent or has none).
   async function loadCertificates(agent, sel, status) {
-    say(status, "Looking for the semnat agent…");
+    say(status, w("looking"));
     sel.textContent = "";
     let certs;
     try {
@@ -32,20 +42,27 @@
       if (!resp.ok) throw new Error(await problemText(resp));
       certs = await resp.json();
     } catch (e) {
-      say(status, "The semnat agent is not running on this computer (or refused this page). Start it with “semnat agent”, plug in your token, then choose USB token again.", true);
+      say(status, w("agent_missing") + " ", true);
+      const help = $("agent-help");
+      if (status && help) { // the way to install the agent, where the message is
+        const a = document.createElement("a");
+        a.href = help.href;
+        a.textContent = help.textContent;
+        status.appendChild(a);
+      }
       return [];
     }
     if (!certs.length) {
-      say(status, "The agent found no signing certificate on the token. Is the token plugged in?", true);
+      say(status, w("no_certs"), true);
       return [];
     }
     certs.forEach(function (c, i) {
       const o = document.createElement("option");
       o.value = String(i);
-      o.textContent = (c.label ? c.label + " – " : "") + c.subject + " (valid until " + (c.notAfter || "").slice(0, 10) + ")";
+      o.textContent = (c.label ? c.label + " – " : "") + c.subject + " (" + w("valid_until", { date: (c.notAfter || "").slice(0, 10) }) + ")";
       sel.appendChild(o);
     });
-    say(status, "Choose your certificate, then sign.");
+    say(status, w("choose_cert"));
     return certs;
   }
 
@@ -57,10 +74,10 @@
     const item = function (d) { return { hash: d.hash, scheme: d.scheme || "", digest: d.digest, nonce: d.nonce, document: d.name }; };
     const calls = batch
       ? [{ path: "/v1/sign-batch", body: { certificateId: cert.id, documents: req.documents.map(item) },
-           say: "Confirm on the agent and enter your PIN once for the " + req.documents.length + " document(s)" }]
+           say: w("confirm_batch", { n: req.documents.length }) }]
       : req.documents.map(function (d) {
           return { path: "/v1/sign", body: Object.assign({ certificateId: cert.id }, item(d)),
-                   say: "Confirm on the agent and enter your PIN: " + d.name + " (" + d.n + " of " + req.documents.length + ")" };
+                   say: w("confirm_doc", { name: d.name, n: d.n, total: req.documents.length }) };
         });
     const out = [];
     for (const call of calls) {
@@ -70,23 +87,23 @@
         sr = await fetch(agent + call.path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(call.body) });
       } catch (e) {
         withdraw();
-        say(status, "The semnat agent stopped answering. Nothing was signed.", true); return false;
+        say(status, w("agent_stopped"), true); return false;
       }
       if (!sr.ok) {
         withdraw();
         let type = "";
         try { type = (await sr.clone().json()).type || ""; } catch (e) { /* not JSON */ }
-        if (type.endsWith(":agent-refused")) { say(status, "You refused the signature in the agent. Nothing was signed.", true); return false; }
-        if (type.endsWith(":agent-pin-incorrect")) { say(status, "The token refused the PIN. Nothing was signed; check the PIN and try again.", true); return false; }
-        if (type.endsWith(":agent-pin-locked")) { say(status, "The token's PIN is locked; unblock it with the PUK. Nothing was signed.", true); return false; }
-        say(status, "The token did not sign: " + await problemText(sr), true); return false;
+        if (type.endsWith(":agent-refused")) { say(status, w("refused"), true); return false; }
+        if (type.endsWith(":agent-pin-incorrect")) { say(status, w("pin_incorrect"), true); return false; }
+        if (type.endsWith(":agent-pin-locked")) { say(status, w("pin_locked"), true); return false; }
+        say(status, w("token_failed") + " (" + await problemText(sr) + ")", true); return false;
       }
       const s = await sr.json();
       (batch ? s.signatures : [s]).forEach(function (x, i) {
         out.push({ signature: x.signature, binding: x.binding, nonce: req.documents[out.length].nonce });
       });
     }
-    say(status, "Finishing the signatures…");
+    say(status, w("finishing"));
     const resp = await fetch("/api/v1/sign-requests/" + encodeURIComponent(req.id) + "/complete", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ documents: out })
     });
@@ -116,9 +133,9 @@
       if (method() !== "token") return; // mobile: the ordinary form POST
       ev.preventDefault();
       const cert = certs[Number(certSel.value)];
-      if (!cert) { say(status, "Choose a certificate first (the agent must be running).", true); return; }
+      if (!cert) { say(status, w("choose_first"), true); return; }
       button.disabled = true;
-      sign(agent, cert).catch(function (e) { say(status, "Signing failed: " + e.message, true); })
+      sign(agent, cert).catch(function (e) { say(status, w("failed") + " (" + e.message + ")", true); })
         .finally(function () { button.disabled = false; });
     });
   }
@@ -134,7 +151,7 @@
       fd.set("method", "token");
       fd.set("certificate", cert.certificate);
       fd.set("chain", (cert.chain || []).join(","));
-      say(status, "Preparing the documents…");
+      say(status, w("preparing"));
       const resp = await fetch("/api/v1/sign-requests", { method: "POST", body: fd });
       if (!resp.ok) { say(status, await problemText(resp), true); return; }
       const req = await resp.json();
@@ -151,7 +168,7 @@
     const status = $("msign-status");
     const id = msignForm.dataset.id;
     tokenForm(msignForm, "Instrument", $("msign-mobile"), $("msign-token"), $("msign-cert"), status, $("msign-sign"), async function (agent, cert) {
-      say(status, "Preparing the documents…");
+      say(status, w("preparing"));
       const resp = await fetch("/" + encodeURIComponent(id) + "/token", {
         method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": msignForm.elements["_csrf"].value },
         body: JSON.stringify({ certificate: cert.certificate, chain: cert.chain || [] })
@@ -182,16 +199,28 @@
         const resp = await fetch("/api/v1/sign-requests/" + encodeURIComponent(id), { headers: { "Accept": "application/json" } });
         if (resp.ok) {
           const r = await resp.json();
-          if (r.status !== "pending") { window.location.reload(); return; }
-          say($("state"), r.message || "");
-          const code = $("code");
-          if (code && r.verificationCode && code.textContent !== r.verificationCode) code.textContent = r.verificationCode;
-          else if (!code && r.verificationCode) { window.location.reload(); return; }
+          // The page's words are the server's, in the page's language:
+          // any change (another code, the end) reloads it.
+          if (r.status !== "pending" || (r.verificationCode || "") !== (req.dataset.code || "")) { window.location.reload(); return; }
         }
       } catch (e) { /* try again */ }
       setTimeout(poll, 1000);
     };
     setTimeout(poll, 1000);
+  }
+  // ---- the time left to answer (status and request pages) ----
+  const left = $("time-left");
+  if (left && left.dataset.seconds) {
+    const end = Date.now() + Number(left.dataset.seconds) * 1000;
+    const two = function (n) { return (n < 10 ? "0" : "") + n; };
+    const tick = function () {
+      const s = Math.max(0, Math.round((end - Date.now()) / 1000));
+      const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = s % 60;
+      left.textContent = h > 0 ? h + " " + w("unit_h") + " " + two(m) + " " + w("unit_min")
+        : m > 0 ? m + " " + w("unit_min") + " " + two(sec) + " " + w("unit_s") : sec + " " + w("unit_s");
+      if (s > 0) setTimeout(tick, 1000);
+    };
+    tick();
   }
 })();
 
