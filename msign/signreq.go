@@ -61,13 +61,13 @@ const maxDocuments = 10
 
 // signRequest is the state of one sign request, kept in the store.
 type signRequest struct {
-	ID       string    `json:"id"`
-	Method   string    `json:"method"` // mobile | token
-	Status   string    `json:"status"`
-	Message  string    `json:"message,omitempty"`
+	ID      string `json:"id"`
+	Method  string `json:"method"` // mobile | token
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
 	// Failure names why a request failed, for the page's words
 	// (outcome.<Failure> in locales); Message keeps the technical detail.
-	Failure string    `json:"failure,omitempty"`
+	Failure  string    `json:"failure,omitempty"`
 	Created  time.Time `json:"created"`
 	Expires  time.Time `json:"expires"`
 	Level    string    `json:"level"`
