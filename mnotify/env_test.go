@@ -282,7 +282,11 @@ func simple(subject, body string, to ...client.Recipient) client.NotificationReq
 	return client.NotificationRequest{Subject: client.Texts{Ro: subject}, Body: client.Texts{Ro: body}, Recipients: to}
 }
 
-func email(addr string) client.Recipient { return client.Recipient{Value: addr, Type: client.RecipientEmail} }
-func person(idnp string) client.Recipient { return client.Recipient{Value: idnp, Type: client.RecipientIdnp} }
+func email(addr string) client.Recipient {
+	return client.Recipient{Value: addr, Type: client.RecipientEmail}
+}
+func person(idnp string) client.Recipient {
+	return client.Recipient{Value: idnp, Type: client.RecipientIdnp}
+}
 
 var _ = fmt.Sprint

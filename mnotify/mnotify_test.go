@@ -369,7 +369,10 @@ func TestContactsAndPreferences(t *testing.T) {
 	if _, has := emailStatus(n, maria); has || len(n.Recipients[0].Channels) != 1 {
 		t.Errorf("a Medium notification to an inbox-only person: %+v", n.Recipients)
 	}
-	waitFor(t, e.asp, high, "e-mailed", func(n *client.Notification) bool { ch, _ := emailStatus(n, maria); return ch.Status == client.StatusSent })
+	waitFor(t, e.asp, high, "e-mailed", func(n *client.Notification) bool {
+		ch, _ := emailStatus(n, maria)
+		return ch.Status == client.StatusSent
+	})
 	if err := e.portal.DeleteContact(ctx, maria); err != nil {
 		t.Fatal(err)
 	}
