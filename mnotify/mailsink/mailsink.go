@@ -9,8 +9,8 @@ package mailsink
 import (
 	"bytes"
 	"crypto/tls"
-	"encoding/base64"
 	"embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
