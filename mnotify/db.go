@@ -15,7 +15,9 @@ import (
 // The tables: a notification (its texts as JSON), one delivery per
 // recipient and channel (its status, attempts and job), the contact
 // registry and the templates. Times are Unix nanoseconds.
-var schema = store.Schema{Name: "mnotify",
+// Schema is MNotify's tables (the commands that manage the contact
+// registry create them as New does).
+var Schema = store.Schema{Name: "mnotify",
 	SQLite: `
 CREATE TABLE IF NOT EXISTS mnotify_notifications (
 	id       TEXT    PRIMARY KEY,

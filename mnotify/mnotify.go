@@ -70,7 +70,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := cfg.Store.CreateSchema(ctx, schema); err != nil {
+	if err := cfg.Store.CreateSchema(ctx, Schema); err != nil {
 		return nil, err
 	}
 	jo := cfg.Jobs

@@ -161,6 +161,7 @@ Exit codes (every command):
 		newMSignCmd(a),
 		newMPassCmd(a),
 		newMPowerCmd(a),
+		newMNotifyCmd(a),
 		newAgentCmd(a),
 		newAuditCmd(a),
 	)
