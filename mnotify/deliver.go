@@ -21,7 +21,9 @@ func (emailArgs) Kind() string { return "mnotify.email" }
 
 // emailWorker sends a delivery's e-mail: Pending → Sending → Sent, back to
 // Pending (with the error) for a retry, Failed when the relay refuses for
-// good or the attempts run out. A delivery cancelled meanwhile is left.
+// good or the attempts run out. A delivery cancelled before is left; one
+// cancelled while it is sent (Cancelling) ends Cancelled, or Sent if the
+// relay took it.
 type emailWorker struct {
 	jobs.WorkerDefaults[emailArgs]
 	s *Service
@@ -38,6 +40,11 @@ func (w *emailWorker) Work(ctx context.Context, j *jobs.Job[emailArgs]) error {
 		var err error
 		d, err = scanDelivery(tx.QueryRowForUpdate(ctx, `SELECT `+deliveryCols+` FROM mnotify_deliveries WHERE id = ?`, id))
 		if err != nil {
+			return err
+		}
+		if d.Status == client.StatusCancelling { // cancelled while an attempt that died was under way
+			d.Status = client.StatusCancelled
+			_, err := tx.Exec(ctx, `UPDATE mnotify_deliveries SET status = ?, updated = ? WHERE id = ?`, d.Status, s.st.Now().UnixNano(), id)
 			return err
 		}
 		if d.Status != client.StatusPending && d.Status != client.StatusSending { // cancelled, sent or failed
@@ -87,13 +94,24 @@ func (w *emailWorker) Work(ctx context.Context, j *jobs.Job[emailArgs]) error {
 	}
 }
 
-// finish records the outcome of an attempt (if the delivery is still
-// Sending) and returns ret to the queue.
+// finish records the outcome of an attempt and returns ret to the queue;
+// a delivery cancelled during the attempt (Cancelling) is Cancelled unless
+// the relay took the message.
 func (w *emailWorker) finish(ctx context.Context, id int64, status, lastErr string, ret error) error {
 	s := w.s
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE mnotify_deliveries SET status = ?, last_error = ?, updated = ? WHERE id = ? AND status = ?`,
-			status, lastErr, s.st.Now().UnixNano(), id, client.StatusSending)
+		var cur string
+		if err := tx.QueryRowForUpdate(ctx, `SELECT status FROM mnotify_deliveries WHERE id = ?`, id).Scan(&cur); err != nil {
+			return err
+		}
+		switch {
+		case cur == client.StatusCancelling && status != client.StatusSent:
+			status, ret = client.StatusCancelled, jobs.Cancel(errors.New("the notification was cancelled"))
+		case cur != client.StatusSending && cur != client.StatusCancelling:
+			return nil // changed by someone else meanwhile: theirs stands
+		}
+		_, err := tx.Exec(ctx, `UPDATE mnotify_deliveries SET status = ?, last_error = ?, updated = ? WHERE id = ?`,
+			status, lastErr, s.st.Now().UnixNano(), id)
 		return err
 	})
 	if err != nil {

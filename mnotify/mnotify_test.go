@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -381,5 +382,47 @@ func TestContactsAndPreferences(t *testing.T) {
 	}
 	if _, err := e.portal.SetContact(ctx, client.Contact{IDNP: maria, Email: "x@example.md\r\nBcc: y@example.md"}); !errors.Is(err, client.ErrInvalid) {
 		t.Errorf("an address with a header in it: %v, want ErrInvalid", err)
+	}
+}
+
+// TestCancelWhileSending: a delivery cancelled while its attempt is under
+// way (a relay that hangs) is Cancelling, then Cancelled when the attempt
+// ends, and not tried again.
+func TestCancelWhileSending(t *testing.T) {
+	ctx := context.Background()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // accept and say nothing
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	relay := relayAt(ln.Addr().String())
+	relay.Timeout = 1500 * time.Millisecond
+	e := newEnv(t, sqliteDSN(t), relay)
+	id := mustSend(t, e.asp, simple("Agățat", "Text", email("a@example.md")))
+	waitFor(t, e.asp, id, "sending", func(n *client.Notification) bool {
+		ch, _ := emailStatus(n, "a@example.md")
+		return ch.Status == client.StatusSending
+	})
+	n, err := e.asp.Cancel(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, _ := emailStatus(n, "a@example.md"); ch.Status != client.StatusCancelling {
+		t.Fatalf("cancelled while sending: %s, want Cancelling", ch.Status)
+	}
+	n = waitFor(t, e.asp, id, "cancelled", func(n *client.Notification) bool { return n.Status == client.StatusCancelled })
+	time.Sleep(2 * time.Second) // a retry would be Sending again by now
+	n, _ = e.asp.Get(ctx, id)
+	if ch, _ := emailStatus(n, "a@example.md"); ch.Status != client.StatusCancelled || ch.Attempts != 1 {
+		t.Errorf("after the attempt: %+v, want Cancelled after one attempt", ch)
 	}
 }

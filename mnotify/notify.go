@@ -181,7 +181,7 @@ func (s *Service) Send(ctx context.Context, system string, req client.Notificati
 }
 
 // rank orders the statuses of progress.
-var rank = map[string]int{client.StatusPending: 0, client.StatusSending: 1, client.StatusSent: 2, client.StatusDelivered: 3, client.StatusRead: 4}
+var rank = map[string]int{client.StatusPending: 0, client.StatusSending: 1, client.StatusCancelling: 1, client.StatusSent: 2, client.StatusDelivered: 3, client.StatusRead: 4}
 
 // sum sums up statuses: the furthest a delivery went (a person who read
 // the inbox has the notification, whatever the e-mail does) for a
@@ -314,22 +314,24 @@ func (s *Service) Notifications(ctx context.Context, system string, page, size i
 	return out, total, nil
 }
 
-// Cancel cancels the deliveries of system's notification that are still
-// Pending, and their jobs, in one transaction (ErrNothingToCancel when
-// none is).
+// Cancel cancels the deliveries of system's notification not made yet,
+// in one transaction: a Pending one and its job are Cancelled; one being
+// sent is Cancelling until its attempt ends (Cancelled, or Sent if the
+// relay took it). ErrNothingToCancel when none is left.
 func (s *Service) Cancel(ctx context.Context, system, id string) (*client.Notification, error) {
 	if _, err := s.Notification(ctx, system, id); err != nil {
 		return nil, err
 	}
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
-		rows, err := s.st.Query(ctx, `SELECT id, job FROM mnotify_deliveries WHERE notification = ? AND status = ?`, id, client.StatusPending)
+		rows, err := s.st.Query(ctx, `SELECT id, job FROM mnotify_deliveries WHERE notification = ? AND status IN (?, ?)`,
+			id, client.StatusPending, client.StatusSending)
 		if err != nil {
 			return err
 		}
-		type pending struct{ id, job int64 }
-		var list []pending
+		type open struct{ id, job int64 }
+		var list []open
 		for rows.Next() {
-			var p pending
+			var p open
 			if err := rows.Scan(&p.id, &p.job); err != nil {
 				rows.Close()
 				return err
@@ -339,18 +341,19 @@ func (s *Service) Cancel(ctx context.Context, system, id string) (*client.Notifi
 		rows.Close()
 		n := 0
 		for _, p := range list {
-			// Guarded: a worker that moved it to Sending meanwhile wins.
+			// Under the row's lock: the worker may have moved it meanwhile.
 			var st string
 			if err := tx.QueryRowForUpdate(ctx, `SELECT status FROM mnotify_deliveries WHERE id = ?`, p.id).Scan(&st); err != nil {
 				return err
 			}
-			if st != client.StatusPending {
+			next := map[string]string{client.StatusPending: client.StatusCancelled, client.StatusSending: client.StatusCancelling}[st]
+			if next == "" {
 				continue
 			}
-			if _, err := tx.Exec(ctx, `UPDATE mnotify_deliveries SET status = ?, updated = ? WHERE id = ?`, client.StatusCancelled, s.st.Now().UnixNano(), p.id); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE mnotify_deliveries SET status = ?, updated = ? WHERE id = ?`, next, s.st.Now().UnixNano(), p.id); err != nil {
 				return err
 			}
-			if p.job != 0 {
+			if p.job != 0 && next == client.StatusCancelled {
 				if _, err := s.q.CancelTx(ctx, tx, p.job); err != nil && !errors.Is(err, jobs.ErrNotFound) {
 					return err
 				}

@@ -119,15 +119,17 @@ const (
 // a recipient and a notification: Pending → Sending → Sent → Delivered →
 // Read; Cancelled; Failed. E-mail ends at Sent (the relay took it); the
 // inbox is Delivered when the message is in it and Read when the person
-// opened it.
+// opened it. A delivery being sent when it is cancelled is Cancelling
+// until the attempt ends: Cancelled, or Sent if the relay took it.
 const (
-	StatusPending   = "Pending"
-	StatusSending   = "Sending"
-	StatusSent      = "Sent"
-	StatusDelivered = "Delivered"
-	StatusRead      = "Read"
-	StatusCancelled = "Cancelled"
-	StatusFailed    = "Failed"
+	StatusPending    = "Pending"
+	StatusSending    = "Sending"
+	StatusSent       = "Sent"
+	StatusDelivered  = "Delivered"
+	StatusRead       = "Read"
+	StatusCancelling = "Cancelling"
+	StatusCancelled  = "Cancelled"
+	StatusFailed     = "Failed"
 )
 
 // TemplateRef names a template and its variables: a JSON object as a
