@@ -273,6 +273,9 @@ func ParseVariables(s string) (map[string]string, error) {
 	}
 	for k, v := range raw {
 		var str string
+		if string(v) == "null" { // Unmarshal into a string leaves it "" for null
+			return nil, Invalid("template.variables: %s: want a string, number or boolean, not null", k)
+		}
 		if err := json.Unmarshal(v, &str); err == nil {
 			out[k] = str
 			continue
