@@ -55,19 +55,7 @@ func AddSystem(ctx context.Context, st *store.Store, actor string, n NewSystem) 
 
 // Systems lists the registered systems by name.
 func Systems(ctx context.Context, st *store.Store) ([]System, error) {
-	list, err := st.Systems(ctx, storeService)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]System, 0, len(list))
-	for i := range list {
-		sys, err := systemOf(&list[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *sys)
-	}
-	return out, nil
+	return sysauth.List(ctx, st, storeService, systemOf)
 }
 
 func systemOf(s *store.System) (*System, error) {
@@ -75,15 +63,11 @@ func systemOf(s *store.System) (*System, error) {
 	if err := json.Unmarshal(s.Settings, &set); err != nil {
 		return nil, fmt.Errorf("mnotify: system %s: settings: %w", s.Name, err)
 	}
-	sys := &System{Name: s.Name, Cabinet: set.Cabinet, Created: s.Created}
-	if s.Cert != nil {
-		c, err := x509.ParseCertificate(s.Cert)
-		if err != nil {
-			return nil, fmt.Errorf("mnotify: system %s: certificate: %w", s.Name, err)
-		}
-		sys.Cert = c
+	cert, err := sysauth.Cert(s)
+	if err != nil {
+		return nil, fmt.Errorf("mnotify: %w", err)
 	}
-	return sys, nil
+	return &System{Name: s.Name, Cabinet: set.Cabinet, Created: s.Created, Cert: cert}, nil
 }
 
 const systemKey = "mnotify.system"

@@ -251,6 +251,19 @@ Cabinet systems keep it over the API (PUT /api/Contact/{idnp}).`,
 	return cmd
 }
 
+// openMNotifyStore opens the store of sf with MNotify's tables in it.
+func openMNotifyStore(cmd *cobra.Command, a *app, sf *storeFlags) (*store.Store, error) {
+	st, err := sf.open(cmd.Flags(), a.log)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.CreateSchema(cmd.Context(), mnotify.Schema); err != nil {
+		st.Close()
+		return nil, withCode(exitFailed, err)
+	}
+	return st, nil
+}
+
 func newMNotifyContactsSetCmd(a *app) *cobra.Command {
 	var sf storeFlags
 	var c mnotifyclient.Contact
@@ -264,14 +277,11 @@ func newMNotifyContactsSetCmd(a *app) *cobra.Command {
 			if err := c.Check(); err != nil {
 				return withCode(exitUsage, err)
 			}
-			st, err := sf.open(cmd.Flags(), a.log)
+			st, err := openMNotifyStore(cmd, a, &sf)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := st.CreateSchema(cmd.Context(), mnotify.Schema); err != nil {
-				return withCode(exitFailed, err)
-			}
 			if _, err := mnotify.SetContact(cmd.Context(), st, cliActor(), c); err != nil {
 				return withCode(exitFailed, err)
 			}
@@ -293,14 +303,11 @@ func newMNotifyContactsListCmd(a *app) *cobra.Command {
 		Short: "List the contact registry",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sf.open(cmd.Flags(), a.log)
+			st, err := openMNotifyStore(cmd, a, &sf)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := st.CreateSchema(cmd.Context(), mnotify.Schema); err != nil {
-				return withCode(exitFailed, err)
-			}
 			list, err := mnotify.Contacts(cmd.Context(), st)
 			if err != nil {
 				return withCode(exitFailed, err)
@@ -325,14 +332,11 @@ func newMNotifyContactsRemoveCmd(a *app) *cobra.Command {
 		Short: "Forget a person's contact",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := sf.open(cmd.Flags(), a.log)
+			st, err := openMNotifyStore(cmd, a, &sf)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := st.CreateSchema(cmd.Context(), mnotify.Schema); err != nil {
-				return withCode(exitFailed, err)
-			}
 			if err := mnotify.DeleteContact(cmd.Context(), st, cliActor(), args[0]); err != nil {
 				if errors.Is(err, mnotify.ErrNotFound) {
 					return withCode(exitUsage, err)
