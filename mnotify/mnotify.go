@@ -40,7 +40,9 @@ type Config struct {
 	// e-mail addresses are refused, people get their inbox only).
 	SMTP *SMTP
 	// Jobs tunes the delivery queue (its Queue is "mnotify"); the zero
-	// value retries an e-mail 12 times over about six hours.
+	// value retries an e-mail 12 times over about 11 hours (river's n⁴ s backoff), bounds an
+	// attempt to 2 minutes and sends again, after 5 minutes, one whose
+	// process died mid-attempt.
 	Jobs jobs.Options
 }
 
@@ -77,6 +79,15 @@ func New(cfg Config) (*Service, error) {
 	jo.Queue = "mnotify"
 	if jo.MaxAttempts == 0 {
 		jo.MaxAttempts = 12
+	}
+	// An attempt is bounded by the relay's timeout (1 minute by default);
+	// one whose process died is taken up again after 5 minutes, not the
+	// queue's hour.
+	if jo.JobTimeout == 0 {
+		jo.JobTimeout = 2 * time.Minute
+	}
+	if jo.RescueAfter == 0 {
+		jo.RescueAfter = 5 * time.Minute
 	}
 	if jo.Log == nil {
 		jo.Log = log

@@ -115,7 +115,7 @@ E-mail goes through the relay of --smtp-addr: STARTTLS is required of it
 unless --smtp-tls says otherwise, and a login (--smtp-user, the password
 from --smtp-password-file or $SEMNAT_SMTP_PASSWORD, never a flag) is only
 sent over TLS or to a relay on loopback. A relay that is down is retried
-with backoff (12 attempts over about six hours); a refusal (5xx) fails the
+with backoff (12 attempts over about 11 hours); a refusal (5xx) fails the
 delivery at once. The other settings are those of 'semnat serve' (store,
 address, TLS, logs): each a flag, $SEMNAT_NAME or a NAME = VALUE line of the
 --config file.`,
