@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/semnat/semnat/mnotify"
 	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/mpower"
 	"github.com/semnat/semnat/msign"
@@ -34,6 +35,9 @@ type Config struct {
 	// MPower is the registry of powers of representation and its check
 	// API (its Store and Log default to the ones above).
 	MPower *mpower.Config
+	// MNotify is the notification service and its REST API (its Store and
+	// Log default to the ones above).
+	MNotify *mnotify.Config
 	// PKIServices and MobileSim, when set, are mounted: /ocsp, /crl/, /ca/,
 	// /tsa and /mid-api/, /rest/service, /sim/.
 	PKIServices http.Handler
@@ -49,6 +53,8 @@ type Server struct {
 	MSign  *msign.Service  // nil when not mounted
 	MPass  *mpass.Service  // nil when not mounted
 	MPower *mpower.Service // nil when not mounted
+
+	MNotify *mnotify.Service // nil when not mounted
 }
 
 // New builds the server and its services.
@@ -100,6 +106,21 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.MPower = m
+		s.Mount(m)
+	}
+	if cfg.MNotify != nil {
+		mc := *cfg.MNotify
+		if mc.Store == nil {
+			mc.Store = cfg.Store
+		}
+		if mc.Log == nil {
+			mc.Log = cfg.Log
+		}
+		m, err := mnotify.New(mc)
+		if err != nil {
+			return nil, err
+		}
+		s.MNotify = m
 		s.Mount(m)
 	}
 	if h := cfg.PKIServices; h != nil {

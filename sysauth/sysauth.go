@@ -98,6 +98,37 @@ func Remove(ctx context.Context, st *store.Store, actor, service, name string) e
 	return err
 }
 
+// List lists the systems of service by name, each made into the
+// service's own type by of.
+func List[T any](ctx context.Context, st *store.Store, service string, of func(*store.System) (*T, error)) ([]T, error) {
+	list, err := st.Systems(ctx, service)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(list))
+	for i := range list {
+		sys, err := of(&list[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *sys)
+	}
+	return out, nil
+}
+
+// Cert parses the TLS client certificate of a registered system (nil for
+// one with an API key).
+func Cert(s *store.System) (*x509.Certificate, error) {
+	if s.Cert == nil {
+		return nil, nil
+	}
+	c, err := x509.ParseCertificate(s.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("system %s: certificate: %w", s.Name, err)
+	}
+	return c, nil
+}
+
 // Authenticate finds the system of service making an API request: by its
 // TLS client certificate (issuer and serial number; verified by the
 // listener under --client-ca, or the very certificate registered), else by

@@ -22,6 +22,7 @@ import (
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/internal/httpserve"
 	"github.com/semnat/semnat/internal/secret"
+	mnotifyclient "github.com/semnat/semnat/mnotify/client"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/mpass/demorp"
@@ -363,6 +364,12 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	mp.Verify = pades.VerifyOptions{Roots: p.RootPool(), Online: true, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
 	mp.Seal, mp.SealChain = seal.Key, append([]*x509.Certificate{seal.Cert}, seal.Chain...)
 	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mpassCfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp}
+	mn, sink, err := demoMNotify()
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	defer sink.Close()
+	sc.MNotify = mn
 	if err := f.hostConfig(&sc); err != nil {
 		return err
 	}
@@ -371,6 +378,10 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		return withCode(exitFailed, err)
 	}
 	defer srv.Close()
+	mountMailSink(srv, sink)
+	if err := seedMNotify(ctx, st, key); err != nil {
+		return withCode(exitFailed, fmt.Errorf("seeding MNotify: %w", err))
+	}
 	if err := demoRelyingService(ctx, srv, base); err != nil {
 		return withCode(exitFailed, err)
 	}
@@ -390,6 +401,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  MPass (SAML):  " + base + mpass.PathMetadata + "   (relying services: `semnat mpass sp add --metadata FILE --data " + data + "`)",
 		"  log in:        " + base + demorp.Path + "/   (a demo service: log in with a virtual phone, PIN " + mobileid.DefaultPIN1 + ")",
 		"  MPower:        GET " + base + mpowerclient.PathCodeTrueOne + "?AuthorizationCode=…, POST " + base + mpowerclient.PathGrants + "   (X-API-Key from " + keyPath + "; type " + demoMPowerCode + ")",
+		"  MNotify:       POST " + base + mnotifyclient.PathNotifications + "   (X-API-Key from " + keyPath + "); e-mail received: " + base + mnotifyclient.PathReceiver,
 		"  TSA / OCSP:    " + base + testcerts.TSAPath + "   " + base + testcerts.OCSPPath,
 		"  mobile (MSSP): " + base + "/mid-api   " + base + "/rest/service",
 		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + " to sign, " + mobileid.DefaultPIN1 + " to log in)",
