@@ -1,0 +1,331 @@
+// Package mpay is MPay, the payment gateway of egov-flows §4: the service
+// provider (SP) owns the order, MPay owns the payment. The payer comes
+// from the SP's page (POST /service/pay) or starts at MPay; MPay pulls the
+// order from the SP (GetOrderDetails, again whenever the payer comes back:
+// the latest answer wins), the payer pays at the simulated card processor
+// (cardsim), and MPay pushes the signed ConfirmOrderPayment to the SP until
+// the SP acknowledges it; PaymentID is the idempotency key on both sides.
+// The payer gets a receipt ("Notă de plată") sealed by MPay's key.
+//
+// SPs are registered (AddService) with their endpoint and the certificate
+// their answers are signed with; the REST/JSON face of the protocol and its
+// detached JWS signatures are in mpay/spkit. Invoices follow one state
+// machine (model.go); the Ledger keeps invoices, payments and the signed
+// messages as evidence in the store, each change in one transaction with
+// its audit event. Amounts are integers in minor units (bani).
+package mpay
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/semnat/semnat/mpay/cardsim"
+	"github.com/semnat/semnat/mpay/spkit"
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/store"
+)
+
+// Config configures MPay.
+type Config struct {
+	Store *store.Store // required
+	Log   *slog.Logger
+	// Key and Cert (with Chain, leaf's issuers) are MPay's: they sign the
+	// messages to SPs and seal the receipts. Required.
+	Key   crypto.Signer
+	Cert  *x509.Certificate
+	Chain []*x509.Certificate
+	// Timestamper, and Revocation with ExtraCerts, raise the receipts'
+	// seal to B-T and B-LT (B-B without them).
+	Timestamper pades.Timestamper
+	Revocation  pades.RevocationSource
+	ExtraCerts  [][]byte
+	// HTTP calls the SPs (a 10 s time-out when nil).
+	HTTP *http.Client
+	// Card tunes the simulated card processor.
+	Card cardsim.Options
+	// RetryBase and RetryMax bound the back-off between confirmation
+	// attempts (250 ms and 5 min when zero); Poll is how often due
+	// deliveries and expirations are looked for (200 ms when zero).
+	RetryBase, RetryMax, Poll time.Duration
+}
+
+// Service is MPay as a service.Service.
+type Service struct {
+	cfg    Config
+	log    *slog.Logger
+	ledger *Ledger
+	caller *spkit.Caller
+	proc   *cardsim.Processor
+
+	wake   chan struct{}
+	stop   context.CancelFunc
+	done   sync.WaitGroup
+	closed sync.Once
+}
+
+// New builds MPay, creates its tables and starts its delivery worker.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("mpay: a store is required")
+	}
+	if cfg.Key == nil || cfg.Cert == nil {
+		return nil, errors.New("mpay: MPay's key and certificate are required (they sign the messages to service providers and the receipts)")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 250 * time.Millisecond
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = 5 * time.Minute
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 200 * time.Millisecond
+	}
+	signer, err := spkit.NewSigner(cfg.Key, cfg.Cert)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := NewLedger(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), wake: make(chan struct{}, 1),
+		caller: &spkit.Caller{Signer: signer, HTTP: cfg.HTTP, Now: cfg.Store.Now}}
+	wctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.done.Add(1)
+	go s.work(wctx)
+	return s, nil
+}
+
+// Ledger is MPay's ledger.
+func (s *Service) Ledger() *Ledger { return s.ledger }
+
+// Name is "mpay".
+func (s *Service) Name() string { return "mpay" }
+
+// Close stops the delivery worker and waits for it; deliveries not done
+// are taken up again at the next start (they are in the store).
+func (s *Service) Close() error {
+	s.closed.Do(func() {
+		s.stop()
+		s.done.Wait()
+	})
+	return nil
+}
+
+// poke wakes the worker: a confirmation is due now.
+func (s *Service) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// work pushes due confirmations and expires invoices until ctx ends.
+// It is the one place deliveries run from, to be moved onto the durable
+// job queue (jobs/) as it is.
+func (s *Service) work(ctx context.Context) {
+	defer s.done.Done()
+	t := time.NewTicker(s.cfg.Poll)
+	defer t.Stop()
+	lastExpire := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+		now := s.cfg.Store.Now()
+		if now.Sub(lastExpire) > time.Second {
+			lastExpire = now
+			if _, err := s.ledger.ExpireDue(ctx, now); err != nil && ctx.Err() == nil {
+				s.log.Error("mpay: expiring invoices", "err", err)
+			}
+		}
+		for ctx.Err() == nil {
+			due, err := s.ledger.Due(ctx, now, 64, 30*time.Second)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("mpay: due confirmations", "err", err)
+				}
+				break
+			}
+			if len(due) == 0 {
+				break
+			}
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, 16)
+			for i := range due {
+				wg.Add(1)
+				sem <- struct{}{}
+				go func(p *Payment) {
+					defer func() { <-sem; wg.Done() }()
+					s.deliver(ctx, p)
+				}(&due[i])
+			}
+			wg.Wait()
+			now = s.cfg.Store.Now()
+		}
+	}
+}
+
+// deliver pushes one payment's confirmation to its SP once; on failure
+// the next attempt is set after a back-off.
+func (s *Service) deliver(ctx context.Context, p *Payment) {
+	ex, err := s.confirm(ctx, p)
+	if err == nil {
+		if err := s.ledger.Delivered(ctx, p, ex); err != nil && ctx.Err() == nil {
+			s.log.Error("mpay: recording a delivery", "payment", p.ID, "err", err)
+		}
+		return
+	}
+	if ctx.Err() != nil {
+		return // stopping: the lease runs out and the next start tries again
+	}
+	next := s.cfg.Store.Now().Add(s.backoff(p.Attempts + 1))
+	s.log.Warn("mpay: confirmation not acknowledged", "payment", p.ID, "attempt", p.Attempts+1, "err", err)
+	if err := s.ledger.Undelivered(ctx, p, ex, err.Error(), next); err != nil && ctx.Err() == nil {
+		s.log.Error("mpay: recording a failed delivery", "payment", p.ID, "err", err)
+	}
+}
+
+// backoff is the wait before attempt n+1: doubling from RetryBase, capped
+// at RetryMax, with a quarter of jitter.
+func (s *Service) backoff(n int) time.Duration {
+	d := s.cfg.RetryBase
+	for i := 1; i < n && d < s.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	if d > s.cfg.RetryMax {
+		d = s.cfg.RetryMax
+	}
+	return d - time.Duration(rand.Int64N(int64(d)/4+1))
+}
+
+// confirm sends the confirmation of p.
+func (s *Service) confirm(ctx context.Context, p *Payment) (*spkit.Exchange, error) {
+	in, err := scanInvoice(s.cfg.Store.QueryRow(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE id = ?`, p.InvoiceID))
+	if err != nil {
+		return nil, err
+	}
+	sp, err := LookupService(ctx, s.cfg.Store, in.ServiceID)
+	if err != nil {
+		return nil, err
+	}
+	c := spkit.PaymentConfirmation{ServiceID: in.ServiceID, OrderKey: in.OrderKey, InvoiceID: in.ID, PaymentID: p.ID,
+		PaidAt: p.PaidAt.UTC(), TotalAmount: p.Amount, Currency: p.Currency,
+		Properties: map[string]string{"Bank": "semnat card simulator (Card)", "AuthCode": p.AuthCode}}
+	c.Lines = splitLines(in.Order.Lines, p.Amount)
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return s.caller.ConfirmOrderPayment(cctx, sp.Endpoint, sp.Cert, c)
+}
+
+// splitLines spreads amount over the order's lines in their order.
+func splitLines(lines []spkit.OrderLine, amount int64) []spkit.ConfirmedLine {
+	var out []spkit.ConfirmedLine
+	for i, l := range lines {
+		a := min(l.AmountDue, amount)
+		if i == len(lines)-1 {
+			a = amount // an advance goes to the last line
+		}
+		if a <= 0 {
+			continue
+		}
+		out = append(out, spkit.ConfirmedLine{LineID: l.LineID, Amount: a})
+		amount -= a
+	}
+	return out
+}
+
+// Pull asks the SP for an order and records the answer (ErrNotFound for
+// an unregistered ServiceID; a *spkit.Fault for the SP's refusal).
+func (s *Service) Pull(ctx context.Context, serviceID, orderKey, returnURL, lang string) (*Invoice, error) {
+	sp, err := LookupService(ctx, s.cfg.Store, serviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUnknownService
+	}
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	o, ex, err := s.caller.GetOrderDetails(cctx, sp.Endpoint, sp.Cert, spkit.OrderDetailsQuery{ServiceID: serviceID, OrderKey: orderKey, Language: lang})
+	if err != nil {
+		return nil, err
+	}
+	return s.ledger.Pulled(ctx, o, returnURL, ex)
+}
+
+// ErrUnknownService: no SP of that ServiceID is registered.
+var ErrUnknownService = errors.New("mpay: unknown service")
+
+// PayCard pays amount of the invoice by card: the payment is started, the
+// processor asked, its answer recorded.
+func (s *Service) PayCard(ctx context.Context, invoiceToken string, amount int64, c cardsim.Card) (*Payment, error) {
+	p, err := s.ledger.Start(ctx, invoiceToken, amount, "card", c.Last4())
+	if err != nil {
+		return nil, err
+	}
+	// The processor's answer must be recorded even when the payer's
+	// request is gone.
+	actx := context.WithoutCancel(ctx)
+	r, err := s.proc.Authorize(actx, c, amount, s.cfg.Store.Now())
+	if err != nil {
+		r = cardsim.Result{Outcome: cardsim.Declined, Reason: err.Error()}
+	}
+	return s.settle(actx, p.ID, r)
+}
+
+func (s *Service) settle(ctx context.Context, pid string, r cardsim.Result) (*Payment, error) {
+	var o Outcome
+	switch r.Outcome {
+	case cardsim.Approved:
+		o = Outcome{State: PayApproved, AuthCode: r.AuthCode}
+	case cardsim.Challenge:
+		o = Outcome{State: PayChallenge}
+	case cardsim.Delayed:
+		o = Outcome{State: PayAuthorizing, ApproveAt: r.ApproveAt}
+	default:
+		o = Outcome{State: PayDeclined, Reason: string(r.Outcome) + ": " + r.Reason}
+	}
+	p, err := s.ledger.Settle(ctx, pid, o)
+	if err == nil && p.State == PayApproved {
+		s.poke()
+	}
+	return p, err
+}
+
+// Challenge answers a payment's 3-D Secure page with code.
+func (s *Service) Challenge(ctx context.Context, pid, code string) (*Payment, error) {
+	return s.settle(ctx, pid, s.proc.Challenge(code))
+}
+
+// Refresh completes a delayed approval whose time came.
+func (s *Service) Refresh(ctx context.Context, p *Payment) (*Payment, error) {
+	if p.State != PayAuthorizing || p.ApproveAt.IsZero() || s.cfg.Store.Now().Before(p.ApproveAt) {
+		return p, nil
+	}
+	q, err := s.settle(ctx, p.ID, cardsim.Result{Outcome: cardsim.Approved, AuthCode: "D" + p.ID[len(p.ID)-5:]})
+	if errors.Is(err, ErrTransition) { // settled meanwhile
+		return s.ledger.Payment(ctx, p.ID)
+	}
+	return q, err
+}
