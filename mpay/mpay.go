@@ -55,6 +55,8 @@ type Config struct {
 	// attempts (250 ms and 5 min when zero); Poll is how often due
 	// deliveries and expirations are looked for (200 ms when zero).
 	RetryBase, RetryMax, Poll time.Duration
+	// CallTimeout bounds one call of an SP (15 s when zero).
+	CallTimeout time.Duration
 }
 
 // Service is MPay as a service.Service.
@@ -90,6 +92,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.RetryMax <= 0 {
 		cfg.RetryMax = 5 * time.Minute
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 15 * time.Second
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 200 * time.Millisecond
@@ -233,7 +238,7 @@ func (s *Service) confirm(ctx context.Context, p *Payment) (*spkit.Exchange, err
 		PaidAt: p.PaidAt.UTC(), TotalAmount: p.Amount, Currency: p.Currency,
 		Properties: map[string]string{"Bank": "semnat card simulator (Card)", "AuthCode": p.AuthCode}}
 	c.Lines = splitLines(in.Order.Lines, p.Amount)
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	return s.caller.ConfirmOrderPayment(cctx, sp.Endpoint, sp.Cert, c)
 }
@@ -265,7 +270,7 @@ func (s *Service) Pull(ctx context.Context, serviceID, orderKey, returnURL, lang
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	o, ex, err := s.caller.GetOrderDetails(cctx, sp.Endpoint, sp.Cert, spkit.OrderDetailsQuery{ServiceID: serviceID, OrderKey: orderKey, Language: lang})
 	if err != nil {
