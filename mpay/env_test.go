@@ -30,6 +30,7 @@ const serviceID = "MDS02"
 type env struct {
 	st       *store.Store
 	svc      *mpay.Service
+	cfg      mpay.Config
 	url      string // MPay
 	sp       *demosp.SP
 	spURL    string // the SP's page; its endpoint is spURL+"/sp"
@@ -78,7 +79,7 @@ func newEnv(t *testing.T, mod func(*mpay.Config)) *env {
 		Endpoint: spSrv.URL + "/sp", Face: mpay.FaceREST, Cert: cert, WebhookSecret: "0123456789abcdef0123"}); err != nil {
 		t.Fatal(err)
 	}
-	return &env{st: st, svc: svc, url: srv.URL, sp: sp, spURL: spSrv.URL, spSigner: signer, pki: pki, pkiURL: pkiURL}
+	return &env{st: st, svc: svc, cfg: cfg, url: srv.URL, sp: sp, spURL: spSrv.URL, spSigner: signer, pki: pki, pkiURL: pkiURL}
 }
 
 func amount(a int64) *int64 { return &a }

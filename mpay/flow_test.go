@@ -364,3 +364,34 @@ func TestSPAnswerMustBeSignedByItsKey(t *testing.T) {
 		t.Fatalf("foreign return URL: %d", resp.StatusCode)
 	}
 }
+
+// TestDeliverySurvivesRestart: a confirmation the SP did not acknowledge
+// before MPay stopped is delivered by the next MPay on the same store.
+func TestDeliverySurvivesRestart(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sp.FailFirst.Store(1 << 30)
+	e.sp.Put(demosp.Order{Key: "D-1", Reason: "Taxă", Amount: amount(2500)})
+	inv := e.checkout(t, "D-1")
+	_, payURL, body := e.payCard(t, inv, cardsim.CardApprove, "25")
+	if payURL == "" {
+		t.Fatal(body)
+	}
+	pid := paymentIDOf(payURL)
+	waitFor(t, "a failed attempt", func() bool { c, _ := e.sp.Confirmed(); return c[pid] > 0 })
+	if err := e.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.sp.FailFirst.Store(0)
+	svc2, err := mpay.New(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc2.Close()
+	waitFor(t, "the delivery after the restart", func() bool {
+		p, err := svc2.Ledger().Payment(context.Background(), pid)
+		return err == nil && !p.ConfirmedAt.IsZero()
+	})
+	if _, pays := e.sp.Confirmed(); pays[pid].TotalAmount != 2500 {
+		t.Fatalf("the SP has %+v", pays[pid])
+	}
+}

@@ -129,6 +129,12 @@ var (
 // change in one transaction with its audit event.
 type Ledger struct {
 	st *store.Store
+	// onApproved and onDueDate, when set, run in the transaction that
+	// approves a payment (its confirmation is due) and that gives an
+	// invoice a new due date (its expiry is due): the durable jobs are
+	// enqueued with the change or not at all.
+	onApproved func(context.Context, *store.Tx, *Payment) error
+	onDueDate  func(context.Context, *store.Tx, *Invoice) error
 }
 
 // NewLedger creates MPay's tables if needed.
@@ -382,6 +388,9 @@ func (l *Ledger) Pulled(ctx context.Context, o *spkit.OrderDetails, returnURL st
 			if err := addEvidence(ctx, tx, in.ID, "", ex); err != nil {
 				return err
 			}
+			if err := l.dueDate(ctx, tx, in, time.Time{}); err != nil {
+				return err
+			}
 			out = in
 			_, err = tx.Append(ctx, store.Event{Actor: in.ServiceID, Action: "mpay-invoice-create", Subject: in.ID,
 				Details: map[string]string{"orderKey": in.OrderKey, "amountDue": amountText(in.AmountDue), "currency": in.Currency, "state": string(in.State)}})
@@ -400,12 +409,16 @@ func (l *Ledger) Pulled(ctx context.Context, o *spkit.OrderDetails, returnURL st
 			return nil
 		}
 		before := fmt.Sprintf("%s %s %s %v", in.State, amountText(in.AmountDue), in.Status, in.DueAt)
+		oldDue := in.DueAt
 		in.apply(o)
 		in.State, in.Updated = next, now
 		if returnURL != "" {
 			in.ReturnURL = returnURL
 		}
 		if err := l.saveInvoice(ctx, tx, in); err != nil {
+			return err
+		}
+		if err := l.dueDate(ctx, tx, in, oldDue); err != nil {
 			return err
 		}
 		out = in
@@ -417,6 +430,17 @@ func (l *Ledger) Pulled(ctx context.Context, o *spkit.OrderDetails, returnURL st
 		return err
 	})
 	return out, err
+}
+
+// dueDate schedules the expiry of a payable invoice whose due date is new.
+func (l *Ledger) dueDate(ctx context.Context, tx *store.Tx, in *Invoice, old time.Time) error {
+	if l.onDueDate == nil || in.DueAt.IsZero() || in.DueAt.Equal(old) || !in.State.Payable() {
+		return nil
+	}
+	if err := l.onDueDate(ctx, tx, in); err != nil {
+		return fmt.Errorf("mpay: scheduling the expiry of %s: %w", in.ID, err)
+	}
+	return nil
 }
 
 func amountText(a *int64) string {
@@ -533,42 +557,14 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 			return err
 		}
 		out = p
+		if p.State == PayApproved && l.onApproved != nil {
+			if err := l.onApproved(ctx, tx, p); err != nil {
+				return fmt.Errorf("mpay: scheduling the confirmation of %s: %w", p.ID, err)
+			}
+		}
 		_, err = tx.Append(ctx, store.Event{Actor: "processor", Action: "mpay-payment-" + string(p.State), Subject: p.ID,
 			Details: map[string]string{"invoice": in.ID, "amount": FormatAmount(p.Amount), "currency": p.Currency, "reason": p.Reason, "invoiceState": string(in.State)}})
 		return err
-	})
-	return out, err
-}
-
-// Due lists up to n payments whose confirmation is due at now, and leases
-// them for lease (their next attempt moves on by lease), so that two
-// workers (or instances) do not push the same one at once.
-func (l *Ledger) Due(ctx context.Context, now time.Time, n int, lease time.Duration) ([]Payment, error) {
-	var out []Payment
-	err := l.st.InTx(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+paymentCols+` FROM mpay_payments WHERE next_attempt <= ? ORDER BY next_attempt LIMIT ?`, now.UnixNano(), n)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			p, err := scanPayment(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, *p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, p := range out {
-			if _, err := tx.Exec(ctx, `UPDATE mpay_payments SET next_attempt = ? WHERE id = ? AND next_attempt = ?`,
-				now.Add(lease).UnixNano(), p.ID, p.NextAttempt.UnixNano()); err != nil {
-				return err
-			}
-		}
-		return nil
 	})
 	return out, err
 }
@@ -609,48 +605,31 @@ func (l *Ledger) Undelivered(ctx context.Context, p *Payment, ex *spkit.Exchange
 	})
 }
 
-// ExpireDue expires the payable invoices whose due date passed.
-func (l *Ledger) ExpireDue(ctx context.Context, now time.Time) (int, error) {
-	rows, err := l.st.Query(ctx, `SELECT id FROM mpay_invoices WHERE state IN (?, ?, ?) AND due_at > 0 AND due_at < ?`,
-		Created, Failed, Partial, now.UnixNano())
-	if err != nil {
-		return 0, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	n := 0
-	for _, id := range ids {
-		err := l.st.InTx(ctx, func(tx *store.Tx) error {
-			in, err := l.lockInvoice(ctx, tx, `id = ?`, id)
-			if err != nil {
-				return err
-			}
-			next, err := Next(in.State, EvExpire)
-			if err != nil || in.DueAt.IsZero() || !now.After(in.DueAt) {
-				return nil // paid or started meanwhile
-			}
-			in.State, in.Updated = next, now
-			if err := l.saveInvoice(ctx, tx, in); err != nil {
-				return err
-			}
-			n++
-			_, err = tx.Append(ctx, store.Event{Actor: "mpay", Action: "mpay-invoice-expire", Subject: in.ID,
-				Details: map[string]string{"dueAt": in.DueAt.UTC().Format(time.RFC3339)}})
+// expireOne expires an invoice if it is payable and its due date passed
+// (false: paid, started or given a new due date meanwhile).
+func (l *Ledger) expireOne(ctx context.Context, id string, now time.Time) (bool, error) {
+	done := false
+	err := l.st.InTx(ctx, func(tx *store.Tx) error {
+		in, err := l.lockInvoice(ctx, tx, `id = ?`, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		} else if err != nil {
 			return err
-		})
-		if err != nil {
-			return n, err
 		}
-	}
-	return n, nil
+		next, err := Next(in.State, EvExpire)
+		if err != nil || in.DueAt.IsZero() || !now.After(in.DueAt) {
+			return nil
+		}
+		in.State, in.Updated = next, now
+		if err := l.saveInvoice(ctx, tx, in); err != nil {
+			return err
+		}
+		done = true
+		_, err = tx.Append(ctx, store.Event{Actor: "mpay", Action: "mpay-invoice-expire", Subject: in.ID,
+			Details: map[string]string{"dueAt": in.DueAt.UTC().Format(time.RFC3339)}})
+		return err
+	})
+	return done, err
 }
 
 // Receipt is a payment's stored receipt (nil when not made yet).

@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/semnat/semnat/jobs"
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/spkit"
 	"github.com/semnat/semnat/pades"
@@ -52,8 +53,8 @@ type Config struct {
 	// Card tunes the simulated card processor.
 	Card cardsim.Options
 	// RetryBase and RetryMax bound the back-off between confirmation
-	// attempts (250 ms and 5 min when zero); Poll is how often due
-	// deliveries and expirations are looked for (200 ms when zero).
+	// attempts (250 ms and 5 min when zero); Poll is how often the job
+	// queue looks for work (200 ms when zero).
 	RetryBase, RetryMax, Poll time.Duration
 	// CallTimeout bounds one call of an SP (15 s when zero).
 	CallTimeout time.Duration
@@ -67,9 +68,7 @@ type Service struct {
 	caller *spkit.Caller
 	proc   *cardsim.Processor
 
-	wake   chan struct{}
-	stop   context.CancelFunc
-	done   sync.WaitGroup
+	queue  *jobs.Queue
 	closed sync.Once
 }
 
@@ -109,12 +108,32 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), wake: make(chan struct{}, 1),
+	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card),
 		caller: &spkit.Caller{Signer: signer, HTTP: cfg.HTTP, Now: cfg.Store.Now}}
-	wctx, stop := context.WithCancel(context.Background())
-	s.stop = stop
-	s.done.Add(1)
-	go s.work(wctx)
+	// Retried until acknowledged: at RetryMax apart, a year of attempts.
+	maxAttempts := int(365*24*time.Hour/cfg.RetryMax) + 32
+	s.queue, err = jobs.New(ctx, cfg.Store, jobs.Options{Queue: "mpay", Workers: 16, PollInterval: cfg.Poll, Backoff: s.backoff,
+		MaxAttempts: maxAttempts, JobTimeout: cfg.CallTimeout + 30*time.Second, RescueAfter: cfg.CallTimeout + time.Minute, Log: cfg.Log})
+	if err != nil {
+		return nil, err
+	}
+	if err := jobs.Register(s.queue, jobs.WorkFunc(s.deliver)); err != nil {
+		return nil, err
+	}
+	if err := jobs.Register(s.queue, jobs.WorkFunc(s.expire)); err != nil {
+		return nil, err
+	}
+	l.onApproved = func(ctx context.Context, tx *store.Tx, p *Payment) error {
+		_, err := s.queue.EnqueueTx(ctx, tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true})
+		return err
+	}
+	l.onDueDate = func(ctx context.Context, tx *store.Tx, in *Invoice) error {
+		_, err := s.queue.EnqueueTx(ctx, tx, ExpireArgs{InvoiceID: in.ID, DueAt: in.DueAt.UnixNano()}, &jobs.EnqueueOpts{RunAt: in.DueAt, Unique: true})
+		return err
+	}
+	if err := s.queue.Start(context.Background()); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -124,91 +143,66 @@ func (s *Service) Ledger() *Ledger { return s.ledger }
 // Name is "mpay".
 func (s *Service) Name() string { return "mpay" }
 
-// Close stops the delivery worker and waits for it; deliveries not done
-// are taken up again at the next start (they are in the store).
+// Close stops the job queue and waits for the running jobs; deliveries
+// not done are taken up again at the next start (they are in the store).
 func (s *Service) Close() error {
+	var err error
 	s.closed.Do(func() {
-		s.stop()
-		s.done.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = s.queue.Stop(ctx)
 	})
-	return nil
+	return err
 }
 
-// poke wakes the worker: a confirmation is due now.
-func (s *Service) poke() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+// ConfirmArgs is the job that pushes a payment's confirmation to its SP,
+// enqueued in the transaction that records the approval and retried with
+// back-off until the SP acknowledges it.
+type ConfirmArgs struct {
+	PaymentID string `json:"paymentID" river:"unique"`
+}
+
+// Kind names the job.
+func (ConfirmArgs) Kind() string { return "mpay.confirm" }
+
+// ExpireArgs is the job that expires an invoice at its due date (a new
+// due date makes a new job; a stale one finds nothing to do).
+type ExpireArgs struct {
+	InvoiceID string `json:"invoiceID" river:"unique"`
+	DueAt     int64  `json:"dueAt" river:"unique"` // Unix nanoseconds
+}
+
+// Kind names the job.
+func (ExpireArgs) Kind() string { return "mpay.expire" }
+
+// deliver pushes one payment's confirmation to its SP; an error makes the
+// queue try again after the back-off.
+func (s *Service) deliver(ctx context.Context, j *jobs.Job[ConfirmArgs]) error {
+	p, err := s.ledger.Payment(ctx, j.Args.PaymentID)
+	if errors.Is(err, ErrNotFound) {
+		return jobs.Cancel(err)
+	} else if err != nil {
+		return err
 	}
-}
-
-// work pushes due confirmations and expires invoices until ctx ends.
-// It is the one place deliveries run from, to be moved onto the durable
-// job queue (jobs/) as it is.
-func (s *Service) work(ctx context.Context) {
-	defer s.done.Done()
-	t := time.NewTicker(s.cfg.Poll)
-	defer t.Stop()
-	lastExpire := time.Time{}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.wake:
-		}
-		now := s.cfg.Store.Now()
-		if now.Sub(lastExpire) > time.Second {
-			lastExpire = now
-			if _, err := s.ledger.ExpireDue(ctx, now); err != nil && ctx.Err() == nil {
-				s.log.Error("mpay: expiring invoices", "err", err)
-			}
-		}
-		for ctx.Err() == nil {
-			due, err := s.ledger.Due(ctx, now, 64, 30*time.Second)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log.Error("mpay: due confirmations", "err", err)
-				}
-				break
-			}
-			if len(due) == 0 {
-				break
-			}
-			var wg sync.WaitGroup
-			sem := make(chan struct{}, 16)
-			for i := range due {
-				wg.Add(1)
-				sem <- struct{}{}
-				go func(p *Payment) {
-					defer func() { <-sem; wg.Done() }()
-					s.deliver(ctx, p)
-				}(&due[i])
-			}
-			wg.Wait()
-			now = s.cfg.Store.Now()
-		}
+	if !p.ConfirmedAt.IsZero() {
+		return nil
 	}
-}
-
-// deliver pushes one payment's confirmation to its SP once; on failure
-// the next attempt is set after a back-off.
-func (s *Service) deliver(ctx context.Context, p *Payment) {
 	ex, err := s.confirm(ctx, p)
 	if err == nil {
-		if err := s.ledger.Delivered(ctx, p, ex); err != nil && ctx.Err() == nil {
-			s.log.Error("mpay: recording a delivery", "payment", p.ID, "err", err)
-		}
-		return
+		return s.ledger.Delivered(ctx, p, ex)
 	}
-	if ctx.Err() != nil {
-		return // stopping: the lease runs out and the next start tries again
+	next := s.cfg.Store.Now().Add(s.backoff(j.Attempt))
+	s.log.Warn("mpay: confirmation not acknowledged", "payment", p.ID, "attempt", j.Attempt, "err", err)
+	if uerr := s.ledger.Undelivered(context.WithoutCancel(ctx), p, ex, err.Error(), next); uerr != nil {
+		s.log.Error("mpay: recording a failed delivery", "payment", p.ID, "err", uerr)
 	}
-	next := s.cfg.Store.Now().Add(s.backoff(p.Attempts + 1))
-	s.log.Warn("mpay: confirmation not acknowledged", "payment", p.ID, "attempt", p.Attempts+1, "err", err)
-	if err := s.ledger.Undelivered(ctx, p, ex, err.Error(), next); err != nil && ctx.Err() == nil {
-		s.log.Error("mpay: recording a failed delivery", "payment", p.ID, "err", err)
-	}
+	return err
+}
+
+// expire expires an invoice whose due date came.
+func (s *Service) expire(ctx context.Context, j *jobs.Job[ExpireArgs]) error {
+	_, err := s.ledger.expireOne(ctx, j.Args.InvoiceID, s.cfg.Store.Now())
+	return err
 }
 
 // backoff is the wait before attempt n+1: doubling from RetryBase, capped
@@ -311,11 +305,7 @@ func (s *Service) settle(ctx context.Context, pid string, r cardsim.Result) (*Pa
 	default:
 		o = Outcome{State: PayDeclined, Reason: string(r.Outcome) + ": " + r.Reason}
 	}
-	p, err := s.ledger.Settle(ctx, pid, o)
-	if err == nil && p.State == PayApproved {
-		s.poke()
-	}
-	return p, err
+	return s.ledger.Settle(ctx, pid, o)
 }
 
 // Challenge answers a payment's 3-D Secure page with code.
