@@ -1,5 +1,5 @@
 // Package server composes semnat's HTTP services into one server, as Caddy
-// composes its modules: MSign (msign), MPass (mpass), MPower (mpower), the PKI services (pkiserve: TSA,
+// composes its modules: MSign (msign), MPass (mpass), MPower (mpower), MPay (mpay), the PKI services (pkiserve: TSA,
 // OCSP, CRLs, CA certificates) and the mobile-signature simulator
 // (mobileid), each mounting its own routes on one service.Host. It holds
 // no service logic: `semnat msign serve` composes MSign alone, `semnat
@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpower"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/service"
@@ -34,6 +35,9 @@ type Config struct {
 	// MPower is the registry of powers of representation and its check
 	// API (its Store and Log default to the ones above).
 	MPower *mpower.Config
+	// MPay is the payment gateway (its Store and Log default to the
+	// ones above).
+	MPay *mpay.Config
 	// PKIServices and MobileSim, when set, are mounted: /ocsp, /crl/, /ca/,
 	// /tsa and /mid-api/, /rest/service, /sim/.
 	PKIServices http.Handler
@@ -49,6 +53,7 @@ type Server struct {
 	MSign  *msign.Service  // nil when not mounted
 	MPass  *mpass.Service  // nil when not mounted
 	MPower *mpower.Service // nil when not mounted
+	MPay   *mpay.Service   // nil when not mounted
 }
 
 // New builds the server and its services.
@@ -100,6 +105,21 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.MPower = m
+		s.Mount(m)
+	}
+	if cfg.MPay != nil {
+		mc := *cfg.MPay
+		if mc.Store == nil {
+			mc.Store = cfg.Store
+		}
+		if mc.Log == nil {
+			mc.Log = cfg.Log
+		}
+		m, err := mpay.New(mc)
+		if err != nil {
+			return nil, err
+		}
+		s.MPay = m
 		s.Mount(m)
 	}
 	if h := cfg.PKIServices; h != nil {
