@@ -17,11 +17,11 @@ import (
 // Demo SP of MPay: its page and endpoint on the demo server.
 const (
 	demoSPID   = "DEMO01"
-	demoSPPath = "/demo-sp"
+	demoSPPath = "/demo-mpay"
 )
 
 // mountDemoSP mounts a demo service provider (a test service with orders)
-// at /demo-sp/ (its endpoint at /demo-sp/api) and registers it with MPay
+// at /demo-mpay/ (its endpoint at /demo-mpay/api) and registers it with MPay
 // under a key made at this start. mpayCert is MPay's certificate, which
 // the SP checks MPay's requests against.
 func mountDemoSP(ctx context.Context, srv *server.Server, st *store.Store, base string, mpayCert *x509.Certificate) error {
@@ -46,7 +46,7 @@ func mountDemoSP(ctx context.Context, srv *server.Server, st *store.Store, base 
 	mux := http.NewServeMux()
 	mux.Handle(demoSPPath+"/api/", http.StripPrefix(demoSPPath+"/api", sp.Handler()))
 	mux.Handle(demoSPPath+"/", sp.Page(base+mpay.PathPay, base+demoSPPath+"/"))
-	srv.Mount(service.Handler("demo-sp", mux, nil, demoSPPath+"/", demoSPPath+"/*"))
+	srv.Mount(service.Handler("demo-mpay", mux, nil, demoSPPath+"/", demoSPPath+"/*"))
 	return nil
 }
 

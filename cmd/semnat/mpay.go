@@ -40,7 +40,7 @@ message is a detached JWS (RFC 7515, unencoded payload per RFC 7797) kept
 as evidence; the payer and the SP download a receipt sealed by MPay's key.
 
 'semnat mpay serve' runs it alone; 'semnat serve --demo' beside the other
-services, with a demo SP at /demo-sp/. 'services' manages the SPs in the
+services, with a demo SP at /demo-mpay/. 'services' manages the SPs in the
 store (--data or --store, as for the server).`,
 	}
 	cmd.AddCommand(newMPayServeCmd(a), newMPayServicesCmd(a))
