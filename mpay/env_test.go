@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/semnat/semnat/internal/examplepki"
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/demosp"
@@ -41,11 +42,26 @@ type env struct {
 
 func newEnv(t *testing.T, mod func(*mpay.Config)) *env {
 	t.Helper()
-	pki, pkiURL := examplepki.Start()
 	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "mpay.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newEnvOn(t, st, mod)
+}
+
+// newPostgresEnv is newEnv on PostgreSQL ($SEMNAT_TEST_POSTGRES).
+func newPostgresEnv(t *testing.T) *env {
+	t.Helper()
+	st, err := store.OpenPostgres(testtool.PostgresSchema(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnvOn(t, st, nil)
+}
+
+func newEnvOn(t *testing.T, st *store.Store, mod func(*mpay.Config)) *env {
+	t.Helper()
+	pki, pkiURL := examplepki.Start()
 	t.Cleanup(func() { st.Close() })
 	seal := pki.MustGet("seal")
 	cfg := mpay.Config{Store: st, Key: seal.Key, Cert: seal.Cert, Chain: seal.Chain,

@@ -195,7 +195,15 @@ func TestCardOutcomes(t *testing.T) {
 // hangs on every third after counting it (the answer is lost), so MPay
 // confirms again; every payment is acknowledged and counted once.
 func TestDeliveriesRetriedCountedOnce(t *testing.T) {
-	e := newEnv(t, nil)
+	deliveriesRetriedCountedOnce(t, newEnv(t, nil))
+}
+
+// TestDeliveriesRetriedCountedOncePostgres is the same on PostgreSQL.
+func TestDeliveriesRetriedCountedOncePostgres(t *testing.T) {
+	deliveriesRetriedCountedOnce(t, newPostgresEnv(t))
+}
+
+func deliveriesRetriedCountedOnce(t *testing.T, e *env) {
 	e.sp.FailFirst.Store(5)
 	e.sp.HangEvery.Store(3)
 	const n = 12
