@@ -40,7 +40,7 @@ type env struct {
 	pkiURL   string
 }
 
-func newEnv(t *testing.T, mod func(*mpay.Config)) *env {
+func newEnv(t testing.TB, mod func(*mpay.Config)) *env {
 	t.Helper()
 	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "mpay.db"), store.Options{})
 	if err != nil {
@@ -59,7 +59,7 @@ func newPostgresEnv(t *testing.T) *env {
 	return newEnvOn(t, st, nil)
 }
 
-func newEnvOn(t *testing.T, st *store.Store, mod func(*mpay.Config)) *env {
+func newEnvOn(t testing.TB, st *store.Store, mod func(*mpay.Config)) *env {
 	t.Helper()
 	pki, pkiURL := examplepki.Start()
 	t.Cleanup(func() { st.Close() })
@@ -165,7 +165,7 @@ func pageState(t *testing.T, u string, re *regexp.Regexp) (string, string) {
 
 func paymentIDOf(u string) string { return u[strings.LastIndex(u, "/")+1 : strings.Index(u+"?", "?")] }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
