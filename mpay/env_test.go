@@ -68,7 +68,7 @@ func newEnvOn(t testing.TB, st *store.Store, mod func(*mpay.Config)) *env {
 		Timestamper: pades.TSA{Client: &tsa.Client{URL: pkiURL + testcerts.TSAPath}},
 		Revocation:  pades.OnlineRevocation{}, ExtraCerts: [][]byte{pki.Root.Cert.Raw},
 		RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, Poll: 20 * time.Millisecond, CallTimeout: 500 * time.Millisecond,
-		Card: cardsim.Options{Delay: 300 * time.Millisecond, Timeout: 50 * time.Millisecond}}
+		Card: cardsim.Options{Delay: 300 * time.Millisecond, Timeout: 50 * time.Millisecond}, AnswerGrace: 100 * time.Millisecond, ChallengeTimeout: time.Second}
 	if mod != nil {
 		mod(&cfg)
 	}

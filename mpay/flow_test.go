@@ -403,3 +403,25 @@ func TestDeliverySurvivesRestart(t *testing.T) {
 		t.Fatalf("the SP has %+v", pays[pid])
 	}
 }
+
+// TestUnfinishedPaymentsSettled: a payer who leaves the 3-D Secure page or
+// a delayed approval does not leave the invoice pending: jobs settle them.
+func TestUnfinishedPaymentsSettled(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sp.Put(demosp.Order{Key: "U-3DS", Reason: "Taxă", Amount: amount(700)})
+	e.sp.Put(demosp.Order{Key: "U-DELAY", Reason: "Taxă", Amount: amount(800)})
+	_, abandoned, _ := e.payCard(t, e.checkout(t, "U-3DS"), cardsim.Card3DS, "7")
+	_, delayed, _ := e.payCard(t, e.checkout(t, "U-DELAY"), cardsim.CardDelayed, "8")
+	ctx := context.Background()
+	waitFor(t, "the abandoned 3-D Secure payment to fail", func() bool {
+		p, err := e.svc.Ledger().Payment(ctx, paymentIDOf(abandoned))
+		return err == nil && p.State == mpay.PayDeclined
+	})
+	if in, _ := e.svc.Ledger().InvoiceByOrder(ctx, serviceID, "U-3DS"); in.State != mpay.Failed {
+		t.Fatalf("invoice %s after an abandoned 3-D Secure page", in.State)
+	}
+	waitFor(t, "the delayed approval, the payer gone", func() bool { _, p := e.sp.Confirmed(); _, ok := p[paymentIDOf(delayed)]; return ok })
+	if in, _ := e.svc.Ledger().InvoiceByOrder(ctx, serviceID, "U-DELAY"); in.State != mpay.Paid {
+		t.Fatalf("invoice %s after a delayed approval", in.State)
+	}
+}

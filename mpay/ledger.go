@@ -135,6 +135,10 @@ type Ledger struct {
 	// enqueued with the change or not at all.
 	onApproved func(context.Context, *store.Tx, *Payment) error
 	onDueDate  func(context.Context, *store.Tx, *Invoice) error
+	// onStarted runs in the transaction that starts a payment: a payment
+	// the processor never answers, or a 3-D Secure page never completed,
+	// is settled by a job, not left pending.
+	onStarted func(context.Context, *store.Tx, *Payment) error
 }
 
 // NewLedger creates MPay's tables if needed.
@@ -481,6 +485,11 @@ func (l *Ledger) Start(ctx context.Context, invoiceToken string, amount int64, i
 		if _, err := tx.Exec(ctx, `INSERT INTO mpay_payments (`+paymentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, '', '', 0, ?, 0, 0, 0, NULL, '')`,
 			p.ID, p.InvoiceID, p.State, p.Amount, p.Currency, p.Instrument, p.CardLast4, now.UnixNano()); err != nil {
 			return fmt.Errorf("mpay: new payment: %w", err)
+		}
+		if l.onStarted != nil {
+			if err := l.onStarted(ctx, tx, p); err != nil {
+				return fmt.Errorf("mpay: scheduling the settlement of %s: %w", p.ID, err)
+			}
 		}
 		_, err = tx.Append(ctx, store.Event{Actor: "payer", Action: "mpay-payment-start", Subject: p.ID,
 			Details: map[string]string{"invoice": in.ID, "amount": FormatAmount(amount), "currency": in.Currency, "instrument": instrument}})

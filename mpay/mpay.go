@@ -58,6 +58,13 @@ type Config struct {
 	RetryBase, RetryMax, Poll time.Duration
 	// CallTimeout bounds one call of an SP (15 s when zero).
 	CallTimeout time.Duration
+	// ChallengeTimeout is how long a 3-D Secure page waits for the payer
+	// before the payment fails (10 min when zero).
+	ChallengeTimeout time.Duration
+	// AnswerGrace is how long past the processor's time-out a payment
+	// may stay unanswered (the process stopped mid-payment) before a job
+	// fails it (30 s when zero).
+	AnswerGrace time.Duration
 }
 
 // Service is MPay as a service.Service.
@@ -95,6 +102,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 15 * time.Second
 	}
+	if cfg.AnswerGrace <= 0 {
+		cfg.AnswerGrace = 30 * time.Second
+	}
+	if cfg.ChallengeTimeout <= 0 {
+		cfg.ChallengeTimeout = 10 * time.Minute
+	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 200 * time.Millisecond
 	}
@@ -122,6 +135,13 @@ func New(cfg Config) (*Service, error) {
 	}
 	if err := jobs.Register(s.queue, jobs.WorkFunc(s.expire)); err != nil {
 		return nil, err
+	}
+	if err := jobs.Register(s.queue, jobs.WorkFunc(s.settleLate)); err != nil {
+		return nil, err
+	}
+	l.onStarted = func(ctx context.Context, tx *store.Tx, p *Payment) error {
+		_, err := s.queue.EnqueueTx(ctx, tx, SettleArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{RunAt: p.Created.Add(s.answerDeadline()), Unique: true})
+		return err
 	}
 	l.onApproved = func(ctx context.Context, tx *store.Tx, p *Payment) error {
 		_, err := s.queue.EnqueueTx(ctx, tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true})
@@ -174,6 +194,52 @@ type ExpireArgs struct {
 
 // Kind names the job.
 func (ExpireArgs) Kind() string { return "mpay.expire" }
+
+// SettleArgs is the job that settles a payment the payer's request did
+// not: a delayed approval whose time came, a 3-D Secure page abandoned,
+// a processor that never answered (the process stopped mid-payment).
+type SettleArgs struct {
+	PaymentID string `json:"paymentID" river:"unique"`
+}
+
+// Kind names the job.
+func (SettleArgs) Kind() string { return "mpay.settle" }
+
+// answerDeadline is when a payment's processor answer is overdue.
+func (s *Service) answerDeadline() time.Duration {
+	return max(s.cfg.Card.Timeout, 2*time.Second) + s.cfg.AnswerGrace
+}
+
+func (s *Service) settleLate(ctx context.Context, j *jobs.Job[SettleArgs]) error {
+	p, err := s.ledger.Payment(ctx, j.Args.PaymentID)
+	if errors.Is(err, ErrNotFound) {
+		return jobs.Cancel(err)
+	} else if err != nil {
+		return err
+	}
+	now := s.cfg.Store.Now()
+	var r cardsim.Result
+	switch {
+	case p.State == PayAuthorizing && !p.ApproveAt.IsZero() && now.Before(p.ApproveAt):
+		return jobs.Snooze(p.ApproveAt.Sub(now))
+	case p.State == PayAuthorizing && !p.ApproveAt.IsZero():
+		_, err := s.Refresh(ctx, p)
+		return err
+	case p.State == PayAuthorizing:
+		r = cardsim.Result{Outcome: cardsim.TimedOut, Reason: "no answer from the processor"}
+	case p.State == PayChallenge && now.Before(p.Created.Add(s.cfg.ChallengeTimeout)):
+		return jobs.Snooze(p.Created.Add(s.cfg.ChallengeTimeout).Sub(now))
+	case p.State == PayChallenge:
+		r = cardsim.Result{Outcome: cardsim.Declined, Reason: "3-D Secure not completed in time"}
+	default:
+		return nil // settled
+	}
+	_, err = s.settle(ctx, p.ID, r)
+	if errors.Is(err, ErrTransition) {
+		return nil // settled meanwhile
+	}
+	return err
+}
 
 // deliver pushes one payment's confirmation to its SP; an error makes the
 // queue try again after the back-off.
