@@ -83,7 +83,7 @@ func TestPayFlowOverHTTP(t *testing.T) {
 	}
 
 	// The receipt, for the payer and for the SP: the same sealed file.
-	resp, pdf := do(t, "GET", strings.Replace(payURL, "?", "/receipt.pdf?", 1), nil)
+	resp, pdf := do(t, "GET", payURL+"/receipt.pdf", nil)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" {
 		t.Fatalf("receipt: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -150,7 +150,7 @@ func TestCardOutcomes(t *testing.T) {
 				if st != "challenge" {
 					t.Fatalf("state %s, want the 3-D Secure page", st)
 				}
-				resp, body := do(t, "POST", strings.Replace(payURL, "?", "/3ds?", 1), map[string][]string{"code": {tc.code}, "action": {"confirm"}})
+				resp, body := do(t, "POST", payURL+"/3ds", map[string][]string{"code": {tc.code}, "action": {"confirm"}})
 				if resp.StatusCode != http.StatusSeeOther {
 					t.Fatalf("3ds: %d %s", resp.StatusCode, body)
 				}

@@ -2,6 +2,7 @@ package mpay
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -92,6 +93,55 @@ func TestCheckAmount(t *testing.T) {
 		in := &Invoice{AmountDue: tc.due, Partial: tc.partial, Advance: tc.advance, InFlight: tc.inFlight, Currency: "MDL"}
 		if err := in.CheckAmount(tc.amount); (err == nil) != tc.ok {
 			t.Errorf("%+v: %v", tc, err)
+		}
+	}
+}
+
+// TestPagesTranslated renders every page in every language: no message id
+// may show (a message not found), and the Romanian words are the default.
+func TestPagesTranslated(t *testing.T) {
+	due := int64(15000)
+	in := &Invoice{ID: "1", Token: "tok", ServiceID: "S", OrderKey: "K", State: Created, AmountDue: &due, Currency: "MDL", Reason: "Taxă", ReturnURL: "http://sp/"}
+	pay := &Payment{ID: "9", State: PayApproved, Amount: 100, Currency: "MDL", CardLast4: "1111"}
+	ids := catalog.IDs()
+	for _, lang := range []string{"ro", "ru", "en"} {
+		for name, p := range map[string]*page{
+			"start":   {Services: []SP{{ServiceID: "S", Name: "S"}}},
+			"error":   {Error: "x", BackURL: "/"},
+			"invoice": {Invoice: in, SP: &SP{Name: "S"}, Payments: []Payment{*pay}},
+			"payment": {Invoice: in, Payment: pay},
+		} {
+			p.Lang = lang
+			var b strings.Builder
+			if err := pages.Execute(&b, lang, name, p); err != nil {
+				t.Fatalf("%s/%s: %v", lang, name, err)
+			}
+			for _, id := range ids {
+				if strings.Contains(b.String(), ">"+id+"<") || strings.Contains(b.String(), " "+id+" ") {
+					t.Errorf("%s/%s: message %s not found", lang, name, id)
+				}
+			}
+		}
+		if lang == "ro" && text(lang, "receipt.title") != "Notă de plată" {
+			t.Error("the Romanian receipt title")
+		}
+	}
+	if text("xx", "inv.pay") != "Plătește" {
+		t.Error("an unknown language is not Romanian")
+	}
+}
+
+// TestReceiptLanguages: the receipt is set in each language (Romanian
+// diacritics, Cyrillic) without error.
+func TestReceiptLanguages(t *testing.T) {
+	due := int64(15000)
+	in := &Invoice{ID: "1", OrderKey: "K", AmountDue: &due, Currency: "MDL", Reason: "Taxa de stat pentru pașaport"}
+	in.Order.CustomerName = "Ștefan Țurcanu"
+	p := &Payment{ID: "9", State: PayApproved, Amount: 15000, Currency: "MDL", CardLast4: "1111", AuthCode: "123456"}
+	for _, lang := range []string{"ro", "ru", "en"} {
+		b, err := RenderReceipt(lang, &SP{ServiceID: "S", Name: "Agenția Servicii Publice"}, in, p)
+		if err != nil || !strings.HasPrefix(string(b), "%PDF-") {
+			t.Fatalf("%s: %v", lang, err)
 		}
 	}
 }

@@ -6,19 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"time"
 
+	"github.com/semnat/semnat/i18n"
 	"github.com/semnat/semnat/internal/textpage"
 	"github.com/semnat/semnat/pades"
 )
-
-// chisinau is where receipts' times are told.
-var chisinau = func() *time.Location {
-	if l, err := time.LoadLocation("Europe/Chisinau"); err == nil {
-		return l
-	}
-	return time.FixedZone("EET", 2*3600)
-}()
 
 // RenderReceipt is the "Notă de plată" of an approved payment in lang (ro,
 // ru or en): one A4 page, unsigned.
@@ -31,7 +23,7 @@ func RenderReceipt(lang string, sp *SP, in *Invoice, p *Payment) ([]byte, error)
 		t("receipt.invoice") + ": " + in.ID,
 		t("receipt.payment") + ": " + p.ID,
 		t("receipt.amount") + ": " + FormatAmount(p.Amount) + " " + p.Currency,
-		t("receipt.paidAt") + ": " + p.PaidAt.In(chisinau).Format("02.01.2006 15:04:05") + " (Europe/Chisinau)",
+		t("receipt.paidAt") + ": " + p.PaidAt.In(i18n.Zone).Format("02.01.2006 15:04:05") + " (Europe/Chisinau)",
 		t("receipt.instrument") + ": " + t("receipt.card") + " **** " + p.CardLast4 + ", " + t("receipt.auth") + " " + p.AuthCode,
 	}
 	if in.Order.CustomerName != "" {

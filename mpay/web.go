@@ -2,17 +2,15 @@ package mpay
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/semnat/semnat/i18n"
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/spkit"
 	"github.com/semnat/semnat/store"
@@ -24,17 +22,10 @@ const (
 	PathStart = "/mpay"        // the payer starts at MPay
 )
 
-//go:embed web
-var webFS embed.FS
-
-var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"deref": func(p *int64) int64 { return *p },
-}).ParseFS(webFS, "web/pages.html"))
-
 // page is what every template gets.
 type page struct {
 	Lang      string
-	Langs     []string
+	Langs     []i18n.LangLink
 	Refresh   bool
 	Error     string
 	BackURL   string
@@ -47,23 +38,17 @@ type page struct {
 	Suggested string
 }
 
-func (p *page) T(key string) string  { return text(p.Lang, key) }
-func (p *page) Money(a int64) string { return FormatAmount(a) }
-func (p *page) Date(t time.Time) string {
-	return t.In(chisinau).Format("02.01.2006 15:04")
-}
+// T is a message in the page's language (for words built in Go).
+func (p *page) T(id string) string { return text(p.Lang, id) }
 
 func newPage(c echo.Context) *page {
-	lang := c.QueryParam("lang")
-	if lang == "" {
-		lang = c.FormValue("lang")
-	}
-	return &page{Lang: pickLang(lang), Langs: langs}
+	lang := i18n.Choose(c.Response(), c.Request())
+	return &page{Lang: lang, Langs: i18n.Links(c.Request(), lang)}
 }
 
 func render(c echo.Context, status int, name string, p *page) error {
 	var b strings.Builder
-	if err := pages.ExecuteTemplate(&b, name, p); err != nil {
+	if err := pages.Execute(&b, p.Lang, name, p); err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
@@ -143,7 +128,7 @@ func (s *Service) pay(c echo.Context) error {
 	if err != nil {
 		return s.pullError(c, p, err)
 	}
-	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"?lang="+p.Lang)
+	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token)
 }
 
 // sameHost: a return URL must be on the SP's own host (no open redirect).
@@ -202,7 +187,7 @@ func (s *Service) card(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	p.BackURL = "/mpay/invoice/" + tok + "?lang=" + p.Lang
+	p.BackURL = "/mpay/invoice/" + tok
 	amount, err := ParseAmount(c.FormValue("amount"))
 	if err != nil {
 		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+": "+c.FormValue("amount"))
@@ -220,7 +205,7 @@ func (s *Service) card(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID+"?lang="+p.Lang)
+	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
 }
 
 // paymentOf finds the invoice and one of its payments.
@@ -263,7 +248,6 @@ func (s *Service) payment(c echo.Context) error {
 }
 
 func (s *Service) challenge(c echo.Context) error {
-	p := newPage(c)
 	_, pay, err := s.paymentOf(c)
 	if err != nil {
 		return err
@@ -275,7 +259,7 @@ func (s *Service) challenge(c echo.Context) error {
 	if _, err := s.Challenge(c.Request().Context(), pay.ID, code); err != nil && !errors.Is(err, ErrTransition) {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+c.Param("token")+"/payment/"+pay.ID+"?lang="+p.Lang)
+	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+c.Param("token")+"/payment/"+pay.ID)
 }
 
 func (s *Service) receipt(c echo.Context) error {
