@@ -1,7 +1,9 @@
 package mpay
 
 import (
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -17,9 +19,13 @@ import (
 func (s *Service) mountAPI(g *echo.Group) {
 	g.GET(client.PathInvoices, s.apiInvoice, s.signedBySP)
 	g.GET("/mpay/api/v1/payments/:pid/receipt", s.apiReceipt, s.signedBySP)
+	g.POST(client.PathRefunds, s.apiRefund, s.signedBySP)
 }
 
-const spKey = "mpay.sp"
+const (
+	spKey   = "mpay.sp"
+	bodyKey = "mpay.body"
+)
 
 // signedBySP lets through calls signed by a registered SP's key.
 func (s *Service) signedBySP(next echo.HandlerFunc) echo.HandlerFunc {
@@ -32,7 +38,12 @@ func (s *Service) signedBySP(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		r := c.Request()
-		if _, err := spkit.Verify(r.Header.Get(spkit.HeaderSignature), client.SigningInput(r.Method, r.RequestURI), spkit.OpClientCall, sp.Cert, s.cfg.Store.Now()); err != nil {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10+1))
+		if err != nil || len(body) > 64<<10 {
+			return problem.New(http.StatusRequestEntityTooLarge, "too-large", "Request too large", "an API call's body is at most 64 KiB")
+		}
+		c.Set(bodyKey, body)
+		if _, err := spkit.Verify(r.Header.Get(spkit.HeaderSignature), client.SigningInput(r.Method, r.RequestURI, body), spkit.OpClientCall, sp.Cert, s.cfg.Store.Now()); err != nil {
 			return sysauth.Unauthenticated(err.Error())
 		}
 		c.Set(spKey, sp)
@@ -60,11 +71,15 @@ func (s *Service) apiInvoice(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	refunded, err := s.ledger.Refunded(ctx, in.ID)
+	if err != nil {
+		return err
+	}
 	out := client.Invoice{InvoiceID: in.ID, ServiceID: in.ServiceID, OrderKey: in.OrderKey, State: string(in.State), AmountDue: in.AmountDue,
 		Currency: in.Currency, Payments: []client.Payment{}}
 	for _, p := range pays {
 		out.Payments = append(out.Payments, client.Payment{PaymentID: p.ID, State: string(p.State), Amount: p.Amount, Currency: p.Currency,
-			PaidAt: timePtr(p.PaidAt), ConfirmedAt: timePtr(p.ConfirmedAt), Attempts: p.Attempts, Reason: p.Reason})
+			PaidAt: timePtr(p.PaidAt), ConfirmedAt: timePtr(p.ConfirmedAt), Attempts: p.Attempts, Reason: p.Reason, Refunded: refunded[p.ID]})
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -98,4 +113,36 @@ func (s *Service) apiReceipt(c echo.Context) error {
 		return err
 	}
 	return c.Blob(http.StatusOK, "application/pdf", b)
+}
+
+// apiRefund gives back (part of) one of the SP's payments; the answer is
+// signed by MPay's key: the refund's confirmation.
+func (s *Service) apiRefund(c echo.Context) error {
+	sp := c.Get(spKey).(*SP)
+	var r client.RefundRequest
+	if err := json.Unmarshal(c.Get(bodyKey).([]byte), &r); err != nil {
+		return problem.Newf(http.StatusBadRequest, "invalid-parameter", "Invalid parameter", "the body is not a refund request: %v", err)
+	}
+	if r.PaymentID == "" || r.RefundID == "" || len(r.RefundID) > 64 || len(r.Reason) > 200 {
+		return problem.New(http.StatusBadRequest, "invalid-parameter", "Invalid parameter", "give paymentID, refundID (at most 64 characters) and an amount; a reason of at most 200")
+	}
+	ref, err := s.ledger.RefundPayment(c.Request().Context(), sp.ServiceID, r.RefundID, r.PaymentID, r.Amount, r.Reason)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return notFound(err.Error())
+	case errors.Is(err, ErrRefund):
+		return problem.New(http.StatusConflict, "mpay-refund-refused", "Refund refused", err.Error())
+	case err != nil:
+		return err
+	}
+	body, err := json.Marshal(client.Refund{RefundID: ref.RefundID, PaymentID: ref.PaymentID, Amount: ref.Amount, Currency: ref.Currency, RefundedAt: ref.Created.UTC()})
+	if err != nil {
+		return err
+	}
+	sig, err := s.caller.Signer.Sign(spkit.OpRefundAck, body)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(spkit.HeaderSignature, sig)
+	return c.JSONBlob(http.StatusOK, body)
 }

@@ -112,11 +112,39 @@ func TestPayFlowOverHTTP(t *testing.T) {
 	if err != nil || !bytes.Equal(spPDF, []byte(pdf)) {
 		t.Fatalf("the SP's receipt: %v (same file: %v)", err, bytes.Equal(spPDF, []byte(pdf)))
 	}
+	// Refunds: in parts, idempotent by RefundID, never more than was paid;
+	// each answer signed by MPay's key.
+	ctx := context.Background()
+	r1, err := c.Refund(ctx, client.RefundRequest{PaymentID: pid, RefundID: "R1", Amount: 5000, Reason: "taxă redusă"})
+	if err != nil || r1.Amount != 5000 {
+		t.Fatalf("refund: %+v %v", r1, err)
+	}
+	if _, err := spkit.Verify(r1.Signature, r1.Body, spkit.OpRefundAck, e.pki.MustGet("seal").Cert, time.Now()); err != nil {
+		t.Fatalf("the refund's confirmation: %v", err)
+	}
+	if again, err := c.Refund(ctx, client.RefundRequest{PaymentID: pid, RefundID: "R1", Amount: 5000}); err != nil || !again.RefundedAt.Equal(r1.RefundedAt) {
+		t.Fatalf("the same refund again: %+v %v", again, err)
+	}
+	if _, err := c.Refund(ctx, client.RefundRequest{PaymentID: pid, RefundID: "R1", Amount: 6000}); !errors.Is(err, client.ErrRefundRefused) {
+		t.Fatalf("RefundID reused for another amount: %v", err)
+	}
+	if _, err := c.Refund(ctx, client.RefundRequest{PaymentID: pid, RefundID: "R2", Amount: 10001}); !errors.Is(err, client.ErrRefundRefused) {
+		t.Fatalf("refunding more than is left: %v", err)
+	}
+	if _, err := c.Refund(ctx, client.RefundRequest{PaymentID: pid, RefundID: "R2", Amount: 10000}); err != nil {
+		t.Fatalf("refunding the rest: %v", err)
+	}
+	if got, _ := c.Invoice(ctx, "MDS02250710092629689"); got.Payments[0].Refunded != 15000 {
+		t.Fatalf("refunded: %+v", got.Payments[0])
+	}
 	// Another SP's key is refused.
 	other, _, _ := demosp.NewKey("OTHER")
 	oc, _ := client.New(e.url, serviceID, other, nil)
 	if _, err := oc.Invoice(context.Background(), "MDS02250710092629689"); !errors.Is(err, client.ErrAuthenticationFailed) {
 		t.Fatalf("a call signed by another key: %v", err)
+	}
+	if _, err := oc.Refund(ctx, client.RefundRequest{PaymentID: pid, RefundID: "X", Amount: 1}); !errors.Is(err, client.ErrAuthenticationFailed) {
+		t.Fatalf("a refund signed by another key: %v", err)
 	}
 }
 

@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS mpay_payments (
 	next_attempt INTEGER, last_error TEXT NOT NULL, receipt BLOB);
 CREATE INDEX IF NOT EXISTS mpay_payments_invoice ON mpay_payments (invoice_id, created);
 CREATE INDEX IF NOT EXISTS mpay_payments_due ON mpay_payments (next_attempt);
+CREATE TABLE IF NOT EXISTS mpay_refunds (
+	service_id TEXT NOT NULL, refund_id TEXT NOT NULL, payment_id TEXT NOT NULL REFERENCES mpay_payments (id),
+	amount INTEGER NOT NULL, reason TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (service_id, refund_id));
+CREATE INDEX IF NOT EXISTS mpay_refunds_payment ON mpay_refunds (payment_id);
 CREATE TABLE IF NOT EXISTS mpay_evidence (
 	invoice_id TEXT NOT NULL, payment_id TEXT NOT NULL, seq INTEGER NOT NULL, op TEXT NOT NULL,
 	body BLOB NOT NULL, signature TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (invoice_id, seq));
@@ -694,4 +698,94 @@ func token() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Refund is money given back to the payer of a payment, at the SP's
+// request; RefundID is the SP's idempotency key.
+type Refund struct {
+	ServiceID, RefundID, PaymentID string
+	Amount                         int64
+	Currency                       string
+	Reason                         string
+	Created                        time.Time
+}
+
+// ErrRefund is a refund refused: more than is left of the payment, a
+// payment not approved, or a RefundID reused for another refund.
+var ErrRefund = errors.New("mpay: refund refused")
+
+// RefundPayment gives back amount of a payment of the SP's (the simulated
+// processor refunds at once), in one transaction with its audit event. The
+// same RefundID again returns the refund made; with other facts it is
+// ErrRefund.
+func (l *Ledger) RefundPayment(ctx context.Context, serviceID, refundID, paymentID string, amount int64, reason string) (*Refund, error) {
+	var out *Refund
+	err := l.st.InTx(ctx, func(tx *store.Tx) error {
+		var prev Refund
+		var created int64
+		err := tx.QueryRow(ctx, `SELECT payment_id, amount, reason, created FROM mpay_refunds WHERE service_id = ? AND refund_id = ?`, serviceID, refundID).
+			Scan(&prev.PaymentID, &prev.Amount, &prev.Reason, &created)
+		p, perr := scanPayment(tx.QueryRowForUpdate(ctx, `SELECT `+paymentCols+` FROM mpay_payments WHERE id = ?`, paymentID))
+		switch {
+		case err == nil && (prev.PaymentID != paymentID || prev.Amount != amount):
+			return fmt.Errorf("%w: refund %s was made for %s of payment %s", ErrRefund, refundID, FormatAmount(prev.Amount), prev.PaymentID)
+		case err == nil:
+			prev.ServiceID, prev.RefundID, prev.Created, prev.Currency = serviceID, refundID, time.Unix(0, created), p.Currency
+			out = &prev
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		case errors.Is(perr, ErrNotFound):
+			return fmt.Errorf("%w: no payment %s", ErrNotFound, paymentID)
+		case perr != nil:
+			return perr
+		}
+		var owner string
+		if err := tx.QueryRow(ctx, `SELECT service_id FROM mpay_invoices WHERE id = ?`, p.InvoiceID).Scan(&owner); err != nil {
+			return err
+		}
+		if owner != serviceID {
+			return fmt.Errorf("%w: no payment %s of service %s", ErrNotFound, paymentID, serviceID)
+		}
+		if p.State != PayApproved {
+			return fmt.Errorf("%w: payment %s is %s, not paid", ErrRefund, p.ID, p.State)
+		}
+		var done int64
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(SUM(amount), 0) FROM mpay_refunds WHERE payment_id = ?`, p.ID).Scan(&done); err != nil {
+			return err
+		}
+		if amount <= 0 || amount > p.Amount-done {
+			return fmt.Errorf("%w: %s asked, %s of %s %s left to refund", ErrRefund, FormatAmount(amount), FormatAmount(p.Amount-done), FormatAmount(p.Amount), p.Currency)
+		}
+		now := l.st.Now()
+		if _, err := tx.Exec(ctx, `INSERT INTO mpay_refunds (service_id, refund_id, payment_id, amount, reason, created) VALUES (?, ?, ?, ?, ?, ?)`,
+			serviceID, refundID, p.ID, amount, reason, now.UnixNano()); err != nil {
+			return err
+		}
+		out = &Refund{ServiceID: serviceID, RefundID: refundID, PaymentID: p.ID, Amount: amount, Currency: p.Currency, Reason: reason, Created: now}
+		_, err = tx.Append(ctx, store.Event{Actor: serviceID, Action: "mpay-refund", Subject: p.ID,
+			Details: map[string]string{"refundID": refundID, "amount": FormatAmount(amount), "currency": p.Currency, "left": FormatAmount(p.Amount - done - amount)}})
+		return err
+	})
+	return out, err
+}
+
+// Refunded is how much of each of an invoice's payments was given back.
+func (l *Ledger) Refunded(ctx context.Context, invoiceID string) (map[string]int64, error) {
+	rows, err := l.st.Query(ctx, `SELECT r.payment_id, SUM(r.amount) FROM mpay_refunds r JOIN mpay_payments p ON p.id = r.payment_id
+		WHERE p.invoice_id = ? GROUP BY r.payment_id`, invoiceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
 }

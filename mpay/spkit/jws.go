@@ -26,7 +26,8 @@ const (
 	OpOrderAnswer = "GetOrderDetails.response"
 	OpConfirm     = "ConfirmOrderPayment.request"
 	OpConfirmAck  = "ConfirmOrderPayment.response"
-	OpClientCall  = "client.request" // an SP's call of MPay's API
+	OpClientCall  = "client.request"  // an SP's call of MPay's API
+	OpRefundAck   = "refund.response" // MPay's confirmation of a refund
 	headerOp      = "op"
 	headerIat     = "iat"
 	headerX5tS256 = "x5t#S256"
