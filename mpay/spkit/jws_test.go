@@ -19,7 +19,7 @@ import (
 	"github.com/semnat/semnat/mpay/spkit"
 )
 
-func selfSigned(t *testing.T, rsaKey bool) (*spkit.Signer, *x509.Certificate, any) {
+func selfSigned(t testing.TB, rsaKey bool) (*spkit.Signer, *x509.Certificate, any) {
 	t.Helper()
 	var signer any
 	if rsaKey {
@@ -122,4 +122,22 @@ func TestEncodedPayloadRefused(t *testing.T) {
 	if _, err := spkit.Verify(sig, body, spkit.OpOrderQuery, cert, time.Now()); !errors.Is(err, spkit.ErrBadSignature) {
 		t.Fatalf("b64 payload: %v", err)
 	}
+}
+
+// FuzzVerify: whatever the header and body, Verify answers without a
+// panic, and accepts only the body the key signed.
+func FuzzVerify(f *testing.F) {
+	s, cert, _ := selfSigned(f, false)
+	body := []byte(`{"PaymentID":"1"}`)
+	good, _ := s.Sign(spkit.OpConfirm, body)
+	f.Add(good, body)
+	f.Add("eyJhbGciOiJub25lIn0..", body)
+	f.Add("a.b.c", []byte{})
+	f.Add(good+"x", body)
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, sig string, b []byte) {
+		if _, err := spkit.Verify(sig, b, spkit.OpConfirm, cert, now); err == nil && string(b) != string(body) {
+			t.Fatalf("accepted %q over %q", sig, b)
+		}
+	})
 }
