@@ -1,5 +1,5 @@
 // Package server composes semnat's HTTP services into one server, as Caddy
-// composes its modules: MSign (msign), MPass (mpass), MPower (mpower), the PKI services (pkiserve: TSA,
+// composes its modules: MSign (msign), MPass (mpass), MPower (mpower), MNotify (mnotify), MPay (mpay), the PKI services (pkiserve: TSA,
 // OCSP, CRLs, CA certificates) and the mobile-signature simulator
 // (mobileid), each mounting its own routes on one service.Host. It holds
 // no service logic: `semnat msign serve` composes MSign alone, `semnat
@@ -16,6 +16,7 @@ import (
 
 	"github.com/semnat/semnat/mnotify"
 	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpower"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/service"
@@ -38,6 +39,9 @@ type Config struct {
 	// MNotify is the notification service and its REST API (its Store and
 	// Log default to the ones above).
 	MNotify *mnotify.Config
+	// MPay is the payment gateway (its Store and Log default to the
+	// ones above).
+	MPay *mpay.Config
 	// PKIServices and MobileSim, when set, are mounted: /ocsp, /crl/, /ca/,
 	// /tsa and /mid-api/, /rest/service, /sim/.
 	PKIServices http.Handler
@@ -50,11 +54,11 @@ type Config struct {
 // Server is the composed HTTP server.
 type Server struct {
 	*service.Host
-	MSign  *msign.Service  // nil when not mounted
-	MPass  *mpass.Service  // nil when not mounted
-	MPower *mpower.Service // nil when not mounted
-
+	MSign   *msign.Service   // nil when not mounted
+	MPass   *mpass.Service   // nil when not mounted
+	MPower  *mpower.Service  // nil when not mounted
 	MNotify *mnotify.Service // nil when not mounted
+	MPay    *mpay.Service    // nil when not mounted
 }
 
 // New builds the server and its services.
@@ -63,65 +67,31 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: a store is required")
 	}
 	s := &Server{Host: service.NewHost(service.HostOptions{Ready: cfg.Store, Log: cfg.Log, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS})}
+	var err error
 	if cfg.MSign != nil {
-		mc := *cfg.MSign
-		if mc.Store == nil {
-			mc.Store = cfg.Store
-		}
-		if mc.Log == nil {
-			mc.Log = cfg.Log
-		}
-		m, err := msign.New(mc)
-		if err != nil {
+		if s.MSign, err = mount(s, cfg, *cfg.MSign, func(c *msign.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, msign.New); err != nil {
 			return nil, err
 		}
-		s.MSign = m
-		s.Mount(m)
 	}
 	if cfg.MPass != nil {
-		mc := *cfg.MPass
-		if mc.Store == nil {
-			mc.Store = cfg.Store
-		}
-		if mc.Log == nil {
-			mc.Log = cfg.Log
-		}
-		m, err := mpass.New(mc)
-		if err != nil {
+		if s.MPass, err = mount(s, cfg, *cfg.MPass, func(c *mpass.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, mpass.New); err != nil {
 			return nil, err
 		}
-		s.MPass = m
-		s.Mount(m)
 	}
 	if cfg.MPower != nil {
-		mc := *cfg.MPower
-		if mc.Store == nil {
-			mc.Store = cfg.Store
-		}
-		if mc.Log == nil {
-			mc.Log = cfg.Log
-		}
-		m, err := mpower.New(mc)
-		if err != nil {
+		if s.MPower, err = mount(s, cfg, *cfg.MPower, func(c *mpower.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, mpower.New); err != nil {
 			return nil, err
 		}
-		s.MPower = m
-		s.Mount(m)
 	}
 	if cfg.MNotify != nil {
-		mc := *cfg.MNotify
-		if mc.Store == nil {
-			mc.Store = cfg.Store
-		}
-		if mc.Log == nil {
-			mc.Log = cfg.Log
-		}
-		m, err := mnotify.New(mc)
-		if err != nil {
+		if s.MNotify, err = mount(s, cfg, *cfg.MNotify, func(c *mnotify.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, mnotify.New); err != nil {
 			return nil, err
 		}
-		s.MNotify = m
-		s.Mount(m)
+	}
+	if cfg.MPay != nil {
+		if s.MPay, err = mount(s, cfg, *cfg.MPay, func(c *mpay.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, mpay.New); err != nil {
+			return nil, err
+		}
 	}
 	if h := cfg.PKIServices; h != nil {
 		s.Mount(service.Handler("pki", h, nil, "/ocsp", "/ocsp/*", "/crl/*", "/ca/*", "/tsa"))
@@ -138,4 +108,23 @@ func New(cfg Config) (*Server, error) {
 		}, "/sim/*"))
 	}
 	return s, nil
+}
+
+// mount builds one service from its configuration c, whose Store and Log
+// (reached through fields) default to the server's, and mounts it.
+func mount[C any, S service.Service](s *Server, cfg Config, c C, fields func(*C) (**store.Store, **slog.Logger), build func(C) (S, error)) (S, error) {
+	st, lg := fields(&c)
+	if *st == nil {
+		*st = cfg.Store
+	}
+	if *lg == nil {
+		*lg = cfg.Log
+	}
+	m, err := build(c)
+	if err != nil {
+		var none S
+		return none, err
+	}
+	s.Mount(m)
+	return m, nil
 }

@@ -83,6 +83,11 @@ func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(ctx, t.s.d.rebind(q), args...)
 }
 
+// Query runs a query in the transaction.
+func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.s.d.rebind(q), args...)
+}
+
 // QueryRowForUpdate runs a SELECT of one row and locks it until the
 // transaction ends (PostgreSQL: FOR UPDATE; SQLite's write transactions
 // are serialised already), so that a read-modify-write of a row by two

@@ -163,6 +163,7 @@ Exit codes (every command):
 		newMPassCmd(a),
 		newMPowerCmd(a),
 		newMNotifyCmd(a),
+		newMPayCmd(a),
 		newAgentCmd(a),
 		newAuditCmd(a),
 	)

@@ -26,6 +26,7 @@ import (
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/mpass/demorp"
+	"github.com/semnat/semnat/mpay"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/pades"
@@ -363,7 +364,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	}
 	mp.Verify = pades.VerifyOptions{Roots: p.RootPool(), Online: true, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
 	mp.Seal, mp.SealChain = seal.Key, append([]*x509.Certificate{seal.Cert}, seal.Chain...)
-	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mpassCfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp}
+	mpayCfg := &mpay.Config{Key: seal.Key, Cert: seal.Cert, Chain: seal.Chain, Timestamper: cfg.Timestamper,
+		Revocation: pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, ExtraCerts: [][]byte{p.Root.Cert.Raw}}
+	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mpassCfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp, MPay: mpayCfg}
 	mn, sink, err := demoMNotify()
 	if err != nil {
 		return withCode(exitFailed, err)
@@ -388,6 +391,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err := seedMPower(ctx, st, srv.MPower.Registry(), key); err != nil {
 		return withCode(exitFailed, fmt.Errorf("seeding MPower: %w", err))
 	}
+	if err := mountDemoSP(ctx, srv, st, base, seal.Cert); err != nil {
+		return withCode(exitFailed, fmt.Errorf("the demo MPay service provider: %w", err))
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = svc.Run(ctx) }()
@@ -402,6 +408,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  log in:        " + base + demorp.Path + "/   (a demo service: log in with a virtual phone, PIN " + mobileid.DefaultPIN1 + ")",
 		"  MPower:        GET " + base + mpowerclient.PathCodeTrueOne + "?AuthorizationCode=…, POST " + base + mpowerclient.PathGrants + "   (X-API-Key from " + keyPath + "; type " + demoMPowerCode + ")",
 		"  MNotify:       POST " + base + mnotifyclient.PathNotifications + "   (X-API-Key from " + keyPath + "); e-mail received: " + base + mnotifyclient.PathReceiver,
+		"  MPay:          " + base + mpay.PathStart + "   (a demo service with orders: " + base + demoSPPath + "/ ; test cards in the README)",
 		"  TSA / OCSP:    " + base + testcerts.TSAPath + "   " + base + testcerts.OCSPPath,
 		"  mobile (MSSP): " + base + "/mid-api   " + base + "/rest/service",
 		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + " to sign, " + mobileid.DefaultPIN1 + " to log in)",

@@ -1,0 +1,71 @@
+package mpay_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/semnat/semnat/internal/browsertest"
+	"github.com/semnat/semnat/mpay"
+	"github.com/semnat/semnat/mpay/cardsim"
+	"github.com/semnat/semnat/mpay/demosp"
+)
+
+// TestBrowserPay pays as a person would, in headless Chromium: from the
+// SP's page to MPay, the approve card, back to the SP which shows the
+// order paid; then a 3-D Secure card, approved on the challenge page with
+// the code, and one whose challenge is cancelled.
+func TestBrowserPay(t *testing.T) {
+	ctx := browsertest.New(t, 120*time.Second)
+	e := newEnv(t, func(c *mpay.Config) { c.ChallengeTimeout = 10 * time.Minute })
+	e.sp.Put(demosp.Order{Key: "W-1", Reason: "Taxa de stat pentru pașaport", Amount: amount(15000)})
+	e.sp.Put(demosp.Order{Key: "W-2", Reason: "Amendă", Amount: amount(5000)})
+	e.sp.Put(demosp.Order{Key: "W-3", Reason: "Taxă", Amount: amount(2000)})
+
+	type step = chromedp.Action[chromedp.Void]
+	fillCard := func(number string) []step {
+		return []step{
+			chromedp.WaitVisible(chromedp.ID("card-form")),
+			chromedp.SendKeys(chromedp.CSS(`input[name="number"]`), number),
+			chromedp.SendKeys(chromedp.CSS(`input[name="holder"]`), "Ion Popescu"),
+			chromedp.SendKeys(chromedp.CSS(`input[name="expiry"]`), "12/35"),
+			chromedp.SendKeys(chromedp.CSS(`input[name="cvc"]`), "123"),
+			chromedp.Click(chromedp.ID("pay")),
+		}
+	}
+	pay := func(order, card string, then ...step) {
+		t.Helper()
+		steps := append([]step{chromedp.Navigate(e.spURL + "/"), chromedp.Click(chromedp.ID("pay-" + order))}, fillCard(card)...)
+		browsertest.Do(t, ctx, append(steps, then...)...)
+	}
+	// The payer chose Romanian once (kept in a cookie).
+	browsertest.Do(t, ctx, chromedp.Navigate(e.url+"/mpay?lang=ro"))
+	pay("W-1", cardsim.CardApprove, chromedp.WaitVisible(chromedp.CSS(`#status[data-state="approved"]`)))
+	waitFor(t, "the acknowledgement", func() bool { o, _ := e.sp.Get("W-1"); return o.Paid == 15000 })
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.ID("back")), chromedp.WaitVisible(chromedp.ID("paid-W-1")))
+	if paid := browsertest.Text(t, ctx, "#paid-W-1"); paid != "150.00 MDL" {
+		t.Fatalf("the SP's page shows %q paid", paid)
+	}
+
+	// 3-D Secure, approved with the code.
+	pay("W-2", cardsim.Card3DS,
+		chromedp.WaitVisible(chromedp.ID("challenge")),
+		chromedp.SendKeys(chromedp.CSS(`input[name="code"]`), cardsim.ChallengeCode),
+		chromedp.Click(chromedp.ID("confirm")),
+		chromedp.WaitVisible(chromedp.CSS(`#status[data-state="approved"]`)))
+	// 3-D Secure, cancelled: declined, the payer may try again.
+	pay("W-3", cardsim.Card3DS,
+		chromedp.WaitVisible(chromedp.ID("challenge")),
+		chromedp.Click(chromedp.ID("cancel")),
+		chromedp.WaitVisible(chromedp.CSS(`#status[data-state="declined"]`)),
+		chromedp.WaitVisible(chromedp.ID("retry")))
+	if s := browsertest.Text(t, ctx, "#status"); !strings.Contains(s, "Plata a fost refuzată") || !strings.Contains(s, "3-D Secure authentication failed") {
+		t.Fatalf("declined page says %q", s)
+	}
+	waitFor(t, "the 3-D Secure payment's acknowledgement", func() bool { o, _ := e.sp.Get("W-2"); return o.Paid == 5000 })
+	if o, _ := e.sp.Get("W-3"); o.Paid != 0 {
+		t.Fatalf("the cancelled payment was counted: %d", o.Paid)
+	}
+}
