@@ -63,11 +63,13 @@ type Act struct {
 	SignedAt time.Time // the best signature time (the timestamp's)
 }
 
-// ActVerifier verifies a signed act: the signature, its chain and
-// revocation; it returns an error (wrapping ErrInvalid) when it does not
-// verify. PAdES is the registry's (PadesVerifier).
+// ActVerifier verifies a signed act: signed must be base (the power's
+// document before this signature) extended by the new signature, which
+// must verify (chain, revocation); it returns an error wrapping
+// ErrWrongDocument or ErrInvalid otherwise. PAdES is the registry's
+// (PadesVerifier).
 type ActVerifier interface {
-	VerifyAct(ctx context.Context, pdf []byte) (*Act, error)
+	VerifyAct(ctx context.Context, base, signed []byte) (*Act, error)
 }
 
 // Registry is the register of powers, types and legal entities in a store.
@@ -404,6 +406,7 @@ func (r *Registry) Transition(ctx context.Context, actor, code string, ev Event,
 		return nil, fmt.Errorf("%w: event %q", ErrInvalid, ev)
 	}
 	var act *Act
+	var base []byte
 	if who, ok := signedEvents[ev]; ok {
 		if len(pdf) == 0 {
 			return nil, fmt.Errorf("%w: to be %s the power needs its act signed by the %s party", ErrInvalid, pastTense[ev], who)
@@ -412,7 +415,10 @@ func (r *Registry) Transition(ctx context.Context, actor, code string, ev Event,
 			return nil, errors.New("mpower: no act verifier is configured")
 		}
 		var err error
-		if act, err = r.verify.VerifyAct(ctx, pdf); err != nil {
+		if base, err = r.Document(ctx, code); err != nil {
+			return nil, err
+		}
+		if act, err = r.verify.VerifyAct(ctx, base, pdf); err != nil {
 			return nil, err
 		}
 	}
@@ -429,12 +435,12 @@ func (r *Registry) Transition(ctx context.Context, actor, code string, ev Event,
 			if err := r.checkSigner(ctx, p, ev, act); err != nil {
 				return err
 			}
-			base, err := r.document(ctx, tx, code)
+			cur, err := r.document(ctx, tx, code)
 			if err != nil {
 				return err
 			}
-			if len(pdf) <= len(base) || !bytes.Equal(pdf[:len(base)], base) {
-				return fmt.Errorf("%w: the signed PDF is not the power's act: sign the document of GET .../document (it must extend it)", ErrWrongDocument)
+			if !bytes.Equal(cur, base) { // another act was applied since
+				return fmt.Errorf("%w: the power's act changed while this signature was verified: sign the document of GET .../document again", ErrWrongDocument)
 			}
 		}
 		from := p.State
