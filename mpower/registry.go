@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/semnat/semnat/idn"
@@ -26,7 +27,11 @@ var (
 )
 
 // schema: the registry's tables (times are Unix nanoseconds). The indexes
-// serve the check API: a code, the parties, a type with its parties.
+// serve the check API: a code; each party (grantor, representative,
+// signer) in the list's order with the columns its filters read, so that
+// counting a party's powers reads the index only and a page reads one
+// range of it from its end (List); a type with its parties. The first
+// party indexes (party, created) are replaced by the wider ones.
 var schema = store.Schema{Name: "mpower", SQLite: `
 CREATE TABLE IF NOT EXISTS mpower_types (
 	code TEXT PRIMARY KEY, system TEXT NOT NULL, provider_idno TEXT NOT NULL, provider_name TEXT NOT NULL,
@@ -40,8 +45,12 @@ CREATE TABLE IF NOT EXISTS mpower_powers (
 	authorized_idn TEXT NOT NULL, from_at INTEGER NOT NULL, to_at INTEGER NOT NULL,
 	state TEXT NOT NULL, reason TEXT NOT NULL, changed INTEGER NOT NULL, created INTEGER NOT NULL,
 	lang TEXT NOT NULL, needs_acceptance INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS mpower_powers_by ON mpower_powers (authorizing_idn, created);
-CREATE INDEX IF NOT EXISTS mpower_powers_to ON mpower_powers (authorized_idn, created);
+DROP INDEX IF EXISTS mpower_powers_by;
+DROP INDEX IF EXISTS mpower_powers_to;
+CREATE INDEX IF NOT EXISTS mpower_powers_by2 ON mpower_powers (authorizing_idn, created, code, type_code, state, from_at, to_at);
+CREATE INDEX IF NOT EXISTS mpower_powers_to2 ON mpower_powers (authorized_idn, created, code, type_code, state, from_at, to_at);
+CREATE INDEX IF NOT EXISTS mpower_powers_signer ON mpower_powers (signed_by, created, code, type_code, state, from_at, to_at);
+CREATE INDEX IF NOT EXISTS mpower_powers_created ON mpower_powers (created, code);
 CREATE INDEX IF NOT EXISTS mpower_powers_type ON mpower_powers (type_code, authorizing_idn, authorized_idn);
 CREATE TABLE IF NOT EXISTS mpower_drafts (
 	code TEXT PRIMARY KEY REFERENCES mpower_powers (code), pdf BLOB NOT NULL);
@@ -77,6 +86,9 @@ type ActVerifier interface {
 type Registry struct {
 	st     *store.Store
 	verify ActVerifier
+	// types caches the authorization types by code: a type is never
+	// changed or removed once added, so every instance may keep it.
+	types sync.Map
 }
 
 // NewRegistry opens the registry in st (creating its tables).
@@ -147,13 +159,20 @@ func scanType(sc interface{ Scan(...any) error }) (*AuthType, error) {
 	return &t, nil
 }
 
-// Type is the authorization type of code.
+// Type is the authorization type of code (shared: do not change it).
 func (r *Registry) Type(ctx context.Context, code string) (*AuthType, error) {
+	if t, ok := r.types.Load(code); ok {
+		return t.(*AuthType), nil
+	}
 	t, err := scanType(r.st.QueryRow(ctx, `SELECT `+typeColumns+` FROM mpower_types WHERE code = ?`, code))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: authorization type %s", ErrNotFound, code)
 	}
-	return t, err
+	if err != nil {
+		return nil, err
+	}
+	r.types.Store(code, t)
+	return t, nil
 }
 
 // Types lists the authorization types by code.
