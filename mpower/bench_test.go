@@ -92,7 +92,6 @@ func BenchmarkCodeTrueOne(b *testing.B) {
 	}
 }
 
-
 // bulkPowers loads n Valid powers into e's registry with one INSERT ...
 // SELECT over a series (the store's own SQL: a recursive CTE on SQLite,
 // generate_series on PostgreSQL), between n/10 people (each the grantor
