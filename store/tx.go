@@ -157,3 +157,13 @@ func (s *Store) prepared(ctx context.Context, q string) *sql.Stmt {
 // IsUniqueViolation tells an error of a broken UNIQUE or PRIMARY KEY
 // constraint, in either database.
 func IsUniqueViolation(err error) bool { return isUniqueViolation(err) }
+
+// DB is the database handle, for a library that brings its own queries on
+// the store's database (package jobs: river's tables and drivers). Its
+// placeholders are the database's own (? for SQLite, $1 for PostgreSQL).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// SQLTx is the transaction's database/sql handle, for a library that writes
+// in the same transaction (package jobs enqueues a job that commits with
+// the state change, or not at all).
+func (t *Tx) SQLTx() *sql.Tx { return t.tx }
