@@ -89,6 +89,10 @@ type Registry struct {
 	// types caches the authorization types by code: a type is never
 	// changed or removed once added, so every instance may keep it.
 	types sync.Map
+	// changed, when set, is called in the transaction of each transition
+	// (the power as changed, the event, its audit entry's number): the
+	// service enqueues its notices there.
+	changed func(ctx context.Context, tx *store.Tx, p *Power, ev Event, seq int64) error
 }
 
 // NewRegistry opens the registry in st (creating its tables).
@@ -482,8 +486,14 @@ func (r *Registry) Transition(ctx context.Context, actor, code string, ev Event,
 				return fmt.Errorf("mpower: power %s: keeping the act: %w", code, err)
 			}
 		}
-		if _, err := tx.Append(ctx, store.Event{Actor: actor, Action: actions[ev], Subject: p.Code, Digest: digest, Details: details}); err != nil {
+		ent, err := tx.Append(ctx, store.Event{Actor: actor, Action: actions[ev], Subject: p.Code, Digest: digest, Details: details})
+		if err != nil {
 			return err
+		}
+		if r.changed != nil {
+			if err := r.changed(ctx, tx, p, ev, ent.Seq); err != nil {
+				return err
+			}
 		}
 		out = p
 		return nil
