@@ -100,7 +100,7 @@ func (s *Service) codeDetailsOne(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.details(c.Request().Context(), p, t)
+	d, err := s.details(c.Request().Context(), p, t, nil)
 	if err != nil {
 		return err
 	}
@@ -110,21 +110,29 @@ func (s *Service) codeDetailsOne(c echo.Context) error {
 	return ok(c, d)
 }
 
-// details is p as the API shows it, its status at this moment.
-func (s *Service) details(ctx context.Context, p *Power, t *AuthType) (*client.AuthorizationDetails, error) {
+// details is p as the API shows it, its status at this moment; names,
+// when not nil, keeps the companies' names read (IDNO → name).
+func (s *Service) details(ctx context.Context, p *Power, t *AuthType, names map[string]string) (*client.AuthorizationDetails, error) {
 	state, reason := p.StateAt(s.reg.Now())
 	d := &client.AuthorizationDetails{AuthorizationCode: p.Code, AuthorizationTypeCode: p.TypeCode,
 		AuthorizingPartyType: int(p.AuthorizingBy), AuthorizingIdn: p.AuthorizingID, AuthorizedPartyType: client.PartyNatural,
 		AuthorizedIdn: p.RepresentedID, FromDate: p.From, ToDate: p.To, Status: state.Code(), StatusReason: reason,
 		IsValid: state == Valid, AuthorizationTypeName: t.Names["ro"], ServiceProviderIdno: t.ProviderIDNO, ServiceProviderName: t.ProviderName}
 	if p.AuthorizingBy == Legal {
-		e, err := s.reg.Entity(ctx, p.AuthorizingID)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
+		name, known := names[p.AuthorizingID]
+		if !known {
+			e, err := s.reg.Entity(ctx, p.AuthorizingID)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+			if e != nil {
+				name = strings.TrimSpace(e.Name + " " + e.Form)
+			}
+			if names != nil {
+				names[p.AuthorizingID] = name
+			}
 		}
-		if e != nil {
-			d.AuthorizingPartyName = strings.TrimSpace(e.Name + " " + e.Form)
-		}
+		d.AuthorizingPartyName = name
 	}
 	return d, nil
 }
@@ -187,6 +195,7 @@ func (s *Service) idnDetailsList(c echo.Context) error {
 		return err
 	}
 	types := map[string]*AuthType{}
+	names := map[string]string{} // a company's name, read once a page
 	out := make([]client.AuthorizationDetails, 0, len(list))
 	for i := range list {
 		p := &list[i]
@@ -197,7 +206,7 @@ func (s *Service) idnDetailsList(c echo.Context) error {
 			}
 			types[p.TypeCode] = t
 		}
-		d, err := s.details(ctx, p, t)
+		d, err := s.details(ctx, p, t, names)
 		if err != nil {
 			return err
 		}
@@ -207,6 +216,9 @@ func (s *Service) idnDetailsList(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(client.HeaderTotalCount, strconv.Itoa(total))
+	if next := f.NextCursor(list); next != nil {
+		c.Response().Header().Set(client.HeaderNextCursor, next.String())
+	}
 	return ok(c, out)
 }
 
@@ -253,6 +265,16 @@ func listFilter(q url.Values) (Filter, error) {
 			return f, badParam("%s %q: want a number from 1%s", name, v, map[bool]string{true: fmt.Sprintf(" to %d", MaxPageSize)}[name == "PageSize"])
 		}
 		*dst = n
+	}
+	if v := q.Get("Cursor"); v != "" {
+		cur, err := ParseCursor(v)
+		if err != nil {
+			return f, badParam("Cursor %q: give the X-Next-Cursor of the page before", v)
+		}
+		if f.Page > 1 {
+			return f, badParam("Cursor and Page: give one of them")
+		}
+		f.After = cur
 	}
 	return f, nil
 }

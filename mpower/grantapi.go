@@ -145,7 +145,7 @@ func (s *Service) postActComplete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.details(ctx, p, t)
+	d, err := s.details(ctx, p, t, nil)
 	if err != nil {
 		return err
 	}

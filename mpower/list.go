@@ -3,8 +3,12 @@ package mpower
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/semnat/semnat/idn"
 )
 
 // Filter selects powers for the check API's list.
@@ -22,6 +26,43 @@ type Filter struct {
 	System string
 	// Page (from 1) and PageSize (1 to MaxPageSize; 0: DefaultPageSize).
 	Page, PageSize int
+	// After, when set, starts the page after that position (keyset
+	// paging: Page must be 0 or 1).
+	After *Cursor
+}
+
+// Cursor is a position in List's order (newest first, then by code,
+// highest first).
+type Cursor struct {
+	Created time.Time
+	Code    string
+}
+
+// String is the cursor as the API carries it: Unix nanoseconds, "-", code.
+func (c Cursor) String() string { return fmt.Sprintf("%d-%s", c.Created.UnixNano(), c.Code) }
+
+// ParseCursor reads a Cursor's String.
+func ParseCursor(s string) (*Cursor, error) {
+	at, code, ok := strings.Cut(s, "-")
+	n, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil || n < 0 || len(code) != idn.AuthCodeLen || strings.Trim(code, "0123456789") != "" {
+		return nil, fmt.Errorf("%w: cursor %q: give the X-Next-Cursor of the page before", ErrInvalid, s)
+	}
+	return &Cursor{Created: time.Unix(0, n).UTC(), Code: code}, nil
+}
+
+// NextCursor is the cursor after the page list of f, or nil when list
+// is not a full page (the last).
+func (f Filter) NextCursor(list []Power) *Cursor {
+	size := f.PageSize
+	if size == 0 {
+		size = DefaultPageSize
+	}
+	if len(list) == 0 || len(list) < size {
+		return nil
+	}
+	last := list[len(list)-1]
+	return &Cursor{Created: last.Created, Code: last.Code}
 }
 
 // Paging limits.
@@ -30,8 +71,8 @@ const (
 	MaxPageSize     = 500
 )
 
-// List returns one page of the powers f selects, newest first, and how
-// many there are in all.
+// List returns one page of the powers f selects, newest first (then by
+// code, highest first), and how many there are in all.
 func (r *Registry) List(ctx context.Context, f Filter) ([]Power, int, error) {
 	if f.Page <= 0 {
 		f.Page = 1
@@ -42,12 +83,14 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Power, int, error) {
 	if f.PageSize < 0 || f.PageSize > MaxPageSize {
 		return nil, 0, fmt.Errorf("%w: page size %d: want 1 to %d", ErrInvalid, f.PageSize, MaxPageSize)
 	}
+	if f.After != nil && f.Page > 1 {
+		return nil, 0, fmt.Errorf("%w: a cursor or a page number, not both", ErrInvalid)
+	}
+	// The conditions besides the party (IDN), which each branch of the
+	// party's query repeats.
 	var where []string
 	var args []any
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
-	if f.IDN != "" {
-		add(`(authorizing_idn = ? OR authorized_idn = ? OR signed_by = ?)`, f.IDN, f.IDN, f.IDN)
-	}
 	if f.GrantedBy != "" {
 		add(`authorizing_idn = ?`, f.GrantedBy)
 	}
@@ -81,16 +124,53 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Power, int, error) {
 	default:
 		return nil, 0, fmt.Errorf("%w: status %q", ErrInvalid, f.State)
 	}
-	w := ""
-	if len(where) > 0 {
-		w = " WHERE " + strings.Join(where, " AND ")
+	// sel is a SELECT of cols with the conditions (and the party in col,
+	// when set); page adds the order, the cursor and the limit, so that
+	// it reads one index range from its end (mpower_powers_by, _to,
+	// _signer, or _created without a party).
+	sel := func(cols, col string, page bool) (string, []any) {
+		conds, a := slices.Clone(where), slices.Clone(args)
+		if col != "" {
+			conds, a = append(conds, col+` = ?`), append(a, f.IDN)
+		}
+		if page && f.After != nil {
+			conds, a = append(conds, `(created, code) < (?, ?)`), append(a, f.After.Created.UnixNano(), f.After.Code)
+		}
+		q := `SELECT ` + cols + ` FROM mpower_powers`
+		if len(conds) > 0 {
+			q += ` WHERE ` + strings.Join(conds, ` AND `)
+		}
+		if page {
+			q += ` ORDER BY created DESC, code DESC LIMIT ?`
+			a = append(a, f.Page*f.PageSize)
+		}
+		return q, a
+	}
+	var countQ, pageQ string
+	var countArgs, pageArgs []any
+	if f.IDN == "" {
+		countQ, countArgs = sel(`COUNT(*)`, "", false)
+		pageQ, pageArgs = sel(powerColumns, "", true)
+	} else {
+		// The party is the grantor, the representative or the signer:
+		// one branch per index, their union (a power in two branches
+		// counts once).
+		var counts, pages []string
+		for i, col := range []string{"authorizing_idn", "authorized_idn", "signed_by"} {
+			q, a := sel(`code`, col, false)
+			counts, countArgs = append(counts, q), append(countArgs, a...)
+			q, a = sel(powerColumns, col, true)
+			pages, pageArgs = append(pages, fmt.Sprintf(`SELECT * FROM (%s) AS b%d`, q, i)), append(pageArgs, a...)
+		}
+		countQ = `SELECT COUNT(*) FROM (` + strings.Join(counts, ` UNION `) + `) AS u`
+		pageQ = `SELECT ` + powerColumns + ` FROM (` + strings.Join(pages, ` UNION `) + `) AS u`
 	}
 	var total int
-	if err := r.st.QueryRow(ctx, `SELECT COUNT(*) FROM mpower_powers`+w, args...).Scan(&total); err != nil {
+	if err := r.st.QueryRow(ctx, countQ, countArgs...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("mpower: list: %w", err)
 	}
-	rows, err := r.st.Query(ctx, `SELECT `+powerColumns+` FROM mpower_powers`+w+` ORDER BY created DESC, code LIMIT ? OFFSET ?`,
-		append(args, f.PageSize, (f.Page-1)*f.PageSize)...)
+	rows, err := r.st.Query(ctx, `SELECT `+powerColumns+` FROM (`+pageQ+`) AS p ORDER BY created DESC, code DESC LIMIT ? OFFSET ?`,
+		append(pageArgs, f.PageSize, (f.Page-1)*f.PageSize)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("mpower: list: %w", err)
 	}

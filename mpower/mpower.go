@@ -25,6 +25,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/semnat/semnat/jobs"
 	"github.com/semnat/semnat/mpower/client"
 	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/pades"
@@ -45,6 +46,11 @@ type Config struct {
 	// Seal and SealChain (leaf first), when set, sign status statements.
 	Seal      crypto.Signer
 	SealChain []*x509.Certificate
+	// Notify, when set, tells the parties of each change of their power
+	// (MNotify: through MNotify's API), as durable jobs of the store
+	// (Jobs tunes them; the queue is "mpower"); nil: nobody is told.
+	Notify Notifier
+	Jobs   jobs.Options
 }
 
 // Service is MPower as a service.Service.
@@ -55,6 +61,7 @@ type Service struct {
 	sealer *Sealer // nil: no statements
 	// systems remembers the registered systems found by credential.
 	systems sysauth.Cache
+	notices *jobs.Queue // nil without a Notifier
 }
 
 // New builds the service and creates its tables in the store.
@@ -78,6 +85,11 @@ func New(cfg Config) (*Service, error) {
 			return nil, err
 		}
 	}
+	if cfg.Notify != nil {
+		if err := svc.startNotices(ctx, cfg.Jobs); err != nil {
+			return nil, err
+		}
+	}
 	return svc, nil
 }
 
@@ -87,8 +99,16 @@ func (s *Service) Registry() *Registry { return s.reg }
 // Name is "mpower".
 func (s *Service) Name() string { return "mpower" }
 
-// Close has no background work to stop.
-func (s *Service) Close() error { return nil }
+// Close stops sending notices (those not sent yet wait in the store for
+// the next start).
+func (s *Service) Close() error {
+	if s.notices == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.notices.Stop(ctx)
+}
 
 //go:embed openapi.json
 var openAPI []byte

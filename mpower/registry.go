@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/semnat/semnat/idn"
@@ -26,7 +27,11 @@ var (
 )
 
 // schema: the registry's tables (times are Unix nanoseconds). The indexes
-// serve the check API: a code, the parties, a type with its parties.
+// serve the check API: a code; each party (grantor, representative,
+// signer) in the list's order with the columns its filters read, so that
+// counting a party's powers reads the index only and a page reads one
+// range of it from its end (List); a type with its parties. The first
+// party indexes (party, created) are replaced by the wider ones.
 var schema = store.Schema{Name: "mpower", SQLite: `
 CREATE TABLE IF NOT EXISTS mpower_types (
 	code TEXT PRIMARY KEY, system TEXT NOT NULL, provider_idno TEXT NOT NULL, provider_name TEXT NOT NULL,
@@ -40,8 +45,12 @@ CREATE TABLE IF NOT EXISTS mpower_powers (
 	authorized_idn TEXT NOT NULL, from_at INTEGER NOT NULL, to_at INTEGER NOT NULL,
 	state TEXT NOT NULL, reason TEXT NOT NULL, changed INTEGER NOT NULL, created INTEGER NOT NULL,
 	lang TEXT NOT NULL, needs_acceptance INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS mpower_powers_by ON mpower_powers (authorizing_idn, created);
-CREATE INDEX IF NOT EXISTS mpower_powers_to ON mpower_powers (authorized_idn, created);
+DROP INDEX IF EXISTS mpower_powers_by;
+DROP INDEX IF EXISTS mpower_powers_to;
+CREATE INDEX IF NOT EXISTS mpower_powers_by2 ON mpower_powers (authorizing_idn, created, code, type_code, state, from_at, to_at);
+CREATE INDEX IF NOT EXISTS mpower_powers_to2 ON mpower_powers (authorized_idn, created, code, type_code, state, from_at, to_at);
+CREATE INDEX IF NOT EXISTS mpower_powers_signer ON mpower_powers (signed_by, created, code, type_code, state, from_at, to_at);
+CREATE INDEX IF NOT EXISTS mpower_powers_created ON mpower_powers (created, code);
 CREATE INDEX IF NOT EXISTS mpower_powers_type ON mpower_powers (type_code, authorizing_idn, authorized_idn);
 CREATE TABLE IF NOT EXISTS mpower_drafts (
 	code TEXT PRIMARY KEY REFERENCES mpower_powers (code), pdf BLOB NOT NULL);
@@ -63,11 +72,13 @@ type Act struct {
 	SignedAt time.Time // the best signature time (the timestamp's)
 }
 
-// ActVerifier verifies a signed act: the signature, its chain and
-// revocation; it returns an error (wrapping ErrInvalid) when it does not
-// verify. PAdES is the registry's (PadesVerifier).
+// ActVerifier verifies a signed act: signed must be base (the power's
+// document before this signature) extended by the new signature, which
+// must verify (chain, revocation); it returns an error wrapping
+// ErrWrongDocument or ErrInvalid otherwise. PAdES is the registry's
+// (PadesVerifier).
 type ActVerifier interface {
-	VerifyAct(ctx context.Context, pdf []byte) (*Act, error)
+	VerifyAct(ctx context.Context, base, signed []byte) (*Act, error)
 }
 
 // Registry is the register of powers, types and legal entities in a store.
@@ -75,6 +86,13 @@ type ActVerifier interface {
 type Registry struct {
 	st     *store.Store
 	verify ActVerifier
+	// types caches the authorization types by code: a type is never
+	// changed or removed once added, so every instance may keep it.
+	types sync.Map
+	// changed, when set, is called in the transaction of each transition
+	// (the power as changed, the event, its audit entry's number): the
+	// service enqueues its notices there.
+	changed func(ctx context.Context, tx *store.Tx, p *Power, ev Event, seq int64) error
 }
 
 // NewRegistry opens the registry in st (creating its tables).
@@ -145,13 +163,20 @@ func scanType(sc interface{ Scan(...any) error }) (*AuthType, error) {
 	return &t, nil
 }
 
-// Type is the authorization type of code.
+// Type is the authorization type of code (shared: do not change it).
 func (r *Registry) Type(ctx context.Context, code string) (*AuthType, error) {
+	if t, ok := r.types.Load(code); ok {
+		return t.(*AuthType), nil
+	}
 	t, err := scanType(r.st.QueryRow(ctx, `SELECT `+typeColumns+` FROM mpower_types WHERE code = ?`, code))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: authorization type %s", ErrNotFound, code)
 	}
-	return t, err
+	if err != nil {
+		return nil, err
+	}
+	r.types.Store(code, t)
+	return t, nil
 }
 
 // Types lists the authorization types by code.
@@ -404,6 +429,7 @@ func (r *Registry) Transition(ctx context.Context, actor, code string, ev Event,
 		return nil, fmt.Errorf("%w: event %q", ErrInvalid, ev)
 	}
 	var act *Act
+	var base []byte
 	if who, ok := signedEvents[ev]; ok {
 		if len(pdf) == 0 {
 			return nil, fmt.Errorf("%w: to be %s the power needs its act signed by the %s party", ErrInvalid, pastTense[ev], who)
@@ -412,7 +438,10 @@ func (r *Registry) Transition(ctx context.Context, actor, code string, ev Event,
 			return nil, errors.New("mpower: no act verifier is configured")
 		}
 		var err error
-		if act, err = r.verify.VerifyAct(ctx, pdf); err != nil {
+		if base, err = r.Document(ctx, code); err != nil {
+			return nil, err
+		}
+		if act, err = r.verify.VerifyAct(ctx, base, pdf); err != nil {
 			return nil, err
 		}
 	}
@@ -429,12 +458,12 @@ func (r *Registry) Transition(ctx context.Context, actor, code string, ev Event,
 			if err := r.checkSigner(ctx, p, ev, act); err != nil {
 				return err
 			}
-			base, err := r.document(ctx, tx, code)
+			cur, err := r.document(ctx, tx, code)
 			if err != nil {
 				return err
 			}
-			if len(pdf) <= len(base) || !bytes.Equal(pdf[:len(base)], base) {
-				return fmt.Errorf("%w: the signed PDF is not the power's act: sign the document of GET .../document (it must extend it)", ErrWrongDocument)
+			if !bytes.Equal(cur, base) { // another act was applied since
+				return fmt.Errorf("%w: the power's act changed while this signature was verified: sign the document of GET .../document again", ErrWrongDocument)
 			}
 		}
 		from := p.State
@@ -457,8 +486,14 @@ func (r *Registry) Transition(ctx context.Context, actor, code string, ev Event,
 				return fmt.Errorf("mpower: power %s: keeping the act: %w", code, err)
 			}
 		}
-		if _, err := tx.Append(ctx, store.Event{Actor: actor, Action: actions[ev], Subject: p.Code, Digest: digest, Details: details}); err != nil {
+		ent, err := tx.Append(ctx, store.Event{Actor: actor, Action: actions[ev], Subject: p.Code, Digest: digest, Details: details})
+		if err != nil {
 			return err
+		}
+		if r.changed != nil {
+			if err := r.changed(ctx, tx, p, ev, ent.Seq); err != nil {
+				return err
+			}
 		}
 		out = p
 		return nil

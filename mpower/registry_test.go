@@ -12,6 +12,7 @@ import (
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/store"
 	"github.com/semnat/semnat/testcerts"
 )
@@ -341,5 +342,81 @@ func TestAcceptRevokeRace(t *testing.T) {
 	}
 	if _, err := f.st.VerifyAudit(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// unsignedUpdate appends to doc an incremental update that replaces the
+// first page's content with text of the attacker's: no signature covers
+// it until someone signs the whole file.
+func unsignedUpdate(t *testing.T, doc []byte, text string) []byte {
+	t.Helper()
+	r, err := pdf.Open(bytes.NewReader(doc), int64(len(doc)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := r.Page(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := r.NewUpdate()
+	content := u.Add(pdf.NewStream(nil, []byte("BT /F1 12 Tf 72 720 Td ("+text+") Tj ET")))
+	d := pg.Dict.Clone()
+	d.Set("Contents", content)
+	if err := u.Set(pg.Ref, d); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	out.Write(doc)
+	if _, err := u.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// TestActExtensionRule: a signed act must be the power's document plus
+// the signature's own update. An unsigned update slipped in before the
+// signature (the byte-prefix rule alone accepted it: the signature covers
+// it and the prefix is intact), or stray bytes between the document and
+// the signature's update, are refused, for the grant and for the
+// acceptance on top of a signed act.
+func TestActExtensionRule(t *testing.T) {
+	f := newFixture(t, filepath.Join(t.TempDir(), "semnat.db"))
+	ctx := context.Background()
+	p := f.grant(t, "AT-0000001", f.alice.IDNP, "", f.bob.IDNP)
+	doc, err := f.reg.Document(ctx, p.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacks := map[string]func(doc []byte) []byte{
+		"unsigned update before the signature": func(doc []byte) []byte {
+			return unsignedUpdate(t, doc, "Imputernicesc pe MALLORY pe termen nelimitat")
+		},
+		"stray object between the act and the signature": func(doc []byte) []byte {
+			return append(bytes.Clone(doc), "\n9999 0 obj\n(Imputernicesc pe MALLORY)\nendobj\n"...)
+		},
+	}
+	for name, attack := range attacks {
+		if _, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, signed(t, f.alice, attack(doc))); !errors.Is(err, ErrWrongDocument) {
+			t.Errorf("grant, %s: %v, want ErrWrongDocument", name, err)
+		}
+	}
+	if got, _ := f.reg.Power(ctx, p.Code); got.State != Draft {
+		t.Fatalf("after the attacks the power is %s", got.State)
+	}
+	if _, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, f.act(t, f.alice, p.Code)); err != nil {
+		t.Fatalf("the honest act: %v", err)
+	}
+	// Acceptance: on top of the signed act.
+	doc, err = f.reg.Document(ctx, p.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, attack := range attacks {
+		if _, err := f.reg.Transition(ctx, "bob", p.Code, EvAccept, signed(t, f.bob, attack(doc))); !errors.Is(err, ErrWrongDocument) {
+			t.Errorf("acceptance, %s: %v, want ErrWrongDocument", name, err)
+		}
+	}
+	if got, err := f.reg.Transition(ctx, "bob", p.Code, EvAccept, f.act(t, f.bob, p.Code)); err != nil || got.State != Valid {
+		t.Fatalf("the honest acceptance: %v %v", got, err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -51,9 +50,12 @@ func entryHash(prev []byte, seq int64, at time.Time, actor, action, subject, dig
 	return h.Sum(nil)
 }
 
-// Append records e at the end of the log, chained to the entry before it.
-// Appends are serialised by the database (SQLite: an immediate transaction;
-// PostgreSQL: an exclusive lock on the table, which readers do not wait for).
+// Append records e at the end of the log, chained to the entry before it,
+// and returns once the entry is committed (group commit: see
+// groupcommit.go for the contract). Appends are serialised by the store's
+// audit writer and, between instances, by the database (SQLite: an
+// immediate transaction; PostgreSQL: an exclusive lock on the table, which
+// readers do not wait for).
 func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
 	if e.Action == "" {
 		return nil, fmt.Errorf("store: an audit event needs an action")
@@ -62,39 +64,32 @@ func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("store: audit: %w", err)
-	}
-	defer tx.Rollback()
-	ent, err := s.appendTx(ctx, tx, e, string(details))
-	if err != nil {
+	r := &appendReq{e: e, details: string(details), done: make(chan appendResult, 1)}
+	if err := s.enqueue(ctx, r); err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: audit: %w", err)
+	select {
+	case res := <-r.done:
+		return res.ent, res.err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(0, 2) { // still waiting: never written
+			return nil, fmt.Errorf("store: audit: %w", ctx.Err())
+		}
+		res := <-r.done // taken into a batch: its outcome is the answer
+		return res.ent, res.err
 	}
-	return ent, nil
 }
 
 // appendTx appends e (its details encoded) inside tx.
 func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, e Event, details string) (*Entry, error) {
-	if s.d.lockAudit != "" {
-		if _, err := tx.ExecContext(ctx, s.d.lockAudit); err != nil {
-			return nil, fmt.Errorf("store: audit: %w", err)
-		}
+	prev, last, err := s.chainEnd(ctx, tx)
+	if err != nil {
+		return nil, err
 	}
-	prev := make([]byte, sha256.Size)
-	var last int64
-	row := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`)
-	if err := row.Scan(&last, &prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: audit: %w", err)
-	}
-	ent := &Entry{Seq: last + 1, At: s.now().UTC(), Event: e, PrevHash: prev}
+	ent := &Entry{Seq: last + 1, At: s.now().UTC(), Event: e, PrevHash: prev, rawDetails: details}
 	ent.Hash = entryHash(prev, ent.Seq, ent.At, e.Actor, e.Action, e.Subject, e.Digest, details)
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO audit (seq, at, actor, action, subject, digest, details, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), ent.Seq, ent.At.UnixNano(), e.Actor, e.Action, e.Subject, e.Digest, details, prev, ent.Hash); err != nil {
-		return nil, fmt.Errorf("store: audit: %w", err)
+	if err := s.insertEntries(ctx, tx, []*Entry{ent}); err != nil {
+		return nil, err
 	}
 	return ent, nil
 }

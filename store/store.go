@@ -18,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the embedded default: pure Go, no cgo
@@ -48,9 +50,13 @@ func (s *Store) expiry(ttl time.Duration) (int64, error) {
 
 // Store is a handle on the database. Safe for concurrent use.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
-	d   dialect
+	db    *sql.DB
+	now   func() time.Time
+	d     dialect
+	audit auditWriter // Append's group commit
+	// stmts holds the prepared statements of Query and QueryRow by query.
+	stmts  sync.Map
+	nstmts atomic.Int64
 }
 
 // dialect is what differs between the databases.
@@ -141,7 +147,7 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	// Keep connections open for concurrent readers (WAL): database/sql keeps
 	// 2 idle ones by default, and opening one (pragmas, parsing) cost a
 	// busy server a fifth of its time.
-	db.SetMaxIdleConns(16)
+	db.SetMaxIdleConns(64)
 	return newStore(db, sqliteDialect, opts), nil
 }
 
@@ -169,8 +175,13 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 	return s.db.ExecContext(ctx, s.d.rebind(q), args...)
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database, once the audit events already handed to
+// Append are written (later Appends fail with ErrClosed).
+func (s *Store) Close() error {
+	s.closeAudit()
+	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
+	return s.db.Close()
+}
 
 // Put stores value under (kind, id) for ttl, replacing an earlier value.
 func (s *Store) Put(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error {

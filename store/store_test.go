@@ -32,12 +32,16 @@ type backend struct {
 	// dropGuards removes the append-only guard, as someone with database
 	// access could.
 	dropGuards []string
+	// poison makes an insert into the audit log fail for a subject that
+	// begins with "poison".
+	poison []string
 }
 
 func sqliteBackend() backend {
 	return backend{name: "sqlite",
 		fresh:      func(t *testing.T) string { return filepath.Join(t.TempDir(), "semnat.db") },
-		dropGuards: []string{`DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`}}
+		dropGuards: []string{`DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`},
+		poison:     []string{`CREATE TRIGGER poison BEFORE INSERT ON audit WHEN NEW.subject LIKE 'poison%' BEGIN SELECT RAISE(ABORT, 'poisoned'); END`}}
 }
 
 // postgresBackend uses $SEMNAT_TEST_POSTGRES, one fresh schema per test
@@ -45,7 +49,10 @@ func sqliteBackend() backend {
 func postgresBackend(t *testing.T) backend {
 	return backend{name: "postgres",
 		fresh:      func(t *testing.T) string { return testtool.PostgresSchema(t) },
-		dropGuards: []string{`DROP TRIGGER audit_append_only ON audit`}}
+		dropGuards: []string{`DROP TRIGGER audit_append_only ON audit`},
+		poison: []string{`CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS
+			$$ BEGIN IF NEW.subject LIKE 'poison%' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$`,
+			`CREATE TRIGGER poison BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION poison()`}}
 }
 
 // eachBackend runs f on SQLite and on PostgreSQL.

@@ -112,14 +112,51 @@ func (t *Tx) Append(ctx context.Context, e Event) (*Entry, error) {
 // Now is the store's clock.
 func (s *Store) Now() time.Time { return s.now() }
 
-// Query runs a read-only query outside a transaction.
+// Query runs a read-only query outside a transaction (a prepared
+// statement of the store's, see prepared).
 func (s *Store) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := s.prepared(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return s.db.QueryContext(ctx, s.d.rebind(q), args...)
 }
 
-// QueryRow runs a read-only query that returns one row.
+// QueryRow runs a read-only query that returns one row (a prepared
+// statement of the store's, see prepared).
 func (s *Store) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := s.prepared(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return s.db.QueryRowContext(ctx, s.d.rebind(q), args...)
+}
+
+// maxPrepared bounds the statements a store keeps prepared: the queries
+// of the services are a fixed set; one built with varying text beyond
+// that is run unprepared.
+const maxPrepared = 256
+
+// prepared returns the statement of q, prepared on first use and kept
+// (database/sql prepares it again on each connection that runs it), or
+// nil when q is run unprepared (too many statements, or preparing
+// failed: running it says why). SQLite parses a query each time it is
+// not prepared, which cost a check of the MPower API a fifth of its time.
+func (s *Store) prepared(ctx context.Context, q string) *sql.Stmt {
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sql.Stmt)
+	}
+	if s.nstmts.Load() >= maxPrepared {
+		return nil
+	}
+	st, err := s.db.PrepareContext(ctx, s.d.rebind(q))
+	if err != nil {
+		return nil
+	}
+	if prev, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt)
+	}
+	s.nstmts.Add(1)
+	return st
 }
 
 // IsUniqueViolation tells an error of a broken UNIQUE or PRIMARY KEY

@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -38,6 +39,7 @@ const (
 	PathActsComplete   = "/api/Authorization/acts/complete"            // POST {requestID} → data: AuthorizationDetails once signed
 	PathOpenAPI        = "/api/Authorization/openapi.json"
 	HeaderTotalCount   = "X-Total-Count" // Idn-Details-List: how many powers match in all
+	HeaderNextCursor   = "X-Next-Cursor" // Idn-Details-List: the Cursor of the next page, when there may be one
 )
 
 // Problem types of the API (RFC 9457 "type"), with their HTTP status.
@@ -158,6 +160,10 @@ type ListQuery struct {
 	GrantedByIdn          string
 	GrantedToIdn          string
 	Page, PageSize        int // from 1; 0: the first page, the default size
+	// Cursor continues after the page that returned it (X-Next-Cursor):
+	// keyset paging, as fast on the last page as on the first; not with
+	// Page.
+	Cursor string
 }
 
 // Values is q as query parameters.
@@ -187,6 +193,7 @@ func (q ListQuery) Values() url.Values {
 	if q.PageSize != 0 {
 		v.Set("PageSize", strconv.Itoa(q.PageSize))
 	}
+	set("Cursor", q.Cursor)
 	return v
 }
 
@@ -206,11 +213,19 @@ func invalid(format string, args ...any) error {
 // Options configure a Client.
 type Options struct {
 	// HTTPClient carries the TLS client certificate (default: one with a
-	// 30 s timeout and no certificate).
+	// 30 s timeout, no certificate, and up to MaxIdleConns connections
+	// kept open to the MPower). A client of your own should keep as many
+	// idle connections as it makes checks at once
+	// (http.Transport.MaxIdleConnsPerHost, which is 2 by default): each
+	// connection it has to open again costs a TLS handshake.
 	HTTPClient *http.Client
 	// APIKey is sent as X-API-Key when set.
 	APIKey string
 }
+
+// MaxIdleConns is how many connections the default HTTP client keeps
+// open to the MPower for checks made at once.
+const MaxIdleConns = 64
 
 // Client calls one MPower.
 type Client struct {
@@ -225,7 +240,9 @@ func New(baseURL string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("mpower client: base URL %q: want https://host[:port]", baseURL)
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = MaxIdleConns
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), opts: opts}, nil
 }
@@ -265,13 +282,31 @@ func (c *Client) TypeCodeValid(ctx context.Context, typeCode, authorizingIdn, au
 
 // List asks Idn-Details-List: one page and the total count.
 func (c *Client) List(ctx context.Context, q ListQuery) ([]AuthorizationDetails, int, error) {
-	var out Envelope[[]AuthorizationDetails]
-	resp, err := c.get(ctx, PathIdnDetailsList, q.Values(), &out)
+	page, err := c.ListPage(ctx, q)
 	if err != nil {
 		return nil, 0, err
 	}
+	return page.Items, page.Total, nil
+}
+
+// ListPage is one page of Idn-Details-List.
+type ListPage struct {
+	Items []AuthorizationDetails
+	Total int
+	// Next is the Cursor of the next page ("" after the last).
+	Next string
+}
+
+// ListPage asks Idn-Details-List for one page; q.Cursor = page.Next asks
+// for the next one.
+func (c *Client) ListPage(ctx context.Context, q ListQuery) (*ListPage, error) {
+	var out Envelope[[]AuthorizationDetails]
+	resp, err := c.get(ctx, PathIdnDetailsList, q.Values(), &out)
+	if err != nil {
+		return nil, err
+	}
 	total, _ := strconv.Atoi(resp.Header.Get(HeaderTotalCount))
-	return out.Data, total, nil
+	return &ListPage{Items: out.Data, Total: total, Next: resp.Header.Get(HeaderNextCursor)}, nil
 }
 
 // File fetches the signed act of the power of code.
@@ -332,7 +367,13 @@ func (c *Client) doResp(req *http.Request, path string, out any) (*http.Response
 	if err != nil {
 		return nil, fmt.Errorf("mpower client: %s %s: %w", req.Method, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() {
+		// Read to the end (the JSON's final line end) so that the
+		// connection is used again: closed early, it is dropped, and the
+		// next call pays a new TLS handshake.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}()
 	if resp.StatusCode/100 != 2 {
 		return nil, fmt.Errorf("mpower client: %s %s: %w", req.Method, path, problem.Read(resp))
 	}

@@ -1,0 +1,261 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Group commit of the audit log.
+//
+// Store.Append does not open a transaction of its own: it hands its event
+// to the store's audit writer, one goroutine that takes every event waiting
+// at that moment (up to maxBatch) and appends them in one transaction, one
+// after the other on the one hash chain, then answers each caller. While a
+// batch commits the next one gathers, so that many appends at once cost a
+// few transactions instead of one each, and no two of this store's
+// appends wait for each other's database lock.
+//
+// The durability contract is the one of a transaction of its own:
+//   - Append returns nil only once its entry is committed, as durable as
+//     any commit of the store (SQLite in WAL mode with synchronous=NORMAL:
+//     it survives a crash of the process; PostgreSQL: synchronous_commit).
+//     A service that answers after Append (a check) never answers about a
+//     question the log does not hold.
+//   - Append returns an error when its entry is not in the log: its own
+//     transaction failed (when a batch's transaction fails, nothing of it
+//     is written and its events are tried again one transaction each, so
+//     that an event the database refuses fails alone), or the caller's
+//     context ended while the event still waited, or the store is closed.
+//   - Once the writer has taken an event into a batch, Append waits for
+//     that batch's commit even if the caller's context ends, so that its
+//     answer is never wrong about whether the entry was recorded.
+//
+// Several stores on one PostgreSQL database (several instances) each have
+// their writer; their batches take the audit table's lock in turn, so the
+// log stays one chain.
+
+// maxBatch bounds the events of one audit transaction.
+const maxBatch = 1024
+
+// insertRows is how many entries one INSERT statement writes (9
+// parameters each: well under both databases' limits).
+const insertRows = 100
+
+// batchTimeout bounds one batch's transaction.
+const batchTimeout = 30 * time.Second
+
+// ErrClosed: the store is closed.
+var ErrClosed = errors.New("store: closed")
+
+// appendReq is one event waiting for the audit writer.
+type appendReq struct {
+	e       Event
+	details string
+	// state: 0 waiting, 1 taken by the writer, 2 given up by the caller.
+	state atomic.Int32
+	done  chan appendResult
+}
+
+type appendResult struct {
+	ent *Entry
+	err error
+}
+
+// auditWriter is the store's group-commit writer, started by the first
+// Append.
+type auditWriter struct {
+	once    sync.Once
+	mu      sync.RWMutex // held for reading while sending; Close takes it to stop
+	closed  bool
+	queue   chan *appendReq
+	stop    chan struct{}
+	stopped chan struct{}
+	batches atomic.Int64 // transactions written (tests)
+}
+
+// enqueue hands r to the writer (starting it if needed).
+func (s *Store) enqueue(ctx context.Context, r *appendReq) error {
+	w := &s.audit
+	w.once.Do(func() {
+		w.queue = make(chan *appendReq, 4*maxBatch)
+		w.stop = make(chan struct{})
+		w.stopped = make(chan struct{})
+		go s.writeAudit()
+	})
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return fmt.Errorf("store: audit: %w", ErrClosed)
+	}
+	select {
+	case w.queue <- r:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("store: audit: %w", ctx.Err())
+	}
+}
+
+// closeAudit stops the writer once it has written every event enqueued.
+func (s *Store) closeAudit() {
+	w := &s.audit
+	w.mu.Lock()
+	already := w.closed
+	w.closed = true
+	w.mu.Unlock()
+	if already || w.queue == nil {
+		return
+	}
+	close(w.stop)
+	<-w.stopped
+}
+
+// writeAudit is the writer's loop.
+func (s *Store) writeAudit() {
+	w := &s.audit
+	defer close(w.stopped)
+	batch := make([]*appendReq, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-w.queue:
+			batch = append(batch, r)
+		case <-w.stop:
+			// Enqueued before Close took the lock: write them too.
+			for {
+				select {
+				case r := <-w.queue:
+					batch = append(batch, r)
+					if len(batch) == maxBatch {
+						s.writeBatch(batch)
+						batch = batch[:0]
+					}
+				default:
+					if len(batch) > 0 {
+						s.writeBatch(batch)
+					}
+					return
+				}
+			}
+		}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-w.queue:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.writeBatch(batch)
+	}
+}
+
+// writeBatch appends the events of batch that their callers still wait
+// for, in one transaction, and answers each.
+func (s *Store) writeBatch(batch []*appendReq) {
+	taken := batch[:0:0]
+	for _, r := range batch {
+		if r.state.CompareAndSwap(0, 1) {
+			taken = append(taken, r)
+		}
+	}
+	if len(taken) == 0 {
+		return
+	}
+	ents, err := s.appendBatch(taken)
+	s.audit.batches.Add(1)
+	if err != nil && len(taken) > 1 {
+		// One event the database refuses fails alone: the others are
+		// tried again, one transaction each.
+		for _, r := range taken {
+			ents, err := s.appendBatch([]*appendReq{r})
+			if err != nil {
+				r.done <- appendResult{err: err}
+			} else {
+				r.done <- appendResult{ent: ents[0]}
+			}
+		}
+		return
+	}
+	for i, r := range taken {
+		if err != nil {
+			r.done <- appendResult{err: err}
+		} else {
+			r.done <- appendResult{ent: ents[i]}
+		}
+	}
+}
+
+// appendBatch writes the events of rs at the end of the chain in one
+// transaction.
+func (s *Store) appendBatch(rs []*appendReq) ([]*Entry, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit: %w", err)
+	}
+	defer tx.Rollback()
+	prev, last, err := s.chainEnd(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	at := s.now().UTC()
+	ents := make([]*Entry, len(rs))
+	for i, r := range rs {
+		ent := &Entry{Seq: last + 1 + int64(i), At: at, Event: r.e, PrevHash: prev, rawDetails: r.details}
+		ent.Hash = entryHash(prev, ent.Seq, ent.At, r.e.Actor, r.e.Action, r.e.Subject, r.e.Digest, r.details)
+		ents[i], prev = ent, ent.Hash
+	}
+	for i := 0; i < len(ents); i += insertRows {
+		if err := s.insertEntries(ctx, tx, ents[i:min(i+insertRows, len(ents))]); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: audit: %w", err)
+	}
+	return ents, nil
+}
+
+// chainEnd locks the log for appending (PostgreSQL; SQLite's write
+// transaction is exclusive already) and returns its last hash and number.
+func (s *Store) chainEnd(ctx context.Context, tx *sql.Tx) ([]byte, int64, error) {
+	if s.d.lockAudit != "" {
+		if _, err := tx.ExecContext(ctx, s.d.lockAudit); err != nil {
+			return nil, 0, fmt.Errorf("store: audit: %w", err)
+		}
+	}
+	prev := make([]byte, sha256.Size)
+	var last int64
+	row := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`)
+	if err := row.Scan(&last, &prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, fmt.Errorf("store: audit: %w", err)
+	}
+	return prev, last, nil
+}
+
+// insertEntries writes ents with one INSERT.
+func (s *Store) insertEntries(ctx context.Context, tx *sql.Tx, ents []*Entry) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO audit (seq, at, actor, action, subject, digest, details, prev_hash, hash) VALUES `)
+	args := make([]any, 0, 9*len(ents))
+	for i, e := range ents {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, e.Seq, e.At.UnixNano(), e.Actor, e.Action, e.Subject, e.Digest, e.rawDetails, e.PrevHash, e.Hash)
+	}
+	if _, err := tx.ExecContext(ctx, s.d.rebind(q.String()), args...); err != nil {
+		return fmt.Errorf("store: audit: %w", err)
+	}
+	return nil
+}
