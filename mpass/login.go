@@ -40,6 +40,7 @@ type loginTx struct {
 	IsPassive  bool              `json:"isPassive,omitempty"`
 	Lang       string            `json:"lang"`
 	ClientIP   string            `json:"clientIp"`
+	OIDC       string            `json:"oidc,omitempty"` // an OpenID Connect authorization request (oidc.go), not a SAML one
 
 	// The phone step: State is "" (not started), "waiting", "failed" or "done".
 	State   string                 `json:"state,omitempty"`

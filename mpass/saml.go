@@ -221,6 +221,9 @@ func (s *Service) rebuild(c echo.Context, tx *loginTx) (*saml.IdpAuthnRequest, e
 // Response: an assertion about the session's person, or (sess nil) the
 // status given.
 func (s *Service) respond(c echo.Context, tx *loginTx, sess *ssoSession, status *saml.StatusError) error {
+	if tx.OIDC != "" {
+		return s.oidcRespond(c, tx, sess, status)
+	}
 	req, err := s.rebuild(c, tx)
 	if err != nil {
 		return s.refuse(c, tx.Lang, tx.SP, requestProblem(err), err)
