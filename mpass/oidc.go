@@ -185,8 +185,9 @@ func (s *Service) newOIDC() (*oidcFace, error) {
 // exchange is the HTTP exchange op is serving, for the storage calls that
 // need the browser's cookies (end_session).
 type exchange struct {
-	w http.ResponseWriter
-	r *http.Request
+	w       http.ResponseWriter
+	r       *http.Request
+	clients map[string]*OIDCClient // registrations read during the exchange (op asks twice per token request)
 }
 
 type exchangeKey struct{}

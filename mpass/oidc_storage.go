@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +27,7 @@ import (
 const (
 	kindAuthReq = "mpass.oidc.request" // authorization requests waiting for a login, LoginTTL
 	kindCode    = "mpass.oidc.code"    // authorization codes (by digest) with their login, CodeTTL
-	kindToken   = "mpass.oidc.token"   // access tokens (by digest of their id), AccessTokenTTL
+	kindToken   = "mpass.oidc.revoked" // revoked access tokens (by digest of their jti), until they expire
 	kindSecret  = "mpass.oidc.secret"  // the face's secret (access-token encryption, pairwise subjects)
 )
 
@@ -79,8 +80,9 @@ func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
 	return &oidc.CodeChallenge{Challenge: a.CodeChallenge, Method: a.CodeChallengeMethod}
 }
 
-// accessToken is an issued access token as stored: enough for userinfo.
+// accessToken is an issued access token's record: enough for userinfo.
 type accessToken struct {
+	ID       string    `json:"jti"`
 	Subject  string    `json:"sub"`
 	ClientID string    `json:"clientId"`
 	Scopes   []string  `json:"scopes"`
@@ -200,28 +202,33 @@ func (s opStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthR
 // SaveAuthCode is not asked: oidcRespond makes the codes.
 func (s opStorage) SaveAuthCode(context.Context, string, string) error { return errNotOffered }
 
-func (s opStorage) DeleteAuthRequest(ctx context.Context, id string) error {
-	return s.st().Delete(ctx, kindAuthReq, id)
-}
+// DeleteAuthRequest is asked when a code's tokens are issued: there is
+// nothing left to delete (oidcRespond took the request when it made the
+// code, AuthRequestByCode took the code), so it costs no store write.
+func (s opStorage) DeleteAuthRequest(context.Context, string) error { return nil }
 
-// CreateAccessToken records an access token for userinfo.
-func (s opStorage) CreateAccessToken(ctx context.Context, tr op.TokenRequest) (string, time.Time, error) {
+// CreateAccessToken issues an access token. The token carries its record
+// (who, for which client, which scopes, until when) inside the bearer
+// value op encrypts and authenticates with the face's key (AES-256-GCM,
+// shared by the instances through the store): issuing one writes nothing,
+// which keeps the token endpoint at one store write (the code's). Revoked
+// tokens are listed in the store until they expire.
+func (s opStorage) CreateAccessToken(_ context.Context, tr op.TokenRequest) (string, time.Time, error) {
 	a, ok := tr.(*authRequest)
 	if !ok || a.Identity == nil {
 		return "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("only the authorization code grant is offered")
 	}
-	id := newID()
 	exp := s.f.s.cfg.Now().Add(s.f.opts.AccessTokenTTL).UTC()
-	b, err := json.Marshal(accessToken{Subject: a.Subject, ClientID: a.ClientID, Scopes: a.Scopes, Identity: *a.Identity,
+	b, err := json.Marshal(accessToken{ID: newID(), Subject: a.Subject, ClientID: a.ClientID, Scopes: a.Scopes, Identity: *a.Identity,
 		Lang: a.Lang, Expires: exp})
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if err := s.st().Put(ctx, kindToken, digest(id), b, s.f.opts.AccessTokenTTL); err != nil {
-		return "", time.Time{}, err
-	}
-	return id, exp, nil
+	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b), exp, nil
 }
+
+// tokenPrefix starts the token ids of CreateAccessToken (a version).
+const tokenPrefix = "t1."
 
 func (s opStorage) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
 	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType().WithDescription("refresh tokens are not offered")
@@ -240,9 +247,19 @@ func (s opStorage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSes
 	return s.f.endSession(ctx, r)
 }
 
+// RevokeToken lists a token as revoked until it would have expired.
 func (s opStorage) RevokeToken(ctx context.Context, tokenID, _, clientID string) *oidc.Error {
-	if err := s.st().Delete(ctx, kindToken, digest(tokenID)); err != nil {
-		return oidc.ErrServerError().WithParent(err)
+	t, err := s.token(ctx, tokenID)
+	if err != nil {
+		return nil // RFC 7009 §2.2: an invalid token is no error
+	}
+	if t.ClientID != clientID {
+		return oidc.ErrInvalidClient().WithDescription("the token was issued to another client")
+	}
+	if ttl := t.Expires.Sub(s.f.s.cfg.Now()); ttl > 0 {
+		if err := s.st().Put(ctx, kindToken, digest(t.ID), []byte{1}, ttl+time.Minute); err != nil {
+			return oidc.ErrServerError().WithParent(err)
+		}
 	}
 	return nil
 }
@@ -267,8 +284,26 @@ func (s opStorage) KeySet(context.Context) ([]op.Key, error) {
 	return out, nil
 }
 
-func (s opStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+// client reads a registration, once per HTTP exchange.
+func (s opStorage) client(ctx context.Context, id string) (*OIDCClient, error) {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	if x != nil {
+		if cl, ok := x.clients[id]; ok {
+			return cl, nil
+		}
+	}
 	cl, err := s.f.s.sps.Client(ctx, id)
+	if err == nil && x != nil {
+		if x.clients == nil {
+			x.clients = map[string]*OIDCClient{}
+		}
+		x.clients[id] = cl
+	}
+	return cl, err
+}
+
+func (s opStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	cl, err := s.client(ctx, id)
 	if err != nil {
 		if errors.Is(err, ErrUnknownClient) {
 			return nil, err
@@ -279,7 +314,7 @@ func (s opStorage) GetClientByClientID(ctx context.Context, id string) (op.Clien
 }
 
 func (s opStorage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
-	cl, err := s.f.s.sps.Client(ctx, id)
+	cl, err := s.client(ctx, id)
 	if err != nil {
 		if errors.Is(err, ErrUnknownClient) {
 			return err
@@ -317,13 +352,30 @@ func (s opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, 
 	return nil
 }
 
+// errTokenInvalid: an access token that is expired, revoked or not ours.
+var errTokenInvalid = errors.New("mpass: the access token is not valid (expired, revoked or not issued here)")
+
+// token reads the record of a token id op decrypted from a bearer value,
+// and checks that it has not expired nor been revoked.
 func (s opStorage) token(ctx context.Context, id string) (*accessToken, error) {
-	b, err := s.st().Get(ctx, kindToken, digest(id))
+	raw, ok := strings.CutPrefix(id, tokenPrefix)
+	if !ok {
+		return nil, errTokenInvalid
+	}
+	b, err := base64.RawURLEncoding.DecodeString(raw)
 	if err != nil {
-		return nil, err
+		return nil, errTokenInvalid
 	}
 	var t accessToken
-	if err := json.Unmarshal(b, &t); err != nil {
+	if err := json.Unmarshal(b, &t); err != nil || t.ID == "" {
+		return nil, errTokenInvalid
+	}
+	if !s.f.s.cfg.Now().Before(t.Expires) {
+		return nil, errTokenInvalid
+	}
+	if _, err := s.st().Get(ctx, kindToken, digest(t.ID)); err == nil {
+		return nil, errTokenInvalid // revoked
+	} else if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrExpired) {
 		return nil, err
 	}
 	return &t, nil

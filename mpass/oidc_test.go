@@ -360,3 +360,69 @@ func TestOIDCTwoInstances(t *testing.T) {
 		t.Fatalf("userinfo at the other instance: %d %v %v", resp.StatusCode, ui, err)
 	}
 }
+
+// TestOIDCAccessToken: the access token works at userinfo until it is
+// revoked (RFC 7009, by its client); a changed token and one past its life
+// never work.
+func TestOIDCAccessToken(t *testing.T) {
+	key := withOIDCKey(t)
+	e := newEnv(t, func(c *Config) { key(c); c.OIDC.AccessTokenTTL = 2 * time.Second })
+	rp := e.newOIDCRP(OIDCClientSpec{ID: "shop"})
+	c := newBrowserClient(t)
+	ctx := context.Background()
+	_, page, state, _, verifier := rp.authorize(c)
+	code := rp.codeOf(e.phoneLoginOIDC(c, page, mobileid.GeneratedUser(8)), state)
+	tok, err := rp.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// op answers 401 to a bearer value it cannot decrypt, 403 to one whose
+	// record the storage refuses.
+	refused := func(code int) bool { return code == http.StatusUnauthorized || code == http.StatusForbidden }
+	userinfo := func(bearer string) int {
+		req, _ := http.NewRequest(http.MethodGet, e.url+PathOIDC+"/userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := userinfo(tok.AccessToken); got != http.StatusOK {
+		t.Fatalf("userinfo: %d", got)
+	}
+	changed := []byte(tok.AccessToken)
+	changed[len(changed)/2] ^= 1
+	if got := userinfo(string(changed)); !refused(got) {
+		t.Fatalf("a changed token: %d", got)
+	}
+	// A second token, revoked by its client.
+	resp, _, state, _, verifier := rp.authorize(c)
+	tok2, err := rp.oauth.Exchange(ctx, rp.codeOf(resp, state), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.url+PathOIDC+"/revoke",
+		strings.NewReader(url.Values{"token": {tok2.AccessToken}, "token_type_hint": {"access_token"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(rp.client.ID, rp.secret)
+	rr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr.Body.Close()
+	if rr.StatusCode != http.StatusOK {
+		t.Fatalf("revoke: %d", rr.StatusCode)
+	}
+	if got := userinfo(tok2.AccessToken); !refused(got) {
+		t.Fatalf("a revoked token: %d", got)
+	}
+	if got := userinfo(tok.AccessToken); got != http.StatusOK {
+		t.Fatalf("revoking one token touched another: %d", got)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	if got := userinfo(tok.AccessToken); !refused(got) {
+		t.Fatalf("an expired token: %d", got)
+	}
+}
