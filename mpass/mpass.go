@@ -99,6 +99,7 @@ type Service struct {
 	sps      *Registry
 	web      *web
 	oidc     *oidcFace
+	checked  checkedRequests // AuthnRequests just checked (perf.go)
 	base     *url.URL
 	bg       context.Context
 	stop     context.CancelFunc
