@@ -37,13 +37,15 @@ const mpassRoutesHelp = `  /meta/saml                   SAML 2.0 metadata of the
 func newMPassCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "mpass",
-		Short: "MPass: the identity provider relying services log their users in through (SAML 2.0)",
+		Short: "MPass: the identity provider relying services log their users in through (SAML 2.0, OpenID Connect)",
 		Long: `MPass logs people in to relying services with their mobile signature and
 answers the services with signed SAML 2.0 Responses in the official MPass
 profile (NameID = IDNP; FirstName, LastName, MobilePhone, Language, IDNO and
 CompanyName from an organisation certificate). 'semnat mpass serve' runs it
 alone; 'semnat serve --demo' runs it beside the other services. Relying
-services are registered from their SAML metadata with 'semnat mpass sp add'.`,
+services are registered from their SAML metadata with 'semnat mpass sp add';
+OpenID Connect clients (issuer PUBLIC-URL/oidc, code flow with PKCE) with
+'semnat mpass client add'.`,
 	}
 	cmd.AddCommand(newMPassServeCmd(a), newMPassSPCmd(a))
 	cmd.AddCommand(newMPassClientCmd(a))
