@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 	"slices"
 	"time"
 
@@ -79,7 +80,7 @@ func checkRedirectURI(flag, raw string) error {
 		return fmt.Errorf("%w: %s %q: want an https:// (or http://) URL", ErrBadClient, flag, raw)
 	case u.Host == "":
 		return fmt.Errorf("%w: %s %q: the URL has no host", ErrBadClient, flag, raw)
-	case u.Fragment != "" || u.RawFragment != "" || u.ForceQuery && u.RawQuery == "":
+	case u.Fragment != "" || u.RawFragment != "" || strings.Contains(raw, "#"):
 		return fmt.Errorf("%w: %s %q: a redirect URI has no fragment", ErrBadClient, flag, raw)
 	case u.User != nil:
 		return fmt.Errorf("%w: %s %q: a redirect URI has no user name or password", ErrBadClient, flag, raw)
