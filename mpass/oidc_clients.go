@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"strings"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
