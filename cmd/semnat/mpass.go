@@ -191,7 +191,7 @@ func demoRelyingService(ctx context.Context, srv *server.Server, base string) er
 		return err
 	}
 	srv.Mount(rp.Service())
-	return nil
+	return demoOIDCClient(ctx, srv, base)
 }
 
 // writeFileAtomic writes a file whole or not at all.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpass/demorp"
+	"github.com/semnat/semnat/server"
 )
 
 // newMPassClientCmd is `semnat mpass client add|list|remove`: the
@@ -149,4 +152,16 @@ func demoOIDCKey(a *app, dir string) (crypto.Signer, error) {
 		return nil, fmt.Errorf("the demo's MPass ID-token key %s: %w (remove it to make a new one)", path, err)
 	}
 	return k, nil
+}
+
+// demoOIDCClient mounts the demo's OpenID Connect client and registers it
+// with the demo's MPass (anew at each start, with a new secret).
+func demoOIDCClient(ctx context.Context, srv *server.Server, base string) error {
+	_, secret, err := srv.MPass.Registry().AddClient(ctx, mpass.OIDCClientSpec{ID: "demo-oidc", Name: "Demo OpenID Connect client",
+		RedirectURIs: []string{demorp.OIDCRedirectURI(base)}, PostLogoutRedirectURIs: []string{demorp.OIDCPostLogoutURI(base)}}, time.Now())
+	if err != nil {
+		return err
+	}
+	srv.Mount(demorp.NewOIDC(base, srv.MPass.Issuer(), "demo-oidc", secret).Service())
+	return nil
 }

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpass/demorp"
 )
 
 // TestMPassClientCommands: register OpenID Connect clients (the secret is
@@ -54,5 +57,34 @@ func TestMPassClientCommands(t *testing.T) {
 	out.Reset()
 	if code := runCLI([]string{"mpass", "client", "remove", "shop", "--data", data}, &out, &errb); code != exitOK || out.String() != "removed client shop\n" {
 		t.Fatalf("remove: %d %s %s", code, out.String(), errb.String())
+	}
+}
+
+// demoOIDCLogin: the demo's OpenID Connect client logs the browser (which
+// has an MPass session from the SAML login) in without the phone, shows
+// the ID token's claims, and its logout ends the MPass session.
+func demoOIDCLogin(t *testing.T, base string, c *http.Client) {
+	t.Helper()
+	resp, err := c.Get(base + demorp.OIDCPath + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Request.URL.String() != base+demorp.OIDCPath+"/" || !strings.Contains(string(b), "Bun venit, Andrei Ciobanu") ||
+		!strings.Contains(string(b), "<td>MD") || !strings.Contains(string(b), "<th>amr</th>") {
+		t.Fatalf("the demo OpenID Connect client shows (%s):\n%s", resp.Request.URL, b)
+	}
+	if resp, err = c.PostForm(base+demorp.OIDCPath+"/logout", nil); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp, err = c.Get(base + "/session"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "Nu sunteți autentificat") {
+		t.Fatalf("after the client's logout MPass still has the session:\n%s", b)
 	}
 }
