@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mobileid"
 )
 
@@ -89,8 +90,21 @@ func cpuTime() time.Duration {
 // the ID token signed (ES256) and the access token recorded. The codes are
 // those a login leaves in the store, made before the clock starts (a real
 // login makes the first; the others are its copies under new codes).
+//
+// sqlite: the store of `semnat serve`'s default; postgres: a shared
+// PostgreSQL ($SEMNAT_TEST_POSTGRES; skipped without it).
 func BenchmarkOIDCToken(b *testing.B) {
-	e := newEnv(b, withOIDCKey(b))
+	b.Run("sqlite", func(b *testing.B) { benchOIDCToken(b, "") })
+	b.Run("postgres", func(b *testing.B) { benchOIDCToken(b, testtool.PostgresSchema(b)) })
+}
+
+func benchOIDCToken(b *testing.B, dsn string) {
+	var e *env
+	if dsn == "" {
+		e = newEnv(b, withOIDCKey(b))
+	} else {
+		e = newEnvOn(b, dsn, withOIDCKey(b))
+	}
 	rp := e.newOIDCRP(OIDCClientSpec{ID: "shop"})
 	c := newBrowserClient(b)
 	_, page, state, _, verifier := rp.authorize(c)
