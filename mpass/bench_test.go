@@ -3,8 +3,9 @@ package mpass
 import (
 	"bytes"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/crewjam/saml"
 
@@ -12,39 +13,75 @@ import (
 )
 
 // BenchmarkSSOResponse: Responses for an existing SSO session, end to end
-// over loopback HTTP: the relying service signs an AuthnRequest (samlsp's
-// RSA-2048 key), MPass checks it, records its id, opens and answers the
-// login from the session (assertion and Response signed, the assertion
-// encrypted for the service).
+// over loopback HTTP at 32 concurrent clients (the #14 target: ≥ 1,000/s,
+// p99 ≤ 50 ms). The relying service's signed AuthnRequests (samlsp's
+// RSA-2048 key) are made before the clock starts, so that their signing
+// does not take the server's CPU; MPass checks each, records its id,
+// answers from the session (assertion and Response signed, the assertion
+// encrypted for the service) and writes the audit entry.
+//
+// post: HTTP-POST binding as a browser sends it cross-site: the session
+// cookie (SameSite=Lax) is not on the POST, only on the login page the
+// POST redirects to. redirect: HTTP-Redirect binding, a top-level GET that
+// carries the cookie.
 func BenchmarkSSOResponse(b *testing.B) {
-	e := newEnv(b, nil)
-	rp := e.newRP("shop.test", true)
-	c := newBrowserClient(b)
-	e.login(c, rp, mobileid.GeneratedUser(9))
-	sp := rp.mw.ServiceProvider
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req, err := sp.MakeAuthenticationRequest(e.url+PathSSO, saml.HTTPPostBinding, saml.HTTPPostBinding)
-			if err != nil {
-				b.Error(err)
-				return
+	for _, binding := range []string{"post", "redirect"} {
+		b.Run(binding, func(b *testing.B) {
+			e := newEnv(b, nil)
+			rp := e.newRP("shop.test", true)
+			c := newBrowserClient(b)
+			e.login(c, rp, mobileid.GeneratedUser(9))
+			c.Transport = laxCookies{benchTransport()}
+			sp := rp.mw.ServiceProvider
+			reqs := make([]*http.Request, b.N)
+			for i := range reqs {
+				var err error
+				if binding == "redirect" {
+					u, uerr := sp.MakeRedirectAuthenticationRequest("")
+					if uerr != nil {
+						b.Fatal(uerr)
+					}
+					reqs[i], err = http.NewRequest(http.MethodGet, u.String(), nil)
+				} else {
+					ar, aerr := sp.MakeAuthenticationRequest(e.url+PathSSO, saml.HTTPPostBinding, saml.HTTPPostBinding)
+					if aerr != nil {
+						b.Fatal(aerr)
+					}
+					action, fields := form(b, ar.Post(""))
+					reqs[i], err = http.NewRequest(http.MethodPost, action, strings.NewReader(fields.Encode()))
+					reqs[i].Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
 			}
-			action, fields := form(b, req.Post(""))
-			resp, err := c.PostForm(action, fields)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			var buf bytes.Buffer
-			buf.ReadFrom(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || !bytes.Contains(buf.Bytes(), []byte(`name="SAMLResponse"`)) {
-				b.Errorf("no Response: %d", resp.StatusCode)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "responses/s")
+			var next atomic.Int64
+			runClients(b, "responses/s", func() error {
+				resp, err := c.Do(reqs[next.Add(1)-1])
+				if err != nil {
+					return err
+				}
+				var buf bytes.Buffer
+				buf.ReadFrom(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || !bytes.Contains(buf.Bytes(), []byte(`name="SAMLResponse"`)) {
+					return errStatus(resp.StatusCode, buf.Bytes())
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// laxCookies sends cookies as a browser does for SameSite=Lax ones (all of
+// MPass's): not on a POST, which in the benchmark stands for a relying
+// service's cross-site auto-posted form.
+type laxCookies struct{ next http.RoundTripper }
+
+func (l laxCookies) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && r.Header.Get("Cookie") != "" {
+		r = r.Clone(r.Context())
+		r.Header.Del("Cookie")
+	}
+	return l.next.RoundTrip(r)
 }

@@ -30,16 +30,18 @@ type loginTx struct {
 	ID      string `json:"id"`
 	Browser string `json:"browser"` // SHA-256 of the browser cookie that started it
 	// The request: GET with its raw query (HTTP-Redirect), or the POST form.
-	Method     string            `json:"method"`
-	Query      string            `json:"query,omitempty"`
-	Form       map[string]string `json:"form,omitempty"`
-	ReceivedAt time.Time         `json:"receivedAt"`
-	SP         string            `json:"sp"`
-	ACS        string            `json:"acs"`
-	ForceAuthn bool              `json:"forceAuthn,omitempty"`
-	IsPassive  bool              `json:"isPassive,omitempty"`
-	Lang       string            `json:"lang"`
-	ClientIP   string            `json:"clientIp"`
+	Method     string                `json:"method"`
+	Query      string                `json:"query,omitempty"`
+	Form       map[string]string     `json:"form,omitempty"`
+	ReceivedAt time.Time             `json:"receivedAt"`
+	SP         string                `json:"sp"`
+	ACS        string                `json:"acs"`
+	ForceAuthn bool                  `json:"forceAuthn,omitempty"`
+	IsPassive  bool                  `json:"isPassive,omitempty"`
+	Lang       string                `json:"lang"`
+	ClientIP   string                `json:"clientIp"`
+	OIDC       string                `json:"oidc,omitempty"` // an OpenID Connect authorization request (oidc.go), not a SAML one
+	checked    *saml.IdpAuthnRequest // the request as sso checked it, when answered at once (perf.go)
 
 	// The phone step: State is "" (not started), "waiting", "failed" or "done".
 	State   string                 `json:"state,omitempty"`
@@ -542,19 +544,22 @@ func (s *Service) newSession(c echo.Context, tx *loginTx) error {
 // assertion.
 func (s *Service) finish(c echo.Context, tx *loginTx, ss *ssoSession, key, action string) error {
 	ctx := c.Request().Context()
-	err := s.cfg.Store.Update(ctx, kindSession, key, func(old []byte) ([]byte, error) {
-		var cur ssoSession
-		if err := json.Unmarshal(old, &cur); err != nil {
-			return nil, err
+	// The service and a recent LastUsed already recorded: no session write.
+	if !slices.Contains(ss.SPs, tx.SP) || s.cfg.Now().Sub(ss.LastUsed) >= sessionTouch(s.cfg.SessionIdle) {
+		err := s.cfg.Store.Update(ctx, kindSession, key, func(old []byte) ([]byte, error) {
+			var cur ssoSession
+			if err := json.Unmarshal(old, &cur); err != nil {
+				return nil, err
+			}
+			cur.LastUsed = s.cfg.Now().UTC()
+			if !slices.Contains(cur.SPs, tx.SP) {
+				cur.SPs = append(cur.SPs, tx.SP)
+			}
+			return json.Marshal(cur)
+		})
+		if err != nil {
+			return err
 		}
-		cur.LastUsed = s.cfg.Now().UTC()
-		if !slices.Contains(cur.SPs, tx.SP) {
-			cur.SPs = append(cur.SPs, tx.SP)
-		}
-		return json.Marshal(cur)
-	})
-	if err != nil {
-		return err
 	}
 	if _, err := s.cfg.Store.Append(ctx, auditEvent(action, ss.Identity.IDNP, tx.SP, map[string]string{
 		"method": ss.Method, "session": ss.Index, "certificate": ss.Identity.Certificate, "ip": tx.ClientIP})); err != nil {

@@ -57,6 +57,9 @@ func (p sessions) SessionParticipants(r *http.Request, match func(*saml.Session)
 	}
 	out := make([]saml.SessionParticipant, 0, len(ss.SPs))
 	for _, sp := range ss.SPs {
+		if strings.HasPrefix(sp, oidcSPPrefix) {
+			continue // an OpenID Connect client: no SAML logout
+		}
 		out = append(out, saml.SessionParticipant{ServiceProviderID: sp, SessionIndex: ss.Index,
 			NameID: saml.NameID{Format: string(saml.UnspecifiedNameIDFormat), Value: ss.Identity.IDNP}})
 	}

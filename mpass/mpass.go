@@ -79,6 +79,8 @@ type Config struct {
 	// negative: never, when another service sweeps the same store).
 	SweepEvery time.Duration
 	Log        *slog.Logger
+	// OIDC configures the OpenID Connect face (oidc.go).
+	OIDC OIDCOptions
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -96,6 +98,8 @@ type Service struct {
 	idp      *saml.IdentityProvider
 	sps      *Registry
 	web      *web
+	oidc     *oidcFace
+	checked  checkedRequests // AuthnRequests just checked (perf.go)
 	base     *url.URL
 	bg       context.Context
 	stop     context.CancelFunc
@@ -161,6 +165,9 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	s.idp = s.newIdP()
+	if s.oidc, err = s.newOIDC(); err != nil {
+		return nil, err
+	}
 	s.bg, s.stop = context.WithCancel(context.Background())
 	if cfg.SweepEvery > 0 {
 		s.bgWG.Add(1)
@@ -215,6 +222,7 @@ func (s *Service) Mount(g *echo.Group) {
 	g.GET(pathStatic+"*", s.web.static)
 	g.GET(pathSession, s.sessionPage)
 	g.POST(pathLogoutAll, s.logoutAll)
+	s.oidc.mount(g)
 }
 
 // Close stops the background work (phone waits, the sweeper) and waits

@@ -34,8 +34,11 @@ func TestInstancesShareState(t *testing.T) {
 		t.Fatalf("login: %s", b)
 	}
 	// The second relying service's login: opened at the first instance,
-	// answered from the session by the second.
+	// answered from the session by the second. (The request comes without
+	// the session cookie, as a cross-site POST would: with it the first
+	// instance would answer at once.)
 	noFollow := *c
+	noFollow.Transport = noCookieAt{PathSSO}
 	noFollow.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if req.URL.Path == pathLogin {
 			return http.ErrUseLastResponse
@@ -75,4 +78,15 @@ func TestPhoneWaitTakenOver(t *testing.T) {
 	if _, b = e.followForms(c, b); !strings.HasPrefix(string(b), "NameIdentifier="+user.IDNP) {
 		t.Fatalf("after the takeover: %s", b)
 	}
+}
+
+// noCookieAt sends no cookies to one path.
+type noCookieAt struct{ path string }
+
+func (n noCookieAt) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Path == n.path {
+		r = r.Clone(r.Context())
+		r.Header.Del("Cookie")
+	}
+	return http.DefaultTransport.RoundTrip(r)
 }

@@ -28,27 +28,34 @@ const mpassRoutesHelp = `  /meta/saml                   SAML 2.0 metadata of the
   /login/saml                  SSO: signed AuthnRequests over HTTP-POST or HTTP-Redirect
                                (?lang=ro|ru|en: the login page's language)
   /login                       the login page: mobile signature
+  /oidc/.well-known/openid-configuration
+                               OpenID Connect discovery (issuer PUBLIC-URL/oidc): authorize,
+                               token, userinfo, keys (JWKS), end_session below /oidc
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
 `
 
 func newMPassCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "mpass",
-		Short: "MPass: the identity provider relying services log their users in through (SAML 2.0)",
+		Short: "MPass: the identity provider relying services log their users in through (SAML 2.0, OpenID Connect)",
 		Long: `MPass logs people in to relying services with their mobile signature and
 answers the services with signed SAML 2.0 Responses in the official MPass
 profile (NameID = IDNP; FirstName, LastName, MobilePhone, Language, IDNO and
 CompanyName from an organisation certificate). 'semnat mpass serve' runs it
 alone; 'semnat serve --demo' runs it beside the other services. Relying
-services are registered from their SAML metadata with 'semnat mpass sp add'.`,
+services are registered from their SAML metadata with 'semnat mpass sp add';
+OpenID Connect clients (issuer PUBLIC-URL/oidc, code flow with PKCE) with
+'semnat mpass client add'.`,
 	}
 	cmd.AddCommand(newMPassServeCmd(a), newMPassSPCmd(a))
+	cmd.AddCommand(newMPassClientCmd(a))
 	return cmd
 }
 
 // mpassFlags are the settings of `semnat mpass serve` beyond serveFlags.
 type mpassFlags struct {
 	sessionTTL, sessionIdle time.Duration
+	oidcKey                 string // PEM private key signing ID tokens (mpass_client.go)
 }
 
 func newMPassServeCmd(a *app) *cobra.Command {
@@ -79,6 +86,7 @@ seal, TSA, API key and upload settings are MSign's and are not used here.`,
 	})
 	cmd.Flags().DurationVar(&mf.sessionTTL, "session-ttl", 8*time.Hour, "longest SSO session: after it the person logs in again")
 	cmd.Flags().DurationVar(&mf.sessionIdle, "session-idle", time.Hour, "an SSO session no service logged in through for this long is over")
+	cmd.Flags().StringVar(&mf.oidcKey, "oidc-key", "", "PEM private key signing OpenID Connect ID tokens (ECDSA P-256: ES256; default: the SAML key, RS256)")
 	return cmd
 }
 
@@ -110,6 +118,10 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, n
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
 		return withCode(exitUsage, err)
 	}
+	oidcOpts, err := mf.oidcOptions()
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
 	signer, closeSigner, err := f.keys.open(ctx, a)
 	if err != nil {
 		return err
@@ -117,7 +129,7 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, n
 	defer closeSigner()
 	return f.serveComposed(ctx, a, tlsCfg, func(_ *store.Store, base string) (server.Config, string) {
 		return server.Config{MPass: &mpass.Config{PublicURL: base, Key: signer, Certificate: signer.Certificate(), Chain: signer.Chain(), Mobile: mobile,
-				SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle}},
+				SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle, OIDC: oidcOpts}},
 			fmt.Sprintf("%s: %s (metadata: %s%s; SSO: %s%s; signing key of %s)", name, base, base, mpass.PathMetadata, base, mpass.PathSSO,
 				signer.Certificate().Subject.CommonName)
 	})
@@ -153,7 +165,11 @@ func demoMPass(a *app, data, base string, mobile *mobileid.Client) (*mpass.Confi
 	if err != nil {
 		return nil, fmt.Errorf("the demo's MPass key in %s: %w (remove the folder to make a new one)", dir, err)
 	}
-	return &mpass.Config{PublicURL: base, Key: b.Key, Certificate: b.Cert, Mobile: mobile}, nil
+	oidcKey, err := demoOIDCKey(a, dir)
+	if err != nil {
+		return nil, err
+	}
+	return &mpass.Config{PublicURL: base, Key: b.Key, Certificate: b.Cert, Mobile: mobile, OIDC: mpass.OIDCOptions{Key: oidcKey}}, nil
 }
 
 // demoRelyingService mounts the demo's relying service and registers it
@@ -175,7 +191,7 @@ func demoRelyingService(ctx context.Context, srv *server.Server, base string) er
 		return err
 	}
 	srv.Mount(rp.Service())
-	return nil
+	return demoOIDCClient(ctx, srv, base)
 }
 
 // writeFileAtomic writes a file whole or not at all.

@@ -184,4 +184,5 @@ func demoLogin(t *testing.T, base string) {
 	if !strings.Contains(string(b), "Bun venit, Andrei Ciobanu") || !strings.Contains(string(b), "MobilePhone") {
 		t.Fatalf("the demo service shows (%s %s):\n%s", resp.Request.Method, resp.Request.URL, b)
 	}
+	demoOIDCLogin(t, base, c) // mpass_client_test.go
 }

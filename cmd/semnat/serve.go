@@ -406,6 +406,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  for systems:   POST " + base + "/api/v1/signature-requests, SOAP " + base + "/MSign.svc?wsdl   (register with `semnat msign systems add --data " + data + "`)",
 		"  MPass (SAML):  " + base + mpass.PathMetadata + "   (relying services: `semnat mpass sp add --metadata FILE --data " + data + "`)",
 		"  log in:        " + base + demorp.Path + "/   (a demo service: log in with a virtual phone, PIN " + mobileid.DefaultPIN1 + ")",
+		"  log in (OIDC): " + base + demorp.OIDCPath + "/   (a demo OpenID Connect client of " + base + mpass.PathOIDC + ", same login and session)",
 		"  MPower:        GET " + base + mpowerclient.PathCodeTrueOne + "?AuthorizationCode=…, POST " + base + mpowerclient.PathGrants + "   (X-API-Key from " + keyPath + "; type " + demoMPowerCode + ")",
 		"  MNotify:       POST " + base + mnotifyclient.PathNotifications + "   (X-API-Key from " + keyPath + "); e-mail received: " + base + mnotifyclient.PathReceiver,
 		"  MPay:          " + base + mpay.PathStart + "   (a demo service with orders: " + base + demoSPPath + "/ ; test cards in the README)",
