@@ -52,6 +52,12 @@ type loginTx struct {
 	Beat     time.Time `json:"beat,omitzero"`
 	Problem  string    `json:"problem,omitempty"` // message key of a failure
 	Identity *Identity `json:"identity,omitempty"`
+	// Instrument proved the Identity: "mobile" or "token".
+	Instrument string `json:"instrument,omitempty"`
+	// The token step: the one-time nonce the agent's login challenge is
+	// for, and when it was issued.
+	Nonce   string    `json:"nonce,omitempty"`
+	NonceAt time.Time `json:"nonceAt,omitzero"`
 }
 
 // Identity is the person a login proved, read from their certificate.
@@ -69,7 +75,7 @@ type Identity struct {
 type ssoSession struct {
 	Index        string    `json:"index"` // SessionIndex
 	Identity     Identity  `json:"identity"`
-	Method       string    `json:"method"` // "mobile"
+	Method       string    `json:"method"` // "mobile" or "token"
 	ClassRef     string    `json:"classRef"`
 	AuthnInstant time.Time `json:"authnInstant"`
 	LastUsed     time.Time `json:"lastUsed"` // the last login through it (idle timeout)
@@ -225,8 +231,13 @@ func (s *Service) loginPage(c echo.Context) error {
 }
 
 func (s *Service) showLogin(c echo.Context, tx *loginTx, status int, problem string) error {
-	return s.web.page(c, status, "login", tx.Lang, pageData{Tx: tx.ID, SP: hostOf(tx.ACS), Phone: tx.Phone,
-		Problem: problem, Mobile: s.cfg.Mobile != nil, Self: pathLogin + "?tx=" + tx.ID})
+	d := pageData{Tx: tx.ID, SP: hostOf(tx.ACS), Phone: tx.Phone,
+		Problem: problem, Mobile: s.cfg.Mobile != nil, Self: pathLogin + "?tx=" + tx.ID}
+	if s.cfg.TokenRoots != nil {
+		d.AgentURL = s.cfg.AgentURL
+		c.Response().Header().Set(echo.HeaderContentSecurityPolicy, "default-src 'self'; connect-src 'self' "+s.cfg.AgentURL)
+	}
+	return s.web.page(c, status, "login", tx.Lang, d)
 }
 
 // NormalizePhone turns a phone number as people write it into the
@@ -400,7 +411,7 @@ func (s *Service) awaitPhone(id string, p *mobileid.Pending) {
 			tx.State, tx.Problem = "failed", problemOf(err)
 		} else {
 			ident.Phone = tx.Phone
-			tx.State, tx.Identity = "done", ident
+			tx.State, tx.Identity, tx.Instrument = "done", ident, "mobile"
 		}
 		tx.Pending, tx.Owner = nil, ""
 		return json.Marshal(tx)
@@ -525,6 +536,9 @@ func (s *Service) newSession(c echo.Context, tx *loginTx) error {
 	now := s.cfg.Now().UTC()
 	ss := &ssoSession{Index: "_" + newID(), Identity: *tx.Identity, Method: "mobile", ClassRef: ACMobile,
 		AuthnInstant: now, LastUsed: now, Lang: tx.Lang}
+	if tx.Instrument == "token" {
+		ss.Method, ss.ClassRef = "token", ACToken
+	}
 	s.setCookie(c, cookieSession, token, int(s.cfg.SessionTTL/time.Second))
 	key := digest(token)
 	b, err := json.Marshal(ss)

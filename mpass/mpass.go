@@ -37,6 +37,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/crl"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/ocsp"
@@ -59,6 +60,13 @@ type Config struct {
 	// Mobile asks phones to authenticate their owners (nil: no mobile
 	// login is offered). Its Roots decide which certificates are trusted.
 	Mobile *mobileid.Client
+	// TokenRoots are the CA certificates a USB token's login certificate
+	// must chain to (nil: no token login is offered), TokenIntermediates
+	// intermediate CAs (the agent also sends those it finds on the token).
+	// AgentURL is where the login page finds the person's local agent
+	// (default wire.DefaultURL).
+	TokenRoots, TokenIntermediates *x509.CertPool
+	AgentURL                       string
 	// OCSP and CRL check the login certificate's revocation: OCSP first,
 	// the CRL when no responder answers. nil: defaults over HTTPClient.
 	OCSP *ocsp.Client
@@ -125,6 +133,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.CRL == nil {
 		cfg.CRL = &crl.Fetcher{HTTPClient: cfg.HTTPClient}
+	}
+	if cfg.AgentURL == "" {
+		cfg.AgentURL = wire.DefaultURL
 	}
 	if cfg.LoginTTL <= 0 {
 		cfg.LoginTTL = 10 * time.Minute
@@ -212,6 +223,8 @@ func (s *Service) Mount(g *echo.Group) {
 	g.POST(pathMobile, s.mobileStart)
 	g.GET(pathWait, s.waitPage)
 	g.POST(pathCancel, s.cancel)
+	g.POST(pathTokenNonce, s.tokenNonce)
+	g.POST(pathToken, s.tokenFinish)
 	g.GET(pathStatic+"*", s.web.static)
 	g.GET(pathSession, s.sessionPage)
 	g.POST(pathLogoutAll, s.logoutAll)
