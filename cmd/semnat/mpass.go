@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpass"
@@ -27,7 +28,7 @@ import (
 const mpassRoutesHelp = `  /meta/saml                   SAML 2.0 metadata of the identity provider (signed)
   /login/saml                  SSO: signed AuthnRequests over HTTP-POST or HTTP-Redirect
                                (?lang=ro|ru|en: the login page's language)
-  /login                       the login page: mobile signature
+  /login                       the login page: mobile signature, USB token (semnat agent)
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
 `
 
@@ -49,6 +50,7 @@ services are registered from their SAML metadata with 'semnat mpass sp add'.`,
 // mpassFlags are the settings of `semnat mpass serve` beyond serveFlags.
 type mpassFlags struct {
 	sessionTTL, sessionIdle time.Duration
+	agentURL                string
 }
 
 func newMPassServeCmd(a *app) *cobra.Command {
@@ -62,8 +64,10 @@ func newMPassServeCmd(a *app) *cobra.Command {
 ` + mpassRoutesHelp + `
 The key (--p12, --key/--cert or --token, as for 'semnat sign') signs every
 Response and the metadata; relying services pin its certificate. People log
-in with the mobile signature service --mssp; their certificates must chain to
---trust, and their revocation is checked online (OCSP, else the CRL). The
+in with the mobile signature service --mssp, or with their USB token through
+'semnat agent' on their computer (started with --origin set to this
+service's public URL); their certificates must chain to --trust, and their
+revocation is checked online (OCSP, else the CRL). The
 relying services are those registered in the store (--data or --store) with
 'semnat mpass sp add'.
 
@@ -78,6 +82,7 @@ seal, TSA, API key and upload settings are MSign's and are not used here.`,
 		return runMPassServe(ctx, a, f, mf, name)
 	})
 	cmd.Flags().DurationVar(&mf.sessionTTL, "session-ttl", 8*time.Hour, "longest SSO session: after it the person logs in again")
+	cmd.Flags().StringVar(&mf.agentURL, "agent-url", "", "where the login page finds the person's token agent (default "+wire.DefaultURL+")")
 	cmd.Flags().DurationVar(&mf.sessionIdle, "session-idle", time.Hour, "an SSO session no service logged in through for this long is over")
 	return cmd
 }
@@ -88,20 +93,25 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, n
 		return withCode(exitUsage, errors.New("MPass signs its Responses: give its key with --p12 FILE, --key FILE --cert FILE or --token"))
 	}
 	var mobile *mobileid.Client
-	if f.mssp != "" {
-		if len(f.trust) == 0 {
-			return withCode(exitUsage, errors.New("--mssp needs --trust: the CA certificates the phones' certificates must chain to"))
-		}
+	var anchors, inter *x509.CertPool
+	if len(f.trust) > 0 {
 		certs, err := loadCertificates(f.trust)
 		if err != nil {
 			return withCode(exitUsage, fmt.Errorf("--trust: %w", err))
 		}
-		anchors, inter, _ := splitAnchors(certs)
+		anchors, inter, _ = splitAnchors(certs)
+	}
+	if f.mssp != "" {
+		if anchors == nil {
+			return withCode(exitUsage, errors.New("--mssp needs --trust: the CA certificates the phones' certificates must chain to"))
+		}
+		var err error
 		if mobile, err = f.mobileClient(anchors, inter); err != nil {
 			return withCode(exitUsage, err)
 		}
-	} else {
-		a.log.Warn("no --mssp: nobody can log in (MPass offers the mobile signature only)")
+	}
+	if anchors == nil {
+		a.log.Warn("no --trust: nobody can log in (MPass needs the CAs that people's certificates chain to)")
 	}
 	tlsCfg, err := f.tlsConfig()
 	if err != nil {
@@ -117,7 +127,7 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, n
 	defer closeSigner()
 	return f.serveComposed(ctx, a, tlsCfg, func(_ *store.Store, base string) (server.Config, string) {
 		return server.Config{MPass: &mpass.Config{PublicURL: base, Key: signer, Certificate: signer.Certificate(), Chain: signer.Chain(), Mobile: mobile,
-				SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle}},
+				TokenRoots: anchors, TokenIntermediates: inter, AgentURL: mf.agentURL, SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle}},
 			fmt.Sprintf("%s: %s (metadata: %s%s; SSO: %s%s; signing key of %s)", name, base, base, mpass.PathMetadata, base, mpass.PathSSO,
 				signer.Certificate().Subject.CommonName)
 	})

@@ -356,6 +356,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
+	mpassCfg.TokenRoots, mpassCfg.TokenIntermediates = p.RootPool(), p.IntermediatePool() // SoftHSM tokens of the demo PKI
 	mp, err := demoMPower(ctx, st, data, base)
 	if err != nil {
 		return withCode(exitFailed, err)
