@@ -36,10 +36,13 @@ type loginTx struct {
 	ReceivedAt time.Time         `json:"receivedAt"`
 	SP         string            `json:"sp"`
 	ACS        string            `json:"acs"`
-	ForceAuthn bool              `json:"forceAuthn,omitempty"`
-	IsPassive  bool              `json:"isPassive,omitempty"`
-	Lang       string            `json:"lang"`
-	ClientIP   string            `json:"clientIp"`
+	// PrevRequest is the relying service's AuthnRequest before this one
+	// (kept only for FaultStaleInResponseTo).
+	PrevRequest string `json:"prevRequest,omitempty"`
+	ForceAuthn  bool   `json:"forceAuthn,omitempty"`
+	IsPassive   bool   `json:"isPassive,omitempty"`
+	Lang        string `json:"lang"`
+	ClientIP    string `json:"clientIp"`
 
 	// The phone step: State is "" (not started), "waiting", "failed" or "done".
 	State   string                 `json:"state,omitempty"`
@@ -66,7 +69,8 @@ type Identity struct {
 	GivenName   string `json:"givenName"`
 	Surname     string `json:"surname"`
 	Phone       string `json:"phone,omitempty"`
-	IDNO        string `json:"idno,omitempty"` // an organisation certificate: O = "Name IDNO"
+	Email       string `json:"email,omitempty"` // the certificate's e-mail address, if any
+	IDNO        string `json:"idno,omitempty"`  // an organisation certificate: O = "Name IDNO"
 	CompanyName string `json:"companyName,omitempty"`
 	Certificate string `json:"certificate"` // issuer and serial, for the audit log
 }
@@ -468,6 +472,9 @@ func (s *Service) identify(ctx context.Context, cert *x509.Certificate, chain []
 	}
 	id := &Identity{IDNP: p.IDNP, GivenName: p.GivenName, Surname: p.Surname,
 		Certificate: fmt.Sprintf("%s #%x", issuer.Subject.CommonName, cert.SerialNumber)}
+	if len(cert.EmailAddresses) > 0 {
+		id.Email = cert.EmailAddresses[0]
+	}
 	// An organisation certificate: O = "<name> <IDNO>".
 	if i := strings.LastIndexByte(p.Organization, ' '); i > 0 && idn.Valid(p.Organization[i+1:]) {
 		id.CompanyName, id.IDNO = p.Organization[:i], p.Organization[i+1:]

@@ -40,6 +40,7 @@ import (
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/crl"
 	"github.com/semnat/semnat/mobileid"
+	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/ocsp"
 	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
@@ -67,6 +68,9 @@ type Config struct {
 	// (default wire.DefaultURL).
 	TokenRoots, TokenIntermediates *x509.CertPool
 	AgentURL                       string
+	// MPower is MPower's API (its register of legal entities), for the
+	// AdministeredLegalEntity attribute; nil: the attribute is not sent.
+	MPower *mpowerclient.Client
 	// OCSP and CRL check the login certificate's revocation: OCSP first,
 	// the CRL when no responder answers. nil: defaults over HTTPClient.
 	OCSP *ocsp.Client
@@ -109,6 +113,20 @@ type Service struct {
 	stop     context.CancelFunc
 	bgWG     sync.WaitGroup
 	audit    func(ctx context.Context, e store.Event)
+
+	wrongOnce   sync.Once // the key of FaultWrongCertificate, made when first needed
+	wrongSigner crypto.Signer
+	wrongCert   *x509.Certificate
+	wrongErr    error
+}
+
+// wrongKey is a key and certificate other than the published ones
+// (FaultWrongCertificate).
+func (s *Service) wrongKey() (crypto.Signer, *x509.Certificate, error) {
+	s.wrongOnce.Do(func() {
+		s.wrongSigner, s.wrongCert, s.wrongErr = SelfSigned("wrong-key.mpass.invalid", s.cfg.Now(), 1)
+	})
+	return s.wrongSigner, s.wrongCert, s.wrongErr
 }
 
 var _ service.Service = (*Service)(nil)
