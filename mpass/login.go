@@ -29,6 +29,9 @@ import (
 type loginTx struct {
 	ID      string `json:"id"`
 	Browser string `json:"browser"` // SHA-256 of the browser cookie that started it
+	// Admin: a login to the admin page, not for a relying service (no
+	// AuthnRequest; it ends on the admin page).
+	Admin bool `json:"admin,omitempty"`
 	// The request: GET with its raw query (HTTP-Redirect), or the POST form.
 	Method     string            `json:"method"`
 	Query      string            `json:"query,omitempty"`
@@ -563,6 +566,14 @@ func (s *Service) newSession(c echo.Context, tx *loginTx) error {
 // assertion.
 func (s *Service) finish(c echo.Context, tx *loginTx, ss *ssoSession, key, action string) error {
 	ctx := c.Request().Context()
+	if tx.Admin {
+		if _, err := s.cfg.Store.Append(ctx, auditEvent("mpass.admin-login", ss.Identity.IDNP, "mpass", map[string]string{
+			"method": ss.Method, "session": ss.Index, "certificate": ss.Identity.Certificate, "ip": tx.ClientIP,
+			"admin": fmt.Sprint(slices.Contains(s.cfg.Admins, ss.Identity.IDNP))})); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, pathAdmin)
+	}
 	err := s.cfg.Store.Update(ctx, kindSession, key, func(old []byte) ([]byte, error) {
 		var cur ssoSession
 		if err := json.Unmarshal(old, &cur); err != nil {
@@ -592,6 +603,9 @@ func (s *Service) cancel(c echo.Context) error {
 		return s.noTx(c, err)
 	}
 	s.audit(c.Request().Context(), auditEvent("mpass.login-cancelled", "", tx.SP, map[string]string{"ip": tx.ClientIP, "problem": tx.Problem}))
+	if tx.Admin {
+		return c.Redirect(http.StatusSeeOther, pathAdmin)
+	}
 	msg := "the person cancelled the login"
 	if tx.Problem != "" {
 		msg = "the login failed (" + tx.Problem + ") and the person returned to the service"

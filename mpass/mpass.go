@@ -68,6 +68,8 @@ type Config struct {
 	// (default wire.DefaultURL).
 	TokenRoots, TokenIntermediates *x509.CertPool
 	AgentURL                       string
+	// Admins are the IDNPs of the people who may use the admin page.
+	Admins []string
 	// MPower is MPower's API (its register of legal entities), for the
 	// AdministeredLegalEntity attribute; nil: the attribute is not sent.
 	MPower *mpowerclient.Client
@@ -246,6 +248,9 @@ func (s *Service) Mount(g *echo.Group) {
 	g.GET(pathStatic+"*", s.web.static)
 	g.GET(pathSession, s.sessionPage)
 	g.POST(pathLogoutAll, s.logoutAll)
+	g.GET(pathAdmin, s.adminPage)
+	g.POST(pathAdminLogin, s.adminLogin)
+	g.POST(pathAdminFaults, s.adminFaults)
 }
 
 // Close stops the background work (phone waits, the sweeper) and waits
