@@ -14,12 +14,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/mpass/demorp"
+	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/server"
 	"github.com/semnat/semnat/store"
+	"github.com/semnat/semnat/testcerts"
 )
 
 // mpassRoutesHelp lists MPass's routes for the help of the commands that
@@ -28,6 +31,8 @@ const mpassRoutesHelp = `  /meta/saml                   SAML 2.0 metadata of the
   /login/saml                  SSO: signed AuthnRequests over HTTP-POST or HTTP-Redirect
                                (?lang=ro|ru|en: the login page's language)
   /login                       the login page: mobile signature, USB token (semnat agent)
+  /session                     the person's session: the services logged into, log out of all
+  /admin                       administrators (--admin IDNP): relying services, fault switches
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
 `
 
@@ -49,6 +54,8 @@ services are registered from their SAML metadata with 'semnat mpass sp add'.`,
 // mpassFlags are the settings of `semnat mpass serve` beyond serveFlags.
 type mpassFlags struct {
 	sessionTTL, sessionIdle time.Duration
+	admins                  []string
+	mpowerURL, mpowerKey    string
 }
 
 func newMPassServeCmd(a *app) *cobra.Command {
@@ -79,6 +86,9 @@ seal, TSA, API key and upload settings are MSign's and are not used here.`,
 	f.bind(a, cmd, false, func(ctx context.Context, a *app, f *serveFlags, name string) error {
 		return runMPassServe(ctx, a, f, mf, name)
 	})
+	cmd.Flags().StringArrayVar(&mf.admins, "admin", nil, "IDNP of a person who may use the admin page /admin (repeatable)")
+	cmd.Flags().StringVar(&mf.mpowerURL, "mpower-url", "", "MPower's URL: AdministeredLegalEntity from its register of legal entities")
+	cmd.Flags().StringVar(&mf.mpowerKey, "mpower-api-key-file", "", "file holding MPass's API key at MPower (a system registered with 'semnat mpower systems add')")
 	cmd.Flags().DurationVar(&mf.sessionTTL, "session-ttl", 8*time.Hour, "longest SSO session: after it the person logs in again")
 	cmd.Flags().DurationVar(&mf.sessionIdle, "session-idle", time.Hour, "an SSO session no service logged in through for this long is over")
 	return cmd
@@ -110,6 +120,25 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, n
 	if anchors == nil {
 		a.log.Warn("no --trust: nobody can log in (MPass needs the CAs that people's certificates chain to)")
 	}
+	for _, id := range mf.admins {
+		if idn.KindOf(id) != idn.Person {
+			return withCode(exitUsage, fmt.Errorf("--admin %q: not a valid IDNP", id))
+		}
+	}
+	var mp *mpowerclient.Client
+	if mf.mpowerURL != "" {
+		var key []byte
+		if mf.mpowerKey != "" {
+			var err error
+			if key, err = readLimited(mf.mpowerKey, 4096); err != nil {
+				return withCode(exitUsage, fmt.Errorf("--mpower-api-key-file: %w", err))
+			}
+		}
+		var err error
+		if mp, err = mpowerclient.New(mf.mpowerURL, mpowerclient.Options{APIKey: strings.TrimSpace(string(key))}); err != nil {
+			return withCode(exitUsage, fmt.Errorf("--mpower-url: %w", err))
+		}
+	}
 	tlsCfg, err := f.tlsConfig()
 	if err != nil {
 		return withCode(exitUsage, err)
@@ -124,7 +153,8 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, n
 	defer closeSigner()
 	return f.serveComposed(ctx, a, tlsCfg, func(_ *store.Store, base string) (server.Config, string) {
 		return server.Config{MPass: &mpass.Config{PublicURL: base, Key: signer, Certificate: signer.Certificate(), Chain: signer.Chain(), Mobile: mobile,
-				TokenRoots: anchors, TokenIntermediates: inter, AgentURL: f.agentURL, SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle}},
+				TokenRoots: anchors, TokenIntermediates: inter, AgentURL: f.agentURL,
+				Admins: mf.admins, MPower: mp, SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle}},
 			fmt.Sprintf("%s: %s (metadata: %s%s; SSO: %s%s; signing key of %s)", name, base, base, mpass.PathMetadata, base, mpass.PathSSO,
 				signer.Certificate().Subject.CommonName)
 	})
@@ -161,6 +191,18 @@ func demoMPass(a *app, data, base string, mobile *mobileid.Client) (*mpass.Confi
 		return nil, fmt.Errorf("the demo's MPass key in %s: %w (remove the folder to make a new one)", dir, err)
 	}
 	return &mpass.Config{PublicURL: base, Key: b.Key, Certificate: b.Cert, Mobile: mobile}, nil
+}
+
+// demoMPassExtras lets the demo's MPass accept SoftHSM tokens of the demo
+// PKI, read the demo's MPower register of legal entities (with the demo API
+// key) for AdministeredLegalEntity, and be administered by the first
+// virtual phone's holder.
+func demoMPassExtras(cfg *mpass.Config, p *testcerts.PKI, base, apiKey string) error {
+	cfg.TokenRoots, cfg.TokenIntermediates = p.RootPool(), p.IntermediatePool()
+	cfg.Admins = []string{mobileid.GeneratedUser(0).IDNP}
+	var err error
+	cfg.MPower, err = mpowerclient.New(base, mpowerclient.Options{APIKey: apiKey})
+	return err
 }
 
 // demoRelyingService mounts the demo's relying service and registers it

@@ -356,7 +356,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
-	mpassCfg.TokenRoots, mpassCfg.TokenIntermediates = p.RootPool(), p.IntermediatePool() // SoftHSM tokens of the demo PKI
+	if err := demoMPassExtras(mpassCfg, p, base, key); err != nil {
+		return withCode(exitFailed, err)
+	}
 	mp, err := demoMPower(ctx, st, data, base)
 	if err != nil {
 		return withCode(exitFailed, err)
