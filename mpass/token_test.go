@@ -198,6 +198,19 @@ func TestTokenLoginCLIAgent(t *testing.T) {
 		!strings.Contains(a.Message, "nu este pentru acest site") {
 		t.Fatalf("signature for another origin: %d %+v", st, a)
 	}
+	// A signature for an earlier nonce of this login: refused.
+	ana := shared.pki.MustGet("person-p256")
+	_, n1 := e.mpassJSON(c, pathTokenNonce, tx, nil)
+	var old wire.AuthResponse
+	if st, p := agentCall(t, agentURL, e.url, "/v1/authenticate", wire.AuthRequest{CertificateID: tok.Keys["person-p256"].String(), Nonce: n1.Nonce}, &old); st != 200 {
+		t.Fatalf("authenticate: %d %+v", st, p)
+	}
+	if _, n2 := e.mpassJSON(c, pathTokenNonce, tx, nil); n2.Nonce == n1.Nonce {
+		t.Fatal("the same nonce twice")
+	}
+	if st, a := e.mpassJSON(c, pathToken, tx, tokenLogin{Certificate: ana.Cert.Raw, Signature: old.Signature, Hash: old.Hash}); st != 400 || a.Problem != "token-signature" {
+		t.Fatalf("signature for an earlier nonce: %d %+v", st, a)
+	}
 	// Revoked, untrusted: refused after the signature checked out.
 	for cn, want := range map[string]string{"Petru Revocat": "token-revoked", "Radu Străin": "token-certificate"} {
 		if st, a := e.tokenLoginAs(c, agentURL, e.url, tx, cn); st != 400 || a.Problem != want {

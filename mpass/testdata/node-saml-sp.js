@@ -28,7 +28,6 @@ server.listen(0, '127.0.0.1', () => {
     signatureAlgorithm: 'sha256',
     digestAlgorithm: 'sha256',
     identifierFormat: null,
-    disableRequestedAuthnContext: true,
     wantAssertionsSigned: true,
     wantAuthnResponseSigned: true,
     validateInResponseTo: 'always',
