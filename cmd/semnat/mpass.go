@@ -421,7 +421,7 @@ func newMPassRolesCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "roles ENTITY-ID --idnp IDNP [--role NAME ...]",
 		Short:   "Give a person roles at a relying service (the Role attribute; none: remove them)",
-		Example: `  semnat mpass sp roles https://portal.example/saml/metadata --idnp 2004001000017 --role admin --role editor`,
+		Example: `  semnat mpass sp roles https://portal.example/saml/metadata --idnp 2004001000010 --role admin --role editor`,
 		Args:    cobra.ExactArgs(1),
 	}
 	st := mpassStoreFlags(cmd)
