@@ -105,6 +105,12 @@ type Prompt struct {
 	Batch []BatchItem
 	// Token is the token holding the key (label, serial, PIN state flags).
 	Token pkcs11.TokenInfo
+	// Login: the page asks to log the person in to Origin with this
+	// certificate (POST /v1/authenticate), not to sign a document. The
+	// agent signs only its own login challenge for Origin and the server's
+	// nonce; Document, Hash and Digest are empty, and the person should be
+	// asked "log in to <Origin> as <Subject>?".
+	Login bool
 }
 
 // ConsentFunc asks the person whether to sign what p describes. It returns
@@ -324,7 +330,7 @@ func (a *Agent) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if origin != "" {
 			detail = fmt.Sprintf("the site %s is not on the agent's allow-list (start the agent with --origin %s to allow it)", sanitize(origin, 200), sanitize(origin, 200))
 		}
-		if (r.URL.Path == "/v1/sign" || r.URL.Path == "/v1/sign-batch") && r.Method == http.MethodPost {
+		if (r.URL.Path == "/v1/sign" || r.URL.Path == "/v1/sign-batch" || r.URL.Path == "/v1/authenticate") && r.Method == http.MethodPost {
 			a.log.Warn("sign request from a site not allowed refused", "origin", sanitize(origin, 200))
 		}
 		writeProblem(w, newProblem(http.StatusForbidden, wire.ProblemOriginNotAllowed, "Origin not allowed", detail))
@@ -335,10 +341,10 @@ func (a *Agent) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/v1/info", "/v1/certificates":
 		methods = "GET"
-	case "/v1/sign", "/v1/sign-batch":
+	case "/v1/sign", "/v1/sign-batch", "/v1/authenticate":
 		methods = "POST"
 	default:
-		writeProblem(w, newProblem(http.StatusNotFound, wire.ProblemNotFound, "Not found", "the agent serves /v1/info, /v1/certificates, /v1/sign and /v1/sign-batch"))
+		writeProblem(w, newProblem(http.StatusNotFound, wire.ProblemNotFound, "Not found", "the agent serves /v1/info, /v1/certificates, /v1/sign, /v1/sign-batch and /v1/authenticate"))
 		return
 	}
 	if r.Method == http.MethodOptions {
@@ -380,6 +386,17 @@ func (a *Agent) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, wire.SignBatchResponse{Signatures: resps})
+	case "/v1/authenticate":
+		p, prob := parseAuth(w, r, origin)
+		if prob == nil {
+			var resps []wire.SignResponse
+			if resps, prob = a.inTurn(r.Context(), w, origin, p); prob == nil {
+				writeJSON(w, wire.AuthResponse{Signature: resps[0].Signature, Origin: origin, Hash: wire.HashName(p.hash),
+					Scheme: p.req.Scheme})
+				return
+			}
+		}
+		a.fail(w, prob)
 	}
 }
 
@@ -513,15 +530,15 @@ func badRequest(format string, args ...any) *problem {
 
 // signParams is a checked SignRequest.
 type signParams struct {
-	req  wire.SignRequest
-	id   pkcs11.KeyID
-	hash crypto.Hash
-	opts crypto.SignerOpts
+	login bool // an authentication (POST /v1/authenticate): no binding
+	req   wire.SignRequest
+	id    pkcs11.KeyID
+	hash  crypto.Hash
+	opts  crypto.SignerOpts
 }
 
-// parseSign reads and checks the body of POST /v1/sign, or with batch of
-// POST /v1/sign-batch: one signParams per document, all for one key.
-func parseSign(w http.ResponseWriter, r *http.Request, batch bool) ([]*signParams, *problem) {
+// jsonBody reads a POST body of JSON (at most MaxBody) into a strict decoder.
+func jsonBody(w http.ResponseWriter, r *http.Request) (*json.Decoder, *problem) {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, _ := strings.Cut(ct, ";"); !strings.EqualFold(strings.TrimSpace(mt), "application/json") {
 		return nil, newProblem(http.StatusUnsupportedMediaType, wire.ProblemMediaType, "Unsupported media type",
@@ -538,6 +555,46 @@ func parseSign(w http.ResponseWriter, r *http.Request, batch bool) ([]*signParam
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
+	return dec, nil
+}
+
+// parseAuth reads and checks the body of POST /v1/authenticate: the
+// login challenge to sign is the agent's own, for origin and the nonce.
+func parseAuth(w http.ResponseWriter, r *http.Request, origin string) (*signParams, *problem) {
+	dec, prob := jsonBody(w, r)
+	if prob != nil {
+		return nil, prob
+	}
+	var q wire.AuthRequest
+	if err := dec.Decode(&q); err != nil {
+		return nil, badRequest("the body is not an authentication request: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badRequest("the body has data after the authentication request")
+	}
+	if q.Hash == "" {
+		q.Hash = "SHA-256"
+	}
+	h, err := wire.HashByName(q.Hash)
+	if err != nil {
+		return nil, badRequest("hash: %v", err)
+	}
+	p, prob := checkSign(wire.SignRequest{CertificateID: q.CertificateID, Hash: q.Hash, Scheme: q.Scheme,
+		Digest: wire.AuthDigest(h, origin, q.Nonce), Nonce: q.Nonce, Document: "login"})
+	if prob != nil {
+		return nil, prob
+	}
+	p.login = true
+	return p, nil
+}
+
+// parseSign reads and checks the body of POST /v1/sign, or with batch of
+// POST /v1/sign-batch: one signParams per document, all for one key.
+func parseSign(w http.ResponseWriter, r *http.Request, batch bool) ([]*signParams, *problem) {
+	dec, prob := jsonBody(w, r)
+	if prob != nil {
+		return nil, prob
+	}
 	var reqs []wire.SignRequest
 	if batch {
 		var b wire.SignBatchRequest
@@ -656,11 +713,15 @@ func (a *Agent) handleSign(w http.ResponseWriter, r *http.Request, origin string
 	if prob != nil {
 		return nil, prob
 	}
+	return a.inTurn(r.Context(), w, origin, p...)
+}
+
+// inTurn waits for the agent's turn (one consent at a time) and signs ps.
+func (a *Agent) inTurn(ctx context.Context, w http.ResponseWriter, origin string, p ...*signParams) ([]wire.SignResponse, *problem) {
 	// The person may take minutes to answer (and requests queue): the
 	// server's write timeout must not drop the answer. A page that goes
 	// away ends r.Context() instead.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	ctx := r.Context()
 	select {
 	case a.turn <- struct{}{}:
 	default:
@@ -710,6 +771,10 @@ func (a *Agent) sign(ctx context.Context, origin string, ps []*signParams) ([]wi
 		Origin: origin, Document: q.Document, Hash: wire.HashName(p.hash), Digest: hex.EncodeToString(q.Digest),
 		CertificateID: p.id.String(), Certificate: cert.cert, Subject: cert.wire.Subject, Token: cert.token,
 	}
+	if p.login {
+		pr.Login, pr.Document, pr.Hash, pr.Digest = true, "", "", ""
+		log = log.With("document", "login")
+	}
 	if len(ps) > 1 {
 		pr.Document = fmt.Sprintf("%d documents", len(ps))
 		for _, x := range ps {
@@ -720,6 +785,9 @@ func (a *Agent) sign(ctx context.Context, origin string, ps []*signParams) ([]wi
 	pin, err := a.consent(ctx, pr)
 	defer clear(pin)
 	switch {
+	case errors.Is(err, ErrRefused) && p.login:
+		log.Info("login refused by the person")
+		return nil, newProblem(http.StatusForbidden, wire.ProblemRefused, "Refused", "the person declined to log in")
 	case errors.Is(err, ErrRefused):
 		log.Info("signature refused by the person")
 		return nil, newProblem(http.StatusForbidden, wire.ProblemRefused, "Refused", "the person declined to sign")
@@ -760,6 +828,10 @@ func (a *Agent) signWithToken(ctx context.Context, origin string, ps []*signPara
 		sig, err := s.SignContext(ctx, p.req.Digest, p.opts)
 		if err != nil {
 			return nil, err
+		}
+		if p.login { // the login challenge is bound by construction
+			out = append(out, wire.SignResponse{Signature: sig, Origin: origin})
+			continue
 		}
 		binding, err := s.SignContext(ctx, wire.BindingDigest(p.hash, origin, p.req.Nonce, p.req.Digest), p.opts)
 		if err != nil {

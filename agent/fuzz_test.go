@@ -59,3 +59,38 @@ func FuzzParseSign(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAuth: whatever a page posts to /v1/authenticate, parseAuth
+// answers a problem, or parameters for a login whose digest is the agent's
+// own challenge for the page's origin and the nonce (never one the page
+// chose), never a panic.
+func FuzzParseAuth(f *testing.F) {
+	f.Add([]byte(`{"certificateId":"01ab","hash":"SHA-256","nonce":"n-1"}`))
+	f.Add([]byte(`{"certificateId":"01ab","nonce":"n-1","scheme":"pss"}`))
+	f.Add([]byte(`{"certificateId":"01ab","nonce":"n-1","digest":"AAAA"}`))
+	f.Add([]byte(`{"certificateId":"01ab","hash":"SHA-512","nonce":"a b"}`))
+	f.Add([]byte(`{}`))
+	const origin = "http://127.0.0.1:8480"
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := httptest.NewRequest(http.MethodPost, "/v1/authenticate", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		p, prob := parseAuth(httptest.NewRecorder(), r, origin)
+		if (p == nil) == (prob == nil) {
+			t.Fatalf("parseAuth gave params %v and problem %v", p, prob)
+		}
+		if prob != nil {
+			if prob.status < 400 || prob.typ == "" {
+				t.Fatalf("problem without status or type: %+v", prob)
+			}
+			return
+		}
+		if !p.login || !bytes.Equal(p.req.Digest, wire.AuthDigest(p.hash, origin, p.req.Nonce)) || len(p.id) == 0 {
+			t.Fatalf("accepted %+v", p)
+		}
+		for _, c := range p.req.Nonce {
+			if c < 0x21 || c > 0x7e {
+				t.Fatalf("accepted a nonce with %q", c)
+			}
+		}
+	})
+}

@@ -181,6 +181,17 @@ type relyingParty struct {
 
 func (e *env) newRP(name string, register bool) *relyingParty {
 	e.t.Helper()
+	var opts *SPOptions
+	if register {
+		opts = &SPOptions{SignAssertion: true, Encrypt: true}
+	}
+	return e.newRPWith(name, opts, nil)
+}
+
+// newRPWith is newRP registered with opts (nil: not registered), its
+// metadata changed by mut first (if not nil).
+func (e *env) newRPWith(name string, opts *SPOptions, mut func(*saml.EntityDescriptor)) *relyingParty {
+	e.t.Helper()
 	key, cert, err := SelfSigned(name, time.Now(), 1)
 	if err != nil {
 		e.t.Fatal(err)
@@ -202,16 +213,25 @@ func (e *env) newRP(name string, register bool) *relyingParty {
 		for _, k := range []string{"NameIdentifier", "FirstName", "LastName", "MobilePhone", "Language"} {
 			io.WriteString(w, k+"="+attrs.Get(k)+"\n")
 		}
+		for _, k := range []string{"Role", "AdministeredLegalEntity", "IDNO", "CompanyName"} {
+			if v := attrs[k]; len(v) > 0 {
+				io.WriteString(w, k+"="+strings.Join(v, "|")+"\n")
+			}
+		}
 	})))
 	hs.Config.Handler = mux
 	hs.Start()
 	e.t.Cleanup(hs.Close)
-	if register {
-		md, err := xml.MarshalIndent(mw.ServiceProvider.Metadata(), "", "  ")
+	if opts != nil {
+		ed := mw.ServiceProvider.Metadata()
+		if mut != nil {
+			mut(ed)
+		}
+		md, err := xml.MarshalIndent(ed, "", "  ")
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if _, err := e.srv.Registry().Add(context.Background(), md, time.Now()); err != nil {
+		if _, err := e.srv.Registry().Add(context.Background(), md, *opts, time.Now()); err != nil {
 			e.t.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package mpass
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -45,6 +46,28 @@ func FuzzParseSPMetadata(f *testing.F) {
 		info := infoOf(SP{EntityID: ed.EntityID}, ed)
 		if ed.EntityID == "" || len(info.ACS) == 0 || !info.SigningKey {
 			t.Fatalf("accepted unusable metadata: %+v", info)
+		}
+	})
+}
+
+// FuzzVerifyToken: whatever certificate, signature, hash and scheme a page
+// posts for a token login, the check refuses it with one of the token
+// login's errors (a random signature never verifies), never a panic.
+func FuzzVerifyToken(f *testing.F) {
+	fixtures(f)
+	p256 := shared.pki.MustGet("person-p256").Cert.Raw
+	f.Add(p256, []byte{0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01}, "SHA-256", "")
+	f.Add(shared.pki.MustGet("person-rsa2048").Cert.Raw, make([]byte, 256), "SHA-512", "pss")
+	f.Add([]byte("not a certificate"), []byte{}, "MD5", "x")
+	f.Add(p256, []byte{}, "", "")
+	e := newEnv(f, func(c *Config) { c.TokenRoots = shared.pki.RootPool() })
+	f.Fuzz(func(t *testing.T, cert, sig []byte, hash, scheme string) {
+		_, id, err := e.srv.verifyToken(context.Background(), "nonce-0123", tokenLogin{Certificate: cert, Signature: sig, Hash: hash, Scheme: scheme})
+		if err == nil || id != nil {
+			t.Fatalf("a fuzzed token login passed: %+v", id)
+		}
+		if k := tokenProblem(err); k != "token-signature" && k != "token-bad-request" {
+			t.Fatalf("refused as %s before the signature was checked: %v", k, err)
 		}
 	})
 }

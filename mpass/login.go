@@ -29,19 +29,25 @@ import (
 type loginTx struct {
 	ID      string `json:"id"`
 	Browser string `json:"browser"` // SHA-256 of the browser cookie that started it
+	// Admin: a login to the admin page, not for a relying service (no
+	// AuthnRequest; it ends on the admin page).
+	Admin bool `json:"admin,omitempty"`
 	// The request: GET with its raw query (HTTP-Redirect), or the POST form.
-	Method     string                `json:"method"`
-	Query      string                `json:"query,omitempty"`
-	Form       map[string]string     `json:"form,omitempty"`
-	ReceivedAt time.Time             `json:"receivedAt"`
-	SP         string                `json:"sp"`
-	ACS        string                `json:"acs"`
-	ForceAuthn bool                  `json:"forceAuthn,omitempty"`
-	IsPassive  bool                  `json:"isPassive,omitempty"`
-	Lang       string                `json:"lang"`
-	ClientIP   string                `json:"clientIp"`
-	OIDC       string                `json:"oidc,omitempty"` // an OpenID Connect authorization request (oidc.go), not a SAML one
-	checked    *saml.IdpAuthnRequest // the request as sso checked it, when answered at once (perf.go)
+	Method     string            `json:"method"`
+	Query      string            `json:"query,omitempty"`
+	Form       map[string]string `json:"form,omitempty"`
+	ReceivedAt time.Time         `json:"receivedAt"`
+	SP         string            `json:"sp"`
+	ACS        string            `json:"acs"`
+	ForceAuthn bool              `json:"forceAuthn,omitempty"`
+	IsPassive  bool              `json:"isPassive,omitempty"`
+	Lang       string            `json:"lang"`
+	ClientIP   string            `json:"clientIp"`
+	// PrevRequest is the relying service's AuthnRequest before this one
+	// (kept only for FaultStaleInResponseTo).
+	PrevRequest string                `json:"prevRequest,omitempty"`
+	OIDC        string                `json:"oidc,omitempty"` // an OpenID Connect authorization request (oidc.go), not a SAML one
+	checked     *saml.IdpAuthnRequest // the request as sso checked it, when answered at once (perf.go)
 
 	// The phone step: State is "" (not started), "waiting", "failed" or "done".
 	State   string                 `json:"state,omitempty"`
@@ -54,6 +60,12 @@ type loginTx struct {
 	Beat     time.Time `json:"beat,omitzero"`
 	Problem  string    `json:"problem,omitempty"` // message key of a failure
 	Identity *Identity `json:"identity,omitempty"`
+	// Instrument proved the Identity: "mobile" or "token".
+	Instrument string `json:"instrument,omitempty"`
+	// The token step: the one-time nonce the agent's login challenge is
+	// for, and when it was issued.
+	Nonce   string    `json:"nonce,omitempty"`
+	NonceAt time.Time `json:"nonceAt,omitzero"`
 }
 
 // Identity is the person a login proved, read from their certificate.
@@ -62,7 +74,8 @@ type Identity struct {
 	GivenName   string `json:"givenName"`
 	Surname     string `json:"surname"`
 	Phone       string `json:"phone,omitempty"`
-	IDNO        string `json:"idno,omitempty"` // an organisation certificate: O = "Name IDNO"
+	Email       string `json:"email,omitempty"` // the certificate's e-mail address, if any
+	IDNO        string `json:"idno,omitempty"`  // an organisation certificate: O = "Name IDNO"
 	CompanyName string `json:"companyName,omitempty"`
 	Certificate string `json:"certificate"` // issuer and serial, for the audit log
 }
@@ -71,7 +84,7 @@ type Identity struct {
 type ssoSession struct {
 	Index        string    `json:"index"` // SessionIndex
 	Identity     Identity  `json:"identity"`
-	Method       string    `json:"method"` // "mobile"
+	Method       string    `json:"method"` // "mobile" or "token"
 	ClassRef     string    `json:"classRef"`
 	AuthnInstant time.Time `json:"authnInstant"`
 	LastUsed     time.Time `json:"lastUsed"` // the last login through it (idle timeout)
@@ -227,8 +240,13 @@ func (s *Service) loginPage(c echo.Context) error {
 }
 
 func (s *Service) showLogin(c echo.Context, tx *loginTx, status int, problem string) error {
-	return s.web.page(c, status, "login", tx.Lang, pageData{Tx: tx.ID, SP: hostOf(tx.ACS), Phone: tx.Phone,
-		Problem: problem, Mobile: s.cfg.Mobile != nil, Self: pathLogin + "?tx=" + tx.ID})
+	d := pageData{Tx: tx.ID, SP: hostOf(tx.ACS), Phone: tx.Phone,
+		Problem: problem, Mobile: s.cfg.Mobile != nil, Self: pathLogin + "?tx=" + tx.ID}
+	if s.cfg.TokenRoots != nil {
+		d.AgentURL = s.cfg.AgentURL
+		c.Response().Header().Set(echo.HeaderContentSecurityPolicy, "default-src 'self'; connect-src 'self' "+s.cfg.AgentURL)
+	}
+	return s.web.page(c, status, "login", tx.Lang, d)
 }
 
 // NormalizePhone turns a phone number as people write it into the
@@ -402,7 +420,7 @@ func (s *Service) awaitPhone(id string, p *mobileid.Pending) {
 			tx.State, tx.Problem = "failed", problemOf(err)
 		} else {
 			ident.Phone = tx.Phone
-			tx.State, tx.Identity = "done", ident
+			tx.State, tx.Identity, tx.Instrument = "done", ident, "mobile"
 		}
 		tx.Pending, tx.Owner = nil, ""
 		return json.Marshal(tx)
@@ -459,6 +477,9 @@ func (s *Service) identify(ctx context.Context, cert *x509.Certificate, chain []
 	}
 	id := &Identity{IDNP: p.IDNP, GivenName: p.GivenName, Surname: p.Surname,
 		Certificate: fmt.Sprintf("%s #%x", issuer.Subject.CommonName, cert.SerialNumber)}
+	if len(cert.EmailAddresses) > 0 {
+		id.Email = cert.EmailAddresses[0]
+	}
 	// An organisation certificate: O = "<name> <IDNO>".
 	if i := strings.LastIndexByte(p.Organization, ' '); i > 0 && idn.Valid(p.Organization[i+1:]) {
 		id.CompanyName, id.IDNO = p.Organization[:i], p.Organization[i+1:]
@@ -527,6 +548,9 @@ func (s *Service) newSession(c echo.Context, tx *loginTx) error {
 	now := s.cfg.Now().UTC()
 	ss := &ssoSession{Index: "_" + newID(), Identity: *tx.Identity, Method: "mobile", ClassRef: ACMobile,
 		AuthnInstant: now, LastUsed: now, Lang: tx.Lang}
+	if tx.Instrument == "token" {
+		ss.Method, ss.ClassRef = "token", ACToken
+	}
 	s.setCookie(c, cookieSession, token, int(s.cfg.SessionTTL/time.Second))
 	key := digest(token)
 	b, err := json.Marshal(ss)
@@ -544,6 +568,14 @@ func (s *Service) newSession(c echo.Context, tx *loginTx) error {
 // assertion.
 func (s *Service) finish(c echo.Context, tx *loginTx, ss *ssoSession, key, action string) error {
 	ctx := c.Request().Context()
+	if tx.Admin {
+		if _, err := s.cfg.Store.Append(ctx, auditEvent("mpass.admin-login", ss.Identity.IDNP, "mpass", map[string]string{
+			"method": ss.Method, "session": ss.Index, "certificate": ss.Identity.Certificate, "ip": tx.ClientIP,
+			"admin": fmt.Sprint(slices.Contains(s.cfg.Admins, ss.Identity.IDNP))})); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, pathAdmin)
+	}
 	// The service and a recent LastUsed already recorded: no session write.
 	if !slices.Contains(ss.SPs, tx.SP) || s.cfg.Now().Sub(ss.LastUsed) >= sessionTouch(s.cfg.SessionIdle) {
 		err := s.cfg.Store.Update(ctx, kindSession, key, func(old []byte) ([]byte, error) {
@@ -576,6 +608,9 @@ func (s *Service) cancel(c echo.Context) error {
 		return s.noTx(c, err)
 	}
 	s.audit(c.Request().Context(), auditEvent("mpass.login-cancelled", "", tx.SP, map[string]string{"ip": tx.ClientIP, "problem": tx.Problem}))
+	if tx.Admin {
+		return c.Redirect(http.StatusSeeOther, pathAdmin)
+	}
 	msg := "the person cancelled the login"
 	if tx.Problem != "" {
 		msg = "the login failed (" + tx.Problem + ") and the person returned to the service"

@@ -222,8 +222,9 @@ func TestXMLSec1(t *testing.T) {
 	os.WriteFile(pem, testcerts.PEM(e.cert), 0o644)
 	_, meta := e.get(nil, e.url+PathMetadata)
 	os.WriteFile(filepath.Join(dir, "meta.xml"), meta, 0o644)
-	verify := func(file, idAttr string) error {
-		out, err := exec.Command(xmlsec, "--verify", "--pubkey-cert-pem", pem, "--id-attr:ID", idAttr, filepath.Join(dir, file)).CombinedOutput()
+	verify := func(file, idAttr string, more ...string) error {
+		args := append([]string{"--verify", "--pubkey-cert-pem", pem, "--id-attr:ID", idAttr}, more...)
+		out, err := exec.Command(xmlsec, append(args, filepath.Join(dir, file))...).CombinedOutput()
 		if err != nil {
 			return &xmlsecError{err, string(out)}
 		}
@@ -248,6 +249,43 @@ func TestXMLSec1(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "bad.xml"), bytes.Replace(raw, []byte(rp.url), []byte("http://evil.test"), 1), 0o644)
 	if err := verify("bad.xml", "urn:oasis:names:tc:SAML:2.0:protocol:Response"); err == nil {
 		t.Fatal("xmlsec1 verified a changed Response")
+	}
+
+	// A successful login's Response, saved, its Assertion signed too
+	// (registered so): xmlsec1 verifies both signatures, and refuses
+	// either once the person's name is changed.
+	signed := e.newRPWith("signed.test", &SPOptions{SignAssertion: true}, nil)
+	user := mobileid.GeneratedUser(9)
+	c = newBrowserClient(t)
+	e.login(c, e.newRP("first.test", true), user)
+	a := e.answerOf(c, signed)
+	os.WriteFile(filepath.Join(dir, "login.xml"), a.raw, 0o644)
+	assertionSig := []string{"--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+		"--node-xpath", "//*[local-name()='Assertion']/*[local-name()='Signature']"}
+	if err := verify("login.xml", "urn:oasis:names:tc:SAML:2.0:protocol:Response"); err != nil {
+		t.Fatalf("login Response: %v\n%s", err, a.raw)
+	}
+	if err := verify("login.xml", "urn:oasis:names:tc:SAML:2.0:protocol:Response", assertionSig...); err != nil {
+		t.Fatalf("login Assertion: %v\n%s", err, a.raw)
+	}
+	changed := bytes.Replace(a.raw, []byte(">"+user.Surname+"<"), []byte(">Impostor<"), 1)
+	if bytes.Equal(changed, a.raw) {
+		t.Fatal("the Response does not name the person")
+	}
+	os.WriteFile(filepath.Join(dir, "changed.xml"), changed, 0o644)
+	if verify("changed.xml", "urn:oasis:names:tc:SAML:2.0:protocol:Response") == nil ||
+		verify("changed.xml", "urn:oasis:names:tc:SAML:2.0:protocol:Response", assertionSig...) == nil {
+		t.Fatal("xmlsec1 verified a Response whose Assertion was changed")
+	}
+	// The second check is the Assertion's own signature: a change outside
+	// the Assertion breaks only the Response's.
+	outside := bytes.Replace(a.raw, []byte(`Destination="`+a.action+`"`), []byte(`Destination="http://evil.test/acs"`), 1)
+	os.WriteFile(filepath.Join(dir, "outside.xml"), outside, 0o644)
+	if verify("outside.xml", "urn:oasis:names:tc:SAML:2.0:protocol:Response") == nil {
+		t.Fatal("xmlsec1 verified a Response whose Destination was changed")
+	}
+	if err := verify("outside.xml", "urn:oasis:names:tc:SAML:2.0:protocol:Response", assertionSig...); err != nil {
+		t.Fatalf("the Assertion's signature: %v", err)
 	}
 }
 

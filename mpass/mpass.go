@@ -37,8 +37,10 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/crl"
 	"github.com/semnat/semnat/mobileid"
+	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/ocsp"
 	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
@@ -59,6 +61,18 @@ type Config struct {
 	// Mobile asks phones to authenticate their owners (nil: no mobile
 	// login is offered). Its Roots decide which certificates are trusted.
 	Mobile *mobileid.Client
+	// TokenRoots are the CA certificates a USB token's login certificate
+	// must chain to (nil: no token login is offered), TokenIntermediates
+	// intermediate CAs (the agent also sends those it finds on the token).
+	// AgentURL is where the login page finds the person's local agent
+	// (default wire.DefaultURL).
+	TokenRoots, TokenIntermediates *x509.CertPool
+	AgentURL                       string
+	// Admins are the IDNPs of the people who may use the admin page.
+	Admins []string
+	// MPower is MPower's API (its register of legal entities), for the
+	// AdministeredLegalEntity attribute; nil: the attribute is not sent.
+	MPower *mpowerclient.Client
 	// OCSP and CRL check the login certificate's revocation: OCSP first,
 	// the CRL when no responder answers. nil: defaults over HTTPClient.
 	OCSP *ocsp.Client
@@ -105,6 +119,20 @@ type Service struct {
 	stop     context.CancelFunc
 	bgWG     sync.WaitGroup
 	audit    func(ctx context.Context, e store.Event)
+
+	wrongOnce   sync.Once // the key of FaultWrongCertificate, made when first needed
+	wrongSigner crypto.Signer
+	wrongCert   *x509.Certificate
+	wrongErr    error
+}
+
+// wrongKey is a key and certificate other than the published ones
+// (FaultWrongCertificate).
+func (s *Service) wrongKey() (crypto.Signer, *x509.Certificate, error) {
+	s.wrongOnce.Do(func() {
+		s.wrongSigner, s.wrongCert, s.wrongErr = SelfSigned("wrong-key.mpass.invalid", s.cfg.Now(), 1)
+	})
+	return s.wrongSigner, s.wrongCert, s.wrongErr
 }
 
 var _ service.Service = (*Service)(nil)
@@ -129,6 +157,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.CRL == nil {
 		cfg.CRL = &crl.Fetcher{HTTPClient: cfg.HTTPClient}
+	}
+	if cfg.AgentURL == "" {
+		cfg.AgentURL = wire.DefaultURL
 	}
 	if cfg.LoginTTL <= 0 {
 		cfg.LoginTTL = 10 * time.Minute
@@ -219,10 +250,15 @@ func (s *Service) Mount(g *echo.Group) {
 	g.POST(pathMobile, s.mobileStart)
 	g.GET(pathWait, s.waitPage)
 	g.POST(pathCancel, s.cancel)
+	g.POST(pathTokenNonce, s.tokenNonce)
+	g.POST(pathToken, s.tokenFinish)
 	g.GET(pathStatic+"*", s.web.static)
 	g.GET(pathSession, s.sessionPage)
 	g.POST(pathLogoutAll, s.logoutAll)
 	s.oidc.mount(g)
+	g.GET(pathAdmin, s.adminPage)
+	g.POST(pathAdminLogin, s.adminLogin)
+	g.POST(pathAdminFaults, s.adminFaults)
 }
 
 // Close stops the background work (phone waits, the sweeper) and waits

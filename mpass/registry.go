@@ -33,6 +33,7 @@ const MaxMetadata = 256 << 10
 type SP struct {
 	EntityID string    `json:"entityId"`
 	Metadata []byte    `json:"metadata"` // the EntityDescriptor as registered
+	Options  SPOptions `json:"options"`
 	Added    time.Time `json:"added"`
 }
 
@@ -41,8 +42,9 @@ type SPInfo struct {
 	EntityID   string    `json:"entityId"`
 	ACS        []string  `json:"acs"`              // assertion consumer service URLs
 	SigningKey bool      `json:"signingKey"`       // a certificate its AuthnRequests are checked with
-	Encrypts   bool      `json:"encrypts"`         // an encryption certificate: assertions are encrypted
+	Encrypts   bool      `json:"encrypts"`         // the metadata publishes an encryption certificate
 	Logout     []string  `json:"logout,omitempty"` // single logout service URLs
+	Options    SPOptions `json:"options"`
 	Added      time.Time `json:"added"`
 }
 
@@ -93,7 +95,7 @@ func ParseSPMetadata(data []byte) (*saml.EntityDescriptor, error) {
 }
 
 func infoOf(sp SP, ed *saml.EntityDescriptor) SPInfo {
-	info := SPInfo{EntityID: sp.EntityID, Added: sp.Added}
+	info := SPInfo{EntityID: sp.EntityID, Added: sp.Added, Options: sp.Options}
 	for _, d := range ed.SPSSODescriptors {
 		for _, a := range d.AssertionConsumerServices {
 			if a.Binding == saml.HTTPPostBinding {
@@ -119,13 +121,17 @@ func infoOf(sp SP, ed *saml.EntityDescriptor) SPInfo {
 	return info
 }
 
-// Add registers (or replaces) the relying service of the metadata.
-func (r *Registry) Add(ctx context.Context, metadata []byte, now time.Time) (*SPInfo, error) {
+// Add registers (or replaces) the relying service of the metadata, with
+// its options.
+func (r *Registry) Add(ctx context.Context, metadata []byte, opts SPOptions, now time.Time) (*SPInfo, error) {
 	ed, err := ParseSPMetadata(metadata)
 	if err != nil {
 		return nil, err
 	}
-	sp := SP{EntityID: ed.EntityID, Metadata: metadata, Added: now.UTC()}
+	if err := opts.check(ed); err != nil {
+		return nil, err
+	}
+	sp := SP{EntityID: ed.EntityID, Metadata: metadata, Options: opts, Added: now.UTC()}
 	b, err := json.Marshal(sp)
 	if err != nil {
 		return nil, err

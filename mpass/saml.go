@@ -2,6 +2,7 @@ package mpass
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"github.com/crewjam/saml"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/semnat/semnat/store"
 )
 
 // MaxRelayState is the longest RelayState accepted (saml-bindings §3.4.3,
@@ -44,7 +47,6 @@ func (s *Service) newIdP() *saml.IdentityProvider {
 		SSOURL:                    s.url(PathSSO),
 		LogoutURL:                 s.url(PathLogout),
 		ServiceProviderProvider:   s.sps,
-		AssertionMaker:            assertionMaker{},
 		ResponseFormTemplate:      s.web.postForm,
 		LogoutRequestFormTemplate: s.web.postReq,
 		SessionProvider:           sessions{s},
@@ -99,7 +101,11 @@ func (s *Service) sso(c echo.Context) error {
 		}
 		return err
 	}
-	tx := &loginTx{ID: newID(), Method: r.Method, ReceivedAt: req.Now, SP: issuer,
+	prev, err := s.lastRequest(c.Request().Context(), issuer, req.Request.ID)
+	if err != nil {
+		return err
+	}
+	tx := &loginTx{ID: newID(), Method: r.Method, ReceivedAt: req.Now, SP: issuer, PrevRequest: prev,
 		ACS: req.ACSEndpoint.Location, Lang: lang, ClientIP: c.RealIP(),
 		ForceAuthn: req.Request.ForceAuthn != nil && *req.Request.ForceAuthn,
 		IsPassive:  req.Request.IsPassive != nil && *req.Request.IsPassive}
@@ -128,6 +134,25 @@ func (s *Service) sso(c echo.Context) error {
 	detach(req, r, tx.ClientIP)
 	s.checked.put(tx.ID, req, s.cfg.Now())
 	return c.Redirect(http.StatusSeeOther, s.loginURL(tx))
+}
+
+// kindLastReq is each relying service's last AuthnRequest id, kept only
+// while it has FaultStaleInResponseTo.
+const kindLastReq = "mpass.lastreq"
+
+// lastRequest records id as the relying service's last AuthnRequest and
+// returns the one before, when its registration has
+// FaultStaleInResponseTo ("" otherwise).
+func (s *Service) lastRequest(ctx context.Context, sp, id string) (string, error) {
+	reg, _, err := s.sps.Get(ctx, sp)
+	if err != nil || !reg.Options.has(FaultStaleInResponseTo) {
+		return "", err
+	}
+	prev, err := s.cfg.Store.Get(ctx, kindLastReq, sp)
+	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrExpired) {
+		return "", err
+	}
+	return string(prev), s.cfg.Store.Put(ctx, kindLastReq, sp, []byte(id), s.cfg.SessionTTL)
 }
 
 // ErrDTD: a message carries a document type declaration (entities, and
@@ -251,7 +276,11 @@ func (s *Service) respond(c echo.Context, tx *loginTx, sess *ssoSession, status 
 			return err
 		}
 	} else {
-		if err := req.IDP.AssertionMaker.MakeAssertion(req, sess.samlSession(s.cfg.SessionTTL)); err != nil {
+		sp, ed, err := s.sps.Get(c.Request().Context(), tx.SP)
+		if err != nil {
+			return err
+		}
+		if err := s.answer(c.Request().Context(), req, tx, sess, sp, ed); err != nil {
 			return err
 		}
 	}
@@ -268,35 +297,11 @@ func formAction(acs string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// assertionMaker is crewjam's assertion (subject confirmation, conditions,
-// audience, authentication statement with SessionIndex and SubjectLocality)
-// with the MPass attributes only: the official names, no others.
-type assertionMaker struct{}
-
-func (assertionMaker) MakeAssertion(req *saml.IdpAuthnRequest, session *saml.Session) error {
-	if err := (saml.DefaultAssertionMaker{}).MakeAssertion(req, session); err != nil {
-		return err
-	}
-	req.Assertion.AttributeStatements = []saml.AttributeStatement{{Attributes: session.CustomAttributes}}
-	return nil
-}
-
 // samlSession is the session as crewjam's assertion maker reads it.
 func (ss *ssoSession) samlSession(ttl time.Duration) *saml.Session {
 	id := ss.Identity
-	attrs := []saml.Attribute{attr("NameIdentifier", id.IDNP), attr("FirstName", id.GivenName), attr("LastName", id.Surname)}
-	if id.Phone != "" {
-		attrs = append(attrs, attr("MobilePhone", id.Phone))
-	}
-	if ss.Lang != "" {
-		attrs = append(attrs, attr("Language", ss.Lang))
-	}
-	if id.IDNO != "" {
-		attrs = append(attrs, attr("IDNO", id.IDNO), attr("CompanyName", id.CompanyName))
-	}
 	return &saml.Session{ID: ss.Index, CreateTime: ss.AuthnInstant, ExpireTime: ss.AuthnInstant.Add(ttl), Index: ss.Index,
-		NameID: id.IDNP, NameIDFormat: string(saml.UnspecifiedNameIDFormat), AuthnContextClassRef: ss.ClassRef,
-		CustomAttributes: attrs}
+		NameID: id.IDNP, NameIDFormat: string(saml.UnspecifiedNameIDFormat), AuthnContextClassRef: ss.ClassRef}
 }
 
 // attr is an MPass attribute: a bare name, one string value.

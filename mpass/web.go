@@ -48,10 +48,13 @@ type pageData struct {
 	Problem   string // message key after "problem."
 	Detail    string // technical detail of a refused request
 	Mobile    bool
-	Self      string   // the page's own URL, to switch language
-	Refresh   string   // reload the page at this URL
-	Person    string   // the session's person (session page)
-	Services  []string // the relying services of the session
+	AgentURL  string    // the local token agent (token login offered)
+	Self      string    // the page's own URL, to switch language
+	Refresh   string    // reload the page at this URL
+	Person    string    // the session's person (session page)
+	Services  []string  // the relying services of the session
+	CSRF      string    // the admin forms' token
+	SPs       []adminSP // the admin page's relying services
 }
 
 // T translates a message key into the page's language.
@@ -75,7 +78,7 @@ func newWeb() (*web, error) {
 	}
 	w := &web{}
 	files := map[string][]string{}
-	for _, name := range []string{"login", "wait", "error", "session"} {
+	for _, name := range []string{"login", "wait", "error", "session", "admin"} {
 		files[name] = []string{"web/" + name + ".html", "web/layout.html"}
 	}
 	pages, err := catalog.Templates(webFS, nil, files)

@@ -431,3 +431,30 @@ func TestListCursor(t *testing.T) {
 		}
 	}
 }
+
+// TestIdnEntitiesList: the companies a person administers now, for MPass's
+// AdministeredLegalEntity; a former administrator's are not listed, and a
+// bad IDNP is an invalid parameter.
+func TestIdnEntitiesList(t *testing.T) {
+	e := newAPIEnv(t)
+	ctx := context.Background()
+	now := e.clk.now()
+	if err := e.reg.PutEntity(ctx, "test", Entity{IDNO: "1003600011118", Name: "Fost SRL", Form: "SRL",
+		Administrators: []Administrator{{IDNP: e.carol.IDNP, From: now.AddDate(-3, 0, 0), To: now.AddDate(-1, 0, 0)}}}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := e.oth.AdministeredEntities(ctx, e.carol.IDNP)
+	if err != nil || len(list) != 1 || list[0].Idno != companyIDNO || list[0].Name != "Exemplu SRL" {
+		t.Fatalf("carol: %+v %v", list, err)
+	}
+	if list, err = e.oth.AdministeredEntities(ctx, e.bob.IDNP); err != nil || len(list) != 0 {
+		t.Fatalf("bob: %+v %v", list, err)
+	}
+	var out client.Envelope[[]client.LegalEntity]
+	if _, err := e.oth.GetRaw(ctx, client.PathIdnEntitiesList, "Idnp=2004001000001", &out); !errors.Is(err, client.ErrInvalidParameter) {
+		t.Fatalf("bad IDNP: %v", err)
+	}
+	if _, err := e.anon.AdministeredEntities(ctx, e.carol.IDNP); !errors.Is(err, client.ErrAuthenticationFailed) {
+		t.Fatalf("anonymous: %v", err)
+	}
+}

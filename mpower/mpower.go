@@ -120,6 +120,7 @@ func (s *Service) Mount(g *echo.Group) {
 	g.GET(client.PathCodeDetailsOne, s.codeDetailsOne, s.authenticated)
 	g.GET(client.PathTypeCodeValid, s.typeCodeValidOne, s.authenticated)
 	g.GET(client.PathIdnDetailsList, s.idnDetailsList, s.authenticated)
+	g.GET(client.PathIdnEntitiesList, s.idnEntitiesList, s.authenticated)
 	g.GET(client.PathFile, s.file, s.authenticated)
 	g.GET(client.PathStatement, s.statement, s.authenticated)
 	s.mountGrantFlow(g)

@@ -9,6 +9,7 @@
 //	GET  /v1/info          → Info
 //	GET  /v1/certificates  → []Certificate
 //	POST /v1/sign          SignRequest → SignResponse
+//	POST /v1/authenticate  AuthRequest → AuthResponse (log in to the site)
 //
 // Errors are RFC 9457 problem documents. The agent answers only origins on
 // its allow-list (CORS, with the Private Network Access preflight) and only
@@ -137,6 +138,65 @@ func BindingDigest(h crypto.Hash, origin, nonce string, digest []byte) []byte {
 	return d.Sum(nil)
 }
 
+// AuthRequest asks the agent to prove, for a login, that the person holds
+// the key of a certificate (POST /v1/authenticate). The page sends no
+// digest: the agent signs the digest of AuthMessage(origin, nonce), which
+// it builds itself from the Origin the browser sent and the server's
+// one-time nonce. A login can therefore never be used to have a document
+// signed (a document signature is over a digest the page chooses; an
+// authentication signature only over this fixed-form message), and the
+// person is asked "log in to <origin> as <name>", not to sign.
+type AuthRequest struct {
+	CertificateID string `json:"certificateId"`    // Certificate.ID
+	Hash          string `json:"hash"`             // "SHA-256" (default), "SHA-384" or "SHA-512"
+	Scheme        string `json:"scheme,omitempty"` // as in SignRequest
+	Nonce         string `json:"nonce"`            // the server's one-time login nonce
+}
+
+// AuthResponse is the authentication signature over
+// AuthDigest(hash, origin, nonce): PKCS#1 v1.5 or PSS bytes for RSA, ASN.1
+// DER for ECDSA.
+type AuthResponse struct {
+	Signature []byte `json:"signature"`
+	Origin    string `json:"origin"` // the origin the agent authenticated to
+	Hash      string `json:"hash"`
+	Scheme    string `json:"scheme,omitempty"`
+}
+
+// AuthMessage is the message an authentication signature is over. Its
+// first line differs from BindingMessage's, and no CMS signed-attributes
+// encoding (DER, starting with 0x31) or PDF byte range starts like it.
+func AuthMessage(origin, nonce string) []byte {
+	return fmt.Appendf(nil, "semnat-agent-login/1\norigin=%s\nnonce=%s\n", origin, nonce)
+}
+
+// AuthDigest is the digest of AuthMessage with h.
+func AuthDigest(h crypto.Hash, origin, nonce string) []byte {
+	d := h.New()
+	d.Write(AuthMessage(origin, nonce))
+	return d.Sum(nil)
+}
+
+// ErrAuthentication is returned by VerifyAuthentication for a signature
+// that is not the key's over this origin and nonce.
+var ErrAuthentication = errors.New("wire: the authentication signature does not match this site and login")
+
+// VerifyAuthentication checks that sig is pub's signature, with h and
+// scheme, over AuthDigest(h, origin, nonce).
+func VerifyAuthentication(pub crypto.PublicKey, h crypto.Hash, scheme, origin, nonce string, sig []byte) error {
+	if nonce == "" || origin == "" {
+		return ErrAuthentication
+	}
+	ok, err := verifyDigest(pub, h, scheme, AuthDigest(h, origin, nonce), sig)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrAuthentication
+	}
+	return nil
+}
+
 // ErrBinding is returned by VerifyBinding for a binding that does not verify.
 var ErrBinding = errors.New("wire: the agent's binding signature does not match this origin and request")
 
@@ -146,28 +206,30 @@ func VerifyBinding(pub crypto.PublicKey, h crypto.Hash, scheme, origin, nonce st
 	if nonce == "" || origin == "" {
 		return ErrBinding
 	}
-	bd := BindingDigest(h, origin, nonce, digest)
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		var err error
-		if scheme == "pss" {
-			err = rsa.VerifyPSS(k, h, bd, binding, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto, Hash: h})
-		} else {
-			err = rsa.VerifyPKCS1v15(k, h, bd, binding)
-		}
-		if err != nil {
-			return ErrBinding
-		}
-	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(k, bd, binding) {
-			return ErrBinding
-		}
-	case ed25519.PublicKey:
-		return fmt.Errorf("wire: Ed25519 keys are not used for PAdES signatures")
-	default:
-		return fmt.Errorf("wire: unsupported public key %T", pub)
+	ok, err := verifyDigest(pub, h, scheme, BindingDigest(h, origin, nonce, digest), binding)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrBinding
 	}
 	return nil
+}
+
+// verifyDigest tells whether sig is pub's signature over digest.
+func verifyDigest(pub crypto.PublicKey, h crypto.Hash, scheme string, digest, sig []byte) (bool, error) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if scheme == "pss" {
+			return rsa.VerifyPSS(k, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto, Hash: h}) == nil, nil
+		}
+		return rsa.VerifyPKCS1v15(k, h, digest, sig) == nil, nil
+	case *ecdsa.PublicKey:
+		return ecdsa.VerifyASN1(k, digest, sig), nil
+	case ed25519.PublicKey:
+		return false, fmt.Errorf("wire: Ed25519 keys are not used by the agent")
+	}
+	return false, fmt.Errorf("wire: unsupported public key %T", pub)
 }
 
 // Problem is the RFC 9457 problem document (Content-Type

@@ -56,7 +56,10 @@ Security model:
     site or request because of the binding.
 
 Endpoints: GET /v1/info, GET /v1/certificates (the token's signing
-certificates, no PIN needed), POST /v1/sign; errors are RFC 9457 problem
+certificates, no PIN needed), POST /v1/sign, POST /v1/authenticate (a login:
+you are asked "Log in to SITE as NAME?" and the PIN; the agent signs only its
+own login challenge for that site and the server's nonce, never a document
+digest the page chose); errors are RFC 9457 problem
 documents (types urn:semnat:problem:agent-*). See package agent/wire.
 
 --listen-fd N serves on a loopback socket the parent process bound and
@@ -148,8 +151,12 @@ anything with your key.`,
 // yesConsent consents to everything (--yes), with the PIN from src.
 func yesConsent(src pkcs11.PINSource, out io.Writer) agent.ConsentFunc {
 	return func(ctx context.Context, p agent.Prompt) ([]byte, error) {
-		fmt.Fprintf(out, "semnat agent: --yes: signing %q for %s with %s without asking\n",
-			p.Document, p.Origin, agent.Sanitize(p.Subject))
+		if p.Login {
+			fmt.Fprintf(out, "semnat agent: --yes: logging in to %s as %s without asking\n", p.Origin, agent.Sanitize(p.Subject))
+		} else {
+			fmt.Fprintf(out, "semnat agent: --yes: signing %q for %s with %s without asking\n",
+				p.Document, p.Origin, agent.Sanitize(p.Subject))
+		}
 		return src.PIN(ctx, p.Token)
 	}
 }
@@ -162,23 +169,36 @@ func terminalConsent(in io.Reader, out io.Writer) agent.ConsentFunc {
 		if p.Token.Serial != "" {
 			token += " (serial " + p.Token.Serial + ")"
 		}
-		fmt.Fprintf(out, "\n=== Signature request ===\n"+
-			"  site:        %s\n"+
-			"  document:    %s\n"+
-			"  certificate: %s (id %s)\n"+
-			"  token:       %s\n"+
-			"  digest:      %s %s\n",
-			p.Origin, p.Document, agent.Sanitize(p.Subject), p.CertificateID, agent.Sanitize(token), p.Hash, p.Digest)
-		for i, b := range p.Batch { // one PIN for every document listed
-			fmt.Fprintf(out, "  %2d. %s\n      digest %s %s\n", i+1, b.Document, b.Hash, b.Digest)
-		}
-		if !strings.HasPrefix(p.Origin, "https://") {
-			fmt.Fprintln(out, "  (the site does not use HTTPS: sign only if you run it yourself)")
-		}
-		if len(p.Batch) > 0 {
-			fmt.Fprintf(out, "Sign these %d documents for this site, with one PIN? [y/N]: ", len(p.Batch))
+		if p.Login {
+			fmt.Fprintf(out, "\n=== Login request ===\n"+
+				"  site:        %s\n"+
+				"  certificate: %s (id %s)\n"+
+				"  token:       %s\n"+
+				"  (nothing is signed but a login challenge for this site)\n",
+				p.Origin, agent.Sanitize(p.Subject), p.CertificateID, agent.Sanitize(token))
+			if !strings.HasPrefix(p.Origin, "https://") {
+				fmt.Fprintln(out, "  (the site does not use HTTPS: log in only if you run it yourself)")
+			}
+			fmt.Fprintf(out, "Log in to %s as %s? [y/N]: ", p.Origin, agent.Sanitize(personName(p)))
 		} else {
-			fmt.Fprint(out, "Sign this document for this site? [y/N]: ")
+			fmt.Fprintf(out, "\n=== Signature request ===\n"+
+				"  site:        %s\n"+
+				"  document:    %s\n"+
+				"  certificate: %s (id %s)\n"+
+				"  token:       %s\n"+
+				"  digest:      %s %s\n",
+				p.Origin, p.Document, agent.Sanitize(p.Subject), p.CertificateID, agent.Sanitize(token), p.Hash, p.Digest)
+			for i, b := range p.Batch { // one PIN for every document listed
+				fmt.Fprintf(out, "  %2d. %s\n      digest %s %s\n", i+1, b.Document, b.Hash, b.Digest)
+			}
+			if !strings.HasPrefix(p.Origin, "https://") {
+				fmt.Fprintln(out, "  (the site does not use HTTPS: sign only if you run it yourself)")
+			}
+			if len(p.Batch) > 0 {
+				fmt.Fprintf(out, "Sign these %d documents for this site, with one PIN? [y/N]: ", len(p.Batch))
+			} else {
+				fmt.Fprint(out, "Sign this document for this site? [y/N]: ")
+			}
 		}
 		line, err := secret.ReadLine(in, 64)
 		if err != nil {
@@ -188,7 +208,11 @@ func terminalConsent(in io.Reader, out io.Writer) agent.ConsentFunc {
 		switch strings.ToLower(strings.TrimSpace(string(line))) {
 		case "y", "yes", "d", "da":
 		default:
-			fmt.Fprintln(out, "Refused: nothing signed.")
+			if p.Login {
+				fmt.Fprintln(out, "Refused: not logged in.")
+			} else {
+				fmt.Fprintln(out, "Refused: nothing signed.")
+			}
 			return nil, agent.ErrRefused
 		}
 		if err := ctx.Err(); err != nil {
@@ -201,6 +225,15 @@ func terminalConsent(in io.Reader, out io.Writer) agent.ConsentFunc {
 		}
 		return pin, nil
 	}
+}
+
+// personName is the name a login prompt shows: the certificate's common
+// name, else its subject.
+func personName(p agent.Prompt) string {
+	if p.Certificate != nil && p.Certificate.Subject.CommonName != "" {
+		return p.Certificate.Subject.CommonName
+	}
+	return p.Subject
 }
 
 // agentListener binds addr, or (fd > 0) takes the listening socket the

@@ -14,12 +14,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/mpass/demorp"
+	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/server"
 	"github.com/semnat/semnat/store"
+	"github.com/semnat/semnat/testcerts"
 )
 
 // mpassRoutesHelp lists MPass's routes for the help of the commands that
@@ -27,10 +30,12 @@ import (
 const mpassRoutesHelp = `  /meta/saml                   SAML 2.0 metadata of the identity provider (signed)
   /login/saml                  SSO: signed AuthnRequests over HTTP-POST or HTTP-Redirect
                                (?lang=ro|ru|en: the login page's language)
-  /login                       the login page: mobile signature
+  /login                       the login page: mobile signature, USB token (semnat agent)
   /oidc/.well-known/openid-configuration
                                OpenID Connect discovery (issuer PUBLIC-URL/oidc): authorize,
                                token, userinfo, keys (JWKS), end_session below /oidc
+  /session                     the person's session: the services logged into, log out of all
+  /admin                       administrators (--admin IDNP): relying services, fault switches
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
 `
 
@@ -56,6 +61,8 @@ OpenID Connect clients (issuer PUBLIC-URL/oidc, code flow with PKCE) with
 type mpassFlags struct {
 	sessionTTL, sessionIdle time.Duration
 	oidcKey                 string // PEM private key signing ID tokens (mpass_client.go)
+	admins                  []string
+	mpowerURL, mpowerKey    string
 }
 
 func newMPassServeCmd(a *app) *cobra.Command {
@@ -69,8 +76,10 @@ func newMPassServeCmd(a *app) *cobra.Command {
 ` + mpassRoutesHelp + `
 The key (--p12, --key/--cert or --token, as for 'semnat sign') signs every
 Response and the metadata; relying services pin its certificate. People log
-in with the mobile signature service --mssp; their certificates must chain to
---trust, and their revocation is checked online (OCSP, else the CRL). The
+in with the mobile signature service --mssp, or with their USB token through
+'semnat agent' on their computer (started with --origin set to this
+service's public URL); their certificates must chain to --trust, and their
+revocation is checked online (OCSP, else the CRL). The
 relying services are those registered in the store (--data or --store) with
 'semnat mpass sp add'.
 
@@ -84,6 +93,9 @@ seal, TSA, API key and upload settings are MSign's and are not used here.`,
 	f.bind(a, cmd, false, func(ctx context.Context, a *app, f *serveFlags, name string) error {
 		return runMPassServe(ctx, a, f, mf, name)
 	})
+	cmd.Flags().StringArrayVar(&mf.admins, "admin", nil, "IDNP of a person who may use the admin page /admin (repeatable)")
+	cmd.Flags().StringVar(&mf.mpowerURL, "mpower-url", "", "MPower's URL: AdministeredLegalEntity from its register of legal entities")
+	cmd.Flags().StringVar(&mf.mpowerKey, "mpower-api-key-file", "", "file holding MPass's API key at MPower (a system registered with 'semnat mpower systems add')")
 	cmd.Flags().DurationVar(&mf.sessionTTL, "session-ttl", 8*time.Hour, "longest SSO session: after it the person logs in again")
 	cmd.Flags().DurationVar(&mf.sessionIdle, "session-idle", time.Hour, "an SSO session no service logged in through for this long is over")
 	cmd.Flags().StringVar(&mf.oidcKey, "oidc-key", "", "PEM private key signing OpenID Connect ID tokens (ECDSA P-256: ES256; default: the SAML key, RS256)")
@@ -96,20 +108,44 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, n
 		return withCode(exitUsage, errors.New("MPass signs its Responses: give its key with --p12 FILE, --key FILE --cert FILE or --token"))
 	}
 	var mobile *mobileid.Client
-	if f.mssp != "" {
-		if len(f.trust) == 0 {
-			return withCode(exitUsage, errors.New("--mssp needs --trust: the CA certificates the phones' certificates must chain to"))
-		}
+	var anchors, inter *x509.CertPool
+	if len(f.trust) > 0 {
 		certs, err := loadCertificates(f.trust)
 		if err != nil {
 			return withCode(exitUsage, fmt.Errorf("--trust: %w", err))
 		}
-		anchors, inter, _ := splitAnchors(certs)
+		anchors, inter, _ = splitAnchors(certs)
+	}
+	if f.mssp != "" {
+		if anchors == nil {
+			return withCode(exitUsage, errors.New("--mssp needs --trust: the CA certificates the phones' certificates must chain to"))
+		}
+		var err error
 		if mobile, err = f.mobileClient(anchors, inter); err != nil {
 			return withCode(exitUsage, err)
 		}
-	} else {
-		a.log.Warn("no --mssp: nobody can log in (MPass offers the mobile signature only)")
+	}
+	if anchors == nil {
+		a.log.Warn("no --trust: nobody can log in (MPass needs the CAs that people's certificates chain to)")
+	}
+	for _, id := range mf.admins {
+		if idn.KindOf(id) != idn.Person {
+			return withCode(exitUsage, fmt.Errorf("--admin %q: not a valid IDNP", id))
+		}
+	}
+	var mp *mpowerclient.Client
+	if mf.mpowerURL != "" {
+		var key []byte
+		if mf.mpowerKey != "" {
+			var err error
+			if key, err = readLimited(mf.mpowerKey, 4096); err != nil {
+				return withCode(exitUsage, fmt.Errorf("--mpower-api-key-file: %w", err))
+			}
+		}
+		var err error
+		if mp, err = mpowerclient.New(mf.mpowerURL, mpowerclient.Options{APIKey: strings.TrimSpace(string(key))}); err != nil {
+			return withCode(exitUsage, fmt.Errorf("--mpower-url: %w", err))
+		}
 	}
 	tlsCfg, err := f.tlsConfig()
 	if err != nil {
@@ -129,7 +165,8 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, n
 	defer closeSigner()
 	return f.serveComposed(ctx, a, tlsCfg, func(_ *store.Store, base string) (server.Config, string) {
 		return server.Config{MPass: &mpass.Config{PublicURL: base, Key: signer, Certificate: signer.Certificate(), Chain: signer.Chain(), Mobile: mobile,
-				SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle, OIDC: oidcOpts}},
+				TokenRoots: anchors, TokenIntermediates: inter, AgentURL: f.agentURL,
+				Admins: mf.admins, MPower: mp, SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle, OIDC: oidcOpts}},
 			fmt.Sprintf("%s: %s (metadata: %s%s; SSO: %s%s; signing key of %s)", name, base, base, mpass.PathMetadata, base, mpass.PathSSO,
 				signer.Certificate().Subject.CommonName)
 	})
@@ -172,6 +209,18 @@ func demoMPass(a *app, data, base string, mobile *mobileid.Client) (*mpass.Confi
 	return &mpass.Config{PublicURL: base, Key: b.Key, Certificate: b.Cert, Mobile: mobile, OIDC: mpass.OIDCOptions{Key: oidcKey}}, nil
 }
 
+// demoMPassExtras lets the demo's MPass accept SoftHSM tokens of the demo
+// PKI, read the demo's MPower register of legal entities (with the demo API
+// key) for AdministeredLegalEntity, and be administered by the first
+// virtual phone's holder.
+func demoMPassExtras(cfg *mpass.Config, p *testcerts.PKI, base, apiKey string) error {
+	cfg.TokenRoots, cfg.TokenIntermediates = p.RootPool(), p.IntermediatePool()
+	cfg.Admins = []string{mobileid.GeneratedUser(0).IDNP}
+	var err error
+	cfg.MPower, err = mpowerclient.New(base, mpowerclient.Options{APIKey: apiKey})
+	return err
+}
+
 // demoRelyingService mounts the demo's relying service and registers it
 // with the demo's MPass (anew at each start: its key is made at start).
 func demoRelyingService(ctx context.Context, srv *server.Server, base string) error {
@@ -187,7 +236,7 @@ func demoRelyingService(ctx context.Context, srv *server.Server, base string) er
 	if err != nil {
 		return err
 	}
-	if _, err := srv.MPass.Registry().Add(ctx, md, time.Now()); err != nil {
+	if _, err := srv.MPass.Registry().Add(ctx, md, mpass.SPOptions{SignAssertion: true, Encrypt: true}, time.Now()); err != nil {
 		return err
 	}
 	srv.Mount(rp.Service())
@@ -239,21 +288,41 @@ func newMPassSPCmd(a *app) *cobra.Command {
 		Short: "Register, list and remove the relying services (SAML service providers)",
 	}
 	add := &cobra.Command{
-		Use:   "add --metadata FILE",
+		Use:   "add --metadata FILE [--sign-assertion] [--encrypt | --encryption-cert PEM] [--attributes A,B] [--eidas] [--fault NAME]",
 		Short: "Register a relying service from its SAML metadata (or replace its registration)",
 		Long: `Register a relying service from its SAML 2.0 metadata: one EntityDescriptor
 with an SPSSODescriptor, an AssertionConsumerService over HTTP-POST (the only
 return addresses MPass sends Responses to) and a signing certificate (MPass
-accepts AuthnRequests signed with it only). When the metadata publishes an
-encryption certificate, assertions are encrypted for it. Registering the same
-entityID again replaces the registration.`,
+accepts AuthnRequests signed with it only). Registering the same entityID
+again replaces the registration.
+
+The Response is always signed. --sign-assertion signs the Assertion too;
+--encrypt sends an EncryptedAssertion for the metadata's encryption
+certificate (--encryption-cert PEM: for this one instead); an encrypted
+assertion is always signed first. --attributes lists the attributes released
+(NameIdentifier, FirstName, LastName, BirthDate, Gender, IsResident,
+EmailAddress, MobilePhone, Language, AdministeredLegalEntity, IDNO,
+CompanyName, Role);
+by default those the metadata's AttributeConsumingService requests, else all.
+--eidas answers in the eIDAS profile: the eIDAS natural- and legal-person
+attribute URIs and the eIDAS LoA (http://eidas.europa.eu/LoA/high) as
+AuthnContextClassRef. --fault turns on a fault-injection switch for the
+relying service's conformance tests (see 'semnat mpass sp faults --help').`,
 		Example: `  semnat mpass sp add --metadata shop-metadata.xml
+  semnat mpass sp add --metadata portal.xml --sign-assertion --encrypt --attributes NameIdentifier,FirstName,LastName,Role
   curl -s https://shop.example/saml/metadata | semnat mpass sp add --metadata -`,
 		Args: cobra.NoArgs,
 	}
-	var metaPath string
+	var metaPath, encCert string
+	var opts mpass.SPOptions
 	addStore := mpassStoreFlags(add)
 	add.Flags().StringVar(&metaPath, "metadata", "", "the relying service's SAML metadata file (- for standard input)")
+	add.Flags().BoolVar(&opts.SignAssertion, "sign-assertion", false, "sign the Assertion too (the Response is always signed)")
+	add.Flags().BoolVar(&opts.Encrypt, "encrypt", false, "encrypt the assertion for the metadata's encryption certificate")
+	add.Flags().StringVar(&encCert, "encryption-cert", "", "encrypt the assertion for this certificate (PEM or DER file)")
+	add.Flags().StringSliceVar(&opts.Attributes, "attributes", nil, "attributes to release (comma-separated; default: those the metadata requests, else all)")
+	add.Flags().BoolVar(&opts.EIDAS, "eidas", false, "answer in the eIDAS profile (eIDAS attribute URIs, eIDAS LoA)")
+	add.Flags().StringArrayVar(&opts.Faults, "fault", nil, "fault-injection switch (repeatable): "+strings.Join(mpass.Faults, ", "))
 	add.RunE = func(cmd *cobra.Command, _ []string) error {
 		if metaPath == "" {
 			return withCode(exitUsage, errors.New("--metadata FILE is required"))
@@ -268,8 +337,15 @@ entityID again replaces the registration.`,
 		if err != nil {
 			return withCode(exitUsage, fmt.Errorf("--metadata: %w", err))
 		}
+		if encCert != "" {
+			certs, err := loadCertificates([]string{encCert})
+			if err != nil || len(certs) != 1 {
+				return withCode(exitUsage, fmt.Errorf("--encryption-cert %s: want one certificate (%v)", encCert, err))
+			}
+			opts.EncryptionCert = certs[0].Raw
+		}
 		return withRegistry(a, addStore, func(r *mpass.Registry) error {
-			info, err := r.Add(cmd.Context(), b, time.Now())
+			info, err := r.Add(cmd.Context(), b, opts, time.Now())
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
@@ -288,8 +364,9 @@ entityID again replaces the registration.`,
 			if err != nil {
 				return withCode(exitFailed, err)
 			}
-			return printRows(a, infos, "ENTITY ID\tACS\tENCRYPTED\tREGISTERED", func(i mpass.SPInfo) string {
-				return fmt.Sprintf("%s\t%s\t%v\t%s", i.EntityID, strings.Join(i.ACS, " "), i.Encrypts, i.Added.Format(time.RFC3339))
+			return printRows(a, infos, "ENTITY ID\tACS\tSIGN ASSERTION\tENCRYPT\tEIDAS\tFAULTS\tREGISTERED", func(i mpass.SPInfo) string {
+				return fmt.Sprintf("%s\t%s\t%v\t%v\t%v\t%s\t%s", i.EntityID, strings.Join(i.ACS, " "), i.Options.SignAssertion, i.Options.Encrypt,
+					i.Options.EIDAS, strings.Join(i.Options.Faults, ","), i.Added.Format(time.RFC3339))
 			})
 		})
 	}
@@ -307,8 +384,103 @@ entityID again replaces the registration.`,
 			return nil
 		})
 	}
-	cmd.AddCommand(add, list, remove)
+	cmd.AddCommand(add, list, remove, newMPassFaultsCmd(a), newMPassRolesCmd(a))
 	return cmd
+}
+
+func newMPassFaultsCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "faults ENTITY-ID [--fault NAME ...]",
+		Short: "Set a relying service's fault-injection switches (none: turn them off)",
+		Long: `Set the fault-injection switches of a relying service, as the MPass test
+IdP's "SAML Advanced Options" offer for relying-party conformance tests: every
+successful Response to it is then wrong in the way each switch names, and a
+conformant relying service must refuse it:
+
+  unsigned-response      neither the Response nor the Assertion is signed
+  wrong-certificate      signed with a key other than the published one
+  expired                issued an hour ago (IssueInstant, conditions long past)
+  future                 issued an hour from now (not yet valid)
+  no-destination         the Response has no Destination
+  no-in-response-to      no InResponseTo (Response and SubjectConfirmationData)
+  stale-in-response-to   InResponseTo names the service's previous AuthnRequest
+
+Without --fault every switch is turned off. The switches are also shown, and
+can be changed, on MPass's admin page (/admin).`,
+		Example: `  semnat mpass sp faults https://shop.example/saml/metadata --fault expired --fault no-destination
+  semnat mpass sp faults https://shop.example/saml/metadata     # all off`,
+		Args: cobra.ExactArgs(1),
+	}
+	st := mpassStoreFlags(cmd)
+	var faults []string
+	cmd.Flags().StringArrayVar(&faults, "fault", nil, "switch to turn on (repeatable): "+strings.Join(mpass.Faults, ", "))
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return withRegistry(a, st, func(r *mpass.Registry) error {
+			if err := r.SetFaults(cmd.Context(), args[0], faults); err != nil {
+				return registryExit(err)
+			}
+			if err := auditAdmin(cmd.Context(), r, "mpass.faults-set", args[0], map[string]string{"faults": strings.Join(faults, " ")}); err != nil {
+				return withCode(exitFailed, err)
+			}
+			if len(faults) == 0 {
+				a.say("%s: no fault-injection switch on\n", args[0])
+			} else {
+				a.say("%s: fault-injection switches on: %s\n", args[0], strings.Join(faults, ", "))
+			}
+			return nil
+		})
+	}
+	return cmd
+}
+
+func newMPassRolesCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "roles ENTITY-ID --idnp IDNP [--role NAME ...]",
+		Short:   "Give a person roles at a relying service (the Role attribute; none: remove them)",
+		Example: `  semnat mpass sp roles https://portal.example/saml/metadata --idnp 2004001000010 --role admin --role editor`,
+		Args:    cobra.ExactArgs(1),
+	}
+	st := mpassStoreFlags(cmd)
+	var idnp string
+	var roles []string
+	cmd.Flags().StringVar(&idnp, "idnp", "", "the person's IDNP")
+	cmd.Flags().StringArrayVar(&roles, "role", nil, "a role (repeatable); none removes the person's roles")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return withRegistry(a, st, func(r *mpass.Registry) error {
+			if err := r.SetRoles(cmd.Context(), args[0], idnp, roles); err != nil {
+				return registryExit(err)
+			}
+			if err := auditAdmin(cmd.Context(), r, "mpass.roles-set", args[0], map[string]string{"idnp": idnp, "roles": strings.Join(roles, " ")}); err != nil {
+				return withCode(exitFailed, err)
+			}
+			a.say("%s: %s has roles: %s\n", args[0], idnp, strings.Join(roles, ", "))
+			return nil
+		})
+	}
+	return cmd
+}
+
+// registryExit is the exit code of a registration error.
+func registryExit(err error) error {
+	if errors.Is(err, mpass.ErrUnknownSP) || errors.Is(err, mpass.ErrBadOptions) || errors.Is(err, mpass.ErrBadSP) {
+		return withCode(exitUsage, err)
+	}
+	return withCode(exitFailed, err)
+}
+
+// auditAdmin records an administrator's change made from the command line.
+func auditAdmin(ctx context.Context, r *mpass.Registry, action, sp string, details map[string]string) error {
+	details["via"] = "cli"
+	_, err := r.Store.Append(ctx, store.Event{Actor: "cli:" + currentUser(), Action: action, Subject: sp, Details: details})
+	return err
+}
+
+// currentUser names who runs the command, for the audit log.
+func currentUser() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
 }
 
 // withRegistry opens the store of f and runs fn on MPass's register.

@@ -80,6 +80,46 @@ func TestMPassSPCommands(t *testing.T) {
 	if strings.Contains(out.String(), "shop.example") || !strings.Contains(out.String(), "library.example") {
 		t.Fatalf("after remove: %s", out.String())
 	}
+	// Options at registration; faults and roles later; each change audited.
+	lib := "https://library.example/saml/metadata"
+	enc := filepath.Join(dir, "enc.pem")
+	_, encCert, _ := mpass.SelfSigned("enc", time.Now(), 1)
+	os.WriteFile(enc, testcerts.PEM(encCert), 0o644)
+	for _, args := range [][]string{
+		{"mpass", "sp", "add", "--metadata", filepath.Join(dir, "sp1.xml"), "--sign-assertion", "--encryption-cert", enc,
+			"--attributes", "NameIdentifier,Role", "--fault", "expired", "--data", data},
+		{"mpass", "sp", "faults", lib, "--fault", "no-destination", "--fault", "future", "--data", data},
+		{"mpass", "sp", "roles", lib, "--idnp", "2004001000010", "--role", "admin", "--data", data},
+	} {
+		errb.Reset()
+		if code := runCLI(args, &out, &errb); code != exitOK {
+			t.Fatalf("%v: %d %s", args, code, errb.String())
+		}
+	}
+	out.Reset()
+	runCLI([]string{"--json", "mpass", "sp", "list", "--data", data}, &out, &errb)
+	infos = nil
+	if err := json.Unmarshal(out.Bytes(), &infos); err != nil || len(infos) != 1 {
+		t.Fatalf("list: %v %s", err, out.String())
+	}
+	if o := infos[0].Options; !o.SignAssertion || !o.Encrypt || !bytes.Equal(o.EncryptionCert, encCert.Raw) ||
+		strings.Join(o.Attributes, ",") != "NameIdentifier,Role" || strings.Join(o.Faults, ",") != "no-destination,future" {
+		t.Fatalf("options: %+v", o)
+	}
+	for _, c := range []struct {
+		args  []string
+		words string
+	}{
+		{[]string{"mpass", "sp", "faults", lib, "--fault", "slow"}, "unknown fault"},
+		{[]string{"mpass", "sp", "faults", "https://nobody.example"}, "no relying service is registered"},
+		{[]string{"mpass", "sp", "roles", lib, "--idnp", "123", "--role", "x"}, "not a valid IDNP"},
+		{[]string{"mpass", "sp", "add", "--metadata", filepath.Join(dir, "sp1.xml"), "--attributes", "Salary"}, "unknown attribute"},
+	} {
+		errb.Reset()
+		if code := runCLI(append(c.args, "--data", data), &out, &errb); code != exitUsage || !strings.Contains(errb.String(), c.words) {
+			t.Fatalf("%v: %d %s", c.args, code, errb.String())
+		}
+	}
 	// Refusals: unknown id, metadata without a signing key, not metadata.
 	errb.Reset()
 	if code := runCLI([]string{"mpass", "sp", "remove", "https://nobody.example", "--data", data}, &out, &errb); code != exitUsage ||

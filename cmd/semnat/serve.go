@@ -358,6 +358,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
+	if err := demoMPassExtras(mpassCfg, p, base, key); err != nil {
+		return withCode(exitFailed, err)
+	}
 	mp, err := demoMPower(ctx, st, data, base)
 	if err != nil {
 		return withCode(exitFailed, err)
@@ -406,7 +409,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  for systems:   POST " + base + "/api/v1/signature-requests, SOAP " + base + "/MSign.svc?wsdl   (register with `semnat msign systems add --data " + data + "`)",
 		"  MPass (SAML):  " + base + mpass.PathMetadata + "   (relying services: `semnat mpass sp add --metadata FILE --data " + data + "`)",
 		"  log in:        " + base + demorp.Path + "/   (a demo service: log in with a virtual phone, PIN " + mobileid.DefaultPIN1 + ")",
+		"                 or a SoftHSM token of the demo PKI through `semnat agent --origin " + base + "`",
 		"  log in (OIDC): " + base + demorp.OIDCPath + "/   (a demo OpenID Connect client of " + base + mpass.PathOIDC + ", same login and session)",
+		"  MPass admin:   " + base + "/admin   (log in with " + mobileid.GeneratedUser(0).MSISDN + "; relying services' fault-injection switches)",
 		"  MPower:        GET " + base + mpowerclient.PathCodeTrueOne + "?AuthorizationCode=…, POST " + base + mpowerclient.PathGrants + "   (X-API-Key from " + keyPath + "; type " + demoMPowerCode + ")",
 		"  MNotify:       POST " + base + mnotifyclient.PathNotifications + "   (X-API-Key from " + keyPath + "); e-mail received: " + base + mnotifyclient.PathReceiver,
 		"  MPay:          " + base + mpay.PathStart + "   (a demo service with orders: " + base + demoSPPath + "/ ; test cards in the README)",
