@@ -90,7 +90,6 @@ func TestRenderAndSeal(t *testing.T) {
 	testtool.PdfsigTrusted(t, testtool.NSSTrustDB(t, pki.Root.Cert), file)
 }
 
-
 // pdfText writes doc to file, checks it with qpdf and returns its text.
 func pdfText(t *testing.T, file string, doc []byte) string {
 	t.Helper()
