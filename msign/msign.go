@@ -323,6 +323,10 @@ func isTooLarge(err error) bool {
 // verify answers POST /api/v1/verifications with the report of
 // `semnat verify --json`.
 func (s *Service) verify(c echo.Context) error {
+	pdfReport := wantsPDF(c)
+	if pdfReport && s.cfg.Seal == nil {
+		return errNoSealKey
+	}
 	u, done, err := s.acquireUpload(c)
 	if err != nil {
 		return err
@@ -338,7 +342,21 @@ func (s *Service) verify(c echo.Context) error {
 		}
 		return problem.New(http.StatusUnprocessableEntity, "unreadable-pdf", "Unreadable PDF", err.Error())
 	}
-	return c.JSON(http.StatusOK, rep)
+	if !pdfReport {
+		return c.JSON(http.StatusOK, rep)
+	}
+	if u.name != "" {
+		rep.File = safeName(u.name)
+	}
+	sum, err := fileSHA256(u.f, u.n)
+	if err != nil {
+		return err
+	}
+	doc, err := s.sealedReport(c.Request().Context(), rep, sum, c.QueryParam("lang"))
+	if err != nil {
+		return err
+	}
+	return sizedBlob(c, "application/pdf", doc)
 }
 
 // apiClient returns the name of the registered system making the request:

@@ -100,6 +100,7 @@ type soapVerificationRequest struct {
 		} `xml:"https://msign.gov.md VerificationContent"`
 	} `xml:"https://msign.gov.md Contents"`
 	Language          string `xml:"https://msign.gov.md Language"`
+	ReportPdf         bool   `xml:"https://msign.gov.md ReportPdf"`
 	SignedContentType string `xml:"https://msign.gov.md SignedContentType"`
 }
 
@@ -114,6 +115,7 @@ type soapVerificationResult struct {
 	Certificates  []soapVerificationCertificate `xml:"Certificates>VerificationCertificate"`
 	CorrelationID string                        `xml:"CorrelationID"`
 	Message       string                        `xml:"Message"`
+	ReportPdf     string                        `xml:"ReportPdf,omitempty"` // base64
 	Valid         bool                          `xml:"SignaturesValid"`
 }
 
@@ -192,7 +194,7 @@ func (s *Service) soap(c echo.Context) error {
 		return s.soapAnswer(c, http.StatusOK, out)
 	case env.Body.Verify != nil && env.Body.Verify.Request != nil:
 		vr := env.Body.Verify.Request
-		req := &client.VerificationRequest{SignedContentType: client.ContentType(vr.SignedContentType), Language: vr.Language}
+		req := &client.VerificationRequest{SignedContentType: client.ContentType(vr.SignedContentType), Language: vr.Language, ReportPdf: vr.ReportPdf}
 		for i, it := range vr.Contents.Items {
 			content, err1 := decodeBase64(it.Content)
 			sig, err2 := decodeBase64(it.Signature)
@@ -208,6 +210,9 @@ func (s *Service) soap(c echo.Context) error {
 		var out soapVerifyOut
 		for _, r := range resp.Results {
 			sr := soapVerificationResult{CorrelationID: r.CorrelationID, Message: r.Message, Valid: r.SignaturesValid}
+			if len(r.ReportPdf) > 0 {
+				sr.ReportPdf = base64.StdEncoding.EncodeToString(r.ReportPdf)
+			}
 			for _, vc := range r.Certificates {
 				sc := soapVerificationCertificate{Certificate: base64.StdEncoding.EncodeToString(vc.Certificate), SignatureValid: vc.SignatureValid, Subject: vc.Subject}
 				if vc.SignedAt != nil {

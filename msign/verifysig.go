@@ -3,6 +3,7 @@ package msign
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -80,6 +81,9 @@ func (s *Service) verifySignatures(ctx context.Context, req *client.Verification
 			return nil, errInvalid(fmt.Sprintf("Contents[%d].Content: the 32-byte SHA-256 the signature is over; got %d bytes", i, len(ct.Content)))
 		}
 	}
+	if req.ReportPdf && s.cfg.Seal == nil {
+		return nil, errNoSealKey
+	}
 	release, err := s.acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -89,7 +93,7 @@ func (s *Service) verifySignatures(ctx context.Context, req *client.Verification
 	for _, ct := range req.Contents {
 		var res client.VerificationResult
 		if req.SignedContentType == client.ContentPdf {
-			res, err = s.verifyPDF(ctx, ct.Signature)
+			res, err = s.verifyPDF(ctx, ct.Signature, req.ReportPdf, lang)
 		} else {
 			res = s.verifyHash(ct.Content, ct.Signature)
 		}
@@ -111,7 +115,9 @@ func (s *Service) verifySignatures(ctx context.Context, req *client.Verification
 	return out, nil
 }
 
-func (s *Service) verifyPDF(ctx context.Context, doc []byte) (client.VerificationResult, error) {
+// verifyPDF verifies a signed PDF; with pdfReport, the result carries
+// the report as a sealed PDF in lang.
+func (s *Service) verifyPDF(ctx context.Context, doc []byte, pdfReport bool, lang string) (client.VerificationResult, error) {
 	rep, err := s.verifyDoc(ctx, bytes.NewReader(doc), int64(len(doc)))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -135,7 +141,11 @@ func (s *Service) verifyPDF(ctx context.Context, doc []byte) (client.Verificatio
 		}
 		res.Certificates = append(res.Certificates, c)
 	}
-	res.Report, err = json.Marshal(rep)
+	if res.Report, err = json.Marshal(rep); err != nil || !pdfReport {
+		return res, err
+	}
+	sum := sha256.Sum256(doc)
+	res.ReportPdf, err = s.sealedReport(ctx, rep, sum[:], lang)
 	return res, err
 }
 

@@ -113,6 +113,7 @@ func (s *Service) mountWeb(root *echo.Group) {
 	g.GET("/verify", s.verifyPage)
 	g.POST("/verify", s.verifyPost)
 	g.GET("/verify/:id/report.json", s.reportJSON)
+	g.GET("/verify/:id/report.pdf", s.reportPDF)
 	// A registered system's request: the browser arrives (POST from
 	// another site: no form token), then signs or cancels on our page.
 	g.GET("/:id", s.arrive)
@@ -156,6 +157,8 @@ type pageData struct {
 	Req      *signRequestView
 	Report   *pades.Report
 	ReportID string
+	// SealedReport offers the report as a sealed PDF (the service has a seal key).
+	SealedReport bool
 	Form     map[string]string
 	Refresh  bool
 	Problem  *problem.Problem
@@ -279,7 +282,14 @@ func (s *Service) verifyPost(c echo.Context) error {
 	if err := s.cfg.Store.Put(c.Request().Context(), kindReport, id, b, s.cfg.SignTTL); err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "report", pageData{Title: "Raport / Report", Report: rep, ReportID: id})
+	sum, err := fileSHA256(u.f, u.n)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Store.Put(c.Request().Context(), kindReportSum, id, sum, s.cfg.SignTTL); err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "report", pageData{Title: "Raport / Report", Report: rep, ReportID: id, SealedReport: s.cfg.Seal != nil})
 }
 
 func (s *Service) reportJSON(c echo.Context) error {
