@@ -159,10 +159,10 @@ type pageData struct {
 	ReportID string
 	// SealedReport offers the report as a sealed PDF (the service has a seal key).
 	SealedReport bool
-	Form     map[string]string
-	Refresh  bool
-	Problem  *problem.Problem
-	Sys      *sysPage // a registered system's request
+	Form         map[string]string
+	Refresh      bool
+	Problem      *problem.Problem
+	Sys          *sysPage // a registered system's request
 }
 
 func (s *Service) render(c echo.Context, status int, page string, d pageData) error {
