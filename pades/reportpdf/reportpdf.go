@@ -43,6 +43,15 @@ var chisinau = func() *time.Location {
 	return loc
 }()
 
+// CheckLang says whether lang is one the report is written in (ro, ru,
+// en; empty is ro).
+func CheckLang(lang string) error {
+	if _, ok := words[lang]; !ok && lang != "" {
+		return fmt.Errorf("%w: %q", ErrLanguage, lang)
+	}
+	return nil
+}
+
 // Render lays the report out on A4 pages.
 func Render(in Input) ([]byte, error) {
 	if in.Report == nil {
@@ -51,10 +60,10 @@ func Render(in Input) ([]byte, error) {
 	if in.Lang == "" {
 		in.Lang = "ro"
 	}
-	w, ok := words[in.Lang]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrLanguage, in.Lang)
+	if err := CheckLang(in.Lang); err != nil {
+		return nil, err
 	}
+	w := words[in.Lang]
 	rep := in.Report
 	head := []string{w.title, ""}
 	if rep.File != "" {
