@@ -19,7 +19,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,6 +106,15 @@ type Config struct {
 	// body trickled slower is cut with a 408 problem.
 	MinUploadRate int64
 	UploadGrace   time.Duration
+	// DocDir is where the documents of sign requests (uploaded and signed)
+	// are kept as files (0600) while their requests live. Default: with a
+	// SQLite store, a directory beside the database file (NAME-documents
+	// for NAME.db), so that the database and its WAL do not grow by the
+	// documents' size; with PostgreSQL, none: the documents stay in the
+	// database, which every instance sharing it reads (files on one
+	// machine's disk would break a request another instance finishes).
+	// "-" keeps them in the store with SQLite too.
+	DocDir string
 	// PendingQuota bounds the bytes of documents one client (IP address)
 	// may have waiting in anonymous sign requests (default 2×MaxUpload).
 	PendingQuota int64
@@ -128,6 +139,7 @@ type Service struct {
 	quota    *uploadQuota // pending uploads of anonymous sign requests, per client
 	csrfKey  []byte       // HMAC key of the pages' sessions and form tokens
 
+	docs     *docStore
 	spoolDir string // uploads being read and worked on
 	ownSpool bool   // made by New, removed by Close
 }
@@ -210,6 +222,9 @@ func New(cfg Config) (*Service, error) {
 	})
 	s.prompts = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 		Rate: rate.Limit(cfg.PromptRate / 60), Burst: cfg.PromptBurst, ExpiresIn: 10 * time.Minute})
+	if s.docs, err = openDocStore(context.Background(), cfg.Store, docDir(cfg)); err != nil {
+		return nil, err
+	}
 	s.csrfKey, err = csrfKey(context.Background(), cfg.Store)
 	if err != nil {
 		return nil, err
@@ -223,6 +238,20 @@ func New(cfg Config) (*Service, error) {
 	s.bgWG.Add(1)
 	go s.sweep()
 	return s, nil
+}
+
+// docDir is the directory of the documents cfg asks for ("": in the store).
+func docDir(cfg Config) string {
+	switch {
+	case cfg.DocDir == "-":
+		return ""
+	case cfg.DocDir != "":
+		return cfg.DocDir
+	case cfg.Store.Backend() == "sqlite" && cfg.Store.Path() != "":
+		p := cfg.Store.Path()
+		return strings.TrimSuffix(p, filepath.Ext(p)) + "-documents"
+	}
+	return ""
 }
 
 // Name is "msign".
@@ -272,6 +301,11 @@ func (s *Service) sweep() {
 				s.cfg.Log.Warn("sweep failed", "err", err)
 			} else if n > 0 {
 				s.cfg.Log.Info("swept expired items", "n", n)
+			}
+			if n, err := s.docs.sweep(); err != nil {
+				s.cfg.Log.Warn("sweeping the documents directory failed", "err", err)
+			} else if n > 0 {
+				s.cfg.Log.Info("swept expired documents", "n", n)
 			}
 		}
 	}

@@ -274,8 +274,8 @@ func (s *Service) requestError(ctx context.Context, id string, err error) error 
 func (s *Service) dropFiles(ctx context.Context, id string, n int) {
 	s.quota.release(id)
 	for i := 1; i <= n; i++ {
-		_ = s.cfg.Store.Delete(ctx, kindSignIn, docKey(id, i))
-		_ = s.cfg.Store.Delete(ctx, kindSignOut, docKey(id, i))
+		_ = s.docs.delete(ctx, kindSignIn, docKey(id, i))
+		_ = s.docs.delete(ctx, kindSignOut, docKey(id, i))
 	}
 	_ = s.cfg.Store.Delete(ctx, kindNonces, id)
 }
@@ -655,7 +655,7 @@ func (s *Service) startSignRequest(c echo.Context) (*signRequest, []string, erro
 	}
 	// Files first, the request last: a request in the store has its files.
 	for i, d := range p.docs {
-		if err := s.cfg.Store.Put(ctx, kindSignIn, docKey(r.ID, i+1), d.data, s.cfg.SignTTL); err != nil {
+		if err := s.docs.put(ctx, kindSignIn, docKey(r.ID, i+1), d.data, s.cfg.SignTTL); err != nil {
 			s.dropFiles(ctx, r.ID, len(p.docs))
 			return nil, nil, err
 		}
@@ -841,7 +841,7 @@ func (s *Service) runMobile(id string, started chan struct{}) {
 // (or resume waiting for it), complete.
 func (s *Service) mobileDoc(ctx context.Context, r *signRequest, n int, asked func()) error {
 	id := r.ID
-	data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(id, n))
+	data, err := s.docs.get(ctx, kindSignIn, docKey(id, n))
 	if err != nil {
 		return err
 	}
@@ -1014,14 +1014,14 @@ func (s *Service) finishDoc(ctx context.Context, id string, n int, signed []byte
 	if r.System != nil {
 		details["system"], details["correlationID"] = r.System.Name, r.Docs[n-1].CorrelationID
 	}
-	if err := s.cfg.Store.Put(ctx, kindSignOut, docKey(id, n), signed, time.Until(r.keepUntil())); err != nil {
+	if err := s.docs.put(ctx, kindSignOut, docKey(id, n), signed, time.Until(r.keepUntil())); err != nil {
 		return nil, err
 	}
 	if _, err := s.cfg.Store.Append(ctx, store.Event{Actor: who, Action: "sign", Subject: docKey(id, n), Digest: digest, Details: details}); err != nil {
-		_ = s.cfg.Store.Delete(ctx, kindSignOut, docKey(id, n))
+		_ = s.docs.delete(ctx, kindSignOut, docKey(id, n))
 		return nil, err // nothing is handed out unless it is in the audit log
 	}
-	_ = s.cfg.Store.Delete(ctx, kindSignIn, docKey(id, n))
+	_ = s.docs.delete(ctx, kindSignIn, docKey(id, n))
 	return s.update(ctx, id, func(r *signRequest) error {
 		d := &r.Docs[n-1]
 		d.Signed, d.SignedHash, d.SignedSize, d.Prepared, d.CMS, d.Mobile = true, digest, int64(len(signed)), nil, nil, nil
@@ -1216,7 +1216,7 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 			}
 			continue
 		}
-		data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(r.ID, n))
+		data, err := s.docs.get(ctx, kindSignIn, docKey(r.ID, n))
 		if err != nil {
 			return abort(errExpiredRequest)
 		}
@@ -1280,7 +1280,7 @@ func (s *Service) downloadDocument(c echo.Context) error {
 	if !d.Signed {
 		return problem.New(http.StatusConflict, "not-signed", "Not signed yet", "the document is not signed (status "+r.Status+")")
 	}
-	data, err := s.cfg.Store.Take(ctx, kindSignOut, docKey(r.ID, n))
+	data, err := s.docs.take(ctx, kindSignOut, docKey(r.ID, n))
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
 		return problem.New(http.StatusGone, "downloaded", "Already downloaded", "each signed document can be downloaded once, and is then deleted from the server")
 	}

@@ -136,7 +136,7 @@ func (s *Service) newSystemRequest(ctx context.Context, sys *System, req *client
 	}
 	// Files first, the request last: a request in the store has its files.
 	for i, ct := range req.Contents {
-		if err := s.cfg.Store.Put(ctx, kindSignIn, docKey(r.ID, i+1), ct.Content, s.cfg.ResultTTL); err != nil {
+		if err := s.docs.put(ctx, kindSignIn, docKey(r.ID, i+1), ct.Content, s.cfg.ResultTTL); err != nil {
 			s.dropFiles(ctx, r.ID, len(req.Contents))
 			return "", err
 		}
@@ -206,7 +206,7 @@ func (s *Service) signResponse(ctx context.Context, sys *System, id, lang string
 	resp := client.SignResponse{Status: st, Message: messageFor(lang, st, r.System.Outcome)}
 	if st == client.StatusSuccess {
 		for i, d := range r.Docs {
-			sig, err := s.cfg.Store.Get(ctx, kindSignOut, docKey(r.ID, i+1))
+			sig, err := s.docs.get(ctx, kindSignOut, docKey(r.ID, i+1))
 			if err != nil {
 				if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
 					return nil, errRequestNotFound
@@ -396,7 +396,7 @@ func (s *Service) documentToSign(c echo.Context) error {
 	if err != nil || n < 1 || n > len(r.Docs) || r.System.ContentType != client.ContentPdf || systemStatus(r) != client.StatusPending {
 		return echo.ErrNotFound
 	}
-	data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(r.ID, n))
+	data, err := s.docs.get(ctx, kindSignIn, docKey(r.ID, n))
 	if err != nil {
 		return echo.ErrNotFound
 	}
@@ -596,7 +596,7 @@ func (s *Service) systemToken(c echo.Context) error {
 	}
 	data := make([][]byte, len(r.Docs))
 	for i := range r.Docs {
-		if data[i], err = s.cfg.Store.Get(ctx, kindSignIn, docKey(r.ID, i+1)); err != nil {
+		if data[i], err = s.docs.get(ctx, kindSignIn, docKey(r.ID, i+1)); err != nil {
 			return errRequestNotFound
 		}
 	}

@@ -48,9 +48,10 @@ func (s *Store) expiry(ttl time.Duration) (int64, error) {
 
 // Store is a handle on the database. Safe for concurrent use.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
-	d   dialect
+	db   *sql.DB
+	now  func() time.Time
+	d    dialect
+	path string // the SQLite file, if any
 }
 
 // dialect is what differs between the databases.
@@ -142,8 +143,16 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	// 2 idle ones by default, and opening one (pragmas, parsing) cost a
 	// busy server a fifth of its time.
 	db.SetMaxIdleConns(16)
-	return newStore(db, sqliteDialect, opts), nil
+	st := newStore(db, sqliteDialect, opts)
+	if path != "" && path != ":memory:" && !strings.HasPrefix(path, "file:") {
+		st.path = path
+	}
+	return st, nil
 }
+
+// Path is the SQLite database file ("" for PostgreSQL or an in-memory
+// database): services keep large files beside it.
+func (s *Store) Path() string { return s.path }
 
 func newStore(db *sql.DB, d dialect, opts Options) *Store {
 	now := opts.Now
