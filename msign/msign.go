@@ -311,14 +311,31 @@ func (s *Service) sweep() {
 	}
 }
 
-// acquire bounds concurrent signing and verification work.
+// slotKey marks a context whose request already holds a worker place.
+type slotKey struct{}
+
+// acquire bounds concurrent signing and verification work. A request
+// that already holds a place (acquireCtx) is not given a second one.
 func (s *Service) acquire(ctx context.Context) (func(), error) {
+	if ctx.Value(slotKey{}) != nil {
+		return func() {}, nil
+	}
 	select {
 	case s.work <- struct{}{}:
 		return func() { <-s.work }, nil
 	case <-ctx.Done():
 		return nil, problem.New(http.StatusServiceUnavailable, "busy", "Busy", "too much signing work at once; try again")
 	}
+}
+
+// acquireCtx takes a worker place for the rest of a request: the work
+// done with the returned context does not ask for another.
+func (s *Service) acquireCtx(ctx context.Context) (context.Context, func(), error) {
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return context.WithValue(ctx, slotKey{}, true), release, nil
 }
 
 // errTooLarge is the type of the problem of a body over MaxUpload.

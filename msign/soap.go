@@ -7,7 +7,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"text/template"
@@ -156,19 +155,24 @@ func (s *Service) soap(c echo.Context) error {
 		return s.soapFault(c, err)
 	}
 	var env soapEnvelope
-	done := s.rateBody(c)
-	body, err := io.ReadAll(c.Request().Body)
-	done()
+	// The body comes whole first (a large one into the spool), then a
+	// large one is decoded holding a worker place.
+	body, err := s.readSystemBody(c)
 	if err != nil {
-		if isTooLarge(err) {
-			return s.soapFault(c, s.tooLarge())
-		}
-		return s.soapFault(c, bodyError(err))
+		return s.soapFault(c, err)
 	}
-	if err := xml.Unmarshal(body, &env); err != nil {
+	defer body.close()
+	ctx := c.Request().Context()
+	if body.large() {
+		var release func()
+		if ctx, release, err = s.acquireCtx(ctx); err != nil {
+			return s.soapFault(c, err)
+		}
+		defer release()
+	}
+	if err := xml.NewDecoder(body).Decode(&env); err != nil {
 		return s.soapFault(c, errInvalid("the body is not a SOAP 1.1 envelope: "+err.Error()))
 	}
-	ctx := c.Request().Context()
 	switch {
 	case env.Body.Post != nil:
 		req, err := env.Body.Post.Request.signRequest()

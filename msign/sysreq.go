@@ -64,25 +64,41 @@ func (s *Service) postSignRequest(c echo.Context) error {
 		return err
 	}
 	var req client.SignRequest
-	done := s.rateBody(c) // a slow body is cut (408)
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	err = dec.Decode(&req)
-	done()
+	ctx, release, err := s.readSystemJSON(c, &req, "SignRequest")
 	if err != nil {
-		if isTooLarge(err) {
-			return s.tooLarge()
-		}
-		if e := bodyError(err); e == errBodyTimeout {
-			return e
-		}
-		return errInvalid("the body is not a SignRequest in JSON: " + err.Error())
+		return err
 	}
-	id, err := s.newSystemRequest(c.Request().Context(), sys, &req)
+	defer release()
+	id, err := s.newSystemRequest(ctx, sys, &req)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, client.PostResponse{RequestID: id})
+}
+
+// readSystemJSON reads a registered system's JSON body into v (what
+// names its type in errors): the body comes whole first (readSystemBody),
+// then a large one is decoded holding a worker place, which the returned
+// context carries for the rest of the work and release frees.
+func (s *Service) readSystemJSON(c echo.Context, v any, what string) (context.Context, func(), error) {
+	b, err := s.readSystemBody(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer b.close()
+	ctx, release := c.Request().Context(), func() {}
+	if b.large() {
+		if ctx, release, err = s.acquireCtx(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	dec := json.NewDecoder(b)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		release()
+		return nil, nil, errInvalid("the body is not a " + what + " in JSON: " + err.Error())
+	}
+	return ctx, release, nil
 }
 
 // newSystemRequest checks and stores a system's request (PostSignRequest

@@ -26,21 +26,12 @@ func (s *Service) verifySignaturesAPI(c echo.Context) error {
 		return err
 	}
 	var req client.VerificationRequest
-	done := s.rateBody(c) // a slow body is cut (408)
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
-	done()
+	ctx, release, err := s.readSystemJSON(c, &req, "VerificationRequest")
 	if err != nil {
-		if isTooLarge(err) {
-			return s.tooLarge()
-		}
-		if e := bodyError(err); e == errBodyTimeout {
-			return e
-		}
-		return errInvalid("the body is not a VerificationRequest in JSON: " + err.Error())
+		return err
 	}
-	resp, err := s.verifySignatures(c.Request().Context(), &req)
+	defer release()
+	resp, err := s.verifySignatures(ctx, &req)
 	if err != nil {
 		return err
 	}
