@@ -31,6 +31,7 @@ import (
 
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/mobileid"
+	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/service"
@@ -106,6 +107,11 @@ type Config struct {
 	// body trickled slower is cut with a 408 problem.
 	MinUploadRate int64
 	UploadGrace   time.Duration
+	// Powers is MPower's check API: with it, a system's request may ask
+	// the signer to sign on behalf of another party (ExpectedSigner
+	// DelegatorType Person or Organization), which MPower confirms when
+	// the signer is known; without it such requests are refused.
+	Powers *mpowerclient.Client
 	// DocDir is where the documents of sign requests (uploaded and signed)
 	// are kept as files (0600) while their requests live. Default: with a
 	// SQLite store, a directory beside the database file (NAME-documents

@@ -87,6 +87,9 @@ type signRequest struct {
 	// the time to sign).
 	System *systemPart `json:"system,omitempty"`
 	Keep   time.Time   `json:"keep,omitzero"`
+	// Delegator is the party a system's request asks the signer to sign
+	// for (checked with MPower once the signer is known).
+	Delegator *delegation `json:"delegator,omitempty"`
 }
 
 // keepUntil is how long the store keeps a request and its files.
@@ -742,6 +745,8 @@ func mobileOutcome(err error) (string, string) {
 	switch {
 	case errors.Is(err, errIDNPMismatch):
 		return statusFailed, "The mobile signature on this phone belongs to another person (the IDNP does not match). Nothing was signed."
+	case isNotDelegated(err):
+		return statusFailed, "The signer holds no valid power of representation from the party this request is for (MPower). Nothing was signed."
 	case errors.Is(err, mobileid.ErrUserCancelled), errors.Is(err, mobileid.ErrWrongPIN):
 		return statusRefused, "The signature was refused on the phone. Nothing was signed."
 	case errors.Is(err, mobileid.ErrTimeout):
@@ -817,6 +822,9 @@ func (s *Service) runMobile(id string, started chan struct{}) {
 			r.Status, r.Message, r.Code, r.Current = st, msg, "", 0
 			if r.System != nil && errors.Is(err, errIDNPMismatch) {
 				r.System.Outcome = outcomeSignerMismatch
+			}
+			if r.System != nil && isNotDelegated(err) {
+				r.System.Outcome = outcomeNotDelegated
 			}
 			for i := range r.Docs {
 				r.Docs[i].Prepared, r.Docs[i].CMS, r.Docs[i].Mobile = nil, nil, nil
@@ -914,8 +922,12 @@ func (s *Service) mobileDoc(ctx context.Context, r *signRequest, n int, asked fu
 	// The signer is compared with the IDNP expected only now: failing
 	// before the phone is asked would tell whoever knows a number whether
 	// an IDNP is its holder's.
-	if got := mobileid.IdentityOf(cert).IDNP; r.IDNP != "" && got != r.IDNP {
+	got := mobileid.IdentityOf(cert).IDNP
+	if r.IDNP != "" && got != r.IDNP {
 		return errIDNPMismatch
+	}
+	if err := s.checkDelegation(ctx, r.Delegator, got); err != nil {
+		return err
 	}
 	if isHash {
 		sig, level, err := s.completeHash(ctx, cmsPrep, res.Signature)
@@ -1167,6 +1179,9 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 			if r.System != nil && errors.Is(p, errSignerMismatch) {
 				r.System.Outcome = outcomeSignerMismatch
 			}
+			if r.System != nil && isNotDelegated(p) {
+				r.System.Outcome = outcomeNotDelegated
+			}
 			for i := range r.Docs {
 				r.Docs[i].Prepared, r.Docs[i].CMS = nil, nil
 			}
@@ -1201,8 +1216,14 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 		}
 	}
 	// The expected signer (a system's ExpectedSigner.ID) must hold the key.
-	if got := mobileid.IdentityOf(cert).IDNP; r.IDNP != "" && got != r.IDNP {
+	got := mobileid.IdentityOf(cert).IDNP
+	if r.IDNP != "" && got != r.IDNP {
 		return abort(errSignerMismatch)
+	}
+	if err := s.checkDelegation(ctx, r.Delegator, got); isNotDelegated(err) {
+		return abort(errNotDelegated)
+	} else if err != nil {
+		return abort(problem.New(http.StatusBadGateway, "mpower-unavailable", "MPower did not answer", "the power of representation could not be checked: "+err.Error()))
 	}
 	for i, d := range body.Documents {
 		n := i + 1

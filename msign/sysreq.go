@@ -42,6 +42,7 @@ type systemPart struct {
 const (
 	outcomeSignerMismatch = "signer-mismatch"
 	outcomeCancelled      = "cancelled"
+	outcomeNotDelegated   = "not-delegated"
 )
 
 // The problems of the system API (types in msign/client).
@@ -120,6 +121,9 @@ func (s *Service) newSystemRequest(ctx context.Context, sys *System, req *client
 	} else if err != nil {
 		return "", err
 	}
+	if err := s.checkDelegator(req.ExpectedSigner); errors.As(err, &pe) {
+		faults = append(faults, pe.Detail)
+	}
 	now := time.Now()
 	level := pades.LevelBT
 	if s.cfg.Timestamper == nil {
@@ -131,6 +135,7 @@ func (s *Service) newSystemRequest(ctx context.Context, sys *System, req *client
 		System:  &systemPart{Name: sys.Name, ContentType: req.ContentType, Description: req.ContentDescription, Short: req.ShortContentDescription}}
 	if req.ExpectedSigner != nil {
 		r.IDNP = req.ExpectedSigner.ID
+		r.Delegator = delegationOf(req.ExpectedSigner)
 	}
 	for i, ct := range req.Contents {
 		name := safeName(ct.Name)
@@ -260,6 +265,7 @@ var messages = map[string]map[string]string{
 		string(client.StatusFailure): "Semnarea a eșuat sau a fost refuzată. Nimic nu a fost semnat.",
 		string(client.StatusExpired): "Cererea a expirat înainte de a fi semnată.",
 		outcomeSignerMismatch:        "Semnatarul nu este persoana așteptată. Nimic nu a fost semnat.",
+		outcomeNotDelegated:          "Semnatarul nu are o împuternicire valabilă de la partea reprezentată (MPower). Nimic nu a fost semnat.",
 		outcomeCancelled:             "Persoana a renunțat la semnare.",
 	},
 	"ru": {
@@ -268,6 +274,7 @@ var messages = map[string]map[string]string{
 		string(client.StatusFailure): "Подписание не удалось или было отклонено. Ничего не подписано.",
 		string(client.StatusExpired): "Срок запроса истёк до подписания.",
 		outcomeSignerMismatch:        "Подписант не является ожидаемым лицом. Ничего не подписано.",
+		outcomeNotDelegated:          "У подписанта нет действующей доверенности от представляемой стороны (MPower). Ничего не подписано.",
 		outcomeCancelled:             "Лицо отказалось от подписания.",
 	},
 	"en": {
@@ -276,6 +283,7 @@ var messages = map[string]map[string]string{
 		string(client.StatusFailure): "Signing failed or was refused. Nothing was signed.",
 		string(client.StatusExpired): "The request expired before it was signed.",
 		outcomeSignerMismatch:        "The signer is not the person expected. Nothing was signed.",
+		outcomeNotDelegated:          "The signer holds no valid power of representation from the party represented (MPower). Nothing was signed.",
 		outcomeCancelled:             "The person cancelled the signing.",
 	},
 }

@@ -274,7 +274,7 @@ func (req *SignRequest) Validate() error {
 		switch es.DelegatorType {
 		case "", DelegatorNone:
 		case DelegatorPerson, DelegatorOrganization:
-			bad("ExpectedSigner.DelegatorType", "%s is not supported yet: signing on behalf of another person or an organisation is checked with MPower, which this MSign does not reach; send None", es.DelegatorType)
+			// The server checks DelegatorID and asks MPower at signing.
 		default:
 			bad("ExpectedSigner.DelegatorType", "%q: want None, Person or Organization", es.DelegatorType)
 		}
