@@ -7,8 +7,8 @@ import (
 	"net/http"
 
 	"github.com/semnat/semnat/idn"
-	"github.com/semnat/semnat/msign/client"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
+	"github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/problem"
 )
 
