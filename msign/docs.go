@@ -76,22 +76,37 @@ func fileName(kind, key string, exp time.Time) string {
 	return strconv.FormatInt(exp.Unix()+1, 10) + "-" + hex.EncodeToString(h[:16]) + docExt
 }
 
-// put stores data under (kind, key) for ttl, replacing an earlier value.
+// put stores data under (kind, key) for ttl. A document is put once
+// under a key (a file put again under the same key is left to the sweep).
 func (d *docStore) put(ctx context.Context, kind, key string, data []byte, ttl time.Duration) error {
+	return d.putWith(ctx, []store.ItemPut{{Kind: kind, ID: key, Value: data, TTL: ttl}})
+}
+
+// putWith stores documents (Kind, ID, Value: the document, TTL) and then,
+// in one store transaction, their references (or, without a directory,
+// the documents themselves) and the items of more: all or none.
+func (d *docStore) putWith(ctx context.Context, docs []store.ItemPut, more ...store.ItemPut) error {
 	if d.dir == "" {
-		return d.st.Put(ctx, kind, key, data, ttl)
+		return d.st.PutMany(ctx, append(docs, more...))
 	}
-	old, _ := d.st.Get(ctx, refKind(kind), key)
-	name := fileName(kind, key, time.Now().Add(ttl))
-	if err := atomicfile.WriteBytes(filepath.Join(d.dir, name), 0o600, data); err != nil {
-		return fmt.Errorf("msign: keeping a document: %w", err)
-	}
-	if err := d.st.Put(ctx, refKind(kind), key, []byte(name), ttl); err != nil {
-		os.Remove(filepath.Join(d.dir, name))
+	items := make([]store.ItemPut, 0, len(docs)+len(more))
+	var written []string
+	fail := func(err error) error {
+		for _, name := range written {
+			os.Remove(filepath.Join(d.dir, name))
+		}
 		return err
 	}
-	if len(old) > 0 && string(old) != name {
-		d.remove(old)
+	for _, doc := range docs {
+		name := fileName(doc.Kind, doc.ID, time.Now().Add(doc.TTL))
+		if err := atomicfile.WriteBytes(filepath.Join(d.dir, name), 0o600, doc.Value); err != nil {
+			return fail(fmt.Errorf("msign: keeping a document: %w", err))
+		}
+		written = append(written, name)
+		items = append(items, store.ItemPut{Kind: refKind(doc.Kind), ID: doc.ID, Value: []byte(name), TTL: doc.TTL})
+	}
+	if err := d.st.PutMany(ctx, append(items, more...)); err != nil {
+		return fail(err)
 	}
 	return nil
 }

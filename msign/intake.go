@@ -430,9 +430,17 @@ func (s *Service) readSystemBody(c echo.Context) (*systemBody, error) {
 	done := s.rateBody(c)
 	defer done()
 	body := c.Request().Body
-	head := make([]byte, maxSmallBody+1)
+	var head []byte
+	switch n := c.Request().ContentLength; {
+	case n > maxSmallBody: // straight to the spool
+	case n >= 0:
+		head = make([]byte, n+1) // the size declared, and a byte to see the end
+	default:
+		head = make([]byte, maxSmallBody+1)
+	}
 	n, err := io.ReadFull(body, head)
 	switch {
+	case len(head) == 0: // the spool
 	case err == nil: // more than maxSmallBody: the rest goes to the spool
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return &systemBody{Reader: bytes.NewReader(head[:n]), size: int64(n)}, nil

@@ -225,15 +225,24 @@ func (s *Service) load(ctx context.Context, id string) (*signRequest, error) {
 
 // save writes a sign request for the rest of its time to live.
 func (s *Service) save(ctx context.Context, r *signRequest) error {
-	b, err := json.Marshal(r)
+	it, err := requestItem(r)
 	if err != nil {
 		return err
+	}
+	return s.cfg.Store.Put(ctx, it.Kind, it.ID, it.Value, it.TTL)
+}
+
+// requestItem is r as the store keeps it.
+func requestItem(r *signRequest) (store.ItemPut, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return store.ItemPut{}, err
 	}
 	ttl := time.Until(r.keepUntil())
 	if ttl <= 0 {
 		ttl = time.Second
 	}
-	return s.cfg.Store.Put(ctx, kindSignReq, r.ID, b, ttl)
+	return store.ItemPut{Kind: kindSignReq, ID: r.ID, Value: b, TTL: ttl}, nil
 }
 
 // update changes a stored sign request atomically in the store, so that

@@ -155,15 +155,17 @@ func (s *Service) newSystemRequest(ctx context.Context, sys *System, req *client
 	if faults != nil {
 		return "", errInvalid(strings.Join(faults, "; "))
 	}
-	// Files first, the request last: a request in the store has its files.
+	// The files and the request in one transaction: a request in the
+	// store has its files.
+	docs := make([]store.ItemPut, len(req.Contents))
 	for i, ct := range req.Contents {
-		if err := s.docs.put(ctx, kindSignIn, docKey(r.ID, i+1), ct.Content, s.cfg.ResultTTL); err != nil {
-			s.dropFiles(ctx, r.ID, len(req.Contents))
-			return "", err
-		}
+		docs[i] = store.ItemPut{Kind: kindSignIn, ID: docKey(r.ID, i+1), Value: ct.Content, TTL: s.cfg.ResultTTL}
 	}
-	if err := s.save(ctx, r); err != nil {
-		s.dropFiles(ctx, r.ID, len(req.Contents))
+	it, err := requestItem(r)
+	if err != nil {
+		return "", err
+	}
+	if err := s.docs.putWith(ctx, docs, it); err != nil {
 		return "", err
 	}
 	return r.ID, nil

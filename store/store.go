@@ -181,19 +181,43 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+const putSQL = `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
+		ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires = excluded.expires`
+
 // Put stores value under (kind, id) for ttl, replacing an earlier value.
 func (s *Store) Put(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error {
 	exp, err := s.expiry(ttl)
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
-		ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires = excluded.expires`,
-		kind, id, value, exp)
-	if err != nil {
+	if _, err = s.exec(ctx, putSQL, kind, id, value, exp); err != nil {
 		return fmt.Errorf("store: put %s/%s: %w", kind, id, err)
 	}
 	return nil
+}
+
+// ItemPut is one item of PutMany.
+type ItemPut struct {
+	Kind, ID string
+	Value    []byte
+	TTL      time.Duration
+}
+
+// PutMany stores the items as Put does, in one transaction: all or none,
+// and one wait for the database's writer instead of one per item.
+func (s *Store) PutMany(ctx context.Context, items []ItemPut) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		for _, it := range items {
+			exp, err := s.expiry(it.TTL)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, putSQL, it.Kind, it.ID, it.Value, exp); err != nil {
+				return fmt.Errorf("store: put %s/%s: %w", it.Kind, it.ID, err)
+			}
+		}
+		return nil
+	})
 }
 
 // PutNew stores value under (kind, id) for ttl only if no live item is
