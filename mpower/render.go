@@ -6,7 +6,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/semnat/semnat/internal/textpage"
+	"github.com/semnat/semnat/internal/textpdf"
 )
 
 // TextData is what a legal text template is filled with.
@@ -64,14 +64,9 @@ func RenderAct(t *AuthType, p *Power, authorizingName string) ([]byte, error) {
 	lines := []string{actTitles[lang], "", t.Code + " — " + name, ""}
 	lines = append(lines, strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")...)
 	lines = append(lines, "", "Cod / Код / Code: "+p.Code)
-	return renderPage(lines)
-}
-
-// renderPage sets lines on an A4 page (textpage).
-func renderPage(lines []string) ([]byte, error) {
-	b, err := textpage.Render(lines)
+	doc, err := textpdf.Render([][]string{lines}, textpdf.Options{MaxPages: 1})
 	if err != nil {
 		return nil, fmt.Errorf("mpower: setting the act: %w", err)
 	}
-	return b, nil
+	return doc, nil
 }

@@ -405,3 +405,57 @@ func sizedBlob(c echo.Context, ctype string, data []byte) error {
 	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(data)))
 	return c.Blob(http.StatusOK, ctype, data)
 }
+
+// systemBody is a registered system's request body, read whole at the
+// minimum rate before any work: up to maxSmallBody in memory, a larger one
+// in the spool directory, so that a large or slow body holds neither
+// memory nor a worker place while it comes.
+type systemBody struct {
+	io.Reader
+	size int64
+	file *spooled // nil when in memory
+}
+
+func (b *systemBody) close() {
+	if b.file != nil {
+		b.file.remove()
+	}
+}
+
+// large tells whether the body is worth a worker place to decode.
+func (b *systemBody) large() bool { return b.file != nil }
+
+// readSystemBody reads the request body as systemBody says.
+func (s *Service) readSystemBody(c echo.Context) (*systemBody, error) {
+	done := s.rateBody(c)
+	defer done()
+	body := c.Request().Body
+	var head []byte
+	switch n := c.Request().ContentLength; {
+	case n > maxSmallBody: // straight to the spool
+	case n >= 0:
+		head = make([]byte, n+1) // the size declared, and a byte to see the end
+	default:
+		head = make([]byte, maxSmallBody+1)
+	}
+	n, err := io.ReadFull(body, head)
+	switch {
+	case len(head) == 0: // the spool
+	case err == nil: // more than maxSmallBody: the rest goes to the spool
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &systemBody{Reader: bytes.NewReader(head[:n]), size: int64(n)}, nil
+	case isTooLarge(err):
+		return nil, s.tooLarge()
+	default:
+		return nil, bodyError(err)
+	}
+	u, err := s.spoolFile(io.MultiReader(bytes.NewReader(head), body), "")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := u.f.Seek(0, io.SeekStart); err != nil {
+		u.remove()
+		return nil, err
+	}
+	return &systemBody{Reader: bufio.NewReaderSize(u.f, 64<<10), size: u.n, file: u}, nil
+}

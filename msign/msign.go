@@ -19,7 +19,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +31,7 @@ import (
 
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/mobileid"
+	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/service"
@@ -104,6 +107,20 @@ type Config struct {
 	// body trickled slower is cut with a 408 problem.
 	MinUploadRate int64
 	UploadGrace   time.Duration
+	// Powers is MPower's check API: with it, a system's request may ask
+	// the signer to sign on behalf of another party (ExpectedSigner
+	// DelegatorType Person or Organization), which MPower confirms when
+	// the signer is known; without it such requests are refused.
+	Powers *mpowerclient.Client
+	// DocDir is where the documents of sign requests (uploaded and signed)
+	// are kept as files (0600) while their requests live. Default: with a
+	// SQLite store, a directory beside the database file (NAME-documents
+	// for NAME.db), so that the database and its WAL do not grow by the
+	// documents' size; with PostgreSQL, none: the documents stay in the
+	// database, which every instance sharing it reads (files on one
+	// machine's disk would break a request another instance finishes).
+	// "-" keeps them in the store with SQLite too.
+	DocDir string
 	// PendingQuota bounds the bytes of documents one client (IP address)
 	// may have waiting in anonymous sign requests (default 2×MaxUpload).
 	PendingQuota int64
@@ -128,6 +145,7 @@ type Service struct {
 	quota    *uploadQuota // pending uploads of anonymous sign requests, per client
 	csrfKey  []byte       // HMAC key of the pages' sessions and form tokens
 
+	docs     *docStore
 	spoolDir string // uploads being read and worked on
 	ownSpool bool   // made by New, removed by Close
 }
@@ -210,6 +228,9 @@ func New(cfg Config) (*Service, error) {
 	})
 	s.prompts = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 		Rate: rate.Limit(cfg.PromptRate / 60), Burst: cfg.PromptBurst, ExpiresIn: 10 * time.Minute})
+	if s.docs, err = openDocStore(context.Background(), cfg.Store, docDir(cfg)); err != nil {
+		return nil, err
+	}
 	s.csrfKey, err = csrfKey(context.Background(), cfg.Store)
 	if err != nil {
 		return nil, err
@@ -223,6 +244,20 @@ func New(cfg Config) (*Service, error) {
 	s.bgWG.Add(1)
 	go s.sweep()
 	return s, nil
+}
+
+// docDir is the directory of the documents cfg asks for ("": in the store).
+func docDir(cfg Config) string {
+	switch {
+	case cfg.DocDir == "-":
+		return ""
+	case cfg.DocDir != "":
+		return cfg.DocDir
+	case cfg.Store.Backend() == "sqlite" && cfg.Store.Path() != "":
+		p := cfg.Store.Path()
+		return strings.TrimSuffix(p, filepath.Ext(p)) + "-documents"
+	}
+	return ""
 }
 
 // Name is "msign".
@@ -275,18 +310,40 @@ func (s *Service) sweep() {
 			} else if n > 0 {
 				s.cfg.Log.Info("swept expired items", "n", n)
 			}
+			if n, err := s.docs.sweep(); err != nil {
+				s.cfg.Log.Warn("sweeping the documents directory failed", "err", err)
+			} else if n > 0 {
+				s.cfg.Log.Info("swept expired documents", "n", n)
+			}
 		}
 	}
 }
 
-// acquire bounds concurrent signing and verification work.
+// slotKey marks a context whose request already holds a worker place.
+type slotKey struct{}
+
+// acquire bounds concurrent signing and verification work. A request
+// that already holds a place (acquireCtx) is not given a second one.
 func (s *Service) acquire(ctx context.Context) (func(), error) {
+	if ctx.Value(slotKey{}) != nil {
+		return func() {}, nil
+	}
 	select {
 	case s.work <- struct{}{}:
 		return func() { <-s.work }, nil
 	case <-ctx.Done():
 		return nil, problem.New(http.StatusServiceUnavailable, "busy", "Busy", "too much signing work at once; try again")
 	}
+}
+
+// acquireCtx takes a worker place for the rest of a request: the work
+// done with the returned context does not ask for another.
+func (s *Service) acquireCtx(ctx context.Context) (context.Context, func(), error) {
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return context.WithValue(ctx, slotKey{}, true), release, nil
 }
 
 // errTooLarge is the type of the problem of a body over MaxUpload.
@@ -325,6 +382,10 @@ func isTooLarge(err error) bool {
 // verify answers POST /api/v1/verifications with the report of
 // `semnat verify --json`.
 func (s *Service) verify(c echo.Context) error {
+	pdfReport := wantsPDF(c)
+	if pdfReport && s.cfg.Seal == nil {
+		return errNoSealKey
+	}
 	u, done, err := s.acquireUpload(c)
 	if err != nil {
 		return err
@@ -340,7 +401,21 @@ func (s *Service) verify(c echo.Context) error {
 		}
 		return problem.New(http.StatusUnprocessableEntity, "unreadable-pdf", "Unreadable PDF", err.Error())
 	}
-	return c.JSON(http.StatusOK, rep)
+	if !pdfReport {
+		return c.JSON(http.StatusOK, rep)
+	}
+	if u.name != "" {
+		rep.File = safeName(u.name)
+	}
+	sum, err := fileSHA256(u.f, u.n)
+	if err != nil {
+		return err
+	}
+	doc, err := s.sealedReport(c.Request().Context(), rep, sum, c.QueryParam("lang"))
+	if err != nil {
+		return err
+	}
+	return sizedBlob(c, "application/pdf", doc)
 }
 
 // apiClient returns the name of the registered system making the request:

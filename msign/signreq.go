@@ -90,6 +90,9 @@ type signRequest struct {
 	// the time to sign).
 	System *systemPart `json:"system,omitempty"`
 	Keep   time.Time   `json:"keep,omitzero"`
+	// Delegator is the party a system's request asks the signer to sign
+	// for (checked with MPower once the signer is known).
+	Delegator *delegation `json:"delegator,omitempty"`
 }
 
 // keepUntil is how long the store keeps a request and its files.
@@ -230,15 +233,24 @@ func (s *Service) load(ctx context.Context, id string) (*signRequest, error) {
 
 // save writes a sign request for the rest of its time to live.
 func (s *Service) save(ctx context.Context, r *signRequest) error {
-	b, err := json.Marshal(r)
+	it, err := requestItem(r)
 	if err != nil {
 		return err
+	}
+	return s.cfg.Store.Put(ctx, it.Kind, it.ID, it.Value, it.TTL)
+}
+
+// requestItem is r as the store keeps it.
+func requestItem(r *signRequest) (store.ItemPut, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return store.ItemPut{}, err
 	}
 	ttl := time.Until(r.keepUntil())
 	if ttl <= 0 {
 		ttl = time.Second
 	}
-	return s.cfg.Store.Put(ctx, kindSignReq, r.ID, b, ttl)
+	return store.ItemPut{Kind: kindSignReq, ID: r.ID, Value: b, TTL: ttl}, nil
 }
 
 // update changes a stored sign request atomically in the store, so that
@@ -282,8 +294,8 @@ func (s *Service) requestError(ctx context.Context, id string, err error) error 
 func (s *Service) dropFiles(ctx context.Context, id string, n int) {
 	s.quota.release(id)
 	for i := 1; i <= n; i++ {
-		_ = s.cfg.Store.Delete(ctx, kindSignIn, docKey(id, i))
-		_ = s.cfg.Store.Delete(ctx, kindSignOut, docKey(id, i))
+		_ = s.docs.delete(ctx, kindSignIn, docKey(id, i))
+		_ = s.docs.delete(ctx, kindSignOut, docKey(id, i))
 	}
 	_ = s.cfg.Store.Delete(ctx, kindNonces, id)
 }
@@ -696,7 +708,7 @@ func (s *Service) startSignRequest(c echo.Context) (*signRequest, []string, erro
 	}
 	// Files first, the request last: a request in the store has its files.
 	for i, d := range p.docs {
-		if err := s.cfg.Store.Put(ctx, kindSignIn, docKey(r.ID, i+1), d.data, s.cfg.SignTTL); err != nil {
+		if err := s.docs.put(ctx, kindSignIn, docKey(r.ID, i+1), d.data, s.cfg.SignTTL); err != nil {
 			s.dropFiles(ctx, r.ID, len(p.docs))
 			return nil, nil, err
 		}
@@ -784,6 +796,8 @@ func mobileOutcome(err error) (status, failure, msg string) {
 	switch {
 	case errors.Is(err, errIDNPMismatch):
 		return statusFailed, "idnp_mismatch", "The mobile signature on this phone belongs to another person (the IDNP does not match). Nothing was signed."
+	case isNotDelegated(err):
+		return statusFailed, "not_delegated", "The signer holds no valid power of representation from the party this request is for (MPower). Nothing was signed."
 	case errors.Is(err, mobileid.ErrUserCancelled), errors.Is(err, mobileid.ErrWrongPIN):
 		return statusRefused, "refused", "The signature was refused on the phone. Nothing was signed."
 	case errors.Is(err, mobileid.ErrTimeout):
@@ -867,6 +881,9 @@ func (s *Service) runMobile(id string, started chan struct{}) {
 			if r.System != nil && errors.Is(err, errIDNPMismatch) {
 				r.System.Outcome = outcomeSignerMismatch
 			}
+			if r.System != nil && isNotDelegated(err) {
+				r.System.Outcome = outcomeNotDelegated
+			}
 			for i := range r.Docs {
 				r.Docs[i].Prepared, r.Docs[i].CMS, r.Docs[i].Mobile = nil, nil, nil
 			}
@@ -890,7 +907,7 @@ func (s *Service) runMobile(id string, started chan struct{}) {
 // (or resume waiting for it), complete.
 func (s *Service) mobileDoc(ctx context.Context, r *signRequest, n int, asked func()) error {
 	id := r.ID
-	data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(id, n))
+	data, err := s.docs.get(ctx, kindSignIn, docKey(id, n))
 	if err != nil {
 		return err
 	}
@@ -968,8 +985,12 @@ func (s *Service) mobileDoc(ctx context.Context, r *signRequest, n int, asked fu
 	// The signer is compared with the IDNP expected only now: failing
 	// before the phone is asked would tell whoever knows a number whether
 	// an IDNP is its holder's.
-	if got := mobileid.IdentityOf(cert).IDNP; r.IDNP != "" && got != r.IDNP {
+	got := mobileid.IdentityOf(cert).IDNP
+	if r.IDNP != "" && got != r.IDNP {
 		return errIDNPMismatch
+	}
+	if err := s.checkDelegation(ctx, r.Delegator, got); err != nil {
+		return err
 	}
 	if isHash {
 		sig, level, err := s.completeHash(ctx, cmsPrep, res.Signature)
@@ -1068,14 +1089,14 @@ func (s *Service) finishDoc(ctx context.Context, id string, n int, signed []byte
 	if r.System != nil {
 		details["system"], details["correlationID"] = r.System.Name, r.Docs[n-1].CorrelationID
 	}
-	if err := s.cfg.Store.Put(ctx, kindSignOut, docKey(id, n), signed, time.Until(r.keepUntil())); err != nil {
+	if err := s.docs.put(ctx, kindSignOut, docKey(id, n), signed, time.Until(r.keepUntil())); err != nil {
 		return nil, err
 	}
 	if _, err := s.cfg.Store.Append(ctx, store.Event{Actor: who, Action: "sign", Subject: docKey(id, n), Digest: digest, Details: details}); err != nil {
-		_ = s.cfg.Store.Delete(ctx, kindSignOut, docKey(id, n))
+		_ = s.docs.delete(ctx, kindSignOut, docKey(id, n))
 		return nil, err // nothing is handed out unless it is in the audit log
 	}
-	_ = s.cfg.Store.Delete(ctx, kindSignIn, docKey(id, n))
+	_ = s.docs.delete(ctx, kindSignIn, docKey(id, n))
 	return s.update(ctx, id, func(r *signRequest) error {
 		d := &r.Docs[n-1]
 		d.Signed, d.SignedHash, d.SignedSize, d.Prepared, d.CMS, d.Mobile = true, digest, int64(len(signed)), nil, nil, nil
@@ -1221,6 +1242,9 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 			if r.System != nil && errors.Is(p, errSignerMismatch) {
 				r.System.Outcome = outcomeSignerMismatch
 			}
+			if r.System != nil && isNotDelegated(p) {
+				r.System.Outcome = outcomeNotDelegated
+			}
 			for i := range r.Docs {
 				r.Docs[i].Prepared, r.Docs[i].CMS = nil, nil
 			}
@@ -1255,8 +1279,14 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 		}
 	}
 	// The expected signer (a system's ExpectedSigner.ID) must hold the key.
-	if got := mobileid.IdentityOf(cert).IDNP; r.IDNP != "" && got != r.IDNP {
+	got := mobileid.IdentityOf(cert).IDNP
+	if r.IDNP != "" && got != r.IDNP {
 		return abort(errSignerMismatch)
+	}
+	if err := s.checkDelegation(ctx, r.Delegator, got); isNotDelegated(err) {
+		return abort(errNotDelegated)
+	} else if err != nil {
+		return abort(problem.New(http.StatusBadGateway, "mpower-unavailable", "MPower did not answer", "the power of representation could not be checked: "+err.Error()))
 	}
 	for i, d := range body.Documents {
 		n := i + 1
@@ -1270,7 +1300,7 @@ func (s *Service) completeSignRequest(c echo.Context) error {
 			}
 			continue
 		}
-		data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(r.ID, n))
+		data, err := s.docs.get(ctx, kindSignIn, docKey(r.ID, n))
 		if err != nil {
 			return abort(errExpiredRequest)
 		}
@@ -1342,7 +1372,7 @@ func (s *Service) downloadDocument(c echo.Context) error {
 	if d.Deleted {
 		return errGone
 	}
-	data, err := s.cfg.Store.Get(ctx, kindSignOut, docKey(r.ID, n))
+	data, err := s.docs.get(ctx, kindSignOut, docKey(r.ID, n))
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
 		return errGone
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"text/template"
@@ -100,6 +99,7 @@ type soapVerificationRequest struct {
 		} `xml:"https://msign.gov.md VerificationContent"`
 	} `xml:"https://msign.gov.md Contents"`
 	Language          string `xml:"https://msign.gov.md Language"`
+	ReportPdf         bool   `xml:"https://msign.gov.md ReportPdf"`
 	SignedContentType string `xml:"https://msign.gov.md SignedContentType"`
 }
 
@@ -114,6 +114,7 @@ type soapVerificationResult struct {
 	Certificates  []soapVerificationCertificate `xml:"Certificates>VerificationCertificate"`
 	CorrelationID string                        `xml:"CorrelationID"`
 	Message       string                        `xml:"Message"`
+	ReportPdf     string                        `xml:"ReportPdf,omitempty"` // base64
 	Valid         bool                          `xml:"SignaturesValid"`
 }
 
@@ -154,19 +155,24 @@ func (s *Service) soap(c echo.Context) error {
 		return s.soapFault(c, err)
 	}
 	var env soapEnvelope
-	done := s.rateBody(c)
-	body, err := io.ReadAll(c.Request().Body)
-	done()
+	// The body comes whole first (a large one into the spool), then a
+	// large one is decoded holding a worker place.
+	body, err := s.readSystemBody(c)
 	if err != nil {
-		if isTooLarge(err) {
-			return s.soapFault(c, s.tooLarge())
-		}
-		return s.soapFault(c, bodyError(err))
+		return s.soapFault(c, err)
 	}
-	if err := xml.Unmarshal(body, &env); err != nil {
+	defer body.close()
+	ctx := c.Request().Context()
+	if body.large() {
+		var release func()
+		if ctx, release, err = s.acquireCtx(ctx); err != nil {
+			return s.soapFault(c, err)
+		}
+		defer release()
+	}
+	if err := xml.NewDecoder(body).Decode(&env); err != nil {
 		return s.soapFault(c, errInvalid("the body is not a SOAP 1.1 envelope: "+err.Error()))
 	}
-	ctx := c.Request().Context()
 	switch {
 	case env.Body.Post != nil:
 		req, err := env.Body.Post.Request.signRequest()
@@ -192,7 +198,7 @@ func (s *Service) soap(c echo.Context) error {
 		return s.soapAnswer(c, http.StatusOK, out)
 	case env.Body.Verify != nil && env.Body.Verify.Request != nil:
 		vr := env.Body.Verify.Request
-		req := &client.VerificationRequest{SignedContentType: client.ContentType(vr.SignedContentType), Language: vr.Language}
+		req := &client.VerificationRequest{SignedContentType: client.ContentType(vr.SignedContentType), Language: vr.Language, ReportPdf: vr.ReportPdf}
 		for i, it := range vr.Contents.Items {
 			content, err1 := decodeBase64(it.Content)
 			sig, err2 := decodeBase64(it.Signature)
@@ -208,6 +214,9 @@ func (s *Service) soap(c echo.Context) error {
 		var out soapVerifyOut
 		for _, r := range resp.Results {
 			sr := soapVerificationResult{CorrelationID: r.CorrelationID, Message: r.Message, Valid: r.SignaturesValid}
+			if len(r.ReportPdf) > 0 {
+				sr.ReportPdf = base64.StdEncoding.EncodeToString(r.ReportPdf)
+			}
 			for _, vc := range r.Certificates {
 				sc := soapVerificationCertificate{Certificate: base64.StdEncoding.EncodeToString(vc.Certificate), SignatureValid: vc.SignatureValid, Subject: vc.Subject}
 				if vc.SignedAt != nil {

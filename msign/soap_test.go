@@ -1,6 +1,7 @@
 package msign
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -60,7 +61,8 @@ func TestSOAPWithZeep(t *testing.T) {
 		}
 	}
 	mc := newMobileClient(t, pki)
-	_, host := serve(t, Config{Store: st, Roots: pki.RootPool(), Mobile: mc, MaxUpload: 4 << 20,
+	seal := pki.MustGet("seal")
+	_, host := serve(t, Config{Store: st, Roots: pki.RootPool(), Mobile: mc, MaxUpload: 4 << 20, Seal: pades.NewKeySigner(seal.Key, seal.Cert, seal.Chain),
 		Timestamper: pades.TSA{Client: &tsa.Client{URL: signShared.pkiURL + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 10 * time.Second}}}})
 	hs := httptest.NewServer(host)
 	t.Cleanup(hs.Close)
@@ -133,6 +135,7 @@ func TestSOAPWithZeep(t *testing.T) {
 		CorrelationID string `json:"correlationID"`
 		Valid         bool   `json:"valid"`
 		Message       string `json:"message"`
+		ReportPdf     []byte `json:"reportPdf"`
 		Signers       []struct {
 			Valid    bool   `json:"valid"`
 			Subject  string `json:"subject"`
@@ -142,5 +145,11 @@ func TestSOAPWithZeep(t *testing.T) {
 	if err := json.Unmarshal(got["verify"], &verify); err != nil || len(verify) != 2 || !verify[0].Valid || len(verify[0].Signers) != 1 ||
 		!verify[0].Signers[0].SignedAt || !strings.Contains(verify[0].Signers[0].Subject, "SERIALNUMBER=") || verify[1].Valid {
 		t.Fatalf("zeep VerifySignatures: %s", got["verify"])
+	}
+	// ReportPdf: the report as a PDF sealed by the service.
+	rp := verify[0].ReportPdf
+	rep, err := pades.Verify(ctx, bytes.NewReader(rp), int64(len(rp)), &pades.VerifyOptions{Roots: pki.RootPool(), Revocation: pades.RevocationSkip})
+	if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].Signer.Subject != seal.Cert.Subject.String() || rep.Signatures[0].Checks.Integrity != pades.CheckPassed {
+		t.Fatalf("zeep VerifySignatures ReportPdf: %v %+v", err, rep)
 	}
 }

@@ -44,6 +44,7 @@ type systemPart struct {
 const (
 	outcomeSignerMismatch = "signer-mismatch"
 	outcomeCancelled      = "cancelled"
+	outcomeNotDelegated   = "not-delegated"
 )
 
 // The problems of the system API (types in msign/client).
@@ -66,25 +67,41 @@ func (s *Service) postSignRequest(c echo.Context) error {
 		return err
 	}
 	var req client.SignRequest
-	done := s.rateBody(c) // a slow body is cut (408)
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	err = dec.Decode(&req)
-	done()
+	ctx, release, err := s.readSystemJSON(c, &req, "SignRequest")
 	if err != nil {
-		if isTooLarge(err) {
-			return s.tooLarge()
-		}
-		if e := bodyError(err); e == errBodyTimeout {
-			return e
-		}
-		return errInvalid("the body is not a SignRequest in JSON: " + err.Error())
+		return err
 	}
-	id, err := s.newSystemRequest(c.Request().Context(), sys, &req)
+	defer release()
+	id, err := s.newSystemRequest(ctx, sys, &req)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, client.PostResponse{RequestID: id})
+}
+
+// readSystemJSON reads a registered system's JSON body into v (what
+// names its type in errors): the body comes whole first (readSystemBody),
+// then a large one is decoded holding a worker place, which the returned
+// context carries for the rest of the work and release frees.
+func (s *Service) readSystemJSON(c echo.Context, v any, what string) (context.Context, func(), error) {
+	b, err := s.readSystemBody(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer b.close()
+	ctx, release := c.Request().Context(), func() {}
+	if b.large() {
+		if ctx, release, err = s.acquireCtx(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	dec := json.NewDecoder(b)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		release()
+		return nil, nil, errInvalid("the body is not a " + what + " in JSON: " + err.Error())
+	}
+	return ctx, release, nil
 }
 
 // newSystemRequest checks and stores a system's request (PostSignRequest
@@ -106,6 +123,9 @@ func (s *Service) newSystemRequest(ctx context.Context, sys *System, req *client
 	} else if err != nil {
 		return "", err
 	}
+	if err := s.checkDelegator(req.ExpectedSigner); errors.As(err, &pe) {
+		faults = append(faults, pe.Detail)
+	}
 	now := time.Now()
 	level := pades.LevelBT
 	if s.cfg.Timestamper == nil {
@@ -117,6 +137,7 @@ func (s *Service) newSystemRequest(ctx context.Context, sys *System, req *client
 		System:  &systemPart{Name: sys.Name, ContentType: req.ContentType, Description: req.ContentDescription, Short: req.ShortContentDescription}}
 	if req.ExpectedSigner != nil {
 		r.IDNP = req.ExpectedSigner.ID
+		r.Delegator = delegationOf(req.ExpectedSigner)
 	}
 	for i, ct := range req.Contents {
 		name := safeName(ct.Name)
@@ -136,15 +157,17 @@ func (s *Service) newSystemRequest(ctx context.Context, sys *System, req *client
 	if faults != nil {
 		return "", errInvalid(strings.Join(faults, "; "))
 	}
-	// Files first, the request last: a request in the store has its files.
+	// The files and the request in one transaction: a request in the
+	// store has its files.
+	docs := make([]store.ItemPut, len(req.Contents))
 	for i, ct := range req.Contents {
-		if err := s.cfg.Store.Put(ctx, kindSignIn, docKey(r.ID, i+1), ct.Content, s.cfg.ResultTTL); err != nil {
-			s.dropFiles(ctx, r.ID, len(req.Contents))
-			return "", err
-		}
+		docs[i] = store.ItemPut{Kind: kindSignIn, ID: docKey(r.ID, i+1), Value: ct.Content, TTL: s.cfg.ResultTTL}
 	}
-	if err := s.save(ctx, r); err != nil {
-		s.dropFiles(ctx, r.ID, len(req.Contents))
+	it, err := requestItem(r)
+	if err != nil {
+		return "", err
+	}
+	if err := s.docs.putWith(ctx, docs, it); err != nil {
 		return "", err
 	}
 	return r.ID, nil
@@ -208,7 +231,7 @@ func (s *Service) signResponse(ctx context.Context, sys *System, id, lang string
 	resp := client.SignResponse{Status: st, Message: s.resultWords(lang, st, r.System.Outcome)}
 	if st == client.StatusSuccess {
 		for i, d := range r.Docs {
-			sig, err := s.cfg.Store.Get(ctx, kindSignOut, docKey(r.ID, i+1))
+			sig, err := s.docs.get(ctx, kindSignOut, docKey(r.ID, i+1))
 			if err != nil {
 				if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
 					return nil, errRequestNotFound
@@ -365,7 +388,7 @@ func (s *Service) documentToSign(c echo.Context) error {
 	if err != nil || n < 1 || n > len(r.Docs) || r.System.ContentType != client.ContentPdf || systemStatus(r) != client.StatusPending {
 		return echo.ErrNotFound
 	}
-	data, err := s.cfg.Store.Get(ctx, kindSignIn, docKey(r.ID, n))
+	data, err := s.docs.get(ctx, kindSignIn, docKey(r.ID, n))
 	if err != nil {
 		return echo.ErrNotFound
 	}
@@ -567,7 +590,7 @@ func (s *Service) systemToken(c echo.Context) error {
 	}
 	data := make([][]byte, len(r.Docs))
 	for i := range r.Docs {
-		if data[i], err = s.cfg.Store.Get(ctx, kindSignIn, docKey(r.ID, i+1)); err != nil {
+		if data[i], err = s.docs.get(ctx, kindSignIn, docKey(r.ID, i+1)); err != nil {
 			return errRequestNotFound
 		}
 	}

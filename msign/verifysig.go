@@ -3,6 +3,7 @@ package msign
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -27,21 +28,12 @@ func (s *Service) verifySignaturesAPI(c echo.Context) error {
 		return err
 	}
 	var req client.VerificationRequest
-	done := s.rateBody(c) // a slow body is cut (408)
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
-	done()
+	ctx, release, err := s.readSystemJSON(c, &req, "VerificationRequest")
 	if err != nil {
-		if isTooLarge(err) {
-			return s.tooLarge()
-		}
-		if e := bodyError(err); e == errBodyTimeout {
-			return e
-		}
-		return errInvalid("the body is not a VerificationRequest in JSON: " + err.Error())
+		return err
 	}
-	resp, err := s.verifySignatures(c.Request().Context(), &req)
+	defer release()
+	resp, err := s.verifySignatures(ctx, &req)
 	if err != nil {
 		return err
 	}
@@ -74,6 +66,9 @@ func (s *Service) verifySignatures(ctx context.Context, req *client.Verification
 			return nil, errInvalid(fmt.Sprintf("Contents[%d].Content: the 32-byte SHA-256 the signature is over; got %d bytes", i, len(ct.Content)))
 		}
 	}
+	if req.ReportPdf && s.cfg.Seal == nil {
+		return nil, errNoSealKey
+	}
 	release, err := s.acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -83,7 +78,7 @@ func (s *Service) verifySignatures(ctx context.Context, req *client.Verification
 	for _, ct := range req.Contents {
 		var res client.VerificationResult
 		if req.SignedContentType == client.ContentPdf {
-			res, err = s.verifyPDF(ctx, ct.Signature)
+			res, err = s.verifyPDF(ctx, ct.Signature, req.ReportPdf, lang)
 		} else {
 			res = s.verifyHash(ct.Content, ct.Signature)
 		}
@@ -105,7 +100,9 @@ func (s *Service) verifySignatures(ctx context.Context, req *client.Verification
 	return out, nil
 }
 
-func (s *Service) verifyPDF(ctx context.Context, doc []byte) (client.VerificationResult, error) {
+// verifyPDF verifies a signed PDF; with pdfReport, the result carries
+// the report as a sealed PDF in lang.
+func (s *Service) verifyPDF(ctx context.Context, doc []byte, pdfReport bool, lang string) (client.VerificationResult, error) {
 	rep, err := s.verifyDoc(ctx, bytes.NewReader(doc), int64(len(doc)))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -129,7 +126,11 @@ func (s *Service) verifyPDF(ctx context.Context, doc []byte) (client.Verificatio
 		}
 		res.Certificates = append(res.Certificates, c)
 	}
-	res.Report, err = json.Marshal(rep)
+	if res.Report, err = json.Marshal(rep); err != nil || !pdfReport {
+		return res, err
+	}
+	sum := sha256.Sum256(doc)
+	res.ReportPdf, err = s.sealedReport(ctx, rep, sum[:], lang)
 	return res, err
 }
 

@@ -98,6 +98,7 @@ func (s *Service) mountWeb(root *echo.Group) {
 	g.GET("/verify", s.verifyPage)
 	g.POST("/verify", s.verifyPost)
 	g.GET("/verify/:id/report.json", s.reportJSON)
+	g.GET("/verify/:id/report.pdf", s.reportPDF)
 	// A registered system's request: the browser arrives (POST from
 	// another site: no form token), then signs or cancels on our page.
 	g.GET("/:id", s.arrive)
@@ -147,15 +148,17 @@ type pageData struct {
 	Req      *statusView
 	Report   *pades.Report
 	ReportID string
-	Form     map[string]string
-	Refresh  bool
-	Problem  *problem.Problem
-	Sys      *sysPage // a registered system's request
-	Lang     string   // the page's language (set by render unless a page chose it)
-	Langs    []i18n.LangLink
-	JS       string // the script's words in Lang, JSON
-	Minutes  int    // how long files are kept
-	Origin   string // this site, for the agent's --origin
+	// SealedReport offers the report as a sealed PDF (the service has a seal key).
+	SealedReport bool
+	Form         map[string]string
+	Refresh      bool
+	Problem      *problem.Problem
+	Sys          *sysPage // a registered system's request
+	Lang         string   // the page's language (set by render unless a page chose it)
+	Langs        []i18n.LangLink
+	JS           string // the script's words in Lang, JSON
+	Minutes      int    // how long files are kept
+	Origin       string // this site, for the agent's --origin
 }
 
 // langKey caches the request's language in its context.
@@ -386,7 +389,14 @@ func (s *Service) verifyPost(c echo.Context) error {
 	if err := s.cfg.Store.Put(c.Request().Context(), kindReport, id, b, s.cfg.SignTTL); err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "report", pageData{Title: l.T("report.title"), Report: rep, ReportID: id})
+	sum, err := fileSHA256(u.f, u.n)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Store.Put(c.Request().Context(), kindReportSum, id, sum, s.cfg.SignTTL); err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "report", pageData{Title: l.T("report.title"), Report: rep, ReportID: id, SealedReport: s.cfg.Seal != nil})
 }
 
 func (s *Service) reportJSON(c echo.Context) error {

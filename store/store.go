@@ -57,6 +57,7 @@ type Store struct {
 	// stmts holds the prepared statements of Query and QueryRow by query.
 	stmts  sync.Map
 	nstmts atomic.Int64
+	path   string // the SQLite file, if any
 }
 
 // dialect is what differs between the databases.
@@ -148,8 +149,16 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	// 2 idle ones by default, and opening one (pragmas, parsing) cost a
 	// busy server a fifth of its time.
 	db.SetMaxIdleConns(64)
-	return newStore(db, sqliteDialect, opts), nil
+	st := newStore(db, sqliteDialect, opts)
+	if path != "" && path != ":memory:" && !strings.HasPrefix(path, "file:") {
+		st.path = path
+	}
+	return st, nil
 }
+
+// Path is the SQLite database file ("" for PostgreSQL or an in-memory
+// database): services keep large files beside it.
+func (s *Store) Path() string { return s.path }
 
 func newStore(db *sql.DB, d dialect, opts Options) *Store {
 	now := opts.Now
@@ -183,19 +192,43 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
+const putSQL = `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
+		ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires = excluded.expires`
+
 // Put stores value under (kind, id) for ttl, replacing an earlier value.
 func (s *Store) Put(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error {
 	exp, err := s.expiry(ttl)
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
-		ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires = excluded.expires`,
-		kind, id, value, exp)
-	if err != nil {
+	if _, err = s.exec(ctx, putSQL, kind, id, value, exp); err != nil {
 		return fmt.Errorf("store: put %s/%s: %w", kind, id, err)
 	}
 	return nil
+}
+
+// ItemPut is one item of PutMany.
+type ItemPut struct {
+	Kind, ID string
+	Value    []byte
+	TTL      time.Duration
+}
+
+// PutMany stores the items as Put does, in one transaction: all or none,
+// and one wait for the database's writer instead of one per item.
+func (s *Store) PutMany(ctx context.Context, items []ItemPut) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		for _, it := range items {
+			exp, err := s.expiry(it.TTL)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, putSQL, it.Kind, it.ID, it.Value, exp); err != nil {
+				return fmt.Errorf("store: put %s/%s: %w", it.Kind, it.ID, err)
+			}
+		}
+		return nil
+	})
 }
 
 // PutNew stores value under (kind, id) for ttl only if no live item is

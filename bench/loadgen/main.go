@@ -19,6 +19,11 @@
 // -hostile N runs N hostile clients (internal/hostile) against the same
 // server while the measured connections run (bench/side-hostile.sh).
 //
+// -kind sign-request POSTs the request files as JSON (PostSignRequest of
+// a registered system, with -header "X-API-Key: ..."; 201 and a
+// requestID); -kind sign-response GETs -url as it is (GetSignResponse;
+// a status). Used by bench/side-msign.sh.
+//
 // -kind verify and -kind seal drive semnat's API (bench/side-server.sh):
 // the request files are PDFs POSTed as application/pdf (with -header, e.g.
 // "X-API-Key: ..."); a verify reply must be a JSON report whose indication
@@ -62,7 +67,7 @@ func main() {
 	target := flag.String("url", "", "endpoint URL (http://HOST:PORT/PATH)")
 	reqs := flag.String("req", "", "DER request files, comma-separated (used in turn)")
 	method := flag.String("method", "GET", "GET (OCSP: base64 request in the path) or POST")
-	kind := flag.String("kind", "ocsp", "ocsp, tsa, verify or seal: how requests are sent and replies checked")
+	kind := flag.String("kind", "ocsp", "ocsp, tsa, verify, seal, sign-request or sign-response: how requests are sent and replies checked")
 	flag.Func("header", "extra request header \"Name: value\" (repeatable)", func(h string) error {
 		if !strings.Contains(h, ":") {
 			return fmt.Errorf("header %q: want \"Name: value\"", h)
@@ -111,8 +116,12 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration, on
 		ctype, check = "application/pdf", checkVerify
 	case "seal":
 		ctype, check = "application/pdf", checkSeal
+	case "sign-request":
+		ctype, check = "application/json", checkJSONKey(`"requestID":`)
+	case "sign-response":
+		check = checkJSONKey(`"status":`)
 	default:
-		return fmt.Errorf("-kind %q: want ocsp, tsa, verify or seal", kind)
+		return fmt.Errorf("-kind %q: want ocsp, tsa, verify, seal, sign-request or sign-response", kind)
 	}
 	var hdrs strings.Builder
 	for _, h := range extraHeaders {
@@ -127,10 +136,13 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration, on
 		}
 		path := u.EscapedPath()
 		var w bytes.Buffer
-		if method == "GET" {
+		switch {
+		case kind == "sign-response":
+			fmt.Fprintf(&w, "GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", u.RequestURI(), u.Host, hdrs.String())
+		case method == "GET":
 			p := strings.TrimSuffix(path, "/") + "/" + url.PathEscape(base64.StdEncoding.EncodeToString(der))
 			fmt.Fprintf(&w, "GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", p, u.Host, hdrs.String())
-		} else {
+		default:
 			if path == "" {
 				path = "/"
 			}
@@ -300,7 +312,7 @@ func (c *client) exchange(wire []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	keep := bytes.HasPrefix(line, []byte("HTTP/1.1 "))
-	if len(line) < 12 || !bytes.Equal(line[9:12], []byte("200")) {
+	if len(line) < 12 || !bytes.Equal(line[9:12], []byte("200")) && !bytes.Equal(line[9:12], []byte("201")) {
 		return nil, false, fmt.Errorf("HTTP status %q", bytes.TrimSpace(line))
 	}
 	length := -1
@@ -410,6 +422,19 @@ func checkVerify(b []byte, full bool) error {
 		return fmt.Errorf("report indication %q, want %q", rep.Indication, wantIndication)
 	}
 	return nil
+}
+
+// checkJSONKey: a JSON answer holding key (its full check parses it).
+func checkJSONKey(key string) func(b []byte, full bool) error {
+	return func(b []byte, full bool) error {
+		if !bytes.Contains(b, []byte(key)) {
+			return fmt.Errorf("no %s in the answer: %.200s", key, b)
+		}
+		if full && !json.Valid(b) {
+			return fmt.Errorf("the answer is not JSON: %.200s", b)
+		}
+		return nil
+	}
 }
 
 // checkSeal: a PDF (the sealed document).

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"time"
 
+	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpower"
+	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/msign"
 	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/store"
@@ -61,4 +64,36 @@ func seedMPower(ctx context.Context, st *store.Store, reg *mpower.Registry, apiK
 		return err
 	}
 	return nil
+}
+
+// mpowerClient is the client of --mpower (nil without it), with the API
+// key of --mpower-key-file.
+func (f *serveFlags) mpowerClient() (*mpowerclient.Client, error) {
+	if f.mpower == "" {
+		return nil, nil
+	}
+	var key []byte
+	if f.mpowerKeyFile != "" {
+		b, err := secret.FromFile(f.mpowerKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--mpower-key-file: %w", err)
+		}
+		key = b
+	}
+	return mpowerclient.New(f.mpower, mpowerclient.Options{APIKey: string(key), HTTPClient: &http.Client{Timeout: 15 * time.Second}})
+}
+
+// demoPowers registers the demo's MSign as a system of its MPower that
+// sees every power (an API key in DATA/msign-mpower-key) and returns its
+// client: a system's request may then be signed on behalf of another party.
+func demoPowers(ctx context.Context, st *store.Store, data, base string) (*mpowerclient.Client, error) {
+	key, err := demoAPIKey(filepath.Join(data, "msign-mpower-key"))
+	if err != nil {
+		return nil, err
+	}
+	err = mpower.AddSystem(ctx, st, "demo", mpower.NewSystem{Name: "msign", APIKey: []byte(key), ViewAll: true})
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		return nil, fmt.Errorf("registering MSign with MPower: %w", err)
+	}
+	return mpowerclient.New(base, mpowerclient.Options{APIKey: key, HTTPClient: &http.Client{Timeout: 15 * time.Second}})
 }

@@ -181,6 +181,9 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 	if f.tsaURL != "" {
 		cfg.Timestamper = pades.TSA{Client: &tsa.Client{URL: f.tsaURL, HTTPClient: &http.Client{Timeout: 15 * time.Second}}}
 	}
+	if cfg.Powers, err = f.mpowerClient(); err != nil {
+		return withCode(exitUsage, err)
+	}
 	if f.apiKeys != "" {
 		if cfg.APIKeyDigests, err = readAPIKeys(f.apiKeys); err != nil {
 			return withCode(exitUsage, err)
@@ -363,6 +366,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	}
 	mp, err := demoMPower(ctx, st, data, base)
 	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	if cfg.Powers, err = demoPowers(ctx, st, data, base); err != nil {
 		return withCode(exitFailed, err)
 	}
 	mp.Verify = pades.VerifyOptions{Roots: p.RootPool(), Online: true, HTTPClient: &http.Client{Timeout: 15 * time.Second}}

@@ -50,6 +50,7 @@ type serveFlags struct {
 	rateLimit, promptRate         float64
 	requestTimeout                time.Duration
 	trustedProxies                []string
+	mpower, mpowerKeyFile         string // MPower's check API, for requests on behalf of another party
 }
 
 // register adds the flags; demo adds --demo (`semnat serve` has it,
@@ -73,6 +74,8 @@ func (f *serveFlags) register(fl *pflag.FlagSet, demo bool) {
 	fl.StringVar(&f.msspFace, "mssp-face", "", "protocol of --mssp: mid or etsi (default: from the URL)")
 	fl.StringVar(&f.msspClient, "mssp-client", "", "this service's name at the MSSP: the ETSI AP_ID or the Mobile-ID relying party name (default: the demo's)")
 	fl.StringVar(&f.msspSecretFile, "mssp-secret-file", "", "file with the ETSI AP password or the Mobile-ID relying party UUID (else $SEMNAT_MSSP_SECRET)")
+	fl.StringVar(&f.mpower, "mpower", "", "MPower's URL: a system's sign request may then ask the signer to sign for another party (checked there); none: such requests are refused")
+	fl.StringVar(&f.mpowerKeyFile, "mpower-key-file", "", "file with this MSign's API key at --mpower (a system registered there with 'semnat mpower systems add --view-all')")
 	fl.StringVar(&f.agentURL, "agent-url", "", "where the sign page finds the citizen's local token agent (default "+wire.DefaultURL+")")
 	fl.StringVar(&f.apiKeys, "api-keys", "", "file of registered systems: NAME KEY or NAME sha256:HEX per line (seal API)")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key)")

@@ -17,6 +17,7 @@ import (
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pades/pdf"
+	"github.com/semnat/semnat/pades/reportpdf"
 )
 
 // verifyFlags are the flags of `semnat verify`.
@@ -31,6 +32,12 @@ type verifyFlags struct {
 	jobs          int
 	timeout       time.Duration
 	password      pdfPassword
+	// --report-pdf: the report as a PDF, sealed with keys at B-B, or B-LT
+	// with --tsa.
+	reportPDF  string
+	reportLang string
+	keys       keyFlags
+	tsaURL     string
 }
 
 func newVerifyCmd(a *app) *cobra.Command {
@@ -77,6 +84,15 @@ Encrypted PDFs are decrypted to examine them: a file anyone may open needs
 no password; otherwise give the user or owner password with --password-file,
 $SEMNAT_PDF_PASSWORD, or type it at the prompt.
 
+--report-pdf FILE writes the report of one PDF as a PDF, as the web
+service's verify page and API give it: the verdict, one card per signature
+(signer by name, IDNP/IDNO, time in Europe/Chisinau and UTC, level,
+reasons), the document's SHA-256, the validation time and policy, in
+--report-lang ro, ru or en. With a key (--p12, --key/--cert or --token, as
+for semnat sign) the report is sealed, at B-LT with --tsa (B-T with
+--offline), else at B-B, so anyone can check it with any PAdES verifier;
+without a key it is written unsealed, with a warning.
+
 --at validates at another time (RFC 3339 or YYYY-MM-DD). --json prints the
 report (schema "semnat-verify/1"): for one file the report, or {version,
 file, error: {message, exit_code}} when it cannot be read; for several
@@ -89,7 +105,9 @@ Exit codes: 0 every signature passed, 1 a signature failed, 2 indeterminate
 		Example: `  semnat verify contract-signed.pdf --trust pki/trust-anchors.pem
   semnat verify *.pdf --trust roots/ --json > report.json
   semnat verify contract-signed.pdf --trust pki/trust-anchors.pem --offline
-  semnat verify old.pdf --trust root.pem --at 2024-01-31 --revocation skip`,
+  semnat verify old.pdf --trust root.pem --at 2024-01-31 --revocation skip
+  semnat verify contract-signed.pdf --trust pki/trust-anchors.pem --report-pdf report.pdf --report-lang ro \
+      --p12 seal.p12 --p12-pass-file seal.pass --tsa http://127.0.0.1:8480/tsa`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVerify(cmd.Context(), a, f, args)
@@ -107,6 +125,10 @@ Exit codes: 0 every signature passed, 1 a signature failed, 2 indeterminate
 	fl.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "files verified in parallel")
 	fl.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of each online request")
 	f.password.register(fl)
+	fl.StringVar(&f.reportPDF, "report-pdf", "", "write the report of the (one) PDF as a PDF to this file, sealed when a key is given")
+	fl.StringVar(&f.reportLang, "report-lang", "ro", "language of --report-pdf: ro, ru or en")
+	fl.StringVar(&f.tsaURL, "tsa", "", "RFC 3161 timestamp authority for the report's seal (B-LT)")
+	f.keys.register(fl)
 	return cmd
 }
 
@@ -185,6 +207,12 @@ func runVerify(ctx context.Context, a *app, f *verifyFlags, files []string) erro
 	default:
 		return withCode(exitUsage, fmt.Errorf("--revocation %q: want auto or skip", f.revocation))
 	}
+	if f.reportPDF != "" && len(files) != 1 {
+		return withCode(exitUsage, errors.New("--report-pdf writes the report of one PDF; give one file"))
+	}
+	if err := reportpdf.CheckLang(f.reportLang); err != nil && f.reportPDF != "" {
+		return withCode(exitUsage, fmt.Errorf("--report-lang: %w", err))
+	}
 	at, err := parseAt(f.at)
 	if err != nil {
 		return withCode(exitUsage, err)
@@ -260,6 +288,11 @@ func runVerify(ctx context.Context, a *app, f *verifyFlags, files []string) erro
 	}
 	if len(ioErrs) > 0 {
 		return withCode(exitUsage, errors.New(strings.Join(ioErrs, "; ")))
+	}
+	if f.reportPDF != "" {
+		if err := writeReportPDF(ctx, a, f, files[0], results[0].report); err != nil {
+			return err
+		}
 	}
 	if code != exitOK {
 		var bad []string

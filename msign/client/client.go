@@ -274,7 +274,7 @@ func (req *SignRequest) Validate() error {
 		switch es.DelegatorType {
 		case "", DelegatorNone:
 		case DelegatorPerson, DelegatorOrganization:
-			bad("ExpectedSigner.DelegatorType", "%s is not supported yet: signing on behalf of another person or an organisation is checked with MPower, which this MSign does not reach; send None", es.DelegatorType)
+			// The server checks DelegatorID and asks MPower at signing.
 		default:
 			bad("ExpectedSigner.DelegatorType", "%q: want None, Person or Organization", es.DelegatorType)
 		}
@@ -293,6 +293,9 @@ type VerificationRequest struct {
 	SignedContentType ContentType           `json:"signedContentType"`
 	Language          string                `json:"language,omitempty"` // ro (default), ru, en
 	Contents          []VerificationContent `json:"contents"`
+	// ReportPdf asks, for Pdf content, for the report as a PDF sealed by
+	// the service (in Language), in each result's ReportPdf.
+	ReportPdf bool `json:"reportPdf,omitempty"`
 }
 
 // VerificationContent is one signed content: for Pdf the signed PDF in
@@ -317,6 +320,9 @@ type VerificationResult struct {
 	Certificates    []VerificationCertificate `json:"certificates"`
 	// Report is semnat's full report (for Pdf: as `semnat verify --json`).
 	Report json.RawMessage `json:"report,omitempty"`
+	// ReportPdf is that report as a PDF sealed by the service, when the
+	// request asked for it (Pdf content only).
+	ReportPdf []byte `json:"reportPdf,omitempty"`
 }
 
 // VerificationCertificate is one signature's signer.

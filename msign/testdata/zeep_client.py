@@ -67,9 +67,10 @@ else:
                 {"CorrelationID": "good", "Signature": pdf},
                 {"CorrelationID": "changed", "Signature": pdf.replace(b"Cerere SOAP", b"Cerere SOAX", 1)},
             ]},
-            "Language": "en", "SignedContentType": "Pdf"})
+            "Language": "en", "ReportPdf": True, "SignedContentType": "Pdf"})
         out["verify"] = [{
             "correlationID": x.CorrelationID, "valid": x.SignaturesValid, "message": x.Message,
+            "reportPdf": base64.b64encode(x.ReportPdf or b"").decode(),
             "signers": [{"valid": y.SignatureValid, "subject": y.Subject, "signedAt": y.SignedAt is not None}
                         for y in (x.Certificates.VerificationCertificate if x.Certificates else [])],
         } for x in v.VerificationResult]  # zeep unwraps the one-element VerificationResponse

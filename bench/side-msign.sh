@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# MSign for registered systems (issue 13): `semnat serve --demo` on
+# loopback with SQLite; a system registered with `semnat msign systems add`
+# (API key). bench/loadgen drives, from 32 keep-alive connections,
+# PostSignRequest with one 100 KB PDF (JSON, base64) and then
+# GetSignResponse of a pending request. Targets: PostSignRequest at least
+# 1,000/s, GetSignResponse at least 5,000/s; p50/p99 and the server's peak
+# RSS are reported. The server runs with GOMAXPROCS=2. Every client comes
+# from 127.0.0.1, so SEMNAT_RATE_LIMIT is raised (default here 1000000).
+# Prints TSV rows: name metric ours peer ratio (peer / ours).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=auto
+DUR=${SIDE_MSIGN_DURATION:-5s}
+C=${SIDE_MSIGN_CLIENTS:-32}
+export SEMNAT_RATE_LIMIT=${SEMNAT_RATE_LIMIT:-1000000}
+tmp=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+bin=${SEMNAT_BIN:-bin/semnat}
+[ -x "$bin" ] || go build -o "$bin" ./cmd/semnat
+cp "$bin" "$tmp/semnat"
+go build -o "$tmp/loadgen" ./bench/loadgen
+go build -o "$tmp/mkpdf" ./bench/mkpdf
+
+data=$tmp/data
+GOMAXPROCS=2 "$tmp/semnat" serve --demo --data "$data" --addr 127.0.0.1:0 --log-level warn >"$tmp/serve.out" 2>"$tmp/serve.err" &
+pid=$!
+for _ in $(seq 300); do grep -q '^listening on' "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
+base=$(sed -n 's/^listening on //p' "$tmp/serve.out")
+if [ -z "$base" ]; then
+	echo "side-msign: the server did not start:" >&2
+	cat "$tmp/serve.err" >&2
+	exit 1
+fi
+hwm() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
+"$tmp/semnat" msign systems add bench --api-key-file "$tmp/key" --return-url https://bench.example.md/ --data "$data" >/dev/null 2>&1
+key=$(cat "$tmp/key")
+
+"$tmp/mkpdf" -size 100K -o "$tmp/doc.pdf"
+printf '{"shortContentDescription":"Bench","contentType":"Pdf","contents":[{"correlationID":"1","name":"bench.pdf","content":"%s"}]}' \
+	"$(base64 -w0 "$tmp/doc.pdf")" >"$tmp/post.json"
+echo "side-msign: $base, idle RSS $(hwm) MB; $C clients, $DUR each, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+rows() { # name target rate p50 p99 errs
+	printf '%s\treq/s\t%s\t%s (target)\t%s\n' "$1" "$3" "$2" "$(awk -v a="$3" -v t="$2" 'BEGIN { if (a > 0) printf "%.2f", t / a; else print "-" }')"
+	printf '%s\tp50_ms\t%s\t-\t-\n' "$1" "$4"
+	printf '%s\tp99_ms\t%s\t-\t-\n' "$1" "$5"
+	printf '%s\terrors\t%s\t-\t-\n' "$1" "$6"
+}
+read -r rate p50 p99 errs < <("$tmp/loadgen" -url "$base/api/v1/signature-requests" -req "$tmp/post.json" -method POST -kind sign-request \
+	-header "X-API-Key: $key" -c "$C" -d "$DUR")
+rows msign-PostSignRequest-100KB-c$C 1000 "$rate" "$p50" "$p99" "$errs"
+id=$(curl -sf -H "X-API-Key: $key" -H 'Content-Type: application/json' --data-binary @"$tmp/post.json" "$base/api/v1/signature-requests" |
+	sed -n 's/.*"requestID":"\([0-9a-f]*\)".*/\1/p')
+read -r rate p50 p99 errs < <("$tmp/loadgen" -url "$base/api/v1/signature-requests/$id?language=en" -req "$tmp/post.json" -method GET -kind sign-response \
+	-header "X-API-Key: $key" -c "$C" -d "$DUR")
+rows msign-GetSignResponse-c$C 5000 "$rate" "$p50" "$p99" "$errs"
+rss=$(hwm)
+printf 'msign-systems\tserver_peak_rss_MB\t%s\t-\t-\n' "$rss"
+db=$(du -sm "$data/semnat.db" "$data/semnat.db-wal" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+printf 'msign-systems\tsqlite_db_and_wal_MB\t%s\t-\t-\n' "$db"
