@@ -70,6 +70,8 @@ type Application struct {
 // kept apart: Store.File).
 type Attachment struct {
 	ID          string `json:"id"`
+	Document    int    `json:"document"` // the index of the service's document it answers, -1 for another
+
 	Name        string `json:"name"`
 	ContentType string `json:"contentType"`
 	Size        int64  `json:"size"`
