@@ -12,8 +12,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/internal/textpdf"
+	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/portal/application"
 	"github.com/semnat/semnat/portal/catalog"
 	"github.com/semnat/semnat/store"
@@ -244,4 +244,3 @@ func (s *Service) PaymentConfirmed(ctx context.Context, actor, id, paymentID str
 	}
 	return nil
 }
-

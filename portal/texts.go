@@ -34,7 +34,7 @@ var texts = map[string]map[string]string{
 		"mcabinet": "Electronic, în MCabinet", "pickup": "La ghișeul prestatorului", "courier": "Prin curier, la adresa:",
 		"Address": "Adresa de livrare", "Confirm": "Verificați cererea", "SignSubmit": "Semnează cererea cu MSign",
 		"SignNote": "Veți fi trimis la MSign pentru a semna cererea cu semnătura mobilă sau cu tokenul USB; apoi reveniți aici.",
-		"Status": "Starea cererii", "History": "Istoric", "Number": "Numărul cererii", "Service": "Serviciul",
+		"Status":   "Starea cererii", "History": "Istoric", "Number": "Numărul cererii", "Service": "Serviciul",
 		"Created": "Creată", "Changed": "Modificată", "Download": "Descarcă cererea semnată", "Cancel": "Anulează cererea",
 		"Pay": "Plătește", "PayNote": "Cererea este semnată; achitați taxa pentru a fi examinată.",
 		"Receipt": "Cererea a fost depusă", "ReceiptNote": "Păstrați numărul cererii; starea ei se vede oricând pe această pagină.",

@@ -69,8 +69,8 @@ type Application struct {
 // Attachment is a document attached to an application (its content is
 // kept apart: Store.File).
 type Attachment struct {
-	ID          string `json:"id"`
-	Document    int    `json:"document"` // the index of the service's document it answers, -1 for another
+	ID       string `json:"id"`
+	Document int    `json:"document"` // the index of the service's document it answers, -1 for another
 
 	Name        string `json:"name"`
 	ContentType string `json:"contentType"`

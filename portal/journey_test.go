@@ -1,0 +1,234 @@
+package portal
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/portal/application"
+	"github.com/semnat/semnat/store"
+)
+
+// TestJourneySelfFree: a citizen logs in to the portal through a real
+// MPass with the virtual phone, applies for the free criminal record
+// certificate for themselves (the form prefilled from MPass), attaches a
+// PDF (a PNG named .pdf is refused), chooses the delivery, signs the
+// application on the phone through a real MSign, and comes back to the
+// status page: Submitted, with the signed PDF (signed by their IDNP), its
+// history and its audit entries.
+func TestJourneySelfFree(t *testing.T) {
+	e := newEnv(t, nil)
+	user := mobileid.GeneratedUser(0)
+	b := newBrowser(t)
+	ctx := context.Background()
+
+	// The catalogue is public.
+	resp, page := b.get(e.url + "/")
+	if resp.StatusCode != 200 || !strings.Contains(page, "Certificat de cazier judiciar") || strings.Contains(page, `id="user"`) {
+		t.Fatalf("home: %d\n%s", resp.StatusCode, page)
+	}
+	if _, page = b.get(e.url + "/portal/servicii?q=cazier"); !strings.Contains(page, "/portal/servicii/000101") || strings.Contains(page, "000104") {
+		t.Fatalf("search:\n%s", page)
+	}
+
+	// Step 1: applying needs a login (MPass, phone), then for whom.
+	resp, page = e.login(b, e.url+"/portal/servicii/000101/aplica", user)
+	if resp.StatusCode != 200 || !strings.HasSuffix(resp.Request.URL.Path, "/portal/servicii/000101/aplica") || !strings.Contains(page, `name="on_behalf"`) {
+		t.Fatalf("after login: %d %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	if !strings.Contains(page, "Test User00000") {
+		t.Fatalf("the page does not name the person:\n%s", page)
+	}
+	resp, page = b.post(e.url+"/portal/servicii/000101/aplica", url.Values{"_csrf": {csrfOf(t, page)}, "on_behalf": {"self"}})
+	m := reAppID.FindStringSubmatch(page)
+	if resp.StatusCode != 200 || m == nil || !strings.HasSuffix(resp.Request.URL.Path, "/formular") {
+		t.Fatalf("step 1: %d %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	id := m[1]
+	// Step 2: prefilled from MPass; the check digits and the dates are checked.
+	for _, want := range []string{`value="` + user.IDNP + `"`, `value="User00000"`, `value="Test"`} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("the form is not prefilled (%s):\n%s", want, page)
+		}
+	}
+	form := url.Values{"_csrf": {csrfOf(t, page)}, "idnp": {user.IDNP[:12] + "0"}, "last_name": {"User00000"}, "first_name": {"Test"},
+		"birth_date": {"2999-01-01"}, "purpose": {"angajare"}}
+	if user.IDNP[12] == '0' {
+		form.Set("idnp", user.IDNP[:12]+"1")
+	}
+	resp, page = b.post(e.url+appPath(id, "formular"), form)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "IDNP nevalid") || !strings.Contains(page, "Data nu poate fi în viitor") {
+		t.Fatalf("a bad form: %d\n%s", resp.StatusCode, page)
+	}
+	form.Set("idnp", user.IDNP)
+	form.Set("birth_date", "1990-05-17")
+	form.Set("_csrf", csrfOf(t, page))
+	resp, page = b.post(e.url+appPath(id, "formular"), form)
+	if resp.StatusCode != 200 || !strings.HasSuffix(resp.Request.URL.Path, "/documente") {
+		t.Fatalf("step 2: %d %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	// Step 3: a PDF is taken; a PNG that calls itself a PDF is not.
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+	resp, page = b.upload(e.url+appPath(id, "documente"), csrfOf(t, page), "-1", "scan.pdf", "application/pdf", png)
+	if resp.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(page, "conținutul nu corespunde") {
+		t.Fatalf("a PNG named .pdf: %d\n%s", resp.StatusCode, page)
+	}
+	doc := samplepdf.Document("Adeverinta", []string{"de la locul de munca"}, 0)
+	resp, page = b.upload(e.url+appPath(id, "documente"), csrfOf(t, page), "-1", "adeverință.pdf", "application/pdf", doc)
+	if resp.StatusCode != 200 || !strings.Contains(page, "adeverință.pdf") {
+		t.Fatalf("a PDF: %d\n%s", resp.StatusCode, page)
+	}
+	// Step 4: the delivery (MCabinet only for this service).
+	_, page = b.get(e.url + appPath(id, "livrare"))
+	resp, page = b.post(e.url+appPath(id, "livrare"), url.Values{"_csrf": {csrfOf(t, page)}, "delivery": {"courier"}, "address": {"str. Ștefan cel Mare 1"}})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a delivery the service does not offer: %d", resp.StatusCode)
+	}
+	resp, page = b.post(e.url+appPath(id, "livrare"), url.Values{"_csrf": {csrfOf(t, page)}, "delivery": {"mcabinet"}})
+	if resp.StatusCode != 200 || !strings.HasSuffix(resp.Request.URL.Path, "/confirmare") || !strings.Contains(page, "Electronic, în MCabinet") ||
+		!strings.Contains(page, "Angajare în câmpul muncii") {
+		t.Fatalf("step 4: %d %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+
+	// Step 5: sign through MSign (the browser goes there), on the phone.
+	resp, page = b.post(e.url+appPath(id, "semneaza"), url.Values{"_csrf": {csrfOf(t, page)}})
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Request.URL.String(), e.msignURL+"/") {
+		t.Fatalf("not sent to MSign: %d %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	signPage := resp.Request.URL
+	reqID := strings.TrimPrefix(signPage.Path, "/")
+	if a, err := e.portal.Applications().Get(ctx, id); err != nil || a.SignRequest != reqID || a.State != application.Draft {
+		t.Fatalf("while signing: %+v %v", a, err)
+	}
+	resp, _ = b.post(e.msignURL+"/"+reqID+"/sign", url.Values{"_csrf": {csrfOf(t, page)}, "Instrument": {"mobile"}, "MSISDN": {user.MSISDN}})
+	if resp.StatusCode != 200 {
+		t.Fatalf("MSign's sign: %d", resp.StatusCode)
+	}
+	confirmOnPhone(t, user.MSISDN, mobileid.DefaultPIN2, "")
+	for i := 0; i < 500 && !strings.Contains(page, `id="return-form"`); i++ {
+		_, page = b.get(signPage.String())
+	}
+	resp, page = b.postForm(page, PathSigned)
+	if resp.StatusCode != 200 || !strings.HasSuffix(resp.Request.URL.Path, appPath(id, "")) || !strings.Contains(page, `data-state="submitted"`) ||
+		!strings.Contains(page, `id="receipt"`) {
+		t.Fatalf("back from MSign: %d %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+
+	a, err := e.portal.Applications().Get(ctx, id)
+	if err != nil || a.State != application.Submitted || a.SignedBy != user.IDNP || a.Fields["purpose"] != "angajare" || len(a.Attachments) != 1 {
+		t.Fatalf("stored: %+v %v", a, err)
+	}
+	h, err := e.portal.Applications().History(ctx, id)
+	if err != nil || len(h) != 1 || h[0].From != application.Draft || h[0].To != application.Submitted || h[0].Actor != user.IDNP {
+		t.Fatalf("history: %+v %v", h, err)
+	}
+	var actions []string
+	e.portalStore.WalkAudit(ctx, func(en *store.Entry) error {
+		if en.Subject == id {
+			actions = append(actions, en.Action)
+		}
+		return nil
+	})
+	if !slices.Equal(actions, []string{"portal.create", "portal.submit"}) {
+		t.Fatalf("audit: %v", actions)
+	}
+	// The signed application: the applicant's signature, over the
+	// application with its form and attachment list.
+	resp, signed := b.get(e.url + appPath(id, "cerere.pdf"))
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" || application.Digest([]byte(signed)) != a.SignedSHA {
+		t.Fatalf("signed PDF: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	rep, err := pades.Verify(ctx, bytes.NewReader([]byte(signed)), int64(len(signed)), &pades.VerifyOptions{Roots: shared.pki.RootPool(), Revocation: pades.RevocationSkip})
+	if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].Signer.IDNP != user.IDNP || rep.Signatures[0].Indication != pades.TotalPassed {
+		t.Fatalf("the signature: %v %+v", err, rep)
+	}
+	// My applications list it; another person sees nothing of it.
+	if _, page = b.get(e.url + "/portal/cereri"); !strings.Contains(page, id) || !strings.Contains(page, "Depusă") {
+		t.Fatalf("my applications:\n%s", page)
+	}
+	other := newBrowser(t)
+	e.login(other, e.url+"/portal/cereri", mobileid.GeneratedUser(1))
+	if resp, _ := other.get(e.url + appPath(id, "")); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("another person's application: %d", resp.StatusCode)
+	}
+	if resp, _ := other.get(e.url + appPath(id, "cerere.pdf")); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("another person's PDF: %d", resp.StatusCode)
+	}
+	// Coming back from MSign again changes nothing.
+	if resp, _ := b.post(e.url+PathSigned, url.Values{"RequestID": {reqID}, "RelayState": {id}}); resp.StatusCode != 200 {
+		t.Fatalf("back twice: %d", resp.StatusCode)
+	}
+	if h, _ := e.portal.Applications().History(ctx, id); len(h) != 1 {
+		t.Fatalf("history after coming back twice: %d", len(h))
+	}
+}
+
+// TestActingForOthers: acting for a company or a person needs a valid
+// MPower power of the service's type (the company's administrator, as
+// MPass says, needs none); without one it is refused and no application
+// is made. A paid service cannot be applied for without a payment
+// provider.
+func TestActingForOthers(t *testing.T) {
+	e := newEnv(t, nil)
+	user := mobileid.GeneratedUser(2)
+	b := newBrowser(t)
+	ctx := context.Background()
+	_, page := e.login(b, e.url+"/portal/servicii/000105/aplica", user)
+	for _, tc := range []struct {
+		ob, idn, name string
+		status        int
+		says          string
+	}{
+		{"company", "1003600096694", "STISC", http.StatusForbidden, "Nu aveți o procură valabilă"},
+		{"person", "2006022048426", "Ion Popescu", http.StatusForbidden, "Nu aveți o procură valabilă"},
+		{"company", "1003600096695", "", http.StatusBadRequest, "IDNO-ul companiei nu este valid"},
+		{"person", user.IDNP, "Eu", http.StatusBadRequest, "Pentru mine"},
+	} {
+		resp, p := b.post(e.url+"/portal/servicii/000105/aplica", url.Values{"_csrf": {csrfOf(t, page)}, "on_behalf": {tc.ob},
+			"beneficiary": {tc.idn}, "beneficiary_name": {tc.name}})
+		if resp.StatusCode != tc.status || !strings.Contains(p, tc.says) {
+			t.Errorf("%s %s: %d\n%s", tc.ob, tc.idn, resp.StatusCode, p)
+		}
+		page = p
+	}
+	if list, err := e.portal.Applications().ByApplicant(ctx, user.IDNP, 10); err != nil || len(list) != 0 {
+		t.Fatalf("refusals made applications: %v %v", list, err)
+	}
+	// MPower was asked (its audit log has the checks).
+	asked := 0
+	e.mpowerStore.WalkAudit(ctx, func(en *store.Entry) error {
+		if en.Subject == "AT-0000004" && en.Details["to"] == user.IDNP {
+			asked++
+		}
+		return nil
+	})
+	if asked != 2 {
+		t.Fatalf("MPower was asked %d times, want 2", asked)
+	}
+	// The criminal record is for oneself only.
+	_, page = b.get(e.url + "/portal/servicii/000101/aplica")
+	if resp, _ := b.post(e.url+"/portal/servicii/000101/aplica", url.Values{"_csrf": {csrfOf(t, page)}, "on_behalf": {"company"},
+		"beneficiary": {"1003600096694"}}); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a service for oneself only, for a company: %d", resp.StatusCode)
+	}
+	// A paid service: not without payments.
+	_, page = b.get(e.url + "/portal/servicii/000104")
+	if !strings.Contains(page, `id="paid-unavailable"`) || strings.Contains(page, `id="apply"`) {
+		t.Fatalf("a paid service's card:\n%s", page)
+	}
+	_, page = b.get(e.url + "/portal/servicii/000104/aplica")
+	if resp, _ := b.post(e.url+"/portal/servicii/000104/aplica", url.Values{"_csrf": {csrfOf(t, page)}, "on_behalf": {"self"}}); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("a paid service without payments: %d", resp.StatusCode)
+	}
+	// A form post without the form token is refused.
+	if resp, _ := b.post(e.url+"/portal/servicii/000105/aplica", url.Values{"on_behalf": {"self"}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("no form token: %d", resp.StatusCode)
+	}
+}
