@@ -41,8 +41,15 @@ func sniff(data []byte, claimedName, claimedType string) (string, error) {
 	var kind string
 	switch {
 	case bytes.HasPrefix(data, []byte("%PDF-")):
-		if _, err := pdf.Open(bytes.NewReader(data), int64(len(data)), nil); err != nil {
+		r, err := pdf.Open(bytes.NewReader(data), int64(len(data)), nil)
+		if err != nil {
 			return "", fmt.Errorf("%w: it starts as a PDF but does not open: %v", ErrFileType, err)
+		}
+		if n, err := r.NumPages(); err != nil || n < 1 {
+			return "", fmt.Errorf("%w: a PDF whose pages cannot be read (%d pages, %v)", ErrFileType, n, err)
+		}
+		if !bytes.Contains(data[max(0, len(data)-1024):], []byte("%%EOF")) {
+			return "", fmt.Errorf("%w: the PDF is cut short (no %%%%EOF at its end)", ErrFileType)
 		}
 		kind = "application/pdf"
 	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
