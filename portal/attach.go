@@ -89,7 +89,7 @@ func docSlots(a *application.Application, svc *catalog.Service, lang string, w m
 	for i, d := range svc.Documents {
 		out = append(out, docSlot{Index: i, Label: d.In(lang)})
 	}
-	out = append(out, docSlot{Index: -1, Label: w["DocFor"] + " (altul)"})
+	out = append(out, docSlot{Index: -1, Label: w["OtherDocument"]})
 	for _, at := range a.Attachments {
 		for i := range out {
 			if out[i].Index == at.Document {

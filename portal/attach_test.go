@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"regexp"
 	"testing"
 
 	"github.com/semnat/semnat/internal/samplepdf"
@@ -94,3 +95,35 @@ func FuzzSniff(f *testing.F) {
 		}
 	})
 }
+
+// TestTexts: every page text has its Russian and English words, and the
+// pages use no word the table lacks.
+func TestTexts(t *testing.T) {
+	for k := range texts["ro"] {
+		for _, l := range []string{"ru", "en"} {
+			if texts[l][k] == "" {
+				t.Errorf("%s: no %s text", k, l)
+			}
+		}
+	}
+	for _, l := range []string{"ru", "en"} {
+		for k := range texts[l] {
+			if _, ok := texts["ro"][k]; !ok {
+				t.Errorf("%s: a %s text without a Romanian one", k, l)
+			}
+		}
+	}
+	for _, name := range append(pageNames, "layout") {
+		b, err := webFS.ReadFile("web/" + name + ".html")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range reTextKey.FindAllSubmatch(b, -1) {
+			if _, ok := texts["ro"][string(m[1])]; !ok {
+				t.Errorf("%s.html uses .T.%s, which has no text", name, m[1])
+			}
+		}
+	}
+}
+
+var reTextKey = regexp.MustCompile(`\.T\.([A-Za-z0-9]+)`)

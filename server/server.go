@@ -1,12 +1,14 @@
 // Package server composes semnat's HTTP services into one server, as Caddy
 // composes its modules: MSign (msign), MPass (mpass), MPower (mpower), the PKI services (pkiserve: TSA,
-// OCSP, CRLs, CA certificates) and the mobile-signature simulator
+// OCSP, CRLs, CA certificates), the public-services portal (portal) and
+// the mobile-signature simulator
 // (mobileid), each mounting its own routes on one service.Host. It holds
 // no service logic: `semnat msign serve` composes MSign alone, `semnat
 // mpower serve` MPower alone, `semnat serve --demo` everything.
 package server
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -17,6 +19,7 @@ import (
 	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/mpower"
 	"github.com/semnat/semnat/msign"
+	"github.com/semnat/semnat/portal"
 	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
 )
@@ -34,6 +37,11 @@ type Config struct {
 	// MPower is the registry of powers of representation and its check
 	// API (its Store and Log default to the ones above).
 	MPower *mpower.Config
+	// Portal is the public-services portal, mounted as the home page
+	// (MSign's home page then moves to /msign unless its HomePath says
+	// otherwise). Its Store and Log default to the ones above; without
+	// IdPMetadata it logs people in with the MPass composed here.
+	Portal *portal.Config
 	// PKIServices and MobileSim, when set, are mounted: /ocsp, /crl/, /ca/,
 	// /tsa and /mid-api/, /rest/service, /sim/.
 	PKIServices http.Handler
@@ -49,6 +57,7 @@ type Server struct {
 	MSign  *msign.Service  // nil when not mounted
 	MPass  *mpass.Service  // nil when not mounted
 	MPower *mpower.Service // nil when not mounted
+	Portal *portal.Service // nil when not mounted
 }
 
 // New builds the server and its services.
@@ -59,6 +68,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{Host: service.NewHost(service.HostOptions{Ready: cfg.Store, Log: cfg.Log, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS})}
 	if cfg.MSign != nil {
 		mc := *cfg.MSign
+		if cfg.Portal != nil && mc.HomePath == "" {
+			mc.HomePath = "/msign"
+		}
 		if mc.Store == nil {
 			mc.Store = cfg.Store
 		}
@@ -101,6 +113,28 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.MPower = m
 		s.Mount(m)
+	}
+	if cfg.Portal != nil {
+		pc := *cfg.Portal
+		if pc.Store == nil {
+			pc.Store = cfg.Store
+		}
+		if pc.Log == nil {
+			pc.Log = cfg.Log
+		}
+		if len(pc.IdPMetadata) == 0 && s.MPass != nil {
+			md, err := s.MPass.Metadata()
+			if err != nil {
+				return nil, err
+			}
+			pc.IdPMetadata = md
+		}
+		p, err := portal.New(context.Background(), pc)
+		if err != nil {
+			return nil, err
+		}
+		s.Portal = p
+		s.Mount(p)
 	}
 	if h := cfg.PKIServices; h != nil {
 		s.Mount(service.Handler("pki", h, nil, "/ocsp", "/ocsp/*", "/crl/*", "/ca/*", "/tsa"))

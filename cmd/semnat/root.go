@@ -161,6 +161,7 @@ Exit codes (every command):
 		newMSignCmd(a),
 		newMPassCmd(a),
 		newMPowerCmd(a),
+		newPortalCmd(a),
 		newAgentCmd(a),
 		newAuditCmd(a),
 	)

@@ -362,7 +362,11 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	}
 	mp.Verify = pades.VerifyOptions{Roots: p.RootPool(), Online: true, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
 	mp.Seal, mp.SealChain = seal.Key, append([]*x509.Certificate{seal.Cert}, seal.Chain...)
-	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mpassCfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp}
+	pc, err := demoPortal(ctx, st, data, base, f.catalog)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mpassCfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp, Portal: pc}
 	if err := f.hostConfig(&sc); err != nil {
 		return err
 	}
@@ -377,12 +381,16 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err := seedMPower(ctx, st, srv.MPower.Registry(), key); err != nil {
 		return withCode(exitFailed, fmt.Errorf("seeding MPower: %w", err))
 	}
+	if err := registerPortal(ctx, srv, pc.Catalog); err != nil {
+		return withCode(exitFailed, err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = svc.Run(ctx) }()
 	fmt.Fprintf(a.stderr, "%s\n", strings.Join([]string{
 		"semnat demo services:",
-		"  web pages:     " + base + "/sign   " + base + "/verify",
+		"  portal:        " + base + "/   (public services: catalogue and applications; log in with a virtual phone)",
+		"  web pages:     " + base + "/sign   " + base + "/verify   " + base + "/msign",
 		"  sign API:      POST " + base + "/api/v1/sign-requests   (token signing needs `semnat agent` on " + wire.DefaultAddr + ")",
 		"  verify:        POST " + base + "/api/v1/verifications",
 		"  seal:          POST " + base + "/api/v1/seal   (X-API-Key from " + keyPath + ")",
