@@ -8,12 +8,18 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/store"
 )
 
 func openStore(t *testing.T) (*Store, *store.Store) {
 	t.Helper()
-	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "semnat.db"), store.Options{})
+	return openStoreOn(t, filepath.Join(t.TempDir(), "semnat.db"))
+}
+
+func openStoreOn(t *testing.T, dsn string) (*Store, *store.Store) {
+	t.Helper()
+	st, err := store.Open(dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +193,18 @@ func TestCancelReasons(t *testing.T) {
 // no history, no audit, no file); of two racing changes from one state
 // only one happens.
 func TestTransitionAtomic(t *testing.T) {
-	s, st := openStore(t)
+	testTransitionAtomic(t, openStore)
+}
+
+// TestTransitionAtomicPostgres: the same on PostgreSQL (the row lock of
+// QueryRowForUpdate serialises the racing changes).
+func TestTransitionAtomicPostgres(t *testing.T) {
+	dsn := testtool.PostgresSchema(t)
+	testTransitionAtomic(t, func(t *testing.T) (*Store, *store.Store) { return openStoreOn(t, dsn) })
+}
+
+func testTransitionAtomic(t *testing.T, open func(*testing.T) (*Store, *store.Store)) {
+	s, st := open(t)
 	ctx := context.Background()
 	a := draft(t, s, 0)
 	before, _ := st.AuditEntries(ctx, 0, 1000)
