@@ -46,6 +46,9 @@ var shared struct {
 
 const phones = 4
 
+// mpowerBack is MPower's return URL at MSign (never visited by the tests).
+const mpowerBack = "http://127.0.0.1:9/mpower/back/"
+
 func fixtures(t testing.TB) {
 	t.Helper()
 	shared.once.Do(func() {
@@ -89,6 +92,7 @@ type env struct {
 	mpassURL, msignURL, mpowerURL string
 	url                           string // the portal's
 	portal                        *Service
+	mpower                        *mpowerclient.Client
 	mpowerReg                     *mpower.Registry
 	mpowerStore, portalStore      *store.Store
 }
@@ -160,9 +164,19 @@ func newEnv(t testing.TB, mut func(*Config)) *env {
 	}
 	serve(t, sst, hs, ms)
 
-	// MPower, with the portal as a system that sees every type.
+	// MPower, a system of MSign (its acts are signed there), with the
+	// portal as a system of its own.
+	const mpowerMSignKey = "mpower-msign-key-0123456789"
+	if err := msign.AddSystem(ctx, sst, "test", msign.NewSystem{Name: "mpower", APIKey: []byte(mpowerMSignKey), ReturnURLs: []string{mpowerBack}}); err != nil {
+		t.Fatal(err)
+	}
+	mpowerMSign, err := msignclient.New(e.msignURL, msignclient.Options{APIKey: mpowerMSignKey})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.mpowerStore = openStore(t, "mpower")
-	pw, err := mpower.New(mpower.Config{Store: e.mpowerStore, Verify: pades.VerifyOptions{Roots: shared.pki.RootPool(), Revocation: pades.RevocationSkip}})
+	pw, err := mpower.New(mpower.Config{Store: e.mpowerStore, MSign: mpowerMSign,
+		Verify: pades.VerifyOptions{Roots: shared.pki.RootPool(), Revocation: pades.RevocationSkip}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +224,7 @@ func newEnv(t testing.TB, mut func(*Config)) *env {
 	if mut != nil {
 		mut(&cfg)
 	}
+	e.mpower = mpc
 	e.portal, err = New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -365,4 +380,38 @@ func (e *env) login(b *browser, u string, user mobileid.User) (*http.Response, s
 		e.t.Fatalf("no SAML response after the phone:\n%s", page)
 	}
 	return b.postForm(page, PathACS)
+}
+
+// grant makes a Valid power of typeCode from grantor to representative in
+// MPower, as people do: MPower's act goes to MSign and the grantor signs it
+// on their phone. It returns the authorization code.
+func (e *env) grant(typeCode string, grantor, representative mobileid.User) string {
+	e.t.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	start, err := e.mpower.Grant(ctx, mpowerclient.GrantRequest{AuthorizationTypeCode: typeCode, AuthorizingIdn: grantor.IDNP,
+		AuthorizedIdn: representative.IDNP, FromDate: now.Add(-time.Minute), ToDate: now.AddDate(0, 3, 0)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b := newBrowser(e.t)
+	q := url.Values{msignclient.ParamReturnURL: {mpowerBack}, msignclient.ParamRelayState: {start.AuthorizationCode}}
+	_, page := b.get(start.RedirectURL + "?" + q.Encode())
+	if resp, _ := b.post(e.msignURL+"/"+start.RequestID+"/sign", url.Values{"_csrf": {csrfOf(e.t, page)}, "Instrument": {"mobile"},
+		"MSISDN": {grantor.MSISDN}}); resp.StatusCode != 200 {
+		e.t.Fatalf("MSign's sign: %d", resp.StatusCode)
+	}
+	confirmOnPhone(e.t, grantor.MSISDN, mobileid.DefaultPIN2, "")
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		d, err := e.mpower.CompleteAct(ctx, start.RequestID)
+		if err != nil && strings.Contains(err.Error(), "pending") {
+			continue
+		}
+		if err != nil || !d.IsValid {
+			e.t.Fatalf("the grant: %+v %v", d, err)
+		}
+		return start.AuthorizationCode
+	}
+	e.t.Fatal("the grant stays pending")
+	return ""
 }

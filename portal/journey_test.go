@@ -5,11 +5,16 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/portal/application"
@@ -80,6 +85,11 @@ func TestJourneySelfFree(t *testing.T) {
 	if resp.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(page, "conținutul nu corespunde") {
 		t.Fatalf("a PNG named .pdf: %d\n%s", resp.StatusCode, page)
 	}
+	big := samplepdf.Document("Mare", nil, 1<<20+10)
+	resp, page = b.upload(e.url+appPath(id, "documente"), csrfOf(t, page), "-1", "mare.pdf", "application/pdf", big)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(page, "depășește limita") {
+		t.Fatalf("a file over the limit: %d\n%s", resp.StatusCode, page)
+	}
 	doc := samplepdf.Document("Adeverinta", []string{"de la locul de munca"}, 0)
 	resp, page = b.upload(e.url+appPath(id, "documente"), csrfOf(t, page), "-1", "adeverință.pdf", "application/pdf", doc)
 	if resp.StatusCode != 200 || !strings.Contains(page, "adeverință.pdf") {
@@ -148,6 +158,20 @@ func TestJourneySelfFree(t *testing.T) {
 	rep, err := pades.Verify(ctx, bytes.NewReader([]byte(signed)), int64(len(signed)), &pades.VerifyOptions{Roots: shared.pki.RootPool(), Revocation: pades.RevocationSkip})
 	if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].Signer.IDNP != user.IDNP || rep.Signatures[0].Indication != pades.TotalPassed {
 		t.Fatalf("the signature: %v %+v", err, rep)
+	}
+	// Rendered from the form (the select's label, not its value) and the
+	// list of attachments with their SHA-256 (poppler reads it back).
+	path := filepath.Join(t.TempDir(), "signed.pdf")
+	os.WriteFile(path, []byte(signed), 0o600)
+	text, err := exec.Command(testtool.Require(t, "pdftotext"), path, "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CERERE " + id, "Certificat de cazier judiciar", "Angajare în câmpul muncii", "1990-05-17", user.IDNP,
+		"adeverință.pdf", a.Attachments[0].SHA256, "Electronic, în MCabinet", "Gratuit"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("the application PDF lacks %q:\n%s", want, text)
+		}
 	}
 	// My applications list it; another person sees nothing of it.
 	if _, page = b.get(e.url + "/portal/cereri"); !strings.Contains(page, id) || !strings.Contains(page, "Depusă") {
@@ -230,5 +254,59 @@ func TestActingForOthers(t *testing.T) {
 	// A form post without the form token is refused.
 	if resp, _ := b.post(e.url+"/portal/servicii/000105/aplica", url.Values{"on_behalf": {"self"}}); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("no form token: %d", resp.StatusCode)
+	}
+}
+
+// TestActingWithPower: with a valid MPower power of the service's type
+// (granted by the beneficiary, signed on their phone through MSign), a
+// person applies on the beneficiary's behalf: the draft records the power;
+// once the power is revoked, signing is refused (the power is checked
+// again at the moment of use).
+func TestActingWithPower(t *testing.T) {
+	e := newEnv(t, nil)
+	grantor, rep := mobileid.GeneratedUser(3), mobileid.GeneratedUser(2)
+	code := e.grant("AT-0000004", grantor, rep)
+	b := newBrowser(t)
+	ctx := context.Background()
+	_, page := e.login(b, e.url+"/portal/servicii/000105/aplica", rep)
+	resp, page := b.post(e.url+"/portal/servicii/000105/aplica", url.Values{"_csrf": {csrfOf(t, page)}, "on_behalf": {"person"},
+		"beneficiary": {grantor.IDNP}, "beneficiary_name": {"Test User00003"}})
+	m := reAppID.FindStringSubmatch(page)
+	if resp.StatusCode != 200 || m == nil {
+		t.Fatalf("with a power: %d\n%s", resp.StatusCode, page)
+	}
+	a, err := e.portal.Applications().Get(ctx, m[1])
+	if err != nil || a.Basis != BasisPower+code || a.Beneficiary != grantor.IDNP || a.Applicant != rep.IDNP || a.OnBehalf != application.Person {
+		t.Fatalf("the draft: %+v %v", a, err)
+	}
+	// Revoked (the grantor signs the revocation), the power no longer
+	// lets the application be signed.
+	start, err := e.mpower.StartAct(ctx, code, "revoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb := newBrowser(t)
+	q := url.Values{"ReturnUrl": {mpowerBack}, "RelayState": {code}}
+	_, mp := gb.get(start.RedirectURL + "?" + q.Encode())
+	gb.post(e.msignURL+"/"+start.RequestID+"/sign", url.Values{"_csrf": {csrfOf(t, mp)}, "Instrument": {"mobile"}, "MSISDN": {grantor.MSISDN}})
+	confirmOnPhone(t, grantor.MSISDN, mobileid.DefaultPIN2, "")
+	for i := 0; i < 600; i++ {
+		if d, err := e.mpower.CompleteAct(ctx, start.RequestID); err == nil && !d.IsValid {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, page = b.get(e.url + appPath(a.ID, "formular"))
+	resp, page = b.post(e.url+appPath(a.ID, "formular"), url.Values{"_csrf": {csrfOf(t, page)}, "taxpayer": {grantor.IDNP}, "for_whom": {"Banca"}})
+	if resp.StatusCode != 200 {
+		t.Fatalf("the form: %d\n%s", resp.StatusCode, page)
+	}
+	_, page = b.get(e.url + appPath(a.ID, "confirmare"))
+	resp, page = b.post(e.url+appPath(a.ID, "semneaza"), url.Values{"_csrf": {csrfOf(t, page)}})
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "Nu aveți o procură valabilă") {
+		t.Fatalf("signing after the revocation: %d %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	if a, _ := e.portal.Applications().Get(ctx, a.ID); a.State != application.Draft || a.SignRequest != "" {
+		t.Fatalf("after the refusal: %+v", a)
 	}
 }
