@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/semnat/semnat/internal/samplepdf"
+	"github.com/semnat/semnat/portal/catalog"
 )
 
 func images(t testing.TB) (pngData, jpegData []byte) {
@@ -96,22 +97,16 @@ func FuzzSniff(f *testing.F) {
 	})
 }
 
-// TestTexts: every page text has its Russian and English words, and the
-// pages use no word the table lacks.
+// TestTexts: the catalogue of words loads (i18n refuses a language that
+// lacks a word), and the pages use no word it lacks.
 func TestTexts(t *testing.T) {
-	for k := range texts["ro"] {
-		for _, l := range []string{"ru", "en"} {
-			if texts[l][k] == "" {
-				t.Errorf("%s: no %s text", k, l)
-			}
+	for _, lang := range []string{"ro", "ru", "en"} {
+		if len(words[lang]) < 100 || words[lang]["Portal"] == "" {
+			t.Fatalf("%s: %d words", lang, len(words[lang]))
 		}
 	}
-	for _, l := range []string{"ru", "en"} {
-		for k := range texts[l] {
-			if _, ok := texts["ro"][k]; !ok {
-				t.Errorf("%s: a %s text without a Romanian one", k, l)
-			}
-		}
+	if words["ru"]["Portal"] == words["ro"]["Portal"] {
+		t.Fatal("the Russian words are the Romanian ones")
 	}
 	for _, name := range append(pageNames, "layout") {
 		b, err := webFS.ReadFile("web/" + name + ".html")
@@ -119,11 +114,14 @@ func TestTexts(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range reTextKey.FindAllSubmatch(b, -1) {
-			if _, ok := texts["ro"][string(m[1])]; !ok {
-				t.Errorf("%s.html uses .T.%s, which has no text", name, m[1])
+			if _, ok := words["ro"][string(m[1])]; !ok {
+				t.Errorf("%s.html uses %s, which has no text", name, m[0])
 			}
 		}
 	}
+	if got := problemText("en", catalog.FieldError{Field: "x", Code: catalog.ProblemTooLong, Param: "7"}); got != "At most 7 characters." {
+		t.Errorf("a problem with its bound: %q", got)
+	}
 }
 
-var reTextKey = regexp.MustCompile(`\.T\.([A-Za-z0-9]+)`)
+var reTextKey = regexp.MustCompile(`T "portal\.([A-Za-z0-9-]+)"`)

@@ -310,3 +310,29 @@ func TestActingWithPower(t *testing.T) {
 		t.Fatalf("after the refusal: %+v", a)
 	}
 }
+
+// TestPagesLanguages: the public pages in each language, with no message
+// id left on them (a word not found) and the language switcher.
+func TestPagesLanguages(t *testing.T) {
+	e := newEnv(t, nil)
+	b := newBrowser(t)
+	for lang, want := range map[string]string{"ro": "Portalul serviciilor publice", "ru": "Портал государственных услуг", "en": "Public services portal"} {
+		for _, p := range []string{"/", "/portal/servicii/000104", "/portal/servicii?q=xyz", "/portal/servicii/000101"} {
+			resp, page := b.get(e.url + p + map[bool]string{true: "&", false: "?"}[strings.Contains(p, "?")] + "lang=" + lang)
+			if resp.StatusCode != 200 || !strings.Contains(page, want) || !strings.Contains(page, `<html lang="`+lang+`">`) ||
+				!strings.Contains(page, `class="langs"`) {
+				t.Fatalf("%s %s: %d\n%s", lang, p, resp.StatusCode, page)
+			}
+			for _, id := range messages.IDs() {
+				if strings.Contains(page, id) {
+					t.Errorf("%s %s shows the id %s", lang, p, id)
+				}
+			}
+		}
+	}
+	// The language chosen is remembered.
+	b.get(e.url + "/?lang=ru")
+	if _, page := b.get(e.url + "/"); !strings.Contains(page, `<html lang="ru">`) {
+		t.Fatalf("the chosen language is forgotten:\n%.300s", page)
+	}
+}

@@ -9,13 +9,13 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/crewjam/saml/samlsp"
 	"github.com/labstack/echo/v4"
 
+	"github.com/semnat/semnat/i18n"
 	"github.com/semnat/semnat/portal/application"
 	"github.com/semnat/semnat/portal/catalog"
 )
@@ -24,32 +24,31 @@ import (
 var webFS embed.FS
 
 type web struct {
-	pages  map[string]*template.Template
+	pages  *i18n.Templates
 	static http.Handler
 }
 
 var pageNames = []string{"home", "service", "behalf", "form", "attach", "delivery", "confirm", "app", "apps", "error"}
 
 func newWeb() (*web, error) {
-	w := &web{pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
 		"in":     func(t catalog.Text, lang string) string { return t.In(lang) },
 		"div100": func(n int64) int64 { return n / 100 },
 		"mod100": func(n int64) int64 { return n % 100 },
 	}
+	files := map[string][]string{}
 	for _, n := range pageNames {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/layout.html", "web/"+n+".html")
-		if err != nil {
-			return nil, fmt.Errorf("portal: page %s: %w", n, err)
-		}
-		w.pages[n] = t
+		files[n] = []string{"web/layout.html", "web/" + n + ".html"}
+	}
+	pages, err := messages.Templates(webFS, funcs, files)
+	if err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
 	}
 	static, err := fs.Sub(webFS, "web/static")
 	if err != nil {
 		return nil, err
 	}
-	w.static = http.StripPrefix(pathStatic, http.FileServerFS(static))
-	return w, nil
+	return &web{pages: pages, static: http.StripPrefix(pathStatic, http.FileServerFS(static))}, nil
 }
 
 // user is who is logged in, as MPass said.
@@ -113,7 +112,8 @@ func (s *Service) currentUser(r *http.Request) *user {
 // page is what every page template gets.
 type page struct {
 	Lang, Title, CSRF, Path string
-	T                       map[string]string
+	T                       map[string]string // the words in Lang, for what the handlers word
+	Langs                   []i18n.LangLink
 	User                    *user
 	Error                   string
 	Step                    int // the wizard's step, 1-5 (0: not in the wizard)
@@ -158,34 +158,26 @@ type docSlot struct {
 	Files []application.Attachment
 }
 
-// langOf is the page language: ?lang=, else the portal_lang cookie, else
-// ro; a ?lang= is remembered in the cookie.
+// langOf is the page language: ?lang=, the cookie, Accept-Language or
+// ro (i18n.Choose; a ?lang= is remembered).
 func langOf(c echo.Context) string {
-	if l := c.QueryParam("lang"); slices.Contains(catalog.Langs, l) {
-		c.SetCookie(&http.Cookie{Name: "portal_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-		return l
-	}
-	if ck, err := c.Cookie("portal_lang"); err == nil && slices.Contains(catalog.Langs, ck.Value) {
-		return ck.Value
-	}
-	return "ro"
+	return i18n.Choose(c.Response(), c.Request())
 }
 
 // newPage starts a page's data.
 func (s *Service) newPage(c echo.Context, title string) *page {
 	lang := langOf(c)
 	tok, _ := c.Get(csrfKey).(string)
-	return &page{Lang: lang, T: wording(lang), User: s.currentUser(c.Request()), CSRF: tok, Title: title, Path: c.Request().URL.Path}
+	return &page{Lang: lang, T: wording(lang), Langs: i18n.Links(c.Request(), lang), User: s.currentUser(c.Request()), CSRF: tok, Title: title, Path: c.Request().URL.Path}
 }
 
 func (s *Service) render(c echo.Context, status int, name string, p *page) error {
 	var b bytes.Buffer
-	if err := s.web.pages[name].Execute(&b, p); err != nil {
+	if err := s.web.pages.Execute(&b, p.Lang, name, p); err != nil {
 		return fmt.Errorf("portal: page %s: %w", name, err)
 	}
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Language", p.Lang)
 	return c.HTMLBlob(status, b.Bytes())
 }
 

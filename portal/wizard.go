@@ -213,7 +213,7 @@ func (s *Service) draftOf(c echo.Context) (*application.Application, *catalog.Se
 }
 
 // formFields is svc's form as the page shows it, with values and problems.
-func formFields(svc *catalog.Service, lang string, w map[string]string, values map[string]string, errs []catalog.FieldError) []formField {
+func formFields(svc *catalog.Service, lang string, values map[string]string, errs []catalog.FieldError) []formField {
 	var out []formField
 	for _, f := range svc.Fields {
 		ff := formField{Name: f.Name, Label: f.Label.In(lang), Help: f.Help.In(lang), Value: values[f.Name], Required: f.Required, Input: "text"}
@@ -238,7 +238,7 @@ func formFields(svc *catalog.Service, lang string, w map[string]string, values m
 		}
 		for _, e := range errs {
 			if e.Field == f.Name {
-				ff.Error = problemText(w, e)
+				ff.Error = problemText(lang, e)
 				break
 			}
 		}
@@ -258,7 +258,7 @@ func (s *Service) formPage(c echo.Context) error {
 func (s *Service) renderForm(c echo.Context, status int, a *application.Application, svc *catalog.Service, values map[string]string, errs []catalog.FieldError) error {
 	p := s.newPage(c, "")
 	p.App, p.Service, p.Title, p.Step = a, svc, svc.Title.In(p.Lang), 2
-	p.Fields = formFields(svc, p.Lang, p.T, values, errs)
+	p.Fields = formFields(svc, p.Lang, values, errs)
 	if len(errs) > 0 {
 		p.Error = p.T["FormErrors"]
 	}
