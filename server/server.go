@@ -1,5 +1,5 @@
 // Package server composes semnat's HTTP services into one server, as Caddy
-// composes its modules: MSign (msign), MPass (mpass), MPower (mpower), the PKI services (pkiserve: TSA,
+// composes its modules: MSign (msign), MPass (mpass), MPower (mpower), MPay (mpay), the PKI services (pkiserve: TSA,
 // OCSP, CRLs, CA certificates), the public-services portal (portal) and
 // the mobile-signature simulator
 // (mobileid), each mounting its own routes on one service.Host. It holds
@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpower"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/portal"
@@ -42,6 +43,9 @@ type Config struct {
 	// otherwise). Its Store and Log default to the ones above; without
 	// IdPMetadata it logs people in with the MPass composed here.
 	Portal *portal.Config
+	// MPay is the payment gateway (its Store and Log default to the
+	// ones above).
+	MPay *mpay.Config
 	// PKIServices and MobileSim, when set, are mounted: /ocsp, /crl/, /ca/,
 	// /tsa and /mid-api/, /rest/service, /sim/.
 	PKIServices http.Handler
@@ -58,6 +62,7 @@ type Server struct {
 	MPass  *mpass.Service  // nil when not mounted
 	MPower *mpower.Service // nil when not mounted
 	Portal *portal.Service // nil when not mounted
+	MPay   *mpay.Service   // nil when not mounted
 }
 
 // New builds the server and its services.
@@ -135,6 +140,21 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.Portal = p
 		s.Mount(p)
+	}
+	if cfg.MPay != nil {
+		mc := *cfg.MPay
+		if mc.Store == nil {
+			mc.Store = cfg.Store
+		}
+		if mc.Log == nil {
+			mc.Log = cfg.Log
+		}
+		m, err := mpay.New(mc)
+		if err != nil {
+			return nil, err
+		}
+		s.MPay = m
+		s.Mount(m)
 	}
 	if h := cfg.PKIServices; h != nil {
 		s.Mount(service.Handler("pki", h, nil, "/ocsp", "/ocsp/*", "/crl/*", "/ca/*", "/tsa"))

@@ -83,6 +83,11 @@ func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(ctx, t.s.d.rebind(q), args...)
 }
 
+// Query runs a query in the transaction.
+func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.s.d.rebind(q), args...)
+}
+
 // QueryRowForUpdate runs a SELECT of one row and locks it until the
 // transaction ends (PostgreSQL: FOR UPDATE; SQLite's write transactions
 // are serialised already), so that a read-modify-write of a row by two
@@ -120,3 +125,13 @@ func (s *Store) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 // IsUniqueViolation tells an error of a broken UNIQUE or PRIMARY KEY
 // constraint, in either database.
 func IsUniqueViolation(err error) bool { return isUniqueViolation(err) }
+
+// DB is the database handle, for a library that brings its own queries on
+// the store's database (package jobs: river's tables and drivers). Its
+// placeholders are the database's own (? for SQLite, $1 for PostgreSQL).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// SQLTx is the transaction's database/sql handle, for a library that writes
+// in the same transaction (package jobs enqueues a job that commits with
+// the state change, or not at all).
+func (t *Tx) SQLTx() *sql.Tx { return t.tx }

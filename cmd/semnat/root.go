@@ -162,6 +162,7 @@ Exit codes (every command):
 		newMPassCmd(a),
 		newMPowerCmd(a),
 		newPortalCmd(a),
+		newMPayCmd(a),
 		newAgentCmd(a),
 		newAuditCmd(a),
 	)

@@ -94,6 +94,7 @@ func TestServeDemo(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	demoPay(t, base)
 	// The demo key is an MPower system too; a grant goes to the demo's
 	// MSign as MPower's sign request and leaves a Draft until signed.
 	mpc, _ := mpowerclient.New(base, mpowerclient.Options{APIKey: strings.TrimSpace(string(key))})

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/semnat/semnat/mpay"
+	"github.com/semnat/semnat/mpay/demosp"
+	"github.com/semnat/semnat/server"
+	"github.com/semnat/semnat/service"
+	"github.com/semnat/semnat/store"
+)
+
+// Demo SP of MPay: its page and endpoint on the demo server.
+const (
+	demoSPID   = "DEMO01"
+	demoSPPath = "/demo-mpay"
+)
+
+// mountDemoSP mounts a demo service provider (a test service with orders)
+// at /demo-mpay/ (its endpoint at /demo-mpay/api) and registers it with MPay
+// under a key made at this start. mpayCert is MPay's certificate, which
+// the SP checks MPay's requests against.
+func mountDemoSP(ctx context.Context, srv *server.Server, st *store.Store, base string, mpayCert *x509.Certificate) error {
+	signer, cert, err := demosp.NewKey(demoSPID)
+	if err != nil {
+		return err
+	}
+	sp := demosp.New(demoSPID, mpayCert, signer)
+	due := time.Now().Add(30 * time.Minute)
+	sp.Put(demosp.Order{Key: "DEMO-TAXA-1", Reason: "Taxa de stat pentru eliberarea pașaportului", Amount: demoAmount(15000), CustomerName: "Ion Popescu"})
+	sp.Put(demosp.Order{Key: "DEMO-AMENDA-2", Reason: "Amendă contravențională (plata în rate)", Amount: demoAmount(50000), Partial: true, CustomerName: "Ion Popescu"})
+	sp.Put(demosp.Order{Key: "DEMO-AVANS-3", Reason: "Avans pentru servicii notariale", Advance: true, Currency: "MDL"})
+	sp.Put(demosp.Order{Key: "DEMO-TERMEN-4", Reason: "Taxă cu termen de 30 de minute", Amount: demoAmount(2500), DueDate: &due})
+	err = mpay.RemoveService(ctx, st, "demo", demoSPID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := mpay.AddService(ctx, st, "demo", mpay.SP{ServiceID: demoSPID, Name: "Serviciu demonstrativ", Endpoint: base + demoSPPath + "/api",
+		Face: mpay.FaceREST, Cert: cert}); err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(demoSPPath+"/api/", http.StripPrefix(demoSPPath+"/api", sp.Handler()))
+	mux.Handle(demoSPPath+"/", sp.Page(base+mpay.PathPay, base+demoSPPath+"/"))
+	srv.Mount(service.Handler("demo-mpay", mux, nil, demoSPPath+"/", demoSPPath+"/*"))
+	return nil
+}
+
+func demoAmount(a int64) *int64 { return &a }

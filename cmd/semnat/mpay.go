@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/semnat/semnat/mpay"
+	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/server"
+	"github.com/semnat/semnat/store"
+	"github.com/semnat/semnat/sysauth"
+	"github.com/semnat/semnat/tsa"
+)
+
+const mpayRoutesHelp = `  POST /service/pay             ServiceID, OrderKey, ReturnUrl: the SP's page sends the payer here
+  GET  /mpay                     the payer starts at MPay: choose the service, type the order key
+  GET  /mpay/invoice/TOKEN       checkout (the order is pulled again on each visit), card form
+  GET  /mpay/invoice/TOKEN/payment/ID[/receipt.pdf]   status, 3-D Secure page, sealed receipt
+  GET  /mpay/api/v1/invoices?serviceID=&orderKey=      for SPs (mpay/client): invoice and payments
+  GET  /mpay/api/v1/payments/ID/receipt                for SPs: the sealed receipt
+                               SP calls are signed by the SP's key (detached JWS)
+  /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
+`
+
+func newMPayCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "mpay",
+		Short: "MPay: the payment gateway (order pull, signed confirmations, sealed receipts)",
+		Long: `MPay collects payments for the orders of registered service providers (SPs):
+it pulls the order from the SP (GetOrderDetails), the payer pays at the
+simulated card processor, and MPay pushes the signed ConfirmOrderPayment to
+the SP until the SP acknowledges it (PaymentID is the idempotency key). Each
+message is a detached JWS (RFC 7515, unencoded payload per RFC 7797) kept
+as evidence; the payer and the SP download a receipt sealed by MPay's key.
+
+'semnat mpay serve' runs it alone; 'semnat serve --demo' beside the other
+services, with a demo SP at /demo-mpay/. 'services' manages the SPs in the
+store (--data or --store, as for the server).`,
+	}
+	cmd.AddCommand(newMPayServeCmd(a), newMPayServicesCmd(a))
+	return cmd
+}
+
+func newMPayServeCmd(a *app) *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve (--p12 FILE | --key FILE --cert FILE | --token ...) [--tsa URL] ...",
+		Short: "Run MPay alone",
+		Long: `Run MPay as a service of its own:
+
+` + mpayRoutesHelp + `
+MPay's key (--p12, --key/--cert/--chain or --token, as for 'semnat sign')
+signs the messages to SPs and seals the receipts: at B-LT with --tsa (the
+revocation data is fetched online), else at B-B. Confirmations and
+expirations are durable jobs in the store: a restart resumes them. The other
+settings are those of 'semnat serve' (store, address, TLS, logs).`,
+		Example: `  semnat mpay serve --p12 mpay.p12 --p12-pass-file /run/secrets/p12 --tsa https://tsa.example/ --store postgres://mpay@db/semnat
+  semnat mpay services add MDS02 --endpoint https://sp.example/mpay --cert sp.pem --webhook-secret-file sp-hook.key`,
+		Args: cobra.NoArgs,
+	}
+	f.bind(a, cmd, false, runMPayServe)
+	return cmd
+}
+
+func runMPayServe(ctx context.Context, a *app, f *serveFlags, name string) error {
+	if !f.keys.given() {
+		return withCode(exitUsage, errors.New("MPay needs its key: give --p12, --key/--cert or --token (it signs the messages to service providers and the receipts)"))
+	}
+	tlsCfg, err := f.tlsConfig()
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return withCode(exitUsage, err)
+	}
+	signer, closeSigner, err := f.keys.open(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer closeSigner()
+	mc := &mpay.Config{Key: signer, Cert: signer.Certificate(), Chain: signer.Chain()}
+	if f.tsaURL != "" {
+		mc.Timestamper = pades.TSA{Client: &tsa.Client{URL: f.tsaURL, HTTPClient: &http.Client{Timeout: 15 * time.Second}}}
+		mc.Revocation = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}
+	}
+	return f.serveComposed(ctx, a, tlsCfg, func(st *store.Store, base string) (server.Config, string) {
+		return server.Config{MPay: mc}, fmt.Sprintf("%s: %s (pay: POST %s%s; payers: %s%s)", name, base, base, mpay.PathPay, base, mpay.PathStart)
+	})
+}
+
+func newMPayServicesCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "services", Short: "Register, list and remove the service providers MPay collects for"}
+	cmd.AddCommand(newMPayServicesAddCmd(a), newMPayServicesListCmd(a), newMPayServicesRemoveCmd(a))
+	return cmd
+}
+
+func newMPayServicesAddCmd(a *app) *cobra.Command {
+	var sf storeFlags
+	var sp mpay.SP
+	var certFile, secretFile string
+	cmd := &cobra.Command{
+		Use:   "add SERVICE-ID --endpoint URL --cert FILE [--face rest] [--name NAME] [--webhook-secret-file FILE]",
+		Short: "Register a service provider",
+		Long: `Register a service provider: its ServiceID (up to 36 characters), the
+endpoint URL MPay calls (POST URL/GetOrderDetails, URL/ConfirmOrderPayment),
+the face it speaks (rest: JSON with detached JWS; the SOAP face is not built
+yet), the certificate its answers and API calls are signed with (PEM or
+DER), and the file with the secret its webhooks will be signed with (created
+with a new secret when missing; never printed). Return URLs must be on the
+endpoint's host.`,
+		Example: `  semnat mpay services add MDS02 --name "Agenția Servicii Publice" --endpoint https://sp.example/mpay --cert sp.pem --webhook-secret-file mds02-hook.key`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sp.ServiceID = args[0]
+			if certFile == "" {
+				return withCode(exitUsage, errors.New("give --cert FILE: the certificate the service's answers are signed with"))
+			}
+			certs, err := loadCertificates([]string{certFile})
+			if err != nil || len(certs) == 0 {
+				return withCode(exitUsage, fmt.Errorf("--cert %s: %v", certFile, err))
+			}
+			sp.Cert = certs[0]
+			if secretFile != "" {
+				if sp.WebhookSecret, err = demoAPIKey(secretFile); err != nil {
+					return withCode(exitUsage, fmt.Errorf("--webhook-secret-file: %w", err))
+				}
+			}
+			return registerSystem(cmd, a, &sf, sp.ServiceID, func(ctx context.Context, st *store.Store) error {
+				if err := mpay.AddService(ctx, st, cliActor(), sp); err != nil {
+					if errors.Is(err, mpay.ErrBadService) {
+						return fmt.Errorf("%w: %w", sysauth.ErrBadSystem, err)
+					}
+					return err
+				}
+				return nil
+			})
+		},
+	}
+	sf.register(cmd.Flags())
+	cmd.Flags().StringVar(&sp.Endpoint, "endpoint", "", "the URL MPay calls (GetOrderDetails, ConfirmOrderPayment under it)")
+	cmd.Flags().StringVar(&sp.Face, "face", mpay.FaceREST, "the protocol face: rest (soap is not built yet)")
+	cmd.Flags().StringVar(&sp.Name, "name", "", "the name payers see (default: the ServiceID)")
+	cmd.Flags().StringVar(&certFile, "cert", "", "the certificate the service signs with (PEM or DER)")
+	cmd.Flags().StringVar(&secretFile, "webhook-secret-file", "", "file with the webhook signing secret (created when missing)")
+	return cmd
+}
+
+func newMPayServicesListCmd(a *app) *cobra.Command {
+	var sf storeFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the registered service providers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := sf.open(cmd.Flags(), a.log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			list, err := mpay.Services(cmd.Context(), st)
+			if err != nil {
+				return withCode(exitFailed, err)
+			}
+			type row struct {
+				ServiceID   string    `json:"serviceID"`
+				Name        string    `json:"name"`
+				Endpoint    string    `json:"endpoint"`
+				Face        string    `json:"face"`
+				CertSubject string    `json:"certSubject"`
+				CertSerial  string    `json:"certSerial"`
+				Webhooks    bool      `json:"webhookSecret"` // whether one is set; never the secret
+				Created     time.Time `json:"created"`
+			}
+			var rows []row
+			for _, s := range list {
+				rows = append(rows, row{ServiceID: s.ServiceID, Name: s.Name, Endpoint: s.Endpoint, Face: s.Face, CertSubject: s.Cert.Subject.String(),
+					CertSerial: s.Cert.SerialNumber.Text(16), Webhooks: s.WebhookSecret != "", Created: s.Created})
+			}
+			return printRows(a, rows, "SERVICE\tNAME\tFACE\tENDPOINT\tCERTIFICATE\tWEBHOOK SECRET\tREGISTERED", func(r row) string {
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%v\t%s", r.ServiceID, r.Name, r.Face, r.Endpoint, r.CertSubject, r.Webhooks, r.Created.Format(time.DateTime))
+			})
+		},
+	}
+	sf.register(cmd.Flags())
+	return cmd
+}
+
+func newMPayServicesRemoveCmd(a *app) *cobra.Command {
+	return newSystemsRemoveCmd(a, "mpay", "Remove a registered service provider (payers can no longer pay its orders)")
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/semnat/semnat/mpay"
+	"github.com/semnat/semnat/mpay/cardsim"
+	"github.com/semnat/semnat/mpay/demosp"
+	"github.com/semnat/semnat/testcerts"
+)
+
+// TestMPayServicesCLI: service providers are registered, listed (never
+// their webhook secret) and removed in the store the server uses.
+func TestMPayServicesCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	_, cert, err := demosp.NewKey("MDS02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(dir, "sp.pem")
+	os.WriteFile(certFile, testcerts.PEM(cert), 0o644)
+	secretFile := filepath.Join(dir, "hook.key")
+	if code, out, stderr := revRun(t, "mpay", "services", "add", "MDS02", "--data", data, "--name", "Agenția Servicii Publice",
+		"--endpoint", "https://sp.example/mpay", "--cert", certFile, "--webhook-secret-file", secretFile); code != 0 || !strings.Contains(out, "registered MDS02") {
+		t.Fatalf("services add: %d %s %s", code, out, stderr)
+	}
+	secret, err := os.ReadFile(secretFile)
+	if err != nil || len(strings.TrimSpace(string(secret))) < 16 {
+		t.Fatalf("webhook secret file: %v %q", err, secret)
+	}
+	code, out, _ := revRun(t, "--json", "mpay", "services", "list", "--data", data)
+	if code != 0 || !strings.Contains(out, `"serviceID": "MDS02"`) || !strings.Contains(out, `"webhookSecret": true`) || !strings.Contains(out, `"face": "rest"`) {
+		t.Fatalf("services list --json: %d %s", code, out)
+	}
+	if strings.Contains(out, strings.TrimSpace(string(secret))) {
+		t.Fatal("the webhook secret is printed")
+	}
+	for _, bad := range [][]string{
+		{"add", "MDS02", "--endpoint", "https://sp.example/mpay", "--cert", certFile},               // taken
+		{"add", "MDS03", "--endpoint", "ftp://sp.example/", "--cert", certFile},                     // endpoint
+		{"add", "MDS04", "--endpoint", "https://sp.example/", "--cert", certFile, "--face", "soap"}, // not built
+		{"add", "MDS05", "--endpoint", "https://sp.example/"},                                       // no certificate
+		{"add", "a/b", "--endpoint", "https://sp.example/", "--cert", certFile},                     // ServiceID
+		{"remove", "NOBODY"},
+	} {
+		if code, _, stderr := revRun(t, append(append([]string{"mpay", "services"}, bad...), "--data", data)...); code != exitUsage {
+			t.Errorf("%v: %d %s", bad, code, stderr)
+		}
+	}
+	if code, _, stderr := revRun(t, "mpay", "services", "remove", "MDS02", "--data", data); code != 0 {
+		t.Fatalf("remove: %d %s", code, stderr)
+	}
+	if code, out, _ := revRun(t, "--json", "mpay", "services", "list", "--data", data); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("after remove: %s", out)
+	}
+	if code, _, stderr := revRun(t, "mpay", "serve", "--data", data); code != exitUsage || !strings.Contains(stderr, "needs its key") {
+		t.Fatalf("serve without a key: %d %s", code, stderr)
+	}
+}
+
+// demoPay pays the demo SP's state fee through the demo's MPay with the
+// approve card; the SP's page shows it paid once MPay's confirmation is
+// acknowledged.
+func demoPay(t *testing.T, base string) {
+	t.Helper()
+	nr := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 30 * time.Second}
+	resp, err := nr.PostForm(base+mpay.PathPay, url.Values{"ServiceID": {demoSPID}, "OrderKey": {"DEMO-TAXA-1"}, "ReturnUrl": {base + demoSPPath + "/"}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("demo MPay: POST %s: %v %v", mpay.PathPay, err, resp)
+	}
+	resp.Body.Close()
+	inv, _ := url.Parse(resp.Header.Get("Location"))
+	resp, err = nr.PostForm(base+inv.Path+"/card", url.Values{"amount": {"150.00"}, "number": {cardsim.CardApprove}, "expiry": {"12/35"}, "cvc": {"123"}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("demo MPay: paying: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + demoSPPath + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), `id="paid-DEMO-TAXA-1">150.00 MDL`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo SP never saw the payment:\n%s", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,697 @@
+package mpay
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/semnat/semnat/mpay/spkit"
+	"github.com/semnat/semnat/store"
+)
+
+var schema = store.Schema{Name: "mpay", SQLite: `
+CREATE TABLE IF NOT EXISTS mpay_invoices (
+	id TEXT PRIMARY KEY, token TEXT NOT NULL UNIQUE, service_id TEXT NOT NULL, order_key TEXT NOT NULL,
+	state TEXT NOT NULL, status TEXT NOT NULL, amount_due INTEGER, currency TEXT NOT NULL, reason TEXT NOT NULL,
+	due_at INTEGER NOT NULL, allow_partial INTEGER NOT NULL, allow_advance INTEGER NOT NULL,
+	order_json BLOB NOT NULL, return_url TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,
+	UNIQUE (service_id, order_key));
+CREATE INDEX IF NOT EXISTS mpay_invoices_due ON mpay_invoices (state, due_at);
+CREATE TABLE IF NOT EXISTS mpay_payments (
+	id TEXT PRIMARY KEY, invoice_id TEXT NOT NULL REFERENCES mpay_invoices (id), state TEXT NOT NULL,
+	amount INTEGER NOT NULL, currency TEXT NOT NULL, instrument TEXT NOT NULL, card_last4 TEXT NOT NULL,
+	auth_code TEXT NOT NULL, reason TEXT NOT NULL, approve_at INTEGER NOT NULL, created INTEGER NOT NULL,
+	paid_at INTEGER NOT NULL, confirmed_at INTEGER NOT NULL, attempts INTEGER NOT NULL,
+	next_attempt INTEGER, last_error TEXT NOT NULL, receipt BLOB);
+CREATE INDEX IF NOT EXISTS mpay_payments_invoice ON mpay_payments (invoice_id, created);
+CREATE INDEX IF NOT EXISTS mpay_payments_due ON mpay_payments (next_attempt);
+CREATE TABLE IF NOT EXISTS mpay_evidence (
+	invoice_id TEXT NOT NULL, payment_id TEXT NOT NULL, seq INTEGER NOT NULL, op TEXT NOT NULL,
+	body BLOB NOT NULL, signature TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (invoice_id, seq));
+`}
+
+func init() {
+	schema.Postgres = strings.NewReplacer(" BLOB ", " BYTEA ", " BLOB)", " BYTEA)", " INTEGER ", " BIGINT ", " INTEGER,", " BIGINT,").Replace(schema.SQLite)
+}
+
+// Invoice is MPay's record of an order it collects payment for.
+type Invoice struct {
+	ID        string // InvoiceID, 14 digits
+	Token     string // the unguessable part of the payer's URLs
+	ServiceID string
+	OrderKey  string
+	State     State
+	Status    string // the SP's order status in its latest answer
+	AmountDue *int64 // the SP's latest TotalAmountDue; nil: unknown
+	Currency  string
+	Reason    string
+	DueAt     time.Time // zero: none
+	Partial   bool      // partial payments allowed
+	Advance   bool      // advance payments allowed
+	Order     spkit.OrderDetails
+	ReturnURL string
+	Created   time.Time
+	Updated   time.Time
+	// InFlight is what was paid but not yet acknowledged by the SP: the
+	// SP's amount does not know it yet.
+	InFlight int64
+}
+
+// Remaining is what is left to pay (nil: unknown).
+func (in *Invoice) Remaining() *int64 {
+	if in.AmountDue == nil {
+		return nil
+	}
+	r := *in.AmountDue - in.InFlight
+	if r < 0 {
+		r = 0
+	}
+	return &r
+}
+
+// CheckAmount tells whether amount may be paid now.
+func (in *Invoice) CheckAmount(amount int64) error {
+	if amount <= 0 {
+		return fmt.Errorf("%w: the amount must be positive", ErrAmount)
+	}
+	rem := in.Remaining()
+	switch {
+	case rem == nil:
+		return nil // Check of the order: partial or advance payments are allowed
+	case amount == *rem:
+		return nil
+	case amount < *rem && in.Partial:
+		return nil
+	case amount > *rem && in.Advance:
+		return nil
+	case amount < *rem:
+		return fmt.Errorf("%w: this order is paid in full: %s %s", ErrAmount, FormatAmount(*rem), in.Currency)
+	}
+	return fmt.Errorf("%w: at most %s %s is due", ErrAmount, FormatAmount(*rem), in.Currency)
+}
+
+// Payment is one payment attempt of an invoice; its ID is the PaymentID
+// the SP counts once.
+type Payment struct {
+	ID          string
+	InvoiceID   string
+	State       PayState
+	Amount      int64
+	Currency    string
+	Instrument  string // "card"
+	CardLast4   string
+	AuthCode    string
+	Reason      string    // why declined
+	ApproveAt   time.Time // a delayed approval
+	Created     time.Time
+	PaidAt      time.Time // zero until approved
+	ConfirmedAt time.Time // zero until the SP acknowledged
+	Attempts    int       // confirmation deliveries tried
+	NextAttempt time.Time // zero: no delivery due
+	LastError   string
+}
+
+// Errors callers test with errors.Is.
+var (
+	ErrNotFound   = errors.New("mpay: not found")
+	ErrAmount     = errors.New("mpay: amount not allowed")
+	ErrNotPayable = errors.New("mpay: the order cannot be paid now")
+)
+
+// Ledger keeps invoices, payments and their evidence in the store, each
+// change in one transaction with its audit event.
+type Ledger struct {
+	st *store.Store
+	// onApproved and onDueDate, when set, run in the transaction that
+	// approves a payment (its confirmation is due) and that gives an
+	// invoice a new due date (its expiry is due): the durable jobs are
+	// enqueued with the change or not at all.
+	onApproved func(context.Context, *store.Tx, *Payment) error
+	onDueDate  func(context.Context, *store.Tx, *Invoice) error
+	// onStarted runs in the transaction that starts a payment: a payment
+	// the processor never answers, or a 3-D Secure page never completed,
+	// is settled by a job, not left pending.
+	onStarted func(context.Context, *store.Tx, *Payment) error
+}
+
+// NewLedger creates MPay's tables if needed.
+func NewLedger(ctx context.Context, st *store.Store) (*Ledger, error) {
+	if err := st.CreateSchema(ctx, schema); err != nil {
+		return nil, err
+	}
+	return &Ledger{st: st}, nil
+}
+
+const invoiceCols = `id, token, service_id, order_key, state, status, amount_due, currency, reason, due_at, allow_partial, allow_advance, order_json, return_url, created, updated`
+
+type rowScanner interface{ Scan(...any) error }
+
+func scanInvoice(r rowScanner) (*Invoice, error) {
+	var in Invoice
+	var due sql.NullInt64
+	var dueAt, created, updated int64
+	var partial, advance int
+	var order []byte
+	err := r.Scan(&in.ID, &in.Token, &in.ServiceID, &in.OrderKey, &in.State, &in.Status, &due, &in.Currency, &in.Reason,
+		&dueAt, &partial, &advance, &order, &in.ReturnURL, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if due.Valid {
+		in.AmountDue = &due.Int64
+	}
+	if dueAt != 0 {
+		in.DueAt = time.Unix(0, dueAt)
+	}
+	in.Partial, in.Advance = partial == 1, advance == 1
+	in.Created, in.Updated = time.Unix(0, created), time.Unix(0, updated)
+	if err := json.Unmarshal(order, &in.Order); err != nil {
+		return nil, fmt.Errorf("mpay: invoice %s: order: %w", in.ID, err)
+	}
+	return &in, nil
+}
+
+const paymentCols = `id, invoice_id, state, amount, currency, instrument, card_last4, auth_code, reason, approve_at, created, paid_at, confirmed_at, attempts, next_attempt, last_error`
+
+func scanPayment(r rowScanner) (*Payment, error) {
+	var p Payment
+	var approveAt, created, paidAt, confirmedAt int64
+	var next sql.NullInt64
+	err := r.Scan(&p.ID, &p.InvoiceID, &p.State, &p.Amount, &p.Currency, &p.Instrument, &p.CardLast4, &p.AuthCode, &p.Reason,
+		&approveAt, &created, &paidAt, &confirmedAt, &p.Attempts, &next, &p.LastError)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.ApproveAt, p.Created, p.PaidAt, p.ConfirmedAt = unixOrZero(approveAt), time.Unix(0, created), unixOrZero(paidAt), unixOrZero(confirmedAt)
+	if next.Valid {
+		p.NextAttempt = time.Unix(0, next.Int64)
+	}
+	return &p, nil
+}
+
+func unixOrZero(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+func nano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// Invoice finds an invoice by its token (ErrNotFound).
+func (l *Ledger) Invoice(ctx context.Context, token string) (*Invoice, error) {
+	in, err := scanInvoice(l.st.QueryRow(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE token = ?`, token))
+	if err != nil {
+		return nil, err
+	}
+	return in, l.inFlight(ctx, l.st.QueryRow, in)
+}
+
+// InvoiceByOrder finds the invoice of an order (ErrNotFound).
+func (l *Ledger) InvoiceByOrder(ctx context.Context, serviceID, orderKey string) (*Invoice, error) {
+	in, err := scanInvoice(l.st.QueryRow(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE service_id = ? AND order_key = ?`, serviceID, orderKey))
+	if err != nil {
+		return nil, err
+	}
+	return in, l.inFlight(ctx, l.st.QueryRow, in)
+}
+
+func (l *Ledger) inFlight(ctx context.Context, q func(context.Context, string, ...any) *sql.Row, in *Invoice) error {
+	return q(ctx, `SELECT COALESCE(SUM(amount), 0) FROM mpay_payments WHERE invoice_id = ? AND state = ? AND confirmed_at = 0`,
+		in.ID, PayApproved).Scan(&in.InFlight)
+}
+
+// Payment finds a payment (ErrNotFound).
+func (l *Ledger) Payment(ctx context.Context, id string) (*Payment, error) {
+	return scanPayment(l.st.QueryRow(ctx, `SELECT `+paymentCols+` FROM mpay_payments WHERE id = ?`, id))
+}
+
+// Payments lists an invoice's payments, oldest first.
+func (l *Ledger) Payments(ctx context.Context, invoiceID string) ([]Payment, error) {
+	rows, err := l.st.Query(ctx, `SELECT `+paymentCols+` FROM mpay_payments WHERE invoice_id = ? ORDER BY created, id`, invoiceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *p)
+	}
+	return out, rows.Err()
+}
+
+// Evidence lists the signed messages of an invoice (paymentID "": all).
+func (l *Ledger) Evidence(ctx context.Context, invoiceID, paymentID string) ([]spkit.Message, error) {
+	q := `SELECT op, body, signature, at FROM mpay_evidence WHERE invoice_id = ?`
+	args := []any{invoiceID}
+	if paymentID != "" {
+		q += ` AND payment_id = ?`
+		args = append(args, paymentID)
+	}
+	rows, err := l.st.Query(ctx, q+` ORDER BY seq`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []spkit.Message
+	for rows.Next() {
+		var m spkit.Message
+		var at int64
+		if err := rows.Scan(&m.Op, &m.Body, &m.Signature, &at); err != nil {
+			return nil, err
+		}
+		m.At = time.Unix(0, at)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func addEvidence(ctx context.Context, tx *store.Tx, invoiceID, paymentID string, ex *spkit.Exchange) error {
+	if ex == nil {
+		return nil
+	}
+	for _, m := range []spkit.Message{ex.Request, ex.Response} {
+		if m.Op == "" {
+			continue
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO mpay_evidence (invoice_id, payment_id, seq, op, body, signature, at)
+			SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM mpay_evidence WHERE invoice_id = ?`,
+			invoiceID, paymentID, m.Op, m.Body, m.Signature, m.At.UnixNano(), invoiceID)
+		if err != nil {
+			return fmt.Errorf("mpay: keeping evidence: %w", err)
+		}
+	}
+	return nil
+}
+
+func (l *Ledger) lockInvoice(ctx context.Context, tx *store.Tx, where string, args ...any) (*Invoice, error) {
+	in, err := scanInvoice(tx.QueryRowForUpdate(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE `+where, args...))
+	if err != nil {
+		return nil, err
+	}
+	return in, l.inFlight(ctx, tx.QueryRow, in)
+}
+
+func (l *Ledger) saveInvoice(ctx context.Context, tx *store.Tx, in *Invoice) error {
+	order, err := json.Marshal(in.Order)
+	if err != nil {
+		return err
+	}
+	var due any
+	if in.AmountDue != nil {
+		due = *in.AmountDue
+	}
+	_, err = tx.Exec(ctx, `UPDATE mpay_invoices SET state = ?, status = ?, amount_due = ?, currency = ?, reason = ?, due_at = ?,
+		allow_partial = ?, allow_advance = ?, order_json = ?, return_url = ?, updated = ? WHERE id = ?`,
+		in.State, in.Status, due, in.Currency, in.Reason, nano(in.DueAt), b2i(in.Partial), b2i(in.Advance), order, in.ReturnURL, in.Updated.UnixNano(), in.ID)
+	return err
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// apply copies the SP's answer onto the invoice.
+func (in *Invoice) apply(o *spkit.OrderDetails) {
+	in.Order, in.Status, in.AmountDue, in.Currency, in.Reason = *o, o.Status, o.TotalAmountDue, o.Currency, o.Reason
+	in.Partial, in.Advance = o.AllowPartialPayments, o.AllowAdvancePayments
+	in.DueAt = time.Time{}
+	if o.DueDate != nil {
+		in.DueAt = *o.DueDate
+	}
+}
+
+// orderEvent is what the SP's answer means for an invoice in its state.
+func orderEvent(in *Invoice, o *spkit.OrderDetails, now time.Time) Event {
+	switch {
+	case o.Status == spkit.StatusPaid || o.Status == spkit.StatusCompleted:
+		return EvSettledBySP
+	case !spkit.Payable(o.Status), o.DueDate != nil && now.After(*o.DueDate):
+		return EvExpire
+	}
+	return EvRefresh
+}
+
+// Pulled records the SP's latest answer for an order: a new invoice, or
+// the existing one refreshed (the latest answer wins: amount, due date,
+// status), with the signed exchange as evidence. While a payment is at the
+// provider the amount stays as it was (the answer is kept as evidence).
+func (l *Ledger) Pulled(ctx context.Context, o *spkit.OrderDetails, returnURL string, ex *spkit.Exchange) (*Invoice, error) {
+	var out *Invoice
+	err := l.st.InTx(ctx, func(tx *store.Tx) error {
+		now := l.st.Now()
+		in, err := l.lockInvoice(ctx, tx, `service_id = ? AND order_key = ?`, o.ServiceID, o.OrderKey)
+		if errors.Is(err, ErrNotFound) {
+			in = &Invoice{ServiceID: o.ServiceID, OrderKey: o.OrderKey, State: Created, ReturnURL: returnURL, Created: now, Updated: now}
+			in.apply(o)
+			switch orderEvent(in, o, now) {
+			case EvExpire:
+				in.State = Expired
+			case EvSettledBySP:
+				in.State = Paid
+			}
+			if in.ID, err = digits(14); err != nil {
+				return err
+			}
+			if in.Token, err = token(); err != nil {
+				return err
+			}
+			order, _ := json.Marshal(in.Order)
+			if _, err := tx.Exec(ctx, `INSERT INTO mpay_invoices (`+invoiceCols+`) VALUES (?, ?, ?, ?, ?, '', NULL, '', '', 0, 0, 0, ?, ?, ?, ?)`,
+				in.ID, in.Token, in.ServiceID, in.OrderKey, in.State, order, in.ReturnURL, now.UnixNano(), now.UnixNano()); err != nil {
+				return fmt.Errorf("mpay: new invoice: %w", err)
+			}
+			if err := l.saveInvoice(ctx, tx, in); err != nil {
+				return err
+			}
+			if err := addEvidence(ctx, tx, in.ID, "", ex); err != nil {
+				return err
+			}
+			if err := l.dueDate(ctx, tx, in, time.Time{}); err != nil {
+				return err
+			}
+			out = in
+			_, err = tx.Append(ctx, store.Event{Actor: in.ServiceID, Action: "mpay-invoice-create", Subject: in.ID,
+				Details: map[string]string{"orderKey": in.OrderKey, "amountDue": amountText(in.AmountDue), "currency": in.Currency, "state": string(in.State)}})
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if err := addEvidence(ctx, tx, in.ID, "", ex); err != nil {
+			return err
+		}
+		ev := orderEvent(in, o, now)
+		next, terr := Next(in.State, ev)
+		if terr != nil { // pending (amount locked) or final: keep as it is
+			out = in
+			return nil
+		}
+		before := fmt.Sprintf("%s %s %s %v", in.State, amountText(in.AmountDue), in.Status, in.DueAt)
+		oldDue := in.DueAt
+		in.apply(o)
+		in.State, in.Updated = next, now
+		if returnURL != "" {
+			in.ReturnURL = returnURL
+		}
+		if err := l.saveInvoice(ctx, tx, in); err != nil {
+			return err
+		}
+		if err := l.dueDate(ctx, tx, in, oldDue); err != nil {
+			return err
+		}
+		out = in
+		if before == fmt.Sprintf("%s %s %s %v", in.State, amountText(in.AmountDue), in.Status, in.DueAt) {
+			return nil
+		}
+		_, err = tx.Append(ctx, store.Event{Actor: in.ServiceID, Action: "mpay-invoice-" + string(ev), Subject: in.ID,
+			Details: map[string]string{"amountDue": amountText(in.AmountDue), "status": in.Status, "state": string(in.State)}})
+		return err
+	})
+	return out, err
+}
+
+// dueDate schedules the expiry of a payable invoice whose due date is new.
+func (l *Ledger) dueDate(ctx context.Context, tx *store.Tx, in *Invoice, old time.Time) error {
+	if l.onDueDate == nil || in.DueAt.IsZero() || in.DueAt.Equal(old) || !in.State.Payable() {
+		return nil
+	}
+	if err := l.onDueDate(ctx, tx, in); err != nil {
+		return fmt.Errorf("mpay: scheduling the expiry of %s: %w", in.ID, err)
+	}
+	return nil
+}
+
+func amountText(a *int64) string {
+	if a == nil {
+		return "unknown"
+	}
+	return FormatAmount(*a)
+}
+
+// Start begins a payment of amount on the invoice (ErrNotPayable,
+// ErrAmount): the invoice goes pending.
+func (l *Ledger) Start(ctx context.Context, invoiceToken string, amount int64, instrument, last4 string) (*Payment, error) {
+	var p *Payment
+	err := l.st.InTx(ctx, func(tx *store.Tx) error {
+		now := l.st.Now()
+		in, err := l.lockInvoice(ctx, tx, `token = ?`, invoiceToken)
+		if err != nil {
+			return err
+		}
+		if !in.DueAt.IsZero() && now.After(in.DueAt) {
+			return fmt.Errorf("%w: the order expired on %s", ErrNotPayable, in.DueAt.Format(time.DateOnly))
+		}
+		next, err := Next(in.State, EvStart)
+		if err != nil {
+			return fmt.Errorf("%w: the invoice is %s", ErrNotPayable, in.State)
+		}
+		if err := in.CheckAmount(amount); err != nil {
+			return err
+		}
+		in.State, in.Updated = next, now
+		if err := l.saveInvoice(ctx, tx, in); err != nil {
+			return err
+		}
+		p = &Payment{InvoiceID: in.ID, State: PayAuthorizing, Amount: amount, Currency: in.Currency, Instrument: instrument, CardLast4: last4, Created: now}
+		if p.ID, err = digits(12); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO mpay_payments (`+paymentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, '', '', 0, ?, 0, 0, 0, NULL, '')`,
+			p.ID, p.InvoiceID, p.State, p.Amount, p.Currency, p.Instrument, p.CardLast4, now.UnixNano()); err != nil {
+			return fmt.Errorf("mpay: new payment: %w", err)
+		}
+		if l.onStarted != nil {
+			if err := l.onStarted(ctx, tx, p); err != nil {
+				return fmt.Errorf("mpay: scheduling the settlement of %s: %w", p.ID, err)
+			}
+		}
+		_, err = tx.Append(ctx, store.Event{Actor: "payer", Action: "mpay-payment-start", Subject: p.ID,
+			Details: map[string]string{"invoice": in.ID, "amount": FormatAmount(amount), "currency": in.Currency, "instrument": instrument}})
+		return err
+	})
+	return p, err
+}
+
+// Outcome is what the provider said of a payment.
+type Outcome struct {
+	State     PayState // PayApproved, PayDeclined, PayChallenge, or PayAuthorizing with ApproveAt
+	AuthCode  string
+	Reason    string
+	ApproveAt time.Time
+}
+
+// Settle records the provider's answer for a payment: approved (the
+// invoice paid or partly paid, the confirmation due now), declined (the
+// invoice failed, payable again), a 3-D Secure challenge, or a delayed
+// approval. A payment already approved or declined stays so (ErrTransition).
+func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Payment, error) {
+	var out *Payment
+	err := l.st.InTx(ctx, func(tx *store.Tx) error {
+		now := l.st.Now()
+		p, err := scanPayment(tx.QueryRowForUpdate(ctx, `SELECT `+paymentCols+` FROM mpay_payments WHERE id = ?`, paymentID))
+		if err != nil {
+			return err
+		}
+		if o.State == PayAuthorizing { // a delayed approval: when
+			if p.State != PayAuthorizing {
+				return fmt.Errorf("%w: payment %s is %s", ErrTransition, p.ID, p.State)
+			}
+			_, err := tx.Exec(ctx, `UPDATE mpay_payments SET approve_at = ? WHERE id = ?`, o.ApproveAt.UnixNano(), p.ID)
+			p.ApproveAt, out = o.ApproveAt, p
+			return err
+		}
+		if err := payNext(p.State, o.State); err != nil {
+			return err
+		}
+		p.State = o.State
+		if o.State == PayChallenge {
+			_, err := tx.Exec(ctx, `UPDATE mpay_payments SET state = ? WHERE id = ?`, p.State, p.ID)
+			out = p
+			return err
+		}
+		in, err := l.lockInvoice(ctx, tx, `id = ?`, p.InvoiceID)
+		if err != nil {
+			return err
+		}
+		ev := EvFail
+		if o.State == PayApproved {
+			ev = EvPaidPart
+			if rem := in.Remaining(); rem != nil && p.Amount >= *rem {
+				ev = EvPaidInFull
+			}
+			p.PaidAt, p.AuthCode, p.NextAttempt = now, o.AuthCode, now
+		} else {
+			p.Reason = o.Reason
+		}
+		next, err := Next(in.State, ev)
+		if err != nil {
+			return err
+		}
+		in.State, in.Updated = next, now
+		if err := l.saveInvoice(ctx, tx, in); err != nil {
+			return err
+		}
+		var nextAttempt any
+		if !p.NextAttempt.IsZero() {
+			nextAttempt = p.NextAttempt.UnixNano()
+		}
+		if _, err := tx.Exec(ctx, `UPDATE mpay_payments SET state = ?, auth_code = ?, reason = ?, paid_at = ?, next_attempt = ? WHERE id = ?`,
+			p.State, p.AuthCode, p.Reason, nano(p.PaidAt), nextAttempt, p.ID); err != nil {
+			return err
+		}
+		out = p
+		if p.State == PayApproved && l.onApproved != nil {
+			if err := l.onApproved(ctx, tx, p); err != nil {
+				return fmt.Errorf("mpay: scheduling the confirmation of %s: %w", p.ID, err)
+			}
+		}
+		_, err = tx.Append(ctx, store.Event{Actor: "processor", Action: "mpay-payment-" + string(p.State), Subject: p.ID,
+			Details: map[string]string{"invoice": in.ID, "amount": FormatAmount(p.Amount), "currency": p.Currency, "reason": p.Reason, "invoiceState": string(in.State)}})
+		return err
+	})
+	return out, err
+}
+
+// Delivered records the SP's acknowledgement of a payment's confirmation,
+// with the signed exchange.
+func (l *Ledger) Delivered(ctx context.Context, p *Payment, ex *spkit.Exchange) error {
+	return l.st.InTx(ctx, func(tx *store.Tx) error {
+		now := l.st.Now()
+		res, err := tx.Exec(ctx, `UPDATE mpay_payments SET confirmed_at = ?, next_attempt = NULL, attempts = attempts + 1, last_error = '' WHERE id = ? AND confirmed_at = 0`,
+			now.UnixNano(), p.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // acknowledged already (another worker): keep the first
+		}
+		if err := addEvidence(ctx, tx, p.InvoiceID, p.ID, ex); err != nil {
+			return err
+		}
+		_, err = tx.Append(ctx, store.Event{Actor: "mpay", Action: "mpay-payment-confirmed", Subject: p.ID,
+			Details: map[string]string{"invoice": p.InvoiceID, "attempts": fmt.Sprint(p.Attempts + 1)}})
+		return err
+	})
+}
+
+// Undelivered records a failed delivery and when to try again.
+func (l *Ledger) Undelivered(ctx context.Context, p *Payment, ex *spkit.Exchange, why string, next time.Time) error {
+	return l.st.InTx(ctx, func(tx *store.Tx) error {
+		if len(why) > 500 {
+			why = why[:500]
+		}
+		if _, err := tx.Exec(ctx, `UPDATE mpay_payments SET attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE id = ? AND confirmed_at = 0`,
+			why, next.UnixNano(), p.ID); err != nil {
+			return err
+		}
+		return addEvidence(ctx, tx, p.InvoiceID, p.ID, ex)
+	})
+}
+
+// expireOne expires an invoice if it is payable and its due date passed
+// (false: paid, started or given a new due date meanwhile).
+func (l *Ledger) expireOne(ctx context.Context, id string, now time.Time) (bool, error) {
+	done := false
+	err := l.st.InTx(ctx, func(tx *store.Tx) error {
+		in, err := l.lockInvoice(ctx, tx, `id = ?`, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		next, err := Next(in.State, EvExpire)
+		if err != nil || in.DueAt.IsZero() || !now.After(in.DueAt) {
+			return nil
+		}
+		in.State, in.Updated = next, now
+		if err := l.saveInvoice(ctx, tx, in); err != nil {
+			return err
+		}
+		done = true
+		_, err = tx.Append(ctx, store.Event{Actor: "mpay", Action: "mpay-invoice-expire", Subject: in.ID,
+			Details: map[string]string{"dueAt": in.DueAt.UTC().Format(time.RFC3339)}})
+		return err
+	})
+	return done, err
+}
+
+// Receipt is a payment's stored receipt (nil when not made yet).
+func (l *Ledger) Receipt(ctx context.Context, paymentID string) ([]byte, error) {
+	var b []byte
+	err := l.st.QueryRow(ctx, `SELECT receipt FROM mpay_payments WHERE id = ?`, paymentID).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return b, err
+}
+
+// KeepReceipt stores a payment's receipt (the first one made wins) and
+// returns the one kept.
+func (l *Ledger) KeepReceipt(ctx context.Context, paymentID string, pdf []byte, digest string) ([]byte, error) {
+	err := l.st.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE mpay_payments SET receipt = ? WHERE id = ? AND receipt IS NULL`, pdf, paymentID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = tx.Append(ctx, store.Event{Actor: "mpay", Action: "mpay-receipt", Subject: paymentID, Digest: digest})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l.Receipt(ctx, paymentID)
+}
+
+// digits is a random string of n decimal digits (not starting with 0).
+func digits(n int) (string, error) {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		lo := int64(0)
+		if i == 0 {
+			lo = 1
+		}
+		d, err := rand.Int(rand.Reader, big.NewInt(10-lo))
+		if err != nil {
+			return "", err
+		}
+		b.WriteByte(byte('0' + lo + d.Int64()))
+	}
+	return b.String(), nil
+}
+
+func token() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

@@ -1,0 +1,97 @@
+package mpay
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestTransitions(t *testing.T) {
+	states := []State{Created, Pending, Partial, Paid, Failed, Expired}
+	events := []Event{EvRefresh, EvStart, EvPaidInFull, EvPaidPart, EvFail, EvExpire, EvSettledBySP}
+	allowed := map[State]map[Event]State{
+		Created: {EvRefresh: Created, EvStart: Pending, EvExpire: Expired, EvSettledBySP: Paid},
+		Failed:  {EvRefresh: Failed, EvStart: Pending, EvExpire: Expired, EvSettledBySP: Paid},
+		Partial: {EvRefresh: Partial, EvStart: Pending, EvExpire: Expired, EvSettledBySP: Paid},
+		Pending: {EvPaidInFull: Paid, EvPaidPart: Partial, EvFail: Failed},
+		Expired: {EvRefresh: Expired},
+	}
+	for _, s := range states {
+		for _, e := range events {
+			got, err := Next(s, e)
+			want, ok := allowed[s][e]
+			switch {
+			case ok && (err != nil || got != want):
+				t.Errorf("%s --%s--> %s, %v; want %s", s, e, got, err, want)
+			case !ok && !errors.Is(err, ErrTransition):
+				t.Errorf("%s --%s--> %s allowed", s, e, got)
+			}
+		}
+	}
+	if Paid.Payable() || Pending.Payable() || Expired.Payable() || !Failed.Payable() {
+		t.Error("payable states wrong")
+	}
+}
+
+func TestAmounts(t *testing.T) {
+	for in, want := range map[string]int64{"12": 1200, "12.5": 1250, "12,50": 1250, "0.01": 1, " 7 ": 700, "1000000000000": 1e14} {
+		got, err := ParseAmount(in)
+		if err != nil || got != want {
+			t.Errorf("ParseAmount(%q) = %d, %v; want %d", in, got, err, want)
+		}
+		if err == nil && FormatAmount(got) != func() string { v, _ := ParseAmount(FormatAmount(got)); return FormatAmount(v) }() {
+			t.Errorf("round trip of %q", in)
+		}
+	}
+	for _, in := range []string{"", "-1", "+1", "1.234", "1e3", "abc", ".5", "1.-5", "99999999999999"} {
+		if _, err := ParseAmount(in); err == nil {
+			t.Errorf("ParseAmount(%q) accepted", in)
+		}
+	}
+	if FormatAmount(5) != "0.05" || FormatAmount(-1250) != "-12.50" {
+		t.Error("FormatAmount")
+	}
+}
+
+func FuzzParseAmount(f *testing.F) {
+	for _, s := range []string{"12", "12.50", "0,5", "-1", "1.2.3", "", "9223372036854775807"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseAmount(s)
+		if err != nil {
+			return
+		}
+		if a < 0 {
+			t.Fatalf("%q: negative %d", s, a)
+		}
+		b, err := ParseAmount(FormatAmount(a))
+		if err != nil || a != b {
+			t.Fatalf("%q: %d does not round-trip (%d, %v)", s, a, b, err)
+		}
+	})
+}
+
+func TestCheckAmount(t *testing.T) {
+	due := int64(10000)
+	for _, tc := range []struct {
+		partial, advance bool
+		due              *int64
+		inFlight, amount int64
+		ok               bool
+	}{
+		{false, false, &due, 0, 10000, true},
+		{false, false, &due, 0, 5000, false},
+		{false, false, &due, 0, 20000, false},
+		{true, false, &due, 0, 5000, true},
+		{true, false, &due, 4000, 7000, false},
+		{true, false, &due, 4000, 6000, true},
+		{false, true, &due, 0, 20000, true},
+		{false, true, nil, 0, 1, true},
+		{false, false, &due, 0, 0, false},
+	} {
+		in := &Invoice{AmountDue: tc.due, Partial: tc.partial, Advance: tc.advance, InFlight: tc.inFlight, Currency: "MDL"}
+		if err := in.CheckAmount(tc.amount); (err == nil) != tc.ok {
+			t.Errorf("%+v: %v", tc, err)
+		}
+	}
+}

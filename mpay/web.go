@@ -1,0 +1,296 @@
+package mpay
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/semnat/semnat/mpay/cardsim"
+	"github.com/semnat/semnat/mpay/spkit"
+	"github.com/semnat/semnat/store"
+)
+
+// Paths of MPay's pages.
+const (
+	PathPay   = "/service/pay" // POST ServiceID, OrderKey, ReturnUrl: from the SP's page
+	PathStart = "/mpay"        // the payer starts at MPay
+)
+
+//go:embed web
+var webFS embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"deref": func(p *int64) int64 { return *p },
+}).ParseFS(webFS, "web/pages.html"))
+
+// page is what every template gets.
+type page struct {
+	Lang      string
+	Langs     []string
+	Refresh   bool
+	Error     string
+	BackURL   string
+	Services  []SP
+	Invoice   *Invoice
+	SP        *SP
+	Payment   *Payment
+	Payments  []Payment
+	Evidence  []spkit.Message
+	Suggested string
+}
+
+func (p *page) T(key string) string  { return text(p.Lang, key) }
+func (p *page) Money(a int64) string { return FormatAmount(a) }
+func (p *page) Date(t time.Time) string {
+	return t.In(chisinau).Format("02.01.2006 15:04")
+}
+
+func newPage(c echo.Context) *page {
+	lang := c.QueryParam("lang")
+	if lang == "" {
+		lang = c.FormValue("lang")
+	}
+	return &page{Lang: pickLang(lang), Langs: langs}
+}
+
+func render(c echo.Context, status int, name string, p *page) error {
+	var b strings.Builder
+	if err := pages.ExecuteTemplate(&b, name, p); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTML(status, b.String())
+}
+
+// Mount adds MPay's pages and API.
+func (s *Service) Mount(g *echo.Group) {
+	g.GET("/mpay/static/mpay.css", func(c echo.Context) error {
+		b, _ := webFS.ReadFile("web/mpay.css")
+		return c.Blob(http.StatusOK, "text/css; charset=utf-8", b)
+	})
+	g.GET(PathStart, s.start)
+	g.POST(PathStart+"/start", s.pay)
+	g.POST(PathPay, s.pay)
+	g.GET("/mpay/invoice/:token", s.invoice)
+	g.POST("/mpay/invoice/:token/card", s.card)
+	g.GET("/mpay/invoice/:token/payment/:pid", s.payment)
+	g.POST("/mpay/invoice/:token/payment/:pid/3ds", s.challenge)
+	g.GET("/mpay/invoice/:token/payment/:pid/receipt.pdf", s.receipt)
+	s.mountAPI(g)
+}
+
+func (s *Service) start(c echo.Context) error {
+	p := newPage(c)
+	var err error
+	if p.Services, err = Services(c.Request().Context(), s.cfg.Store); err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, "start", p)
+}
+
+// fail shows an error page.
+func fail(c echo.Context, p *page, status int, msg string) error {
+	p.Error = msg
+	return render(c, status, "error", p)
+}
+
+// pullError shows what went wrong asking the SP.
+func (s *Service) pullError(c echo.Context, p *page, err error) error {
+	var f *spkit.Fault
+	switch {
+	case errors.Is(err, ErrUnknownService):
+		return fail(c, p, http.StatusNotFound, p.T("err.unknownService"))
+	case errors.As(err, &f) && f.Code == spkit.FaultUnknownOrder:
+		return fail(c, p, http.StatusNotFound, p.T("err.unknownOrder"))
+	case errors.As(err, &f):
+		return fail(c, p, http.StatusConflict, p.T("err.notPayable")+": "+f.Code)
+	case errors.Is(err, spkit.ErrUnreachable), errors.Is(err, spkit.ErrBadMessage), errors.Is(err, context.DeadlineExceeded):
+		s.log.Warn("mpay: order pull failed", "err", err)
+		return fail(c, p, http.StatusBadGateway, p.T("err.unreachable"))
+	}
+	return err
+}
+
+// pay answers POST /service/pay (from the SP) and /mpay/start: the order
+// is pulled and the payer sent to its invoice.
+func (s *Service) pay(c echo.Context) error {
+	p := newPage(c)
+	ctx := c.Request().Context()
+	id, key, ret := strings.TrimSpace(c.FormValue("ServiceID")), strings.TrimSpace(c.FormValue("OrderKey")), c.FormValue("ReturnUrl")
+	if id == "" || key == "" || len(key) > 36 {
+		return fail(c, p, http.StatusBadRequest, p.T("err.unknownOrder"))
+	}
+	if ret != "" {
+		sp, err := LookupService(ctx, s.cfg.Store, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return fail(c, p, http.StatusNotFound, p.T("err.unknownService"))
+		} else if err != nil {
+			return err
+		}
+		if !sameHost(ret, sp.Endpoint) {
+			return fail(c, p, http.StatusBadRequest, p.T("err.returnUrl"))
+		}
+	}
+	in, err := s.Pull(ctx, id, key, ret, p.Lang)
+	if err != nil {
+		return s.pullError(c, p, err)
+	}
+	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"?lang="+p.Lang)
+}
+
+// sameHost: a return URL must be on the SP's own host (no open redirect).
+func sameHost(ret, endpoint string) bool {
+	r, err1 := url.Parse(ret)
+	e, err2 := url.Parse(endpoint)
+	return err1 == nil && err2 == nil && (r.Scheme == "https" || r.Scheme == "http") && r.Host != "" && strings.EqualFold(r.Host, e.Host)
+}
+
+// invoice shows the checkout: the order is pulled again (the latest answer
+// wins) while it is payable.
+func (s *Service) invoice(c echo.Context) error {
+	p := newPage(c)
+	ctx := c.Request().Context()
+	in, err := s.ledger.Invoice(ctx, c.Param("token"))
+	if errors.Is(err, ErrNotFound) {
+		return echo.ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	if in.State.Payable() {
+		if in, err = s.Pull(ctx, in.ServiceID, in.OrderKey, "", p.Lang); err != nil {
+			return s.pullError(c, p, err)
+		}
+	}
+	return s.showInvoice(c, p, in, http.StatusOK)
+}
+
+func (s *Service) showInvoice(c echo.Context, p *page, in *Invoice, status int) error {
+	ctx := c.Request().Context()
+	var err error
+	p.Invoice = in
+	if p.SP, err = LookupService(ctx, s.cfg.Store, in.ServiceID); err != nil {
+		return err
+	}
+	if p.Payments, err = s.ledger.Payments(ctx, in.ID); err != nil {
+		return err
+	}
+	if p.Evidence, err = s.ledger.Evidence(ctx, in.ID, ""); err != nil {
+		return err
+	}
+	if rem := in.Remaining(); rem != nil {
+		p.Suggested = FormatAmount(*rem)
+	}
+	return render(c, status, "invoice", p)
+}
+
+// card pays by card.
+func (s *Service) card(c echo.Context) error {
+	p := newPage(c)
+	ctx := c.Request().Context()
+	tok := c.Param("token")
+	in, err := s.ledger.Invoice(ctx, tok)
+	if errors.Is(err, ErrNotFound) {
+		return echo.ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	p.BackURL = "/mpay/invoice/" + tok + "?lang=" + p.Lang
+	amount, err := ParseAmount(c.FormValue("amount"))
+	if err != nil {
+		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+": "+c.FormValue("amount"))
+	}
+	card, err := cardsim.ParseCard(c.FormValue("number"), c.FormValue("holder"), c.FormValue("expiry"), c.FormValue("cvc"), s.cfg.Store.Now())
+	if err != nil {
+		return fail(c, p, http.StatusBadRequest, p.T("err.badCard")+" ("+strings.TrimPrefix(err.Error(), "cardsim: bad card: ")+")")
+	}
+	pay, err := s.PayCard(ctx, in.Token, amount, card)
+	switch {
+	case errors.Is(err, ErrAmount):
+		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+" ("+strings.TrimPrefix(err.Error(), ErrAmount.Error()+": ")+")")
+	case errors.Is(err, ErrNotPayable):
+		return fail(c, p, http.StatusConflict, p.T("err.notPayable")+" ("+strings.TrimPrefix(err.Error(), ErrNotPayable.Error()+": ")+")")
+	case err != nil:
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID+"?lang="+p.Lang)
+}
+
+// paymentOf finds the invoice and one of its payments.
+func (s *Service) paymentOf(c echo.Context) (*Invoice, *Payment, error) {
+	ctx := c.Request().Context()
+	in, err := s.ledger.Invoice(ctx, c.Param("token"))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, echo.ErrNotFound
+	} else if err != nil {
+		return nil, nil, err
+	}
+	pay, err := s.ledger.Payment(ctx, c.Param("pid"))
+	if errors.Is(err, ErrNotFound) || err == nil && pay.InvoiceID != in.ID {
+		return nil, nil, echo.ErrNotFound
+	}
+	return in, pay, err
+}
+
+func (s *Service) payment(c echo.Context) error {
+	p := newPage(c)
+	ctx := c.Request().Context()
+	in, pay, err := s.paymentOf(c)
+	if err != nil {
+		return err
+	}
+	if pay, err = s.Refresh(ctx, pay); err != nil {
+		return err
+	}
+	if in, err = s.ledger.Invoice(ctx, in.Token); err != nil {
+		return err
+	}
+	p.Invoice, p.Payment, p.Refresh = in, pay, pay.State == PayAuthorizing
+	if p.Payments, err = s.ledger.Payments(ctx, in.ID); err != nil {
+		return err
+	}
+	if p.Evidence, err = s.ledger.Evidence(ctx, in.ID, pay.ID); err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, "payment", p)
+}
+
+func (s *Service) challenge(c echo.Context) error {
+	p := newPage(c)
+	_, pay, err := s.paymentOf(c)
+	if err != nil {
+		return err
+	}
+	code := c.FormValue("code")
+	if c.FormValue("action") == "cancel" {
+		code = ""
+	}
+	if _, err := s.Challenge(c.Request().Context(), pay.ID, code); err != nil && !errors.Is(err, ErrTransition) {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+c.Param("token")+"/payment/"+pay.ID+"?lang="+p.Lang)
+}
+
+func (s *Service) receipt(c echo.Context) error {
+	p := newPage(c)
+	_, pay, err := s.paymentOf(c)
+	if err != nil {
+		return err
+	}
+	if pay.State != PayApproved {
+		return echo.ErrNotFound
+	}
+	b, err := s.Receipt(c.Request().Context(), pay, p.Lang)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="nota-de-plata-%s.pdf"`, pay.ID))
+	return c.Blob(http.StatusOK, "application/pdf", b)
+}
