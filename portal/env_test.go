@@ -19,6 +19,10 @@ import (
 
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpay"
+	"github.com/semnat/semnat/mpay/cardsim"
+	mpayclient "github.com/semnat/semnat/mpay/client"
+	"github.com/semnat/semnat/mpay/demosp"
 	"github.com/semnat/semnat/mpower"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/msign"
@@ -414,4 +418,36 @@ func (e *env) grant(typeCode string, grantor, representative mobileid.User) stri
 	}
 	e.t.Fatal("the grant stays pending")
 	return ""
+}
+
+// withMPay starts MPay on its own server and store, registers the portal
+// there as a service provider (its endpoint, its key) and gives the
+// portal's configuration the way to it: a mut for newEnv. *mpayURL is
+// MPay's URL.
+func withMPay(t testing.TB, mpayURL *string) func(*Config) {
+	return func(cfg *Config) {
+		t.Helper()
+		st := openStore(t, "mpay")
+		seal := shared.pki.MustGet("seal")
+		svc, err := mpay.New(mpay.Config{Store: st, Key: seal.Key, Cert: seal.Cert, Chain: seal.Chain,
+			RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, Poll: 20 * time.Millisecond, CallTimeout: 5 * time.Second,
+			Card: cardsim.Options{Delay: 50 * time.Millisecond, Timeout: 5 * time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*mpayURL = serve(t, st, nil, svc)
+		signer, cert, err := demosp.NewKey("PORTAL")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mpay.AddService(context.Background(), st, "test", mpay.SP{ServiceID: "PORTAL", Name: "Portalul serviciilor publice",
+			Endpoint: cfg.PublicURL + PathMPay, Face: mpay.FaceREST, Cert: cert}); err != nil {
+			t.Fatal(err)
+		}
+		mc, err := mpayclient.New(*mpayURL, "PORTAL", signer, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Payments, cfg.MPaySP = mc, &MPaySP{ServiceID: "PORTAL", MPay: seal.Cert, Signer: signer}
+	}
 }

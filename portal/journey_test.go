@@ -16,6 +16,7 @@ import (
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/portal/application"
 	"github.com/semnat/semnat/store"
@@ -334,5 +335,99 @@ func TestPagesLanguages(t *testing.T) {
 	b.get(e.url + "/?lang=ru")
 	if _, page := b.get(e.url + "/"); !strings.Contains(page, `<html lang="ru">`) {
 		t.Fatalf("the chosen language is forgotten:\n%.300s", page)
+	}
+}
+
+// signApplication goes through the wizard's last steps for a draft whose
+// form is filled: delivery, confirm, sign on the phone through MSign, back
+// to the status page.
+func (e *env) signApplication(b *browser, id string, user mobileid.User, delivery string) (*http.Response, string) {
+	e.t.Helper()
+	_, page := b.get(e.url + appPath(id, "livrare"))
+	resp, page := b.post(e.url+appPath(id, "livrare"), url.Values{"_csrf": {csrfOf(e.t, page)}, "delivery": {delivery}, "address": {"str. Ștefan cel Mare 1, Chișinău"}})
+	if !strings.HasSuffix(resp.Request.URL.Path, "/confirmare") {
+		e.t.Fatalf("delivery: %d %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	resp, page = b.post(e.url+appPath(id, "semneaza"), url.Values{"_csrf": {csrfOf(e.t, page)}})
+	if !strings.HasPrefix(resp.Request.URL.String(), e.msignURL+"/") {
+		e.t.Fatalf("not sent to MSign: %d %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	signPage := resp.Request.URL.String()
+	b.post(e.msignURL+resp.Request.URL.Path+"/sign", url.Values{"_csrf": {csrfOf(e.t, page)}, "Instrument": {"mobile"}, "MSISDN": {user.MSISDN}})
+	confirmOnPhone(e.t, user.MSISDN, mobileid.DefaultPIN2, "")
+	for i := 0; i < 500 && !strings.Contains(page, `id="return-form"`); i++ {
+		_, page = b.get(signPage)
+	}
+	return b.postForm(page, PathSigned)
+}
+
+// TestJourneyPaid: a service with a tariff, applied for and signed, is
+// paid through a real MPay with the test card: MPay pulls the order from
+// the portal's endpoint (the tariff in bani), the card is approved, MPay
+// pushes the confirmation, and the application is Paid, with the
+// payment's id in its audit entry; a second confirmation of the same
+// payment changes nothing.
+func TestJourneyPaid(t *testing.T) {
+	var mpayURL string
+	e := newEnv(t, withMPay(t, &mpayURL))
+	user := mobileid.GeneratedUser(1)
+	b := newBrowser(t)
+	ctx := context.Background()
+	_, page := b.get(e.url + "/portal/servicii/000103")
+	if !strings.Contains(page, `id="apply"`) || !strings.Contains(page, "75,00 lei") {
+		t.Fatalf("a paid service with payments:\n%s", page)
+	}
+	_, page = e.login(b, e.url+"/portal/servicii/000103/aplica", user)
+	resp, page := b.post(e.url+"/portal/servicii/000103/aplica", url.Values{"_csrf": {csrfOf(t, page)}, "on_behalf": {"self"}})
+	id := reAppID.FindStringSubmatch(page)[1]
+	resp, page = b.post(e.url+appPath(id, "formular"), url.Values{"_csrf": {csrfOf(t, page)}, "idnp": {user.IDNP}, "full_name": {"Test User00001"},
+		"locality": {"mun. Chișinău"}, "kind": {"domiciliu"}})
+	if !strings.HasSuffix(resp.Request.URL.Path, "/documente") {
+		t.Fatalf("form: %d\n%s", resp.StatusCode, page)
+	}
+	resp, page = e.signApplication(b, id, user, "courier")
+	if !strings.Contains(page, `data-state="submitted"`) || !strings.Contains(page, `id="pay-form"`) || !strings.Contains(page, `action="`+mpayURL+`/service/pay"`) {
+		t.Fatalf("submitted, to pay: %d\n%s", resp.StatusCode, page)
+	}
+	// To MPay with the page's form: the invoice shows the tariff pulled
+	// from the portal.
+	resp, page = b.postForm(page, "/service/pay")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Request.URL.String(), mpayURL) || !strings.Contains(page, "75.00 MDL") {
+		t.Fatalf("MPay's invoice: %d %s\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	inv := resp.Request.URL
+	resp, page = b.post(mpayURL+inv.Path+"/card", url.Values{"amount": {"75.00"}, "number": {cardsim.CardApprove}, "holder": {"Test User"},
+		"expiry": {"12/35"}, "cvc": {"123"}})
+	if resp.StatusCode != 200 {
+		t.Fatalf("card: %d\n%s", resp.StatusCode, page)
+	}
+	var a *application.Application
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if a, _ = e.portal.Applications().Get(ctx, id); a.State == application.Paid {
+			break
+		}
+	}
+	if a.State != application.Paid || a.PaymentID == "" {
+		t.Fatalf("after the payment: %+v", a)
+	}
+	if _, page = b.get(e.url + appPath(id, "")); !strings.Contains(page, `data-state="paid"`) || strings.Contains(page, `id="pay-form"`) {
+		t.Fatalf("status page after the payment:\n%s", page)
+	}
+	var details map[string]string
+	e.portalStore.WalkAudit(ctx, func(en *store.Entry) error {
+		if en.Subject == id && en.Action == "portal.pay" {
+			details = en.Details
+		}
+		return nil
+	})
+	if details["payment"] != a.PaymentID || details["to"] != "paid" {
+		t.Fatalf("the payment's audit entry: %v", details)
+	}
+	// The same confirmation again: no error, no second change.
+	if err := e.portal.PaymentConfirmed(ctx, "mpay", id, a.PaymentID); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := e.portal.Applications().History(ctx, id); len(h) != 2 || h[1].To != application.Paid || h[1].Actor != "mpay" {
+		t.Fatalf("history: %+v", h)
 	}
 }

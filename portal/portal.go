@@ -7,7 +7,7 @@
 // administrator as MPass says), fills the service's form (prefilled from
 // MPass), attaches documents, chooses the delivery, and signs the
 // application through MSign's integrator flow; a service with a tariff is
-// then paid through the Payments seam (MPay). Applications and their
+// then paid through MPay (the portal is its service provider: mpay.go). Applications and their
 // history are in portal/application.
 //
 // The portal reaches MPass, MPower and MSign only through their public
@@ -63,9 +63,11 @@ type Config struct {
 	// MPower checks powers of representation. nil: nobody applies on
 	// another person's behalf, and for a company only its administrators.
 	MPower *mpowerclient.Client
-	// Payments takes the tariff of a paid service (MPay). nil: only free
-	// services can be applied for.
+	// Payments sends payers to MPay, where the portal is the service
+	// provider MPaySP (both or neither). nil: only free services can be
+	// applied for.
 	Payments Payments
+	MPaySP   *MPaySP
 	// MaxAttachment bounds one attached file (default 5 MiB); MaxFiles the
 	// number of files of an application (default 10).
 	MaxAttachment int64
@@ -74,14 +76,6 @@ type Config struct {
 	// Europe/Chisinau).
 	Location *time.Location
 	Log      *slog.Logger
-}
-
-// Payments is the seam for MPay: the portal is an MPay service provider
-// (egov-flows §4). Start returns where to send the payer for application a
-// (a Submitted one with a tariff); the provider calls
-// Service.PaymentConfirmed once the payment is confirmed.
-type Payments interface {
-	Start(ctx context.Context, a *application.Application, returnURL string) (redirectURL string, err error)
 }
 
 // Paths of the portal.
@@ -116,6 +110,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	base, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("portal: public URL %q: want http(s)://host[:port]", cfg.PublicURL)
+	}
+	if (cfg.Payments == nil) != (cfg.MPaySP == nil) || cfg.MPaySP != nil && (cfg.MPaySP.MPay == nil || cfg.MPaySP.Signer == nil || cfg.MPaySP.ServiceID == "") {
+		return nil, errors.New("portal: payments need both the way to MPay (Payments) and the portal's registration there (MPaySP: service id, MPay's certificate, the portal's key)")
 	}
 	if cfg.MaxAttachment <= 0 {
 		cfg.MaxAttachment = 5 << 20

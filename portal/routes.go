@@ -21,6 +21,9 @@ func (s *Service) Mount(g *echo.Group) {
 	// MSign sends the browser back with a cross-site POST: no form token
 	// and no session cookie; the request id is checked with MSign itself.
 	g.POST(PathSigned, s.signedReturn, s.pageErrors, middleware.BodyLimit("64KB"))
+	if s.cfg.MPaySP != nil {
+		s.mountMPay(g)
+	}
 
 	csrf := middleware.CSRFWithConfig(middleware.CSRFConfig{TokenLookup: "form:_csrf", ContextKey: csrfKey,
 		CookieName: "portal_csrf", CookiePath: "/", CookieHTTPOnly: true, CookieSameSite: http.SameSiteStrictMode,
@@ -52,7 +55,6 @@ func (s *Service) Mount(g *echo.Group) {
 	a.GET(PathPrefix+"/cereri/:id/confirmare", s.confirmPage)
 	a.POST(PathPrefix+"/cereri/:id/semneaza", s.signStart)
 	a.POST(PathPrefix+"/cereri/:id/anuleaza", s.cancel)
-	a.POST(PathPrefix+"/cereri/:id/plateste", s.pay)
 	a.GET(PathPrefix+"/cereri/:id/cerere.pdf", s.applicationPDF)
 }
 

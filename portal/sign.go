@@ -208,39 +208,3 @@ func (s *Service) applicationPDF(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "private, no-store")
 	return c.Blob(http.StatusOK, "application/pdf", data)
 }
-
-// pay sends the payer of a submitted application to MPay (the Payments
-// seam).
-func (s *Service) pay(c echo.Context) error {
-	a, _, err := s.owned(c)
-	if err != nil {
-		return err
-	}
-	if s.cfg.Payments == nil || a.State != application.Submitted || a.Cost == 0 {
-		return c.Redirect(http.StatusSeeOther, appPath(a.ID, ""))
-	}
-	to, err := s.cfg.Payments.Start(c.Request().Context(), a, s.url(appPath(a.ID, "")))
-	if err != nil {
-		return err
-	}
-	if u, err := url.Parse(to); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("portal: payments: %q is not a URL to send the payer to", to)
-	}
-	return c.Redirect(http.StatusSeeOther, to)
-}
-
-// PaymentConfirmed records the payment of application id (MPay's
-// confirmation, through the Payments provider): Submitted → Paid. A
-// confirmation that comes again for an application already paid is not an
-// error ("multiple calls must not be considered as multiple payments").
-func (s *Service) PaymentConfirmed(ctx context.Context, actor, id, paymentID string) error {
-	_, err := s.apps.Transition(ctx, actor, id, application.EvPay, "", nil)
-	var te *application.TransitionError
-	if errors.As(err, &te) && (te.From == application.Paid || te.From == application.InProgress || te.From == application.Completed) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("portal: payment %s of %s: %w", paymentID, id, err)
-	}
-	return nil
-}

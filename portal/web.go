@@ -136,7 +136,12 @@ type page struct {
 	Docs    []docSlot
 	Choices []choice
 	Max     string
-	CanPay  bool
+	Pay     *payForm // the form that sends the payer to MPay
+}
+
+type payForm struct {
+	Action string
+	Fields []labelValue
 }
 
 type formField struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -422,7 +423,16 @@ func (s *Service) appPage(c echo.Context) error {
 	}
 	p.Summary = s.summary(a, svc, p.Lang)
 	p.Docs = docSlots(a, svc, p.Lang, p.T)
-	p.CanPay = a.State == application.Submitted && a.Cost > 0 && s.cfg.Payments != nil
+	if a.State == application.Submitted && a.Cost > 0 && s.cfg.Payments != nil {
+		action, fields := s.cfg.Payments.PayForm(a.ID, s.url(appPath(a.ID, "")))
+		p.Pay = &payForm{Action: action}
+		for k, vs := range fields {
+			for _, v := range vs {
+				p.Pay.Fields = append(p.Pay.Fields, labelValue{k, v})
+			}
+		}
+		sort.Slice(p.Pay.Fields, func(i, j int) bool { return p.Pay.Fields[i].Label < p.Pay.Fields[j].Label })
+	}
 	return s.render(c, http.StatusOK, "app", p)
 }
 

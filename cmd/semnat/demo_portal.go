@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"github.com/semnat/semnat/mpass"
+	"github.com/semnat/semnat/mpay"
+	mpayclient "github.com/semnat/semnat/mpay/client"
+	"github.com/semnat/semnat/mpay/demosp"
 	"github.com/semnat/semnat/mpower"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/msign"
@@ -21,9 +25,10 @@ import (
 // demoPortal is the portal's configuration in the demo: the catalogue
 // (--catalog, else the embedded one), registered with the demo's MSign
 // (return URLs under /portal/) and MPower (every type) by API keys kept in
-// DATA, and a SAML key made at each start (registered with MPass once the
-// server is up: registerPortal).
-func demoPortal(ctx context.Context, st *store.Store, data, base, catalogDir string) (*portal.Config, error) {
+// DATA, with MPay as a service provider (a key made at each start), and a
+// SAML key made at each start (registered with MPass once the server is
+// up: registerPortal).
+func demoPortal(ctx context.Context, st *store.Store, data, base, catalogDir string, mpayCert *x509.Certificate) (*portal.Config, error) {
 	cat, err := loadCatalog(catalogDir)
 	if err != nil {
 		return nil, fmt.Errorf("--catalog: %w", err)
@@ -56,8 +61,29 @@ func demoPortal(ctx context.Context, st *store.Store, data, base, catalogDir str
 	if err != nil {
 		return nil, err
 	}
-	return &portal.Config{PublicURL: base, Catalog: cat, Key: key, Certificate: cert, MSign: ms, MPower: mp}, nil
+	// MPay: the portal is a service provider, its key made at each start
+	// (as the demo SP's).
+	spSigner, spCert, err := demosp.NewKey(demoPortalSP)
+	if err != nil {
+		return nil, err
+	}
+	if err := mpay.RemoveService(ctx, st, "demo", demoPortalSP); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if err := mpay.AddService(ctx, st, "demo", mpay.SP{ServiceID: demoPortalSP, Name: "Portalul serviciilor publice",
+		Endpoint: base + portal.PathMPay, Face: mpay.FaceREST, Cert: spCert}); err != nil {
+		return nil, fmt.Errorf("registering the portal with MPay: %w", err)
+	}
+	pay, err := mpayclient.New(base, demoPortalSP, spSigner, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &portal.Config{PublicURL: base, Catalog: cat, Key: key, Certificate: cert, MSign: ms, MPower: mp,
+		Payments: pay, MPaySP: &portal.MPaySP{ServiceID: demoPortalSP, MPay: mpayCert, Signer: spSigner}}, nil
 }
+
+// demoPortalSP is the portal's service id at the demo's MPay.
+const demoPortalSP = "PORTAL"
 
 // registerPortal registers the portal with the demo's MPass (anew at each
 // start: its key is made at start) and defines in MPower the authorization

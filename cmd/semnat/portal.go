@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/semnat/semnat/internal/secret"
+	mpayclient "github.com/semnat/semnat/mpay/client"
+	"github.com/semnat/semnat/mpay/spkit"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/portal"
@@ -27,6 +29,7 @@ const portalRoutesHelp = `  /                            the catalogue of servic
   /portal/saml/metadata        the portal's SAML metadata (register it with MPass)
   /portal/saml/acs             the assertion consumer service
   /portal/semnat               where MSign sends the browser back (register it as a return URL)
+  /portal/mpay                 the portal's endpoint as MPay service provider (order pull, confirmations)
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
 `
 
@@ -52,6 +55,8 @@ type portalFlags struct {
 	catalog, mpassMetadata   string
 	msignURL, msignKeyFile   string
 	mpowerURL, mpowerKeyFile string
+	mpayURL, mpayService     string
+	mpayCert                 string
 	maxAttachment            byteSize
 }
 
@@ -73,7 +78,9 @@ system (API key in --msign-key-file; return URL PUBLIC-URL/portal/).
 Powers of representation are checked with the MPower at --mpower (API key in
 --mpower-key-file); without it only the administrators MPass names act for a
 company. --catalog is a directory of service files (default: the demo's).
-Paid services cannot be applied for yet: payments (MPay) are not connected.
+Tariffs are paid through the MPay at --mpay, where the portal is the service
+provider --mpay-service (endpoint PUBLIC-URL/portal/mpay, its certificate the
+one of the key above); without it only free services can be applied for.
 
 The other settings are those of 'semnat serve' (store, address, TLS, logs):
 each a flag, $SEMNAT_NAME or a NAME = VALUE line of the --config file.`,
@@ -92,6 +99,9 @@ each a flag, $SEMNAT_NAME or a NAME = VALUE line of the --config file.`,
 	fl.StringVar(&pf.msignKeyFile, "msign-key-file", "", "file with the portal's API key at MSign (else $SEMNAT_MSIGN_KEY)")
 	fl.StringVar(&pf.mpowerURL, "mpower", "", "MPower's URL (powers of representation are checked there)")
 	fl.StringVar(&pf.mpowerKeyFile, "mpower-key-file", "", "file with the portal's API key at MPower (else $SEMNAT_MPOWER_KEY)")
+	fl.StringVar(&pf.mpayURL, "mpay", "", "MPay's URL (tariffs are paid there; the portal is its service provider, with the key above)")
+	fl.StringVar(&pf.mpayService, "mpay-service", "", "the portal's service id at MPay")
+	fl.StringVar(&pf.mpayCert, "mpay-cert", "", "PEM certificate of MPay's key (its calls to the portal must be signed by it)")
 	fl.Var(&pf.maxAttachment, "max-attachment", "largest attached document, e.g. 5MiB")
 	return cmd
 }
@@ -187,6 +197,24 @@ func runPortalServe(ctx context.Context, a *app, f *serveFlags, pf *portalFlags,
 	}
 	defer closeSigner()
 	pc.Key, pc.Certificate = signer, signer.Certificate()
+	if pf.mpayURL != "" {
+		if pf.mpayService == "" || pf.mpayCert == "" {
+			return withCode(exitUsage, errors.New("--mpay needs --mpay-service (the portal's id there) and --mpay-cert (MPay's certificate)"))
+		}
+		certs, err := loadCertificates([]string{pf.mpayCert})
+		if err != nil || len(certs) == 0 {
+			return withCode(exitUsage, fmt.Errorf("--mpay-cert: %v", err))
+		}
+		sps, err := spkit.NewSigner(signer, signer.Certificate())
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("the portal's key as MPay service provider: %w", err))
+		}
+		pay, err := mpayclient.New(pf.mpayURL, pf.mpayService, sps, nil)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("--mpay: %w", err))
+		}
+		pc.Payments, pc.MPaySP = pay, &portal.MPaySP{ServiceID: pf.mpayService, MPay: certs[0], Signer: sps}
+	}
 	return f.serveComposed(ctx, a, tlsCfg, func(_ *store.Store, base string) (server.Config, string) {
 		pc.PublicURL = base
 		return server.Config{Portal: pc},

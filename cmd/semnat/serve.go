@@ -363,7 +363,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	}
 	mp.Verify = pades.VerifyOptions{Roots: p.RootPool(), Online: true, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
 	mp.Seal, mp.SealChain = seal.Key, append([]*x509.Certificate{seal.Cert}, seal.Chain...)
-	pc, err := demoPortal(ctx, st, data, base, f.catalog)
+	pc, err := demoPortal(ctx, st, data, base, f.catalog, seal.Cert)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}

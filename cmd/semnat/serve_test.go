@@ -74,7 +74,7 @@ func TestServeDemo(t *testing.T) {
 	}
 	// The portal is the home page; MSign's moved to /msign.
 	for p, want := range map[string]string{"/": "Portalul serviciilor publice", "/portal/servicii/000101": "Certificat de cazier judiciar",
-		"/msign": "/sign", "/portal/saml/metadata": "/portal/saml/acs"} {
+		"/msign": "/sign", "/portal/saml/metadata": "/portal/saml/acs", "/portal/servicii/000103": `id="apply"`} {
 		resp, err := http.Get(base + p)
 		if err != nil {
 			t.Fatal(err)

@@ -58,6 +58,7 @@ type Application struct {
 	SignRequest string // MSign's request id while signing
 	SignedBy    string // the signer certificate's IDNP
 	SignedSHA   string // SHA-256 of the signed PDF, hex
+	PaymentID   string // MPay's, once paid
 
 	State   State
 	Reason  string
@@ -137,6 +138,7 @@ type data struct {
 	SignRequest     string            `json:"signRequest,omitempty"`
 	SignedBy        string            `json:"signedBy,omitempty"`
 	SignedSHA       string            `json:"signedSha,omitempty"`
+	PaymentID       string            `json:"paymentId,omitempty"`
 	Reason          string            `json:"reason,omitempty"`
 	Note            string            `json:"note,omitempty"`
 }
@@ -159,13 +161,14 @@ func scan(row interface{ Scan(...any) error }) (*Application, error) {
 	a.Cost, a.Lang, a.ApplicantName, a.OnBehalf, a.BeneficiaryName, a.Basis = d.Cost, d.Lang, d.ApplicantName, d.OnBehalf, d.BeneficiaryName, d.Basis
 	a.Fields, a.Attachments, a.Delivery, a.Address = d.Fields, d.Attachments, d.Delivery, d.Address
 	a.SignRequest, a.SignedBy, a.SignedSHA, a.Reason, a.Note = d.SignRequest, d.SignedBy, d.SignedSHA, d.Reason, d.Note
+	a.PaymentID = d.PaymentID
 	return &a, nil
 }
 
 func (a *Application) data() ([]byte, error) {
 	return json.Marshal(data{Cost: a.Cost, Lang: a.Lang, ApplicantName: a.ApplicantName, OnBehalf: a.OnBehalf,
 		BeneficiaryName: a.BeneficiaryName, Basis: a.Basis, Fields: a.Fields, Attachments: a.Attachments, Delivery: a.Delivery,
-		Address: a.Address, SignRequest: a.SignRequest, SignedBy: a.SignedBy, SignedSHA: a.SignedSHA, Reason: a.Reason, Note: a.Note})
+		Address: a.Address, SignRequest: a.SignRequest, SignedBy: a.SignedBy, SignedSHA: a.SignedSHA, PaymentID: a.PaymentID, Reason: a.Reason, Note: a.Note})
 }
 
 // NewID is a new application number: "P" and 10 characters of Crockford
@@ -314,6 +317,9 @@ func (s *Store) Transition(ctx context.Context, actor, id string, ev Event, reas
 		details := map[string]string{"from": string(from), "to": string(a.State), "service": a.Service}
 		if reason != "" {
 			details["reason"] = reason
+		}
+		if ev == EvPay && a.PaymentID != "" {
+			details["payment"] = a.PaymentID
 		}
 		if _, err := tx.Append(ctx, store.Event{Actor: actor, Action: "portal." + string(ev), Subject: id, Digest: a.SignedSHA, Details: details}); err != nil {
 			return err
