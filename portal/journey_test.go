@@ -3,6 +3,7 @@ package portal
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpay/cardsim"
+	"github.com/semnat/semnat/mpay/spkit"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/portal/application"
 	"github.com/semnat/semnat/store"
@@ -429,5 +431,51 @@ func TestJourneyPaid(t *testing.T) {
 	}
 	if h, _ := e.portal.Applications().History(ctx, id); len(h) != 2 || h[1].To != application.Paid || h[1].Actor != "mpay" {
 		t.Fatalf("history: %+v", h)
+	}
+}
+
+// TestPaymentTimeout: a submitted application not paid within its time is
+// Cancelled (payment time-out) by the portal's durable job; MPay's order
+// pull then says Cancelled, and a late confirmation is refused.
+func TestPaymentTimeout(t *testing.T) {
+	var mpayURL string
+	withPay := withMPay(t, &mpayURL)
+	e := newEnv(t, func(c *Config) {
+		withPay(c)
+		c.MPaySP.PayWithin, c.MPaySP.Poll = time.Second, 50*time.Millisecond
+	})
+	user := mobileid.GeneratedUser(3)
+	b := newBrowser(t)
+	ctx := context.Background()
+	_, page := e.login(b, e.url+"/portal/servicii/000103/aplica", user)
+	_, page = b.post(e.url+"/portal/servicii/000103/aplica", url.Values{"_csrf": {csrfOf(t, page)}, "on_behalf": {"self"}})
+	id := reAppID.FindStringSubmatch(page)[1]
+	b.post(e.url+appPath(id, "formular"), url.Values{"_csrf": {csrfOf(t, page)}, "idnp": {user.IDNP}, "full_name": {"Test User00003"},
+		"locality": {"Bălți"}, "kind": {"resedinta"}})
+	if _, page = e.signApplication(b, id, user, "pickup"); !strings.Contains(page, `data-state="submitted"`) {
+		t.Fatalf("not submitted:\n%s", page)
+	}
+	var a *application.Application
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if a, _ = e.portal.Applications().Get(ctx, id); a.State != application.Submitted {
+			break
+		}
+	}
+	if a.State != application.Cancelled || a.Reason != application.ReasonPaymentTimeout {
+		t.Fatalf("after the time to pay: %s %s", a.State, a.Reason)
+	}
+	orders := mpayOrders{e.portal}
+	if d, err := orders.OrderDetails(ctx, spkit.OrderDetailsQuery{ServiceID: "PORTAL", OrderKey: id}); err != nil || d.Status != spkit.StatusCancelled {
+		t.Fatalf("the order after the time-out: %+v %v", d, err)
+	}
+	err := orders.ConfirmPayment(ctx, spkit.PaymentConfirmation{ServiceID: "PORTAL", OrderKey: id, PaymentID: "P1", TotalAmount: 7500, Currency: "MDL"})
+	if !errors.Is(err, &spkit.Fault{Code: spkit.FaultInvoiceExpired}) {
+		t.Fatalf("a late confirmation: %v", err)
+	}
+	if err := orders.ConfirmPayment(ctx, spkit.PaymentConfirmation{ServiceID: "OTHER", OrderKey: id, PaymentID: "P1", TotalAmount: 7500, Currency: "MDL"}); !errors.Is(err, &spkit.Fault{Code: spkit.FaultUnknownService}) {
+		t.Fatalf("another service: %v", err)
+	}
+	if _, err := orders.OrderDetails(ctx, spkit.OrderDetailsQuery{ServiceID: "PORTAL", OrderKey: "PNOSUCH"}); !errors.Is(err, &spkit.Fault{Code: spkit.FaultUnknownOrder}) {
+		t.Fatalf("an unknown order: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/semnat/semnat/idn"
+	"github.com/semnat/semnat/jobs"
 	"github.com/semnat/semnat/mpay/spkit"
 	"github.com/semnat/semnat/portal/application"
 	"github.com/semnat/semnat/store"
@@ -38,8 +39,58 @@ type MPaySP struct {
 	MPay      *x509.Certificate // MPay's: its requests must be signed by it
 	Signer    *spkit.Signer     // the portal's key, whose certificate is registered with MPay
 	// PayWithin is how long a submitted application may wait for its
-	// payment (the order's due date; default 72 h).
+	// payment (the order's due date; default 72 h): then it is Cancelled
+	// (payment time-out) by a job of the durable queue.
 	PayWithin time.Duration
+	// Poll is how often the portal's job queue looks for work (default
+	// 1 s).
+	Poll time.Duration
+}
+
+// TimeoutArgs is the job that cancels a submitted application not paid
+// in time; enqueued with the submission, in its transaction.
+type TimeoutArgs struct {
+	ID string `json:"id" river:"unique"`
+}
+
+// Kind is the job's stable name.
+func (TimeoutArgs) Kind() string { return "portal.payment-timeout" }
+
+// startJobs starts the portal's job queue (paid services only need it).
+func (s *Service) startJobs(ctx context.Context) error {
+	q, err := jobs.New(ctx, s.cfg.Store, jobs.Options{Queue: "portal", Workers: 4, PollInterval: s.cfg.MPaySP.Poll, Log: s.cfg.Log})
+	if err != nil {
+		return err
+	}
+	if err := jobs.Register(q, jobs.WorkFunc(s.paymentTimeout)); err != nil {
+		return err
+	}
+	if err := q.Start(context.Background()); err != nil {
+		return err
+	}
+	s.queue = q
+	return nil
+}
+
+// paymentTimeout cancels an application still unpaid at its due date; one
+// paid, withdrawn or decided meanwhile is left as it is.
+func (s *Service) paymentTimeout(ctx context.Context, j *jobs.Job[TimeoutArgs]) error {
+	_, err := s.apps.Transition(ctx, "portal", j.Args.ID, application.EvCancel, application.ReasonPaymentTimeout, nil)
+	var te *application.TransitionError
+	if errors.As(err, &te) || errors.Is(err, application.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// enqueueTimeout schedules the payment time-out of a submitted
+// application with a tariff, in the submission's transaction.
+func (s *Service) enqueueTimeout(ctx context.Context, tx *store.Tx, a *application.Application, submitted time.Time) error {
+	if s.queue == nil || a.Cost == 0 {
+		return nil
+	}
+	_, err := s.queue.EnqueueTx(ctx, tx, TimeoutArgs{ID: a.ID}, &jobs.EnqueueOpts{RunAt: submitted.Add(s.payWithin()), Unique: true})
+	return err
 }
 
 // PathMPay is the portal's endpoint for MPay (register it as the

@@ -30,6 +30,7 @@ import (
 
 	"github.com/crewjam/saml/samlsp"
 
+	"github.com/semnat/semnat/jobs"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/portal/application"
@@ -95,6 +96,8 @@ type Service struct {
 	sp   *samlsp.Middleware
 	web  *web
 	base *url.URL
+	// queue runs the payment time-outs (nil without MPay).
+	queue *jobs.Queue
 }
 
 var _ service.Service = (*Service)(nil)
@@ -147,14 +150,28 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, apps: apps, sp: sp, web: w, base: base}, nil
+	s := &Service{cfg: cfg, apps: apps, sp: sp, web: w, base: base}
+	if cfg.MPaySP != nil {
+		if err := s.startJobs(ctx); err != nil {
+			return nil, fmt.Errorf("portal: the job queue: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Name is "portal".
 func (s *Service) Name() string { return "portal" }
 
-// Close has no background work to stop.
-func (s *Service) Close() error { return nil }
+// Close stops the job queue and waits for its running jobs (the others
+// stay in the store for the next start).
+func (s *Service) Close() error {
+	if s.queue == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.queue.Stop(ctx)
+}
 
 // Applications is the portal's store of applications (the back office and
 // tests read it).

@@ -180,7 +180,10 @@ func (s *Service) FinishSigning(ctx context.Context, id string) (string, error) 
 			return fmt.Errorf("%w: the sign request changed meanwhile", ErrNotSigned)
 		}
 		d.SignedBy, d.SignedSHA, d.SignRequest = cert.Subject.SerialNumber, application.Digest(res.Signature), ""
-		return application.PutFileTx(ctx, tx, id, application.FileSigned, "application/pdf", res.Signature)
+		if err := application.PutFileTx(ctx, tx, id, application.FileSigned, "application/pdf", res.Signature); err != nil {
+			return err
+		}
+		return s.enqueueTimeout(ctx, tx, d, s.today())
 	})
 	var te *application.TransitionError
 	if errors.As(err, &te) {
