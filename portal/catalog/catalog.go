@@ -125,6 +125,9 @@ type Catalog struct {
 	services []*Service // by code
 	byCode   map[string]*Service
 	folded   map[string][]string // code → the searchable words in each language
+	// domains and providers by language, sorted once
+	domains   map[string][]Domain
+	providers map[string][]Provider
 }
 
 //go:embed demo/*.toml
@@ -189,7 +192,7 @@ func Load(fsys fs.FS) (*Catalog, error) {
 // New makes a catalogue of services already parsed: codes must be unique,
 // and a domain or provider must have the same names in every service.
 func New(list []*Service) (*Catalog, error) {
-	c := &Catalog{byCode: map[string]*Service{}, folded: map[string][]string{}}
+	c := &Catalog{byCode: map[string]*Service{}, folded: map[string][]string{}, domains: map[string][]Domain{}, providers: map[string][]Provider{}}
 	domains, providers := map[string]*Service{}, map[string]*Service{}
 	var errs []error
 	for _, s := range list {
@@ -211,6 +214,9 @@ func New(list []*Service) (*Catalog, error) {
 		return nil, errors.Join(errs...)
 	}
 	sort.Slice(c.services, func(i, j int) bool { return c.services[i].Code < c.services[j].Code })
+	for _, l := range Langs {
+		c.domains[l], c.providers[l] = c.sortedDomains(l), c.sortedProviders(l)
+	}
 	for _, s := range c.services {
 		for _, l := range Langs {
 			c.folded[s.Code] = append(c.folded[s.Code], Fold(strings.Join([]string{s.Code, s.Title.In(l), s.Description.In(l),
@@ -243,6 +249,13 @@ func (c *Catalog) Service(code string) (*Service, error) {
 
 // Domains lists the domains of the services, by their name in lang.
 func (c *Catalog) Domains(lang string) []Domain {
+	if d, ok := c.domains[lang]; ok {
+		return slices.Clone(d)
+	}
+	return c.sortedDomains(lang)
+}
+
+func (c *Catalog) sortedDomains(lang string) []Domain {
 	seen := map[string]bool{}
 	var out []Domain
 	for _, s := range c.services {
@@ -257,6 +270,13 @@ func (c *Catalog) Domains(lang string) []Domain {
 
 // Providers lists the providers of the services, by their name in lang.
 func (c *Catalog) Providers(lang string) []Provider {
+	if p, ok := c.providers[lang]; ok {
+		return slices.Clone(p)
+	}
+	return c.sortedProviders(lang)
+}
+
+func (c *Catalog) sortedProviders(lang string) []Provider {
 	seen := map[string]bool{}
 	var out []Provider
 	for _, s := range c.services {
