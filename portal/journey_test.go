@@ -258,6 +258,16 @@ func TestActingForOthers(t *testing.T) {
 	if resp, _ := b.post(e.url+"/portal/servicii/000105/aplica", url.Values{"on_behalf": {"self"}}); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("no form token: %d", resp.StatusCode)
 	}
+	// Logging out ends the portal's session: my applications need a
+	// login again.
+	_, page = b.get(e.url + "/portal/cereri")
+	resp, _ := b.post(e.url+"/portal/iesire", url.Values{"_csrf": {csrfOf(t, page)}})
+	if resp.StatusCode >= 400 {
+		t.Fatalf("logout: %d %s", resp.StatusCode, resp.Request.URL)
+	}
+	if resp, _ := b.get(e.url + "/portal/cereri"); !strings.HasPrefix(resp.Request.URL.String(), e.mpassURL) {
+		t.Fatalf("after logout, my applications: %s", resp.Request.URL)
+	}
 }
 
 // TestActingWithPower: with a valid MPower power of the service's type
