@@ -489,3 +489,54 @@ func TestPaymentTimeout(t *testing.T) {
 		t.Fatalf("an unknown order: %v", err)
 	}
 }
+
+// TestSigningCancelled: the applicant cancels on MSign's page; back on the
+// portal the application is still a draft, the confirmation page says it
+// was not signed, and it can be sent to MSign again; then the applicant
+// withdraws it (Cancelled, by the applicant).
+func TestSigningCancelled(t *testing.T) {
+	e := newEnv(t, nil)
+	user := mobileid.GeneratedUser(2)
+	b := newBrowser(t)
+	ctx := context.Background()
+	_, page := e.login(b, e.url+"/portal/servicii/000108/aplica", user)
+	_, page = b.post(e.url+"/portal/servicii/000108/aplica", url.Values{"_csrf": {csrfOf(t, page)}, "on_behalf": {"self"}})
+	id := reAppID.FindStringSubmatch(page)[1]
+	resp, page := b.post(e.url+appPath(id, "formular"), url.Values{"_csrf": {csrfOf(t, page)}, "idnp": {user.IDNP}, "from_year": {"2005"}})
+	if !strings.HasSuffix(resp.Request.URL.Path, "/documente") {
+		t.Fatalf("form: %d\n%s", resp.StatusCode, page)
+	}
+	// One delivery: chosen at the start; straight to the confirmation.
+	resp, page = b.get(e.url + appPath(id, "confirmare"))
+	if resp.StatusCode != 200 || !strings.Contains(page, `id="sign"`) {
+		t.Fatalf("confirm: %d\n%s", resp.StatusCode, page)
+	}
+	resp, page = b.post(e.url+appPath(id, "semneaza"), url.Values{"_csrf": {csrfOf(t, page)}})
+	if !strings.HasPrefix(resp.Request.URL.String(), e.msignURL+"/") {
+		t.Fatalf("not at MSign: %s", resp.Request.URL)
+	}
+	resp, page = b.post(e.msignURL+resp.Request.URL.Path+"/cancel", url.Values{"_csrf": {csrfOf(t, page)}})
+	if !strings.Contains(page, `id="return-form"`) {
+		t.Fatalf("MSign after the cancel: %d\n%s", resp.StatusCode, page)
+	}
+	resp, page = b.postForm(page, PathSigned)
+	if !strings.HasSuffix(resp.Request.URL.Path, "/confirmare") || !strings.Contains(page, "Cererea nu a fost semnată") {
+		t.Fatalf("back after the cancel: %s\n%s", resp.Request.URL, page)
+	}
+	if a, _ := e.portal.Applications().Get(ctx, id); a.State != application.Draft || a.SignRequest != "" {
+		t.Fatalf("after the cancel: %+v", a)
+	}
+	// Sent again: a new sign request.
+	if resp, _ := b.post(e.url+appPath(id, "semneaza"), url.Values{"_csrf": {csrfOf(t, page)}}); !strings.HasPrefix(resp.Request.URL.String(), e.msignURL+"/") {
+		t.Fatalf("signing again: %s", resp.Request.URL)
+	}
+	// Withdrawn by the applicant.
+	_, page = b.get(e.url + appPath(id, ""))
+	resp, page = b.post(e.url+appPath(id, "anuleaza"), url.Values{"_csrf": {csrfOf(t, page)}})
+	if !strings.Contains(page, `data-state="cancelled"`) || !strings.Contains(page, "anulată de solicitant") || strings.Contains(page, `id="cancel"`) {
+		t.Fatalf("withdrawn: %d\n%s", resp.StatusCode, page)
+	}
+	if a, _ := e.portal.Applications().Get(ctx, id); a.State != application.Cancelled || a.Reason != application.ReasonByApplicant {
+		t.Fatalf("after the withdrawal: %+v", a)
+	}
+}
