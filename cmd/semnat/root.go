@@ -112,8 +112,10 @@ the PKI services they need (RFC 3161 timestamps, OCSP, CRLs), and the
 services that consume signatures: MSign, where citizens and registered
 systems sign and verify ('semnat msign serve', with 'semnat agent' for USB
 tokens in the browser), MPass, where people log in to relying services with
-their signature (SAML 2.0), and MPower, the registry of powers of
-representation. 'semnat serve --demo' runs all of them in one process.
+their signature (SAML 2.0), MPower, the registry of powers of
+representation, and the public-services portal, where citizens apply for
+services and sign their applications ('semnat portal serve'). 'semnat serve
+--demo' runs all of them in one process.
 
 Global flags:  --json for machine-readable output on stdout,
                --verbose for log lines on stderr.
