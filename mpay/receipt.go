@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/semnat/semnat/i18n"
-	"github.com/semnat/semnat/internal/textpage"
+	"github.com/semnat/semnat/internal/textpdf"
 	"github.com/semnat/semnat/pades"
 )
 
@@ -37,7 +37,7 @@ func RenderReceipt(lang string, sp *SP, in *Invoice, p *Payment) ([]byte, error)
 		}
 	}
 	lines = append(lines, "", t("receipt.sealed"))
-	b, err := textpage.Render(lines)
+	b, err := textpdf.Page(lines)
 	if err != nil {
 		return nil, fmt.Errorf("mpay: receipt of %s: %w", p.ID, err)
 	}

@@ -43,8 +43,8 @@ var actTitles = map[string]string{"ro": "Procură (împuternicire de reprezentar
 // RenderAct is the act of p as a one-page A4 PDF: a title, the legal text
 // of its type in the power's language (ro when the type has none in it),
 // filled with the parties, type and dates, and the authorization code.
-// The text is set in the embedded Go font (Romanian ș ț with comma below,
-// Cyrillic); a text too long for the page is an error.
+// The text is set by textpdf (the embedded Go font: Romanian ș ț with
+// comma below, Cyrillic); a text too long for the page is an error.
 func RenderAct(t *AuthType, p *Power, authorizingName string) ([]byte, error) {
 	lang := p.Lang
 	src, ok := t.LegalText[lang]
@@ -64,9 +64,9 @@ func RenderAct(t *AuthType, p *Power, authorizingName string) ([]byte, error) {
 	lines := []string{actTitles[lang], "", t.Code + " — " + name, ""}
 	lines = append(lines, strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")...)
 	lines = append(lines, "", "Cod / Код / Code: "+p.Code)
-	doc, err := textpdf.Render([][]string{lines}, textpdf.Options{MaxPages: 1})
+	pdf, err := textpdf.Page(lines)
 	if err != nil {
-		return nil, fmt.Errorf("mpower: setting the act: %w", err)
+		return nil, fmt.Errorf("mpower: setting the act of %s: %w", p.Code, err)
 	}
-	return doc, nil
+	return pdf, nil
 }

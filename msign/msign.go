@@ -124,6 +124,9 @@ type Config struct {
 	// PendingQuota bounds the bytes of documents one client (IP address)
 	// may have waiting in anonymous sign requests (default 2×MaxUpload).
 	PendingQuota int64
+	// HomePath is where the home page is served (default "/"; the demo
+	// moves it when the portal is the home page).
+	HomePath string
 }
 
 // Service is MSign.

@@ -88,7 +88,11 @@ func (s *Service) mountWeb(root *echo.Group) {
 	// form token from its header or the form's first part, and only then
 	// the body.
 	g := root.Group("", s.errorPages, unsafeOnly(s.limiter), middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxUpload)), csrfHeader, s.csrf)
-	g.GET("/", s.homePage)
+	home := s.cfg.HomePath
+	if home == "" {
+		home = "/"
+	}
+	g.GET(home, s.homePage)
 	g.GET("/agent", s.agentPage)
 	g.GET("/sign", s.signPage)
 	g.POST("/sign", s.signPost)

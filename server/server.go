@@ -1,12 +1,14 @@
 // Package server composes semnat's HTTP services into one server, as Caddy
 // composes its modules: MSign (msign), MPass (mpass), MPower (mpower), MNotify (mnotify), MPay (mpay), the PKI services (pkiserve: TSA,
-// OCSP, CRLs, CA certificates) and the mobile-signature simulator
+// OCSP, CRLs, CA certificates), the public-services portal (portal) and
+// the mobile-signature simulator
 // (mobileid), each mounting its own routes on one service.Host. It holds
 // no service logic: `semnat msign serve` composes MSign alone, `semnat
 // mpower serve` MPower alone, `semnat serve --demo` everything.
 package server
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -19,6 +21,7 @@ import (
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpower"
 	"github.com/semnat/semnat/msign"
+	"github.com/semnat/semnat/portal"
 	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
 )
@@ -39,6 +42,11 @@ type Config struct {
 	// MNotify is the notification service and its REST API (its Store and
 	// Log default to the ones above).
 	MNotify *mnotify.Config
+	// Portal is the public-services portal, mounted as the home page
+	// (MSign's home page then moves to /msign unless its HomePath says
+	// otherwise). Its Store and Log default to the ones above; without
+	// IdPMetadata it logs people in with the MPass composed here.
+	Portal *portal.Config
 	// MPay is the payment gateway (its Store and Log default to the
 	// ones above).
 	MPay *mpay.Config
@@ -59,6 +67,7 @@ type Server struct {
 	MPower  *mpower.Service  // nil when not mounted
 	MNotify *mnotify.Service // nil when not mounted
 	MPay    *mpay.Service    // nil when not mounted
+	Portal  *portal.Service  // nil when not mounted
 }
 
 // New builds the server and its services.
@@ -69,7 +78,11 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{Host: service.NewHost(service.HostOptions{Ready: cfg.Store, Log: cfg.Log, TrustedProxies: cfg.TrustedProxies, TLS: cfg.TLS})}
 	var err error
 	if cfg.MSign != nil {
-		if s.MSign, err = mount(s, cfg, *cfg.MSign, func(c *msign.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, msign.New); err != nil {
+		mc := *cfg.MSign
+		if cfg.Portal != nil && mc.HomePath == "" {
+			mc.HomePath = "/msign"
+		}
+		if s.MSign, err = mount(s, cfg, mc, func(c *msign.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, msign.New); err != nil {
 			return nil, err
 		}
 	}
@@ -85,6 +98,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MNotify != nil {
 		if s.MNotify, err = mount(s, cfg, *cfg.MNotify, func(c *mnotify.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, mnotify.New); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Portal != nil {
+		pc := *cfg.Portal
+		if len(pc.IdPMetadata) == 0 && s.MPass != nil {
+			if pc.IdPMetadata, err = s.MPass.Metadata(); err != nil {
+				return nil, err
+			}
+		}
+		newPortal := func(c portal.Config) (*portal.Service, error) { return portal.New(context.Background(), c) }
+		if s.Portal, err = mount(s, cfg, pc, func(c *portal.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, newPortal); err != nil {
 			return nil, err
 		}
 	}

@@ -113,8 +113,11 @@ services that consume signatures: MSign, where citizens and registered
 systems sign and verify ('semnat msign serve', with 'semnat agent' for USB
 tokens in the browser), MPass, where people log in to relying services with
 their signature (SAML 2.0), MPower, the registry of powers of
-representation, and MNotify, which notifies people (MCabinet inbox,
-e-mail). 'semnat serve --demo' runs all of them in one process.
+representation, MNotify, which notifies people (MCabinet inbox,
+e-mail), MPay, the payment gateway, and the public-services portal,
+where citizens apply for services and sign their applications
+('semnat portal serve'). 'semnat serve --demo' runs all of them in one
+process.
 
 Global flags:  --json for machine-readable output on stdout,
                --verbose for log lines on stderr.
@@ -163,6 +166,7 @@ Exit codes (every command):
 		newMPassCmd(a),
 		newMPowerCmd(a),
 		newMNotifyCmd(a),
+		newPortalCmd(a),
 		newMPayCmd(a),
 		newAgentCmd(a),
 		newAuditCmd(a),

@@ -373,9 +373,13 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	}
 	mp.Verify = pades.VerifyOptions{Roots: p.RootPool(), Online: true, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
 	mp.Seal, mp.SealChain = seal.Key, append([]*x509.Certificate{seal.Cert}, seal.Chain...)
+	pc, err := demoPortal(ctx, st, data, base, f.catalog, seal.Cert)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
 	mpayCfg := &mpay.Config{Key: seal.Key, Cert: seal.Cert, Chain: seal.Chain, Timestamper: cfg.Timestamper,
 		Revocation: pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, ExtraCerts: [][]byte{p.Root.Cert.Raw}}
-	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mpassCfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp, MPay: mpayCfg}
+	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mpassCfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp, MPay: mpayCfg, Portal: pc}
 	mn, sink, err := demoMNotify()
 	if err != nil {
 		return withCode(exitFailed, err)
@@ -400,6 +404,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err := seedMPower(ctx, st, srv.MPower.Registry(), key); err != nil {
 		return withCode(exitFailed, fmt.Errorf("seeding MPower: %w", err))
 	}
+	if err := registerPortal(ctx, srv, pc.Catalog); err != nil {
+		return withCode(exitFailed, err)
+	}
 	if err := mountDemoSP(ctx, srv, st, base, seal.Cert); err != nil {
 		return withCode(exitFailed, fmt.Errorf("the demo MPay service provider: %w", err))
 	}
@@ -408,7 +415,8 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	go func() { _ = svc.Run(ctx) }()
 	fmt.Fprintf(a.stderr, "%s\n", strings.Join([]string{
 		"semnat demo services:",
-		"  web pages:     " + base + "/sign   " + base + "/verify",
+		"  portal:        " + base + "/   (public services: catalogue and applications; log in with a virtual phone)",
+		"  web pages:     " + base + "/sign   " + base + "/verify   " + base + "/msign",
 		"  sign API:      POST " + base + "/api/v1/sign-requests   (token signing needs `semnat agent` on " + wire.DefaultAddr + ")",
 		"  verify:        POST " + base + "/api/v1/verifications",
 		"  seal:          POST " + base + "/api/v1/seal   (X-API-Key from " + keyPath + ")",

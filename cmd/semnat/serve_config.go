@@ -51,6 +51,7 @@ type serveFlags struct {
 	requestTimeout                time.Duration
 	trustedProxies                []string
 	mpower, mpowerKeyFile         string // MPower's check API, for requests on behalf of another party
+	catalog                       string // --demo: the portal's catalogue directory
 }
 
 // register adds the flags; demo adds --demo (`semnat serve` has it,
@@ -59,6 +60,7 @@ func (f *serveFlags) register(fl *pflag.FlagSet, demo bool) {
 	fl.StringVar(&f.config, "config", "", "configuration file of NAME = VALUE lines (NAME: any flag below)")
 	if demo {
 		fl.BoolVar(&f.demo, "demo", false, "run on embedded defaults: test PKI, test keys, SQLite in --data")
+		fl.StringVar(&f.catalog, "catalog", "", "with --demo: the portal's directory of service files (default: the embedded demo services)")
 	}
 	fl.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration as a --config file and exit")
 	fl.StringVar(&f.data, "data", ".data", "data directory (SQLite database; with --demo also the test PKI and API key)")

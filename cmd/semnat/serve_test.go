@@ -72,6 +72,19 @@ func TestServeDemo(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
+	// The portal is the home page; MSign's moved to /msign.
+	for p, want := range map[string]string{"/": "Portalul serviciilor publice", "/portal/servicii/000101": "Certificat de cazier judiciar",
+		"/msign": "/sign", "/portal/saml/metadata": "/portal/saml/acs", "/portal/servicii/000103": `id="apply"`} {
+		resp, err := http.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Fatalf("GET %s: %d, no %q", p, resp.StatusCode, want)
+		}
+	}
 	demoLogin(t, base)
 	// MPower is mounted: its check API asks for a registered system.
 	for p, want := range map[string]int{mpowerclient.PathOpenAPI: 200, mpowerclient.PathCodeTrueOne + "?AuthorizationCode=1": 401} {

@@ -181,3 +181,17 @@ func write(pages []*appearance.Appearance) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// MaxPages bounds a Document.
+const MaxPages = 50
+
+// Page sets lines on one A4 page; ErrTooLong when they do not fit.
+func Page(lines []string) ([]byte, error) {
+	return Render([][]string{lines}, Options{MaxPages: 1})
+}
+
+// Document sets lines on as many A4 pages as they need (at most
+// MaxPages), breaking between lines.
+func Document(lines []string) ([]byte, error) {
+	return Render([][]string{lines}, Options{MaxPages: MaxPages})
+}

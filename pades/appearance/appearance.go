@@ -75,6 +75,13 @@ const (
 	maxRunes = 4096
 )
 
+// MaxLines and MaxRunes bound the text of one Spec: its lines, and its
+// characters in all.
+const (
+	MaxLines = maxLines
+	MaxRunes = maxRunes
+)
+
 // Spec describes a stamp.
 type Spec struct {
 	// Rect is the widget rectangle [x1 y1 x2 y2] in page user space (any

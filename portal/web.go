@@ -1,0 +1,220 @@
+package portal
+
+import (
+	"bytes"
+	"embed"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/crewjam/saml/samlsp"
+	"github.com/labstack/echo/v4"
+
+	"github.com/semnat/semnat/i18n"
+	"github.com/semnat/semnat/portal/application"
+	"github.com/semnat/semnat/portal/catalog"
+)
+
+//go:embed web
+var webFS embed.FS
+
+type web struct {
+	pages  *i18n.Templates
+	static http.Handler
+}
+
+var pageNames = []string{"home", "service", "behalf", "form", "attach", "delivery", "confirm", "app", "apps", "error"}
+
+func newWeb() (*web, error) {
+	funcs := template.FuncMap{
+		"in":     func(t catalog.Text, lang string) string { return t.In(lang) },
+		"div100": func(n int64) int64 { return n / 100 },
+		"mod100": func(n int64) int64 { return n % 100 },
+	}
+	files := map[string][]string{}
+	for _, n := range pageNames {
+		files[n] = []string{"web/layout.html", "web/" + n + ".html"}
+	}
+	pages, err := messages.Templates(webFS, funcs, files)
+	if err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	static, err := fs.Sub(webFS, "web/static")
+	if err != nil {
+		return nil, err
+	}
+	return &web{pages: pages, static: http.StripPrefix(pathStatic, http.FileServerFS(static))}, nil
+}
+
+// user is who is logged in, as MPass said.
+type user struct {
+	IDNP, FirstName, LastName string
+	attrs                     samlsp.Attributes
+}
+
+func (u *user) Name() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
+
+// Administers tells whether MPass says the user administers the company
+// of idno (attribute AdministeredLegalEntity: "<name> <IDNO>", the IDNO
+// after the last space, egov-flows §2.4).
+func (u *user) Administers(idno string) (string, bool) {
+	for _, v := range u.attrs["AdministeredLegalEntity"] {
+		i := strings.LastIndexByte(v, ' ')
+		if i > 0 && v[i+1:] == idno {
+			return v[:i], true
+		}
+	}
+	return "", false
+}
+
+// prefill is the value of an MPass attribute.
+func (u *user) prefill(attr string) string {
+	switch attr {
+	case "NameIdentifier":
+		return u.IDNP
+	case "BirthDate":
+		// MPass sends yyyy-MM-dd; anything else is not used.
+		if _, err := time.Parse(time.DateOnly, u.attrs.Get(attr)); err != nil {
+			return ""
+		}
+	}
+	return u.attrs.Get(attr)
+}
+
+// currentUser is the logged-in user, or nil.
+func (s *Service) currentUser(r *http.Request) *user {
+	sess, err := s.sp.Session.GetSession(r)
+	if err != nil || sess == nil {
+		return nil
+	}
+	sa, ok := sess.(samlsp.SessionWithAttributes)
+	if !ok {
+		return nil
+	}
+	a := sa.GetAttributes()
+	idnp := a.Get("NameIdentifier")
+	if idnp == "" {
+		if sn, ok := sess.(samlsp.SessionWithNameID); ok {
+			idnp = sn.GetNameID()
+		}
+	}
+	if idnp == "" {
+		return nil
+	}
+	return &user{IDNP: idnp, FirstName: a.Get("FirstName"), LastName: a.Get("LastName"), attrs: a}
+}
+
+// page is what every page template gets.
+type page struct {
+	Lang, Title, CSRF, Path string
+	T                       map[string]string // the words in Lang, for what the handlers word
+	Langs                   []i18n.LangLink
+	User                    *user
+	Error                   string
+	Step                    int // the wizard's step, 1-5 (0: not in the wizard)
+
+	// The catalogue.
+	Query               catalog.Query
+	Services            []*catalog.Service
+	Domains             []catalog.Domain
+	Providers           []catalog.Provider
+	Service             *catalog.Service
+	Heading             string
+	PaymentsUnavailable bool
+
+	// An application.
+	App     *application.Application
+	Apps    []*application.Application
+	History []application.Change
+	Fields  []formField
+	Summary []labelValue
+	Docs    []docSlot
+	Choices []choice
+	Max     string
+	Pay     *payForm // the form that sends the payer to MPay
+}
+
+type payForm struct {
+	Action string
+	Fields []labelValue
+}
+
+type formField struct {
+	Name, Label, Help, Input, Value, Error string
+	Required, Textarea, Select, Checkbox   bool
+	Options                                []choice
+}
+
+type choice struct {
+	Value, Label string
+	Selected     bool
+}
+
+type labelValue struct{ Label, Value string }
+
+type docSlot struct {
+	Index int
+	Label string
+	Files []application.Attachment
+}
+
+// langOf is the page language: ?lang=, the cookie, Accept-Language or
+// ro (i18n.Choose; a ?lang= is remembered).
+func langOf(c echo.Context) string {
+	return i18n.Choose(c.Response(), c.Request())
+}
+
+// newPage starts a page's data.
+func (s *Service) newPage(c echo.Context, title string) *page {
+	lang := langOf(c)
+	tok, _ := c.Get(csrfKey).(string)
+	return &page{Lang: lang, T: wording(lang), Langs: i18n.Links(c.Request(), lang), User: s.currentUser(c.Request()), CSRF: tok, Title: title, Path: c.Request().URL.Path}
+}
+
+func (s *Service) render(c echo.Context, status int, name string, p *page) error {
+	var b bytes.Buffer
+	if err := s.web.pages.Execute(&b, p.Lang, name, p); err != nil {
+		return fmt.Errorf("portal: page %s: %w", name, err)
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	return c.HTMLBlob(status, b.Bytes())
+}
+
+// errorPage shows a person what went wrong, in their language.
+func (s *Service) errorPage(c echo.Context, status int, msg string) error {
+	p := s.newPage(c, "")
+	p.Title, p.Error = p.T["Error"], msg
+	return s.render(c, status, "error", p)
+}
+
+// pageErrors shows a browser an error page for an error a handler
+// returns; a problem with a status of its own keeps it.
+func (s *Service) pageErrors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err == nil || c.Response().Committed {
+			return err
+		}
+		var he *echo.HTTPError
+		switch {
+		case errors.As(err, &he) && he.Code == http.StatusNotFound:
+			return s.errorPage(c, http.StatusNotFound, "404")
+		case errors.Is(err, application.ErrNotFound):
+			return s.errorPage(c, http.StatusNotFound, "404")
+		case errors.As(err, &he):
+			return err
+		}
+		s.cfg.Log.Error("portal: request failed", "err", err, "path", c.Path())
+		return s.errorPage(c, http.StatusInternalServerError, "500")
+	}
+}
+
+func xmlMetadata(sp *samlsp.Middleware) ([]byte, error) {
+	return xml.MarshalIndent(sp.ServiceProvider.Metadata(), "", "  ")
+}
