@@ -37,6 +37,7 @@ func (p sessions) InvalidateSession(w http.ResponseWriter, r *http.Request, req 
 		return err
 	}
 	p.s.expireSessionCookie(w)
+	p.s.oidc.backchannelLogout(ss)
 	p.s.audit(r.Context(), auditEvent("mpass.logout", ss.Identity.IDNP, req.ServiceProviderMetadata.EntityID,
 		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " ")}))
 	return nil
@@ -98,6 +99,7 @@ func (s *Service) logoutAll(c echo.Context) error {
 	s.audit(c.Request().Context(), auditEvent("mpass.logout", ss.Identity.IDNP, "mpass",
 		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": "person"}))
 	s.expireSessionCookie(c.Response())
+	s.oidc.backchannelLogout(ss)
 	s.idp.StartLogout(c.Response(), c.Request(), ss.samlSession(s.cfg.SessionTTL), pathSession)
 	return s.cfg.Store.Delete(c.Request().Context(), kindSession, key)
 }

@@ -160,11 +160,12 @@ func (s *Service) newOIDC() (*oidcFace, error) {
 	}
 	f.pairwise = derive(secret, "pairwise subject")
 	cfg := &op.Config{
-		CodeMethodS256:           true,
-		AuthMethodPost:           true,
-		DefaultLogoutRedirectURI: s.urlString(pathSession),
-		SupportedUILocales:       []language.Tag{language.Romanian, language.Russian, language.English},
-		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopePhone},
+		CodeMethodS256:             true,
+		BackChannelLogoutSupported: true,
+		AuthMethodPost:             true,
+		DefaultLogoutRedirectURI:   s.urlString(pathSession),
+		SupportedUILocales:         []language.Tag{language.Romanian, language.Russian, language.English},
+		SupportedScopes:            []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopePhone},
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash",
 			"azp", "name", "given_name", "family_name", "locale", "phone_number", "phone_number_verified"},
 	}
@@ -384,6 +385,7 @@ func (f *oidcFace) endSession(ctx context.Context, r *op.EndSessionRequest) (str
 		return "", err
 	}
 	f.s.expireSessionCookie(x.w)
+	f.backchannelLogout(ss)
 	f.s.audit(ctx, auditEvent("mpass.logout", ss.Identity.IDNP, oidcSPPrefix+r.ClientID,
 		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": oidcSPPrefix + r.ClientID}))
 	return r.RedirectURI, nil

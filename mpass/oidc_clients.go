@@ -47,6 +47,9 @@ type OIDCClient struct {
 	// RedirectURIs are compared with the request's redirect_uri exactly.
 	RedirectURIs           []string `json:"redirectUris"`
 	PostLogoutRedirectURIs []string `json:"postLogoutRedirectUris,omitempty"`
+	// BackchannelLogoutURI receives a logout token when a session the
+	// client logged in through ends (oidc_logout.go).
+	BackchannelLogoutURI string `json:"backchannelLogoutUri,omitempty"`
 	// Pairwise: the client gets a subject of its own per person instead of
 	// "MD" + IDNP (OpenID Connect Core §8.1).
 	Pairwise bool      `json:"pairwise,omitempty"`
@@ -59,6 +62,7 @@ type OIDCClientSpec struct {
 	Name                   string   // shown on the login page's title, optional
 	RedirectURIs           []string // at least one
 	PostLogoutRedirectURIs []string
+	BackchannelLogoutURI   string // optional
 	AuthMethod             string // AuthSecretBasic (default), AuthSecretPost or AuthNone
 	Pairwise               bool
 }
@@ -114,6 +118,11 @@ func (r *Registry) AddClient(ctx context.Context, spec OIDCClientSpec, now time.
 			return nil, "", err
 		}
 	}
+	if spec.BackchannelLogoutURI != "" {
+		if err := checkRedirectURI("back-channel logout URI", spec.BackchannelLogoutURI); err != nil {
+			return nil, "", err
+		}
+	}
 	if spec.AuthMethod == "" {
 		spec.AuthMethod = AuthSecretBasic
 	}
@@ -121,7 +130,8 @@ func (r *Registry) AddClient(ctx context.Context, spec OIDCClientSpec, now time.
 		return nil, "", fmt.Errorf("%w: authentication method %q: want %s, %s or %s", ErrBadClient, spec.AuthMethod, AuthSecretBasic, AuthSecretPost, AuthNone)
 	}
 	cl := OIDCClient{ID: spec.ID, Name: spec.Name, AuthMethod: spec.AuthMethod, RedirectURIs: slices.Clone(spec.RedirectURIs),
-		PostLogoutRedirectURIs: slices.Clone(spec.PostLogoutRedirectURIs), Pairwise: spec.Pairwise, Added: now.UTC()}
+		PostLogoutRedirectURIs: slices.Clone(spec.PostLogoutRedirectURIs), BackchannelLogoutURI: spec.BackchannelLogoutURI,
+		Pairwise: spec.Pairwise, Added: now.UTC()}
 	var secret string
 	if spec.AuthMethod != AuthNone {
 		b, err := randomBytes(32)

@@ -56,6 +56,7 @@ cannot link. Registering an id again replaces its registration and its secret.`,
 	add.Flags().StringVar(&spec.Name, "name", "", "the client's name, for people")
 	add.Flags().StringArrayVar(&spec.RedirectURIs, "redirect-uri", nil, "a redirect URI (repeatable; compared exactly)")
 	add.Flags().StringArrayVar(&spec.PostLogoutRedirectURIs, "post-logout-uri", nil, "a post-logout redirect URI of RP-initiated logout (repeatable)")
+	add.Flags().StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "where a logout token is POSTed when a session the client logged in through ends")
 	add.Flags().StringVar(&spec.AuthMethod, "auth", mpass.AuthSecretBasic, "token endpoint authentication: client_secret_basic, client_secret_post or none")
 	add.Flags().BoolVar(&spec.Pairwise, "pairwise", false, "a pairwise subject for this client instead of MD+IDNP")
 	add.RunE = func(cmd *cobra.Command, _ []string) error {

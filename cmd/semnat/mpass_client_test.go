@@ -20,7 +20,7 @@ func TestMPassClientCommands(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	var out, errb bytes.Buffer
 	if code := runCLI([]string{"--json", "mpass", "client", "add", "--id", "shop", "--redirect-uri", "https://shop.example/cb",
-		"--post-logout-uri", "https://shop.example/", "--data", data}, &out, &errb); code != exitOK {
+		"--post-logout-uri", "https://shop.example/", "--backchannel-logout-uri", "https://shop.example/bcl", "--data", data}, &out, &errb); code != exitOK {
 		t.Fatalf("add: %d %s", code, errb.String())
 	}
 	var added struct{ ClientID, ClientSecret, TokenEndpointAuthMethod string }
@@ -39,6 +39,7 @@ func TestMPassClientCommands(t *testing.T) {
 	}
 	var cls []mpass.OIDCClient
 	if err := json.Unmarshal(out.Bytes(), &cls); err != nil || len(cls) != 2 || strings.Contains(out.String(), added.ClientSecret) ||
+		!strings.Contains(out.String(), `"https://shop.example/bcl"`) ||
 		strings.Contains(out.String(), "secretHash") {
 		t.Fatalf("list: %v %s", err, out.String())
 	}
