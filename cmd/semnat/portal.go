@@ -54,7 +54,6 @@ page beside the other services. 'semnat portal check DIR' checks a catalogue.`,
 type portalFlags struct {
 	catalog, mpassMetadata   string
 	msignURL, msignKeyFile   string
-	mpowerURL, mpowerKeyFile string
 	mpayURL, mpayService     string
 	mpayCert                 string
 	maxAttachment            byteSize
@@ -97,8 +96,6 @@ each a flag, $SEMNAT_NAME or a NAME = VALUE line of the --config file.`,
 	fl.StringVar(&pf.mpassMetadata, "mpass-metadata", "", "MPass's SAML metadata: a file or an http(s) URL")
 	fl.StringVar(&pf.msignURL, "msign", "", "MSign's URL (applications are signed there)")
 	fl.StringVar(&pf.msignKeyFile, "msign-key-file", "", "file with the portal's API key at MSign (else $SEMNAT_MSIGN_KEY)")
-	fl.StringVar(&pf.mpowerURL, "mpower", "", "MPower's URL (powers of representation are checked there)")
-	fl.StringVar(&pf.mpowerKeyFile, "mpower-key-file", "", "file with the portal's API key at MPower (else $SEMNAT_MPOWER_KEY)")
 	fl.StringVar(&pf.mpayURL, "mpay", "", "MPay's URL (tariffs are paid there; the portal is its service provider, with the key above)")
 	fl.StringVar(&pf.mpayService, "mpay-service", "", "the portal's service id at MPay")
 	fl.StringVar(&pf.mpayCert, "mpay-cert", "", "PEM certificate of MPay's key (its calls to the portal must be signed by it)")
@@ -175,12 +172,12 @@ func runPortalServe(ctx context.Context, a *app, f *serveFlags, pf *portalFlags,
 	} else {
 		a.log.Warn("no --msign: applications cannot be signed, so none can be submitted")
 	}
-	if pf.mpowerURL != "" {
-		key, err := apiKey(pf.mpowerKeyFile, "SEMNAT_MPOWER_KEY")
+	if f.mpower != "" {
+		key, err := apiKey(f.mpowerKeyFile, "SEMNAT_MPOWER_KEY")
 		if err != nil {
 			return withCode(exitUsage, fmt.Errorf("--mpower-key-file: %w", err))
 		}
-		if pc.MPower, err = mpowerclient.New(pf.mpowerURL, mpowerclient.Options{APIKey: key}); err != nil {
+		if pc.MPower, err = mpowerclient.New(f.mpower, mpowerclient.Options{APIKey: key}); err != nil {
 			return withCode(exitUsage, fmt.Errorf("--mpower: %w", err))
 		}
 	}
