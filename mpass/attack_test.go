@@ -75,6 +75,9 @@ func TestHostileRequests(t *testing.T) {
 		{"deflate bomb over HTTP-Redirect", func() (*http.Response, []byte) {
 			return e.get(c, e.url+PathSSO+"?SAMLRequest="+url.QueryEscape(base64.StdEncoding.EncodeToString(bomb.Bytes())))
 		}},
+		{"comment inside the signed Issuer", func() (*http.Response, []byte) {
+			return postXML(xmlOf(t, withComment(t, signed(), "Issuer")))
+		}},
 		{"body over the limit", func() (*http.Response, []byte) {
 			return e.post(c, e.url+PathSSO, url.Values{"SAMLRequest": {strings.Repeat("A", maxSAMLBody+1)}})
 		}},
@@ -116,10 +119,12 @@ func TestHostileLogoutRequests(t *testing.T) {
 	wrapper.RemoveChild(signatureOf(t, wrapper))
 	wrapper.CreateElement("samlp:Extensions").AddChild(logoutXML(sp))
 	for name, doc := range map[string][]byte{
-		"unsigned":    xmlOf(t, logoutXML(unsigned)),
-		"another key": xmlOf(t, logoutXML(impostor)),
-		"XSW wrapper": xmlOf(t, wrapper),
-		"DTD":         append([]byte(`<!DOCTYPE r [<!ENTITY a "a">]>`), xmlOf(t, logoutXML(sp))...),
+		"unsigned":          xmlOf(t, logoutXML(unsigned)),
+		"another key":       xmlOf(t, logoutXML(impostor)),
+		"XSW wrapper":       xmlOf(t, wrapper),
+		"DTD":               append([]byte(`<!DOCTYPE r [<!ENTITY a "a">]>`), xmlOf(t, logoutXML(sp))...),
+		"comment in NameID": xmlOf(t, withComment(t, logoutXML(sp), "NameID")),
+		"comment in Issuer": xmlOf(t, withComment(t, logoutXML(sp), "Issuer")),
 	} {
 		resp, b := e.post(c, e.url+PathLogout, url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(doc)}})
 		if resp.StatusCode != http.StatusBadRequest {
@@ -134,6 +139,27 @@ func TestHostileLogoutRequests(t *testing.T) {
 	if _, b := e.get(c, e.url+pathSession); !bytes.Contains(b, []byte(`id="no-session"`)) {
 		t.Fatalf("the genuine LogoutRequest did not end the session:\n%s", b)
 	}
+}
+
+// withComment puts a comment in the middle of the text of el's child
+// element tag, after el was signed: exclusive canonicalisation drops it, so
+// the signature still verifies (checked).
+func withComment(t *testing.T, el *etree.Element, tag string) *etree.Element {
+	t.Helper()
+	var target *etree.Element
+	for _, ch := range el.FindElements("//" + tag) {
+		target = ch
+		break
+	}
+	if target == nil {
+		t.Fatalf("no %s", tag)
+	}
+	text := target.Text()
+	half := len(text) / 2
+	target.SetText(text[:half])
+	target.CreateComment(" split ")
+	target.CreateCharData(text[half:])
+	return el
 }
 
 // xmlOf serialises el as a document.

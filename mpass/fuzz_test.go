@@ -1,7 +1,9 @@
 package mpass
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
 	"strings"
 	"testing"
 )
@@ -68,6 +70,35 @@ func FuzzVerifyToken(f *testing.F) {
 		}
 		if k := tokenProblem(err); k != "token-signature" && k != "token-bad-request" {
 			t.Fatalf("refused as %s before the signature was checked: %v", k, err)
+		}
+	})
+}
+
+// FuzzRefuseUnsafeXML: any message gives nil, ErrDTD or ErrComment, never a
+// panic; a message it lets through has no directive (DTD) before its first
+// syntax error (after which the SAML parser refuses it anyway).
+func FuzzRefuseUnsafeXML(f *testing.F) {
+	f.Add([]byte(`<samlp:LogoutRequest><saml:NameID>20040<!-- x -->01</saml:NameID></samlp:LogoutRequest>`))
+	f.Add([]byte(`<!DOCTYPE r [<!ENTITY a "a">]><r/>`))
+	f.Add([]byte(`<r><!-- ok here --><Issuer>x</Issuer></r>`))
+	f.Add([]byte(`<r><Issuer><a><!-- nested --></a></Issuer>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := refuseUnsafeXML(b)
+		if err != nil && err != ErrDTD && err != ErrComment {
+			t.Fatalf("unexpected error %v", err)
+		}
+		if err != nil {
+			return
+		}
+		d := xml.NewDecoder(bytes.NewReader(b))
+		for {
+			tok, terr := d.RawToken()
+			if terr != nil {
+				return
+			}
+			if _, ok := tok.(xml.Directive); ok {
+				t.Fatalf("a directive passed in %q", b)
+			}
 		}
 	})
 }

@@ -1,7 +1,9 @@
 // Package mpass is semnat's MPass: the identity provider relying services
 // log their users in through. A person proves who they are with their
 // mobile signature (the mobileid client authenticates them over a fresh
-// server challenge; the certificate's chain and revocation are checked);
+// server challenge) or their USB token through the local agent (agent/wire:
+// a login challenge for MPass's origin and a one-time nonce); the
+// certificate's chain and revocation are checked;
 // the service answers the relying service with a signed SAML 2.0 Response
 // in the official MPass profile (NameID = IDNP, FirstName, LastName, ...).
 //

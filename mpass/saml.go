@@ -78,7 +78,7 @@ func (s *Service) sso(c echo.Context) error {
 	if err != nil {
 		return s.refuse(c, lang, "", "bad-request", err)
 	}
-	if err := refuseDTD(req.RequestBuffer); err != nil {
+	if err := refuseUnsafeXML(req.RequestBuffer); err != nil {
 		return s.refuse(c, lang, "", "bad-request", err)
 	}
 	if len(req.RelayState) > MaxRelayState {
@@ -159,10 +159,17 @@ func (s *Service) lastRequest(ctx context.Context, sp, id string) (string, error
 // everything they allow); SAML messages have none.
 var ErrDTD = errors.New("mpass: the message has a document type declaration (DTD), which SAML messages never carry")
 
-// refuseDTD fails on a document type declaration (or any other <!...>
-// directive) anywhere in an XML message.
-func refuseDTD(b []byte) error {
+// ErrComment: a comment inside an Issuer or NameID. Exclusive
+// canonicalisation drops comments, so the signature still verifies while
+// parsers that keep only the first text node read another name.
+var ErrComment = errors.New("mpass: the message has a comment inside an Issuer or NameID")
+
+// refuseUnsafeXML fails on a document type declaration (or any other
+// <!...> directive) anywhere in an XML message, and on a comment inside an
+// Issuer or NameID.
+func refuseUnsafeXML(b []byte) error {
 	d := xml.NewDecoder(bytes.NewReader(b))
+	var open []string // local names of the elements open
 	for {
 		tok, err := d.RawToken()
 		if err == io.EOF {
@@ -171,18 +178,29 @@ func refuseDTD(b []byte) error {
 		if err != nil {
 			return nil // not well-formed: the SAML parser says so
 		}
-		if _, ok := tok.(xml.Directive); ok {
+		switch t := tok.(type) {
+		case xml.Directive:
 			return ErrDTD
+		case xml.StartElement:
+			open = append(open, t.Name.Local)
+		case xml.EndElement:
+			if len(open) > 0 {
+				open = open[:len(open)-1]
+			}
+		case xml.Comment:
+			if n := len(open); n > 0 && (open[n-1] == "Issuer" || open[n-1] == "NameID") {
+				return ErrComment
+			}
 		}
 	}
 }
 
 // slo serves /logout/saml (crewjam's ServeSLO) after refusing a
-// LogoutRequest with a document type declaration.
+// LogoutRequest with a document type declaration or a comment in a name.
 func (s *Service) slo(c echo.Context) error {
 	r := c.Request()
 	if req, err := saml.NewIdpLogoutRequest(s.idp, r); err == nil {
-		if err := refuseDTD(req.RequestBuffer); err != nil {
+		if err := refuseUnsafeXML(req.RequestBuffer); err != nil {
 			lang := pageLang(c)
 			return s.refuse(c, lang, "", "bad-request", err)
 		}
