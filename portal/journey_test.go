@@ -435,6 +435,18 @@ func TestJourneyPaid(t *testing.T) {
 	if details["payment"] != a.PaymentID || details["to"] != "paid" {
 		t.Fatalf("the payment's audit entry: %v", details)
 	}
+	// MPay's sealed receipt, through the portal.
+	if !strings.Contains(page, `id="receipt-pdf"`) {
+		t.Fatalf("no receipt link:\n%s", page)
+	}
+	resp, receipt := b.get(e.url + appPath(id, "chitanta.pdf"))
+	if resp.StatusCode != 200 || !strings.HasPrefix(receipt, "%PDF-") {
+		t.Fatalf("receipt: %d %.200s", resp.StatusCode, receipt)
+	}
+	rep, err := pades.Verify(ctx, strings.NewReader(receipt), int64(len(receipt)), &pades.VerifyOptions{Roots: shared.pki.RootPool(), Revocation: pades.RevocationSkip})
+	if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].Indication != pades.TotalPassed {
+		t.Fatalf("the receipt's seal: %v %+v", err, rep)
+	}
 	// The same confirmation again: no error, no second change.
 	if err := e.portal.PaymentConfirmed(ctx, "mpay", id, a.PaymentID); err != nil {
 		t.Fatal(err)

@@ -423,6 +423,8 @@ func (s *Service) appPage(c echo.Context) error {
 	}
 	p.Summary = s.summary(a, svc, p.Lang)
 	p.Docs = docSlots(a, svc, p.Lang, p.T)
+	_, canFetch := s.cfg.Payments.(Receipts)
+	p.Receipt = a.PaymentID != "" && canFetch
 	if a.State == application.Submitted && a.Cost > 0 && s.cfg.Payments != nil {
 		action, fields := s.cfg.Payments.PayForm(a.ID, s.url(appPath(a.ID, "")))
 		p.Pay = &payForm{Action: action}
