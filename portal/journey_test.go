@@ -552,3 +552,27 @@ func TestSigningCancelled(t *testing.T) {
 		t.Fatalf("after the withdrawal: %+v", a)
 	}
 }
+
+// TestDraftLimit: one person keeps at most MaxDrafts drafts open; a
+// withdrawn one frees its place.
+func TestDraftLimit(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxDrafts = 2 })
+	b := newBrowser(t)
+	_, page := e.login(b, e.url+"/portal/servicii/000101/aplica", mobileid.GeneratedUser(1))
+	var ids []string
+	for i := 0; i < 3; i++ {
+		resp, p := b.post(e.url+"/portal/servicii/000101/aplica", url.Values{"_csrf": {csrfOf(t, page)}, "on_behalf": {"self"}})
+		page = p
+		if i < 2 {
+			ids = append(ids, reAppID.FindStringSubmatch(p)[1])
+			continue
+		}
+		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(p, "prea multe cereri") {
+			t.Fatalf("a third draft: %d\n%s", resp.StatusCode, p)
+		}
+	}
+	b.post(e.url+appPath(ids[0], "anuleaza"), url.Values{"_csrf": {csrfOf(t, page)}})
+	if resp, p := b.post(e.url+"/portal/servicii/000101/aplica", url.Values{"_csrf": {csrfOf(t, page)}, "on_behalf": {"self"}}); reAppID.FindStringSubmatch(p) == nil {
+		t.Fatalf("after a withdrawal: %d\n%s", resp.StatusCode, p)
+	}
+}
