@@ -435,6 +435,18 @@ func TestJourneyPaid(t *testing.T) {
 	if details["payment"] != a.PaymentID || details["to"] != "paid" {
 		t.Fatalf("the payment's audit entry: %v", details)
 	}
+	// MPay's sealed receipt, through the portal.
+	if !strings.Contains(page, `id="receipt-pdf"`) {
+		t.Fatalf("no receipt link:\n%s", page)
+	}
+	resp, receipt := b.get(e.url + appPath(id, "chitanta.pdf"))
+	if resp.StatusCode != 200 || !strings.HasPrefix(receipt, "%PDF-") {
+		t.Fatalf("receipt: %d %.200s", resp.StatusCode, receipt)
+	}
+	rep, err := pades.Verify(ctx, strings.NewReader(receipt), int64(len(receipt)), &pades.VerifyOptions{Roots: shared.pki.RootPool(), Revocation: pades.RevocationSkip})
+	if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].Indication != pades.TotalPassed {
+		t.Fatalf("the receipt's seal: %v %+v", err, rep)
+	}
 	// The same confirmation again: no error, no second change.
 	if err := e.portal.PaymentConfirmed(ctx, "mpay", id, a.PaymentID); err != nil {
 		t.Fatal(err)
@@ -538,5 +550,29 @@ func TestSigningCancelled(t *testing.T) {
 	}
 	if a, _ := e.portal.Applications().Get(ctx, id); a.State != application.Cancelled || a.Reason != application.ReasonByApplicant {
 		t.Fatalf("after the withdrawal: %+v", a)
+	}
+}
+
+// TestDraftLimit: one person keeps at most MaxDrafts drafts open; a
+// withdrawn one frees its place.
+func TestDraftLimit(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxDrafts = 2 })
+	b := newBrowser(t)
+	_, page := e.login(b, e.url+"/portal/servicii/000101/aplica", mobileid.GeneratedUser(1))
+	var ids []string
+	for i := 0; i < 3; i++ {
+		resp, p := b.post(e.url+"/portal/servicii/000101/aplica", url.Values{"_csrf": {csrfOf(t, page)}, "on_behalf": {"self"}})
+		page = p
+		if i < 2 {
+			ids = append(ids, reAppID.FindStringSubmatch(p)[1])
+			continue
+		}
+		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(p, "prea multe cereri") {
+			t.Fatalf("a third draft: %d\n%s", resp.StatusCode, p)
+		}
+	}
+	b.post(e.url+appPath(ids[0], "anuleaza"), url.Values{"_csrf": {csrfOf(t, page)}})
+	if resp, p := b.post(e.url+"/portal/servicii/000101/aplica", url.Values{"_csrf": {csrfOf(t, page)}, "on_behalf": {"self"}}); reAppID.FindStringSubmatch(p) == nil {
+		t.Fatalf("after a withdrawal: %d\n%s", resp.StatusCode, p)
 	}
 }

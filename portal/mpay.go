@@ -33,6 +33,33 @@ type Payments interface {
 	PayForm(orderKey, returnURL string) (action string, fields url.Values)
 }
 
+// Receipts fetches a payment's sealed receipt from MPay (an
+// *mpay/client.Client is one); the status page offers it when Payments
+// can.
+type Receipts interface {
+	Receipt(ctx context.Context, paymentID string) ([]byte, error)
+}
+
+// receipt gives the applicant MPay's sealed receipt of their payment.
+func (s *Service) receipt(c echo.Context) error {
+	a, _, err := s.owned(c)
+	if err != nil {
+		return err
+	}
+	r, ok := s.cfg.Payments.(Receipts)
+	if !ok || a.PaymentID == "" {
+		return echo.ErrNotFound
+	}
+	pdf, err := r.Receipt(c.Request().Context(), a.PaymentID)
+	if err != nil {
+		s.cfg.Log.Warn("portal: MPay's receipt", "application", a.ID, "err", err)
+		return s.errorPage(c, http.StatusBadGateway, wording(langOf(c))["e-receipt"])
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="chitanta-`+a.ID+`.pdf"`)
+	c.Response().Header().Set("Cache-Control", "private, no-store")
+	return c.Blob(http.StatusOK, "application/pdf", pdf)
+}
+
 // MPaySP is the portal's registration at MPay.
 type MPaySP struct {
 	ServiceID string            // the portal's service id at MPay

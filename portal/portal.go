@@ -73,6 +73,9 @@ type Config struct {
 	// number of files of an application (default 10).
 	MaxAttachment int64
 	MaxFiles      int
+	// MaxDrafts bounds the drafts one person keeps open (default 20): a
+	// draft holds up to MaxFiles attachments.
+	MaxDrafts int
 	// Location is where dates are shown and days begin (default
 	// Europe/Chisinau).
 	Location *time.Location
@@ -122,6 +125,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.MaxFiles <= 0 {
 		cfg.MaxFiles = 10
+	}
+	if cfg.MaxDrafts <= 0 {
+		cfg.MaxDrafts = 20
 	}
 	if cfg.Location == nil {
 		if cfg.Location, err = time.LoadLocation("Europe/Chisinau"); err != nil {

@@ -56,6 +56,7 @@ func (s *Service) Mount(g *echo.Group) {
 	a.POST(PathPrefix+"/cereri/:id/semneaza", s.signStart)
 	a.POST(PathPrefix+"/cereri/:id/anuleaza", s.cancel)
 	a.GET(PathPrefix+"/cereri/:id/cerere.pdf", s.applicationPDF)
+	a.GET(PathPrefix+"/cereri/:id/chitanta.pdf", s.receipt)
 }
 
 // requireUser sends a visitor who is not logged in to MPass; samlsp

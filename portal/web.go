@@ -137,6 +137,7 @@ type page struct {
 	Choices []choice
 	Max     string
 	Pay     *payForm // the form that sends the payer to MPay
+	Receipt bool     // MPay's receipt can be fetched
 }
 
 type payForm struct {

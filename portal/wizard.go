@@ -120,6 +120,11 @@ func (s *Service) behalfPost(c echo.Context) error {
 	if !svc.Allows(ob) {
 		return again(http.StatusBadRequest, "e-not-allowed")
 	}
+	if n, err := s.apps.Drafts(c.Request().Context(), u.IDNP); err != nil {
+		return err
+	} else if n >= s.cfg.MaxDrafts {
+		return again(http.StatusTooManyRequests, "e-drafts")
+	}
 	a := &application.Application{Service: svc.Code, Cost: svc.Cost, Lang: langOf(c), Applicant: u.IDNP, ApplicantName: u.Name(),
 		OnBehalf: application.OnBehalf(ob), Fields: map[string]string{}}
 	switch ob {
@@ -423,6 +428,8 @@ func (s *Service) appPage(c echo.Context) error {
 	}
 	p.Summary = s.summary(a, svc, p.Lang)
 	p.Docs = docSlots(a, svc, p.Lang, p.T)
+	_, canFetch := s.cfg.Payments.(Receipts)
+	p.Receipt = a.PaymentID != "" && canFetch
 	if a.State == application.Submitted && a.Cost > 0 && s.cfg.Payments != nil {
 		action, fields := s.cfg.Payments.PayForm(a.ID, s.url(appPath(a.ID, "")))
 		p.Pay = &payForm{Action: action}

@@ -237,6 +237,13 @@ func (s *Store) ByApplicant(ctx context.Context, idnp string, limit int) ([]*App
 	return out, rows.Err()
 }
 
+// Drafts counts the drafts an IDNP has open.
+func (s *Store) Drafts(ctx context.Context, idnp string) (int, error) {
+	var n int
+	err := s.st.QueryRow(ctx, `SELECT COUNT(*) FROM portal_applications WHERE applicant = ? AND state = ?`, idnp, string(Draft)).Scan(&n)
+	return n, err
+}
+
 // locked reads the application of id for a change inside tx.
 func locked(ctx context.Context, tx *store.Tx, id string) (*Application, error) {
 	a, err := scan(tx.QueryRowForUpdate(ctx, `SELECT `+columns+` FROM portal_applications WHERE id = ?`, id))
