@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -451,5 +452,42 @@ func TestUnfinishedPaymentsSettled(t *testing.T) {
 	waitFor(t, "the delayed approval, the payer gone", func() bool { _, p := e.sp.Confirmed(); _, ok := p[paymentIDOf(delayed)]; return ok })
 	if in, _ := e.svc.Ledger().InvoiceByOrder(ctx, serviceID, "U-DELAY"); in.State != mpay.Paid {
 		t.Fatalf("invoice %s after a delayed approval", in.State)
+	}
+}
+
+// TestEBanking: the payer is sent to the simulated bank, which confirms
+// (paid, confirmed to the SP) or refuses (failed, payable again).
+func TestEBanking(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, tc := range []struct {
+		action, want, invoice string
+	}{{"confirm", "approved", "paid"}, {"refuse", "declined", "failed"}} {
+		key := "EB-" + tc.action
+		e.sp.Put(demosp.Order{Key: key, Reason: "Taxă", Amount: amount(4200)})
+		inv := e.checkout(t, key)
+		u, _ := url.Parse(inv)
+		resp, body := do(t, "POST", e.url+u.Path+"/ebanking", url.Values{"amount": {"42.00"}})
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/mpay/bank/") {
+			t.Fatalf("e-banking: %d %s", resp.StatusCode, body)
+		}
+		bank := e.url + resp.Header.Get("Location")
+		if _, body := do(t, "GET", bank, nil); !strings.Contains(body, "42.00 MDL") || !strings.Contains(body, `id="bank-confirm"`) {
+			t.Fatalf("bank page:\n%s", body)
+		}
+		resp, _ = do(t, "POST", bank, url.Values{"action": {tc.action}})
+		payURL := e.url + resp.Header.Get("Location")
+		if st, _ := pageState(t, payURL, stateAttr); st != tc.want {
+			t.Fatalf("%s: payment %s", tc.action, st)
+		}
+		if st, _ := pageState(t, inv, invoiceState); st != tc.invoice {
+			t.Fatalf("%s: invoice %s", tc.action, st)
+		}
+		if tc.action == "confirm" {
+			pid := paymentIDOf(payURL)
+			waitFor(t, "the acknowledgement", func() bool { _, p := e.sp.Confirmed(); return p[pid].Properties["Bank"] != "" })
+			if _, p := e.sp.Confirmed(); !strings.Contains(p[pid].Properties["Bank"], "e-banking") || p[pid].TotalAmount != 4200 {
+				t.Fatalf("confirmation: %+v", p[pid])
+			}
+		}
 	}
 }

@@ -110,6 +110,7 @@ func TestPagesTranslated(t *testing.T) {
 			"error":   {Error: "x", BackURL: "/"},
 			"invoice": {Invoice: in, SP: &SP{Name: "S"}, Payments: []Payment{*pay}},
 			"payment": {Invoice: in, Payment: pay},
+			"bank":    {Invoice: in, Payment: &Payment{ID: "8", State: PayChallenge, Instrument: InstrumentEBanking, Amount: 100, Currency: "MDL"}, SP: &SP{Name: "S"}},
 		} {
 			p.Lang = lang
 			var b strings.Builder

@@ -296,7 +296,7 @@ func (s *Service) confirm(ctx context.Context, p *Payment) (*spkit.Exchange, err
 	}
 	c := spkit.PaymentConfirmation{ServiceID: in.ServiceID, OrderKey: in.OrderKey, InvoiceID: in.ID, PaymentID: p.ID,
 		PaidAt: p.PaidAt.UTC(), TotalAmount: p.Amount, Currency: p.Currency,
-		Properties: map[string]string{"Bank": "semnat card simulator (Card)", "AuthCode": p.AuthCode}}
+		Properties: map[string]string{"Bank": bankOf(p.Instrument), "AuthCode": p.AuthCode}}
 	c.Lines = splitLines(in.Order.Lines, p.Amount)
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
@@ -345,7 +345,7 @@ var ErrUnknownService = errors.New("mpay: unknown service")
 // PayCard pays amount of the invoice by card: the payment is started, the
 // processor asked, its answer recorded.
 func (s *Service) PayCard(ctx context.Context, invoiceToken string, amount int64, c cardsim.Card) (*Payment, error) {
-	p, err := s.ledger.Start(ctx, invoiceToken, amount, "card", c.Last4())
+	p, err := s.ledger.Start(ctx, invoiceToken, amount, InstrumentCard, c.Last4())
 	if err != nil {
 		return nil, err
 	}
@@ -377,6 +377,39 @@ func (s *Service) settle(ctx context.Context, pid string, r cardsim.Result) (*Pa
 // Challenge answers a payment's 3-D Secure page with code.
 func (s *Service) Challenge(ctx context.Context, pid, code string) (*Payment, error) {
 	return s.settle(ctx, pid, s.proc.Challenge(code))
+}
+
+// Instruments of payment.
+const (
+	InstrumentCard     = "card"
+	InstrumentEBanking = "ebanking"
+)
+
+// bankOf is the "Bank" property of a confirmation (egov-flows §4.3).
+func bankOf(instrument string) string {
+	if instrument == InstrumentEBanking {
+		return "semnat bank simulator (e-banking)"
+	}
+	return "semnat card simulator (Card)"
+}
+
+// PayEBanking starts a payment by e-banking: the payer is sent to the
+// (simulated) bank's page, which approves or refuses it (BankAnswer).
+func (s *Service) PayEBanking(ctx context.Context, invoiceToken string, amount int64) (*Payment, error) {
+	p, err := s.ledger.Start(ctx, invoiceToken, amount, InstrumentEBanking, "")
+	if err != nil {
+		return nil, err
+	}
+	return s.ledger.Settle(context.WithoutCancel(ctx), p.ID, Outcome{State: PayChallenge})
+}
+
+// BankAnswer is the simulated bank's answer for an e-banking payment.
+func (s *Service) BankAnswer(ctx context.Context, pid string, approve bool) (*Payment, error) {
+	r := cardsim.Result{Outcome: cardsim.Declined, Reason: "refused at the bank"}
+	if approve {
+		r = cardsim.Result{Outcome: cardsim.Approved, AuthCode: "EB" + pid[len(pid)-6:]}
+	}
+	return s.settle(ctx, pid, r)
 }
 
 // Refresh completes a delayed approval whose time came.

@@ -32,6 +32,7 @@ var catalog, pages = func() (*i18n.Catalog, *i18n.Templates) {
 		"error":   {"web/templates/error.html", layout},
 		"invoice": {"web/templates/invoice.html", layout},
 		"payment": {"web/templates/payment.html", layout},
+		"bank":    {"web/templates/bank.html", layout},
 	})
 	if err != nil {
 		panic(fmt.Sprintf("mpay: templates: %v", err))

@@ -66,6 +66,9 @@ func (s *Service) Mount(g *echo.Group) {
 	g.POST(PathPay, s.pay)
 	g.GET("/mpay/invoice/:token", s.invoice)
 	g.POST("/mpay/invoice/:token/card", s.card)
+	g.POST("/mpay/invoice/:token/ebanking", s.ebanking)
+	g.GET("/mpay/bank/:token/:pid", s.bankPage)
+	g.POST("/mpay/bank/:token/:pid", s.bankAnswer)
 	g.GET("/mpay/invoice/:token/payment/:pid", s.payment)
 	g.POST("/mpay/invoice/:token/payment/:pid/3ds", s.challenge)
 	g.GET("/mpay/invoice/:token/payment/:pid/receipt.pdf", s.receipt)
@@ -197,12 +200,7 @@ func (s *Service) card(c echo.Context) error {
 		return fail(c, p, http.StatusBadRequest, p.T("err.badCard")+" ("+strings.TrimPrefix(err.Error(), "cardsim: bad card: ")+")")
 	}
 	pay, err := s.PayCard(ctx, in.Token, amount, card)
-	switch {
-	case errors.Is(err, ErrAmount):
-		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+" ("+strings.TrimPrefix(err.Error(), ErrAmount.Error()+": ")+")")
-	case errors.Is(err, ErrNotPayable):
-		return fail(c, p, http.StatusConflict, p.T("err.notPayable")+" ("+strings.TrimPrefix(err.Error(), ErrNotPayable.Error()+": ")+")")
-	case err != nil:
+	if err := s.payError(c, p, err); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
@@ -277,4 +275,65 @@ func (s *Service) receipt(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="nota-de-plata-%s.pdf"`, pay.ID))
 	return c.Blob(http.StatusOK, "application/pdf", b)
+}
+
+// ebanking sends the payer to the simulated bank.
+func (s *Service) ebanking(c echo.Context) error {
+	p := newPage(c)
+	tok := c.Param("token")
+	p.BackURL = "/mpay/invoice/" + tok
+	amount, err := ParseAmount(c.FormValue("amount"))
+	if err != nil {
+		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+": "+c.FormValue("amount"))
+	}
+	pay, err := s.PayEBanking(c.Request().Context(), tok, amount)
+	if err := s.payError(c, p, err); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/mpay/bank/"+tok+"/"+pay.ID)
+}
+
+// payError shows why a payment could not start (nil: it started).
+func (s *Service) payError(c echo.Context, p *page, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound):
+		return echo.ErrNotFound
+	case errors.Is(err, ErrAmount):
+		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+" ("+strings.TrimPrefix(err.Error(), ErrAmount.Error()+": ")+")")
+	case errors.Is(err, ErrNotPayable):
+		return fail(c, p, http.StatusConflict, p.T("err.notPayable")+" ("+strings.TrimPrefix(err.Error(), ErrNotPayable.Error()+": ")+")")
+	}
+	return err
+}
+
+// bankPage is the simulated bank's page: confirm or refuse the transfer.
+func (s *Service) bankPage(c echo.Context) error {
+	p := newPage(c)
+	in, pay, err := s.paymentOf(c)
+	if err != nil {
+		return err
+	}
+	if pay.Instrument != InstrumentEBanking || pay.State != PayChallenge {
+		return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
+	}
+	p.Invoice, p.Payment = in, pay
+	if p.SP, err = LookupService(c.Request().Context(), s.cfg.Store, in.ServiceID); err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, "bank", p)
+}
+
+func (s *Service) bankAnswer(c echo.Context) error {
+	in, pay, err := s.paymentOf(c)
+	if err != nil {
+		return err
+	}
+	if pay.Instrument == InstrumentEBanking {
+		if _, err := s.BankAnswer(c.Request().Context(), pay.ID, c.FormValue("action") == "confirm"); err != nil && !errors.Is(err, ErrTransition) {
+			return err
+		}
+	}
+	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
 }
