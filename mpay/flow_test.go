@@ -491,3 +491,53 @@ func TestEBanking(t *testing.T) {
 		}
 	}
 }
+
+// TestCashTerminal: the payer gets a code, the terminal takes it with
+// enough cash (change given), a code is paid once, a cancelled code makes
+// the invoice payable again.
+func TestCashTerminal(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sp.Put(demosp.Order{Key: "C-1", Reason: "Taxă", Amount: amount(3750)})
+	inv := e.checkout(t, "C-1")
+	u, _ := url.Parse(inv)
+	resp, body := do(t, "POST", e.url+u.Path+"/cash", url.Values{"amount": {"37.50"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("cash: %d %s", resp.StatusCode, body)
+	}
+	payURL := e.url + resp.Header.Get("Location")
+	code := paymentIDOf(payURL)
+	if _, body := do(t, "GET", payURL, nil); !strings.Contains(body, `id="cash-code">`+code+`<`) {
+		t.Fatalf("no payment code on the page:\n%s", body)
+	}
+	if st, _ := pageState(t, inv, invoiceState); st != "pending" {
+		t.Fatalf("invoice %s while the code waits", st)
+	}
+	if resp, body := do(t, "POST", e.url+mpay.PathTerminal, url.Values{"code": {code}, "cash": {"20"}}); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "refuzată") {
+		t.Fatalf("too little cash: %d %s", resp.StatusCode, body)
+	}
+	resp, body = do(t, "POST", e.url+mpay.PathTerminal, url.Values{"code": {code}, "cash": {"50"}})
+	if resp.StatusCode != 200 || !strings.Contains(body, `data-payment="`+code+`"`) || !strings.Contains(body, "12.50 MDL") {
+		t.Fatalf("paying the code: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, "POST", e.url+mpay.PathTerminal, url.Values{"code": {code}, "cash": {"50"}}); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("a code paid twice: %d", resp.StatusCode)
+	}
+	waitFor(t, "the acknowledgement", func() bool { o, _ := e.sp.Get("C-1"); return o.Paid == 3750 })
+
+	// A cancelled code: declined, the invoice payable again.
+	e.sp.Put(demosp.Order{Key: "C-2", Reason: "Taxă", Amount: amount(100)})
+	inv = e.checkout(t, "C-2")
+	u, _ = url.Parse(inv)
+	resp, _ = do(t, "POST", e.url+u.Path+"/cash", url.Values{"amount": {"1"}})
+	payURL = e.url + resp.Header.Get("Location")
+	do(t, "POST", payURL+"/cancel", url.Values{})
+	if st, _ := pageState(t, payURL, stateAttr); st != "declined" {
+		t.Fatalf("cancelled code: %s", st)
+	}
+	if resp, _ := do(t, "POST", e.url+mpay.PathTerminal, url.Values{"code": {paymentIDOf(payURL)}, "cash": {"1"}}); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("a cancelled code paid: %d", resp.StatusCode)
+	}
+	if st, _ := pageState(t, inv, invoiceState); st != "failed" {
+		t.Fatalf("invoice %s after the cancelled code", st)
+	}
+}

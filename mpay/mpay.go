@@ -20,6 +20,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -205,6 +206,15 @@ type SettleArgs struct {
 // Kind names the job.
 func (SettleArgs) Kind() string { return "mpay.settle" }
 
+// waitFor is how long a payment may wait for the payer (3-D Secure or
+// bank page, cash at a terminal).
+func (s *Service) waitFor(p *Payment) time.Duration {
+	if p.Instrument == InstrumentCash {
+		return CashCodeValidity
+	}
+	return s.cfg.ChallengeTimeout
+}
+
 // answerDeadline is when a payment's processor answer is overdue.
 func (s *Service) answerDeadline() time.Duration {
 	return max(s.cfg.Card.Timeout, 2*time.Second) + s.cfg.AnswerGrace
@@ -227,10 +237,10 @@ func (s *Service) settleLate(ctx context.Context, j *jobs.Job[SettleArgs]) error
 		return err
 	case p.State == PayAuthorizing:
 		r = cardsim.Result{Outcome: cardsim.TimedOut, Reason: "no answer from the processor"}
-	case p.State == PayChallenge && now.Before(p.Created.Add(s.cfg.ChallengeTimeout)):
-		return jobs.Snooze(p.Created.Add(s.cfg.ChallengeTimeout).Sub(now))
+	case p.State == PayChallenge && now.Before(p.Created.Add(s.waitFor(p))):
+		return jobs.Snooze(p.Created.Add(s.waitFor(p)).Sub(now))
 	case p.State == PayChallenge:
-		r = cardsim.Result{Outcome: cardsim.Declined, Reason: "3-D Secure not completed in time"}
+		r = cardsim.Result{Outcome: cardsim.Declined, Reason: "not completed in time"}
 	default:
 		return nil // settled
 	}
@@ -383,12 +393,19 @@ func (s *Service) Challenge(ctx context.Context, pid, code string) (*Payment, er
 const (
 	InstrumentCard     = "card"
 	InstrumentEBanking = "ebanking"
+	InstrumentCash     = "cash"
 )
+
+// CashCodeValidity is how long a cash-terminal payment code may be paid.
+const CashCodeValidity = 24 * time.Hour
 
 // bankOf is the "Bank" property of a confirmation (egov-flows §4.3).
 func bankOf(instrument string) string {
-	if instrument == InstrumentEBanking {
+	switch instrument {
+	case InstrumentEBanking:
 		return "semnat bank simulator (e-banking)"
+	case InstrumentCash:
+		return "semnat cash terminal simulator (Cash)"
 	}
 	return "semnat card simulator (Card)"
 }
@@ -401,6 +418,49 @@ func (s *Service) PayEBanking(ctx context.Context, invoiceToken string, amount i
 		return nil, err
 	}
 	return s.ledger.Settle(context.WithoutCancel(ctx), p.ID, Outcome{State: PayChallenge})
+}
+
+// PayCash gives the payer a code to pay amount in cash at a terminal
+// (the payment's ID, valid CashCodeValidity; the invoice is pending until
+// it is paid, cancelled or expires).
+func (s *Service) PayCash(ctx context.Context, invoiceToken string, amount int64) (*Payment, error) {
+	p, err := s.ledger.Start(ctx, invoiceToken, amount, InstrumentCash, "")
+	if err != nil {
+		return nil, err
+	}
+	return s.ledger.Settle(context.WithoutCancel(ctx), p.ID, Outcome{State: PayChallenge})
+}
+
+// ErrCash is a cash-terminal payment refused: an unknown or spent code,
+// or less cash than due.
+var ErrCash = errors.New("mpay: cash payment refused")
+
+// TerminalPay is the cash terminal paying a code with inserted cash
+// (minor units); the change is what is given back.
+func (s *Service) TerminalPay(ctx context.Context, code string, inserted int64) (p *Payment, change int64, err error) {
+	p, err = s.ledger.Payment(ctx, code)
+	if errors.Is(err, ErrNotFound) || err == nil && (p.Instrument != InstrumentCash || p.State != PayChallenge) {
+		return nil, 0, fmt.Errorf("%w: code %s is not a payment code waiting for cash", ErrCash, code)
+	} else if err != nil {
+		return nil, 0, err
+	}
+	if s.cfg.Store.Now().After(p.Created.Add(CashCodeValidity)) {
+		return nil, 0, fmt.Errorf("%w: code %s expired", ErrCash, code)
+	}
+	if inserted < p.Amount {
+		return nil, 0, fmt.Errorf("%w: %s inserted, %s %s due", ErrCash, FormatAmount(inserted), FormatAmount(p.Amount), p.Currency)
+	}
+	q, err := s.settle(ctx, p.ID, cardsim.Result{Outcome: cardsim.Approved, AuthCode: "CASH" + code[len(code)-4:]})
+	if errors.Is(err, ErrTransition) {
+		return nil, 0, fmt.Errorf("%w: code %s was paid or cancelled meanwhile", ErrCash, code)
+	}
+	return q, inserted - p.Amount, err
+}
+
+// CancelCash withdraws an unpaid cash code (the invoice is payable again).
+func (s *Service) CancelCash(ctx context.Context, pid string) error {
+	_, err := s.settle(ctx, pid, cardsim.Result{Outcome: cardsim.Declined, Reason: "payment code cancelled"})
+	return err
 }
 
 // BankAnswer is the simulated bank's answer for an e-banking payment.

@@ -25,9 +25,12 @@ func RenderReceipt(lang string, sp *SP, in *Invoice, p *Payment) ([]byte, error)
 		t("receipt.amount") + ": " + FormatAmount(p.Amount) + " " + p.Currency,
 		t("receipt.paidAt") + ": " + p.PaidAt.In(i18n.Zone).Format("02.01.2006 15:04:05") + " (Europe/Chisinau)",
 	}
-	if p.Instrument == InstrumentEBanking {
+	switch p.Instrument {
+	case InstrumentEBanking:
 		lines = append(lines, t("receipt.instrument")+": e-banking, "+t("receipt.auth")+" "+p.AuthCode)
-	} else {
+	case InstrumentCash:
+		lines = append(lines, t("receipt.instrument")+": "+t("cash.name")+", "+t("receipt.auth")+" "+p.AuthCode)
+	default:
 		lines = append(lines, t("receipt.instrument")+": "+t("receipt.card")+" **** "+p.CardLast4+", "+t("receipt.auth")+" "+p.AuthCode)
 	}
 	if in.Order.CustomerName != "" {

@@ -20,6 +20,9 @@ import (
 const (
 	PathPay   = "/service/pay" // POST ServiceID, OrderKey, ReturnUrl: from the SP's page
 	PathStart = "/mpay"        // the payer starts at MPay
+	// PathTerminal is the simulated cash terminal: a payment code and the
+	// cash inserted.
+	PathTerminal = "/mpay/terminal"
 )
 
 // page is what every template gets.
@@ -36,6 +39,7 @@ type page struct {
 	Payments  []Payment
 	Evidence  []spkit.Message
 	Suggested string
+	Change    string // the cash terminal's change, once paid
 }
 
 // T is a message in the page's language (for words built in Go).
@@ -67,6 +71,10 @@ func (s *Service) Mount(g *echo.Group) {
 	g.GET("/mpay/invoice/:token", s.invoice)
 	g.POST("/mpay/invoice/:token/card", s.card)
 	g.POST("/mpay/invoice/:token/ebanking", s.ebanking)
+	g.POST("/mpay/invoice/:token/cash", s.cash)
+	g.POST("/mpay/invoice/:token/payment/:pid/cancel", s.cancelCash)
+	g.GET(PathTerminal, s.terminal)
+	g.POST(PathTerminal, s.terminal)
 	g.GET("/mpay/bank/:token/:pid", s.bankPage)
 	g.POST("/mpay/bank/:token/:pid", s.bankAnswer)
 	g.GET("/mpay/invoice/:token/payment/:pid", s.payment)
@@ -336,4 +344,57 @@ func (s *Service) bankAnswer(c echo.Context) error {
 		}
 	}
 	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
+}
+
+// cash gives the payer a code to pay at a cash terminal.
+func (s *Service) cash(c echo.Context) error {
+	p := newPage(c)
+	tok := c.Param("token")
+	p.BackURL = "/mpay/invoice/" + tok
+	amount, err := ParseAmount(c.FormValue("amount"))
+	if err != nil {
+		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+": "+c.FormValue("amount"))
+	}
+	pay, err := s.PayCash(c.Request().Context(), tok, amount)
+	if err := s.payError(c, p, err); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+tok+"/payment/"+pay.ID)
+}
+
+// cancelCash withdraws an unpaid cash code.
+func (s *Service) cancelCash(c echo.Context) error {
+	in, pay, err := s.paymentOf(c)
+	if err != nil {
+		return err
+	}
+	if pay.Instrument == InstrumentCash {
+		if err := s.CancelCash(c.Request().Context(), pay.ID); err != nil && !errors.Is(err, ErrTransition) {
+			return err
+		}
+	}
+	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
+}
+
+// terminal is the simulated cash terminal: GET shows it, POST pays a code.
+func (s *Service) terminal(c echo.Context) error {
+	p := newPage(c)
+	if c.Request().Method == http.MethodGet {
+		return render(c, http.StatusOK, "terminal", p)
+	}
+	code := strings.ReplaceAll(c.FormValue("code"), " ", "")
+	inserted, err := ParseAmount(c.FormValue("cash"))
+	if err != nil {
+		p.Error = p.T("err.amount") + ": " + c.FormValue("cash")
+		return render(c, http.StatusBadRequest, "terminal", p)
+	}
+	pay, change, err := s.TerminalPay(c.Request().Context(), code, inserted)
+	if errors.Is(err, ErrCash) {
+		p.Error = p.T("terminal.refused") + " (" + strings.TrimPrefix(err.Error(), ErrCash.Error()+": ") + ")"
+		return render(c, http.StatusConflict, "terminal", p)
+	} else if err != nil {
+		return err
+	}
+	p.Payment, p.Change = pay, FormatAmount(change)
+	return render(c, http.StatusOK, "terminal", p)
 }
