@@ -229,7 +229,7 @@ func TestDeliveriesRetriedCountedOnce(t *testing.T) {
 
 // TestDeliveriesRetriedCountedOncePostgres is the same on PostgreSQL.
 func TestDeliveriesRetriedCountedOncePostgres(t *testing.T) {
-	deliveriesRetriedCountedOnce(t, newPostgresEnv(t))
+	deliveriesRetriedCountedOnce(t, newPostgresEnv(t, nil))
 }
 
 func deliveriesRetriedCountedOnce(t *testing.T, e *env) {
