@@ -541,3 +541,34 @@ func TestCashTerminal(t *testing.T) {
 		t.Fatalf("invoice %s after the cancelled code", st)
 	}
 }
+
+// TestServiceRemoved: a paid invoice of an SP removed since is still
+// shown; a new payment of it is refused with a page, not an error.
+func TestServiceRemoved(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sp.Put(demosp.Order{Key: "X-1", Reason: "Taxă", Amount: amount(100)})
+	inv := e.checkout(t, "X-1")
+	_, payURL, _ := e.payCard(t, inv, cardsim.CardApprove, "1")
+	waitFor(t, "the acknowledgement", func() bool { o, _ := e.sp.Get("X-1"); return o.Paid == 100 })
+	if err := mpay.RemoveService(context.Background(), e.st, "test", serviceID); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := pageState(t, inv, invoiceState); st != "paid" {
+		t.Fatalf("invoice %s", st)
+	}
+	if st, _ := pageState(t, payURL, stateAttr); st != "approved" {
+		t.Fatalf("payment %s", st)
+	}
+	resp, body := do(t, "POST", e.url+mpay.PathPay, url.Values{"ServiceID": {serviceID}, "OrderKey": {"X-1"}})
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "nu este înregistrat") {
+		t.Fatalf("paying for a removed service: %d %s", resp.StatusCode, body)
+	}
+	for _, u := range []string{"/mpay/invoice/nosuch", "/mpay/invoice/nosuch/payment/1", inv + "/payment/999999999999/receipt.pdf"} {
+		if !strings.HasPrefix(u, "http") {
+			u = e.url + u
+		}
+		if resp, _ := do(t, "GET", u, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d", u, resp.StatusCode)
+		}
+	}
+}

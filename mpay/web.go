@@ -172,7 +172,7 @@ func (s *Service) showInvoice(c echo.Context, p *page, in *Invoice, status int) 
 	ctx := c.Request().Context()
 	var err error
 	p.Invoice = in
-	if p.SP, err = LookupService(ctx, s.cfg.Store, in.ServiceID); err != nil {
+	if p.SP, err = s.spOf(ctx, in); err != nil {
 		return err
 	}
 	if p.Payments, err = s.ledger.Payments(ctx, in.ID); err != nil {
@@ -327,7 +327,7 @@ func (s *Service) bankPage(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
 	}
 	p.Invoice, p.Payment = in, pay
-	if p.SP, err = LookupService(c.Request().Context(), s.cfg.Store, in.ServiceID); err != nil {
+	if p.SP, err = s.spOf(c.Request().Context(), in); err != nil {
 		return err
 	}
 	return render(c, http.StatusOK, "bank", p)
@@ -397,4 +397,13 @@ func (s *Service) terminal(c echo.Context) error {
 	}
 	p.Payment, p.Change = pay, FormatAmount(change)
 	return render(c, http.StatusOK, "terminal", p)
+}
+
+// spOf is the SP of an invoice; one removed since is shown by its ServiceID.
+func (s *Service) spOf(ctx context.Context, in *Invoice) (*SP, error) {
+	sp, err := LookupService(ctx, s.cfg.Store, in.ServiceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return &SP{ServiceID: in.ServiceID, Name: in.ServiceID}, nil
+	}
+	return sp, err
 }
