@@ -41,6 +41,11 @@ func TestPayFlowOverHTTP(t *testing.T) {
 		p, err := e.svc.Ledger().Payment(context.Background(), pid)
 		return err == nil && !p.ConfirmedAt.IsZero()
 	})
+	resp, metrics := do(t, "GET", e.url+"/metrics", nil)
+	if resp.StatusCode != 200 || !strings.Contains(metrics, `semnat_mpay_payments_total{instrument="card",outcome="approved"} 1`) ||
+		!strings.Contains(metrics, `semnat_mpay_confirmations_total{result="acknowledged"} 1`) {
+		t.Fatalf("metrics:\n%s", metrics)
+	}
 	calls, pays := e.sp.Confirmed()
 	if len(pays) != 1 || pays[pid].TotalAmount != 15000 || calls[pid] != 1 {
 		t.Fatalf("the SP counted %v (calls %v)", pays, calls)

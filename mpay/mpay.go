@@ -77,6 +77,7 @@ type Service struct {
 	proc   *cardsim.Processor
 
 	queue  *jobs.Queue
+	m      *metrics
 	closed sync.Once
 }
 
@@ -122,7 +123,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card),
+	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), m: newMetrics(),
 		caller: &spkit.Caller{Signer: signer, HTTP: cfg.HTTP, Now: cfg.Store.Now}}
 	// Retried until acknowledged: at RetryMax apart, a year of attempts.
 	maxAttempts := int(365*24*time.Hour/cfg.RetryMax) + 32
@@ -265,8 +266,10 @@ func (s *Service) deliver(ctx context.Context, j *jobs.Job[ConfirmArgs]) error {
 	}
 	ex, err := s.confirm(ctx, p)
 	if err == nil {
+		s.m.confirmations.WithLabelValues("acknowledged").Inc()
 		return s.ledger.Delivered(ctx, p, ex)
 	}
+	s.m.confirmations.WithLabelValues("failed").Inc()
 	next := s.cfg.Store.Now().Add(s.backoff(j.Attempt))
 	s.log.Warn("mpay: confirmation not acknowledged", "payment", p.ID, "attempt", j.Attempt, "err", err)
 	if uerr := s.ledger.Undelivered(context.WithoutCancel(ctx), p, ex, err.Error(), next); uerr != nil {
@@ -381,7 +384,11 @@ func (s *Service) settle(ctx context.Context, pid string, r cardsim.Result) (*Pa
 	default:
 		o = Outcome{State: PayDeclined, Reason: string(r.Outcome) + ": " + r.Reason}
 	}
-	return s.ledger.Settle(ctx, pid, o)
+	p, err := s.ledger.Settle(ctx, pid, o)
+	if err == nil && (p.State == PayApproved || p.State == PayDeclined) {
+		s.m.payments.WithLabelValues(p.Instrument, string(p.State)).Inc()
+	}
+	return p, err
 }
 
 // Challenge answers a payment's 3-D Secure page with code.
