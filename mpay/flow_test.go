@@ -286,6 +286,20 @@ func deliveriesRetriedCountedOnce(t *testing.T, e *env) {
 	if p.Attempts < 2 {
 		t.Errorf("first payment: %d attempts recorded, the SP failed the first ones", p.Attempts)
 	}
+	list, err := e.svc.Ledger().ServicePayments(context.Background(), serviceID, 100)
+	if err != nil || len(list) != n {
+		t.Fatalf("the SP's payments: %d, %v", len(list), err)
+	}
+	attempts := 0
+	for _, sp := range list {
+		if sp.ConfirmedAt.IsZero() || !strings.HasPrefix(sp.OrderKey, "R-") {
+			t.Errorf("listed %+v", sp)
+		}
+		attempts += sp.Attempts
+	}
+	if attempts <= n {
+		t.Errorf("%d attempts listed for %d payments with failures", attempts, n)
+	}
 }
 
 // TestAmountChangedBetweenVisits: the latest answer of the SP wins.

@@ -789,3 +789,41 @@ func (l *Ledger) Refunded(ctx context.Context, invoiceID string) (map[string]int
 	}
 	return out, rows.Err()
 }
+
+// ServicePayment is a payment with its order, for an SP's or operator's view.
+type ServicePayment struct {
+	Payment
+	OrderKey string
+}
+
+// ServicePayments lists the latest n payments of an SP's orders, newest
+// first, with their delivery attempts.
+func (l *Ledger) ServicePayments(ctx context.Context, serviceID string, n int) ([]ServicePayment, error) {
+	cols := strings.ReplaceAll("p."+paymentCols, ", ", ", p.")
+	rows, err := l.st.Query(ctx, `SELECT `+cols+`, i.order_key FROM mpay_payments p JOIN mpay_invoices i ON i.id = p.invoice_id
+		WHERE i.service_id = ? ORDER BY p.created DESC, p.id LIMIT ?`, serviceID, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ServicePayment
+	for rows.Next() {
+		var sp ServicePayment
+		var orderKey string
+		p, err := scanPayment(scanWith{rows, &orderKey})
+		if err != nil {
+			return nil, err
+		}
+		sp.Payment, sp.OrderKey = *p, orderKey
+		out = append(out, sp)
+	}
+	return out, rows.Err()
+}
+
+// scanWith scans a row's columns and then extra ones.
+type scanWith struct {
+	r     rowScanner
+	extra *string
+}
+
+func (s scanWith) Scan(dest ...any) error { return s.r.Scan(append(dest, s.extra)...) }
