@@ -591,3 +591,27 @@ func TestServiceRemoved(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownOrderAndStart: the SP's signed UnknownOrder fault is shown to
+// the payer; the payer may also start at MPay with the order key; the
+// client's PayForm is the form MPay takes.
+func TestUnknownOrderAndStart(t *testing.T) {
+	e := newEnv(t, nil)
+	c, _ := client.New(e.url, serviceID, e.spSigner, nil)
+	action, fields := c.PayForm("NO-SUCH-ORDER", e.spURL+"/")
+	resp, body := do(t, "POST", action, fields)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "nu cunoaște această comandă") {
+		t.Fatalf("unknown order: %d %s", resp.StatusCode, body)
+	}
+	if _, body := do(t, "GET", e.url+mpay.PathStart, nil); !strings.Contains(body, `<option value="`+serviceID+`">`) {
+		t.Fatalf("start page:\n%s", body)
+	}
+	e.sp.Put(demosp.Order{Key: "S-9", Reason: "Taxă", Amount: amount(990)})
+	resp, body = do(t, "POST", e.url+mpay.PathStart+"/start", url.Values{"ServiceID": {serviceID}, "OrderKey": {" S-9 "}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("start: %d %s", resp.StatusCode, body)
+	}
+	if st, body := pageState(t, e.url+resp.Header.Get("Location"), invoiceState); st != "created" || !strings.Contains(body, "9.90 MDL") {
+		t.Fatalf("started at MPay: %s", st)
+	}
+}
