@@ -3,10 +3,15 @@ package mpay_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -613,5 +618,85 @@ func TestUnknownOrderAndStart(t *testing.T) {
 	}
 	if st, body := pageState(t, e.url+resp.Header.Get("Location"), invoiceState); st != "created" || !strings.Contains(body, "9.90 MDL") {
 		t.Fatalf("started at MPay: %s", st)
+	}
+}
+
+// TestWebhooks: an SP with a webhook URL gets signed events (payment
+// succeeded, failed, refund), retried until it answers 2xx, each attempt
+// in the delivery log.
+func TestWebhooks(t *testing.T) {
+	e := newEnv(t, nil)
+	const secret = "webhook-secret-0123456789"
+	var mu sync.Mutex
+	var events []mpay.WebhookEvent
+	var calls atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if calls.Add(1) == 1 {
+			http.Error(w, "down", http.StatusServiceUnavailable) // the first delivery fails
+			return
+		}
+		if r.Header.Get(mpay.HeaderWebhookSignature) != mpay.WebhookSignature(secret, body) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var ev mpay.WebhookEvent
+		if err := json.Unmarshal(body, &ev); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	ctx := context.Background()
+	sp, _ := mpay.LookupService(ctx, e.st, serviceID)
+	if err := mpay.RemoveService(ctx, e.st, "test", serviceID); err != nil {
+		t.Fatal(err)
+	}
+	sp.WebhookURL, sp.WebhookSecret = hook.URL, secret
+	if err := mpay.AddService(ctx, e.st, "test", *sp); err != nil {
+		t.Fatal(err)
+	}
+	e.sp.Put(demosp.Order{Key: "H-1", Reason: "Taxă", Amount: amount(1000)})
+	inv := e.checkout(t, "H-1")
+	e.payCard(t, inv, cardsim.CardDecline, "10")
+	_, payURL, _ := e.payCard(t, inv, cardsim.CardApprove, "10")
+	c, _ := client.New(e.url, serviceID, e.spSigner, nil)
+	if _, err := c.Refund(ctx, client.RefundRequest{PaymentID: paymentIDOf(payURL), RefundID: "H-R", Amount: 400}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "three events", func() bool { mu.Lock(); defer mu.Unlock(); return len(events) == 3 })
+	types := map[string]bool{}
+	for _, ev := range events {
+		types[ev.EventType] = true
+		if ev.ServiceID != serviceID || ev.EventID == "" {
+			t.Errorf("event %+v", ev)
+		}
+	}
+	if !types[mpay.EventPaymentFailed] || !types[mpay.EventPaymentSucceeded] || !types[mpay.EventRefundSucceeded] {
+		t.Fatalf("events: %v", types)
+	}
+	var log []mpay.WebhookAttempt
+	waitFor(t, "four attempts logged", func() bool {
+		log, _ = e.svc.Ledger().WebhookAttempts(ctx, serviceID)
+		return len(log) >= 4
+	})
+	if len(log) != 4 {
+		t.Fatalf("delivery log (want 4 attempts, one refused): %+v", log)
+	}
+	var refused *mpay.WebhookAttempt
+	for i, a := range log {
+		if a.Status == http.StatusServiceUnavailable && a.Error != "" && a.Attempt == 1 {
+			refused = &log[i]
+		}
+	}
+	retried := false
+	for _, a := range log {
+		retried = retried || refused != nil && a.EventID == refused.EventID && a.Attempt == 2 && a.Status == 200
+	}
+	if refused == nil || !retried {
+		t.Fatalf("delivery log: the refused event and its retry not found: %+v", log)
 	}
 }

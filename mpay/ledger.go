@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS mpay_refunds (
 	service_id TEXT NOT NULL, refund_id TEXT NOT NULL, payment_id TEXT NOT NULL REFERENCES mpay_payments (id),
 	amount INTEGER NOT NULL, reason TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (service_id, refund_id));
 CREATE INDEX IF NOT EXISTS mpay_refunds_payment ON mpay_refunds (payment_id);
+CREATE TABLE IF NOT EXISTS mpay_webhooks (
+	id TEXT PRIMARY KEY, service_id TEXT NOT NULL, type TEXT NOT NULL, body BLOB NOT NULL,
+	created INTEGER NOT NULL, delivered_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS mpay_webhook_attempts (
+	webhook_id TEXT NOT NULL REFERENCES mpay_webhooks (id), attempt INTEGER NOT NULL, at INTEGER NOT NULL,
+	status INTEGER NOT NULL, error TEXT NOT NULL, PRIMARY KEY (webhook_id, attempt));
 CREATE TABLE IF NOT EXISTS mpay_evidence (
 	invoice_id TEXT NOT NULL, payment_id TEXT NOT NULL, seq INTEGER NOT NULL, op TEXT NOT NULL,
 	body BLOB NOT NULL, signature TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (invoice_id, seq));
@@ -143,6 +149,10 @@ type Ledger struct {
 	// the processor never answers, or a 3-D Secure page never completed,
 	// is settled by a job, not left pending.
 	onStarted func(context.Context, *store.Tx, *Payment) error
+	// onSettled and onRefund run in the transaction of a payment approved
+	// or declined and of a refund (webhooks).
+	onSettled func(context.Context, *store.Tx, *Invoice, *Payment) error
+	onRefund  func(context.Context, *store.Tx, *Refund) error
 }
 
 // NewLedger creates MPay's tables if needed.
@@ -575,6 +585,11 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 				return fmt.Errorf("mpay: scheduling the confirmation of %s: %w", p.ID, err)
 			}
 		}
+		if l.onSettled != nil {
+			if err := l.onSettled(ctx, tx, in, p); err != nil {
+				return err
+			}
+		}
 		_, err = tx.Append(ctx, store.Event{Actor: "processor", Action: "mpay-payment-" + string(p.State), Subject: p.ID,
 			Details: map[string]string{"invoice": in.ID, "amount": FormatAmount(p.Amount), "currency": p.Currency, "reason": p.Reason, "invoiceState": string(in.State)}})
 		return err
@@ -763,6 +778,11 @@ func (l *Ledger) RefundPayment(ctx context.Context, serviceID, refundID, payment
 			return err
 		}
 		out = &Refund{ServiceID: serviceID, RefundID: refundID, PaymentID: p.ID, Amount: amount, Currency: p.Currency, Reason: reason, Created: now}
+		if l.onRefund != nil {
+			if err := l.onRefund(ctx, tx, out); err != nil {
+				return err
+			}
+		}
 		_, err = tx.Append(ctx, store.Event{Actor: serviceID, Action: "mpay-refund", Subject: p.ID,
 			Details: map[string]string{"refundID": refundID, "amount": FormatAmount(amount), "currency": p.Currency, "left": FormatAmount(p.Amount - done - amount)}})
 		return err

@@ -145,6 +145,20 @@ func New(cfg Config) (*Service, error) {
 		_, err := s.queue.EnqueueTx(ctx, tx, SettleArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{RunAt: p.Created.Add(s.answerDeadline()), Unique: true})
 		return err
 	}
+	if err := jobs.Register(s.queue, jobs.WorkFunc(s.deliverWebhook)); err != nil {
+		return nil, err
+	}
+	l.onSettled = func(ctx context.Context, tx *store.Tx, in *Invoice, p *Payment) error {
+		typ := EventPaymentFailed
+		if p.State == PayApproved {
+			typ = EventPaymentSucceeded
+		}
+		return s.webhook(ctx, tx, in.ServiceID, typ, paymentResource(in, p))
+	}
+	l.onRefund = func(ctx context.Context, tx *store.Tx, r *Refund) error {
+		return s.webhook(ctx, tx, r.ServiceID, EventRefundSucceeded, map[string]any{"refund_id": r.RefundID, "payment_id": r.PaymentID,
+			"amount": r.Amount, "currency": r.Currency, "reason": r.Reason})
+	}
 	l.onApproved = func(ctx context.Context, tx *store.Tx, p *Payment) error {
 		_, err := s.queue.EnqueueTx(ctx, tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true})
 		return err

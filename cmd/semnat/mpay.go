@@ -148,6 +148,7 @@ endpoint's host.`,
 	cmd.Flags().StringVar(&sp.Name, "name", "", "the name payers see (default: the ServiceID)")
 	cmd.Flags().StringVar(&certFile, "cert", "", "the certificate the service signs with (PEM or DER)")
 	cmd.Flags().StringVar(&secretFile, "webhook-secret-file", "", "file with the webhook signing secret (created when missing)")
+	cmd.Flags().StringVar(&sp.WebhookURL, "webhook-url", "", "URL the events (payment_succeeded, payment_failed, refund_succeeded) are POSTed to, signed with the secret")
 	return cmd
 }
 
