@@ -22,8 +22,11 @@ const mpayRoutesHelp = `  POST /service/pay             ServiceID, OrderKey, Ret
   GET  /mpay                     the payer starts at MPay: choose the service, type the order key
   GET  /mpay/invoice/TOKEN       checkout (the order is pulled again on each visit), card form
   GET  /mpay/invoice/TOKEN/payment/ID[/receipt.pdf]   status, 3-D Secure page, sealed receipt
+  GET  /mpay/bank/TOKEN/ID       the simulated bank's page (e-banking)
+  GET  /mpay/terminal            the simulated cash terminal (pays a payment code)
   GET  /mpay/api/v1/invoices?serviceID=&orderKey=      for SPs (mpay/client): invoice and payments
   GET  /mpay/api/v1/payments/ID/receipt                for SPs: the sealed receipt
+  POST /mpay/api/v1/refunds                            for SPs: a refund (answer signed by MPay)
                                SP calls are signed by the SP's key (detached JWS)
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
 `
@@ -41,7 +44,10 @@ as evidence; the payer and the SP download a receipt sealed by MPay's key.
 
 'semnat mpay serve' runs it alone; 'semnat serve --demo' beside the other
 services, with a demo SP at /demo-mpay/. 'services' manages the SPs in the
-store (--data or --store, as for the server).`,
+store (--data or --store, as for the server); 'payments' lists an SP's
+payments and their confirmation attempts. SPs registered with --webhook-url
+also get signed webhooks (payment_succeeded, payment_failed,
+refund_succeeded).`,
 	}
 	cmd.AddCommand(newMPayServeCmd(a), newMPayServicesCmd(a), newMPayPaymentsCmd(a))
 	return cmd
