@@ -79,7 +79,8 @@ func (s *Service) apiInvoice(c echo.Context) error {
 		Currency: in.Currency, Payments: []client.Payment{}}
 	for _, p := range pays {
 		out.Payments = append(out.Payments, client.Payment{PaymentID: p.ID, State: string(p.State), Amount: p.Amount, Currency: p.Currency,
-			PaidAt: timePtr(p.PaidAt), ConfirmedAt: timePtr(p.ConfirmedAt), Attempts: p.Attempts, Reason: p.Reason, Refunded: refunded[p.ID]})
+			PaidAt: timePtr(p.PaidAt), ConfirmedAt: timePtr(p.ConfirmedAt), Attempts: p.Attempts, Reason: p.Reason, Refunded: refunded[p.ID],
+			Instrument: p.Instrument, LastError: p.LastError})
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -19,7 +19,18 @@ import (
 // clock stops when every one is). Reports payments/s, and approvals/s
 // (pull and card approval only, the payers' side).
 func BenchmarkCompletePayments(b *testing.B) {
-	e := newEnv(b, func(c *mpay.Config) { c.Poll = 50 * time.Millisecond; c.CallTimeout = 10 * time.Second })
+	completePayments(b, newEnv(b, benchConfig))
+}
+
+// BenchmarkCompletePaymentsPostgres is the same on PostgreSQL
+// ($SEMNAT_TEST_POSTGRES).
+func BenchmarkCompletePaymentsPostgres(b *testing.B) {
+	completePayments(b, newPostgresEnv(b, benchConfig))
+}
+
+func benchConfig(c *mpay.Config) { c.Poll = 50 * time.Millisecond; c.CallTimeout = 10 * time.Second }
+
+func completePayments(b *testing.B, e *env) {
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
 		e.sp.Put(demosp.Order{Key: fmt.Sprintf("B-%d", i), Reason: "Taxă", Amount: amount(10000)})

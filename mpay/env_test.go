@@ -50,13 +50,13 @@ func newEnv(t testing.TB, mod func(*mpay.Config)) *env {
 }
 
 // newPostgresEnv is newEnv on PostgreSQL ($SEMNAT_TEST_POSTGRES).
-func newPostgresEnv(t *testing.T) *env {
+func newPostgresEnv(t testing.TB, mod func(*mpay.Config)) *env {
 	t.Helper()
 	st, err := store.OpenPostgres(testtool.PostgresSchema(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newEnvOn(t, st, nil)
+	return newEnvOn(t, st, mod)
 }
 
 func newEnvOn(t testing.TB, st *store.Store, mod func(*mpay.Config)) *env {

@@ -3,9 +3,15 @@ package mpay_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +46,11 @@ func TestPayFlowOverHTTP(t *testing.T) {
 		p, err := e.svc.Ledger().Payment(context.Background(), pid)
 		return err == nil && !p.ConfirmedAt.IsZero()
 	})
+	resp, metrics := do(t, "GET", e.url+"/metrics", nil)
+	if resp.StatusCode != 200 || !strings.Contains(metrics, `semnat_mpay_payments_total{instrument="card",outcome="approved"} 1`) ||
+		!strings.Contains(metrics, `semnat_mpay_confirmations_total{result="acknowledged"} 1`) {
+		t.Fatalf("metrics:\n%s", metrics)
+	}
 	calls, pays := e.sp.Confirmed()
 	if len(pays) != 1 || pays[pid].TotalAmount != 15000 || calls[pid] != 1 {
 		t.Fatalf("the SP counted %v (calls %v)", pays, calls)
@@ -228,7 +239,7 @@ func TestDeliveriesRetriedCountedOnce(t *testing.T) {
 
 // TestDeliveriesRetriedCountedOncePostgres is the same on PostgreSQL.
 func TestDeliveriesRetriedCountedOncePostgres(t *testing.T) {
-	deliveriesRetriedCountedOnce(t, newPostgresEnv(t))
+	deliveriesRetriedCountedOnce(t, newPostgresEnv(t, nil))
 }
 
 func deliveriesRetriedCountedOnce(t *testing.T, e *env) {
@@ -279,6 +290,20 @@ func deliveriesRetriedCountedOnce(t *testing.T, e *env) {
 	p, _ := e.svc.Ledger().Payment(context.Background(), pids[0])
 	if p.Attempts < 2 {
 		t.Errorf("first payment: %d attempts recorded, the SP failed the first ones", p.Attempts)
+	}
+	list, err := e.svc.Ledger().ServicePayments(context.Background(), serviceID, 100)
+	if err != nil || len(list) != n {
+		t.Fatalf("the SP's payments: %d, %v", len(list), err)
+	}
+	attempts := 0
+	for _, sp := range list {
+		if sp.ConfirmedAt.IsZero() || !strings.HasPrefix(sp.OrderKey, "R-") {
+			t.Errorf("listed %+v", sp)
+		}
+		attempts += sp.Attempts
+	}
+	if attempts <= n {
+		t.Errorf("%d attempts listed for %d payments with failures", attempts, n)
 	}
 }
 
@@ -451,5 +476,227 @@ func TestUnfinishedPaymentsSettled(t *testing.T) {
 	waitFor(t, "the delayed approval, the payer gone", func() bool { _, p := e.sp.Confirmed(); _, ok := p[paymentIDOf(delayed)]; return ok })
 	if in, _ := e.svc.Ledger().InvoiceByOrder(ctx, serviceID, "U-DELAY"); in.State != mpay.Paid {
 		t.Fatalf("invoice %s after a delayed approval", in.State)
+	}
+}
+
+// TestEBanking: the payer is sent to the simulated bank, which confirms
+// (paid, confirmed to the SP) or refuses (failed, payable again).
+func TestEBanking(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, tc := range []struct {
+		action, want, invoice string
+	}{{"confirm", "approved", "paid"}, {"refuse", "declined", "failed"}} {
+		key := "EB-" + tc.action
+		e.sp.Put(demosp.Order{Key: key, Reason: "Taxă", Amount: amount(4200)})
+		inv := e.checkout(t, key)
+		u, _ := url.Parse(inv)
+		resp, body := do(t, "POST", e.url+u.Path+"/ebanking", url.Values{"amount": {"42.00"}})
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/mpay/bank/") {
+			t.Fatalf("e-banking: %d %s", resp.StatusCode, body)
+		}
+		bank := e.url + resp.Header.Get("Location")
+		if _, body := do(t, "GET", bank, nil); !strings.Contains(body, "42.00 MDL") || !strings.Contains(body, `id="bank-confirm"`) {
+			t.Fatalf("bank page:\n%s", body)
+		}
+		resp, _ = do(t, "POST", bank, url.Values{"action": {tc.action}})
+		payURL := e.url + resp.Header.Get("Location")
+		if st, _ := pageState(t, payURL, stateAttr); st != tc.want {
+			t.Fatalf("%s: payment %s", tc.action, st)
+		}
+		if st, _ := pageState(t, inv, invoiceState); st != tc.invoice {
+			t.Fatalf("%s: invoice %s", tc.action, st)
+		}
+		if tc.action == "confirm" {
+			pid := paymentIDOf(payURL)
+			waitFor(t, "the acknowledgement", func() bool { _, p := e.sp.Confirmed(); return p[pid].Properties["Bank"] != "" })
+			if _, p := e.sp.Confirmed(); !strings.Contains(p[pid].Properties["Bank"], "e-banking") || p[pid].TotalAmount != 4200 {
+				t.Fatalf("confirmation: %+v", p[pid])
+			}
+		}
+	}
+}
+
+// TestCashTerminal: the payer gets a code, the terminal takes it with
+// enough cash (change given), a code is paid once, a cancelled code makes
+// the invoice payable again.
+func TestCashTerminal(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sp.Put(demosp.Order{Key: "C-1", Reason: "Taxă", Amount: amount(3750)})
+	inv := e.checkout(t, "C-1")
+	u, _ := url.Parse(inv)
+	resp, body := do(t, "POST", e.url+u.Path+"/cash", url.Values{"amount": {"37.50"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("cash: %d %s", resp.StatusCode, body)
+	}
+	payURL := e.url + resp.Header.Get("Location")
+	code := paymentIDOf(payURL)
+	if _, body := do(t, "GET", payURL, nil); !strings.Contains(body, `id="cash-code">`+code+`<`) {
+		t.Fatalf("no payment code on the page:\n%s", body)
+	}
+	if st, _ := pageState(t, inv, invoiceState); st != "pending" {
+		t.Fatalf("invoice %s while the code waits", st)
+	}
+	if resp, body := do(t, "POST", e.url+mpay.PathTerminal, url.Values{"code": {code}, "cash": {"20"}}); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "refuzată") {
+		t.Fatalf("too little cash: %d %s", resp.StatusCode, body)
+	}
+	resp, body = do(t, "POST", e.url+mpay.PathTerminal, url.Values{"code": {code}, "cash": {"50"}})
+	if resp.StatusCode != 200 || !strings.Contains(body, `data-payment="`+code+`"`) || !strings.Contains(body, "12.50 MDL") {
+		t.Fatalf("paying the code: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, "POST", e.url+mpay.PathTerminal, url.Values{"code": {code}, "cash": {"50"}}); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("a code paid twice: %d", resp.StatusCode)
+	}
+	waitFor(t, "the acknowledgement", func() bool { o, _ := e.sp.Get("C-1"); return o.Paid == 3750 })
+
+	// A cancelled code: declined, the invoice payable again.
+	e.sp.Put(demosp.Order{Key: "C-2", Reason: "Taxă", Amount: amount(100)})
+	inv = e.checkout(t, "C-2")
+	u, _ = url.Parse(inv)
+	resp, _ = do(t, "POST", e.url+u.Path+"/cash", url.Values{"amount": {"1"}})
+	payURL = e.url + resp.Header.Get("Location")
+	do(t, "POST", payURL+"/cancel", url.Values{})
+	if st, _ := pageState(t, payURL, stateAttr); st != "declined" {
+		t.Fatalf("cancelled code: %s", st)
+	}
+	if resp, _ := do(t, "POST", e.url+mpay.PathTerminal, url.Values{"code": {paymentIDOf(payURL)}, "cash": {"1"}}); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("a cancelled code paid: %d", resp.StatusCode)
+	}
+	if st, _ := pageState(t, inv, invoiceState); st != "failed" {
+		t.Fatalf("invoice %s after the cancelled code", st)
+	}
+}
+
+// TestServiceRemoved: a paid invoice of an SP removed since is still
+// shown; a new payment of it is refused with a page, not an error.
+func TestServiceRemoved(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sp.Put(demosp.Order{Key: "X-1", Reason: "Taxă", Amount: amount(100)})
+	inv := e.checkout(t, "X-1")
+	_, payURL, _ := e.payCard(t, inv, cardsim.CardApprove, "1")
+	waitFor(t, "the acknowledgement", func() bool { o, _ := e.sp.Get("X-1"); return o.Paid == 100 })
+	if err := mpay.RemoveService(context.Background(), e.st, "test", serviceID); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := pageState(t, inv, invoiceState); st != "paid" {
+		t.Fatalf("invoice %s", st)
+	}
+	if st, _ := pageState(t, payURL, stateAttr); st != "approved" {
+		t.Fatalf("payment %s", st)
+	}
+	resp, body := do(t, "POST", e.url+mpay.PathPay, url.Values{"ServiceID": {serviceID}, "OrderKey": {"X-1"}})
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "nu este înregistrat") {
+		t.Fatalf("paying for a removed service: %d %s", resp.StatusCode, body)
+	}
+	for _, u := range []string{"/mpay/invoice/nosuch", "/mpay/invoice/nosuch/payment/1", inv + "/payment/999999999999/receipt.pdf"} {
+		if !strings.HasPrefix(u, "http") {
+			u = e.url + u
+		}
+		if resp, _ := do(t, "GET", u, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d", u, resp.StatusCode)
+		}
+	}
+}
+
+// TestUnknownOrderAndStart: the SP's signed UnknownOrder fault is shown to
+// the payer; the payer may also start at MPay with the order key; the
+// client's PayForm is the form MPay takes.
+func TestUnknownOrderAndStart(t *testing.T) {
+	e := newEnv(t, nil)
+	c, _ := client.New(e.url, serviceID, e.spSigner, nil)
+	action, fields := c.PayForm("NO-SUCH-ORDER", e.spURL+"/")
+	resp, body := do(t, "POST", action, fields)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "nu cunoaște această comandă") {
+		t.Fatalf("unknown order: %d %s", resp.StatusCode, body)
+	}
+	if _, body := do(t, "GET", e.url+mpay.PathStart, nil); !strings.Contains(body, `<option value="`+serviceID+`">`) {
+		t.Fatalf("start page:\n%s", body)
+	}
+	e.sp.Put(demosp.Order{Key: "S-9", Reason: "Taxă", Amount: amount(990)})
+	resp, body = do(t, "POST", e.url+mpay.PathStart+"/start", url.Values{"ServiceID": {serviceID}, "OrderKey": {" S-9 "}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("start: %d %s", resp.StatusCode, body)
+	}
+	if st, body := pageState(t, e.url+resp.Header.Get("Location"), invoiceState); st != "created" || !strings.Contains(body, "9.90 MDL") {
+		t.Fatalf("started at MPay: %s", st)
+	}
+}
+
+// TestWebhooks: an SP with a webhook URL gets signed events (payment
+// succeeded, failed, refund), retried until it answers 2xx, each attempt
+// in the delivery log.
+func TestWebhooks(t *testing.T) {
+	e := newEnv(t, nil)
+	const secret = "webhook-secret-0123456789"
+	var mu sync.Mutex
+	var events []mpay.WebhookEvent
+	var calls atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if calls.Add(1) == 1 {
+			http.Error(w, "down", http.StatusServiceUnavailable) // the first delivery fails
+			return
+		}
+		if r.Header.Get(mpay.HeaderWebhookSignature) != mpay.WebhookSignature(secret, body) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var ev mpay.WebhookEvent
+		if err := json.Unmarshal(body, &ev); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	ctx := context.Background()
+	sp, _ := mpay.LookupService(ctx, e.st, serviceID)
+	if err := mpay.RemoveService(ctx, e.st, "test", serviceID); err != nil {
+		t.Fatal(err)
+	}
+	sp.WebhookURL, sp.WebhookSecret = hook.URL, secret
+	if err := mpay.AddService(ctx, e.st, "test", *sp); err != nil {
+		t.Fatal(err)
+	}
+	e.sp.Put(demosp.Order{Key: "H-1", Reason: "Taxă", Amount: amount(1000)})
+	inv := e.checkout(t, "H-1")
+	e.payCard(t, inv, cardsim.CardDecline, "10")
+	_, payURL, _ := e.payCard(t, inv, cardsim.CardApprove, "10")
+	c, _ := client.New(e.url, serviceID, e.spSigner, nil)
+	if _, err := c.Refund(ctx, client.RefundRequest{PaymentID: paymentIDOf(payURL), RefundID: "H-R", Amount: 400}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "three events", func() bool { mu.Lock(); defer mu.Unlock(); return len(events) == 3 })
+	types := map[string]bool{}
+	for _, ev := range events {
+		types[ev.EventType] = true
+		if ev.ServiceID != serviceID || ev.EventID == "" {
+			t.Errorf("event %+v", ev)
+		}
+	}
+	if !types[mpay.EventPaymentFailed] || !types[mpay.EventPaymentSucceeded] || !types[mpay.EventRefundSucceeded] {
+		t.Fatalf("events: %v", types)
+	}
+	var log []mpay.WebhookAttempt
+	waitFor(t, "four attempts logged", func() bool {
+		log, _ = e.svc.Ledger().WebhookAttempts(ctx, serviceID)
+		return len(log) >= 4
+	})
+	if len(log) != 4 {
+		t.Fatalf("delivery log (want 4 attempts, one refused): %+v", log)
+	}
+	var refused *mpay.WebhookAttempt
+	for i, a := range log {
+		if a.Status == http.StatusServiceUnavailable && a.Error != "" && a.Attempt == 1 {
+			refused = &log[i]
+		}
+	}
+	retried := false
+	for _, a := range log {
+		retried = retried || refused != nil && a.EventID == refused.EventID && a.Attempt == 2 && a.Status == 200
+	}
+	if refused == nil || !retried {
+		t.Fatalf("delivery log: the refused event and its retry not found: %+v", log)
 	}
 }

@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS mpay_refunds (
 	service_id TEXT NOT NULL, refund_id TEXT NOT NULL, payment_id TEXT NOT NULL REFERENCES mpay_payments (id),
 	amount INTEGER NOT NULL, reason TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (service_id, refund_id));
 CREATE INDEX IF NOT EXISTS mpay_refunds_payment ON mpay_refunds (payment_id);
+CREATE TABLE IF NOT EXISTS mpay_webhooks (
+	id TEXT PRIMARY KEY, service_id TEXT NOT NULL, type TEXT NOT NULL, body BLOB NOT NULL,
+	created INTEGER NOT NULL, delivered_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS mpay_webhook_attempts (
+	webhook_id TEXT NOT NULL REFERENCES mpay_webhooks (id), attempt INTEGER NOT NULL, at INTEGER NOT NULL,
+	status INTEGER NOT NULL, error TEXT NOT NULL, PRIMARY KEY (webhook_id, attempt));
 CREATE TABLE IF NOT EXISTS mpay_evidence (
 	invoice_id TEXT NOT NULL, payment_id TEXT NOT NULL, seq INTEGER NOT NULL, op TEXT NOT NULL,
 	body BLOB NOT NULL, signature TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (invoice_id, seq));
@@ -143,6 +149,10 @@ type Ledger struct {
 	// the processor never answers, or a 3-D Secure page never completed,
 	// is settled by a job, not left pending.
 	onStarted func(context.Context, *store.Tx, *Payment) error
+	// onSettled and onRefund run in the transaction of a payment approved
+	// or declined and of a refund (webhooks).
+	onSettled func(context.Context, *store.Tx, *Invoice, *Payment) error
+	onRefund  func(context.Context, *store.Tx, *Refund) error
 }
 
 // NewLedger creates MPay's tables if needed.
@@ -575,6 +585,11 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 				return fmt.Errorf("mpay: scheduling the confirmation of %s: %w", p.ID, err)
 			}
 		}
+		if l.onSettled != nil {
+			if err := l.onSettled(ctx, tx, in, p); err != nil {
+				return err
+			}
+		}
 		_, err = tx.Append(ctx, store.Event{Actor: "processor", Action: "mpay-payment-" + string(p.State), Subject: p.ID,
 			Details: map[string]string{"invoice": in.ID, "amount": FormatAmount(p.Amount), "currency": p.Currency, "reason": p.Reason, "invoiceState": string(in.State)}})
 		return err
@@ -763,6 +778,11 @@ func (l *Ledger) RefundPayment(ctx context.Context, serviceID, refundID, payment
 			return err
 		}
 		out = &Refund{ServiceID: serviceID, RefundID: refundID, PaymentID: p.ID, Amount: amount, Currency: p.Currency, Reason: reason, Created: now}
+		if l.onRefund != nil {
+			if err := l.onRefund(ctx, tx, out); err != nil {
+				return err
+			}
+		}
 		_, err = tx.Append(ctx, store.Event{Actor: serviceID, Action: "mpay-refund", Subject: p.ID,
 			Details: map[string]string{"refundID": refundID, "amount": FormatAmount(amount), "currency": p.Currency, "left": FormatAmount(p.Amount - done - amount)}})
 		return err
@@ -789,3 +809,41 @@ func (l *Ledger) Refunded(ctx context.Context, invoiceID string) (map[string]int
 	}
 	return out, rows.Err()
 }
+
+// ServicePayment is a payment with its order, for an SP's or operator's view.
+type ServicePayment struct {
+	Payment
+	OrderKey string
+}
+
+// ServicePayments lists the latest n payments of an SP's orders, newest
+// first, with their delivery attempts.
+func (l *Ledger) ServicePayments(ctx context.Context, serviceID string, n int) ([]ServicePayment, error) {
+	cols := strings.ReplaceAll("p."+paymentCols, ", ", ", p.")
+	rows, err := l.st.Query(ctx, `SELECT `+cols+`, i.order_key FROM mpay_payments p JOIN mpay_invoices i ON i.id = p.invoice_id
+		WHERE i.service_id = ? ORDER BY p.created DESC, p.id LIMIT ?`, serviceID, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ServicePayment
+	for rows.Next() {
+		var sp ServicePayment
+		var orderKey string
+		p, err := scanPayment(scanWith{rows, &orderKey})
+		if err != nil {
+			return nil, err
+		}
+		sp.Payment, sp.OrderKey = *p, orderKey
+		out = append(out, sp)
+	}
+	return out, rows.Err()
+}
+
+// scanWith scans a row's columns and then extra ones.
+type scanWith struct {
+	r     rowScanner
+	extra *string
+}
+
+func (s scanWith) Scan(dest ...any) error { return s.r.Scan(append(dest, s.extra)...) }

@@ -106,10 +106,12 @@ func TestPagesTranslated(t *testing.T) {
 	ids := catalog.IDs()
 	for _, lang := range []string{"ro", "ru", "en"} {
 		for name, p := range map[string]*page{
-			"start":   {Services: []SP{{ServiceID: "S", Name: "S"}}},
-			"error":   {Error: "x", BackURL: "/"},
-			"invoice": {Invoice: in, SP: &SP{Name: "S"}, Payments: []Payment{*pay}},
-			"payment": {Invoice: in, Payment: pay},
+			"start":    {Services: []SP{{ServiceID: "S", Name: "S"}}},
+			"error":    {Error: "x", BackURL: "/"},
+			"invoice":  {Invoice: in, SP: &SP{Name: "S"}, Payments: []Payment{*pay}},
+			"payment":  {Invoice: in, Payment: pay},
+			"terminal": {Payment: pay, Change: "1.00", Error: "x"},
+			"bank":     {Invoice: in, Payment: &Payment{ID: "8", State: PayChallenge, Instrument: InstrumentEBanking, Amount: 100, Currency: "MDL"}, SP: &SP{Name: "S"}},
 		} {
 			p.Lang = lang
 			var b strings.Builder

@@ -20,6 +20,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -76,6 +77,7 @@ type Service struct {
 	proc   *cardsim.Processor
 
 	queue  *jobs.Queue
+	m      *metrics
 	closed sync.Once
 }
 
@@ -121,7 +123,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card),
+	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), m: newMetrics(),
 		caller: &spkit.Caller{Signer: signer, HTTP: cfg.HTTP, Now: cfg.Store.Now}}
 	// Retried until acknowledged: at RetryMax apart, a year of attempts.
 	maxAttempts := int(365*24*time.Hour/cfg.RetryMax) + 32
@@ -142,6 +144,20 @@ func New(cfg Config) (*Service, error) {
 	l.onStarted = func(ctx context.Context, tx *store.Tx, p *Payment) error {
 		_, err := s.queue.EnqueueTx(ctx, tx, SettleArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{RunAt: p.Created.Add(s.answerDeadline()), Unique: true})
 		return err
+	}
+	if err := jobs.Register(s.queue, jobs.WorkFunc(s.deliverWebhook)); err != nil {
+		return nil, err
+	}
+	l.onSettled = func(ctx context.Context, tx *store.Tx, in *Invoice, p *Payment) error {
+		typ := EventPaymentFailed
+		if p.State == PayApproved {
+			typ = EventPaymentSucceeded
+		}
+		return s.webhook(ctx, tx, in.ServiceID, typ, paymentResource(in, p))
+	}
+	l.onRefund = func(ctx context.Context, tx *store.Tx, r *Refund) error {
+		return s.webhook(ctx, tx, r.ServiceID, EventRefundSucceeded, map[string]any{"refund_id": r.RefundID, "payment_id": r.PaymentID,
+			"amount": r.Amount, "currency": r.Currency, "reason": r.Reason})
 	}
 	l.onApproved = func(ctx context.Context, tx *store.Tx, p *Payment) error {
 		_, err := s.queue.EnqueueTx(ctx, tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true})
@@ -205,6 +221,15 @@ type SettleArgs struct {
 // Kind names the job.
 func (SettleArgs) Kind() string { return "mpay.settle" }
 
+// waitFor is how long a payment may wait for the payer (3-D Secure or
+// bank page, cash at a terminal).
+func (s *Service) waitFor(p *Payment) time.Duration {
+	if p.Instrument == InstrumentCash {
+		return CashCodeValidity
+	}
+	return s.cfg.ChallengeTimeout
+}
+
 // answerDeadline is when a payment's processor answer is overdue.
 func (s *Service) answerDeadline() time.Duration {
 	return max(s.cfg.Card.Timeout, 2*time.Second) + s.cfg.AnswerGrace
@@ -227,10 +252,10 @@ func (s *Service) settleLate(ctx context.Context, j *jobs.Job[SettleArgs]) error
 		return err
 	case p.State == PayAuthorizing:
 		r = cardsim.Result{Outcome: cardsim.TimedOut, Reason: "no answer from the processor"}
-	case p.State == PayChallenge && now.Before(p.Created.Add(s.cfg.ChallengeTimeout)):
-		return jobs.Snooze(p.Created.Add(s.cfg.ChallengeTimeout).Sub(now))
+	case p.State == PayChallenge && now.Before(p.Created.Add(s.waitFor(p))):
+		return jobs.Snooze(p.Created.Add(s.waitFor(p)).Sub(now))
 	case p.State == PayChallenge:
-		r = cardsim.Result{Outcome: cardsim.Declined, Reason: "3-D Secure not completed in time"}
+		r = cardsim.Result{Outcome: cardsim.Declined, Reason: "not completed in time"}
 	default:
 		return nil // settled
 	}
@@ -255,8 +280,10 @@ func (s *Service) deliver(ctx context.Context, j *jobs.Job[ConfirmArgs]) error {
 	}
 	ex, err := s.confirm(ctx, p)
 	if err == nil {
+		s.m.confirmations.WithLabelValues("acknowledged").Inc()
 		return s.ledger.Delivered(ctx, p, ex)
 	}
+	s.m.confirmations.WithLabelValues("failed").Inc()
 	next := s.cfg.Store.Now().Add(s.backoff(j.Attempt))
 	s.log.Warn("mpay: confirmation not acknowledged", "payment", p.ID, "attempt", j.Attempt, "err", err)
 	if uerr := s.ledger.Undelivered(context.WithoutCancel(ctx), p, ex, err.Error(), next); uerr != nil {
@@ -296,7 +323,7 @@ func (s *Service) confirm(ctx context.Context, p *Payment) (*spkit.Exchange, err
 	}
 	c := spkit.PaymentConfirmation{ServiceID: in.ServiceID, OrderKey: in.OrderKey, InvoiceID: in.ID, PaymentID: p.ID,
 		PaidAt: p.PaidAt.UTC(), TotalAmount: p.Amount, Currency: p.Currency,
-		Properties: map[string]string{"Bank": "semnat card simulator (Card)", "AuthCode": p.AuthCode}}
+		Properties: map[string]string{"Bank": bankOf(p.Instrument), "AuthCode": p.AuthCode}}
 	c.Lines = splitLines(in.Order.Lines, p.Amount)
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
@@ -345,7 +372,7 @@ var ErrUnknownService = errors.New("mpay: unknown service")
 // PayCard pays amount of the invoice by card: the payment is started, the
 // processor asked, its answer recorded.
 func (s *Service) PayCard(ctx context.Context, invoiceToken string, amount int64, c cardsim.Card) (*Payment, error) {
-	p, err := s.ledger.Start(ctx, invoiceToken, amount, "card", c.Last4())
+	p, err := s.ledger.Start(ctx, invoiceToken, amount, InstrumentCard, c.Last4())
 	if err != nil {
 		return nil, err
 	}
@@ -371,12 +398,99 @@ func (s *Service) settle(ctx context.Context, pid string, r cardsim.Result) (*Pa
 	default:
 		o = Outcome{State: PayDeclined, Reason: string(r.Outcome) + ": " + r.Reason}
 	}
-	return s.ledger.Settle(ctx, pid, o)
+	p, err := s.ledger.Settle(ctx, pid, o)
+	if err == nil && (p.State == PayApproved || p.State == PayDeclined) {
+		s.m.payments.WithLabelValues(p.Instrument, string(p.State)).Inc()
+	}
+	return p, err
 }
 
 // Challenge answers a payment's 3-D Secure page with code.
 func (s *Service) Challenge(ctx context.Context, pid, code string) (*Payment, error) {
 	return s.settle(ctx, pid, s.proc.Challenge(code))
+}
+
+// Instruments of payment.
+const (
+	InstrumentCard     = "card"
+	InstrumentEBanking = "ebanking"
+	InstrumentCash     = "cash"
+)
+
+// CashCodeValidity is how long a cash-terminal payment code may be paid.
+const CashCodeValidity = 24 * time.Hour
+
+// bankOf is the "Bank" property of a confirmation (egov-flows §4.3).
+func bankOf(instrument string) string {
+	switch instrument {
+	case InstrumentEBanking:
+		return "semnat bank simulator (e-banking)"
+	case InstrumentCash:
+		return "semnat cash terminal simulator (Cash)"
+	}
+	return "semnat card simulator (Card)"
+}
+
+// PayEBanking starts a payment by e-banking: the payer is sent to the
+// (simulated) bank's page, which approves or refuses it (BankAnswer).
+func (s *Service) PayEBanking(ctx context.Context, invoiceToken string, amount int64) (*Payment, error) {
+	p, err := s.ledger.Start(ctx, invoiceToken, amount, InstrumentEBanking, "")
+	if err != nil {
+		return nil, err
+	}
+	return s.ledger.Settle(context.WithoutCancel(ctx), p.ID, Outcome{State: PayChallenge})
+}
+
+// PayCash gives the payer a code to pay amount in cash at a terminal
+// (the payment's ID, valid CashCodeValidity; the invoice is pending until
+// it is paid, cancelled or expires).
+func (s *Service) PayCash(ctx context.Context, invoiceToken string, amount int64) (*Payment, error) {
+	p, err := s.ledger.Start(ctx, invoiceToken, amount, InstrumentCash, "")
+	if err != nil {
+		return nil, err
+	}
+	return s.ledger.Settle(context.WithoutCancel(ctx), p.ID, Outcome{State: PayChallenge})
+}
+
+// ErrCash is a cash-terminal payment refused: an unknown or spent code,
+// or less cash than due.
+var ErrCash = errors.New("mpay: cash payment refused")
+
+// TerminalPay is the cash terminal paying a code with inserted cash
+// (minor units); the change is what is given back.
+func (s *Service) TerminalPay(ctx context.Context, code string, inserted int64) (p *Payment, change int64, err error) {
+	p, err = s.ledger.Payment(ctx, code)
+	if errors.Is(err, ErrNotFound) || err == nil && (p.Instrument != InstrumentCash || p.State != PayChallenge) {
+		return nil, 0, fmt.Errorf("%w: code %s is not a payment code waiting for cash", ErrCash, code)
+	} else if err != nil {
+		return nil, 0, err
+	}
+	if s.cfg.Store.Now().After(p.Created.Add(CashCodeValidity)) {
+		return nil, 0, fmt.Errorf("%w: code %s expired", ErrCash, code)
+	}
+	if inserted < p.Amount {
+		return nil, 0, fmt.Errorf("%w: %s inserted, %s %s due", ErrCash, FormatAmount(inserted), FormatAmount(p.Amount), p.Currency)
+	}
+	q, err := s.settle(ctx, p.ID, cardsim.Result{Outcome: cardsim.Approved, AuthCode: "CASH" + code[len(code)-4:]})
+	if errors.Is(err, ErrTransition) {
+		return nil, 0, fmt.Errorf("%w: code %s was paid or cancelled meanwhile", ErrCash, code)
+	}
+	return q, inserted - p.Amount, err
+}
+
+// CancelCash withdraws an unpaid cash code (the invoice is payable again).
+func (s *Service) CancelCash(ctx context.Context, pid string) error {
+	_, err := s.settle(ctx, pid, cardsim.Result{Outcome: cardsim.Declined, Reason: "payment code cancelled"})
+	return err
+}
+
+// BankAnswer is the simulated bank's answer for an e-banking payment.
+func (s *Service) BankAnswer(ctx context.Context, pid string, approve bool) (*Payment, error) {
+	r := cardsim.Result{Outcome: cardsim.Declined, Reason: "refused at the bank"}
+	if approve {
+		r = cardsim.Result{Outcome: cardsim.Approved, AuthCode: "EB" + pid[len(pid)-6:]}
+	}
+	return s.settle(ctx, pid, r)
 }
 
 // Refresh completes a delayed approval whose time came.

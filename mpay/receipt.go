@@ -24,7 +24,14 @@ func RenderReceipt(lang string, sp *SP, in *Invoice, p *Payment) ([]byte, error)
 		t("receipt.payment") + ": " + p.ID,
 		t("receipt.amount") + ": " + FormatAmount(p.Amount) + " " + p.Currency,
 		t("receipt.paidAt") + ": " + p.PaidAt.In(i18n.Zone).Format("02.01.2006 15:04:05") + " (Europe/Chisinau)",
-		t("receipt.instrument") + ": " + t("receipt.card") + " **** " + p.CardLast4 + ", " + t("receipt.auth") + " " + p.AuthCode,
+	}
+	switch p.Instrument {
+	case InstrumentEBanking:
+		lines = append(lines, t("receipt.instrument")+": e-banking, "+t("receipt.auth")+" "+p.AuthCode)
+	case InstrumentCash:
+		lines = append(lines, t("receipt.instrument")+": "+t("cash.name")+", "+t("receipt.auth")+" "+p.AuthCode)
+	default:
+		lines = append(lines, t("receipt.instrument")+": "+t("receipt.card")+" **** "+p.CardLast4+", "+t("receipt.auth")+" "+p.AuthCode)
 	}
 	if in.Order.CustomerName != "" {
 		lines = append(lines, t("receipt.payer")+": "+in.Order.CustomerName)

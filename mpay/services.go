@@ -33,7 +33,9 @@ type SP struct {
 	Endpoint  string
 	Face      string
 	Cert      *x509.Certificate
-	// WebhookSecret signs webhooks to the SP; never printed.
+	// WebhookURL, when set, receives webhooks (events) signed with
+	// WebhookSecret (never printed).
+	WebhookURL    string
 	WebhookSecret string `json:"-"`
 	Created       time.Time
 }
@@ -43,6 +45,7 @@ type spSettings struct {
 	Endpoint      string `json:"endpoint"`
 	Face          string `json:"face"`
 	WebhookSecret string `json:"webhookSecret,omitempty"`
+	WebhookURL    string `json:"webhookURL,omitempty"`
 }
 
 var serviceID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$`)
@@ -73,10 +76,19 @@ func AddService(ctx context.Context, st *store.Store, actor string, sp SP) error
 	if sp.WebhookSecret != "" && len(sp.WebhookSecret) < 16 {
 		return fmt.Errorf("%w: %s: the webhook secret is shorter than 16 characters", ErrBadService, sp.ServiceID)
 	}
+	if sp.WebhookURL != "" {
+		w, err := url.Parse(sp.WebhookURL)
+		if err != nil || (w.Scheme != "https" && w.Scheme != "http") || w.Host == "" {
+			return fmt.Errorf("%w: webhook URL %q: give the http(s) URL the events go to", ErrBadService, sp.WebhookURL)
+		}
+		if sp.WebhookSecret == "" {
+			return fmt.Errorf("%w: %s: a webhook URL needs a webhook secret to sign the events with", ErrBadService, sp.ServiceID)
+		}
+	}
 	if sp.Name == "" {
 		sp.Name = sp.ServiceID
 	}
-	settings, err := json.Marshal(spSettings{Name: sp.Name, Endpoint: sp.Endpoint, Face: sp.Face, WebhookSecret: sp.WebhookSecret})
+	settings, err := json.Marshal(spSettings{Name: sp.Name, Endpoint: sp.Endpoint, Face: sp.Face, WebhookSecret: sp.WebhookSecret, WebhookURL: sp.WebhookURL})
 	if err != nil {
 		return err
 	}
@@ -124,5 +136,5 @@ func spOf(s *store.System) (*SP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mpay: service %s: certificate: %w", s.Name, err)
 	}
-	return &SP{ServiceID: s.Name, Name: set.Name, Endpoint: set.Endpoint, Face: set.Face, Cert: c, WebhookSecret: set.WebhookSecret, Created: s.Created}, nil
+	return &SP{ServiceID: s.Name, Name: set.Name, Endpoint: set.Endpoint, Face: set.Face, Cert: c, WebhookSecret: set.WebhookSecret, WebhookURL: set.WebhookURL, Created: s.Created}, nil
 }

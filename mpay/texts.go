@@ -28,10 +28,12 @@ var catalog, pages = func() (*i18n.Catalog, *i18n.Templates) {
 		"deref": func(p *int64) int64 { return *p },
 		"money": FormatAmount,
 	}, map[string][]string{
-		"start":   {"web/templates/start.html", layout},
-		"error":   {"web/templates/error.html", layout},
-		"invoice": {"web/templates/invoice.html", layout},
-		"payment": {"web/templates/payment.html", layout},
+		"start":    {"web/templates/start.html", layout},
+		"error":    {"web/templates/error.html", layout},
+		"invoice":  {"web/templates/invoice.html", layout},
+		"payment":  {"web/templates/payment.html", layout},
+		"bank":     {"web/templates/bank.html", layout},
+		"terminal": {"web/templates/terminal.html", layout},
 	})
 	if err != nil {
 		panic(fmt.Sprintf("mpay: templates: %v", err))

@@ -20,6 +20,9 @@ import (
 const (
 	PathPay   = "/service/pay" // POST ServiceID, OrderKey, ReturnUrl: from the SP's page
 	PathStart = "/mpay"        // the payer starts at MPay
+	// PathTerminal is the simulated cash terminal: a payment code and the
+	// cash inserted.
+	PathTerminal = "/mpay/terminal"
 )
 
 // page is what every template gets.
@@ -36,6 +39,7 @@ type page struct {
 	Payments  []Payment
 	Evidence  []spkit.Message
 	Suggested string
+	Change    string // the cash terminal's change, once paid
 }
 
 // T is a message in the page's language (for words built in Go).
@@ -66,6 +70,13 @@ func (s *Service) Mount(g *echo.Group) {
 	g.POST(PathPay, s.pay)
 	g.GET("/mpay/invoice/:token", s.invoice)
 	g.POST("/mpay/invoice/:token/card", s.card)
+	g.POST("/mpay/invoice/:token/ebanking", s.ebanking)
+	g.POST("/mpay/invoice/:token/cash", s.cash)
+	g.POST("/mpay/invoice/:token/payment/:pid/cancel", s.cancelCash)
+	g.GET(PathTerminal, s.terminal)
+	g.POST(PathTerminal, s.terminal)
+	g.GET("/mpay/bank/:token/:pid", s.bankPage)
+	g.POST("/mpay/bank/:token/:pid", s.bankAnswer)
 	g.GET("/mpay/invoice/:token/payment/:pid", s.payment)
 	g.POST("/mpay/invoice/:token/payment/:pid/3ds", s.challenge)
 	g.GET("/mpay/invoice/:token/payment/:pid/receipt.pdf", s.receipt)
@@ -161,7 +172,7 @@ func (s *Service) showInvoice(c echo.Context, p *page, in *Invoice, status int) 
 	ctx := c.Request().Context()
 	var err error
 	p.Invoice = in
-	if p.SP, err = LookupService(ctx, s.cfg.Store, in.ServiceID); err != nil {
+	if p.SP, err = s.spOf(ctx, in); err != nil {
 		return err
 	}
 	if p.Payments, err = s.ledger.Payments(ctx, in.ID); err != nil {
@@ -197,12 +208,7 @@ func (s *Service) card(c echo.Context) error {
 		return fail(c, p, http.StatusBadRequest, p.T("err.badCard")+" ("+strings.TrimPrefix(err.Error(), "cardsim: bad card: ")+")")
 	}
 	pay, err := s.PayCard(ctx, in.Token, amount, card)
-	switch {
-	case errors.Is(err, ErrAmount):
-		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+" ("+strings.TrimPrefix(err.Error(), ErrAmount.Error()+": ")+")")
-	case errors.Is(err, ErrNotPayable):
-		return fail(c, p, http.StatusConflict, p.T("err.notPayable")+" ("+strings.TrimPrefix(err.Error(), ErrNotPayable.Error()+": ")+")")
-	case err != nil:
+	if err := s.payError(c, p, err); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
@@ -277,4 +283,127 @@ func (s *Service) receipt(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="nota-de-plata-%s.pdf"`, pay.ID))
 	return c.Blob(http.StatusOK, "application/pdf", b)
+}
+
+// ebanking sends the payer to the simulated bank.
+func (s *Service) ebanking(c echo.Context) error {
+	p := newPage(c)
+	tok := c.Param("token")
+	p.BackURL = "/mpay/invoice/" + tok
+	amount, err := ParseAmount(c.FormValue("amount"))
+	if err != nil {
+		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+": "+c.FormValue("amount"))
+	}
+	pay, err := s.PayEBanking(c.Request().Context(), tok, amount)
+	if err := s.payError(c, p, err); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/mpay/bank/"+tok+"/"+pay.ID)
+}
+
+// payError shows why a payment could not start (nil: it started).
+func (s *Service) payError(c echo.Context, p *page, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound):
+		return echo.ErrNotFound
+	case errors.Is(err, ErrAmount):
+		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+" ("+strings.TrimPrefix(err.Error(), ErrAmount.Error()+": ")+")")
+	case errors.Is(err, ErrNotPayable):
+		return fail(c, p, http.StatusConflict, p.T("err.notPayable")+" ("+strings.TrimPrefix(err.Error(), ErrNotPayable.Error()+": ")+")")
+	}
+	return err
+}
+
+// bankPage is the simulated bank's page: confirm or refuse the transfer.
+func (s *Service) bankPage(c echo.Context) error {
+	p := newPage(c)
+	in, pay, err := s.paymentOf(c)
+	if err != nil {
+		return err
+	}
+	if pay.Instrument != InstrumentEBanking || pay.State != PayChallenge {
+		return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
+	}
+	p.Invoice, p.Payment = in, pay
+	if p.SP, err = s.spOf(c.Request().Context(), in); err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, "bank", p)
+}
+
+func (s *Service) bankAnswer(c echo.Context) error {
+	in, pay, err := s.paymentOf(c)
+	if err != nil {
+		return err
+	}
+	if pay.Instrument == InstrumentEBanking {
+		if _, err := s.BankAnswer(c.Request().Context(), pay.ID, c.FormValue("action") == "confirm"); err != nil && !errors.Is(err, ErrTransition) {
+			return err
+		}
+	}
+	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
+}
+
+// cash gives the payer a code to pay at a cash terminal.
+func (s *Service) cash(c echo.Context) error {
+	p := newPage(c)
+	tok := c.Param("token")
+	p.BackURL = "/mpay/invoice/" + tok
+	amount, err := ParseAmount(c.FormValue("amount"))
+	if err != nil {
+		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+": "+c.FormValue("amount"))
+	}
+	pay, err := s.PayCash(c.Request().Context(), tok, amount)
+	if err := s.payError(c, p, err); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+tok+"/payment/"+pay.ID)
+}
+
+// cancelCash withdraws an unpaid cash code.
+func (s *Service) cancelCash(c echo.Context) error {
+	in, pay, err := s.paymentOf(c)
+	if err != nil {
+		return err
+	}
+	if pay.Instrument == InstrumentCash {
+		if err := s.CancelCash(c.Request().Context(), pay.ID); err != nil && !errors.Is(err, ErrTransition) {
+			return err
+		}
+	}
+	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
+}
+
+// terminal is the simulated cash terminal: GET shows it, POST pays a code.
+func (s *Service) terminal(c echo.Context) error {
+	p := newPage(c)
+	if c.Request().Method == http.MethodGet {
+		return render(c, http.StatusOK, "terminal", p)
+	}
+	code := strings.ReplaceAll(c.FormValue("code"), " ", "")
+	inserted, err := ParseAmount(c.FormValue("cash"))
+	if err != nil {
+		p.Error = p.T("err.amount") + ": " + c.FormValue("cash")
+		return render(c, http.StatusBadRequest, "terminal", p)
+	}
+	pay, change, err := s.TerminalPay(c.Request().Context(), code, inserted)
+	if errors.Is(err, ErrCash) {
+		p.Error = p.T("terminal.refused") + " (" + strings.TrimPrefix(err.Error(), ErrCash.Error()+": ") + ")"
+		return render(c, http.StatusConflict, "terminal", p)
+	} else if err != nil {
+		return err
+	}
+	p.Payment, p.Change = pay, FormatAmount(change)
+	return render(c, http.StatusOK, "terminal", p)
+}
+
+// spOf is the SP of an invoice; one removed since is shown by its ServiceID.
+func (s *Service) spOf(ctx context.Context, in *Invoice) (*SP, error) {
+	sp, err := LookupService(ctx, s.cfg.Store, in.ServiceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return &SP{ServiceID: in.ServiceID, Name: in.ServiceID}, nil
+	}
+	return sp, err
 }

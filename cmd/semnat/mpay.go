@@ -22,8 +22,11 @@ const mpayRoutesHelp = `  POST /service/pay             ServiceID, OrderKey, Ret
   GET  /mpay                     the payer starts at MPay: choose the service, type the order key
   GET  /mpay/invoice/TOKEN       checkout (the order is pulled again on each visit), card form
   GET  /mpay/invoice/TOKEN/payment/ID[/receipt.pdf]   status, 3-D Secure page, sealed receipt
+  GET  /mpay/bank/TOKEN/ID       the simulated bank's page (e-banking)
+  GET  /mpay/terminal            the simulated cash terminal (pays a payment code)
   GET  /mpay/api/v1/invoices?serviceID=&orderKey=      for SPs (mpay/client): invoice and payments
   GET  /mpay/api/v1/payments/ID/receipt                for SPs: the sealed receipt
+  POST /mpay/api/v1/refunds                            for SPs: a refund (answer signed by MPay)
                                SP calls are signed by the SP's key (detached JWS)
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
 `
@@ -41,9 +44,12 @@ as evidence; the payer and the SP download a receipt sealed by MPay's key.
 
 'semnat mpay serve' runs it alone; 'semnat serve --demo' beside the other
 services, with a demo SP at /demo-mpay/. 'services' manages the SPs in the
-store (--data or --store, as for the server).`,
+store (--data or --store, as for the server); 'payments' lists an SP's
+payments and their confirmation attempts. SPs registered with --webhook-url
+also get signed webhooks (payment_succeeded, payment_failed,
+refund_succeeded).`,
 	}
-	cmd.AddCommand(newMPayServeCmd(a), newMPayServicesCmd(a))
+	cmd.AddCommand(newMPayServeCmd(a), newMPayServicesCmd(a), newMPayPaymentsCmd(a))
 	return cmd
 }
 
@@ -148,6 +154,7 @@ endpoint's host.`,
 	cmd.Flags().StringVar(&sp.Name, "name", "", "the name payers see (default: the ServiceID)")
 	cmd.Flags().StringVar(&certFile, "cert", "", "the certificate the service signs with (PEM or DER)")
 	cmd.Flags().StringVar(&secretFile, "webhook-secret-file", "", "file with the webhook signing secret (created when missing)")
+	cmd.Flags().StringVar(&sp.WebhookURL, "webhook-url", "", "URL the events (payment_succeeded, payment_failed, refund_succeeded) are POSTed to, signed with the secret")
 	return cmd
 }
 
@@ -193,4 +200,67 @@ func newMPayServicesListCmd(a *app) *cobra.Command {
 
 func newMPayServicesRemoveCmd(a *app) *cobra.Command {
 	return newSystemsRemoveCmd(a, "mpay", "Remove a registered service provider (payers can no longer pay its orders)")
+}
+
+func newMPayPaymentsCmd(a *app) *cobra.Command {
+	var sf storeFlags
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "payments SERVICE-ID [--limit N]",
+		Short: "List a service provider's latest payments and their confirmation deliveries",
+		Long: `List the latest payments of a service provider's orders, newest first: the
+state, the amount, when it was paid and acknowledged by the SP, how many
+confirmation attempts were made and the last error of an unacknowledged one.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := sf.open(cmd.Flags(), a.log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			l, err := mpay.NewLedger(cmd.Context(), st)
+			if err != nil {
+				return withCode(exitFailed, err)
+			}
+			list, err := l.ServicePayments(cmd.Context(), args[0], limit)
+			if err != nil {
+				return withCode(exitFailed, err)
+			}
+			type row struct {
+				PaymentID   string     `json:"paymentID"`
+				OrderKey    string     `json:"orderKey"`
+				InvoiceID   string     `json:"invoiceID"`
+				State       string     `json:"state"`
+				Instrument  string     `json:"instrument"`
+				Amount      string     `json:"amount"`
+				Currency    string     `json:"currency"`
+				PaidAt      *time.Time `json:"paidAt,omitempty"`
+				ConfirmedAt *time.Time `json:"confirmedAt,omitempty"`
+				Attempts    int        `json:"attempts"`
+				LastError   string     `json:"lastError,omitempty"`
+			}
+			at := func(t time.Time) *time.Time {
+				if t.IsZero() {
+					return nil
+				}
+				u := t.UTC()
+				return &u
+			}
+			var rows []row
+			for _, p := range list {
+				rows = append(rows, row{PaymentID: p.ID, OrderKey: p.OrderKey, InvoiceID: p.InvoiceID, State: string(p.State), Instrument: p.Instrument,
+					Amount: mpay.FormatAmount(p.Amount), Currency: p.Currency, PaidAt: at(p.PaidAt), ConfirmedAt: at(p.ConfirmedAt), Attempts: p.Attempts, LastError: p.LastError})
+			}
+			return printRows(a, rows, "PAYMENT\tORDER\tSTATE\tAMOUNT\tACKNOWLEDGED\tATTEMPTS\tLAST ERROR", func(r row) string {
+				ack := "-"
+				if r.ConfirmedAt != nil {
+					ack = r.ConfirmedAt.Format(time.DateTime)
+				}
+				return fmt.Sprintf("%s\t%s\t%s\t%s %s\t%s\t%d\t%s", r.PaymentID, r.OrderKey, r.State, r.Amount, r.Currency, ack, r.Attempts, r.LastError)
+			})
+		},
+	}
+	sf.register(cmd.Flags())
+	cmd.Flags().IntVar(&limit, "limit", 50, "how many payments, newest first")
+	return cmd
 }

@@ -55,6 +55,9 @@ func TestMPayServicesCLI(t *testing.T) {
 			t.Errorf("%v: %d %s", bad, code, stderr)
 		}
 	}
+	if code, out, stderr := revRun(t, "--json", "mpay", "payments", "MDS02", "--data", data); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("payments: %d %s %s", code, out, stderr)
+	}
 	if code, _, stderr := revRun(t, "mpay", "services", "remove", "MDS02", "--data", data); code != 0 {
 		t.Fatalf("remove: %d %s", code, stderr)
 	}

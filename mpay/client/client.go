@@ -54,7 +54,9 @@ type Payment struct {
 	PaidAt      *time.Time `json:"paidAt,omitempty"`
 	ConfirmedAt *time.Time `json:"confirmedAt,omitempty"` // when the SP acknowledged
 	Attempts    int        `json:"attempts"`
-	Refunded    int64      `json:"refunded,omitempty"` // minor units given back
+	Refunded    int64      `json:"refunded,omitempty"`  // minor units given back
+	Instrument  string     `json:"instrument"`          // card, ebanking, cash
+	LastError   string     `json:"lastError,omitempty"` // of the latest unacknowledged confirmation
 	Reason      string     `json:"reason,omitempty"`
 }
 
