@@ -142,9 +142,7 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	// Keep connections open for concurrent readers (WAL): database/sql keeps
 	// 2 idle ones by default, and opening one (pragmas, parsing) cost a
 	// busy server a fifth of its time.
-	// 64: a busy server has more requests reading at once than 16, and
-	// every one past the idle connections opened a new one and closed it.
-	db.SetMaxIdleConns(64)
+	db.SetMaxIdleConns(16)
 	st := newStore(db, sqliteDialect, opts)
 	if path != "" && path != ":memory:" && !strings.HasPrefix(path, "file:") {
 		st.path = path
