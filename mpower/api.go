@@ -215,7 +215,9 @@ func (s *Service) idnDetailsList(c echo.Context) error {
 	if err := s.audit(c, f.IDN, map[string]string{"query": q.Encode(), "total": strconv.Itoa(total)}); err != nil {
 		return err
 	}
-	c.Response().Header().Set(client.HeaderTotalCount, strconv.Itoa(total))
+	if total >= 0 {
+		c.Response().Header().Set(client.HeaderTotalCount, strconv.Itoa(total))
+	}
 	if next := f.NextCursor(list); next != nil {
 		c.Response().Header().Set(client.HeaderNextCursor, next.String())
 	}

@@ -72,7 +72,9 @@ const (
 )
 
 // List returns one page of the powers f selects, newest first (then by
-// code, highest first), and how many there are in all.
+// code, highest first), and how many there are in all (-1 on a page after
+// a cursor: counting a party's ten thousand powers again on each of their
+// pages is what keyset paging saves).
 func (r *Registry) List(ctx context.Context, f Filter) ([]Power, int, error) {
 	if f.Page <= 0 {
 		f.Page = 1
@@ -165,9 +167,11 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Power, int, error) {
 		countQ = `SELECT COUNT(*) FROM (` + strings.Join(counts, ` UNION `) + `) AS u`
 		pageQ = `SELECT ` + powerColumns + ` FROM (` + strings.Join(pages, ` UNION `) + `) AS u`
 	}
-	var total int
-	if err := r.st.QueryRow(ctx, countQ, countArgs...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("mpower: list: %w", err)
+	total := -1 // not counted again on the pages after the first (keyset)
+	if f.After == nil {
+		if err := r.st.QueryRow(ctx, countQ, countArgs...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("mpower: list: %w", err)
+		}
 	}
 	rows, err := r.st.Query(ctx, `SELECT `+powerColumns+` FROM (`+pageQ+`) AS p ORDER BY created DESC, code DESC LIMIT ? OFFSET ?`,
 		append(pageArgs, f.PageSize, (f.Page-1)*f.PageSize)...)

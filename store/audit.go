@@ -64,6 +64,9 @@ func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil { // ended already: recorded never
+		return nil, fmt.Errorf("store: audit: %w", err)
+	}
 	r := &appendReq{e: e, details: string(details), done: make(chan appendResult, 1)}
 	if err := s.enqueue(ctx, r); err != nil {
 		return nil, err

@@ -32,7 +32,8 @@ import (
 //     transaction failed (when a batch's transaction fails, nothing of it
 //     is written and its events are tried again one transaction each, so
 //     that an event the database refuses fails alone), or the caller's
-//     context ended while the event still waited, or the store is closed.
+//     context had ended, or ended while the event still waited, or the
+//     store is closed.
 //   - Once the writer has taken an event into a batch, Append waits for
 //     that batch's commit even if the caller's context ends, so that its
 //     answer is never wrong about whether the entry was recorded.

@@ -38,7 +38,7 @@ const (
 	PathActs           = "/api/Authorization/acts"                     // POST ActRequest → data: SigningStarted
 	PathActsComplete   = "/api/Authorization/acts/complete"            // POST {requestID} → data: AuthorizationDetails once signed
 	PathOpenAPI        = "/api/Authorization/openapi.json"
-	HeaderTotalCount   = "X-Total-Count" // Idn-Details-List: how many powers match in all
+	HeaderTotalCount   = "X-Total-Count" // Idn-Details-List: how many powers match in all (not on the pages asked by Cursor)
 	HeaderNextCursor   = "X-Next-Cursor" // Idn-Details-List: the Cursor of the next page, when there may be one
 )
 
@@ -292,7 +292,7 @@ func (c *Client) List(ctx context.Context, q ListQuery) ([]AuthorizationDetails,
 // ListPage is one page of Idn-Details-List.
 type ListPage struct {
 	Items []AuthorizationDetails
-	Total int
+	Total int // -1 on the pages asked by Cursor (counted on the first)
 	// Next is the Cursor of the next page ("" after the last).
 	Next string
 }
@@ -305,7 +305,10 @@ func (c *Client) ListPage(ctx context.Context, q ListQuery) (*ListPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	total, _ := strconv.Atoi(resp.Header.Get(HeaderTotalCount))
+	total := -1
+	if v := resp.Header.Get(HeaderTotalCount); v != "" {
+		total, _ = strconv.Atoi(v)
+	}
 	return &ListPage{Items: out.Data, Total: total, Next: resp.Header.Get(HeaderNextCursor)}, nil
 }
 
