@@ -28,6 +28,7 @@ import (
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/idn"
+	"github.com/semnat/semnat/internal/httpserve"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/pades"
@@ -1362,48 +1363,26 @@ func (s *Service) downloadDocument(c echo.Context) error {
 	h.Set("X-Document-SHA256", d.SignedHash)
 	h.Set("ETag", `"`+d.SignedHash+`"`)
 	h.Set("Cache-Control", "private, no-store")
-	w := &sentWriter{ResponseWriter: c.Response()}
+	w := &httpserve.StatusWriter{ResponseWriter: c.Response()}
 	http.ServeContent(w, c.Request(), "", time.Time{}, bytes.NewReader(data))
-	if c.Request().Method == http.MethodGet && w.reachedEnd(int64(len(data))) && !d.Downloaded {
+	if c.Request().Method == http.MethodGet && reachedEnd(w, int64(len(data))) && !d.Downloaded {
 		_, _ = s.update(context.WithoutCancel(ctx), r.ID, func(r *signRequest) error { r.Docs[n-1].Downloaded = true; return nil })
 	}
 	return nil
 }
 
-// sentWriter counts what a response sent, to tell whether the file's last
-// byte went out.
-type sentWriter struct {
-	http.ResponseWriter
-	status int
-	sent   int64
-}
-
-func (w *sentWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *sentWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.sent += int64(n)
-	return n, err
-}
-
-// reachedEnd: the whole file was sent (200), or a range up to its last
-// byte was sent whole (206: a resumed download that completed).
-func (w *sentWriter) reachedEnd(size int64) bool {
-	switch w.status {
+// reachedEnd: w sent the whole file of size bytes (200), or a range up to
+// its last byte whole (206: a resumed download that completed).
+func reachedEnd(w *httpserve.StatusWriter, size int64) bool {
+	switch w.Status {
 	case http.StatusOK:
-		return w.sent == size
+		return w.Bytes == size
 	case http.StatusPartialContent:
 		var first, last, total int64
 		if _, err := fmt.Sscanf(w.Header().Get("Content-Range"), "bytes %d-%d/%d", &first, &last, &total); err != nil {
 			return false // several ranges: a reader, not a download
 		}
-		return total == size && last == size-1 && w.sent == last-first+1
+		return total == size && last == size-1 && w.Bytes == last-first+1
 	}
 	return false
 }
