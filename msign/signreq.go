@@ -418,7 +418,7 @@ func (s *Service) readSignForm(c echo.Context) (*spooledForm, error) {
 func (s *Service) parseSignForm(form *spooledForm) (*signParams, error) {
 	var err error
 	p := &signParams{method: formValue(form, "method"), reason: formValue(form, "reason"),
-		phone: strings.ReplaceAll(formValue(form, "phone"), " ", ""), idnp: formValue(form, "idnp"), level: pades.LevelBT}
+		phone: formValue(form, "phone"), idnp: formValue(form, "idnp"), level: pades.LevelBT}
 	if len(p.reason) > 255 {
 		return nil, problem.New(http.StatusBadRequest, "bad-reason", "Reason too long", "the reason holds at most 255 characters")
 	}
@@ -461,11 +461,9 @@ func (s *Service) parseSignForm(form *spooledForm) (*signParams, error) {
 		if s.cfg.Mobile == nil {
 			return nil, problem.New(http.StatusUnprocessableEntity, "method-unavailable", "Mobile signature unavailable", "this server has no mobile signature service configured")
 		}
-		if len(p.phone) < 9 || len(p.phone) > 16 || strings.Trim(p.phone, "+0123456789") != "" {
-			return nil, problem.New(http.StatusBadRequest, "bad-phone", "Bad phone number", "give the phone number as +373 followed by 8 digits")
-		}
-		if !strings.HasPrefix(p.phone, "+") {
-			p.phone = "+" + strings.TrimPrefix(p.phone, "00")
+		// The local forms too: 069 123 456, 0 69 12 34 56, +373 69 123 456.
+		if p.phone = normalizeMSISDN(p.phone); p.phone == "" {
+			return nil, problem.New(http.StatusBadRequest, "bad-phone", "Bad phone number", "not a Moldovan mobile number: write it as 069 123 456, 0 69 12 34 56 or +373 69 123 456")
 		}
 		if p.idnp != "" {
 			if err := idn.Check(p.idnp); err != nil {
