@@ -76,8 +76,17 @@ func serve(t testing.TB, cfg Config) (*Service, *service.Host) {
 
 func post(t *testing.T, url, ctype string, body []byte, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", ctype)
+	h := map[string]string{"Content-Type": ctype}
+	for k, v := range hdr {
+		h[k] = v
+	}
+	return send(t, http.MethodPost, url, body, h)
+}
+
+// send makes a request with the headers and returns the answer, read.
+func send(t *testing.T, method, url string, body []byte, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}

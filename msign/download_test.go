@@ -32,17 +32,7 @@ func signedRequest(t *testing.T, e *signEnv, doc []byte) signRequestView {
 
 func rangeGet(t *testing.T, url string, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return send(t, http.MethodGet, url, nil, hdr)
 }
 
 // TestDownloadSurvivesInterruption: a download cut after 2 KB loses

@@ -28,6 +28,7 @@ import (
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/cms"
 	"github.com/semnat/semnat/idn"
+	"github.com/semnat/semnat/internal/httpserve"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/pades"
@@ -429,7 +430,7 @@ func (s *Service) readSignForm(c echo.Context) (*spooledForm, error) {
 func (s *Service) parseSignForm(form *spooledForm) (*signParams, error) {
 	var err error
 	p := &signParams{method: formValue(form, "method"), reason: formValue(form, "reason"),
-		phone: strings.ReplaceAll(formValue(form, "phone"), " ", ""), idnp: formValue(form, "idnp"), level: pades.LevelBT}
+		phone: formValue(form, "phone"), idnp: formValue(form, "idnp"), level: pades.LevelBT}
 	if len(p.reason) > 255 {
 		return nil, problem.New(http.StatusBadRequest, "bad-reason", "Reason too long", "the reason holds at most 255 characters")
 	}
@@ -472,11 +473,9 @@ func (s *Service) parseSignForm(form *spooledForm) (*signParams, error) {
 		if s.cfg.Mobile == nil {
 			return nil, problem.New(http.StatusUnprocessableEntity, "method-unavailable", "Mobile signature unavailable", "this server has no mobile signature service configured")
 		}
-		if len(p.phone) < 9 || len(p.phone) > 16 || strings.Trim(p.phone, "+0123456789") != "" {
-			return nil, problem.New(http.StatusBadRequest, "bad-phone", "Bad phone number", "give the phone number as +373 followed by 8 digits")
-		}
-		if !strings.HasPrefix(p.phone, "+") {
-			p.phone = "+" + strings.TrimPrefix(p.phone, "00")
+		// The local forms too: 069 123 456, 0 69 12 34 56, +373 69 123 456.
+		if p.phone = normalizeMSISDN(p.phone); p.phone == "" {
+			return nil, problem.New(http.StatusBadRequest, "bad-phone", "Bad phone number", "not a Moldovan mobile number: write it as 069 123 456, 0 69 12 34 56 or +373 69 123 456")
 		}
 		if p.idnp != "" {
 			if err := idn.Check(p.idnp); err != nil {
@@ -1392,48 +1391,26 @@ func (s *Service) downloadDocument(c echo.Context) error {
 	h.Set("X-Document-SHA256", d.SignedHash)
 	h.Set("ETag", `"`+d.SignedHash+`"`)
 	h.Set("Cache-Control", "private, no-store")
-	w := &sentWriter{ResponseWriter: c.Response()}
+	w := &httpserve.StatusWriter{ResponseWriter: c.Response()}
 	http.ServeContent(w, c.Request(), "", time.Time{}, bytes.NewReader(data))
-	if c.Request().Method == http.MethodGet && w.reachedEnd(int64(len(data))) && !d.Downloaded {
+	if c.Request().Method == http.MethodGet && reachedEnd(w, int64(len(data))) && !d.Downloaded {
 		_, _ = s.update(context.WithoutCancel(ctx), r.ID, func(r *signRequest) error { r.Docs[n-1].Downloaded = true; return nil })
 	}
 	return nil
 }
 
-// sentWriter counts what a response sent, to tell whether the file's last
-// byte went out.
-type sentWriter struct {
-	http.ResponseWriter
-	status int
-	sent   int64
-}
-
-func (w *sentWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *sentWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.sent += int64(n)
-	return n, err
-}
-
-// reachedEnd: the whole file was sent (200), or a range up to its last
-// byte was sent whole (206: a resumed download that completed).
-func (w *sentWriter) reachedEnd(size int64) bool {
-	switch w.status {
+// reachedEnd: w sent the whole file of size bytes (200), or a range up to
+// its last byte whole (206: a resumed download that completed).
+func reachedEnd(w *httpserve.StatusWriter, size int64) bool {
+	switch w.Status {
 	case http.StatusOK:
-		return w.sent == size
+		return w.Bytes == size
 	case http.StatusPartialContent:
 		var first, last, total int64
 		if _, err := fmt.Sscanf(w.Header().Get("Content-Range"), "bytes %d-%d/%d", &first, &last, &total); err != nil {
 			return false // several ranges: a reader, not a download
 		}
-		return total == size && last == size-1 && w.sent == last-first+1
+		return total == size && last == size-1 && w.Bytes == last-first+1
 	}
 	return false
 }

@@ -3,11 +3,23 @@ package pades
 import (
 	"crypto/x509"
 	"time"
+	_ "time/tzdata" // Europe/Chisinau without /usr/share/zoneinfo
 
 	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/pades/appearance"
 	"github.com/semnat/semnat/pades/pdf"
 )
+
+// chisinau is the zone of the stamp's date (Europe/Chisinau, with its
+// abbreviation: EET or EEST), loaded from the embedded time zone database
+// where the system has none.
+var chisinau = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Chisinau")
+	if err != nil {
+		return time.FixedZone("EET", 2*3600) // not reached: time/tzdata has it
+	}
+	return loc
+}()
 
 // stampLines is the default text of a visible signature, in Romanian as on
 // Moldovan e-government documents.
@@ -23,7 +35,7 @@ func stampLines(opts *Options, cert *x509.Certificate, now time.Time) []string {
 	for _, o := range cert.Subject.Organization {
 		lines = append(lines, o)
 	}
-	lines = append(lines, "Data: "+now.Format("2006.01.02 15:04:05 -07:00"))
+	lines = append(lines, "Data: "+now.In(chisinau).Format("02.01.2006 15:04:05 MST"))
 	if opts.Reason != "" {
 		lines = append(lines, "Motiv: "+opts.Reason)
 	}
@@ -39,5 +51,6 @@ func buildAppearance(u *pdf.Update, rect [4]float64, opts *Options, cert *x509.C
 	if len(lines) == 0 {
 		lines = stampLines(opts, cert, now)
 	}
-	return appearance.Build(u, appearance.Spec{Rect: rect, Lines: lines, Image: opts.Visible.Image})
+	return appearance.Build(u, appearance.Spec{Rect: rect, Lines: lines, Image: opts.Visible.Image,
+		Background: opts.Visible.Background, Transparent: opts.Visible.Transparent, Border: opts.Visible.Border})
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/semnat/semnat/pades/appearance"
 )
 
 // Level is a PAdES baseline level.
@@ -41,10 +43,21 @@ func ParseLevel(s string) (Level, error) {
 type Visible struct {
 	Page int        // 1-based page number
 	Rect [4]float64 // x1 y1 x2 y2 in PDF user space (points, origin bottom-left)
+	// Corner, when set (bottom-left, bottom-right, top-left, top-right),
+	// places the stamp in that corner of the page's crop box, 30 pt from
+	// its edges, with Rect's size (200×60 pt when Rect is zero). Either
+	// way, a stamp outside the crop box is refused (ErrStampOutsidePage).
+	Corner string
 	// Image is an optional PNG or JPEG drawn in the stamp.
 	Image []byte
 	// Lines replaces the default text (signer, date, reason, location).
 	Lines []string
+	// Background is the stamp's fill, opaque so that the page does not
+	// show through it (nil: white); Transparent leaves it unfilled.
+	// Border is the frame's colour (nil: dark blue).
+	Background  *appearance.RGB
+	Transparent bool
+	Border      *appearance.RGB
 }
 
 // FieldLock says which form fields a signature locks (FieldMDP).
@@ -137,7 +150,7 @@ func (o *Options) check() error {
 		if v.Page < 1 {
 			return fmt.Errorf("pades: visible signature page %d (pages count from 1)", v.Page)
 		}
-		if v.Rect[2] <= v.Rect[0] || v.Rect[3] <= v.Rect[1] {
+		if (v.Corner == "" || v.Rect != [4]float64{}) && (v.Rect[2] <= v.Rect[0] || v.Rect[3] <= v.Rect[1]) {
 			return fmt.Errorf("pades: visible signature rectangle %v is empty (want x1,y1,x2,y2 with x2>x1, y2>y1)", v.Rect)
 		}
 	}

@@ -140,7 +140,13 @@ func placeField(r *pdf.Reader, u *pdf.Update, cat *pdf.Dict, af *acroForm, sigRe
 		pdf.DictEntry{Key: "V", Value: sigRef},
 	)
 	if fp.visible != nil {
-		rc := fp.visible.Rect
+		rc, err := placeStamp(fp.visible, page.CropBox)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := withinPage(rc, page.CropBox, pageNo); err != nil {
+			return "", nil, err
+		}
 		widget.Set("Rect", pdf.Array{pdf.NewReal(rc[0]), pdf.NewReal(rc[1]), pdf.NewReal(rc[2]), pdf.NewReal(rc[3])})
 		widget.Set("F", pdf.Integer(4)) // print
 		if fp.apBuilder != nil {
@@ -606,6 +612,64 @@ func plan(in io.ReaderAt, size int64, cert *x509.Certificate, opts *Options, rem
 		return nil, err
 	}
 	return &Prepared{OriginalSize: size, Update: upd, ContentsOffset: cOff, ContentsSize: csize, ByteRange: br, Field: name}, nil
+}
+
+// ErrStampOutsidePage: a visible signature's rectangle does not lie
+// within its page's crop box (where a reader shows the page).
+var ErrStampOutsidePage = errors.New("pades: the visible signature lies outside the page")
+
+// Stamp placement in a corner: the default size and the margin from the
+// crop box's edges, in points.
+const (
+	StampWidth, StampHeight = 200.0, 60.0
+	StampMargin             = 30.0
+)
+
+// placeStamp is v's rectangle: v.Rect, or with v.Corner set, a rectangle
+// of v.Rect's size (StampWidth × StampHeight when v.Rect is zero) in that
+// corner of the crop box, StampMargin from its edges.
+func placeStamp(v *Visible, box pdf.Rect) ([4]float64, error) {
+	if v.Corner == "" {
+		return v.Rect, nil
+	}
+	w, h := abs(v.Rect[2]-v.Rect[0]), abs(v.Rect[3]-v.Rect[1])
+	if v.Rect == [4]float64{} {
+		w, h = StampWidth, StampHeight
+	}
+	var x, y float64
+	switch v.Corner {
+	case "bottom-left", "top-left":
+		x = box.LLX + StampMargin
+	case "bottom-right", "top-right":
+		x = box.URX - StampMargin - w
+	default:
+		return [4]float64{}, fmt.Errorf("%w: corner %q: want bottom-left, bottom-right, top-left or top-right", ErrStampOutsidePage, v.Corner)
+	}
+	y = box.LLY + StampMargin
+	if v.Corner == "top-left" || v.Corner == "top-right" {
+		y = box.URY - StampMargin - h
+	}
+	return [4]float64{x, y, x + w, y + h}, nil
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// withinPage checks that rc lies within the crop box of page n (a little
+// rounding allowed).
+func withinPage(rc [4]float64, box pdf.Rect, n int) error {
+	x1, x2 := min(rc[0], rc[2]), max(rc[0], rc[2])
+	y1, y2 := min(rc[1], rc[3]), max(rc[1], rc[3])
+	const eps = 0.5
+	if x1 < box.LLX-eps || y1 < box.LLY-eps || x2 > box.URX+eps || y2 > box.URY+eps {
+		return fmt.Errorf("%w: the rectangle %g,%g,%g,%g is not within page %d's visible area %g,%g,%g,%g; place it inside (or use a corner)",
+			ErrStampOutsidePage, rc[0], rc[1], rc[2], rc[3], n, box.LLX, box.LLY, box.URX, box.URY)
+	}
+	return nil
 }
 
 // isLockedByEarlier tells whether an existing signature's FieldMDP (or the

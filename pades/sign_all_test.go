@@ -1,6 +1,7 @@
 package pades
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,7 +45,7 @@ func TestSignCorpusVerifyAllLevels(t *testing.T) {
 						opts := l.options(lvl)
 						opts.Password = pw
 						if visible {
-							opts.Visible = &Visible{Page: 1, Rect: [4]float64{40, 40, 300, 110}}
+							opts.Visible = &Visible{Page: 1, Rect: stampWithin(t, in, pdfOpts)}
 						}
 						out, res, err := signBytes(t, in, signer, opts)
 						if err != nil {
@@ -93,4 +94,21 @@ func checkOwnOutput(t *testing.T, before *Report, out []byte, res *Result, lvl L
 			}
 		}
 	}
+}
+
+// stampWithin is a stamp rectangle inside page 1's crop box: 260×70 pt
+// 10 pt from its lower-left corner, smaller on a smaller page.
+func stampWithin(t *testing.T, in []byte, opts *pdf.Options) [4]float64 {
+	t.Helper()
+	r, err := pdf.Open(bytes.NewReader(in), int64(len(in)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.Page(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := p.CropBox
+	w, h := min(260, b.URX-b.LLX-20), min(70, b.URY-b.LLY-20)
+	return [4]float64{b.LLX + 10, b.LLY + 10, b.LLX + 10 + w, b.LLY + 10 + h}
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,6 +57,9 @@ PKI generated into DATA/pki on first start (its certificates point at
 --addr), the test seal key, an API key written to DATA/api-key (mode 0600),
 and beside MSign the PKI services (/tsa, /ocsp, /crl/, /ca/) and the
 mobile-signature simulator (/mid-api/, /rest/service, virtual phone /sim/).
+Without --addr it listens where its test PKI points (127.0.0.1:8480 for a
+new one); when that port is taken it says which demo on the same data
+directory holds it, or, with no PKI yet, takes a free port.
 
 Without --demo the server takes its trust anchors (--trust), the seal key
 (--p12, --key/--cert/--chain or --token, as for 'semnat sign'; PINs and
@@ -102,6 +106,7 @@ func (f *serveFlags) bind(a *app, cmd *cobra.Command, demo bool, run serveRunner
 		}
 		a.log = log
 		if f.demo {
+			f.addrGiven = cmd.Flags().Changed("addr")
 			return runServeDemo(cmd.Context(), a, f)
 		}
 		return run(cmd.Context(), a, f, cmd.CommandPath())
@@ -289,6 +294,39 @@ func demoAPIKey(path string) (string, error) {
 	return key, os.WriteFile(path, []byte(key+"\n"), 0o600)
 }
 
+// demoListen binds the demo's address: --addr, or without it the address
+// the demo's test PKI names (its certificates point there), else the
+// default. A busy port gets a clear answer, as for 'semnat demo': another
+// demo on this data directory is named; with neither --addr nor a PKI yet,
+// a free port is taken (the PKI is generated for it).
+func (f *serveFlags) demoListen(ctx context.Context, a *app, pkiDir string) (net.Listener, string, string, error) {
+	var p *testcerts.PKI
+	if _, err := os.Stat(filepath.Join(pkiDir, testcerts.IndexFile)); err == nil {
+		if p, err = testcerts.Load(pkiDir); err != nil {
+			return nil, "", "", withCode(exitUsage, err)
+		}
+		if u, err := url.Parse(p.BaseURL); err == nil && u.Host != "" && !f.addrGiven {
+			f.addr = u.Host
+		}
+	}
+	ln, local, base, err := f.listen()
+	if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+		return ln, local, base, err
+	}
+	switch {
+	case p != nil && servesPKI(ctx, p):
+		return nil, "", "", withCode(exitUsage, fmt.Errorf("%s is in use by another 'semnat serve --demo' on the data directory %s: its pages are at %s/sign (use it, or stop it first)", f.addr, f.data, p.BaseURL))
+	case p != nil:
+		return nil, "", "", withCode(exitUsage, fmt.Errorf("%w: the demo's test PKI in %s names this address; stop what uses it, give another --addr, or remove %s to start on a free port", err, pkiDir, pkiDir))
+	case f.addrGiven:
+		return nil, "", "", withCode(exitUsage, fmt.Errorf("%w: stop what uses it, or give another --addr", err))
+	}
+	host, _, _ := net.SplitHostPort(f.addr)
+	fmt.Fprintf(a.stderr, "%s is taken: the demo takes a free port\n", f.addr)
+	f.addr = net.JoinHostPort(host, "0")
+	return f.listen()
+}
+
 // demoPhones is the number of virtual phones (manual users) of the demo.
 const demoPhones = 20
 
@@ -297,12 +335,12 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return withCode(exitUsage, err)
 	}
-	ln, local, base, err := f.listen()
+	pkiDir := filepath.Join(data, "pki")
+	ln, local, base, err := f.demoListen(ctx, a, pkiDir)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	pkiDir := filepath.Join(data, "pki")
 	p, err := demoPKI(a, pkiDir, base)
 	if err != nil {
 		return withCode(exitFailed, err)

@@ -35,6 +35,7 @@ import (
 // (NAME = VALUE lines), else its default.
 type serveFlags struct {
 	config, data, addr, publicURL string
+	addrGiven                     bool // --addr (flag, environment or file) was given
 	storeDSN                      string
 	demo, online, printConfig     bool
 	trust                         []string

@@ -18,6 +18,7 @@ import (
 
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/pades"
+	"github.com/semnat/semnat/pades/appearance"
 	"github.com/semnat/semnat/tsa"
 )
 
@@ -108,7 +109,7 @@ input missing, unreadable or not a PDF (the worst of the files).`,
 	fl.StringVar(&f.hash, "hash", "sha256", "digest: sha256, sha384 or sha512")
 	fl.BoolVar(&f.pss, "pss", false, "sign RSA keys with RSA-PSS")
 	fl.StringVar(&f.tsaURL, "tsa", "", "RFC 3161 timestamp authority URL (B-T and up)")
-	fl.StringVar(&f.visible, "visible", "", "visible signature: page=N,rect=x1,y1,x2,y2[,image=FILE]")
+	fl.StringVar(&f.visible, "visible", "", "visible signature: "+visibleSyntax+" (an opaque white stamp by default; it must lie within the page)")
 	fl.StringVar(&f.field, "field", "", "signature field to fill (created if missing; default: the first empty signature field, else a new one)")
 	fl.BoolVar(&f.newField, "new-field", false, "create a new signature field even when the document has an empty one")
 	fl.IntVar(&f.certify, "certify", 0, "certification signature with DocMDP permission 1, 2 or 3")
@@ -304,7 +305,10 @@ func (f *signFlags) options() (*pades.Options, error) {
 	return o, nil
 }
 
-// parseVisible reads page=N,rect=x1,y1,x2,y2[,image=FILE].
+// visibleSyntax is what --visible takes.
+const visibleSyntax = "page=N,rect=x1,y1,x2,y2 or page=N,corner=bottom-right[,image=FILE][,background=#rrggbb|none][,border=#rrggbb]"
+
+// parseVisible reads --visible (visibleSyntax).
 func parseVisible(s string) (*pades.Visible, error) {
 	v := &pades.Visible{Page: 1}
 	parts := strings.Split(s, ",")
@@ -312,7 +316,7 @@ func parseVisible(s string) (*pades.Visible, error) {
 	for i := 0; i < len(parts); i++ {
 		k, val, ok := strings.Cut(parts[i], "=")
 		if !ok {
-			return nil, fmt.Errorf("--visible: %q is not key=value (want page=N,rect=x1,y1,x2,y2[,image=FILE])", parts[i])
+			return nil, fmt.Errorf("--visible: %q is not key=value (want %s)", parts[i], visibleSyntax)
 		}
 		switch k {
 		case "page":
@@ -335,6 +339,27 @@ func parseVisible(s string) (*pades.Visible, error) {
 			}
 			i += 3
 			haveRect = true
+		case "corner":
+			switch val {
+			case "bottom-left", "bottom-right", "top-left", "top-right":
+				v.Corner = val
+			default:
+				return nil, fmt.Errorf("--visible: corner %q: want bottom-left, bottom-right, top-left or top-right", val)
+			}
+		case "background", "border":
+			if k == "background" && val == "none" {
+				v.Transparent = true
+				continue
+			}
+			c, err := appearance.ParseRGB(val)
+			if err != nil {
+				return nil, fmt.Errorf("--visible: %s: %w", k, err)
+			}
+			if k == "background" {
+				v.Background = &c
+			} else {
+				v.Border = &c
+			}
 		case "image":
 			img, err := os.ReadFile(val)
 			if err != nil {
@@ -342,11 +367,11 @@ func parseVisible(s string) (*pades.Visible, error) {
 			}
 			v.Image = img
 		default:
-			return nil, fmt.Errorf("--visible: unknown key %q (want page, rect, image)", k)
+			return nil, fmt.Errorf("--visible: unknown key %q (want page, rect, corner, image, background, border)", k)
 		}
 	}
-	if !haveRect {
-		return nil, errors.New("--visible: rect=x1,y1,x2,y2 is required")
+	if !haveRect && v.Corner == "" {
+		return nil, fmt.Errorf("--visible: rect=x1,y1,x2,y2 or corner=… is required (%s)", visibleSyntax)
 	}
 	return v, nil
 }

@@ -105,6 +105,46 @@ type Spec struct {
 	Font []byte
 	// NoBorder omits the thin frame around the stamp.
 	NoBorder bool
+	// Background fills the stamp first, opaque, so that the page's own
+	// text and drawings do not show through it: nil is white.
+	// Transparent leaves the stamp unfilled (the old look: the page shows
+	// through).
+	Background  *RGB
+	Transparent bool
+	// Border is the frame's colour (nil: dark blue).
+	Border *RGB
+}
+
+// RGB is a colour, each component from 0 to 1.
+type RGB [3]float64
+
+func (c *RGB) valid() bool {
+	if c == nil {
+		return true
+	}
+	for _, v := range c {
+		if !(v >= 0 && v <= 1) { // NaN fails too
+			return false
+		}
+	}
+	return true
+}
+
+// ParseRGB reads a colour written "#rrggbb" (or "rrggbb").
+func ParseRGB(s string) (RGB, error) {
+	h := strings.TrimPrefix(strings.TrimSpace(s), "#")
+	var c RGB
+	if len(h) != 6 {
+		return c, fmt.Errorf("%w: colour %q: want #rrggbb", ErrInvalidSpec, s)
+	}
+	for i := range 3 {
+		v, err := strconv.ParseUint(h[2*i:2*i+2], 16, 8)
+		if err != nil {
+			return c, fmt.Errorf("%w: colour %q: want #rrggbb", ErrInvalidSpec, s)
+		}
+		c[i] = float64(v) / 255
+	}
+	return c, nil
 }
 
 // Adder receives the new PDF objects; *pdf.Update implements it.
@@ -151,6 +191,9 @@ func Layout(spec Spec) (*Appearance, error) {
 	w, h := math.Abs(r[2]-r[0]), math.Abs(r[3]-r[1])
 	if w < 1 || h < 1 || w > maxDim || h > maxDim {
 		return nil, fmt.Errorf("%w: rectangle %v is %.4gx%.4g; each side must be between 1 and %d points", ErrInvalidSpec, r, w, h, maxDim)
+	}
+	if !spec.Background.valid() || !spec.Border.valid() {
+		return nil, fmt.Errorf("%w: a colour component is outside 0 to 1", ErrInvalidSpec)
 	}
 	if spec.FontSize != 0 && !(spec.FontSize >= 1 && spec.FontSize <= 200) {
 		return nil, fmt.Errorf("%w: font size %v (want 0 for auto-fit, or 1 to 200 points)", ErrInvalidSpec, spec.FontSize)
@@ -472,6 +515,23 @@ func (a *Appearance) render(spec Spec, rows []row, tx, ty, tw, th float64) []byt
 		b = strconv.AppendFloat(b, math.Round(v*1000)/1000, 'f', -1, 64)
 		b = append(b, ' ')
 	}
+	colour := func(c *RGB, def string, op string) {
+		if c == nil {
+			b = append(b, def...)
+		} else {
+			num(c[0])
+			num(c[1])
+			num(c[2])
+		}
+		b = append(b, op...)
+	}
+	if !spec.Transparent { // opaque: the page does not show through
+		b = append(b, "q "...)
+		colour(spec.Background, "1 1 1 ", "rg 0 0 ")
+		num(a.Width)
+		num(a.Height)
+		b = append(b, "re f Q\n"...)
+	}
 	if img := a.image; img != nil {
 		b = append(b, "q "...)
 		if a.opacity {
@@ -486,7 +546,8 @@ func (a *Appearance) render(spec Spec, rows []row, tx, ty, tw, th float64) []byt
 	}
 	if !spec.NoBorder {
 		lw := min(max(math.Min(a.Width, a.Height)*0.01, 0.5), 1.5)
-		b = append(b, "q "+borderRGB+" RG "...)
+		b = append(b, "q "...)
+		colour(spec.Border, borderRGB+" ", "RG ")
 		num(lw)
 		b = append(b, "w "...)
 		num(lw / 2)

@@ -41,7 +41,12 @@ func minimalPDF() []byte {
 // its normal appearance. It returns the file's path.
 func stampPDF(t testing.TB, spec Spec) string {
 	t.Helper()
-	orig := minimalPDF()
+	return stampPDFOn(t, minimalPDF(), spec)
+}
+
+// stampPDFOn is stampPDF on the one-page PDF orig.
+func stampPDFOn(t testing.TB, orig []byte, spec Spec) string {
+	t.Helper()
 	r, err := pdf.Open(bytes.NewReader(orig), int64(len(orig)), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +112,7 @@ func run(t testing.TB, name string, args ...string) string {
 var typicalLines = []string{
 	"Semnat digital de: Ștefan Țurcanu",
 	"IDNP: 2004001000035",
-	"Data: 2026.11.23 14:05:06 +02:00",
+	"Data: 23.11.2026 14:05:06 EET",
 	"Motiv: Aprob conținutul — Согласовано, Щука Ёж",
 	"Locul: Chișinău, ĂÂÎȘȚ ăâîșț",
 }

@@ -31,6 +31,15 @@
 
   // ---- USB token through the local agent (sign page, system request page) ----
 
+  // nameOf is a person's name from an RFC 4514 subject: its CN without a
+  // 13-digit number (an IDNP) and the tag before it; the subject itself
+  // when it has no CN.
+  function nameOf(dn) {
+    const m = /(?:^|[,+])\s*CN=((?:\\.|[^,+])*)/i.exec(dn || "");
+    if (!m) return dn || "";
+    return m[1].replace(/\\(.)/g, "$1").replace(/\(?\s*(IDNP|SN|PNOMD)?[\s:=-]*\d{13}\s*\)?/gi, "").trim() || dn;
+  }
+
   // loadCertificates fills sel with the agent's signing certificates and
   // returns them ([] when the agent is absent or has none).
   async function loadCertificates(agent, sel, status) {
@@ -59,7 +68,7 @@
     certs.forEach(function (c, i) {
       const o = document.createElement("option");
       o.value = String(i);
-      o.textContent = (c.label ? c.label + " – " : "") + c.subject + " (" + w("valid_until", { date: (c.notAfter || "").slice(0, 10) }) + ")";
+      o.textContent = (c.label ? c.label + " – " : "") + nameOf(c.subject) + " (" + w("valid_until", { date: (c.notAfter || "").slice(0, 10) }) + ")";
       sel.appendChild(o);
     });
     say(status, w("choose_cert"));

@@ -48,7 +48,7 @@ if (form) {
       const page = await doc.getPage(Math.min(Math.max(1, Number(pageIn.value) || 1), doc.numPages));
       const base = page.getViewport({ scale: 1, rotation: 0 });
       pw = base.width; ph = base.height;
-      scale = Math.min(1, 420 / pw);
+      scale = Math.min(1, 420 / pw, (form.clientWidth - 40) / pw); // fits the form, even on a phone
       const vp = page.getViewport({ scale, rotation: 0 });
       canvas.width = Math.ceil(vp.width);
       canvas.height = Math.ceil(vp.height);
