@@ -1,13 +1,16 @@
 package mobileid
 
 import (
+	"bytes"
 	"crypto/subtle"
-	_ "embed"
+	"embed"
 	"encoding/json"
-	"html/template"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/semnat/semnat/i18n"
 )
 
 // The virtual phone (Options.Phone): what a SIM user sees and does, over HTTP.
@@ -177,24 +180,64 @@ func phoneFail(w http.ResponseWriter, err error) {
 	phoneJSON(w, code, map[string]string{"error": err.Error()})
 }
 
-//go:embed phone.html
-var phoneHTML string
+//go:embed phone.html locales/*.toml
+var phoneFS embed.FS
 
-// phonePage is parsed on first use, not at start-up (every semnat command
+// phoneWords are the messages the phone page's script shows.
+var phoneWords = []string{"ask_auth", "ask_sign", "scripted", "wrong_pin", "unreachable"}
+
+// phonePage is the virtual phone's page in ro, ru and en, and its
+// messages; parsed on first use, not at start-up (every semnat command
 // links this package).
-var phonePage = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("phone").Parse(phoneHTML))
+var phonePage = sync.OnceValues(func() (*phoneTemplates, error) {
+	cat, err := i18n.NewCatalog(phoneFS, "locales")
+	if err != nil {
+		return nil, fmt.Errorf("mobileid: phone page: %w", err)
+	}
+	pages, err := cat.Templates(phoneFS, nil, map[string][]string{"phone": {"phone.html"}})
+	if err != nil {
+		return nil, fmt.Errorf("mobileid: phone page: %w", err)
+	}
+	return &phoneTemplates{cat: cat, pages: pages}, nil
 })
+
+type phoneTemplates struct {
+	cat   *i18n.Catalog
+	pages *i18n.Templates
+}
+
+// phonePageData is what phone.html reads.
+type phonePageData struct {
+	Prompt
+	Langs []i18n.LangLink
+	Words map[string]string // the script's words in the page's language
+}
 
 func (s *Simulator) phoneRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sim/{msisdn}", func(w http.ResponseWriter, r *http.Request) {
+		t, err := phonePage()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		lang := i18n.Choose(w, r)
+		l := t.cat.Localizer(lang)
 		p, ok := s.PhonePrompt(r.PathValue("msisdn"))
 		if !ok {
-			http.Error(w, "no such SIM", 404)
+			http.Error(w, l.T("phone.no_sim"), http.StatusNotFound)
+			return
+		}
+		d := phonePageData{Prompt: p, Langs: i18n.Links(r, lang), Words: map[string]string{}}
+		for _, k := range phoneWords {
+			d.Words[k] = l.T("phone." + k)
+		}
+		var b bytes.Buffer
+		if err := t.pages.Execute(&b, lang, "phone", d); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		phonePage().Execute(w, p)
+		w.Write(b.Bytes())
 	})
 	mux.HandleFunc("GET /sim/{msisdn}/prompt", func(w http.ResponseWriter, r *http.Request) {
 		if p, ok := s.PhonePrompt(r.PathValue("msisdn")); ok {
