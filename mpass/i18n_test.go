@@ -1,6 +1,7 @@
 package mpass
 
 import (
+	"bytes"
 	"io/fs"
 	"os"
 	"regexp"
@@ -21,6 +22,9 @@ func TestPageWordsComplete(t *testing.T) {
 	check := func(name string, text []byte) {
 		found += len(literal.FindAllSubmatch(text, -1)) + len(problem.FindAllSubmatch(text, -1))
 		for _, m := range literal.FindAllSubmatch(text, -1) {
+			if bytes.HasSuffix(m[1], []byte(".")) {
+				continue // a prefix completed at run time: T("problem." + key)
+			}
 			if !slices.Contains(ids, string(m[1])) {
 				t.Errorf("%s: %q is in no message file", name, m[1])
 			}
