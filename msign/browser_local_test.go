@@ -289,3 +289,24 @@ func withAnchors(t *testing.T) func(*Config) {
 		c.RootCerts = pki.TrustAnchors()
 	}
 }
+
+// TestVerifyWithoutWasm: a binary built without the module (no make wasm)
+// offers only the server's verification, and serves no module.
+func TestVerifyWithoutWasm(t *testing.T) {
+	files, assets := wasmFiles, wasmAssets
+	t.Cleanup(func() { wasmFiles, wasmAssets = files, assets })
+	wasmFiles, wasmAssets = os.DirFS(t.TempDir()), sync.OnceValue(loadWasmAssets)
+	e := newSignEnv(t, "", withAnchors(t))
+	resp, err := http.Get(e.url + "/verify")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if bytes.Contains(body, []byte("local-note")) || bytes.Contains(body, []byte("verify.js")) || !bytes.Contains(body, []byte(`action="/verify"`)) {
+		t.Errorf("the page offers local verification without a module:\n%s", body)
+	}
+	if resp, err := http.Get(e.url + "/verify/wasm/verify.wasm"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("module without a build: %v %v", resp.StatusCode, err)
+	}
+}
