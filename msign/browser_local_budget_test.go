@@ -38,25 +38,31 @@ func TestWasmBudget(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "signed-1M.pdf")
 	os.WriteFile(path, signed.Bytes(), 0o644)
-	verify := func() time.Duration {
-		do(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}))
-		start := time.Now()
-		do(t, ctx, chromedp.Click(chromedp.ID("verify-button")),
-			chromedp.WaitVisible(chromedp.CSS(`#verify-local[data-state="done"]`)))
-		return time.Since(start)
+	// The page's own time from the click to the drawn cards (data-ms).
+	pageTime := func() time.Duration {
+		ms, err := chromedp.Run(ctx, chromedp.Evaluate[int](`Number(document.getElementById("verify-local").dataset.ms)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ms) * time.Millisecond
 	}
-	// First: a fresh page whose module is not started yet (the page starts
-	// it on load, so the click is timed from the navigation).
+	// First: a fresh page; the file is chosen before the page is shown
+	// and verified at once, so the time includes the module's download,
+	// compilation and start (the page starts it on load).
 	start := time.Now()
-	do(t, ctx, chromedp.Navigate(e.url+"/verify"), chromedp.WaitVisible(chromedp.ID("local-note")),
+	do(t, ctx, chromedp.Navigate(e.url+"/verify"),
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}),
 		chromedp.Click(chromedp.ID("verify-button")),
 		chromedp.WaitVisible(chromedp.CSS(`#verify-local[data-state="done"]`)))
 	first := time.Since(start)
+	t.Logf("first: %v from the navigation, %v in the page", first, pageTime())
 	var later []time.Duration
 	for range 7 {
 		chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById("verify-local").dataset.state = "", true)`))
-		later = append(later, verify())
+		do(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}),
+			chromedp.Click(chromedp.ID("verify-button")),
+			chromedp.WaitVisible(chromedp.CSS(`#verify-local[data-state="done"]`)))
+		later = append(later, pageTime())
 	}
 	slices.Sort(later)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -154,6 +154,7 @@
     const file = document.getElementById("file").files[0];
     if (!file) return;
     ev.preventDefault();
+    const t0 = performance.now();
     box.dataset.state = "working";
     box.replaceChildren(el("p", "hint", w("verify.local_working")));
     box.hidden = false;
@@ -162,6 +163,7 @@
       const bytes = new Uint8Array(await file.arrayBuffer());
       const json = await globalThis.semnatVerify(bytes, trust, file.name);
       draw(JSON.parse(json), json);
+      box.dataset.ms = String(Math.round(performance.now() - t0)); // for bench/side-wasm.sh
       box.dataset.state = "done";
     } catch (err) {
       fail(err);
