@@ -54,3 +54,12 @@ lint: ## go vet + gofmt check
 
 clean: ## remove build outputs
 	rm -rf bin
+
+# The in-browser verifier (issue #20): verify.wasm and the toolchain's
+# wasm_exec.js into msign/web/wasm, which bin/semnat embeds; built before
+# build and test so that a fresh clone serves it (without it the verify
+# page verifies on the server).
+.PHONY: wasm
+wasm: ## build the in-browser verifier (msign/web/wasm) that bin/semnat embeds
+	cd msign && $(GO) generate ./
+build test: wasm

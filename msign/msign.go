@@ -46,6 +46,10 @@ type Config struct {
 	// fetch OCSP responses and CRLs the document does not embed.
 	Roots        *x509.CertPool
 	VerifyOnline bool
+	// RootCerts are the same anchors as certificates: GET /verify/trust.pem
+	// serves them to the in-browser verifier (Roots is built from them
+	// when it is nil).
+	RootCerts []*x509.Certificate
 	// Seal signs POST /api/v1/seal at SealLevel (B-T needs Timestamper).
 	Seal        pades.Signer
 	SealLevel   pades.Level
@@ -207,6 +211,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.UploadGrace <= 0 {
 		cfg.UploadGrace = 10 * time.Second
+	}
+	if cfg.Roots == nil && len(cfg.RootCerts) > 0 {
+		cfg.Roots = x509.NewCertPool()
+		for _, c := range cfg.RootCerts {
+			cfg.Roots.AddCert(c)
+		}
 	}
 	spoolDir, ownSpool, err := openSpool(cfg.SpoolDir)
 	if err != nil {

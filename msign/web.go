@@ -99,6 +99,8 @@ func (s *Service) mountWeb(root *echo.Group) {
 	g.GET("/sign/:id", s.statusPage)
 	g.POST("/sign/:id/cancel", s.cancelPage)
 	g.POST("/sign/:id/done", s.donePage)
+	root.GET("/verify/wasm/:name", s.wasmFile)
+	root.GET("/verify/trust.pem", s.trustPEM)
 	g.GET("/verify", s.verifyPage)
 	g.POST("/verify", s.verifyPost)
 	g.GET("/verify/:id/report.json", s.reportJSON)
@@ -157,8 +159,9 @@ type pageData struct {
 	Form         map[string]string
 	Refresh      bool
 	Problem      *problem.Problem
-	Sys          *sysPage // a registered system's request
-	Lang         string   // the page's language (set by render unless a page chose it)
+	Sys          *sysPage     // a registered system's request
+	Local        *localVerify // the verify page can verify in the browser
+	Lang         string       // the page's language (set by render unless a page chose it)
 	Langs        []i18n.LangLink
 	JS           string // the script's words in Lang, JSON
 	Minutes      int    // how long files are kept
@@ -349,8 +352,12 @@ func (s *Service) statusPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "status", pageData{Title: l.T("status.title"), Req: s.statusView(l, r), Refresh: r.Status == statusPending})
 }
 
+// verifyPage verifies in the browser when the module is built in (the
+// file is not uploaded), else on the server.
 func (s *Service) verifyPage(c echo.Context) error {
-	return s.render(c, http.StatusOK, "verify", pageData{Title: s.loc(c).T("verify.title")})
+	s.verifyCSP(c)
+	l := s.loc(c)
+	return s.render(c, http.StatusOK, "verify", pageData{Title: l.T("verify.title"), Local: s.localVerify(l)})
 }
 
 // verifyPost verifies the uploaded PDF and shows the report; the JSON stays
@@ -359,7 +366,8 @@ func (s *Service) verifyPost(c echo.Context) error {
 	l := s.loc(c)
 	fail := func(err error) error {
 		status, words, detail := s.errorWords(l, err)
-		return s.render(c, status, "verify", pageData{Title: l.T("verify.title"), Error: words, Detail: detail})
+		s.verifyCSP(c)
+		return s.render(c, status, "verify", pageData{Title: l.T("verify.title"), Error: words, Detail: detail, Local: s.localVerify(l)})
 	}
 	u, done, err := s.acquireUpload(c)
 	if err != nil {

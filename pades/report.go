@@ -53,6 +53,11 @@ const (
 	SigConstraintsFailure     SubIndication = "SIG_CONSTRAINTS_FAILURE"
 )
 
+// SubIndications lists every sub-indication the verifier produces.
+var SubIndications = []SubIndication{FormatFailure, HashFailure, SigCryptoFailure, Revoked, NoSigningCertificateFound,
+	NoCertificateChainFound, ChainConstraintsFailure, CryptoConstraintsFailure, OutOfBoundsNoPOE, RevokedNoPOE,
+	RevokedCANoPOE, TryLater, SignedDataNotFound, SigConstraintsFailure}
+
 // CheckStatus is the outcome of one building block of a signature's
 // validation.
 type CheckStatus string

@@ -167,6 +167,7 @@ func runServe(ctx context.Context, a *app, f *serveFlags, name string) error {
 	}
 	cfg := f.msignConfig(a, nil) // the store is opened below, once the settings are known good
 	cfg.Roots, cfg.AgentURL, cfg.Mobile = roots, f.agentURL, mobile
+	cfg.RootCerts = certs // the same anchors, served to the in-browser verifier
 	cfg.Revocation, cfg.ExtraCerts = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, extra
 	if f.keys.given() {
 		lvl, err := pades.ParseLevel(f.sealLevel)
@@ -389,7 +390,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		return withCode(exitFailed, err)
 	}
 	cfg := f.msignConfig(a, st)
-	cfg.Roots = p.RootPool()
+	cfg.Roots, cfg.RootCerts = p.RootPool(), p.TrustAnchors()
 	cfg.Seal, cfg.SealLevel = pades.NewKeySigner(seal.Key, seal.Cert, seal.Chain), pades.LevelBT
 	cfg.Timestamper = pades.TSA{Client: &tsa.Client{URL: base + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 15 * time.Second}}}
 	cfg.APIKeys = map[string]string{key: "demo"}

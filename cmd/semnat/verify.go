@@ -18,6 +18,7 @@ import (
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pades/pdf"
 	"github.com/semnat/semnat/pades/reportpdf"
+	"github.com/semnat/semnat/pades/verifyjson"
 )
 
 // verifyFlags are the flags of `semnat verify`.
@@ -345,7 +346,7 @@ func (a *app) printVerifyJSON(files []string, results []verifyResult) error {
 		if r := results[0]; r.err != nil {
 			return a.printJSON(fileError{pades.ReportVersion, files[0], newJSONError(inFile(files[0], r.err), exitUsage)})
 		}
-		return a.printJSON(results[0].report)
+		return a.printReportJSON(results[0].report)
 	}
 	batch := struct {
 		Version    string `json:"version"`
@@ -364,4 +365,15 @@ func (a *app) printVerifyJSON(files []string, results []verifyResult) error {
 		}
 	}
 	return a.printJSON(batch)
+}
+
+// printReportJSON prints one report as the in-browser verifier returns it
+// (verifyjson.Marshal: one shape for both).
+func (a *app) printReportJSON(rep *pades.Report) error {
+	b, err := verifyjson.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	_, err = a.stdout.Write(b)
+	return err
 }
