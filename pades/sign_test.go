@@ -336,6 +336,10 @@ func TestSignCorpusBB(t *testing.T) {
 // a visible stamp (RSA-PSS, SHA-384) against live TSA/OCSP/CRL servers:
 // qpdf accepts the result, pdfsig validates our signature and leaves earlier
 // ones as they were, openssl accepts the CMS and both timestamps.
+// smallPages are corpus files whose first page is smaller than the table
+// tests' stamp, with a stamp rectangle that fits it.
+var smallPages = map[string][4]float64{"pdf11-clippath.pdf": {10, 10, 190, 90}}
+
 func TestSignCorpusBLTAVisible(t *testing.T) {
 	l := newLivePKI(t)
 	e := l.pki.MustGet("person-pss")
@@ -358,6 +362,14 @@ func TestSignCorpusBLTAVisible(t *testing.T) {
 			opts.Field = fillOnly[name]
 			in := filepath.Join(corpusDir, name)
 			out := filepath.Join(t.TempDir(), "signed.pdf")
+			if small, ok := smallPages[name]; ok {
+				// The usual stamp does not fit this page: refused, then
+				// placed inside it.
+				if _, err := signCorpusFile(t, in, out, signer, opts); !errors.Is(err, ErrStampOutsidePage) {
+					t.Fatalf("a stamp outside a %s page: %v, want ErrStampOutsidePage", name, err)
+				}
+				opts.Visible.Rect = small
+			}
 			res, err := signCorpusFile(t, in, out, signer, opts)
 			if fillOnly[name] != "" {
 				// The document timestamp would add a field.
