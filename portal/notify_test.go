@@ -74,7 +74,8 @@ func TestNotifyEachChange(t *testing.T) {
 }
 
 // TestNotifyMNotifyDown: while MNotify is down the notification job
-// fails and is retried; once it is back the notification arrives, once.
+// fails and is retried; once it is back the notification arrives, once,
+// even when MNotify's first answer is lost after it took the notification.
 func TestNotifyMNotifyDown(t *testing.T) {
 	mn := mnotifytest.Start(t)
 	e := newEnv(t, withMNotify(mn))
@@ -93,6 +94,7 @@ func TestNotifyMNotifyDown(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	mn.LoseAnswers(1)
 	mn.Up()
 	in := mn.Inbox(idnp, 1)
 	if in[0].Subject != "Application "+a.ID+": Submitted" {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -38,8 +39,37 @@ type Server struct {
 	svc  *mnotify.Service
 	host *service.Host
 
-	mu  sync.Mutex
-	srv *http.Server // nil while down
+	mu   sync.Mutex
+	srv  *http.Server // nil while down
+	drop int          // answers still to lose (LoseAnswers)
+}
+
+// LoseAnswers makes MNotify take the next n notifications posted (POST
+// /api/Notification) but cut their connections instead of answering: the
+// caller cannot know they were taken (its retry must not make a second
+// notification).
+func (s *Server) LoseAnswers(n int) {
+	s.mu.Lock()
+	s.drop = n
+	s.mu.Unlock()
+}
+
+// ServeHTTP is MNotify, losing the answers LoseAnswers asked to.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	lose := s.drop > 0 && r.Method == http.MethodPost && r.URL.Path == client.PathNotifications
+	if lose {
+		s.drop--
+	}
+	s.mu.Unlock()
+	if !lose {
+		s.host.ServeHTTP(w, r)
+		return
+	}
+	s.host.ServeHTTP(httptest.NewRecorder(), r)
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close()
+	}
 }
 
 // Start runs MNotify (up) and stops it when the test ends.
@@ -97,7 +127,7 @@ func (s *Server) Client(apiKey string) *client.Client {
 func (s *Server) Cabinet() *client.Client { return s.Client(CabinetKey) }
 
 func (s *Server) serve(ln net.Listener) {
-	srv := &http.Server{Handler: s.host, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
 	s.mu.Lock()
 	s.srv = srv
 	s.mu.Unlock()
