@@ -16,8 +16,8 @@ import (
 
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/internal/testtool"
-	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mnotify/mnotifytest"
+	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/spkit"
