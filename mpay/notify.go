@@ -57,15 +57,8 @@ func (s *Service) notifyPayer(ctx context.Context, j *jobs.Job[NotifyPayerArgs])
 		loc := catalog.Localizer(lang)
 		args := []any{"Amount", FormatAmount(p.Amount), "Currency", p.Currency, "Reason", in.Reason, "Order", in.OrderKey,
 			"Payment", p.ID, "When", loc.Time(p.PaidAt.In(i18n.Zone))}
-		sub, body := loc.T("notify.subject", args...), loc.T("notify.body", args...)
-		switch lang {
-		case "ro":
-			req.Subject.Ro, req.Body.Ro = sub, body
-		case "ru":
-			req.Subject.Ru, req.Body.Ru = sub, body
-		case "en":
-			req.Subject.En, req.Body.En = sub, body
-		}
+		req.Subject.Set(lang, loc.T("notify.subject", args...))
+		req.Body.Set(lang, loc.T("notify.body", args...))
 	}
 	req.BodyShort = req.Subject
 	if _, err := s.cfg.MNotify.Send(ctx, req, "mpay-paid-"+p.ID); err != nil {

@@ -101,16 +101,8 @@ func (s *Service) notification(a *application.Application, st application.State)
 			state = w[string(st)] // the job runs after a later change: this one's words
 		}
 		loc := messages.Localizer(lang)
-		sub := loc.T("portal.NotifySubject", "ID", a.ID, "State", state)
-		text := loc.T("portal.NotifyBody", "ID", a.ID, "Service", title, "State", state, "URL", url)
-		switch lang {
-		case "ro":
-			subject.Ro, body.Ro = sub, text
-		case "ru":
-			subject.Ru, body.Ru = sub, text
-		case "en":
-			subject.En, body.En = sub, text
-		}
+		subject.Set(lang, loc.T("portal.NotifySubject", "ID", a.ID, "State", state))
+		body.Set(lang, loc.T("portal.NotifyBody", "ID", a.ID, "Service", title, "State", state, "URL", url))
 	}
 	return mnotifyclient.NotificationRequest{Subject: subject, Body: body, BodyShort: subject, Priority: mnotifyclient.PriorityMedium,
 		Recipients: []mnotifyclient.Recipient{{Value: a.Applicant, Type: mnotifyclient.RecipientIdnp}}}

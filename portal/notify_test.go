@@ -23,16 +23,19 @@ func withMNotify(mn *mnotifytest.Server) func(*Config) {
 	}
 }
 
-// draftFor records a draft of the criminal record certificate (free) for
-// applicant, in lang.
-func draftFor(t *testing.T, e *env, applicant, lang string) *application.Application {
+// notifyEnv is a portal notifying through a real MNotify, and a draft
+// of the criminal record certificate (free) applied for in lang.
+func notifyEnv(t *testing.T, lang string) (*mnotifytest.Server, *env, *application.Application) {
 	t.Helper()
+	mn := mnotifytest.Start(t)
+	e := newEnv(t, withMNotify(mn))
+	const applicant = "2006022048426"
 	a := &application.Application{Service: "000101", Lang: lang, Applicant: applicant, ApplicantName: "Ion Popescu",
 		OnBehalf: application.Self, Beneficiary: applicant, Basis: "self", Fields: map[string]string{"idnp": applicant}, Delivery: "mcabinet"}
 	if err := e.portal.Applications().Create(context.Background(), applicant, a); err != nil {
 		t.Fatal(err)
 	}
-	return a
+	return mn, e, a
 }
 
 // TestNotifyEachChange: an application that reaches Submitted puts a
@@ -40,11 +43,8 @@ func draftFor(t *testing.T, e *env, applicant, lang string) *application.Applica
 // language they applied in, naming the application and its state; each
 // later change another one; a refused change none.
 func TestNotifyEachChange(t *testing.T) {
-	mn := mnotifytest.Start(t)
-	e := newEnv(t, withMNotify(mn))
-	ctx := context.Background()
-	const idnp = "2006022048426"
-	a := draftFor(t, e, idnp, "ru")
+	mn, e, a := notifyEnv(t, "ru")
+	ctx, idnp := context.Background(), a.Applicant
 	if _, err := e.portal.Applications().Transition(ctx, idnp, a.ID, application.EvSubmit, "", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +77,8 @@ func TestNotifyEachChange(t *testing.T) {
 // fails and is retried; once it is back the notification arrives, once,
 // even when MNotify's first answer is lost after it took the notification.
 func TestNotifyMNotifyDown(t *testing.T) {
-	mn := mnotifytest.Start(t)
-	e := newEnv(t, withMNotify(mn))
-	ctx := context.Background()
-	const idnp = "2006022048426"
-	a := draftFor(t, e, idnp, "en")
+	mn, e, a := notifyEnv(t, "en")
+	ctx, idnp := context.Background(), a.Applicant
 	mn.Down()
 	if _, err := e.portal.Applications().Transition(ctx, idnp, a.ID, application.EvSubmit, "", nil); err != nil {
 		t.Fatalf("the change waits for no MNotify: %v", err)
