@@ -78,14 +78,7 @@ func renderTemplate(t *client.Template, vars map[string]string) (*client.Rendere
 				err = client.Invalid("template %s, %s.%s: %v", t.ID, field, lang, e)
 				return
 			}
-			switch lang {
-			case "ro":
-				dst.Ro = r
-			case "ru":
-				dst.Ru = r
-			case "en":
-				dst.En = r
-			}
+			dst.Set(lang, r)
 		})
 	}
 	fill("subject", t.Subject, &out.Subject, false)

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/semnat/semnat/jobs"
+	mnotifyclient "github.com/semnat/semnat/mnotify/client"
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/spkit"
 	"github.com/semnat/semnat/pades"
@@ -57,6 +58,9 @@ type Config struct {
 	// attempts (250 ms and 5 min when zero); Poll is how often the job
 	// queue looks for work (200 ms when zero).
 	RetryBase, RetryMax, Poll time.Duration
+	// MNotify is where payers are told their payment is confirmed (MPay is
+	// a system registered there). nil: they are not.
+	MNotify *mnotifyclient.Client
 	// CallTimeout bounds one call of an SP (15 s when zero).
 	CallTimeout time.Duration
 	// ChallengeTimeout is how long a 3-D Secure page waits for the payer
@@ -159,9 +163,17 @@ func New(cfg Config) (*Service, error) {
 		return s.webhook(ctx, tx, r.ServiceID, EventRefundSucceeded, map[string]any{"refund_id": r.RefundID, "payment_id": r.PaymentID,
 			"amount": r.Amount, "currency": r.Currency, "reason": r.Reason})
 	}
+	if err := jobs.Register(s.queue, jobs.WorkFunc(s.notifyPayer)); err != nil {
+		return nil, err
+	}
+	if cfg.MNotify == nil {
+		cfg.Log.Info("mpay: no MNotify configured: payers are not notified of their confirmed payments")
+	}
 	l.onApproved = func(ctx context.Context, tx *store.Tx, p *Payment) error {
-		_, err := s.queue.EnqueueTx(ctx, tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true})
-		return err
+		if _, err := s.queue.EnqueueTx(ctx, tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true}); err != nil {
+			return err
+		}
+		return s.enqueueNotify(ctx, tx, p)
 	}
 	l.onDueDate = func(ctx context.Context, tx *store.Tx, in *Invoice) error {
 		_, err := s.queue.EnqueueTx(ctx, tx, ExpireArgs{InvoiceID: in.ID, DueAt: in.DueAt.UnixNano()}, &jobs.EnqueueOpts{RunAt: in.DueAt, Unique: true})

@@ -424,14 +424,18 @@ func (e *env) grant(typeCode string, grantor, representative mobileid.User) stri
 // there as a service provider (its endpoint, its key) and gives the
 // portal's configuration the way to it: a mut for newEnv. *mpayURL is
 // MPay's URL.
-func withMPay(t testing.TB, mpayURL *string) func(*Config) {
+func withMPay(t testing.TB, mpayURL *string, mods ...func(*mpay.Config)) func(*Config) {
 	return func(cfg *Config) {
 		t.Helper()
 		st := openStore(t, "mpay")
 		seal := shared.pki.MustGet("seal")
-		svc, err := mpay.New(mpay.Config{Store: st, Key: seal.Key, Cert: seal.Cert, Chain: seal.Chain,
+		pc := mpay.Config{Store: st, Key: seal.Key, Cert: seal.Cert, Chain: seal.Chain,
 			RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, Poll: 20 * time.Millisecond, CallTimeout: 5 * time.Second,
-			Card: cardsim.Options{Delay: 50 * time.Millisecond, Timeout: 5 * time.Second}})
+			Card: cardsim.Options{Delay: 50 * time.Millisecond, Timeout: 5 * time.Second}}
+		for _, mod := range mods {
+			mod(&pc)
+		}
+		svc, err := mpay.New(pc)
 		if err != nil {
 			t.Fatal(err)
 		}

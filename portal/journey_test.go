@@ -16,7 +16,9 @@ import (
 
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/internal/testtool"
+	"github.com/semnat/semnat/mnotify/mnotifytest"
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/spkit"
 	"github.com/semnat/semnat/pades"
@@ -381,7 +383,13 @@ func (e *env) signApplication(b *browser, id string, user mobileid.User, deliver
 // payment changes nothing.
 func TestJourneyPaid(t *testing.T) {
 	var mpayURL string
-	e := newEnv(t, withMPay(t, &mpayURL))
+	mn := mnotifytest.Start(t)
+	mn.AddSystem("mpay", "mpay-mnotify-key-0123456789", false)
+	notified := withMNotify(mn)
+	e := newEnv(t, func(cfg *Config) {
+		withMPay(t, &mpayURL, func(mc *mpay.Config) { mc.MNotify = mn.Client("mpay-mnotify-key-0123456789") })(cfg)
+		notified(cfg)
+	})
 	user := mobileid.GeneratedUser(1)
 	b := newBrowser(t)
 	ctx := context.Background()
@@ -453,6 +461,19 @@ func TestJourneyPaid(t *testing.T) {
 	}
 	if h, _ := e.portal.Applications().History(ctx, id); len(h) != 2 || h[1].To != application.Paid || h[1].Actor != "mpay" {
 		t.Fatalf("history: %+v", h)
+	}
+	// MNotify: the portal told the applicant of Submitted and Paid, MPay of
+	// the payment (the order's customer is the applicant), each once.
+	subjects := map[string]string{}
+	for _, m := range mn.Inbox(user.IDNP, 3) {
+		subjects[m.System+" "+m.Subject] = m.Body
+	}
+	ro := wording("ro")
+	for _, want := range []string{"portal Cererea " + id + ": " + ro["submitted"], "portal Cererea " + id + ": " + ro["paid"],
+		"mpay Plata de 75.00 MDL a fost confirmată"} {
+		if _, ok := subjects[want]; !ok {
+			t.Errorf("no notification %q: %v", want, subjects)
+		}
 	}
 }
 

@@ -83,14 +83,21 @@ type TimeoutArgs struct {
 // Kind is the job's stable name.
 func (TimeoutArgs) Kind() string { return "portal.payment-timeout" }
 
-// startJobs starts the portal's job queue (paid services only need it).
+// startJobs starts the portal's job queue: payment time-outs (with MPay)
+// and notifications (with MNotify).
 func (s *Service) startJobs(ctx context.Context) error {
-	q, err := jobs.New(ctx, s.cfg.Store, jobs.Options{Queue: "portal", Workers: 4, PollInterval: s.cfg.MPaySP.Poll, Log: s.cfg.Log})
+	q, err := jobs.New(ctx, s.cfg.Store, jobs.Options{Queue: "portal", Workers: 4, PollInterval: s.jobPoll(), Backoff: s.cfg.JobBackoff, Log: s.cfg.Log})
 	if err != nil {
 		return err
 	}
 	if err := jobs.Register(q, jobs.WorkFunc(s.paymentTimeout)); err != nil {
 		return err
+	}
+	if s.cfg.MNotify != nil {
+		if err := jobs.Register(q, jobs.WorkFunc(s.notify)); err != nil {
+			return err
+		}
+		s.apps.OnChange(s.enqueueNotify)
 	}
 	if err := q.Start(context.Background()); err != nil {
 		return err

@@ -31,6 +31,7 @@ import (
 	"github.com/crewjam/saml/samlsp"
 
 	"github.com/semnat/semnat/jobs"
+	mnotifyclient "github.com/semnat/semnat/mnotify/client"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/portal/application"
@@ -69,6 +70,15 @@ type Config struct {
 	// applied for.
 	Payments Payments
 	MPaySP   *MPaySP
+	// MNotify is where the applicant is notified of each change of their
+	// application's state (the portal is a cabinet system there). nil: no
+	// notifications.
+	MNotify *mnotifyclient.Client
+	// JobPoll is how often the portal's job queue looks for work (default
+	// MPaySP.Poll, else 1 s); JobBackoff the wait before a failed job's
+	// next attempt (default river's attempt⁴ s).
+	JobPoll    time.Duration
+	JobBackoff func(attempt int) time.Duration
 	// MaxAttachment bounds one attached file (default 5 MiB); MaxFiles the
 	// number of files of an application (default 10).
 	MaxAttachment int64
@@ -99,7 +109,8 @@ type Service struct {
 	sp   *samlsp.Middleware
 	web  *web
 	base *url.URL
-	// queue runs the payment time-outs (nil without MPay).
+	// queue runs the payment time-outs and the notifications (nil
+	// without MPay and MNotify).
 	queue *jobs.Queue
 }
 
@@ -157,7 +168,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, apps: apps, sp: sp, web: w, base: base}
-	if cfg.MPaySP != nil {
+	if cfg.MNotify == nil {
+		cfg.Log.Info("portal: no MNotify configured: applicants are not notified of their applications' changes")
+	}
+	if cfg.MPaySP != nil || cfg.MNotify != nil {
 		if err := s.startJobs(ctx); err != nil {
 			return nil, fmt.Errorf("portal: the job queue: %w", err)
 		}

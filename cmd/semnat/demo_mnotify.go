@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/semnat/semnat/mnotify"
+	mnotifyclient "github.com/semnat/semnat/mnotify/client"
 	"github.com/semnat/semnat/mnotify/mailsink"
 	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
@@ -34,6 +37,42 @@ func seedMNotify(ctx context.Context, st *store.Store, apiKey string) error {
 	err := mnotify.AddSystem(ctx, st, "demo", mnotify.NewSystem{Name: "demo", APIKey: []byte(apiKey), Cabinet: true})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return err
+	}
+	return nil
+}
+
+// demoNotifiers are the demo portal's and MPay's MNotify clients (keys in
+// DATA/portal-mnotify-key, DATA/mpay-mnotify-key), pointing at the demo's
+// own MNotify; register records both systems there once MNotify's tables
+// exist (the portal as the cabinet).
+type demoNotifiers struct {
+	portal, mpay       *mnotifyclient.Client
+	portalKey, mpayKey string
+}
+
+func newDemoNotifiers(data, base string) (*demoNotifiers, error) {
+	n := &demoNotifiers{}
+	var err error
+	if n.portalKey, err = demoAPIKey(filepath.Join(data, "portal-mnotify-key")); err != nil {
+		return nil, err
+	}
+	if n.mpayKey, err = demoAPIKey(filepath.Join(data, "mpay-mnotify-key")); err != nil {
+		return nil, err
+	}
+	if n.portal, err = mnotifyclient.New(base, mnotifyclient.Options{APIKey: n.portalKey}); err != nil {
+		return nil, err
+	}
+	if n.mpay, err = mnotifyclient.New(base, mnotifyclient.Options{APIKey: n.mpayKey}); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *demoNotifiers) register(ctx context.Context, st *store.Store) error {
+	for _, s := range []mnotify.NewSystem{{Name: "portal", APIKey: []byte(n.portalKey), Cabinet: true}, {Name: "mpay", APIKey: []byte(n.mpayKey)}} {
+		if err := mnotify.AddSystem(ctx, st, "demo", s); err != nil && !errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("registering %s with MNotify: %w", s.Name, err)
+		}
 	}
 	return nil
 }

@@ -64,17 +64,23 @@ func newMPayServeCmd(a *app) *cobra.Command {
 MPay's key (--p12, --key/--cert/--chain or --token, as for 'semnat sign')
 signs the messages to SPs and seals the receipts: at B-LT with --tsa (the
 revocation data is fetched online), else at B-B. Confirmations and
-expirations are durable jobs in the store: a restart resumes them. The other
+expirations are durable jobs in the store: a restart resumes them. Payers
+are told of their confirmed payments through the MNotify at --mnotify (API
+key in --mnotify-key-file): by the IDNP the order names, else its e-mail. The other
 settings are those of 'semnat serve' (store, address, TLS, logs).`,
 		Example: `  semnat mpay serve --p12 mpay.p12 --p12-pass-file /run/secrets/p12 --tsa https://tsa.example/ --store postgres://mpay@db/semnat
   semnat mpay services add MDS02 --endpoint https://sp.example/mpay --cert sp.pem --webhook-secret-file sp-hook.key`,
 		Args: cobra.NoArgs,
 	}
-	f.bind(a, cmd, false, runMPayServe)
+	var mn mnotifyFlags
+	f.bind(a, cmd, false, func(ctx context.Context, a *app, f *serveFlags, name string) error {
+		return runMPayServe(ctx, a, f, &mn, name)
+	})
+	mn.register(cmd.Flags(), "payers are notified there of their confirmed payments")
 	return cmd
 }
 
-func runMPayServe(ctx context.Context, a *app, f *serveFlags, name string) error {
+func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, name string) error {
 	if !f.keys.given() {
 		return withCode(exitUsage, errors.New("MPay needs its key: give --p12, --key/--cert or --token (it signs the messages to service providers and the receipts)"))
 	}
@@ -91,6 +97,9 @@ func runMPayServe(ctx context.Context, a *app, f *serveFlags, name string) error
 	}
 	defer closeSigner()
 	mc := &mpay.Config{Key: signer, Cert: signer.Certificate(), Chain: signer.Chain()}
+	if mc.MNotify, err = mn.client(a.log); err != nil {
+		return withCode(exitUsage, err)
+	}
 	if f.tsaURL != "" {
 		mc.Timestamper = pades.TSA{Client: &tsa.Client{URL: f.tsaURL, HTTPClient: &http.Client{Timeout: 15 * time.Second}}}
 		mc.Revocation = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}

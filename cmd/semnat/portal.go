@@ -52,11 +52,12 @@ page beside the other services. 'semnat portal check DIR' checks a catalogue.`,
 
 // portalFlags are the settings of `semnat portal serve` beyond serveFlags.
 type portalFlags struct {
-	catalog, mpassMetadata   string
-	msignURL, msignKeyFile   string
-	mpayURL, mpayService     string
-	mpayCert                 string
-	maxAttachment            byteSize
+	catalog, mpassMetadata string
+	msignURL, msignKeyFile string
+	mpayURL, mpayService   string
+	mpayCert               string
+	maxAttachment          byteSize
+	mnotify                mnotifyFlags
 }
 
 func newPortalServeCmd(a *app) *cobra.Command {
@@ -80,6 +81,9 @@ company. --catalog is a directory of service files (default: the demo's).
 Tariffs are paid through the MPay at --mpay, where the portal is the service
 provider --mpay-service (endpoint PUBLIC-URL/portal/mpay, its certificate the
 one of the key above); without it only free services can be applied for.
+Applicants are notified of each change of their applications through the
+MNotify at --mnotify, where the portal is a cabinet system (API key in
+--mnotify-key-file); without it nobody is notified.
 
 The other settings are those of 'semnat serve' (store, address, TLS, logs):
 each a flag, $SEMNAT_NAME or a NAME = VALUE line of the --config file.`,
@@ -100,6 +104,7 @@ each a flag, $SEMNAT_NAME or a NAME = VALUE line of the --config file.`,
 	fl.StringVar(&pf.mpayService, "mpay-service", "", "the portal's service id at MPay")
 	fl.StringVar(&pf.mpayCert, "mpay-cert", "", "PEM certificate of MPay's key (its calls to the portal must be signed by it)")
 	fl.Var(&pf.maxAttachment, "max-attachment", "largest attached document, e.g. 5MiB")
+	pf.mnotify.register(fl, "applicants are notified there of each change of their applications (the portal a cabinet system there)")
 	return cmd
 }
 
@@ -180,6 +185,9 @@ func runPortalServe(ctx context.Context, a *app, f *serveFlags, pf *portalFlags,
 		if pc.MPower, err = mpowerclient.New(f.mpower, mpowerclient.Options{APIKey: key}); err != nil {
 			return withCode(exitUsage, fmt.Errorf("--mpower: %w", err))
 		}
+	}
+	if pc.MNotify, err = pf.mnotify.client(a.log); err != nil {
+		return withCode(exitUsage, err)
 	}
 	tlsCfg, err := f.tlsConfig()
 	if err != nil {

@@ -418,6 +418,11 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	}
 	mpayCfg := &mpay.Config{Key: seal.Key, Cert: seal.Cert, Chain: seal.Chain, Timestamper: cfg.Timestamper,
 		Revocation: pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, ExtraCerts: [][]byte{p.Root.Cert.Raw}}
+	notifiers, err := newDemoNotifiers(data, base)
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	pc.MNotify, mpayCfg.MNotify = notifiers.portal, notifiers.mpay
 	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mpassCfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp, MPay: mpayCfg, Portal: pc}
 	mn, sink, err := demoMNotify()
 	if err != nil {
@@ -436,6 +441,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	mountMailSink(srv, sink)
 	if err := seedMNotify(ctx, st, key); err != nil {
 		return withCode(exitFailed, fmt.Errorf("seeding MNotify: %w", err))
+	}
+	if err := notifiers.register(ctx, st); err != nil {
+		return withCode(exitFailed, err)
 	}
 	if err := demoRelyingService(ctx, srv, base); err != nil {
 		return withCode(exitFailed, err)

@@ -89,6 +89,18 @@ func (t Texts) In(lang string) string {
 	return t.Ro
 }
 
+// Set makes s the text in lang (ro, ru or en; another is ignored).
+func (t *Texts) Set(lang, s string) {
+	switch lang {
+	case "ro":
+		t.Ro = s
+	case "ru":
+		t.Ru = s
+	case "en":
+		t.En = s
+	}
+}
+
 // Each calls f with each language and its text (empty ones too).
 func (t Texts) Each(f func(lang, s string)) { f("ro", t.Ro); f("ru", t.Ru); f("en", t.En) }
 

@@ -37,7 +37,9 @@ type Order struct {
 	DueDate          *time.Time
 	Cancelled        bool
 	CustomerName     string
-	Paid             int64 // the sum of the distinct payments confirmed
+	CustomerID       string // the payer's IDNP, told to MPay (who notifies them)
+	CustomerEmail    string // else an e-mail address for the notification
+	Paid             int64  // the sum of the distinct payments confirmed
 }
 
 // SP is the demo service provider. Safe for concurrent use.
@@ -146,7 +148,8 @@ func (sp *SP) OrderDetails(_ context.Context, q spkit.OrderDetailsQuery) (*spkit
 	}
 	d := &spkit.OrderDetails{ServiceID: sp.ServiceID, OrderKey: o.Key, Reason: o.Reason, Status: spkit.StatusActive,
 		IssuedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), DueDate: o.DueDate, Currency: o.Currency,
-		AllowPartialPayments: o.Partial, AllowAdvancePayments: o.Advance, CustomerType: "Person", CustomerName: o.CustomerName}
+		AllowPartialPayments: o.Partial, AllowAdvancePayments: o.Advance, CustomerType: "Person", CustomerName: o.CustomerName,
+		CustomerID: o.CustomerID, CustomerEmail: o.CustomerEmail}
 	acct := spkit.DestinationAccount{BankCode: "TREZMD2X", BankFiscalCode: "1006601000037", BankAccount: "MD00TRPCAA518410A00000AA", BeneficiaryName: "Trezoreria de Stat"}
 	if o.Amount != nil {
 		due := max(*o.Amount-o.Paid, 0)

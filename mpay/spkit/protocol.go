@@ -14,6 +14,7 @@ package spkit
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"time"
 )
 
@@ -79,6 +80,10 @@ type OrderDetails struct {
 	CustomerID           string      `json:"CustomerID,omitempty"`
 	CustomerName         string      `json:"CustomerName,omitempty"`
 	Lines                []OrderLine `json:"Lines,omitempty"`
+
+	// CustomerEmail is where MPay tells a payer without an IDNP that the
+	// payment is confirmed (through MNotify); optional.
+	CustomerEmail string `json:"CustomerEmail,omitempty"`
 }
 
 // Currencies MPay takes.
@@ -97,6 +102,8 @@ func (o *OrderDetails) Check(q OrderDetailsQuery) error {
 		return fmt.Errorf("%w: order %s: negative TotalAmountDue", ErrBadMessage, o.OrderKey)
 	case o.TotalAmountDue == nil && !o.AllowPartialPayments && !o.AllowAdvancePayments:
 		return fmt.Errorf("%w: order %s: no TotalAmountDue, and neither partial nor advance payments allowed", ErrBadMessage, o.OrderKey)
+	case o.CustomerEmail != "" && !isEmail(o.CustomerEmail):
+		return fmt.Errorf("%w: order %s: CustomerEmail %q is not an e-mail address", ErrBadMessage, o.OrderKey, o.CustomerEmail)
 	case len([]rune(o.Reason)) > 200:
 		return fmt.Errorf("%w: order %s: Reason longer than 200 characters", ErrBadMessage, o.OrderKey)
 	}
@@ -169,3 +176,9 @@ var (
 	// ErrBadMessage: a well-signed message that does not make sense.
 	ErrBadMessage = errors.New("spkit: bad message")
 )
+
+// isEmail tells a bare address (local@domain, no name).
+func isEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
+}

@@ -113,6 +113,16 @@ func init() {
 type Store struct {
 	st  *store.Store
 	now func() time.Time
+	// changed runs in each change's transaction, after the new state is
+	// written (OnChange).
+	changed func(ctx context.Context, tx *store.Tx, a *Application, from State) error
+}
+
+// OnChange makes f run in the transaction of every change of state, once
+// the new state and its history are written: what f does (e.g. enqueue a
+// notification) commits or rolls back with the change. Set it before use.
+func (s *Store) OnChange(f func(ctx context.Context, tx *store.Tx, a *Application, from State) error) {
+	s.changed = f
 }
 
 // Open creates the tables when missing.
@@ -330,6 +340,11 @@ func (s *Store) Transition(ctx context.Context, actor, id string, ev Event, reas
 		}
 		if _, err := tx.Append(ctx, store.Event{Actor: actor, Action: "portal." + string(ev), Subject: id, Digest: a.SignedSHA, Details: details}); err != nil {
 			return err
+		}
+		if s.changed != nil {
+			if err := s.changed(ctx, tx, a, from); err != nil {
+				return fmt.Errorf("application %s: %w", id, err)
+			}
 		}
 		out = a
 		return nil
