@@ -41,13 +41,14 @@ func seedMNotify(ctx context.Context, st *store.Store, apiKey string) error {
 	return nil
 }
 
-// demoNotifiers are the demo portal's and MPay's MNotify clients (keys in
-// DATA/portal-mnotify-key, DATA/mpay-mnotify-key), pointing at the demo's
-// own MNotify; register records both systems there once MNotify's tables
-// exist (the portal as the cabinet).
+// demoNotifiers are the demo portal's, MPay's and MPower's MNotify
+// clients (keys in DATA/portal-mnotify-key, DATA/mpay-mnotify-key,
+// DATA/mpower-mnotify-key), pointing at the demo's own MNotify; register
+// records the systems there once MNotify's tables exist (the portal as the
+// cabinet).
 type demoNotifiers struct {
-	portal, mpay       *mnotifyclient.Client
-	portalKey, mpayKey string
+	portal, mpay, mpower          *mnotifyclient.Client
+	portalKey, mpayKey, mpowerKey string
 }
 
 func newDemoNotifiers(data, base string) (*demoNotifiers, error) {
@@ -59,17 +60,23 @@ func newDemoNotifiers(data, base string) (*demoNotifiers, error) {
 	if n.mpayKey, err = demoAPIKey(filepath.Join(data, "mpay-mnotify-key")); err != nil {
 		return nil, err
 	}
+	if n.mpowerKey, err = demoAPIKey(filepath.Join(data, "mpower-mnotify-key")); err != nil {
+		return nil, err
+	}
 	if n.portal, err = mnotifyclient.New(base, mnotifyclient.Options{APIKey: n.portalKey}); err != nil {
 		return nil, err
 	}
 	if n.mpay, err = mnotifyclient.New(base, mnotifyclient.Options{APIKey: n.mpayKey}); err != nil {
 		return nil, err
 	}
+	if n.mpower, err = mnotifyclient.New(base, mnotifyclient.Options{APIKey: n.mpowerKey}); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
 func (n *demoNotifiers) register(ctx context.Context, st *store.Store) error {
-	for _, s := range []mnotify.NewSystem{{Name: "portal", APIKey: []byte(n.portalKey), Cabinet: true}, {Name: "mpay", APIKey: []byte(n.mpayKey)}} {
+	for _, s := range []mnotify.NewSystem{{Name: "portal", APIKey: []byte(n.portalKey), Cabinet: true}, {Name: "mpay", APIKey: []byte(n.mpayKey)}, {Name: "mpower", APIKey: []byte(n.mpowerKey)}} {
 		if err := mnotify.AddSystem(ctx, st, "demo", s); err != nil && !errors.Is(err, store.ErrExists) {
 			return fmt.Errorf("registering %s with MNotify: %w", s.Name, err)
 		}

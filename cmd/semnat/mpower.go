@@ -60,18 +60,24 @@ func newMPowerServeCmd(a *app) *cobra.Command {
 ` + mpowerRoutesHelp + `
 --trust names the trust anchors the signed acts must chain to. The seal key
 (--p12, --key/--cert/--chain or --token, as for 'semnat sign') signs the
-status statements of GET /api/Authorization/check/statement. The other
+status statements of GET /api/Authorization/check/statement. The parties
+of each power are told of its grant, acceptance, refusal and revocation
+through the MNotify at --mnotify (API key in --mnotify-key-file). The other
 settings are those of 'semnat serve' (store, address, TLS, logs): each a
 flag, $SEMNAT_NAME or a NAME = VALUE line of the --config file.`,
 		Example: `  semnat mpower serve --trust roots/ --store postgres://mpower@db/semnat --tls-cert srv.pem --tls-key srv.key --client-ca systems-ca.pem
   semnat mpower serve --config /etc/semnat/mpower.conf --print-config`,
 		Args: cobra.NoArgs,
 	}
-	f.bind(a, cmd, false, runMPowerServe)
+	var mn mnotifyFlags
+	f.bind(a, cmd, false, func(ctx context.Context, a *app, f *serveFlags, name string) error {
+		return runMPowerServe(ctx, a, f, &mn, name)
+	})
+	mn.register(cmd.Flags(), "the parties of each power are told of its changes there")
 	return cmd
 }
 
-func runMPowerServe(ctx context.Context, a *app, f *serveFlags, name string) error {
+func runMPowerServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, name string) error {
 	if len(f.trust) == 0 {
 		return withCode(exitUsage, errors.New("no trust anchors: give --trust PEM (the signed acts must chain to them)"))
 	}
@@ -94,6 +100,15 @@ func runMPowerServe(ctx context.Context, a *app, f *serveFlags, name string) err
 		}
 		defer closeSigner()
 		mc.Seal, mc.SealChain = signer, append([]*x509.Certificate{signer.Certificate()}, signer.Chain()...)
+	}
+	notices, err := mn.client(a.log)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	if notices != nil {
+		mc.Notify = &mpower.MNotify{Client: notices}
+	} else {
+		a.log.Info("no --mnotify: the parties of powers are not notified")
 	}
 	return f.serveComposed(ctx, a, tlsCfg, func(st *store.Store, base string) (server.Config, string) {
 		return server.Config{MPower: mc},

@@ -35,15 +35,19 @@ func TestMNotifyFlags(t *testing.T) {
 		{[]string{"--mnotify", "ftp://mnotify.example.md"}},
 		{[]string{"--mnotify", "https://mnotify.example.md", "--mnotify-key-file", "/nonexistent/key"}},
 	} {
-		args := append([]string{"mpay", "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--key", keyFile, "--cert", certFile}, tc.args...)
-		code, _, stderr := revRun(t, args...)
-		want := tc.args[len(tc.args)-2]
-		if code != exitUsage || !strings.Contains(stderr, want) {
-			t.Errorf("%v: %d %s (want a usage error naming %s)", tc.args, code, stderr, want)
+		for _, serve := range [][]string{{"mpay", "serve", "--key", keyFile, "--cert", certFile}, {"mpower", "serve", "--trust", certFile}} {
+			args := append(append(serve, "--data", t.TempDir(), "--addr", "127.0.0.1:0"), tc.args...)
+			code, _, stderr := revRun(t, args...)
+			want := tc.args[len(tc.args)-2]
+			if code != exitUsage || !strings.Contains(stderr, want) {
+				t.Errorf("%s %v: %d %s (want a usage error naming %s)", serve[0], tc.args, code, stderr, want)
+			}
 		}
 	}
-	_, stdout, _ := revRun(t, "portal", "serve", "--help")
-	if !strings.Contains(stdout, "--mnotify-key-file") {
-		t.Errorf("portal serve --help does not name --mnotify-key-file:\n%s", stdout)
+	for _, svc := range []string{"portal", "mpay", "mpower"} {
+		_, stdout, _ := revRun(t, svc, "serve", "--help")
+		if !strings.Contains(stdout, "--mnotify-key-file") || !strings.Contains(stdout, "--mnotify string") {
+			t.Errorf("%s serve --help does not name --mnotify and --mnotify-key-file:\n%s", svc, stdout)
+		}
 	}
 }

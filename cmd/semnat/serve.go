@@ -28,6 +28,7 @@ import (
 	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/mpass/demorp"
 	"github.com/semnat/semnat/mpay"
+	"github.com/semnat/semnat/mpower"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/msign"
 	"github.com/semnat/semnat/pades"
@@ -423,6 +424,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		return withCode(exitFailed, err)
 	}
 	pc.MNotify, mpayCfg.MNotify = notifiers.portal, notifiers.mpay
+	mp.Notify = &mpower.MNotify{Client: notifiers.mpower}
 	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mpassCfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp, MPay: mpayCfg, Portal: pc}
 	mn, sink, err := demoMNotify()
 	if err != nil {
