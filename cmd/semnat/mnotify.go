@@ -194,48 +194,17 @@ func newMNotifySystemsAddCmd(a *app) *cobra.Command {
 }
 
 func newMNotifySystemsListCmd(a *app) *cobra.Command {
-	var sf storeFlags
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the registered systems",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sf.open(cmd.Flags(), a.log)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			list, err := mnotify.Systems(cmd.Context(), st)
-			if err != nil {
-				return withCode(exitFailed, err)
-			}
-			type row struct {
-				Name       string    `json:"name"`
-				Auth       string    `json:"auth"` // api-key or certificate
-				CertIssuer string    `json:"certIssuer,omitempty"`
-				CertSerial string    `json:"certSerial,omitempty"`
-				Cabinet    bool      `json:"cabinet"`
-				Created    time.Time `json:"created"`
-			}
-			var rows []row
-			for _, s := range list {
-				r := row{Name: s.Name, Auth: "api-key", Cabinet: s.Cabinet, Created: s.Created}
-				if s.Cert != nil {
-					r.Auth, r.CertIssuer, r.CertSerial = "certificate", s.Cert.Issuer.String(), s.Cert.SerialNumber.Text(16)
-				}
-				rows = append(rows, r)
-			}
-			return printRows(a, rows, "NAME\tAUTH\tCABINET\tREGISTERED", func(r row) string {
-				auth := r.Auth
-				if r.CertSerial != "" {
-					auth = "cert " + r.CertSerial + " (" + r.CertIssuer + ")"
-				}
-				return fmt.Sprintf("%s\t%s\t%v\t%s", r.Name, auth, r.Cabinet, r.Created.Format(time.DateTime))
-			})
-		},
+	type row struct {
+		Name string `json:"name"`
+		systemAuth
+		Cabinet bool      `json:"cabinet"`
+		Created time.Time `json:"created"`
 	}
-	sf.register(cmd.Flags())
-	return cmd
+	return newListCmd(a, "List the registered systems", mnotify.Systems, func(s mnotify.System) row {
+		return row{Name: s.Name, systemAuth: authOf(s.Cert), Cabinet: s.Cabinet, Created: s.Created}
+	}, "NAME\tAUTH\tCABINET\tREGISTERED", func(r row) string {
+		return fmt.Sprintf("%s\t%s\t%v\t%s", r.Name, r.column(), r.Cabinet, r.Created.Format(time.DateTime))
+	})
 }
 
 func newMNotifyContactsCmd(a *app) *cobra.Command {

@@ -168,43 +168,22 @@ endpoint's host.`,
 }
 
 func newMPayServicesListCmd(a *app) *cobra.Command {
-	var sf storeFlags
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the registered service providers",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sf.open(cmd.Flags(), a.log)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			list, err := mpay.Services(cmd.Context(), st)
-			if err != nil {
-				return withCode(exitFailed, err)
-			}
-			type row struct {
-				ServiceID   string    `json:"serviceID"`
-				Name        string    `json:"name"`
-				Endpoint    string    `json:"endpoint"`
-				Face        string    `json:"face"`
-				CertSubject string    `json:"certSubject"`
-				CertSerial  string    `json:"certSerial"`
-				Webhooks    bool      `json:"webhookSecret"` // whether one is set; never the secret
-				Created     time.Time `json:"created"`
-			}
-			var rows []row
-			for _, s := range list {
-				rows = append(rows, row{ServiceID: s.ServiceID, Name: s.Name, Endpoint: s.Endpoint, Face: s.Face, CertSubject: s.Cert.Subject.String(),
-					CertSerial: s.Cert.SerialNumber.Text(16), Webhooks: s.WebhookSecret != "", Created: s.Created})
-			}
-			return printRows(a, rows, "SERVICE\tNAME\tFACE\tENDPOINT\tCERTIFICATE\tWEBHOOK SECRET\tREGISTERED", func(r row) string {
-				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%v\t%s", r.ServiceID, r.Name, r.Face, r.Endpoint, r.CertSubject, r.Webhooks, r.Created.Format(time.DateTime))
-			})
-		},
+	type row struct {
+		ServiceID   string    `json:"serviceID"`
+		Name        string    `json:"name"`
+		Endpoint    string    `json:"endpoint"`
+		Face        string    `json:"face"`
+		CertSubject string    `json:"certSubject"`
+		CertSerial  string    `json:"certSerial"`
+		Webhooks    bool      `json:"webhookSecret"` // whether one is set; never the secret
+		Created     time.Time `json:"created"`
 	}
-	sf.register(cmd.Flags())
-	return cmd
+	return newListCmd(a, "List the registered service providers", mpay.Services, func(s mpay.SP) row {
+		return row{ServiceID: s.ServiceID, Name: s.Name, Endpoint: s.Endpoint, Face: s.Face, CertSubject: s.Cert.Subject.String(),
+			CertSerial: s.Cert.SerialNumber.Text(16), Webhooks: s.WebhookSecret != "", Created: s.Created}
+	}, "SERVICE\tNAME\tFACE\tENDPOINT\tCERTIFICATE\tWEBHOOK SECRET\tREGISTERED", func(r row) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%v\t%s", r.ServiceID, r.Name, r.Face, r.Endpoint, r.CertSubject, r.Webhooks, r.Created.Format(time.DateTime))
+	})
 }
 
 func newMPayServicesRemoveCmd(a *app) *cobra.Command {

@@ -343,52 +343,22 @@ func newMPowerSystemsAddCmd(a *app) *cobra.Command {
 }
 
 func newMPowerSystemsListCmd(a *app) *cobra.Command {
-	var sf storeFlags
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the registered systems",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sf.open(cmd.Flags(), a.log)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			list, err := mpower.Systems(cmd.Context(), st)
-			if err != nil {
-				return withCode(exitFailed, err)
-			}
-			type row struct {
-				Name       string    `json:"name"`
-				Auth       string    `json:"auth"` // api-key or certificate
-				CertIssuer string    `json:"certIssuer,omitempty"`
-				CertSerial string    `json:"certSerial,omitempty"`
-				ViewAll    bool      `json:"viewAll"`
-				Endpoints  []string  `json:"endpoints,omitempty"` // none: all
-				Created    time.Time `json:"created"`
-			}
-			var rows []row
-			for _, s := range list {
-				r := row{Name: s.Name, Auth: "api-key", ViewAll: s.ViewAll, Endpoints: s.AllowedEndpoints, Created: s.Created}
-				if s.Cert != nil {
-					r.Auth, r.CertIssuer, r.CertSerial = "certificate", s.Cert.Issuer.String(), s.Cert.SerialNumber.Text(16)
-				}
-				rows = append(rows, r)
-			}
-			return printRows(a, rows, "NAME\tAUTH\tVIEW ALL\tENDPOINTS\tREGISTERED", func(r row) string {
-				auth, eps := r.Auth, strings.Join(r.Endpoints, " ")
-				if r.CertSerial != "" {
-					auth = "cert " + r.CertSerial + " (" + r.CertIssuer + ")"
-				}
-				if eps == "" {
-					eps = "all"
-				}
-				return fmt.Sprintf("%s\t%s\t%v\t%s\t%s", r.Name, auth, r.ViewAll, eps, r.Created.Format(time.DateTime))
-			})
-		},
+	type row struct {
+		Name string `json:"name"`
+		systemAuth
+		ViewAll   bool      `json:"viewAll"`
+		Endpoints []string  `json:"endpoints,omitempty"` // none: all
+		Created   time.Time `json:"created"`
 	}
-	sf.register(cmd.Flags())
-	return cmd
+	return newListCmd(a, "List the registered systems", mpower.Systems, func(s mpower.System) row {
+		return row{Name: s.Name, systemAuth: authOf(s.Cert), ViewAll: s.ViewAll, Endpoints: s.AllowedEndpoints, Created: s.Created}
+	}, "NAME\tAUTH\tVIEW ALL\tENDPOINTS\tREGISTERED", func(r row) string {
+		eps := strings.Join(r.Endpoints, " ")
+		if eps == "" {
+			eps = "all"
+		}
+		return fmt.Sprintf("%s\t%s\t%v\t%s\t%s", r.Name, r.column(), r.ViewAll, eps, r.Created.Format(time.DateTime))
+	})
 }
 
 func newMPowerSystemsRemoveCmd(a *app) *cobra.Command {

@@ -252,48 +252,17 @@ func cliActor() string {
 }
 
 func newMSignSystemsListCmd(a *app) *cobra.Command {
-	var sf storeFlags
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the registered systems",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sf.open(cmd.Flags(), a.log)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			list, err := msign.Systems(cmd.Context(), st)
-			if err != nil {
-				return withCode(exitFailed, err)
-			}
-			type row struct {
-				Name       string    `json:"name"`
-				Auth       string    `json:"auth"`
-				CertIssuer string    `json:"certIssuer,omitempty"`
-				CertSerial string    `json:"certSerial,omitempty"`
-				ReturnURLs []string  `json:"returnUrls"`
-				Created    time.Time `json:"created"`
-			}
-			rows := []row{}
-			for _, s := range list {
-				r := row{Name: s.Name, Auth: "api-key", ReturnURLs: s.ReturnURLs, Created: s.Created}
-				if s.Cert != nil {
-					r.Auth, r.CertIssuer, r.CertSerial = "certificate", s.Cert.Issuer.String(), s.Cert.SerialNumber.Text(16)
-				}
-				rows = append(rows, r)
-			}
-			return printRows(a, rows, "NAME\tAUTH\tRETURN URLS\tREGISTERED", func(r row) string {
-				auth := r.Auth
-				if r.CertSerial != "" {
-					auth = "cert " + r.CertSerial + " (" + r.CertIssuer + ")"
-				}
-				return fmt.Sprintf("%s\t%s\t%s\t%s", r.Name, auth, strings.Join(r.ReturnURLs, " "), r.Created.Format(time.DateTime))
-			})
-		},
+	type row struct {
+		Name string `json:"name"`
+		systemAuth
+		ReturnURLs []string  `json:"returnUrls"`
+		Created    time.Time `json:"created"`
 	}
-	sf.register(cmd.Flags())
-	return cmd
+	return newListCmd(a, "List the registered systems", msign.Systems, func(s msign.System) row {
+		return row{Name: s.Name, systemAuth: authOf(s.Cert), ReturnURLs: s.ReturnURLs, Created: s.Created}
+	}, "NAME\tAUTH\tRETURN URLS\tREGISTERED", func(r row) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s", r.Name, r.column(), strings.Join(r.ReturnURLs, " "), r.Created.Format(time.DateTime))
+	})
 }
 
 func newMSignSystemsRemoveCmd(a *app) *cobra.Command {
