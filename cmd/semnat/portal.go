@@ -36,7 +36,7 @@ const portalRoutesHelp = `  /                            the catalogue of servic
 func newPortalCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "portal",
-		Short: "The public-services portal: catalogue and application wizard (MPass, MPower, MSign)",
+		Short: "The public-services portal: catalogue and application wizard (MPass, MPower, MSign, MPay, MNotify)",
 		Long: `The portal offers public services: a catalogue (one TOML file per service,
 see portal/catalog/FORMAT.md; ten demo services are embedded) and the
 application wizard: log in with MPass, apply for oneself, another person or a

@@ -112,7 +112,7 @@ the PKI services they need (RFC 3161 timestamps, OCSP, CRLs), and the
 services that consume signatures: MSign, where citizens and registered
 systems sign and verify ('semnat msign serve', with 'semnat agent' for USB
 tokens in the browser), MPass, where people log in to relying services with
-their signature (SAML 2.0), MPower, the registry of powers of
+their signature (SAML 2.0, OpenID Connect), MPower, the registry of powers of
 representation, MNotify, which notifies people (MCabinet inbox,
 e-mail), MPay, the payment gateway, and the public-services portal,
 where citizens apply for services and sign their applications
