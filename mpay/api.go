@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/semnat/semnat/mpay/client"
-	"github.com/semnat/semnat/mpay/spkit"
+	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/store"
 	"github.com/semnat/semnat/sysauth"

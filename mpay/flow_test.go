@@ -18,8 +18,8 @@ import (
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/client"
+	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/mpay/demosp"
-	"github.com/semnat/semnat/mpay/spkit"
 	"github.com/semnat/semnat/pades"
 )
 

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/semnat/semnat/mpay/spkit"
+	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/store"
 )
 

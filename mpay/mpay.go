@@ -9,7 +9,7 @@
 //
 // SPs are registered (AddService) with their endpoint and the certificate
 // their answers are signed with; the REST/JSON face of the protocol and its
-// detached JWS signatures are in mpay/spkit. Invoices follow one state
+// detached JWS signatures are in mpay/client/spkit. Invoices follow one state
 // machine (model.go); the Ledger keeps invoices, payments and the signed
 // messages as evidence in the store, each change in one transaction with
 // its audit event. Amounts are integers in minor units (bani).
@@ -31,7 +31,7 @@ import (
 	"github.com/semnat/semnat/jobs"
 	mnotifyclient "github.com/semnat/semnat/mnotify/client"
 	"github.com/semnat/semnat/mpay/cardsim"
-	"github.com/semnat/semnat/mpay/spkit"
+	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/store"
 )

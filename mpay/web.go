@@ -12,7 +12,7 @@ import (
 
 	"github.com/semnat/semnat/i18n"
 	"github.com/semnat/semnat/mpay/cardsim"
-	"github.com/semnat/semnat/mpay/spkit"
+	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/store"
 )
 

@@ -20,7 +20,7 @@ import (
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
-	"github.com/semnat/semnat/mpay/spkit"
+	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/portal/application"
 	"github.com/semnat/semnat/store"

@@ -15,7 +15,7 @@ import (
 
 	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/jobs"
-	"github.com/semnat/semnat/mpay/spkit"
+	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/portal/application"
 	"github.com/semnat/semnat/store"
 )

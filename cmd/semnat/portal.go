@@ -14,7 +14,7 @@ import (
 
 	"github.com/semnat/semnat/internal/secret"
 	mpayclient "github.com/semnat/semnat/mpay/client"
-	"github.com/semnat/semnat/mpay/spkit"
+	"github.com/semnat/semnat/mpay/client/spkit"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/portal"

@@ -1,7 +1,7 @@
 // Package client is MPay's API for service providers and a small Go client
 // of it: send the payer to MPay (the form of POST /service/pay), read an
 // order's invoice and payments, fetch a payment's sealed receipt. Every
-// call is signed by the SP's key as a detached JWS (mpay/spkit, kind
+// call is signed by the SP's key as a detached JWS (mpay/client/spkit, kind
 // "client.request") over "METHOD URI\n" and the body, and checked against the
 // certificate registered with `semnat mpay services add`; X-MPay-Service
 // names the SP.
@@ -21,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/semnat/semnat/mpay/spkit"
+	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/problem"
 )
 

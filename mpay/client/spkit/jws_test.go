@@ -16,7 +16,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/semnat/semnat/mpay/spkit"
+	"github.com/semnat/semnat/mpay/client/spkit"
 )
 
 func selfSigned(t testing.TB, rsaKey bool) (*spkit.Signer, *x509.Certificate, any) {
