@@ -116,6 +116,17 @@ func runMPowerServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags
 	})
 }
 
+// registryList is newListCmd's reader of a list kept by MPower's registry.
+func registryList[T any](read func(*mpower.Registry, context.Context) ([]T, error)) func(context.Context, *store.Store) ([]T, error) {
+	return func(ctx context.Context, st *store.Store) ([]T, error) {
+		reg, err := mpower.NewRegistry(ctx, st, nil)
+		if err != nil {
+			return nil, err
+		}
+		return read(reg, ctx)
+	}
+}
+
 // openRegistry opens the store of sf and the registry in it (for the
 // commands that manage it; no act is verified there).
 func openRegistry(cmd *cobra.Command, a *app, sf *storeFlags) (*mpower.Registry, func(), error) {
@@ -202,28 +213,10 @@ registered system (semnat mpower systems add) that sees its powers.`,
 }
 
 func newMPowerTypesListCmd(a *app) *cobra.Command {
-	var sf storeFlags
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the authorization types",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, done, err := openRegistry(cmd, a, &sf)
-			if err != nil {
-				return err
-			}
-			defer done()
-			list, err := reg.Types(cmd.Context())
-			if err != nil {
-				return withCode(exitFailed, err)
-			}
-			return printRows(a, list, "CODE\tNAME\tPROVIDER\tSYSTEM\tACCEPT\tMAX DAYS", func(t mpower.AuthType) string {
-				return fmt.Sprintf("%s\t%s\t%s %s\t%s\t%v\t%d", t.Code, t.Names["ro"], t.ProviderIDNO, t.ProviderName, t.System, t.NeedsAcceptance, t.MaxDays)
-			})
-		},
-	}
-	sf.register(cmd.Flags())
-	return cmd
+	return newListCmd(a, "List the authorization types", registryList((*mpower.Registry).Types), same[mpower.AuthType],
+		"CODE\tNAME\tPROVIDER\tSYSTEM\tACCEPT\tMAX DAYS", func(t mpower.AuthType) string {
+			return fmt.Sprintf("%s\t%s\t%s %s\t%s\t%v\t%d", t.Code, t.Names["ro"], t.ProviderIDNO, t.ProviderName, t.System, t.NeedsAcceptance, t.MaxDays)
+		})
 }
 
 func newMPowerEntitiesCmd(a *app) *cobra.Command {
@@ -270,36 +263,18 @@ stops the import before anything is written.`,
 }
 
 func newMPowerEntitiesListCmd(a *app) *cobra.Command {
-	var sf storeFlags
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the legal entities and their administrators",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, done, err := openRegistry(cmd, a, &sf)
-			if err != nil {
-				return err
-			}
-			defer done()
-			list, err := reg.Entities(cmd.Context())
-			if err != nil {
-				return withCode(exitFailed, err)
-			}
-			return printRows(a, list, "IDNO\tNAME\tFORM\tADMINISTRATORS", func(e mpower.Entity) string {
-				var admins []string
-				for _, ad := range e.Administrators {
-					to := "…"
-					if !ad.To.IsZero() {
-						to = ad.To.Format(time.DateOnly)
-					}
-					admins = append(admins, fmt.Sprintf("%s (%s–%s)", ad.IDNP, ad.From.Format(time.DateOnly), to))
+	return newListCmd(a, "List the legal entities and their administrators", registryList((*mpower.Registry).Entities), same[mpower.Entity],
+		"IDNO\tNAME\tFORM\tADMINISTRATORS", func(e mpower.Entity) string {
+			var admins []string
+			for _, ad := range e.Administrators {
+				to := "…"
+				if !ad.To.IsZero() {
+					to = ad.To.Format(time.DateOnly)
 				}
-				return fmt.Sprintf("%s\t%s\t%s\t%s", e.IDNO, e.Name, e.Form, strings.Join(admins, ", "))
-			})
-		},
-	}
-	sf.register(cmd.Flags())
-	return cmd
+				admins = append(admins, fmt.Sprintf("%s (%s–%s)", ad.IDNP, ad.From.Format(time.DateOnly), to))
+			}
+			return fmt.Sprintf("%s\t%s\t%s\t%s", e.IDNO, e.Name, e.Form, strings.Join(admins, ", "))
+		})
 }
 
 func newMPowerSystemsCmd(a *app) *cobra.Command {
