@@ -62,18 +62,22 @@ func TestCLIAudit(t *testing.T) {
 
 	// Someone with file access drops the guard and edits entry 3.
 	// One connection, in the WAL mode and with the busy timeout the store
-	// uses, so that the edit and the store's next opening do not race.
+	// uses, so that the edit and the store's next opening do not race; it
+	// stays open until the check is done, so that its close (the last
+	// connection's, which deletes the WAL) does not fall between the edit
+	// and the store's opening (SQLITE_IOERR_FSTAT, "disk I/O error", in a
+	// fresh-clone CI run).
 	raw, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer raw.Close()
 	raw.SetMaxOpenConns(1)
 	for _, q := range []string{`DROP TRIGGER audit_no_update`, `UPDATE audit SET actor = 'mallory' WHERE seq = 3`} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	raw.Close()
 	code, _, errOut = runSignCLI(t, "audit", "verify", "--data", dir)
 	if code != exitFailed || !strings.Contains(errOut, "broken at entry 3") || !strings.Contains(errOut, "was changed") {
 		t.Fatalf("tampered: code %d, %s", code, errOut)
