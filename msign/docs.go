@@ -99,16 +99,48 @@ func (d *docStore) putWith(ctx context.Context, docs []store.ItemPut, more ...st
 	}
 	for _, doc := range docs {
 		name := fileName(doc.Kind, doc.ID, time.Now().Add(doc.TTL))
-		if err := atomicfile.WriteBytes(filepath.Join(d.dir, name), 0o600, doc.Value); err != nil {
+		if err := writeDoc(filepath.Join(d.dir, name), doc.Value); err != nil {
 			return fail(fmt.Errorf("msign: keeping a document: %w", err))
 		}
 		written = append(written, name)
 		items = append(items, store.ItemPut{Kind: refKind(doc.Kind), ID: doc.ID, Value: []byte(name), TTL: doc.TTL})
 	}
-	if err := d.st.PutMany(ctx, append(items, more...)); err != nil {
+	// In a transaction shared with other requests' (group commit): a
+	// request's one small write costs less than a transaction of its own.
+	all := append(items, more...)
+	if err := d.st.InGroupTx(ctx, func(tx *store.Tx) error { return tx.PutMany(ctx, all) }); err != nil {
 		return fail(err)
 	}
 	return nil
+}
+
+// writeDoc writes a document's file. The file is new (its name is its
+// key's and its expiry's) and nothing names it before its reference is
+// committed, which happens only once it is written and synced: it is
+// written in place, without atomicfile's temporary file and rename (a
+// third of a PostSignRequest's time went to creating, renaming and
+// syncing in one directory). A write cut short leaves a file no
+// reference names, which the sweep removes. A name already there (the
+// same key put again within its second) is replaced atomically.
+func writeDoc(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return atomicfile.WriteBytes(path, 0o600, data)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 // read reads the file a reference names; a missing file is ErrNotFound.

@@ -98,3 +98,47 @@ func TestSystemBodySpooled(t *testing.T) {
 		t.Fatalf("small: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestSystemJSONStrict: a system's JSON body is read with encoding/json's
+// rules (member names in any case) but strictly: an unknown member, or
+// anything after the value, is an InvalidParameter, whether the body was
+// read into memory (its buffer reused from one request to the next) or
+// spooled to a file.
+func TestSystemJSONStrict(t *testing.T) {
+	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "semnat.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	const key = "strict-system-key-0123456789"
+	if err := AddSystem(context.Background(), st, "test", NewSystem{Name: "strict", APIKey: []byte(key), ReturnURLs: []string{"https://strict.example/"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, h := serve(t, Config{Store: st})
+	small := base64.StdEncoding.EncodeToString(samplepdf.Document("Mic", nil, 0))
+	large := base64.StdEncoding.EncodeToString(samplepdf.Document("Mare", nil, 300<<10)) // beyond maxSmallBody: spooled
+	post := func(body string) (int, string) {
+		req := httptest.NewRequest(http.MethodPost, client.PathSignRequests, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	for _, content := range []string{large, small} {
+		for _, tc := range []struct {
+			name, body string
+			want       int
+		}{
+			{"names in another case", `{"ShortContentDescription":"Caz","CONTENTTYPE":"Pdf","Contents":[{"CorrelationId":"1","Content":"` + content + `"}]}`, http.StatusCreated},
+			{"unknown member", `{"shortContentDescription":"Caz","contentType":"Pdf","extra":1,"contents":[{"correlationID":"1","content":"` + content + `"}]}`, http.StatusBadRequest},
+			{"trailing data", `{"shortContentDescription":"Caz","contentType":"Pdf","contents":[{"correlationID":"1","content":"` + content + `"}]} {}`, http.StatusBadRequest},
+			{"the first again", `{"shortContentDescription":"Caz","contentType":"Pdf","contents":[{"correlationID":"1","content":"` + content + `"}]}`, http.StatusCreated},
+		} {
+			code, out := post(tc.body)
+			if code != tc.want || (code == http.StatusBadRequest && !strings.Contains(out, client.ProblemInvalidParameter)) {
+				t.Errorf("%s (%d bytes): %d %s, want %d", tc.name, len(tc.body), code, out, tc.want)
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	jsonv2 "encoding/json/v2"
 	"errors"
 	"fmt"
 	"net/http"
@@ -95,9 +96,16 @@ func (s *Service) readSystemJSON(c echo.Context, v any, what string) (context.Co
 			return nil, nil, err
 		}
 	}
-	dec := json.NewDecoder(b)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	// encoding/json's semantics (names matched without regard to case),
+	// unknown members refused, nothing after the value. Unmarshal reads
+	// the body once; a json.Decoder would scan it twice and copy it.
+	opts := jsonv2.JoinOptions(json.DefaultOptionsV1(), jsonv2.RejectUnknownMembers(true))
+	if b.mem != nil {
+		err = jsonv2.Unmarshal(b.mem, v, opts)
+	} else {
+		err = jsonv2.UnmarshalRead(b, v, opts)
+	}
+	if err != nil {
 		release()
 		return nil, nil, errInvalid("the body is not a " + what + " in JSON: " + err.Error())
 	}

@@ -54,6 +54,7 @@ type Store struct {
 	now   func() time.Time
 	d     dialect
 	audit auditWriter // Append's group commit
+	group groupWriter // InGroupTx's group commit
 	// stmts holds the prepared statements of Query and QueryRow by query.
 	stmts  sync.Map
 	nstmts atomic.Int64
@@ -187,6 +188,7 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 // Close closes the database, once the audit events already handed to
 // Append are written (later Appends fail with ErrClosed).
 func (s *Store) Close() error {
+	s.closeGroups()
 	s.closeAudit()
 	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	return s.db.Close()
@@ -217,18 +219,21 @@ type ItemPut struct {
 // PutMany stores the items as Put does, in one transaction: all or none,
 // and one wait for the database's writer instead of one per item.
 func (s *Store) PutMany(ctx context.Context, items []ItemPut) error {
-	return s.InTx(ctx, func(tx *Tx) error {
-		for _, it := range items {
-			exp, err := s.expiry(it.TTL)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, putSQL, it.Kind, it.ID, it.Value, exp); err != nil {
-				return fmt.Errorf("store: put %s/%s: %w", it.Kind, it.ID, err)
-			}
+	return s.InTx(ctx, func(tx *Tx) error { return tx.PutMany(ctx, items) })
+}
+
+// PutMany stores the items as Store.Put does, in the transaction.
+func (t *Tx) PutMany(ctx context.Context, items []ItemPut) error {
+	for _, it := range items {
+		exp, err := t.s.expiry(it.TTL)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		if _, err := t.Exec(ctx, putSQL, it.Kind, it.ID, it.Value, exp); err != nil {
+			return fmt.Errorf("store: put %s/%s: %w", it.Kind, it.ID, err)
+		}
+	}
+	return nil
 }
 
 // PutNew stores value under (kind, id) for ttl only if no live item is

@@ -1,0 +1,238 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Group commit of short write transactions.
+//
+// InGroupTx runs a caller's function in a transaction that it may share
+// with the functions other callers handed in at the same moment: one
+// goroutine of the store's (the group writer) takes every function
+// waiting (up to maxGroup), runs them one after the other in one
+// transaction, and commits once. Many small writes at once then cost one
+// BEGIN, one COMMIT and one wait for the database's write lock between
+// them, instead of one each: on SQLite, where writers take turns anyway,
+// this is most of a small transaction's cost.
+//
+// The contract is InTx's, for each caller on its own:
+//   - InGroupTx returns nil only once f's writes are committed.
+//   - When f returns an error, nothing f wrote is committed and that
+//     error is returned; the other callers' writes are not touched (the
+//     group is rolled back and the others run again, each alone).
+//   - When the commit fails, every caller of the group gets the error and
+//     nothing of the group is written.
+//   - A caller whose context ends before the writer takes its function
+//     gets the context's error and f never runs; once taken, InGroupTx
+//     waits for the outcome, so that its answer is never wrong about
+//     whether f's writes were committed.
+//
+// f runs on the writer's goroutine, one function after the other: it
+// must only read and write through tx (no waiting on other work, no
+// network), as a function of InTx should, and it may run more than once
+// (only its last run's writes count): no effects outside tx.
+
+// maxGroup bounds the functions of one group transaction.
+const maxGroup = 128
+
+// groupReq is one function waiting for the group writer.
+type groupReq struct {
+	ctx context.Context
+	f   func(*Tx) error
+	// state: 0 waiting, 1 taken by the writer, 2 given up by the caller.
+	state atomic.Int32
+	done  chan error
+}
+
+// groupWriter is the store's group-transaction writer, started by the
+// first InGroupTx.
+type groupWriter struct {
+	once    sync.Once
+	mu      sync.RWMutex // held for reading while sending; Close takes it to stop
+	closed  bool
+	queue   chan *groupReq
+	stop    chan struct{}
+	stopped chan struct{}
+	groups  atomic.Int64 // transactions committed or tried (tests)
+}
+
+// InGroupTx runs f in a transaction that may be shared with other
+// callers' functions (see above), and commits it.
+func (s *Store) InGroupTx(ctx context.Context, f func(tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w := &s.group
+	w.once.Do(func() {
+		w.queue = make(chan *groupReq, 4*maxGroup)
+		w.stop = make(chan struct{})
+		w.stopped = make(chan struct{})
+		go s.writeGroups()
+	})
+	r := &groupReq{ctx: ctx, f: f, done: make(chan error, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return fmt.Errorf("store: %w", ErrClosed)
+	}
+	select {
+	case w.queue <- r:
+		w.mu.RUnlock()
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(0, 2) {
+			return ctx.Err()
+		}
+		return <-r.done // taken: its outcome decides
+	}
+}
+
+// closeGroups stops the group writer once it has run every function
+// enqueued.
+func (s *Store) closeGroups() {
+	w := &s.group
+	w.mu.Lock()
+	already := w.closed
+	w.closed = true
+	w.mu.Unlock()
+	if already || w.queue == nil {
+		return
+	}
+	close(w.stop)
+	<-w.stopped
+}
+
+// writeGroups is the group writer's loop.
+func (s *Store) writeGroups() {
+	w := &s.group
+	defer close(w.stopped)
+	batch := make([]*groupReq, 0, maxGroup)
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-w.queue:
+			batch = append(batch, r)
+		case <-w.stop:
+			for { // enqueued before Close took the lock: run them too
+				select {
+				case r := <-w.queue:
+					batch = append(batch, r)
+					if len(batch) == maxGroup {
+						s.runGroup(batch)
+						batch = batch[:0]
+					}
+				default:
+					if len(batch) > 0 {
+						s.runGroup(batch)
+					}
+					return
+				}
+			}
+		}
+	gather:
+		for len(batch) < maxGroup {
+			select {
+			case r := <-w.queue:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.runGroup(batch)
+	}
+}
+
+// runGroup runs the functions of batch whose callers still wait in one
+// transaction and answers each.
+func (s *Store) runGroup(batch []*groupReq) {
+	taken := batch[:0:0]
+	for _, r := range batch {
+		if r.state.CompareAndSwap(0, 1) {
+			taken = append(taken, r)
+		}
+	}
+	if len(taken) == 0 {
+		return
+	}
+	s.group.groups.Add(1)
+	errs := make([]error, len(taken))
+	err := s.groupTx(taken, errs)
+	for i, r := range taken {
+		if err != nil && errs[i] == nil {
+			errs[i] = err
+		}
+		r.done <- errs[i]
+	}
+}
+
+// groupTx runs taken's functions in one transaction and commits it,
+// putting each function's own error in errs; it returns the error that
+// fails them all. When a function fails in a group, the group is rolled
+// back and each function runs again in a transaction of its own, so that
+// the failure stays its own. (Savepoints would avoid running the others
+// twice, but SQLite copies every page a savepoint touches to a
+// sub-journal: they cost more than the transactions saved.)
+func (s *Store) groupTx(taken []*groupReq, errs []error) error {
+	if len(taken) > 1 {
+		failed := false
+		err := s.runTx(func(t *Tx) error {
+			for _, r := range taken {
+				if err := r.ctx.Err(); err != nil {
+					failed = true
+					return err
+				}
+				if err := r.f(t); err != nil {
+					failed = true
+					return err
+				}
+			}
+			return nil
+		})
+		if !failed {
+			return err
+		}
+	}
+	for i, r := range taken {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		var own bool
+		err := s.runTx(func(t *Tx) error {
+			err := r.f(t)
+			own = err != nil
+			return err
+		})
+		if own || err != nil {
+			errs[i] = err
+		}
+	}
+	return nil
+}
+
+// runTx runs f in one transaction of the writer's and commits it.
+func (s *Store) runTx(f func(*Tx) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := f(&Tx{s: s, tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
