@@ -20,6 +20,7 @@ import (
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/internal/testtool"
+	"github.com/semnat/semnat/mnotify/mnotifytest"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/pkcs11/softhsmtest"
@@ -230,7 +231,9 @@ func (e *env) submitted(b *browser, user mobileid.User) string {
 // the public verification page; an unknown code is a plain 404. A clerk
 // of another institution, and a citizen, are refused.
 func TestOfficeApprove(t *testing.T) {
-	e := newEnv(t, withOffice)
+	mn := mnotifytest.Start(t)
+	notify := withMNotify(mn)
+	e := newEnv(t, func(c *Config) { withOffice(c); notify(c) })
 	agentURL := officeAgent(t, e)
 	user := mobileid.GeneratedUser(1)
 	citizen := newBrowser(t)
@@ -326,6 +329,19 @@ func TestOfficeApprove(t *testing.T) {
 			t.Fatalf("unknown code %s: %d", bad, resp.StatusCode)
 		}
 	}
+	// The applicant was notified through MNotify at each change (Submitted,
+	// InProgress, Completed), and reads it in the cabinet's inbox.
+	ro := wording("ro")
+	in := mn.Inbox(user.IDNP, 3)
+	subjects := in[0].Subject + "|" + in[1].Subject + "|" + in[2].Subject
+	for _, st := range []application.State{application.Submitted, application.InProgress, application.Completed} {
+		if want := "Cererea " + id + ": " + ro[string(st)]; !strings.Contains(subjects, want) {
+			t.Fatalf("no %q notification: %s", want, subjects)
+		}
+	}
+	if _, page = citizen.get(e.url + "/portal/notificari"); strings.Count(page, "<li data-status=") != 3 || !strings.Contains(page, ro[string(application.Completed)]) {
+		t.Fatalf("the cabinet's inbox:\n%s", page)
+	}
 	// The history and the audit name the clerk.
 	h, _ := e.portal.Applications().History(context.Background(), id)
 	if last := h[len(h)-1]; last.To != application.Completed || last.Actor != shared.pki.MustGet("clerk-sfs").IDNP {
@@ -364,7 +380,9 @@ func readQR(t *testing.T, file string) string {
 // TestOfficeReject: the clerk rejects with a reason and words; the
 // applicant sees both; a reason-less rejection is refused.
 func TestOfficeReject(t *testing.T) {
-	e := newEnv(t, withOffice)
+	mn := mnotifytest.Start(t)
+	notify := withMNotify(mn)
+	e := newEnv(t, func(c *Config) { withOffice(c); notify(c) })
 	agentURL := officeAgent(t, e)
 	user := mobileid.GeneratedUser(2)
 	citizen := newBrowser(t)
@@ -386,5 +404,10 @@ func TestOfficeReject(t *testing.T) {
 	_, page = citizen.get(e.url + appPath(id, ""))
 	if !strings.Contains(page, `data-state="rejected"`) || !strings.Contains(page, why) || !strings.Contains(page, wording("ro")[application.ReasonIncomplete]) {
 		t.Fatalf("the applicant's page:\n%s", page)
+	}
+	// Notified: Submitted, then Rejected with its reason.
+	in := mn.Inbox(user.IDNP, 2)
+	if want := wording("ro")[string(application.Rejected)] + " (" + wording("ro")[application.ReasonIncomplete] + ")"; !strings.Contains(in[0].Subject+in[1].Subject+in[0].Body+in[1].Body, want) {
+		t.Fatalf("no rejection notification with %q: %+v", want, in)
 	}
 }
