@@ -76,17 +76,23 @@ type officeData struct {
 	Message     string
 }
 
+// institutionOf is the institution u is a clerk of (MPass's IDNO
+// attribute, from the employee certificate, and the clerks' list), or nil.
+func (s *Service) institutionOf(u *user) *catalog.Institution {
+	in := s.cfg.Catalog.Institution(u.attrs.Get("IDNO"))
+	if in == nil || !in.HasClerk(u.IDNP) {
+		return nil
+	}
+	return in
+}
+
 // clerk is the logged-in clerk's institution, or ErrNotClerk.
 func (s *Service) clerk(c echo.Context) (*user, *catalog.Institution, error) {
 	u := s.currentUser(c.Request())
-	if u == nil {
-		return nil, nil, ErrNotClerk
-	}
-	in := s.cfg.Catalog.Institution(u.attrs.Get("IDNO"))
-	if in == nil || !in.HasClerk(u.IDNP) {
+	if u == nil || !u.Clerk {
 		return u, nil, ErrNotClerk
 	}
-	return u, in, nil
+	return u, s.institutionOf(u), nil
 }
 
 // requireClerk lets only an institution's clerks in; anyone else logged

@@ -55,7 +55,7 @@ func withOffice(cfg *Config) {
 func officeAgent(t *testing.T, e *env) string {
 	t.Helper()
 	tok := softhsmtest.New(t)
-	for _, n := range []string{"clerk-sfs", "clerk-asp"} {
+	for _, n := range []string{"clerk-sfs", "clerk-asp", "employee"} {
 		tok.Import(t, shared.pki.MustGet(n))
 	}
 	ag, err := agent.New(agent.Options{Module: tok.Module, Token: tok.Selector(), Origins: []string{e.mpassURL, e.msignURL}, Version: "test",
@@ -239,22 +239,31 @@ func TestOfficeApprove(t *testing.T) {
 	citizen := newBrowser(t)
 	id := e.submitted(citizen, user)
 
-	// A citizen cannot reach the back office.
+	// A citizen cannot reach the back office, nor is it offered.
+	if _, page := citizen.get(e.url + "/portal/cereri"); strings.Contains(page, `id="office"`) {
+		t.Fatal("the back office is offered to a citizen")
+	}
 	if resp, page := citizen.get(e.url + PathOffice); resp.StatusCode != http.StatusForbidden || !strings.Contains(page, wording("ro")["e-not-clerk"]) {
 		t.Fatalf("a citizen in the back office: %d\n%s", resp.StatusCode, page)
+	}
+	// An employee of an organisation without a back office is no clerk.
+	if resp, page := e.tokenLogin(newBrowser(t), agentURL, e.url+PathOffice, "employee"); resp.StatusCode != http.StatusForbidden || !strings.Contains(page, wording("ro")["e-not-clerk"]) {
+		t.Fatalf("an employee of another organisation: %d\n%s", resp.StatusCode, page)
 	}
 	// Another institution's clerk: not in its queue, its page is not found.
 	other := newBrowser(t)
 	if resp, page := e.tokenLogin(other, agentURL, e.url+PathOffice, "clerk-asp"); resp.StatusCode != 200 || strings.Contains(page, id) || !strings.Contains(page, "Agenția Servicii Publice") {
 		t.Fatalf("the other institution's queue: %d\n%s", resp.StatusCode, page)
 	}
-	if resp, _ := other.get(e.url + officePath(id)); resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("another institution's clerk sees the application: %d", resp.StatusCode)
+	for _, p := range []string{"", "/cerere.pdf"} {
+		if resp, _ := other.get(e.url + officePath(id) + p); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("another institution's clerk sees the application%s: %d", p, resp.StatusCode)
+		}
 	}
 
 	clerk := newBrowser(t)
 	resp, page := e.tokenLogin(clerk, agentURL, e.url+PathOffice, "clerk-sfs")
-	if resp.StatusCode != 200 || !strings.Contains(page, `data-id="`+id+`"`) {
+	if resp.StatusCode != 200 || !strings.Contains(page, `data-id="`+id+`"`) || !strings.Contains(page, `id="office"`) {
 		t.Fatalf("the clerk's queue: %d\n%s", resp.StatusCode, page)
 	}
 	_, page = clerk.get(e.url + officePath(id))
@@ -264,6 +273,16 @@ func TestOfficeApprove(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Fatalf("the application's page lacks %s:\n%s", want, page)
 		}
+	}
+	att := regexp.MustCompile(`href="(/portal/birou/[^"]+/documente/[^"]+)"`).FindStringSubmatch(page)
+	if att == nil {
+		t.Fatal("no attachment link")
+	}
+	if resp, body := clerk.get(e.url + att[1]); resp.StatusCode != 200 || !strings.HasPrefix(body, "%PDF") {
+		t.Fatalf("the attachment: %d", resp.StatusCode)
+	}
+	if resp, _ := other.get(e.url + att[1]); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the attachment, for another institution: %d", resp.StatusCode)
 	}
 	if _, page = clerk.post(e.url+officePath(id)+"/preia", url.Values{"_csrf": {csrfOf(t, page)}}); !strings.Contains(page, `data-state="in-progress"`) {
 		t.Fatalf("taken:\n%s", page)
@@ -341,6 +360,23 @@ func TestOfficeApprove(t *testing.T) {
 	}
 	if _, page = citizen.get(e.url + "/portal/notificari"); strings.Count(page, "<li data-status=") != 3 || !strings.Contains(page, ro[string(application.Completed)]) {
 		t.Fatalf("the cabinet's inbox:\n%s", page)
+	}
+	// Every new page in ro, ru and en, no message id left.
+	for lang, want := range map[string]string{"ro": "Portalul serviciilor publice", "ru": "Портал государственных услуг", "en": "Public services portal"} {
+		for b, pages := range map[*browser][]string{clerk: {PathOffice, officePath(id)}, anon: {PathVerify, strings.TrimPrefix(link[1], e.url)},
+			citizen: {"/portal/documente", appPath(id, "rezultat"), "/portal/plati", "/portal/notificari", appPath(id, "")}} {
+			for _, p := range pages {
+				resp, page := b.get(e.url + p + "?lang=" + lang)
+				if resp.StatusCode != 200 || !strings.Contains(page, want) || !strings.Contains(page, `<html lang="`+lang+`">`) {
+					t.Fatalf("%s %s: %d\n%s", lang, p, resp.StatusCode, page)
+				}
+				for _, mid := range messages.IDs() {
+					if strings.Contains(page, mid) {
+						t.Errorf("%s %s shows the id %s", lang, p, mid)
+					}
+				}
+			}
+		}
 	}
 	// The history and the audit name the clerk.
 	h, _ := e.portal.Applications().History(context.Background(), id)

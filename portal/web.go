@@ -55,6 +55,7 @@ func newWeb() (*web, error) {
 type user struct {
 	IDNP, FirstName, LastName string
 	attrs                     samlsp.Attributes
+	Clerk                     bool // of an institution's back office (office.go)
 }
 
 func (u *user) Name() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
@@ -106,7 +107,9 @@ func (s *Service) currentUser(r *http.Request) *user {
 	if idnp == "" {
 		return nil
 	}
-	return &user{IDNP: idnp, FirstName: a.Get("FirstName"), LastName: a.Get("LastName"), attrs: a}
+	u := &user{IDNP: idnp, FirstName: a.Get("FirstName"), LastName: a.Get("LastName"), attrs: a}
+	u.Clerk = s.cfg.Office != nil && s.institutionOf(u) != nil
+	return u
 }
 
 // page is what every page template gets.
