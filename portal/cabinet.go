@@ -57,16 +57,25 @@ func (s *Service) issuedOf(c echo.Context, a *application.Application, withQR bo
 	return doc
 }
 
-// documentsPage lists the person's issued documents.
-func (s *Service) documentsPage(c echo.Context) error {
+// cabinetPage starts a cabinet page titled by the word title: the
+// person's applications, newest first.
+func (s *Service) cabinetPage(c echo.Context, title string) ([]*application.Application, *page, *cabinetData, error) {
 	u := s.currentUser(c.Request())
 	list, err := s.apps.ByApplicant(c.Request().Context(), u.IDNP, 200)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	p := s.newPage(c, "")
-	p.Title = p.T["MyDocuments"]
-	cd := &cabinetData{}
+	p.Title = p.T[title]
+	return list, p, &cabinetData{}, nil
+}
+
+// documentsPage lists the person's issued documents.
+func (s *Service) documentsPage(c echo.Context) error {
+	list, p, cd, err := s.cabinetPage(c, "MyDocuments")
+	if err != nil {
+		return err
+	}
 	for _, a := range list {
 		if d := s.issuedOf(c, a, false); d != nil {
 			cd.Docs = append(cd.Docs, *d)
@@ -112,14 +121,10 @@ func (s *Service) resultPDF(c echo.Context) error {
 
 // paymentsPage lists the person's paid applications with their receipts.
 func (s *Service) paymentsPage(c echo.Context) error {
-	u := s.currentUser(c.Request())
-	list, err := s.apps.ByApplicant(c.Request().Context(), u.IDNP, 200)
+	list, p, cd, err := s.cabinetPage(c, "MyPayments")
 	if err != nil {
 		return err
 	}
-	p := s.newPage(c, "")
-	p.Title = p.T["MyPayments"]
-	cd := &cabinetData{}
 	for _, a := range list {
 		if a.PaymentID != "" {
 			if svc, err := s.cfg.Catalog.Service(a.Service); err == nil {

@@ -206,6 +206,11 @@ func (s *Service) officeAttachment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.sendAttachment(c, a)
+}
+
+// sendAttachment sends the attachment :att of a.
+func (s *Service) sendAttachment(c echo.Context, a *application.Application) error {
 	for _, at := range a.Attachments {
 		if at.ID == c.Param("att") {
 			ct, data, err := s.apps.File(c.Request().Context(), a.ID, "att-"+at.ID)

@@ -221,6 +221,20 @@ func (e *env) submitted(b *browser, user mobileid.User) string {
 	return id
 }
 
+// officeSetup is a portal with its back office notifying through a real
+// MNotify, the clerks' agent, and a submitted application of the phone
+// user n, with that user's browser.
+func officeSetup(t *testing.T, n int) (*mnotifytest.Server, *env, string, mobileid.User, *browser, string) {
+	t.Helper()
+	mn := mnotifytest.Start(t)
+	notify := withMNotify(mn)
+	e := newEnv(t, func(c *Config) { withOffice(c); notify(c) })
+	agentURL := officeAgent(t, e)
+	user := mobileid.GeneratedUser(n)
+	citizen := newBrowser(t)
+	return mn, e, agentURL, user, citizen, e.submitted(citizen, user)
+}
+
 // TestOfficeApprove: a clerk of the State Tax Service logs in with the
 // token through MPass, finds the application in the queue, sees the
 // applicant's signature report and the attachment, takes and approves
@@ -231,13 +245,7 @@ func (e *env) submitted(b *browser, user mobileid.User) string {
 // the public verification page; an unknown code is a plain 404. A clerk
 // of another institution, and a citizen, are refused.
 func TestOfficeApprove(t *testing.T) {
-	mn := mnotifytest.Start(t)
-	notify := withMNotify(mn)
-	e := newEnv(t, func(c *Config) { withOffice(c); notify(c) })
-	agentURL := officeAgent(t, e)
-	user := mobileid.GeneratedUser(1)
-	citizen := newBrowser(t)
-	id := e.submitted(citizen, user)
+	mn, e, agentURL, user, citizen, id := officeSetup(t, 1)
 
 	// A citizen cannot reach the back office, nor is it offered.
 	if _, page := citizen.get(e.url + "/portal/cereri"); strings.Contains(page, `id="office"`) {
@@ -416,13 +424,7 @@ func readQR(t *testing.T, file string) string {
 // TestOfficeReject: the clerk rejects with a reason and words; the
 // applicant sees both; a reason-less rejection is refused.
 func TestOfficeReject(t *testing.T) {
-	mn := mnotifytest.Start(t)
-	notify := withMNotify(mn)
-	e := newEnv(t, func(c *Config) { withOffice(c); notify(c) })
-	agentURL := officeAgent(t, e)
-	user := mobileid.GeneratedUser(2)
-	citizen := newBrowser(t)
-	id := e.submitted(citizen, user)
+	mn, e, agentURL, user, citizen, id := officeSetup(t, 2)
 	clerk := newBrowser(t)
 	e.tokenLogin(clerk, agentURL, e.url+officePath(id), "clerk-sfs")
 	_, page := clerk.get(e.url + officePath(id))

@@ -133,6 +133,11 @@ func (s *Store) Queue(ctx context.Context, codes []string, states []State, limit
 	args = append(args, limit)
 	q := `SELECT ` + columns + ` FROM portal_applications WHERE service IN (?` + strings.Repeat(", ?", len(codes)-1) +
 		`) AND state IN (?` + strings.Repeat(", ?", len(states)-1) + `) ORDER BY changed LIMIT ?`
+	return s.list(ctx, q, args...)
+}
+
+// list is the applications a query of columns finds.
+func (s *Store) list(ctx context.Context, q string, args ...any) ([]*Application, error) {
 	rows, err := s.st.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
