@@ -145,6 +145,11 @@ func (s *Service) officeQueue(c echo.Context) error {
 	if p.Apps, err = s.apps.Queue(c.Request().Context(), s.cfg.Catalog.ServicesOf(in.IDNO), states, 200); err != nil {
 		return err
 	}
+	for _, a := range p.Apps { // shown by its title (the list is not kept)
+		if svc, err := s.cfg.Catalog.Service(a.Service); err == nil {
+			a.Service = svc.Code + " — " + svc.Title.In(p.Lang)
+		}
+	}
 	p.Office = od
 	return s.render(c, http.StatusOK, "office", p)
 }

@@ -271,7 +271,7 @@ func TestOfficeApprove(t *testing.T) {
 
 	clerk := newBrowser(t)
 	resp, page := e.tokenLogin(clerk, agentURL, e.url+PathOffice, "clerk-sfs")
-	if resp.StatusCode != 200 || !strings.Contains(page, `data-id="`+id+`"`) || !strings.Contains(page, `id="office"`) {
+	if resp.StatusCode != 200 || !strings.Contains(page, `data-id="`+id+`"`) || !strings.Contains(page, `id="office"`) || !strings.Contains(page, "000105 — Certificat") {
 		t.Fatalf("the clerk's queue: %d\n%s", resp.StatusCode, page)
 	}
 	_, page = clerk.get(e.url + officePath(id))
