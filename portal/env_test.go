@@ -151,7 +151,8 @@ func newEnv(t testing.TB, mut func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp, err := mpass.New(mpass.Config{Store: mst, PublicURL: e.mpassURL, Key: key, Certificate: cert, Mobile: mobile(), PhoneTimeout: 20 * time.Second})
+	mp, err := mpass.New(mpass.Config{Store: mst, PublicURL: e.mpassURL, Key: key, Certificate: cert, Mobile: mobile(), PhoneTimeout: 20 * time.Second,
+		TokenRoots: shared.pki.RootPool(), TokenIntermediates: shared.pki.IntermediatePool()}) // clerks log in with a token (office_test.go)
 	if err != nil {
 		t.Fatal(err)
 	}
