@@ -339,7 +339,7 @@ func (s *Service) confirm(ctx context.Context, p *Payment) (*spkit.Exchange, err
 	c.Lines = splitLines(in.Order.Lines, p.Amount)
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
-	return s.caller.ConfirmOrderPayment(cctx, sp.Endpoint, sp.Cert, c)
+	return s.callerFor(sp).ConfirmOrderPayment(cctx, sp.Endpoint, sp.Cert, c)
 }
 
 // splitLines spreads amount over the order's lines in their order.
@@ -371,7 +371,7 @@ func (s *Service) Pull(ctx context.Context, serviceID, orderKey, returnURL, lang
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
-	o, ex, err := s.caller.GetOrderDetails(cctx, sp.Endpoint, sp.Cert, spkit.OrderDetailsQuery{ServiceID: serviceID, OrderKey: orderKey, Language: lang})
+	o, ex, err := s.callerFor(sp).GetOrderDetails(cctx, sp.Endpoint, sp.Cert, spkit.OrderDetailsQuery{ServiceID: serviceID, OrderKey: orderKey, Language: lang})
 	if err != nil {
 		return nil, err
 	}

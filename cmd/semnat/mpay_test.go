@@ -46,7 +46,7 @@ func TestMPayServicesCLI(t *testing.T) {
 	for _, bad := range [][]string{
 		{"add", "MDS02", "--endpoint", "https://sp.example/mpay", "--cert", certFile},               // taken
 		{"add", "MDS03", "--endpoint", "ftp://sp.example/", "--cert", certFile},                     // endpoint
-		{"add", "MDS04", "--endpoint", "https://sp.example/", "--cert", certFile, "--face", "soap"}, // not built
+		{"add", "MDS04", "--endpoint", "https://sp.example/", "--cert", certFile, "--face", "soap"}, // SOAP needs an RSA certificate
 		{"add", "MDS05", "--endpoint", "https://sp.example/"},                                       // no certificate
 		{"add", "a/b", "--endpoint", "https://sp.example/", "--cert", certFile},                     // ServiceID
 		{"remove", "NOBODY"},
