@@ -127,6 +127,9 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Store.CreateSchema(ctx, posSchema); err != nil {
+		return nil, err
+	}
 	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), m: newMetrics(),
 		caller: &spkit.Caller{Signer: signer, HTTP: cfg.HTTP, Now: cfg.Store.Now}}
 	// Retried until acknowledged: at RetryMax apart, a year of attempts.
@@ -439,6 +442,8 @@ func bankOf(instrument string) string {
 		return "semnat bank simulator (e-banking)"
 	case InstrumentCash:
 		return "semnat cash terminal simulator (Cash)"
+	case InstrumentPOS:
+		return "POS terminal at the service's counter (Card)"
 	}
 	return "semnat card simulator (Card)"
 }

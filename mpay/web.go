@@ -82,6 +82,7 @@ func (s *Service) Mount(g *echo.Group) {
 	g.GET("/mpay/invoice/:token/payment/:pid/receipt.pdf", s.receipt)
 	s.mountAPI(g)
 	mountSOAP(g)
+	s.mountPOS(g)
 }
 
 func (s *Service) start(c echo.Context) error {
