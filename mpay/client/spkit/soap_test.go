@@ -145,6 +145,21 @@ func TestEnvelopeRefused(t *testing.T) {
 	if _, err := spkit.VerifyEnvelope(msg, cert, now); err != nil {
 		t.Fatal(err)
 	}
+	// The key info may name the certificate by issuer and serial instead
+	// (the key info is not signed: only what it names counts).
+	str := regexp.MustCompile(`<wsse:SecurityTokenReference>.*</wsse:SecurityTokenReference>`)
+	issuerSerial := func(issuer, serial string) []byte {
+		return str.ReplaceAll(msg, []byte(`<ds:X509Data><ds:X509IssuerSerial><ds:X509IssuerName>`+issuer+
+			`</ds:X509IssuerName><ds:X509SerialNumber>`+serial+`</ds:X509SerialNumber></ds:X509IssuerSerial></ds:X509Data>`))
+	}
+	if _, err := spkit.VerifyEnvelope(issuerSerial(" cn = "+cert.Issuer.CommonName, cert.SerialNumber.String()), cert, now); err != nil {
+		t.Fatalf("issuer-serial key info: %v", err)
+	}
+	for _, bad := range [][]byte{issuerSerial("CN="+cert.Issuer.CommonName, "999"), issuerSerial("CN=Other CA", cert.SerialNumber.String())} {
+		if _, err := spkit.VerifyEnvelope(bad, cert, now); !errors.Is(err, spkit.ErrBadSignature) {
+			t.Fatalf("issuer-serial of another certificate: %v", err)
+		}
+	}
 }
 
 // wrapBody is the signature-wrapping attack: the signed Body moved into

@@ -482,14 +482,33 @@ func checkKeyInfo(sig *etree.Element, ids map[string]*etree.Element, cert *x509.
 				ErrBadSignature, named.Subject.CommonName, named.SerialNumber, cert.Subject.CommonName, cert.SerialNumber)
 		}
 	case issuerSerial != nil:
-		serial := strings.TrimSpace(issuerSerial.FindElement("./X509SerialNumber").Text())
-		if issuerSerial.FindElement("./X509SerialNumber") == nil || serial != cert.SerialNumber.String() {
-			return fmt.Errorf("%w: signed with the certificate of serial %s, not the registered one (%s)", ErrBadSignature, serial, cert.SerialNumber)
+		sn, in := issuerSerial.FindElement("./X509SerialNumber"), issuerSerial.FindElement("./X509IssuerName")
+		if sn == nil || in == nil {
+			return fmt.Errorf("%w: X509IssuerSerial needs X509IssuerName and X509SerialNumber", ErrBadSignature)
+		}
+		if serial := strings.TrimSpace(sn.Text()); serial != cert.SerialNumber.String() || !sameDN(in.Text(), cert.Issuer.String()) {
+			return fmt.Errorf("%w: signed with the certificate of serial %s by %q, not the registered one (%s by %q)",
+				ErrBadSignature, serial, strings.TrimSpace(in.Text()), cert.SerialNumber, cert.Issuer.String())
 		}
 	default:
 		return fmt.Errorf("%w: the key info names no certificate (a BinarySecurityToken reference or issuer and serial)", ErrBadSignature)
 	}
 	return nil
+}
+
+// sameDN compares two RFC 4514 distinguished names written by different
+// tools: the same attributes in the same order, spaces around the
+// separators and the attribute names' case aside.
+func sameDN(a, b string) bool {
+	norm := func(s string) string {
+		parts := strings.Split(s, ",")
+		for i, p := range parts {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			parts[i] = strings.ToUpper(strings.TrimSpace(k)) + "=" + strings.TrimSpace(v)
+		}
+		return strings.Join(parts, ",")
+	}
+	return norm(a) == norm(b)
 }
 
 // checkTimestamp checks the Timestamp's Created and Expires against now.
