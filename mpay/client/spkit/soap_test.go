@@ -363,3 +363,20 @@ func FuzzVerifyEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseDecimal: amounts read from SOAP messages never panic, and
+// what is read writes back to the same amount.
+func FuzzParseDecimal(f *testing.F) {
+	for _, s := range []string{"12.50", "0", "-0.01", ".5", "1e3", "999999999999999.99", " 7 ", "+1.10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := spkit.ParseDecimal(s)
+		if err != nil {
+			return
+		}
+		if w, err := spkit.ParseDecimal(spkit.FormatDecimal(v)); err != nil || w != v {
+			t.Fatalf("%q → %d → %q → %d %v", s, v, spkit.FormatDecimal(v), w, err)
+		}
+	})
+}
