@@ -54,7 +54,7 @@ func (s *Service) PosPay(ctx context.Context, sp *SP, orderKey string, in client
 		in.CardLast4 != "" && !last4.MatchString(in.CardLast4) {
 		return nil, fmt.Errorf("%w: give TerminalID and TransactionID (1 to 64 letters, digits, '.', '_', '-'), a positive Amount in minor units, an AuthCode of at most 32 characters and at most the card's last 4 digits", ErrPOS)
 	}
-	if p, err := s.posPayment(ctx, sp.ServiceID, in); err != nil || p != nil {
+	if p, err := s.posPayment(ctx, sp.ServiceID, in); err != nil || p != nil && p.State != PayAuthorizing {
 		return p, err
 	}
 	// The transaction is reserved first, so that reports of it at once
@@ -106,8 +106,8 @@ func (s *Service) PosPay(ctx context.Context, sp *SP, orderKey string, in client
 const posReservation = time.Minute
 
 // reservePOS reserves a POS transaction for this report; when another
-// holds it, it waits for that one's payment (then ErrPOSBusy, report
-// again).
+// holds it, it waits for that one's payment to be settled (errPOSDone;
+// ErrPOSBusy when it takes too long: report again).
 func (s *Service) reservePOS(ctx context.Context, serviceID string, in client.PosPayment) error {
 	deadline := s.cfg.Store.Now().Add(s.cfg.CallTimeout + 5*time.Second)
 	for {
@@ -133,7 +133,8 @@ func (s *Service) reservePOS(ctx context.Context, serviceID string, in client.Po
 		if err != nil || took {
 			return err
 		}
-		if p, err := s.posPayment(ctx, serviceID, in); err != nil || p != nil {
+		// Done when the other report's payment is settled.
+		if p, err := s.posPayment(ctx, serviceID, in); err != nil || p != nil && p.State != PayAuthorizing {
 			return errPOSDone{p, err}
 		}
 		if s.cfg.Store.Now().After(deadline) {

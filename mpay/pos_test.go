@@ -20,8 +20,12 @@ import (
 // like any other (counted once), its receipt issued; the same terminal
 // transaction reported again (also concurrently) is the same payment;
 // wrong fields, amounts, orders, services and signatures are refused.
-func TestPosTerminalPay(t *testing.T) {
-	e := newEnv(t, nil)
+func TestPosTerminalPay(t *testing.T) { posTerminalPay(t, newEnv(t, nil)) }
+
+// TestPosTerminalPayPostgres is TestPosTerminalPay on PostgreSQL.
+func TestPosTerminalPayPostgres(t *testing.T) { posTerminalPay(t, newPostgresEnv(t, nil)) }
+
+func posTerminalPay(t *testing.T, e *env) {
 	e.sp.Put(demosp.Order{Key: "POS-1", Reason: "Taxă de stat", Amount: amount(15000)})
 	e.sp.Put(demosp.Order{Key: "POS-2", Reason: "Amendă", Amount: amount(20000), Partial: true})
 	c, err := client.New(e.url, serviceID, e.spSigner, nil)
