@@ -127,6 +127,9 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Store.CreateSchema(ctx, posSchema); err != nil {
+		return nil, err
+	}
 	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), m: newMetrics(),
 		caller: &spkit.Caller{Signer: signer, HTTP: cfg.HTTP, Now: cfg.Store.Now}}
 	// Retried until acknowledged: at RetryMax apart, a year of attempts.
@@ -339,7 +342,7 @@ func (s *Service) confirm(ctx context.Context, p *Payment) (*spkit.Exchange, err
 	c.Lines = splitLines(in.Order.Lines, p.Amount)
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
-	return s.caller.ConfirmOrderPayment(cctx, sp.Endpoint, sp.Cert, c)
+	return s.callerFor(sp).ConfirmOrderPayment(cctx, sp.Endpoint, sp.Cert, c)
 }
 
 // splitLines spreads amount over the order's lines in their order.
@@ -371,7 +374,7 @@ func (s *Service) Pull(ctx context.Context, serviceID, orderKey, returnURL, lang
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
-	o, ex, err := s.caller.GetOrderDetails(cctx, sp.Endpoint, sp.Cert, spkit.OrderDetailsQuery{ServiceID: serviceID, OrderKey: orderKey, Language: lang})
+	o, ex, err := s.callerFor(sp).GetOrderDetails(cctx, sp.Endpoint, sp.Cert, spkit.OrderDetailsQuery{ServiceID: serviceID, OrderKey: orderKey, Language: lang})
 	if err != nil {
 		return nil, err
 	}
@@ -439,6 +442,8 @@ func bankOf(instrument string) string {
 		return "semnat bank simulator (e-banking)"
 	case InstrumentCash:
 		return "semnat cash terminal simulator (Cash)"
+	case InstrumentPOS:
+		return "POS terminal at the service's counter (Card)"
 	}
 	return "semnat card simulator (Card)"
 }

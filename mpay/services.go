@@ -66,7 +66,9 @@ func AddService(ctx context.Context, st *store.Store, actor string, sp SP) error
 	switch sp.Face {
 	case FaceREST:
 	case FaceSOAP:
-		return fmt.Errorf("%w: the SOAP face (WS-Security) is not built yet; register the service with --face rest", ErrBadService)
+		if err := checkSOAPCert(sp.Cert); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("%w: face %q: rest or soap", ErrBadService, sp.Face)
 	}

@@ -81,6 +81,8 @@ func (s *Service) Mount(g *echo.Group) {
 	g.POST("/mpay/invoice/:token/payment/:pid/3ds", s.challenge)
 	g.GET("/mpay/invoice/:token/payment/:pid/receipt.pdf", s.receipt)
 	s.mountAPI(g)
+	mountSOAP(g)
+	s.mountPOS(g)
 }
 
 func (s *Service) start(c echo.Context) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/semnat/semnat/mpay"
@@ -35,18 +36,30 @@ func mountDemoSP(ctx context.Context, srv *server.Server, st *store.Store, base 
 	sp.Put(demosp.Order{Key: "DEMO-AMENDA-2", Reason: "Amendă contravențională (plata în rate)", Amount: demoAmount(50000), Partial: true, CustomerName: "Ion Popescu"})
 	sp.Put(demosp.Order{Key: "DEMO-AVANS-3", Reason: "Avans pentru servicii notariale", Advance: true, Currency: "MDL"})
 	sp.Put(demosp.Order{Key: "DEMO-TERMEN-4", Reason: "Taxă cu termen de 30 de minute", Amount: demoAmount(2500), DueDate: &due})
-	err = mpay.RemoveService(ctx, st, "demo", demoSPID)
+	if err := mountDemo(ctx, srv, st, base, mpay.SP{ServiceID: demoSPID, Name: "Serviciu demonstrativ", Face: mpay.FaceREST, Cert: cert},
+		demoSPPath, "/api", sp, sp.Handler()); err != nil {
+		return err
+	}
+	return mountDemoSOAPSP(ctx, srv, st, base, mpayCert)
+}
+
+// mountDemo registers a demo SP with MPay (again at each start: its key is
+// new), its endpoint at base+path+endpointPath, and mounts its page and
+// endpoint under path.
+func mountDemo(ctx context.Context, srv *server.Server, st *store.Store, base string, reg mpay.SP, path, endpointPath string, sp *demosp.SP, endpoint http.Handler) error {
+	err := mpay.RemoveService(ctx, st, "demo", reg.ServiceID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err := mpay.AddService(ctx, st, "demo", mpay.SP{ServiceID: demoSPID, Name: "Serviciu demonstrativ", Endpoint: base + demoSPPath + "/api",
-		Face: mpay.FaceREST, Cert: cert}); err != nil {
+	reg.Endpoint = base + path + endpointPath
+	if err := mpay.AddService(ctx, st, "demo", reg); err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle(demoSPPath+"/api/", http.StripPrefix(demoSPPath+"/api", sp.Handler()))
-	mux.Handle(demoSPPath+"/", sp.Page(base+mpay.PathPay, base+demoSPPath+"/"))
-	srv.Mount(service.Handler("demo-mpay", mux, nil, demoSPPath+"/", demoSPPath+"/*"))
+	mux.Handle(path+endpointPath+"/", http.StripPrefix(path+endpointPath, endpoint))
+	mux.Handle(path+endpointPath, http.StripPrefix(path+endpointPath, endpoint))
+	mux.Handle(path+"/", sp.Page(base+mpay.PathPay, base+path+"/"))
+	srv.Mount(service.Handler(strings.TrimPrefix(path, "/"), mux, nil, path+"/", path+"/*"))
 	return nil
 }
 

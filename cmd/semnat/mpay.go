@@ -123,10 +123,11 @@ func newMPayServicesAddCmd(a *app) *cobra.Command {
 		Use:   "add SERVICE-ID --endpoint URL --cert FILE [--face rest] [--name NAME] [--webhook-secret-file FILE]",
 		Short: "Register a service provider",
 		Long: `Register a service provider: its ServiceID (up to 36 characters), the
-endpoint URL MPay calls (POST URL/GetOrderDetails, URL/ConfirmOrderPayment),
-the face it speaks (rest: JSON with detached JWS; the SOAP face is not built
-yet), the certificate its answers and API calls are signed with (PEM or
-DER), and the file with the secret its webhooks will be signed with (created
+endpoint URL MPay calls, the face it speaks (rest: JSON with detached JWS,
+POST URL/GetOrderDetails and URL/ConfirmOrderPayment; soap: IServiceProvider
+at URL, SOAP 1.1 with WS-Security X.509 signatures, its WSDL published at
+/mpay/soap/IServiceProvider.wsdl, an RSA certificate), the certificate its
+answers and API calls are signed with (PEM or DER), and the file with the secret its webhooks will be signed with (created
 with a new secret when missing; never printed). Return URLs must be on the
 endpoint's host.`,
 		Example: `  semnat mpay services add MDS02 --name "Agenția Servicii Publice" --endpoint https://sp.example/mpay --cert sp.pem --webhook-secret-file mds02-hook.key`,
@@ -159,7 +160,7 @@ endpoint's host.`,
 	}
 	sf.register(cmd.Flags())
 	cmd.Flags().StringVar(&sp.Endpoint, "endpoint", "", "the URL MPay calls (GetOrderDetails, ConfirmOrderPayment under it)")
-	cmd.Flags().StringVar(&sp.Face, "face", mpay.FaceREST, "the protocol face: rest (soap is not built yet)")
+	cmd.Flags().StringVar(&sp.Face, "face", mpay.FaceREST, "the protocol face: rest (JSON, detached JWS) or soap (WS-Security)")
 	cmd.Flags().StringVar(&sp.Name, "name", "", "the name payers see (default: the ServiceID)")
 	cmd.Flags().StringVar(&certFile, "cert", "", "the certificate the service signs with (PEM or DER)")
 	cmd.Flags().StringVar(&secretFile, "webhook-secret-file", "", "file with the webhook signing secret (created when missing)")

@@ -46,7 +46,7 @@ func TestMPayServicesCLI(t *testing.T) {
 	for _, bad := range [][]string{
 		{"add", "MDS02", "--endpoint", "https://sp.example/mpay", "--cert", certFile},               // taken
 		{"add", "MDS03", "--endpoint", "ftp://sp.example/", "--cert", certFile},                     // endpoint
-		{"add", "MDS04", "--endpoint", "https://sp.example/", "--cert", certFile, "--face", "soap"}, // not built
+		{"add", "MDS04", "--endpoint", "https://sp.example/", "--cert", certFile, "--face", "soap"}, // SOAP needs an RSA certificate
 		{"add", "MDS05", "--endpoint", "https://sp.example/"},                                       // no certificate
 		{"add", "a/b", "--endpoint", "https://sp.example/", "--cert", certFile},                     // ServiceID
 		{"remove", "NOBODY"},
@@ -69,32 +69,38 @@ func TestMPayServicesCLI(t *testing.T) {
 	}
 }
 
-// demoPay pays the demo SP's state fee through the demo's MPay with the
-// approve card; the SP's page shows it paid once MPay's confirmation is
-// acknowledged.
+// demoPay pays the demo SPs' state fees (the REST one's and the SOAP
+// one's) through the demo's MPay with the approve card; each SP's page
+// shows it paid once MPay's confirmation is acknowledged.
 func demoPay(t *testing.T, base string) {
 	t.Helper()
+	demoPayAt(t, base, demoSPID, demoSPPath, "DEMO-TAXA-1", "150.00")
+	demoPayAt(t, base, demoSOAPSPID, demoSOAPSPPath, "DEMO-SOAP-1", "100.00")
+}
+
+func demoPayAt(t *testing.T, base, spID, spPath, orderKey, sum string) {
+	t.Helper()
 	nr := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 30 * time.Second}
-	resp, err := nr.PostForm(base+mpay.PathPay, url.Values{"ServiceID": {demoSPID}, "OrderKey": {"DEMO-TAXA-1"}, "ReturnUrl": {base + demoSPPath + "/"}})
+	resp, err := nr.PostForm(base+mpay.PathPay, url.Values{"ServiceID": {spID}, "OrderKey": {orderKey}, "ReturnUrl": {base + spPath + "/"}})
 	if err != nil || resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("demo MPay: POST %s: %v %v", mpay.PathPay, err, resp)
 	}
 	resp.Body.Close()
 	inv, _ := url.Parse(resp.Header.Get("Location"))
-	resp, err = nr.PostForm(base+inv.Path+"/card", url.Values{"amount": {"150.00"}, "number": {cardsim.CardApprove}, "expiry": {"12/35"}, "cvc": {"123"}})
+	resp, err = nr.PostForm(base+inv.Path+"/card", url.Values{"amount": {sum}, "number": {cardsim.CardApprove}, "expiry": {"12/35"}, "cvc": {"123"}})
 	if err != nil || resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("demo MPay: paying: %v %v", err, resp)
 	}
 	resp.Body.Close()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(base + demoSPPath + "/")
+		resp, err := http.Get(base + spPath + "/")
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if strings.Contains(string(b), `id="paid-DEMO-TAXA-1">150.00 MDL`) {
+		if strings.Contains(string(b), `id="paid-`+orderKey+`">`+sum+` MDL`) {
 			return
 		}
 		if time.Now().After(deadline) {

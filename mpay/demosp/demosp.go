@@ -13,10 +13,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"html/template"
-	"math/big"
 	"net/http"
 	"sort"
 	"strings"
@@ -63,13 +61,7 @@ type SP struct {
 // its answers with signer (its certificate is the one registered).
 func New(serviceID string, mpayCert *x509.Certificate, signer *spkit.Signer) *SP {
 	sp := &SP{ServiceID: serviceID, orders: map[string]*Order{}, payments: map[string]spkit.PaymentConfirmation{}, calls: map[string]int{}}
-	sp.handler = spkit.Handler(spkit.HandlerConfig{Orders: sp, MPay: mpayCert, Signer: signer, Evidence: func(m spkit.Message) {
-		sp.mu.Lock()
-		if len(sp.evidence) < 10000 {
-			sp.evidence = append(sp.evidence, m)
-		}
-		sp.mu.Unlock()
-	}})
+	sp.handler = spkit.Handler(spkit.HandlerConfig{Orders: sp, MPay: mpayCert, Signer: signer, Evidence: sp.keep})
 	return sp
 }
 
@@ -250,20 +242,5 @@ func NewKey(serviceID string) (*spkit.Signer, *x509.Certificate, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: serviceID + " (MPay service provider)"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(2, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := spkit.NewSigner(key, cert)
-	return s, cert, err
+	return selfSigned(serviceID, key)
 }

@@ -39,6 +39,7 @@ var algs = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256, jose.ES
 // Signer signs messages with a key and names its certificate.
 type Signer struct {
 	key  jose.OpaqueSigner
+	raw  crypto.Signer // for the SOAP face's XML signatures
 	cert *x509.Certificate
 	now  func() time.Time
 }
@@ -53,7 +54,7 @@ func NewSigner(key crypto.Signer, cert *x509.Certificate) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{key: o, cert: cert, now: time.Now}, nil
+	return &Signer{key: o, raw: key, cert: cert, now: time.Now}, nil
 }
 
 // Certificate is the signer's certificate.
