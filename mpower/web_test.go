@@ -74,7 +74,14 @@ func tempStore(t *testing.T, name string) *store.Store {
 	return st
 }
 
-func newWebEnv(t *testing.T) *webEnv {
+// webOpts change the cast: MSign's token agent, and what is added to the
+// PKI before its services start.
+type webOpts struct {
+	agentURL string
+	pki      func(*testcerts.PKI)
+}
+
+func newWebEnv(t *testing.T, o webOpts) *webEnv {
 	t.Helper()
 	ctx := context.Background()
 	e := &webEnv{t: t}
@@ -82,6 +89,9 @@ func newWebEnv(t *testing.T) *webEnv {
 	pki, err := testcerts.Generate(testcerts.Options{BaseURL: pkiURL})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.pki != nil {
+		o.pki(pki)
 	}
 	if e.sim, err = mobileid.New(mobileid.Options{PKI: pki, TimeScale: 0.02, Phone: true, GeneratedUsers: 3}); err != nil {
 		t.Fatal(err)
@@ -134,7 +144,7 @@ func newWebEnv(t *testing.T) *webEnv {
 	mpowerHS, mpowerURL := listen(t)
 	e.mpowerURL = mpowerURL
 	sst := tempStore(t, "msign")
-	ms, err := msign.New(msign.Config{Store: sst, Roots: pki.RootPool(), Mobile: mobile(), PublicOrigin: msignURL,
+	ms, err := msign.New(msign.Config{Store: sst, Roots: pki.RootPool(), Mobile: mobile(), PublicOrigin: msignURL, AgentURL: o.agentURL,
 		Timestamper: pades.TSA{Client: &tsa.Client{URL: pkiURL + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 10 * time.Second}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +387,7 @@ func (e *webEnv) checkTrue(code string) bool {
 // behalf; another person cannot, and is told why in plain words; nor can
 // they see the others' powers.
 func TestWebPages(t *testing.T) {
-	e := newWebEnv(t)
+	e := newWebEnv(t, webOpts{})
 	alice, page := e.login(0, PathPages+"/nou")
 	if !strings.Contains(page, "Acordă o procură") || !strings.Contains(page, webCompany) {
 		t.Fatalf("the wizard (ro, with the company alice administers):\n%s", page)
