@@ -294,6 +294,27 @@ func (s *Service) homePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// And those of the companies the person administers, whoever signed.
+	companies, err := s.administered(ctx, me)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, p := range by {
+		seen[p.Code] = true
+	}
+	for _, e := range companies {
+		list, _, err := s.reg.List(ctx, Filter{GrantedBy: e.IDNO, PageSize: MaxPageSize})
+		if err != nil {
+			return err
+		}
+		for _, p := range list {
+			if !seen[p.Code] {
+				seen[p.Code] = true
+				by = append(by, p)
+			}
+		}
+	}
 	for i := range by {
 		r, err := s.row(ctx, &by[i])
 		if err != nil {

@@ -93,7 +93,7 @@ func newWebEnv(t *testing.T, o webOpts) *webEnv {
 	if o.pki != nil {
 		o.pki(pki)
 	}
-	if e.sim, err = mobileid.New(mobileid.Options{PKI: pki, TimeScale: 0.02, Phone: true, GeneratedUsers: 3}); err != nil {
+	if e.sim, err = mobileid.New(mobileid.Options{PKI: pki, TimeScale: 0.02, Phone: true, GeneratedUsers: 4}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.sim.Close() })
@@ -102,7 +102,7 @@ func newWebEnv(t *testing.T, o webOpts) *webEnv {
 		t.Fatal(err)
 	}
 	var serials []*big.Int
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 4; i++ {
 		sign, auth, _, err := e.sim.Certificates(mobileid.GeneratedUser(i).MSISDN)
 		if err != nil {
 			t.Fatal(err)
@@ -179,7 +179,8 @@ func newWebEnv(t *testing.T, o webOpts) *webEnv {
 		t.Fatal(err)
 	}
 	if err := reg.PutEntity(ctx, "t", Entity{IDNO: webCompany, Name: "Exemplu", Form: "SRL",
-		Administrators: []Administrator{{IDNP: e.idnp(0), From: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}}}); err != nil {
+		Administrators: []Administrator{{IDNP: e.idnp(0), From: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)},
+			{IDNP: e.idnp(3), From: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := AddSystem(ctx, pst, "t", NewSystem{Name: "asp", APIKey: []byte(aspKey)}); err != nil {
@@ -455,6 +456,13 @@ func TestWebPages(t *testing.T) {
 	company := rePow.FindStringSubmatch(out)[1]
 	if st := stateOf(t, out); st != PendingAcceptance || !strings.Contains(out, "Exemplu SRL") || !strings.Contains(out, "IDNO "+webCompany) {
 		t.Fatalf("the company's grant: %s\n%s", st, out)
+	}
+
+	// The company's other administrator sees its power among those granted
+	// by them, and may open it, though alice signed it.
+	_, home = e.login(3, PathPages+"/")
+	if !strings.Contains(home, `data-code="`+company+`"`) || strings.Contains(home, `data-code="`+code+`"`) {
+		t.Fatalf("dan's home: want the company's power only:\n%s", home)
 	}
 
 	// Carol administers nothing: refused in plain words, and she sees
