@@ -94,7 +94,7 @@ func (s *Service) postGrant(c echo.Context) error {
 	return ok(c, client.SigningStarted{AuthorizationCode: p.Code, RequestID: st.RequestID, RedirectURL: st.RedirectURL, SignerIdn: st.Signer})
 }
 
-var actEvents = map[string]Event{client.ActAccept: EvAccept, client.ActRevoke: EvRevoke, client.ActRenounce: EvRenounce}
+var actEvents = map[string]Event{client.ActAccept: EvAccept, client.ActDecline: EvDecline, client.ActRevoke: EvRevoke, client.ActRenounce: EvRenounce}
 
 func (s *Service) postAct(c echo.Context) error {
 	var a client.ActRequest
@@ -103,7 +103,7 @@ func (s *Service) postAct(c echo.Context) error {
 	}
 	ev, known := actEvents[a.Act]
 	if !known {
-		return badParam("act %q: want accept, revoke or renounce", a.Act)
+		return badParam("act %q: want accept, decline, revoke or renounce", a.Act)
 	}
 	if err := client.CheckCode(a.AuthorizationCode); err != nil {
 		return err

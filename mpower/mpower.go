@@ -51,6 +51,9 @@ type Config struct {
 	// (Jobs tunes them; the queue is "mpower"); nil: nobody is told.
 	Notify Notifier
 	Jobs   jobs.Options
+	// Web, when set, adds the pages for people behind MPass login (under
+	// PathPages; MSign is then required).
+	Web *WebConfig
 }
 
 // Service is MPower as a service.Service.
@@ -62,6 +65,7 @@ type Service struct {
 	// systems remembers the registered systems found by credential.
 	systems sysauth.Cache
 	notices *jobs.Queue // nil without a Notifier
+	web     *web        // nil without the pages
 }
 
 // New builds the service and creates its tables in the store.
@@ -82,6 +86,11 @@ func New(cfg Config) (*Service, error) {
 	svc := &Service{cfg: cfg, reg: reg, log: log}
 	if cfg.Seal != nil {
 		if svc.sealer, err = NewSealer(cfg.Seal, cfg.SealChain); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Web != nil {
+		if svc.web, err = newWeb(cfg.Web, cfg.MSign); err != nil {
 			return nil, err
 		}
 	}
@@ -124,4 +133,7 @@ func (s *Service) Mount(g *echo.Group) {
 	g.GET(client.PathFile, s.file, s.authenticated)
 	g.GET(client.PathStatement, s.statement, s.authenticated)
 	s.mountGrantFlow(g)
+	if s.web != nil {
+		s.mountWeb(g)
+	}
 }

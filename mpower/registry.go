@@ -103,6 +103,9 @@ func NewRegistry(ctx context.Context, st *store.Store, v ActVerifier) (*Registry
 	if err := st.CreateSchema(ctx, schema); err != nil {
 		return nil, err
 	}
+	if err := st.CreateSchema(ctx, historySchema); err != nil {
+		return nil, err
+	}
 	return &Registry{st: st, verify: v}, nil
 }
 
@@ -363,6 +366,9 @@ func (r *Registry) Grant(ctx context.Context, actor string, g GrantRequest) (*Po
 			if _, err := tx.Exec(ctx, `INSERT INTO mpower_drafts (code, pdf) VALUES (?, ?)`, p.Code, draft); err != nil {
 				return err
 			}
+			if err := addHistory(ctx, tx, p, EvGrant, actor); err != nil {
+				return err
+			}
 			_, err := tx.Append(ctx, store.Event{Actor: actor, Action: "mpower-grant", Subject: p.Code,
 				Details: map[string]string{"type": p.TypeCode, "by": p.AuthorizingID, "signer": p.SignedBy, "to": p.RepresentedID,
 					"from": p.From.Format(time.RFC3339), "until": p.To.Format(time.RFC3339)}})
@@ -415,7 +421,7 @@ var actions = map[Event]string{EvSign: "mpower-sign", EvAccept: "mpower-accept",
 	EvRenounce: "mpower-renounce", EvSuspend: "mpower-suspend", EvResume: "mpower-resume"}
 
 // signedEvents need a signed act, and whose signature it must be.
-var signedEvents = map[Event]string{EvSign: "authorizing", EvAccept: "representative", EvRevoke: "authorizing", EvRenounce: "representative"}
+var signedEvents = map[Event]string{EvSign: "authorizing", EvAccept: "representative", EvDecline: "representative", EvRevoke: "authorizing", EvRenounce: "representative"}
 
 // Transition applies ev to the power of code, as actor, in one
 // transaction with its audit event: the power is read and locked, the
@@ -485,6 +491,9 @@ func (r *Registry) Transition(ctx context.Context, actor, code string, ev Event,
 				p.Code, p.Code, string(ev), act.Signer, act.SignedAt.UnixNano(), pdf, digest); err != nil {
 				return fmt.Errorf("mpower: power %s: keeping the act: %w", code, err)
 			}
+		}
+		if err := addHistory(ctx, tx, p, ev, actor); err != nil {
+			return err
 		}
 		ent, err := tx.Append(ctx, store.Event{Actor: actor, Action: actions[ev], Subject: p.Code, Digest: digest, Details: details})
 		if err != nil {

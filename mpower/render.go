@@ -6,6 +6,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/semnat/semnat/i18n"
 	"github.com/semnat/semnat/internal/textpdf"
 )
 
@@ -57,7 +58,7 @@ func RenderAct(t *AuthType, p *Power, authorizingName string) ([]byte, error) {
 	}
 	text, err := fillText(src, TextData{Code: p.Code, TypeCode: t.Code, TypeName: name, AuthorizingIdn: p.AuthorizingID,
 		AuthorizingName: authorizingName, SignerIdn: p.SignedBy, RepresentedIdn: p.RepresentedID,
-		From: p.From.Format(time.DateOnly), To: p.To.Format(time.DateOnly)})
+		From: p.From.In(i18n.Zone).Format(time.DateOnly), To: p.To.In(i18n.Zone).Format(time.DateOnly)})
 	if err != nil {
 		return nil, fmt.Errorf("mpower: legal text of %s (%s): %w", t.Code, lang, err)
 	}

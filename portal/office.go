@@ -79,7 +79,7 @@ type officeData struct {
 // institutionOf is the institution u is a clerk of (MPass's IDNO
 // attribute, from the employee certificate, and the clerks' list), or nil.
 func (s *Service) institutionOf(u *user) *catalog.Institution {
-	in := s.cfg.Catalog.Institution(u.attrs.Get("IDNO"))
+	in := s.cfg.Catalog.Institution(u.Attrs.Get("IDNO"))
 	if in == nil || !in.HasClerk(u.IDNP) {
 		return nil
 	}

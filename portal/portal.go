@@ -30,6 +30,7 @@ import (
 
 	"github.com/crewjam/saml/samlsp"
 
+	"github.com/semnat/semnat/internal/samlrp"
 	"github.com/semnat/semnat/jobs"
 	mnotifyclient "github.com/semnat/semnat/mnotify/client"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
@@ -155,14 +156,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	idp, err := samlsp.ParseMetadata(cfg.IdPMetadata)
-	if err != nil {
-		return nil, fmt.Errorf("portal: MPass's metadata: %w", err)
-	}
-	root := *base
-	root.Path = strings.TrimRight(root.Path, "/") + PathPrefix + "/" // samlsp puts saml/acs and saml/metadata below it
-	sp, err := samlsp.New(samlsp.Options{URL: root, Key: cfg.Key, Certificate: cfg.Certificate, IDPMetadata: idp, SignRequest: true,
-		CookieName: "semnat_portal", DefaultRedirectURI: PathPrefix + "/cereri"})
+	sp, err := samlrp.New(samlrp.Options{Base: base, Prefix: PathPrefix, IdPMetadata: cfg.IdPMetadata, Key: cfg.Key, Certificate: cfg.Certificate,
+		CookieName: "semnat_portal", DefaultRedirect: PathPrefix + "/cereri"})
 	if err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
 	}
@@ -205,7 +200,7 @@ func (s *Service) Applications() *application.Store { return s.apps }
 
 // Metadata is the portal's SAML metadata, to register with MPass.
 func (s *Service) Metadata() ([]byte, error) {
-	return xmlMetadata(s.sp)
+	return samlrp.Metadata(s.sp)
 }
 
 // url is the public URL of a path of the portal.

@@ -3,19 +3,17 @@ package portal
 import (
 	"bytes"
 	"embed"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/crewjam/saml/samlsp"
 	"github.com/labstack/echo/v4"
 
 	"github.com/semnat/semnat/i18n"
+	"github.com/semnat/semnat/internal/samlrp"
 	"github.com/semnat/semnat/portal/application"
 	"github.com/semnat/semnat/portal/catalog"
 )
@@ -53,24 +51,8 @@ func newWeb() (*web, error) {
 
 // user is who is logged in, as MPass said.
 type user struct {
-	IDNP, FirstName, LastName string
-	attrs                     samlsp.Attributes
-	Clerk                     bool // of an institution's back office (office.go)
-}
-
-func (u *user) Name() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
-
-// Administers tells whether MPass says the user administers the company
-// of idno (attribute AdministeredLegalEntity: "<name> <IDNO>", the IDNO
-// after the last space, egov-flows §2.4).
-func (u *user) Administers(idno string) (string, bool) {
-	for _, v := range u.attrs["AdministeredLegalEntity"] {
-		i := strings.LastIndexByte(v, ' ')
-		if i > 0 && v[i+1:] == idno {
-			return v[:i], true
-		}
-	}
-	return "", false
+	samlrp.User
+	Clerk bool // of an institution's back office (office.go)
 }
 
 // prefill is the value of an MPass attribute.
@@ -80,36 +62,22 @@ func (u *user) prefill(attr string) string {
 		return u.IDNP
 	case "BirthDate":
 		// MPass sends yyyy-MM-dd; anything else is not used.
-		if _, err := time.Parse(time.DateOnly, u.attrs.Get(attr)); err != nil {
+		if _, err := time.Parse(time.DateOnly, u.Attrs.Get(attr)); err != nil {
 			return ""
 		}
 	}
-	return u.attrs.Get(attr)
+	return u.Attrs.Get(attr)
 }
 
 // currentUser is the logged-in user, or nil.
 func (s *Service) currentUser(r *http.Request) *user {
-	sess, err := s.sp.Session.GetSession(r)
-	if err != nil || sess == nil {
+	u := samlrp.UserOf(s.sp, r)
+	if u == nil {
 		return nil
 	}
-	sa, ok := sess.(samlsp.SessionWithAttributes)
-	if !ok {
-		return nil
-	}
-	a := sa.GetAttributes()
-	idnp := a.Get("NameIdentifier")
-	if idnp == "" {
-		if sn, ok := sess.(samlsp.SessionWithNameID); ok {
-			idnp = sn.GetNameID()
-		}
-	}
-	if idnp == "" {
-		return nil
-	}
-	u := &user{IDNP: idnp, FirstName: a.Get("FirstName"), LastName: a.Get("LastName"), attrs: a}
-	u.Clerk = s.cfg.Office != nil && s.institutionOf(u) != nil
-	return u
+	res := &user{User: *u}
+	res.Clerk = s.cfg.Office != nil && s.institutionOf(res) != nil
+	return res
 }
 
 // page is what every page template gets.
@@ -221,8 +189,4 @@ func (s *Service) pageErrors(next echo.HandlerFunc) echo.HandlerFunc {
 		s.cfg.Log.Error("portal: request failed", "err", err, "path", c.Path())
 		return s.errorPage(c, http.StatusInternalServerError, "500")
 	}
-}
-
-func xmlMetadata(sp *samlsp.Middleware) ([]byte, error) {
-	return xml.MarshalIndent(sp.ServiceProvider.Metadata(), "", "  ")
 }

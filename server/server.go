@@ -37,7 +37,8 @@ type Config struct {
 	// ones above).
 	MPass *mpass.Config
 	// MPower is the registry of powers of representation and its check
-	// API (its Store and Log default to the ones above).
+	// API (its Store and Log default to the ones above); its pages, when
+	// Web has no IdPMetadata, log people in with the MPass composed here.
 	MPower *mpower.Config
 	// MNotify is the notification service and its REST API (its Store and
 	// Log default to the ones above).
@@ -92,7 +93,15 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.MPower != nil {
-		if s.MPower, err = mount(s, cfg, *cfg.MPower, func(c *mpower.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, mpower.New); err != nil {
+		mc := *cfg.MPower
+		if w := mc.Web; w != nil && len(w.IdPMetadata) == 0 && s.MPass != nil { // its pages log people in with the MPass composed here
+			wc := *w
+			if wc.IdPMetadata, err = s.MPass.Metadata(); err != nil {
+				return nil, err
+			}
+			mc.Web = &wc
+		}
+		if s.MPower, err = mount(s, cfg, mc, func(c *mpower.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, mpower.New); err != nil {
 			return nil, err
 		}
 	}

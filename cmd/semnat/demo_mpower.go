@@ -10,15 +10,20 @@ import (
 
 	"github.com/semnat/semnat/internal/secret"
 	"github.com/semnat/semnat/mobileid"
+	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/mpower"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/msign"
 	msignclient "github.com/semnat/semnat/msign/client"
+	"github.com/semnat/semnat/server"
 	"github.com/semnat/semnat/store"
 )
 
 // demoMPower makes the demo's MPower a registered system of its MSign (an
-// API key in DATA/mpower-msign-key) and returns its configuration.
+// API key in DATA/mpower-msign-key) and returns its configuration, with
+// its pages for people at /mpower/ (a SAML key made at each start,
+// registered with the demo's MPass once the server is up:
+// registerMPowerPages).
 func demoMPower(ctx context.Context, st *store.Store, data, base string) (*mpower.Config, error) {
 	key, err := demoAPIKey(filepath.Join(data, "mpower-msign-key"))
 	if err != nil {
@@ -32,7 +37,24 @@ func demoMPower(ctx context.Context, st *store.Store, data, base string) (*mpowe
 	if err != nil {
 		return nil, err
 	}
-	return &mpower.Config{MSign: mc}, nil
+	samlKey, samlCert, err := mpass.SelfSigned("mpower (demo)", time.Now(), 1)
+	if err != nil {
+		return nil, err
+	}
+	return &mpower.Config{MSign: mc, Web: &mpower.WebConfig{PublicURL: base, Key: samlKey, Certificate: samlCert}}, nil
+}
+
+// registerMPowerPages registers MPower's pages with the demo's MPass (anew
+// at each start: their key is made at start).
+func registerMPowerPages(ctx context.Context, srv *server.Server) error {
+	md, err := srv.MPower.Metadata()
+	if err != nil {
+		return err
+	}
+	if _, err := srv.MPass.Registry().Add(ctx, md, mpass.SPOptions{}, time.Now()); err != nil {
+		return fmt.Errorf("registering MPower's pages with MPass: %w", err)
+	}
+	return nil
 }
 
 // demoMPowerCode is the demo's authorization type.

@@ -29,6 +29,7 @@ const mpowerRoutesHelp = `  GET /api/Authorization/check/Code-True-One?Authoriza
                                the check API for registered systems (TLS client
                                certificate or X-API-Key; see 'semnat mpower systems')
   /api/Authorization/openapi.json  the API description
+  /mpower/                     the pages for people (with --mpass-metadata)
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
 `
 
@@ -62,7 +63,13 @@ func newMPowerServeCmd(a *app) *cobra.Command {
 (--p12, --key/--cert/--chain or --token, as for 'semnat sign') signs the
 status statements of GET /api/Authorization/check/statement. The parties
 of each power are told of its grant, acceptance, refusal and revocation
-through the MNotify at --mnotify (API key in --mnotify-key-file). The other
+through the MNotify at --mnotify (API key in --mnotify-key-file).
+With --mpass-metadata, people use MPower's pages at /mpower/ after logging
+in with that MPass (MPower a relying service signing with --saml-key and
+--saml-cert: register PUBLIC-URL/mpower/saml/metadata with 'semnat mpass sp
+add'): granted by me and to me, the grant wizard, accept, decline, revoke
+and renounce, each act signed through the MSign at --msign (API key in
+--msign-key-file; MPower a registered system there). The other
 settings are those of 'semnat serve' (store, address, TLS, logs): each a
 flag, $SEMNAT_NAME or a NAME = VALUE line of the --config file.`,
 		Example: `  semnat mpower serve --trust roots/ --store postgres://mpower@db/semnat --tls-cert srv.pem --tls-key srv.key --client-ca systems-ca.pem
@@ -70,14 +77,16 @@ flag, $SEMNAT_NAME or a NAME = VALUE line of the --config file.`,
 		Args: cobra.NoArgs,
 	}
 	var mn mnotifyFlags
+	var pages mpowerPagesFlags
 	f.bind(a, cmd, false, func(ctx context.Context, a *app, f *serveFlags, name string) error {
-		return runMPowerServe(ctx, a, f, &mn, name)
+		return runMPowerServe(ctx, a, f, &mn, &pages, name)
 	})
 	mn.register(cmd.Flags(), "the parties of each power are told of its changes there")
+	pages.register(cmd.Flags())
 	return cmd
 }
 
-func runMPowerServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, name string) error {
+func runMPowerServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, pages *mpowerPagesFlags, name string) error {
 	if len(f.trust) == 0 {
 		return withCode(exitUsage, errors.New("no trust anchors: give --trust PEM (the signed acts must chain to them)"))
 	}
@@ -101,6 +110,9 @@ func runMPowerServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags
 		defer closeSigner()
 		mc.Seal, mc.SealChain = signer, append([]*x509.Certificate{signer.Certificate()}, signer.Chain()...)
 	}
+	if err := pages.configure(ctx, mc); err != nil {
+		return withCode(exitUsage, err)
+	}
 	notices, err := mn.client(a.log)
 	if err != nil {
 		return withCode(exitUsage, err)
@@ -111,6 +123,9 @@ func runMPowerServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags
 		a.log.Info("no --mnotify: the parties of powers are not notified")
 	}
 	return f.serveComposed(ctx, a, tlsCfg, func(st *store.Store, base string) (server.Config, string) {
+		if mc.Web != nil {
+			mc.Web.PublicURL = base
+		}
 		return server.Config{MPower: mc},
 			fmt.Sprintf("%s: %s (check: GET %s%s?AuthorizationCode=...)", name, base, base, mpowerclient.PathCodeTrueOne)
 	})

@@ -457,6 +457,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err := registerPortal(ctx, srv, pc.Catalog); err != nil {
 		return withCode(exitFailed, err)
 	}
+	if err := registerMPowerPages(ctx, srv); err != nil {
+		return withCode(exitFailed, err)
+	}
 	if err := mountDemoSP(ctx, srv, st, base, seal.Cert); err != nil {
 		return withCode(exitFailed, fmt.Errorf("the demo MPay service provider: %w", err))
 	}
@@ -476,6 +479,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"                 or a SoftHSM token of the demo PKI through `semnat agent --origin " + base + "`",
 		"  log in (OIDC): " + base + demorp.OIDCPath + "/   (a demo OpenID Connect client of " + base + mpass.PathOIDC + ", same login and session)",
 		"  MPass admin:   " + base + "/admin   (log in with " + mobileid.GeneratedUser(0).MSISDN + "; relying services' fault-injection switches)",
+		"  MPower pages:  " + base + mpower.PathPages + "/   (powers of representation: grant, accept, revoke; log in with a virtual phone)",
 		"  MPower:        GET " + base + mpowerclient.PathCodeTrueOne + "?AuthorizationCode=…, POST " + base + mpowerclient.PathGrants + "   (X-API-Key from " + keyPath + "; type " + demoMPowerCode + ")",
 		"  MNotify:       POST " + base + mnotifyclient.PathNotifications + "   (X-API-Key from " + keyPath + "); e-mail received: " + base + mnotifyclient.PathReceiver,
 		"  MPay:          " + base + mpay.PathStart + "   (a demo service with orders: " + base + demoSPPath + "/ , one speaking SOAP: " + base + demoSOAPSPPath + "/ ; test cards in the README)",

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,7 +75,8 @@ func TestServeDemo(t *testing.T) {
 	}
 	// The portal is the home page; MSign's moved to /msign.
 	for p, want := range map[string]string{"/": "Portalul serviciilor publice", "/portal/servicii/000101": "Certificat de cazier judiciar",
-		"/msign": "/sign", "/portal/saml/metadata": "/portal/saml/acs", "/portal/servicii/000103": `id="apply"`} {
+		"/msign": "/sign", "/portal/saml/metadata": "/portal/saml/acs", "/portal/servicii/000103": `id="apply"`,
+		"/mpower/saml/metadata": "/mpower/saml/acs"} {
 		resp, err := http.Get(base + p)
 		if err != nil {
 			t.Fatal(err)
@@ -86,6 +88,13 @@ func TestServeDemo(t *testing.T) {
 		}
 	}
 	demoLogin(t, base)
+	// MPower's pages send people to log in with MPass.
+	jar, _ := cookiejar.New(nil)
+	if resp, err := (&http.Client{Jar: jar}).Get(base + "/mpower/"); err != nil || resp.StatusCode != 200 || resp.Request.URL.Path != "/login" {
+		t.Fatalf("MPower's pages: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
 	// MPower is mounted: its check API asks for a registered system.
 	for p, want := range map[string]int{mpowerclient.PathOpenAPI: 200, mpowerclient.PathCodeTrueOne + "?AuthorizationCode=1": 401} {
 		resp, err := http.Get(base + p)

@@ -77,6 +77,7 @@ const (
 	ActAccept   = "accept"   // the representative
 	ActRevoke   = "revoke"   // the authorizing party
 	ActRenounce = "renounce" // the representative
+	ActDecline  = "decline"  // the representative refuses a power that awaits acceptance
 )
 
 // ActRequest asks MSign for the signature of an act on a power.
