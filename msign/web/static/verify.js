@@ -104,6 +104,14 @@
       dd(dl, w("report.level"), s.level);
       if (s.reason) dd(dl, w("report.reason"), s.reason);
       dd(dl, w("report.whole"), s.coversWholeDocument ? w("report.whole_yes") : w("report.whole_no"));
+      // Where the revocation data came from (the report's "origin").
+      const origin = function (term, ri, cls) {
+        if (!ri || !ri.origin) return;
+        dd(dl, w(term), w("report.origin_" + ri.origin), cls);
+        dl.lastChild.dataset.origin = ri.origin;
+      };
+      origin("report.revocation", s.revocation, "revocation-origin");
+      origin("report.tsa_revocation", s.timestamp && s.timestamp.revocation, "tsa-revocation-origin");
       art.append(dl);
       if ((s.reasons && s.reasons.length) || s.signer) {
         const det = el("details", "tech-details");
@@ -148,6 +156,24 @@
     box.dataset.state = "failed";
   }
 
+  // revocation asks the server's revocation proxy about one certificate:
+  // req is an OCSP request holding its CertID only (issuer name and key
+  // hashes, serial number), built by the module; the answer is the
+  // responder's signed OCSP response, which the module checks itself.
+  const revocation = box.dataset.revocation ? async function (req) {
+    const r = await fetch(box.dataset.revocation, {
+      method: "POST", body: req, credentials: "omit",
+      headers: { "Content-Type": "application/ocsp-request", "Accept": "application/ocsp-response" },
+      signal: AbortSignal.timeout(20000),
+    });
+    if (!r.ok) {
+      let detail = "";
+      try { detail = (await r.json()).detail || ""; } catch (e) { /* not a problem document */ }
+      throw new Error("revocation proxy: HTTP " + r.status + (detail ? ": " + detail : ""));
+    }
+    return new Uint8Array(await r.arrayBuffer());
+  } : null;
+
   if (canLocal) start().catch(function () { /* shown at the first verification */ });
   form.addEventListener("submit", async function (ev) {
     if (!canLocal || (ev.submitter && ev.submitter.id === "verify-server")) return; // the upload
@@ -161,7 +187,7 @@
     try {
       const trust = await start();
       const bytes = new Uint8Array(await file.arrayBuffer());
-      const json = await globalThis.semnatVerify(bytes, trust, file.name);
+      const json = await globalThis.semnatVerify(bytes, trust, file.name, revocation);
       draw(JSON.parse(json), json);
       box.dataset.ms = String(Math.round(performance.now() - t0)); // for bench/side-wasm.sh
       box.dataset.state = "done";
