@@ -15,8 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/semnat/semnat/testcerts"
 )
 
 // Authority is a CA whose CRLs a Publisher signs. Name is the file name in
@@ -92,15 +90,6 @@ func NewPublisher(src Source, cas []Authority, opts PublisherOptions) (*Publishe
 		p.keys = append(p.keys, a.Name)
 	}
 	return p, nil
-}
-
-// PublisherFromPKI publishes the CRLs of every CA of a test PKI.
-func PublisherFromPKI(p *testcerts.PKI, src Source, opts PublisherOptions) (*Publisher, error) {
-	var cas []Authority
-	for _, e := range p.CAs() {
-		cas = append(cas, Authority{Name: e.Name, Cert: e.Cert, Key: e.Key})
-	}
-	return NewPublisher(src, cas, opts)
 }
 
 // Names lists the CA names served, in the order given.

@@ -14,10 +14,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/semnat/semnat/internal/browsertest"
 	"github.com/semnat/semnat/internal/samplepdf"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/testcerts"
@@ -146,7 +148,7 @@ func corpusCases(t *testing.T) []wasmCase {
 // server's report.
 func TestBrowserLocalVerify(t *testing.T) {
 	useWasm(t)
-	ctx, _ := newBrowser(t)
+	ctx := browsertest.New(t, 10*time.Minute) // generous: 19 files on a loaded machine (not a timing)
 	e := newSignEnv(t, "", withAnchors(t))
 	var log requestLog
 	log.listen(t, ctx)

@@ -32,6 +32,7 @@ import (
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/mobileid"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
+	"github.com/semnat/semnat/ocsp"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/service"
@@ -50,6 +51,13 @@ type Config struct {
 	// serves them to the in-browser verifier (Roots is built from them
 	// when it is nil).
 	RootCerts []*x509.Certificate
+	// RevocationIssuers are the CAs the in-browser verifier's revocation
+	// proxy (POST /verify/revocation) may ask about (default RootCerts;
+	// give the intermediates too); their responders are found in these
+	// certificates. The proxy is on when VerifyOnline is. RevocationHTTP
+	// sends its requests (default: a client with a 10 s timeout).
+	RevocationIssuers []*x509.Certificate
+	RevocationHTTP    *http.Client
 	// Seal signs POST /api/v1/seal at SealLevel (B-T needs Timestamper).
 	Seal        pades.Signer
 	SealLevel   pades.Level
@@ -140,6 +148,7 @@ type Service struct {
 	cache   *pades.VerifyCache
 	work    chan struct{}
 	limiter echo.MiddlewareFunc
+	courier *ocsp.Courier                      // the revocation proxy's, nil when it is off
 	prompts *middleware.RateLimiterMemoryStore // phone prompts per client
 	systems sysauth.Cache                      // registered systems by credential
 
@@ -239,6 +248,7 @@ func New(cfg Config) (*Service, error) {
 			return problem.New(http.StatusTooManyRequests, "rate-limited", "Too many requests", "slow down and try again")
 		},
 	})
+	s.courier = newCourier(cfg)
 	s.prompts = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 		Rate: rate.Limit(cfg.PromptRate / 60), Burst: cfg.PromptBurst, ExpiresIn: 10 * time.Minute})
 	if s.docs, err = openDocStore(context.Background(), cfg.Store, docDir(cfg)); err != nil {

@@ -62,6 +62,7 @@ func loadWasmAssets() map[string]wasmAsset {
 // nil when the module is not built in.
 type localVerify struct {
 	Module, Loader string // URLs, versioned
+	Revocation     string // the revocation proxy's URL, "" when it is off
 	Words          string // the report's words in the page's language (JSON)
 }
 
@@ -70,11 +71,15 @@ func (s *Service) localVerify(l *i18n.Localizer) *localVerify {
 	if a == nil {
 		return nil
 	}
-	return &localVerify{
+	lv := &localVerify{
 		Module: "/verify/wasm/verify.wasm?v=" + a["verify.wasm"].version,
 		Loader: "/verify/wasm/wasm_exec.js?v=" + a["wasm_exec.js"].version,
 		Words:  reportWords(l),
 	}
+	if s.courier != nil {
+		lv.Revocation = revocationPath
+	}
+	return lv
 }
 
 // reportWordIDs are the messages the report cards use (report.html), which
@@ -83,7 +88,9 @@ var reportWordIDs = []string{"report.title", "report.none", "report.all_valid", 
 	"report.doc_timestamp", "report.tsa", "report.signer", "report.organization", "report.time", "report.timestamped",
 	"report.claimed", "report.not_timestamped", "report.unknown_time", "report.level", "report.reason", "report.whole",
 	"report.whole_yes", "report.whole_no", "report.details", "report.another", "verdict.passed", "verdict.failed",
-	"verdict.indeterminate", "report.download_json", "sub.generic", "verify.local_done", "verify.local_failed", "verify.local_working"}
+	"verdict.indeterminate", "report.download_json", "sub.generic", "verify.local_done", "verify.local_failed", "verify.local_working",
+	"report.revocation", "report.tsa_revocation", "report.origin_dss", "report.origin_cms", "report.origin_online", "report.origin_proxy",
+	"report.origin_none"}
 
 // reportWords are the words of the report cards in l's language, JSON:
 // each message of reportWordIDs, every sub.* the catalogue has, "signature"

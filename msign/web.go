@@ -101,6 +101,7 @@ func (s *Service) mountWeb(root *echo.Group) {
 	g.POST("/sign/:id/done", s.donePage)
 	root.GET("/verify/wasm/:name", s.wasmFile)
 	root.GET("/verify/trust.pem", s.trustPEM)
+	root.POST(revocationPath, s.revocationProxy, revocationLimiter())
 	g.GET("/verify", s.verifyPage)
 	g.POST("/verify", s.verifyPost)
 	g.GET("/verify/:id/report.json", s.reportJSON)

@@ -2,8 +2,8 @@ package pades
 
 import (
 	"crypto/x509"
+	"sync"
 	"time"
-	_ "time/tzdata" // Europe/Chisinau without /usr/share/zoneinfo
 
 	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/pades/appearance"
@@ -12,14 +12,14 @@ import (
 
 // chisinau is the zone of the stamp's date (Europe/Chisinau, with its
 // abbreviation: EET or EEST), loaded from the embedded time zone database
-// where the system has none.
-var chisinau = func() *time.Location {
+// where the system has none (tzdata.go), on first use rather than at start.
+var chisinau = sync.OnceValue(func() *time.Location {
 	loc, err := time.LoadLocation("Europe/Chisinau")
 	if err != nil {
-		return time.FixedZone("EET", 2*3600) // not reached: time/tzdata has it
+		return time.FixedZone("EET", 2*3600) // not reached but in the browser's verifier: time/tzdata has it
 	}
 	return loc
-}()
+})
 
 // stampLines is the default text of a visible signature, in Romanian as on
 // Moldovan e-government documents.
@@ -35,7 +35,7 @@ func stampLines(opts *Options, cert *x509.Certificate, now time.Time) []string {
 	for _, o := range cert.Subject.Organization {
 		lines = append(lines, o)
 	}
-	lines = append(lines, "Data: "+now.In(chisinau).Format("02.01.2006 15:04:05 MST"))
+	lines = append(lines, "Data: "+now.In(chisinau()).Format("02.01.2006 15:04:05 MST"))
 	if opts.Reason != "" {
 		lines = append(lines, "Motiv: "+opts.Reason)
 	}

@@ -1,3 +1,8 @@
+//go:build !(js && wasm)
+
+// The mobile SIM signer: left out of the in-browser verifier (GOOS=js),
+// which signs nothing.
+
 package pades
 
 import (

@@ -131,7 +131,9 @@ type Report struct {
 //	changes             what each later revision changed and whether it is allowed
 //	checks              outcome per building block: format, integrity, signature,
 //	                    certificate, chain, revocation, timestamp, modifications
-//	revocation          how the signer's revocation status was established
+//	revocation          how the signer's revocation status was established, and in
+//	                    "origin" where its data came from: "dss", "cms", "online",
+//	                    "proxy" or "none" (timestamp.revocation: the same for the TSA)
 //	reason, location, contactInfo, name   the dictionary's text fields
 type SignatureReport struct {
 	Field              string            `json:"field"`
@@ -191,6 +193,10 @@ type TimestampInfo struct {
 	Valid  bool             `json:"valid"`
 	TSA    *CertificateInfo `json:"tsa,omitempty"`
 	Reason string           `json:"reason,omitempty"` // why it is not valid
+	// Origin: TimestampInSignature or TimestampInDocument.
+	Origin string `json:"origin,omitempty"`
+	// Revocation: how the TSA certificate's status was established.
+	Revocation *RevocationInfo `json:"revocation,omitempty"`
 
 	untrusted bool // not valid only because its chain is not trusted
 }
@@ -199,11 +205,29 @@ type TimestampInfo struct {
 type RevocationInfo struct {
 	// Status: "good", "revoked", "unknown", "skipped" (not checked on
 	// request) or "unavailable".
-	Status     string     `json:"status"`
-	Source     string     `json:"source,omitempty"` // "DSS OCSP", "CMS CRL", "online OCSP", ...
+	Status string `json:"status"`
+	Source string `json:"source,omitempty"` // "DSS OCSP", "CMS CRL", "online OCSP", "proxy OCSP" ...
+	// Origin says where the data came from, in one word (see the
+	// Origin* constants): "dss", "cms", "online", "proxy" or "none".
+	Origin     string     `json:"origin,omitempty"`
 	ThisUpdate *time.Time `json:"thisUpdate,omitempty"`
 	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
 }
+
+// Where revocation data came from (RevocationInfo.Origin).
+const (
+	OriginDSS    = "dss"    // the document's DSS (PAdES B-LT)
+	OriginCMS    = "cms"    // embedded in the signature's CMS (Adobe revocationInfoArchival)
+	OriginOnline = "online" // fetched by the verifier from the responder (VerifyOptions.Online)
+	OriginProxy  = "proxy"  // fetched through a courier (VerifyOptions.Fetcher), checked here
+	OriginNone   = "none"   // no usable data
+)
+
+// Where a timestamp came from (TimestampInfo.Origin).
+const (
+	TimestampInSignature = "signature" // an unsigned attribute of the signature's CMS
+	TimestampInDocument  = "document"  // a document timestamp revision (ETSI.RFC3161)
+)
 
 // Change is one modification made by a revision after the signed one.
 type Change struct {
@@ -344,6 +368,9 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 			fmt.Fprintf(&b, "      revocation: %s", s.Revocation.Status)
 			if s.Revocation.Source != "" {
 				fmt.Fprintf(&b, " (%s)", s.Revocation.Source)
+			}
+			if s.Revocation.Origin != "" {
+				fmt.Fprintf(&b, ", from: %s", s.Revocation.Origin)
 			}
 			b.WriteString("\n")
 		}

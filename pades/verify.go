@@ -71,6 +71,10 @@ type VerifyOptions struct {
 	// (default: a client with a 15 s timeout).
 	Online     bool
 	HTTPClient *http.Client
+	// Fetcher, if set, is asked for what the document does not carry
+	// (after the DSS and the CMS, before Online); the report's origin of
+	// what it brought is "proxy".
+	Fetcher RevocationFetcher
 	// At is the validation time (default: now).
 	At time.Time
 	// Policy knobs.
@@ -132,7 +136,9 @@ type verifier struct {
 
 	dss       *dssData
 	dssParsed *parsedRevocation
-	diffs     map[int]*revisionDiff // per revision index
+	// fetchedData: Fetcher's answers, per issuer and serial.
+	fetchedData map[string]fetchedRevocation
+	diffs       map[int]*revisionDiff // per revision index
 	// damage: xref entries of later revisions that lead to no object of
 	// their number (the reader would repair the file).
 	damage   []string

@@ -347,9 +347,9 @@ func (v *verifier) checkTimestamp(s *sigState, token, sigValue []byte) *Timestam
 	token = trimDER(token)
 	p, info, err := v.tokenInfo(token)
 	if err != nil {
-		return &TimestampInfo{Reason: fmt.Sprintf("token: %v", err)}
+		return &TimestampInfo{Reason: fmt.Sprintf("token: %v", err), Origin: TimestampInSignature}
 	}
-	ti := &TimestampInfo{Time: info.GenTime.UTC()}
+	ti := &TimestampInfo{Time: info.GenTime.UTC(), Origin: TimestampInSignature}
 	signer := p.Signer.FindSignerCertificate(append(append([]*x509.Certificate(nil), p.Certificates...), v.dss.certs...))
 	ti.TSA = certInfo(signer)
 	if !info.HashAlg.Available() {
@@ -461,7 +461,7 @@ func (v *verifier) verifyDocTimestamp(s *sigState) error {
 		rep.Checks.Certificate = CheckPassed
 	}
 	s.cms = &cmsState{parsed: p, signer: signer, certs: p.Certificates, tsTime: info.GenTime}
-	rep.Timestamp = &TimestampInfo{Time: info.GenTime.UTC(), TSA: rep.Signer, Valid: true}
+	rep.Timestamp = &TimestampInfo{Time: info.GenTime.UTC(), TSA: rep.Signer, Valid: true, Origin: TimestampInDocument}
 	if info.HashAlg == crypto.SHA1 && !v.opts.Policy.AllowSHA1 {
 		s.verdict(Indeterminate, CryptoConstraintsFailure, "the document timestamp uses SHA-1")
 	}
@@ -674,6 +674,7 @@ func (v *verifier) timestampRevocation(s *sigState, ti *TimestampInfo, vi *tsa.I
 		return
 	}
 	rs := v.statusOf(s, cert, issuer, vi.GenTime)
+	ti.Revocation = rs.info()
 	switch {
 	case !rs.found:
 		s.warn("the revocation status of the TSA certificate %q could not be checked: %s", cert.Subject.CommonName, rs.note)

@@ -1,6 +1,7 @@
 package pades
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"net/http"
@@ -21,7 +22,23 @@ type revStatus struct {
 	revokedAt  time.Time
 	thisUpdate time.Time
 	source     string
+	origin     string // Origin*
 	note       string // why nothing usable was found
+}
+
+// info is the report's form of rs.
+func (rs revStatus) info() *RevocationInfo {
+	ri := &RevocationInfo{Status: "unavailable", Source: rs.source, Origin: OriginNone}
+	if rs.found {
+		ri.Status, ri.Origin = rs.state.String(), rs.origin
+		tu := rs.thisUpdate.UTC()
+		ri.ThisUpdate = &tu
+		if rs.state == crl.Revoked {
+			ra := rs.revokedAt.UTC()
+			ri.RevokedAt = &ra
+		}
+	}
+	return ri
 }
 
 // parsedRevocation caches the parsed embedded OCSP responses and CRLs.
@@ -54,7 +71,19 @@ func fresh(thisUpdate, nextUpdate, t time.Time) bool {
 	return !nextUpdate.IsZero() && !t.After(nextUpdate)
 }
 
-// statusFrom looks for the status of cert in parsed data.
+// sourceName is the word of the report's source for origin where.
+func sourceName(where string) string {
+	switch where {
+	case OriginDSS:
+		return "DSS"
+	case OriginCMS:
+		return "CMS"
+	}
+	return where
+}
+
+// statusFrom looks for the status of cert in parsed data (where: its
+// origin, Origin*).
 func (v *verifier) statusFrom(p parsedRevocation, where string, cert, issuer *x509.Certificate, t time.Time) revStatus {
 	var best revStatus
 	consider := func(rs revStatus, next time.Time) {
@@ -69,7 +98,7 @@ func (v *verifier) statusFrom(p parsedRevocation, where string, cert, issuer *x5
 		}
 		if rs.state == crl.Good && !fresh(rs.thisUpdate, next, t) {
 			if best.note == "" {
-				best.note = fmt.Sprintf("%s %s is not fresh for %s (thisUpdate %s)", where, rs.source, t.UTC().Format(time.RFC3339), rs.thisUpdate.UTC().Format(time.RFC3339))
+				best.note = fmt.Sprintf("%s is not fresh for %s (thisUpdate %s)", rs.source, t.UTC().Format(time.RFC3339), rs.thisUpdate.UTC().Format(time.RFC3339))
 			}
 			return
 		}
@@ -86,7 +115,7 @@ func (v *verifier) statusFrom(p parsedRevocation, where string, cert, issuer *x5
 			continue
 		}
 		consider(revStatus{found: true, state: single.Status.State, revokedAt: single.Status.RevokedAt,
-			thisUpdate: single.ThisUpdate, source: where + " OCSP"}, single.NextUpdate)
+			thisUpdate: single.ThisUpdate, source: sourceName(where) + " OCSP", origin: where}, single.NextUpdate)
 	}
 	for _, l := range p.crls {
 		if l.ThisUpdate.After(v.now.Add(revSkew)) {
@@ -96,7 +125,7 @@ func (v *verifier) statusFrom(p parsedRevocation, where string, cert, issuer *x5
 		if err != nil {
 			continue
 		}
-		consider(revStatus{found: true, state: st.State, revokedAt: st.RevokedAt, thisUpdate: l.ThisUpdate, source: where + " CRL"}, l.NextUpdate)
+		consider(revStatus{found: true, state: st.State, revokedAt: st.RevokedAt, thisUpdate: l.ThisUpdate, source: sourceName(where) + " CRL", origin: where}, l.NextUpdate)
 	}
 	return best
 }
@@ -128,7 +157,7 @@ func (v *verifier) statusOf(s *sigState, cert, issuer *x509.Certificate, t time.
 		v.dssParsed = &p
 	}
 	notes := []string{}
-	if rs := v.statusFrom(*v.dssParsed, "DSS", cert, issuer, t); rs.found {
+	if rs := v.statusFrom(*v.dssParsed, OriginDSS, cert, issuer, t); rs.found {
 		return rs
 	} else if rs.note != "" {
 		notes = append(notes, rs.note)
@@ -138,11 +167,18 @@ func (v *verifier) statusOf(s *sigState, cert, issuer *x509.Certificate, t time.
 			p := v.parseRevocation(st.adbeOCSP, st.adbeCRL)
 			st.adbeParsed = &p
 		}
-		if rs := v.statusFrom(*st.adbeParsed, "CMS", cert, issuer, t); rs.found {
+		if rs := v.statusFrom(*st.adbeParsed, OriginCMS, cert, issuer, t); rs.found {
 			return rs
 		} else if rs.note != "" {
 			notes = append(notes, rs.note)
 		}
+	}
+	if f := v.opts.Fetcher; f != nil {
+		rs, note := v.fetched(f, cert, issuer, t)
+		if rs.found {
+			return rs
+		}
+		notes = append(notes, note)
 	}
 	if v.opts.Online {
 		hc := v.httpClient()
@@ -150,18 +186,18 @@ func (v *verifier) statusOf(s *sigState, cert, issuer *x509.Certificate, t time.
 		if len(cert.OCSPServer) > 0 {
 			res, err := oc.Check(v.ctx, cert, issuer)
 			if err == nil {
-				return revStatus{found: true, state: res.Status.State, revokedAt: res.Status.RevokedAt, thisUpdate: res.ThisUpdate, source: "online OCSP"}
+				return revStatus{found: true, state: res.Status.State, revokedAt: res.Status.RevokedAt, thisUpdate: res.ThisUpdate, source: "online OCSP", origin: OriginOnline}
 			}
 			notes = append(notes, fmt.Sprintf("OCSP: %v", err))
 		}
 		if len(cert.CRLDistributionPoints) > 0 {
 			st, list, err := crl.CheckCert(v.ctx, hc, cert, issuer, crl.CheckOptions{Now: v.now})
 			if err == nil {
-				return revStatus{found: true, state: st.State, revokedAt: st.RevokedAt, thisUpdate: list.ThisUpdate, source: "online CRL"}
+				return revStatus{found: true, state: st.State, revokedAt: st.RevokedAt, thisUpdate: list.ThisUpdate, source: "online CRL", origin: OriginOnline}
 			}
 			notes = append(notes, fmt.Sprintf("CRL: %v", err))
 		}
-	} else {
+	} else if v.opts.Fetcher == nil {
 		notes = append(notes, "online checks are off (--online)")
 	}
 	rs := revStatus{}
@@ -187,17 +223,7 @@ func (v *verifier) revocation(s *sigState, chain []*x509.Certificate, best time.
 			what = fmt.Sprintf("CA certificate %q", cert.Subject.CommonName)
 		}
 		if i == 0 {
-			ri := &RevocationInfo{Status: "unavailable", Source: rs.source}
-			if rs.found {
-				ri.Status = rs.state.String()
-				tu := rs.thisUpdate.UTC()
-				ri.ThisUpdate = &tu
-				if rs.state == crl.Revoked {
-					ra := rs.revokedAt.UTC()
-					ri.RevokedAt = &ra
-				}
-			}
-			rep.Revocation = ri
+			rep.Revocation = rs.info()
 		}
 		switch {
 		case !rs.found:
@@ -229,4 +255,50 @@ func (v *verifier) revocation(s *sigState, chain []*x509.Certificate, best time.
 		}
 	}
 	return nil
+}
+
+// RevocationFetcher fetches revocation data a document does not carry:
+// the in-browser verifier asks the server's revocation proxy, with the
+// certificate's identifiers only (an OCSP request: issuer name and key
+// hashes, serial number). Verify checks what it returns exactly as it
+// checks embedded data (the responder's signature and authority, the
+// CertID, freshness): the fetcher is a courier, not trusted for the verdict.
+type RevocationFetcher interface {
+	// FetchOCSP returns a DER OCSP response about cert, issued by issuer.
+	FetchOCSP(ctx context.Context, cert, issuer *x509.Certificate) ([]byte, error)
+}
+
+// fetched asks the fetcher about cert once per Verify call and looks for
+// its status in the answer; note says why there is none.
+func (v *verifier) fetched(f RevocationFetcher, cert, issuer *x509.Certificate, t time.Time) (revStatus, string) {
+	key := string(issuer.Raw) + "\x00" + cert.SerialNumber.String()
+	p, ok := v.fetchedData[key]
+	if !ok {
+		der, err := f.FetchOCSP(v.ctx, cert, issuer)
+		if err != nil {
+			p.note = fmt.Sprintf("revocation proxy: %v", err)
+		} else if r := v.parseOCSP(der); r != nil {
+			p.data.ocsps = append(p.data.ocsps, r)
+		} else {
+			p.note = "revocation proxy: the answer is not an OCSP response"
+		}
+		if v.fetchedData == nil {
+			v.fetchedData = map[string]fetchedRevocation{}
+		}
+		v.fetchedData[key] = p
+	}
+	if p.note != "" {
+		return revStatus{}, p.note
+	}
+	rs := v.statusFrom(p.data, OriginProxy, cert, issuer, t)
+	if !rs.found && rs.note == "" {
+		rs.note = "revocation proxy: the OCSP response is not about this certificate or not signed by its issuer's responder"
+	}
+	return rs, rs.note
+}
+
+// fetchedRevocation is one answer of VerifyOptions.Fetcher.
+type fetchedRevocation struct {
+	data parsedRevocation
+	note string
 }

@@ -169,7 +169,26 @@ func TestVerifyLevelsLive(t *testing.T) {
 			if s.Level != lvl.String() || s.Timestamp == nil || !s.Timestamp.Valid || s.Revocation == nil || s.Revocation.Status != "good" {
 				t.Fatalf("level %s:\n%s", lvl, dumpReport(online))
 			}
+			// Where the data came from: the responder for the online B-T
+			// check, the DSS for B-LT and B-LTA; the timestamp is the
+			// signature's, its TSA's status from the same place.
+			wantOrigin := map[Level]string{LevelBT: OriginOnline, LevelBLT: OriginDSS, LevelBLTA: OriginDSS}[lvl]
+			from := online
+			if lvl == LevelBT {
+				if r := offline.Signatures[0].Revocation; r == nil || r.Origin != OriginNone {
+					t.Fatalf("offline B-T revocation %+v", r)
+				}
+			} else {
+				from = offline
+			}
+			if s := from.Signatures[0]; s.Revocation.Origin != wantOrigin || s.Timestamp.Origin != TimestampInSignature ||
+				s.Timestamp.Revocation == nil || s.Timestamp.Revocation.Origin != wantOrigin {
+				t.Fatalf("origins: revocation %+v, timestamp %+v (%+v), want %s", s.Revocation, s.Timestamp, s.Timestamp.Revocation, wantOrigin)
+			}
 			if lvl == LevelBLTA {
+				if ts := offline.Signatures[len(offline.Signatures)-1].Timestamp; ts == nil || ts.Origin != TimestampInDocument {
+					t.Fatalf("document timestamp origin %+v", ts)
+				}
 				if len(offline.Signatures) != 2 || offline.Signatures[1].Kind != "timestamp" {
 					t.Fatalf("document timestamp missing:\n%s", dumpReport(offline))
 				}

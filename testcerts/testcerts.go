@@ -254,6 +254,19 @@ func (p *PKI) CAs() []*Entity {
 	return out
 }
 
+// TrustedCAs returns the CA certificates that chain to the trust anchors
+// (the untrusted root and what it issued are left out).
+func (p *PKI) TrustedCAs() []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, ca := range p.CAs() {
+		if _, err := ca.Cert.Verify(x509.VerifyOptions{Roots: p.RootPool(), Intermediates: p.IntermediatePool(),
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err == nil {
+			out = append(out, ca.Cert)
+		}
+	}
+	return out
+}
+
 // TrustAnchors returns the trusted roots (the untrusted root is not one).
 func (p *PKI) TrustAnchors() []*x509.Certificate { return []*x509.Certificate{p.Root.Cert} }
 

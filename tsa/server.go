@@ -16,7 +16,6 @@ import (
 	"github.com/digitorus/timestamp"
 
 	"github.com/semnat/semnat/cms"
-	"github.com/semnat/semnat/testcerts"
 )
 
 // ServerOptions tune a Server.
@@ -123,16 +122,6 @@ func hashOID(h crypto.Hash) (asn1.ObjectIdentifier, bool) {
 func hashOf(oid asn1.ObjectIdentifier) crypto.Hash {
 	h, _ := cms.HashFromOID(oid)
 	return h
-}
-
-// ServerFromPKI returns a TSA using the test PKI entity called name
-// ("tsa" or "tsa-rsa").
-func ServerFromPKI(p *testcerts.PKI, name string, opts ServerOptions) (*Server, error) {
-	e := p.Get(name)
-	if e == nil {
-		return nil, fmt.Errorf("tsa: the PKI has no entity %q", name)
-	}
-	return NewServer(e.Cert, e.Chain, e.Key, opts)
 }
 
 // Certificate returns the TSA certificate.

@@ -392,6 +392,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	}
 	cfg := f.msignConfig(a, st)
 	cfg.Roots, cfg.RootCerts = p.RootPool(), p.TrustAnchors()
+	cfg.RevocationIssuers = p.TrustedCAs() // the in-browser verifier's revocation proxy asks about these
 	cfg.Seal, cfg.SealLevel = pades.NewKeySigner(seal.Key, seal.Cert, seal.Chain), pades.LevelBT
 	cfg.Timestamper = pades.TSA{Client: &tsa.Client{URL: base + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 15 * time.Second}}}
 	cfg.APIKeys = map[string]string{key: "demo"}

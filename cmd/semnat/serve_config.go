@@ -68,7 +68,7 @@ func (f *serveFlags) register(fl *pflag.FlagSet, demo bool) {
 	fl.StringVar(&f.storeDSN, "store", "", "the store: a postgres:// URL (password from $PGPASSWORD or ~/.pgpass) to share it between instances; default SQLite DATA/semnat.db")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8480", "listen address HOST:PORT")
 	fl.StringVar(&f.publicURL, "public-url", "", "the URL users reach this server at (default: from --addr)")
-	fl.StringSliceVar(&f.trust, "trust", nil, "trust anchors for verification: PEM/DER file or directory (repeatable)")
+	fl.StringSliceVar(&f.trust, "trust", nil, "trust anchors for verification, with intermediate CAs: PEM/DER file or directory (repeatable); the in-browser verifier's revocation proxy asks these CAs' OCSP responders")
 	fl.BoolVar(&f.online, "online", true, "let verification fetch OCSP responses and CRLs that documents do not embed")
 	f.keys.register(fl)
 	fl.StringVar(&f.sealLevel, "seal-level", "B-T", "PAdES level of seals: B-B, B-T, B-LT or B-LTA (B-T and up need --tsa)")

@@ -1,7 +1,8 @@
 // Package verifyjson verifies a PDF held in memory against PEM trust
-// anchors, offline, and returns the report exactly as `semnat verify
-// --json` prints it. It is what the in-browser verifier
-// (cmd/semnat-verify-wasm) runs: no file system, no network, no store.
+// anchors and returns the report exactly as `semnat verify --json` prints
+// it. It is what the in-browser verifier (cmd/semnat-verify-wasm) runs: no
+// file system, no network, no store; revocation data the file does not
+// carry comes only through Options.Fetcher (the server's revocation proxy).
 package verifyjson
 
 import (
@@ -24,14 +25,17 @@ var ErrTrust = errors.New("verifyjson: unreadable trust anchors")
 type Options struct {
 	At   time.Time // validate at that time (zero: now)
 	File string    // the report's "file" (the name the user chose)
+	// Fetcher, if set, brings revocation data the file does not carry
+	// (pades.VerifyOptions.Fetcher); nil: offline.
+	Fetcher pades.RevocationFetcher
 }
 
 // Verify verifies doc against the certificates of trustPEM (empty: no
 // anchor, every chain is INDETERMINATE) with the revocation data the file
-// carries, and returns the report as JSON (indented, one trailing newline,
+// carries (and what o.Fetcher brings), and returns the report as JSON (indented, one trailing newline,
 // as the command prints it).
 func Verify(ctx context.Context, doc, trustPEM []byte, o Options) ([]byte, error) {
-	opts := &pades.VerifyOptions{At: o.At}
+	opts := &pades.VerifyOptions{At: o.At, Fetcher: o.Fetcher}
 	if len(bytes.TrimSpace(trustPEM)) > 0 {
 		certs, err := keyfile.ParseCerts(trustPEM)
 		if err != nil {

@@ -20,12 +20,26 @@
     if (!ready) {
       ready = (async function () {
         const go = new Go();
+        const t0 = performance.now();
+        const trust = fetch(box.dataset.trust); // meanwhile
         const resp = fetch(box.dataset.module);
+        // Compiled while it downloads (application/wasm); the browser
+        // caches the compiled code of the versioned, immutable URL.
         const mod = WebAssembly.instantiateStreaming
           ? await WebAssembly.instantiateStreaming(resp, go.importObject)
           : await WebAssembly.instantiate(await (await resp).arrayBuffer(), go.importObject);
-        go.run(mod.instance); // defines semnatVerify and stays alive
-        const t = await fetch(box.dataset.trust);
+        const t1 = performance.now();
+        go.run(mod.instance); // runs the Go runtime and package init, defines semnatVerify, stays alive
+        // The runtime may hand control back to the page before main has
+        // run (a timer during init): wait for the function it defines.
+        while (typeof globalThis.semnatVerify !== "function") {
+          if (go.exited) throw new Error("the verifier stopped while starting");
+          await new Promise(function (r) { setTimeout(r, 0); });
+        }
+        // Phases for bench/side-wasm.sh: download+compile, Go start.
+        box.dataset.compileMs = String(Math.round(t1 - t0));
+        box.dataset.initMs = String(Math.round(performance.now() - t1));
+        const t = await trust;
         if (!t.ok) throw new Error("trust anchors: HTTP " + t.status);
         return await t.text();
       })();
@@ -104,6 +118,14 @@
       dd(dl, w("report.level"), s.level);
       if (s.reason) dd(dl, w("report.reason"), s.reason);
       dd(dl, w("report.whole"), s.coversWholeDocument ? w("report.whole_yes") : w("report.whole_no"));
+      // Where the revocation data came from (the report's "origin").
+      const origin = function (term, ri, cls) {
+        if (!ri || !ri.origin) return;
+        dd(dl, w(term), w("report.origin_" + ri.origin), cls);
+        dl.lastChild.dataset.origin = ri.origin;
+      };
+      origin("report.revocation", s.revocation, "revocation-origin");
+      origin("report.tsa_revocation", s.timestamp && s.timestamp.revocation, "tsa-revocation-origin");
       art.append(dl);
       if ((s.reasons && s.reasons.length) || s.signer) {
         const det = el("details", "tech-details");
@@ -148,6 +170,24 @@
     box.dataset.state = "failed";
   }
 
+  // revocation asks the server's revocation proxy about one certificate:
+  // req is an OCSP request holding its CertID only (issuer name and key
+  // hashes, serial number), built by the module; the answer is the
+  // responder's signed OCSP response, which the module checks itself.
+  const revocation = box.dataset.revocation ? async function (req) {
+    const r = await fetch(box.dataset.revocation, {
+      method: "POST", body: req, credentials: "omit",
+      headers: { "Content-Type": "application/ocsp-request", "Accept": "application/ocsp-response" },
+      signal: AbortSignal.timeout(20000),
+    });
+    if (!r.ok) {
+      let detail = "";
+      try { detail = (await r.json()).detail || ""; } catch (e) { /* not a problem document */ }
+      throw new Error("revocation proxy: HTTP " + r.status + (detail ? ": " + detail : ""));
+    }
+    return new Uint8Array(await r.arrayBuffer());
+  } : null;
+
   if (canLocal) start().catch(function () { /* shown at the first verification */ });
   form.addEventListener("submit", async function (ev) {
     if (!canLocal || (ev.submitter && ev.submitter.id === "verify-server")) return; // the upload
@@ -161,7 +201,9 @@
     try {
       const trust = await start();
       const bytes = new Uint8Array(await file.arrayBuffer());
-      const json = await globalThis.semnatVerify(bytes, trust, file.name);
+      const tv = performance.now();
+      const json = await globalThis.semnatVerify(bytes, trust, file.name, revocation);
+      box.dataset.verifyMs = String(Math.round(performance.now() - tv)); // the module's own work
       draw(JSON.parse(json), json);
       box.dataset.ms = String(Math.round(performance.now() - t0)); // for bench/side-wasm.sh
       box.dataset.state = "done";
