@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -86,7 +87,7 @@ func fetch(c *http.Client, req *http.Request) (*http.Response, []byte, error) {
 func startPhoneLogin(c *http.Client, base string, page []byte, phone string) (wait string, done bool, err error) {
 	m := reTx.FindSubmatch(page)
 	if m == nil {
-		return "", false, errStatus(0, page)
+		return "", false, pageError(0, page)
 	}
 	req, _ := http.NewRequest(http.MethodPost, base+pathMobile, strings.NewReader(url.Values{"tx": {string(m[1])}, "phone": {phone}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -98,7 +99,7 @@ func startPhoneLogin(c *http.Client, base string, page []byte, phone string) (wa
 		return "", true, nil
 	}
 	if !reCode.Match(body) {
-		return "", false, errStatus(resp.StatusCode, body)
+		return "", false, pageError(resp.StatusCode, body)
 	}
 	return resp.Request.URL.String(), false, nil
 }
@@ -114,7 +115,7 @@ func startPhoneLogin(c *http.Client, base string, page []byte, phone string) (wa
 // Everything runs in this process (simulator and OCSP responder
 // included), so cpu-µs/op is the whole system's CPU per login.
 func BenchmarkMobileLogin(b *testing.B) {
-	users, mut := benchSim(b, benchClients, mobileid.AnswerOK, 0.005, 5*time.Millisecond)
+	users, mut := benchSim(b, benchClients, mobileid.AnswerOK, 0.02, 5*time.Millisecond)
 	e := newEnv(b, mut)
 	rp := e.newRPWith("shop.test", &SPOptions{}, nil)
 	sp := rp.mw.ServiceProvider
@@ -162,7 +163,7 @@ func BenchmarkMobileLogin(b *testing.B) {
 				continue
 			}
 			if !bytes.Contains(body, []byte(`name="SAMLResponse"`)) {
-				return errStatus(resp.StatusCode, body)
+				return pageError(resp.StatusCode, body)
 			}
 			return nil
 		}
@@ -236,4 +237,15 @@ func BenchmarkPendingLogins(b *testing.B) {
 	b.ReportMetric(float64(h2-h0)/float64(total), "B/pending@10k")
 	b.ReportMetric(float64(g1-g0)/float64(total/10), "goroutines/pending@1k")
 	b.ReportMetric(float64(g2-g0)/float64(total), "goroutines/pending@10k")
+}
+
+var reProblem = regexp.MustCompile(`(?s)id="problem"[^>]*>(.*?)<|<h1>(.*?)</h1>`)
+
+// pageError says which page a browser reached instead of the one expected:
+// its problem sentence, else its title.
+func pageError(code int, body []byte) error {
+	if m := reProblem.FindSubmatch(body); m != nil {
+		return fmt.Errorf("status %d: %s%s", code, m[1], m[2])
+	}
+	return errStatus(code, body)
 }
