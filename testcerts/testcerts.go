@@ -45,6 +45,9 @@ const (
 	RoleBadUsage    Role = "badusage"
 	RoleUntrusted   Role = "untrusted"
 	RoleMobile      Role = "mobile"
+	// RoleAuth is a token person's authentication certificate (ProfileAuth,
+	// its own key), named after the signing one with "-auth".
+	RoleAuth Role = "auth"
 )
 
 // KeyType names a key algorithm and size.
@@ -643,7 +646,7 @@ func Generate(opts Options) (*PKI, error) {
 			}
 			var e *Entity
 			e, err = p.Issue(req)
-			if err == nil && s.role == RoleRevoked {
+			if err == nil && (s.role == RoleRevoked || s.revoked) {
 				p.Revoke(e, now.Add(-2*day), ReasonKeyCompromise)
 			}
 		}
@@ -663,6 +666,7 @@ type spec struct {
 	pss     bool
 	profile Profile
 	subject Subject
+	revoked bool // revoked although not RoleRevoked (an authentication certificate)
 }
 
 func person(given, surname, idnp12 string) Subject {
@@ -683,7 +687,7 @@ func plan() []spec {
 		s.Organization, s.IDNO = name, idno
 		return s
 	}
-	return []spec{
+	specs := []spec{
 		{name: rootCAName, ca: true, kt: RSA4096, subject: Subject{CommonName: "semnat Test Root CA"}},
 		{name: tokenCAName, ca: true, issuer: rootCAName, kt: RSA3072, subject: Subject{CommonName: "semnat Test Token CA"}},
 		{name: mobileCName, ca: true, issuer: rootCAName, kt: P384, subject: Subject{CommonName: "semnat Test Mobile Signature CA"}},
@@ -713,4 +717,21 @@ func plan() []spec {
 		{name: "badusage", role: RoleBadUsage, issuer: tokenCAName, kt: P256, profile: ProfileEncipherment, subject: person("Tudor", "Cifru", "200400100013")},
 		{name: "untrusted", role: RoleUntrusted, issuer: untrustedCA, kt: P256, subject: person("Radu", "Străin", "200400100014")},
 	}
+	// Token people carry an authentication certificate beside the signing
+	// one, as national eID cards do: its own key, digitalSignature without
+	// nonRepudiation, EKU clientAuth. Logins use it; documents never do.
+	for _, s := range specs {
+		switch s.name {
+		case "person-rsa2048", "person-p256", "person-pss", "employee", "revoked", "untrusted":
+			a := s
+			a.name, a.role, a.profile, a.pss = s.name+AuthSuffix, RoleAuth, ProfileAuth, false
+			a.revoked = s.role == RoleRevoked
+			specs = append(specs, a)
+		}
+	}
+	return specs
 }
+
+// AuthSuffix names a person's authentication certificate after their
+// signing certificate: person-p256 → person-p256-auth.
+const AuthSuffix = "-auth"
