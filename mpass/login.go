@@ -78,6 +78,7 @@ type Identity struct {
 	IDNO        string `json:"idno,omitempty"`  // an organisation certificate: O = "Name IDNO"
 	CompanyName string `json:"companyName,omitempty"`
 	Certificate string `json:"certificate"` // issuer and serial, for the audit log
+	Personal           // date of birth, gender, residence, when the certificate says (personal.go)
 }
 
 // ssoSession is a person's single sign-on session.
@@ -459,6 +460,7 @@ func (s *Service) identify(ctx context.Context, cert *x509.Certificate, chain []
 	if len(cert.EmailAddresses) > 0 {
 		id.Email = cert.EmailAddresses[0]
 	}
+	id.Personal = s.personalOf(cert)
 	// An organisation certificate: O = "<name> <IDNO>".
 	if i := strings.LastIndexByte(p.Organization, ' '); i > 0 && idn.Valid(p.Organization[i+1:]) {
 		id.CompanyName, id.IDNO = p.Organization[:i], p.Organization[i+1:]

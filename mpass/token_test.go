@@ -24,8 +24,8 @@ import (
 	"github.com/semnat/semnat/internal/browsertest"
 	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pkcs11/softhsmtest"
-	"github.com/semnat/semnat/testcerts"
 	"github.com/semnat/semnat/store"
+	"github.com/semnat/semnat/testcerts"
 )
 
 func TestMain(m *testing.M) {

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/semnat/semnat/dirattr"
 	"github.com/semnat/semnat/idn"
 )
 
@@ -322,6 +323,9 @@ type Subject struct {
 	Unit         string
 	Title        string
 	Email        string
+	// Personal data in the subjectDirectoryAttributes extension (RFC
+	// 3739): date of birth, gender, countries of residence. Zero: none.
+	Personal dirattr.Attributes
 }
 
 func (s Subject) name() pkix.Name {
@@ -536,6 +540,13 @@ func (p *PKI) Issue(req IssueRequest) (*Entity, error) {
 	if req.Subject.Email != "" {
 		t.EmailAddresses = []string{req.Subject.Email}
 	}
+	if !req.Subject.Personal.Empty() {
+		ext, err := dirattr.Extension(req.Subject.Personal)
+		if err != nil {
+			return nil, fmt.Errorf("testcerts: issuing %s: %w", req.Name, err)
+		}
+		t.ExtraExtensions = append(t.ExtraExtensions, ext)
+	}
 	t.SignatureAlgorithm = signatureAlgorithmFor(req.Issuer.Key, req.PSS)
 	der, err := x509.CreateCertificate(rand.Reader, t, req.Issuer.Cert, key.Public(), req.Issuer.Key)
 	if err != nil {
@@ -716,6 +727,18 @@ func plan() []spec {
 		{name: "notyetvalid", role: RoleNotYetValid, issuer: tokenCAName, kt: P256, subject: person("Victor", "Viitor", "200400100012")},
 		{name: "badusage", role: RoleBadUsage, issuer: tokenCAName, kt: P256, profile: ProfileEncipherment, subject: person("Tudor", "Cifru", "200400100013")},
 		{name: "untrusted", role: RoleUntrusted, issuer: untrustedCA, kt: P256, subject: person("Radu", "Străin", "200400100014")},
+	}
+	// Personal data (RFC 3739) for some people; the others have none, as
+	// many real certificates.
+	for i, s := range specs {
+		switch s.name {
+		case "person-rsa2048":
+			specs[i].subject.Personal = dirattr.Attributes{DateOfBirth: "1985-07-02", Gender: "M", CountriesOfResidence: []string{"MD"}}
+		case "person-p256":
+			specs[i].subject.Personal = dirattr.Attributes{DateOfBirth: "1990-03-14", Gender: "F", CountriesOfResidence: []string{"MD"}}
+		case "person-p384":
+			specs[i].subject.Personal = dirattr.Attributes{DateOfBirth: "1978-11-30", Gender: "F", CountriesOfResidence: []string{"RU"}}
+		}
 	}
 	// Token people carry an authentication certificate beside the signing
 	// one, as national eID cards do: its own key, digitalSignature without
