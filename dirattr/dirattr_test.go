@@ -57,20 +57,22 @@ func TestRefused(t *testing.T) {
 		}
 		return asn1.RawValue{FullBytes: b}
 	}
-	gender := func(s string) attribute { return attribute{Type: OIDGender, Values: []asn1.RawValue{val(s, "printable")}} }
+	gender := func(s string) attribute {
+		return attribute{Type: OIDGender, Values: []asn1.RawValue{val(s, "printable")}}
+	}
 	for name, der := range map[string][]byte{
-		"empty sequence":   enc(),
-		"not DER":          {0x30, 0x80},
-		"trailing bytes":   append(enc(gender("M")), 0),
-		"gender X":         enc(gender("X")),
-		"gender long":      enc(gender("MF")),
-		"gender UTF8":      enc(attribute{Type: OIDGender, Values: []asn1.RawValue{val("M", "utf8")}}),
-		"gender twice":     enc(gender("M"), gender("F")),
-		"no values":        enc(attribute{Type: OIDGender}),
-		"date as string":   enc(attribute{Type: OIDDateOfBirth, Values: []asn1.RawValue{val("19900314", "printable")}}),
-		"country lower":    enc(attribute{Type: OIDCountryOfResidence, Values: []asn1.RawValue{val("md", "printable")}}),
-		"country 3 chars":  enc(attribute{Type: OIDCountryOfResidence, Values: []asn1.RawValue{val("MDA", "printable")}}),
-		"two dates":        enc(attribute{Type: OIDDateOfBirth, Values: []asn1.RawValue{val("19900314120000Z", "printable"), val("19900314120000Z", "printable")}}),
+		"empty sequence":  enc(),
+		"not DER":         {0x30, 0x80},
+		"trailing bytes":  append(enc(gender("M")), 0),
+		"gender X":        enc(gender("X")),
+		"gender long":     enc(gender("MF")),
+		"gender UTF8":     enc(attribute{Type: OIDGender, Values: []asn1.RawValue{val("M", "utf8")}}),
+		"gender twice":    enc(gender("M"), gender("F")),
+		"no values":       enc(attribute{Type: OIDGender}),
+		"date as string":  enc(attribute{Type: OIDDateOfBirth, Values: []asn1.RawValue{val("19900314", "printable")}}),
+		"country lower":   enc(attribute{Type: OIDCountryOfResidence, Values: []asn1.RawValue{val("md", "printable")}}),
+		"country 3 chars": enc(attribute{Type: OIDCountryOfResidence, Values: []asn1.RawValue{val("MDA", "printable")}}),
+		"two dates":       enc(attribute{Type: OIDDateOfBirth, Values: []asn1.RawValue{val("19900314120000Z", "printable"), val("19900314120000Z", "printable")}}),
 	} {
 		if _, err := Parse(der); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v", name, err)
