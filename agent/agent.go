@@ -482,12 +482,13 @@ func (a *Agent) certificates(ctx context.Context) ([]signingCert, error) {
 		}
 		c := e.Certificate.Certificate
 		wc := wire.Certificate{
-			ID:          e.ID.String(),
-			Label:       e.Certificate.Label,
-			Subject:     c.Subject.String(),
-			Issuer:      c.Issuer.String(),
-			NotAfter:    c.NotAfter.UTC().Format(time.RFC3339),
-			Certificate: c.Raw,
+			ID:             e.ID.String(),
+			Label:          e.Certificate.Label,
+			Subject:        c.Subject.String(),
+			Issuer:         c.Issuer.String(),
+			NotAfter:       c.NotAfter.UTC().Format(time.RFC3339),
+			Certificate:    c.Raw,
+			Authentication: wire.IsAuthentication(c),
 		}
 		for _, ca := range pkcs11.BuildChain(c, cas, nil) {
 			wc.Chain = append(wc.Chain, ca.Raw)
@@ -761,6 +762,18 @@ func (a *Agent) sign(ctx context.Context, origin string, ps []*signParams) ([]wi
 	if cert == nil {
 		return nil, newProblem(http.StatusNotFound, wire.ProblemUnknownCert, "Unknown certificate",
 			fmt.Sprintf("the token has no signing certificate with id %s (see GET /v1/certificates)", p.id))
+	}
+	// Key separation: login challenges only with an authentication key,
+	// documents never with one (wire.IsAuthentication).
+	switch auth := cert.wire.Authentication; {
+	case p.login && !auth:
+		log.Warn("login refused: not an authentication certificate")
+		return nil, newProblem(http.StatusConflict, wire.ProblemWrongKey, "Not an authentication key",
+			fmt.Sprintf("certificate %s is a signing certificate: log in with the token's authentication certificate (the one marked authentication in GET /v1/certificates)", p.id))
+	case !p.login && auth:
+		log.Warn("document signature refused: an authentication certificate")
+		return nil, newProblem(http.StatusConflict, wire.ProblemWrongKey, "Not a signing key",
+			fmt.Sprintf("certificate %s is for logging in only and never signs documents: choose the token's signing certificate", p.id))
 	}
 	for _, x := range ps {
 		if _, isEC := cert.cert.PublicKey.(*ecdsa.PublicKey); isEC && x.req.Scheme != "" {

@@ -314,6 +314,10 @@ func (s *Simulator) issue(u User, authKey, signKey crypto.Signer) (*simKeys, err
 	if u.Kind == "professional" {
 		subj.Organization, subj.IDNO = u.Organization, u.IDNO
 	}
+	subj.Personal.DateOfBirth, subj.Personal.Gender = u.BirthDate, u.Gender
+	if u.Residence != "" {
+		subj.Personal.CountriesOfResidence = []string{u.Residence}
+	}
 	name := "sim" + strings.TrimPrefix(u.MSISDN, "+")
 	if s.pki.Get(name+"-sign") != nil {
 		name += "-" + randomHex(4)

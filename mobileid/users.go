@@ -1,11 +1,14 @@
 package mobileid
 
 import (
+	"time"
+
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/semnat/semnat/dirattr"
 	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/testcerts"
 )
@@ -56,6 +59,12 @@ type User struct {
 	PUK          string    `json:"puk,omitempty"`          // 8 digits (default 12345678)
 	Behaviour    Behaviour `json:"behaviour,omitempty"`    // default manual
 	Description  string    `json:"description,omitempty"`
+	// Personal data the SIM certificates carry (RFC 3739
+	// subjectDirectoryAttributes), each optional: "YYYY-MM-DD", "M" or
+	// "F", an ISO 3166 country code such as "MD".
+	BirthDate string `json:"birth_date,omitempty"`
+	Gender    string `json:"gender,omitempty"`
+	Residence string `json:"residence,omitempty"`
 }
 
 // Default PINs of users that do not set their own (test SIMs only).
@@ -160,6 +169,15 @@ func (u *User) check() error {
 	if !known {
 		return fmt.Errorf("%s: behaviour %q unknown", m, u.Behaviour)
 	}
+	if u.BirthDate != "" || u.Gender != "" || u.Residence != "" {
+		a := dirattr.Attributes{DateOfBirth: u.BirthDate, Gender: u.Gender}
+		if u.Residence != "" {
+			a.CountriesOfResidence = []string{u.Residence}
+		}
+		if _, err := dirattr.Extension(a); err != nil {
+			return fmt.Errorf("%s: %v", m, err)
+		}
+	}
 	return nil
 }
 
@@ -239,6 +257,12 @@ func ScriptedUsers() []User {
 		if r.n == "002" {
 			u.Kind, u.Organization, u.IDNO = "professional", "Exemplu SRL", mustIDN("100360000001")
 		}
+		switch r.n { // personal data in the certificates of the two that answer OK
+		case "001":
+			u.BirthDate, u.Gender, u.Residence = "1980-05-17", "M", "MD"
+		case "002":
+			u.BirthDate, u.Gender, u.Residence = "1992-09-03", "F", "MD"
+		}
 		out = append(out, u)
 	}
 	return out
@@ -252,5 +276,7 @@ func GeneratedUser(i int) User {
 		IDNP:     mustIDN(fmt.Sprintf("2004007%05d", i%100000)),
 		Operator: "orange", Kind: "personal", KeyType: string(testcerts.P256),
 		PIN1: DefaultPIN1, PIN2: DefaultPIN2, PUK: DefaultPUK, Behaviour: Manual,
+		BirthDate: time.Date(1970, 1, 1+i%20000, 0, 0, 0, 0, time.UTC).Format(time.DateOnly),
+		Gender:    []string{"F", "M"}[i%2], Residence: "MD",
 	}
 }

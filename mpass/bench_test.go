@@ -17,18 +17,26 @@ import (
 // p99 ≤ 50 ms). The relying service's signed AuthnRequests (samlsp's
 // RSA-2048 key) are made before the clock starts, so that their signing
 // does not take the server's CPU; MPass checks each, records its id,
-// answers from the session (assertion and Response signed, the assertion
-// encrypted for the service) and writes the audit entry.
+// answers from the session and writes the audit entry. The service is
+// registered as `semnat mpass sp add` does by default (the Response
+// signed, the Assertion inside it neither signed nor encrypted);
+// redirect-signed-encrypted registers it with --sign-assertion --encrypt
+// (one more RSA signature, and an RSA-OAEP key transport, per Response).
 //
 // post: HTTP-POST binding as a browser sends it cross-site: the session
 // cookie (SameSite=Lax) is not on the POST, only on the login page the
 // POST redirects to. redirect: HTTP-Redirect binding, a top-level GET that
 // carries the cookie.
 func BenchmarkSSOResponse(b *testing.B) {
-	for _, binding := range []string{"post", "redirect"} {
-		b.Run(binding, func(b *testing.B) {
+	for _, variant := range []string{"post", "redirect", "redirect-signed-encrypted"} {
+		b.Run(variant, func(b *testing.B) {
 			e := newEnv(b, nil)
-			rp := e.newRP("shop.test", true)
+			opts := &SPOptions{}
+			if variant == "redirect-signed-encrypted" {
+				opts = &SPOptions{SignAssertion: true, Encrypt: true}
+			}
+			rp := e.newRPWith("shop.test", opts, nil)
+			binding := strings.TrimSuffix(variant, "-signed-encrypted")
 			c := newBrowserClient(b)
 			e.login(c, rp, mobileid.GeneratedUser(9))
 			c.Transport = laxCookies{benchTransport()}

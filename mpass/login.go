@@ -78,6 +78,7 @@ type Identity struct {
 	IDNO        string `json:"idno,omitempty"`  // an organisation certificate: O = "Name IDNO"
 	CompanyName string `json:"companyName,omitempty"`
 	Certificate string `json:"certificate"` // issuer and serial, for the audit log
+	Personal           // date of birth, gender, residence, when the certificate says (personal.go)
 }
 
 // ssoSession is a person's single sign-on session.
@@ -164,6 +165,9 @@ func (s *Service) loadTx(c echo.Context, take bool) (*loginTx, error) {
 		}
 		return nil, errNoTx
 	}
+	if take { // the login is over: its cookie goes (a browser would pile them up until LoginTTL)
+		s.dropTxCookie(c, tx.ID)
+	}
 	return &tx, nil
 }
 
@@ -209,6 +213,7 @@ func (s *Service) currentSession(r *http.Request) (*ssoSession, string) {
 // browser's SSO session (unless the relying service forces a new
 // authentication), or NoPassive to a passive request without one.
 func (s *Service) loginPage(c echo.Context) error {
+	c.SetRequest(c.Request().WithContext(withSPMemo(c.Request().Context())))
 	tx, err := s.loadTx(c, false)
 	if err != nil {
 		return s.noTx(c, err)
@@ -328,22 +333,25 @@ func (s *Service) mobileStart(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, s.waitURL(tx))
 }
 
-// stale tells whether the instance waiting for the phone of tx stopped
-// (its heartbeat is three beats old).
+// stale tells whether the login has waited for its phone longer than
+// three heartbeats: its owner may have stopped (ownerAlive says).
 func (s *Service) stale(tx *loginTx) bool {
 	return tx.State == "waiting" && tx.Pending != nil && s.cfg.Now().Sub(tx.Beat) > 3*s.cfg.Heartbeat
 }
 
 // takeOver waits for the phone of a login whose instance stopped, from
 // the transaction's pending state, as that instance would have.
-func (s *Service) takeOver(ctx context.Context, id string) {
+func (s *Service) takeOver(ctx context.Context, id, owner string) {
+	if s.ownerAlive(ctx, owner) {
+		return
+	}
 	var pending *mobileid.PendingState
 	err := s.cfg.Store.Update(ctx, kindLogin, id, func(old []byte) ([]byte, error) {
 		var tx loginTx
 		if err := json.Unmarshal(old, &tx); err != nil {
 			return nil, err
 		}
-		if !s.stale(&tx) { // someone else took it over meanwhile
+		if !s.stale(&tx) || tx.Owner != owner { // someone else took it over meanwhile
 			return old, nil
 		}
 		tx.Owner, tx.Beat, pending = s.instance, s.cfg.Now().UTC(), tx.Pending
@@ -362,43 +370,15 @@ func (s *Service) takeOver(ctx context.Context, id string) {
 	go s.awaitPhone(id, p)
 }
 
-// heartbeat refreshes the login's Beat while this instance waits.
-func (s *Service) heartbeat(ctx context.Context, id string) {
-	t := time.NewTicker(s.cfg.Heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_ = s.cfg.Store.Update(ctx, kindLogin, id, func(old []byte) ([]byte, error) {
-				var tx loginTx
-				if err := json.Unmarshal(old, &tx); err != nil {
-					return nil, err
-				}
-				if tx.Owner != s.instance || tx.State != "waiting" {
-					return old, nil
-				}
-				tx.Beat = s.cfg.Now().UTC()
-				return json.Marshal(tx)
-			})
-		}
-	}
-}
-
 // awaitPhone waits for the phone's answer, checks the certificate and
 // records the outcome in the login.
 func (s *Service) awaitPhone(id string, p *mobileid.Pending) {
 	defer s.bgWG.Done()
 	ctx, cancel := context.WithTimeout(s.bg, s.cfg.PhoneTimeout)
 	defer cancel()
-	beat, stopBeat := context.WithCancel(ctx)
-	beatDone := make(chan struct{})
-	go func() { defer close(beatDone); s.heartbeat(beat, id) }()
+	s.startBeat() // the instance says it is alive (pending.go)
 	var ident *Identity
 	res, err := p.Wait(ctx)
-	stopBeat()
-	<-beatDone
 	if err == nil {
 		ident, err = s.identify(ctx, res.Certificate, res.Chain)
 	} else if errors.Is(err, context.DeadlineExceeded) {
@@ -480,6 +460,7 @@ func (s *Service) identify(ctx context.Context, cert *x509.Certificate, chain []
 	if len(cert.EmailAddresses) > 0 {
 		id.Email = cert.EmailAddresses[0]
 	}
+	id.Personal = s.personalOf(cert)
 	// An organisation certificate: O = "<name> <IDNO>".
 	if i := strings.LastIndexByte(p.Organization, ' '); i > 0 && idn.Valid(p.Organization[i+1:]) {
 		id.CompanyName, id.IDNO = p.Organization[:i], p.Organization[i+1:]
@@ -526,7 +507,7 @@ func (s *Service) waitPage(c echo.Context) error {
 	switch tx.State {
 	case "waiting":
 		if s.stale(tx) && s.cfg.Mobile != nil {
-			s.takeOver(c.Request().Context(), tx.ID)
+			s.takeOver(c.Request().Context(), tx.ID, tx.Owner)
 		}
 		return s.web.page(c, http.StatusOK, "wait", tx.Lang, pageData{Tx: tx.ID, SP: hostOf(tx.ACS), Phone: tx.Phone,
 			Code: tx.Code, Refresh: s.waitURL(tx)})

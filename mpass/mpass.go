@@ -120,6 +120,7 @@ type Service struct {
 	bg       context.Context
 	stop     context.CancelFunc
 	bgWG     sync.WaitGroup
+	beatOnce sync.Once // the instance's heartbeat, started by its first phone wait (pending.go)
 	audit    func(ctx context.Context, e store.Event)
 
 	wrongOnce   sync.Once // the key of FaultWrongCertificate, made when first needed

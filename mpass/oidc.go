@@ -167,7 +167,7 @@ func (s *Service) newOIDC() (*oidcFace, error) {
 		SupportedUILocales:         []language.Tag{language.Romanian, language.Russian, language.English},
 		SupportedScopes:            []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopePhone},
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash",
-			"azp", "name", "given_name", "family_name", "locale", "phone_number", "phone_number_verified"},
+			"azp", "name", "given_name", "family_name", "locale", "birthdate", "gender", "phone_number", "phone_number_verified"},
 	}
 	copy(cfg.CryptoKey[:], derive(secret, "access token"))
 	opts := []op.Option{

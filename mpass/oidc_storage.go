@@ -406,7 +406,8 @@ func (s opStorage) ValidateJWTProfileScopes(context.Context, string, []string) (
 func (s opStorage) Health(ctx context.Context) error { return s.st().Ping(ctx) }
 
 // fillUserinfo sets the person's claims the scopes allow: sub always;
-// profile: given_name, family_name, name, locale; phone: phone_number.
+// profile: given_name, family_name, name, locale, and birthdate and gender
+// when the certificate says; phone: phone_number.
 func fillUserinfo(ui *oidc.UserInfo, sub string, id *Identity, lang string, scopes []string) {
 	ui.Subject = sub
 	for _, sc := range scopes {
@@ -414,6 +415,7 @@ func fillUserinfo(ui *oidc.UserInfo, sub string, id *Identity, lang string, scop
 		case oidc.ScopeProfile:
 			ui.GivenName, ui.FamilyName = id.GivenName, id.Surname
 			ui.Name = strings.TrimSpace(id.GivenName + " " + id.Surname)
+			personalClaims(ui, id.Personal)
 			if lang != "" {
 				ui.Locale = oidc.NewLocale(languageTag(lang))
 			}

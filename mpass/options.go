@@ -77,7 +77,7 @@ const (
 )
 
 // EIDASAttributeNames are the eIDAS attributes MPass can release.
-var EIDASAttributeNames = []string{EIDASPersonIdentifier, EIDASFamilyName, EIDASGivenName, EIDASLegalPersonIdentifier, EIDASLegalName}
+var EIDASAttributeNames = []string{EIDASPersonIdentifier, EIDASFamilyName, EIDASGivenName, EIDASDateOfBirth, EIDASLegalPersonIdentifier, EIDASLegalName}
 
 // ErrBadOptions: a registration's options are not usable.
 var ErrBadOptions = errors.New("mpass: the relying service's options are not usable")
@@ -202,12 +202,14 @@ func (s *Service) attributes(ctx context.Context, ss *ssoSession, sp *SP, ed *sa
 		classRef = EIDASLoAHigh // a qualified certificate whose key is on a QSCD, unlocked by PIN
 		all = append(all, eidasAttr(EIDASPersonIdentifier, "PersonIdentifier", "MD/MD/"+id.IDNP),
 			eidasAttr(EIDASFamilyName, "FamilyName", id.Surname), eidasAttr(EIDASGivenName, "FirstName", id.GivenName))
+		all = append(all, eidasPersonal(id.Personal)...)
 		if id.IDNO != "" {
 			all = append(all, eidasAttr(EIDASLegalPersonIdentifier, "LegalPersonIdentifier", "MD/MD/"+id.IDNO),
 				eidasAttr(EIDASLegalName, "LegalName", id.CompanyName))
 		}
 	} else {
 		all = append(all, attr("NameIdentifier", id.IDNP), attr("FirstName", id.GivenName), attr("LastName", id.Surname))
+		all = append(all, personalAttrs(id.Personal)...)
 		if id.Email != "" {
 			all = append(all, attr("EmailAddress", id.Email))
 		}

@@ -1,11 +1,13 @@
 package mpass
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/crewjam/saml"
+	"github.com/labstack/echo/v4"
 )
 
 // checkedRequests keeps, for a few seconds, the AuthnRequests sso checked
@@ -79,3 +81,43 @@ func detach(req *saml.IdpAuthnRequest, r *http.Request, clientIP string) {
 // through it writes it again: the idle timeout is then up to this much
 // early, and a burst of logins to one service costs no session write each.
 func sessionTouch(idle time.Duration) time.Duration { return min(time.Minute, idle/10) }
+
+// dropTxCookie removes a finished login's browser cookie, so that a
+// browser logging in to many services through its SSO session does not
+// carry one cookie per login until they expire (the request headers grew
+// past the server's limit after about 300 logins within LoginTTL).
+func (s *Service) dropTxCookie(c echo.Context, txID string) {
+	c.SetCookie(&http.Cookie{Name: txCookie(txID), Value: "", Path: pathLogin, MaxAge: -1,
+		HttpOnly: true, Secure: s.base.Scheme == "https", SameSite: http.SameSiteLaxMode})
+}
+
+// spMemo is the registration a request read first: one SAML request reads
+// its relying service's registration up to three times (the AuthnRequest's
+// check, the stale-InResponseTo switch, the answer), each a store read;
+// within one request they are the same registration.
+type spMemo struct {
+	sp *SP
+	ed *saml.EntityDescriptor
+}
+
+type spMemoKey struct{}
+
+// withSPMemo gives a request's context a place for its registration.
+func withSPMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, spMemoKey{}, &spMemo{})
+}
+
+// memoSP is the registration of entityID the request read already, or nil.
+func memoSP(ctx context.Context, entityID string) (*SP, *saml.EntityDescriptor) {
+	if m, _ := ctx.Value(spMemoKey{}).(*spMemo); m != nil && m.sp != nil && m.sp.EntityID == entityID {
+		return m.sp, m.ed
+	}
+	return nil, nil
+}
+
+// rememberSP keeps the registration read for the rest of the request.
+func rememberSP(ctx context.Context, sp *SP, ed *saml.EntityDescriptor) {
+	if m, _ := ctx.Value(spMemoKey{}).(*spMemo); m != nil && m.sp == nil {
+		m.sp, m.ed = sp, ed
+	}
+}

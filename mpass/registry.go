@@ -145,6 +145,9 @@ func (r *Registry) Add(ctx context.Context, metadata []byte, opts SPOptions, now
 
 // Get returns a registration (ErrUnknownSP when there is none).
 func (r *Registry) Get(ctx context.Context, entityID string) (*SP, *saml.EntityDescriptor, error) {
+	if sp, ed := memoSP(ctx, entityID); sp != nil {
+		return sp, ed, nil
+	}
 	b, err := r.Store.Get(ctx, kindSP, entityID)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
 		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownSP, entityID)
@@ -157,6 +160,7 @@ func (r *Registry) Get(ctx context.Context, entityID string) (*SP, *saml.EntityD
 	p, ok := r.cache[entityID]
 	r.mu.Unlock()
 	if ok && p.sum == sum {
+		rememberSP(ctx, p.sp, p.ed)
 		return p.sp, p.ed, nil
 	}
 	var sp SP
@@ -173,6 +177,7 @@ func (r *Registry) Get(ctx context.Context, entityID string) (*SP, *saml.EntityD
 	}
 	r.cache[entityID] = parsedSP{sum: sum, sp: &sp, ed: ed}
 	r.mu.Unlock()
+	rememberSP(ctx, &sp, ed)
 	return &sp, ed, nil
 }
 

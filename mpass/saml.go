@@ -68,6 +68,7 @@ func (s *Service) newIdP() *saml.IdentityProvider {
 // to the login page; an invalid one gets a page saying what is wrong (the
 // relying service's request cannot be trusted, so nothing goes back to it).
 func (s *Service) ssoRequest(c echo.Context) error {
+	c.SetRequest(c.Request().WithContext(withSPMemo(c.Request().Context())))
 	return middleware.BodyLimit(fmt.Sprint(maxSAMLBody))(s.sso)(c)
 }
 

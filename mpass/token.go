@@ -44,7 +44,7 @@ var (
 	ErrTokenSignature = errors.New("mpass: the token's login signature is not for this site and login")
 	ErrNoNonce        = errors.New("mpass: no login challenge is pending (it was used, or expired): ask for a new one")
 	ErrUntrusted      = errors.New("mpass: the certificate does not chain to a trusted CA")
-	ErrKeyUsage       = errors.New("mpass: the certificate's key usage does not allow signatures")
+	ErrKeyUsage       = errors.New("mpass: not an authentication certificate (key usage digitalSignature without nonRepudiation, extended key usage clientAuth): log in with the token's authentication certificate")
 	ErrBadTokenLogin  = errors.New("mpass: the token login request cannot be read")
 )
 
@@ -184,7 +184,11 @@ func (s *Service) verifyToken(ctx context.Context, nonce string, in tokenLogin) 
 		}
 		return cert, nil, fmt.Errorf("%w: %v", ErrTokenSignature, err)
 	}
-	if cert.KeyUsage != 0 && cert.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+	// Key separation: only an authentication certificate logs in. A
+	// signature by the signing (nonRepudiation) key over this challenge is
+	// a "document" signature a site the person allowed in their agent may
+	// have obtained: never a login.
+	if !wire.IsAuthentication(cert) {
 		return cert, nil, ErrKeyUsage
 	}
 	inter := x509.NewCertPool()

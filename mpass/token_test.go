@@ -25,6 +25,7 @@ import (
 	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pkcs11/softhsmtest"
 	"github.com/semnat/semnat/store"
+	"github.com/semnat/semnat/testcerts"
 )
 
 func TestMain(m *testing.M) {
@@ -41,6 +42,9 @@ func tokenEnv(t *testing.T, agentURL string, entities ...string) (*env, *softhsm
 	tok := softhsmtest.New(t)
 	for _, name := range entities {
 		tok.Import(t, shared.pki.MustGet(name))
+		if auth := shared.pki.Get(name + testcerts.AuthSuffix); auth != nil { // the token's authentication certificate
+			tok.Import(t, auth)
+		}
 	}
 	e := newEnv(t, func(c *Config) {
 		c.TokenRoots, c.TokenIntermediates, c.AgentURL = shared.pki.RootPool(), shared.pki.IntermediatePool(), agentURL
@@ -112,7 +116,7 @@ func (e *env) tokenLoginAs(c *http.Client, agentURL, origin, tx, cn string) (int
 	}
 	var cert *wire.Certificate
 	for i := range certs {
-		if strings.Contains(certs[i].Subject, "CN="+cn) {
+		if strings.Contains(certs[i].Subject, "CN="+cn) && certs[i].Authentication {
 			cert = &certs[i]
 		}
 	}
@@ -199,10 +203,10 @@ func TestTokenLoginCLIAgent(t *testing.T) {
 		t.Fatalf("signature for another origin: %d %+v", st, a)
 	}
 	// A signature for an earlier nonce of this login: refused.
-	ana := shared.pki.MustGet("person-p256")
+	ana := shared.pki.MustGet("person-p256-auth")
 	_, n1 := e.mpassJSON(c, pathTokenNonce, tx, nil)
 	var old wire.AuthResponse
-	if st, p := agentCall(t, agentURL, e.url, "/v1/authenticate", wire.AuthRequest{CertificateID: tok.Keys["person-p256"].String(), Nonce: n1.Nonce}, &old); st != 200 {
+	if st, p := agentCall(t, agentURL, e.url, "/v1/authenticate", wire.AuthRequest{CertificateID: tok.Keys["person-p256-auth"].String(), Nonce: n1.Nonce}, &old); st != 200 {
 		t.Fatalf("authenticate: %d %+v", st, p)
 	}
 	if _, n2 := e.mpassJSON(c, pathTokenNonce, tx, nil); n2.Nonce == n1.Nonce {
@@ -230,7 +234,7 @@ func TestTokenLoginCLIAgent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%d the relying service refuses our Response: %v\n%s", resp.StatusCode, err, raw)
 	}
-	emp := shared.pki.MustGet("employee")
+	emp := shared.pki.MustGet("employee-auth")
 	got := map[string]string{}
 	for _, at := range as.AttributeStatements[0].Attributes {
 		got[at.Name] = at.Values[0].Value

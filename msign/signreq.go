@@ -546,6 +546,10 @@ func parseTokenCert(certB64 string, chainB64 []string) (*x509.Certificate, []*x5
 	default:
 		return nil, nil, problem.New(http.StatusBadRequest, "bad-certificate", "Bad certificate", "the certificate's key must be RSA or ECDSA")
 	}
+	if wire.IsAuthentication(cert) { // key separation: that key only logs in (MPass)
+		return nil, nil, problem.New(http.StatusBadRequest, "bad-certificate", "Authentication certificate",
+			"this is the token's authentication certificate, which logs in and never signs documents: choose its signing certificate")
+	}
 	var chain []*x509.Certificate
 	for _, v := range chainB64 {
 		for _, part := range strings.Split(v, ",") {

@@ -57,6 +57,7 @@ func officeAgent(t *testing.T, e *env) string {
 	tok := softhsmtest.New(t)
 	for _, n := range []string{"clerk-sfs", "clerk-asp", "employee"} {
 		tok.Import(t, shared.pki.MustGet(n))
+		tok.Import(t, shared.pki.MustGet(n+testcerts.AuthSuffix)) // logins
 	}
 	ag, err := agent.New(agent.Options{Module: tok.Module, Token: tok.Selector(), Origins: []string{e.mpassURL, e.msignURL}, Version: "test",
 		Consent: func(context.Context, agent.Prompt) ([]byte, error) { return []byte(tok.PIN), nil }})
@@ -138,7 +139,7 @@ func (e *env) tokenLogin(b *browser, agentURL, u, entity string) (*http.Response
 	if st := jsonCall(t, b.c, e.mpassURL+"/login/token/nonce?tx="+m[1], e.mpassURL, nil, struct{}{}, &ans); st != 200 {
 		t.Fatalf("MPass nonce: %d", st)
 	}
-	cert := agentCert(t, agentURL, e.mpassURL, entity)
+	cert := agentCert(t, agentURL, e.mpassURL, entity+testcerts.AuthSuffix) // a login takes the authentication certificate
 	var signed wire.AuthResponse
 	if st := jsonCall(t, http.DefaultClient, agentURL+"/v1/authenticate", e.mpassURL, nil, wire.AuthRequest{CertificateID: cert.ID, Hash: "SHA-256", Nonce: ans.Nonce}, &signed); st != 200 {
 		t.Fatalf("agent authenticate: %d", st)

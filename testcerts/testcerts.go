@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/semnat/semnat/dirattr"
 	"github.com/semnat/semnat/idn"
 )
 
@@ -45,6 +46,9 @@ const (
 	RoleBadUsage    Role = "badusage"
 	RoleUntrusted   Role = "untrusted"
 	RoleMobile      Role = "mobile"
+	// RoleAuth is a token person's authentication certificate (ProfileAuth,
+	// its own key), named after the signing one with "-auth".
+	RoleAuth Role = "auth"
 )
 
 // KeyType names a key algorithm and size.
@@ -332,6 +336,9 @@ type Subject struct {
 	Unit         string
 	Title        string
 	Email        string
+	// Personal data in the subjectDirectoryAttributes extension (RFC
+	// 3739): date of birth, gender, countries of residence. Zero: none.
+	Personal dirattr.Attributes
 }
 
 func (s Subject) name() pkix.Name {
@@ -546,6 +553,13 @@ func (p *PKI) Issue(req IssueRequest) (*Entity, error) {
 	if req.Subject.Email != "" {
 		t.EmailAddresses = []string{req.Subject.Email}
 	}
+	if !req.Subject.Personal.Empty() {
+		ext, err := dirattr.Extension(req.Subject.Personal)
+		if err != nil {
+			return nil, fmt.Errorf("testcerts: issuing %s: %w", req.Name, err)
+		}
+		t.ExtraExtensions = append(t.ExtraExtensions, ext)
+	}
 	t.SignatureAlgorithm = signatureAlgorithmFor(req.Issuer.Key, req.PSS)
 	der, err := x509.CreateCertificate(rand.Reader, t, req.Issuer.Cert, key.Public(), req.Issuer.Key)
 	if err != nil {
@@ -656,7 +670,7 @@ func Generate(opts Options) (*PKI, error) {
 			}
 			var e *Entity
 			e, err = p.Issue(req)
-			if err == nil && s.role == RoleRevoked {
+			if err == nil && (s.role == RoleRevoked || s.revoked) {
 				p.Revoke(e, now.Add(-2*day), ReasonKeyCompromise)
 			}
 		}
@@ -676,6 +690,7 @@ type spec struct {
 	pss     bool
 	profile Profile
 	subject Subject
+	revoked bool // revoked although not RoleRevoked (an authentication certificate)
 }
 
 func person(given, surname, idnp12 string) Subject {
@@ -696,7 +711,7 @@ func plan() []spec {
 		s.Organization, s.IDNO = name, idno
 		return s
 	}
-	return []spec{
+	specs := []spec{
 		{name: rootCAName, ca: true, kt: RSA4096, subject: Subject{CommonName: "semnat Test Root CA"}},
 		{name: tokenCAName, ca: true, issuer: rootCAName, kt: RSA3072, subject: Subject{CommonName: "semnat Test Token CA"}},
 		{name: mobileCName, ca: true, issuer: rootCAName, kt: P384, subject: Subject{CommonName: "semnat Test Mobile Signature CA"}},
@@ -734,4 +749,33 @@ func plan() []spec {
 		{name: "seal-asp", role: RoleSeal, issuer: tokenCAName, kt: P256, subject: org(Subject{CommonName: "Agenția Servicii Publice"}, "Agenția Servicii Publice", "100360001111")},
 		{name: "seal-sfs", role: RoleSeal, issuer: tokenCAName, kt: P256, subject: org(Subject{CommonName: "Serviciul Fiscal de Stat"}, "Serviciul Fiscal de Stat", "100660100043")},
 	}
+	// Personal data (RFC 3739) for some people; the others have none, as
+	// many real certificates.
+	for i, s := range specs {
+		switch s.name {
+		case "person-rsa2048":
+			specs[i].subject.Personal = dirattr.Attributes{DateOfBirth: "1985-07-02", Gender: "M", CountriesOfResidence: []string{"MD"}}
+		case "person-p256":
+			specs[i].subject.Personal = dirattr.Attributes{DateOfBirth: "1990-03-14", Gender: "F", CountriesOfResidence: []string{"MD"}}
+		case "person-p384":
+			specs[i].subject.Personal = dirattr.Attributes{DateOfBirth: "1978-11-30", Gender: "F", CountriesOfResidence: []string{"RU"}}
+		}
+	}
+	// Token people carry an authentication certificate beside the signing
+	// one, as national eID cards do: its own key, digitalSignature without
+	// nonRepudiation, EKU clientAuth. Logins use it; documents never do.
+	for _, s := range specs {
+		switch s.name {
+		case "person-rsa2048", "person-p256", "person-pss", "employee", "clerk-asp", "clerk-sfs", "revoked", "untrusted":
+			a := s
+			a.name, a.role, a.profile, a.pss = s.name+AuthSuffix, RoleAuth, ProfileAuth, false
+			a.revoked = s.role == RoleRevoked
+			specs = append(specs, a)
+		}
+	}
+	return specs
 }
+
+// AuthSuffix names a person's authentication certificate after their
+// signing certificate: person-p256 → person-p256-auth.
+const AuthSuffix = "-auth"

@@ -60,6 +60,10 @@ type Certificate struct {
 	NotAfter    string   `json:"notAfter"`        // RFC 3339
 	Certificate []byte   `json:"certificate"`     // DER (base64 in JSON)
 	Chain       [][]byte `json:"chain,omitempty"` // DER of CA certificates found on the token
+	// Authentication: an authentication certificate (IsAuthentication),
+	// for logins (POST /v1/authenticate) only; the others sign documents
+	// only.
+	Authentication bool `json:"authentication,omitempty"`
 }
 
 // SignRequest asks for one digest to be signed (POST /v1/sign).
@@ -254,6 +258,7 @@ const (
 	ProblemNotFound         = "urn:semnat:problem:agent-not-found"           // 404: no such endpoint
 	ProblemMethod           = "urn:semnat:problem:agent-method-not-allowed"  // 405
 	ProblemUnknownCert      = "urn:semnat:problem:agent-unknown-certificate" // 404: no signing certificate with that id on the token
+	ProblemWrongKey         = "urn:semnat:problem:agent-wrong-key"           // 409: a login with a signing key, or a document with an authentication key
 	ProblemRefused          = "urn:semnat:problem:agent-refused"             // 403: the person refused to sign
 	ProblemConsent          = "urn:semnat:problem:agent-consent-unavailable" // 503: the agent could not ask (no terminal, ...)
 	ProblemPINIncorrect     = "urn:semnat:problem:agent-pin-incorrect"       // 403: the token refused the PIN (not retried)

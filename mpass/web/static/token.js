@@ -23,7 +23,9 @@
 
   fetch(agent + '/v1/certificates').then(json).then(function (r) {
     if (!r.ok) { throw new Error(r.body.title || 'agent'); }
-    certs = r.body || [];
+    // Logins use the token's authentication certificates only; the
+    // signing certificates sign documents (the agent refuses the other way).
+    certs = (r.body || []).filter(function (c) { return c.authentication; });
     if (certs.length === 0) { say(box.dataset.noCert, true); return; }
     certs.forEach(function (c, i) {
       var o = document.createElement('option');

@@ -49,7 +49,9 @@
     try {
       const resp = await fetch(agent + "/v1/certificates", { headers: { "Accept": "application/json" } });
       if (!resp.ok) throw new Error(await problemText(resp));
-      certs = await resp.json();
+      // Documents are signed with signing certificates only: a token's
+      // authentication certificate is for logging in (the agent refuses it).
+      certs = (await resp.json()).filter(function (c) { return !c.authentication; });
     } catch (e) {
       say(status, w("agent_missing") + " ", true);
       const help = $("agent-help");
