@@ -1,6 +1,7 @@
 package mpass
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -33,14 +34,13 @@ func (p sessions) InvalidateSession(w http.ResponseWriter, r *http.Request, req 
 	if ss == nil || !req.MatchesSession(ss.samlSession(p.s.cfg.SessionTTL)) {
 		return nil // already logged out, or another session: nothing to end here
 	}
-	if err := p.s.cfg.Store.Delete(r.Context(), kindSession, key); err != nil {
-		return err
-	}
 	p.s.expireSessionCookie(w)
-	p.s.oidc.backchannelLogout(ss)
-	p.s.audit(r.Context(), auditEvent("mpass.logout", ss.Identity.IDNP, req.ServiceProviderMetadata.EntityID,
+	err := p.s.endSession(r.Context(), key, ss, auditEvent("mpass.logout", ss.Identity.IDNP, req.ServiceProviderMetadata.EntityID,
 		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " ")}))
-	return nil
+	if errors.Is(err, ErrSessionEnded) {
+		return nil
+	}
+	return err
 }
 
 // AddSessionParticipant is not asked either: Service.finish records the
@@ -81,7 +81,7 @@ func (s *Service) sessionPage(c echo.Context) error {
 	if ss, _ := s.currentSession(c.Request()); ss != nil {
 		d.Person = strings.TrimSpace(ss.Identity.GivenName+" "+ss.Identity.Surname) + " (" + ss.Identity.IDNP + ")"
 		for _, sp := range ss.SPs {
-			d.Services = append(d.Services, hostOf(sp))
+			d.Services = append(d.Services, s.serviceName(c.Request().Context(), sp))
 		}
 	}
 	return s.web.page(c, http.StatusOK, "session", lang, d)
@@ -96,12 +96,16 @@ func (s *Service) logoutAll(c echo.Context) error {
 	if ss == nil {
 		return c.Redirect(http.StatusSeeOther, pathSession)
 	}
-	s.audit(c.Request().Context(), auditEvent("mpass.logout", ss.Identity.IDNP, "mpass",
-		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": "person"}))
 	s.expireSessionCookie(c.Response())
-	s.oidc.backchannelLogout(ss)
+	// StartLogout reads the session's services (SessionParticipants):
+	// the session ends after it.
 	s.idp.StartLogout(c.Response(), c.Request(), ss.samlSession(s.cfg.SessionTTL), pathSession)
-	return s.cfg.Store.Delete(c.Request().Context(), kindSession, key)
+	err := s.endSession(c.Request().Context(), key, ss, auditEvent("mpass.logout", ss.Identity.IDNP, "mpass",
+		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": "person"}))
+	if errors.Is(err, ErrSessionEnded) {
+		return nil
+	}
+	return err
 }
 
 func (s *Service) expireSessionCookie(w http.ResponseWriter) {

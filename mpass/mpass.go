@@ -41,6 +41,7 @@ import (
 
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/crl"
+	"github.com/semnat/semnat/jobs"
 	"github.com/semnat/semnat/mobileid"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/ocsp"
@@ -97,6 +98,11 @@ type Config struct {
 	Log        *slog.Logger
 	// OIDC configures the OpenID Connect face (oidc.go).
 	OIDC OIDCOptions
+	// JobPoll is how often the job queue (back-channel logouts) looks for
+	// work (default 1 s); JobBackoff the delay before retry n (default
+	// river's n⁴ s).
+	JobPoll    time.Duration
+	JobBackoff func(attempt int) time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -115,6 +121,7 @@ type Service struct {
 	sps      *Registry
 	web      *web
 	oidc     *oidcFace
+	queue    *jobs.Queue     // back-channel logouts (oidc_logout.go)
 	checked  checkedRequests // AuthnRequests just checked (perf.go)
 	base     *url.URL
 	bg       context.Context
@@ -201,6 +208,9 @@ func New(cfg Config) (*Service, error) {
 	if s.oidc, err = s.newOIDC(); err != nil {
 		return nil, err
 	}
+	if err := s.startJobs(); err != nil {
+		return nil, err
+	}
 	s.bg, s.stop = context.WithCancel(context.Background())
 	if cfg.SweepEvery > 0 {
 		s.bgWG.Add(1)
@@ -268,6 +278,7 @@ func (s *Service) Mount(g *echo.Group) {
 func (s *Service) Close() error {
 	s.stop()
 	s.bgWG.Wait()
+	s.stopJobs()
 	return nil
 }
 

@@ -162,12 +162,14 @@ func (s *Service) newOIDC() (*oidcFace, error) {
 	cfg := &op.Config{
 		CodeMethodS256:             true,
 		BackChannelLogoutSupported: true,
-		AuthMethodPost:             true,
-		DefaultLogoutRedirectURI:   s.urlString(pathSession),
-		SupportedUILocales:         []language.Tag{language.Romanian, language.Russian, language.English},
-		SupportedScopes:            []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopePhone},
+		// Every ID token and logout token carries the session's sid.
+		BackChannelLogoutSessionSupported: true,
+		AuthMethodPost:                    true,
+		DefaultLogoutRedirectURI:          s.urlString(pathSession),
+		SupportedUILocales:                []language.Tag{language.Romanian, language.Russian, language.English},
+		SupportedScopes:                   []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopePhone},
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash",
-			"azp", "name", "given_name", "family_name", "locale", "phone_number", "phone_number_verified"},
+			"azp", "sid", "name", "given_name", "family_name", "locale", "phone_number", "phone_number_verified"},
 	}
 	copy(cfg.CryptoKey[:], derive(secret, "access token"))
 	opts := []op.Option{
@@ -381,13 +383,12 @@ func (f *oidcFace) endSession(ctx context.Context, r *op.EndSessionRequest) (str
 	if f.subject(cl, ss.Identity.IDNP) != r.UserID {
 		return r.RedirectURI, nil // another person's token: this session stays
 	}
-	if err := f.s.cfg.Store.Delete(ctx, kindSession, key); err != nil {
+	f.s.expireSessionCookie(x.w)
+	err = f.s.endSession(ctx, key, ss, auditEvent("mpass.logout", ss.Identity.IDNP, oidcSPPrefix+r.ClientID,
+		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": oidcSPPrefix + r.ClientID}))
+	if err != nil && !errors.Is(err, ErrSessionEnded) {
 		return "", err
 	}
-	f.s.expireSessionCookie(x.w)
-	f.backchannelLogout(ss)
-	f.s.audit(ctx, auditEvent("mpass.logout", ss.Identity.IDNP, oidcSPPrefix+r.ClientID,
-		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": oidcSPPrefix + r.ClientID}))
 	return r.RedirectURI, nil
 }
 

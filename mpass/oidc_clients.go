@@ -50,6 +50,9 @@ type OIDCClient struct {
 	// BackchannelLogoutURI receives a logout token when a session the
 	// client logged in through ends (oidc_logout.go).
 	BackchannelLogoutURI string `json:"backchannelLogoutUri,omitempty"`
+	// BackchannelLogoutSessionRequired: the client needs the sid claim in
+	// its logout tokens (MPass always sends it, and sub).
+	BackchannelLogoutSessionRequired bool `json:"backchannelLogoutSessionRequired,omitempty"`
 	// Pairwise: the client gets a subject of its own per person instead of
 	// "MD" + IDNP (OpenID Connect Core §8.1).
 	Pairwise bool      `json:"pairwise,omitempty"`
@@ -63,8 +66,11 @@ type OIDCClientSpec struct {
 	RedirectURIs           []string // at least one
 	PostLogoutRedirectURIs []string
 	BackchannelLogoutURI   string // optional
-	AuthMethod             string // AuthSecretBasic (default), AuthSecretPost or AuthNone
-	Pairwise               bool
+	// BackchannelLogoutSessionRequired is recorded (sid is always sent);
+	// it needs BackchannelLogoutURI.
+	BackchannelLogoutSessionRequired bool
+	AuthMethod                       string // AuthSecretBasic (default), AuthSecretPost or AuthNone
+	Pairwise                         bool
 }
 
 var reClientID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
@@ -123,6 +129,9 @@ func (r *Registry) AddClient(ctx context.Context, spec OIDCClientSpec, now time.
 			return nil, "", err
 		}
 	}
+	if spec.BackchannelLogoutSessionRequired && spec.BackchannelLogoutURI == "" {
+		return nil, "", fmt.Errorf("%w: back-channel logout session required without a back-channel logout URI (--backchannel-logout-uri)", ErrBadClient)
+	}
 	if spec.AuthMethod == "" {
 		spec.AuthMethod = AuthSecretBasic
 	}
@@ -131,7 +140,8 @@ func (r *Registry) AddClient(ctx context.Context, spec OIDCClientSpec, now time.
 	}
 	cl := OIDCClient{ID: spec.ID, Name: spec.Name, AuthMethod: spec.AuthMethod, RedirectURIs: slices.Clone(spec.RedirectURIs),
 		PostLogoutRedirectURIs: slices.Clone(spec.PostLogoutRedirectURIs), BackchannelLogoutURI: spec.BackchannelLogoutURI,
-		Pairwise: spec.Pairwise, Added: now.UTC()}
+		BackchannelLogoutSessionRequired: spec.BackchannelLogoutSessionRequired,
+		Pairwise:                         spec.Pairwise, Added: now.UTC()}
 	var secret string
 	if spec.AuthMethod != AuthNone {
 		b, err := randomBytes(32)
@@ -208,4 +218,18 @@ func (r *Registry) RemoveClient(ctx context.Context, id string) error {
 		return err
 	}
 	return nil
+}
+
+// serviceName is how the session page names a service of a session: an
+// OpenID Connect client by its registered name (its id when it has none
+// or is no longer registered), a SAML relying service by its host.
+func (s *Service) serviceName(ctx context.Context, sp string) string {
+	id, ok := strings.CutPrefix(sp, oidcSPPrefix)
+	if !ok {
+		return hostOf(sp)
+	}
+	if cl, err := s.sps.Client(ctx, id); err == nil && cl.Name != "" {
+		return cl.Name
+	}
+	return id
 }

@@ -340,6 +340,9 @@ func (s opStorage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, 
 		return oidc.ErrServerError().WithDescription("the login is not known")
 	}
 	fillUserinfo(ui, a.Subject, a.Identity, a.Lang, scopes)
+	if a.Session != "" {
+		ui.AppendClaims("sid", a.Session) // Back-Channel Logout 1.0 §2.1: the logout token names it too
+	}
 	return nil
 }
 

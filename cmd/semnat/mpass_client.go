@@ -46,7 +46,13 @@ client authenticates at the token endpoint with the secret printed here, once
 
 The ID token's sub is "MD" followed by the person's IDNP; with --pairwise the
 client gets a subject of its own for each person instead, which other clients
-cannot link. Registering an id again replaces its registration and its secret.`,
+cannot link. Registering an id again replaces its registration and its secret.
+
+With --backchannel-logout-uri the client gets a signed logout token (OpenID
+Connect Back-Channel Logout 1.0: iss, aud, iat, exp, jti, events, sub, sid)
+POSTed to that URI whenever a session it logged in through ends, whichever
+service or person ended it. The delivery is retried with backoff until the
+client answers 200; each attempt is in the audit log.`,
 		Example: `  semnat mpass client add --id shop --redirect-uri https://shop.example/callback --post-logout-uri https://shop.example/
   semnat mpass client add --redirect-uri https://app.example/cb --auth client_secret_post --pairwise`,
 		Args: cobra.NoArgs,
@@ -57,6 +63,7 @@ cannot link. Registering an id again replaces its registration and its secret.`,
 	add.Flags().StringArrayVar(&spec.RedirectURIs, "redirect-uri", nil, "a redirect URI (repeatable; compared exactly)")
 	add.Flags().StringArrayVar(&spec.PostLogoutRedirectURIs, "post-logout-uri", nil, "a post-logout redirect URI of RP-initiated logout (repeatable)")
 	add.Flags().StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "where a logout token is POSTed when a session the client logged in through ends")
+	add.Flags().BoolVar(&spec.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "the client needs the sid claim in its logout tokens (MPass always sends sid and sub)")
 	add.Flags().StringVar(&spec.AuthMethod, "auth", mpass.AuthSecretBasic, "token endpoint authentication: client_secret_basic, client_secret_post or none")
 	add.Flags().BoolVar(&spec.Pairwise, "pairwise", false, "a pairwise subject for this client instead of MD+IDNP")
 	add.RunE = func(cmd *cobra.Command, _ []string) error {
