@@ -52,7 +52,13 @@ func (sessions) AddSessionParticipant(*http.Request, *saml.Session, saml.Session
 // SessionParticipants lists the relying services the browser's session,
 // if match selects it, logged into.
 func (p sessions) SessionParticipants(r *http.Request, match func(*saml.Session) bool) ([]saml.SessionParticipant, error) {
-	ss, _ := p.s.currentSession(r)
+	f := fanoutOf(r)
+	ss := (*ssoSession)(nil)
+	if f != nil && f.ended != nil {
+		ss = f.ended // an ended session's logout (logoutPlan)
+	} else {
+		ss, _ = p.s.currentSession(r)
+	}
 	if ss == nil || !match(ss.samlSession(p.s.cfg.SessionTTL)) {
 		return nil, nil
 	}
@@ -63,6 +69,9 @@ func (p sessions) SessionParticipants(r *http.Request, match func(*saml.Session)
 		}
 		out = append(out, saml.SessionParticipant{ServiceProviderID: sp, SessionIndex: ss.Index,
 			NameID: saml.NameID{Format: string(saml.UnspecifiedNameIDFormat), Value: ss.Identity.IDNP}})
+	}
+	if f != nil {
+		p.s.probe(r.Context(), f, ss, out)
 	}
 	return out, nil
 }
@@ -84,6 +93,7 @@ func (s *Service) sessionPage(c echo.Context) error {
 			d.Services = append(d.Services, s.serviceName(c.Request().Context(), sp))
 		}
 	}
+	d.Unconfirmed = s.unconfirmed(c.Request().Context(), c.QueryParam("logout"))
 	return s.web.page(c, http.StatusOK, "session", lang, d)
 }
 
@@ -99,7 +109,11 @@ func (s *Service) logoutAll(c echo.Context) error {
 	s.expireSessionCookie(c.Response())
 	// StartLogout reads the session's services (SessionParticipants):
 	// the session ends after it.
-	s.idp.StartLogout(c.Response(), c.Request(), ss.samlSession(s.cfg.SessionTTL), pathSession)
+	r, f := s.withFanout(c.Response(), c.Request(), nil)
+	if _, err := (sessions{s}).SessionParticipants(r, func(*saml.Session) bool { return true }); err != nil {
+		return err
+	}
+	s.idp.StartLogout(c.Response(), r, ss.samlSession(s.cfg.SessionTTL), unconfirmedReturn(f))
 	err := s.endSession(c.Request().Context(), key, ss, auditEvent("mpass.logout", ss.Identity.IDNP, "mpass",
 		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": "person"}))
 	if errors.Is(err, ErrSessionEnded) {

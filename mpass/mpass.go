@@ -103,6 +103,11 @@ type Config struct {
 	// river's n⁴ s).
 	JobPoll    time.Duration
 	JobBackoff func(attempt int) time.Duration
+	// SLOTimeout bounds the wait for a session's SAML services' single
+	// logout endpoints before a logout sends the browser to them (default
+	// 3 s): one that does not answer is counted as not logged out
+	// (PartialLogout, logout_fanout.go).
+	SLOTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -181,6 +186,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.SessionIdle <= 0 || cfg.SessionIdle > cfg.SessionTTL {
 		cfg.SessionIdle = min(time.Hour, cfg.SessionTTL)
+	}
+	if cfg.SLOTimeout <= 0 {
+		cfg.SLOTimeout = defaultSLOTimeout
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 5 * time.Second
@@ -267,6 +275,7 @@ func (s *Service) Mount(g *echo.Group) {
 	g.GET(pathStatic+"*", s.web.static)
 	g.GET(pathSession, s.sessionPage)
 	g.POST(pathLogoutAll, s.logoutAll)
+	g.GET(pathLogoutSAML, s.runLogoutPlan)
 	s.oidc.mount(g)
 	g.GET(pathAdmin, s.adminPage)
 	g.POST(pathAdminLogin, s.adminLogin)

@@ -386,10 +386,15 @@ func (f *oidcFace) endSession(ctx context.Context, r *op.EndSessionRequest) (str
 	f.s.expireSessionCookie(x.w)
 	err = f.s.endSession(ctx, key, ss, auditEvent("mpass.logout", ss.Identity.IDNP, oidcSPPrefix+r.ClientID,
 		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": oidcSPPrefix + r.ClientID}))
-	if err != nil && !errors.Is(err, ErrSessionEnded) {
+	if errors.Is(err, ErrSessionEnded) {
+		return r.RedirectURI, nil
+	}
+	if err != nil {
 		return "", err
 	}
-	return r.RedirectURI, nil
+	// The session's SAML services are logged out through the browser
+	// before it reaches the client's post-logout URI.
+	return f.s.planLogout(ctx, ss, r.RedirectURI)
 }
 
 // languageTag is a page language as a BCP 47 tag.

@@ -193,9 +193,13 @@ func TestOIDCLoginGoOIDC(t *testing.T) {
 		t.Fatalf("no end_session_endpoint in discovery: %v", err)
 	}
 	bye := rp.client.PostLogoutRedirectURIs[0]
-	resp, _ = e.get(c, disc.EndSession+"?"+url.Values{"id_token_hint": {raw}, "post_logout_redirect_uri": {bye}, "state": {"s1"}}.Encode())
-	if got := resp.Request.URL.String(); got != bye+"?state=s1" {
-		t.Fatalf("after logout the browser is at %s", got)
+	// The session's SAML service is logged out through the browser first.
+	resp, b := e.get(c, disc.EndSession+"?"+url.Values{"id_token_hint": {raw}, "post_logout_redirect_uri": {bye}, "state": {"s1"}}.Encode())
+	if resp, _ = e.followForms(c, b); resp == nil || resp.Request.URL.String() != bye+"?state=s1" {
+		t.Fatalf("after logout the browser is at %v", resp)
+	}
+	if resp, _ := e.get(c, sp.url+"/app"); !strings.HasPrefix(resp.Request.URL.String(), e.url+pathLogin+"?") {
+		t.Fatalf("the SAML service still has the person logged in: %s", resp.Request.URL)
 	}
 	if resp, page, _, _, _ = rp.authorize(c); !strings.HasPrefix(resp.Request.URL.String(), e.url+pathLogin+"?") || !reTx.Match(page) {
 		t.Fatalf("after logout, authorize went to %s", resp.Request.URL)
