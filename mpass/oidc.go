@@ -165,6 +165,7 @@ func (s *Service) newOIDC() (*oidcFace, error) {
 		// Every ID token and logout token carries the session's sid.
 		BackChannelLogoutSessionSupported: true,
 		AuthMethodPost:                    true,
+		AuthMethodPrivateKeyJWT:           true, // checked by MPass itself (oidc_assertion.go)
 		DefaultLogoutRedirectURI:          s.urlString(pathSession),
 		SupportedUILocales:                []language.Tag{language.Romanian, language.Russian, language.English},
 		SupportedScopes:                   []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopePhone},
@@ -175,7 +176,7 @@ func (s *Service) newOIDC() (*oidcFace, error) {
 	opts := []op.Option{
 		op.WithCORSOptions(&cors.Options{AllowedOrigins: []string{"*"}, AllowedMethods: []string{http.MethodGet, http.MethodPost},
 			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept"}}),
-		op.WithHttpInterceptors(withExchange),
+		op.WithHttpInterceptors(withExchange, f.clientAssertions),
 	}
 	if s.base.Scheme == "http" {
 		opts = append(opts, op.WithAllowInsecure())
