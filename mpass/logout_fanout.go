@@ -283,3 +283,28 @@ func (s *Service) unconfirmed(ctx context.Context, id string) []string {
 // defaultSLOTimeout bounds the wait for the session's services' single
 // logout endpoints.
 const defaultSLOTimeout = 3 * time.Second
+
+// checkLogoutRequest checks a LogoutRequest as ServeSLO will (signature by
+// the relying service's registered key, the signed element being the
+// request itself, its fields), without using up its ID, so that a refusal
+// gets a page saying why rather than a bare 400.
+func (s *Service) checkLogoutRequest(r *http.Request) error {
+	idp := *s.idp
+	idp.ReplayCache = nil // ServeSLO records the ID
+	req, err := saml.NewIdpLogoutRequest(&idp, r)
+	if err != nil {
+		return err
+	}
+	return req.Validate()
+}
+
+// logoutProblem is the message key of a LogoutRequest that failed Validate.
+func logoutProblem(err error) string {
+	if k := requestProblem(err); k != "bad-request" {
+		return k
+	}
+	if strings.Contains(err.Error(), "signature") || strings.Contains(err.Error(), "signed logout request") {
+		return "bad-signature"
+	}
+	return "bad-request"
+}

@@ -204,6 +204,9 @@ func (s *Service) slo(c echo.Context) error {
 			lang := pageLang(c)
 			return s.refuse(c, lang, "", "bad-request", err)
 		}
+		if err := s.checkLogoutRequest(r); err != nil {
+			return s.refuse(c, pageLang(c), "", logoutProblem(err), err)
+		}
 	}
 	r, _ = s.withFanout(c.Response(), r, nil) // services that do not answer in time are skipped (logout_fanout.go)
 	s.idp.ServeSLO(c.Response(), r)
