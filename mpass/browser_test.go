@@ -27,7 +27,17 @@ func TestBrowserLoginByPhone(t *testing.T) {
 	if sp := browsertest.Text(t, ctx, "#sp"); !strings.HasPrefix(rp.url, "http://"+sp) {
 		t.Fatalf("the page names %q as the service", sp)
 	}
-	browsertest.PhoneLogin(t, ctx, shared.simURL, "0"+strings.TrimPrefix(user.MSISDN, "+373"), user.MSISDN, mobileid.DefaultPIN1)
+	browsertest.Do(t, ctx, chromedp.SendKeys(chromedp.ID("phone"), "0"+strings.TrimPrefix(user.MSISDN, "+373")),
+		chromedp.Click(chromedp.ID("login-button")),
+		chromedp.WaitVisible(chromedp.ID("code")))
+	code := browsertest.Text(t, ctx, "#code")
+	phone, cancelPhone := chromedp.NewContext(ctx)
+	defer cancelPhone()
+	browsertest.Do(t, phone, chromedp.Navigate(shared.simURL+"/sim/"+user.MSISDN), chromedp.WaitVisible(chromedp.ID("req")))
+	if onPhone := browsertest.Text(t, phone, "#code"); onPhone != code {
+		t.Fatalf("page shows %q, phone %q", code, onPhone)
+	}
+	browsertest.Do(t, phone, chromedp.SendKeys(chromedp.ID("pin"), mobileid.DefaultPIN1), chromedp.Click(chromedp.ID("ok")))
 	// The wait page follows the phone, then posts the Response to the application.
 	// (A text/plain page is shown in a <pre>: only the application's is.)
 	browsertest.Do(t, ctx, chromedp.WaitVisible(chromedp.CSS("pre")))
