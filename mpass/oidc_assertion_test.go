@@ -19,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2"
 
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mobileid"
 )
 
@@ -203,5 +204,27 @@ func TestClientJWKSRegistration(t *testing.T) {
 		if !errors.Is(err, ErrBadClient) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
+	}
+}
+
+// TestOIDCAssertionReplayPostgres: two instances on one PostgreSQL: an
+// assertion presented to one (its jti recorded, whatever became of the
+// code) is refused as a replay by the other.
+func TestOIDCAssertionReplayPostgres(t *testing.T) {
+	key := withOIDCKey(t)
+	e := newEnvOn(t, testtool.PostgresSchema(t), key)
+	other := e.second(key)
+	ck, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &ck.PublicKey, KeyID: "k1"}}})
+	rp := e.newOIDCRP(OIDCClientSpec{ID: "bank", JWKS: jwks})
+	a := signAssertion(t, ck, "k1", "bank", e.url+PathOIDC, nil)
+	if status, got := tokenRequest(t, e.url, "unknown-code", "v", rp.callback, a); status == http.StatusUnauthorized || !strings.HasPrefix(got, "invalid_grant") {
+		t.Fatalf("first instance: %d %s (want the assertion accepted and the code refused)", status, got)
+	}
+	if status, got := tokenRequest(t, other, "unknown-code", "v", rp.callback, a); status != http.StatusUnauthorized || !strings.Contains(got, "used already") {
+		t.Fatalf("second instance: %d %s", status, got)
 	}
 }
