@@ -203,7 +203,8 @@ func (s *Service) currentSession(r *http.Request) (*ssoSession, string) {
 		return nil, ""
 	}
 	if s.cfg.Now().Sub(ss.LastUsed) >= s.cfg.SessionIdle {
-		_ = s.cfg.Store.Delete(r.Context(), kindSession, digest(ck.Value)) // idle too long: over
+		_ = s.endSession(r.Context(), digest(ck.Value), &ss, auditEvent("mpass.session-idle", ss.Identity.IDNP, "mpass", // idle too long: over
+			map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " ")}))
 		return nil, ""
 	}
 	return &ss, digest(ck.Value)

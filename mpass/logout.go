@@ -1,6 +1,7 @@
 package mpass
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -33,14 +34,13 @@ func (p sessions) InvalidateSession(w http.ResponseWriter, r *http.Request, req 
 	if ss == nil || !req.MatchesSession(ss.samlSession(p.s.cfg.SessionTTL)) {
 		return nil // already logged out, or another session: nothing to end here
 	}
-	if err := p.s.cfg.Store.Delete(r.Context(), kindSession, key); err != nil {
-		return err
-	}
 	p.s.expireSessionCookie(w)
-	p.s.oidc.backchannelLogout(ss)
-	p.s.audit(r.Context(), auditEvent("mpass.logout", ss.Identity.IDNP, req.ServiceProviderMetadata.EntityID,
+	err := p.s.endSession(r.Context(), key, ss, auditEvent("mpass.logout", ss.Identity.IDNP, req.ServiceProviderMetadata.EntityID,
 		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " ")}))
-	return nil
+	if errors.Is(err, ErrSessionEnded) {
+		return nil
+	}
+	return err
 }
 
 // AddSessionParticipant is not asked either: Service.finish records the
@@ -52,7 +52,13 @@ func (sessions) AddSessionParticipant(*http.Request, *saml.Session, saml.Session
 // SessionParticipants lists the relying services the browser's session,
 // if match selects it, logged into.
 func (p sessions) SessionParticipants(r *http.Request, match func(*saml.Session) bool) ([]saml.SessionParticipant, error) {
-	ss, _ := p.s.currentSession(r)
+	f := fanoutOf(r)
+	ss := (*ssoSession)(nil)
+	if f != nil && f.ended != nil {
+		ss = f.ended // an ended session's logout (logoutPlan)
+	} else {
+		ss, _ = p.s.currentSession(r)
+	}
 	if ss == nil || !match(ss.samlSession(p.s.cfg.SessionTTL)) {
 		return nil, nil
 	}
@@ -63,6 +69,9 @@ func (p sessions) SessionParticipants(r *http.Request, match func(*saml.Session)
 		}
 		out = append(out, saml.SessionParticipant{ServiceProviderID: sp, SessionIndex: ss.Index,
 			NameID: saml.NameID{Format: string(saml.UnspecifiedNameIDFormat), Value: ss.Identity.IDNP}})
+	}
+	if f != nil {
+		p.s.probe(r.Context(), f, ss, out)
 	}
 	return out, nil
 }
@@ -81,9 +90,10 @@ func (s *Service) sessionPage(c echo.Context) error {
 	if ss, _ := s.currentSession(c.Request()); ss != nil {
 		d.Person = strings.TrimSpace(ss.Identity.GivenName+" "+ss.Identity.Surname) + " (" + ss.Identity.IDNP + ")"
 		for _, sp := range ss.SPs {
-			d.Services = append(d.Services, hostOf(sp))
+			d.Services = append(d.Services, s.serviceName(c.Request().Context(), sp))
 		}
 	}
+	d.Unconfirmed = s.unconfirmed(c.Request().Context(), c.QueryParam("logout"))
 	return s.web.page(c, http.StatusOK, "session", lang, d)
 }
 
@@ -96,12 +106,20 @@ func (s *Service) logoutAll(c echo.Context) error {
 	if ss == nil {
 		return c.Redirect(http.StatusSeeOther, pathSession)
 	}
-	s.audit(c.Request().Context(), auditEvent("mpass.logout", ss.Identity.IDNP, "mpass",
-		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": "person"}))
 	s.expireSessionCookie(c.Response())
-	s.oidc.backchannelLogout(ss)
-	s.idp.StartLogout(c.Response(), c.Request(), ss.samlSession(s.cfg.SessionTTL), pathSession)
-	return s.cfg.Store.Delete(c.Request().Context(), kindSession, key)
+	// StartLogout reads the session's services (SessionParticipants):
+	// the session ends after it.
+	r, f := s.withFanout(c.Response(), c.Request(), nil)
+	if _, err := (sessions{s}).SessionParticipants(r, func(*saml.Session) bool { return true }); err != nil {
+		return err
+	}
+	s.idp.StartLogout(c.Response(), r, ss.samlSession(s.cfg.SessionTTL), unconfirmedReturn(f))
+	err := s.endSession(c.Request().Context(), key, ss, auditEvent("mpass.logout", ss.Identity.IDNP, "mpass",
+		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": "person"}))
+	if errors.Is(err, ErrSessionEnded) {
+		return nil
+	}
+	return err
 }
 
 func (s *Service) expireSessionCookie(w http.ResponseWriter) {

@@ -41,6 +41,7 @@ import (
 
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/crl"
+	"github.com/semnat/semnat/jobs"
 	"github.com/semnat/semnat/mobileid"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/ocsp"
@@ -97,6 +98,16 @@ type Config struct {
 	Log        *slog.Logger
 	// OIDC configures the OpenID Connect face (oidc.go).
 	OIDC OIDCOptions
+	// JobPoll is how often the job queue (back-channel logouts) looks for
+	// work (default 1 s); JobBackoff the delay before retry n (default
+	// river's n⁴ s).
+	JobPoll    time.Duration
+	JobBackoff func(attempt int) time.Duration
+	// SLOTimeout bounds the wait for a session's SAML services' single
+	// logout endpoints before a logout sends the browser to them (default
+	// 3 s): one that does not answer is counted as not logged out
+	// (PartialLogout, logout_fanout.go).
+	SLOTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -115,6 +126,7 @@ type Service struct {
 	sps      *Registry
 	web      *web
 	oidc     *oidcFace
+	queue    *jobs.Queue     // back-channel logouts (oidc_logout.go)
 	checked  checkedRequests // AuthnRequests just checked (perf.go)
 	base     *url.URL
 	bg       context.Context
@@ -176,6 +188,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SessionIdle <= 0 || cfg.SessionIdle > cfg.SessionTTL {
 		cfg.SessionIdle = min(time.Hour, cfg.SessionTTL)
 	}
+	if cfg.SLOTimeout <= 0 {
+		cfg.SLOTimeout = defaultSLOTimeout
+	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 5 * time.Second
 	}
@@ -200,6 +215,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.idp = s.newIdP()
 	if s.oidc, err = s.newOIDC(); err != nil {
+		return nil, err
+	}
+	if err := s.startJobs(); err != nil {
 		return nil, err
 	}
 	s.bg, s.stop = context.WithCancel(context.Background())
@@ -258,6 +276,7 @@ func (s *Service) Mount(g *echo.Group) {
 	g.GET(pathStatic+"*", s.web.static)
 	g.GET(pathSession, s.sessionPage)
 	g.POST(pathLogoutAll, s.logoutAll)
+	g.GET(pathLogoutSAML, s.runLogoutPlan)
 	s.oidc.mount(g)
 	g.GET(pathAdmin, s.adminPage)
 	g.POST(pathAdminLogin, s.adminLogin)
@@ -269,6 +288,7 @@ func (s *Service) Mount(g *echo.Group) {
 func (s *Service) Close() error {
 	s.stop()
 	s.bgWG.Wait()
+	s.stopJobs()
 	return nil
 }
 

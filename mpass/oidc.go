@@ -162,18 +162,21 @@ func (s *Service) newOIDC() (*oidcFace, error) {
 	cfg := &op.Config{
 		CodeMethodS256:             true,
 		BackChannelLogoutSupported: true,
-		AuthMethodPost:             true,
-		DefaultLogoutRedirectURI:   s.urlString(pathSession),
-		SupportedUILocales:         []language.Tag{language.Romanian, language.Russian, language.English},
-		SupportedScopes:            []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopePhone},
+		// Every ID token and logout token carries the session's sid.
+		BackChannelLogoutSessionSupported: true,
+		AuthMethodPost:                    true,
+		AuthMethodPrivateKeyJWT:           true, // checked by MPass itself (oidc_assertion.go)
+		DefaultLogoutRedirectURI:          s.urlString(pathSession),
+		SupportedUILocales:                []language.Tag{language.Romanian, language.Russian, language.English},
+		SupportedScopes:                   []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopePhone},
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash",
-			"azp", "name", "given_name", "family_name", "locale", "birthdate", "gender", "phone_number", "phone_number_verified"},
+			"azp", "sid", "name", "given_name", "family_name", "locale", "birthdate", "gender", "phone_number", "phone_number_verified"},
 	}
 	copy(cfg.CryptoKey[:], derive(secret, "access token"))
 	opts := []op.Option{
 		op.WithCORSOptions(&cors.Options{AllowedOrigins: []string{"*"}, AllowedMethods: []string{http.MethodGet, http.MethodPost},
 			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept"}}),
-		op.WithHttpInterceptors(withExchange),
+		op.WithHttpInterceptors(withExchange, f.clientAssertions),
 	}
 	if s.base.Scheme == "http" {
 		opts = append(opts, op.WithAllowInsecure())
@@ -381,14 +384,18 @@ func (f *oidcFace) endSession(ctx context.Context, r *op.EndSessionRequest) (str
 	if f.subject(cl, ss.Identity.IDNP) != r.UserID {
 		return r.RedirectURI, nil // another person's token: this session stays
 	}
-	if err := f.s.cfg.Store.Delete(ctx, kindSession, key); err != nil {
+	f.s.expireSessionCookie(x.w)
+	err = f.s.endSession(ctx, key, ss, auditEvent("mpass.logout", ss.Identity.IDNP, oidcSPPrefix+r.ClientID,
+		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": oidcSPPrefix + r.ClientID}))
+	if errors.Is(err, ErrSessionEnded) {
+		return r.RedirectURI, nil
+	}
+	if err != nil {
 		return "", err
 	}
-	f.s.expireSessionCookie(x.w)
-	f.backchannelLogout(ss)
-	f.s.audit(ctx, auditEvent("mpass.logout", ss.Identity.IDNP, oidcSPPrefix+r.ClientID,
-		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": oidcSPPrefix + r.ClientID}))
-	return r.RedirectURI, nil
+	// The session's SAML services are logged out through the browser
+	// before it reaches the client's post-logout URI.
+	return f.s.planLogout(ctx, ss, r.RedirectURI)
 }
 
 // languageTag is a page language as a BCP 47 tag.

@@ -50,10 +50,15 @@ type OIDCClient struct {
 	// BackchannelLogoutURI receives a logout token when a session the
 	// client logged in through ends (oidc_logout.go).
 	BackchannelLogoutURI string `json:"backchannelLogoutUri,omitempty"`
+	// BackchannelLogoutSessionRequired: the client needs the sid claim in
+	// its logout tokens (MPass always sends it, and sub).
+	BackchannelLogoutSessionRequired bool `json:"backchannelLogoutSessionRequired,omitempty"`
 	// Pairwise: the client gets a subject of its own per person instead of
 	// "MD" + IDNP (OpenID Connect Core §8.1).
-	Pairwise bool      `json:"pairwise,omitempty"`
-	Added    time.Time `json:"added"`
+	Pairwise bool `json:"pairwise,omitempty"`
+	// JWKS are the public keys of a private_key_jwt client (a JWK set).
+	JWKS  json.RawMessage `json:"jwks,omitempty"`
+	Added time.Time       `json:"added"`
 }
 
 // OIDCClientSpec is what a registration asks for.
@@ -63,8 +68,14 @@ type OIDCClientSpec struct {
 	RedirectURIs           []string // at least one
 	PostLogoutRedirectURIs []string
 	BackchannelLogoutURI   string // optional
-	AuthMethod             string // AuthSecretBasic (default), AuthSecretPost or AuthNone
-	Pairwise               bool
+	// BackchannelLogoutSessionRequired is recorded (sid is always sent);
+	// it needs BackchannelLogoutURI.
+	BackchannelLogoutSessionRequired bool
+	AuthMethod                       string // AuthSecretBasic (default), AuthSecretPost, AuthPrivateKeyJWT or AuthNone
+	// JWKS is the JWK set of the public keys a private_key_jwt client signs
+	// its assertions with (required for that method, refused otherwise).
+	JWKS     []byte
+	Pairwise bool
 }
 
 var reClientID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
@@ -123,17 +134,40 @@ func (r *Registry) AddClient(ctx context.Context, spec OIDCClientSpec, now time.
 			return nil, "", err
 		}
 	}
+	if spec.BackchannelLogoutSessionRequired && spec.BackchannelLogoutURI == "" {
+		return nil, "", fmt.Errorf("%w: back-channel logout session required without a back-channel logout URI (--backchannel-logout-uri)", ErrBadClient)
+	}
+	if spec.AuthMethod == "" && len(spec.JWKS) > 0 {
+		spec.AuthMethod = AuthPrivateKeyJWT
+	}
 	if spec.AuthMethod == "" {
 		spec.AuthMethod = AuthSecretBasic
 	}
-	if !slices.Contains([]string{AuthSecretBasic, AuthSecretPost, AuthNone}, spec.AuthMethod) {
-		return nil, "", fmt.Errorf("%w: authentication method %q: want %s, %s or %s", ErrBadClient, spec.AuthMethod, AuthSecretBasic, AuthSecretPost, AuthNone)
+	if !slices.Contains([]string{AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT, AuthNone}, spec.AuthMethod) {
+		return nil, "", fmt.Errorf("%w: authentication method %q: want %s, %s, %s or %s", ErrBadClient, spec.AuthMethod,
+			AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT, AuthNone)
+	}
+	var jwks json.RawMessage
+	switch {
+	case spec.AuthMethod == AuthPrivateKeyJWT && len(spec.JWKS) == 0:
+		return nil, "", fmt.Errorf("%w: %s needs the client's public keys (--jwks FILE)", ErrBadClient, AuthPrivateKeyJWT)
+	case spec.AuthMethod != AuthPrivateKeyJWT && len(spec.JWKS) > 0:
+		return nil, "", fmt.Errorf("%w: a JWK set is for --auth %s only", ErrBadClient, AuthPrivateKeyJWT)
+	case len(spec.JWKS) > 0:
+		set, err := parseClientJWKS(spec.JWKS)
+		if err != nil {
+			return nil, "", err
+		}
+		if jwks, err = json.Marshal(set); err != nil { // public parts only, as parsed
+			return nil, "", err
+		}
 	}
 	cl := OIDCClient{ID: spec.ID, Name: spec.Name, AuthMethod: spec.AuthMethod, RedirectURIs: slices.Clone(spec.RedirectURIs),
 		PostLogoutRedirectURIs: slices.Clone(spec.PostLogoutRedirectURIs), BackchannelLogoutURI: spec.BackchannelLogoutURI,
-		Pairwise: spec.Pairwise, Added: now.UTC()}
+		BackchannelLogoutSessionRequired: spec.BackchannelLogoutSessionRequired,
+		Pairwise:                         spec.Pairwise, JWKS: jwks, Added: now.UTC()}
 	var secret string
-	if spec.AuthMethod != AuthNone {
+	if spec.AuthMethod != AuthNone && spec.AuthMethod != AuthPrivateKeyJWT {
 		b, err := randomBytes(32)
 		if err != nil {
 			return nil, "", err
@@ -208,4 +242,18 @@ func (r *Registry) RemoveClient(ctx context.Context, id string) error {
 		return err
 	}
 	return nil
+}
+
+// serviceName is how the session page names a service of a session: an
+// OpenID Connect client by its registered name (its id when it has none
+// or is no longer registered), a SAML relying service by its host.
+func (s *Service) serviceName(ctx context.Context, sp string) string {
+	id, ok := strings.CutPrefix(sp, oidcSPPrefix)
+	if !ok {
+		return hostOf(sp)
+	}
+	if cl, err := s.sps.Client(ctx, id); err == nil && cl.Name != "" {
+		return cl.Name
+	}
+	return id
 }

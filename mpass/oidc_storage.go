@@ -97,6 +97,8 @@ type opClient struct {
 	login   string // the login page's URL, before the request id
 	idTTL   time.Duration
 	allowed []string
+	// asserted: the request's client assertion was accepted for this client.
+	asserted bool
 }
 
 var _ op.Client = opClient{}
@@ -110,7 +112,12 @@ func (c opClient) ApplicationType() op.ApplicationType {
 	}
 	return op.ApplicationTypeWeb
 }
-func (c opClient) AuthMethod() oidc.AuthMethod { return oidc.AuthMethod(c.OIDCClient.AuthMethod) }
+func (c opClient) AuthMethod() oidc.AuthMethod {
+	if c.asserted {
+		return oidc.AuthMethodNone // authenticated already by its assertion (oidc_assertion.go)
+	}
+	return oidc.AuthMethod(c.OIDCClient.AuthMethod)
+}
 func (c opClient) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
@@ -310,7 +317,9 @@ func (s opStorage) GetClientByClientID(ctx context.Context, id string) (op.Clien
 		}
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	return s.f.opClient(cl), nil
+	oc := s.f.opClient(cl)
+	oc.asserted = assertedClient(ctx) == cl.ID && cl.AuthMethod == AuthPrivateKeyJWT
+	return oc, nil
 }
 
 func (s opStorage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
@@ -340,6 +349,9 @@ func (s opStorage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, 
 		return oidc.ErrServerError().WithDescription("the login is not known")
 	}
 	fillUserinfo(ui, a.Subject, a.Identity, a.Lang, scopes)
+	if a.Session != "" {
+		ui.AppendClaims("sid", a.Session) // Back-Channel Logout 1.0 §2.1: the logout token names it too
+	}
 	return nil
 }
 

@@ -46,7 +46,7 @@ func (s *Service) newIdP() *saml.IdentityProvider {
 		MetadataURL:               s.url(PathMetadata),
 		SSOURL:                    s.url(PathSSO),
 		LogoutURL:                 s.url(PathLogout),
-		ServiceProviderProvider:   s.sps,
+		ServiceProviderProvider:   spProvider{s.sps},
 		ResponseFormTemplate:      s.web.postForm,
 		LogoutRequestFormTemplate: s.web.postReq,
 		SessionProvider:           sessions{s},
@@ -205,7 +205,11 @@ func (s *Service) slo(c echo.Context) error {
 			lang := pageLang(c)
 			return s.refuse(c, lang, "", "bad-request", err)
 		}
+		if err := s.checkLogoutRequest(r); err != nil {
+			return s.refuse(c, pageLang(c), "", logoutProblem(err), err)
+		}
 	}
+	r, _ = s.withFanout(c.Response(), r, nil) // services that do not answer in time are skipped (logout_fanout.go)
 	s.idp.ServeSLO(c.Response(), r)
 	return nil
 }

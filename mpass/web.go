@@ -48,13 +48,16 @@ type pageData struct {
 	Problem   string // message key after "problem."
 	Detail    string // technical detail of a refused request
 	Mobile    bool
-	AgentURL  string    // the local token agent (token login offered)
-	Self      string    // the page's own URL, to switch language
-	Refresh   string    // reload the page at this URL
-	Person    string    // the session's person (session page)
-	Services  []string  // the relying services of the session
-	CSRF      string    // the admin forms' token
-	SPs       []adminSP // the admin page's relying services
+	AgentURL  string   // the local token agent (token login offered)
+	Self      string   // the page's own URL, to switch language
+	Refresh   string   // reload the page at this URL
+	Person    string   // the session's person (session page)
+	Services  []string // the relying services of the session
+	// Unconfirmed are the services that did not confirm the person's
+	// logout (session page, after it).
+	Unconfirmed []string
+	CSRF        string    // the admin forms' token
+	SPs         []adminSP // the admin page's relying services
 }
 
 // T translates a message key into the page's language.

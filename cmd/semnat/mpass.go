@@ -35,6 +35,8 @@ const mpassRoutesHelp = `  /meta/saml                   SAML 2.0 metadata of the
                                OpenID Connect discovery (issuer PUBLIC-URL/oidc): authorize,
                                token, userinfo, keys (JWKS), end_session below /oidc
   /session                     the person's session: the services logged into, log out of all
+  /logout/saml                 SAML single logout (a service that does not answer within 3 s
+                               is skipped: PartialLogout); OIDC clients get back-channel logout
   /admin                       administrators (--admin IDNP): relying services, fault switches
   /healthz, /readyz, /metrics  liveness, readiness, Prometheus metrics
 `

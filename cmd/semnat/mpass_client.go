@@ -33,7 +33,7 @@ func newMPassClientCmd(a *app) *cobra.Command {
 	}
 	var spec mpass.OIDCClientSpec
 	add := &cobra.Command{
-		Use:   "add --redirect-uri URL [--redirect-uri URL ...] [--id ID] [--auth METHOD] [--pairwise]",
+		Use:   "add --redirect-uri URL [--redirect-uri URL ...] [--id ID] [--auth METHOD | --jwks FILE] [--pairwise]",
 		Short: "Register an OpenID Connect client (or replace the registration of its id)",
 		Long: `Register an OpenID Connect client of MPass's OpenID provider (issuer
 PUBLIC-URL/oidc, discovery at PUBLIC-URL/oidc/.well-known/openid-configuration).
@@ -42,13 +42,23 @@ The client uses the authorization code flow with PKCE (S256, required). Its
 redirect URIs are compared exactly with each request's redirect_uri. The
 client authenticates at the token endpoint with the secret printed here, once
 (only its digest is kept): client_secret_basic (default) or client_secret_post;
---auth none registers a public client (PKCE only, no secret).
+--auth none registers a public client (PKCE only, no secret). With --jwks FILE
+(a JWK set of public keys) the client authenticates with private_key_jwt
+instead: a JWT it signs (iss = sub = client id, aud = the token endpoint or the
+issuer, exp at most 10 minutes ahead, a jti used once).
 
 The ID token's sub is "MD" followed by the person's IDNP; with --pairwise the
 client gets a subject of its own for each person instead, which other clients
-cannot link. Registering an id again replaces its registration and its secret.`,
+cannot link. Registering an id again replaces its registration and its secret.
+
+With --backchannel-logout-uri the client gets a signed logout token (OpenID
+Connect Back-Channel Logout 1.0: iss, aud, iat, exp, jti, events, sub, sid)
+POSTed to that URI whenever a session it logged in through ends, whichever
+service or person ended it. The delivery is retried with backoff until the
+client answers 200; each attempt is in the audit log.`,
 		Example: `  semnat mpass client add --id shop --redirect-uri https://shop.example/callback --post-logout-uri https://shop.example/
-  semnat mpass client add --redirect-uri https://app.example/cb --auth client_secret_post --pairwise`,
+  semnat mpass client add --redirect-uri https://app.example/cb --auth client_secret_post --pairwise
+  semnat mpass client add --id bank --redirect-uri https://bank.example/cb --jwks bank-public.jwks`,
 		Args: cobra.NoArgs,
 	}
 	addStore := mpassStoreFlags(add)
@@ -57,9 +67,19 @@ cannot link. Registering an id again replaces its registration and its secret.`,
 	add.Flags().StringArrayVar(&spec.RedirectURIs, "redirect-uri", nil, "a redirect URI (repeatable; compared exactly)")
 	add.Flags().StringArrayVar(&spec.PostLogoutRedirectURIs, "post-logout-uri", nil, "a post-logout redirect URI of RP-initiated logout (repeatable)")
 	add.Flags().StringVar(&spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "where a logout token is POSTed when a session the client logged in through ends")
-	add.Flags().StringVar(&spec.AuthMethod, "auth", mpass.AuthSecretBasic, "token endpoint authentication: client_secret_basic, client_secret_post or none")
+	add.Flags().BoolVar(&spec.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "the client needs the sid claim in its logout tokens (MPass always sends sid and sub)")
+	add.Flags().StringVar(&spec.AuthMethod, "auth", "", "token endpoint authentication: client_secret_basic (default), client_secret_post, private_key_jwt (the default with --jwks) or none")
+	var jwksFile string
+	add.Flags().StringVar(&jwksFile, "jwks", "", "a JWK set FILE of the client's public keys, for --auth private_key_jwt (private keys are refused)")
 	add.Flags().BoolVar(&spec.Pairwise, "pairwise", false, "a pairwise subject for this client instead of MD+IDNP")
 	add.RunE = func(cmd *cobra.Command, _ []string) error {
+		if jwksFile != "" {
+			b, err := os.ReadFile(jwksFile)
+			if err != nil {
+				return withCode(exitUsage, fmt.Errorf("--jwks: %w", err))
+			}
+			spec.JWKS = b
+		}
 		return withRegistry(a, addStore, func(r *mpass.Registry) error {
 			cl, secret, err := r.AddClient(cmd.Context(), spec, time.Now())
 			if err != nil {

@@ -2,12 +2,18 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/mpass/demorp"
@@ -43,7 +49,24 @@ func TestMPassClientCommands(t *testing.T) {
 		strings.Contains(out.String(), "secretHash") {
 		t.Fatalf("list: %v %s", err, out.String())
 	}
+	// private_key_jwt: the public key is registered; a private key is refused.
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, priv := filepath.Join(t.TempDir(), "pub.jwks"), filepath.Join(t.TempDir(), "priv.jwks")
+	for path, key := range map[string]any{pub: &k.PublicKey, priv: k} {
+		b, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key, KeyID: "k1"}}})
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out.Reset()
+	if code := runCLI([]string{"--json", "mpass", "client", "add", "--id", "bank", "--redirect-uri", "https://bank.example/cb", "--jwks", pub, "--data", data}, &out, &errb); code != exitOK ||
+		!strings.Contains(out.String(), `"tokenEndpointAuthMethod": "private_key_jwt"`) || strings.Contains(out.String(), "clientSecret") {
+		t.Fatalf("add private_key_jwt: %d %s %s", code, out.String(), errb.String())
+	}
 	for _, bad := range [][]string{
+		{"mpass", "client", "add", "--redirect-uri", "https://bank.example/cb", "--jwks", priv, "--data", data},
+		{"mpass", "client", "add", "--redirect-uri", "https://bank.example/cb", "--jwks", filepath.Join(data, "none.jwks"), "--data", data},
+		{"mpass", "client", "add", "--redirect-uri", "https://bank.example/cb", "--auth", "private_key_jwt", "--data", data},
 		{"mpass", "client", "add", "--redirect-uri", "https://shop.example/cb#frag", "--data", data},
 		{"mpass", "client", "add", "--redirect-uri", "javascript:alert(1)", "--data", data},
 		{"mpass", "client", "add", "--data", data},
