@@ -554,7 +554,7 @@ func TestCrashPostgresTwoInstances(t *testing.T) {
 	stop := make(chan struct{})
 	began := time.Now()
 	p := k.payer()
-	kills := killer(a, p.paid.Load, crashOrders/(3*crashKills), stop) // the other serves on meanwhile
+	kills := killer(a, p.paid.Load, crashOrders/(5*crashKills), stop) // the other serves on meanwhile
 	err := p.load(ctx, func() string {
 		if rand.IntN(2) == 0 {
 			return a.url
