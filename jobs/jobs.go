@@ -99,6 +99,15 @@ type Options struct {
 	RescueAfter time.Duration
 	// Log receives river's warnings and errors (discarded when nil).
 	Log *slog.Logger
+	// Instance names this process among those sharing the store, the same
+	// across its restarts (e.g. host name and data directory), or "" for a
+	// random name per start. With it a restarted process takes back at
+	// Start what its previous run held when it died (SIGKILL, power): the
+	// jobs it was running are run again at once instead of after
+	// RescueAfter, and its queue leadership (river's scheduler of retries
+	// and timed jobs, and its rescuer) is free at once instead of after
+	// the lease's 15 s. Two live processes must not share one.
+	Instance string
 }
 
 // Queue enqueues and works jobs in one store. Safe for concurrent use.
@@ -107,6 +116,7 @@ type Queue struct {
 	client  *river.Client[*sql.Tx]
 	workers *river.Workers
 	queue   string
+	id      string // river's client ID when Options.Instance is set
 
 	mu      sync.Mutex
 	started bool
@@ -131,6 +141,9 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 	if q.queue == "" {
 		q.queue = river.QueueDefault
 	}
+	if opts.Instance != "" {
+		q.id = opts.Instance + "/" + q.queue // one river client per queue
+	}
 	maxWorkers := opts.Workers
 	if maxWorkers <= 0 {
 		maxWorkers = 10
@@ -144,6 +157,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 		RescueStuckJobsAfter: opts.RescueAfter,
 		Logger:               log,
 		PollOnly:             true,
+		ID:                   q.id,
 	}
 	if opts.PollInterval > 0 && opts.PollInterval < 100*time.Millisecond {
 		cfg.FetchCooldown = opts.PollInterval // river's must not exceed the poll interval
@@ -225,6 +239,9 @@ func (q *Queue) Start(ctx context.Context) error {
 	q.mu.Lock()
 	q.started = true
 	q.mu.Unlock()
+	if err := q.reclaim(ctx); err != nil {
+		return err
+	}
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("jobs: start: %w", err)
 	}

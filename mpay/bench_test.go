@@ -3,21 +3,30 @@ package mpay_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
+	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/mpay/demosp"
 )
 
 // BenchmarkCompletePayments: complete payments on SQLite, 16 payers at
 // once: the order pulled from a real SP over HTTP (signed both ways), the
 // card approved, and the signed confirmation acknowledged by the SP (the
-// clock stops when every one is). Reports payments/s, and approvals/s
-// (pull and card approval only, the payers' side).
+// clock stops when every one is). Reports payments/s, approvals/s (pull
+// and card approval only, the payers' side), the payers' p99, the CPU
+// time per payment of the whole process (MPay, the SP and the payers)
+// and the process's peak resident memory.
 func BenchmarkCompletePayments(b *testing.B) {
 	completePayments(b, newEnv(b, benchConfig))
 }
@@ -37,13 +46,16 @@ func completePayments(b *testing.B, e *env) {
 	}
 	card := cardsim.Card{Number: cardsim.CardApprove, ExpMonth: 12, ExpYear: 2035, CVC: "123"}
 	var next atomic.Int64
+	lat := make([]time.Duration, b.N)
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			key := fmt.Sprintf("B-%d", next.Add(1)-1)
-			in, err := e.svc.Pull(ctx, serviceID, key, "", "ro")
+			i := next.Add(1) - 1
+			t0 := time.Now()
+			in, err := e.svc.Pull(ctx, serviceID, fmt.Sprintf("B-%d", i), "", "ro")
 			if err != nil {
 				b.Error(err)
 				return
@@ -52,12 +64,118 @@ func completePayments(b *testing.B, e *env) {
 				b.Error(err)
 				return
 			}
+			lat[i] = time.Since(t0)
 		}
 	})
 	paid := time.Since(start)
-	waitFor(b, "every acknowledgement", func() bool { _, p := e.sp.Confirmed(); return len(p) >= b.N })
+	waitLong(b, "every acknowledgement", func() bool { _, p := e.sp.Confirmed(); return len(p) >= b.N })
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "payments/s")
 	b.ReportMetric(float64(b.N)/paid.Seconds(), "approvals/s")
+	b.ReportMetric(float64(p99(lat).Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/payment")
+	b.ReportMetric(peakRSS(), "peak-RSS-MB")
+}
+
+// BenchmarkConfirmationBacklog: b.N payments approved while the SP
+// refuses every confirmation (a backlog of retried deliveries), then the
+// SP comes back: confirmations/s is how fast the backlog drains (until
+// the SP counted every one), with the CPU time per confirmation and the
+// peak resident memory. The backlog is 100,000:
+// BENCH=ConfirmationBacklog BENCHTIME=100000x make bench.
+func BenchmarkConfirmationBacklog(b *testing.B) {
+	e := newEnv(b, func(c *mpay.Config) { benchConfig(c); c.RetryBase, c.RetryMax = 100*time.Millisecond, time.Second })
+	ctx := context.Background()
+	e.sp.FailFirst.Store(1 << 40) // down: every confirmation refused
+	l := e.svc.Ledger()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+				key := "Q-" + strconv.FormatInt(i, 10)
+				e.sp.Put(demosp.Order{Key: key, Reason: "Taxă", Amount: amount(10000)})
+				due := int64(10000)
+				// The order as the SP's answer would give it (the pull's
+				// HTTP is BenchmarkCompletePayments' part).
+				in, err := l.Pulled(ctx, &spkit.OrderDetails{ServiceID: serviceID, OrderKey: key, Reason: "Taxă", Status: spkit.StatusActive,
+					Currency: "MDL", TotalAmountDue: &due, Lines: []spkit.OrderLine{{LineID: "1", Reason: "Taxă", AmountDue: due}}}, "", nil)
+				if err == nil {
+					var p *mpay.Payment
+					if p, err = l.Start(ctx, in.Token, due, mpay.InstrumentCard, "1111"); err == nil {
+						_, err = l.Settle(ctx, p.ID, mpay.Outcome{State: mpay.PayApproved, AuthCode: "B" + key})
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	start := time.Now()
+	e.sp.FailFirst.Store(0) // back
+	waitLong(b, "the backlog drained", func() bool { _, p := e.sp.Confirmed(); return len(p) >= b.N })
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "confirmations/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/confirmation")
+	b.ReportMetric(peakRSS(), "peak-RSS-MB")
+}
+
+// waitLong waits for cond without a deadline shorter than a benchmark's
+// (a large backlog on a loaded machine takes minutes).
+func waitLong(b *testing.B, what string, cond func() bool) {
+	deadline := time.Now().Add(30 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func p99(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*99/100)]
+}
+
+// cpuTime is the process's CPU time so far (user + system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSS is the process's peak resident memory in MB (VmHWM; 0 where
+// /proc is not there).
+func peakRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }

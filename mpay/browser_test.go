@@ -16,13 +16,18 @@ import (
 // TestBrowserPay pays as a person would, in headless Chromium: from the
 // SP's page to MPay, the approve card, back to the SP which shows the
 // order paid; then a 3-D Secure card, approved on the challenge page with
-// the code, and one whose challenge is cancelled.
+// the code, and one whose challenge is cancelled; then every other test
+// card: declined, insufficient funds, processor time-out (each refused,
+// saying why) and the delayed approval (its page reloads until approved).
 func TestBrowserPay(t *testing.T) {
 	ctx := browsertest.New(t, 120*time.Second)
 	e := newEnv(t, func(c *mpay.Config) { c.ChallengeTimeout = 10 * time.Minute })
 	e.sp.Put(demosp.Order{Key: "W-1", Reason: "Taxa de stat pentru pașaport", Amount: amount(15000)})
 	e.sp.Put(demosp.Order{Key: "W-2", Reason: "Amendă", Amount: amount(5000)})
 	e.sp.Put(demosp.Order{Key: "W-3", Reason: "Taxă", Amount: amount(2000)})
+	for _, k := range []string{"W-4", "W-5", "W-6", "W-7"} {
+		e.sp.Put(demosp.Order{Key: k, Reason: "Taxă", Amount: amount(3000)})
+	}
 
 	type step = chromedp.Action[chromedp.Void]
 	fillCard := func(number string) []step {
@@ -67,5 +72,25 @@ func TestBrowserPay(t *testing.T) {
 	waitFor(t, "the 3-D Secure payment's acknowledgement", func() bool { o, _ := e.sp.Get("W-2"); return o.Paid == 5000 })
 	if o, _ := e.sp.Get("W-3"); o.Paid != 0 {
 		t.Fatalf("the cancelled payment was counted: %d", o.Paid)
+	}
+
+	// The other test cards: each refusal says why; the delayed approval's
+	// page reloads itself until it is approved.
+	for _, c := range []struct{ order, card, says string }{
+		{"W-4", cardsim.CardDecline, "do not honour"},
+		{"W-5", cardsim.CardInsufficient, "insufficient funds"},
+		{"W-6", cardsim.CardTimeout, "the processor did not answer"},
+	} {
+		pay(c.order, c.card, chromedp.WaitVisible(chromedp.CSS(`#status[data-state="declined"]`)), chromedp.WaitVisible(chromedp.ID("retry")))
+		if s := browsertest.Text(t, ctx, "#status"); !strings.Contains(s, "Plata a fost refuzată") || !strings.Contains(s, c.says) {
+			t.Errorf("card %s: the page says %q", c.card, s)
+		}
+	}
+	pay("W-7", cardsim.CardDelayed, chromedp.WaitVisible(chromedp.CSS(`#status[data-state="approved"]`)))
+	waitFor(t, "the delayed approval's acknowledgement", func() bool { o, _ := e.sp.Get("W-7"); return o.Paid == 3000 })
+	for _, k := range []string{"W-4", "W-5", "W-6"} {
+		if o, _ := e.sp.Get(k); o.Paid != 0 {
+			t.Errorf("refused payment of %s counted: %d", k, o.Paid)
+		}
 	}
 }

@@ -66,6 +66,11 @@ type Config struct {
 	// ChallengeTimeout is how long a 3-D Secure page waits for the payer
 	// before the payment fails (10 min when zero).
 	ChallengeTimeout time.Duration
+	// Instance names this MPay among those sharing the store, the same
+	// across restarts (jobs.Options.Instance): a restarted instance takes
+	// back at once the deliveries its previous run was making when it
+	// died. "": a new name each start.
+	Instance string
 	// AnswerGrace is how long past the processor's time-out a payment
 	// may stay unanswered (the process stopped mid-payment) before a job
 	// fails it (30 s when zero).
@@ -134,8 +139,15 @@ func New(cfg Config) (*Service, error) {
 		caller: &spkit.Caller{Signer: signer, HTTP: cfg.HTTP, Now: cfg.Store.Now}}
 	// Retried until acknowledged: at RetryMax apart, a year of attempts.
 	maxAttempts := int(365*24*time.Hour/cfg.RetryMax) + 32
+	// A job's context ends JobTimeout after it started (the SP's call is
+	// bounded by CallTimeout, the rest is a few reads and one write), so a
+	// job still "running" RescueAfter later belongs to a process that died
+	// (SIGKILL, power): it is run again then (a second delivery is counted
+	// once by the SP) rather than minutes later.
+	jobTimeout := cfg.CallTimeout + 10*time.Second
 	s.queue, err = jobs.New(ctx, cfg.Store, jobs.Options{Queue: "mpay", Workers: 16, PollInterval: cfg.Poll, Backoff: s.backoff,
-		MaxAttempts: maxAttempts, JobTimeout: cfg.CallTimeout + 30*time.Second, RescueAfter: cfg.CallTimeout + time.Minute, Log: cfg.Log})
+		MaxAttempts: maxAttempts, JobTimeout: jobTimeout, RescueAfter: jobTimeout + 10*time.Second, Log: cfg.Log,
+		Instance: cfg.Instance})
 	if err != nil {
 		return nil, err
 	}

@@ -199,6 +199,11 @@ func (s *Store) writeBatch(batch []*appendReq) {
 func (s *Store) appendBatch(rs []*appendReq) ([]*Entry, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
+	release, err := s.writeSlot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit: %w", err)
+	}
+	defer release()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit: %w", err)

@@ -59,6 +59,9 @@ type Store struct {
 	stmts  sync.Map
 	nstmts atomic.Int64
 	path   string // the SQLite file, if any
+	// writer is the write slot of a SQLite store (writer.go); nil for
+	// PostgreSQL.
+	writer chan struct{}
 }
 
 // dialect is what differs between the databases.
@@ -151,6 +154,7 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	// busy server a fifth of its time.
 	db.SetMaxIdleConns(64)
 	st := newStore(db, sqliteDialect, opts)
+	st.writer = make(chan struct{}, 1)
 	if path != "" && path != ":memory:" && !strings.HasPrefix(path, "file:") {
 		st.path = path
 	}
@@ -337,6 +341,11 @@ func (s *Store) Take(ctx context.Context, kind, id string) ([]byte, error) {
 // database, run one after the other. An error from f changes nothing and is
 // returned as is. ErrNotFound and ErrExpired as for Get.
 func (s *Store) Update(ctx context.Context, kind, id string, f func(old []byte) ([]byte, error)) error {
+	release, err := s.writeSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: update %s/%s: %w", kind, id, err)

@@ -73,14 +73,16 @@ settings are those of 'semnat serve' (store, address, TLS, logs).`,
 		Args: cobra.NoArgs,
 	}
 	var mn mnotifyFlags
+	var tf mpayTimeFlags
 	f.bind(a, cmd, false, func(ctx context.Context, a *app, f *serveFlags, name string) error {
-		return runMPayServe(ctx, a, f, &mn, name)
+		return runMPayServe(ctx, a, f, &mn, &tf, name)
 	})
 	mn.register(cmd.Flags(), "payers are notified there of their confirmed payments")
+	tf.register(cmd.Flags())
 	return cmd
 }
 
-func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, name string) error {
+func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, tf *mpayTimeFlags, name string) error {
 	if !f.keys.given() {
 		return withCode(exitUsage, errors.New("MPay needs its key: give --p12, --key/--cert or --token (it signs the messages to service providers and the receipts)"))
 	}
@@ -97,6 +99,7 @@ func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, 
 	}
 	defer closeSigner()
 	mc := &mpay.Config{Key: signer, Cert: signer.Certificate(), Chain: signer.Chain()}
+	tf.apply(mc, f.data)
 	if mc.MNotify, err = mn.client(a.log); err != nil {
 		return withCode(exitUsage, err)
 	}
