@@ -219,20 +219,10 @@ func (s *Store) groupTx(taken []*groupReq, errs []error) error {
 	return nil
 }
 
-// runTx runs f in one transaction of the writer's and commits it.
+// runTx runs f in one transaction of the writer's (InTx: on SQLite it
+// waits for the store's write slot like any writer) and commits it.
 func (s *Store) runTx(f func(*Tx) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	defer tx.Rollback()
-	if err := f(&Tx{s: s, tx: tx}); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
-	}
-	return nil
+	return s.InTx(ctx, f)
 }
