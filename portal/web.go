@@ -86,8 +86,16 @@ func (u *user) prefill(attr string) string {
 	return u.attrs.Get(attr)
 }
 
+// userKey keeps, in a request's context, the user requireUser found: the
+// session cookie (a signed JWT) is then checked once a request, not at
+// each of the handler's questions.
+type userKey struct{}
+
 // currentUser is the logged-in user, or nil.
 func (s *Service) currentUser(r *http.Request) *user {
+	if u, ok := r.Context().Value(userKey{}).(*user); ok {
+		return u
+	}
 	sess, err := s.sp.Session.GetSession(r)
 	if err != nil || sess == nil {
 		return nil
