@@ -7,9 +7,9 @@ import (
 	"github.com/semnat/semnat/mobileid"
 )
 
-// autoPhones is how many SIM users of the tests approve every request by
-// themselves (mobileid.AnswerOK, at once with the fixture's time scale):
-// the benchmark's applicants.
+// autoPhones is how many more SIM users the tests have (manual: the
+// benchmark approves each request as soon as their phone shows it): the
+// benchmark's applicants.
 const autoPhones = 64
 
 // autoUsers are those users: +37368000000, ... with valid IDNPs.
@@ -22,7 +22,7 @@ func autoUsers() []mobileid.User {
 			panic(err)
 		}
 		out[i] = mobileid.User{MSISDN: fmt.Sprintf("+373680%05d", i), GivenName: "Auto", Surname: fmt.Sprintf("User%05d", i),
-			IDNP: first + string(d), Operator: "moldcell", Kind: "personal", KeyType: "p256", Behaviour: mobileid.AnswerOK}
+			IDNP: first + string(d), Operator: "moldcell", Kind: "personal", KeyType: "p256"}
 	}
 	return out
 }

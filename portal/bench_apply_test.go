@@ -94,7 +94,21 @@ func stripTags(page string) string { return strings.TrimSpace(reTags.ReplaceAllS
 
 func unescape(s string) string { return html.UnescapeString(s) }
 
-// login: MPass by phone; the phone approves by itself.
+// approve waits until the phone of the walker's user shows a request and
+// approves it at once with pin (the real-time simulator's phone API).
+func (w *walker) approve(pin string) error {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if p, _ := shared.phoneSim.PhonePrompt(w.u.MSISDN); p.Pending {
+			if res, _, err := shared.phoneSim.PhoneConfirm(w.u.MSISDN, pin); err != nil {
+				return fmt.Errorf("%s: approving on the phone: %s %w", w.u.MSISDN, res, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: no request reached the phone in 2 minutes", w.u.MSISDN)
+}
+
+// login: MPass by phone, approved at once.
 func (w *walker) login() error {
 	resp, page, err := w.get(w.e.url + "/portal/intrare")
 	if err != nil {
@@ -106,6 +120,9 @@ func (w *walker) login() error {
 	}
 	resp, page, err = w.post(w.e.mpassURL+"/login/mobile", url.Values{"tx": {m[1]}, "phone": {w.u.MSISDN}})
 	if err != nil {
+		return err
+	}
+	if err := w.approve(mobileid.DefaultPIN1); err != nil {
 		return err
 	}
 	wait := resp.Request.URL.String()
@@ -176,7 +193,11 @@ func (w *walker) sign(id, page string) error {
 	if tok, err = token(page); err != nil {
 		return err
 	}
-	if _, page, err = w.post(signPage+"/sign", url.Values{"_csrf": {tok}, "Instrument": {"mobile"}, "MSISDN": {w.u.MSISDN}}); err != nil {
+	su := resp.Request.URL
+	if _, page, err = w.post(su.Scheme+"://"+su.Host+su.Path+"/sign", url.Values{"_csrf": {tok}, "Instrument": {"mobile"}, "MSISDN": {w.u.MSISDN}}); err != nil {
+		return err
+	}
+	if err := w.approve(mobileid.DefaultPIN2); err != nil {
 		return err
 	}
 	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(page, `id="return-form"`); time.Sleep(50 * time.Millisecond) {
@@ -229,8 +250,8 @@ func (w *walker) pay(id string) error {
 // BenchmarkApplications: SEMNAT_BENCH_APPS applications (default 1,000)
 // submitted end to end at once by autoPhones applicants (each logs in by
 // phone through MPass once, then applies again and again): the form, the
-// signature at MSign on a phone that approves by itself (the simulator's
-// scripted answer, about 0.7 s after the prompt, in real time), the payment at
+// signature at MSign on the phone, approved as soon as it shows the
+// request (through the simulator's phone API), the payment at
 // MPay with the test card that approves at once, until the portal has
 // MPay's confirmation (Paid). Any error fails it. It reports applications
 // per second, each step's p50/p99 and the CPU time of the process per
