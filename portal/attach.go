@@ -226,16 +226,5 @@ func (s *Service) attachment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, at := range a.Attachments {
-		if at.ID == c.Param("att") {
-			ct, data, err := s.apps.File(c.Request().Context(), a.ID, "att-"+at.ID)
-			if err != nil {
-				return err
-			}
-			c.Response().Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": at.Name}))
-			c.Response().Header().Set("Cache-Control", "private, no-store")
-			return c.Blob(http.StatusOK, ct, data)
-		}
-	}
-	return echo.ErrNotFound
+	return s.sendAttachment(c, a)
 }

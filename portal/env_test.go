@@ -193,7 +193,7 @@ func newEnv(t testing.TB, mut func(*Config), opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	mp, err := mpass.New(mpass.Config{Store: mst, PublicURL: e.mpassURL, Key: key, Certificate: cert, Mobile: mobile(), PhoneTimeout: 20 * time.Second,
-		MPower: mpassMPower})
+		MPower: mpassMPower, TokenRoots: shared.pki.RootPool(), TokenIntermediates: shared.pki.IntermediatePool()}) // clerks log in with a token (office_test.go)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -455,6 +455,10 @@ func TestJourneyPaid(t *testing.T) {
 	if err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].Indication != pades.TotalPassed {
 		t.Fatalf("the receipt's seal: %v %+v", err, rep)
 	}
+	// The cabinet's payments: the payment, its amount and its receipt.
+	if _, page := b.get(e.url + "/portal/plati"); !strings.Contains(page, a.PaymentID) || !strings.Contains(page, "75,00") || !strings.Contains(page, appPath(id, "chitanta.pdf")) {
+		t.Fatalf("the cabinet's payments:\n%s", page)
+	}
 	// The same confirmation again: no error, no second change.
 	if err := e.portal.PaymentConfirmed(ctx, "mpay", id, a.PaymentID); err != nil {
 		t.Fatal(err)

@@ -74,6 +74,9 @@ type Config struct {
 	// application's state (the portal is a cabinet system there). nil: no
 	// notifications.
 	MNotify *mnotifyclient.Client
+	// Office is the back office of the institutions the catalogue names
+	// (office.go); nil: none.
+	Office *Office
 	// JobPoll is how often the portal's job queue looks for work (default
 	// MPaySP.Poll, else 1 s); JobBackoff the wait before a failed job's
 	// next attempt (default river's attempt⁴ s).
@@ -162,6 +165,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		CookieName: "semnat_portal", DefaultRedirectURI: PathPrefix + "/cereri"})
 	if err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
+	}
+	if err := apps.OpenIssued(ctx); err != nil { // the issued documents (office.go, verifydoc.go)
+		return nil, err
 	}
 	w, err := newWeb()
 	if err != nil {

@@ -58,6 +58,8 @@ func (s *Service) Mount(g *echo.Group) {
 	a.POST(PathPrefix+"/cereri/:id/anuleaza", s.cancel)
 	a.GET(PathPrefix+"/cereri/:id/cerere.pdf", s.applicationPDF)
 	a.GET(PathPrefix+"/cereri/:id/chitanta.pdf", s.receipt)
+	s.mountCabinet(a, w)
+	s.mountOffice(g, w)
 }
 
 // requireUser sends a visitor who is not logged in to MPass; samlsp

@@ -28,7 +28,7 @@ type web struct {
 	static http.Handler
 }
 
-var pageNames = []string{"home", "service", "behalf", "form", "attach", "delivery", "confirm", "app", "apps", "error"}
+var pageNames = append([]string{"home", "service", "behalf", "form", "attach", "delivery", "confirm", "app", "apps", "error"}, append(officePages, cabinetPages...)...)
 
 func newWeb() (*web, error) {
 	funcs := template.FuncMap{
@@ -38,7 +38,7 @@ func newWeb() (*web, error) {
 	}
 	files := map[string][]string{}
 	for _, n := range pageNames {
-		files[n] = []string{"web/layout.html", "web/" + n + ".html"}
+		files[n] = []string{"web/layout.html", "web/sigcards.html", "web/" + n + ".html"}
 	}
 	pages, err := messages.Templates(webFS, funcs, files)
 	if err != nil {
@@ -55,6 +55,7 @@ func newWeb() (*web, error) {
 type user struct {
 	IDNP, FirstName, LastName string
 	attrs                     samlsp.Attributes
+	Clerk                     bool // of an institution's back office (office.go)
 }
 
 func (u *user) Name() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
@@ -114,7 +115,9 @@ func (s *Service) currentUser(r *http.Request) *user {
 	if idnp == "" {
 		return nil
 	}
-	return &user{IDNP: idnp, FirstName: a.Get("FirstName"), LastName: a.Get("LastName"), attrs: a}
+	u := &user{IDNP: idnp, FirstName: a.Get("FirstName"), LastName: a.Get("LastName"), attrs: a}
+	u.Clerk = s.cfg.Office != nil && s.institutionOf(u) != nil
+	return u
 }
 
 // page is what every page template gets.
@@ -146,6 +149,10 @@ type page struct {
 	Max     string
 	Pay     *payForm // the form that sends the payer to MPay
 	Receipt bool     // MPay's receipt can be fetched
+
+	Office  *officeData  // the back office (office.go)
+	Cabinet *cabinetData // the cabinet's documents, payments, inbox (cabinet.go)
+	Verify  *verifyData  // the public verification of a document (verifydoc.go)
 }
 
 type payForm struct {

@@ -712,5 +712,13 @@ func plan() []spec {
 		{name: "notyetvalid", role: RoleNotYetValid, issuer: tokenCAName, kt: P256, subject: person("Victor", "Viitor", "200400100012")},
 		{name: "badusage", role: RoleBadUsage, issuer: tokenCAName, kt: P256, profile: ProfileEncipherment, subject: person("Tudor", "Cifru", "200400100013")},
 		{name: "untrusted", role: RoleUntrusted, issuer: untrustedCA, kt: P256, subject: person("Radu", "Străin", "200400100014")},
+
+		// The portal's back office: clerks of two institutions of the demo
+		// catalogue (employee certificates, O = "<institution> <IDNO>") and
+		// the seal of each.
+		{name: "clerk-asp", role: RolePerson, issuer: tokenCAName, kt: P256, subject: org(person("Ion", "Grosu", "200400100015"), "Agenția Servicii Publice", "100360001111")},
+		{name: "clerk-sfs", role: RolePerson, issuer: tokenCAName, kt: P256, subject: org(person("Lilia", "Vrabie", "200400100016"), "Serviciul Fiscal de Stat", "100660100043")},
+		{name: "seal-asp", role: RoleSeal, issuer: tokenCAName, kt: P256, subject: org(Subject{CommonName: "Agenția Servicii Publice"}, "Agenția Servicii Publice", "100360001111")},
+		{name: "seal-sfs", role: RoleSeal, issuer: tokenCAName, kt: P256, subject: org(Subject{CommonName: "Serviciul Fiscal de Stat"}, "Serviciul Fiscal de Stat", "100660100043")},
 	}
 }

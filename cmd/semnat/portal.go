@@ -26,6 +26,11 @@ import (
 const portalRoutesHelp = `  /                            the catalogue of services (browse by domain or provider, search)
   /portal/servicii/CODE        a service's card; .../aplica starts an application (MPass login)
   /portal/cereri               the citizen's applications; /portal/cereri/ID their status and receipt
+  /portal/documente, /plati, /notificari  the citizen's issued documents, payments and receipts, MNotify inbox
+  /portal/verificare/CODE      public: verify an issued document by its short code (its QR code's link)
+  /portal/birou                the back office: clerks of the institutions in the catalogue's institutions.toml
+                               (employee certificate with the institution's IDNO, via MPass); seals B-LTA with --tsa
+  /portal/birou/semnat         where MSign sends a clerk back after signing an issued document
   /portal/saml/metadata        the portal's SAML metadata (register it with MPass)
   /portal/saml/acs             the assertion consumer service
   /portal/semnat               where MSign sends the browser back (register it as a return URL)
@@ -188,6 +193,9 @@ func runPortalServe(ctx context.Context, a *app, f *serveFlags, pf *portalFlags,
 	}
 	if pc.MNotify, err = pf.mnotify.client(a.log); err != nil {
 		return withCode(exitUsage, err)
+	}
+	if pc.Office, err = portalOffice(a, cat, pf.catalog, f.tsaURL); err != nil {
+		return withCode(exitUsage, fmt.Errorf("--catalog: %w", err))
 	}
 	tlsCfg, err := f.tlsConfig()
 	if err != nil {

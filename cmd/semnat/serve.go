@@ -417,6 +417,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
+	pc.Office = demoOffice(a, p, pc.Catalog, cfg.Timestamper)
 	mpayCfg := &mpay.Config{Key: seal.Key, Cert: seal.Cert, Chain: seal.Chain, Timestamper: cfg.Timestamper,
 		Revocation: pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, ExtraCerts: [][]byte{p.Root.Cert.Raw}}
 	notifiers, err := newDemoNotifiers(data, base)

@@ -33,6 +33,9 @@ type Options struct {
 	FontSize float64
 	// MaxPages bounds the pages (0: no bound); more is ErrTooLong.
 	MaxPages int
+	// Code, when set, is a square of dark and light modules (a QR code's,
+	// row by row) drawn in the foot margin of the last page, at the right.
+	Code [][]bool
 }
 
 // Render sets blocks of lines (a title, a paragraph, a card) top to
@@ -50,7 +53,7 @@ func Render(blocks [][]string, opts Options) ([]byte, error) {
 	if opts.MaxPages > 0 && len(pages) > opts.MaxPages {
 		return nil, fmt.Errorf("%w: %d pages, at most %d", ErrTooLong, len(pages), opts.MaxPages)
 	}
-	return write(pages)
+	return write(pages, opts.Code)
 }
 
 // fits tells whether lines fit in the text box at size.
@@ -144,7 +147,7 @@ func paginate(blocks [][]string, size float64) ([]*appearance.Appearance, error)
 
 // write is a skeleton document of len(pages) pages, whose pages are then
 // given their text as form XObjects in an incremental update.
-func write(pages []*appearance.Appearance) ([]byte, error) {
+func write(pages []*appearance.Appearance, code [][]bool) ([]byte, error) {
 	kids := ""
 	objs := []string{"<< /Type /Catalog /Pages 2 0 R >>", ""}
 	for i := range pages {
@@ -163,7 +166,11 @@ func write(pages []*appearance.Appearance) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("textpdf: %w", err)
 		}
-		content := u.Add(pdf.NewStream(nil, []byte(fmt.Sprintf("q 1 0 0 1 %d %d cm /Fm1 Do Q\n", boxX, boxY))))
+		ops := fmt.Sprintf("q 1 0 0 1 %d %d cm /Fm1 Do Q\n", boxX, boxY)
+		if i == len(pages)-1 {
+			ops += codeOps(code)
+		}
+		content := u.Add(pdf.NewStream(nil, []byte(ops)))
 		page := pdf.NewDict(
 			pdf.DictEntry{Key: "Type", Value: pdf.Name("Page")},
 			pdf.DictEntry{Key: "Parent", Value: pdf.Ref{Num: 2}},
@@ -180,6 +187,29 @@ func write(pages []*appearance.Appearance) ([]byte, error) {
 		return nil, fmt.Errorf("textpdf: %w", err)
 	}
 	return out.Bytes(), nil
+}
+
+// codeOps draws the modules of code as filled squares in the foot margin,
+// right-aligned with the text box (at most 52 points wide; nothing for an
+// empty code).
+func codeOps(code [][]bool) string {
+	n := len(code)
+	if n == 0 {
+		return ""
+	}
+	m := 52.0 / float64(n) // points per module
+	x0, y0 := float64(pageW-boxX)-52, 2.0
+	var b bytes.Buffer
+	b.WriteString("q 0 g\n")
+	for r, row := range code {
+		for c, dark := range row {
+			if dark && c < n {
+				fmt.Fprintf(&b, "%.3f %.3f %.3f %.3f re\n", x0+float64(c)*m, y0+float64(n-1-r)*m, m, m)
+			}
+		}
+	}
+	b.WriteString("f Q\n")
+	return b.String()
 }
 
 // MaxPages bounds a Document.

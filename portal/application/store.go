@@ -231,20 +231,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Application, error) {
 
 // ByApplicant lists the applications an IDNP made, newest first.
 func (s *Store) ByApplicant(ctx context.Context, idnp string, limit int) ([]*Application, error) {
-	rows, err := s.st.Query(ctx, `SELECT `+columns+` FROM portal_applications WHERE applicant = ? ORDER BY created DESC LIMIT ?`, idnp, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Application
-	for rows.Next() {
-		a, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return s.list(ctx, `SELECT `+columns+` FROM portal_applications WHERE applicant = ? ORDER BY created DESC LIMIT ?`, idnp, limit)
 }
 
 // Drafts counts the drafts an IDNP has open.

@@ -128,6 +128,8 @@ type Catalog struct {
 	// domains and providers by language, sorted once
 	domains   map[string][]Domain
 	providers map[string][]Provider
+	// institutions are the providers with a back office (institutions.go)
+	institutions map[string]*Institution
 }
 
 //go:embed demo/*.toml
@@ -167,6 +169,9 @@ func Load(fsys fs.FS) (*Catalog, error) {
 	var list []*Service
 	var errs []error
 	for _, n := range names {
+		if n == InstitutionsFile {
+			continue // the back office's clerks (institutions.go)
+		}
 		b, err := fs.ReadFile(fsys, n)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n, err))
@@ -186,7 +191,11 @@ func Load(fsys fs.FS) (*Catalog, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return New(list)
+	c, err := New(list)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.loadInstitutions(fsys)
 }
 
 // New makes a catalogue of services already parsed: codes must be unique,

@@ -299,3 +299,35 @@ func FuzzParse(f *testing.F) {
 		_, _ = s.Validate(map[string]string{"x": "y"}, time.Now())
 	})
 }
+
+// TestInstitutions: the demo's back offices, and every problem of an
+// institutions.toml named.
+func TestInstitutions(t *testing.T) {
+	c, err := Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sfs := c.Institution("1006601000439")
+	if sfs == nil || !sfs.HasClerk("2004001000168") || sfs.HasClerk("2004001000157") || sfs.Name.In("en") != "State Tax Service" ||
+		len(c.Institutions()) != 2 || c.Institution("1002600000515") != nil || len(c.ServicesOf("1006601000439")) != 1 {
+		t.Fatalf("demo institutions: %+v", c.Institutions())
+	}
+	svc := "code = \"123\"\ndomain = { id = \"test\", name = { ro = \"T\" } }\nprovider = { idno = \"1003600011118\", name = { ro = \"P\" } }\n" +
+		"title = { ro = \"S\" }\ndescription = { ro = \"D\" }\nresult = { ro = \"R\" }\n"
+	for _, tc := range []struct{ file, want string }{
+		{"[[institution]]\nidno = \"1006601000439\"\nclerks = [\"2004001000168\"]\n", "no service of the catalogue"},
+		{"[[institution]]\nidno = \"1003600011118\"\nclerks = [\"2004001000160\"]\n", `clerk "2004001000160" is not a valid IDNP`},
+		{"[[institution]]\nidno = \"1003600011118\"\nclerks = [\"1003600011118\"]\n", "not a valid IDNP"},
+		{"[[institution]]\nidno = \"1003600011118\"\n", "no clerks"},
+		{"[[institution]]\nidno = \"1003600011118\"\nclerks = [\"2004001000157\"]\n[[institution]]\nidno = \"1003600011118\"\nclerks = [\"2004001000168\"]\n", "named twice"},
+		{"[[institution]]\nidno = \"1003600011118\"\nclerks = [\"2004001000157\", \"2004001000157\"]\n", "also works for"},
+		{"[[institution]]\nidno = \"1003600011118\"\nclerks = [\"2004001000157\"]\nseal = { key = \"k.pem\" }\n", "needs both key and cert"},
+		{"[[institution]]\nidno = \"1003600011118\"\nclerk = [\"2004001000157\"]\n", "unknown keys"},
+		{"[[institution]\n", "institutions.toml"},
+	} {
+		_, err := Load(fstest.MapFS{"123.toml": {Data: []byte(svc)}, InstitutionsFile: {Data: []byte(tc.file)}})
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), InstitutionsFile) {
+			t.Errorf("%q: %v; want %q", tc.file, err, tc.want)
+		}
+	}
+}
