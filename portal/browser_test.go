@@ -157,7 +157,8 @@ func waitState(t *testing.T, ctx context.Context, url string, state application.
 // delivery, the confirmation, signing at MSign on the virtual phone, the
 // receipt; the payment at MPay with a declined card fails (the application
 // stays Submitted and can be paid again), then the test card pays it;
-// MCabinet's list and an error page.
+// MCabinet's pages (applications, payments, documents, notifications), an
+// error page and the public page verifying an issued document.
 func TestBrowserCitizenJourney(t *testing.T) {
 	var mpayURL string
 	e := newEnv(t, withMPay(t, &mpayURL), realTimePhones)
@@ -255,4 +256,12 @@ func TestBrowserCitizenJourney(t *testing.T) {
 	axe("MCabinet: my applications")
 	do(t, ctx, chromedp.Navigate(e.url+"/portal/servicii/999999"), chromedp.WaitVisible(chromedp.CSS("main")))
 	axe("error page")
+	// MCabinet's other pages and the public page that verifies an issued
+	// document (its form, and an unknown code).
+	for _, p := range []struct{ name, path string }{{"MCabinet: payments", "/portal/plati"}, {"MCabinet: documents", "/portal/documente"},
+		{"MCabinet: notifications", "/portal/notificari"}, {"public verification form", "/portal/verificare"},
+		{"public verification, unknown code", "/portal/verificare/ABCD2345"}} {
+		do(t, ctx, chromedp.Navigate(e.url+p.path), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		axe(p.name)
+	}
 }
