@@ -16,7 +16,7 @@ import (
 // BenchmarkPages: the catalogue (home, a search, a service's card) and an
 // application's status page, 64 clients at once over loopback HTTP; it
 // reports requests per second and the 99th percentile of the latency (the
-// issue asks for p99 ≤ 50 ms at 64 clients).
+// issue asks for p99 ≤ 50 ms at 64 clients), and the CPU time per request.
 func BenchmarkPages(b *testing.B) {
 	e := newEnv(b, nil)
 	br := newBrowser(b)
@@ -36,7 +36,7 @@ func BenchmarkPages(b *testing.B) {
 			var mu sync.Mutex
 			var all []time.Duration
 			b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-			start := time.Now()
+			cpu0, start := cpuTime(), time.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				var mine []time.Duration
 				for pb.Next() {
@@ -58,13 +58,16 @@ func BenchmarkPages(b *testing.B) {
 				all = append(all, mine...)
 				mu.Unlock()
 			})
-			elapsed := time.Since(start)
+			elapsed, cpu := time.Since(start), cpuTime()-cpu0
 			if len(all) == 0 {
 				return
 			}
 			sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 			b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
+			// CPU of the whole process (server and its 64 clients) per
+			// request: far less sensitive to the machine's load than p99.
+			b.ReportMetric(float64(cpu.Microseconds())/float64(len(all)), "cpu-µs/req")
 		})
 	}
 }

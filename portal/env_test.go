@@ -45,7 +45,11 @@ var shared struct {
 	sim    *mobileid.Simulator
 	pkiURL string
 	simURL string
-	err    error
+	// phoneSim runs in real time (a request waits minutes for its phone),
+	// for the tests where a person approves in Chromium's phone tab.
+	phoneSim    *mobileid.Simulator
+	phoneSimURL string
+	err         error
 }
 
 const phones = 4
@@ -61,7 +65,12 @@ func fixtures(t testing.TB) {
 		if shared.pki, shared.err = testcerts.Generate(testcerts.Options{BaseURL: shared.pkiURL}); shared.err != nil {
 			return
 		}
-		if shared.sim, shared.err = mobileid.New(mobileid.Options{PKI: shared.pki, TimeScale: 0.02, Phone: true, GeneratedUsers: phones}); shared.err != nil {
+		if shared.sim, shared.err = mobileid.New(mobileid.Options{PKI: shared.pki, TimeScale: 0.02, Phone: true, GeneratedUsers: phones,
+			Users: autoUsers()}); shared.err != nil {
+			return
+		}
+		if shared.phoneSim, shared.err = mobileid.New(mobileid.Options{PKI: shared.pki, Phone: true, GeneratedUsers: phones,
+			Users: autoUsers()}); shared.err != nil {
 			return
 		}
 		svc, err := pkiserve.New(shared.pki, pkiserve.Options{})
@@ -70,18 +79,31 @@ func fixtures(t testing.TB) {
 			return
 		}
 		var serials []*big.Int
+		var msisdns []string
 		for i := 0; i < phones; i++ {
-			sign, auth, _, err := shared.sim.Certificates(mobileid.GeneratedUser(i).MSISDN)
-			if err != nil {
-				shared.err = err
-				return
+			msisdns = append(msisdns, mobileid.GeneratedUser(i).MSISDN)
+		}
+		for _, u := range autoUsers() {
+			msisdns = append(msisdns, u.MSISDN)
+		}
+		for _, m := range msisdns {
+			for _, sim := range []*mobileid.Simulator{shared.sim, shared.phoneSim} {
+				sign, auth, _, err := sim.Certificates(m)
+				if err != nil && sim == shared.phoneSim {
+					continue // not one of its users
+				}
+				if err != nil {
+					shared.err = err
+					return
+				}
+				serials = append(serials, sign.SerialNumber, auth.SerialNumber)
 			}
-			serials = append(serials, sign.SerialNumber, auth.SerialNumber)
 		}
 		svc.Registry.AddCA(shared.pki.MobileCA.Cert, serials)
 		pkiSrv.Config.Handler = svc
 		pkiSrv.Start()
 		shared.simURL = httptest.NewServer(shared.sim.Handler()).URL
+		shared.phoneSimURL = httptest.NewServer(shared.phoneSim.Handler()).URL
 	})
 	if shared.err != nil {
 		t.Fatal(shared.err)
@@ -95,6 +117,7 @@ type env struct {
 	t                             testing.TB
 	mpassURL, msignURL, mpowerURL string
 	url                           string // the portal's
+	simURL                        string // the mobile-signature simulator's
 	portal                        *Service
 	mpower                        *mpowerclient.Client
 	mpowerReg                     *mpower.Registry
@@ -128,13 +151,23 @@ func serve(t testing.TB, st *store.Store, hs *httptest.Server, svcs ...service.S
 	return hs.URL
 }
 
-func newEnv(t testing.TB, mut func(*Config)) *env {
+// envOption changes how newEnv builds the cast.
+type envOption func(e *env)
+
+// realTimePhones makes MPass and MSign reach the real-time simulator
+// (shared.phoneSim): a person has minutes to approve in a browser.
+func realTimePhones(e *env) { e.simURL = shared.phoneSimURL }
+
+func newEnv(t testing.TB, mut func(*Config), opts ...envOption) *env {
 	t.Helper()
 	fixtures(t)
 	ctx := context.Background()
-	e := &env{t: t}
+	e := &env{t: t, simURL: shared.simURL}
+	for _, o := range opts {
+		o(e)
+	}
 	mobile := func() *mobileid.Client {
-		mc, err := mobileid.NewClient(shared.simURL+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI,
+		mc, err := mobileid.NewClient(e.simURL+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI,
 			Roots: shared.pki.RootPool(), Intermediates: shared.pki.IntermediatePool(), PollInterval: 10 * time.Millisecond,
 			HTTPClient: &http.Client{Timeout: 30 * time.Second}})
 		if err != nil {
@@ -143,7 +176,15 @@ func newEnv(t testing.TB, mut func(*Config)) *env {
 		return mc
 	}
 
-	// MPass.
+	// MPass, which asks MPower's register of legal entities for the
+	// companies a person administers (AdministeredLegalEntity).
+	mpowerHS := httptest.NewUnstartedServer(nil)
+	e.mpowerURL = "http://" + mpowerHS.Listener.Addr().String()
+	const mpassMPowerKey = "mpass-mpower-key-0123456789"
+	mpassMPower, err := mpowerclient.New(e.mpowerURL, mpowerclient.Options{APIKey: mpassMPowerKey})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mst := openStore(t, "mpass")
 	hs := httptest.NewUnstartedServer(nil)
 	e.mpassURL = "http://" + hs.Listener.Addr().String()
@@ -152,7 +193,7 @@ func newEnv(t testing.TB, mut func(*Config)) *env {
 		t.Fatal(err)
 	}
 	mp, err := mpass.New(mpass.Config{Store: mst, PublicURL: e.mpassURL, Key: key, Certificate: cert, Mobile: mobile(), PhoneTimeout: 20 * time.Second,
-		TokenRoots: shared.pki.RootPool(), TokenIntermediates: shared.pki.IntermediatePool()}) // clerks log in with a token (office_test.go)
+		MPower: mpassMPower, TokenRoots: shared.pki.RootPool(), TokenIntermediates: shared.pki.IntermediatePool()}) // clerks log in with a token (office_test.go)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +232,10 @@ func newEnv(t testing.TB, mut func(*Config)) *env {
 		ProviderIDNO: "1006601000439", ProviderName: "SFS", System: "portal"}); err != nil {
 		t.Fatal(err)
 	}
-	e.mpowerURL = serve(t, e.mpowerStore, nil, pw)
+	if err := mpower.AddSystem(ctx, e.mpowerStore, "test", mpower.NewSystem{Name: "mpass", APIKey: []byte(mpassMPowerKey)}); err != nil {
+		t.Fatal(err)
+	}
+	serve(t, e.mpowerStore, mpowerHS, pw)
 
 	// The portal.
 	e.portalStore = openStore(t, "portal")

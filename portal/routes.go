@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -65,13 +66,16 @@ func (s *Service) Mount(g *echo.Group) {
 // brings them back to the page they asked for.
 func (s *Service) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if s.currentUser(c.Request()) == nil {
+		u := s.currentUser(c.Request())
+		if u == nil {
 			if c.Request().Method != http.MethodGet {
 				return c.Redirect(http.StatusSeeOther, c.Request().URL.Path)
 			}
 			s.sp.HandleStartAuthFlow(c.Response(), c.Request())
 			return nil
 		}
+		r := c.Request()
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
 		return next(c)
 	}
 }

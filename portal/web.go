@@ -69,8 +69,16 @@ func (u *user) prefill(attr string) string {
 	return u.Attrs.Get(attr)
 }
 
+// userKey keeps, in a request's context, the user requireUser found: the
+// session cookie (a signed JWT) is then checked once a request, not at
+// each of the handler's questions.
+type userKey struct{}
+
 // currentUser is the logged-in user, or nil.
 func (s *Service) currentUser(r *http.Request) *user {
+	if u, ok := r.Context().Value(userKey{}).(*user); ok {
+		return u
+	}
 	u := samlrp.UserOf(s.sp, r)
 	if u == nil {
 		return nil
