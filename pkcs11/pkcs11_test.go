@@ -235,6 +235,24 @@ func TestKeySelection(t *testing.T) {
 	if s.KeyLabel() != "seal" {
 		t.Errorf("picked %q", s.KeyLabel())
 	}
+	// A person's token with a signing and an authentication certificate
+	// (eID style): without a selector the signing key signs documents,
+	// never the authentication key; the authentication key is still
+	// there when asked for by name.
+	eid := softhsmtest.New(t, "person-p256", "person-p256"+testcerts.AuthSuffix)
+	eidOpts := pkcs11.SignerOptions{Token: pkcs11.TokenSelector{Serial: eid.Serial}, PIN: eid.PINSource()}
+	s, err = eid.Module.NewSigner(ctx, eidOpts)
+	if err != nil || !s.Certificate().Equal(pki.MustGet("person-p256").Cert) {
+		t.Errorf("signing and authentication keys, no selector: %v", err)
+	} else {
+		s.Close()
+	}
+	eidOpts.KeyLabel = "person-p256" + testcerts.AuthSuffix
+	if s, err = eid.Module.NewSigner(ctx, eidOpts); err != nil || !s.Certificate().Equal(pki.MustGet("person-p256"+testcerts.AuthSuffix).Cert) {
+		t.Errorf("the authentication key by label: %v", err)
+	} else {
+		s.Close()
+	}
 	// Tokens that are not there.
 	if _, err := tok.Module.NewSigner(ctx, pkcs11.SignerOptions{Token: pkcs11.TokenSelector{Label: "no such token"}}); !errors.Is(err, pkcs11.ErrTokenNotFound) {
 		t.Errorf("unknown token: %v", err)

@@ -12,10 +12,13 @@ import (
 	"io"
 	"math/big"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
 	p11 "github.com/miekg/pkcs11"
+
+	"github.com/semnat/semnat/internal/certuse"
 )
 
 // SignerOptions selects a key on a token and says how to log in.
@@ -194,6 +197,17 @@ func pickKey(objs []Object, opts SignerOptions, tok TokenInfo) (*Object, *x509.C
 	want := "a signing key with a certificate"
 	if len(opts.KeyID) > 0 || opts.KeyLabel != "" {
 		want = fmt.Sprintf("key label %q id %s", opts.KeyLabel, opts.KeyID)
+	}
+	if len(cands) > 1 && len(opts.KeyID) == 0 && opts.KeyLabel == "" {
+		// A token with a signing and an authentication certificate (as eID
+		// cards have): a document is signed with the signing key, never
+		// with the authentication key, which is for logins only.
+		signing := slices.DeleteFunc(slices.Clone(cands), func(e Entry) bool {
+			return e.Certificate != nil && certuse.IsAuthentication(e.Certificate.Certificate)
+		})
+		if len(signing) > 0 {
+			cands = signing
+		}
 	}
 	switch len(cands) {
 	case 0:

@@ -131,7 +131,7 @@ func TestCLIRevocationAndTimestamps(t *testing.T) {
 		{[]string{"crl", "check", cert("seal"), "--issuer", cert("mobile-ca")}, exitUsage, ""},
 		{[]string{"ocsp", "check", filepath.Join(dir, "nope.pem")}, exitUsage, ""},
 		{[]string{"ocsp", "check", cert("person-p256"), "--url", "http://127.0.0.1:1/ocsp", "--issuer", cert("token-ca")}, exitIndeterminate, ""},
-		{[]string{"crl", "show", "http://" + addr + "/crl/token-ca.crl"}, exitOK, "revoked:     1"},
+		{[]string{"crl", "show", "http://" + addr + "/crl/token-ca.crl"}, exitOK, "revoked:     2"}, // revoked and its authentication certificate, revoked-auth
 	}
 	for _, tc := range cases {
 		code, out, errOut := revRun(t, tc.args...)
