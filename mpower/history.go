@@ -17,9 +17,12 @@ CREATE TABLE IF NOT EXISTS mpower_history (
 	code TEXT NOT NULL REFERENCES mpower_powers (code), seq INTEGER NOT NULL, at INTEGER NOT NULL,
 	event TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, actor TEXT NOT NULL,
 	PRIMARY KEY (code, seq));
+`, Postgres: `
+CREATE TABLE IF NOT EXISTS mpower_history (
+	code TEXT NOT NULL REFERENCES mpower_powers (code), seq INTEGER NOT NULL, at BIGINT NOT NULL, -- Unix nanoseconds
+	event TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, actor TEXT NOT NULL,
+	PRIMARY KEY (code, seq));
 `}
-
-func init() { historySchema.Postgres = historySchema.SQLite }
 
 // EvGrant is the creation of a power, in its history (not an event of the
 // state machine).
