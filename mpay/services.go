@@ -45,10 +45,10 @@ type SP struct {
 }
 
 type spSettings struct {
-	Name          string `json:"name"`
-	Endpoint      string `json:"endpoint"`
-	Face          string `json:"face"`
-	WebhookSecret string `json:"webhookSecret,omitempty"`
+	Name          string   `json:"name"`
+	Endpoint      string   `json:"endpoint"`
+	Face          string   `json:"face"`
+	WebhookSecret string   `json:"webhookSecret,omitempty"`
 	WebhookURL    string   `json:"webhookURL,omitempty"`
 	Staff         []string `json:"staff,omitempty"`
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/demosp"
@@ -29,7 +30,7 @@ func TestMPayServicesCLI(t *testing.T) {
 	os.WriteFile(certFile, testcerts.PEM(cert), 0o644)
 	secretFile := filepath.Join(dir, "hook.key")
 	if code, out, stderr := revRun(t, "mpay", "services", "add", "MDS02", "--data", data, "--name", "Agenția Servicii Publice",
-		"--endpoint", "https://sp.example/mpay", "--cert", certFile, "--webhook-secret-file", secretFile); code != 0 || !strings.Contains(out, "registered MDS02") {
+		"--endpoint", "https://sp.example/mpay", "--cert", certFile, "--webhook-secret-file", secretFile, "--staff", mobileid.GeneratedUser(0).IDNP); code != 0 || !strings.Contains(out, "registered MDS02") {
 		t.Fatalf("services add: %d %s %s", code, out, stderr)
 	}
 	secret, err := os.ReadFile(secretFile)
@@ -44,11 +45,12 @@ func TestMPayServicesCLI(t *testing.T) {
 		t.Fatal("the webhook secret is printed")
 	}
 	for _, bad := range [][]string{
-		{"add", "MDS02", "--endpoint", "https://sp.example/mpay", "--cert", certFile},               // taken
-		{"add", "MDS03", "--endpoint", "ftp://sp.example/", "--cert", certFile},                     // endpoint
-		{"add", "MDS04", "--endpoint", "https://sp.example/", "--cert", certFile, "--face", "soap"}, // SOAP needs an RSA certificate
-		{"add", "MDS05", "--endpoint", "https://sp.example/"},                                       // no certificate
-		{"add", "a/b", "--endpoint", "https://sp.example/", "--cert", certFile},                     // ServiceID
+		{"add", "MDS02", "--endpoint", "https://sp.example/mpay", "--cert", certFile},                 // taken
+		{"add", "MDS03", "--endpoint", "ftp://sp.example/", "--cert", certFile},                       // endpoint
+		{"add", "MDS04", "--endpoint", "https://sp.example/", "--cert", certFile, "--face", "soap"},   // SOAP needs an RSA certificate
+		{"add", "MDS05", "--endpoint", "https://sp.example/"},                                         // no certificate
+		{"add", "a/b", "--endpoint", "https://sp.example/", "--cert", certFile},                       // ServiceID
+		{"add", "MDS06", "--endpoint", "https://sp.example/", "--cert", certFile, "--staff", "12345"}, // staff not an IDNP
 		{"remove", "NOBODY"},
 	} {
 		if code, _, stderr := revRun(t, append(append([]string{"mpay", "services"}, bad...), "--data", data)...); code != exitUsage {
@@ -66,6 +68,9 @@ func TestMPayServicesCLI(t *testing.T) {
 	}
 	if code, _, stderr := revRun(t, "mpay", "serve", "--data", data); code != exitUsage || !strings.Contains(stderr, "needs its key") {
 		t.Fatalf("serve without a key: %d %s", code, stderr)
+	}
+	if code, _, stderr := revRun(t, "mpay", "serve", "--data", data, "--p12", "x.p12", "--mpass-metadata", "md.xml"); code != exitUsage || !strings.Contains(stderr, "--saml-key") {
+		t.Fatalf("serve with MPass but no SAML key: %d %s", code, stderr)
 	}
 }
 

@@ -426,6 +426,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		return withCode(exitFailed, err)
 	}
 	pc.MNotify, mpayCfg.MNotify = notifiers.portal, notifiers.mpay
+	if mpayCfg.Web, err = demoMPayWeb(base); err != nil {
+		return withCode(exitFailed, err)
+	}
 	mp.Notify = &mpower.MNotify{Client: notifiers.mpower}
 	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mpassCfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp, MPay: mpayCfg, Portal: pc}
 	mn, sink, err := demoMNotify()
@@ -459,6 +462,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		return withCode(exitFailed, err)
 	}
 	if err := registerMPowerPages(ctx, srv); err != nil {
+		return withCode(exitFailed, err)
+	}
+	if err := registerMPayPages(ctx, srv); err != nil {
 		return withCode(exitFailed, err)
 	}
 	if err := mountDemoSP(ctx, srv, st, base, seal.Cert); err != nil {
