@@ -40,7 +40,8 @@ type peopleEnv struct {
 	pub      string // MPay's public URL (a proxy to e.url)
 }
 
-func newPeopleEnv(t *testing.T) *peopleEnv {
+// newPeopleEnv is MPay's on newEnv (newPostgresEnv when pg).
+func newPeopleEnv(t *testing.T, pg bool) *peopleEnv {
 	t.Helper()
 	ctx := context.Background()
 	pkiLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -120,9 +121,15 @@ func newPeopleEnv(t *testing.T) *peopleEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(c *mpay.Config) {
+	web := func(c *mpay.Config) {
 		c.Web = &mpay.WebConfig{PublicURL: pub, IdPMetadata: meta, Key: wkey, Certificate: wcert}
-	})
+	}
+	var e *env
+	if pg {
+		e = newPostgresEnv(t, web)
+	} else {
+		e = newEnv(t, web)
+	}
 	target, _ := url.Parse(e.url)
 	pubHS := &httptest.Server{Listener: pubLn, Config: &http.Server{Handler: httputil.NewSingleHostReverseProxy(target)}}
 	pubHS.Start()
@@ -271,8 +278,12 @@ func (e *peopleEnv) payApproved(b *browser, key string) string {
 // another's, with the receipt; the service's staff see its payments,
 // confirmation deliveries and webhook attempts; anyone else gets 403;
 // the pages speak ro, ru, en under a strict CSP.
-func TestPeoplePages(t *testing.T) {
-	e := newPeopleEnv(t)
+func TestPeoplePages(t *testing.T) { testPeoplePages(t, newPeopleEnv(t, false)) }
+
+// TestPeoplePagesPostgres is TestPeoplePages on PostgreSQL.
+func TestPeoplePagesPostgres(t *testing.T) { testPeoplePages(t, newPeopleEnv(t, true)) }
+
+func testPeoplePages(t *testing.T, e *peopleEnv) {
 	ctx := context.Background()
 	a, b := e.idnp(0), e.idnp(1)
 
