@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -260,3 +261,41 @@ type scanMore struct {
 }
 
 func (s scanMore) Scan(dest ...any) error { return s.r.Scan(append(dest, s.extra...)...) }
+
+// SetStaff replaces the staff of the service id (the IDNPs who see its
+// payments and deliveries on MPay's pages; ErrBadService for one that is
+// not an IDNP, store.ErrNotFound for an unknown service), recorded in the
+// audit log as mpay-system-staff.
+func SetStaff(ctx context.Context, st *store.Store, actor, id string, staff []string) error {
+	if err := checkStaff(id, staff); err != nil {
+		return err
+	}
+	return st.UpdateSystemSettings(ctx, storeService, id, func(old []byte) ([]byte, *store.Event, error) {
+		var set map[string]json.RawMessage
+		if err := json.Unmarshal(old, &set); err != nil {
+			return nil, nil, fmt.Errorf("mpay: service %s: settings: %w", id, err)
+		}
+		b, err := json.Marshal(staff)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(staff) == 0 {
+			delete(set, "staff")
+		} else {
+			set["staff"] = b
+		}
+		out, err := json.Marshal(set)
+		return out, &store.Event{Actor: actor, Action: storeService + "-system-staff", Subject: id,
+			Details: map[string]string{"staff": strings.Join(staff, " ")}}, err
+	})
+}
+
+// checkStaff refuses a staff entry that is not a person's IDNP.
+func checkStaff(id string, staff []string) error {
+	for _, p := range staff {
+		if idn.KindOf(p) != idn.Person {
+			return fmt.Errorf("%w: %s: staff %q is not a valid IDNP (13 digits)", ErrBadService, id, p)
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package mpay_test
 
 import (
 	"context"
+	"errors"
 	"html"
 	"io"
 	"math/big"
@@ -378,5 +379,19 @@ func testPeoplePages(t *testing.T, e *peopleEnv) {
 		if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "нет доступа") || strings.Contains(page, idA) {
 			t.Fatalf("non-staff on %s: %d\n%s", id, resp.StatusCode, page)
 		}
+	}
+	// Made staff, person 1 sees the service's page; unknown services and
+	// IDs that are no IDNP are refused.
+	if err := mpay.SetStaff(ctx, e.st, "test", serviceID, []string{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, page = pb.do("GET", e.pub+mpay.PathStaff+serviceID, nil); resp.StatusCode != http.StatusOK || !strings.Contains(page, idA) {
+		t.Fatalf("new staff: %d\n%s", resp.StatusCode, page)
+	}
+	if err := mpay.SetStaff(ctx, e.st, "test", "NOPE", []string{a}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("staff of an unknown service: %v", err)
+	}
+	if err := mpay.SetStaff(ctx, e.st, "test", serviceID, []string{"42"}); !errors.Is(err, mpay.ErrBadService) {
+		t.Fatalf("staff not an IDNP: %v", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/store"
 	"github.com/semnat/semnat/sysauth"
 )
@@ -92,10 +91,8 @@ func AddService(ctx context.Context, st *store.Store, actor string, sp SP) error
 			return fmt.Errorf("%w: %s: a webhook URL needs a webhook secret to sign the events with", ErrBadService, sp.ServiceID)
 		}
 	}
-	for _, p := range sp.Staff {
-		if idn.KindOf(p) != idn.Person {
-			return fmt.Errorf("%w: %s: staff %q is not a valid IDNP (13 digits)", ErrBadService, sp.ServiceID, p)
-		}
+	if err := checkStaff(sp.ServiceID, sp.Staff); err != nil {
+		return err
 	}
 	if sp.Name == "" {
 		sp.Name = sp.ServiceID

@@ -126,7 +126,7 @@ func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, 
 
 func newMPayServicesCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "services", Short: "Register, list and remove the service providers MPay collects for"}
-	cmd.AddCommand(newMPayServicesAddCmd(a), newMPayServicesListCmd(a), newMPayServicesRemoveCmd(a))
+	cmd.AddCommand(newMPayServicesAddCmd(a), newMPayServicesListCmd(a), newMPayServicesRemoveCmd(a), newMPayServicesStaffCmd(a))
 	return cmd
 }
 

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/semnat/semnat/internal/keyfile"
 	"github.com/semnat/semnat/mpay"
+	"github.com/semnat/semnat/store"
 )
 
 // mpayPagesFlags turn on MPay's pages for people (a payer's history, a
@@ -45,4 +47,36 @@ func (p *mpayPagesFlags) web(ctx context.Context) (*mpay.WebConfig, error) {
 		return nil, fmt.Errorf("--saml-key/--saml-cert: %w", err)
 	}
 	return &mpay.WebConfig{IdPMetadata: meta, Key: b.Key, Certificate: b.Cert}, nil
+}
+
+// newMPayServicesStaffCmd sets a service's staff: the people who see its
+// payments and deliveries on MPay's pages.
+func newMPayServicesStaffCmd(a *app) *cobra.Command {
+	var sf storeFlags
+	cmd := &cobra.Command{
+		Use:   "staff SERVICE-ID [IDNP...]",
+		Short: "Set who sees a service provider's payments and deliveries on MPay's pages",
+		Long: `Replace the staff of a registered service provider: the people (by IDNP)
+who, logged in with MPass, see the service's payments, confirmation
+deliveries and webhook attempts at /mpay/furnizor/SERVICE-ID. No IDNP: nobody.`,
+		Example: `  semnat mpay services staff MDS02 2000000000015 2000000000026`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := sf.open(cmd.Flags(), a.log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := mpay.SetStaff(cmd.Context(), st, cliActor(), args[0], args[1:]); err != nil {
+				if errors.Is(err, mpay.ErrBadService) || errors.Is(err, store.ErrNotFound) {
+					return withCode(exitUsage, err)
+				}
+				return withCode(exitFailed, err)
+			}
+			a.say("%s: %d staff\n", args[0], len(args)-1)
+			return nil
+		},
+	}
+	sf.register(cmd.Flags())
+	return cmd
 }

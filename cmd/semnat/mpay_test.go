@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/demosp"
+	"github.com/semnat/semnat/store"
 	"github.com/semnat/semnat/testcerts"
 )
 
@@ -55,6 +57,18 @@ func TestMPayServicesCLI(t *testing.T) {
 	} {
 		if code, _, stderr := revRun(t, append(append([]string{"mpay", "services"}, bad...), "--data", data)...); code != exitUsage {
 			t.Errorf("%v: %d %s", bad, code, stderr)
+		}
+	}
+	staff := mobileid.GeneratedUser(1).IDNP
+	if code, out, stderr := revRun(t, "mpay", "services", "staff", "MDS02", staff, "--data", data); code != 0 || !strings.Contains(out, "1 staff") {
+		t.Fatalf("services staff: %d %s %s", code, out, stderr)
+	}
+	if sp := mpayService(t, data, "MDS02"); len(sp.Staff) != 1 || sp.Staff[0] != staff || sp.WebhookSecret == "" {
+		t.Fatalf("after services staff: %v (webhook secret kept: %v)", sp.Staff, sp.WebhookSecret != "")
+	}
+	for _, bad := range [][]string{{"MDS02", "123"}, {"NOBODY", staff}} {
+		if code, _, stderr := revRun(t, append(append([]string{"mpay", "services", "staff"}, bad...), "--data", data)...); code != exitUsage {
+			t.Errorf("staff %v: %d %s", bad, code, stderr)
 		}
 	}
 	if code, out, stderr := revRun(t, "--json", "mpay", "payments", "MDS02", "--data", data); code != 0 || strings.TrimSpace(out) != "[]" {
@@ -113,4 +127,19 @@ func demoPayAt(t *testing.T, base, spID, spPath, orderKey, sum string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// mpayService reads a registered service provider from the store in data.
+func mpayService(t *testing.T, data, id string) *mpay.SP {
+	t.Helper()
+	st, err := store.OpenSQLite(filepath.Join(data, "semnat.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sp, err := mpay.LookupService(context.Background(), st, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
 }
