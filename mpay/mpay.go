@@ -28,6 +28,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crewjam/saml/samlsp"
+
 	"github.com/semnat/semnat/jobs"
 	mnotifyclient "github.com/semnat/semnat/mnotify/client"
 	"github.com/semnat/semnat/mpay/cardsim"
@@ -75,6 +77,9 @@ type Config struct {
 	// may stay unanswered (the process stopped mid-payment) before a job
 	// fails it (30 s when zero).
 	AnswerGrace time.Duration
+	// Web turns on the pages for people logged in with MPass (a payer's
+	// history, an SP's view: people.go). nil: off.
+	Web *WebConfig
 }
 
 // Service is MPay as a service.Service.
@@ -87,6 +92,7 @@ type Service struct {
 
 	queue  *jobs.Queue
 	m      *metrics
+	people *samlsp.Middleware // the pages for people (nil: off)
 	closed sync.Once
 }
 
@@ -135,7 +141,14 @@ func New(cfg Config) (*Service, error) {
 	if err := cfg.Store.CreateSchema(ctx, posSchema); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), m: newMetrics(),
+	if err := cfg.Store.CreateSchema(ctx, payersSchema); err != nil {
+		return nil, err
+	}
+	people, err := newPeople(cfg.Web)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), m: newMetrics(), people: people,
 		caller: &spkit.Caller{Signer: signer, HTTP: cfg.HTTP, Now: cfg.Store.Now}}
 	// Retried until acknowledged: at RetryMax apart, a year of attempts.
 	maxAttempts := int(365*24*time.Hour/cfg.RetryMax) + 32
@@ -186,6 +199,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	l.onApproved = func(ctx context.Context, tx *store.Tx, p *Payment) error {
 		if _, err := s.queue.EnqueueTx(ctx, tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true}); err != nil {
+			return err
+		}
+		if err := s.recordOrderPayer(ctx, tx, p); err != nil {
 			return err
 		}
 		return s.enqueueNotify(ctx, tx, p)

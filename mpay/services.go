@@ -37,15 +37,19 @@ type SP struct {
 	// WebhookSecret (never printed).
 	WebhookURL    string
 	WebhookSecret string `json:"-"`
-	Created       time.Time
+	// Staff are the IDNPs of the people who see the service's payments
+	// and deliveries on MPay's pages after an MPass login.
+	Staff   []string
+	Created time.Time
 }
 
 type spSettings struct {
-	Name          string `json:"name"`
-	Endpoint      string `json:"endpoint"`
-	Face          string `json:"face"`
-	WebhookSecret string `json:"webhookSecret,omitempty"`
-	WebhookURL    string `json:"webhookURL,omitempty"`
+	Name          string   `json:"name"`
+	Endpoint      string   `json:"endpoint"`
+	Face          string   `json:"face"`
+	WebhookSecret string   `json:"webhookSecret,omitempty"`
+	WebhookURL    string   `json:"webhookURL,omitempty"`
+	Staff         []string `json:"staff,omitempty"`
 }
 
 var serviceID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$`)
@@ -87,10 +91,14 @@ func AddService(ctx context.Context, st *store.Store, actor string, sp SP) error
 			return fmt.Errorf("%w: %s: a webhook URL needs a webhook secret to sign the events with", ErrBadService, sp.ServiceID)
 		}
 	}
+	if err := checkStaff(sp.ServiceID, sp.Staff); err != nil {
+		return err
+	}
 	if sp.Name == "" {
 		sp.Name = sp.ServiceID
 	}
-	settings, err := json.Marshal(spSettings{Name: sp.Name, Endpoint: sp.Endpoint, Face: sp.Face, WebhookSecret: sp.WebhookSecret, WebhookURL: sp.WebhookURL})
+	settings, err := json.Marshal(spSettings{Name: sp.Name, Endpoint: sp.Endpoint, Face: sp.Face, WebhookSecret: sp.WebhookSecret, WebhookURL: sp.WebhookURL,
+		Staff: sp.Staff})
 	if err != nil {
 		return err
 	}
@@ -138,5 +146,6 @@ func spOf(s *store.System) (*SP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mpay: service %s: certificate: %w", s.Name, err)
 	}
-	return &SP{ServiceID: s.Name, Name: set.Name, Endpoint: set.Endpoint, Face: set.Face, Cert: c, WebhookSecret: set.WebhookSecret, WebhookURL: set.WebhookURL, Created: s.Created}, nil
+	return &SP{ServiceID: s.Name, Name: set.Name, Endpoint: set.Endpoint, Face: set.Face, Cert: c, WebhookSecret: set.WebhookSecret, WebhookURL: set.WebhookURL,
+		Staff: set.Staff, Created: s.Created}, nil
 }

@@ -34,6 +34,8 @@ var catalog, pages = func() (*i18n.Catalog, *i18n.Templates) {
 		"payment":  {"web/templates/payment.html", layout},
 		"bank":     {"web/templates/bank.html", layout},
 		"terminal": {"web/templates/terminal.html", layout},
+		"mine":     {"web/templates/mine.html", layout},
+		"staff":    {"web/templates/staff.html", layout},
 	})
 	if err != nil {
 		panic(fmt.Sprintf("mpay: templates: %v", err))

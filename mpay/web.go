@@ -83,6 +83,7 @@ func (s *Service) Mount(g *echo.Group) {
 	s.mountAPI(g)
 	mountSOAP(g)
 	s.mountPOS(g)
+	s.mountPeople(g)
 }
 
 func (s *Service) start(c echo.Context) error {
@@ -213,6 +214,7 @@ func (s *Service) card(c echo.Context) error {
 	if err := s.payError(c, p, err); err != nil {
 		return err
 	}
+	s.recordLoggedIn(c, pay)
 	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
 }
 
@@ -300,6 +302,7 @@ func (s *Service) ebanking(c echo.Context) error {
 	if err := s.payError(c, p, err); err != nil {
 		return err
 	}
+	s.recordLoggedIn(c, pay)
 	return c.Redirect(http.StatusSeeOther, "/mpay/bank/"+tok+"/"+pay.ID)
 }
 
@@ -361,6 +364,7 @@ func (s *Service) cash(c echo.Context) error {
 	if err := s.payError(c, p, err); err != nil {
 		return err
 	}
+	s.recordLoggedIn(c, pay)
 	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+tok+"/payment/"+pay.ID)
 }
 

@@ -123,7 +123,15 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.MPay != nil {
-		if s.MPay, err = mount(s, cfg, *cfg.MPay, func(c *mpay.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, mpay.New); err != nil {
+		mc := *cfg.MPay
+		if w := mc.Web; w != nil && len(w.IdPMetadata) == 0 && s.MPass != nil { // its pages log people in with the MPass composed here
+			wc := *w
+			if wc.IdPMetadata, err = s.MPass.Metadata(); err != nil {
+				return nil, err
+			}
+			mc.Web = &wc
+		}
+		if s.MPay, err = mount(s, cfg, mc, func(c *mpay.Config) (**store.Store, **slog.Logger) { return &c.Store, &c.Log }, mpay.New); err != nil {
 			return nil, err
 		}
 	}

@@ -32,11 +32,13 @@ func mountDemoSP(ctx context.Context, srv *server.Server, st *store.Store, base 
 	}
 	sp := demosp.New(demoSPID, mpayCert, signer)
 	due := time.Now().Add(30 * time.Minute)
-	sp.Put(demosp.Order{Key: "DEMO-TAXA-1", Reason: "Taxa de stat pentru eliberarea pașaportului", Amount: demoAmount(15000), CustomerName: "Ion Popescu"})
+	sp.Put(demosp.Order{Key: "DEMO-TAXA-1", Reason: "Taxa de stat pentru eliberarea pașaportului", Amount: demoAmount(15000), CustomerName: "Ion Popescu",
+		CustomerID: demoMPayPerson})
 	sp.Put(demosp.Order{Key: "DEMO-AMENDA-2", Reason: "Amendă contravențională (plata în rate)", Amount: demoAmount(50000), Partial: true, CustomerName: "Ion Popescu"})
 	sp.Put(demosp.Order{Key: "DEMO-AVANS-3", Reason: "Avans pentru servicii notariale", Advance: true, Currency: "MDL"})
 	sp.Put(demosp.Order{Key: "DEMO-TERMEN-4", Reason: "Taxă cu termen de 30 de minute", Amount: demoAmount(2500), DueDate: &due})
-	if err := mountDemo(ctx, srv, st, base, mpay.SP{ServiceID: demoSPID, Name: "Serviciu demonstrativ", Face: mpay.FaceREST, Cert: cert},
+	if err := mountDemo(ctx, srv, st, base, mpay.SP{ServiceID: demoSPID, Name: "Serviciu demonstrativ", Face: mpay.FaceREST, Cert: cert,
+		Staff: []string{demoMPayPerson}},
 		demoSPPath, "/api", sp, sp.Handler()); err != nil {
 		return err
 	}

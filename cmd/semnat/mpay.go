@@ -24,6 +24,8 @@ const mpayRoutesHelp = `  POST /service/pay             ServiceID, OrderKey, Ret
   GET  /mpay/invoice/TOKEN/payment/ID[/receipt.pdf]   status, 3-D Secure page, sealed receipt
   GET  /mpay/bank/TOKEN/ID       the simulated bank's page (e-banking)
   GET  /mpay/terminal            the simulated cash terminal (pays a payment code)
+  GET  /mpay/platile-mele        a payer's payments, after MPass login (with --mpass-metadata)
+  GET  /mpay/furnizor/SERVICEID  a service's payments, deliveries, webhook attempts: its --staff only
   GET  /mpay/api/v1/invoices?serviceID=&orderKey=      for SPs (mpay/client): invoice and payments
   GET  /mpay/api/v1/payments/ID/receipt                for SPs: the sealed receipt
   POST /mpay/api/v1/refunds                            for SPs: a refund (answer signed by MPay)
@@ -74,19 +76,25 @@ settings are those of 'semnat serve' (store, address, TLS, logs).`,
 	}
 	var mn mnotifyFlags
 	var tf mpayTimeFlags
+	var pf mpayPagesFlags
 	f.bind(a, cmd, false, func(ctx context.Context, a *app, f *serveFlags, name string) error {
-		return runMPayServe(ctx, a, f, &mn, &tf, name)
+		return runMPayServe(ctx, a, f, &mn, &tf, &pf, name)
 	})
 	mn.register(cmd.Flags(), "payers are notified there of their confirmed payments")
 	tf.register(cmd.Flags())
+	pf.register(cmd.Flags())
 	return cmd
 }
 
-func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, tf *mpayTimeFlags, name string) error {
+func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, tf *mpayTimeFlags, pf *mpayPagesFlags, name string) error {
 	if !f.keys.given() {
 		return withCode(exitUsage, errors.New("MPay needs its key: give --p12, --key/--cert or --token (it signs the messages to service providers and the receipts)"))
 	}
 	tlsCfg, err := f.tlsConfig()
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	web, err := pf.web(ctx)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
@@ -100,6 +108,7 @@ func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, 
 	defer closeSigner()
 	mc := &mpay.Config{Key: signer, Cert: signer.Certificate(), Chain: signer.Chain()}
 	tf.apply(mc, f.data)
+	mc.Web = web
 	if mc.MNotify, err = mn.client(a.log); err != nil {
 		return withCode(exitUsage, err)
 	}
@@ -108,13 +117,16 @@ func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, 
 		mc.Revocation = pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}
 	}
 	return f.serveComposed(ctx, a, tlsCfg, func(st *store.Store, base string) (server.Config, string) {
+		if mc.Web != nil {
+			mc.Web.PublicURL = base
+		}
 		return server.Config{MPay: mc}, fmt.Sprintf("%s: %s (pay: POST %s%s; payers: %s%s)", name, base, base, mpay.PathPay, base, mpay.PathStart)
 	})
 }
 
 func newMPayServicesCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "services", Short: "Register, list and remove the service providers MPay collects for"}
-	cmd.AddCommand(newMPayServicesAddCmd(a), newMPayServicesListCmd(a), newMPayServicesRemoveCmd(a))
+	cmd.AddCommand(newMPayServicesAddCmd(a), newMPayServicesListCmd(a), newMPayServicesRemoveCmd(a), newMPayServicesStaffCmd(a))
 	return cmd
 }
 
@@ -132,7 +144,9 @@ at URL, SOAP 1.1 with WS-Security X.509 signatures, its WSDL published at
 /mpay/soap/IServiceProvider.wsdl, an RSA certificate), the certificate its
 answers and API calls are signed with (PEM or DER), and the file with the secret its webhooks will be signed with (created
 with a new secret when missing; never printed). Return URLs must be on the
-endpoint's host.`,
+endpoint's host. --staff IDNP (repeatable) names the people who see the
+service's payments, confirmation deliveries and webhook attempts at
+/mpay/furnizor/SERVICE-ID after logging in with MPass.`,
 		Example: `  semnat mpay services add MDS02 --name "Agenția Servicii Publice" --endpoint https://sp.example/mpay --cert sp.pem --webhook-secret-file mds02-hook.key`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -167,6 +181,7 @@ endpoint's host.`,
 	cmd.Flags().StringVar(&sp.Name, "name", "", "the name payers see (default: the ServiceID)")
 	cmd.Flags().StringVar(&certFile, "cert", "", "the certificate the service signs with (PEM or DER)")
 	cmd.Flags().StringVar(&secretFile, "webhook-secret-file", "", "file with the webhook signing secret (created when missing)")
+	cmd.Flags().StringSliceVar(&sp.Staff, "staff", nil, "IDNP of a person of the service who sees its payments and deliveries on MPay's pages (repeatable)")
 	cmd.Flags().StringVar(&sp.WebhookURL, "webhook-url", "", "URL the events (payment_succeeded, payment_failed, refund_succeeded) are POSTed to, signed with the secret")
 	return cmd
 }

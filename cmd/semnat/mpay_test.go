@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/demosp"
+	"github.com/semnat/semnat/store"
 	"github.com/semnat/semnat/testcerts"
 )
 
@@ -29,7 +32,7 @@ func TestMPayServicesCLI(t *testing.T) {
 	os.WriteFile(certFile, testcerts.PEM(cert), 0o644)
 	secretFile := filepath.Join(dir, "hook.key")
 	if code, out, stderr := revRun(t, "mpay", "services", "add", "MDS02", "--data", data, "--name", "Agenția Servicii Publice",
-		"--endpoint", "https://sp.example/mpay", "--cert", certFile, "--webhook-secret-file", secretFile); code != 0 || !strings.Contains(out, "registered MDS02") {
+		"--endpoint", "https://sp.example/mpay", "--cert", certFile, "--webhook-secret-file", secretFile, "--staff", mobileid.GeneratedUser(0).IDNP); code != 0 || !strings.Contains(out, "registered MDS02") {
 		t.Fatalf("services add: %d %s %s", code, out, stderr)
 	}
 	secret, err := os.ReadFile(secretFile)
@@ -44,15 +47,28 @@ func TestMPayServicesCLI(t *testing.T) {
 		t.Fatal("the webhook secret is printed")
 	}
 	for _, bad := range [][]string{
-		{"add", "MDS02", "--endpoint", "https://sp.example/mpay", "--cert", certFile},               // taken
-		{"add", "MDS03", "--endpoint", "ftp://sp.example/", "--cert", certFile},                     // endpoint
-		{"add", "MDS04", "--endpoint", "https://sp.example/", "--cert", certFile, "--face", "soap"}, // SOAP needs an RSA certificate
-		{"add", "MDS05", "--endpoint", "https://sp.example/"},                                       // no certificate
-		{"add", "a/b", "--endpoint", "https://sp.example/", "--cert", certFile},                     // ServiceID
+		{"add", "MDS02", "--endpoint", "https://sp.example/mpay", "--cert", certFile},                 // taken
+		{"add", "MDS03", "--endpoint", "ftp://sp.example/", "--cert", certFile},                       // endpoint
+		{"add", "MDS04", "--endpoint", "https://sp.example/", "--cert", certFile, "--face", "soap"},   // SOAP needs an RSA certificate
+		{"add", "MDS05", "--endpoint", "https://sp.example/"},                                         // no certificate
+		{"add", "a/b", "--endpoint", "https://sp.example/", "--cert", certFile},                       // ServiceID
+		{"add", "MDS06", "--endpoint", "https://sp.example/", "--cert", certFile, "--staff", "12345"}, // staff not an IDNP
 		{"remove", "NOBODY"},
 	} {
 		if code, _, stderr := revRun(t, append(append([]string{"mpay", "services"}, bad...), "--data", data)...); code != exitUsage {
 			t.Errorf("%v: %d %s", bad, code, stderr)
+		}
+	}
+	staff := mobileid.GeneratedUser(1).IDNP
+	if code, out, stderr := revRun(t, "mpay", "services", "staff", "MDS02", staff, "--data", data); code != 0 || !strings.Contains(out, "1 staff") {
+		t.Fatalf("services staff: %d %s %s", code, out, stderr)
+	}
+	if sp := mpayService(t, data, "MDS02"); len(sp.Staff) != 1 || sp.Staff[0] != staff || sp.WebhookSecret == "" {
+		t.Fatalf("after services staff: %v (webhook secret kept: %v)", sp.Staff, sp.WebhookSecret != "")
+	}
+	for _, bad := range [][]string{{"MDS02", "123"}, {"NOBODY", staff}} {
+		if code, _, stderr := revRun(t, append(append([]string{"mpay", "services", "staff"}, bad...), "--data", data)...); code != exitUsage {
+			t.Errorf("staff %v: %d %s", bad, code, stderr)
 		}
 	}
 	if code, out, stderr := revRun(t, "--json", "mpay", "payments", "MDS02", "--data", data); code != 0 || strings.TrimSpace(out) != "[]" {
@@ -66,6 +82,9 @@ func TestMPayServicesCLI(t *testing.T) {
 	}
 	if code, _, stderr := revRun(t, "mpay", "serve", "--data", data); code != exitUsage || !strings.Contains(stderr, "needs its key") {
 		t.Fatalf("serve without a key: %d %s", code, stderr)
+	}
+	if code, _, stderr := revRun(t, "mpay", "serve", "--data", data, "--p12", "x.p12", "--mpass-metadata", "md.xml"); code != exitUsage || !strings.Contains(stderr, "--saml-key") {
+		t.Fatalf("serve with MPass but no SAML key: %d %s", code, stderr)
 	}
 }
 
@@ -108,4 +127,19 @@ func demoPayAt(t *testing.T, base, spID, spPath, orderKey, sum string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// mpayService reads a registered service provider from the store in data.
+func mpayService(t *testing.T, data, id string) *mpay.SP {
+	t.Helper()
+	st, err := store.OpenSQLite(filepath.Join(data, "semnat.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sp, err := mpay.LookupService(context.Background(), st, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
 }

@@ -426,6 +426,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		return withCode(exitFailed, err)
 	}
 	pc.MNotify, mpayCfg.MNotify = notifiers.portal, notifiers.mpay
+	if mpayCfg.Web, err = demoMPayWeb(base); err != nil {
+		return withCode(exitFailed, err)
+	}
 	mp.Notify = &mpower.MNotify{Client: notifiers.mpower}
 	sc := server.Config{Store: st, Log: a.log, MSign: &cfg, MPass: mpassCfg, PKIServices: svc, MobileSim: sim.Handler(), MPower: mp, MPay: mpayCfg, Portal: pc}
 	mn, sink, err := demoMNotify()
@@ -461,6 +464,9 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	if err := registerMPowerPages(ctx, srv); err != nil {
 		return withCode(exitFailed, err)
 	}
+	if err := registerMPayPages(ctx, srv); err != nil {
+		return withCode(exitFailed, err)
+	}
 	if err := mountDemoSP(ctx, srv, st, base, seal.Cert); err != nil {
 		return withCode(exitFailed, fmt.Errorf("the demo MPay service provider: %w", err))
 	}
@@ -484,6 +490,7 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 		"  MPower:        GET " + base + mpowerclient.PathCodeTrueOne + "?AuthorizationCode=…, POST " + base + mpowerclient.PathGrants + "   (X-API-Key from " + keyPath + "; type " + demoMPowerCode + ")",
 		"  MNotify:       POST " + base + mnotifyclient.PathNotifications + "   (X-API-Key from " + keyPath + "); e-mail received: " + base + mnotifyclient.PathReceiver,
 		"  MPay:          " + base + mpay.PathStart + "   (a demo service with orders: " + base + demoSPPath + "/ , one speaking SOAP: " + base + demoSOAPSPPath + "/ ; test cards in the README)",
+		"  MPay history:  " + base + mpay.PathMine + "   (after MPass login; staff of " + demoSPID + ": " + base + mpay.PathStaff + demoSPID + ")",
 		"  TSA / OCSP:    " + base + testcerts.TSAPath + "   " + base + testcerts.OCSPPath,
 		"  mobile (MSSP): " + base + "/mid-api   " + base + "/rest/service",
 		"  virtual phone: " + base + "/sim/+37369000000 … " + mobileid.GeneratedUser(demoPhones-1).MSISDN + " (PIN " + mobileid.DefaultPIN2 + " to sign, " + mobileid.DefaultPIN1 + " to log in)",
