@@ -155,6 +155,9 @@ func bulkPowers(b testing.TB, e *apiEnv, n int) (people []string, heavy string) 
 				return err
 			}
 		}
+		if err := bumpVersion(ctx, tx); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, series+`INSERT INTO mpower_powers (`+powerColumns+`)
 			SELECT `+code+`, 'AT-0000002', CASE WHEN s.i % 100 = 0 THEN 2 ELSE 1 END,
 				CASE WHEN s.i % 100 = 0 THEN ? ELSE a.idnp END, a.idnp, r.idnp, ?, ?, 'valid', '', ? + s.i, ? + s.i, 'ro', 0

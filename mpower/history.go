@@ -3,6 +3,7 @@ package mpower
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/semnat/semnat/store"
@@ -19,7 +20,12 @@ CREATE TABLE IF NOT EXISTS mpower_history (
 	PRIMARY KEY (code, seq));
 `}
 
-func init() { historySchema.Postgres = historySchema.SQLite }
+// On PostgreSQL the times are BIGINT (Unix nanoseconds do not fit an
+// INTEGER); a table created before with INTEGER is widened.
+func init() {
+	historySchema.Postgres = strings.ReplaceAll(historySchema.SQLite, " INTEGER ", " BIGINT ") +
+		`ALTER TABLE mpower_history ALTER COLUMN at TYPE BIGINT;`
+}
 
 // EvGrant is the creation of a power, in its history (not an event of the
 // state machine).
