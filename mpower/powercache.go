@@ -67,9 +67,13 @@ type powerCache struct {
 	gen    int64
 	powers map[string]*Power
 
-	// SQLite: the cache's own connection, on which data_version is read
-	// (vmu serialises its use), the last value seen and the counter read
-	// then.
+	// The reading of the change counter under way or next (version).
+	rmu  sync.Mutex
+	next *versionRound
+
+	// vmu is held while the counter is read. SQLite: the cache's own
+	// connection, on which data_version is read, the last value seen and
+	// the counter read then.
 	sqlite bool
 	vmu    sync.Mutex
 	closed bool
@@ -107,9 +111,52 @@ func (c *powerCache) close() error {
 	return err
 }
 
-// version is the change counter now. On SQLite the row is read only when
-// data_version says that something was committed since the last reading.
+// version is the change counter now: read after the call began. The
+// checks that ask while a reading is under way wait for the next one
+// together, and that one reading answers them all (a reading that began
+// before a check came could miss a change committed just before it).
 func (c *powerCache) version(ctx context.Context) (int64, error) {
+	c.rmu.Lock()
+	r := c.next
+	if r == nil {
+		r = &versionRound{done: make(chan struct{})}
+		c.next = r
+	}
+	lead := !r.led
+	r.led = true
+	c.rmu.Unlock()
+	if !lead {
+		select {
+		case <-r.done:
+			return r.n, r.err
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	c.vmu.Lock() // the round before finishes its reading
+	c.rmu.Lock()
+	c.next = nil // those who come from now on wait for the next round
+	c.rmu.Unlock()
+	// Not cancelled with the leader's request: the others wait for it.
+	r.n, r.err = c.readVersion(context.WithoutCancel(ctx))
+	c.vmu.Unlock()
+	close(r.done)
+	return r.n, r.err
+}
+
+// versionRound is one reading of the change counter and those waiting
+// for it.
+type versionRound struct {
+	done chan struct{}
+	led  bool // a check reads it (the first who came)
+	n    int64
+	err  error
+}
+
+// readVersion reads the change counter (c.vmu held). On SQLite the row
+// is read only when data_version says that something was committed since
+// the last reading.
+func (c *powerCache) readVersion(ctx context.Context) (int64, error) {
 	if !c.sqlite {
 		var n int64
 		if err := c.st.QueryRow(ctx, selectVersion).Scan(&n); err != nil {
@@ -117,8 +164,6 @@ func (c *powerCache) version(ctx context.Context) (int64, error) {
 		}
 		return n, nil
 	}
-	c.vmu.Lock()
-	defer c.vmu.Unlock()
 	if c.closed {
 		return 0, errCacheClosed
 	}

@@ -3,6 +3,9 @@ package mpower
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -19,10 +22,7 @@ func TestPowerCacheTwoInstances(t *testing.T) {
 			f := newFixture(t, dsn)
 			_, other := openRegistry(t, dsn, f.clk, f.pki)
 			ctx := context.Background()
-			p := f.grant(t, "AT-0000002", f.alice.IDNP, "", f.bob.IDNP)
-			if _, err := f.reg.Transition(ctx, "alice", p.Code, EvSign, f.act(t, f.alice, p.Code)); err != nil {
-				t.Fatal(err)
-			}
+			p := f.validPowerOf(t)
 			for _, r := range []*Registry{other, f.reg, other} { // both caches hold it Valid
 				if q, err := r.PowerNow(ctx, p.Code); err != nil || !q.ValidAt(f.clk.now()) {
 					t.Fatalf("before the revocation: %+v %v", q, err)
@@ -110,4 +110,71 @@ func TestCheckExpiresWithoutWrite(t *testing.T) {
 	if d, err := e.asp.Details(ctx, p.Code); err != nil || d.IsValid || d.StatusReason != ReasonExpired {
 		t.Fatalf("details at its end: %+v %v", d, err)
 	}
+}
+
+// TestPowerCacheConcurrentRevoke: checks run without pause through one
+// instance (sharing readings of the change counter) while the power is
+// revoked through the other; every check that began after the revocation
+// returned says not valid.
+func TestPowerCacheConcurrentRevoke(t *testing.T) {
+	for name, dsn := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := dsn(t)
+			f := newFixture(t, dsn)
+			_, other := openRegistry(t, dsn, f.clk, f.pki)
+			ctx := context.Background()
+			p := f.validPowerOf(t)
+			revoke := f.act(t, f.alice, p.Code)
+			var revoked atomic.Bool
+			stop := make(chan struct{})
+			errs := make(chan error, 16)
+			var wg sync.WaitGroup
+			for i := 0; i < 16; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for n := 0; ; n++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						after := revoked.Load()
+						q, err := other.PowerNow(ctx, p.Code)
+						switch {
+						case err != nil:
+							errs <- err
+							return
+						case after && q.ValidAt(f.clk.now()):
+							errs <- fmt.Errorf("a check begun after the revocation said valid (%s)", q.State)
+							return
+						}
+					}
+				}()
+			}
+			time.Sleep(50 * time.Millisecond)
+			if _, err := f.reg.Transition(ctx, "alice", p.Code, EvRevoke, revoke); err != nil {
+				t.Fatal(err)
+			}
+			revoked.Store(true)
+			time.Sleep(50 * time.Millisecond)
+			close(stop)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// validPowerOf is a Valid power alice grants bob.
+func (f *fixture) validPowerOf(t testing.TB) *Power {
+	t.Helper()
+	p := f.grant(t, "AT-0000002", f.alice.IDNP, "", f.bob.IDNP)
+	p, err := f.reg.Transition(context.Background(), "alice", p.Code, EvSign, f.act(t, f.alice, p.Code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
