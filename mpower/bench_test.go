@@ -88,10 +88,19 @@ func runClients(b *testing.B, unit string, f func() error) {
 // BenchmarkCodeTrueOne: Code-True-One over HTTPS, 32 clients at once (the
 // issue's load), each check audited (group commit), on SQLite and on
 // PostgreSQL; reports checks/s, the p99 latency and the CPU per check.
-func BenchmarkCodeTrueOne(b *testing.B) {
+func BenchmarkCodeTrueOne(b *testing.B) { benchCodeTrueOne(b, true) }
+
+// BenchmarkCodeTrueOneNoCache: the same without the power cache (each
+// check reads the power), to see what the cache saves.
+func BenchmarkCodeTrueOneNoCache(b *testing.B) { benchCodeTrueOne(b, false) }
+
+func benchCodeTrueOne(b *testing.B, cache bool) {
 	for name, dsn := range benchStores(b) {
 		b.Run(name, func(b *testing.B) {
 			e := newAPIEnvAt(b, dsn())
+			if !cache {
+				e.reg.cache = nil
+			}
 			p := e.validPower(b, e.alice.IDNP, e.bob.IDNP)
 			ctx := context.Background()
 			batches := e.st.AuditBatches()
