@@ -52,7 +52,7 @@ func codeParam(c echo.Context) (string, error) {
 // may not see it.
 func (s *Service) visible(c echo.Context, code string) (*Power, *AuthType, error) {
 	ctx := c.Request().Context()
-	p, err := s.reg.Power(ctx, code)
+	p, err := s.reg.PowerNow(ctx, code)
 	if err != nil {
 		return nil, nil, err
 	}

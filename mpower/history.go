@@ -3,6 +3,7 @@ package mpower
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/semnat/semnat/store"
@@ -17,12 +18,14 @@ CREATE TABLE IF NOT EXISTS mpower_history (
 	code TEXT NOT NULL REFERENCES mpower_powers (code), seq INTEGER NOT NULL, at INTEGER NOT NULL,
 	event TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, actor TEXT NOT NULL,
 	PRIMARY KEY (code, seq));
-`, Postgres: `
-CREATE TABLE IF NOT EXISTS mpower_history (
-	code TEXT NOT NULL REFERENCES mpower_powers (code), seq INTEGER NOT NULL, at BIGINT NOT NULL, -- Unix nanoseconds
-	event TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, actor TEXT NOT NULL,
-	PRIMARY KEY (code, seq));
 `}
+
+// On PostgreSQL the times are BIGINT (Unix nanoseconds do not fit an
+// INTEGER); a table created before with INTEGER is widened.
+func init() {
+	historySchema.Postgres = strings.ReplaceAll(historySchema.SQLite, " INTEGER ", " BIGINT ") +
+		`ALTER TABLE mpower_history ALTER COLUMN at TYPE BIGINT;`
+}
 
 // EvGrant is the creation of a power, in its history (not an event of the
 // state machine).

@@ -111,12 +111,13 @@ func (s *Service) Name() string { return "mpower" }
 // Close stops sending notices (those not sent yet wait in the store for
 // the next start).
 func (s *Service) Close() error {
+	err := s.reg.Close()
 	if s.notices == nil {
-		return nil
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return s.notices.Stop(ctx)
+	return errors.Join(err, s.notices.Stop(ctx))
 }
 
 //go:embed openapi.json

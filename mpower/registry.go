@@ -93,6 +93,8 @@ type Registry struct {
 	// (the power as changed, the event, its audit entry's number): the
 	// service enqueues its notices there.
 	changed func(ctx context.Context, tx *store.Tx, p *Power, ev Event, seq int64) error
+	// cache keeps the powers the check API reads (powercache.go).
+	cache *powerCache
 }
 
 // NewRegistry opens the registry in st (creating its tables).
@@ -106,8 +108,15 @@ func NewRegistry(ctx context.Context, st *store.Store, v ActVerifier) (*Registry
 	if err := st.CreateSchema(ctx, historySchema); err != nil {
 		return nil, err
 	}
-	return &Registry{st: st, verify: v}, nil
+	if err := st.CreateSchema(ctx, versionSchema); err != nil {
+		return nil, err
+	}
+	return &Registry{st: st, verify: v, cache: newPowerCache(st)}, nil
 }
+
+// Close gives back what the registry holds open (its power cache's
+// connection); the store stays open.
+func (r *Registry) Close() error { return r.cache.close() }
 
 // Now is the registry's clock (the store's).
 func (r *Registry) Now() time.Time { return r.st.Now() }
@@ -366,6 +375,9 @@ func (r *Registry) Grant(ctx context.Context, actor string, g GrantRequest) (*Po
 			if _, err := tx.Exec(ctx, `INSERT INTO mpower_drafts (code, pdf) VALUES (?, ?)`, p.Code, draft); err != nil {
 				return err
 			}
+			if err := bumpVersion(ctx, tx); err != nil {
+				return err
+			}
 			if err := addHistory(ctx, tx, p, EvGrant, actor); err != nil {
 				return err
 			}
@@ -414,6 +426,18 @@ func (r *Registry) Power(ctx context.Context, code string) (*Power, error) {
 		return nil, fmt.Errorf("mpower: power %s: %w", code, err)
 	}
 	return p, nil
+}
+
+// PowerNow is Power for a question about the power at this moment (the
+// check API): from the registry's cache when no power has changed since
+// it was read (powercache.go).
+func (r *Registry) PowerNow(ctx context.Context, code string) (*Power, error) {
+	p, err := r.cache.power(ctx, code, r.Power)
+	if err != nil {
+		return nil, err
+	}
+	cp := *p // the cache's own stays as read
+	return &cp, nil
 }
 
 // actions name the audit events of the transitions.
@@ -479,6 +503,9 @@ func (r *Registry) Transition(ctx context.Context, actor, code string, ev Event,
 		}
 		if _, err := tx.Exec(ctx, `UPDATE mpower_powers SET state = ?, reason = ?, changed = ? WHERE code = ?`, string(p.State), p.Reason, p.Changed.UnixNano(), p.Code); err != nil {
 			return fmt.Errorf("mpower: power %s: %w", code, err)
+		}
+		if err := bumpVersion(ctx, tx); err != nil {
+			return err
 		}
 		details := map[string]string{"from": string(from), "to": string(p.State)}
 		digest := ""

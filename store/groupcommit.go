@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,10 @@ const maxBatch = 1024
 // insertRows is how many entries one INSERT statement writes (9
 // parameters each: well under both databases' limits).
 const insertRows = 100
+
+// gatherYields is how many times the audit writer yields the processor
+// to let more events come before it writes what it has.
+const gatherYields = 2
 
 // batchTimeout bounds one batch's transaction.
 const batchTimeout = 30 * time.Second
@@ -146,12 +151,20 @@ func (s *Store) writeAudit() {
 			}
 		}
 	gather:
-		for len(batch) < maxBatch {
+		for yielded := 0; len(batch) < maxBatch; {
 			select {
 			case r := <-w.queue:
 				batch = append(batch, r)
 			default:
-				break gather
+				// Let the goroutines about to append run first (the
+				// requests a batch's answers just woke): without this a
+				// busy server committed two or three events a
+				// transaction. No timer: an idle store writes at once.
+				if yielded == gatherYields {
+					break gather
+				}
+				yielded++
+				runtime.Gosched()
 			}
 		}
 		s.writeBatch(batch)

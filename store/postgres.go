@@ -88,7 +88,11 @@ func OpenPostgres(dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: postgres: %w", err)
 	}
 	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(8)
+	// As many idle as may be open: with 8, a busy server closed the
+	// connections it gave back beyond 8 and opened them again (start-up,
+	// SCRAM, every statement prepared again): 640 µs of CPU per MPower
+	// check instead of 280.
+	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

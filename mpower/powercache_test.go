@@ -1,0 +1,180 @@
+package mpower
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestPowerCacheTwoInstances: two registries on one database (two
+// instances on one PostgreSQL database; two stores on one SQLite file,
+// as two processes would have): a revocation through one is seen at once
+// by the check of the other, whose cache held the power as Valid; so is
+// a power granted and signed after the other cached its absence.
+func TestPowerCacheTwoInstances(t *testing.T) {
+	for name, dsn := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := dsn(t)
+			f := newFixture(t, dsn)
+			_, other := openRegistry(t, dsn, f.clk, f.pki)
+			ctx := context.Background()
+			p := f.validPowerOf(t)
+			for _, r := range []*Registry{other, f.reg, other} { // both caches hold it Valid
+				if q, err := r.PowerNow(ctx, p.Code); err != nil || !q.ValidAt(f.clk.now()) {
+					t.Fatalf("before the revocation: %+v %v", q, err)
+				}
+			}
+			if _, err := f.reg.Transition(ctx, "alice", p.Code, EvRevoke, f.act(t, f.alice, p.Code)); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []*Registry{other, f.reg} {
+				q, err := r.PowerNow(ctx, p.Code)
+				if err != nil || q.ValidAt(f.clk.now()) || q.State != Canceled || q.Reason != ReasonRevoked {
+					t.Fatalf("after the revocation through the other instance: %+v %v", q, err)
+				}
+			}
+			// Changed through the other, seen by the first.
+			p2 := f.grant(t, "AT-0000002", f.alice.IDNP, "", f.bob.IDNP)
+			if _, err := f.reg.PowerNow(ctx, p2.Code); err != nil { // cached as a Draft
+				t.Fatal(err)
+			}
+			if _, err := other.Transition(ctx, "alice", p2.Code, EvSign, f.act(t, f.alice, p2.Code)); err != nil {
+				t.Fatal(err)
+			}
+			if q, err := f.reg.PowerNow(ctx, p2.Code); err != nil || !q.ValidAt(f.clk.now()) {
+				t.Fatalf("signed through the other instance: %+v %v", q, err)
+			}
+		})
+	}
+}
+
+// TestPowerCacheHits: with no change in between, the second question
+// about a power does not read it again (nor a code that does not exist);
+// any write to a power, even another's, makes the next one read.
+func TestPowerCacheHits(t *testing.T) {
+	for name, dsn := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, dsn(t))
+			ctx := context.Background()
+			p := f.grant(t, "AT-0000002", f.alice.IDNP, "", f.bob.IDNP)
+			reads := 0
+			read := func(ctx context.Context, code string) (*Power, error) { reads++; return f.reg.Power(ctx, code) }
+			c := f.reg.cache
+			for i := 0; i < 3; i++ {
+				if q, err := c.power(ctx, p.Code, read); err != nil || q.Code != p.Code {
+					t.Fatalf("%+v %v", q, err)
+				}
+				if _, err := c.power(ctx, "0000000000000000", read); !errors.Is(err, ErrNotFound) {
+					t.Fatalf("an unknown code: %v", err)
+				}
+			}
+			if reads != 2 {
+				t.Fatalf("%d reads for three questions about two codes, want 2", reads)
+			}
+			// An audit entry is a commit but not a power's change.
+			if _, err := f.reg.PowerNow(ctx, p.Code); err != nil {
+				t.Fatal(err)
+			}
+			f.grant(t, "AT-0000002", f.alice.IDNP, "", f.carol.IDNP)
+			if _, err := c.power(ctx, p.Code, read); err != nil || reads != 3 {
+				t.Fatalf("after another power was granted: %d reads, %v", reads, err)
+			}
+		})
+	}
+}
+
+// TestCheckExpiresWithoutWrite: a power whose validity ends between two
+// checks is false at the second, with no write in between (the cache
+// keeps the dates, the state is evaluated at the question).
+func TestCheckExpiresWithoutWrite(t *testing.T) {
+	e := newAPIEnv(t)
+	ctx := context.Background()
+	p := e.validPower(t, e.alice.IDNP, e.bob.IDNP)
+	for i := 0; i < 2; i++ {
+		if ok, err := e.asp.IsValid(ctx, p.Code); err != nil || !ok {
+			t.Fatalf("before its end: %v %v", ok, err)
+		}
+	}
+	e.clk.add(p.To.Sub(e.clk.now()) - time.Second)
+	if ok, err := e.asp.IsValid(ctx, p.Code); err != nil || !ok {
+		t.Fatalf("a second before its end: %v %v", ok, err)
+	}
+	e.clk.add(time.Second)
+	if ok, err := e.asp.IsValid(ctx, p.Code); err != nil || ok {
+		t.Fatalf("at its end: %v %v", ok, err)
+	}
+	if d, err := e.asp.Details(ctx, p.Code); err != nil || d.IsValid || d.StatusReason != ReasonExpired {
+		t.Fatalf("details at its end: %+v %v", d, err)
+	}
+}
+
+// TestPowerCacheConcurrentRevoke: checks run without pause through one
+// instance (sharing readings of the change counter) while the power is
+// revoked through the other; every check that began after the revocation
+// returned says not valid.
+func TestPowerCacheConcurrentRevoke(t *testing.T) {
+	for name, dsn := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := dsn(t)
+			f := newFixture(t, dsn)
+			_, other := openRegistry(t, dsn, f.clk, f.pki)
+			ctx := context.Background()
+			p := f.validPowerOf(t)
+			revoke := f.act(t, f.alice, p.Code)
+			var revoked atomic.Bool
+			stop := make(chan struct{})
+			errs := make(chan error, 16)
+			var wg sync.WaitGroup
+			for i := 0; i < 16; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for n := 0; ; n++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						after := revoked.Load()
+						q, err := other.PowerNow(ctx, p.Code)
+						switch {
+						case err != nil:
+							errs <- err
+							return
+						case after && q.ValidAt(f.clk.now()):
+							errs <- fmt.Errorf("a check begun after the revocation said valid (%s)", q.State)
+							return
+						}
+					}
+				}()
+			}
+			time.Sleep(50 * time.Millisecond)
+			if _, err := f.reg.Transition(ctx, "alice", p.Code, EvRevoke, revoke); err != nil {
+				t.Fatal(err)
+			}
+			revoked.Store(true)
+			time.Sleep(50 * time.Millisecond)
+			close(stop)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// validPowerOf is a Valid power alice grants bob.
+func (f *fixture) validPowerOf(t testing.TB) *Power {
+	t.Helper()
+	p := f.grant(t, "AT-0000002", f.alice.IDNP, "", f.bob.IDNP)
+	p, err := f.reg.Transition(context.Background(), "alice", p.Code, EvSign, f.act(t, f.alice, p.Code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
