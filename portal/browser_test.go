@@ -132,16 +132,25 @@ func payByCard(t *testing.T, ctx context.Context, card, outcome string) {
 func waitState(t *testing.T, ctx context.Context, url string, state application.State) {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		do(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("state")))
-		got, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("state"), "data-state"))
-		if err != nil {
-			t.Fatal(err)
+		// A navigation the page before started (a return page that
+		// submits itself) may abort this one (net::ERR_ABORTED): try
+		// again until the deadline.
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := chromedp.Do(sctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("state")))
+		var got string
+		if err == nil {
+			v, verr := chromedp.Run(sctx, chromedp.AttributeValue(chromedp.ID("state"), "data-state"))
+			got, err = v.Value, verr
 		}
-		if got.Value == string(state) {
+		cancel()
+		if err == nil && got == string(state) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the status page says %q after 60 s, want %q", got.Value, state)
+			if err != nil {
+				do(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("state"))) // fails, showing where the browser is
+			}
+			t.Fatalf("the status page says %q after 60 s, want %q", got, state)
 		}
 	}
 }
