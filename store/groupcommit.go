@@ -6,9 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -50,10 +48,6 @@ const maxBatch = 1024
 // parameters each: well under both databases' limits).
 const insertRows = 100
 
-// gatherYields is how many times the audit writer yields the processor
-// to let more events come before it writes what it has.
-const gatherYields = 2
-
 // batchTimeout bounds one batch's transaction.
 const batchTimeout = 30 * time.Second
 
@@ -77,99 +71,20 @@ type appendResult struct {
 // auditWriter is the store's group-commit writer, started by the first
 // Append.
 type auditWriter struct {
-	once    sync.Once
-	mu      sync.RWMutex // held for reading while sending; Close takes it to stop
-	closed  bool
-	queue   chan *appendReq
-	stop    chan struct{}
-	stopped chan struct{}
+	batcher[*appendReq]
 	batches atomic.Int64 // transactions written (tests)
 }
 
 // enqueue hands r to the writer (starting it if needed).
 func (s *Store) enqueue(ctx context.Context, r *appendReq) error {
-	w := &s.audit
-	w.once.Do(func() {
-		w.queue = make(chan *appendReq, 4*maxBatch)
-		w.stop = make(chan struct{})
-		w.stopped = make(chan struct{})
-		go s.writeAudit()
-	})
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.closed {
-		return fmt.Errorf("store: audit: %w", ErrClosed)
+	if err := s.audit.send(ctx, r, maxBatch, s.writeBatch); err != nil {
+		return fmt.Errorf("store: audit: %w", err)
 	}
-	select {
-	case w.queue <- r:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("store: audit: %w", ctx.Err())
-	}
+	return nil
 }
 
 // closeAudit stops the writer once it has written every event enqueued.
-func (s *Store) closeAudit() {
-	w := &s.audit
-	w.mu.Lock()
-	already := w.closed
-	w.closed = true
-	w.mu.Unlock()
-	if already || w.queue == nil {
-		return
-	}
-	close(w.stop)
-	<-w.stopped
-}
-
-// writeAudit is the writer's loop.
-func (s *Store) writeAudit() {
-	w := &s.audit
-	defer close(w.stopped)
-	batch := make([]*appendReq, 0, maxBatch)
-	for {
-		batch = batch[:0]
-		select {
-		case r := <-w.queue:
-			batch = append(batch, r)
-		case <-w.stop:
-			// Enqueued before Close took the lock: write them too.
-			for {
-				select {
-				case r := <-w.queue:
-					batch = append(batch, r)
-					if len(batch) == maxBatch {
-						s.writeBatch(batch)
-						batch = batch[:0]
-					}
-				default:
-					if len(batch) > 0 {
-						s.writeBatch(batch)
-					}
-					return
-				}
-			}
-		}
-	gather:
-		for yielded := 0; len(batch) < maxBatch; {
-			select {
-			case r := <-w.queue:
-				batch = append(batch, r)
-			default:
-				// Let the goroutines about to append run first (the
-				// requests a batch's answers just woke): without this a
-				// busy server committed two or three events a
-				// transaction. No timer: an idle store writes at once.
-				if yielded == gatherYields {
-					break gather
-				}
-				yielded++
-				runtime.Gosched()
-			}
-		}
-		s.writeBatch(batch)
-	}
-}
+func (s *Store) closeAudit() { s.audit.close() }
 
 // writeBatch appends the events of batch that their callers still wait
 // for, in one transaction, and answers each.

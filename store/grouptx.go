@@ -2,8 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 )
 
@@ -50,13 +50,8 @@ type groupReq struct {
 // groupWriter is the store's group-transaction writer, started by the
 // first InGroupTx.
 type groupWriter struct {
-	once    sync.Once
-	mu      sync.RWMutex // held for reading while sending; Close takes it to stop
-	closed  bool
-	queue   chan *groupReq
-	stop    chan struct{}
-	stopped chan struct{}
-	groups  atomic.Int64 // transactions committed or tried (tests)
+	batcher[*groupReq]
+	groups atomic.Int64 // transactions committed or tried (tests)
 }
 
 // InGroupTx runs f in a transaction that may be shared with other
@@ -65,25 +60,12 @@ func (s *Store) InGroupTx(ctx context.Context, f func(tx *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	w := &s.group
-	w.once.Do(func() {
-		w.queue = make(chan *groupReq, 4*maxGroup)
-		w.stop = make(chan struct{})
-		w.stopped = make(chan struct{})
-		go s.writeGroups()
-	})
 	r := &groupReq{ctx: ctx, f: f, done: make(chan error, 1)}
-	w.mu.RLock()
-	if w.closed {
-		w.mu.RUnlock()
-		return fmt.Errorf("store: %w", ErrClosed)
-	}
-	select {
-	case w.queue <- r:
-		w.mu.RUnlock()
-	case <-ctx.Done():
-		w.mu.RUnlock()
-		return ctx.Err()
+	if err := s.group.send(ctx, r, maxGroup, s.runGroup); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return fmt.Errorf("store: %w", err)
+		}
+		return err
 	}
 	select {
 	case err := <-r.done:
@@ -98,58 +80,7 @@ func (s *Store) InGroupTx(ctx context.Context, f func(tx *Tx) error) error {
 
 // closeGroups stops the group writer once it has run every function
 // enqueued.
-func (s *Store) closeGroups() {
-	w := &s.group
-	w.mu.Lock()
-	already := w.closed
-	w.closed = true
-	w.mu.Unlock()
-	if already || w.queue == nil {
-		return
-	}
-	close(w.stop)
-	<-w.stopped
-}
-
-// writeGroups is the group writer's loop.
-func (s *Store) writeGroups() {
-	w := &s.group
-	defer close(w.stopped)
-	batch := make([]*groupReq, 0, maxGroup)
-	for {
-		batch = batch[:0]
-		select {
-		case r := <-w.queue:
-			batch = append(batch, r)
-		case <-w.stop:
-			for { // enqueued before Close took the lock: run them too
-				select {
-				case r := <-w.queue:
-					batch = append(batch, r)
-					if len(batch) == maxGroup {
-						s.runGroup(batch)
-						batch = batch[:0]
-					}
-				default:
-					if len(batch) > 0 {
-						s.runGroup(batch)
-					}
-					return
-				}
-			}
-		}
-	gather:
-		for len(batch) < maxGroup {
-			select {
-			case r := <-w.queue:
-				batch = append(batch, r)
-			default:
-				break gather
-			}
-		}
-		s.runGroup(batch)
-	}
-}
+func (s *Store) closeGroups() { s.group.close() }
 
 // runGroup runs the functions of batch whose callers still wait in one
 // transaction and answers each.
