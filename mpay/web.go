@@ -291,6 +291,13 @@ func (s *Service) receipt(c echo.Context) error {
 
 // ebanking sends the payer to the simulated bank.
 func (s *Service) ebanking(c echo.Context) error {
+	return s.startPayment(c, s.PayEBanking, func(tok, id string) string { return "/mpay/bank/" + tok + "/" + id })
+}
+
+// startPayment starts, through pay, a payment of the form's amount for
+// the invoice of the path's token, records the payer logged in through
+// MPass, and sends the browser to where next says.
+func (s *Service) startPayment(c echo.Context, pay func(ctx context.Context, tok string, amount int64) (*Payment, error), next func(tok, id string) string) error {
 	p := newPage(c)
 	tok := c.Param("token")
 	p.BackURL = "/mpay/invoice/" + tok
@@ -298,12 +305,12 @@ func (s *Service) ebanking(c echo.Context) error {
 	if err != nil {
 		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+": "+c.FormValue("amount"))
 	}
-	pay, err := s.PayEBanking(c.Request().Context(), tok, amount)
+	started, err := pay(c.Request().Context(), tok, amount)
 	if err := s.payError(c, p, err); err != nil {
 		return err
 	}
-	s.recordLoggedIn(c, pay)
-	return c.Redirect(http.StatusSeeOther, "/mpay/bank/"+tok+"/"+pay.ID)
+	s.recordLoggedIn(c, started)
+	return c.Redirect(http.StatusSeeOther, next(tok, started.ID))
 }
 
 // payError shows why a payment could not start (nil: it started).
@@ -353,19 +360,7 @@ func (s *Service) bankAnswer(c echo.Context) error {
 
 // cash gives the payer a code to pay at a cash terminal.
 func (s *Service) cash(c echo.Context) error {
-	p := newPage(c)
-	tok := c.Param("token")
-	p.BackURL = "/mpay/invoice/" + tok
-	amount, err := ParseAmount(c.FormValue("amount"))
-	if err != nil {
-		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+": "+c.FormValue("amount"))
-	}
-	pay, err := s.PayCash(c.Request().Context(), tok, amount)
-	if err := s.payError(c, p, err); err != nil {
-		return err
-	}
-	s.recordLoggedIn(c, pay)
-	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+tok+"/payment/"+pay.ID)
+	return s.startPayment(c, s.PayCash, func(tok, id string) string { return "/mpay/invoice/" + tok + "/payment/" + id })
 }
 
 // cancelCash withdraws an unpaid cash code.
