@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/semnat/semnat/mpay/client"
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/store"
 	"github.com/semnat/semnat/sysauth"
@@ -43,7 +42,7 @@ func (s *Service) signedBySP(next echo.HandlerFunc) echo.HandlerFunc {
 			return problem.New(http.StatusRequestEntityTooLarge, "too-large", "Request too large", "an API call's body is at most 64 KiB")
 		}
 		c.Set(bodyKey, body)
-		if _, err := spkit.Verify(r.Header.Get(spkit.HeaderSignature), client.SigningInput(r.Method, r.RequestURI, body), spkit.OpClientCall, sp.Cert, s.cfg.Store.Now()); err != nil {
+		if _, err := client.Verify(r.Header.Get(client.HeaderSignature), client.SigningInput(r.Method, r.RequestURI, body), client.OpClientCall, sp.Cert, s.cfg.Store.Now()); err != nil {
 			return sysauth.Unauthenticated(err.Error())
 		}
 		c.Set(spKey, sp)
@@ -140,10 +139,10 @@ func (s *Service) apiRefund(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sig, err := s.caller.Signer.Sign(spkit.OpRefundAck, body)
+	sig, err := s.caller.Signer.Sign(client.OpRefundAck, body)
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set(spkit.HeaderSignature, sig)
+	c.Response().Header().Set(client.HeaderSignature, sig)
 	return c.JSONBlob(http.StatusOK, body)
 }

@@ -3,6 +3,7 @@ package mpay_test
 import (
 	"context"
 	"fmt"
+	mpayclient "github.com/semnat/semnat/mpay/client"
 	"os"
 	"runtime"
 	"slices"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/mpay/demosp"
 )
 
@@ -102,8 +102,8 @@ func BenchmarkConfirmationBacklog(b *testing.B) {
 				due := int64(10000)
 				// The order as the SP's answer would give it (the pull's
 				// HTTP is BenchmarkCompletePayments' part).
-				in, err := l.Pulled(ctx, &spkit.OrderDetails{ServiceID: serviceID, OrderKey: key, Reason: "Taxă", Status: spkit.StatusActive,
-					Currency: "MDL", TotalAmountDue: &due, Lines: []spkit.OrderLine{{LineID: "1", Reason: "Taxă", AmountDue: due}}}, "", nil)
+				in, err := l.Pulled(ctx, &mpayclient.OrderDetails{ServiceID: serviceID, OrderKey: key, Reason: "Taxă", Status: mpayclient.StatusActive,
+					Currency: "MDL", TotalAmountDue: &due, Lines: []mpayclient.OrderLine{{LineID: "1", Reason: "Taxă", AmountDue: due}}}, "", nil)
 				if err == nil {
 					var p *mpay.Payment
 					if p, err = l.Start(ctx, in.Token, due, mpay.InstrumentCard, "1111"); err == nil {

@@ -2,6 +2,7 @@ package mpay_test
 
 import (
 	"context"
+	mpayclient "github.com/semnat/semnat/mpay/client"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +17,6 @@ import (
 	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/mpay/demosp"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/service"
@@ -35,7 +35,7 @@ type env struct {
 	url      string // MPay
 	sp       *demosp.SP
 	spURL    string // the SP's page; its endpoint is spURL+"/sp"
-	spSigner *spkit.Signer
+	spSigner *mpayclient.Signer
 	pki      *testcerts.PKI
 	pkiURL   string
 }

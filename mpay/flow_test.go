@@ -18,7 +18,6 @@ import (
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/client"
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/mpay/demosp"
 	"github.com/semnat/semnat/pades"
 )
@@ -82,11 +81,11 @@ func TestPayFlowOverHTTP(t *testing.T) {
 		if strings.HasSuffix(m.Op, ".response") {
 			cert = e.spSigner.Certificate()
 		}
-		if _, err := spkit.Verify(m.Signature, m.Body, m.Op, cert, m.At); err != nil {
+		if _, err := client.Verify(m.Signature, m.Body, m.Op, cert, m.At); err != nil {
 			t.Errorf("evidence %s: %v", m.Op, err)
 		}
 	}
-	if ops[spkit.OpConfirm] != 1 || ops[spkit.OpConfirmAck] != 1 || ops[spkit.OpOrderQuery] < 2 || ops[spkit.OpOrderAnswer] < 2 {
+	if ops[client.OpConfirm] != 1 || ops[client.OpConfirmAck] != 1 || ops[client.OpOrderQuery] < 2 || ops[client.OpOrderAnswer] < 2 {
 		t.Fatalf("evidence kept: %v", ops)
 	}
 	if len(e.sp.Evidence()) < 6 {
@@ -130,7 +129,7 @@ func TestPayFlowOverHTTP(t *testing.T) {
 	if err != nil || r1.Amount != 5000 {
 		t.Fatalf("refund: %+v %v", r1, err)
 	}
-	if _, err := spkit.Verify(r1.Signature, r1.Body, spkit.OpRefundAck, e.pki.MustGet("seal").Cert, time.Now()); err != nil {
+	if _, err := client.Verify(r1.Signature, r1.Body, client.OpRefundAck, e.pki.MustGet("seal").Cert, time.Now()); err != nil {
 		t.Fatalf("the refund's confirmation: %v", err)
 	}
 	if again, err := c.Refund(ctx, client.RefundRequest{PaymentID: pid, RefundID: "R1", Amount: 5000}); err != nil || !again.RefundedAt.Equal(r1.RefundedAt) {

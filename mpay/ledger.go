@@ -8,11 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mpayclient "github.com/semnat/semnat/mpay/client"
 	"math/big"
 	"strings"
 	"time"
 
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/store"
 )
 
@@ -65,7 +65,7 @@ type Invoice struct {
 	DueAt     time.Time // zero: none
 	Partial   bool      // partial payments allowed
 	Advance   bool      // advance payments allowed
-	Order     spkit.OrderDetails
+	Order     mpayclient.OrderDetails
 	ReturnURL string
 	Created   time.Time
 	Updated   time.Time
@@ -277,7 +277,7 @@ func (l *Ledger) Payments(ctx context.Context, invoiceID string) ([]Payment, err
 }
 
 // Evidence lists the signed messages of an invoice (paymentID "": all).
-func (l *Ledger) Evidence(ctx context.Context, invoiceID, paymentID string) ([]spkit.Message, error) {
+func (l *Ledger) Evidence(ctx context.Context, invoiceID, paymentID string) ([]mpayclient.Message, error) {
 	q := `SELECT op, body, signature, at FROM mpay_evidence WHERE invoice_id = ?`
 	args := []any{invoiceID}
 	if paymentID != "" {
@@ -289,9 +289,9 @@ func (l *Ledger) Evidence(ctx context.Context, invoiceID, paymentID string) ([]s
 		return nil, err
 	}
 	defer rows.Close()
-	var out []spkit.Message
+	var out []mpayclient.Message
 	for rows.Next() {
-		var m spkit.Message
+		var m mpayclient.Message
 		var at int64
 		if err := rows.Scan(&m.Op, &m.Body, &m.Signature, &at); err != nil {
 			return nil, err
@@ -302,11 +302,11 @@ func (l *Ledger) Evidence(ctx context.Context, invoiceID, paymentID string) ([]s
 	return out, rows.Err()
 }
 
-func addEvidence(ctx context.Context, tx *store.Tx, invoiceID, paymentID string, ex *spkit.Exchange) error {
+func addEvidence(ctx context.Context, tx *store.Tx, invoiceID, paymentID string, ex *mpayclient.Exchange) error {
 	if ex == nil {
 		return nil
 	}
-	for _, m := range []spkit.Message{ex.Request, ex.Response} {
+	for _, m := range []mpayclient.Message{ex.Request, ex.Response} {
 		if m.Op == "" {
 			continue
 		}
@@ -351,7 +351,7 @@ func b2i(b bool) int {
 }
 
 // apply copies the SP's answer onto the invoice.
-func (in *Invoice) apply(o *spkit.OrderDetails) {
+func (in *Invoice) apply(o *mpayclient.OrderDetails) {
 	in.Order, in.Status, in.AmountDue, in.Currency, in.Reason = *o, o.Status, o.TotalAmountDue, o.Currency, o.Reason
 	in.Partial, in.Advance = o.AllowPartialPayments, o.AllowAdvancePayments
 	in.DueAt = time.Time{}
@@ -361,11 +361,11 @@ func (in *Invoice) apply(o *spkit.OrderDetails) {
 }
 
 // orderEvent is what the SP's answer means for an invoice in its state.
-func orderEvent(in *Invoice, o *spkit.OrderDetails, now time.Time) Event {
+func orderEvent(in *Invoice, o *mpayclient.OrderDetails, now time.Time) Event {
 	switch {
-	case o.Status == spkit.StatusPaid || o.Status == spkit.StatusCompleted:
+	case o.Status == mpayclient.StatusPaid || o.Status == mpayclient.StatusCompleted:
 		return EvSettledBySP
-	case !spkit.Payable(o.Status), o.DueDate != nil && now.After(*o.DueDate):
+	case !mpayclient.Payable(o.Status), o.DueDate != nil && now.After(*o.DueDate):
 		return EvExpire
 	}
 	return EvRefresh
@@ -375,7 +375,7 @@ func orderEvent(in *Invoice, o *spkit.OrderDetails, now time.Time) Event {
 // the existing one refreshed (the latest answer wins: amount, due date,
 // status), with the signed exchange as evidence. While a payment is at the
 // provider the amount stays as it was (the answer is kept as evidence).
-func (l *Ledger) Pulled(ctx context.Context, o *spkit.OrderDetails, returnURL string, ex *spkit.Exchange) (*Invoice, error) {
+func (l *Ledger) Pulled(ctx context.Context, o *mpayclient.OrderDetails, returnURL string, ex *mpayclient.Exchange) (*Invoice, error) {
 	var out *Invoice
 	err := l.st.InTx(ctx, func(tx *store.Tx) error {
 		now := l.st.Now()
@@ -599,7 +599,7 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 
 // Delivered records the SP's acknowledgement of a payment's confirmation,
 // with the signed exchange.
-func (l *Ledger) Delivered(ctx context.Context, p *Payment, ex *spkit.Exchange) error {
+func (l *Ledger) Delivered(ctx context.Context, p *Payment, ex *mpayclient.Exchange) error {
 	return l.st.InTx(ctx, func(tx *store.Tx) error {
 		now := l.st.Now()
 		res, err := tx.Exec(ctx, `UPDATE mpay_payments SET confirmed_at = ?, next_attempt = NULL, attempts = attempts + 1, last_error = '' WHERE id = ? AND confirmed_at = 0`,
@@ -620,7 +620,7 @@ func (l *Ledger) Delivered(ctx context.Context, p *Payment, ex *spkit.Exchange) 
 }
 
 // Undelivered records a failed delivery and when to try again.
-func (l *Ledger) Undelivered(ctx context.Context, p *Payment, ex *spkit.Exchange, why string, next time.Time) error {
+func (l *Ledger) Undelivered(ctx context.Context, p *Payment, ex *mpayclient.Exchange, why string, next time.Time) error {
 	return l.st.InTx(ctx, func(tx *store.Tx) error {
 		if len(why) > 500 {
 			why = why[:500]

@@ -9,7 +9,7 @@
 //
 // SPs are registered (AddService) with their endpoint and the certificate
 // their answers are signed with; the REST/JSON face of the protocol and its
-// detached JWS signatures are in mpay/client/spkit. Invoices follow one state
+// detached JWS signatures are in mpay/client/mpayclient. Invoices follow one state
 // machine (model.go); the Ledger keeps invoices, payments and the signed
 // messages as evidence in the store, each change in one transaction with
 // its audit event. Amounts are integers in minor units (bani).
@@ -21,6 +21,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	mpayclient "github.com/semnat/semnat/mpay/client"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -33,7 +34,6 @@ import (
 	"github.com/semnat/semnat/jobs"
 	mnotifyclient "github.com/semnat/semnat/mnotify/client"
 	"github.com/semnat/semnat/mpay/cardsim"
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/store"
 )
@@ -87,7 +87,7 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	ledger *Ledger
-	caller *spkit.Caller
+	caller *mpayclient.Caller
 	proc   *cardsim.Processor
 
 	queue  *jobs.Queue
@@ -128,7 +128,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 200 * time.Millisecond
 	}
-	signer, err := spkit.NewSigner(cfg.Key, cfg.Cert)
+	signer, err := mpayclient.NewSigner(cfg.Key, cfg.Cert)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), m: newMetrics(), people: people,
-		caller: &spkit.Caller{Signer: signer, HTTP: cfg.HTTP, Now: cfg.Store.Now}}
+		caller: &mpayclient.Caller{Signer: signer, HTTP: cfg.HTTP, Now: cfg.Store.Now}}
 	// Retried until acknowledged: at RetryMax apart, a year of attempts.
 	maxAttempts := int(365*24*time.Hour/cfg.RetryMax) + 32
 	// A job's context ends JobTimeout after it started (the SP's call is
@@ -355,7 +355,7 @@ func (s *Service) backoff(n int) time.Duration {
 }
 
 // confirm sends the confirmation of p.
-func (s *Service) confirm(ctx context.Context, p *Payment) (*spkit.Exchange, error) {
+func (s *Service) confirm(ctx context.Context, p *Payment) (*mpayclient.Exchange, error) {
 	in, err := scanInvoice(s.cfg.Store.QueryRow(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE id = ?`, p.InvoiceID))
 	if err != nil {
 		return nil, err
@@ -364,7 +364,7 @@ func (s *Service) confirm(ctx context.Context, p *Payment) (*spkit.Exchange, err
 	if err != nil {
 		return nil, err
 	}
-	c := spkit.PaymentConfirmation{ServiceID: in.ServiceID, OrderKey: in.OrderKey, InvoiceID: in.ID, PaymentID: p.ID,
+	c := mpayclient.PaymentConfirmation{ServiceID: in.ServiceID, OrderKey: in.OrderKey, InvoiceID: in.ID, PaymentID: p.ID,
 		PaidAt: p.PaidAt.UTC(), TotalAmount: p.Amount, Currency: p.Currency,
 		Properties: map[string]string{"Bank": bankOf(p.Instrument), "AuthCode": p.AuthCode}}
 	c.Lines = splitLines(in.Order.Lines, p.Amount)
@@ -374,8 +374,8 @@ func (s *Service) confirm(ctx context.Context, p *Payment) (*spkit.Exchange, err
 }
 
 // splitLines spreads amount over the order's lines in their order.
-func splitLines(lines []spkit.OrderLine, amount int64) []spkit.ConfirmedLine {
-	var out []spkit.ConfirmedLine
+func splitLines(lines []mpayclient.OrderLine, amount int64) []mpayclient.ConfirmedLine {
+	var out []mpayclient.ConfirmedLine
 	for i, l := range lines {
 		a := min(l.AmountDue, amount)
 		if i == len(lines)-1 {
@@ -384,14 +384,14 @@ func splitLines(lines []spkit.OrderLine, amount int64) []spkit.ConfirmedLine {
 		if a <= 0 {
 			continue
 		}
-		out = append(out, spkit.ConfirmedLine{LineID: l.LineID, Amount: a})
+		out = append(out, mpayclient.ConfirmedLine{LineID: l.LineID, Amount: a})
 		amount -= a
 	}
 	return out
 }
 
 // Pull asks the SP for an order and records the answer (ErrNotFound for
-// an unregistered ServiceID; a *spkit.Fault for the SP's refusal).
+// an unregistered ServiceID; a *mpayclient.Fault for the SP's refusal).
 func (s *Service) Pull(ctx context.Context, serviceID, orderKey, returnURL, lang string) (*Invoice, error) {
 	sp, err := LookupService(ctx, s.cfg.Store, serviceID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -402,7 +402,7 @@ func (s *Service) Pull(ctx context.Context, serviceID, orderKey, returnURL, lang
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
-	o, ex, err := s.callerFor(sp).GetOrderDetails(cctx, sp.Endpoint, sp.Cert, spkit.OrderDetailsQuery{ServiceID: serviceID, OrderKey: orderKey, Language: lang})
+	o, ex, err := s.callerFor(sp).GetOrderDetails(cctx, sp.Endpoint, sp.Cert, mpayclient.OrderDetailsQuery{ServiceID: serviceID, OrderKey: orderKey, Language: lang})
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/client"
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/problem"
 	"github.com/semnat/semnat/store"
 )
@@ -190,17 +189,17 @@ func (s *Service) posPay(c echo.Context) error {
 		return problem.Newf(http.StatusBadRequest, "invalid-parameter", "Invalid parameter", "the body is not a POS payment: %v", err)
 	}
 	p, err := s.PosPay(c.Request().Context(), sp, c.Param("key"), in)
-	var f *spkit.Fault
+	var f *client.Fault
 	switch {
 	case errors.Is(err, ErrPOSBusy):
 		return problem.New(http.StatusConflict, "mpay-pos-busy", "Busy", err.Error())
 	case errors.Is(err, ErrPOS):
 		return problem.New(http.StatusBadRequest, "invalid-parameter", "Invalid parameter", err.Error())
-	case errors.As(err, &f) && f.Code == spkit.FaultUnknownOrder:
+	case errors.As(err, &f) && f.Code == client.FaultUnknownOrder:
 		return notFound("the service does not know order " + c.Param("key"))
 	case errors.Is(err, ErrAmount), errors.Is(err, ErrNotPayable), errors.As(err, &f):
 		return problem.New(http.StatusConflict, "mpay-not-payable", "Not payable", err.Error())
-	case errors.Is(err, spkit.ErrUnreachable):
+	case errors.Is(err, client.ErrUnreachable):
 		return problem.New(http.StatusBadGateway, "mpay-sp-unreachable", "Service unreachable", "the service did not answer GetOrderDetails; report the payment again")
 	case err != nil:
 		return err
@@ -216,6 +215,6 @@ func (s *Service) posPay(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set(spkit.HeaderSignature, sig)
+	c.Response().Header().Set(client.HeaderSignature, sig)
 	return c.JSONBlob(http.StatusOK, body)
 }

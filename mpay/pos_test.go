@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/semnat/semnat/mpay/client"
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/mpay/demosp"
 	"github.com/semnat/semnat/problem"
 )
@@ -55,7 +54,7 @@ func posTerminalPay(t *testing.T, e *env) {
 	if r.Amount != 15000 || r.Currency != "MDL" || r.PaidAt.IsZero() {
 		t.Fatalf("receipt %+v", r)
 	}
-	if _, err := spkit.Verify(r.Signature, r.Body, "pos.response", e.cfg.Cert, time.Now()); err != nil {
+	if _, err := client.Verify(r.Signature, r.Body, "pos.response", e.cfg.Cert, time.Now()); err != nil {
 		t.Fatalf("the answer is not signed by MPay: %v", err)
 	}
 	waitFor(t, "the confirmation of the POS payment", func() bool {

@@ -5,11 +5,10 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
+	mpayclient "github.com/semnat/semnat/mpay/client"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/semnat/semnat/mpay/client/spkit"
 )
 
 // Where MPay publishes the WSDL (and its XSD) SOAP SPs implement.
@@ -20,8 +19,8 @@ const (
 
 // spCaller is one face of the SP protocol, MPay's side.
 type spCaller interface {
-	GetOrderDetails(ctx context.Context, endpoint string, spCert *x509.Certificate, q spkit.OrderDetailsQuery) (*spkit.OrderDetails, *spkit.Exchange, error)
-	ConfirmOrderPayment(ctx context.Context, endpoint string, spCert *x509.Certificate, p spkit.PaymentConfirmation) (*spkit.Exchange, error)
+	GetOrderDetails(ctx context.Context, endpoint string, spCert *x509.Certificate, q mpayclient.OrderDetailsQuery) (*mpayclient.OrderDetails, *mpayclient.Exchange, error)
+	ConfirmOrderPayment(ctx context.Context, endpoint string, spCert *x509.Certificate, p mpayclient.PaymentConfirmation) (*mpayclient.Exchange, error)
 }
 
 // callerFor is the face sp speaks: SOAP with WS-Security, or REST/JSON
@@ -29,7 +28,7 @@ type spCaller interface {
 // (RSA); its answers checked against sp's registered certificate.
 func (s *Service) callerFor(sp *SP) spCaller {
 	if sp.Face == FaceSOAP {
-		return &spkit.SOAPCaller{Signer: s.caller.Signer, HTTP: s.caller.HTTP, Now: s.caller.Now}
+		return &mpayclient.SOAPCaller{Signer: s.caller.Signer, HTTP: s.caller.HTTP, Now: s.caller.Now}
 	}
 	return s.caller
 }
@@ -48,6 +47,6 @@ func checkSOAPCert(c *x509.Certificate) error {
 
 // mountSOAP publishes the WSDL and XSD of IServiceProvider.
 func mountSOAP(g *echo.Group) {
-	g.GET(PathWSDL, func(c echo.Context) error { return c.Blob(http.StatusOK, "text/xml; charset=utf-8", spkit.WSDL) })
-	g.GET(PathXSD, func(c echo.Context) error { return c.Blob(http.StatusOK, "text/xml; charset=utf-8", spkit.XSD) })
+	g.GET(PathWSDL, func(c echo.Context) error { return c.Blob(http.StatusOK, "text/xml; charset=utf-8", mpayclient.WSDL) })
+	g.GET(PathXSD, func(c echo.Context) error { return c.Blob(http.StatusOK, "text/xml; charset=utf-8", mpayclient.XSD) })
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	mpayclient "github.com/semnat/semnat/mpay/client"
 	"io"
 	"math/big"
 	"net"
@@ -28,7 +29,6 @@ import (
 
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/mpay/demosp"
 	"github.com/semnat/semnat/testcerts"
 )
@@ -59,7 +59,7 @@ func phpSP(t *testing.T, mpayCert *x509.Certificate) (string, *x509.Certificate)
 	}
 	cert, _ := x509.ParseCertificate(der)
 	files := map[string][]byte{
-		"IServiceProvider.wsdl": spkit.WSDL, "IServiceProvider.xsd": spkit.XSD,
+		"IServiceProvider.wsdl": mpayclient.WSDL, "IServiceProvider.xsd": mpayclient.XSD,
 		"mpay.pem":    testcerts.PEM(mpayCert),
 		"sp-cert.pem": testcerts.PEM(cert),
 		"sp-key.pem":  pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
@@ -162,7 +162,7 @@ func TestSOAPPayFlowPHP(t *testing.T) {
 		if strings.HasSuffix(m.Op, ".request") {
 			signer = e.cfg.Cert
 		}
-		if _, err := spkit.VerifyEnvelope(m.Body, signer, m.At); err != nil {
+		if _, err := mpayclient.VerifyEnvelope(m.Body, signer, m.At); err != nil {
 			t.Fatalf("evidence %s: %v\n%s", m.Op, err, m.Body)
 		}
 	}
@@ -266,7 +266,7 @@ func TestSOAPDeliveryRefusals(t *testing.T) {
 }
 
 // resign signs an answer's content again with s.
-func resign(t *testing.T, answer []byte, s *spkit.Signer) []byte {
+func resign(t *testing.T, answer []byte, s *mpayclient.Signer) []byte {
 	t.Helper()
 	body := regexp.MustCompile(`(?s)<soap:Body [^>]*>(.*)</soap:Body>`).FindSubmatch(answer)
 	if body == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mpayclient "github.com/semnat/semnat/mpay/client"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/semnat/semnat/i18n"
 	"github.com/semnat/semnat/mpay/cardsim"
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/store"
 )
 
@@ -37,7 +37,7 @@ type page struct {
 	SP        *SP
 	Payment   *Payment
 	Payments  []Payment
-	Evidence  []spkit.Message
+	Evidence  []mpayclient.Message
 	Suggested string
 	Change    string // the cash terminal's change, once paid
 }
@@ -103,15 +103,15 @@ func fail(c echo.Context, p *page, status int, msg string) error {
 
 // pullError shows what went wrong asking the SP.
 func (s *Service) pullError(c echo.Context, p *page, err error) error {
-	var f *spkit.Fault
+	var f *mpayclient.Fault
 	switch {
 	case errors.Is(err, ErrUnknownService):
 		return fail(c, p, http.StatusNotFound, p.T("err.unknownService"))
-	case errors.As(err, &f) && f.Code == spkit.FaultUnknownOrder:
+	case errors.As(err, &f) && f.Code == mpayclient.FaultUnknownOrder:
 		return fail(c, p, http.StatusNotFound, p.T("err.unknownOrder"))
 	case errors.As(err, &f):
 		return fail(c, p, http.StatusConflict, p.T("err.notPayable")+": "+f.Code)
-	case errors.Is(err, spkit.ErrUnreachable), errors.Is(err, spkit.ErrBadMessage), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, mpayclient.ErrUnreachable), errors.Is(err, mpayclient.ErrBadMessage), errors.Is(err, context.DeadlineExceeded):
 		s.log.Warn("mpay: order pull failed", "err", err)
 		return fail(c, p, http.StatusBadGateway, p.T("err.unreachable"))
 	}

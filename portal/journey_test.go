@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	mpayclient "github.com/semnat/semnat/mpay/client"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,7 +21,6 @@ import (
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/pades"
 	"github.com/semnat/semnat/portal/application"
 	"github.com/semnat/semnat/store"
@@ -512,17 +512,17 @@ func TestPaymentTimeout(t *testing.T) {
 		t.Fatalf("after the time to pay: %s %s", a.State, a.Reason)
 	}
 	orders := mpayOrders{e.portal}
-	if d, err := orders.OrderDetails(ctx, spkit.OrderDetailsQuery{ServiceID: "PORTAL", OrderKey: id}); err != nil || d.Status != spkit.StatusCancelled {
+	if d, err := orders.OrderDetails(ctx, mpayclient.OrderDetailsQuery{ServiceID: "PORTAL", OrderKey: id}); err != nil || d.Status != mpayclient.StatusCancelled {
 		t.Fatalf("the order after the time-out: %+v %v", d, err)
 	}
-	err := orders.ConfirmPayment(ctx, spkit.PaymentConfirmation{ServiceID: "PORTAL", OrderKey: id, PaymentID: "P1", TotalAmount: 7500, Currency: "MDL"})
-	if !errors.Is(err, &spkit.Fault{Code: spkit.FaultInvoiceExpired}) {
+	err := orders.ConfirmPayment(ctx, mpayclient.PaymentConfirmation{ServiceID: "PORTAL", OrderKey: id, PaymentID: "P1", TotalAmount: 7500, Currency: "MDL"})
+	if !errors.Is(err, &mpayclient.Fault{Code: mpayclient.FaultInvoiceExpired}) {
 		t.Fatalf("a late confirmation: %v", err)
 	}
-	if err := orders.ConfirmPayment(ctx, spkit.PaymentConfirmation{ServiceID: "OTHER", OrderKey: id, PaymentID: "P1", TotalAmount: 7500, Currency: "MDL"}); !errors.Is(err, &spkit.Fault{Code: spkit.FaultUnknownService}) {
+	if err := orders.ConfirmPayment(ctx, mpayclient.PaymentConfirmation{ServiceID: "OTHER", OrderKey: id, PaymentID: "P1", TotalAmount: 7500, Currency: "MDL"}); !errors.Is(err, &mpayclient.Fault{Code: mpayclient.FaultUnknownService}) {
 		t.Fatalf("another service: %v", err)
 	}
-	if _, err := orders.OrderDetails(ctx, spkit.OrderDetailsQuery{ServiceID: "PORTAL", OrderKey: "PNOSUCH"}); !errors.Is(err, &spkit.Fault{Code: spkit.FaultUnknownOrder}) {
+	if _, err := orders.OrderDetails(ctx, mpayclient.OrderDetailsQuery{ServiceID: "PORTAL", OrderKey: "PNOSUCH"}); !errors.Is(err, &mpayclient.Fault{Code: mpayclient.FaultUnknownOrder}) {
 		t.Fatalf("an unknown order: %v", err)
 	}
 }

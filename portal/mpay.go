@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mpayclient "github.com/semnat/semnat/mpay/client"
 	"net/http"
 	"net/url"
 	"time"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/jobs"
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/portal/application"
 	"github.com/semnat/semnat/store"
 )
@@ -62,9 +62,9 @@ func (s *Service) receipt(c echo.Context) error {
 
 // MPaySP is the portal's registration at MPay.
 type MPaySP struct {
-	ServiceID string            // the portal's service id at MPay
-	MPay      *x509.Certificate // MPay's: its requests must be signed by it
-	Signer    *spkit.Signer     // the portal's key, whose certificate is registered with MPay
+	ServiceID string             // the portal's service id at MPay
+	MPay      *x509.Certificate  // MPay's: its requests must be signed by it
+	Signer    *mpayclient.Signer // the portal's key, whose certificate is registered with MPay
 	// PayWithin is how long a submitted application may wait for its
 	// payment (the order's due date; default 72 h): then it is Cancelled
 	// (payment time-out) by a job of the durable queue.
@@ -136,12 +136,12 @@ const kindEvidence = "portal.mpay-message"
 
 func (s *Service) mountMPay(g *echo.Group) {
 	sp := s.cfg.MPaySP
-	h := spkit.Handler(spkit.HandlerConfig{Orders: mpayOrders{s}, MPay: sp.MPay, Signer: sp.Signer, Evidence: s.keepEvidence})
+	h := mpayclient.Handler(mpayclient.HandlerConfig{Orders: mpayOrders{s}, MPay: sp.MPay, Signer: sp.Signer, Evidence: s.keepEvidence})
 	g.POST(PathMPay+"/*", echo.WrapHandler(http.StripPrefix(PathMPay, h)), middleware.BodyLimit("1MB"))
 }
 
 // keepEvidence keeps a signed message, as MPay's rules ask of a provider.
-func (s *Service) keepEvidence(m spkit.Message) {
+func (s *Service) keepEvidence(m mpayclient.Message) {
 	b, err := json.Marshal(m)
 	if err == nil {
 		err = s.cfg.Store.Put(context.Background(), kindEvidence, m.At.UTC().Format(time.RFC3339Nano)+" "+m.Op+" "+application.Digest(m.Body)[:16], b, store.Forever)
@@ -156,69 +156,69 @@ type mpayOrders struct{ s *Service }
 
 func (o mpayOrders) application(ctx context.Context, serviceID, key string) (*application.Application, error) {
 	if serviceID != o.s.cfg.MPaySP.ServiceID {
-		return nil, &spkit.Fault{Code: spkit.FaultUnknownService, Message: "this is " + o.s.cfg.MPaySP.ServiceID}
+		return nil, &mpayclient.Fault{Code: mpayclient.FaultUnknownService, Message: "this is " + o.s.cfg.MPaySP.ServiceID}
 	}
 	a, err := o.s.apps.Get(ctx, key)
 	if errors.Is(err, application.ErrNotFound) || err == nil && (a.Cost == 0 || a.State == application.Draft) {
-		return nil, &spkit.Fault{Code: spkit.FaultUnknownOrder, Message: "no application " + key + " to pay"}
+		return nil, &mpayclient.Fault{Code: mpayclient.FaultUnknownOrder, Message: "no application " + key + " to pay"}
 	}
 	if err != nil {
-		return nil, &spkit.Fault{Code: spkit.FaultInternalError, Message: "the application cannot be read now"}
+		return nil, &mpayclient.Fault{Code: mpayclient.FaultInternalError, Message: "the application cannot be read now"}
 	}
 	return a, nil
 }
 
 // OrderDetails answers MPay's pull: the application's tariff, due until
 // PayWithin after it was submitted.
-func (o mpayOrders) OrderDetails(ctx context.Context, q spkit.OrderDetailsQuery) (*spkit.OrderDetails, error) {
+func (o mpayOrders) OrderDetails(ctx context.Context, q mpayclient.OrderDetailsQuery) (*mpayclient.OrderDetails, error) {
 	a, err := o.application(ctx, q.ServiceID, q.OrderKey)
 	if err != nil {
 		return nil, err
 	}
 	svc, err := o.s.cfg.Catalog.Service(a.Service)
 	if err != nil {
-		return nil, &spkit.Fault{Code: spkit.FaultUnknownOrder, Message: "the service is no longer offered"}
+		return nil, &mpayclient.Fault{Code: mpayclient.FaultUnknownOrder, Message: "the service is no longer offered"}
 	}
 	lang := q.Language
 	reason := truncate(svc.Title.In(lang)+" ("+a.ID+")", 200)
 	due := a.Changed.Add(o.s.payWithin())
-	status, left := spkit.StatusActive, a.Cost
+	status, left := mpayclient.StatusActive, a.Cost
 	switch a.State {
 	case application.Submitted:
 		if o.s.today().After(due) {
-			status = spkit.StatusExpired
+			status = mpayclient.StatusExpired
 		}
 	case application.Paid, application.InProgress, application.Completed:
-		status, left = spkit.StatusPaid, 0
+		status, left = mpayclient.StatusPaid, 0
 	default:
-		status = spkit.StatusCancelled
+		status = mpayclient.StatusCancelled
 	}
 	customer := "Person"
 	if idn.KindOf(a.Beneficiary) == idn.Entity {
 		customer = "Organization"
 	}
-	return &spkit.OrderDetails{ServiceID: q.ServiceID, OrderKey: a.ID, Reason: reason, Status: status, IssuedAt: a.Changed,
+	return &mpayclient.OrderDetails{ServiceID: q.ServiceID, OrderKey: a.ID, Reason: reason, Status: status, IssuedAt: a.Changed,
 		DueDate: &due, TotalAmountDue: &left, Currency: "MDL", CustomerType: customer, CustomerID: a.Beneficiary,
 		CustomerName: truncate(a.BeneficiaryName, 60),
-		Lines: []spkit.OrderLine{{LineID: "1", Reason: reason, AmountDue: left, DestinationAccount: spkit.DestinationAccount{
+		Lines: []mpayclient.OrderLine{{LineID: "1", Reason: reason, AmountDue: left, DestinationAccount: mpayclient.DestinationAccount{
 			BankCode: "TREZMD2X", BankFiscalCode: svc.Provider.IDNO, BeneficiaryName: truncate(svc.Provider.Name.In("ro"), 60)}}}}, nil
 }
 
 // ConfirmPayment answers MPay's push: the whole tariff in MDL makes the
 // application Paid; the same payment again changes nothing.
-func (o mpayOrders) ConfirmPayment(ctx context.Context, c spkit.PaymentConfirmation) error {
+func (o mpayOrders) ConfirmPayment(ctx context.Context, c mpayclient.PaymentConfirmation) error {
 	a, err := o.application(ctx, c.ServiceID, c.OrderKey)
 	if err != nil {
 		return err
 	}
 	if c.Currency != "MDL" || c.TotalAmount < a.Cost {
-		return &spkit.Fault{Code: spkit.FaultInvalidParameter, Message: fmt.Sprintf("%s: %d %s paid, %d MDL due", a.ID, c.TotalAmount, c.Currency, a.Cost)}
+		return &mpayclient.Fault{Code: mpayclient.FaultInvalidParameter, Message: fmt.Sprintf("%s: %d %s paid, %d MDL due", a.ID, c.TotalAmount, c.Currency, a.Cost)}
 	}
 	if a.State == application.Cancelled || a.State == application.Rejected {
-		return &spkit.Fault{Code: spkit.FaultInvoiceExpired, Message: a.ID + " is " + string(a.State)}
+		return &mpayclient.Fault{Code: mpayclient.FaultInvoiceExpired, Message: a.ID + " is " + string(a.State)}
 	}
 	if err := o.s.PaymentConfirmed(ctx, "mpay", a.ID, c.PaymentID); err != nil {
-		return &spkit.Fault{Code: spkit.FaultInternalError, Message: "the payment could not be recorded now"}
+		return &mpayclient.Fault{Code: mpayclient.FaultInternalError, Message: "the payment could not be recorded now"}
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ const (
 )
 
 // mountDemoSOAPSP mounts a second demo SP at /demo-mpay-soap/, its SOAP
-// endpoint (IServiceProvider, spkit.SOAPHandler) at /demo-mpay-soap/soap,
+// endpoint (IServiceProvider, mpayclient.SOAPHandler) at /demo-mpay-soap/soap,
 // registered with --face soap under an RSA key made at this start. MPay's
 // key must be RSA for the SOAP face; with another key it is left out.
 func mountDemoSOAPSP(ctx context.Context, srv *server.Server, st *store.Store, base string, mpayCert *x509.Certificate) error {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/semnat/semnat/internal/secret"
 	mpayclient "github.com/semnat/semnat/mpay/client"
-	"github.com/semnat/semnat/mpay/client/spkit"
 	mpowerclient "github.com/semnat/semnat/mpower/client"
 	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/portal"
@@ -218,7 +217,7 @@ func runPortalServe(ctx context.Context, a *app, f *serveFlags, pf *portalFlags,
 		if err != nil || len(certs) == 0 {
 			return withCode(exitUsage, fmt.Errorf("--mpay-cert: %v", err))
 		}
-		sps, err := spkit.NewSigner(signer, signer.Certificate())
+		sps, err := mpayclient.NewSigner(signer, signer.Certificate())
 		if err != nil {
 			return withCode(exitUsage, fmt.Errorf("the portal's key as MPay service provider: %w", err))
 		}

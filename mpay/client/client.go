@@ -1,7 +1,7 @@
 // Package client is MPay's API for service providers and a small Go client
 // of it: send the payer to MPay (the form of POST /service/pay), read an
 // order's invoice and payments, fetch a payment's sealed receipt. Every
-// call is signed by the SP's key as a detached JWS (mpay/client/spkit, kind
+// call is signed by the SP's key as a detached JWS (protocol.go, kind
 // "client.request") over "METHOD URI\n" and the body, and checked against the
 // certificate registered with `semnat mpay services add`; X-MPay-Service
 // names the SP.
@@ -21,7 +21,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/semnat/semnat/mpay/client/spkit"
 	"github.com/semnat/semnat/problem"
 )
 
@@ -75,13 +74,13 @@ type Invoice struct {
 type Client struct {
 	base      string
 	serviceID string
-	signer    *spkit.Signer
+	signer    *Signer
 	http      *http.Client
 }
 
 // New makes a client of the MPay at base for the SP serviceID, signing
 // with signer (the SP's key; its certificate is the registered one).
-func New(base, serviceID string, signer *spkit.Signer, hc *http.Client) (*Client, error) {
+func New(base, serviceID string, signer *Signer, hc *http.Client) (*Client, error) {
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("mpay client: base URL %q: give http(s)://host[:port]", base)
@@ -180,7 +179,7 @@ func (c *Client) get(ctx context.Context, uri string) ([]byte, error) {
 }
 
 func (c *Client) do(ctx context.Context, method, uri string, in []byte) ([]byte, string, error) {
-	sig, err := c.signer.Sign(spkit.OpClientCall, SigningInput(method, uri, in))
+	sig, err := c.signer.Sign(OpClientCall, SigningInput(method, uri, in))
 	if err != nil {
 		return nil, "", err
 	}
@@ -196,7 +195,7 @@ func (c *Client) do(ctx context.Context, method, uri string, in []byte) ([]byte,
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set(HeaderService, c.serviceID)
-	req.Header.Set(spkit.HeaderSignature, sig)
+	req.Header.Set(HeaderSignature, sig)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, "", fmt.Errorf("mpay client: %w", err)
@@ -213,5 +212,5 @@ func (c *Client) do(ctx context.Context, method, uri string, in []byte) ([]byte,
 		}
 		return nil, "", errors.New("mpay client: " + resp.Status)
 	}
-	return body, resp.Header.Get(spkit.HeaderSignature), nil
+	return body, resp.Header.Get(HeaderSignature), nil
 }

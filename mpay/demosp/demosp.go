@@ -1,6 +1,6 @@
 // Package demosp is a service provider for MPay's demo and tests: a
 // service with orders (a state fee, a fine payable in parts, a deposit of
-// any amount), its REST endpoint (spkit), and a page listing its orders
+// any amount), its REST endpoint (mpay/client), and a page listing its orders
 // with a "pay" button that sends the payer to MPay. It counts each
 // PaymentID once however many times it is confirmed, keeps the signed
 // messages, and can be told to misbehave (fail the first N confirmations,
@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
+	mpayclient "github.com/semnat/semnat/mpay/client"
 	"html/template"
 	"net/http"
 	"sort"
@@ -21,8 +22,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/semnat/semnat/mpay/client/spkit"
 )
 
 // Order is one of the SP's orders.
@@ -47,9 +46,9 @@ type SP struct {
 
 	mu       sync.Mutex
 	orders   map[string]*Order
-	payments map[string]spkit.PaymentConfirmation // by PaymentID
-	calls    map[string]int                       // confirmations received per PaymentID
-	evidence []spkit.Message
+	payments map[string]mpayclient.PaymentConfirmation // by PaymentID
+	calls    map[string]int                            // confirmations received per PaymentID
+	evidence []mpayclient.Message
 
 	// Misbehaviour, for tests.
 	FailFirst atomic.Int64 // fail this many confirmations with InternalError
@@ -59,9 +58,9 @@ type SP struct {
 
 // New makes an SP that verifies MPay's requests with mpayCert and signs
 // its answers with signer (its certificate is the one registered).
-func New(serviceID string, mpayCert *x509.Certificate, signer *spkit.Signer) *SP {
-	sp := &SP{ServiceID: serviceID, orders: map[string]*Order{}, payments: map[string]spkit.PaymentConfirmation{}, calls: map[string]int{}}
-	sp.handler = spkit.Handler(spkit.HandlerConfig{Orders: sp, MPay: mpayCert, Signer: signer, Evidence: sp.keep})
+func New(serviceID string, mpayCert *x509.Certificate, signer *mpayclient.Signer) *SP {
+	sp := &SP{ServiceID: serviceID, orders: map[string]*Order{}, payments: map[string]mpayclient.PaymentConfirmation{}, calls: map[string]int{}}
+	sp.handler = mpayclient.Handler(mpayclient.HandlerConfig{Orders: sp, MPay: mpayCert, Signer: signer, Evidence: sp.keep})
 	return sp
 }
 
@@ -107,10 +106,10 @@ func (sp *SP) Orders() []Order {
 
 // Confirmed is how many times each PaymentID was confirmed (received,
 // whatever the answer) and the distinct payments counted.
-func (sp *SP) Confirmed() (calls map[string]int, payments map[string]spkit.PaymentConfirmation) {
+func (sp *SP) Confirmed() (calls map[string]int, payments map[string]mpayclient.PaymentConfirmation) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	calls, payments = map[string]int{}, map[string]spkit.PaymentConfirmation{}
+	calls, payments = map[string]int{}, map[string]mpayclient.PaymentConfirmation{}
 	for k, v := range sp.calls {
 		calls[k] = v
 	}
@@ -121,58 +120,58 @@ func (sp *SP) Confirmed() (calls map[string]int, payments map[string]spkit.Payme
 }
 
 // Evidence is a copy of the signed messages the SP received and sent.
-func (sp *SP) Evidence() []spkit.Message {
+func (sp *SP) Evidence() []mpayclient.Message {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	return append([]spkit.Message(nil), sp.evidence...)
+	return append([]mpayclient.Message(nil), sp.evidence...)
 }
 
-// OrderDetails implements spkit.Orders.
-func (sp *SP) OrderDetails(_ context.Context, q spkit.OrderDetailsQuery) (*spkit.OrderDetails, error) {
+// OrderDetails implements mpayclient.Orders.
+func (sp *SP) OrderDetails(_ context.Context, q mpayclient.OrderDetailsQuery) (*mpayclient.OrderDetails, error) {
 	if q.ServiceID != sp.ServiceID {
-		return nil, &spkit.Fault{Code: spkit.FaultUnknownService, Message: "this is " + sp.ServiceID}
+		return nil, &mpayclient.Fault{Code: mpayclient.FaultUnknownService, Message: "this is " + sp.ServiceID}
 	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	o, ok := sp.orders[q.OrderKey]
 	if !ok {
-		return nil, &spkit.Fault{Code: spkit.FaultUnknownOrder, Message: "no order " + q.OrderKey}
+		return nil, &mpayclient.Fault{Code: mpayclient.FaultUnknownOrder, Message: "no order " + q.OrderKey}
 	}
-	d := &spkit.OrderDetails{ServiceID: sp.ServiceID, OrderKey: o.Key, Reason: o.Reason, Status: spkit.StatusActive,
+	d := &mpayclient.OrderDetails{ServiceID: sp.ServiceID, OrderKey: o.Key, Reason: o.Reason, Status: mpayclient.StatusActive,
 		IssuedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), DueDate: o.DueDate, Currency: o.Currency,
 		AllowPartialPayments: o.Partial, AllowAdvancePayments: o.Advance, CustomerType: "Person", CustomerName: o.CustomerName,
 		CustomerID: o.CustomerID, CustomerEmail: o.CustomerEmail}
-	acct := spkit.DestinationAccount{BankCode: "TREZMD2X", BankFiscalCode: "1006601000037", BankAccount: "MD00TRPCAA518410A00000AA", BeneficiaryName: "Trezoreria de Stat"}
+	acct := mpayclient.DestinationAccount{BankCode: "TREZMD2X", BankFiscalCode: "1006601000037", BankAccount: "MD00TRPCAA518410A00000AA", BeneficiaryName: "Trezoreria de Stat"}
 	if o.Amount != nil {
 		due := max(*o.Amount-o.Paid, 0)
 		d.TotalAmountDue = &due
-		d.Lines = []spkit.OrderLine{{LineID: "1", Reason: o.Reason, AmountDue: due, DestinationAccount: acct}}
+		d.Lines = []mpayclient.OrderLine{{LineID: "1", Reason: o.Reason, AmountDue: due, DestinationAccount: acct}}
 		switch {
 		case due == 0:
-			d.Status = spkit.StatusPaid
+			d.Status = mpayclient.StatusPaid
 		case o.Paid > 0:
-			d.Status = spkit.StatusPartiallyPaid
+			d.Status = mpayclient.StatusPartiallyPaid
 		}
 	} else {
-		d.Lines = []spkit.OrderLine{{LineID: "1", Reason: o.Reason, DestinationAccount: acct}}
+		d.Lines = []mpayclient.OrderLine{{LineID: "1", Reason: o.Reason, DestinationAccount: acct}}
 	}
 	if o.Cancelled {
-		d.Status = spkit.StatusCancelled
+		d.Status = mpayclient.StatusCancelled
 	}
 	return d, nil
 }
 
-// ConfirmPayment implements spkit.Orders: a PaymentID is counted once.
-func (sp *SP) ConfirmPayment(ctx context.Context, c spkit.PaymentConfirmation) error {
+// ConfirmPayment implements mpayclient.Orders: a PaymentID is counted once.
+func (sp *SP) ConfirmPayment(ctx context.Context, c mpayclient.PaymentConfirmation) error {
 	n := sp.confirms.Add(1)
 	sp.mu.Lock()
 	sp.calls[c.PaymentID]++
 	sp.mu.Unlock()
 	if sp.FailFirst.Load() > 0 && sp.FailFirst.Add(-1) >= 0 {
-		return &spkit.Fault{Code: spkit.FaultInternalError, Message: "simulated failure"}
+		return &mpayclient.Fault{Code: mpayclient.FaultInternalError, Message: "simulated failure"}
 	}
 	if c.ServiceID != sp.ServiceID {
-		return &spkit.Fault{Code: spkit.FaultUnknownService, Message: "this is " + sp.ServiceID}
+		return &mpayclient.Fault{Code: mpayclient.FaultUnknownService, Message: "this is " + sp.ServiceID}
 	}
 	if err := sp.count(c); err != nil {
 		return err
@@ -181,17 +180,17 @@ func (sp *SP) ConfirmPayment(ctx context.Context, c spkit.PaymentConfirmation) e
 		// Counted, but the answer is lost: the caller gives up and
 		// confirms again, which must not count twice.
 		<-ctx.Done()
-		return &spkit.Fault{Code: spkit.FaultInternalError, Message: "simulated hang"}
+		return &mpayclient.Fault{Code: mpayclient.FaultInternalError, Message: "simulated hang"}
 	}
 	return nil
 }
 
-func (sp *SP) count(c spkit.PaymentConfirmation) error {
+func (sp *SP) count(c mpayclient.PaymentConfirmation) error {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	o, ok := sp.orders[c.OrderKey]
 	if !ok {
-		return &spkit.Fault{Code: spkit.FaultUnknownOrder, Message: "no order " + c.OrderKey}
+		return &mpayclient.Fault{Code: mpayclient.FaultUnknownOrder, Message: "no order " + c.OrderKey}
 	}
 	if _, seen := sp.payments[c.PaymentID]; seen {
 		return nil // idempotent: counted already
@@ -237,7 +236,7 @@ var spPage = template.Must(template.New("sp").Parse(strings.TrimSpace(`
 
 // NewKey makes an SP's signing key and a self-signed certificate for it
 // (MPay pins the registered certificate; it need not chain anywhere).
-func NewKey(serviceID string) (*spkit.Signer, *x509.Certificate, error) {
+func NewKey(serviceID string) (*mpayclient.Signer, *x509.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err

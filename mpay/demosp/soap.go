@@ -6,23 +6,22 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	mpayclient "github.com/semnat/semnat/mpay/client"
 	"math/big"
 	"net/http"
 	"time"
-
-	"github.com/semnat/semnat/mpay/client/spkit"
 )
 
 // SOAPHandler serves the SP's SOAP endpoint (IServiceProvider with
-// WS-Security; spkit.SOAPHandler) over the same orders: MPay's requests
+// WS-Security; mpayclient.SOAPHandler) over the same orders: MPay's requests
 // checked against mpayCert, the answers signed by signer (an RSA key, see
 // NewRSAKey, whose certificate is the one registered with --face soap).
-func (sp *SP) SOAPHandler(mpayCert *x509.Certificate, signer *spkit.Signer) http.Handler {
-	return spkit.SOAPHandler(spkit.HandlerConfig{Orders: sp, MPay: mpayCert, Signer: signer, Evidence: sp.keep})
+func (sp *SP) SOAPHandler(mpayCert *x509.Certificate, signer *mpayclient.Signer) http.Handler {
+	return mpayclient.SOAPHandler(mpayclient.HandlerConfig{Orders: sp, MPay: mpayCert, Signer: signer, Evidence: sp.keep})
 }
 
 // keep records a signed message in and out.
-func (sp *SP) keep(m spkit.Message) {
+func (sp *SP) keep(m mpayclient.Message) {
 	sp.mu.Lock()
 	if len(sp.evidence) < 10000 {
 		sp.evidence = append(sp.evidence, m)
@@ -31,7 +30,7 @@ func (sp *SP) keep(m spkit.Message) {
 }
 
 // NewRSAKey is NewKey with an RSA-2048 key, as the SOAP face signs with.
-func NewRSAKey(serviceID string) (*spkit.Signer, *x509.Certificate, error) {
+func NewRSAKey(serviceID string) (*mpayclient.Signer, *x509.Certificate, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, nil, err
@@ -40,7 +39,7 @@ func NewRSAKey(serviceID string) (*spkit.Signer, *x509.Certificate, error) {
 }
 
 // selfSigned makes the SP's self-signed certificate for key.
-func selfSigned(serviceID string, key crypto.Signer) (*spkit.Signer, *x509.Certificate, error) {
+func selfSigned(serviceID string, key crypto.Signer) (*mpayclient.Signer, *x509.Certificate, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
 		return nil, nil, err
@@ -55,6 +54,6 @@ func selfSigned(serviceID string, key crypto.Signer) (*spkit.Signer, *x509.Certi
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := spkit.NewSigner(key, cert)
+	s, err := mpayclient.NewSigner(key, cert)
 	return s, cert, err
 }

@@ -1,4 +1,4 @@
-package spkit
+package client
 
 import (
 	"bytes"
@@ -157,7 +157,7 @@ type Exchange struct {
 
 // ErrUnreachable: the SP did not answer (network, time-out) or answered
 // without a valid signature; try again later.
-var ErrUnreachable = errors.New("spkit: the service provider did not answer")
+var ErrUnreachable = errors.New("mpay client: the service provider did not answer")
 
 // GetOrderDetails asks the SP at endpoint, whose certificate is spCert.
 func (c *Caller) GetOrderDetails(ctx context.Context, endpoint string, spCert *x509.Certificate, q OrderDetailsQuery) (*OrderDetails, *Exchange, error) {
@@ -204,7 +204,7 @@ func (c *Caller) call(ctx context.Context, url string, spCert *x509.Certificate,
 	ex := &Exchange{Request: Message{Op: op, Body: body, Signature: sig, At: c.now()}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("spkit: endpoint %s: %w", url, err)
+		return nil, fmt.Errorf("mpay client: endpoint %s: %w", url, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderSignature, sig)

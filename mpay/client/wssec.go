@@ -1,4 +1,4 @@
-package spkit
+package client
 
 // WS-Security X.509 message signatures (OASIS WSS 1.0, X.509 token profile)
 // for the SOAP face: the sender signs the SOAP Body and the wsu:Timestamp of
@@ -56,7 +56,7 @@ const (
 
 // ErrSOAPMessage: a SOAP message that is not XML we take (a DTD, an
 // entity, another envelope, too deep), before any signature is looked at.
-var ErrSOAPMessage = errors.New("spkit: malformed SOAP message")
+var ErrSOAPMessage = errors.New("mpay client: malformed SOAP message")
 
 // SignEnvelope wraps content (one XML element: the operation's request or
 // answer, or a soap:Fault) in a SOAP 1.1 envelope whose Body and Timestamp
@@ -65,11 +65,11 @@ var ErrSOAPMessage = errors.New("spkit: malformed SOAP message")
 // certificates), its certificate as a BinarySecurityToken.
 func (s *Signer) SignEnvelope(content []byte) ([]byte, error) {
 	if _, ok := s.raw.Public().(*rsa.PublicKey); !ok {
-		return nil, fmt.Errorf("spkit: the SOAP face signs with RSA keys (WS-Security RSA-SHA256); this key is %T", s.raw.Public())
+		return nil, fmt.Errorf("mpay client: the SOAP face signs with RSA keys (WS-Security RSA-SHA256); this key is %T", s.raw.Public())
 	}
 	inner := etree.NewDocument()
 	if err := inner.ReadFromBytes(content); err != nil || inner.Root() == nil {
-		return nil, fmt.Errorf("spkit: the SOAP body content is not XML: %v", err)
+		return nil, fmt.Errorf("mpay client: the SOAP body content is not XML: %v", err)
 	}
 	id := newIDs()
 	doc := etree.NewDocument()
@@ -118,14 +118,14 @@ func (s *Signer) SignEnvelope(content []byte) ([]byte, error) {
 	}
 	ctx, err := dsig.NewSigningContext(s.raw, [][]byte{s.cert.Raw})
 	if err != nil {
-		return nil, fmt.Errorf("spkit: %w", err)
+		return nil, fmt.Errorf("mpay client: %w", err)
 	}
 	if err := ctx.SetSignatureMethod(algRSASHA256); err != nil {
-		return nil, fmt.Errorf("spkit: %w", err)
+		return nil, fmt.Errorf("mpay client: %w", err)
 	}
 	value, err := ctx.SignString(string(canon))
 	if err != nil {
-		return nil, fmt.Errorf("spkit: signing the SOAP message: %w", err)
+		return nil, fmt.Errorf("mpay client: signing the SOAP message: %w", err)
 	}
 	sig.CreateElement("ds:SignatureValue").SetText(base64.StdEncoding.EncodeToString(value))
 	str := sig.CreateElement("ds:KeyInfo").CreateElement("wsse:SecurityTokenReference")

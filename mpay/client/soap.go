@@ -1,4 +1,4 @@
-package spkit
+package client
 
 // The SOAP face of the SP protocol (egov-flows §4.2): IServiceProvider's
 // GetOrderDetails and ConfirmOrderPayment, document/literal over SOAP 1.1
@@ -234,7 +234,7 @@ func (c *SOAPCaller) call(ctx context.Context, endpoint, action, op, answerOp st
 	ex := &Exchange{Request: Message{Op: op, Body: msg, At: c.now()}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(msg))
 	if err != nil {
-		return nil, ex, fmt.Errorf("spkit: endpoint %s: %w", endpoint, err)
+		return nil, ex, fmt.Errorf("mpay client: endpoint %s: %w", endpoint, err)
 	}
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	req.Header.Set("SOAPAction", `"`+action+`"`)

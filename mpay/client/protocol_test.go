@@ -1,4 +1,4 @@
-package spkit
+package client
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package spkit
+package client
 
 // The SOAP face's messages (document/literal, WS-I BP 1.1): the XML forms
 // of the JSON face's types, as the WSDL in wsdl/ describes them. Amounts

@@ -1,4 +1,4 @@
-package spkit_test
+package client
 
 import (
 	"crypto/ecdsa"
@@ -15,11 +15,9 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-
-	"github.com/semnat/semnat/mpay/client/spkit"
 )
 
-func selfSigned(t testing.TB, rsaKey bool) (*spkit.Signer, *x509.Certificate, any) {
+func selfSigned(t testing.TB, rsaKey bool) (*Signer, *x509.Certificate, any) {
 	t.Helper()
 	var signer any
 	if rsaKey {
@@ -48,12 +46,12 @@ func selfSigned(t testing.TB, rsaKey bool) (*spkit.Signer, *x509.Certificate, an
 		t.Fatal(err)
 	}
 	cert, _ := x509.ParseCertificate(der)
-	var s *spkit.Signer
+	var s *Signer
 	switch k := signer.(type) {
 	case *rsa.PrivateKey:
-		s, err = spkit.NewSigner(k, cert)
+		s, err = NewSigner(k, cert)
 	case *ecdsa.PrivateKey:
-		s, err = spkit.NewSigner(k, cert)
+		s, err = NewSigner(k, cert)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +63,7 @@ func TestSignVerify(t *testing.T) {
 	for _, rsaKey := range []bool{false, true} {
 		s, cert, _ := selfSigned(t, rsaKey)
 		body := []byte(`{"ServiceID":"MDS02","OrderKey":"1"}`)
-		sig, err := s.Sign(spkit.OpOrderQuery, body)
+		sig, err := s.Sign(OpOrderQuery, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +76,7 @@ func TestSignVerify(t *testing.T) {
 			t.Fatalf("protected header %s: want b64 false, critical", hdr)
 		}
 		now := time.Now()
-		if _, err := spkit.Verify(sig, body, spkit.OpOrderQuery, cert, now); err != nil {
+		if _, err := Verify(sig, body, OpOrderQuery, cert, now); err != nil {
 			t.Fatalf("rsa=%v: %v", rsaKey, err)
 		}
 		for name, tc := range map[string]struct {
@@ -87,18 +85,18 @@ func TestSignVerify(t *testing.T) {
 			op   string
 			now  time.Time
 		}{
-			"tampered body": {sig, []byte(`{"ServiceID":"MDS02","OrderKey":"2"}`), spkit.OpOrderQuery, now},
-			"other kind":    {sig, body, spkit.OpConfirm, now},
-			"stale":         {sig, body, spkit.OpOrderQuery, now.Add(time.Hour)},
-			"no signature":  {"", body, spkit.OpOrderQuery, now},
-			"garbage":       {"a.b.c", body, spkit.OpOrderQuery, now},
+			"tampered body": {sig, []byte(`{"ServiceID":"MDS02","OrderKey":"2"}`), OpOrderQuery, now},
+			"other kind":    {sig, body, OpConfirm, now},
+			"stale":         {sig, body, OpOrderQuery, now.Add(time.Hour)},
+			"no signature":  {"", body, OpOrderQuery, now},
+			"garbage":       {"a.b.c", body, OpOrderQuery, now},
 		} {
-			if _, err := spkit.Verify(tc.sig, tc.body, tc.op, cert, tc.now); !errors.Is(err, spkit.ErrBadSignature) {
+			if _, err := Verify(tc.sig, tc.body, tc.op, cert, tc.now); !errors.Is(err, ErrBadSignature) {
 				t.Errorf("%s: %v", name, err)
 			}
 		}
 		_, other, _ := selfSigned(t, false)
-		if _, err := spkit.Verify(sig, body, spkit.OpOrderQuery, other, now); !errors.Is(err, spkit.ErrBadSignature) {
+		if _, err := Verify(sig, body, OpOrderQuery, other, now); !errors.Is(err, ErrBadSignature) {
 			t.Errorf("another key: %v", err)
 		}
 	}
@@ -109,7 +107,7 @@ func TestSignVerify(t *testing.T) {
 func TestEncodedPayloadRefused(t *testing.T) {
 	_, cert, key := selfSigned(t, false)
 	js, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).
-		WithHeader("op", spkit.OpOrderQuery).WithHeader("iat", time.Now().Unix()))
+		WithHeader("op", OpOrderQuery).WithHeader("iat", time.Now().Unix()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +117,7 @@ func TestEncodedPayloadRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	sig, _ := obj.DetachedCompactSerialize()
-	if _, err := spkit.Verify(sig, body, spkit.OpOrderQuery, cert, time.Now()); !errors.Is(err, spkit.ErrBadSignature) {
+	if _, err := Verify(sig, body, OpOrderQuery, cert, time.Now()); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("b64 payload: %v", err)
 	}
 }
@@ -129,14 +127,14 @@ func TestEncodedPayloadRefused(t *testing.T) {
 func FuzzVerify(f *testing.F) {
 	s, cert, _ := selfSigned(f, false)
 	body := []byte(`{"PaymentID":"1"}`)
-	good, _ := s.Sign(spkit.OpConfirm, body)
+	good, _ := s.Sign(OpConfirm, body)
 	f.Add(good, body)
 	f.Add("eyJhbGciOiJub25lIn0..", body)
 	f.Add("a.b.c", []byte{})
 	f.Add(good+"x", body)
 	now := time.Now()
 	f.Fuzz(func(t *testing.T, sig string, b []byte) {
-		if _, err := spkit.Verify(sig, b, spkit.OpConfirm, cert, now); err == nil && string(b) != string(body) {
+		if _, err := Verify(sig, b, OpConfirm, cert, now); err == nil && string(b) != string(body) {
 			t.Fatalf("accepted %q over %q", sig, b)
 		}
 	})

@@ -1,4 +1,4 @@
-// Package spkit is the REST/JSON face of MPay's service-provider protocol
+// This file is the REST/JSON face of MPay's service-provider protocol
 // (egov-flows §4.2-4.3) for both sides: the messages (OrderDetails,
 // PaymentConfirmation, faults), and their signatures. Every message, MPay's
 // requests and the SP's answers alike, travels with a detached JWS (RFC
@@ -9,7 +9,8 @@
 //
 // An SP mounts Handler with its own Orders; MPay (package mpay) is the
 // caller. Amounts are integers in minor units (bani, cents), never floats.
-package spkit
+
+package client
 
 import (
 	"errors"
@@ -172,9 +173,9 @@ func (f *Fault) Is(target error) bool {
 var (
 	// ErrBadSignature: a message's JWS is missing, malformed, or not by
 	// the expected key.
-	ErrBadSignature = errors.New("spkit: bad message signature")
+	ErrBadSignature = errors.New("mpay client: bad message signature")
 	// ErrBadMessage: a well-signed message that does not make sense.
-	ErrBadMessage = errors.New("spkit: bad message")
+	ErrBadMessage = errors.New("mpay client: bad message")
 )
 
 // isEmail tells a bare address (local@domain, no name).

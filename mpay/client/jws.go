@@ -1,4 +1,4 @@
-package spkit
+package client
 
 import (
 	"crypto"
@@ -48,7 +48,7 @@ type Signer struct {
 // crypto.Signer does), whose certificate is cert.
 func NewSigner(key crypto.Signer, cert *x509.Certificate) (*Signer, error) {
 	if key == nil || cert == nil {
-		return nil, errors.New("spkit: a signer needs a key and its certificate")
+		return nil, errors.New("mpay client: a signer needs a key and its certificate")
 	}
 	o, err := opaque(key)
 	if err != nil {
@@ -71,11 +71,11 @@ func (s *Signer) Sign(op string, body []byte) (string, error) {
 		WithHeader(headerX5tS256, b64url(t[:]))
 	js, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: s.key}, opts)
 	if err != nil {
-		return "", fmt.Errorf("spkit: signer: %w", err)
+		return "", fmt.Errorf("mpay client: signer: %w", err)
 	}
 	obj, err := js.Sign(body)
 	if err != nil {
-		return "", fmt.Errorf("spkit: signing %s: %w", op, err)
+		return "", fmt.Errorf("mpay client: signing %s: %w", op, err)
 	}
 	return obj.DetachedCompactSerialize()
 }
@@ -147,7 +147,7 @@ func opaque(s crypto.Signer) (jose.OpaqueSigner, error) {
 	case ed25519.PublicKey:
 		return &opaqueKey{s, jose.EdDSA}, nil
 	}
-	return nil, fmt.Errorf("spkit: a %T key cannot sign a JWS here (use RSA, ECDSA or Ed25519)", s.Public())
+	return nil, fmt.Errorf("mpay client: a %T key cannot sign a JWS here (use RSA, ECDSA or Ed25519)", s.Public())
 }
 
 func (o *opaqueKey) Public() *jose.JSONWebKey {
@@ -157,7 +157,7 @@ func (o *opaqueKey) Algs() []jose.SignatureAlgorithm { return []jose.SignatureAl
 
 func (o *opaqueKey) SignPayload(payload []byte, alg jose.SignatureAlgorithm) ([]byte, error) {
 	if alg != o.alg {
-		return nil, fmt.Errorf("spkit: the key signs %s, not %s", o.alg, alg)
+		return nil, fmt.Errorf("mpay client: the key signs %s, not %s", o.alg, alg)
 	}
 	var h crypto.Hash
 	switch alg {
@@ -179,7 +179,7 @@ func (o *opaqueKey) SignPayload(payload []byte, alg jose.SignatureAlgorithm) ([]
 	// ECDSA: ASN.1 (r, s) to the fixed-width r || s of RFC 7518 §3.4.
 	var rs struct{ R, S *big.Int }
 	if _, err := asn1.Unmarshal(sig, &rs); err != nil {
-		return nil, fmt.Errorf("spkit: the key's ECDSA signature: %w", err)
+		return nil, fmt.Errorf("mpay client: the key's ECDSA signature: %w", err)
 	}
 	n := (o.s.Public().(*ecdsa.PublicKey).Curve.Params().BitSize + 7) / 8
 	out := make([]byte, 2*n)
