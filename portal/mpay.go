@@ -23,7 +23,7 @@ import (
 // The portal is an MPay service provider (egov-flows §4): the payer of a
 // submitted application with a tariff is sent to MPay with the
 // application's number as the order key; MPay pulls the order from the
-// portal's endpoint (PathMPay, spkit's REST face with signed messages) and
+// portal's endpoint (PathMPay, mpay/client's REST face with signed messages) and
 // pushes the payment's confirmation there, which makes the application
 // Paid, once however many times it comes.
 
