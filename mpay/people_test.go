@@ -318,7 +318,7 @@ func testPeoplePages(t *testing.T, e *peopleEnv) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="none"`) || !strings.Contains(page, "Plățile mele") {
 		t.Fatalf("history before paying: %d\n%s", resp.StatusCode, page)
 	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+	if csp := resp.Header.Get("Content-Security-Policy"); csp != mpayCSP {
 		t.Fatalf("CSP %q", csp)
 	}
 	e.sp.Put(demosp.Order{Key: "P-A", Reason: "Taxă A", Amount: amount(2500), CustomerName: "A"})
@@ -359,8 +359,8 @@ func testPeoplePages(t *testing.T, e *peopleEnv) {
 		return err == nil && len(at) >= 3
 	})
 	resp, page = pa.do("GET", e.pub+mpay.PathStaff+serviceID+"?lang=ro", nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("staff page: %d\n%s", resp.StatusCode, page)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") != mpayCSP {
+		t.Fatalf("staff page: %d (CSP %q)\n%s", resp.StatusCode, resp.Header.Get("Content-Security-Policy"), page)
 	}
 	for _, want := range []string{`data-payment="` + idA + `"`, `data-payment="` + idB + `"`, `data-confirmed="yes"`,
 		`data-attempt="1"`, `data-attempt="2"`, "HTTP 503", "payment_succeeded", "Plățile serviciului"} {
