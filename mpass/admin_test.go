@@ -20,16 +20,7 @@ var reCSRF = regexp.MustCompile(`name="csrf" value="([0-9a-f]{32})"`)
 func (e *env) adminLogin(c *http.Client, user mobileid.User) (*http.Response, []byte) {
 	e.t.Helper()
 	_, b := e.post(c, e.url+pathAdminLogin, url.Values{})
-	m := reTx.FindSubmatch(b)
-	if m == nil {
-		e.t.Fatalf("no login page:\n%s", b)
-	}
-	resp, b, code := e.phoneLogin(c, string(m[1]), user.MSISDN)
-	if code == "" {
-		e.t.Fatalf("no code: %d\n%s", resp.StatusCode, b)
-	}
-	approve(e.t, user.MSISDN, code)
-	return e.waitDone(c, resp.Request.URL.String())
+	return e.loginOnPage(c, b, user)
 }
 
 // TestAdminPage: an administrator (IDNP in Config.Admins) logs in with

@@ -79,28 +79,11 @@ func TestNodeSAMLRelyingService(t *testing.T) {
 		t.Fatalf("node-saml: %q %v\n%s", line, err, stderr.String())
 	}
 	sp := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
-	resp, md := e.get(nil, sp+"/metadata")
-	if resp.StatusCode != 200 {
-		t.Fatalf("metadata: %d %s", resp.StatusCode, md)
-	}
-	if _, err := e.srv.Registry().Add(t.Context(), md, SPOptions{SignAssertion: true}, time.Now()); err != nil {
-		t.Fatalf("registering node-saml's metadata: %v\n%s", err, md)
-	}
+	e.registerSP(sp+"/metadata", SPOptions{SignAssertion: true})
 
 	user := mobileid.GeneratedUser(8)
 	c := newBrowserClient(t)
-	resp, b := e.get(c, sp+"/login?relay=back-to-cart")
-	m := reTx.FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no login page: %d %s\n%s", resp.StatusCode, resp.Request.URL, b)
-	}
-	resp, b, code := e.phoneLogin(c, string(m[1]), user.MSISDN)
-	if code == "" {
-		t.Fatalf("no code: %d\n%s", resp.StatusCode, b)
-	}
-	approve(t, user.MSISDN, code)
-	_, b = e.waitDone(c, resp.Request.URL.String())
-	resp, b = e.followForms(c, b)
+	resp, b := e.loginAtSP(c, sp+"/login?relay=back-to-cart", user)
 	var got struct {
 		Profile    map[string]any `json:"profile"`
 		RelayState string         `json:"relayState"`

@@ -100,16 +100,7 @@ func (rp *oidcRP) codeOf(resp *http.Response, state string) string {
 // phoneLoginOIDC completes the login page the browser is on with the phone.
 func (e *env) phoneLoginOIDC(c *http.Client, page []byte, user mobileid.User) *http.Response {
 	e.t.Helper()
-	m := reTx.FindSubmatch(page)
-	if m == nil {
-		e.t.Fatalf("not the login page:\n%s", page)
-	}
-	resp, b, code := e.phoneLogin(c, string(m[1]), user.MSISDN)
-	if code == "" {
-		e.t.Fatalf("no verification code: %d\n%s", resp.StatusCode, b)
-	}
-	approve(e.t, user.MSISDN, code)
-	resp, _ = e.waitDone(c, resp.Request.URL.String())
+	resp, _ := e.loginOnPage(c, page, user)
 	return resp
 }
 

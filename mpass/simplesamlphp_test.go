@@ -158,28 +158,11 @@ func TestSimpleSAMLphpRelyingService(t *testing.T) {
 	_, meta := e.get(nil, e.url+PathMetadata)
 	const spEntity = "urn:semnat:test:simplesamlphp"
 	sp := startSimpleSAMLphp(t, spEntity, e.url+PathMetadata, meta)
-	resp, md := e.get(nil, sp+"/module.php/saml/sp/metadata.php/default-sp")
-	if resp.StatusCode != 200 {
-		t.Fatalf("SimpleSAMLphp's metadata: %d\n%s", resp.StatusCode, md)
-	}
-	if _, err := e.srv.Registry().Add(t.Context(), md, SPOptions{}, time.Now()); err != nil {
-		t.Fatalf("registering SimpleSAMLphp: %v\n%s", err, md)
-	}
+	e.registerSP(sp+"/module.php/saml/sp/metadata.php/default-sp", SPOptions{})
 
 	user := mobileid.GeneratedUser(2)
 	c := newBrowserClient(t)
-	resp, b := e.get(c, sp+"/app")
-	m := reTx.FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no login page: %d %s\n%s", resp.StatusCode, resp.Request.URL, b)
-	}
-	resp, b, code := e.phoneLogin(c, string(m[1]), user.MSISDN)
-	if code == "" {
-		t.Fatalf("no code: %d\n%s", resp.StatusCode, b)
-	}
-	approve(t, user.MSISDN, code)
-	_, b = e.waitDone(c, resp.Request.URL.String())
-	resp, b = e.followForms(c, b)
+	resp, b := e.loginAtSP(c, sp+"/app", user)
 	var got struct {
 		NameID       string              `json:"nameId"`
 		Attributes   map[string][]string `json:"attributes"`

@@ -91,9 +91,6 @@ func (s *Service) Metadata() ([]byte, error) {
 	return samlrp.Metadata(s.people)
 }
 
-// peopleCSP: the pages load only MPay's style sheet and post only to MPay.
-const peopleCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-
 func (s *Service) mountPeople(g *echo.Group) {
 	if s.people == nil {
 		return
@@ -103,10 +100,6 @@ func (s *Service) mountPeople(g *echo.Group) {
 	g.POST(PathStart+"/saml/acs", sp)
 	login := func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			h := c.Response().Header()
-			h.Set("Content-Security-Policy", peopleCSP)
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "same-origin")
 			if samlrp.UserOf(s.people, c.Request()) == nil {
 				s.people.HandleStartAuthFlow(c.Response(), c.Request())
 				return nil
@@ -114,8 +107,8 @@ func (s *Service) mountPeople(g *echo.Group) {
 			return next(c)
 		}
 	}
-	g.GET(PathMine, s.minePage, login)
-	g.GET(PathStaff+":service", s.staffPage, login)
+	g.GET(PathMine, s.minePage, pageHeaders, login)
+	g.GET(PathStaff+":service", s.staffPage, pageHeaders, login)
 }
 
 // MinePayment is one line of a payer's history.

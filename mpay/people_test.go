@@ -5,29 +5,25 @@ import (
 	"errors"
 	"html"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/internal/phonetest"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/mpay"
 	"github.com/semnat/semnat/mpay/cardsim"
 	"github.com/semnat/semnat/mpay/demosp"
-	"github.com/semnat/semnat/pkiserve"
-	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
-	"github.com/semnat/semnat/testcerts"
 )
 
 // peopleEnv is MPay with its pages for people, a real MPass (on a store
@@ -36,6 +32,7 @@ import (
 type peopleEnv struct {
 	*env
 	t        *testing.T
+	phones   *phonetest.Phones
 	sim      *mobileid.Simulator
 	mpassURL string
 	pub      string // MPay's public URL (a proxy to e.url)
@@ -44,69 +41,8 @@ type peopleEnv struct {
 // newPeopleEnv is MPay's on newEnv (newPostgresEnv when pg).
 func newPeopleEnv(t *testing.T, pg bool) *peopleEnv {
 	t.Helper()
-	ctx := context.Background()
-	pkiLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkiURL := "http://" + pkiLn.Addr().String()
-	pki, err := testcerts.Generate(testcerts.Options{BaseURL: pkiURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := mobileid.New(mobileid.Options{PKI: pki, TimeScale: 0.02, Phone: true, GeneratedUsers: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	psvc, err := pkiserve.New(pki, pkiserve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var serials []*big.Int
-	for i := 0; i < 3; i++ {
-		sign, auth, _, err := sim.Certificates(mobileid.GeneratedUser(i).MSISDN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		serials = append(serials, sign.SerialNumber, auth.SerialNumber)
-	}
-	psvc.Registry.AddCA(pki.MobileCA.Cert, serials)
-	pkiHS := &httptest.Server{Listener: pkiLn, Config: &http.Server{Handler: psvc}}
-	pkiHS.Start()
-	t.Cleanup(pkiHS.Close)
-	simSrv := httptest.NewServer(sim.Handler())
-	t.Cleanup(simSrv.Close)
-	mc, err := mobileid.NewClient(simSrv.URL+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI, Roots: pki.RootPool(),
-		Intermediates: pki.IntermediatePool(), PollInterval: 10 * time.Millisecond, HTTPClient: &http.Client{Timeout: 30 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// MPass.
-	mpassLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mpassURL := "http://" + mpassLn.Addr().String()
-	key, cert, err := mpass.SelfSigned("mpass.test", time.Now(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mst, err := store.OpenSQLite(filepath.Join(t.TempDir(), "mpass.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mst.Close() })
-	mp, err := mpass.New(mpass.Config{Store: mst, PublicURL: mpassURL, Key: key, Certificate: cert, Mobile: mc, PhoneTimeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := service.NewHost(service.HostOptions{Ready: mst})
-	host.Mount(mp)
-	mpassHS := &httptest.Server{Listener: mpassLn, Config: &http.Server{Handler: host}}
-	mpassHS.Start()
-	t.Cleanup(func() { mpassHS.Close(); host.Close() })
+	phones := phonetest.Start(t, phonetest.Options{Users: 3})
+	mp := phones.StartMPass(t, nil)
 
 	// MPay with its pages, at a public URL known before it starts.
 	pubLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -135,23 +71,11 @@ func newPeopleEnv(t *testing.T, pg bool) *peopleEnv {
 	pubHS := &httptest.Server{Listener: pubLn, Config: &http.Server{Handler: httputil.NewSingleHostReverseProxy(target)}}
 	pubHS.Start()
 	t.Cleanup(pubHS.Close)
-	md, err := e.svc.Metadata()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := mp.Registry().Add(ctx, md, mpass.SPOptions{}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	return &peopleEnv{env: e, t: t, sim: sim, mpassURL: mpassURL, pub: pub}
+	mp.Register(t, e.svc.Metadata)
+	return &peopleEnv{env: e, t: t, phones: phones, sim: phones.Sim, mpassURL: mp.URL, pub: pub}
 }
 
-func (e *peopleEnv) idnp(i int) string {
-	c, _, _, err := e.sim.Certificates(mobileid.GeneratedUser(i).MSISDN)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return c.Subject.SerialNumber
-}
+func (e *peopleEnv) idnp(i int) string { return e.phones.IDNP(e.t, i) }
 
 // browser is one person's browser: cookies kept, redirects followed.
 type browser struct {
@@ -318,7 +242,7 @@ func testPeoplePages(t *testing.T, e *peopleEnv) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="none"`) || !strings.Contains(page, "Plățile mele") {
 		t.Fatalf("history before paying: %d\n%s", resp.StatusCode, page)
 	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+	if csp := resp.Header.Get("Content-Security-Policy"); csp != mpayCSP {
 		t.Fatalf("CSP %q", csp)
 	}
 	e.sp.Put(demosp.Order{Key: "P-A", Reason: "Taxă A", Amount: amount(2500), CustomerName: "A"})
@@ -359,8 +283,8 @@ func testPeoplePages(t *testing.T, e *peopleEnv) {
 		return err == nil && len(at) >= 3
 	})
 	resp, page = pa.do("GET", e.pub+mpay.PathStaff+serviceID+"?lang=ro", nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("staff page: %d\n%s", resp.StatusCode, page)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") != mpayCSP {
+		t.Fatalf("staff page: %d (CSP %q)\n%s", resp.StatusCode, resp.Header.Get("Content-Security-Policy"), page)
 	}
 	for _, want := range []string{`data-payment="` + idA + `"`, `data-payment="` + idB + `"`, `data-confirmed="yes"`,
 		`data-attempt="1"`, `data-attempt="2"`, "HTTP 503", "payment_succeeded", "Plățile serviciului"} {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"html"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,13 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/internal/phonetest"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/mpass"
 	"github.com/semnat/semnat/mpower/client"
 	"github.com/semnat/semnat/msign"
 	msignclient "github.com/semnat/semnat/msign/client"
 	"github.com/semnat/semnat/pades"
-	"github.com/semnat/semnat/pkiserve"
 	"github.com/semnat/semnat/service"
 	"github.com/semnat/semnat/store"
 	"github.com/semnat/semnat/testcerts"
@@ -35,6 +34,7 @@ import (
 // with MPass by phone and sign their acts at MSign.
 type webEnv struct {
 	t                             *testing.T
+	phones                        *phonetest.Phones
 	sim                           *mobileid.Simulator
 	mpassURL, msignURL, mpowerURL string
 	svc                           *Service
@@ -85,58 +85,11 @@ func newWebEnv(t *testing.T, o webOpts) *webEnv {
 	t.Helper()
 	ctx := context.Background()
 	e := &webEnv{t: t}
-	pkiHS, pkiURL := listen(t)
-	pki, err := testcerts.Generate(testcerts.Options{BaseURL: pkiURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.pki != nil {
-		o.pki(pki)
-	}
-	if e.sim, err = mobileid.New(mobileid.Options{PKI: pki, TimeScale: 0.02, Phone: true, GeneratedUsers: 4}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.sim.Close() })
-	psvc, err := pkiserve.New(pki, pkiserve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var serials []*big.Int
-	for i := 0; i < 4; i++ {
-		sign, auth, _, err := e.sim.Certificates(mobileid.GeneratedUser(i).MSISDN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		serials = append(serials, sign.SerialNumber, auth.SerialNumber)
-	}
-	psvc.Registry.AddCA(pki.MobileCA.Cert, serials)
-	pkiHS.Config.Handler = psvc
-	pkiHS.Start()
-	t.Cleanup(pkiHS.Close)
-	simSrv := httptest.NewServer(e.sim.Handler())
-	t.Cleanup(simSrv.Close)
-	mobile := func() *mobileid.Client {
-		mc, err := mobileid.NewClient(simSrv.URL+"/rest/service", mobileid.ClientOptions{Face: mobileid.FaceETSI, Roots: pki.RootPool(),
-			Intermediates: pki.IntermediatePool(), PollInterval: 10 * time.Millisecond, HTTPClient: &http.Client{Timeout: 30 * time.Second}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return mc
-	}
-
-	// MPass.
-	mpassHS, mpassURL := listen(t)
-	e.mpassURL = mpassURL
-	key, cert, err := mpass.SelfSigned("mpass.test", time.Now(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mst := tempStore(t, "mpass")
-	mp, err := mpass.New(mpass.Config{Store: mst, PublicURL: mpassURL, Key: key, Certificate: cert, Mobile: mobile(), PhoneTimeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveOn(t, mpassHS, mst, mp)
+	phones := phonetest.Start(t, phonetest.Options{Users: 4, PKI: o.pki})
+	e.phones, e.sim = phones, phones.Sim
+	pki, pkiURL := phones.PKI, phones.PKIURL
+	mp := phones.StartMPass(t, nil)
+	e.mpassURL = mp.URL
 
 	// MSign, MPower registered there by API key, its pages as return URL.
 	msignHS, msignURL := listen(t)
@@ -144,7 +97,7 @@ func newWebEnv(t *testing.T, o webOpts) *webEnv {
 	mpowerHS, mpowerURL := listen(t)
 	e.mpowerURL = mpowerURL
 	sst := tempStore(t, "msign")
-	ms, err := msign.New(msign.Config{Store: sst, Roots: pki.RootPool(), Mobile: mobile(), PublicOrigin: msignURL, AgentURL: o.agentURL,
+	ms, err := msign.New(msign.Config{Store: sst, Roots: pki.RootPool(), Mobile: phones.Mobile(t), PublicOrigin: msignURL, AgentURL: o.agentURL,
 		Timestamper: pades.TSA{Client: &tsa.Client{URL: pkiURL + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 10 * time.Second}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -186,13 +139,7 @@ func newWebEnv(t *testing.T, o webOpts) *webEnv {
 	if err := AddSystem(ctx, pst, "t", NewSystem{Name: "asp", APIKey: []byte(aspKey)}); err != nil {
 		t.Fatal(err)
 	}
-	md, err := e.svc.Metadata()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := mp.Registry().Add(ctx, md, mpass.SPOptions{}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	mp.Register(t, e.svc.Metadata)
 	serveOn(t, mpowerHS, pst, e.svc)
 	if e.check, err = client.New(mpowerURL, client.Options{APIKey: aspKey}); err != nil {
 		t.Fatal(err)
@@ -200,13 +147,7 @@ func newWebEnv(t *testing.T, o webOpts) *webEnv {
 	return e
 }
 
-func (e *webEnv) idnp(i int) string {
-	c, _, _, err := e.sim.Certificates(mobileid.GeneratedUser(i).MSISDN)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return c.Subject.SerialNumber
-}
+func (e *webEnv) idnp(i int) string { return e.phones.IDNP(e.t, i) }
 
 // person is one person's browser: cookies kept, redirects followed.
 type person struct {

@@ -167,28 +167,14 @@ people's inboxes and keeps the contact registry.`,
 }
 
 func newMNotifySystemsAddCmd(a *app) *cobra.Command {
-	var sf storeFlags
-	var cred credentialFlags
 	var n mnotify.NewSystem
-	cmd := &cobra.Command{
-		Use:   "add NAME (--cert FILE | --api-key-file FILE) [--cabinet]",
-		Short: "Register a system",
-		Example: `  semnat mnotify systems add asp --api-key-file asp.key
+	cmd := newSystemsAddCmd(a, "add NAME (--cert FILE | --api-key-file FILE) [--cabinet]",
+		`  semnat mnotify systems add asp --api-key-file asp.key
   semnat mnotify systems add portal --cert portal.pem --cabinet`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			n.Name = args[0]
-			var err error
-			if n.Cert, n.APIKey, err = cred.load(a, n.Name); err != nil {
-				return err
-			}
-			return registerSystem(cmd, a, &sf, n.Name, func(ctx context.Context, st *store.Store) error {
-				return mnotify.AddSystem(ctx, st, cliActor(), n)
-			})
-		},
-	}
-	sf.register(cmd.Flags())
-	cred.register(cmd)
+		func(ctx context.Context, st *store.Store, c systemCredential) error {
+			n.Name, n.Cert, n.APIKey = c.Name, c.Cert, c.APIKey
+			return mnotify.AddSystem(ctx, st, cliActor(), n)
+		})
 	cmd.Flags().BoolVar(&n.Cabinet, "cabinet", false, "the system is MCabinet: it reads inboxes and keeps contacts")
 	return cmd
 }

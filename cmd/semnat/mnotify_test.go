@@ -106,19 +106,7 @@ func TestMNotifyCLI(t *testing.T) {
 	if _, err := anon.Get(context.Background(), id); !errors.Is(err, mnotifyclient.ErrAuthenticationFailed) {
 		t.Fatalf("unknown key: %v", err)
 	}
-	for p, want := range map[string]int{mnotifyclient.PathOpenAPI: 200, "/readyz": 200, "/verify": 404, "/mail/": 404} {
-		resp, err := http.Get(base + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("GET %s: %d, want %d", p, resp.StatusCode, want)
-		}
-	}
-	if !strings.Contains(logs.String(), "semnat mnotify serve: "+base) {
-		t.Errorf("no first line naming the command: %s", logs.String())
-	}
+	checkServed(t, "mnotify", base, logs, map[string]int{mnotifyclient.PathOpenAPI: 200, "/readyz": 200, "/verify": 404, "/mail/": 404})
 }
 
 // TestServeDemoMNotify: the demo mounts MNotify, with the demo API key as

@@ -152,23 +152,10 @@ func TestMPassServe(t *testing.T) {
 	base, logs := startCommand(t, strings.NewReader(""), "mpass", "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0",
 		"--key", filepath.Join(pkiDir, "seal", "key.pem"), "--cert", filepath.Join(pkiDir, "seal", "cert.pem"),
 		"--mssp", "http://127.0.0.1:9/rest/service", "--trust", filepath.Join(pkiDir, testcerts.TrustAnchorsFile))
-	for path, want := range map[string]int{"/meta/saml": 200, "/login/saml": 400, "/readyz": 200, "/verify": 404, "/api/v1/seal": 404} {
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
-		}
-		if path == "/meta/saml" && (!bytes.Contains(b, []byte(`entityID="`+base+`/meta/saml"`)) ||
-			!bytes.Contains(b, []byte(base64.StdEncoding.EncodeToString(seal.Cert.Raw)[:64]))) {
-			t.Errorf("metadata: %s", b)
-		}
-	}
-	if !strings.Contains(logs.String(), "semnat mpass serve: "+base) {
-		t.Errorf("no first line naming the command: %s", logs.String())
+	bodies := checkServed(t, "mpass", base, logs, map[string]int{"/meta/saml": 200, "/login/saml": 400, "/readyz": 200, "/verify": 404, "/api/v1/seal": 404})
+	if b := bodies["/meta/saml"]; !bytes.Contains(b, []byte(`entityID="`+base+`/meta/saml"`)) ||
+		!bytes.Contains(b, []byte(base64.StdEncoding.EncodeToString(seal.Cert.Raw)[:64])) {
+		t.Errorf("metadata: %s", b)
 	}
 	if code, _, stderr := revRun(t, "mpass", "serve", "--data", t.TempDir()); code != exitUsage || !strings.Contains(stderr, "MPass signs its Responses") {
 		t.Errorf("mpass serve without a key: %d %s", code, stderr)

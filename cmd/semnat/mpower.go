@@ -306,27 +306,13 @@ whose --system it is, unless registered with --view-all.`,
 }
 
 func newMPowerSystemsAddCmd(a *app) *cobra.Command {
-	var sf storeFlags
-	var cred credentialFlags
 	var n mpower.NewSystem
-	cmd := &cobra.Command{
-		Use:     "add NAME (--cert FILE | --api-key-file FILE) [--view-all] [--endpoint PATH]...",
-		Short:   "Register a system",
-		Example: `  semnat mpower systems add asp --api-key-file asp.key`,
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			n.Name = args[0]
-			var err error
-			if n.Cert, n.APIKey, err = cred.load(a, n.Name); err != nil {
-				return err
-			}
-			return registerSystem(cmd, a, &sf, n.Name, func(ctx context.Context, st *store.Store) error {
-				return mpower.AddSystem(ctx, st, cliActor(), n)
-			})
-		},
-	}
-	sf.register(cmd.Flags())
-	cred.register(cmd)
+	cmd := newSystemsAddCmd(a, "add NAME (--cert FILE | --api-key-file FILE) [--view-all] [--endpoint PATH]...",
+		`  semnat mpower systems add asp --api-key-file asp.key`,
+		func(ctx context.Context, st *store.Store, c systemCredential) error {
+			n.Name, n.Cert, n.APIKey = c.Name, c.Cert, c.APIKey
+			return mpower.AddSystem(ctx, st, cliActor(), n)
+		})
 	cmd.Flags().BoolVar(&n.ViewAll, "view-all", false, "the system sees powers of every type")
 	cmd.Flags().StringArrayVar(&n.AllowedEndpoints, "endpoint", nil, "a path it may call (repeatable; default: all)")
 	return cmd

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,19 +83,7 @@ func TestMPowerCLI(t *testing.T) {
 	if _, err := anon.IsValid(context.Background(), "100000000000000"+string(d)); !errors.Is(err, mpowerclient.ErrAuthenticationFailed) {
 		t.Fatalf("unknown key: %v", err)
 	}
-	for p, want := range map[string]int{mpowerclient.PathOpenAPI: 200, "/readyz": 200, "/verify": 404, "/api/v1/verifications": 404} {
-		resp, err := http.Get(base + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("GET %s: %d, want %d", p, resp.StatusCode, want)
-		}
-	}
-	if !strings.Contains(logs.String(), "semnat mpower serve: "+base) {
-		t.Errorf("no first line naming the command: %s", logs.String())
-	}
+	checkServed(t, "mpower", base, logs, map[string]int{mpowerclient.PathOpenAPI: 200, "/readyz": 200, "/verify": 404, "/api/v1/verifications": 404})
 	if code, _, stderr := revRun(t, "mpower", "serve", "--data", t.TempDir()); code != exitUsage || !strings.Contains(stderr, "--trust") {
 		t.Errorf("serve without --trust: %d %s", code, stderr)
 	}

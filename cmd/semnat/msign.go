@@ -134,33 +134,18 @@ redirects must come back to one of its return URL prefixes.`,
 }
 
 func newMSignSystemsAddCmd(a *app) *cobra.Command {
-	var sf storeFlags
-	var cred credentialFlags
 	var returnURLs []string
-	cmd := &cobra.Command{
-		Use:   "add NAME (--cert FILE | --api-key-file FILE) --return-url PREFIX...",
-		Short: "Register a system",
-		Long: `Register a system. --cert is its TLS client certificate (PEM or DER).
+	cmd := newSystemsAddCmd(a, "add NAME (--cert FILE | --api-key-file FILE) --return-url PREFIX...",
+		`  semnat msign systems add portal --cert portal.crt --return-url https://portal.example.md/msign/
+  semnat msign systems add mpower --api-key-file mpower.key --return-url https://mpower.example.md/back/`,
+		func(ctx context.Context, st *store.Store, c systemCredential) error {
+			return msign.AddSystem(ctx, st, cliActor(), msign.NewSystem{Name: c.Name, Cert: c.Cert, APIKey: c.APIKey, ReturnURLs: returnURLs})
+		})
+	cmd.Long = `Register a system. --cert is its TLS client certificate (PEM or DER).
 --api-key-file is a file holding its API key (at least 16 characters); if
 the file does not exist, a new random key is written to it (mode 0600) to
 hand to the system. --return-url (repeatable) is a prefix its ReturnUrls
-must start with: https://, or http:// on a loopback host.`,
-		Example: `  semnat msign systems add portal --cert portal.crt --return-url https://portal.example.md/msign/
-  semnat msign systems add mpower --api-key-file mpower.key --return-url https://mpower.example.md/back/`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			n := msign.NewSystem{Name: args[0], ReturnURLs: returnURLs}
-			var err error
-			if n.Cert, n.APIKey, err = cred.load(a, n.Name); err != nil {
-				return err
-			}
-			return registerSystem(cmd, a, &sf, n.Name, func(ctx context.Context, st *store.Store) error {
-				return msign.AddSystem(ctx, st, cliActor(), n)
-			})
-		},
-	}
-	sf.register(cmd.Flags())
-	cred.register(cmd)
+must start with: https://, or http:// on a loopback host.`
 	cmd.Flags().StringArrayVar(&returnURLs, "return-url", nil, "prefix of the system's return URLs (repeatable)")
 	return cmd
 }

@@ -221,19 +221,7 @@ func TestMSignServe(t *testing.T) {
 	}
 	base, logs := startCommand(t, strings.NewReader(""), "msign", "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0",
 		"--trust", filepath.Join(pkiDir, testcerts.TrustAnchorsFile))
-	for p, want := range map[string]int{"/verify": 200, "/api/openapi.json": 200, "/readyz": 200, "/tsa": 404, "/sim/+37369000000": 404} {
-		resp, err := http.Get(base + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("GET %s: %d, want %d", p, resp.StatusCode, want)
-		}
-	}
-	if !strings.Contains(logs.String(), "semnat msign serve: "+base) {
-		t.Errorf("no first line naming the command: %s", logs.String())
-	}
+	checkServed(t, "msign", base, logs, map[string]int{"/verify": 200, "/api/openapi.json": 200, "/readyz": 200, "/tsa": 404, "/sim/+37369000000": 404})
 	if code, _, stderr := revRun(t, "msign", "serve", "--demo"); code != exitUsage || !strings.Contains(stderr, "unknown flag: --demo") {
 		t.Errorf("msign serve --demo: %d %s", code, stderr)
 	}

@@ -339,6 +339,15 @@ func TestDecimal(t *testing.T) {
 
 // FuzzVerifyEnvelope: the WS-Security parser never panics, and never
 // accepts a message it was not given signed by the key.
+//
+// Its seeds are whole signed envelopes (about 3.5 KB). Each input that
+// finds new code is minimised by the fuzz engine, whose byte-subset pass
+// tries about n²/2 candidates: at 0.1–0.3 ms a call, far more than the
+// default -fuzzminimizetime of 60 s, so a run without a shorter limit
+// reports no progress for a minute after each such input (no input is
+// slow: the slowest seen took 2.3 ms). Run it as `make fuzz` does:
+//
+//	go test -run '^$' -fuzz '^FuzzVerifyEnvelope$' -fuzztime 3m -fuzzminimizetime 5s ./mpay/client/
 func FuzzVerifyEnvelope(f *testing.F) {
 	s, cert, _ := selfSigned(f, true)
 	msg, err := s.SignEnvelope([]byte(getOrder))
