@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -163,16 +162,7 @@ func emailStatus(n *client.Notification, value string) (client.ChannelStatus, bo
 }
 
 // freePort is a loopback address nothing listens on (yet).
-func freePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
+var freePort = aiosmtpdtest.FreeAddr
 
 // startAiosmtpd runs Debian's aiosmtpd, an SMTP server independent of
 // this code, on addr (stopped when the test ends).

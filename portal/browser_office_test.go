@@ -87,10 +87,11 @@ func TestBrowserOffice(t *testing.T) {
 	agentLog := browsertest.StartAgent(t, bin, ln, tok, e.mpassURL, e.msignURL)
 
 	// The citizen's e-mail address is in MNotify's contact registry (as
-	// they set it in MCabinet); two applications to the State Tax Service.
+	// they set it in MCabinet; no language: Romanian, the default); two
+	// applications to the State Tax Service.
 	user := mobileid.GeneratedUser(3)
 	const mailbox = "cetatean@example.md"
-	if _, err := mn.Cabinet().SetContact(context.Background(), mnotifyclient.Contact{IDNP: user.IDNP, Email: mailbox, Language: "ro"}); err != nil {
+	if _, err := mn.Cabinet().SetContact(context.Background(), mnotifyclient.Contact{IDNP: user.IDNP, Email: mailbox}); err != nil {
 		t.Fatal(err)
 	}
 	approved, rejected := e.submitted(newBrowser(t), user), e.submitted(newBrowser(t), user)
