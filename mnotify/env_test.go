@@ -9,21 +9,15 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
-	"io"
 	"math/big"
-	"mime"
-	"mime/quotedprintable"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/internal/aiosmtpdtest"
 	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/jobs"
 	"github.com/semnat/semnat/mnotify/client"
@@ -168,96 +162,17 @@ func emailStatus(n *client.Notification, value string) (client.ChannelStatus, bo
 }
 
 // freePort is a loopback address nothing listens on (yet).
-func freePort(t testing.TB) string {
+var freePort = aiosmtpdtest.FreeAddr
+
+// startAiosmtpd runs Debian's aiosmtpd, an SMTP server independent of
+// this code, on addr (stopped when the test ends).
+func startAiosmtpd(t testing.TB, addr, dir string) *aiosmtpdtest.Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// aiosmtpd is Debian's python3-aiosmtpd, an SMTP server independent of
-// this code, storing what it receives in a Maildir.
-type aiosmtpd struct {
-	addr, dir string
-	cmd       *exec.Cmd
-}
-
-// startAiosmtpd runs it on addr (stopped when the test ends).
-func startAiosmtpd(t testing.TB, addr, dir string) *aiosmtpd {
-	t.Helper()
-	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import aiosmtpd").Run(); err != nil {
-		testtool.Unavailable(t, "python3-aiosmtpd (Debian's /usr/bin/python3) is not installed", "apt-get install python3-aiosmtpd")
-	}
-	dir = filepath.Join(dir, "maildir") // created by the handler with its tmp/, new/, cur/
-	cmd := exec.Command(py, "-m", "aiosmtpd", "-n", "-l", addr, "-c", "aiosmtpd.handlers.Mailbox", dir)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	a := &aiosmtpd{addr: addr, dir: dir, cmd: cmd}
-	t.Cleanup(a.stop)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return a
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("aiosmtpd does not listen on %s after 15s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (a *aiosmtpd) stop() {
-	if a.cmd.Process != nil {
-		a.cmd.Process.Kill()
-		a.cmd.Wait()
-	}
+	return aiosmtpdtest.Start(t, addr, dir)
 }
 
 // received is a message as the independent server stored it.
-type received struct {
-	To, Subject, Body, MessageID, RcptTo, ContentType string
-}
-
-// messages reads the Maildir: every message received so far.
-func (a *aiosmtpd) messages(t testing.TB) []received {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(a.dir, "new", "*"))
-	var out []received
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := mail.ReadMessage(strings.NewReader(string(b)))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		subj, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-		if err != nil {
-			t.Fatalf("%s: subject: %v", f, err)
-		}
-		var body io.Reader = m.Body
-		if strings.EqualFold(m.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-			body = quotedprintable.NewReader(body)
-		}
-		bb, err := io.ReadAll(body)
-		if err != nil {
-			t.Fatalf("%s: body: %v", f, err)
-		}
-		out = append(out, received{To: m.Header.Get("To"), Subject: subj, Body: strings.TrimRight(strings.ReplaceAll(string(bb), "\r\n", "\n"), "\n"),
-			MessageID: m.Header.Get("Message-ID"), RcptTo: m.Header.Get("X-RcptTo"), ContentType: m.Header.Get("Content-Type")})
-	}
-	return out
-}
+type received = aiosmtpdtest.Message
 
 // relayAt is the relay settings of a loopback server without TLS.
 func relayAt(addr string) *SMTP {

@@ -22,7 +22,7 @@ func TestEmailToIndependentServer(t *testing.T) { eachBackend(t, testEmailToInde
 func testEmailToIndependentServer(t *testing.T, dsn string) {
 	ctx := context.Background()
 	relay := startAiosmtpd(t, freePort(t), t.TempDir())
-	e := newEnv(t, dsn, relayAt(relay.addr))
+	e := newEnv(t, dsn, relayAt(relay.Addr))
 	if _, err := e.portal.SetContact(ctx, client.Contact{IDNP: ion, Email: "ion@example.md", Language: "ru"}); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func testEmailToIndependentServer(t *testing.T, dsn string) {
 	if n.Status != client.StatusSent || n.System != "asp" {
 		t.Errorf("notification status %s of %s, want Sent of asp", n.Status, n.System)
 	}
-	got := relay.messages(t)
+	got := relay.Messages(t)
 	if len(got) != 2 {
 		t.Fatalf("the SMTP server received %d messages, want 2: %+v", len(got), got)
 	}
@@ -93,7 +93,7 @@ func testEmailToIndependentServer(t *testing.T, dsn string) {
 	}
 	// A second notification: every e-mail delivered once only.
 	time.Sleep(300 * time.Millisecond)
-	if got := relay.messages(t); len(got) != 2 {
+	if got := relay.Messages(t); len(got) != 2 {
 		t.Errorf("%d messages after a while, want still 2", len(got))
 	}
 }
@@ -125,7 +125,7 @@ func TestRelayDownThenBack(t *testing.T) {
 		waitFor(t, e.asp, id, "sent", func(n *client.Notification) bool { ch, _ := emailStatus(n, to); return ch.Status == client.StatusSent })
 	}
 	time.Sleep(500 * time.Millisecond) // a duplicate would arrive now
-	got := relay.messages(t)
+	got := relay.Messages(t)
 	count := map[string]int{}
 	for _, m := range got {
 		count[m.RcptTo]++
@@ -181,7 +181,7 @@ func TestCancel(t *testing.T) {
 	later := mustSend(t, e.asp, simple("Alt mesaj", "Trimis", email("c@example.md")))
 	waitFor(t, e.asp, later, "sent", func(n *client.Notification) bool { return n.Status == client.StatusSent })
 	time.Sleep(800 * time.Millisecond) // past two retry periods
-	for _, m := range relay.messages(t) {
+	for _, m := range relay.Messages(t) {
 		if m.RcptTo != "c@example.md" {
 			t.Errorf("a cancelled e-mail arrived: %+v", m)
 		}
@@ -208,7 +208,7 @@ func testRestartKeepsPending(t *testing.T, dsn string) {
 	e2 := newEnv(t, dsn, relayAt(addr))
 	waitFor(t, e2.asp, id, "sent", func(n *client.Notification) bool { return n.Status == client.StatusSent })
 	time.Sleep(300 * time.Millisecond)
-	if got := relay.messages(t); len(got) != 2 {
+	if got := relay.Messages(t); len(got) != 2 {
 		t.Errorf("%d messages after the restart, want 2: %+v", len(got), got)
 	}
 }
@@ -367,7 +367,7 @@ func TestTemplates(t *testing.T) {
 func TestContactsAndPreferences(t *testing.T) {
 	ctx := context.Background()
 	relay := startAiosmtpd(t, freePort(t), t.TempDir())
-	e := newEnv(t, sqliteDSN(t), relayAt(relay.addr))
+	e := newEnv(t, sqliteDSN(t), relayAt(relay.Addr))
 	if _, err := e.portal.SetContact(ctx, client.Contact{IDNP: maria, Email: "maria@example.md", Channels: []string{client.ChannelInbox}}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package mpass
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,8 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -140,36 +137,7 @@ func (e *env) tokenLoginAs(c *http.Client, agentURL, origin, tx, cn string) (int
 // origins, on a loopback socket bound here and handed over (--listen-fd).
 func startCLIAgent(t *testing.T, tok *softhsmtest.Token, ln net.Listener, origins ...string) *testtool.SyncBuffer {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "semnat")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/semnat/semnat/cmd/semnat").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	lf, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lf.Close()
-	args := []string{"agent", "--listen-fd", "3", "--module", tok.ModulePath, "--token-label", tok.Label, "--yes"}
-	for _, o := range origins {
-		args = append(args, "--origin", o)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.ExtraFiles = []*os.File{lf}
-	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+tok.Conf, "SEMNAT_PIN="+tok.PIN)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &testtool.SyncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || !strings.HasPrefix(line, "listening on http://"+ln.Addr().String()) {
-		t.Fatalf("agent: %q %v\n%s", line, err, stderr.String())
-	}
-	return stderr
+	return browsertest.StartAgent(t, browsertest.BuildSemnat(t), ln, tok, origins...)
 }
 
 // TestTokenLoginCLIAgent: a person logs in to a relying service with a

@@ -1,12 +1,9 @@
 package mpower
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +13,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/semnat/semnat/internal/browsertest"
-	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mobileid"
 	"github.com/semnat/semnat/pkcs11/softhsmtest"
 	"github.com/semnat/semnat/testcerts"
@@ -163,36 +159,12 @@ func TestBrowserPowers(t *testing.T) {
 // buildSemnat builds the semnat command (the agent the person runs).
 func buildSemnat(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "semnat")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/semnat/semnat/cmd/semnat").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return browsertest.BuildSemnat(t)
 }
 
 // startAgent runs `semnat agent --yes` on ln (handed over as a file
 // descriptor) for pages of origin, with the token's PIN in $SEMNAT_PIN.
 func startAgent(t *testing.T, bin string, ln net.Listener, tok *softhsmtest.Token, origin string) {
 	t.Helper()
-	lf, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lf.Close() })
-	cmd := exec.Command(bin, "agent", "--listen-fd", "3", "--origin", origin, "--module", tok.ModulePath, "--token-label", tok.Label, "--yes")
-	cmd.ExtraFiles = []*os.File{lf}
-	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+tok.Conf, "SEMNAT_PIN="+tok.PIN)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr testtool.SyncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || !strings.HasPrefix(line, "listening on http://"+ln.Addr().String()) {
-		t.Fatalf("agent: %q %v\n%s", line, err, stderr.String())
-	}
+	browsertest.StartAgent(t, bin, ln, tok, origin)
 }

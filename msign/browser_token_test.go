@@ -1,12 +1,10 @@
 package msign
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,8 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/semnat/semnat/agent"
+	"github.com/semnat/semnat/internal/browsertest"
 	"github.com/semnat/semnat/internal/samplepdf"
-	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/pkcs11/softhsmtest"
 )
 
@@ -100,12 +98,7 @@ func TestBrowserToken(t *testing.T) {
 // directory (the go command's cache makes it quick after the first time).
 func buildSemnat(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "semnat")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/semnat/semnat/cmd/semnat")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return browsertest.BuildSemnat(t)
 }
 
 // listenAgent reserves the local agent's address (the page must know it
@@ -152,29 +145,8 @@ func TestBrowserTokenCLIAgent(t *testing.T) {
 	}
 	defer ln.Close()
 	agentAddr := ln.Addr().String()
-	lf, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lf.Close()
 	e := newSignEnv(t, "", func(c *Config) { c.AgentURL = "http://" + agentAddr })
-	cmd := exec.Command(bin, "agent", "--listen-fd", "3", "--origin", e.url, "--module", tok.ModulePath, "--token-label", tok.Label, "--yes")
-	cmd.ExtraFiles = []*os.File{lf} // file descriptor 3 in the agent
-	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+tok.Conf, "SEMNAT_PIN="+tok.PIN)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr testtool.SyncBuffer // written by the copying goroutine of os/exec
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "listening on http://"+agentAddr) {
-		t.Fatalf("agent: %q %v\n%s", line, err, stderr.String())
-	}
+	stderr := browsertest.StartAgent(t, bin, ln, tok, e.url)
 
 	dir := t.TempDir()
 	in := filepath.Join(dir, "procura.pdf")

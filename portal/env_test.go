@@ -118,6 +118,7 @@ type env struct {
 	mpassURL, msignURL, mpowerURL string
 	url                           string // the portal's
 	simURL                        string // the mobile-signature simulator's
+	agentURL                      string // the token agent MPass's and MSign's pages use (withAgent)
 	portal                        *Service
 	mpower                        *mpowerclient.Client
 	mpowerReg                     *mpower.Registry
@@ -158,6 +159,9 @@ type envOption func(e *env)
 // (shared.phoneSim): a person has minutes to approve in a browser.
 func realTimePhones(e *env) { e.simURL = shared.phoneSimURL }
 
+// withAgent makes MPass's and MSign's pages use the token agent at url.
+func withAgent(url string) envOption { return func(e *env) { e.agentURL = url } }
+
 func newEnv(t testing.TB, mut func(*Config), opts ...envOption) *env {
 	t.Helper()
 	fixtures(t)
@@ -193,7 +197,7 @@ func newEnv(t testing.TB, mut func(*Config), opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	mp, err := mpass.New(mpass.Config{Store: mst, PublicURL: e.mpassURL, Key: key, Certificate: cert, Mobile: mobile(), PhoneTimeout: 20 * time.Second,
-		MPower: mpassMPower, TokenRoots: shared.pki.RootPool(), TokenIntermediates: shared.pki.IntermediatePool()}) // clerks log in with a token (office_test.go)
+		MPower: mpassMPower, AgentURL: e.agentURL, TokenRoots: shared.pki.RootPool(), TokenIntermediates: shared.pki.IntermediatePool()}) // clerks log in with a token (office_test.go)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +207,7 @@ func newEnv(t testing.TB, mut func(*Config), opts ...envOption) *env {
 	sst := openStore(t, "msign")
 	hs = httptest.NewUnstartedServer(nil)
 	e.msignURL = "http://" + hs.Listener.Addr().String()
-	ms, err := msign.New(msign.Config{Store: sst, Roots: shared.pki.RootPool(), Mobile: mobile(), PublicOrigin: e.msignURL,
+	ms, err := msign.New(msign.Config{Store: sst, Roots: shared.pki.RootPool(), Mobile: mobile(), PublicOrigin: e.msignURL, AgentURL: e.agentURL,
 		Timestamper: pades.TSA{Client: &tsa.Client{URL: shared.pkiURL + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 10 * time.Second}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -382,19 +386,21 @@ func (b *browser) postForm(page, want string) (*http.Response, string) {
 	return nil, ""
 }
 
-// confirmOnPhone waits for the request on the virtual phone of msisdn and
-// enters pin.
+// confirmOnPhone waits for the request on the virtual phone of msisdn
+// (of either simulator: realTimePhones) and enters pin.
 func confirmOnPhone(t testing.TB, msisdn, pin, code string) {
 	t.Helper()
 	for i := 0; i < 1000; i++ {
-		if p, _ := shared.sim.PhonePrompt(msisdn); p.Pending {
-			if code != "" && p.VerificationCode != code {
-				t.Fatalf("the phone shows %s, the page %s", p.VerificationCode, code)
+		for _, sim := range []*mobileid.Simulator{shared.sim, shared.phoneSim} {
+			if p, _ := sim.PhonePrompt(msisdn); p.Pending {
+				if code != "" && p.VerificationCode != code {
+					t.Fatalf("the phone shows %s, the page %s", p.VerificationCode, code)
+				}
+				if res, _, err := sim.PhoneConfirm(msisdn, pin); err != nil {
+					t.Fatalf("confirm on the phone: %s %v", res, err)
+				}
+				return
 			}
-			if res, _, err := shared.sim.PhoneConfirm(msisdn, pin); err != nil {
-				t.Fatalf("confirm on the phone: %s %v", res, err)
-			}
-			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

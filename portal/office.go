@@ -56,6 +56,9 @@ var (
 	// ErrNotClerk: the logged-in person is not a clerk of an institution
 	// with a back office (a citizen, or a certificate without the IDNO).
 	ErrNotClerk = errors.New("portal: the back office is for the clerks of an institution")
+	// ErrClerkNoToken: a clerk logged in otherwise than with the employee
+	// certificate on the USB token.
+	ErrClerkNoToken = errors.New("portal: a clerk must log in with the employee certificate on the USB token")
 	// ErrNoSeal: the institution has no seal configured.
 	ErrNoSeal = errors.New("portal: the institution has no seal configured")
 )
@@ -78,17 +81,32 @@ type officeData struct {
 
 // institutionOf is the institution u is a clerk of (MPass's IDNO
 // attribute, from the employee certificate, and the clerks' list), or nil.
+// The login must have been with the certificate on the token (MPass's
+// authentication context SmartcardPKI): a clerk who logged in otherwise is
+// not let in, whatever the attributes say.
 func (s *Service) institutionOf(u *user) *catalog.Institution {
 	in := s.cfg.Catalog.Institution(u.Attrs.Get("IDNO"))
-	if in == nil || !in.HasClerk(u.IDNP) {
+	if in == nil || !in.HasClerk(u.IDNP) || !u.ByCertificate() {
 		return nil
 	}
 	return in
 }
 
+// clerkWithoutToken tells whether u is on an institution's list of clerks
+// but did not log in with the token's certificate (e.g. by phone).
+func (s *Service) clerkWithoutToken(u *user) bool {
+	if u == nil || u.ByCertificate() {
+		return false
+	}
+	return slices.ContainsFunc(s.cfg.Catalog.Institutions(), func(in *catalog.Institution) bool { return in.HasClerk(u.IDNP) })
+}
+
 // clerk is the logged-in clerk's institution, or ErrNotClerk.
 func (s *Service) clerk(c echo.Context) (*user, *catalog.Institution, error) {
 	u := s.currentUser(c.Request())
+	if s.clerkWithoutToken(u) {
+		return u, nil, ErrClerkNoToken
+	}
 	if u == nil || !u.Clerk {
 		return u, nil, ErrNotClerk
 	}
@@ -96,10 +114,13 @@ func (s *Service) clerk(c echo.Context) (*user, *catalog.Institution, error) {
 }
 
 // requireClerk lets only an institution's clerks in; anyone else logged
-// in gets 403 (plain words), anyone not logged in goes to MPass.
+// in gets 403 (plain words: a clerk who logged in without the token is
+// told to log in again with it), anyone not logged in goes to MPass.
 func (s *Service) requireClerk(next echo.HandlerFunc) echo.HandlerFunc {
 	return s.requireUser(func(c echo.Context) error {
-		if _, _, err := s.clerk(c); err != nil {
+		if _, _, err := s.clerk(c); errors.Is(err, ErrClerkNoToken) {
+			return s.errorPage(c, http.StatusForbidden, wording(langOf(c))["e-clerk-token"])
+		} else if err != nil {
 			return s.errorPage(c, http.StatusForbidden, wording(langOf(c))["e-not-clerk"])
 		}
 		return next(c)

@@ -12,10 +12,23 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
+	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlsp"
 )
+
+// ACSmartcardPKI is the SAML authentication context class (saml-authn-
+// context §3.4.14) MPass states for a login with a certificate on a USB
+// token; a login by mobile signature states MobileTwoFactorContract.
+const ACSmartcardPKI = "urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI"
+
+// AttrAuthnContext is the session attribute that keeps the assertion's
+// AuthnContextClassRef (how the person logged in): samlsp keeps only the
+// attribute statements, so the session codec adds it, in place of any
+// attribute of that name the assertion had.
+const AttrAuthnContext = "AuthnContextClassRef"
 
 // Options set up a relying service.
 type Options struct {
@@ -51,7 +64,38 @@ func New(o Options) (*samlsp.Middleware, error) {
 	if err != nil {
 		return nil, fmt.Errorf("samlrp: %w", err)
 	}
+	if cp, ok := sp.Session.(samlsp.CookieSessionProvider); ok {
+		if jc, ok := cp.Codec.(samlsp.JWTSessionCodec); ok {
+			cp.Codec = contextCodec{jc}
+			sp.Session = cp
+		}
+	}
 	return sp, nil
+}
+
+// contextCodec is samlsp's JWT session codec that also keeps, as the
+// attribute AttrAuthnContext, the authentication context classes of the
+// assertion's authentication statements (signed in the session's JWT like
+// the other attributes).
+type contextCodec struct{ samlsp.JWTSessionCodec }
+
+// New is the session of assertion, with its authentication context.
+func (c contextCodec) New(assertion *saml.Assertion) (samlsp.Session, error) {
+	sess, err := c.JWTSessionCodec.New(assertion)
+	if err != nil {
+		return nil, err
+	}
+	claims, ok := sess.(samlsp.JWTSessionClaims)
+	if !ok {
+		return nil, fmt.Errorf("samlrp: unexpected session type %T", sess)
+	}
+	delete(claims.Attributes, AttrAuthnContext)
+	for _, st := range assertion.AuthnStatements {
+		if ref := st.AuthnContext.AuthnContextClassRef; ref != nil && ref.Value != "" {
+			claims.Attributes[AttrAuthnContext] = append(claims.Attributes[AttrAuthnContext], ref.Value)
+		}
+	}
+	return claims, nil
 }
 
 // Metadata is the relying service's SAML metadata, to register with MPass.
@@ -63,6 +107,14 @@ func Metadata(sp *samlsp.Middleware) ([]byte, error) {
 type User struct {
 	IDNP, FirstName, LastName string
 	Attrs                     samlsp.Attributes
+}
+
+// ByCertificate tells whether the person logged in with a certificate on
+// a USB token (MPass's authentication context SmartcardPKI), and not
+// otherwise (mobile signature).
+func (u *User) ByCertificate() bool {
+	refs := u.Attrs[AttrAuthnContext]
+	return len(refs) > 0 && !slices.ContainsFunc(refs, func(r string) bool { return r != ACSmartcardPKI })
 }
 
 // Name is the person's first and last name.

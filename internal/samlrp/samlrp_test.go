@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlsp"
 
 	"github.com/semnat/semnat/mpass"
@@ -64,5 +65,37 @@ func TestNew(t *testing.T) {
 	}
 	if u := UserOf(sp, httptest.NewRequest("GET", "/x/", nil)); u != nil {
 		t.Fatalf("a user without a session: %+v", u)
+	}
+
+	// The session keeps how the person logged in (the assertion's
+	// AuthnContextClassRef), in place of an attribute of that name.
+	codec := sp.Session.(samlsp.CookieSessionProvider).Codec
+	for ref, token := range map[string]bool{ACSmartcardPKI: true, "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract": false} {
+		now := time.Now()
+		a := &saml.Assertion{Subject: &saml.Subject{NameID: &saml.NameID{Value: "2000000000004"}},
+			AuthnStatements: []saml.AuthnStatement{{AuthnInstant: now, SessionIndex: "_s", AuthnContext: saml.AuthnContext{
+				AuthnContextClassRef: &saml.AuthnContextClassRef{Value: ref}}}},
+			AttributeStatements: []saml.AttributeStatement{{Attributes: []saml.Attribute{
+				{Name: AttrAuthnContext, Values: []saml.AttributeValue{{Value: ACSmartcardPKI}}}, // not MPass's word on how
+				{Name: "NameIdentifier", Values: []saml.AttributeValue{{Value: "2000000000004"}}}}}}}
+		sess, err := codec.New(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := codec.Encode(sess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := codec.Decode(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &User{Attrs: back.(samlsp.SessionWithAttributes).GetAttributes()}
+		if got := u.Attrs[AttrAuthnContext]; len(got) != 1 || got[0] != ref || u.ByCertificate() != token {
+			t.Errorf("login %s: the session says %v, by certificate %v", ref, got, u.ByCertificate())
+		}
+	}
+	if (&User{}).ByCertificate() {
+		t.Error("a session without an authentication context is by certificate")
 	}
 }

@@ -1,6 +1,6 @@
 // Package mnotifytest runs a real MNotify on 127.0.0.1 for other
 // services' tests: its own SQLite store, the demo's SMTP receiver
-// (mailsink) as its relay, a cabinet system whose client reads inboxes,
+// (mailsink) as its relay or another SMTP server (Relay), a cabinet system whose client reads inboxes,
 // and systems registered by API key. It can be taken down and brought back
 // on the same address, to test that callers retry.
 package mnotifytest
@@ -30,8 +30,8 @@ const CabinetKey = "mnotifytest-cabinet-key-0123456789"
 
 // Server is a running MNotify.
 type Server struct {
-	URL  string // http://127.0.0.1:PORT
-	Sink *mailsink.Sink
+	URL  string         // http://127.0.0.1:PORT
+	Sink *mailsink.Sink // nil with Relay
 
 	t    testing.TB
 	addr string
@@ -72,24 +72,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// Option changes how Start runs MNotify.
+type Option func(*options)
+
+type options struct{ relay string }
+
+// Relay makes MNotify deliver e-mail to the SMTP server at addr (host:port,
+// no TLS; e.g. an independent server the test runs) instead of its own
+// mailsink.
+func Relay(addr string) Option { return func(o *options) { o.relay = addr } }
+
 // Start runs MNotify (up) and stops it when the test ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{t: t, addr: ln.Addr().String()}
 	s.URL = "http://" + s.addr
-	if s.Sink, err = mailsink.Start(mailsink.Options{}); err != nil {
-		t.Fatal(err)
+	if o.relay == "" {
+		if s.Sink, err = mailsink.Start(mailsink.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Sink.Close() })
+		o.relay = s.Sink.Addr()
 	}
-	t.Cleanup(func() { s.Sink.Close() })
 	if s.st, err = store.OpenSQLite(filepath.Join(t.TempDir(), "mnotify.db"), store.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.st.Close() })
-	s.svc, err = mnotify.New(mnotify.Config{Store: s.st, SMTP: &mnotify.SMTP{Addr: s.Sink.Addr(), From: "mnotify@test.localhost", TLS: mnotify.TLSNone,
+	s.svc, err = mnotify.New(mnotify.Config{Store: s.st, SMTP: &mnotify.SMTP{Addr: o.relay, From: "mnotify@test.localhost", TLS: mnotify.TLSNone,
 		HelloName: "test.localhost", Timeout: 10 * time.Second},
 		Jobs: jobs.Options{PollInterval: 50 * time.Millisecond, Backoff: func(int) time.Duration { return 200 * time.Millisecond }}})
 	if err != nil {
