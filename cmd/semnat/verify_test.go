@@ -14,9 +14,10 @@ import (
 	"github.com/semnat/semnat/testcerts"
 )
 
-func TestCLIVerify(t *testing.T) {
-	pki := testcerts.New(t)
-	dir := t.TempDir()
+// signedSample signs a corpus PDF with the PKI's person-p256 at B-B and
+// writes it to dir: its path and bytes.
+func signedSample(t *testing.T, pki *testcerts.PKI, dir string) (string, []byte) {
+	t.Helper()
 	in, err := os.ReadFile("../../../shared/corpus/pdf14-table.pdf")
 	if err != nil {
 		t.Fatal(err)
@@ -27,9 +28,18 @@ func TestCLIVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := filepath.Join(dir, "good.pdf")
-	os.WriteFile(good, out.Bytes(), 0o644)
+	if err := os.WriteFile(good, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return good, out.Bytes()
+}
+
+func TestCLIVerify(t *testing.T) {
+	pki := testcerts.New(t)
+	dir := t.TempDir()
+	good, signed := signedSample(t, pki, dir)
 	bad := filepath.Join(dir, "bad.pdf")
-	tampered := append([]byte(nil), out.Bytes()...)
+	tampered := append([]byte(nil), signed...)
 	tampered[200] ^= 1
 	os.WriteFile(bad, tampered, 0o644)
 	root := filepath.Join(dir, "roots")
@@ -98,17 +108,7 @@ func runCLI(args []string, stdout, stderr *bytes.Buffer) int {
 func TestCLIVerifyTrustNegativeSerial(t *testing.T) {
 	pki := testcerts.New(t)
 	dir := t.TempDir()
-	in, err := os.ReadFile("../../../shared/corpus/pdf14-table.pdf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := pki.MustGet("person-p256")
-	var out bytes.Buffer
-	if _, err := pades.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), &out, pades.NewKeySigner(e.Key, e.Cert, e.Chain), nil); err != nil {
-		t.Fatal(err)
-	}
-	good := filepath.Join(dir, "good.pdf")
-	os.WriteFile(good, out.Bytes(), 0o644)
+	good, _ := signedSample(t, pki, dir)
 	der, err := testcerts.WithNegativeSerial(pki.Root.Cert, pki.Root.Key)
 	if err != nil {
 		t.Fatal(err)
