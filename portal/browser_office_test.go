@@ -171,11 +171,12 @@ func TestBrowserOffice(t *testing.T) {
 		t.Fatal(err)
 	}
 	verifyIssued(t, bin, file, roots)
-	if qr := readQR(t, file); qr != link.Value {
+	qr := readQR(t, file)
+	if qr != link.Value {
 		t.Fatalf("the document's QR code says %q, the page's link is %q", qr, link.Value)
 	}
 	// The QR code's link, opened: the public verification page.
-	do(t, ctx, chromedp.Navigate(link.Value), chromedp.WaitVisible(chromedp.ID("doc-status")))
+	do(t, ctx, chromedp.Navigate(qr), chromedp.WaitVisible(chromedp.ID("doc-status")))
 	st, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("doc-status"), "data-state"))
 	ind, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("report"), "data-indication"))
 	if st.Value != string(application.Completed) || ind.Value != "TOTAL-PASSED" || !strings.Contains(text(t, ctx, "#issuer"), "Serviciul Fiscal de Stat") {
