@@ -167,13 +167,21 @@ func waitState(t *testing.T, ctx context.Context, url string, state application.
 // receipt; the payment at MPay with a declined card fails (the application
 // stays Submitted and can be paid again), then the test card pays it;
 // MCabinet's pages (applications, payments, documents, notifications), an
-// error page and the public page verifying an issued document.
+// error page and the public page verifying an issued document. Then the
+// Public Services Agency's clerk, in a browser context of their own, logs
+// in with the USB token (the real `semnat agent --yes`), approves the
+// application and signs the result with the token (office helpers in
+// browser_office_test.go); the citizen gets the e-mail (Debian's aiosmtpd
+// as MNotify's relay), downloads the sealed document, which `semnat
+// verify` and pdfsig pass, and follows its QR code to the public page.
 func TestBrowserCitizenJourney(t *testing.T) {
 	var mpayURL string
-	e := newEnv(t, withMPay(t, &mpayURL), realTimePhones)
+	e, o := officeEnv(t, "clerk-asp", withMPay(t, &mpayURL))
 	user := mobileid.GeneratedUser(2)
 	e.administers(user)
-	ctx := browsertest.New(t, 14*time.Minute)
+	o.hasMailbox(t, user)
+	ctx := browsertest.New(t, 20*time.Minute)
+	dl := browsertest.Downloads(t, ctx)
 	axe := func(name string) { t.Helper(); browsertest.Axe(t, ctx, name, "ro") }
 
 	// The catalogue, in the three languages.
@@ -273,4 +281,16 @@ func TestBrowserCitizenJourney(t *testing.T) {
 		do(t, ctx, chromedp.Navigate(e.url+p.path), chromedp.WaitVisible(chromedp.CSS("main h1")))
 		axe(p.name)
 	}
+
+	// The clerk, with cookies of their own: approves and signs with the
+	// token; the citizen is told by e-mail, downloads the document, checks
+	// it and its QR code.
+	clerk, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	defer cancel()
+	browsertest.Do(t, clerk, chromedp.Navigate("about:blank")) // the tab's first action on its own context (see phoneApproves)
+	clerkLogin(t, clerk, e, o)
+	clerkApproves(t, clerk, id)
+	o.mailed(t, e, id, application.Completed)
+	do(t, ctx, chromedp.Navigate(e.url+appPath(id, "rezultat")))
+	citizenGetsDocument(t, ctx, e, o, dl, id, "Agenția Servicii Publice")
 }
