@@ -202,6 +202,49 @@ func (c *powerCache) power(ctx context.Context, code string, read func(context.C
 	if err != nil {
 		return nil, err
 	}
+	return c.lookup(ctx, gen, code, read)
+}
+
+// powerUnder is the power of code from the cache as of the counter value
+// last read, without reading it now (the first time it is read), and that
+// value: an answer from it holds only under the guard that the counter
+// still has that value (guard, checked in the answer's audit transaction).
+func (c *powerCache) powerUnder(ctx context.Context, code string, read func(context.Context, string) (*Power, error)) (*Power, int64, error) {
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	if gen < 0 {
+		var err error
+		gen, err = c.version(ctx)
+		if errors.Is(err, errCacheClosed) {
+			p, err := read(ctx, code)
+			return p, -1, err
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	p, err := c.lookup(ctx, gen, code, read)
+	return p, gen, err
+}
+
+// guard is the audit guard of an answer given under the counter value gen.
+func guard(gen int64) store.Guard { return store.Guard{Query: selectVersion, Want: gen} }
+
+// moved tells the cache that the counter was found at gen (a guard that
+// did not hold): what it holds is older, and is dropped.
+func (c *powerCache) moved(gen int64) {
+	c.mu.Lock()
+	if gen > c.gen {
+		c.gen, c.powers = gen, make(map[string]*Power)
+	}
+	c.mu.Unlock()
+}
+
+// lookup is the power of code as of the counter value gen: from the cache
+// when it holds it for gen, else read (and kept for gen, if gen is still
+// the cache's).
+func (c *powerCache) lookup(ctx context.Context, gen int64, code string, read func(context.Context, string) (*Power, error)) (*Power, error) {
 	c.mu.Lock()
 	if gen > c.gen { // a power changed: forget them all
 		c.gen, c.powers = gen, make(map[string]*Power)
@@ -217,7 +260,7 @@ func (c *powerCache) power(ctx context.Context, code string, read func(context.C
 	}
 	// Read after the counter: what is read is at least as new as gen, so
 	// it may be kept for gen (a change since moves the counter past it).
-	p, err = read(ctx, code)
+	p, err := read(ctx, code)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}

@@ -440,6 +440,23 @@ func (r *Registry) PowerNow(ctx context.Context, code string) (*Power, error) {
 	return &cp, nil
 }
 
+// PowerUnder is PowerNow without reading the change counter first: the
+// power as of the counter value gen, which an answer from it must be
+// audited under (Service.auditUnder: the audit transaction checks that no
+// power changed since, and the answer is given again when one did). gen
+// is -1 without a cache: p is then as read now.
+func (r *Registry) PowerUnder(ctx context.Context, code string) (p *Power, gen int64, err error) {
+	if r.cache == nil {
+		p, err = r.Power(ctx, code)
+		return p, -1, err
+	}
+	if p, gen, err = r.cache.powerUnder(ctx, code, r.Power); err != nil {
+		return nil, gen, err // ErrNotFound: as of gen too
+	}
+	cp := *p
+	return &cp, gen, nil
+}
+
 // actions name the audit events of the transitions.
 var actions = map[Event]string{EvSign: "mpower-sign", EvAccept: "mpower-accept", EvDecline: "mpower-decline", EvRevoke: "mpower-revoke",
 	EvRenounce: "mpower-renounce", EvSuspend: "mpower-suspend", EvResume: "mpower-resume"}
