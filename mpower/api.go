@@ -57,20 +57,14 @@ func (s *Service) auditUnder(c echo.Context, subject string, details map[string]
 // reads the change counter first (a power changed under each answer).
 const guardedTries = 3
 
-// answerUnder runs answer, which reads through get and audits under the
-// gen it is given, until its audit guard holds: from the cache without
-// reading the change counter first, and, after guardedTries answers that
-// a change overtook, from PowerNow (the counter read first, no guard).
-func (s *Service) answerUnder(c echo.Context, answer func(get powerGetter) error) error {
+// answerUnder runs answer, which reads powers as of a value of the
+// change counter and audits under that value, until its audit guard
+// holds: from the cache without reading the counter first (fresh false),
+// and, after guardedTries answers that a change overtook, with the
+// counter read first and no guard (fresh true).
+func (s *Service) answerUnder(c echo.Context, answer func(fresh bool) error) error {
 	for try := 1; ; try++ {
-		get := s.reg.PowerUnder
-		if try > guardedTries {
-			get = func(ctx context.Context, code string) (*Power, int64, error) {
-				p, err := s.reg.PowerNow(ctx, code)
-				return p, -1, err
-			}
-		}
-		err := answer(get)
+		err := answer(try > guardedTries)
 		var moved *store.GuardError
 		if !errors.As(err, &moved) || try > guardedTries {
 			return err
@@ -81,6 +75,18 @@ func (s *Service) answerUnder(c echo.Context, answer func(get powerGetter) error
 
 // powerGetter reads a power as of a counter value (-1: now).
 type powerGetter func(ctx context.Context, code string) (*Power, int64, error)
+
+// getter is PowerUnder, or when fresh PowerNow (the counter read first;
+// its answer needs no guard).
+func (s *Service) getter(fresh bool) powerGetter {
+	if !fresh {
+		return s.reg.PowerUnder
+	}
+	return func(ctx context.Context, code string) (*Power, int64, error) {
+		p, err := s.reg.PowerNow(ctx, code)
+		return p, -1, err
+	}
+}
 
 // codeParam reads and checks AuthorizationCode.
 func codeParam(c echo.Context) (string, error) {
@@ -126,9 +132,9 @@ func (s *Service) codeTrueOne(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.answerUnder(c, func(get powerGetter) error {
+	return s.answerUnder(c, func(fresh bool) error {
 		valid := false
-		p, _, gen, err := s.visibleUnder(c, code, get)
+		p, _, gen, err := s.visibleUnder(c, code, s.getter(fresh))
 		switch {
 		case errors.Is(err, ErrNotFound):
 		case err != nil:
@@ -148,8 +154,8 @@ func (s *Service) codeDetailsOne(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.answerUnder(c, func(get powerGetter) error {
-		p, t, gen, err := s.visibleUnder(c, code, get)
+	return s.answerUnder(c, func(fresh bool) error {
+		p, t, gen, err := s.visibleUnder(c, code, s.getter(fresh))
 		if errors.Is(err, ErrNotFound) {
 			return notFound("no power of representation has the code %s", code)
 		}
@@ -218,18 +224,20 @@ func (s *Service) typeCodeValidOne(c echo.Context) error {
 	if sys := system(c); !sys.ViewAll && t.System != sys.Name {
 		return forbidden("the type %s is not one of system %s's", typ, sys.Name)
 	}
-	list, _, err := s.reg.List(ctx, Filter{TypeCode: typ, GrantedBy: by, GrantedTo: to, State: Valid, PageSize: 1})
-	if err != nil {
-		return err
-	}
-	out := client.TypeCodeValid{}
-	if len(list) > 0 {
-		out = client.TypeCodeValid{AuthorizationCode: list[0].Code, IsValid: true}
-	}
-	if err := s.audit(c, typ, map[string]string{"by": by, "to": to, "valid": strconv.FormatBool(out.IsValid), "code": out.AuthorizationCode}); err != nil {
-		return err
-	}
-	return ok(c, out)
+	return s.answerUnder(c, func(fresh bool) error {
+		p, gen, err := s.reg.ValidBetween(ctx, typ, by, to, fresh)
+		if err != nil {
+			return err
+		}
+		out := client.TypeCodeValid{}
+		if p != nil {
+			out = client.TypeCodeValid{AuthorizationCode: p.Code, IsValid: true}
+		}
+		if err := s.auditUnder(c, typ, map[string]string{"by": by, "to": to, "valid": strconv.FormatBool(out.IsValid), "code": out.AuthorizationCode}, gen); err != nil {
+			return err
+		}
+		return ok(c, out)
+	})
 }
 
 // GET Idn-Details-List: the powers of a party, filtered and paged; the

@@ -66,6 +66,9 @@ type powerCache struct {
 	mu     sync.Mutex
 	gen    int64
 	powers map[string]*Power
+	// sets are the powers read by a query other than by code (the
+	// candidates of TypeCode-Valid-One), by the query's key, for gen too.
+	sets map[string][]Power
 
 	// The reading of the change counter under way or next (version).
 	rmu  sync.Mutex
@@ -91,7 +94,7 @@ func newPowerCache(st *store.Store) *powerCache {
 	if sqlite && st.Path() == "" {
 		return nil
 	}
-	return &powerCache{st: st, gen: -1, sqlite: sqlite}
+	return &powerCache{st: st, gen: -1, sqlite: sqlite, powers: map[string]*Power{}, sets: map[string][]Power{}}
 }
 
 // close gives back the cache's own connection (SQLite); a check after
@@ -236,9 +239,14 @@ func guard(gen int64) store.Guard { return store.Guard{Query: selectVersion, Wan
 func (c *powerCache) moved(gen int64) {
 	c.mu.Lock()
 	if gen > c.gen {
-		c.gen, c.powers = gen, make(map[string]*Power)
+		c.reset(gen)
 	}
 	c.mu.Unlock()
+}
+
+// reset empties the cache for the counter value gen (c.mu held).
+func (c *powerCache) reset(gen int64) {
+	c.gen, c.powers, c.sets = gen, make(map[string]*Power), make(map[string][]Power)
 }
 
 // lookup is the power of code as of the counter value gen: from the cache
@@ -247,7 +255,7 @@ func (c *powerCache) moved(gen int64) {
 func (c *powerCache) lookup(ctx context.Context, gen int64, code string, read func(context.Context, string) (*Power, error)) (*Power, error) {
 	c.mu.Lock()
 	if gen > c.gen { // a power changed: forget them all
-		c.gen, c.powers = gen, make(map[string]*Power)
+		c.reset(gen)
 	}
 	p, hit := c.powers[code]
 	hit = hit && gen == c.gen
@@ -266,11 +274,53 @@ func (c *powerCache) lookup(ctx context.Context, gen int64, code string, read fu
 	}
 	c.mu.Lock()
 	if gen == c.gen {
-		if len(c.powers) >= maxCached {
-			c.powers = make(map[string]*Power)
+		if len(c.powers)+len(c.sets) >= maxCached {
+			c.reset(gen)
 		}
 		c.powers[code] = p
 	}
 	c.mu.Unlock()
 	return p, err
+}
+
+// genUnder is the counter value to answer under: the one last read
+// (checked later by the answer's audit guard), or, when fresh or never
+// read, read now. errCacheClosed when the cache is closed.
+func (c *powerCache) genUnder(ctx context.Context, fresh bool) (int64, error) {
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	if gen < 0 || fresh {
+		return c.version(ctx)
+	}
+	return gen, nil
+}
+
+// set is the set of powers under key as of the counter value gen: from
+// the cache when it holds it for gen, else read (and kept, as lookup
+// does). read returns keep false for a set not to be kept (too large).
+func (c *powerCache) set(ctx context.Context, gen int64, key string, read func(context.Context) (list []Power, keep bool, err error)) ([]Power, error) {
+	c.mu.Lock()
+	if gen > c.gen {
+		c.reset(gen)
+	}
+	list, hit := c.sets[key]
+	hit = hit && gen == c.gen
+	c.mu.Unlock()
+	if hit {
+		return list, nil
+	}
+	list, keep, err := read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if keep && gen == c.gen {
+		if len(c.powers)+len(c.sets) >= maxCached {
+			c.reset(gen)
+		}
+		c.sets[key] = list
+	}
+	c.mu.Unlock()
+	return list, nil
 }

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/semnat/semnat/mpower/client"
 )
 
 // TestPowerCacheTwoInstances: two registries on one database (two
@@ -287,6 +289,70 @@ func TestCheckGuardTwoInstances(t *testing.T) {
 			}
 			if _, err := e.st.VerifyAudit(ctx); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestTypeCodeValidCached: TypeCode-Valid-One answers from the cache's
+// candidates between the parties, under the audit guard: the second
+// question reads no power; a revocation through another instance makes
+// it say not valid at once, and a new power granted and signed there is
+// the answer at once; a power that has not begun yet is not the answer
+// until its first day, with no write in between.
+func TestTypeCodeValidCached(t *testing.T) {
+	for name, dsn := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := dsn(t)
+			e := newAPIEnvAt(t, dsn)
+			_, other := openRegistry(t, dsn, e.clk, e.pki)
+			ctx := context.Background()
+			ask := func() *client.TypeCodeValid {
+				t.Helper()
+				tv, err := e.asp.TypeCodeValid(ctx, "AT-0000002", e.alice.IDNP, e.bob.IDNP)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tv
+			}
+			if tv := ask(); tv.IsValid {
+				t.Fatalf("before any power: %+v", tv)
+			}
+			p := e.validPower(t, e.alice.IDNP, e.bob.IDNP)
+			if tv := ask(); !tv.IsValid || tv.AuthorizationCode != p.Code {
+				t.Fatalf("a valid power: %+v", tv)
+			}
+			e.reg.cache.mu.Lock()
+			cached := len(e.reg.cache.sets)
+			e.reg.cache.mu.Unlock()
+			if cached != 1 {
+				t.Fatalf("%d sets in the cache, want 1", cached)
+			}
+			if tv := ask(); !tv.IsValid || tv.AuthorizationCode != p.Code {
+				t.Fatalf("asked again: %+v", tv)
+			}
+			if _, err := other.Transition(ctx, "alice", p.Code, EvRevoke, e.act(t, e.alice, p.Code)); err != nil {
+				t.Fatal(err)
+			}
+			if tv := ask(); tv.IsValid {
+				t.Fatalf("after the revocation through the other instance: %+v", tv)
+			}
+			// Granted and signed through the other instance, starting
+			// tomorrow: not yet the answer; tomorrow it is.
+			from := e.clk.now().AddDate(0, 0, 1)
+			q, err := other.Grant(ctx, "alice", GrantRequest{TypeCode: "AT-0000002", AuthorizingID: e.alice.IDNP, SignedBy: e.alice.IDNP, RepresentedID: e.bob.IDNP, From: from, To: from.AddDate(0, 1, 0)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := other.Transition(ctx, "alice", q.Code, EvSign, e.act(t, e.alice, q.Code)); err != nil {
+				t.Fatal(err)
+			}
+			if tv := ask(); tv.IsValid {
+				t.Fatalf("a power that begins tomorrow: %+v", tv)
+			}
+			e.clk.add(24 * time.Hour)
+			if tv := ask(); !tv.IsValid || tv.AuthorizationCode != q.Code {
+				t.Fatalf("on its first day: %+v", tv)
 			}
 		})
 	}
