@@ -8,8 +8,9 @@
 # not-found entries are kept like powers, and one audit entry per check
 # under the change counter's guard). Target: 20,000 checks/s, p99 5 ms.
 # The server runs with GOMAXPROCS=2; its CPU per check is read from
-# /proc (utime + stime of the server only). Prints TSV rows: name metric
-# ours peer ratio (peer / ours).
+# /proc (utime + stime of the server only). SIDE_MPOWER_STORE=postgres://...
+# runs it on PostgreSQL instead (its server's CPU is not in the figure).
+# Prints TSV rows: name metric ours peer ratio (peer / ours).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=auto
@@ -27,7 +28,13 @@ cp "$bin" "$tmp/semnat"
 go build -o "$tmp/loadgen" ./bench/loadgen
 
 data=$tmp/data
-GOMAXPROCS=2 "$tmp/semnat" serve --demo --data "$data" --addr 127.0.0.1:0 --log-level warn >"$tmp/serve.out" 2>"$tmp/serve.err" &
+store=()
+name=mpower-CodeTrueOne-c$C
+if [ -n "${SIDE_MPOWER_STORE:-}" ]; then
+	store=(--store "$SIDE_MPOWER_STORE")
+	name=$name-postgres
+fi
+GOMAXPROCS=2 "$tmp/semnat" serve --demo --data "$data" "${store[@]}" --addr 127.0.0.1:0 --log-level warn >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
 for _ in $(seq 300); do grep -q '^listening on' "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
 base=$(sed -n 's/^listening on //p' "$tmp/serve.out")
@@ -36,7 +43,7 @@ if [ -z "$base" ]; then
 	cat "$tmp/serve.err" >&2
 	exit 1
 fi
-"$tmp/semnat" mpower systems add bench --api-key-file "$tmp/key" --data "$data" >/dev/null 2>&1
+"$tmp/semnat" mpower systems add bench --api-key-file "$tmp/key" --data "$data" "${store[@]}" >/dev/null 2>&1
 key=$(cat "$tmp/key")
 : >"$tmp/none" # loadgen wants a request file; a GET sends none
 cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; } # clock ticks
@@ -47,7 +54,6 @@ read -r rate p50 p99 errs < <("$tmp/loadgen" -url "$base/api/Authorization/check
 	-req "$tmp/none" -kind mpower-check -header "X-API-Key: $key" -c "$C" -d "$DUR")
 c1=$(cpu)
 secs=${DUR%s}
-name=mpower-CodeTrueOne-c$C
 printf '%s\tchecks/s\t%s\t20000 (target)\t%s\n' "$name" "$rate" "$(awk -v a="$rate" 'BEGIN { if (a > 0) printf "%.2f", 20000 / a; else print "-" }')"
 printf '%s\tp50_ms\t%s\t-\t-\n' "$name" "$p50"
 printf '%s\tp99_ms\t%s\t5 (target)\t%s\n' "$name" "$p99" "$(awk -v a="$p99" 'BEGIN { if (a > 0) printf "%.2f", 5 / a; else print "-" }')"
