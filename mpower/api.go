@@ -34,9 +34,58 @@ func system(c echo.Context) *System { return c.Get(systemKey).(*System) }
 
 // audit records a check: which system asked, about what, and the answer.
 func (s *Service) audit(c echo.Context, subject string, details map[string]string) error {
+	return s.auditUnder(c, subject, details, -1)
+}
+
+// auditUnder is audit for an answer given from the power cache under the
+// change counter's value gen (Registry.PowerUnder; -1: read now): the
+// entry is written only if no power changed since, else the error is a
+// *store.GuardError and the check answers again (answerUnder).
+func (s *Service) auditUnder(c echo.Context, subject string, details map[string]string, gen int64) error {
 	details["endpoint"] = c.Path()
-	_, err := s.cfg.Store.Append(c.Request().Context(), store.Event{Actor: system(c).Name, Action: "mpower-check", Subject: subject, Details: details})
+	e := store.Event{Actor: system(c).Name, Action: "mpower-check", Subject: subject, Details: details}
+	var err error
+	if gen < 0 {
+		_, err = s.cfg.Store.Append(c.Request().Context(), e)
+	} else {
+		_, err = s.cfg.Store.AppendGuarded(c.Request().Context(), e, guard(gen))
+	}
 	return err
+}
+
+// guardedTries is how many times a check answers from the cache before it
+// reads the change counter first (a power changed under each answer).
+const guardedTries = 3
+
+// answerUnder runs answer, which reads powers as of a value of the
+// change counter and audits under that value, until its audit guard
+// holds: from the cache without reading the counter first (fresh false),
+// and, after guardedTries answers that a change overtook, with the
+// counter read first and no guard (fresh true).
+func (s *Service) answerUnder(c echo.Context, answer func(fresh bool) error) error {
+	for try := 1; ; try++ {
+		err := answer(try > guardedTries)
+		var moved *store.GuardError
+		if !errors.As(err, &moved) || try > guardedTries {
+			return err
+		}
+		s.reg.cache.moved(moved.Found)
+	}
+}
+
+// powerGetter reads a power as of a counter value (-1: now).
+type powerGetter func(ctx context.Context, code string) (*Power, int64, error)
+
+// getter is PowerUnder, or when fresh PowerNow (the counter read first;
+// its answer needs no guard).
+func (s *Service) getter(fresh bool) powerGetter {
+	if !fresh {
+		return s.reg.PowerUnder
+	}
+	return func(ctx context.Context, code string) (*Power, int64, error) {
+		p, err := s.reg.PowerNow(ctx, code)
+		return p, -1, err
+	}
 }
 
 // codeParam reads and checks AuthorizationCode.
@@ -51,19 +100,29 @@ func codeParam(c echo.Context) (string, error) {
 // visible loads the power of code with its type, refusing a system that
 // may not see it.
 func (s *Service) visible(c echo.Context, code string) (*Power, *AuthType, error) {
+	p, t, _, err := s.visibleUnder(c, code, func(ctx context.Context, code string) (*Power, int64, error) {
+		p, err := s.reg.PowerNow(ctx, code)
+		return p, -1, err
+	})
+	return p, t, err
+}
+
+// visibleUnder is visible reading the power through get, and the counter
+// value it was read under.
+func (s *Service) visibleUnder(c echo.Context, code string, get powerGetter) (*Power, *AuthType, int64, error) {
 	ctx := c.Request().Context()
-	p, err := s.reg.PowerNow(ctx, code)
+	p, gen, err := get(ctx, code)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, gen, err
 	}
 	t, err := s.reg.Type(ctx, p.TypeCode)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, gen, err
 	}
 	if sys := system(c); !sys.ViewAll && t.System != sys.Name {
-		return nil, nil, forbidden("the power %s is of type %s, which is not one of system %s's", code, t.Code, sys.Name)
+		return nil, nil, gen, forbidden("the power %s is of type %s, which is not one of system %s's", code, t.Code, sys.Name)
 	}
-	return p, t, nil
+	return p, t, gen, nil
 }
 
 // GET Code-True-One: true only for a power Valid now; false for an unknown
@@ -73,19 +132,21 @@ func (s *Service) codeTrueOne(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	valid := false
-	p, _, err := s.visible(c, code)
-	switch {
-	case errors.Is(err, ErrNotFound):
-	case err != nil:
-		return err
-	default:
-		valid = p.ValidAt(s.reg.Now())
-	}
-	if err := s.audit(c, code, map[string]string{"valid": strconv.FormatBool(valid)}); err != nil {
-		return err
-	}
-	return ok(c, valid)
+	return s.answerUnder(c, func(fresh bool) error {
+		valid := false
+		p, _, gen, err := s.visibleUnder(c, code, s.getter(fresh))
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			valid = p.ValidAt(s.reg.Now())
+		}
+		if err := s.auditUnder(c, code, map[string]string{"valid": strconv.FormatBool(valid)}, gen); err != nil {
+			return err
+		}
+		return ok(c, valid)
+	})
 }
 
 func (s *Service) codeDetailsOne(c echo.Context) error {
@@ -93,21 +154,23 @@ func (s *Service) codeDetailsOne(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, t, err := s.visible(c, code)
-	if errors.Is(err, ErrNotFound) {
-		return notFound("no power of representation has the code %s", code)
-	}
-	if err != nil {
-		return err
-	}
-	d, err := s.details(c.Request().Context(), p, t, nil)
-	if err != nil {
-		return err
-	}
-	if err := s.audit(c, code, map[string]string{"valid": strconv.FormatBool(d.IsValid)}); err != nil {
-		return err
-	}
-	return ok(c, d)
+	return s.answerUnder(c, func(fresh bool) error {
+		p, t, gen, err := s.visibleUnder(c, code, s.getter(fresh))
+		if errors.Is(err, ErrNotFound) {
+			return notFound("no power of representation has the code %s", code)
+		}
+		if err != nil {
+			return err
+		}
+		d, err := s.details(c.Request().Context(), p, t, nil)
+		if err != nil {
+			return err
+		}
+		if err := s.auditUnder(c, code, map[string]string{"valid": strconv.FormatBool(d.IsValid)}, gen); err != nil {
+			return err
+		}
+		return ok(c, d)
+	})
 }
 
 // details is p as the API shows it, its status at this moment; names,
@@ -161,18 +224,20 @@ func (s *Service) typeCodeValidOne(c echo.Context) error {
 	if sys := system(c); !sys.ViewAll && t.System != sys.Name {
 		return forbidden("the type %s is not one of system %s's", typ, sys.Name)
 	}
-	list, _, err := s.reg.List(ctx, Filter{TypeCode: typ, GrantedBy: by, GrantedTo: to, State: Valid, PageSize: 1})
-	if err != nil {
-		return err
-	}
-	out := client.TypeCodeValid{}
-	if len(list) > 0 {
-		out = client.TypeCodeValid{AuthorizationCode: list[0].Code, IsValid: true}
-	}
-	if err := s.audit(c, typ, map[string]string{"by": by, "to": to, "valid": strconv.FormatBool(out.IsValid), "code": out.AuthorizationCode}); err != nil {
-		return err
-	}
-	return ok(c, out)
+	return s.answerUnder(c, func(fresh bool) error {
+		p, gen, err := s.reg.ValidBetween(ctx, typ, by, to, fresh)
+		if err != nil {
+			return err
+		}
+		out := client.TypeCodeValid{}
+		if p != nil {
+			out = client.TypeCodeValid{AuthorizationCode: p.Code, IsValid: true}
+		}
+		if err := s.auditUnder(c, typ, map[string]string{"by": by, "to": to, "valid": strconv.FormatBool(out.IsValid), "code": out.AuthorizationCode}, gen); err != nil {
+			return err
+		}
+		return ok(c, out)
+	})
 }
 
 // GET Idn-Details-List: the powers of a party, filtered and paged; the

@@ -40,14 +40,24 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// runClients runs b.N calls of f from 32 clients at once and reports
+// benchClients is how many clients call at once: 32 (the load),
+// or $BENCH_CLIENTS (the latency of fewer callers, on a small machine
+// where 32 queue behind each other for the CPU).
+func benchClients() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_CLIENTS")); err == nil && n > 0 {
+		return n
+	}
+	return 32
+}
+
+// runClients runs b.N calls of f from 32 clients at once (benchClients) and reports
 // calls/s (as unit), the p99 latency of the calls that succeeded, the CPU
 // time of the whole process (server and clients: one machine) per call,
 // and how many calls failed (a timeout on a loaded machine is a number
 // to see, not a reason to lose the others; all failing fails).
 func runClients(b *testing.B, unit string, f func() error) {
 	lat := make(chan time.Duration, b.N+64)
-	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+	b.SetParallelism(max(1, benchClients()/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	start, cpu0 := time.Now(), cpuTime()
 	var failed atomic.Int64

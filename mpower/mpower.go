@@ -64,8 +64,9 @@ type Service struct {
 	sealer *Sealer // nil: no statements
 	// systems remembers the registered systems found by credential.
 	systems sysauth.Cache
-	notices *jobs.Queue // nil without a Notifier
-	web     *web        // nil without the pages
+	parsed  parsedSystems // the System of each of those
+	notices *jobs.Queue   // nil without a Notifier
+	web     *web          // nil without the pages
 }
 
 // New builds the service and creates its tables in the store.

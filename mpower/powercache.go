@@ -66,6 +66,9 @@ type powerCache struct {
 	mu     sync.Mutex
 	gen    int64
 	powers map[string]*Power
+	// sets are the powers read by a query other than by code (the
+	// candidates of TypeCode-Valid-One), by the query's key, for gen too.
+	sets map[string][]Power
 
 	// The reading of the change counter under way or next (version).
 	rmu  sync.Mutex
@@ -91,7 +94,7 @@ func newPowerCache(st *store.Store) *powerCache {
 	if sqlite && st.Path() == "" {
 		return nil
 	}
-	return &powerCache{st: st, gen: -1, sqlite: sqlite}
+	return &powerCache{st: st, gen: -1, sqlite: sqlite, powers: map[string]*Power{}, sets: map[string][]Power{}}
 }
 
 // close gives back the cache's own connection (SQLite); a check after
@@ -202,9 +205,57 @@ func (c *powerCache) power(ctx context.Context, code string, read func(context.C
 	if err != nil {
 		return nil, err
 	}
+	return c.lookup(ctx, gen, code, read)
+}
+
+// powerUnder is the power of code from the cache as of the counter value
+// last read, without reading it now (the first time it is read), and that
+// value: an answer from it holds only under the guard that the counter
+// still has that value (guard, checked in the answer's audit transaction).
+func (c *powerCache) powerUnder(ctx context.Context, code string, read func(context.Context, string) (*Power, error)) (*Power, int64, error) {
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	if gen < 0 {
+		var err error
+		gen, err = c.version(ctx)
+		if errors.Is(err, errCacheClosed) {
+			p, err := read(ctx, code)
+			return p, -1, err
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	p, err := c.lookup(ctx, gen, code, read)
+	return p, gen, err
+}
+
+// guard is the audit guard of an answer given under the counter value gen.
+func guard(gen int64) store.Guard { return store.Guard{Query: selectVersion, Want: gen} }
+
+// moved tells the cache that the counter was found at gen (a guard that
+// did not hold): what it holds is older, and is dropped.
+func (c *powerCache) moved(gen int64) {
+	c.mu.Lock()
+	if gen > c.gen {
+		c.reset(gen)
+	}
+	c.mu.Unlock()
+}
+
+// reset empties the cache for the counter value gen (c.mu held).
+func (c *powerCache) reset(gen int64) {
+	c.gen, c.powers, c.sets = gen, make(map[string]*Power), make(map[string][]Power)
+}
+
+// lookup is the power of code as of the counter value gen: from the cache
+// when it holds it for gen, else read (and kept for gen, if gen is still
+// the cache's).
+func (c *powerCache) lookup(ctx context.Context, gen int64, code string, read func(context.Context, string) (*Power, error)) (*Power, error) {
 	c.mu.Lock()
 	if gen > c.gen { // a power changed: forget them all
-		c.gen, c.powers = gen, make(map[string]*Power)
+		c.reset(gen)
 	}
 	p, hit := c.powers[code]
 	hit = hit && gen == c.gen
@@ -217,17 +268,59 @@ func (c *powerCache) power(ctx context.Context, code string, read func(context.C
 	}
 	// Read after the counter: what is read is at least as new as gen, so
 	// it may be kept for gen (a change since moves the counter past it).
-	p, err = read(ctx, code)
+	p, err := read(ctx, code)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	c.mu.Lock()
 	if gen == c.gen {
-		if len(c.powers) >= maxCached {
-			c.powers = make(map[string]*Power)
+		if len(c.powers)+len(c.sets) >= maxCached {
+			c.reset(gen)
 		}
 		c.powers[code] = p
 	}
 	c.mu.Unlock()
 	return p, err
+}
+
+// genUnder is the counter value to answer under: the one last read
+// (checked later by the answer's audit guard), or, when fresh or never
+// read, read now. errCacheClosed when the cache is closed.
+func (c *powerCache) genUnder(ctx context.Context, fresh bool) (int64, error) {
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	if gen < 0 || fresh {
+		return c.version(ctx)
+	}
+	return gen, nil
+}
+
+// set is the set of powers under key as of the counter value gen: from
+// the cache when it holds it for gen, else read (and kept, as lookup
+// does). read returns keep false for a set not to be kept (too large).
+func (c *powerCache) set(ctx context.Context, gen int64, key string, read func(context.Context) (list []Power, keep bool, err error)) ([]Power, error) {
+	c.mu.Lock()
+	if gen > c.gen {
+		c.reset(gen)
+	}
+	list, hit := c.sets[key]
+	hit = hit && gen == c.gen
+	c.mu.Unlock()
+	if hit {
+		return list, nil
+	}
+	list, keep, err := read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if keep && gen == c.gen {
+		if len(c.powers)+len(c.sets) >= maxCached {
+			c.reset(gen)
+		}
+		c.sets[key] = list
+	}
+	c.mu.Unlock()
+	return list, nil
 }

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/semnat/semnat/mpower/client"
 )
 
 // TestPowerCacheTwoInstances: two registries on one database (two
@@ -177,4 +179,181 @@ func (f *fixture) validPowerOf(t testing.TB) *Power {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestCheckGuardTwoInstances: the checks answer from the cache without
+// reading the change counter first, under the audit guard that no power
+// changed (store.AppendGuarded). Through HTTPS, on an instance whose cache
+// holds a power Valid, Code-True-One and Code-Details-One say not valid
+// at once after a revocation through another instance (a registry of its
+// own on the same database); while checks run without pause, every check
+// begun after the revocation returned says false; and the log holds one
+// entry per check answered, none for an answer the guard refused.
+func TestCheckGuardTwoInstances(t *testing.T) {
+	for name, dsn := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := dsn(t)
+			e := newAPIEnvAt(t, dsn)
+			_, other := openRegistry(t, dsn, e.clk, e.pki)
+			ctx := context.Background()
+			checks := 0
+			check := func(code string) bool {
+				t.Helper()
+				ok, err := e.asp.IsValid(ctx, code)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checks++
+				return ok
+			}
+			p := e.validPower(t, e.alice.IDNP, e.bob.IDNP)
+			q := e.validPower(t, e.alice.IDNP, e.bob.IDNP)
+			for range 3 {
+				if !check(p.Code) || !check(q.Code) {
+					t.Fatal("a valid power said not valid")
+				}
+			}
+			if _, err := other.Transition(ctx, "alice", p.Code, EvRevoke, e.act(t, e.alice, p.Code)); err != nil {
+				t.Fatal(err)
+			}
+			if check(p.Code) {
+				t.Fatal("Code-True-One said true after the revocation through the other instance")
+			}
+			if !check(q.Code) {
+				t.Fatal("the other power said not valid")
+			}
+			if _, err := other.Transition(ctx, "alice", q.Code, EvRevoke, e.act(t, e.alice, q.Code)); err != nil {
+				t.Fatal(err)
+			}
+			if d, err := e.asp.Details(ctx, q.Code); err != nil || d.IsValid || d.StatusReason != ReasonRevoked {
+				t.Fatalf("Code-Details-One after the revocation through the other instance: %+v %v", d, err)
+			}
+			checks++
+
+			// Concurrent: 16 clients check a third power while it is revoked.
+			r := e.validPower(t, e.alice.IDNP, e.bob.IDNP)
+			revoke := e.act(t, e.alice, r.Code)
+			var revoked atomic.Bool
+			var answered atomic.Int64
+			stop := make(chan struct{})
+			errs := make(chan error, 16)
+			var wg sync.WaitGroup
+			for range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						after := revoked.Load()
+						ok, err := e.asp.IsValid(ctx, r.Code)
+						if err != nil {
+							errs <- err
+							return
+						}
+						answered.Add(1)
+						if after && ok {
+							errs <- errors.New("a check begun after the revocation said true")
+							return
+						}
+					}
+				}()
+			}
+			time.Sleep(100 * time.Millisecond)
+			if _, err := other.Transition(ctx, "alice", r.Code, EvRevoke, revoke); err != nil {
+				t.Fatal(err)
+			}
+			revoked.Store(true)
+			time.Sleep(100 * time.Millisecond)
+			close(stop)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			ents, err := e.st.AuditEntries(ctx, 0, 1_000_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, ent := range ents {
+				if ent.Action == "mpower-check" {
+					n++
+				}
+			}
+			if want := checks + int(answered.Load()); n != want {
+				t.Fatalf("%d check entries in the log, want one per answer: %d", n, want)
+			}
+			if _, err := e.st.VerifyAudit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestTypeCodeValidCached: TypeCode-Valid-One answers from the cache's
+// candidates between the parties, under the audit guard: the second
+// question reads no power; a revocation through another instance makes
+// it say not valid at once, and a new power granted and signed there is
+// the answer at once; a power that has not begun yet is not the answer
+// until its first day, with no write in between.
+func TestTypeCodeValidCached(t *testing.T) {
+	for name, dsn := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := dsn(t)
+			e := newAPIEnvAt(t, dsn)
+			_, other := openRegistry(t, dsn, e.clk, e.pki)
+			ctx := context.Background()
+			ask := func() *client.TypeCodeValid {
+				t.Helper()
+				tv, err := e.asp.TypeCodeValid(ctx, "AT-0000002", e.alice.IDNP, e.bob.IDNP)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tv
+			}
+			if tv := ask(); tv.IsValid {
+				t.Fatalf("before any power: %+v", tv)
+			}
+			p := e.validPower(t, e.alice.IDNP, e.bob.IDNP)
+			if tv := ask(); !tv.IsValid || tv.AuthorizationCode != p.Code {
+				t.Fatalf("a valid power: %+v", tv)
+			}
+			e.reg.cache.mu.Lock()
+			cached := len(e.reg.cache.sets)
+			e.reg.cache.mu.Unlock()
+			if cached != 1 {
+				t.Fatalf("%d sets in the cache, want 1", cached)
+			}
+			if tv := ask(); !tv.IsValid || tv.AuthorizationCode != p.Code {
+				t.Fatalf("asked again: %+v", tv)
+			}
+			if _, err := other.Transition(ctx, "alice", p.Code, EvRevoke, e.act(t, e.alice, p.Code)); err != nil {
+				t.Fatal(err)
+			}
+			if tv := ask(); tv.IsValid {
+				t.Fatalf("after the revocation through the other instance: %+v", tv)
+			}
+			// Granted and signed through the other instance, starting
+			// tomorrow: not yet the answer; tomorrow it is.
+			from := e.clk.now().AddDate(0, 0, 1)
+			q, err := other.Grant(ctx, "alice", GrantRequest{TypeCode: "AT-0000002", AuthorizingID: e.alice.IDNP, SignedBy: e.alice.IDNP, RepresentedID: e.bob.IDNP, From: from, To: from.AddDate(0, 1, 0)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := other.Transition(ctx, "alice", q.Code, EvSign, e.act(t, e.alice, q.Code)); err != nil {
+				t.Fatal(err)
+			}
+			if tv := ask(); tv.IsValid {
+				t.Fatalf("a power that begins tomorrow: %+v", tv)
+			}
+			e.clk.add(24 * time.Hour)
+			if tv := ask(); !tv.IsValid || tv.AuthorizationCode != q.Code {
+				t.Fatalf("on its first day: %+v", tv)
+			}
+		})
+	}
 }

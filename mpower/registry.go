@@ -440,6 +440,81 @@ func (r *Registry) PowerNow(ctx context.Context, code string) (*Power, error) {
 	return &cp, nil
 }
 
+// PowerUnder is PowerNow without reading the change counter first: the
+// power as of the counter value gen, which an answer from it must be
+// audited under (Service.auditUnder: the audit transaction checks that no
+// power changed since, and the answer is given again when one did). gen
+// is -1 without a cache: p is then as read now.
+func (r *Registry) PowerUnder(ctx context.Context, code string) (p *Power, gen int64, err error) {
+	if r.cache == nil {
+		p, err = r.Power(ctx, code)
+		return p, -1, err
+	}
+	if p, gen, err = r.cache.powerUnder(ctx, code, r.Power); err != nil {
+		return nil, gen, err // ErrNotFound: as of gen too
+	}
+	cp := *p
+	return &cp, gen, nil
+}
+
+// maxCandidates bounds the powers of one type between two parties that
+// ValidBetween keeps in the cache (more: read each time).
+const maxCandidates = 100
+
+// ValidBetween is the newest power of type typ from by to to that is
+// valid now, or nil (TypeCode-Valid-One), and the change counter's value
+// it was read under as PowerUnder's (fresh: the counter read first; -1:
+// no cache, read now). The cache keeps the candidates (the started powers
+// between them), never the answer: validity is evaluated now.
+func (r *Registry) ValidBetween(ctx context.Context, typ, by, to string, fresh bool) (*Power, int64, error) {
+	pick := func(list []Power) *Power {
+		now := r.Now()
+		for i := range list {
+			if list[i].ValidAt(now) {
+				p := list[i]
+				return &p
+			}
+		}
+		return nil
+	}
+	var gen int64 = -1
+	var err error
+	if r.cache != nil {
+		gen, err = r.cache.genUnder(ctx, fresh)
+	}
+	if r.cache == nil || errors.Is(err, errCacheClosed) {
+		list, _, err := r.List(ctx, Filter{TypeCode: typ, GrantedBy: by, GrantedTo: to, State: Valid, PageSize: 1})
+		if err != nil {
+			return nil, -1, err
+		}
+		return pick(list), -1, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	list, err := r.cache.set(ctx, gen, "between\x00"+typ+"\x00"+by+"\x00"+to, func(ctx context.Context) ([]Power, bool, error) {
+		var list []Power
+		err := r.scanPowers(ctx, `SELECT `+powerColumns+` FROM mpower_powers WHERE type_code = ? AND authorizing_idn = ? AND authorized_idn = ?
+			AND state IN ('valid', 'pending-validity') ORDER BY created DESC, code DESC LIMIT ?`,
+			[]any{typ, by, to, maxCandidates + 1}, func(p *Power) { list = append(list, *p) })
+		return list, len(list) <= maxCandidates, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("mpower: the powers of %s from %s to %s: %w", typ, by, to, err)
+	}
+	if len(list) > maxCandidates { // not all read: the database answers
+		l, _, err := r.List(ctx, Filter{TypeCode: typ, GrantedBy: by, GrantedTo: to, State: Valid, PageSize: 1})
+		if err != nil {
+			return nil, 0, err
+		}
+		list = l
+	}
+	if fresh { // the counter was read after the question came: no guard needed
+		gen = -1
+	}
+	return pick(list), gen, nil
+}
+
 // actions name the audit events of the transitions.
 var actions = map[Event]string{EvSign: "mpower-sign", EvAccept: "mpower-accept", EvDecline: "mpower-decline", EvRevoke: "mpower-revoke",
 	EvRenounce: "mpower-renounce", EvSuspend: "mpower-suspend", EvResume: "mpower-resume"}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -92,6 +94,33 @@ func systemOf(s *store.System) (*System, error) {
 
 const systemKey = "mpower.system"
 
+// parsedSystems keeps the System of each registration record that
+// sysauth's cache hands out (the same record until it is read again), so
+// that a check does not parse the settings and certificate again.
+type parsedSystems struct {
+	m sync.Map // *store.System → *System
+	n atomic.Int64
+}
+
+// maxParsedSystems bounds parsedSystems.
+const maxParsedSystems = 1000
+
+func (p *parsedSystems) of(rec *store.System) (*System, error) {
+	if sys, ok := p.m.Load(rec); ok {
+		return sys.(*System), nil
+	}
+	sys, err := systemOf(rec)
+	if err != nil {
+		return nil, err
+	}
+	if n := p.n.Add(1); n > maxParsedSystems { // records read again after sysauth's TTL
+		p.m.Clear()
+		p.n.Store(0)
+	}
+	p.m.Store(rec, sys)
+	return sys, nil
+}
+
 // authenticated lets registered systems through to the endpoints their
 // access list allows.
 func (s *Service) authenticated(next echo.HandlerFunc) echo.HandlerFunc {
@@ -100,7 +129,7 @@ func (s *Service) authenticated(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		sys, err := systemOf(rec)
+		sys, err := s.parsed.of(rec)
 		if err != nil {
 			return err
 		}

@@ -57,6 +57,10 @@ func entryHash(prev []byte, seq int64, at time.Time, actor, action, subject, dig
 // immediate transaction; PostgreSQL: an exclusive lock on the table, which
 // readers do not wait for).
 func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
+	return s.appendGuarded(ctx, e, nil)
+}
+
+func (s *Store) appendGuarded(ctx context.Context, e Event, g *Guard) (*Entry, error) {
 	if e.Action == "" {
 		return nil, fmt.Errorf("store: an audit event needs an action")
 	}
@@ -67,7 +71,7 @@ func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
 	if err := ctx.Err(); err != nil { // ended already: recorded never
 		return nil, fmt.Errorf("store: audit: %w", err)
 	}
-	r := &appendReq{e: e, details: string(details), done: make(chan appendResult, 1)}
+	r := &appendReq{e: e, details: string(details), guard: g, done: make(chan appendResult, 1)}
 	if err := s.enqueue(ctx, r); err != nil {
 		return nil, err
 	}

@@ -108,3 +108,48 @@ func testAuditGroupCommit(t *testing.T, b backend) {
 		t.Errorf("after: %d %v (want %d)", n2, err, nEntries)
 	}
 }
+
+// TestAuditBatchTypes: entries written in batches (SQLite: one INSERT OR
+// FAIL of many rows) are stored as one at a time would be: integers,
+// texts, and the hashes as 32-byte BLOBs; and the chain verifies.
+func TestAuditBatchTypes(t *testing.T) {
+	s := openAt(t, sqliteBackend().fresh(t), newClock())
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Append(ctx, Event{Actor: "a\"ctor", Action: "check", Subject: fmt.Sprint("é", i), Details: map[string]string{"k": "v\n"}}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := s.audit.batches.Load(); n >= 200 {
+		t.Fatalf("%d transactions for 200 entries: no batch was written", n)
+	}
+	rows, err := s.Query(ctx, `SELECT DISTINCT typeof(seq), typeof(at), typeof(actor), typeof(subject), typeof(details), typeof(prev_hash), length(prev_hash), typeof(hash), length(hash) FROM audit`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var kinds []string
+	for rows.Next() {
+		var k [9]string
+		if err := rows.Scan(&k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7], &k[8]); err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, strings.Join(k[:], " "))
+	}
+	if want := "integer integer text text text blob 32 blob 32"; len(kinds) != 1 || kinds[0] != want {
+		t.Fatalf("stored as %q, want %q", kinds, want)
+	}
+	if n, err := s.VerifyAudit(ctx); err != nil || n != 200 {
+		t.Fatalf("%d entries, %v", n, err)
+	}
+	ents, err := s.AuditEntries(ctx, 0, 1)
+	if err != nil || len(ents) != 1 || ents[0].Actor != "a\"ctor" || ents[0].Details["k"] != "v\n" {
+		t.Fatalf("%+v %v", ents, err)
+	}
+}

@@ -58,7 +58,8 @@ CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
 // pgSchemaLock is the advisory lock key held while creating the schema.
 const pgSchemaLock = 0x73656d6e6174 // "semnat"
 
-var postgresDialect = dialect{name: "postgres", rebind: pgRebind, lockAudit: `LOCK TABLE audit IN EXCLUSIVE MODE`, forUpdate: ` FOR UPDATE`}
+var postgresDialect = dialect{name: "postgres", rebind: pgRebind, lockAudit: `LOCK TABLE audit IN EXCLUSIVE MODE`, forUpdate: ` FOR UPDATE`,
+	insertAudit: `INSERT ` + insertAudit}
 
 // pgRebind numbers the ? placeholders: $1, $2, ... (our queries have no ?
 // in literals).

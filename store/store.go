@@ -73,9 +73,13 @@ type dialect struct {
 	lockAudit string
 	// forUpdate ends a SELECT that an Update's transaction changes.
 	forUpdate string
+	// insertAudit begins the audit log's INSERT (groupcommit.go).
+	insertAudit string
 }
 
-var sqliteDialect = dialect{name: "sqlite", rebind: func(q string) string { return q }}
+const insertAudit = `INTO audit (seq, at, actor, action, subject, digest, details, prev_hash, hash) VALUES `
+
+var sqliteDialect = dialect{name: "sqlite", rebind: func(q string) string { return q }, insertAudit: `INSERT OR FAIL ` + insertAudit}
 
 // Options tune Open.
 type Options struct {

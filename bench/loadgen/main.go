@@ -24,6 +24,9 @@
 // requestID); -kind sign-response GETs -url as it is (GetSignResponse;
 // a status). Used by bench/side-msign.sh.
 //
+// -kind mpower-check GETs -url as it is too (an MPower check with its
+// query, -header "X-API-Key: ..."); the answer must say "success":true.
+//
 // -kind verify and -kind seal drive semnat's API (bench/side-server.sh):
 // the request files are PDFs POSTed as application/pdf (with -header, e.g.
 // "X-API-Key: ..."); a verify reply must be a JSON report whose indication
@@ -67,7 +70,7 @@ func main() {
 	target := flag.String("url", "", "endpoint URL (http://HOST:PORT/PATH)")
 	reqs := flag.String("req", "", "DER request files, comma-separated (used in turn)")
 	method := flag.String("method", "GET", "GET (OCSP: base64 request in the path) or POST")
-	kind := flag.String("kind", "ocsp", "ocsp, tsa, verify, seal, sign-request or sign-response: how requests are sent and replies checked")
+	kind := flag.String("kind", "ocsp", "ocsp, tsa, verify, seal, sign-request, sign-response or mpower-check: how requests are sent and replies checked")
 	flag.Func("header", "extra request header \"Name: value\" (repeatable)", func(h string) error {
 		if !strings.Contains(h, ":") {
 			return fmt.Errorf("header %q: want \"Name: value\"", h)
@@ -120,8 +123,10 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration, on
 		ctype, check = "application/json", checkJSONKey(`"requestID":`)
 	case "sign-response":
 		check = checkJSONKey(`"status":`)
+	case "mpower-check":
+		check = checkJSONKey(`"success":true`)
 	default:
-		return fmt.Errorf("-kind %q: want ocsp, tsa, verify, seal, sign-request or sign-response", kind)
+		return fmt.Errorf("-kind %q: want ocsp, tsa, verify, seal, sign-request, sign-response or mpower-check", kind)
 	}
 	var hdrs strings.Builder
 	for _, h := range extraHeaders {
@@ -137,7 +142,7 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration, on
 		path := u.EscapedPath()
 		var w bytes.Buffer
 		switch {
-		case kind == "sign-response":
+		case kind == "sign-response" || kind == "mpower-check":
 			fmt.Fprintf(&w, "GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", u.RequestURI(), u.Host, hdrs.String())
 		case method == "GET":
 			p := strings.TrimSuffix(path, "/") + "/" + url.PathEscape(base64.StdEncoding.EncodeToString(der))

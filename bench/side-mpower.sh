@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# MPower Code-True-One (issue 15) as a service sees it: `semnat serve
+# --demo` on loopback with SQLite (plain HTTP, as bench/side-msign.sh); a
+# system registered with `semnat mpower systems add` (API key).
+# bench/loadgen (raw keep-alive connections, a cheap client) asks from 32
+# connections about one authorization code that has no power: the answer
+# is false, through the same path as any check (the power cache, whose
+# not-found entries are kept like powers, and one audit entry per check
+# under the change counter's guard). Target: 20,000 checks/s, p99 5 ms.
+# The server runs with GOMAXPROCS=2; its CPU per check is read from
+# /proc (utime + stime of the server only). SIDE_MPOWER_STORE=postgres://...
+# runs it on PostgreSQL instead (its server's CPU is not in the figure).
+# Prints TSV rows: name metric ours peer ratio (peer / ours).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=auto
+DUR=${SIDE_MPOWER_DURATION:-5s}
+C=${SIDE_MPOWER_CLIENTS:-32}
+export SEMNAT_RATE_LIMIT=${SEMNAT_RATE_LIMIT:-1000000}
+tmp=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+bin=${SEMNAT_BIN:-bin/semnat}
+[ -x "$bin" ] || go build -o "$bin" ./cmd/semnat
+cp "$bin" "$tmp/semnat"
+go build -o "$tmp/loadgen" ./bench/loadgen
+
+data=$tmp/data
+store=()
+name=mpower-CodeTrueOne-c$C
+if [ -n "${SIDE_MPOWER_STORE:-}" ]; then
+	store=(--store "$SIDE_MPOWER_STORE")
+	name=$name-postgres
+fi
+GOMAXPROCS=2 "$tmp/semnat" serve --demo --data "$data" "${store[@]}" --addr 127.0.0.1:0 --log-level warn >"$tmp/serve.out" 2>"$tmp/serve.err" &
+pid=$!
+for _ in $(seq 300); do grep -q '^listening on' "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
+base=$(sed -n 's/^listening on //p' "$tmp/serve.out")
+if [ -z "$base" ]; then
+	echo "side-mpower: the server did not start:" >&2
+	cat "$tmp/serve.err" >&2
+	exit 1
+fi
+"$tmp/semnat" mpower systems add bench --api-key-file "$tmp/key" --data "$data" "${store[@]}" >/dev/null 2>&1
+key=$(cat "$tmp/key")
+: >"$tmp/none" # loadgen wants a request file; a GET sends none
+cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; } # clock ticks
+hz=$(getconf CLK_TCK)
+echo "side-mpower: $base; $C clients, $DUR, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+c0=$(cpu)
+read -r rate p50 p99 errs < <("$tmp/loadgen" -url "$base/api/Authorization/check/Code-True-One?AuthorizationCode=1000000000000002" \
+	-req "$tmp/none" -kind mpower-check -header "X-API-Key: $key" -c "$C" -d "$DUR")
+c1=$(cpu)
+secs=${DUR%s}
+printf '%s\tchecks/s\t%s\t20000 (target)\t%s\n' "$name" "$rate" "$(awk -v a="$rate" 'BEGIN { if (a > 0) printf "%.2f", 20000 / a; else print "-" }')"
+printf '%s\tp50_ms\t%s\t-\t-\n' "$name" "$p50"
+printf '%s\tp99_ms\t%s\t5 (target)\t%s\n' "$name" "$p99" "$(awk -v a="$p99" 'BEGIN { if (a > 0) printf "%.2f", 5 / a; else print "-" }')"
+printf '%s\terrors\t%s\t-\t-\n' "$name" "$errs"
+printf '%s\tserver_cpu_us/check\t%s\t-\t-\n' "$name" "$(awk -v d="$((c1 - c0))" -v hz="$hz" -v r="$rate" -v s="$secs" 'BEGIN { if (r > 0) printf "%.1f", d / hz * 1e6 / (r * s); else print "-" }')"
+echo "side-mpower: load after $(cut -d' ' -f1-3 /proc/loadavg)" >&2
