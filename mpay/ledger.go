@@ -126,6 +126,8 @@ type Payment struct {
 	Attempts    int       // confirmation deliveries tried
 	NextAttempt time.Time // zero: no delivery due
 	LastError   string
+
+	settleJob int64 // the settle job enqueued by Start (0: not known here)
 }
 
 // Errors callers test with errors.Is.

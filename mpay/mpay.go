@@ -108,7 +108,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
+		cfg.HTTP = defaultHTTP()
 	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = 250 * time.Millisecond
@@ -174,13 +174,17 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	l.onStarted = func(ctx context.Context, tx *store.Tx, p *Payment) error {
-		_, err := s.queue.EnqueueTx(ctx, tx, SettleArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{RunAt: p.Created.Add(s.answerDeadline()), Unique: true})
+		j, err := s.queue.EnqueueTx(ctx, tx, SettleArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{RunAt: p.Created.Add(s.answerDeadline()), Unique: true})
+		p.settleJob = j.ID
 		return err
 	}
 	if err := jobs.Register(s.queue, jobs.WorkFunc(s.deliverWebhook)); err != nil {
 		return nil, err
 	}
 	l.onSettled = func(ctx context.Context, tx *store.Tx, in *Invoice, p *Payment) error {
+		if err := s.dropSettleJob(ctx, tx); err != nil {
+			return err
+		}
 		typ := EventPaymentFailed
 		if p.State == PayApproved {
 			typ = EventPaymentSucceeded
@@ -421,7 +425,7 @@ func (s *Service) PayCard(ctx context.Context, invoiceToken string, amount int64
 	}
 	// The processor's answer must be recorded even when the payer's
 	// request is gone.
-	actx := context.WithoutCancel(ctx)
+	actx := withSettleJob(context.WithoutCancel(ctx), p.settleJob)
 	r, err := s.proc.Authorize(actx, c, amount, s.cfg.Store.Now())
 	if err != nil {
 		r = cardsim.Result{Outcome: cardsim.Declined, Reason: err.Error()}
