@@ -60,6 +60,10 @@ type Config struct {
 	// attempts (250 ms and 5 min when zero); Poll is how often the job
 	// queue looks for work (200 ms when zero).
 	RetryBase, RetryMax, Poll time.Duration
+	// Workers is how many jobs (mostly confirmation deliveries, each
+	// waiting on an SP) run at once: 100 when zero. The queue runs at
+	// most about Workers jobs per 10 ms fetch.
+	Workers int
 	// MNotify is where payers are told their payment is confirmed (MPay is
 	// a system registered there). nil: they are not.
 	MNotify *mnotifyclient.Client
@@ -128,6 +132,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 200 * time.Millisecond
 	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 100
+	}
 	signer, err := mpayclient.NewSigner(cfg.Key, cfg.Cert)
 	if err != nil {
 		return nil, err
@@ -158,7 +165,7 @@ func New(cfg Config) (*Service, error) {
 	// (SIGKILL, power): it is run again then (a second delivery is counted
 	// once by the SP) rather than minutes later.
 	jobTimeout := cfg.CallTimeout + 10*time.Second
-	s.queue, err = jobs.New(ctx, cfg.Store, jobs.Options{Queue: "mpay", Workers: 16, PollInterval: cfg.Poll, Backoff: s.backoff,
+	s.queue, err = jobs.New(ctx, cfg.Store, jobs.Options{Queue: "mpay", Workers: cfg.Workers, PollInterval: cfg.Poll, FetchCooldown: fetchCooldown, Backoff: s.backoff,
 		MaxAttempts: maxAttempts, JobTimeout: jobTimeout, RescueAfter: jobTimeout + 10*time.Second, Log: cfg.Log,
 		Instance: cfg.Instance})
 	if err != nil {
