@@ -84,7 +84,7 @@ func completePayments(b *testing.B, e *env) {
 	var next atomic.Int64
 	lat := make([]time.Duration, b.N)
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
-	cpu0 := cpuTime()
+	cpu0, db0 := cpuTime(), postgresCPU(e)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -111,6 +111,7 @@ func completePayments(b *testing.B, e *env) {
 	b.ReportMetric(float64(b.N)/paid.Seconds(), "approvals/s")
 	b.ReportMetric(float64(p99(lat).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/payment")
+	reportPostgresCPU(b, e, db0, "db-cpu-µs/payment")
 	b.ReportMetric(peakRSS(), "peak-RSS-MB")
 }
 
@@ -198,6 +199,42 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// postgresCPU is the CPU time so far of the PostgreSQL server's processes
+// on this machine when e's store is PostgreSQL (-1 when not, or when they
+// cannot be read): the process's own getrusage does not count the
+// database's work.
+func postgresCPU(e *env) time.Duration {
+	if e.st.Backend() != "postgres" {
+		return -1
+	}
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return -1
+	}
+	var ticks int64
+	for _, d := range dirs {
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil || !strings.Contains(string(stat), "(postgres)") {
+			continue
+		}
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64) // utime, clock ticks
+			s, _ := strconv.ParseInt(f[12], 10, 64) // stime
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// reportPostgresCPU reports the PostgreSQL server's CPU time per
+// operation since db0 (nothing when there is no local server).
+func reportPostgresCPU(b *testing.B, e *env, db0 time.Duration, unit string) {
+	if db1 := postgresCPU(e); db0 >= 0 && db1 >= 0 {
+		b.ReportMetric(float64((db1-db0).Microseconds())/float64(b.N), unit)
+	}
 }
 
 // peakRSS is the process's peak resident memory in MB (VmHWM; 0 where
