@@ -18,6 +18,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -85,6 +86,11 @@ type Options struct {
 	// PollInterval is how often the queue looks for jobs that became
 	// ready (1s when 0). Both drivers poll: database/sql has no LISTEN.
 	PollInterval time.Duration
+	// FetchCooldown is the least time between two fetches of ready jobs
+	// (100 ms, or PollInterval when shorter, when 0). A queue runs at
+	// most about Workers jobs per FetchCooldown: a queue of many short
+	// jobs needs a short one, or more Workers.
+	FetchCooldown time.Duration
 	// Backoff is the delay before the retry that follows failed attempt n
 	// (n = 1, 2, ...); river's default (n⁴ seconds, ±10%) when nil.
 	Backoff func(attempt int) time.Duration
@@ -161,6 +167,10 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 	}
 	if opts.PollInterval > 0 && opts.PollInterval < 100*time.Millisecond {
 		cfg.FetchCooldown = opts.PollInterval // river's must not exceed the poll interval
+	}
+	if opts.FetchCooldown > 0 {
+		poll := cmp.Or(opts.PollInterval, river.FetchPollIntervalDefault)
+		cfg.FetchCooldown = min(opts.FetchCooldown, poll) // river's must not exceed the poll interval
 	}
 	if opts.Backoff != nil {
 		cfg.RetryPolicy = backoff(opts.Backoff)

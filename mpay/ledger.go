@@ -126,6 +126,8 @@ type Payment struct {
 	Attempts    int       // confirmation deliveries tried
 	NextAttempt time.Time // zero: no delivery due
 	LastError   string
+
+	settleJob int64 // the settle job enqueued by Start (0: not known here)
 }
 
 // Errors callers test with errors.Is.
@@ -136,7 +138,10 @@ var (
 )
 
 // Ledger keeps invoices, payments and their evidence in the store, each
-// change in one transaction with its audit event.
+// change in one transaction with its audit event. The changes of the
+// payment path (an order pulled, a payment started, settled, confirmed)
+// are group-committed (store.InGroupTx): those made at the same moment
+// share one transaction and one commit, each caller's answer as InTx's.
 type Ledger struct {
 	st *store.Store
 	// onApproved and onDueDate, when set, run in the transaction that
@@ -377,7 +382,7 @@ func orderEvent(in *Invoice, o *mpayclient.OrderDetails, now time.Time) Event {
 // provider the amount stays as it was (the answer is kept as evidence).
 func (l *Ledger) Pulled(ctx context.Context, o *mpayclient.OrderDetails, returnURL string, ex *mpayclient.Exchange) (*Invoice, error) {
 	var out *Invoice
-	err := l.st.InTx(ctx, func(tx *store.Tx) error {
+	err := l.st.InGroupTx(ctx, func(tx *store.Tx) error {
 		now := l.st.Now()
 		in, err := l.lockInvoice(ctx, tx, `service_id = ? AND order_key = ?`, o.ServiceID, o.OrderKey)
 		if errors.Is(err, ErrNotFound) {
@@ -472,7 +477,7 @@ func amountText(a *int64) string {
 // ErrAmount): the invoice goes pending.
 func (l *Ledger) Start(ctx context.Context, invoiceToken string, amount int64, instrument, last4 string) (*Payment, error) {
 	var p *Payment
-	err := l.st.InTx(ctx, func(tx *store.Tx) error {
+	err := l.st.InGroupTx(ctx, func(tx *store.Tx) error {
 		now := l.st.Now()
 		in, err := l.lockInvoice(ctx, tx, `token = ?`, invoiceToken)
 		if err != nil {
@@ -526,7 +531,7 @@ type Outcome struct {
 // approval. A payment already approved or declined stays so (ErrTransition).
 func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Payment, error) {
 	var out *Payment
-	err := l.st.InTx(ctx, func(tx *store.Tx) error {
+	err := l.st.InGroupTx(ctx, func(tx *store.Tx) error {
 		now := l.st.Now()
 		p, err := scanPayment(tx.QueryRowForUpdate(ctx, `SELECT `+paymentCols+` FROM mpay_payments WHERE id = ?`, paymentID))
 		if err != nil {
@@ -600,7 +605,7 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 // Delivered records the SP's acknowledgement of a payment's confirmation,
 // with the signed exchange.
 func (l *Ledger) Delivered(ctx context.Context, p *Payment, ex *mpayclient.Exchange) error {
-	return l.st.InTx(ctx, func(tx *store.Tx) error {
+	return l.st.InGroupTx(ctx, func(tx *store.Tx) error {
 		now := l.st.Now()
 		res, err := tx.Exec(ctx, `UPDATE mpay_payments SET confirmed_at = ?, next_attempt = NULL, attempts = attempts + 1, last_error = '' WHERE id = ? AND confirmed_at = 0`,
 			now.UnixNano(), p.ID)

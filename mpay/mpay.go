@@ -60,6 +60,10 @@ type Config struct {
 	// attempts (250 ms and 5 min when zero); Poll is how often the job
 	// queue looks for work (200 ms when zero).
 	RetryBase, RetryMax, Poll time.Duration
+	// Workers is how many jobs (mostly confirmation deliveries, each
+	// waiting on an SP) run at once: 100 when zero. The queue runs at
+	// most about Workers jobs per 10 ms fetch.
+	Workers int
 	// MNotify is where payers are told their payment is confirmed (MPay is
 	// a system registered there). nil: they are not.
 	MNotify *mnotifyclient.Client
@@ -108,7 +112,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
+		cfg.HTTP = defaultHTTP()
 	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = 250 * time.Millisecond
@@ -127,6 +131,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 200 * time.Millisecond
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 100
 	}
 	signer, err := mpayclient.NewSigner(cfg.Key, cfg.Cert)
 	if err != nil {
@@ -158,7 +165,7 @@ func New(cfg Config) (*Service, error) {
 	// (SIGKILL, power): it is run again then (a second delivery is counted
 	// once by the SP) rather than minutes later.
 	jobTimeout := cfg.CallTimeout + 10*time.Second
-	s.queue, err = jobs.New(ctx, cfg.Store, jobs.Options{Queue: "mpay", Workers: 16, PollInterval: cfg.Poll, Backoff: s.backoff,
+	s.queue, err = jobs.New(ctx, cfg.Store, jobs.Options{Queue: "mpay", Workers: cfg.Workers, PollInterval: cfg.Poll, FetchCooldown: fetchCooldown, Backoff: s.backoff,
 		MaxAttempts: maxAttempts, JobTimeout: jobTimeout, RescueAfter: jobTimeout + 10*time.Second, Log: cfg.Log,
 		Instance: cfg.Instance})
 	if err != nil {
@@ -174,13 +181,17 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	l.onStarted = func(ctx context.Context, tx *store.Tx, p *Payment) error {
-		_, err := s.queue.EnqueueTx(ctx, tx, SettleArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{RunAt: p.Created.Add(s.answerDeadline()), Unique: true})
+		j, err := s.queue.EnqueueTx(ctx, tx, SettleArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{RunAt: p.Created.Add(s.answerDeadline()), Unique: true})
+		p.settleJob = j.ID
 		return err
 	}
 	if err := jobs.Register(s.queue, jobs.WorkFunc(s.deliverWebhook)); err != nil {
 		return nil, err
 	}
 	l.onSettled = func(ctx context.Context, tx *store.Tx, in *Invoice, p *Payment) error {
+		if err := s.dropSettleJob(ctx, tx); err != nil {
+			return err
+		}
 		typ := EventPaymentFailed
 		if p.State == PayApproved {
 			typ = EventPaymentSucceeded
@@ -421,7 +432,7 @@ func (s *Service) PayCard(ctx context.Context, invoiceToken string, amount int64
 	}
 	// The processor's answer must be recorded even when the payer's
 	// request is gone.
-	actx := context.WithoutCancel(ctx)
+	actx := withSettleJob(context.WithoutCancel(ctx), p.settleJob)
 	r, err := s.proc.Authorize(actx, c, amount, s.cfg.Store.Now())
 	if err != nil {
 		r = cardsim.Result{Outcome: cardsim.Declined, Reason: err.Error()}

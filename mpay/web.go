@@ -229,8 +229,8 @@ func (s *Service) card(c echo.Context) error {
 		return fail(c, p, http.StatusBadRequest, p.T("err.badCard")+" ("+strings.TrimPrefix(err.Error(), "cardsim: bad card: ")+")")
 	}
 	pay, err := s.PayCard(ctx, in.Token, amount, card)
-	if err := s.payError(c, p, err); err != nil {
-		return err
+	if err != nil {
+		return s.payError(c, p, err)
 	}
 	s.recordLoggedIn(c, pay)
 	return c.Redirect(http.StatusSeeOther, "/mpay/invoice/"+in.Token+"/payment/"+pay.ID)
@@ -324,14 +324,14 @@ func (s *Service) startPayment(c echo.Context, pay func(ctx context.Context, tok
 		return fail(c, p, http.StatusBadRequest, p.T("err.amount")+": "+c.FormValue("amount"))
 	}
 	started, err := pay(c.Request().Context(), tok, amount)
-	if err := s.payError(c, p, err); err != nil {
-		return err
+	if err != nil {
+		return s.payError(c, p, err)
 	}
 	s.recordLoggedIn(c, started)
 	return c.Redirect(http.StatusSeeOther, next(tok, started.ID))
 }
 
-// payError shows why a payment could not start (nil: it started).
+// payError shows why a payment could not start (err is not nil).
 func (s *Service) payError(c echo.Context, p *page, err error) error {
 	switch {
 	case err == nil:

@@ -26,6 +26,20 @@ type Schema struct {
 // under the store's advisory lock, so that instances starting together do
 // not race).
 func (s *Store) CreateSchema(ctx context.Context, sc Schema) error {
+	// On PostgreSQL the DDL's locks (CREATE INDEX IF NOT EXISTS locks its
+	// table even when the index is there) may deadlock with a running
+	// instance's transaction that takes the same tables in another order;
+	// PostgreSQL then aborts one of them, and the schema is tried again.
+	for try := 1; ; try++ {
+		err := s.createSchema(ctx, sc)
+		if try == 5 || !isDeadlock(err) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(try) * 50 * time.Millisecond)
+	}
+}
+
+func (s *Store) createSchema(ctx context.Context, sc Schema) error {
 	ddl := sc.SQLite
 	if s.d.name == "postgres" {
 		ddl = sc.Postgres
@@ -200,3 +214,9 @@ func (s *Store) DB() *sql.DB { return s.db }
 // in the same transaction (package jobs enqueues a job that commits with
 // the state change, or not at all).
 func (t *Tx) SQLTx() *sql.Tx { return t.tx }
+
+// isDeadlock tells PostgreSQL's deadlock_detected (SQLSTATE 40P01).
+func isDeadlock(err error) bool {
+	var sc interface{ SQLState() string }
+	return errors.As(err, &sc) && sc.SQLState() == "40P01"
+}

@@ -119,6 +119,14 @@ func (sp *SP) Confirmed() (calls map[string]int, payments map[string]mpayclient.
 	return calls, payments
 }
 
+// ConfirmedCount is how many payments the SP counted (Confirmed without
+// the copies: cheap enough to poll).
+func (sp *SP) ConfirmedCount() int {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return len(sp.payments)
+}
+
 // Evidence is a copy of the signed messages the SP received and sent.
 func (sp *SP) Evidence() []mpayclient.Message {
 	sp.mu.Lock()
