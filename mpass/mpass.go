@@ -125,20 +125,21 @@ var (
 
 // Service is MPass.
 type Service struct {
-	cfg      Config
-	instance string // this process: the owner of its phone waits
-	idp      *saml.IdentityProvider
-	sps      *Registry
-	web      *web
-	oidc     *oidcFace
-	queue    *jobs.Queue     // back-channel logouts (oidc_logout.go)
-	checked  checkedRequests // AuthnRequests just checked (perf.go)
-	base     *url.URL
-	bg       context.Context
-	stop     context.CancelFunc
-	bgWG     sync.WaitGroup
-	beatOnce sync.Once // the instance's heartbeat, started by its first phone wait (pending.go)
-	audit    func(ctx context.Context, e store.Event)
+	cfg       Config
+	instance  string // this process: the owner of its phone waits
+	idp       *saml.IdentityProvider
+	sps       *Registry
+	web       *web
+	oidc      *oidcFace
+	queue     *jobs.Queue     // back-channel logouts (oidc_logout.go)
+	checked   checkedRequests // AuthnRequests just checked (perf.go)
+	phoneDone phoneDone       // the wait pages' held reloads (waithold.go)
+	base      *url.URL
+	bg        context.Context
+	stop      context.CancelFunc
+	bgWG      sync.WaitGroup
+	beatOnce  sync.Once // the instance's heartbeat, started by its first phone wait (pending.go)
+	audit     func(ctx context.Context, e store.Event)
 
 	wrongOnce   sync.Once // the key of FaultWrongCertificate, made when first needed
 	wrongSigner crypto.Signer
