@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,16 @@ func TestECDSAResponses(t *testing.T) {
 		if _, err := a.accept(rp); err != nil {
 			t.Fatalf("%s: the relying service refused the Response: %v", tc.name, err)
 		}
+	}
+
+	// A Response with a non-success status (the person cancelled) too.
+	fresh := newBrowserClient(t)
+	tx, _ := e.startLogin(fresh, ec)
+	_, b := e.post(fresh, e.url+pathCancel, url.Values{"tx": {tx}})
+	_, fields := form(t, b)
+	if r, raw := samlResponse(t, fields); r.Status.StatusCode.Value != saml.StatusResponder ||
+		!bytes.Contains(raw, []byte(`SignatureMethod Algorithm="`+dsig.ECDSASHA256SignatureMethod+`"`)) {
+		t.Fatalf("cancelled: not an ECDSA-signed error Response:\n%s", raw)
 	}
 
 	// A relying service that knows only the RSA certificate refuses an
