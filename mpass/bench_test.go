@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/crewjam/saml"
 
@@ -21,22 +22,32 @@ import (
 // registered as `semnat mpass sp add` does by default (the Response
 // signed, the Assertion inside it neither signed nor encrypted);
 // redirect-signed-encrypted registers it with --sign-assertion --encrypt
-// (one more RSA signature, and an RSA-OAEP key transport, per Response).
+// (one more RSA signature, and an RSA-OAEP key transport, per Response);
+// the -ecdsa variants register it for ecdsa-sha256 (MPass's P-256 key).
 //
 // post: HTTP-POST binding as a browser sends it cross-site: the session
 // cookie (SameSite=Lax) is not on the POST, only on the login page the
 // POST redirects to. redirect: HTTP-Redirect binding, a top-level GET that
 // carries the cookie.
 func BenchmarkSSOResponse(b *testing.B) {
-	for _, variant := range []string{"post", "redirect", "redirect-signed-encrypted"} {
+	for _, variant := range []string{"post", "redirect", "redirect-signed-encrypted", "post-ecdsa", "redirect-ecdsa"} {
 		b.Run(variant, func(b *testing.B) {
-			e := newEnv(b, nil)
+			var mut func(*Config)
 			opts := &SPOptions{}
-			if variant == "redirect-signed-encrypted" {
+			switch {
+			case variant == "redirect-signed-encrypted":
 				opts = &SPOptions{SignAssertion: true, Encrypt: true}
+			case strings.HasSuffix(variant, "-ecdsa"): // ecdsa.go
+				key, cert, err := SelfSignedECDSA("mpass.test", time.Now(), 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				mut = func(c *Config) { c.ECDSAKey, c.ECDSACertificate = key, cert }
+				opts = &SPOptions{SignatureAlgorithm: SigECDSASHA256}
 			}
+			e := newEnv(b, mut)
 			rp := e.newRPWith("shop.test", opts, nil)
-			binding := strings.TrimSuffix(variant, "-signed-encrypted")
+			binding, _, _ := strings.Cut(variant, "-")
 			c := newBrowserClient(b)
 			e.login(c, rp, mobileid.GeneratedUser(9))
 			c.Transport = laxCookies{benchTransport()}

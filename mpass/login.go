@@ -409,6 +409,7 @@ func (s *Service) awaitPhone(id string, p *mobileid.Pending) {
 	if uerr != nil {
 		s.cfg.Log.Warn("mpass: the login ended before the phone answered", "err", uerr)
 	}
+	s.phoneDone.done(id) // the reloads held for it (waithold.go)
 	if err != nil {
 		actor := "phone:" + phone
 		if res != nil && res.Certificate != nil {
@@ -502,6 +503,9 @@ func problemOf(err error) string {
 // refusal in plain words, or answers the relying service.
 func (s *Service) waitPage(c echo.Context) error {
 	tx, err := s.loadTx(c, false)
+	if err == nil {
+		tx, err = s.hold(c, tx) // a reload: answered when the phone is (waithold.go)
+	}
 	if err != nil {
 		return s.noTx(c, err)
 	}
@@ -511,7 +515,7 @@ func (s *Service) waitPage(c echo.Context) error {
 			s.takeOver(c.Request().Context(), tx.ID, tx.Owner)
 		}
 		return s.web.page(c, http.StatusOK, "wait", tx.Lang, pageData{Tx: tx.ID, SP: hostOf(tx.ACS), Phone: tx.Phone,
-			Code: tx.Code, Refresh: s.waitURL(tx)})
+			Code: tx.Code, Refresh: s.holdURL(tx)})
 	case "done":
 		if tx, err = s.loadTx(c, true); err != nil {
 			return s.noTx(c, err)
@@ -532,6 +536,9 @@ func (s *Service) newSession(c echo.Context, tx *loginTx) error {
 		AuthnInstant: now, LastUsed: now, Lang: tx.Lang}
 	if tx.Instrument == "token" {
 		ss.Method, ss.ClassRef = "token", ACToken
+	}
+	if !tx.Admin { // written with the session: finish has no session update to make
+		ss.SPs = []string{tx.SP}
 	}
 	s.setCookie(c, cookieSession, token, int(s.cfg.SessionTTL/time.Second))
 	key := digest(token)

@@ -61,6 +61,11 @@ type Config struct {
 	Key         crypto.Signer
 	Certificate *x509.Certificate
 	Chain       []*x509.Certificate
+	// ECDSAKey (P-256) and ECDSACertificate, if set, sign the Responses
+	// of relying services registered for ecdsa-sha256 (ecdsa.go); the
+	// metadata publishes the certificate beside Certificate.
+	ECDSAKey         crypto.Signer
+	ECDSACertificate *x509.Certificate
 	// Mobile asks phones to authenticate their owners (nil: no mobile
 	// login is offered). Its Roots decide which certificates are trusted.
 	Mobile *mobileid.Client
@@ -120,20 +125,21 @@ var (
 
 // Service is MPass.
 type Service struct {
-	cfg      Config
-	instance string // this process: the owner of its phone waits
-	idp      *saml.IdentityProvider
-	sps      *Registry
-	web      *web
-	oidc     *oidcFace
-	queue    *jobs.Queue     // back-channel logouts (oidc_logout.go)
-	checked  checkedRequests // AuthnRequests just checked (perf.go)
-	base     *url.URL
-	bg       context.Context
-	stop     context.CancelFunc
-	bgWG     sync.WaitGroup
-	beatOnce sync.Once // the instance's heartbeat, started by its first phone wait (pending.go)
-	audit    func(ctx context.Context, e store.Event)
+	cfg       Config
+	instance  string // this process: the owner of its phone waits
+	idp       *saml.IdentityProvider
+	sps       *Registry
+	web       *web
+	oidc      *oidcFace
+	queue     *jobs.Queue     // back-channel logouts (oidc_logout.go)
+	checked   checkedRequests // AuthnRequests just checked (perf.go)
+	phoneDone phoneDone       // the wait pages' held reloads (waithold.go)
+	base      *url.URL
+	bg        context.Context
+	stop      context.CancelFunc
+	bgWG      sync.WaitGroup
+	beatOnce  sync.Once // the instance's heartbeat, started by its first phone wait (pending.go)
+	audit     func(ctx context.Context, e store.Event)
 
 	wrongOnce   sync.Once // the key of FaultWrongCertificate, made when first needed
 	wrongSigner crypto.Signer
@@ -159,6 +165,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Key == nil || cfg.Certificate == nil {
 		return nil, errors.New("mpass: a signing key and its certificate are required (they sign every Response)")
+	}
+	if err := checkECDSAKey(&cfg); err != nil {
+		return nil, err
 	}
 	base, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
@@ -231,7 +240,7 @@ func New(cfg Config) (*Service, error) {
 // Metadata is the identity provider's signed SAML metadata, as served at
 // /meta/saml.
 func (s *Service) Metadata() ([]byte, error) {
-	el, err := s.idp.SignedMetadata()
+	el, err := s.signedMetadata()
 	if err != nil {
 		return nil, fmt.Errorf("mpass: signing the metadata: %w", err)
 	}
@@ -260,7 +269,7 @@ const (
 
 // Mount adds the SAML endpoints and the login pages.
 func (s *Service) Mount(g *echo.Group) {
-	meta := echo.WrapHandler(http.HandlerFunc(s.idp.ServeMetadata))
+	meta := echo.WrapHandler(http.HandlerFunc(s.serveMetadata))
 	g.GET(PathMetadata, meta)
 	g.GET("/meta", meta)
 	g.GET(PathLogout, s.slo)

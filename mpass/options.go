@@ -38,6 +38,9 @@ type SPOptions struct {
 	// Faults are fault-injection switches (the Fault* names): Responses to
 	// this relying service are wrong on purpose, for its conformance tests.
 	Faults []string `json:"faults,omitempty"`
+	// SignatureAlgorithm signs its Responses (and Assertions) with
+	// SigRSASHA256 (""; the default) or SigECDSASHA256 (ecdsa.go).
+	SignatureAlgorithm string `json:"signatureAlgorithm,omitempty"`
 }
 
 // Fault-injection switches, as the MPass test IdP's "SAML Advanced
@@ -88,6 +91,9 @@ func (o *SPOptions) check(ed *saml.EntityDescriptor) error {
 		if !slices.Contains(Faults, f) {
 			return fmt.Errorf("%w: unknown fault %q (one of %s)", ErrBadOptions, f, strings.Join(Faults, ", "))
 		}
+	}
+	if err := checkSignatureAlgorithm(o.SignatureAlgorithm); err != nil {
+		return err
 	}
 	known := AttributeNames
 	if o.EIDAS {
@@ -315,6 +321,9 @@ func (s *Service) answer(ctx context.Context, req *saml.IdpAuthnRequest, tx *log
 	desc := *req.SPSSODescriptor
 	desc.KeyDescriptors = o.encryptionKeys(req.SPSSODescriptor)
 	req.SPSSODescriptor = &desc
+	if req.IDP, err = s.ecdsaSigner(o, req.IDP); err != nil {
+		return err
+	}
 	if o.has(FaultWrongCertificate) {
 		idp := *req.IDP
 		if idp.Signer, idp.Certificate, err = s.wrongKey(); err != nil {

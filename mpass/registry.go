@@ -237,7 +237,11 @@ func (c replayCache) Consume(id string, expiresAt time.Time) error {
 	if ttl < time.Minute {
 		ttl = time.Minute
 	}
-	err := c.st.PutNew(context.Background(), kindMsgID, id, []byte{1}, ttl)
+	// In a group transaction: of the requests arriving together, one
+	// commit records every id (each still refused if recorded before).
+	err := c.st.InGroupTx(context.Background(), func(tx *store.Tx) error {
+		return tx.PutNew(context.Background(), kindMsgID, id, []byte{1}, ttl)
+	})
 	if errors.Is(err, store.ErrExists) {
 		return saml.ErrAssertionReplayed
 	}

@@ -295,6 +295,11 @@ func (s *Service) respond(c echo.Context, tx *loginTx, sess *ssoSession, status 
 		return s.refuse(c, tx.Lang, tx.SP, requestProblem(err), err)
 	}
 	if sess == nil {
+		if sp, _, err := s.sps.Get(c.Request().Context(), tx.SP); err == nil { // its signature algorithm (ecdsa.go)
+			if req.IDP, err = s.ecdsaSigner(&sp.Options, req.IDP); err != nil {
+				return err
+			}
+		}
 		if err := req.MakeErrorResponse(status.TopLevel, status.SecondLevel, status.Message); err != nil {
 			return err
 		}

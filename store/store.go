@@ -189,7 +189,20 @@ func Open(dsn string, opts Options) (*Store, error) {
 // Backend names the database: "sqlite" or "postgres".
 func (s *Store) Backend() string { return s.d.name }
 
+// exec runs a write statement outside a transaction, in the write slot
+// (writer.go: on SQLite it queues behind the store's transactions instead
+// of sleeping in SQLite's busy handler, 1 to 100 ms a try), prepared (see
+// prepared): the items' few statements run on every request of every
+// service.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	release, err := s.writeSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if st := s.prepared(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return s.db.ExecContext(ctx, s.d.rebind(q), args...)
 }
 
@@ -244,18 +257,29 @@ func (t *Tx) PutMany(ctx context.Context, items []ItemPut) error {
 	return nil
 }
 
+const putNewSQL = `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
+		ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires = excluded.expires
+		WHERE items.expires <= ?`
+
 // PutNew stores value under (kind, id) for ttl only if no live item is
 // there yet, atomically (ErrExists otherwise; an expired one is replaced):
 // a message id used once, of two concurrent users only one wins.
 func (s *Store) PutNew(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error {
+	return s.putNew(ctx, s.exec, kind, id, value, ttl)
+}
+
+// PutNew stores value as Store.PutNew does, in the transaction (a group
+// transaction's: many single-use ids recorded with one commit).
+func (t *Tx) PutNew(ctx context.Context, kind, id string, value []byte, ttl time.Duration) error {
+	return t.s.putNew(ctx, t.Exec, kind, id, value, ttl)
+}
+
+func (s *Store) putNew(ctx context.Context, exec func(context.Context, string, ...any) (sql.Result, error), kind, id string, value []byte, ttl time.Duration) error {
 	exp, err := s.expiry(ttl)
 	if err != nil {
 		return err
 	}
-	res, err := s.exec(ctx, `INSERT INTO items (kind, id, value, expires) VALUES (?, ?, ?, ?)
-		ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires = excluded.expires
-		WHERE items.expires <= ?`,
-		kind, id, value, exp, s.now().UnixNano())
+	res, err := exec(ctx, putNewSQL, kind, id, value, exp, s.now().UnixNano())
 	if err != nil {
 		return fmt.Errorf("store: put %s/%s: %w", kind, id, err)
 	}
@@ -305,7 +329,7 @@ func (s *Store) List(ctx context.Context, kind string) ([]Item, error) {
 func (s *Store) Get(ctx context.Context, kind, id string) ([]byte, error) {
 	var value []byte
 	var expires int64
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT value, expires FROM items WHERE kind = ? AND id = ?`), kind, id).Scan(&value, &expires)
+	err := s.QueryRow(ctx, `SELECT value, expires FROM items WHERE kind = ? AND id = ?`, kind, id).Scan(&value, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, kind, id)
 	}
@@ -325,8 +349,14 @@ func (s *Store) Get(ctx context.Context, kind, id string) ([]byte, error) {
 func (s *Store) Take(ctx context.Context, kind, id string) ([]byte, error) {
 	var value []byte
 	var expires int64
-	// One statement: of concurrent DELETEs only one returns the row.
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`DELETE FROM items WHERE kind = ? AND id = ? RETURNING value, expires`), kind, id).Scan(&value, &expires)
+	// One statement: of concurrent DELETEs only one returns the row. A
+	// write: in the write slot, as exec.
+	release, err := s.writeSlot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: take %s/%s: %w", kind, id, err)
+	}
+	defer release()
+	err = s.QueryRow(ctx, `DELETE FROM items WHERE kind = ? AND id = ? RETURNING value, expires`, kind, id).Scan(&value, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, kind, id)
 	}
@@ -357,7 +387,8 @@ func (s *Store) Update(ctx context.Context, kind, id string, f func(old []byte) 
 	defer tx.Rollback()
 	var value []byte
 	var expires int64
-	err = tx.QueryRowContext(ctx, s.d.rebind(`SELECT value, expires FROM items WHERE kind = ? AND id = ?`+s.d.forUpdate), kind, id).Scan(&value, &expires)
+	t := &Tx{s: s, tx: tx} // its statements prepared
+	err = t.QueryRowForUpdate(ctx, `SELECT value, expires FROM items WHERE kind = ? AND id = ?`, kind, id).Scan(&value, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: %s/%s", ErrNotFound, kind, id)
 	}
@@ -371,7 +402,7 @@ func (s *Store) Update(ctx context.Context, kind, id string, f func(old []byte) 
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE items SET value = ? WHERE kind = ? AND id = ?`), nv, kind, id); err != nil {
+	if _, err := t.Exec(ctx, `UPDATE items SET value = ? WHERE kind = ? AND id = ?`, nv, kind, id); err != nil {
 		return fmt.Errorf("store: update %s/%s: %w", kind, id, err)
 	}
 	if err := tx.Commit(); err != nil {

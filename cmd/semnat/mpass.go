@@ -65,6 +65,8 @@ type mpassFlags struct {
 	oidcKey                 string // PEM private key signing ID tokens (mpass_client.go)
 	admins                  []string
 	mpowerURL, mpowerKey    string
+	ecdsaKeyFile            string // PEM P-256 key for ecdsa-sha256 relying services (mpass_ecdsa.go)
+	ecdsaCertFile           string
 }
 
 func newMPassServeCmd(a *app) *cobra.Command {
@@ -100,6 +102,8 @@ seal, TSA, API key and upload settings are MSign's and are not used here.`,
 	cmd.Flags().StringVar(&mf.mpowerKey, "mpower-api-key-file", "", "file holding MPass's API key at MPower (a system registered with 'semnat mpower systems add')")
 	cmd.Flags().DurationVar(&mf.sessionTTL, "session-ttl", 8*time.Hour, "longest SSO session: after it the person logs in again")
 	cmd.Flags().DurationVar(&mf.sessionIdle, "session-idle", time.Hour, "an SSO session no service logged in through for this long is over")
+	cmd.Flags().StringVar(&mf.ecdsaKeyFile, "ecdsa-key", "", "PEM ECDSA P-256 private key signing the Responses of relying services added with --signature-algorithm ecdsa-sha256 (with --ecdsa-cert)")
+	cmd.Flags().StringVar(&mf.ecdsaCertFile, "ecdsa-cert", "", "the --ecdsa-key's certificate, published in the metadata beside the main one")
 	cmd.Flags().StringVar(&mf.oidcKey, "oidc-key", "", "PEM private key signing OpenID Connect ID tokens (ECDSA P-256: ES256; default: the SAML key, RS256)")
 	return cmd
 }
@@ -160,6 +164,10 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, n
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
+	ecKey, ecCert, err := mf.ecdsaKey()
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
 	signer, closeSigner, err := f.keys.open(ctx, a)
 	if err != nil {
 		return err
@@ -168,7 +176,8 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, n
 	return f.serveComposed(ctx, a, tlsCfg, func(_ *store.Store, base string) (server.Config, string) {
 		return server.Config{MPass: &mpass.Config{PublicURL: base, Key: signer, Certificate: signer.Certificate(), Chain: signer.Chain(), Mobile: mobile,
 				TokenRoots: anchors, TokenIntermediates: inter, AgentURL: f.agentURL,
-				Admins: mf.admins, MPower: mp, SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle, OIDC: oidcOpts}},
+				Admins: mf.admins, MPower: mp, SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle, OIDC: oidcOpts,
+				ECDSAKey: ecKey, ECDSACertificate: ecCert}},
 			fmt.Sprintf("%s: %s (metadata: %s%s; SSO: %s%s; signing key of %s)", name, base, base, mpass.PathMetadata, base, mpass.PathSSO,
 				signer.Certificate().Subject.CommonName)
 	})
@@ -308,7 +317,10 @@ CompanyName, Role);
 by default those the metadata's AttributeConsumingService requests, else all.
 --eidas answers in the eIDAS profile: the eIDAS natural- and legal-person
 attribute URIs and the eIDAS LoA (http://eidas.europa.eu/LoA/high) as
-AuthnContextClassRef. --fault turns on a fault-injection switch for the
+AuthnContextClassRef. --signature-algorithm ecdsa-sha256 signs its Responses
+with MPass's ECDSA P-256 key ('semnat mpass serve --ecdsa-key', published in
+the metadata beside the main key) instead of RSA: about half the CPU per
+Response, for relying services that check ECDSA. --fault turns on a fault-injection switch for the
 relying service's conformance tests (see 'semnat mpass sp faults --help').`,
 		Example: `  semnat mpass sp add --metadata shop-metadata.xml
   semnat mpass sp add --metadata portal.xml --sign-assertion --encrypt --attributes NameIdentifier,FirstName,LastName,Role
@@ -324,6 +336,7 @@ relying service's conformance tests (see 'semnat mpass sp faults --help').`,
 	add.Flags().StringVar(&encCert, "encryption-cert", "", "encrypt the assertion for this certificate (PEM or DER file)")
 	add.Flags().StringSliceVar(&opts.Attributes, "attributes", nil, "attributes to release (comma-separated; default: those the metadata requests, else all)")
 	add.Flags().BoolVar(&opts.EIDAS, "eidas", false, "answer in the eIDAS profile (eIDAS attribute URIs, eIDAS LoA)")
+	add.Flags().StringVar(&opts.SignatureAlgorithm, "signature-algorithm", "", "sign its Responses with rsa-sha256 (default) or ecdsa-sha256 (MPass's --ecdsa-key; about half the CPU per Response)")
 	add.Flags().StringArrayVar(&opts.Faults, "fault", nil, "fault-injection switch (repeatable): "+strings.Join(mpass.Faults, ", "))
 	add.RunE = func(cmd *cobra.Command, _ []string) error {
 		if metaPath == "" {

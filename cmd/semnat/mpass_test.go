@@ -87,7 +87,7 @@ func TestMPassSPCommands(t *testing.T) {
 	os.WriteFile(enc, testcerts.PEM(encCert), 0o644)
 	for _, args := range [][]string{
 		{"mpass", "sp", "add", "--metadata", filepath.Join(dir, "sp1.xml"), "--sign-assertion", "--encryption-cert", enc,
-			"--attributes", "NameIdentifier,Role", "--fault", "expired", "--data", data},
+			"--attributes", "NameIdentifier,Role", "--fault", "expired", "--signature-algorithm", "ecdsa-sha256", "--data", data},
 		{"mpass", "sp", "faults", lib, "--fault", "no-destination", "--fault", "future", "--data", data},
 		{"mpass", "sp", "roles", lib, "--idnp", "2004001000010", "--role", "admin", "--data", data},
 	} {
@@ -103,7 +103,8 @@ func TestMPassSPCommands(t *testing.T) {
 		t.Fatalf("list: %v %s", err, out.String())
 	}
 	if o := infos[0].Options; !o.SignAssertion || !o.Encrypt || !bytes.Equal(o.EncryptionCert, encCert.Raw) ||
-		strings.Join(o.Attributes, ",") != "NameIdentifier,Role" || strings.Join(o.Faults, ",") != "no-destination,future" {
+		strings.Join(o.Attributes, ",") != "NameIdentifier,Role" || strings.Join(o.Faults, ",") != "no-destination,future" ||
+		o.SignatureAlgorithm != mpass.SigECDSASHA256 {
 		t.Fatalf("options: %+v", o)
 	}
 	for _, c := range []struct {
@@ -114,6 +115,7 @@ func TestMPassSPCommands(t *testing.T) {
 		{[]string{"mpass", "sp", "faults", "https://nobody.example"}, "no relying service is registered"},
 		{[]string{"mpass", "sp", "roles", lib, "--idnp", "123", "--role", "x"}, "not a valid IDNP"},
 		{[]string{"mpass", "sp", "add", "--metadata", filepath.Join(dir, "sp1.xml"), "--attributes", "Salary"}, "unknown attribute"},
+		{[]string{"mpass", "sp", "add", "--metadata", filepath.Join(dir, "sp1.xml"), "--signature-algorithm", "ed25519"}, "unknown signature algorithm"},
 	} {
 		errb.Reset()
 		if code := runCLI(append(c.args, "--data", data), &out, &errb); code != exitUsage || !strings.Contains(errb.String(), c.words) {
