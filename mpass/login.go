@@ -90,7 +90,8 @@ type ssoSession struct {
 	AuthnInstant time.Time `json:"authnInstant"`
 	LastUsed     time.Time `json:"lastUsed"` // the last login through it (idle timeout)
 	Lang         string    `json:"lang"`
-	SPs          []string  `json:"sps"` // relying services it logged into
+	SPs          []string  `json:"sps"`                 // relying services it logged into
+	ExpiryJob    int64     `json:"expiryJob,omitempty"` // its expiry job (session_expiry.go)
 }
 
 // cookieSession holds the SSO session's token (its SHA-256 is the store key).
@@ -202,9 +203,8 @@ func (s *Service) currentSession(r *http.Request) (*ssoSession, string) {
 	if json.Unmarshal(b, &ss) != nil {
 		return nil, ""
 	}
-	if s.cfg.Now().Sub(ss.LastUsed) >= s.cfg.SessionIdle {
-		_ = s.endSession(r.Context(), digest(ck.Value), &ss, auditEvent("mpass.session-idle", ss.Identity.IDNP, "mpass", // idle too long: over
-			map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " ")}))
+	if ev, over := s.sessionOver(&ss); over { // idle too long or at its end: over
+		_ = s.endSession(r.Context(), digest(ck.Value), &ss, ev)
 		return nil, ""
 	}
 	return &ss, digest(ck.Value)
@@ -535,11 +535,7 @@ func (s *Service) newSession(c echo.Context, tx *loginTx) error {
 	}
 	s.setCookie(c, cookieSession, token, int(s.cfg.SessionTTL/time.Second))
 	key := digest(token)
-	b, err := json.Marshal(ss)
-	if err != nil {
-		return err
-	}
-	if err := s.cfg.Store.Put(c.Request().Context(), kindSession, key, b, s.cfg.SessionTTL); err != nil {
+	if err := s.putSession(c.Request().Context(), key, ss); err != nil {
 		return err
 	}
 	return s.finish(c, tx, ss, key, "mpass.login")
