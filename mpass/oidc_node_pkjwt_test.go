@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -25,7 +26,9 @@ import (
 // client registered; its code exchange succeeds and it checks the ID token
 // against MPass's JWKS. Its next assertion carries the first one's jti
 // again (openid-client's modifyAssertion hook): MPass refuses it with
-// invalid_client and records why.
+// invalid_client and records why. Then openid-client's RP-initiated logout
+// (its end-session URL with the ID token as hint) ends the MPass session
+// and brings the browser back to the client with its state.
 func TestOIDCOpenIDClientPrivateKeyJWT(t *testing.T) {
 	dir := openidClientDir(t)
 	e := newEnv(t, withOIDCKey(t))
@@ -40,7 +43,8 @@ func TestOIDCOpenIDClientPrivateKeyJWT(t *testing.T) {
 		t.Fatal(err)
 	}
 	script, _ := filepath.Abs("testdata/openid-client-private-key-jwt.mjs")
-	cmd := exec.Command("node", script, e.url+PathOIDC, rp.client.ID, rp.callback)
+	bye := rp.client.PostLogoutRedirectURIs[0]
+	cmd := exec.Command("node", script, e.url+PathOIDC, rp.client.ID, rp.callback, bye)
 	cmd.Env = append(os.Environ(), "OPENID_CLIENT_DIR="+dir, "CLIENT_JWK="+string(private), "CLIENT_KID=node-k1")
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -52,10 +56,11 @@ func TestOIDCOpenIDClientPrivateKeyJWT(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	lines := bufio.NewScanner(stdout)
 	type result struct {
-		Authorize string
-		Claims    map[string]any
-		Error     string
-		Status    int
+		Authorize  string
+		EndSession string
+		Claims     map[string]any
+		Error      string
+		Status     int
 	}
 	read := func(v *result) {
 		t.Helper()
@@ -92,5 +97,20 @@ func TestOIDCOpenIDClientPrivateKeyJWT(t *testing.T) {
 	}
 	if got := ends(t, e.store, "mpass.oidc-client-refused"); len(got) != 1 || got[0]["reason"] != "assertion-replayed" {
 		t.Fatalf("audit of the refusal: %v", got)
+	}
+
+	// RP-initiated logout, as openid-client builds it.
+	read(&r)
+	if r.EndSession == "" {
+		t.Fatalf("no end-session URL: %+v", r)
+	}
+	if resp, _ = e.get(c, r.EndSession); resp.Request.URL.String() != bye+"?state=bye-1" {
+		t.Fatalf("after logout the browser is at %s", resp.Request.URL)
+	}
+	if got := ends(t, e.store, "mpass.logout"); len(got) != 1 {
+		t.Fatalf("audit of the logout: %v", got)
+	}
+	if resp, page, _, _, _ := rp.authorize(c); !strings.HasPrefix(resp.Request.URL.String(), e.url+pathLogin+"?") || !reTx.Match(page) {
+		t.Fatalf("after logout, authorize went to %s", resp.Request.URL)
 	}
 }

@@ -5,17 +5,18 @@
 // private JWK in $CLIENT_JWK (kid $CLIENT_KID); the ID token is checked
 // against MPass's JWKS (enableNonRepudiationChecks).
 //
-// node openid-client-private-key-jwt.mjs ISSUER CLIENT-ID REDIRECT-URI
+// node openid-client-private-key-jwt.mjs ISSUER CLIENT-ID REDIRECT-URI POST-LOGOUT-URI
 // Two rounds, each: stdout {"authorize": URL}; stdin: the callback URL the
 // browser reached; stdout {"claims"} or {"error", "status"}. In the second
 // round openid-client's assertion carries the first one's jti again (a
-// replay): MPass must refuse it.
+// replay): MPass must refuse it. Last: stdout {"endSession": URL}, the
+// RP-initiated logout openid-client builds with the first ID token.
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import readline from 'node:readline';
 
 const oc = await import(pathToFileURL(path.join(process.env.OPENID_CLIENT_DIR, 'node_modules/openid-client/build/index.js')).href);
-const [issuer, clientId, redirect] = process.argv.slice(2);
+const [issuer, clientId, redirect, postLogout] = process.argv.slice(2);
 const key = await crypto.subtle.importKey('jwk', JSON.parse(process.env.CLIENT_JWK),
 	{ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
 let firstJti = null;
@@ -31,6 +32,7 @@ const config = await oc.discovery(new URL(issuer), clientId, { token_endpoint_au
 
 const rl = readline.createInterface({ input: process.stdin });
 const lines = rl[Symbol.asyncIterator]();
+let idToken = null;
 for (const round of [1, 2]) {
 	replay = round === 2;
 	const verifier = oc.randomPKCECodeVerifier();
@@ -45,9 +47,12 @@ for (const round of [1, 2]) {
 	const checks = { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true };
 	try {
 		const tokens = await oc.authorizationCodeGrant(config, new URL(value), checks);
+		idToken ||= tokens.id_token;
 		console.log(JSON.stringify({ claims: tokens.claims() }));
 	} catch (e) {
 		console.log(JSON.stringify({ error: e.error || e.code || String(e), status: e.status || 0 }));
 	}
 }
+const end = oc.buildEndSessionUrl(config, { id_token_hint: idToken, post_logout_redirect_uri: postLogout, state: 'bye-1' });
+console.log(JSON.stringify({ endSession: end.href }));
 rl.close();
