@@ -52,7 +52,8 @@ func (s *Service) putSession(ctx context.Context, key string, ss *ssoSession) er
 		if err != nil {
 			return err
 		}
-		return tx.PutMany(ctx, []store.ItemPut{{Kind: kindSession, ID: key, Value: b, TTL: s.cfg.SessionTTL + sessionGrace}})
+		return tx.PutMany(ctx, []store.ItemPut{{Kind: kindSession, ID: key, Value: b, TTL: s.cfg.SessionTTL + sessionGrace},
+			s.personSessionItem(key, ss)})
 	})
 }
 

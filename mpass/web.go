@@ -56,8 +56,9 @@ type pageData struct {
 	// Unconfirmed are the services that did not confirm the person's
 	// logout (session page, after it).
 	Unconfirmed []string
-	CSRF        string    // the admin forms' token
-	SPs         []adminSP // the admin page's relying services
+	Others      []otherSession // the person's other sessions (session_devices.go)
+	CSRF        string         // the admin forms' token
+	SPs         []adminSP      // the admin page's relying services
 }
 
 // T translates a message key into the page's language.
