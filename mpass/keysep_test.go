@@ -1,13 +1,10 @@
 package mpass
 
 import (
-	"context"
 	"crypto"
 	"net"
-	"net/http"
 	"testing"
 
-	"github.com/semnat/semnat/agent"
 	"github.com/semnat/semnat/agent/wire"
 )
 
@@ -28,14 +25,7 @@ func TestDocumentSignatureIsNoLogin(t *testing.T) {
 	agentURL := "http://" + ln.Addr().String()
 	e, tok := tokenEnv(t, agentURL, "person-p256")
 	const evil = "http://evil.test"
-	ag, err := agent.New(agent.Options{Module: tok.Module, Token: tok.Selector(), Origins: []string{e.url, evil}, Version: "test",
-		Consent: func(context.Context, agent.Prompt) ([]byte, error) { return []byte(tok.PIN), nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := &http.Server{Handler: ag.Handler()}
-	go as.Serve(ln)
-	t.Cleanup(func() { as.Close() })
+	serveYesAgent(t, ln, tok, e.url, evil)
 	rp := e.newRP("shop.test", true)
 
 	// The attacker's own browser and login at MPass.

@@ -12,8 +12,23 @@ import (
 	"github.com/semnat/semnat/agent"
 	"github.com/semnat/semnat/agent/wire"
 	"github.com/semnat/semnat/pkcs11"
+	"github.com/semnat/semnat/pkcs11/softhsmtest"
 	"github.com/semnat/semnat/testcerts"
 )
+
+// serveYesAgent serves on ln an agent of the token that allows origins and
+// consents to everything with the token's PIN (the person who approves).
+func serveYesAgent(t *testing.T, ln net.Listener, tok *softhsmtest.Token, origins ...string) {
+	t.Helper()
+	ag, err := agent.New(agent.Options{Module: tok.Module, Token: tok.Selector(), Origins: origins, Version: "test",
+		Consent: func(context.Context, agent.Prompt) ([]byte, error) { return []byte(tok.PIN), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := &http.Server{Handler: ag.Handler()}
+	go as.Serve(ln)
+	t.Cleanup(func() { as.Close() })
+}
 
 // TestSharedKeyDocumentIsNoLogin: a token whose authentication certificate
 // certifies the signing certificate's own key (misissued: one key, two
@@ -60,14 +75,7 @@ func TestSharedKeyDocumentIsNoLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	const evil = "http://evil.test"
-	ag, err := agent.New(agent.Options{Module: tok.Module, Token: tok.Selector(), Origins: []string{e.url, evil}, Version: "test",
-		Consent: func(context.Context, agent.Prompt) ([]byte, error) { return []byte(tok.PIN), nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := &http.Server{Handler: ag.Handler()}
-	go as.Serve(ln)
-	t.Cleanup(func() { as.Close() })
+	serveYesAgent(t, ln, tok, e.url, evil)
 	rp := e.newRP("shop.test", true)
 
 	// The attacker's login at MPass, and the "document" for the person.

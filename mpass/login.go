@@ -52,6 +52,7 @@ type loginTx struct {
 	// The phone step: State is "" (not started), "waiting", "failed" or "done".
 	State   string                 `json:"state,omitempty"`
 	Phone   string                 `json:"phone,omitempty"`
+	IDNP    string                 `json:"idnp,omitempty"` // as the person gave it (Mobile-ID face, login_mid.go)
 	Code    string                 `json:"code,omitempty"`
 	Pending *mobileid.PendingState `json:"pending,omitempty"`
 	// Owner is the instance waiting for the phone; it refreshes Beat while
@@ -246,7 +247,7 @@ func (s *Service) loginPage(c echo.Context) error {
 }
 
 func (s *Service) showLogin(c echo.Context, tx *loginTx, status int, problem string) error {
-	d := pageData{Tx: tx.ID, SP: hostOf(tx.ACS), Phone: tx.Phone,
+	d := pageData{Tx: tx.ID, SP: hostOf(tx.ACS), Phone: tx.Phone, AskIDNP: s.asksIDNP(), IDNP: tx.IDNP,
 		Problem: problem, Mobile: s.cfg.Mobile != nil, Self: pathLogin + "?tx=" + tx.ID}
 	if s.cfg.TokenRoots != nil {
 		d.AgentURL = s.cfg.AgentURL
@@ -313,7 +314,10 @@ func (s *Service) mobileStart(c echo.Context) error {
 		return s.showLogin(c, tx, http.StatusBadRequest, "bad-phone")
 	}
 	tx.Phone = phone
-	p, err := s.cfg.Mobile.StartAuthentication(c.Request().Context(), mobileid.AuthRequest{MSISDN: phone,
+	if !s.formIDNP(c, tx) {
+		return s.showLogin(c, tx, http.StatusBadRequest, "bad-idnp")
+	}
+	p, err := s.cfg.Mobile.StartAuthentication(c.Request().Context(), mobileid.AuthRequest{MSISDN: phone, IDNP: tx.IDNP,
 		DisplayText: "MPass: " + hostOf(tx.ACS)})
 	if err != nil {
 		tx.Problem = problemOf(err)

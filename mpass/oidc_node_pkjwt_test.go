@@ -1,22 +1,17 @@
 package mpass
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mobileid"
 )
 
@@ -42,25 +37,17 @@ func TestOIDCOpenIDClientPrivateKeyJWT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script, _ := filepath.Abs("testdata/openid-client-private-key-jwt.mjs")
 	bye := rp.client.PostLogoutRedirectURIs[0]
-	cmd := exec.Command("node", script, e.url+PathOIDC, rp.client.ID, rp.callback, bye)
-	cmd.Env = append(os.Environ(), "OPENID_CLIENT_DIR="+dir, "CLIENT_JWK="+string(private), "CLIENT_KID=node-k1")
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	var stderr testtool.SyncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := bufio.NewScanner(stdout)
+	cmd, stdin, lines, stderr := startNode(t, "testdata/openid-client-private-key-jwt.mjs",
+		[]string{"OPENID_CLIENT_DIR=" + dir, "CLIENT_JWK=" + string(private), "CLIENT_KID=node-k1"},
+		e.url+PathOIDC, rp.client.ID, rp.callback, bye)
 	type result struct {
 		Authorize  string
 		EndSession string
 		Claims     map[string]any
 		Error      string
 		Status     int
+		Message    string
 	}
 	read := func(v *result) {
 		t.Helper()
@@ -72,7 +59,7 @@ func TestOIDCOpenIDClientPrivateKeyJWT(t *testing.T) {
 		}
 	}
 	c := newBrowserClient(t)
-	user := mobileid.GeneratedUser(7)
+	user := mobileid.GeneratedUser(1) // not 7: TestLoginRefusals revokes its certificate
 
 	// The first code exchange, with openid-client's own assertion.
 	var r result

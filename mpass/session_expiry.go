@@ -43,7 +43,7 @@ func (expiryArgs) Kind() string { return "mpass.session-expiry" }
 // earlier end cancels it.
 func (s *Service) putSession(ctx context.Context, key string, ss *ssoSession) error {
 	return s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
-		job, err := s.queue.EnqueueTx(ctx, tx, expiryArgs{Key: key}, &jobs.EnqueueOpts{RunAt: s.sessionEnd(ss), Unique: true})
+		job, err := s.queue.EnqueueTx(ctx, tx, expiryArgs{Key: key}, &jobs.EnqueueOpts{RunAt: s.sessionEnd(ss)})
 		if err != nil {
 			return fmt.Errorf("mpass: the session's expiry: %w", err)
 		}

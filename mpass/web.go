@@ -44,6 +44,8 @@ type pageData struct {
 	Tx        string
 	SP        string // the relying service, as its host
 	Phone     string
+	AskIDNP   bool   // the Mobile-ID face: the login form asks for the IDNP too
+	IDNP      string // as the person gave it
 	Code      string
 	Problem   string // message key after "problem."
 	Detail    string // technical detail of a refused request

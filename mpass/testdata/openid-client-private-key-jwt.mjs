@@ -50,7 +50,7 @@ for (const round of [1, 2]) {
 		idToken ||= tokens.id_token;
 		console.log(JSON.stringify({ claims: tokens.claims() }));
 	} catch (e) {
-		console.log(JSON.stringify({ error: e.error || e.code || String(e), status: e.status || 0 }));
+		console.log(JSON.stringify({ error: e.error || e.code || String(e), status: e.status || 0, message: String(e.message || e) + (e.cause ? ': ' + JSON.stringify(e.cause) : '') }));
 	}
 }
 const end = oc.buildEndSessionUrl(config, { id_token_hint: idToken, post_logout_redirect_uri: postLogout, state: 'bye-1' });
