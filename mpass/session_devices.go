@@ -10,9 +10,10 @@ package mpass
 // SessionNotOnOrAfter.
 //
 // The sessions of a person are found through an index item per session
-// (kindPersonSession, "digest(IDNP)/SessionIndex" → the session's store
-// key), written with the session; one whose session is gone is removed
-// when it is next read.
+// (kindPersonSession, digest(IDNP) + digest(SessionIndex), hex only, so
+// that a range of the primary key finds a person's whatever the database's
+// collation → the session's store key), written with the session; one
+// whose session is gone is removed when it is next read.
 
 import (
 	"context"
@@ -28,7 +29,7 @@ import (
 )
 
 const (
-	kindPersonSession = "mpass.person-session" // a person's sessions: digest(IDNP)/Index → session key
+	kindPersonSession = "mpass.person-session" // a person's sessions: digest(IDNP)+digest(Index) → session key
 	pathSessionEnd    = "/session/end"         // POST: end another session of the person
 )
 
@@ -41,7 +42,7 @@ type otherSession struct {
 }
 
 // personSessionID is the index item's id of a session.
-func personSessionID(idnp, index string) string { return digest(idnp) + "/" + index }
+func personSessionID(idnp, index string) string { return digest(idnp) + digest(index)[:32] }
 
 // personSessionItem is the index item of session ss stored under key.
 func (s *Service) personSessionItem(key string, ss *ssoSession) store.ItemPut {
@@ -52,9 +53,9 @@ func (s *Service) personSessionItem(key string, ss *ssoSession) store.ItemPut {
 // otherSessions lists the live sessions of ss's person other than the one
 // stored under ownKey, oldest first.
 func (s *Service) otherSessions(ctx context.Context, ss *ssoSession, ownKey string) ([]otherSession, error) {
-	prefix := digest(ss.Identity.IDNP) + "/"
+	prefix := digest(ss.Identity.IDNP) // every id of the person: prefix + hex digits, below prefix + "g"
 	rows, err := s.cfg.Store.Query(ctx, `SELECT id, value FROM items WHERE kind = ? AND id >= ? AND id < ? AND expires > ? ORDER BY id`,
-		kindPersonSession, prefix, prefix[:len(prefix)-1]+"0", s.cfg.Store.Now().UnixNano())
+		kindPersonSession, prefix, prefix+"g", s.cfg.Store.Now().UnixNano())
 	if err != nil {
 		return nil, err
 	}

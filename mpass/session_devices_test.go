@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mobileid"
 )
 
@@ -20,7 +21,16 @@ var reOtherSession = regexp.MustCompile(`name="session" value="([^"]+)"`)
 // (not for this one), and the audit log says who ended it from where.
 // Another person, or a request without the session cookie, ends nothing.
 func TestEndOtherSession(t *testing.T) {
-	e := newEnv(t, func(c *Config) { withOIDCKey(t)(c); withFastJobs(c) })
+	endOtherSession(t, newEnv(t, func(c *Config) { withOIDCKey(t)(c); withFastJobs(c) }))
+}
+
+// TestEndOtherSessionPostgres: the same on PostgreSQL (its collation
+// orders the person index's range as SQLite does: hex ids only).
+func TestEndOtherSessionPostgres(t *testing.T) {
+	endOtherSession(t, newEnvOn(t, testtool.PostgresSchema(t), func(c *Config) { withOIDCKey(t)(c); withFastJobs(c) }))
+}
+
+func endOtherSession(t *testing.T, e *env) {
 	lr := e.newLogoutReceiver(0)
 	rp := e.newOIDCRP(OIDCClientSpec{ID: "shop", Name: "Magazinul", BackchannelLogoutURI: lr.uri(e, "shop")})
 	user := mobileid.GeneratedUser(8)
