@@ -26,13 +26,7 @@ func TestDocumentSignatureIsNoLogin(t *testing.T) {
 	e, tok := tokenEnv(t, agentURL, "person-p256")
 	const evil = "http://evil.test"
 	serveYesAgent(t, ln, tok, e.url, evil)
-	rp := e.newRP("shop.test", true)
-
-	// The attacker's own browser and login at MPass.
-	c := newBrowserClient(t)
-	tx, _ := e.startLogin(c, rp)
-	_, n := e.mpassJSON(c, pathTokenNonce, tx, nil)
-	digest := wire.AuthDigest(crypto.SHA256, e.url, n.Nonce)
+	rp, c, tx, nonce, digest := e.attackerLogin()
 	for _, key := range []string{"person-p256", "person-p256-auth"} {
 		var signed wire.SignResponse
 		st, p := agentCall(t, agentURL, evil, "/v1/sign", wire.SignRequest{CertificateID: tok.Keys[key].String(),
@@ -47,7 +41,7 @@ func TestDocumentSignatureIsNoLogin(t *testing.T) {
 			t.Fatalf("document signature: %d %+v", st, p)
 		}
 		cert := shared.pki.MustGet(key).Cert
-		if err := wire.VerifyAuthentication(cert.PublicKey, crypto.SHA256, "", e.url, n.Nonce, signed.Signature); err != nil {
+		if err := wire.VerifyAuthentication(cert.PublicKey, crypto.SHA256, "", e.url, nonce, signed.Signature); err != nil {
 			t.Fatalf("the document signature is not over the login challenge (the attack is not what it claims): %v", err)
 		}
 		st, a := e.mpassJSON(c, pathToken, tx, tokenLogin{Certificate: cert.Raw, Chain: [][]byte{shared.pki.TokenCA.Cert.Raw},

@@ -30,6 +30,18 @@ func serveYesAgent(t *testing.T, ln net.Listener, tok *softhsmtest.Token, origin
 	t.Cleanup(func() { as.Close() })
 }
 
+// attackerLogin is the attacker's own browser and login at MPass (through
+// a relying service it registers): the login's id, its token login nonce
+// and the digest of its login challenge, which the attacker asks the
+// person to sign as a "document".
+func (e *env) attackerLogin() (*relyingParty, *http.Client, string, string, []byte) {
+	rp := e.newRP("shop.test", true)
+	c := newBrowserClient(e.t)
+	tx, _ := e.startLogin(c, rp)
+	_, n := e.mpassJSON(c, pathTokenNonce, tx, nil)
+	return rp, c, tx, n.Nonce, wire.AuthDigest(crypto.SHA256, e.url, n.Nonce)
+}
+
 // TestSharedKeyDocumentIsNoLogin: a token whose authentication certificate
 // certifies the signing certificate's own key (misissued: one key, two
 // certificates). The attack of TestDocumentSignatureIsNoLogin then works
@@ -76,13 +88,7 @@ func TestSharedKeyDocumentIsNoLogin(t *testing.T) {
 	}
 	const evil = "http://evil.test"
 	serveYesAgent(t, ln, tok, e.url, evil)
-	rp := e.newRP("shop.test", true)
-
-	// The attacker's login at MPass, and the "document" for the person.
-	c := newBrowserClient(t)
-	tx, _ := e.startLogin(c, rp)
-	_, n := e.mpassJSON(c, pathTokenNonce, tx, nil)
-	digest := wire.AuthDigest(crypto.SHA256, e.url, n.Nonce)
+	rp, c, tx, _, digest := e.attackerLogin()
 	var signed wire.SignResponse
 	st, p := agentCall(t, agentURL, evil, "/v1/sign", wire.SignRequest{CertificateID: tok.Keys[sign.Name].String(),
 		Hash: "SHA-256", Digest: digest, Nonce: "evil-1", Document: "invoice.pdf"}, &signed)
