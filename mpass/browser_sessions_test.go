@@ -43,3 +43,13 @@ func TestBrowserSessionPageOthers(t *testing.T) {
 		t.Fatalf("the other browser's session did not end")
 	}
 }
+
+// TestBrowserLoginPageIDNP: the login page of the Mobile-ID face, with its
+// IDNP field, in chromium: axe-core finds no serious violation.
+func TestBrowserLoginPageIDNP(t *testing.T) {
+	ctx := browsertest.New(t, 90*time.Second)
+	e := newEnv(t, withMIDFace(t))
+	rp := e.newRP("shop.test", true)
+	browsertest.Do(t, ctx, chromedp.Navigate(rp.url+"/app"), chromedp.WaitVisible(chromedp.ID("idnp")))
+	browsertest.Axe(t, ctx, "the login page with the IDNP field", "en") // chromium asks for English
+}

@@ -10,13 +10,9 @@ import (
 	"github.com/semnat/semnat/mobileid"
 )
 
-// TestLoginMobileIDFace: with an MSSP's Mobile-ID face (which identifies a
-// person by phone number and IDNP together) the login form asks for the
-// IDNP too: a malformed one is refused on the page before any phone is
-// asked; another person's IDNP with this phone is refused by the service
-// ("unknown-phone"); the person's own logs them in.
-func TestLoginMobileIDFace(t *testing.T) {
-	e := newEnv(t, func(c *Config) {
+// withMIDFace gives MPass a client of the simulator's Mobile-ID face.
+func withMIDFace(t *testing.T) func(*Config) {
+	return func(c *Config) {
 		mc, err := mobileid.NewClient(shared.simURL+"/mid-api", mobileid.ClientOptions{Face: mobileid.FaceMID,
 			Roots: shared.pki.RootPool(), Intermediates: shared.pki.IntermediatePool(), PollInterval: 10 * time.Millisecond,
 			HTTPClient: &http.Client{Timeout: 30 * time.Second}})
@@ -24,7 +20,16 @@ func TestLoginMobileIDFace(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Mobile = mc
-	})
+	}
+}
+
+// TestLoginMobileIDFace: with an MSSP's Mobile-ID face (which identifies a
+// person by phone number and IDNP together) the login form asks for the
+// IDNP too: a malformed one is refused on the page before any phone is
+// asked; another person's IDNP with this phone is refused by the service
+// ("unknown-phone"); the person's own logs them in.
+func TestLoginMobileIDFace(t *testing.T) {
+	e := newEnv(t, withMIDFace(t))
 	rp := e.newRP("shop.test", true)
 	user, other := mobileid.GeneratedUser(2), mobileid.GeneratedUser(3)
 	c := newBrowserClient(t)
