@@ -444,6 +444,9 @@ type signingCert struct {
 	cert  *x509.Certificate
 	wire  wire.Certificate
 	token pkcs11.TokenInfo
+	// loginKey: a signing certificate whose key another certificate on
+	// the token certifies for logging in (sharedKeys).
+	loginKey bool
 }
 
 // canSign tells whether a certificate is an end-entity signing certificate.
@@ -470,9 +473,14 @@ func (a *Agent) certificates(ctx context.Context) ([]signingCert, error) {
 		return nil, err
 	}
 	var cas []*x509.Certificate
+	authKeys := map[string]bool{} // the keys of the token's authentication certificates
 	for _, o := range tc.Objects {
-		if o.Certificate != nil && o.Certificate.IsCA {
-			cas = append(cas, o.Certificate)
+		switch c := o.Certificate; {
+		case c == nil:
+		case c.IsCA:
+			cas = append(cas, c)
+		case wire.IsAuthentication(c):
+			authKeys[string(c.RawSubjectPublicKeyInfo)] = true
 		}
 	}
 	var out []signingCert
@@ -493,7 +501,8 @@ func (a *Agent) certificates(ctx context.Context) ([]signingCert, error) {
 		for _, ca := range pkcs11.BuildChain(c, cas, nil) {
 			wc.Chain = append(wc.Chain, ca.Raw)
 		}
-		out = append(out, signingCert{id: e.ID, cert: c, wire: wc, token: tc.Token})
+		out = append(out, signingCert{id: e.ID, cert: c, wire: wc, token: tc.Token,
+			loginKey: !wc.Authentication && authKeys[string(c.RawSubjectPublicKeyInfo)]})
 	}
 	return out, nil
 }
@@ -774,6 +783,14 @@ func (a *Agent) sign(ctx context.Context, origin string, ps []*signParams) ([]wi
 		log.Warn("document signature refused: an authentication certificate")
 		return nil, newProblem(http.StatusConflict, wire.ProblemWrongKey, "Not a signing key",
 			fmt.Sprintf("certificate %s is for logging in only and never signs documents: choose the token's signing certificate", p.id))
+	case !p.login && cert.loginKey:
+		// One key certified for both: any signature it makes for a
+		// "document" is also a login signature (a site could ask for the
+		// digest of a login challenge). Logins stay possible: their
+		// challenge, bound to the origin and a nonce, is no document.
+		log.Warn("document signature refused: the key is also certified for logging in")
+		return nil, newProblem(http.StatusConflict, wire.ProblemSharedKey, "Signing key shared with logins",
+			fmt.Sprintf("certificate %s has the same key as the token's authentication certificate, so a document signature could log someone in as its owner: the agent signs no document with it; ask the issuer for a token with separate signing and authentication keys", p.id))
 	}
 	for _, x := range ps {
 		if _, isEC := cert.cert.PublicKey.(*ecdsa.PublicKey); isEC && x.req.Scheme != "" {

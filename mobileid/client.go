@@ -72,6 +72,10 @@ type Client struct {
 	http *http.Client
 }
 
+// Face is the face of the MSSP the client talks to (FaceMID: requests
+// need the person's IDNP beside the phone number).
+func (c *Client) Face() Face { return c.opts.Face }
+
 // SignRequest asks a phone to sign a digest.
 type SignRequest struct {
 	MSISDN string // "+373..."

@@ -1,13 +1,10 @@
 package mpass
 
 import (
-	"context"
 	"crypto"
 	"net"
-	"net/http"
 	"testing"
 
-	"github.com/semnat/semnat/agent"
 	"github.com/semnat/semnat/agent/wire"
 )
 
@@ -28,21 +25,8 @@ func TestDocumentSignatureIsNoLogin(t *testing.T) {
 	agentURL := "http://" + ln.Addr().String()
 	e, tok := tokenEnv(t, agentURL, "person-p256")
 	const evil = "http://evil.test"
-	ag, err := agent.New(agent.Options{Module: tok.Module, Token: tok.Selector(), Origins: []string{e.url, evil}, Version: "test",
-		Consent: func(context.Context, agent.Prompt) ([]byte, error) { return []byte(tok.PIN), nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := &http.Server{Handler: ag.Handler()}
-	go as.Serve(ln)
-	t.Cleanup(func() { as.Close() })
-	rp := e.newRP("shop.test", true)
-
-	// The attacker's own browser and login at MPass.
-	c := newBrowserClient(t)
-	tx, _ := e.startLogin(c, rp)
-	_, n := e.mpassJSON(c, pathTokenNonce, tx, nil)
-	digest := wire.AuthDigest(crypto.SHA256, e.url, n.Nonce)
+	serveYesAgent(t, ln, tok, e.url, evil)
+	rp, c, tx, nonce, digest := e.attackerLogin()
 	for _, key := range []string{"person-p256", "person-p256-auth"} {
 		var signed wire.SignResponse
 		st, p := agentCall(t, agentURL, evil, "/v1/sign", wire.SignRequest{CertificateID: tok.Keys[key].String(),
@@ -57,7 +41,7 @@ func TestDocumentSignatureIsNoLogin(t *testing.T) {
 			t.Fatalf("document signature: %d %+v", st, p)
 		}
 		cert := shared.pki.MustGet(key).Cert
-		if err := wire.VerifyAuthentication(cert.PublicKey, crypto.SHA256, "", e.url, n.Nonce, signed.Signature); err != nil {
+		if err := wire.VerifyAuthentication(cert.PublicKey, crypto.SHA256, "", e.url, nonce, signed.Signature); err != nil {
 			t.Fatalf("the document signature is not over the login challenge (the attack is not what it claims): %v", err)
 		}
 		st, a := e.mpassJSON(c, pathToken, tx, tokenLogin{Certificate: cert.Raw, Chain: [][]byte{shared.pki.TokenCA.Cert.Raw},

@@ -52,6 +52,7 @@ type loginTx struct {
 	// The phone step: State is "" (not started), "waiting", "failed" or "done".
 	State   string                 `json:"state,omitempty"`
 	Phone   string                 `json:"phone,omitempty"`
+	IDNP    string                 `json:"idnp,omitempty"` // as the person gave it (Mobile-ID face, login_mid.go)
 	Code    string                 `json:"code,omitempty"`
 	Pending *mobileid.PendingState `json:"pending,omitempty"`
 	// Owner is the instance waiting for the phone; it refreshes Beat while
@@ -90,7 +91,8 @@ type ssoSession struct {
 	AuthnInstant time.Time `json:"authnInstant"`
 	LastUsed     time.Time `json:"lastUsed"` // the last login through it (idle timeout)
 	Lang         string    `json:"lang"`
-	SPs          []string  `json:"sps"` // relying services it logged into
+	SPs          []string  `json:"sps"`                 // relying services it logged into
+	ExpiryJob    int64     `json:"expiryJob,omitempty"` // its expiry job (session_expiry.go)
 }
 
 // cookieSession holds the SSO session's token (its SHA-256 is the store key).
@@ -202,9 +204,8 @@ func (s *Service) currentSession(r *http.Request) (*ssoSession, string) {
 	if json.Unmarshal(b, &ss) != nil {
 		return nil, ""
 	}
-	if s.cfg.Now().Sub(ss.LastUsed) >= s.cfg.SessionIdle {
-		_ = s.endSession(r.Context(), digest(ck.Value), &ss, auditEvent("mpass.session-idle", ss.Identity.IDNP, "mpass", // idle too long: over
-			map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " ")}))
+	if ev, over := s.sessionOver(&ss); over { // idle too long or at its end: over
+		_ = s.endSession(r.Context(), digest(ck.Value), &ss, ev)
 		return nil, ""
 	}
 	return &ss, digest(ck.Value)
@@ -246,7 +247,7 @@ func (s *Service) loginPage(c echo.Context) error {
 }
 
 func (s *Service) showLogin(c echo.Context, tx *loginTx, status int, problem string) error {
-	d := pageData{Tx: tx.ID, SP: hostOf(tx.ACS), Phone: tx.Phone,
+	d := pageData{Tx: tx.ID, SP: hostOf(tx.ACS), Phone: tx.Phone, AskIDNP: s.asksIDNP(), IDNP: tx.IDNP,
 		Problem: problem, Mobile: s.cfg.Mobile != nil, Self: pathLogin + "?tx=" + tx.ID}
 	if s.cfg.TokenRoots != nil {
 		d.AgentURL = s.cfg.AgentURL
@@ -313,7 +314,10 @@ func (s *Service) mobileStart(c echo.Context) error {
 		return s.showLogin(c, tx, http.StatusBadRequest, "bad-phone")
 	}
 	tx.Phone = phone
-	p, err := s.cfg.Mobile.StartAuthentication(c.Request().Context(), mobileid.AuthRequest{MSISDN: phone,
+	if !s.formIDNP(c, tx) {
+		return s.showLogin(c, tx, http.StatusBadRequest, "bad-idnp")
+	}
+	p, err := s.cfg.Mobile.StartAuthentication(c.Request().Context(), mobileid.AuthRequest{MSISDN: phone, IDNP: tx.IDNP,
 		DisplayText: "MPass: " + hostOf(tx.ACS)})
 	if err != nil {
 		tx.Problem = problemOf(err)
@@ -542,11 +546,7 @@ func (s *Service) newSession(c echo.Context, tx *loginTx) error {
 	}
 	s.setCookie(c, cookieSession, token, int(s.cfg.SessionTTL/time.Second))
 	key := digest(token)
-	b, err := json.Marshal(ss)
-	if err != nil {
-		return err
-	}
-	if err := s.cfg.Store.Put(c.Request().Context(), kindSession, key, b, s.cfg.SessionTTL); err != nil {
+	if err := s.putSession(c.Request().Context(), key, ss); err != nil {
 		return err
 	}
 	return s.finish(c, tx, ss, key, "mpass.login")

@@ -87,7 +87,12 @@ const (
 func (s *Service) sessionPage(c echo.Context) error {
 	lang := pageLang(c)
 	d := pageData{Self: pathSession + "?"}
-	if ss, _ := s.currentSession(c.Request()); ss != nil {
+	if ss, key := s.currentSession(c.Request()); ss != nil {
+		others, err := s.otherSessions(c.Request().Context(), ss, key)
+		if err != nil {
+			return err
+		}
+		d.Others = others
 		d.Person = strings.TrimSpace(ss.Identity.GivenName+" "+ss.Identity.Surname) + " (" + ss.Identity.IDNP + ")"
 		for _, sp := range ss.SPs {
 			d.Services = append(d.Services, s.serviceName(c.Request().Context(), sp))

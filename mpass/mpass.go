@@ -285,6 +285,7 @@ func (s *Service) Mount(g *echo.Group) {
 	g.GET(pathStatic+"*", s.web.static)
 	g.GET(pathSession, s.sessionPage)
 	g.POST(pathLogoutAll, s.logoutAll)
+	g.POST(pathSessionEnd, s.endOtherSession)
 	g.GET(pathLogoutSAML, s.runLogoutPlan)
 	s.oidc.mount(g)
 	g.GET(pathAdmin, s.adminPage)

@@ -64,6 +64,9 @@ func (s *Service) startJobs() error {
 	if err := jobs.Register(q, jobs.WorkFunc(s.deliverLogout)); err != nil {
 		return err
 	}
+	if err := jobs.Register(q, jobs.WorkFunc(s.expireSession)); err != nil {
+		return err
+	}
 	if err := q.Start(context.Background()); err != nil {
 		return fmt.Errorf("mpass: starting the job queue: %w", err)
 	}
@@ -113,6 +116,9 @@ func (s *Service) endSession(ctx context.Context, key string, ss *ssoSession, ev
 		}
 		if n, err := res.RowsAffected(); err == nil && n == 0 {
 			return ErrSessionEnded
+		}
+		if err := s.cancelExpiry(ctx, tx, ss); err != nil {
+			return err
 		}
 		for _, id := range notify {
 			if _, err := s.queue.EnqueueTx(ctx, tx, logoutArgs{Client: id, Session: ss.Index, IDNP: ss.Identity.IDNP},

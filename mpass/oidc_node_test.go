@@ -37,6 +37,25 @@ func openidClientDir(t *testing.T) string {
 	return dir
 }
 
+// startNode runs node on a script of testdata with args and env (beside
+// the test's own), killed at the test's end: its stdin, its stdout's lines
+// and its stderr.
+func startNode(t *testing.T, script string, env []string, args ...string) (*exec.Cmd, io.WriteCloser, *bufio.Scanner, *testtool.SyncBuffer) {
+	t.Helper()
+	abs, _ := filepath.Abs(script)
+	cmd := exec.Command("node", append([]string{abs}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	stderr := &testtool.SyncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, stdin, bufio.NewScanner(stdout), stderr
+}
+
 // TestOIDCOpenIDClient: npm openid-client (JavaScript, an independent
 // implementation) discovers MPass, runs the code flow with PKCE, state and
 // nonce while the person logs in by phone, checks the ID token (signature
@@ -46,18 +65,8 @@ func TestOIDCOpenIDClient(t *testing.T) {
 	dir := openidClientDir(t)
 	e := newEnv(t, withOIDCKey(t))
 	rp := e.newOIDCRP(OIDCClientSpec{ID: "node-shop"})
-	script, _ := filepath.Abs("testdata/openid-client.mjs")
-	cmd := exec.Command("node", script, e.url+PathOIDC, rp.client.ID, rp.secret, rp.callback)
-	cmd.Env = append(os.Environ(), "OPENID_CLIENT_DIR="+dir)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	var stderr testtool.SyncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := bufio.NewScanner(stdout)
+	cmd, stdin, lines, stderr := startNode(t, "testdata/openid-client.mjs", []string{"OPENID_CLIENT_DIR=" + dir},
+		e.url+PathOIDC, rp.client.ID, rp.secret, rp.callback)
 	var first struct{ Authorize string }
 	if !lines.Scan() || json.Unmarshal(lines.Bytes(), &first) != nil || first.Authorize == "" {
 		cmd.Wait()

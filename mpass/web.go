@@ -44,6 +44,8 @@ type pageData struct {
 	Tx        string
 	SP        string // the relying service, as its host
 	Phone     string
+	AskIDNP   bool   // the Mobile-ID face: the login form asks for the IDNP too
+	IDNP      string // as the person gave it
 	Code      string
 	Problem   string // message key after "problem."
 	Detail    string // technical detail of a refused request
@@ -56,8 +58,9 @@ type pageData struct {
 	// Unconfirmed are the services that did not confirm the person's
 	// logout (session page, after it).
 	Unconfirmed []string
-	CSRF        string    // the admin forms' token
-	SPs         []adminSP // the admin page's relying services
+	Others      []otherSession // the person's other sessions (session_devices.go)
+	CSRF        string         // the admin forms' token
+	SPs         []adminSP      // the admin page's relying services
 }
 
 // T translates a message key into the page's language.

@@ -260,6 +260,7 @@ const (
 	ProblemUnknownCert      = "urn:semnat:problem:agent-unknown-certificate" // 404: no signing certificate with that id on the token
 	ProblemWrongKey         = "urn:semnat:problem:agent-wrong-key"           // 409: a login with a signing key, or a document with an authentication key
 	ProblemRefused          = "urn:semnat:problem:agent-refused"             // 403: the person refused to sign
+	ProblemSharedKey        = "urn:semnat:problem:agent-shared-key"          // 409: a document with a key the token also certifies for logging in
 	ProblemConsent          = "urn:semnat:problem:agent-consent-unavailable" // 503: the agent could not ask (no terminal, ...)
 	ProblemPINIncorrect     = "urn:semnat:problem:agent-pin-incorrect"       // 403: the token refused the PIN (not retried)
 	ProblemPINLength        = "urn:semnat:problem:agent-pin-length"          // 422: the PIN is too short/long for the token (no try used)

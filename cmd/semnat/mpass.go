@@ -80,7 +80,8 @@ func newMPassServeCmd(a *app) *cobra.Command {
 ` + mpassRoutesHelp + `
 The key (--p12, --key/--cert or --token, as for 'semnat sign') signs every
 Response and the metadata; relying services pin its certificate. People log
-in with the mobile signature service --mssp, or with their USB token through
+in with the mobile signature service --mssp (on its Mobile-ID face,
+.../mid-api, the login form also asks for the IDNP), or with their USB token through
 'semnat agent' on their computer (started with --origin set to this
 service's public URL); their certificates must chain to --trust, and their
 revocation is checked online (OCSP, else the CRL). The
