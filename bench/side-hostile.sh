@@ -17,29 +17,10 @@ export GOTOOLCHAIN=auto
 DUR=${SIDE_HOSTILE_DURATION:-5s}
 N=${SIDE_HOSTILE_CLIENTS:-64}
 export SEMNAT_RATE_LIMIT=${SEMNAT_RATE_LIMIT:-100000}
-tmp=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-
-bin=${SEMNAT_BIN:-bin/semnat}
-[ -x "$bin" ] || go build -o "$bin" ./cmd/semnat
-cp "$bin" "$tmp/semnat"
-go build -o "$tmp/loadgen" ./bench/loadgen
-go build -o "$tmp/mkpdf" ./bench/mkpdf
-
-data=$tmp/data
-GOMAXPROCS=2 "$tmp/semnat" serve --demo --data "$data" --addr 127.0.0.1:0 >"$tmp/serve.out" 2>"$tmp/serve.err" &
-pid=$!
-for _ in $(seq 300); do grep -q '^listening on' "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
-base=$(sed -n 's/^listening on //p' "$tmp/serve.out")
-if [ -z "$base" ]; then
-	echo "side-hostile: the server did not start:" >&2
-	cat "$tmp/serve.err" >&2
-	exit 1
-fi
+. bench/demo.sh
+demo_setup
+demo_start side-hostile
 pki=$data/pki
-hwm() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
 
 "$tmp/mkpdf" -size 100K -o "$tmp/doc.pdf"
 "$tmp/semnat" sign "$tmp/doc.pdf" -o "$tmp/signed.pdf" --force --level B-LT \

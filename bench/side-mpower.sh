@@ -17,32 +17,15 @@ export GOTOOLCHAIN=auto
 DUR=${SIDE_MPOWER_DURATION:-5s}
 C=${SIDE_MPOWER_CLIENTS:-32}
 export SEMNAT_RATE_LIMIT=${SEMNAT_RATE_LIMIT:-1000000}
-tmp=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-
-bin=${SEMNAT_BIN:-bin/semnat}
-[ -x "$bin" ] || go build -o "$bin" ./cmd/semnat
-cp "$bin" "$tmp/semnat"
-go build -o "$tmp/loadgen" ./bench/loadgen
-
-data=$tmp/data
+. bench/demo.sh
+demo_setup
 store=()
 name=mpower-CodeTrueOne-c$C
 if [ -n "${SIDE_MPOWER_STORE:-}" ]; then
 	store=(--store "$SIDE_MPOWER_STORE")
 	name=$name-postgres
 fi
-GOMAXPROCS=2 "$tmp/semnat" serve --demo --data "$data" "${store[@]}" --addr 127.0.0.1:0 --log-level warn >"$tmp/serve.out" 2>"$tmp/serve.err" &
-pid=$!
-for _ in $(seq 300); do grep -q '^listening on' "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
-base=$(sed -n 's/^listening on //p' "$tmp/serve.out")
-if [ -z "$base" ]; then
-	echo "side-mpower: the server did not start:" >&2
-	cat "$tmp/serve.err" >&2
-	exit 1
-fi
+demo_start side-mpower "${store[@]}" --log-level warn
 "$tmp/semnat" mpower systems add bench --api-key-file "$tmp/key" --data "$data" "${store[@]}" >/dev/null 2>&1
 key=$(cat "$tmp/key")
 : >"$tmp/none" # loadgen wants a request file; a GET sends none

@@ -29,31 +29,11 @@ export GOTOOLCHAIN=auto
 DUR=${SIDE_SERVER_DURATION:-5s}
 export SEMNAT_RATE_LIMIT=${SEMNAT_RATE_LIMIT:-100000}
 [ -n "${SEMNAT_MAX_CONCURRENT:-}" ] && export SEMNAT_MAX_CONCURRENT
-tmp=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-
-# SEMNAT_BIN: another semnat binary to measure (default bin/semnat, built if missing).
-bin=${SEMNAT_BIN:-bin/semnat}
-[ -x "$bin" ] || go build -o "$bin" ./cmd/semnat
-cp "$bin" "$tmp/semnat"
-go build -o "$tmp/loadgen" ./bench/loadgen
-go build -o "$tmp/mkpdf" ./bench/mkpdf
-
-data=$tmp/data
-GOMAXPROCS=2 "$tmp/semnat" serve --demo --data "$data" --addr 127.0.0.1:0 >"$tmp/serve.out" 2>"$tmp/serve.err" &
-pid=$!
-for _ in $(seq 300); do grep -q '^listening on' "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
-base=$(sed -n 's/^listening on //p' "$tmp/serve.out")
-if [ -z "$base" ]; then
-	echo "side-server: the server did not start:" >&2
-	cat "$tmp/serve.err" >&2
-	exit 1
-fi
+. bench/demo.sh
+demo_setup
+demo_start side-server
 pki=$data/pki
 key=$(cat "$data/api-key")
-hwm() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
 echo "side-server: $base (rate limit ${SEMNAT_RATE_LIMIT}/s, max concurrent ${SEMNAT_MAX_CONCURRENT:-default}), idle RSS $(hwm) MB" >&2
 
 # A 1 MB document signed at B-LT by the demo PKI (timestamp and OCSP from
