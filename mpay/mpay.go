@@ -94,11 +94,12 @@ type Service struct {
 	caller *mpayclient.Caller
 	proc   *cardsim.Processor
 
-	queue   *jobs.Queue
+	queue  *jobs.Queue
+	m      *metrics
+	people *samlsp.Middleware // the pages for people (nil: off)
+	closed sync.Once
+
 	backlog backlog // per SP: failing, draining (backlog.go)
-	m       *metrics
-	people  *samlsp.Middleware // the pages for people (nil: off)
-	closed  sync.Once
 }
 
 // New builds MPay, creates its tables and starts its delivery worker.
