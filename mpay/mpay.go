@@ -98,6 +98,8 @@ type Service struct {
 	m      *metrics
 	people *samlsp.Middleware // the pages for people (nil: off)
 	closed sync.Once
+
+	backlog backlog // per SP: failing, draining (backlog.go)
 }
 
 // New builds MPay, creates its tables and starts its delivery worker.
@@ -175,6 +177,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	if err := jobs.Register(s.queue, jobs.WorkFunc(s.expire)); err != nil {
+		return nil, err
+	}
+	if err := jobs.Register(s.queue, jobs.WorkFunc(s.drain)); err != nil {
 		return nil, err
 	}
 	if err := jobs.Register(s.queue, jobs.WorkFunc(s.settleLate)); err != nil {
@@ -332,12 +337,19 @@ func (s *Service) deliver(ctx context.Context, j *jobs.Job[ConfirmArgs]) error {
 	if !p.ConfirmedAt.IsZero() {
 		return nil
 	}
-	ex, err := s.confirm(ctx, p)
+	svc, ex, err := s.confirm(ctx, p)
 	if err == nil {
 		s.m.confirmations.WithLabelValues("acknowledged").Inc()
-		return s.ledger.Delivered(ctx, p, ex)
+		if err := s.ledger.Delivered(ctx, p, ex); err != nil {
+			return err
+		}
+		s.deliveryAcknowledged(ctx, svc, j.Attempt)
+		return nil
 	}
 	s.m.confirmations.WithLabelValues("failed").Inc()
+	if svc != "" {
+		s.deliveryFailed(svc)
+	}
 	next := s.cfg.Store.Now().Add(s.backoff(j.Attempt))
 	s.log.Warn("mpay: confirmation not acknowledged", "payment", p.ID, "attempt", j.Attempt, "err", err)
 	if uerr := s.ledger.Undelivered(context.WithoutCancel(ctx), p, ex, err.Error(), next); uerr != nil {
@@ -365,15 +377,16 @@ func (s *Service) backoff(n int) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d)/4+1))
 }
 
-// confirm sends the confirmation of p.
-func (s *Service) confirm(ctx context.Context, p *Payment) (*mpayclient.Exchange, error) {
+// confirm sends the confirmation of p to its SP, whose ServiceID it
+// returns ("" when p's invoice could not be read).
+func (s *Service) confirm(ctx context.Context, p *Payment) (string, *mpayclient.Exchange, error) {
 	in, err := scanInvoice(s.cfg.Store.QueryRow(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE id = ?`, p.InvoiceID))
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	sp, err := LookupService(ctx, s.cfg.Store, in.ServiceID)
 	if err != nil {
-		return nil, err
+		return in.ServiceID, nil, err
 	}
 	c := mpayclient.PaymentConfirmation{ServiceID: in.ServiceID, OrderKey: in.OrderKey, InvoiceID: in.ID, PaymentID: p.ID,
 		PaidAt: p.PaidAt.UTC(), TotalAmount: p.Amount, Currency: p.Currency,
@@ -381,7 +394,8 @@ func (s *Service) confirm(ctx context.Context, p *Payment) (*mpayclient.Exchange
 	c.Lines = splitLines(in.Order.Lines, p.Amount)
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
-	return s.callerFor(sp).ConfirmOrderPayment(cctx, sp.Endpoint, sp.Cert, c)
+	ex, err := s.callerFor(sp).ConfirmOrderPayment(cctx, sp.Endpoint, sp.Cert, c)
+	return in.ServiceID, ex, err
 }
 
 // splitLines spreads amount over the order's lines in their order.

@@ -1,0 +1,58 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/semnat/semnat/store"
+)
+
+// RunNowTx makes up to limit jobs of kind in q's queue run now: jobs that
+// wait for their retry's back-off (retryable) or their RunAt (scheduled)
+// and for which filter holds become available, in the order they were
+// due. It is river's JobRetry for many jobs in one statement: running and
+// finished jobs are not touched, and attempts are kept. filter is an SQL
+// condition on river's job row (e.g. on `args->>'paymentID'`, which both
+// PostgreSQL and SQLite read), with ? placeholders bound to fargs; never
+// build it of input. It returns how many jobs it moved; they run if and
+// only if tx commits.
+//
+// The queue's Workers bound how many of them run at once: moving many is
+// no stampede, but a caller draining a large backlog moves it in batches
+// (see Ready), so that the jobs enqueued meanwhile are not put behind all
+// of it and no transaction holds a large part of the table.
+func (q *Queue) RunNowTx(ctx context.Context, tx *store.Tx, kind, filter string, limit int, fargs ...any) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	now := "datetime('now', 'subsec')" // river's SQLite timestamps (its JobRetry)
+	if q.st.Backend() == "postgres" {
+		now = "now()"
+	}
+	if filter == "" {
+		filter = "TRUE"
+	}
+	args := append([]any{q.queue, kind}, fargs...)
+	args = append(args, limit)
+	res, err := tx.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = `+now+`
+		WHERE id IN (SELECT id FROM river_job WHERE queue = ? AND kind = ? AND state IN ('retryable', 'scheduled') AND (`+filter+`)
+			ORDER BY scheduled_at, id LIMIT ?)`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: making %s jobs run now: %w", kind, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("jobs: making %s jobs run now: %w", kind, err)
+	}
+	return int(n), nil
+}
+
+// Ready counts the jobs of kind in q's queue that are available: due and
+// waiting for a worker.
+func (q *Queue) Ready(ctx context.Context, kind string) (int, error) {
+	var n int
+	if err := q.st.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state = 'available' AND queue = ? AND kind = ?`, q.queue, kind).Scan(&n); err != nil {
+		return 0, fmt.Errorf("jobs: counting the ready %s jobs: %w", kind, err)
+	}
+	return n, nil
+}

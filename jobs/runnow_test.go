@@ -1,0 +1,62 @@
+package jobs_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/semnat/semnat/jobs"
+	"github.com/semnat/semnat/store"
+)
+
+// Jobs timed an hour ahead run at once when RunNowTx picks them (by their
+// arguments, at most limit of them), and only if its transaction commits;
+// the others keep their time.
+func TestRunNowTx(t *testing.T) { eachBackend(t, testRunNowTx) }
+func testRunNowTx(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st := openStore(t, dsn)
+	q := newQueue(t, st, fast())
+	r := newRuns()
+	if err := jobs.Register(q, r.worker()); err != nil {
+		t.Fatal(err)
+	}
+	later := &jobs.EnqueueOpts{RunAt: time.Now().Add(time.Hour)}
+	ids := map[string]int64{}
+	for _, name := range []string{"a1", "a2", "a3", "b1"} {
+		j, err := q.Enqueue(ctx, noteArgs{Name: name}, later)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = j.ID
+	}
+	runNow := func(prefix string, limit int) int {
+		var n int
+		if err := st.InTx(ctx, func(tx *store.Tx) (err error) {
+			n, err = q.RunNowTx(ctx, tx, noteArgs{}.Kind(), `args->>'name' LIKE ?`, limit, prefix+"%")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := runNow("a", 2); n != 2 {
+		t.Fatalf("RunNowTx moved %d jobs, want 2 (its limit)", n)
+	}
+	if n, err := q.Ready(ctx, noteArgs{}.Kind()); err != nil || n != 2 {
+		t.Fatalf("Ready: %d, %v; want 2", n, err)
+	}
+	start(t, q)
+	waitState(t, q, ids["a1"], jobs.Completed) // in either order
+	waitState(t, q, ids["a2"], jobs.Completed)
+	if n := runNow("a", 10); n != 1 {
+		t.Fatalf("RunNowTx moved %d jobs, want the 1 left (not the finished ones)", n)
+	}
+	waitState(t, q, ids["a3"], jobs.Completed)
+	if n := runNow("a", 10); n != 0 {
+		t.Fatalf("RunNowTx moved %d finished jobs", n)
+	}
+	if in, err := q.Get(ctx, ids["b1"]); err != nil || in.State != jobs.Scheduled || r.count("b1") != 0 {
+		t.Fatalf("the job not picked: %+v, %v, ran %d times", in, err, r.count("b1"))
+	}
+}
