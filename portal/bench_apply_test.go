@@ -265,7 +265,7 @@ func BenchmarkApplications(b *testing.B) {
 	e := newEnv(b, func(cfg *Config) {
 		withMPay(b, &mpayURL)(cfg)
 		cfg.MaxDrafts = n
-	}, realTimePhones)
+	}, realTimePhones, oneHostCrowd)
 	users := autoUsers()
 	walkers := make([]*walker, len(users))
 	for i, u := range users {

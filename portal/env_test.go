@@ -116,9 +116,10 @@ func fixtures(t testing.TB) {
 type env struct {
 	t                             testing.TB
 	mpassURL, msignURL, mpowerURL string
-	url                           string // the portal's
-	simURL                        string // the mobile-signature simulator's
-	agentURL                      string // the token agent MPass's and MSign's pages use (withAgent)
+	url                           string  // the portal's
+	simURL                        string  // the mobile-signature simulator's
+	agentURL                      string  // the token agent MPass's and MSign's pages use (withAgent)
+	msignRate                     float64 // MSign's per-client rate limit (0: its default; oneHostCrowd)
 	portal                        *Service
 	mpower                        *mpowerclient.Client
 	mpowerReg                     *mpower.Registry
@@ -158,6 +159,12 @@ type envOption func(e *env)
 // realTimePhones makes MPass and MSign reach the real-time simulator
 // (shared.phoneSim): a person has minutes to approve in a browser.
 func realTimePhones(e *env) { e.simURL = shared.phoneSimURL }
+
+// oneHostCrowd raises MSign's per-client (IP address) rate limit, as the
+// bench/side-*.sh scripts raise SEMNAT_RATE_LIMIT: every simulated person
+// and the portal's own calls to MSign come from 127.0.0.1, so the default
+// 50 requests/s, meant for one person, would refuse the crowd.
+func oneHostCrowd(e *env) { e.msignRate = 1e6 }
 
 // withAgent makes MPass's and MSign's pages use the token agent at url.
 func withAgent(url string) envOption { return func(e *env) { e.agentURL = url } }
@@ -207,7 +214,7 @@ func newEnv(t testing.TB, mut func(*Config), opts ...envOption) *env {
 	sst := openStore(t, "msign")
 	hs = httptest.NewUnstartedServer(nil)
 	e.msignURL = "http://" + hs.Listener.Addr().String()
-	ms, err := msign.New(msign.Config{Store: sst, Roots: shared.pki.RootPool(), Mobile: mobile(), PublicOrigin: e.msignURL, AgentURL: e.agentURL,
+	ms, err := msign.New(msign.Config{Store: sst, Roots: shared.pki.RootPool(), Mobile: mobile(), PublicOrigin: e.msignURL, AgentURL: e.agentURL, RateLimit: e.msignRate,
 		Timestamper: pades.TSA{Client: &tsa.Client{URL: shared.pkiURL + testcerts.TSAPath, HTTPClient: &http.Client{Timeout: 10 * time.Second}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -15,8 +15,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -188,23 +190,25 @@ func (c *Client) GetSignResponse(ctx context.Context, id, lang string) (*SignRes
 // Param* values, as a query or a POSTed form).
 func (c *Client) RedirectURL(id string) string { return c.base + "/" + url.PathEscape(id) }
 
+// busyTries is how many times a call refused with 429 (MSign's rate
+// limit: the request was not carried out) is made in all.
+const busyTries = 5
+
 func (c *Client) do(ctx context.Context, method, u string, body []byte, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	resp, err := c.send(ctx, method, u, body)
+	for try := 1; err == nil && resp.StatusCode == http.StatusTooManyRequests && try < busyTries; try++ {
+		wait := retryAfter(resp.Header.Get("Retry-After"), try)
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("msign client: %s %s: %w", method, u, ctx.Err())
+		case <-t.C:
+		}
+		resp, err = c.send(ctx, method, u, body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	if c.opts.APIKey != "" {
-		req.Header.Set("X-API-Key", c.opts.APIKey)
-	}
-	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("msign client: %s %s: %w", method, u, err)
 	}
@@ -216,6 +220,38 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, out any)
 		return fmt.Errorf("msign client: %s %s: unreadable answer: %w", method, u, err)
 	}
 	return nil
+}
+
+// send makes one call.
+func (c *Client) send(ctx context.Context, method, u string, body []byte) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.opts.APIKey != "" {
+		req.Header.Set("X-API-Key", c.opts.APIKey)
+	}
+	return c.opts.HTTPClient.Do(req)
+}
+
+// retryAfter is how long to wait before try+1 of a call refused with 429:
+// the answer's Retry-After in seconds (at most 2 s), else 100 ms doubled
+// at each try, with up to half of it added at random so that callers
+// refused together do not come back together.
+func retryAfter(h string, try int) time.Duration {
+	if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && n >= 0 {
+		return min(time.Duration(n)*time.Second, 2*time.Second)
+	}
+	d := 100 * time.Millisecond << (try - 1)
+	return d + rand.N(d/2+1)
 }
 
 // Validate checks req as MSign does (each field: lengths, required ones,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/semnat/semnat/problem"
@@ -65,5 +66,42 @@ func TestClientProblems(t *testing.T) {
 	}
 	if _, err := New("ftp://msign.example", Options{}); err == nil {
 		t.Error("an ftp base URL was accepted")
+	}
+}
+
+// A call refused with 429 (the rate limit: not carried out) is made again,
+// a few times, and its answer is the one that counts.
+func TestClientBusy(t *testing.T) {
+	var calls, busy atomic.Int32
+	busy.Store(2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if busy.Add(-1) >= 0 {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"title":"Too many requests","status":429}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"requestID":"r1","status":"Pending"}`))
+	}))
+	defer srv.Close()
+	c, err := New(srv.URL, Options{APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.GetSignResponse(context.Background(), "r1", "")
+	if err != nil || calls.Load() != 3 {
+		t.Fatalf("after two 429s: %v, %d calls; want the third call's answer", err, calls.Load())
+	}
+	_ = resp
+	busy.Store(100)
+	calls.Store(0)
+	if _, err := c.GetSignResponse(context.Background(), "r1", ""); err == nil || !strings.Contains(err.Error(), "429") || calls.Load() != busyTries {
+		t.Fatalf("always 429: %v after %d calls; want the refusal after %d", err, calls.Load(), busyTries)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.GetSignResponse(ctx, "r1", ""); err == nil {
+		t.Fatal("an ended context: no error")
 	}
 }
