@@ -37,12 +37,31 @@ func New(t *testing.T, timeout time.Duration, extra ...chromedp.ExecAllocatorOpt
 	return ctx
 }
 
-// Do runs the steps, failing the test on an error.
+// Do runs the steps in order, failing the test on an error. A step whose
+// node went away between chromedp's query and its action (the DevTools
+// error "Could not find node with given id", which chromedp cannot rule
+// out while a page is replaced) is run again, up to 5 times: the step
+// failed before it acted, so running it again is safe.
 func Do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatal(err)
+	for _, step := range steps {
+		var err error
+		for try := 0; try < 5; try++ {
+			if err = chromedp.Do(ctx, step); err == nil || !staleNode(err) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
+}
+
+// staleNode reports whether err is DevTools' answer for a node id that no
+// longer exists in the page.
+func staleNode(err error) bool {
+	return strings.Contains(err.Error(), "Could not find node with given id")
 }
 
 // Text is the trimmed text of the element sel selects.
