@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -37,6 +38,7 @@ const (
 	ProblemAuthorizationFailed  = problem.Prefix + "authorization-failed"  // 403: another system's request
 	ProblemInvalidParameter     = problem.Prefix + "invalid-parameter"     // 400: the detail names the field and what is wrong
 	ProblemRequestNotFound      = problem.Prefix + "request-not-found"     // 404: unknown or purged request
+	ProblemRateLimited          = problem.Prefix + "rate-limited"          // 429: too many requests from this system or address; nothing was done, try again after Retry-After
 )
 
 // Errors to test with errors.Is on what the client returns.
@@ -45,6 +47,7 @@ var (
 	ErrAuthorizationFailed  = &problem.Error{Type: ProblemAuthorizationFailed}
 	ErrInvalidParameter     = &problem.Error{Type: ProblemInvalidParameter}
 	ErrRequestNotFound      = &problem.Error{Type: ProblemRequestNotFound}
+	ErrRateLimited          = &problem.Error{Type: ProblemRateLimited}
 )
 
 // ContentType is what the contents are.
@@ -190,36 +193,39 @@ func (c *Client) GetSignResponse(ctx context.Context, id, lang string) (*SignRes
 // Param* values, as a query or a POSTed form).
 func (c *Client) RedirectURL(id string) string { return c.base + "/" + url.PathEscape(id) }
 
-// busyTries is how many times a call refused with 429 (MSign's rate
-// limit: the request was not carried out) is made in all.
+// busyTries is how many times a call refused by MSign's rate limit (429
+// with the problem type rate-limited: the request was not carried out) is
+// made in all. Other 429 refusals (a busy phone, too many phone prompts,
+// the upload quota) are not the rate limit and are returned at once.
 const busyTries = 5
 
 func (c *Client) do(ctx context.Context, method, u string, body []byte, out any) error {
-	resp, err := c.send(ctx, method, u, body)
-	for try := 1; err == nil && resp.StatusCode == http.StatusTooManyRequests && try < busyTries; try++ {
-		wait := retryAfter(resp.Header.Get("Retry-After"), try)
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	for try := 1; ; try++ {
+		resp, err := c.send(ctx, method, u, body)
+		if err != nil {
+			return fmt.Errorf("msign client: %s %s: %w", method, u, err)
+		}
+		if resp.StatusCode/100 == 2 {
+			err = json.NewDecoder(resp.Body).Decode(out)
+			resp.Body.Close()
+			if err != nil {
+				return fmt.Errorf("msign client: %s %s: unreadable answer: %w", method, u, err)
+			}
+			return nil
+		}
+		perr := problem.Read(resp)
 		resp.Body.Close()
-		t := time.NewTimer(wait)
+		if try >= busyTries || resp.StatusCode != http.StatusTooManyRequests || !errors.Is(perr, ErrRateLimited) {
+			return fmt.Errorf("msign client: %s: %w", method, perr)
+		}
+		t := time.NewTimer(retryAfter(resp.Header.Get("Retry-After"), try))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return fmt.Errorf("msign client: %s %s: %w", method, u, ctx.Err())
 		case <-t.C:
 		}
-		resp, err = c.send(ctx, method, u, body)
 	}
-	if err != nil {
-		return fmt.Errorf("msign client: %s %s: %w", method, u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("msign client: %s: %w", method, problem.Read(resp))
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("msign client: %s %s: unreadable answer: %w", method, u, err)
-	}
-	return nil
 }
 
 // send makes one call.

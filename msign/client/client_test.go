@@ -69,17 +69,21 @@ func TestClientProblems(t *testing.T) {
 	}
 }
 
-// A call refused with 429 (the rate limit: not carried out) is made again,
-// a few times, and its answer is the one that counts.
+// A call refused by MSign's rate limit (429, rate-limited: not carried
+// out) is made again, a few times, and its answer is the one that counts;
+// a 429 of another type (a busy phone, the upload quota) is returned at
+// once with its detail.
 func TestClientBusy(t *testing.T) {
 	var calls, busy atomic.Int32
+	var refusal atomic.Value
+	refusal.Store(`{"type":"urn:semnat:problem:rate-limited","title":"Too many requests","status":429,"detail":"slow down and try again"}`)
 	busy.Store(2)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		if busy.Add(-1) >= 0 {
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = w.Write([]byte(`{"title":"Too many requests","status":429}`))
+			_, _ = w.Write([]byte(refusal.Load().(string)))
 			return
 		}
 		_, _ = w.Write([]byte(`{"requestID":"r1","status":"Pending"}`))
@@ -89,15 +93,28 @@ func TestClientBusy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := c.GetSignResponse(context.Background(), "r1", "")
-	if err != nil || calls.Load() != 3 {
+	if _, err := c.GetSignResponse(context.Background(), "r1", ""); err != nil || calls.Load() != 3 {
 		t.Fatalf("after two 429s: %v, %d calls; want the third call's answer", err, calls.Load())
 	}
-	_ = resp
 	busy.Store(100)
 	calls.Store(0)
-	if _, err := c.GetSignResponse(context.Background(), "r1", ""); err == nil || !strings.Contains(err.Error(), "429") || calls.Load() != busyTries {
+	if _, err := c.GetSignResponse(context.Background(), "r1", ""); !errors.Is(err, ErrRateLimited) || calls.Load() != busyTries {
 		t.Fatalf("always 429: %v after %d calls; want the refusal after %d", err, calls.Load(), busyTries)
+	}
+	for _, other := range []string{
+		`{"type":"urn:semnat:problem:phone-busy","title":"The phone is busy","status":429,"detail":"finish the signature already on the phone"}`,
+		`{"title":"Too many requests","status":429}`, // no type: not known to be the rate limit
+	} {
+		refusal.Store(other)
+		busy.Store(1)
+		calls.Store(0)
+		_, err := c.PostSignRequest(context.Background(), SignRequest{})
+		if err == nil || errors.Is(err, ErrRateLimited) || calls.Load() != 1 {
+			t.Fatalf("429 %s: %v after %d calls; want the refusal at once", other, err, calls.Load())
+		}
+		if strings.Contains(other, "phone-busy") && !strings.Contains(err.Error(), "finish the signature already on the phone") {
+			t.Errorf("phone-busy refusal without its detail: %v", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
