@@ -28,6 +28,7 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=auto
 DUR=${SIDE_SERVER_DURATION:-5s}
 export SEMNAT_RATE_LIMIT=${SEMNAT_RATE_LIMIT:-100000}
+export SEMNAT_SYSTEM_RATE_LIMIT=${SEMNAT_SYSTEM_RATE_LIMIT:-100000} # the seal's API key is a system's
 [ -n "${SEMNAT_MAX_CONCURRENT:-}" ] && export SEMNAT_MAX_CONCURRENT
 . bench/demo.sh
 demo_setup

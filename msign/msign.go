@@ -73,10 +73,19 @@ type Config struct {
 	MaxUpload int64
 	// MaxConcurrent bounds signing and verification work (default 4).
 	MaxConcurrent int
-	// RateLimit is the API requests per second allowed to one client IP
-	// (default 50), with bursts of RateBurst (default 2×RateLimit).
+	// RateLimit is the API requests (and page form posts) per second
+	// allowed to one client IP address (default 50), with bursts of
+	// RateBurst (default 2×RateLimit). Registered systems are not counted
+	// there: see SystemRateLimit.
 	RateLimit float64
 	RateBurst int
+	// SystemRateLimit is the API requests per second allowed to one
+	// system, known by the TLS client certificate or API key that
+	// authenticates it, whatever its address (default 500), with bursts of
+	// SystemRateBurst (default 2×SystemRateLimit). A system registered with
+	// a rate of its own (NewSystem.RateLimit) has that one.
+	SystemRateLimit float64
+	SystemRateBurst int
 	// RequestTimeout bounds the work of one API request (default 60s).
 	RequestTimeout time.Duration
 	Log            *slog.Logger
@@ -147,7 +156,7 @@ type Service struct {
 	keys    map[[32]byte]string // API key digest → system
 	cache   *pades.VerifyCache
 	work    chan struct{}
-	limiter echo.MiddlewareFunc
+	limits  *rateLimits
 	courier *ocsp.Courier                      // the revocation proxy's, nil when it is off
 	prompts *middleware.RateLimiterMemoryStore // phone prompts per client
 	systems sysauth.Cache                      // registered systems by credential
@@ -184,6 +193,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.RateBurst <= 0 {
 		cfg.RateBurst = int(2 * cfg.RateLimit)
+	}
+	if cfg.SystemRateLimit <= 0 {
+		cfg.SystemRateLimit = 500
+	}
+	if cfg.SystemRateBurst <= 0 {
+		cfg.SystemRateBurst = int(2 * cfg.SystemRateLimit)
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 60 * time.Second
@@ -240,14 +255,7 @@ func New(cfg Config) (*Service, error) {
 	for d, name := range cfg.APIKeyDigests {
 		s.keys[d] = name
 	}
-	s.limiter = middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
-		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
-			Rate: rate.Limit(cfg.RateLimit), Burst: cfg.RateBurst, ExpiresIn: 3 * time.Minute}),
-		IdentifierExtractor: func(c echo.Context) (string, error) { return c.RealIP(), nil },
-		DenyHandler: func(c echo.Context, _ string, _ error) error {
-			return problem.New(http.StatusTooManyRequests, "rate-limited", "Too many requests", "slow down and try again")
-		},
-	})
+	s.limits = newRateLimits(cfg)
 	s.courier = newCourier(cfg)
 	s.prompts = middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 		Rate: rate.Limit(cfg.PromptRate / 60), Burst: cfg.PromptBurst, ExpiresIn: 10 * time.Minute})

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,11 +32,17 @@ type System struct {
 	HasKey bool
 	// ReturnURLs are the prefixes its ReturnUrls must start with.
 	ReturnURLs []string
-	Created    time.Time
+	// RateLimit and RateBurst are its API requests per second and burst
+	// (0: the server's SystemRateLimit and SystemRateBurst).
+	RateLimit float64
+	RateBurst int
+	Created   time.Time
 }
 
 type systemSettings struct {
 	ReturnURLs []string `json:"returnUrls"`
+	RateLimit  float64  `json:"rateLimit,omitempty"`
+	RateBurst  int      `json:"rateBurst,omitempty"`
 }
 
 // ErrBadSystem is a registration refused for its name, credential or
@@ -49,6 +57,11 @@ type NewSystem struct {
 	Cert       *x509.Certificate
 	APIKey     []byte
 	ReturnURLs []string
+	// RateLimit, when over 0, is the system's own API requests per second,
+	// in bursts of RateBurst (default 2×RateLimit), instead of the
+	// server's SystemRateLimit.
+	RateLimit float64
+	RateBurst int
 }
 
 // AddSystem registers a system in st and records it in the audit log
@@ -61,6 +74,9 @@ func AddSystem(ctx context.Context, st *store.Store, actor string, n NewSystem) 
 	if len(n.ReturnURLs) == 0 {
 		return fmt.Errorf("%w: %s: give at least one return URL prefix (where the browser is sent back)", ErrBadSystem, n.Name)
 	}
+	if n.RateLimit < 0 || n.RateBurst < 0 || n.RateBurst > 0 && n.RateLimit == 0 || math.IsNaN(n.RateLimit) || math.IsInf(n.RateLimit, 0) {
+		return fmt.Errorf("%w: %s: rate limit %v, burst %d: give a rate over 0 requests per second (and a burst only with it), or none for the server's default", ErrBadSystem, n.Name, n.RateLimit, n.RateBurst)
+	}
 	var prefixes []string
 	for _, p := range n.ReturnURLs {
 		u, err := parseReturnURL(p)
@@ -69,11 +85,17 @@ func AddSystem(ctx context.Context, st *store.Store, actor string, n NewSystem) 
 		}
 		prefixes = append(prefixes, u.String())
 	}
-	settings, err := json.Marshal(systemSettings{ReturnURLs: prefixes})
+	settings, err := json.Marshal(systemSettings{ReturnURLs: prefixes, RateLimit: n.RateLimit, RateBurst: n.RateBurst})
 	if err != nil {
 		return err
 	}
 	reg.Settings, reg.Details = settings, map[string]string{"returnUrls": strings.Join(prefixes, " ")}
+	if n.RateLimit > 0 {
+		reg.Details["rateLimit"] = strconv.FormatFloat(n.RateLimit, 'g', -1, 64)
+		if n.RateBurst > 0 {
+			reg.Details["rateBurst"] = strconv.Itoa(n.RateBurst)
+		}
+	}
 	return sysauth.Register(ctx, st, actor, reg)
 }
 
@@ -105,7 +127,7 @@ func systemOf(s *store.System) (*System, error) {
 	if err := json.Unmarshal(s.Settings, &set); err != nil {
 		return nil, fmt.Errorf("msign: system %s: settings: %w", s.Name, err)
 	}
-	sys := &System{Name: s.Name, HasKey: s.KeyDigest != nil, ReturnURLs: set.ReturnURLs, Created: s.Created}
+	sys := &System{Name: s.Name, HasKey: s.KeyDigest != nil, ReturnURLs: set.ReturnURLs, RateLimit: set.RateLimit, RateBurst: set.RateBurst, Created: s.Created}
 	if s.Cert != nil {
 		c, err := x509.ParseCertificate(s.Cert)
 		if err != nil {

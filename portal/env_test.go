@@ -161,9 +161,10 @@ type envOption func(e *env)
 func realTimePhones(e *env) { e.simURL = shared.phoneSimURL }
 
 // oneHostCrowd raises MSign's per-client (IP address) rate limit, as the
-// bench/side-*.sh scripts raise SEMNAT_RATE_LIMIT: every simulated person
-// and the portal's own calls to MSign come from 127.0.0.1, so the default
-// 50 requests/s, meant for one person, would refuse the crowd.
+// bench/side-*.sh scripts raise SEMNAT_RATE_LIMIT: every simulated person's
+// browser posts to MSign from 127.0.0.1, so the default 50 requests/s,
+// meant for one person, would refuse the crowd. (The portal's own API
+// calls are counted in its bucket as a registered system, not there.)
 func oneHostCrowd(e *env) { e.msignRate = 1e6 }
 
 // withAgent makes MPass's and MSign's pages use the token agent at url.

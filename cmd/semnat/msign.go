@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,18 +136,29 @@ redirects must come back to one of its return URL prefixes.`,
 
 func newMSignSystemsAddCmd(a *app) *cobra.Command {
 	var returnURLs []string
-	cmd := newSystemsAddCmd(a, "add NAME (--cert FILE | --api-key-file FILE) --return-url PREFIX...",
-		`  semnat msign systems add portal --cert portal.crt --return-url https://portal.example.md/msign/
+	var rateLimit float64
+	var rateBurst int
+	cmd := newSystemsAddCmd(a, "add NAME (--cert FILE | --api-key-file FILE) --return-url PREFIX... [--rate-limit N [--rate-burst N]]",
+		`  semnat msign systems add portal --cert portal.crt --return-url https://portal.example.md/msign/ --rate-limit 1000
   semnat msign systems add mpower --api-key-file mpower.key --return-url https://mpower.example.md/back/`,
 		func(ctx context.Context, st *store.Store, c systemCredential) error {
-			return msign.AddSystem(ctx, st, cliActor(), msign.NewSystem{Name: c.Name, Cert: c.Cert, APIKey: c.APIKey, ReturnURLs: returnURLs})
+			return msign.AddSystem(ctx, st, cliActor(), msign.NewSystem{Name: c.Name, Cert: c.Cert, APIKey: c.APIKey, ReturnURLs: returnURLs,
+				RateLimit: rateLimit, RateBurst: rateBurst})
 		})
 	cmd.Long = `Register a system. --cert is its TLS client certificate (PEM or DER).
 --api-key-file is a file holding its API key (at least 16 characters); if
 the file does not exist, a new random key is written to it (mode 0600) to
 hand to the system. --return-url (repeatable) is a prefix its ReturnUrls
-must start with: https://, or http:// on a loopback host.`
+must start with: https://, or http:// on a loopback host.
+
+The system's API requests are counted in a bucket of its own, whatever
+address they come from (not in the per-address --rate-limit of
+` + "`semnat msign serve`" + `, which browsers share): --rate-limit requests per
+second, in bursts of --rate-burst, or else the server's
+--system-rate-limit (500 per second by default).`
 	cmd.Flags().StringArrayVar(&returnURLs, "return-url", nil, "prefix of the system's return URLs (repeatable)")
+	cmd.Flags().Float64Var(&rateLimit, "rate-limit", 0, "the system's own API requests per second (default: the server's --system-rate-limit)")
+	cmd.Flags().IntVar(&rateBurst, "rate-burst", 0, "the system's own API request burst (default 2×--rate-limit)")
 	return cmd
 }
 
@@ -241,12 +253,18 @@ func newMSignSystemsListCmd(a *app) *cobra.Command {
 		Name string `json:"name"`
 		systemAuth
 		ReturnURLs []string  `json:"returnUrls"`
+		RateLimit  float64   `json:"rateLimit,omitempty"` // 0: the server's
+		RateBurst  int       `json:"rateBurst,omitempty"`
 		Created    time.Time `json:"created"`
 	}
 	return newListCmd(a, "List the registered systems", msign.Systems, func(s msign.System) row {
-		return row{Name: s.Name, systemAuth: authOf(s.Cert), ReturnURLs: s.ReturnURLs, Created: s.Created}
-	}, "NAME\tAUTH\tRETURN URLS\tREGISTERED", func(r row) string {
-		return fmt.Sprintf("%s\t%s\t%s\t%s", r.Name, r.column(), strings.Join(r.ReturnURLs, " "), r.Created.Format(time.DateTime))
+		return row{Name: s.Name, systemAuth: authOf(s.Cert), ReturnURLs: s.ReturnURLs, RateLimit: s.RateLimit, RateBurst: s.RateBurst, Created: s.Created}
+	}, "NAME\tAUTH\tRETURN URLS\tRATE/S\tREGISTERED", func(r row) string {
+		rate := "default"
+		if r.RateLimit > 0 {
+			rate = strconv.FormatFloat(r.RateLimit, 'g', -1, 64)
+		}
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Name, r.column(), strings.Join(r.ReturnURLs, " "), rate, r.Created.Format(time.DateTime))
 	})
 }
 

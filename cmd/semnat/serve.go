@@ -118,7 +118,7 @@ func (f *serveFlags) bind(a *app, cmd *cobra.Command, demo bool, run serveRunner
 // msignConfig is the part of msign.Config common to both modes.
 func (f *serveFlags) msignConfig(a *app, st *store.Store) msign.Config {
 	return msign.Config{Store: st, VerifyOnline: f.online, Log: a.log,
-		MaxUpload: int64(f.maxUpload), MaxConcurrent: f.maxConcurrent, RateLimit: f.rateLimit, RateBurst: f.rateBurst,
+		MaxUpload: int64(f.maxUpload), MaxConcurrent: f.maxConcurrent, RateLimit: f.rateLimit, RateBurst: f.rateBurst, SystemRateLimit: f.systemRateLimit,
 		RequestTimeout: f.requestTimeout, PromptRate: f.promptRate,
 		SpoolDir: filepath.Join(f.data, "spool")} // uploads in our own directory, swept at start
 }

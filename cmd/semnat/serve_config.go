@@ -49,6 +49,7 @@ type serveFlags struct {
 	maxUpload                     byteSize
 	maxConcurrent, rateBurst      int
 	rateLimit, promptRate         float64
+	systemRateLimit               float64
 	requestTimeout                time.Duration
 	trustedProxies                []string
 	mpower, mpowerKeyFile         string // MPower's check API, for requests on behalf of another party
@@ -92,6 +93,7 @@ func (f *serveFlags) register(fl *pflag.FlagSet, demo bool) {
 	fl.IntVar(&f.maxConcurrent, "max-concurrent", 4, "signing and verification requests worked on at once (more wait)")
 	fl.Float64Var(&f.rateLimit, "rate-limit", 50, "API requests per second allowed to one client IP")
 	fl.IntVar(&f.rateBurst, "rate-burst", 0, "API request burst per client IP (default 2×--rate-limit)")
+	fl.Float64Var(&f.systemRateLimit, "system-rate-limit", 500, "API requests per second allowed to one registered system, from any address (a system registered with --rate-limit has its own)")
 	fl.DurationVar(&f.requestTimeout, "request-timeout", 60*time.Second, "time limit of one API request")
 	fl.Float64Var(&f.promptRate, "prompt-rate", 10, "phone prompts one client IP may start per minute without being a registered system")
 }

@@ -241,17 +241,18 @@ func TestMSignSystemsCLI(t *testing.T) {
 		t.Fatalf("add portal: %d %s", code, stderr)
 	}
 	code, _, stderr := revRun(t, "msign", "systems", "add", "mpower", "--data", data, "--api-key-file", keyFile,
-		"--return-url", "http://127.0.0.1:9000/back/", "--return-url", "https://mpower.example.md/")
+		"--return-url", "http://127.0.0.1:9000/back/", "--return-url", "https://mpower.example.md/", "--rate-limit", "1000")
 	if st, err := os.Stat(keyFile); code != 0 || err != nil || st.Mode().Perm() != 0o600 || !strings.Contains(stderr, "wrote a new API key") {
 		t.Fatalf("add mpower: %d %s %v", code, stderr, err)
 	}
 	key, _ := os.ReadFile(keyFile)
 	for _, bad := range [][]string{
-		{"add", "portal", "--cert", certFile, "--return-url", "https://other.example.md/"},                       // name taken
-		{"add", "copy", "--cert", certFile, "--return-url", "https://other.example.md/"},                         // certificate taken
-		{"add", "x", "--cert", certFile, "--api-key-file", keyFile, "--return-url", "https://a.md/"},             // two credentials
-		{"add", "y", "--api-key-file", filepath.Join(dir, "y.key"), "--return-url", "http://portal.example.md/"}, // http off loopback
-		{"add", "z", "--api-key-file", filepath.Join(dir, "z.key")},                                              // no return URL
+		{"add", "portal", "--cert", certFile, "--return-url", "https://other.example.md/"},                                 // name taken
+		{"add", "copy", "--cert", certFile, "--return-url", "https://other.example.md/"},                                   // certificate taken
+		{"add", "x", "--cert", certFile, "--api-key-file", keyFile, "--return-url", "https://a.md/"},                       // two credentials
+		{"add", "y", "--api-key-file", filepath.Join(dir, "y.key"), "--return-url", "http://portal.example.md/"},           // http off loopback
+		{"add", "z", "--api-key-file", filepath.Join(dir, "z.key")},                                                        // no return URL
+		{"add", "r", "--api-key-file", filepath.Join(dir, "r.key"), "--return-url", "https://r.md/", "--rate-limit", "-5"}, // negative rate
 		{"remove", "nobody"},
 	} {
 		if code, _, stderr := revRun(t, append(append([]string{"msign", "systems"}, bad...), "--data", data)...); code != exitUsage {
@@ -262,9 +263,10 @@ func TestMSignSystemsCLI(t *testing.T) {
 	var list []struct {
 		Name, Auth, CertSerial string
 		ReturnURLs             []string
+		RateLimit              float64
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 2 || list[0].Name != "mpower" || list[0].Auth != "api-key" ||
-		len(list[0].ReturnURLs) != 2 || list[1].Auth != "certificate" || list[1].CertSerial == "" {
+		len(list[0].ReturnURLs) != 2 || list[0].RateLimit != 1000 || list[1].Auth != "certificate" || list[1].CertSerial == "" || list[1].RateLimit != 0 {
 		t.Fatalf("list: %d %s %s", code, out, stderr)
 	}
 	if strings.Contains(out, strings.TrimSpace(string(key))) {
