@@ -15,12 +15,7 @@ import (
 func TestDeleteTx(t *testing.T) { eachBackend(t, testDeleteTx) }
 func testDeleteTx(t *testing.T, dsn string) {
 	ctx := context.Background()
-	st := openStore(t, dsn)
-	q := newQueue(t, st, fast())
-	r := newRuns()
-	if err := jobs.Register(q, r.worker()); err != nil {
-		t.Fatal(err)
-	}
+	st, q, r := noteQueue(t, dsn)
 	at := &jobs.EnqueueOpts{RunAt: time.Now().Add(time.Second), Unique: true}
 	kept, err := q.Enqueue(ctx, noteArgs{Name: "kept"}, at)
 	if err != nil {

@@ -50,6 +50,19 @@ func newQueue(t *testing.T, st *store.Store, opts jobs.Options) *jobs.Queue {
 	return q
 }
 
+// noteQueue opens the store at dsn and a queue there (fast()) with the
+// worker of r registered for noteArgs; the queue is not started yet.
+func noteQueue(t *testing.T, dsn string) (*store.Store, *jobs.Queue, *runs) {
+	t.Helper()
+	st := openStore(t, dsn)
+	q := newQueue(t, st, fast())
+	r := newRuns()
+	if err := jobs.Register(q, r.worker()); err != nil {
+		t.Fatal(err)
+	}
+	return st, q, r
+}
+
 func start(t *testing.T, q *jobs.Queue) {
 	t.Helper()
 	if err := q.Start(context.Background()); err != nil {
@@ -131,12 +144,7 @@ func waitState(t *testing.T, q *jobs.Queue, id int64, want jobs.State) *jobs.Inf
 // transaction that commits runs, with the state change.
 func TestEnqueueInTx(t *testing.T) { eachBackend(t, testEnqueueInTx) }
 func testEnqueueInTx(t *testing.T, dsn string) {
-	st := openStore(t, dsn)
-	q := newQueue(t, st, fast())
-	r := newRuns()
-	if err := jobs.Register(q, r.worker()); err != nil {
-		t.Fatal(err)
-	}
+	st, q, r := noteQueue(t, dsn)
 	ctx := context.Background()
 	var rolledBack int64
 	errAbort := errors.New("abort")
@@ -374,12 +382,7 @@ func testTwoInstances(t *testing.T, dsn string) {
 func TestUniqueScheduledCancel(t *testing.T) { eachBackend(t, testUniqueScheduledCancel) }
 func testUniqueScheduledCancel(t *testing.T, dsn string) {
 	ctx := context.Background()
-	st := openStore(t, dsn)
-	q := newQueue(t, st, fast())
-	r := newRuns()
-	if err := jobs.Register(q, r.worker()); err != nil {
-		t.Fatal(err)
-	}
+	st, q, r := noteQueue(t, dsn)
 	uniq := &jobs.EnqueueOpts{Unique: true}
 	a, err := q.Enqueue(ctx, noteArgs{Name: "pay-1", Seq: 1}, uniq)
 	if err != nil {

@@ -15,12 +15,7 @@ import (
 func TestRunNowTx(t *testing.T) { eachBackend(t, testRunNowTx) }
 func testRunNowTx(t *testing.T, dsn string) {
 	ctx := context.Background()
-	st := openStore(t, dsn)
-	q := newQueue(t, st, fast())
-	r := newRuns()
-	if err := jobs.Register(q, r.worker()); err != nil {
-		t.Fatal(err)
-	}
+	st, q, r := noteQueue(t, dsn)
 	later := &jobs.EnqueueOpts{RunAt: time.Now().Add(time.Hour)}
 	ids := map[string]int64{}
 	for _, name := range []string{"a1", "a2", "a3", "b1"} {
