@@ -67,9 +67,10 @@ type ClientOptions struct {
 
 // Client talks to an MSSP through one of its faces. Safe for concurrent use.
 type Client struct {
-	base string
-	opts ClientOptions
-	http *http.Client
+	base   string
+	opts   ClientOptions
+	http   *http.Client
+	chains chainCache // verified chains of the certificates seen
 }
 
 // Face is the face of the MSSP the client talks to (FaceMID: requests
@@ -315,15 +316,18 @@ func (c *Client) checkCertificate(cert *x509.Certificate, extra []*x509.Certific
 	default:
 		return nil, &Error{Face: c.opts.Face, Code: "certificate", Detail: "unsupported key type", Err: ErrNoCertificate}
 	}
+	if c.opts.SkipCertificateVerify {
+		return extra, nil
+	}
+	if chain, ok := c.chains.get(cert, c.opts.Now()); ok {
+		return chain, nil
+	}
 	inter := x509.NewCertPool()
 	if c.opts.Intermediates != nil {
 		inter = c.opts.Intermediates.Clone()
 	}
 	for _, x := range extra {
 		inter.AddCert(x)
-	}
-	if c.opts.SkipCertificateVerify {
-		return extra, nil
 	}
 	verify := func() ([][]*x509.Certificate, error) {
 		return cert.Verify(x509.VerifyOptions{Roots: c.opts.Roots, Intermediates: inter, CurrentTime: c.opts.Now(),
@@ -353,6 +357,7 @@ func (c *Client) checkCertificate(cert *x509.Certificate, extra []*x509.Certific
 		return nil, &Error{Face: c.opts.Face, Code: "certificate", Detail: err.Error(), Err: ErrUntrusted}
 	}
 	ch := chains[0]
+	c.chains.put(ch)
 	return ch[1 : len(ch)-1], nil
 }
 
