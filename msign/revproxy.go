@@ -52,8 +52,9 @@ func revocationLimiter() echo.MiddlewareFunc {
 		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 			Rate: rate.Limit(revocationRate), Burst: revocationBurst, ExpiresIn: 3 * time.Minute}),
 		IdentifierExtractor: func(c echo.Context) (string, error) { return c.RealIP(), nil },
-		DenyHandler: func(echo.Context, string, error) error {
-			return problem.New(http.StatusTooManyRequests, "rate-limited", "Too many requests", "slow down and try again")
+		DenyHandler: func(c echo.Context, _ string, _ error) error {
+			c.Response().Header().Set("Retry-After", "1")
+			return errRateLimited
 		},
 	})
 }
