@@ -2,6 +2,7 @@ package msign
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -82,4 +83,52 @@ func TestSystemRateLimit(t *testing.T) {
 	refused("an unknown key from a refused address", resp, body)
 	resp, body = system(smallKey)
 	refused("the small system, still", resp, body)
+}
+
+// A system known by its TLS client certificate has its own bucket too:
+// over its quota it is refused, while requests without the certificate
+// from the same address are not.
+func TestSystemRateLimitCert(t *testing.T) {
+	pki := testcerts.New(t)
+	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "semnat.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	seal := pki.MustGet("seal")
+	if err := AddSystem(context.Background(), st, "test", NewSystem{Name: "portal", Cert: seal.Cert, ReturnURLs: []string{"https://portal.example/"},
+		RateLimit: 0.01, RateBurst: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, host := serve(t, Config{Store: st, Roots: pki.RootPool(), RateLimit: 0.01, RateBurst: 3})
+	ts := httptest.NewUnstartedServer(host)
+	ts.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	ts.StartTLS()
+	defer ts.Close()
+	withCert := ts.Client()
+	tr := withCert.Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.Certificates = []tls.Certificate{{Certificate: [][]byte{seal.Cert.Raw}, PrivateKey: seal.Key}}
+	withCert = &http.Client{Transport: tr}
+	get := func(c *http.Client) int {
+		resp, err := c.Get(ts.URL + "/api/v1/signature-requests/no-such-request")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(withCert); code != http.StatusNotFound {
+		t.Fatalf("the system's first request: %d, want 404", code)
+	}
+	if code := get(withCert); code != http.StatusTooManyRequests {
+		t.Fatalf("the system's second request: %d, want 429 (its burst is 1)", code)
+	}
+	for i := 0; i < 3; i++ {
+		if code := get(ts.Client()); code == http.StatusTooManyRequests {
+			t.Fatalf("request %d without the certificate, from the address of a refused system: 429", i+1)
+		}
+	}
+	if code := get(ts.Client()); code != http.StatusTooManyRequests {
+		t.Fatalf("the address's fourth request: %d, want 429 (its burst is 3)", code)
+	}
 }
