@@ -313,7 +313,7 @@ func (s *Service) respond(c echo.Context, tx *loginTx, sess *ssoSession, status 
 		}
 	}
 	c.Response().Header().Set(echo.HeaderContentSecurityPolicy, "default-src 'self'; form-action "+formAction(req.ACSEndpoint.Location))
-	return req.WriteResponse(c.Response())
+	return writeResponse(c.Response(), req) // response.go
 }
 
 // formAction is the CSP source of the relying service's ACS URL.
