@@ -321,7 +321,8 @@ attribute URIs and the eIDAS LoA (http://eidas.europa.eu/LoA/high) as
 AuthnContextClassRef. --signature-algorithm ecdsa-sha256 signs its Responses
 with MPass's ECDSA P-256 key ('semnat mpass serve --ecdsa-key', published in
 the metadata beside the main key) instead of RSA: about half the CPU per
-Response, for relying services that check ECDSA. --fault turns on a fault-injection switch for the
+Response, for relying services that check ECDSA (a single logout is signed
+with it when every SAML service it reaches is registered so). --fault turns on a fault-injection switch for the
 relying service's conformance tests (see 'semnat mpass sp faults --help').`,
 		Example: `  semnat mpass sp add --metadata shop-metadata.xml
   semnat mpass sp add --metadata portal.xml --sign-assertion --encrypt --attributes NameIdentifier,FirstName,LastName,Role
