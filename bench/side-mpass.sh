@@ -6,8 +6,8 @@
 # 50 ms, the OIDC token endpoint ≥ 2,000/s, complete mobile logins with the
 # simulator answering at once ≥ 200/s; 32 clients, load generator and
 # server in one process sharing the machine's cores. Besides each rate:
-# p99, the process's CPU time per operation (server and clients; of
-# which the garbage collector's) and bytes allocated per operation, and
+# p99, the process's CPU time per operation (server and clients) and
+# bytes allocated per operation (the same), and
 # on stderr the load average before and after (rates are only comparable
 # on a quiet machine; CPU per operation much less depends on it).
 # Prints TSV rows: name metric ours peer ratio (peer / ours).
@@ -36,6 +36,6 @@ awk '/^Benchmark/ {
 		unit = $(i+1)
 		if (unit ~ /\/s$/) printf "%s\t%s\t%s\t%d\t%.2f\n", name, unit, $i, target, target / $i
 		else if (unit == "p99-ms") printf "%s\t%s\t%s\t%s\t%s\n", name, unit, $i, (name ~ /SSOResponse/ ? "50" : "-"), (name ~ /SSOResponse/ ? sprintf("%.2f", 50 / $i) : "-")
-		else if (unit == "cpu-µs/op" || unit == "gc-µs/op" || unit == "B/op") printf "%s\t%s\t%s\t-\t-\n", name, unit, $i
+		else if (unit == "cpu-µs/op" || unit == "B/op") printf "%s\t%s\t%s\t-\t-\n", name, unit, $i
 	}
 }' "$tmp/out.txt"

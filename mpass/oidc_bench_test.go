@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -46,7 +45,7 @@ func runClients(b *testing.B, unit string, do func() error) {
 	var mu sync.Mutex
 	lat := make([]time.Duration, 0, b.N)
 	b.SetParallelism((benchClients + 1) / runtime.GOMAXPROCS(0))
-	cpu0, gc0 := cpuTime(), gcCPU()
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -64,7 +63,7 @@ func runClients(b *testing.B, unit string, do func() error) {
 	})
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cpu, gc := cpuTime()-cpu0, gcCPU()-gc0
+	cpu := cpuTime() - cpu0
 	if len(lat) == 0 {
 		return
 	}
@@ -75,27 +74,12 @@ func runClients(b *testing.B, unit string, do func() error) {
 	// process): what the rate would be on a machine of our own is about
 	// cores / cpu-time, whatever else shares this one.
 	b.ReportMetric(float64(cpu)/float64(time.Microsecond)/float64(len(lat)), "cpu-µs/op")
-	// Of which the garbage collector (the runtime's estimate): what GOGC
-	// and allocation change.
-	b.ReportMetric(gc/float64(len(lat))*1e6, "gc-µs/op")
 	// The same CPU time in RSA-2048 signatures made in the same minutes
 	// (perf_bench_test.go): what a loaded machine inflates, it inflates for
 	// both, so this figure holds from a loaded machine to a quiet one.
 	if sign := rsaSignCPU(b); sign > 0 {
 		b.ReportMetric(float64(cpu)/float64(len(lat))/float64(sign), "rsa2048-signs/op")
 	}
-}
-
-// gcCPU is the CPU time, in seconds, the runtime estimates its garbage
-// collector used so far (mark assists, background and idle marking,
-// pauses).
-func gcCPU() float64 {
-	m := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
-	metrics.Read(m)
-	if m[0].Value.Kind() != metrics.KindFloat64 {
-		return 0
-	}
-	return m[0].Value.Float64()
 }
 
 // cpuTime is the CPU time (user + system) the process used so far.
