@@ -106,20 +106,7 @@ func (s *Service) signedMetadata() (*etree.Element, error) {
 	if err := doc.ReadFromBytes(buf); err != nil {
 		return nil, err
 	}
-	certs := [][]byte{s.cfg.Certificate.Raw}
-	for _, c := range s.cfg.Chain {
-		certs = append(certs, c.Raw)
-	}
-	sc, err := dsig.NewSigningContext(s.cfg.Key, certs)
-	if err != nil {
-		return nil, err
-	}
-	sc.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if _, ok := s.cfg.Key.Public().(*ecdsa.PublicKey); ok {
-		err = sc.SetSignatureMethod(dsig.ECDSASHA256SignatureMethod)
-	} else {
-		err = sc.SetSignatureMethod(dsig.RSASHA256SignatureMethod)
-	}
+	sc, err := signingContext(s.cfg.Key, s.cfg.Certificate, s.cfg.Chain) // response.go
 	if err != nil {
 		return nil, err
 	}

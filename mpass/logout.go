@@ -118,7 +118,7 @@ func (s *Service) logoutAll(c echo.Context) error {
 	if _, err := (sessions{s}).SessionParticipants(r, func(*saml.Session) bool { return true }); err != nil {
 		return err
 	}
-	s.idp.StartLogout(c.Response(), r, ss.samlSession(s.cfg.SessionTTL), unconfirmedReturn(f))
+	s.logoutIdP(c.Response(), r, ss.SPs).StartLogout(c.Response(), r, ss.samlSession(s.cfg.SessionTTL), unconfirmedReturn(f)) // logout_sig.go
 	err := s.endSession(c.Request().Context(), key, ss, auditEvent("mpass.logout", ss.Identity.IDNP, "mpass",
 		map[string]string{"session": ss.Index, "services": strings.Join(ss.SPs, " "), "initiator": "person"}))
 	if errors.Is(err, ErrSessionEnded) {

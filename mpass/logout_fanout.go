@@ -252,7 +252,7 @@ func (s *Service) runLogoutPlan(c echo.Context) error {
 		return err
 	}
 	r, _ := s.withFanout(c.Response(), c.Request(), &p.Session)
-	s.idp.StartLogout(c.Response(), r, p.Session.samlSession(s.cfg.SessionTTL), p.Return)
+	s.logoutIdP(c.Response(), r, p.Session.SPs).StartLogout(c.Response(), r, p.Session.samlSession(s.cfg.SessionTTL), p.Return) // logout_sig.go
 	return nil
 }
 
@@ -287,15 +287,19 @@ const defaultSLOTimeout = 3 * time.Second
 // checkLogoutRequest checks a LogoutRequest as ServeSLO will (signature by
 // the relying service's registered key, the signed element being the
 // request itself, its fields), without using up its ID, so that a refusal
-// gets a page saying why rather than a bare 400.
-func (s *Service) checkLogoutRequest(r *http.Request) error {
+// gets a page saying why rather than a bare 400. It returns the relying
+// service that sent it.
+func (s *Service) checkLogoutRequest(r *http.Request) (string, error) {
 	idp := *s.idp
 	idp.ReplayCache = nil // ServeSLO records the ID
 	req, err := saml.NewIdpLogoutRequest(&idp, r)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return req.Validate()
+	if err := req.Validate(); err != nil {
+		return "", err
+	}
+	return req.ServiceProviderMetadata.EntityID, nil
 }
 
 // logoutProblem is the message key of a LogoutRequest that failed Validate.

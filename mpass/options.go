@@ -348,15 +348,7 @@ func (s *Service) answer(ctx context.Context, req *saml.IdpAuthnRequest, tx *log
 		e.Location = ""
 		req.ACSEndpoint = &e
 	}
-	err = req.MakeResponse()
+	err = makeResponse(req, !o.has(FaultUnsignedResponse)) // response.go
 	req.ACSEndpoint = acs
-	if err != nil {
-		return err
-	}
-	if o.has(FaultUnsignedResponse) {
-		if sig := req.ResponseEl.FindElement("./Signature"); sig != nil {
-			req.ResponseEl.RemoveChild(sig)
-		}
-	}
-	return nil
+	return err
 }

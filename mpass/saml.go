@@ -200,17 +200,24 @@ func refuseUnsafeXML(b []byte) error {
 // LogoutRequest with a document type declaration or a comment in a name.
 func (s *Service) slo(c echo.Context) error {
 	r := c.Request()
+	idp := s.continuingIdP(r) // a relying service's LogoutResponse: the logout's key (logout_sig.go)
 	if req, err := saml.NewIdpLogoutRequest(s.idp, r); err == nil {
 		if err := refuseUnsafeXML(req.RequestBuffer); err != nil {
 			lang := pageLang(c)
 			return s.refuse(c, lang, "", "bad-request", err)
 		}
-		if err := s.checkLogoutRequest(r); err != nil {
+		from, err := s.checkLogoutRequest(r)
+		if err != nil {
 			return s.refuse(c, pageLang(c), "", logoutProblem(err), err)
 		}
+		sps := []string{from} // a new logout: the service asking, and the session's
+		if ss, _ := s.currentSession(r); ss != nil {
+			sps = append(sps, ss.SPs...)
+		}
+		idp = s.logoutIdP(c.Response(), r, sps)
 	}
 	r, _ = s.withFanout(c.Response(), r, nil) // services that do not answer in time are skipped (logout_fanout.go)
-	s.idp.ServeSLO(c.Response(), r)
+	idp.ServeSLO(c.Response(), r)
 	return nil
 }
 
@@ -313,7 +320,7 @@ func (s *Service) respond(c echo.Context, tx *loginTx, sess *ssoSession, status 
 		}
 	}
 	c.Response().Header().Set(echo.HeaderContentSecurityPolicy, "default-src 'self'; form-action "+formAction(req.ACSEndpoint.Location))
-	return req.WriteResponse(c.Response())
+	return writeResponse(c.Response(), req) // response.go
 }
 
 // formAction is the CSP source of the relying service's ACS URL.

@@ -1,0 +1,146 @@
+package mpass
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"sync"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
+)
+
+// How MPass makes and sends a Response for an assertion, with crewjam's
+// types and goxmldsig's signature, without the work crewjam's
+// IdpAuthnRequest.MakeResponse and WriteResponse do on top (measured in
+// BenchmarkSSOResponse, issue 14): goxmldsig's SignEnveloped, which
+// MakeResponse calls, copies the whole signed tree (Assertion included)
+// only for MakeResponse to throw the copy away; WriteResponse serialises
+// into a fresh buffer, base64-encodes into a fresh string and renders the
+// form into a third buffer. Here the signature is goxmldsig's
+// ConstructSignature (enveloped signature, exclusive c14n, as crewjam
+// signs) without the copy, and the form is rendered through pooled
+// buffers. The document a relying service receives is crewjam's, up to its
+// random ID and signature values (TestResponseAsCrewjam).
+
+// signingContext is goxmldsig's signing context for signer, with its
+// certificate (and chain) in KeyInfo: exclusive canonicalisation without
+// a prefix list, and rsa-sha256 or ecdsa-sha256 for the key, as crewjam
+// signs Responses.
+func signingContext(signer crypto.Signer, cert *x509.Certificate, chain []*x509.Certificate) (*dsig.SigningContext, error) {
+	certs := make([][]byte, 0, 1+len(chain))
+	certs = append(certs, cert.Raw)
+	for _, c := range chain {
+		certs = append(certs, c.Raw)
+	}
+	sc, err := dsig.NewSigningContext(signer, certs)
+	if err != nil {
+		return nil, err
+	}
+	sc.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	method := dsig.RSASHA256SignatureMethod
+	if _, ok := signer.Public().(*ecdsa.PublicKey); ok {
+		method = dsig.ECDSASHA256SignatureMethod
+	}
+	if err := sc.SetSignatureMethod(method); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// idpSigningContext is the signing context of the identity provider idp
+// (MPass's, or its ECDSA or wrong-key copy).
+func idpSigningContext(idp *saml.IdentityProvider) (*dsig.SigningContext, error) {
+	return signingContext(idp.Signer, idp.Certificate, idp.Intermediates)
+}
+
+// makeResponse sets req.ResponseEl: the Response (status Success) around
+// req.AssertionEl, as crewjam's MakeResponse makes it, signed unless sign
+// is false (FaultUnsignedResponse).
+func makeResponse(req *saml.IdpAuthnRequest, sign bool) error {
+	var id [20]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return err
+	}
+	response := &saml.Response{
+		Destination:  req.ACSEndpoint.Location,
+		ID:           "id-" + hex.EncodeToString(id[:]),
+		InResponseTo: req.Request.ID,
+		IssueInstant: req.Now,
+		Version:      "2.0",
+		Issuer:       &saml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: req.IDP.MetadataURL.String()},
+		Status:       saml.Status{StatusCode: saml.StatusCode{Value: saml.StatusSuccess}},
+	}
+	if sign {
+		sc, err := idpSigningContext(req.IDP)
+		if err != nil {
+			return err
+		}
+		el := response.Element()
+		el.AddChild(req.AssertionEl)
+		// The digest canonicalises el in place (exclusive c14n drops the
+		// root's xmlns:xs, which only attribute values use): the Response
+		// sent is built again around the signature, as crewjam does, with
+		// the Assertion element as signed.
+		if response.Signature, err = sc.ConstructSignature(el, true); err != nil {
+			return err
+		}
+	}
+	el := response.Element()
+	el.AddChild(req.AssertionEl)
+	req.ResponseEl = el
+	return nil
+}
+
+// formBuffers are the buffers of writeResponse, reused: a Response's XML,
+// its base64 and the rendered form are each some ten kilobytes.
+var formBuffers = sync.Pool{New: func() any { return new(formBuffer) }}
+
+// maxPooledForm: a buffer grown past this (a Response with very many
+// attribute values) is left to the garbage collector.
+const maxPooledForm = 1 << 20
+
+// writeSettings are etree's defaults, crewjam's.
+var writeSettings = etree.NewDocument().WriteSettings
+
+type formBuffer struct {
+	xml, form bytes.Buffer
+	b64       []byte
+}
+
+// writeResponse sends req.ResponseEl to the relying service's ACS through
+// the browser (HTTP-POST binding): the page tmpl auto-submits it.
+// crewjam's WriteResponse for any other binding of the endpoint. Like
+// crewjam's, the page is rendered in full before anything is written.
+func writeResponse(w http.ResponseWriter, req *saml.IdpAuthnRequest) error {
+	tmpl := req.IDP.ResponseFormTemplate
+	if tmpl == nil || req.ACSEndpoint == nil || req.ACSEndpoint.Binding != saml.HTTPPostBinding || req.ResponseEl == nil {
+		return req.WriteResponse(w)
+	}
+	fb := formBuffers.Get().(*formBuffer)
+	defer func() {
+		if fb.form.Cap() <= maxPooledForm {
+			formBuffers.Put(fb)
+		}
+	}()
+	fb.xml.Reset()
+	fb.form.Reset()
+	req.ResponseEl.WriteTo(&fb.xml, &writeSettings) // as crewjam's etree document, without its bufio.Writer
+	fb.b64 = base64.StdEncoding.AppendEncode(fb.b64[:0], fb.xml.Bytes())
+	form := saml.IdpAuthnRequestForm{URL: req.ACSEndpoint.Location, SAMLResponse: string(fb.b64), RelayState: req.RelayState}
+	if err := tmpl.Execute(&fb.form, form); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache, no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	_, err := w.Write(fb.form.Bytes())
+	return err
+}
