@@ -64,7 +64,7 @@ func (s *Store) checkGuards(ctx context.Context, tx *sql.Tx, rs []*appendReq, re
 		}
 		n, ok := found[r.guard.Query]
 		if !ok {
-			if err := tx.QueryRowContext(ctx, r.guard.Query).Scan(&n); err != nil {
+			if err := s.txStmt(ctx, tx, r.guard.Query).QueryRowContext(ctx).Scan(&n); err != nil {
 				return fmt.Errorf("store: audit: the guard %s: %w", r.guard.Query, err)
 			}
 			if found == nil {
