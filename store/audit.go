@@ -90,7 +90,7 @@ func (s *Store) appendGuarded(ctx context.Context, e Event, g *Guard) (*Entry, e
 
 // appendTx appends e (its details encoded) inside tx.
 func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, e Event, details string) (*Entry, error) {
-	prev, last, err := s.chainEnd(ctx, tx)
+	prev, last, err := s.chainEndGuards(ctx, tx, nil, nil)
 	if err != nil {
 		return nil, err
 	}

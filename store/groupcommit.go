@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -141,12 +140,9 @@ func (s *Store) appendBatch(rs []*appendReq) ([]appendResult, error) {
 		return nil, fmt.Errorf("store: audit: %w", err)
 	}
 	defer tx.Rollback()
-	prev, last, err := s.chainEnd(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
 	res := make([]appendResult, len(rs))
-	if err := s.checkGuards(ctx, tx, rs, res); err != nil {
+	prev, last, err := s.chainEndGuards(ctx, tx, rs, res)
+	if err != nil {
 		return nil, err
 	}
 	at := s.now().UTC()
@@ -169,24 +165,8 @@ func (s *Store) appendBatch(rs []*appendReq) ([]appendResult, error) {
 	return res, nil
 }
 
-// chainEnd locks the log for appending (PostgreSQL; SQLite's write
-// transaction is exclusive already) and returns its last hash and number.
-func (s *Store) chainEnd(ctx context.Context, tx *sql.Tx) ([]byte, int64, error) {
-	if s.d.lockAudit != "" {
-		if _, err := tx.ExecContext(ctx, s.d.lockAudit); err != nil {
-			return nil, 0, fmt.Errorf("store: audit: %w", err)
-		}
-	}
-	prev := make([]byte, sha256.Size)
-	var last int64
-	err := s.txStmt(ctx, tx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).QueryRowContext(ctx).Scan(&last, &prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, fmt.Errorf("store: audit: %w", err)
-	}
-	return prev, last, nil
-}
-
-// insertEntries writes ents with as few INSERTs as their number's binary
+// insertEntries writes ents; on PostgreSQL with one INSERT of arrays
+// (insertEntryArrays, one round trip), on SQLite with as few INSERTs as their number's binary
 // digits (at most insertRows rows each): a statement of 2^k rows, for
 // each k of a fixed few, is prepared once and kept (txStmt), where an
 // INSERT of exactly len(ents) rows was a new text, parsed again, for
@@ -199,6 +179,9 @@ func (s *Store) chainEnd(ctx context.Context, tx *sql.Tx) ([]byte, int64, error)
 // each page it touched, in memory it mapped and unmapped each time): a
 // tenth of an audited check's CPU.
 func (s *Store) insertEntries(ctx context.Context, tx *sql.Tx, ents []*Entry) error {
+	if s.d.name == "postgres" {
+		return s.insertEntryArrays(ctx, tx, ents)
+	}
 	args := make([]any, 0, 9*min(len(ents), insertRows))
 	for len(ents) > 0 {
 		n := 1 << (bits.Len(uint(min(len(ents), insertRows))) - 1)
@@ -248,4 +231,26 @@ func (t txText) ExecContext(ctx context.Context, args ...any) (sql.Result, error
 
 func (t txText) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(ctx, t.q, args...)
+}
+
+// insertEntryArrays writes ents with one INSERT of one array per column
+// (PostgreSQL): one statement text, one round trip, for any number.
+func (s *Store) insertEntryArrays(ctx context.Context, tx *sql.Tx, ents []*Entry) error {
+	seq, at := make([]int64, len(ents)), make([]int64, len(ents))
+	var text [5][]string
+	for i := range text {
+		text[i] = make([]string, len(ents))
+	}
+	prev, hash := make([][]byte, len(ents)), make([][]byte, len(ents))
+	for i, e := range ents {
+		seq[i], at[i] = e.Seq, e.At.UnixNano()
+		text[0][i], text[1][i], text[2][i], text[3][i], text[4][i] = e.Actor, e.Action, e.Subject, e.Digest, e.rawDetails
+		prev[i], hash[i] = e.PrevHash, e.Hash
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit (seq, at, actor, action, subject, digest, details, prev_hash, hash)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[])`,
+		seq, at, text[0], text[1], text[2], text[3], text[4], prev, hash); err != nil {
+		return fmt.Errorf("store: audit: %w", err)
+	}
+	return nil
 }
