@@ -2,6 +2,7 @@ package mpower
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,6 +21,28 @@ import (
 
 func ok[T any](c echo.Context, data T) error {
 	return c.JSON(http.StatusOK, client.Envelope[T]{Data: data, Success: true, Messages: []string{}})
+}
+
+// okBool is ok(c, v), its two answers encoded once: Code-True-One's
+// envelope through reflection was a thirtieth of a check's CPU.
+func okBool(c echo.Context, v bool) error {
+	b := envFalse
+	if v {
+		b = envTrue
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
+}
+
+var envTrue, envFalse = envelopeOf(true), envelopeOf(false)
+
+// envelopeOf is data's envelope as ok writes it (encoding/json with a
+// newline after it).
+func envelopeOf(data bool) []byte {
+	b, err := json.Marshal(client.Envelope[bool]{Data: data, Success: true, Messages: []string{}})
+	if err != nil {
+		panic(err) // a bool's envelope always encodes
+	}
+	return append(b, '\n')
 }
 
 func badParam(format string, args ...any) error {
@@ -145,7 +168,7 @@ func (s *Service) codeTrueOne(c echo.Context) error {
 		if err := s.auditUnder(c, code, map[string]string{"valid": strconv.FormatBool(valid)}, gen); err != nil {
 			return err
 		}
-		return ok(c, valid)
+		return okBool(c, valid)
 	})
 }
 

@@ -248,6 +248,10 @@ func BenchmarkIdnDetailsList(b *testing.B) {
 				}
 				q.Cursor = page.Next
 			}
+			explainList(b, e, Filter{IDN: people[0], System: "asp"})
+			if c := cursors[len(cursors)/2]; c != "" { // a deep page of the company
+				explainList(b, e, Filter{IDN: heavy, System: "asp", After: listCursor(b, c)})
+			}
 			b.Run("heavy", func(b *testing.B) {
 				runClients(b, "lists/s", func() error {
 					page, err := e.asp.ListPage(ctx, client.ListQuery{IDNx: heavy, PageSize: 50, Cursor: cursors[rand.IntN(len(cursors))]})
@@ -258,5 +262,56 @@ func BenchmarkIdnDetailsList(b *testing.B) {
 				})
 			})
 		})
+	}
+}
+
+// listCursor reads a cursor of the API.
+func listCursor(b *testing.B, s string) *Cursor {
+	c, err := ParseCursor(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// explainList logs the plan of each statement of the list f asks for
+// (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN ANALYZE), so that a
+// run names the indexes its lists use.
+func explainList(b *testing.B, e *apiEnv, f Filter) {
+	b.Helper()
+	ctx := context.Background()
+	f.Page, f.PageSize = 1, DefaultPageSize
+	lq, err := e.reg.listQueries(ctx, f)
+	if err != nil || lq == nil {
+		b.Fatalf("the list's statements: %v", err)
+	}
+	explain := `EXPLAIN QUERY PLAN `
+	if e.st.Backend() == "postgres" {
+		explain = `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) `
+	}
+	stmts, args := lq.pages, lq.pageArgs
+	if lq.countQ != "" {
+		stmts, args = append([]string{lq.countQ}, stmts...), append([][]any{lq.countArgs}, args...)
+	}
+	for i, q := range stmts {
+		rows, err := e.st.Query(ctx, explain+q, args[i]...)
+		if err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+		cols, _ := rows.Columns()
+		var plan []string
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for j := range vals {
+				ptrs[j] = &vals[j]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				b.Fatal(err)
+			}
+			plan = append(plan, fmt.Sprint(vals[len(vals)-1]))
+		}
+		rows.Close()
+		b.Logf("plan of %s\n  %s", q, strings.Join(plan, "\n  "))
 	}
 }

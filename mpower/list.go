@@ -85,11 +85,69 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Power, int, error) {
 	if f.PageSize == 0 {
 		f.PageSize = DefaultPageSize
 	}
+	lq, err := r.listQueries(ctx, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	if lq == nil {
+		return []Power{}, 0, nil
+	}
+	total := -1 // not counted again on the pages after the first (keyset)
+	if lq.countQ != "" {
+		if err := r.st.QueryRow(ctx, lq.countQ, lq.countArgs...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("mpower: list: %w", err)
+		}
+	}
+	// SQLite: each branch alone, merged here: one statement of their
+	// union cost three times the three (modernc parses each statement
+	// at every run, and the union sorts in temporary B-trees).
+	seen := map[string]bool{}
+	var all []Power
+	for i, q := range lq.pages {
+		if err := r.scanPowers(ctx, q, lq.pageArgs[i], func(p *Power) {
+			if !seen[p.Code] {
+				seen[p.Code] = true
+				all = append(all, *p)
+			}
+		}); err != nil {
+			return nil, 0, fmt.Errorf("mpower: list: %w", err)
+		}
+	}
+	if lq.merge {
+		slices.SortFunc(all, func(a, b Power) int {
+			if c := b.Created.Compare(a.Created); c != 0 {
+				return c
+			}
+			return strings.Compare(b.Code, a.Code)
+		})
+		all = all[min(len(all), (f.Page-1)*f.PageSize):]
+		all = all[:min(len(all), f.PageSize)]
+	}
+	if all == nil {
+		all = []Power{}
+	}
+	return all, total, nil
+}
+
+// listQuery is the statements of one List: the count (none after a
+// cursor) and the page's, with their arguments; merge: the pages are
+// branches to merge in Go (SQLite), else one statement.
+type listQuery struct {
+	countQ    string
+	countArgs []any
+	pages     []string
+	pageArgs  [][]any
+	merge     bool
+}
+
+// listQueries builds List's statements for f (nil: a system without
+// types, whose list is empty). Page and PageSize must be set.
+func (r *Registry) listQueries(ctx context.Context, f Filter) (*listQuery, error) {
 	if f.PageSize < 0 || f.PageSize > MaxPageSize {
-		return nil, 0, fmt.Errorf("%w: page size %d: want 1 to %d", ErrInvalid, f.PageSize, MaxPageSize)
+		return nil, fmt.Errorf("%w: page size %d: want 1 to %d", ErrInvalid, f.PageSize, MaxPageSize)
 	}
 	if f.After != nil && f.Page > 1 {
-		return nil, 0, fmt.Errorf("%w: a cursor or a page number, not both", ErrInvalid)
+		return nil, fmt.Errorf("%w: a cursor or a page number, not both", ErrInvalid)
 	}
 	// The conditions besides the party (IDN), which each branch of the
 	// party's query repeats.
@@ -111,10 +169,10 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Power, int, error) {
 		// every statement at each run).
 		types, err := r.typesOf(ctx, f.System)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if len(types) == 0 {
-			return []Power{}, 0, nil
+			return nil, nil
 		}
 		add(`type_code IN (?`+strings.Repeat(`, ?`, len(types)-1)+`)`, types...)
 	}
@@ -137,7 +195,7 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Power, int, error) {
 	case Draft, PendingAcceptance, Suspended:
 		add(`state = ?`, string(f.State))
 	default:
-		return nil, 0, fmt.Errorf("%w: status %q", ErrInvalid, f.State)
+		return nil, fmt.Errorf("%w: status %q", ErrInvalid, f.State)
 	}
 	// sel is a SELECT of cols with the conditions (and the party in col,
 	// when set); page adds the order, the cursor and the limit, so that
@@ -188,11 +246,8 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Power, int, error) {
 		}
 		countQ = `SELECT COUNT(*) FROM (` + strings.Join(counts, ` UNION `) + `) AS u`
 	}
-	total := -1 // not counted again on the pages after the first (keyset)
-	if f.After == nil {
-		if err := r.st.QueryRow(ctx, countQ, countArgs...).Scan(&total); err != nil {
-			return nil, 0, fmt.Errorf("mpower: list: %w", err)
-		}
+	if f.After != nil {
+		countQ, countArgs = "", nil // not counted again on the pages after the first (keyset)
 	}
 	merge := r.st.Backend() == "sqlite"
 	if !merge {
@@ -210,35 +265,7 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Power, int, error) {
 		pages = []string{`SELECT ` + powerColumns + ` FROM (` + q.String() + `) AS p ORDER BY created DESC, code DESC LIMIT ? OFFSET ?`}
 		pageArgs = [][]any{append(args, f.PageSize, (f.Page-1)*f.PageSize)}
 	}
-	// SQLite: each branch alone, merged here: one statement of their
-	// union cost three times the three (modernc parses each statement
-	// at every run, and the union sorts in temporary B-trees).
-	seen := map[string]bool{}
-	var all []Power
-	for i, q := range pages {
-		if err := r.scanPowers(ctx, q, pageArgs[i], func(p *Power) {
-			if !seen[p.Code] {
-				seen[p.Code] = true
-				all = append(all, *p)
-			}
-		}); err != nil {
-			return nil, 0, fmt.Errorf("mpower: list: %w", err)
-		}
-	}
-	if merge {
-		slices.SortFunc(all, func(a, b Power) int {
-			if c := b.Created.Compare(a.Created); c != 0 {
-				return c
-			}
-			return strings.Compare(b.Code, a.Code)
-		})
-		all = all[min(len(all), (f.Page-1)*f.PageSize):]
-		all = all[:min(len(all), f.PageSize)]
-	}
-	if all == nil {
-		all = []Power{}
-	}
-	return all, total, nil
+	return &listQuery{countQ: countQ, countArgs: countArgs, pages: pages, pageArgs: pageArgs, merge: merge}, nil
 }
 
 // scanPowers runs q and calls f with each power it returns.

@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Guarded audit entries: an answer and its audit entry, checked in one
@@ -54,27 +57,54 @@ func (s *Store) AppendGuarded(ctx context.Context, e Event, g Guard) (*Entry, er
 	return s.appendGuarded(ctx, e, &g)
 }
 
-// checkGuards runs, in tx, the guard queries of rs (each once) and sets
-// the result of each event whose guard does not hold to its *GuardError.
-func (s *Store) checkGuards(ctx context.Context, tx *sql.Tx, rs []*appendReq, res []appendResult) error {
-	var found map[string]int64
+// chainEndGuards locks the log for appending (PostgreSQL; SQLite's write
+// transaction is exclusive already) and reads, in
+// one statement after the lock, the log's last hash and number and the
+// value of each distinct guard query of rs; it sets the result of each
+// event whose guard does not hold to its *GuardError. (On PostgreSQL the
+// statement sees every commit before it: READ COMMITTED.)
+func (s *Store) chainEndGuards(ctx context.Context, tx *sql.Tx, rs []*appendReq, res []appendResult) ([]byte, int64, error) {
+	if s.d.lockAudit != "" {
+		if _, err := tx.ExecContext(ctx, s.d.lockAudit); err != nil {
+			return nil, 0, fmt.Errorf("store: audit: %w", err)
+		}
+	}
+	var queries []string // distinct, in order of first use
+	for _, r := range rs {
+		if r.guard != nil && !slices.Contains(queries, r.guard.Query) {
+			queries = append(queries, r.guard.Query)
+		}
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT (SELECT seq FROM audit ORDER BY seq DESC LIMIT 1), (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1)`)
+	for _, g := range queries {
+		q.WriteString(", (" + g + ")")
+	}
+	var last sql.NullInt64
+	var prev []byte
+	found := make([]sql.NullInt64, len(queries))
+	dest := []any{&last, &prev}
+	for i := range found {
+		dest = append(dest, &found[i])
+	}
+	if err := s.txStmt(ctx, tx, q.String()).QueryRowContext(ctx).Scan(dest...); err != nil {
+		return nil, 0, fmt.Errorf("store: audit: the chain's end and the guards %q: %w", queries, err)
+	}
+	for i, f := range found {
+		if !f.Valid {
+			return nil, 0, fmt.Errorf("store: audit: the guard %s returned no value", queries[i])
+		}
+	}
 	for i, r := range rs {
 		if r.guard == nil {
 			continue
 		}
-		n, ok := found[r.guard.Query]
-		if !ok {
-			if err := tx.QueryRowContext(ctx, r.guard.Query).Scan(&n); err != nil {
-				return fmt.Errorf("store: audit: the guard %s: %w", r.guard.Query, err)
-			}
-			if found == nil {
-				found = map[string]int64{}
-			}
-			found[r.guard.Query] = n
-		}
-		if n != r.guard.Want {
+		if n := found[slices.Index(queries, r.guard.Query)].Int64; n != r.guard.Want {
 			res[i].err = &GuardError{Guard: *r.guard, Found: n}
 		}
 	}
-	return nil
+	if !last.Valid {
+		return make([]byte, sha256.Size), 0, nil // the first entry
+	}
+	return prev, last.Int64, nil
 }
