@@ -47,6 +47,12 @@ type Config struct {
 	Key   crypto.Signer
 	Cert  *x509.Certificate
 	Chain []*x509.Certificate
+	// MessageKey and MessageCert, when set, sign MPay's REST/JWS messages
+	// (order pulls, confirmations, signed API answers) instead of Key: an
+	// EC P-256 key (NewMessageKey) makes them ES256 (msgkey.go). Receipts
+	// and the SOAP face's WS-Security stay signed by Key.
+	MessageKey  crypto.Signer
+	MessageCert *x509.Certificate
 	// Timestamper, and Revocation with ExtraCerts, raise the receipts'
 	// seal to B-T and B-LT (B-B without them).
 	Timestamper pades.Timestamper
@@ -91,8 +97,10 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	ledger *Ledger
-	caller *mpayclient.Caller
-	proc   *cardsim.Processor
+	caller *mpayclient.Caller // the REST face, signed by the message key
+	// soapSigner signs the SOAP face's WS-Security: MPay's key (RSA).
+	soapSigner *mpayclient.Signer
+	proc       *cardsim.Processor
 
 	queue  *jobs.Queue
 	m      *metrics
@@ -137,7 +145,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 100
 	}
-	signer, err := mpayclient.NewSigner(cfg.Key, cfg.Cert)
+	seal, err := mpayclient.NewSigner(cfg.Key, cfg.Cert)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := messageSigner(cfg, seal)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +169,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), m: newMetrics(), people: people,
+	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), m: newMetrics(), people: people, soapSigner: seal,
 		caller: &mpayclient.Caller{Signer: signer, HTTP: cfg.HTTP, Now: cfg.Store.Now}}
 	// Retried until acknowledged: at RetryMax apart, a year of attempts.
 	maxAttempts := int(365*24*time.Hour/cfg.RetryMax) + 32
