@@ -69,7 +69,7 @@ online), else at B-B; it signs the SOAP face's messages (WS-Security,
 RSA-SHA256). The REST face's messages (JWS) are signed by MPay's message
 key: an EC P-256 key (ES256) made at the first start in DATA, unless
 --message-key gives one ("seal": MPay's own key). Give the service
-providers its certificate (DATA/`+mpayMessageCertFile+`): they check MPay's
+providers its certificate (DATA/mpay-message.crt): they check MPay's
 messages against it. Confirmations and
 expirations are durable jobs in the store: a restart resumes them. Payers
 are told of their confirmed payments through the MNotify at --mnotify (API
