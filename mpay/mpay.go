@@ -197,18 +197,14 @@ func New(cfg Config) (*Service, error) {
 	if err := jobs.Register(s.queue, jobs.WorkFunc(s.settleLate)); err != nil {
 		return nil, err
 	}
-	l.onStarted = func(ctx context.Context, tx *store.Tx, p *Payment) error {
-		j, err := s.queue.EnqueueTx(ctx, tx, SettleArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{RunAt: p.Created.Add(s.answerDeadline()), Unique: true})
-		p.settleJob = j.ID
-		return err
+	l.onWaiting = s.settleWhenDue
+	if err := jobs.Register(s.queue, jobs.WorkFunc(s.sweepUnanswered)); err != nil {
+		return nil, err
 	}
 	if err := jobs.Register(s.queue, jobs.WorkFunc(s.deliverWebhook)); err != nil {
 		return nil, err
 	}
 	l.onSettled = func(ctx context.Context, tx *store.Tx, in *Invoice, p *Payment) error {
-		if err := s.dropSettleJob(ctx, tx); err != nil {
-			return err
-		}
 		typ := EventPaymentFailed
 		if p.State == PayApproved {
 			typ = EventPaymentSucceeded
@@ -239,6 +235,10 @@ func New(cfg Config) (*Service, error) {
 		return err
 	}
 	if err := s.queue.Start(context.Background()); err != nil {
+		return nil, err
+	}
+	if err := s.startSweep(ctx); err != nil {
+		s.queue.Stop(context.Background())
 		return nil, err
 	}
 	return s, nil
@@ -282,9 +282,12 @@ type ExpireArgs struct {
 // Kind names the job.
 func (ExpireArgs) Kind() string { return "mpay.expire" }
 
-// SettleArgs is the job that settles a payment the payer's request did
-// not: a delayed approval whose time came, a 3-D Secure page abandoned,
-// a processor that never answered (the process stopped mid-payment).
+// SettleArgs is the job that settles a payment the payer's request left
+// waiting: a delayed approval whose time came, a 3-D Secure, bank or cash
+// page abandoned. It is enqueued in the transaction that leaves the
+// payment waiting (a payment the processor never answered is the settle
+// sweep's: settle.go; jobs enqueued by earlier versions with every
+// payment settle those too).
 type SettleArgs struct {
 	PaymentID string `json:"paymentID" river:"unique"`
 }
@@ -458,7 +461,7 @@ func (s *Service) PayCard(ctx context.Context, invoiceToken string, amount int64
 	}
 	// The processor's answer must be recorded even when the payer's
 	// request is gone.
-	actx := withSettleJob(context.WithoutCancel(ctx), p.settleJob)
+	actx := context.WithoutCancel(ctx)
 	r, err := s.proc.Authorize(actx, c, amount, s.cfg.Store.Now())
 	if err != nil {
 		r = cardsim.Result{Outcome: cardsim.Declined, Reason: err.Error()}
