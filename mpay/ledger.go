@@ -146,7 +146,7 @@ type Ledger struct {
 	// approves a payment (its confirmation is due) and that gives an
 	// invoice a new due date (its expiry is due): the durable jobs are
 	// enqueued with the change or not at all.
-	onApproved func(context.Context, *store.Tx, *Payment) error
+	onApproved func(context.Context, *store.Tx, *Invoice, *Payment) error
 	onDueDate  func(context.Context, *store.Tx, *Invoice) error
 	// onWaiting runs in the transaction that leaves a payment waiting (a
 	// 3-D Secure, bank or cash page, a delayed approval): it is settled by
@@ -348,6 +348,23 @@ func (l *Ledger) saveInvoice(ctx context.Context, tx *store.Tx, in *Invoice) err
 	return err
 }
 
+// insertInvoice writes a new invoice (one statement: the payment path's
+// statements are round trips on PostgreSQL).
+func (l *Ledger) insertInvoice(ctx context.Context, tx *store.Tx, in *Invoice) error {
+	order, err := json.Marshal(in.Order)
+	if err != nil {
+		return err
+	}
+	var due any
+	if in.AmountDue != nil {
+		due = *in.AmountDue
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO mpay_invoices (`+invoiceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		in.ID, in.Token, in.ServiceID, in.OrderKey, in.State, in.Status, due, in.Currency, in.Reason, nano(in.DueAt),
+		b2i(in.Partial), b2i(in.Advance), order, in.ReturnURL, in.Created.UnixNano(), in.Updated.UnixNano())
+	return err
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -400,13 +417,8 @@ func (l *Ledger) Pulled(ctx context.Context, o *mpayclient.OrderDetails, returnU
 			if in.Token, err = token(); err != nil {
 				return err
 			}
-			order, _ := json.Marshal(in.Order)
-			if _, err := tx.Exec(ctx, `INSERT INTO mpay_invoices (`+invoiceCols+`) VALUES (?, ?, ?, ?, ?, '', NULL, '', '', 0, 0, 0, ?, ?, ?, ?)`,
-				in.ID, in.Token, in.ServiceID, in.OrderKey, in.State, order, in.ReturnURL, now.UnixNano(), now.UnixNano()); err != nil {
+			if err := l.insertInvoice(ctx, tx, in); err != nil {
 				return fmt.Errorf("mpay: new invoice: %w", err)
-			}
-			if err := l.saveInvoice(ctx, tx, in); err != nil {
-				return err
 			}
 			if err := addEvidence(ctx, tx, in.ID, "", ex); err != nil {
 				return err
@@ -585,7 +597,7 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 		}
 		out = p
 		if p.State == PayApproved && l.onApproved != nil {
-			if err := l.onApproved(ctx, tx, p); err != nil {
+			if err := l.onApproved(ctx, tx, in, p); err != nil {
 				return fmt.Errorf("mpay: scheduling the confirmation of %s: %w", p.ID, err)
 			}
 		}

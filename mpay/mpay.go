@@ -221,11 +221,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MNotify == nil {
 		cfg.Log.Info("mpay: no MNotify configured: payers are not notified of their confirmed payments")
 	}
-	l.onApproved = func(ctx context.Context, tx *store.Tx, p *Payment) error {
+	l.onApproved = func(ctx context.Context, tx *store.Tx, in *Invoice, p *Payment) error {
 		if _, err := s.queue.EnqueueTx(ctx, tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true}); err != nil {
 			return err
 		}
-		if err := s.recordOrderPayer(ctx, tx, p); err != nil {
+		if err := s.recordOrderPayer(ctx, tx, in, p); err != nil {
 			return err
 		}
 		return s.enqueueNotify(ctx, tx, p)
