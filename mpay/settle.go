@@ -65,7 +65,7 @@ func (s *Service) startSweep(ctx context.Context) error {
 		return err
 	}
 	p := int64(s.sweepEvery())
-	slot := s.cfg.Store.Now().UnixNano() / p
+	slot := time.Now().UnixNano() / p // the queue's clock, not the store's (tests move that)
 	if _, err := s.queue.Enqueue(ctx, SweepArgs{Slot: slot, Period: p}, &jobs.EnqueueOpts{RunAt: time.Unix(0, slot*p), Unique: true}); err != nil {
 		return fmt.Errorf("mpay: starting the settle sweep: %w", err)
 	}
@@ -75,15 +75,16 @@ func (s *Service) startSweep(ctx context.Context) error {
 // sweepUnanswered enqueues the next slot's sweep, then fails the
 // payments unanswered past their deadline.
 func (s *Service) sweepUnanswered(ctx context.Context, j *jobs.Job[SweepArgs]) error {
-	now := s.cfg.Store.Now()
 	// The chain goes on in the job's own period (an instance configured
-	// otherwise keeps its chain: two chains sweep, harmlessly).
+	// otherwise keeps its chain: two chains sweep, harmlessly), on the
+	// queue's clock.
 	if p := j.Args.Period; p > 0 {
-		next := max(j.Args.Slot, now.UnixNano()/p) + 1
+		next := max(j.Args.Slot, time.Now().UnixNano()/p) + 1
 		if _, err := s.queue.Enqueue(ctx, SweepArgs{Slot: next, Period: p}, &jobs.EnqueueOpts{RunAt: time.Unix(0, next*p), Unique: true}); err != nil {
 			return fmt.Errorf("mpay: the next settle sweep: %w", err)
 		}
 	}
+	now := s.cfg.Store.Now()
 	rows, err := s.cfg.Store.Query(ctx, `SELECT id FROM mpay_payments WHERE state = 'authorizing' AND approve_at = 0 AND created < ?
 		ORDER BY created LIMIT ?`, now.Add(-s.answerDeadline()).UnixNano(), sweepBatch)
 	if err != nil {
