@@ -77,19 +77,31 @@ func newCrashKit(t *testing.T) *crashKit {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// MPay's message key (ES256), the same for every instance, as
+	// instances sharing a store need.
+	msgKey, msgCert, err := mpay.NewMessageKey("MPay (crash test)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgDER, err := x509.MarshalPKCS8PrivateKey(msgKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	keyFile, certFile, chainFile := filepath.Join(dir, "mpay.key"), filepath.Join(dir, "mpay.pem"), filepath.Join(dir, "chain.pem")
+	msgKeyFile, msgCertFile := filepath.Join(dir, "mpay-message.key"), filepath.Join(dir, "mpay-message.pem")
 	for f, b := range map[string][]byte{keyFile: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
-		certFile: testcerts.PEM(seal.Cert), chainFile: testcerts.PEM(seal.Chain...)} {
+		certFile: testcerts.PEM(seal.Cert), chainFile: testcerts.PEM(seal.Chain...),
+		msgKeyFile: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: msgDER}), msgCertFile: testcerts.PEM(msgCert)} {
 		if err := os.WriteFile(f, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	k.keyArgs = []string{"--key", keyFile, "--cert", certFile, "--chain", chainFile}
+	k.keyArgs = []string{"--key", keyFile, "--cert", certFile, "--chain", chainFile, "--message-key", msgKeyFile, "--message-cert", msgCertFile}
 	signer, cert, err := demosp.NewKey(serviceID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.sp, k.spCert = demosp.New(serviceID, seal.Cert, signer), cert
+	k.sp, k.spCert = demosp.New(serviceID, msgCert, signer), cert
 	mux := http.NewServeMux()
 	mux.Handle("/sp/", http.StripPrefix("/sp", k.sp.Handler()))
 	srv := httptest.NewServer(mux)

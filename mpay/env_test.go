@@ -85,7 +85,7 @@ func newEnvOn(t testing.TB, st *store.Store, mod func(*mpay.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp := demosp.New(serviceID, cfg.Cert, signer) // MPay's message certificate (the seal's unless mod changed it)
+	sp := demosp.New(serviceID, svc.MessageCert(), signer) // MPay's message certificate (the seal's unless mod set a message key)
 	mux := http.NewServeMux()
 	spSrv := httptest.NewServer(mux)
 	t.Cleanup(spSrv.Close)

@@ -126,8 +126,6 @@ type Payment struct {
 	Attempts    int       // confirmation deliveries tried
 	NextAttempt time.Time // zero: no delivery due
 	LastError   string
-
-	settleJob int64 // the settle job enqueued by Start (0: not known here)
 }
 
 // Errors callers test with errors.Is.
@@ -148,12 +146,14 @@ type Ledger struct {
 	// approves a payment (its confirmation is due) and that gives an
 	// invoice a new due date (its expiry is due): the durable jobs are
 	// enqueued with the change or not at all.
-	onApproved func(context.Context, *store.Tx, *Payment) error
+	onApproved func(context.Context, *store.Tx, *Invoice, *Payment) error
 	onDueDate  func(context.Context, *store.Tx, *Invoice) error
-	// onStarted runs in the transaction that starts a payment: a payment
-	// the processor never answers, or a 3-D Secure page never completed,
-	// is settled by a job, not left pending.
-	onStarted func(context.Context, *store.Tx, *Payment) error
+	// onWaiting runs in the transaction that leaves a payment waiting (a
+	// 3-D Secure, bank or cash page, a delayed approval): it is settled by
+	// a job when its time comes, not left pending. A payment the processor
+	// never answered (the process stopped mid-payment) is found by the
+	// settle sweep (settle.go).
+	onWaiting func(context.Context, *store.Tx, *Payment) error
 	// onSettled and onRefund run in the transaction of a payment approved
 	// or declined and of a refund (webhooks).
 	onSettled func(context.Context, *store.Tx, *Invoice, *Payment) error
@@ -348,6 +348,23 @@ func (l *Ledger) saveInvoice(ctx context.Context, tx *store.Tx, in *Invoice) err
 	return err
 }
 
+// insertInvoice writes a new invoice (one statement: the payment path's
+// statements are round trips on PostgreSQL).
+func (l *Ledger) insertInvoice(ctx context.Context, tx *store.Tx, in *Invoice) error {
+	order, err := json.Marshal(in.Order)
+	if err != nil {
+		return err
+	}
+	var due any
+	if in.AmountDue != nil {
+		due = *in.AmountDue
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO mpay_invoices (`+invoiceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		in.ID, in.Token, in.ServiceID, in.OrderKey, in.State, in.Status, due, in.Currency, in.Reason, nano(in.DueAt),
+		b2i(in.Partial), b2i(in.Advance), order, in.ReturnURL, in.Created.UnixNano(), in.Updated.UnixNano())
+	return err
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -400,13 +417,8 @@ func (l *Ledger) Pulled(ctx context.Context, o *mpayclient.OrderDetails, returnU
 			if in.Token, err = token(); err != nil {
 				return err
 			}
-			order, _ := json.Marshal(in.Order)
-			if _, err := tx.Exec(ctx, `INSERT INTO mpay_invoices (`+invoiceCols+`) VALUES (?, ?, ?, ?, ?, '', NULL, '', '', 0, 0, 0, ?, ?, ?, ?)`,
-				in.ID, in.Token, in.ServiceID, in.OrderKey, in.State, order, in.ReturnURL, now.UnixNano(), now.UnixNano()); err != nil {
+			if err := l.insertInvoice(ctx, tx, in); err != nil {
 				return fmt.Errorf("mpay: new invoice: %w", err)
-			}
-			if err := l.saveInvoice(ctx, tx, in); err != nil {
-				return err
 			}
 			if err := addEvidence(ctx, tx, in.ID, "", ex); err != nil {
 				return err
@@ -505,11 +517,6 @@ func (l *Ledger) Start(ctx context.Context, invoiceToken string, amount int64, i
 			p.ID, p.InvoiceID, p.State, p.Amount, p.Currency, p.Instrument, p.CardLast4, now.UnixNano()); err != nil {
 			return fmt.Errorf("mpay: new payment: %w", err)
 		}
-		if l.onStarted != nil {
-			if err := l.onStarted(ctx, tx, p); err != nil {
-				return fmt.Errorf("mpay: scheduling the settlement of %s: %w", p.ID, err)
-			}
-		}
 		_, err = tx.Append(ctx, store.Event{Actor: "payer", Action: "mpay-payment-start", Subject: p.ID,
 			Details: map[string]string{"invoice": in.ID, "amount": FormatAmount(amount), "currency": in.Currency, "instrument": instrument}})
 		return err
@@ -541,18 +548,22 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 			if p.State != PayAuthorizing {
 				return fmt.Errorf("%w: payment %s is %s", ErrTransition, p.ID, p.State)
 			}
-			_, err := tx.Exec(ctx, `UPDATE mpay_payments SET approve_at = ? WHERE id = ?`, o.ApproveAt.UnixNano(), p.ID)
+			if _, err := tx.Exec(ctx, `UPDATE mpay_payments SET approve_at = ? WHERE id = ?`, o.ApproveAt.UnixNano(), p.ID); err != nil {
+				return err
+			}
 			p.ApproveAt, out = o.ApproveAt, p
-			return err
+			return l.waiting(ctx, tx, p)
 		}
 		if err := payNext(p.State, o.State); err != nil {
 			return err
 		}
 		p.State = o.State
 		if o.State == PayChallenge {
-			_, err := tx.Exec(ctx, `UPDATE mpay_payments SET state = ? WHERE id = ?`, p.State, p.ID)
+			if _, err := tx.Exec(ctx, `UPDATE mpay_payments SET state = ? WHERE id = ?`, p.State, p.ID); err != nil {
+				return err
+			}
 			out = p
-			return err
+			return l.waiting(ctx, tx, p)
 		}
 		in, err := l.lockInvoice(ctx, tx, `id = ?`, p.InvoiceID)
 		if err != nil {
@@ -586,7 +597,7 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 		}
 		out = p
 		if p.State == PayApproved && l.onApproved != nil {
-			if err := l.onApproved(ctx, tx, p); err != nil {
+			if err := l.onApproved(ctx, tx, in, p); err != nil {
 				return fmt.Errorf("mpay: scheduling the confirmation of %s: %w", p.ID, err)
 			}
 		}
@@ -600,6 +611,17 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 		return err
 	})
 	return out, err
+}
+
+// waiting schedules the settlement of a payment left waiting.
+func (l *Ledger) waiting(ctx context.Context, tx *store.Tx, p *Payment) error {
+	if l.onWaiting == nil {
+		return nil
+	}
+	if err := l.onWaiting(ctx, tx, p); err != nil {
+		return fmt.Errorf("mpay: scheduling the settlement of %s: %w", p.ID, err)
+	}
+	return nil
 }
 
 // Delivered records the SP's acknowledgement of a payment's confirmation,

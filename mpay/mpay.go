@@ -47,6 +47,12 @@ type Config struct {
 	Key   crypto.Signer
 	Cert  *x509.Certificate
 	Chain []*x509.Certificate
+	// MessageKey and MessageCert, when set, sign MPay's REST/JWS messages
+	// (order pulls, confirmations, signed API answers) instead of Key: an
+	// EC P-256 key (NewMessageKey) makes them ES256 (msgkey.go). Receipts
+	// and the SOAP face's WS-Security stay signed by Key.
+	MessageKey  crypto.Signer
+	MessageCert *x509.Certificate
 	// Timestamper, and Revocation with ExtraCerts, raise the receipts'
 	// seal to B-T and B-LT (B-B without them).
 	Timestamper pades.Timestamper
@@ -91,8 +97,10 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	ledger *Ledger
-	caller *mpayclient.Caller
-	proc   *cardsim.Processor
+	caller *mpayclient.Caller // the REST face, signed by the message key
+	// soapSigner signs the SOAP face's WS-Security: MPay's key (RSA).
+	soapSigner *mpayclient.Signer
+	proc       *cardsim.Processor
 
 	queue  *jobs.Queue
 	m      *metrics
@@ -137,7 +145,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 100
 	}
-	signer, err := mpayclient.NewSigner(cfg.Key, cfg.Cert)
+	seal, err := mpayclient.NewSigner(cfg.Key, cfg.Cert)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := messageSigner(cfg, seal)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +169,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), m: newMetrics(), people: people,
+	s := &Service{cfg: cfg, log: cfg.Log, ledger: l, proc: cardsim.New(cfg.Card), m: newMetrics(), people: people, soapSigner: seal,
 		caller: &mpayclient.Caller{Signer: signer, HTTP: cfg.HTTP, Now: cfg.Store.Now}}
 	// Retried until acknowledged: at RetryMax apart, a year of attempts.
 	maxAttempts := int(365*24*time.Hour/cfg.RetryMax) + 32
@@ -185,18 +197,14 @@ func New(cfg Config) (*Service, error) {
 	if err := jobs.Register(s.queue, jobs.WorkFunc(s.settleLate)); err != nil {
 		return nil, err
 	}
-	l.onStarted = func(ctx context.Context, tx *store.Tx, p *Payment) error {
-		j, err := s.queue.EnqueueTx(ctx, tx, SettleArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{RunAt: p.Created.Add(s.answerDeadline()), Unique: true})
-		p.settleJob = j.ID
-		return err
+	l.onWaiting = s.settleWhenDue
+	if err := jobs.Register(s.queue, jobs.WorkFunc(s.sweepUnanswered)); err != nil {
+		return nil, err
 	}
 	if err := jobs.Register(s.queue, jobs.WorkFunc(s.deliverWebhook)); err != nil {
 		return nil, err
 	}
 	l.onSettled = func(ctx context.Context, tx *store.Tx, in *Invoice, p *Payment) error {
-		if err := s.dropSettleJob(ctx, tx); err != nil {
-			return err
-		}
 		typ := EventPaymentFailed
 		if p.State == PayApproved {
 			typ = EventPaymentSucceeded
@@ -213,11 +221,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MNotify == nil {
 		cfg.Log.Info("mpay: no MNotify configured: payers are not notified of their confirmed payments")
 	}
-	l.onApproved = func(ctx context.Context, tx *store.Tx, p *Payment) error {
+	l.onApproved = func(ctx context.Context, tx *store.Tx, in *Invoice, p *Payment) error {
 		if _, err := s.queue.EnqueueTx(ctx, tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true}); err != nil {
 			return err
 		}
-		if err := s.recordOrderPayer(ctx, tx, p); err != nil {
+		if err := s.recordOrderPayer(ctx, tx, in, p); err != nil {
 			return err
 		}
 		return s.enqueueNotify(ctx, tx, p)
@@ -227,6 +235,10 @@ func New(cfg Config) (*Service, error) {
 		return err
 	}
 	if err := s.queue.Start(context.Background()); err != nil {
+		return nil, err
+	}
+	if err := s.startSweep(ctx); err != nil {
+		s.queue.Stop(context.Background())
 		return nil, err
 	}
 	return s, nil
@@ -270,9 +282,12 @@ type ExpireArgs struct {
 // Kind names the job.
 func (ExpireArgs) Kind() string { return "mpay.expire" }
 
-// SettleArgs is the job that settles a payment the payer's request did
-// not: a delayed approval whose time came, a 3-D Secure page abandoned,
-// a processor that never answered (the process stopped mid-payment).
+// SettleArgs is the job that settles a payment the payer's request left
+// waiting: a delayed approval whose time came, a 3-D Secure, bank or cash
+// page abandoned. It is enqueued in the transaction that leaves the
+// payment waiting (a payment the processor never answered is the settle
+// sweep's: settle.go; jobs enqueued by earlier versions with every
+// payment settle those too).
 type SettleArgs struct {
 	PaymentID string `json:"paymentID" river:"unique"`
 }
@@ -446,7 +461,7 @@ func (s *Service) PayCard(ctx context.Context, invoiceToken string, amount int64
 	}
 	// The processor's answer must be recorded even when the payer's
 	// request is gone.
-	actx := withSettleJob(context.WithoutCancel(ctx), p.settleJob)
+	actx := context.WithoutCancel(ctx)
 	r, err := s.proc.Authorize(actx, c, amount, s.cfg.Store.Now())
 	if err != nil {
 		r = cardsim.Result{Outcome: cardsim.Declined, Reason: err.Error()}

@@ -156,12 +156,9 @@ func recordPayer(ctx context.Context, tx *store.Tx, p *Payment, idnp, how string
 }
 
 // recordOrderPayer records the order's customer, when the SP named a
-// person, as the payer of p (in the approval's transaction).
-func (s *Service) recordOrderPayer(ctx context.Context, tx *store.Tx, p *Payment) error {
-	in, err := scanInvoice(tx.QueryRow(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE id = ?`, p.InvoiceID))
-	if err != nil {
-		return fmt.Errorf("mpay: the invoice of payment %s: %w", p.ID, err)
-	}
+// person, as the payer of p (in the approval's transaction, which has p's
+// invoice in, locked).
+func (s *Service) recordOrderPayer(ctx context.Context, tx *store.Tx, in *Invoice, p *Payment) error {
 	if in.Order.CustomerType == "Organization" {
 		return nil
 	}

@@ -25,10 +25,11 @@ type spCaller interface {
 
 // callerFor is the face sp speaks: SOAP with WS-Security, or REST/JSON
 // with detached JWS. The SOAP caller's requests are signed by MPay's key
-// (RSA); its answers checked against sp's registered certificate.
+// (RSA), not the message key; its answers checked against sp's registered
+// certificate.
 func (s *Service) callerFor(sp *SP) spCaller {
 	if sp.Face == FaceSOAP {
-		return &mpayclient.SOAPCaller{Signer: s.caller.Signer, HTTP: s.caller.HTTP, Now: s.caller.Now}
+		return &mpayclient.SOAPCaller{Signer: s.soapSigner, HTTP: s.caller.HTTP, Now: s.caller.Now}
 	}
 	return s.caller
 }

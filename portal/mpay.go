@@ -63,7 +63,7 @@ func (s *Service) receipt(c echo.Context) error {
 // MPaySP is the portal's registration at MPay.
 type MPaySP struct {
 	ServiceID string             // the portal's service id at MPay
-	MPay      *x509.Certificate  // MPay's: its requests must be signed by it
+	MPay      *x509.Certificate  // MPay's message certificate: its requests must be signed by its key
 	Signer    *mpayclient.Signer // the portal's key, whose certificate is registered with MPay
 	// PayWithin is how long a submitted application may wait for its
 	// payment (the order's due date; default 72 h): then it is Cancelled

@@ -23,14 +23,14 @@ const (
 
 // mountDemoSP mounts a demo service provider (a test service with orders)
 // at /demo-mpay/ (its endpoint at /demo-mpay/api) and registers it with MPay
-// under a key made at this start. mpayCert is MPay's certificate, which
-// the SP checks MPay's requests against.
+// under a key made at this start. It checks MPay's requests against MPay's
+// message certificate; the SOAP SP against mpayCert, MPay's own (RSA).
 func mountDemoSP(ctx context.Context, srv *server.Server, st *store.Store, base string, mpayCert *x509.Certificate) error {
 	signer, cert, err := demosp.NewKey(demoSPID)
 	if err != nil {
 		return err
 	}
-	sp := demosp.New(demoSPID, mpayCert, signer)
+	sp := demosp.New(demoSPID, srv.MPay.MessageCert(), signer)
 	due := time.Now().Add(30 * time.Minute)
 	sp.Put(demosp.Order{Key: "DEMO-TAXA-1", Reason: "Taxa de stat pentru eliberarea pașaportului", Amount: demoAmount(15000), CustomerName: "Ion Popescu",
 		CustomerID: demoMPayPerson})

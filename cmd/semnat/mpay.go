@@ -64,8 +64,13 @@ func newMPayServeCmd(a *app) *cobra.Command {
 
 ` + mpayRoutesHelp + `
 MPay's key (--p12, --key/--cert/--chain or --token, as for 'semnat sign')
-signs the messages to SPs and seals the receipts: at B-LT with --tsa (the
-revocation data is fetched online), else at B-B. Confirmations and
+seals the receipts: at B-LT with --tsa (the revocation data is fetched
+online), else at B-B; it signs the SOAP face's messages (WS-Security,
+RSA-SHA256). The REST face's messages (JWS) are signed by MPay's message
+key: an EC P-256 key (ES256) made at the first start in DATA, unless
+--message-key gives one ("seal": MPay's own key). Give the service
+providers its certificate (DATA/mpay-message.crt): they check MPay's
+messages against it. Confirmations and
 expirations are durable jobs in the store: a restart resumes them. Payers
 are told of their confirmed payments through the MNotify at --mnotify (API
 key in --mnotify-key-file): by the IDNP the order names, else its e-mail. The other
@@ -77,16 +82,18 @@ settings are those of 'semnat serve' (store, address, TLS, logs).`,
 	var mn mnotifyFlags
 	var tf mpayTimeFlags
 	var pf mpayPagesFlags
+	var mf mpayMessageFlags
 	f.bind(a, cmd, false, func(ctx context.Context, a *app, f *serveFlags, name string) error {
-		return runMPayServe(ctx, a, f, &mn, &tf, &pf, name)
+		return runMPayServe(ctx, a, f, &mn, &tf, &pf, &mf, name)
 	})
 	mn.register(cmd.Flags(), "payers are notified there of their confirmed payments")
 	tf.register(cmd.Flags())
 	pf.register(cmd.Flags())
+	mf.register(cmd.Flags())
 	return cmd
 }
 
-func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, tf *mpayTimeFlags, pf *mpayPagesFlags, name string) error {
+func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, tf *mpayTimeFlags, pf *mpayPagesFlags, mf *mpayMessageFlags, name string) error {
 	if !f.keys.given() {
 		return withCode(exitUsage, errors.New("MPay needs its key: give --p12, --key/--cert or --token (it signs the messages to service providers and the receipts)"))
 	}
@@ -108,6 +115,10 @@ func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, 
 	defer closeSigner()
 	mc := &mpay.Config{Key: signer, Cert: signer.Certificate(), Chain: signer.Chain()}
 	tf.apply(mc, f.data)
+	msgCert, err := mf.apply(mc, f.data, a.log)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
 	mc.Web = web
 	if mc.MNotify, err = mn.client(a.log); err != nil {
 		return withCode(exitUsage, err)
@@ -120,7 +131,7 @@ func runMPayServe(ctx context.Context, a *app, f *serveFlags, mn *mnotifyFlags, 
 		if mc.Web != nil {
 			mc.Web.PublicURL = base
 		}
-		return server.Config{MPay: mc}, fmt.Sprintf("%s: %s (pay: POST %s%s; payers: %s%s)", name, base, base, mpay.PathPay, base, mpay.PathStart)
+		return server.Config{MPay: mc}, fmt.Sprintf("%s: %s (pay: POST %s%s; payers: %s%s)%s", name, base, base, mpay.PathPay, base, mpay.PathStart, messageCertNote(msgCert))
 	})
 }
 

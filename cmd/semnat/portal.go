@@ -106,7 +106,7 @@ each a flag, $SEMNAT_NAME or a NAME = VALUE line of the --config file.`,
 	fl.StringVar(&pf.msignKeyFile, "msign-key-file", "", "file with the portal's API key at MSign (else $SEMNAT_MSIGN_KEY)")
 	fl.StringVar(&pf.mpayURL, "mpay", "", "MPay's URL (tariffs are paid there; the portal is its service provider, with the key above)")
 	fl.StringVar(&pf.mpayService, "mpay-service", "", "the portal's service id at MPay")
-	fl.StringVar(&pf.mpayCert, "mpay-cert", "", "PEM certificate of MPay's key (its calls to the portal must be signed by it)")
+	fl.StringVar(&pf.mpayCert, "mpay-cert", "", "PEM certificate of MPay's message key (its calls to the portal must be signed by it; 'semnat mpay serve' writes it to its DATA/mpay-message.crt)")
 	fl.Var(&pf.maxAttachment, "max-attachment", "largest attached document, e.g. 5MiB")
 	pf.mnotify.register(fl, "applicants are notified there of each change of their applications (the portal a cabinet system there)")
 	return cmd

@@ -414,12 +414,19 @@ func runServeDemo(ctx context.Context, a *app, f *serveFlags) error {
 	}
 	mp.Verify = pades.VerifyOptions{Roots: p.RootPool(), Online: true, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
 	mp.Seal, mp.SealChain = seal.Key, append([]*x509.Certificate{seal.Cert}, seal.Chain...)
-	pc, err := demoPortal(ctx, st, data, base, f.catalog, seal.Cert)
+	// MPay's REST messages are signed ES256 by a message key made at each
+	// start (its demo SPs and the portal are given its certificate); the
+	// receipts keep the RSA seal.
+	msgKey, msgCert, err := mpay.NewMessageKey("MPay (demo)")
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	pc, err := demoPortal(ctx, st, data, base, f.catalog, msgCert)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
 	pc.Office = demoOffice(a, p, pc.Catalog, cfg.Timestamper)
-	mpayCfg := &mpay.Config{Key: seal.Key, Cert: seal.Cert, Chain: seal.Chain, Timestamper: cfg.Timestamper,
+	mpayCfg := &mpay.Config{Key: seal.Key, Cert: seal.Cert, Chain: seal.Chain, MessageKey: msgKey, MessageCert: msgCert, Timestamper: cfg.Timestamper,
 		Revocation: pades.OnlineRevocation{HTTP: &http.Client{Timeout: 15 * time.Second}}, ExtraCerts: [][]byte{p.Root.Cert.Raw}}
 	notifiers, err := newDemoNotifiers(data, base)
 	if err != nil {

@@ -35,7 +35,11 @@ type Message struct {
 // HandlerConfig configures an SP's endpoint.
 type HandlerConfig struct {
 	Orders Orders
-	// MPay is MPay's certificate: requests must be signed by its key.
+	// MPay is the certificate of MPay's message key (mpay.Service's
+	// MessageCert; `semnat mpay serve` writes it to DATA/mpay-message.crt,
+	// EC P-256 by default: ES256): requests must be signed by its key. On
+	// the SOAP face (SOAPHandler) it is MPay's own certificate (RSA), which
+	// signs the WS-Security.
 	MPay *x509.Certificate
 	// Signer signs the answers with the SP's key (its certificate is the
 	// one registered with MPay).
