@@ -125,7 +125,7 @@ func completePayments(b *testing.B, e *env) {
 // median-retry-due-s when the retries were due (what the backlog would
 // have waited for without the drain), with the CPU time per confirmation
 // and the peak resident memory. The backlog is 100,000:
-// BENCH=ConfirmationBacklog BENCHTIME=100000x make bench.
+// BENCH='ConfirmationBacklog$' BENCHTIME=100000x make bench.
 func BenchmarkConfirmationBacklog(b *testing.B) { confirmationBacklog(b, nil) }
 
 // BenchmarkConfirmationBacklogES256 is BenchmarkConfirmationBacklog with
