@@ -40,8 +40,10 @@ const drainAttempts = 10
 
 // The waiting confirmations of an SP: those that failed (next_attempt is
 // set when one fails, cleared when acknowledged) and are not acknowledged.
-const waitingOfSP = `args->>'paymentID' IN (SELECT p.id FROM mpay_payments p JOIN mpay_invoices i ON i.id = p.invoice_id
-	WHERE p.next_attempt IS NOT NULL AND p.confirmed_at = 0 AND i.service_id = ?)`
+// A lookup by the job's payment, so that a batch costs the same whatever
+// the size of the backlog (jobs.RunNowTx).
+const waitingOfSP = `EXISTS (SELECT 1 FROM mpay_payments p JOIN mpay_invoices i ON i.id = p.invoice_id
+	WHERE p.id = river_job.args->>'paymentID' AND p.next_attempt IS NOT NULL AND p.confirmed_at = 0 AND i.service_id = ?)`
 
 // drainPause is how often a drain looks whether the workers need more.
 const drainPause = 25 * time.Millisecond
