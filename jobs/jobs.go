@@ -288,6 +288,13 @@ type EnqueueOpts struct {
 	// none is tagged) exists already, unless that one was cancelled or
 	// discarded: a payment confirmed once.
 	Unique bool
+	// UniqueStates, when not nil, are the states in which a job counts
+	// for Unique instead (setting it implies Unique). They must include
+	// Available, Pending, Running and Scheduled (river's rule), e.g.
+	// Unfinished(): one job of its kind at a time, not one ever (a job
+	// that completed, failed for good or was cancelled does not keep a
+	// new one out).
+	UniqueStates []State
 	// Priority: 1 (first) to 4 (last); 1 when 0.
 	Priority int
 }
@@ -307,8 +314,8 @@ func (q *Queue) insertOpts(o *EnqueueOpts) *river.InsertOpts {
 	io.ScheduledAt = o.RunAt
 	io.MaxAttempts = o.MaxAttempts
 	io.Priority = o.Priority
-	if o.Unique {
-		io.UniqueOpts = river.UniqueOpts{ByArgs: true}
+	if o.Unique || o.UniqueStates != nil {
+		io.UniqueOpts = river.UniqueOpts{ByArgs: true, ByState: o.UniqueStates}
 	}
 	return io
 }
@@ -336,6 +343,7 @@ type State = rivertype.JobState
 // The states of a job.
 const (
 	Available = rivertype.JobStateAvailable // ready, waiting for a worker
+	Pending   = rivertype.JobStatePending   // not ready to be scheduled yet (river's workflows; jobs/ makes none)
 	Scheduled = rivertype.JobStateScheduled // waiting for its RunAt
 	Running   = rivertype.JobStateRunning
 	Retryable = rivertype.JobStateRetryable // failed, waiting for its retry
@@ -343,6 +351,10 @@ const (
 	Cancelled = rivertype.JobStateCancelled // by Cancel or a worker's Cancel(err)
 	Discarded = rivertype.JobStateDiscarded // failed MaxAttempts times
 )
+
+// Unfinished are the states of a job that has yet to run or to finish:
+// for EnqueueOpts.UniqueStates.
+func Unfinished() []State { return []State{Available, Pending, Scheduled, Running, Retryable} }
 
 // Info is what Get tells of a job.
 type Info struct {

@@ -8,23 +8,26 @@ import (
 )
 
 // RunNowTx makes up to limit jobs of kind in q's queue run now: jobs that
-// wait for their retry's back-off (retryable) or their RunAt (scheduled)
-// and for which filter holds become available, in the order they were
-// due. It is river's JobRetry for many jobs in one statement: running and
-// finished jobs are not touched, and attempts are kept. filter is an SQL
-// condition on river's job row (e.g. on `args->>'paymentID'`, which both
-// PostgreSQL and SQLite read), with ? placeholders bound to fargs; never
-// build it of input. It returns how many jobs it moved; they run if and
-// only if tx commits.
+// wait for their retry's back-off (retryable, taken first) or their RunAt
+// (scheduled) and for which filter holds become available, each state's
+// in the order they were due (by priority). It is river's JobRetry for
+// many jobs: running and finished jobs are not touched, and attempts are
+// kept. filter is an SQL condition on river's job row (e.g. on
+// `river_job.args->>'paymentID'`, which both PostgreSQL and SQLite read),
+// with ? placeholders bound to fargs; never build it of input. It returns
+// how many jobs it moved; they run if and only if tx commits.
+//
+// The jobs are read in the order of river's fetching index (state, queue,
+// priority, scheduled_at, id), so a call stops after about limit matching
+// rows instead of reading and sorting every waiting job: keep filter a
+// lookup per row (EXISTS on a key, not IN over a large set), and a batch
+// costs the same whatever the size of the backlog.
 //
 // The queue's Workers bound how many of them run at once: moving many is
 // no stampede, but a caller draining a large backlog moves it in batches
 // (see Ready), so that the jobs enqueued meanwhile are not put behind all
 // of it and no transaction holds a large part of the table.
 func (q *Queue) RunNowTx(ctx context.Context, tx *store.Tx, kind, filter string, limit int, fargs ...any) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
 	now := "datetime('now', 'subsec')" // river's SQLite timestamps (its JobRetry)
 	if q.st.Backend() == "postgres" {
 		now = "now()"
@@ -32,19 +35,26 @@ func (q *Queue) RunNowTx(ctx context.Context, tx *store.Tx, kind, filter string,
 	if filter == "" {
 		filter = "TRUE"
 	}
-	args := append([]any{q.queue, kind}, fargs...)
-	args = append(args, limit)
-	res, err := tx.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = `+now+`
-		WHERE id IN (SELECT id FROM river_job WHERE queue = ? AND kind = ? AND state IN ('retryable', 'scheduled') AND (`+filter+`)
-			ORDER BY scheduled_at, id LIMIT ?)`, args...)
-	if err != nil {
-		return 0, fmt.Errorf("jobs: making %s jobs run now: %w", kind, err)
+	moved := 0
+	for _, state := range []State{Retryable, Scheduled} {
+		if limit-moved <= 0 {
+			break
+		}
+		args := append([]any{string(state), q.queue, kind}, fargs...)
+		args = append(args, limit-moved)
+		res, err := tx.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = `+now+`
+			WHERE id IN (SELECT id FROM river_job WHERE state = ? AND queue = ? AND kind = ? AND (`+filter+`)
+				ORDER BY priority, scheduled_at, id LIMIT ?)`, args...)
+		if err != nil {
+			return moved, fmt.Errorf("jobs: making %s jobs run now: %w", kind, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return moved, fmt.Errorf("jobs: making %s jobs run now: %w", kind, err)
+		}
+		moved += int(n)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("jobs: making %s jobs run now: %w", kind, err)
-	}
-	return int(n), nil
+	return moved, nil
 }
 
 // Ready counts the jobs of kind in q's queue that are available: due and

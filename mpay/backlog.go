@@ -25,16 +25,25 @@ type DrainArgs struct {
 // Kind names the job.
 func (DrainArgs) Kind() string { return "mpay.drain" }
 
-// backlog is what this process knows of its deliveries per SP.
+// backlog is what this process knows of its deliveries per SP. It is a
+// hint, not the state of the drains: those are river jobs in the store,
+// one unfinished drain per SP among all the instances sharing it.
 type backlog struct {
 	failing  sync.Map // ServiceID → true: a delivery failed since the last success
-	draining sync.Map // ServiceID → true: a drain job of this process is enqueued or running
+	enqueued sync.Map // ServiceID → time.Time: when this process last asked for a drain
 }
+
+// drainAttempts bounds the runs of a drain that fails (the store
+// refused): after them it is discarded, and the next acknowledged retry
+// asks for a new one.
+const drainAttempts = 10
 
 // The waiting confirmations of an SP: those that failed (next_attempt is
 // set when one fails, cleared when acknowledged) and are not acknowledged.
-const waitingOfSP = `args->>'paymentID' IN (SELECT p.id FROM mpay_payments p JOIN mpay_invoices i ON i.id = p.invoice_id
-	WHERE p.next_attempt IS NOT NULL AND p.confirmed_at = 0 AND i.service_id = ?)`
+// A lookup by the job's payment, so that a batch costs the same whatever
+// the size of the backlog (jobs.RunNowTx).
+const waitingOfSP = `EXISTS (SELECT 1 FROM mpay_payments p JOIN mpay_invoices i ON i.id = p.invoice_id
+	WHERE p.id = river_job.args->>'paymentID' AND p.next_attempt IS NOT NULL AND p.confirmed_at = 0 AND i.service_id = ?)`
 
 // drainPause is how often a drain looks whether the workers need more.
 const drainPause = 25 * time.Millisecond
@@ -50,19 +59,27 @@ func (s *Service) deliveryFailed(serviceID string) { s.backlog.failing.Store(ser
 
 // deliveryAcknowledged starts a drain of the SP's waiting confirmations
 // when this delivery had failed before or another one to the SP failed
-// since the last success: the SP answers again. One drain per SP at a
-// time in this process; the job is durable, so a drain cut short by a
-// stop goes on at the next start.
+// since the last success: the SP answers again. The drain job is unique
+// per SP among the unfinished jobs of all instances (river's uniqueness
+// in the store), so a drain run by another instance, or one that failed
+// for good, does not keep the next one out. A retry acknowledged during
+// a drain asks again at most once per drainSettle (the drain then running
+// is found a duplicate): every moved confirmation would otherwise cost
+// an insert. The job is durable: a drain cut short by a stop goes on at
+// the next start.
 func (s *Service) deliveryAcknowledged(ctx context.Context, serviceID string, attempt int) {
 	_, failed := s.backlog.failing.LoadAndDelete(serviceID)
 	if !failed && attempt <= 1 {
 		return
 	}
-	if _, busy := s.backlog.draining.LoadOrStore(serviceID, true); busy {
+	now := time.Now()
+	if last, ok := s.backlog.enqueued.Load(serviceID); ok && !failed && now.Sub(last.(time.Time)) < drainSettle {
 		return
 	}
-	if _, err := s.queue.Enqueue(context.WithoutCancel(ctx), DrainArgs{ServiceID: serviceID}, nil); err != nil {
-		s.backlog.draining.Delete(serviceID)
+	s.backlog.enqueued.Store(serviceID, now)
+	if _, err := s.queue.Enqueue(context.WithoutCancel(ctx), DrainArgs{ServiceID: serviceID},
+		&jobs.EnqueueOpts{UniqueStates: jobs.Unfinished(), MaxAttempts: drainAttempts}); err != nil {
+		s.backlog.enqueued.Delete(serviceID)
 		s.log.Error("mpay: scheduling the drain of an SP's waiting confirmations", "service", serviceID, "err", err)
 	}
 }
@@ -80,7 +97,6 @@ func (s *Service) drain(ctx context.Context, j *jobs.Job[DrainArgs]) error {
 	var empty time.Time // when the last batch found nothing, zero: it found some
 	for {
 		if _, failing := s.backlog.failing.Load(svc); failing {
-			s.backlog.draining.Delete(svc)
 			s.log.Info("mpay: drain stopped, the SP fails again", "service", svc, "moved", moved)
 			return nil
 		}
@@ -103,7 +119,6 @@ func (s *Service) drain(ctx context.Context, j *jobs.Job[DrainArgs]) error {
 			case empty.IsZero():
 				empty = time.Now()
 			case time.Since(empty) >= drainSettle:
-				s.backlog.draining.Delete(svc)
 				if moved > 0 {
 					s.log.Info("mpay: the SP's waiting confirmations brought forward", "service", svc, "moved", moved)
 				}

@@ -107,7 +107,7 @@ type Service struct {
 	people *samlsp.Middleware // the pages for people (nil: off)
 	closed sync.Once
 
-	backlog backlog // per SP: failing, draining (backlog.go)
+	backlog backlog // per SP: failing, when a drain was asked for (backlog.go)
 }
 
 // New builds MPay, creates its tables and starts its delivery worker.
