@@ -118,10 +118,9 @@ func completePayments(b *testing.B, e *env) {
 func BenchmarkConfirmationBacklog(b *testing.B) { confirmationBacklog(b, nil) }
 
 // BenchmarkConfirmationBacklogES256 is BenchmarkConfirmationBacklog with
-// MPay's messages signed ES256 (see BenchmarkCompletePaymentsES256).
+// MPay's default message key, ES256 (see BenchmarkCompletePaymentsES256).
 func BenchmarkConfirmationBacklogES256(b *testing.B) {
-	key, cert := ecKey(b)
-	confirmationBacklog(b, func(c *mpay.Config) { c.Key, c.Cert, c.Chain = key, cert, nil })
+	confirmationBacklog(b, es256Config(b))
 }
 
 func confirmationBacklog(b *testing.B, mod func(*mpay.Config)) {
