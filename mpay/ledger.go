@@ -333,14 +333,22 @@ func (l *Ledger) lockInvoice(ctx context.Context, tx *store.Tx, where string, ar
 	return in, l.inFlight(ctx, tx.QueryRow, in)
 }
 
-func (l *Ledger) saveInvoice(ctx context.Context, tx *store.Tx, in *Invoice) error {
-	order, err := json.Marshal(in.Order)
-	if err != nil {
-		return err
+// orderAndDue are the invoice's order as stored (JSON) and its amount
+// due (NULL when the order has none).
+func orderAndDue(in *Invoice) (order []byte, due any, err error) {
+	if order, err = json.Marshal(in.Order); err != nil {
+		return nil, nil, err
 	}
-	var due any
 	if in.AmountDue != nil {
 		due = *in.AmountDue
+	}
+	return order, due, nil
+}
+
+func (l *Ledger) saveInvoice(ctx context.Context, tx *store.Tx, in *Invoice) error {
+	order, due, err := orderAndDue(in)
+	if err != nil {
+		return err
 	}
 	_, err = tx.Exec(ctx, `UPDATE mpay_invoices SET state = ?, status = ?, amount_due = ?, currency = ?, reason = ?, due_at = ?,
 		allow_partial = ?, allow_advance = ?, order_json = ?, return_url = ?, updated = ? WHERE id = ?`,
@@ -351,13 +359,9 @@ func (l *Ledger) saveInvoice(ctx context.Context, tx *store.Tx, in *Invoice) err
 // insertInvoice writes a new invoice (one statement: the payment path's
 // statements are round trips on PostgreSQL).
 func (l *Ledger) insertInvoice(ctx context.Context, tx *store.Tx, in *Invoice) error {
-	order, err := json.Marshal(in.Order)
+	order, due, err := orderAndDue(in)
 	if err != nil {
 		return err
-	}
-	var due any
-	if in.AmountDue != nil {
-		due = *in.AmountDue
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO mpay_invoices (`+invoiceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		in.ID, in.Token, in.ServiceID, in.OrderKey, in.State, in.Status, due, in.Currency, in.Reason, nano(in.DueAt),
