@@ -73,3 +73,22 @@ func Text(t *testing.T, ctx context.Context, sel string) string {
 	}
 	return strings.TrimSpace(s)
 }
+
+// Until waits (at most timeout) until the JavaScript expression cond is
+// true in the page, which may be replaced meanwhile (a form posted, a
+// redirect): an evaluation cut short by the navigation is tried again on
+// the page that comes.
+func Until(t *testing.T, ctx context.Context, cond string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("waiting for %s: %v (last error %v)", cond, ok, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
