@@ -371,23 +371,28 @@ func (p *payer) load(ctx context.Context, pick func() string) error {
 }
 
 // killer kills in at random moments and starts it again, until stop is
-// closed; it sends how many times, or why it could not start again. So that the kills spread over the whole
-// load, each waits for every more paid orders, then a random 0-500 ms.
+// closed; it sends how many times, or why it could not start again. So
+// that the kills spread over the whole load whatever the machine's speed,
+// the kill points lie on the count of paid orders, each a random
+// every/2 to every orders after the one before, then a random 0-20 ms (so
+// a load of N orders sees at least N/every - 1 kills, however long the
+// restarts take while another instance serves on).
 func killer(in *instance, paid func() int64, every int64, stop <-chan struct{}) <-chan any {
 	out := make(chan any, 1)
 	go func() {
 		n := 0
+		target := paid()
 		for {
-			from := paid()
-			for paid() < from+every {
+			target += every/2 + rand.Int64N(every-every/2) + 1
+			for paid() < target {
 				select {
 				case <-stop:
 					out <- n
 					return
-				case <-time.After(10 * time.Millisecond):
+				case <-time.After(2 * time.Millisecond):
 				}
 			}
-			time.Sleep(time.Duration(rand.IntN(500)) * time.Millisecond)
+			time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
 			in.kill(syscall.SIGKILL)
 			n++
 			if err := in.start(); err != nil {
@@ -530,7 +535,7 @@ func TestCrashSQLite(t *testing.T) {
 	stop := make(chan struct{})
 	began := time.Now()
 	p := k.payer()
-	kills := killer(in, p.paid.Load, crashOrders/(2*crashKills), stop) // the load stops while it is down
+	kills := killer(in, p.paid.Load, crashOrders*2/(3*crashKills), stop) // the load stops while it is down
 	err := p.load(ctx, func() string { return in.url })
 	close(stop)
 	n := <-kills
@@ -566,7 +571,7 @@ func TestCrashPostgresTwoInstances(t *testing.T) {
 	stop := make(chan struct{})
 	began := time.Now()
 	p := k.payer()
-	kills := killer(a, p.paid.Load, crashOrders/(5*crashKills), stop) // the other serves on meanwhile
+	kills := killer(a, p.paid.Load, crashOrders*2/(3*crashKills), stop) // the other serves on meanwhile
 	err := p.load(ctx, func() string {
 		if rand.IntN(2) == 0 {
 			return a.url
