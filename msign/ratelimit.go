@@ -88,6 +88,7 @@ func (s *Service) rateCaller(c echo.Context) (string, *store.System) {
 		return "key:" + name, nil
 	}
 	if rec, err := sysauth.Authenticate(c, s.cfg.Store, storeService, &s.systems); err == nil {
+		c.Set(ctxSystem, rec) // the handler's authenticate takes it from here
 		return "sys:" + rec.Name, rec
 	}
 	if hasCert && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {

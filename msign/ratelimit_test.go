@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/semnat/semnat/store"
 	"github.com/semnat/semnat/testcerts"
 )
@@ -130,5 +132,20 @@ func TestSystemRateLimitCert(t *testing.T) {
 	}
 	if code := get(ts.Client()); code != http.StatusTooManyRequests {
 		t.Fatalf("the address's fourth request: %d, want 429 (its burst is 3)", code)
+	}
+}
+
+// The handler takes the registration the rate limiter authenticated for
+// the same request instead of looking the caller up a second time.
+func TestAuthenticateOnce(t *testing.T) {
+	s := &Service{}
+	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/msign/api/v1/requests", nil), httptest.NewRecorder())
+	c.Set(ctxSystem, &store.System{Name: "portal", Settings: []byte(`{"returnUrls":["https://portal.example/"]}`)})
+	sys, err := s.authenticate(c) // no credential, no store: only the limiter's registration can answer
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys.Name != "portal" || len(sys.ReturnURLs) != 1 {
+		t.Fatalf("system %+v, want the limiter's registration", sys)
 	}
 }

@@ -192,12 +192,20 @@ func (sys *System) allowsReturn(raw string) bool {
 	return false
 }
 
+// ctxSystem is the echo context key under which the rate limiter leaves
+// the registration it authenticated, so that a request is looked up once.
+const ctxSystem = "msign.system"
+
 // authenticate finds the registered system making an API request
-// (sysauth.Authenticate).
+// (sysauth.Authenticate), or takes the one the rate limiter found for
+// this same request.
 func (s *Service) authenticate(c echo.Context) (*System, error) {
-	rec, err := sysauth.Authenticate(c, s.cfg.Store, storeService, &s.systems)
-	if err != nil {
-		return nil, err
+	rec, ok := c.Get(ctxSystem).(*store.System)
+	if !ok {
+		var err error
+		if rec, err = sysauth.Authenticate(c, s.cfg.Store, storeService, &s.systems); err != nil {
+			return nil, err
+		}
 	}
 	return systemOf(rec)
 }
