@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"html/template"
 	"net/http"
 	"sync"
 
@@ -133,9 +134,25 @@ func writeResponse(w http.ResponseWriter, req *saml.IdpAuthnRequest) error {
 	fb.form.Reset()
 	req.ResponseEl.WriteTo(&fb.xml, &writeSettings) // as crewjam's etree document, without its bufio.Writer
 	fb.b64 = base64.StdEncoding.AppendEncode(fb.b64[:0], fb.xml.Bytes())
-	form := saml.IdpAuthnRequestForm{URL: req.ACSEndpoint.Location, SAMLResponse: string(fb.b64), RelayState: req.RelayState}
-	if err := tmpl.Execute(&fb.form, form); err != nil {
-		return err
+	form := saml.IdpAuthnRequestForm{URL: req.ACSEndpoint.Location, RelayState: req.RelayState}
+	if formSplits(tmpl) {
+		// The page with a marker for the value, then the value escaped
+		// into its place: html/template's escaping of ten kilobytes of
+		// base64 costs more than the rest of the page.
+		form.SAMLResponse = formMarker
+		fb.xml.Reset()
+		if err := tmpl.Execute(&fb.xml, form); err != nil {
+			return err
+		}
+		pre, post, _ := bytes.Cut(fb.xml.Bytes(), []byte(formMarker))
+		fb.form.Write(pre)
+		fb.form.Write(appendHTMLBase64(fb.form.AvailableBuffer(), fb.b64))
+		fb.form.Write(post)
+	} else {
+		form.SAMLResponse = string(fb.b64)
+		if err := tmpl.Execute(&fb.form, form); err != nil {
+			return err
+		}
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache, no-store")
@@ -143,4 +160,54 @@ func writeResponse(w http.ResponseWriter, req *saml.IdpAuthnRequest) error {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	_, err := w.Write(fb.form.Bytes())
 	return err
+}
+
+// formMarker stands for the SAMLResponse in a page rendered by
+// writeResponse: letters and digits, which html/template writes as they are
+// in any context.
+const formMarker = "mpassSAMLResponse7f3e9a2c"
+
+// splitForms records, per form template, whether formSplits found it
+// splittable.
+var splitForms sync.Map // *template.Template → bool
+
+// formSplits reports whether tmpl writes its SAMLResponse as html/template
+// escapes HTML text or a quoted attribute value, once, with nothing else of
+// the page depending on it: then the page is tmpl's output for the marker
+// with the marker replaced by appendHTMLBase64 of the value. Checked once
+// per template by rendering the whole base64 alphabet and comparing.
+func formSplits(tmpl *template.Template) bool {
+	if v, ok := splitForms.Load(tmpl); ok {
+		return v.(bool)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+	render := func(v string) []byte {
+		var b bytes.Buffer
+		if tmpl.Execute(&b, saml.IdpAuthnRequestForm{URL: "https://sp.test/acs?a=1&b=2", SAMLResponse: v, RelayState: "r&s"}) != nil {
+			return nil
+		}
+		return b.Bytes()
+	}
+	ok := false
+	if page := render(formMarker); page != nil && bytes.Count(page, []byte(formMarker)) == 1 {
+		pre, post, _ := bytes.Cut(page, []byte(formMarker))
+		want := append(appendHTMLBase64(bytes.Clone(pre), []byte(alphabet)), post...)
+		ok = bytes.Equal(render(alphabet), want)
+	}
+	splitForms.Store(tmpl, ok)
+	return ok
+}
+
+// appendHTMLBase64 appends b64 (standard base64) as html/template escapes
+// it in HTML text and attribute values: + is the only character it
+// changes.
+func appendHTMLBase64(dst, b64 []byte) []byte {
+	for {
+		i := bytes.IndexByte(b64, '+')
+		if i < 0 {
+			return append(dst, b64...)
+		}
+		dst = append(append(dst, b64[:i]...), "&#43;"...)
+		b64 = b64[i+1:]
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,20 +64,75 @@ func TestResponseAsCrewjam(t *testing.T) {
 			if got, want := normalised(t, ours.ResponseEl), normalised(t, theirs.ResponseEl); got != want {
 				t.Errorf("the Response differs from crewjam's:\n ours   %s\n theirs %s", got, want)
 			}
-			wo, wt := httptest.NewRecorder(), httptest.NewRecorder()
-			if err := writeResponse(wo, ours); err != nil {
-				t.Fatal(err)
-			}
 			theirs.ResponseEl = ours.ResponseEl
-			if err := theirs.WriteResponse(wt); err != nil {
-				t.Fatal(err)
+			samePage(t, ours, theirs)
+		})
+	}
+}
+
+// samePage: writeResponse's page for ours is crewjam's WriteResponse's for
+// theirs (the same Response), byte for byte, with the same Cache-Control
+// and Pragma.
+func samePage(t *testing.T, ours, theirs *saml.IdpAuthnRequest) {
+	t.Helper()
+	wo, wt := httptest.NewRecorder(), httptest.NewRecorder()
+	if err := writeResponse(wo, ours); err != nil {
+		t.Fatal(err)
+	}
+	if err := theirs.WriteResponse(wt); err != nil {
+		t.Fatal(err)
+	}
+	if wo.Body.String() != wt.Body.String() {
+		t.Errorf("the page differs from crewjam's:\n ours   %s\n theirs %s", wo.Body, wt.Body)
+	}
+	for _, h := range []string{"Cache-Control", "Pragma"} {
+		if wo.Header().Get(h) != wt.Header().Get(h) {
+			t.Errorf("%s: %q, crewjam's %q", h, wo.Header().Get(h), wt.Header().Get(h))
+		}
+	}
+}
+
+// TestResponsePageAsCrewjam: writeResponse writes crewjam's page whatever
+// the form template and the RelayState: with MPass's own template and a
+// plain one the SAMLResponse is escaped into a page rendered around a
+// marker; a template that writes it in a script or a URL (escaped
+// otherwise) is rendered as crewjam does.
+func TestResponsePageAsCrewjam(t *testing.T) {
+	w, err := newWeb()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, cert, err := SelfSignedECDSA("mpass.test", time.Now(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		tmpl   *template.Template
+		splits bool
+	}{
+		{"mpass", w.postForm, true},
+		{"plain", template.Must(template.New("f").Parse(`<form action="{{.URL}}"><input name="SAMLResponse" value="{{.SAMLResponse}}"><input name="RelayState" value="{{.RelayState}}"></form>`)), true},
+		{"text", template.Must(template.New("f").Parse(`<p>{{.SAMLResponse}}</p>{{.RelayState}}`)), true},
+		{"script", template.Must(template.New("f").Parse(`<script>var r = "{{.SAMLResponse}}";</script>`)), false},
+		{"url", template.Must(template.New("f").Parse(`<a href="/acs?r={{.SAMLResponse}}">{{.URL}}</a>`)), false},
+		{"twice", template.Must(template.New("f").Parse(`<i>{{.SAMLResponse}}</i><b>{{.SAMLResponse}}</b>`)), false},
+		{"length", template.Must(template.New("f").Parse(`<i>{{.SAMLResponse}}</i>{{len .SAMLResponse}}`)), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := formSplits(c.tmpl); got != c.splits {
+				t.Errorf("formSplits: %v, want %v", got, c.splits)
 			}
-			if wo.Body.String() != wt.Body.String() {
-				t.Errorf("the page differs from crewjam's:\n ours   %s\n theirs %s", wo.Body, wt.Body)
-			}
-			for _, h := range []string{"Cache-Control", "Pragma"} {
-				if wo.Header().Get(h) != wt.Header().Get(h) {
-					t.Errorf("%s: %q, crewjam's %q", h, wo.Header().Get(h), wt.Header().Get(h))
+			idp := &saml.IdentityProvider{Signer: key, Certificate: cert, ResponseFormTemplate: c.tmpl}
+			for _, relay := range []string{"", "r&1", `+/="<>'&#43;` + formMarker} {
+				for _, value := range []string{"", "+", "++a+", strings.Repeat("ab+/c=", 3000)} {
+					el := etree.NewElement("samlp:Response")
+					el.CreateAttr("V", value) // the base64 of the XML has + and / in various places
+					req := func() *saml.IdpAuthnRequest {
+						return &saml.IdpAuthnRequest{IDP: idp, RelayState: relay, ResponseEl: el,
+							ACSEndpoint: &saml.IndexedEndpoint{Binding: saml.HTTPPostBinding, Location: "https://sp.test/acs?x=1&y=<2>"}}
+					}
+					samePage(t, req(), req())
 				}
 			}
 		})
