@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"html/template"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/beevik/etree"
@@ -158,6 +159,9 @@ func writeResponse(w http.ResponseWriter, req *saml.IdpAuthnRequest) error {
 	h.Set("Cache-Control", "no-cache, no-store")
 	h.Set("Pragma", "no-cache")
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	// Known before the first byte: the page goes out with its length (one
+	// write less than chunked, where crewjam's leaves it to net/http).
+	h.Set("Content-Length", strconv.Itoa(fb.form.Len()))
 	_, err := w.Write(fb.form.Bytes())
 	return err
 }

@@ -3,6 +3,7 @@ package mpass
 import (
 	"crypto"
 	"crypto/x509"
+	"fmt"
 	"html/template"
 	"net/http/httptest"
 	"net/url"
@@ -89,6 +90,9 @@ func samePage(t *testing.T, ours, theirs *saml.IdpAuthnRequest) {
 		if wo.Header().Get(h) != wt.Header().Get(h) {
 			t.Errorf("%s: %q, crewjam's %q", h, wo.Header().Get(h), wt.Header().Get(h))
 		}
+	}
+	if got, want := wo.Header().Get("Content-Length"), fmt.Sprint(wo.Body.Len()); got != want {
+		t.Errorf("Content-Length %q, the page has %s bytes", got, want)
 	}
 }
 
