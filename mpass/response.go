@@ -16,6 +16,7 @@ import (
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
 )
 
 // How MPass makes and sends a Response for an assertion, with crewjam's
@@ -45,7 +46,7 @@ func signingContext(signer crypto.Signer, cert *x509.Certificate, chain []*x509.
 	if err != nil {
 		return nil, err
 	}
-	sc.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	sc.Canonicalizer = excC14N{}
 	method := dsig.RSASHA256SignatureMethod
 	if _, ok := signer.Public().(*ecdsa.PublicKey); ok {
 		method = dsig.ECDSASHA256SignatureMethod
@@ -55,6 +56,29 @@ func signingContext(signer crypto.Signer, cert *x509.Certificate, chain []*x509.
 	}
 	return sc, nil
 }
+
+// excC14N is goxmldsig's exclusive canonicalisation without a prefix list
+// or comments (MakeC14N10ExclusiveCanonicalizerWithPrefixList("")): its
+// transform, then its serialisation (etree with goxmldsig's canonical
+// write settings) from the transformed element itself, where goxmldsig's
+// copies the whole tree into a new document first and writes it through a
+// new bufio.Writer. The same bytes (TestExcC14NAsGoxmldsig).
+type excC14N struct{}
+
+// c14nSettings are goxmldsig's settings for canonical output.
+var c14nSettings = etree.WriteSettings{CanonicalAttrVal: true, CanonicalEndTags: true, CanonicalText: true}
+
+func (excC14N) Canonicalize(el *etree.Element) ([]byte, error) {
+	if err := etreeutils.TransformExcC14n(el, "", false); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.Grow(8 << 10)
+	el.WriteTo(&b, &c14nSettings)
+	return b.Bytes(), nil
+}
+
+func (excC14N) Algorithm() dsig.AlgorithmID { return dsig.CanonicalXML10ExclusiveAlgorithmId }
 
 // idpSigningContext is the signing context of the identity provider idp
 // (MPass's, or its ECDSA or wrong-key copy).
