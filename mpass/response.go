@@ -160,15 +160,20 @@ func writeResponse(w http.ResponseWriter, req *saml.IdpAuthnRequest) error {
 	req.ResponseEl.WriteTo(&fb.xml, &writeSettings) // as crewjam's etree document, without its bufio.Writer
 	fb.b64 = base64.StdEncoding.AppendEncode(fb.b64[:0], fb.xml.Bytes())
 	form := saml.IdpAuthnRequestForm{URL: req.ACSEndpoint.Location, RelayState: req.RelayState}
-	if formSplits(tmpl) {
+	split := formSplits(tmpl)
+	if split {
 		// The page with a marker for the value, then the value escaped
 		// into its place: html/template's escaping of ten kilobytes of
-		// base64 costs more than the rest of the page.
+		// base64 costs more than the rest of the page. Not when the URL
+		// or RelayState has the marker too.
 		form.SAMLResponse = formMarker
 		fb.xml.Reset()
 		if err := tmpl.Execute(&fb.xml, form); err != nil {
 			return err
 		}
+		split = bytes.Count(fb.xml.Bytes(), []byte(formMarker)) == 1
+	}
+	if split {
 		pre, post, _ := bytes.Cut(fb.xml.Bytes(), []byte(formMarker))
 		fb.form.Write(pre)
 		fb.form.Write(appendHTMLBase64(fb.form.AvailableBuffer(), fb.b64))

@@ -101,7 +101,8 @@ func samePage(t *testing.T, ours, theirs *saml.IdpAuthnRequest) {
 // the form template and the RelayState: with MPass's own template and a
 // plain one the SAMLResponse is escaped into a page rendered around a
 // marker; a template that writes it in a script or a URL (escaped
-// otherwise) is rendered as crewjam does.
+// otherwise), and a page whose URL or RelayState has the marker, are
+// rendered as crewjam does.
 func TestResponsePageAsCrewjam(t *testing.T) {
 	w, err := newWeb()
 	if err != nil {
@@ -133,11 +134,13 @@ func TestResponsePageAsCrewjam(t *testing.T) {
 				for _, value := range []string{"", "+", "++a+", strings.Repeat("ab+/c=", 3000)} {
 					el := etree.NewElement("samlp:Response")
 					el.CreateAttr("V", value) // the base64 of the XML has + and / in various places
-					req := func() *saml.IdpAuthnRequest {
-						return &saml.IdpAuthnRequest{IDP: idp, RelayState: relay, ResponseEl: el,
-							ACSEndpoint: &saml.IndexedEndpoint{Binding: saml.HTTPPostBinding, Location: "https://sp.test/acs?x=1&y=<2>"}}
+					for _, acs := range []string{"https://sp.test/acs?x=1&y=<2>", "https://sp.test/" + formMarker} {
+						req := func() *saml.IdpAuthnRequest {
+							return &saml.IdpAuthnRequest{IDP: idp, RelayState: relay, ResponseEl: el,
+								ACSEndpoint: &saml.IndexedEndpoint{Binding: saml.HTTPPostBinding, Location: acs}}
+						}
+						samePage(t, req(), req())
 					}
-					samePage(t, req(), req())
 				}
 			}
 		})
