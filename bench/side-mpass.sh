@@ -5,7 +5,13 @@
 # rsa-sha256 registration and the ecdsa-sha256 one) ≥ 1,000/s with p99 ≤
 # 50 ms, the OIDC token endpoint ≥ 2,000/s, complete mobile logins with the
 # simulator answering at once ≥ 200/s; 32 clients, load generator and
-# server in one process sharing the machine's cores. Besides each rate:
+# server in one process sharing the machine's cores. The HTTP-Redirect rows
+# use a light load generator on bench/loadgen's model (the relying
+# service's signed AuthnRequests made before the clock starts, pre-encoded
+# GETs with the browser's cookies on raw keep-alive connections, every
+# reply checked for a signed successful Response to its request, every
+# 256th fully by the relying service); the POST rows Go's http.Client,
+# which follows the redirect the Lax cookie needs. Besides each rate:
 # p99, the process's CPU time per operation (server and clients) and
 # bytes allocated per operation (the same), and
 # on stderr the load average before and after (rates are only comparable
@@ -13,6 +19,11 @@
 # Prints TSV rows: name metric ours peer ratio (peer / ours).
 #   SIDE_MPASS_N: iterations of the SSO and token benchmarks (default 3000);
 #   the mobile logins run a third of it.
+#   MPASS_BENCH_PROFILE=/tmp/p: CPU and allocation profiles of each timed
+#   window, /tmp/p.NAME.cpu (the load generator's samples labelled
+#   side=client: go tool pprof -tagignore side=client for the server) and
+#   /tmp/p.NAME.allocs (-base /tmp/p.NAME.allocs.base); the test binary is
+#   kept as /tmp/p.mpass.test for pprof.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=auto
@@ -23,6 +34,7 @@ export GOGC=${GOGC:-400}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/mpass.test" ./mpass/
+if [ -n "${MPASS_BENCH_PROFILE:-}" ]; then cp "$tmp/mpass.test" "$MPASS_BENCH_PROFILE.mpass.test"; fi
 echo "side-mpass: load average before: $(cut -d' ' -f1-3 /proc/loadavg), GOGC=$GOGC" >&2
 (cd mpass && "$tmp/mpass.test" -test.run '^$' -test.bench 'SSOResponse/(post|redirect|post-ecdsa|redirect-ecdsa)$|OIDCToken/sqlite' -test.benchtime "${N}x" -test.benchmem
 	"$tmp/mpass.test" -test.run '^$' -test.bench 'MobileLogin' -test.benchtime "$((N / 3))x") >"$tmp/out.txt" 2>&1 || {

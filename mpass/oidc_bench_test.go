@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -45,10 +46,14 @@ func runClients(b *testing.B, unit string, do func() error) {
 	var mu sync.Mutex
 	lat := make([]time.Duration, 0, b.N)
 	b.SetParallelism((benchClients + 1) / runtime.GOMAXPROCS(0))
+	stopProfiles := windowProfiles(b)
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
+		// The clients' goroutines, and the connections' goroutines their
+		// transport starts, carry the label side=client in CPU profiles.
+		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("side", "client")))
 		for pb.Next() {
 			t0 := time.Now()
 			if err := do(); err != nil {
@@ -64,6 +69,7 @@ func runClients(b *testing.B, unit string, do func() error) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	cpu := cpuTime() - cpu0
+	stopProfiles()
 	if len(lat) == 0 {
 		return
 	}

@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"os"
 	"runtime"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -51,4 +54,49 @@ func threadCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// windowProfiles writes profiles of the timed window only (not of the
+// fixtures and requests made before it) when $MPASS_BENCH_PROFILE names a
+// file prefix: PREFIX.cpu (CPU, the clients' samples labelled side=client,
+// the rest is the server's and the runtime's) and PREFIX.allocs (the
+// allocations made in the window: go tool pprof -sample_index=alloc_space
+// -base PREFIX.allocs.base PREFIX.allocs). Not with -test.cpuprofile.
+func windowProfiles(b *testing.B) (stop func()) {
+	prefix := os.Getenv("MPASS_BENCH_PROFILE")
+	if prefix == "" || b.N < 100 {
+		return func() {}
+	}
+	prefix += "." + strings.ReplaceAll(strings.TrimPrefix(b.Name(), "Benchmark"), "/", "-")
+	write := func(name string, f func(*os.File) error) {
+		out, err := os.Create(name)
+		if err == nil {
+			err = f(out)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			b.Fatalf("profile %s: %v", name, err)
+		}
+	}
+	heap := func(name string) {
+		runtime.GC() // the allocation profile is up to date as of the last GC
+		write(name, func(f *os.File) error { return pprof.Lookup("allocs").WriteTo(f, 0) })
+	}
+	heap(prefix + ".allocs.base")
+	cpu, err := os.Create(prefix + ".cpu")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := cpu.Close(); err != nil {
+			b.Fatal(err)
+		}
+		heap(prefix + ".allocs")
+	}
 }

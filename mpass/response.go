@@ -8,12 +8,15 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"html/template"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
 )
 
 // How MPass makes and sends a Response for an assertion, with crewjam's
@@ -43,7 +46,7 @@ func signingContext(signer crypto.Signer, cert *x509.Certificate, chain []*x509.
 	if err != nil {
 		return nil, err
 	}
-	sc.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	sc.Canonicalizer = excC14N{}
 	method := dsig.RSASHA256SignatureMethod
 	if _, ok := signer.Public().(*ecdsa.PublicKey); ok {
 		method = dsig.ECDSASHA256SignatureMethod
@@ -53,6 +56,29 @@ func signingContext(signer crypto.Signer, cert *x509.Certificate, chain []*x509.
 	}
 	return sc, nil
 }
+
+// excC14N is goxmldsig's exclusive canonicalisation without a prefix list
+// or comments (MakeC14N10ExclusiveCanonicalizerWithPrefixList("")): its
+// transform, then its serialisation (etree with goxmldsig's canonical
+// write settings) from the transformed element itself, where goxmldsig's
+// copies the whole tree into a new document first and writes it through a
+// new bufio.Writer. The same bytes (TestExcC14NAsGoxmldsig).
+type excC14N struct{}
+
+// c14nSettings are goxmldsig's settings for canonical output.
+var c14nSettings = etree.WriteSettings{CanonicalAttrVal: true, CanonicalEndTags: true, CanonicalText: true}
+
+func (excC14N) Canonicalize(el *etree.Element) ([]byte, error) {
+	if err := etreeutils.TransformExcC14n(el, "", false); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.Grow(8 << 10)
+	el.WriteTo(&b, &c14nSettings)
+	return b.Bytes(), nil
+}
+
+func (excC14N) Algorithm() dsig.AlgorithmID { return dsig.CanonicalXML10ExclusiveAlgorithmId }
 
 // idpSigningContext is the signing context of the identity provider idp
 // (MPass's, or its ECDSA or wrong-key copy).
@@ -133,14 +159,88 @@ func writeResponse(w http.ResponseWriter, req *saml.IdpAuthnRequest) error {
 	fb.form.Reset()
 	req.ResponseEl.WriteTo(&fb.xml, &writeSettings) // as crewjam's etree document, without its bufio.Writer
 	fb.b64 = base64.StdEncoding.AppendEncode(fb.b64[:0], fb.xml.Bytes())
-	form := saml.IdpAuthnRequestForm{URL: req.ACSEndpoint.Location, SAMLResponse: string(fb.b64), RelayState: req.RelayState}
-	if err := tmpl.Execute(&fb.form, form); err != nil {
-		return err
+	form := saml.IdpAuthnRequestForm{URL: req.ACSEndpoint.Location, RelayState: req.RelayState}
+	split := formSplits(tmpl)
+	if split {
+		// The page with a marker for the value, then the value escaped
+		// into its place: html/template's escaping of ten kilobytes of
+		// base64 costs more than the rest of the page. Not when the URL
+		// or RelayState has the marker too.
+		form.SAMLResponse = formMarker
+		fb.xml.Reset()
+		if err := tmpl.Execute(&fb.xml, form); err != nil {
+			return err
+		}
+		split = bytes.Count(fb.xml.Bytes(), []byte(formMarker)) == 1
+	}
+	if split {
+		pre, post, _ := bytes.Cut(fb.xml.Bytes(), []byte(formMarker))
+		fb.form.Write(pre)
+		fb.form.Write(appendHTMLBase64(fb.form.AvailableBuffer(), fb.b64))
+		fb.form.Write(post)
+	} else {
+		form.SAMLResponse = string(fb.b64)
+		if err := tmpl.Execute(&fb.form, form); err != nil {
+			return err
+		}
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache, no-store")
 	h.Set("Pragma", "no-cache")
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	// Known before the first byte: the page goes out with its length (one
+	// write less than chunked, where crewjam's leaves it to net/http).
+	h.Set("Content-Length", strconv.Itoa(fb.form.Len()))
 	_, err := w.Write(fb.form.Bytes())
 	return err
+}
+
+// formMarker stands for the SAMLResponse in a page rendered by
+// writeResponse: letters and digits, which html/template writes as they are
+// in any context.
+const formMarker = "mpassSAMLResponse7f3e9a2c"
+
+// splitForms records, per form template, whether formSplits found it
+// splittable.
+var splitForms sync.Map // *template.Template → bool
+
+// formSplits reports whether tmpl writes its SAMLResponse as html/template
+// escapes HTML text or a quoted attribute value, once, with nothing else of
+// the page depending on it: then the page is tmpl's output for the marker
+// with the marker replaced by appendHTMLBase64 of the value. Checked once
+// per template by rendering the whole base64 alphabet and comparing.
+func formSplits(tmpl *template.Template) bool {
+	if v, ok := splitForms.Load(tmpl); ok {
+		return v.(bool)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+	render := func(v string) []byte {
+		var b bytes.Buffer
+		if tmpl.Execute(&b, saml.IdpAuthnRequestForm{URL: "https://sp.test/acs?a=1&b=2", SAMLResponse: v, RelayState: "r&s"}) != nil {
+			return nil
+		}
+		return b.Bytes()
+	}
+	ok := false
+	if page := render(formMarker); page != nil && bytes.Count(page, []byte(formMarker)) == 1 {
+		pre, post, _ := bytes.Cut(page, []byte(formMarker))
+		want := append(appendHTMLBase64(bytes.Clone(pre), []byte(alphabet)), post...)
+		ok = bytes.Equal(render(alphabet), want)
+	}
+	splitForms.Store(tmpl, ok)
+	return ok
+}
+
+// appendHTMLBase64 appends b64 (standard base64) as html/template escapes
+// it in HTML text and attribute values: + is the only character it
+// changes.
+func appendHTMLBase64(dst, b64 []byte) []byte {
+	for {
+		i := bytes.IndexByte(b64, '+')
+		if i < 0 {
+			return append(dst, b64...)
+		}
+		dst = append(append(dst, b64[:i]...), "&#43;"...)
+		b64 = b64[i+1:]
+	}
 }
