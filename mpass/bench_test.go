@@ -23,7 +23,9 @@ import (
 // signed, the Assertion inside it neither signed nor encrypted);
 // redirect-signed-encrypted registers it with --sign-assertion --encrypt
 // (one more RSA signature, and an RSA-OAEP key transport, per Response);
-// the -ecdsa variants register it for ecdsa-sha256 (MPass's P-256 key).
+// the -ecdsa variants register it for ecdsa-sha256 (MPass's P-256 key);
+// redirect-ungated works on every request at once instead of a few at a
+// time in arrival order (Config.MaxSAMLRequests, admit.go).
 //
 // post: HTTP-POST binding as a browser sends it cross-site: the session
 // cookie (SameSite=Lax) is not on the POST, only on the login page the
@@ -33,13 +35,15 @@ import (
 // raw keep-alive connections, every reply checked for a signed successful
 // Response to its request, every 256th fully by the relying service).
 func BenchmarkSSOResponse(b *testing.B) {
-	for _, variant := range []string{"post", "redirect", "redirect-signed-encrypted", "post-ecdsa", "redirect-ecdsa"} {
+	for _, variant := range []string{"post", "redirect", "redirect-ungated", "redirect-signed-encrypted", "post-ecdsa", "redirect-ecdsa"} {
 		b.Run(variant, func(b *testing.B) {
 			var mut func(*Config)
 			opts := &SPOptions{}
 			switch {
 			case variant == "redirect-signed-encrypted":
 				opts = &SPOptions{SignAssertion: true, Encrypt: true}
+			case variant == "redirect-ungated": // every request worked on at once (admit.go)
+				mut = func(c *Config) { c.MaxSAMLRequests = -1 }
 			case strings.HasSuffix(variant, "-ecdsa"): // ecdsa.go
 				key, cert, err := SelfSignedECDSA("mpass.test", time.Now(), 1)
 				if err != nil {

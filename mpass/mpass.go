@@ -115,6 +115,10 @@ type Config struct {
 	SLOTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// MaxSAMLRequests is how many SAML SSO requests are worked on at once
+	// (default 4 per core; negative: no limit); the others wait their
+	// turn in arrival order (admit.go).
+	MaxSAMLRequests int
 }
 
 // Errors callers test with errors.Is.
@@ -126,6 +130,7 @@ var (
 // Service is MPass.
 type Service struct {
 	cfg       Config
+	samlGate  gate   // SAML SSO requests worked on at once (admit.go)
 	instance  string // this process: the owner of its phone waits
 	idp       *saml.IdentityProvider
 	sps       *Registry
@@ -216,7 +221,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, instance: newID(), base: base, web: w, sps: &Registry{Store: cfg.Store}}
+	s := &Service{cfg: cfg, instance: newID(), base: base, web: w, sps: &Registry{Store: cfg.Store}, samlGate: newGate(cfg.MaxSAMLRequests)}
 	s.audit = func(ctx context.Context, e store.Event) {
 		if _, err := cfg.Store.Append(ctx, e); err != nil {
 			cfg.Log.Error("mpass: audit log append failed", "action", e.Action, "err", err)

@@ -68,6 +68,10 @@ func (s *Service) newIdP() *saml.IdentityProvider {
 // to the login page; an invalid one gets a page saying what is wrong (the
 // relying service's request cannot be trusted, so nothing goes back to it).
 func (s *Service) ssoRequest(c echo.Context) error {
+	if err := s.samlGate.enter(c.Request().Context()); err != nil {
+		return nil // the browser went away while it waited: nobody to answer
+	}
+	defer s.samlGate.leave()
 	c.SetRequest(c.Request().WithContext(withSPMemo(c.Request().Context())))
 	return middleware.BodyLimit(fmt.Sprint(maxSAMLBody))(s.sso)(c)
 }
