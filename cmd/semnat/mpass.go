@@ -67,6 +67,7 @@ type mpassFlags struct {
 	mpowerURL, mpowerKey    string
 	ecdsaKeyFile            string // PEM P-256 key for ecdsa-sha256 relying services (mpass_ecdsa.go)
 	ecdsaCertFile           string
+	maxSAML                 int // SAML SSO requests worked on at once (mpass/admit.go)
 }
 
 func newMPassServeCmd(a *app) *cobra.Command {
@@ -109,6 +110,7 @@ larger peak heap); $GOGC and $GOMEMLIMIT override it.`,
 	cmd.Flags().DurationVar(&mf.sessionIdle, "session-idle", time.Hour, "an SSO session no service logged in through for this long is over")
 	cmd.Flags().StringVar(&mf.ecdsaKeyFile, "ecdsa-key", "", "PEM ECDSA P-256 private key signing the Responses of relying services added with --signature-algorithm ecdsa-sha256 (with --ecdsa-cert)")
 	cmd.Flags().StringVar(&mf.ecdsaCertFile, "ecdsa-cert", "", "the --ecdsa-key's certificate, published in the metadata beside the main one")
+	cmd.Flags().IntVar(&mf.maxSAML, "max-saml-requests", 0, "SAML SSO requests worked on at once, the others wait their turn in arrival order (0: 4 per core; -1: no limit)")
 	cmd.Flags().StringVar(&mf.oidcKey, "oidc-key", "", "PEM private key signing OpenID Connect ID tokens (ECDSA P-256: ES256; default: the SAML key, RS256)")
 	return cmd
 }
@@ -182,7 +184,7 @@ func runMPassServe(ctx context.Context, a *app, f *serveFlags, mf *mpassFlags, n
 		return server.Config{MPass: &mpass.Config{PublicURL: base, Key: signer, Certificate: signer.Certificate(), Chain: signer.Chain(), Mobile: mobile,
 				TokenRoots: anchors, TokenIntermediates: inter, AgentURL: f.agentURL,
 				Admins: mf.admins, MPower: mp, SessionTTL: mf.sessionTTL, SessionIdle: mf.sessionIdle, OIDC: oidcOpts,
-				ECDSAKey: ecKey, ECDSACertificate: ecCert}},
+				ECDSAKey: ecKey, ECDSACertificate: ecCert, MaxSAMLRequests: mf.maxSAML}},
 			fmt.Sprintf("%s: %s (metadata: %s%s; SSO: %s%s; signing key of %s)", name, base, base, mpass.PathMetadata, base, mpass.PathSSO,
 				signer.Certificate().Subject.CommonName)
 	})
