@@ -68,15 +68,22 @@ func WebhookSignature(secret string, body []byte) string {
 }
 
 // webhook records an event for the SP (if it takes webhooks) in the
-// transaction of the change, and enqueues its delivery.
-func (s *Service) webhook(ctx context.Context, tx *store.Tx, serviceID, typ string, resource any) error {
-	// Read in the transaction: no second connection while it holds one.
+// transaction of the change, and enqueues its delivery. settings are the
+// SP's registered settings when the transaction read them already (nil:
+// read them here; pointing to nil: the SP is not registered).
+func (s *Service) webhook(ctx context.Context, tx *store.Tx, serviceID string, settings *[]byte, typ string, resource any) error {
 	var raw []byte
-	err := tx.QueryRow(ctx, `SELECT settings FROM systems WHERE service = ? AND name = ?`, storeService, serviceID).Scan(&raw)
-	if errors.Is(err, sql.ErrNoRows) {
+	if settings != nil {
+		raw = *settings
+	} else {
+		// Read in the transaction: no second connection while it holds one.
+		err := tx.QueryRow(ctx, `SELECT settings FROM systems WHERE service = ? AND name = ?`, storeService, serviceID).Scan(&raw)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	if raw == nil {
 		return nil
-	} else if err != nil {
-		return err
 	}
 	var set spSettings
 	if err := json.Unmarshal(raw, &set); err != nil {
