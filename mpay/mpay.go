@@ -222,9 +222,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Log.Info("mpay: no MNotify configured: payers are not notified of their confirmed payments")
 	}
 	l.onApproved = func(ctx context.Context, tx *store.Tx, in *Invoice, p *Payment) error {
-		if _, err := s.queue.EnqueueTx(ctx, tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true}); err != nil {
-			return err
-		}
+		s.queue.EnqueueAtCommit(tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true})
 		if err := s.recordOrderPayer(ctx, tx, in, p); err != nil {
 			return err
 		}

@@ -104,8 +104,8 @@ func (s *Service) webhook(ctx context.Context, tx *store.Tx, serviceID string, s
 		id, serviceID, typ, body, s.cfg.Store.Now().UnixNano()); err != nil {
 		return fmt.Errorf("mpay: webhook: %w", err)
 	}
-	_, err = s.queue.EnqueueTx(ctx, tx, WebhookArgs{EventID: id}, &jobs.EnqueueOpts{Unique: true})
-	return err
+	s.queue.EnqueueAtCommit(tx, WebhookArgs{EventID: id}, &jobs.EnqueueOpts{Unique: true})
+	return nil
 }
 
 // deliverWebhook POSTs one webhook and logs the attempt.
