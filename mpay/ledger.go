@@ -546,14 +546,11 @@ func (l *Ledger) Start(ctx context.Context, invoiceToken string, amount int64, i
 			return err
 		}
 		in.State, in.Updated = next, now
-		if err := l.saveInvoice(ctx, tx, in); err != nil {
-			return err
-		}
 		p = &Payment{InvoiceID: in.ID, State: PayAuthorizing, Amount: amount, Currency: in.Currency, Instrument: instrument, CardLast4: last4, Created: now}
 		if p.ID, err = digits(12); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO mpay_payments (`+paymentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, '', '', 0, ?, 0, 0, 0, NULL, '')`,
+		if err := l.withInvoiceState(ctx, tx, in, `INSERT INTO mpay_payments (`+paymentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, '', '', 0, ?, 0, 0, 0, NULL, '')`,
 			p.ID, p.InvoiceID, p.State, p.Amount, p.Currency, p.Instrument, p.CardLast4, now.UnixNano()); err != nil {
 			return fmt.Errorf("mpay: new payment: %w", err)
 		}
@@ -622,14 +619,11 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 			return err
 		}
 		in.State, in.Updated = next, now
-		if err := l.saveInvoice(ctx, tx, in); err != nil {
-			return err
-		}
 		var nextAttempt any
 		if !p.NextAttempt.IsZero() {
 			nextAttempt = p.NextAttempt.UnixNano()
 		}
-		if _, err := tx.Exec(ctx, `UPDATE mpay_payments SET state = ?, auth_code = ?, reason = ?, paid_at = ?, next_attempt = ? WHERE id = ?`,
+		if err := l.withInvoiceState(ctx, tx, in, `UPDATE mpay_payments SET state = ?, auth_code = ?, reason = ?, paid_at = ?, next_attempt = ? WHERE id = ?`,
 			p.State, p.AuthCode, p.Reason, nano(p.PaidAt), nextAttempt, p.ID); err != nil {
 			return err
 		}

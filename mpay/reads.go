@@ -110,3 +110,22 @@ func (l *Ledger) lockSettling(ctx context.Context, tx *store.Tx, paymentID strin
 	in.spSettings = &settings
 	return pf.payment(), in, nil
 }
+
+// withInvoiceState writes the invoice's new state (and its time) and runs
+// the payment's statement q with it: on PostgreSQL as one statement (the
+// invoice's UPDATE a data-modifying WITH, run once and to completion
+// whether q reads it or not), on SQLite as two. Only the state and the
+// time change when a payment starts or settles: the order stays as it is.
+func (l *Ledger) withInvoiceState(ctx context.Context, tx *store.Tx, in *Invoice, q string, args ...any) error {
+	const update = `UPDATE mpay_invoices SET state = ?, updated = ? WHERE id = ?`
+	head := []any{in.State, in.Updated.UnixNano(), in.ID}
+	if l.st.Backend() == "postgres" {
+		_, err := tx.Exec(ctx, `WITH invoice AS (`+update+`) `+q, append(head, args...)...)
+		return err
+	}
+	if _, err := tx.Exec(ctx, update, head...); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, q, args...)
+	return err
+}
