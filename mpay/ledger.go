@@ -338,12 +338,34 @@ func (l *Ledger) Evidence(ctx context.Context, invoiceID, paymentID string) ([]m
 }
 
 // addEvidence keeps the messages of ex (the request and the answer) with
-// one INSERT: each row numbered after the invoice's last (the second
-// after the first: SQLite's subquery may see the first row already, a
-// gap then, never the same number).
+// one INSERT (evidenceRows).
 func addEvidence(ctx context.Context, tx *store.Tx, invoiceID, paymentID string, ex *mpayclient.Exchange) error {
-	if ex == nil {
+	rows, args := evidenceRows(invoiceID, paymentID, ex, "")
+	if len(rows) == 0 {
 		return nil
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO mpay_evidence (`+evidenceCols+`) VALUES `+strings.Join(rows, ", "), args...); err != nil {
+		return fmt.Errorf("mpay: keeping evidence: %w", err)
+	}
+	return nil
+}
+
+const evidenceCols = `invoice_id, payment_id, seq, op, body, signature, at`
+
+// evidenceRows are the rows (VALUES, or SELECTs FROM from when from is
+// not "") and arguments that keep the messages of ex: each numbered
+// after the invoice's last (the second after the first: SQLite's
+// subquery may see the first row already, a gap then, never the same
+// number). The SELECTs' values are typed (PostgreSQL types a UNION's
+// parameters apart from the columns they go to).
+func evidenceRows(invoiceID, paymentID string, ex *mpayclient.Exchange, from string) ([]string, []any) {
+	if ex == nil {
+		return nil, nil
+	}
+	row := `(?, ?, (SELECT COALESCE(MAX(seq), 0) + ? FROM mpay_evidence WHERE invoice_id = ?), ?, ?, ?, ?)`
+	if from != "" {
+		row = `SELECT CAST(? AS TEXT), CAST(? AS TEXT), (SELECT COALESCE(MAX(seq), 0) + CAST(? AS BIGINT) FROM mpay_evidence WHERE invoice_id = CAST(? AS TEXT)),
+			CAST(? AS TEXT), CAST(? AS BYTEA), CAST(? AS TEXT), CAST(? AS BIGINT) FROM ` + from
 	}
 	var rows []string
 	var args []any
@@ -351,16 +373,10 @@ func addEvidence(ctx context.Context, tx *store.Tx, invoiceID, paymentID string,
 		if m.Op == "" {
 			continue
 		}
-		rows = append(rows, `(?, ?, (SELECT COALESCE(MAX(seq), 0) + ? FROM mpay_evidence WHERE invoice_id = ?), ?, ?, ?, ?)`)
+		rows = append(rows, row)
 		args = append(args, invoiceID, paymentID, len(rows), invoiceID, m.Op, m.Body, m.Signature, m.At.UnixNano())
 	}
-	if len(rows) == 0 {
-		return nil
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO mpay_evidence (invoice_id, payment_id, seq, op, body, signature, at) VALUES `+strings.Join(rows, ", "), args...); err != nil {
-		return fmt.Errorf("mpay: keeping evidence: %w", err)
-	}
-	return nil
+	return rows, args
 }
 
 func (l *Ledger) lockInvoice(ctx context.Context, tx *store.Tx, where string, args ...any) (*Invoice, error) {
@@ -659,17 +675,8 @@ func (l *Ledger) waiting(ctx context.Context, tx *store.Tx, p *Payment) error {
 // with the signed exchange.
 func (l *Ledger) Delivered(ctx context.Context, p *Payment, ex *mpayclient.Exchange) error {
 	return l.st.InGroupTx(ctx, func(tx *store.Tx) error {
-		now := l.st.Now()
-		res, err := tx.Exec(ctx, `UPDATE mpay_payments SET confirmed_at = ?, next_attempt = NULL, attempts = attempts + 1, last_error = '' WHERE id = ? AND confirmed_at = 0`,
-			now.UnixNano(), p.ID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // acknowledged already (another worker): keep the first
-		}
-		if err := addEvidence(ctx, tx, p.InvoiceID, p.ID, ex); err != nil {
-			return err
+		if confirmed, err := l.confirmed(ctx, tx, p, ex); err != nil || !confirmed {
+			return err // !confirmed: acknowledged already (another worker): keep the first
 		}
 		return tx.AppendAtCommit(store.Event{Actor: "mpay", Action: "mpay-payment-confirmed", Subject: p.ID,
 			Details: map[string]string{"invoice": p.InvoiceID, "attempts": fmt.Sprint(p.Attempts + 1)}})

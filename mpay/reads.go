@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	mpayclient "github.com/semnat/semnat/mpay/client"
 	"github.com/semnat/semnat/store"
 )
 
@@ -128,4 +129,31 @@ func (l *Ledger) withInvoiceState(ctx context.Context, tx *store.Tx, in *Invoice
 	}
 	_, err := tx.Exec(ctx, q, args...)
 	return err
+}
+
+// confirmed records the SP's acknowledgement of p with the exchange's
+// messages as evidence, unless p was acknowledged already (false). On
+// PostgreSQL it is one statement: the payment's UPDATE a data-modifying
+// WITH that the evidence's rows are selected from, so that nothing is
+// kept when it changed no row.
+func (l *Ledger) confirmed(ctx context.Context, tx *store.Tx, p *Payment, ex *mpayclient.Exchange) (bool, error) {
+	const confirm = `UPDATE mpay_payments SET confirmed_at = ?, next_attempt = NULL, attempts = attempts + 1, last_error = '' WHERE id = ? AND confirmed_at = 0`
+	head := []any{l.st.Now().UnixNano(), p.ID}
+	if rows, args := evidenceRows(p.InvoiceID, p.ID, ex, "confirmed"); l.st.Backend() == "postgres" && len(rows) > 0 {
+		res, err := tx.Exec(ctx, `WITH confirmed AS (`+confirm+` RETURNING id) INSERT INTO mpay_evidence (`+evidenceCols+`) `+
+			strings.Join(rows, " UNION ALL "), append(head, args...)...)
+		if err != nil {
+			return false, fmt.Errorf("mpay: recording the acknowledgement: %w", err)
+		}
+		n, err := res.RowsAffected()
+		return n > 0, err
+	}
+	res, err := tx.Exec(ctx, confirm, head...)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	return true, addEvidence(ctx, tx, p.InvoiceID, p.ID, ex)
 }

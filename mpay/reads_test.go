@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mpay"
@@ -151,6 +152,30 @@ func evidenceInOrder(t *testing.T, open func() (*store.Store, error)) {
 		}
 		id = in.ID
 	}
+	// The acknowledgement of a confirmation, twice (two workers): kept
+	// once, with its exchange, after the order's.
+	in, err := l.InvoiceByOrder(ctx, serviceID, "E-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.Start(ctx, in.Token, due, mpay.InstrumentCard, "1111")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = l.Settle(ctx, p.ID, mpay.Outcome{State: mpay.PayApproved, AuthCode: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		ex := &mpayclient.Exchange{
+			Request:  mpayclient.Message{Op: mpayclient.OpConfirm, Body: []byte(fmt.Sprint("confirm ", i)), Signature: "c"},
+			Response: mpayclient.Message{Op: mpayclient.OpConfirmAck, Body: []byte(fmt.Sprint("ack ", i)), Signature: "k"}}
+		if err := l.Delivered(ctx, p, ex); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err = l.Payment(ctx, p.ID); err != nil || p.ConfirmedAt.IsZero() || p.Attempts != 1 || p.NextAttempt != (time.Time{}) {
+		t.Fatalf("payment after the acknowledgement: %+v %v", p, err)
+	}
 	ev, err := l.Evidence(ctx, id, "")
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +184,16 @@ func evidenceInOrder(t *testing.T, open func() (*store.Store, error)) {
 	for _, m := range ev {
 		got = append(got, string(m.Body))
 	}
-	if fmt.Sprint(got) != "[query 0 answer 0 query 1 answer 1 answer 2]" {
+	if fmt.Sprint(got) != "[query 0 answer 0 query 1 answer 1 answer 2 confirm 0 ack 0]" {
 		t.Fatalf("evidence in order of seq: %q", got)
+	}
+	confirmed := 0
+	if err := st.WalkAudit(ctx, func(e *store.Entry) error {
+		if e.Action == "mpay-payment-confirmed" {
+			confirmed++
+		}
+		return nil
+	}); err != nil || confirmed != 1 {
+		t.Fatalf("%d confirmations in the audit log (%v), want 1", confirmed, err)
 	}
 }
