@@ -8,6 +8,13 @@ if ! command -v pg_lsclusters >/dev/null || [ -z "$(pg_lsclusters -h 2>/dev/null
 	apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 fi
 read -r ver cluster port status _ < <(pg_lsclusters -h | head -1)
+# pg_stat_statements, for the benchmarks' statements per operation
+# (mpay's BenchmarkCompletePayments*Postgres*): loaded at the cluster's
+# next start; a running cluster is not restarted for it.
+confd=/etc/postgresql/$ver/$cluster/conf.d
+if [ -d "$confd" ] && [ ! -f "$confd/semnat-bench.conf" ]; then
+	echo "shared_preload_libraries = 'pg_stat_statements'" >"$confd/semnat-bench.conf"
+fi
 if [ "$status" != "online" ]; then
 	pg_ctlcluster "$ver" "$cluster" start >&2
 fi
@@ -18,5 +25,8 @@ if [ "$(psql_su "SELECT 1 FROM pg_roles WHERE rolname = 'semnat_test'")" != "1" 
 fi
 if [ "$(psql_su "SELECT 1 FROM pg_database WHERE datname = 'semnat_test'")" != "1" ]; then
 	psql_su "CREATE DATABASE semnat_test OWNER semnat_test" >&2
+fi
+if psql_su "SHOW shared_preload_libraries" | grep -q pg_stat_statements; then
+	su postgres -c "psql -p $port -d semnat_test -v ON_ERROR_STOP=1 -qAtc 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'" </dev/null >&2
 fi
 echo "postgres://semnat_test:semnat_test@127.0.0.1:$port/semnat_test?sslmode=disable"

@@ -29,7 +29,6 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -188,7 +187,7 @@ func driverOf(st *store.Store) (riverdriver.Driver[*sql.Tx], error) {
 	case "sqlite":
 		return riversqlite.New(st.DB()), nil
 	case "postgres":
-		return riverdatabasesql.New(st.DB()), nil
+		return newPollOnly(st.DB()), nil
 	}
 	return nil, fmt.Errorf("jobs: no river driver for the %q store", st.Backend())
 }

@@ -73,7 +73,7 @@ func completePayments(b *testing.B, e *env) {
 	var next atomic.Int64
 	lat := make([]time.Duration, b.N)
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
-	cpu0, db0 := cpuTime(), postgresCPU(e)
+	cpu0, db0, st0 := cpuTime(), postgresCPU(e), postgresStatements(e)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -101,7 +101,25 @@ func completePayments(b *testing.B, e *env) {
 	b.ReportMetric(float64(p99(lat).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/payment")
 	reportPostgresCPU(b, e, db0, "db-cpu-µs/payment")
+	if st1 := postgresStatements(e); st0 >= 0 && st1 >= 0 {
+		b.ReportMetric(float64(st1-st0-1)/float64(b.N), "statements/payment")
+	}
 	b.ReportMetric(peakRSS(), "peak-RSS-MB")
+}
+
+// postgresStatements is how many statements PostgreSQL ran so far in the
+// store's database (pg_stat_statements, which .ci/postgres.sh loads; -1
+// without it): other clients of that database count too.
+func postgresStatements(e *env) int64 {
+	if e.st.Backend() != "postgres" {
+		return -1
+	}
+	var n int64
+	if err := e.st.QueryRow(context.Background(), `SELECT COALESCE(SUM(calls), 0) FROM public.pg_stat_statements
+		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n); err != nil {
+		return -1
+	}
+	return n
 }
 
 // BenchmarkConfirmationBacklog: b.N payments approved while the SP
@@ -258,26 +276,39 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// postgresCPU is the CPU time so far of the PostgreSQL server's processes
-// on this machine when e's store is PostgreSQL (-1 when not, or when they
-// cannot be read): the process's own getrusage does not count the
-// database's work.
+// postgresCPU is the CPU time so far of the processes of the PostgreSQL
+// server e's store is connected to, when it runs on this machine (-1 when
+// the store is not PostgreSQL, or they cannot be read): the process's own
+// getrusage does not count the database's work. Only that server's
+// processes (its postmaster's children) count, not another cluster's.
 func postgresCPU(e *env) time.Duration {
 	if e.st.Backend() != "postgres" {
 		return -1
 	}
+	var backend int
+	if err := e.st.QueryRow(context.Background(), `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		return -1
+	}
+	stat := func(pid string) []string { // the fields after the command's name
+		b, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil || !strings.Contains(string(b), "(postgres)") {
+			return nil
+		}
+		return strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	}
+	own := stat(strconv.Itoa(backend))
+	if len(own) < 2 {
+		return -1
+	}
+	postmaster := own[1] // ppid
 	dirs, err := os.ReadDir("/proc")
 	if err != nil {
 		return -1
 	}
 	var ticks int64
 	for _, d := range dirs {
-		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if err != nil || !strings.Contains(string(stat), "(postgres)") {
-			continue
-		}
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(f) > 12 {
+		f := stat(d.Name())
+		if len(f) > 12 && (d.Name() == postmaster || f[1] == postmaster) {
 			u, _ := strconv.ParseInt(f[11], 10, 64) // utime, clock ticks
 			s, _ := strconv.ParseInt(f[12], 10, 64) // stime
 			ticks += u + s

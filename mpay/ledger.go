@@ -72,6 +72,10 @@ type Invoice struct {
 	// InFlight is what was paid but not yet acknowledged by the SP: the
 	// SP's amount does not know it yet.
 	InFlight int64
+
+	// spSettings are the SP's registered settings when the transaction
+	// read them with the invoice (settling: reads.go), nil when not.
+	spSettings *[]byte
 }
 
 // Remaining is what is left to pay (nil: unknown).
@@ -173,28 +177,41 @@ const invoiceCols = `id, token, service_id, order_key, state, status, amount_due
 type rowScanner interface{ Scan(...any) error }
 
 func scanInvoice(r rowScanner) (*Invoice, error) {
-	var in Invoice
-	var due sql.NullInt64
-	var dueAt, created, updated int64
-	var partial, advance int
-	var order []byte
-	err := r.Scan(&in.ID, &in.Token, &in.ServiceID, &in.OrderKey, &in.State, &in.Status, &due, &in.Currency, &in.Reason,
-		&dueAt, &partial, &advance, &order, &in.ReturnURL, &created, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
+	var f invoiceFields
+	if err := r.Scan(f.dest()...); errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
-	}
-	if err != nil {
+	} else if err != nil {
 		return nil, err
 	}
-	if due.Valid {
-		in.AmountDue = &due.Int64
+	return f.invoice()
+}
+
+// invoiceFields are an invoice's columns as scanned (invoiceCols).
+type invoiceFields struct {
+	in                      Invoice
+	due                     sql.NullInt64
+	dueAt, created, updated int64
+	partial, advance        int
+	order                   []byte
+}
+
+func (f *invoiceFields) dest() []any {
+	in := &f.in
+	return []any{&in.ID, &in.Token, &in.ServiceID, &in.OrderKey, &in.State, &in.Status, &f.due, &in.Currency, &in.Reason,
+		&f.dueAt, &f.partial, &f.advance, &f.order, &in.ReturnURL, &f.created, &f.updated}
+}
+
+func (f *invoiceFields) invoice() (*Invoice, error) {
+	in := f.in
+	if f.due.Valid {
+		in.AmountDue = &f.due.Int64
 	}
-	if dueAt != 0 {
-		in.DueAt = time.Unix(0, dueAt)
+	if f.dueAt != 0 {
+		in.DueAt = time.Unix(0, f.dueAt)
 	}
-	in.Partial, in.Advance = partial == 1, advance == 1
-	in.Created, in.Updated = time.Unix(0, created), time.Unix(0, updated)
-	if err := json.Unmarshal(order, &in.Order); err != nil {
+	in.Partial, in.Advance = f.partial == 1, f.advance == 1
+	in.Created, in.Updated = time.Unix(0, f.created), time.Unix(0, f.updated)
+	if err := json.Unmarshal(f.order, &in.Order); err != nil {
 		return nil, fmt.Errorf("mpay: invoice %s: order: %w", in.ID, err)
 	}
 	return &in, nil
@@ -203,22 +220,35 @@ func scanInvoice(r rowScanner) (*Invoice, error) {
 const paymentCols = `id, invoice_id, state, amount, currency, instrument, card_last4, auth_code, reason, approve_at, created, paid_at, confirmed_at, attempts, next_attempt, last_error`
 
 func scanPayment(r rowScanner) (*Payment, error) {
-	var p Payment
-	var approveAt, created, paidAt, confirmedAt int64
-	var next sql.NullInt64
-	err := r.Scan(&p.ID, &p.InvoiceID, &p.State, &p.Amount, &p.Currency, &p.Instrument, &p.CardLast4, &p.AuthCode, &p.Reason,
-		&approveAt, &created, &paidAt, &confirmedAt, &p.Attempts, &next, &p.LastError)
-	if errors.Is(err, sql.ErrNoRows) {
+	var f paymentFields
+	if err := r.Scan(f.dest()...); errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
-	}
-	if err != nil {
+	} else if err != nil {
 		return nil, err
 	}
-	p.ApproveAt, p.Created, p.PaidAt, p.ConfirmedAt = unixOrZero(approveAt), time.Unix(0, created), unixOrZero(paidAt), unixOrZero(confirmedAt)
-	if next.Valid {
-		p.NextAttempt = time.Unix(0, next.Int64)
+	return f.payment(), nil
+}
+
+// paymentFields are a payment's columns as scanned (paymentCols).
+type paymentFields struct {
+	p                                     Payment
+	approveAt, created, paidAt, confirmed int64
+	next                                  sql.NullInt64
+}
+
+func (f *paymentFields) dest() []any {
+	p := &f.p
+	return []any{&p.ID, &p.InvoiceID, &p.State, &p.Amount, &p.Currency, &p.Instrument, &p.CardLast4, &p.AuthCode, &p.Reason,
+		&f.approveAt, &f.created, &f.paidAt, &f.confirmed, &p.Attempts, &f.next, &p.LastError}
+}
+
+func (f *paymentFields) payment() *Payment {
+	p := f.p
+	p.ApproveAt, p.Created, p.PaidAt, p.ConfirmedAt = unixOrZero(f.approveAt), time.Unix(0, f.created), unixOrZero(f.paidAt), unixOrZero(f.confirmed)
+	if f.next.Valid {
+		p.NextAttempt = time.Unix(0, f.next.Int64)
 	}
-	return &p, nil
+	return &p
 }
 
 func unixOrZero(n int64) time.Time {
@@ -307,22 +337,46 @@ func (l *Ledger) Evidence(ctx context.Context, invoiceID, paymentID string) ([]m
 	return out, rows.Err()
 }
 
+// addEvidence keeps the messages of ex (the request and the answer) with
+// one INSERT (evidenceRows).
 func addEvidence(ctx context.Context, tx *store.Tx, invoiceID, paymentID string, ex *mpayclient.Exchange) error {
-	if ex == nil {
+	rows, args := evidenceRows(invoiceID, paymentID, ex, "")
+	if len(rows) == 0 {
 		return nil
 	}
+	if _, err := tx.Exec(ctx, `INSERT INTO mpay_evidence (`+evidenceCols+`) VALUES `+strings.Join(rows, ", "), args...); err != nil {
+		return fmt.Errorf("mpay: keeping evidence: %w", err)
+	}
+	return nil
+}
+
+const evidenceCols = `invoice_id, payment_id, seq, op, body, signature, at`
+
+// evidenceRows are the rows (VALUES, or SELECTs FROM from when from is
+// not "") and arguments that keep the messages of ex: each numbered
+// after the invoice's last (the second after the first: SQLite's
+// subquery may see the first row already, a gap then, never the same
+// number). The SELECTs' values are typed (PostgreSQL types a UNION's
+// parameters apart from the columns they go to).
+func evidenceRows(invoiceID, paymentID string, ex *mpayclient.Exchange, from string) ([]string, []any) {
+	if ex == nil {
+		return nil, nil
+	}
+	row := `(?, ?, (SELECT COALESCE(MAX(seq), 0) + ? FROM mpay_evidence WHERE invoice_id = ?), ?, ?, ?, ?)`
+	if from != "" {
+		row = `SELECT CAST(? AS TEXT), CAST(? AS TEXT), (SELECT COALESCE(MAX(seq), 0) + CAST(? AS BIGINT) FROM mpay_evidence WHERE invoice_id = CAST(? AS TEXT)),
+			CAST(? AS TEXT), CAST(? AS BYTEA), CAST(? AS TEXT), CAST(? AS BIGINT) FROM ` + from
+	}
+	var rows []string
+	var args []any
 	for _, m := range []mpayclient.Message{ex.Request, ex.Response} {
 		if m.Op == "" {
 			continue
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO mpay_evidence (invoice_id, payment_id, seq, op, body, signature, at)
-			SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM mpay_evidence WHERE invoice_id = ?`,
-			invoiceID, paymentID, m.Op, m.Body, m.Signature, m.At.UnixNano(), invoiceID)
-		if err != nil {
-			return fmt.Errorf("mpay: keeping evidence: %w", err)
-		}
+		rows = append(rows, row)
+		args = append(args, invoiceID, paymentID, len(rows), invoiceID, m.Op, m.Body, m.Signature, m.At.UnixNano())
 	}
-	return nil
+	return rows, args
 }
 
 func (l *Ledger) lockInvoice(ctx context.Context, tx *store.Tx, where string, args ...any) (*Invoice, error) {
@@ -431,9 +485,8 @@ func (l *Ledger) Pulled(ctx context.Context, o *mpayclient.OrderDetails, returnU
 				return err
 			}
 			out = in
-			_, err = tx.Append(ctx, store.Event{Actor: in.ServiceID, Action: "mpay-invoice-create", Subject: in.ID,
+			return tx.AppendAtCommit(store.Event{Actor: in.ServiceID, Action: "mpay-invoice-create", Subject: in.ID,
 				Details: map[string]string{"orderKey": in.OrderKey, "amountDue": amountText(in.AmountDue), "currency": in.Currency, "state": string(in.State)}})
-			return err
 		}
 		if err != nil {
 			return err
@@ -464,9 +517,8 @@ func (l *Ledger) Pulled(ctx context.Context, o *mpayclient.OrderDetails, returnU
 		if before == fmt.Sprintf("%s %s %s %v", in.State, amountText(in.AmountDue), in.Status, in.DueAt) {
 			return nil
 		}
-		_, err = tx.Append(ctx, store.Event{Actor: in.ServiceID, Action: "mpay-invoice-" + string(ev), Subject: in.ID,
+		return tx.AppendAtCommit(store.Event{Actor: in.ServiceID, Action: "mpay-invoice-" + string(ev), Subject: in.ID,
 			Details: map[string]string{"amountDue": amountText(in.AmountDue), "status": in.Status, "state": string(in.State)}})
-		return err
 	})
 	return out, err
 }
@@ -510,20 +562,16 @@ func (l *Ledger) Start(ctx context.Context, invoiceToken string, amount int64, i
 			return err
 		}
 		in.State, in.Updated = next, now
-		if err := l.saveInvoice(ctx, tx, in); err != nil {
-			return err
-		}
 		p = &Payment{InvoiceID: in.ID, State: PayAuthorizing, Amount: amount, Currency: in.Currency, Instrument: instrument, CardLast4: last4, Created: now}
 		if p.ID, err = digits(12); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO mpay_payments (`+paymentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, '', '', 0, ?, 0, 0, 0, NULL, '')`,
+		if err := l.withInvoiceState(ctx, tx, in, `INSERT INTO mpay_payments (`+paymentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, '', '', 0, ?, 0, 0, 0, NULL, '')`,
 			p.ID, p.InvoiceID, p.State, p.Amount, p.Currency, p.Instrument, p.CardLast4, now.UnixNano()); err != nil {
 			return fmt.Errorf("mpay: new payment: %w", err)
 		}
-		_, err = tx.Append(ctx, store.Event{Actor: "payer", Action: "mpay-payment-start", Subject: p.ID,
+		return tx.AppendAtCommit(store.Event{Actor: "payer", Action: "mpay-payment-start", Subject: p.ID,
 			Details: map[string]string{"invoice": in.ID, "amount": FormatAmount(amount), "currency": in.Currency, "instrument": instrument}})
-		return err
 	})
 	return p, err
 }
@@ -544,7 +592,7 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 	var out *Payment
 	err := l.st.InGroupTx(ctx, func(tx *store.Tx) error {
 		now := l.st.Now()
-		p, err := scanPayment(tx.QueryRowForUpdate(ctx, `SELECT `+paymentCols+` FROM mpay_payments WHERE id = ?`, paymentID))
+		p, in, err := l.lockSettling(ctx, tx, paymentID)
 		if err != nil {
 			return err
 		}
@@ -569,8 +617,7 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 			out = p
 			return l.waiting(ctx, tx, p)
 		}
-		in, err := l.lockInvoice(ctx, tx, `id = ?`, p.InvoiceID)
-		if err != nil {
+		if err := l.inFlight(ctx, tx.QueryRow, in); err != nil {
 			return err
 		}
 		ev := EvFail
@@ -588,14 +635,11 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 			return err
 		}
 		in.State, in.Updated = next, now
-		if err := l.saveInvoice(ctx, tx, in); err != nil {
-			return err
-		}
 		var nextAttempt any
 		if !p.NextAttempt.IsZero() {
 			nextAttempt = p.NextAttempt.UnixNano()
 		}
-		if _, err := tx.Exec(ctx, `UPDATE mpay_payments SET state = ?, auth_code = ?, reason = ?, paid_at = ?, next_attempt = ? WHERE id = ?`,
+		if err := l.withInvoiceState(ctx, tx, in, `UPDATE mpay_payments SET state = ?, auth_code = ?, reason = ?, paid_at = ?, next_attempt = ? WHERE id = ?`,
 			p.State, p.AuthCode, p.Reason, nano(p.PaidAt), nextAttempt, p.ID); err != nil {
 			return err
 		}
@@ -610,9 +654,8 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 				return err
 			}
 		}
-		_, err = tx.Append(ctx, store.Event{Actor: "processor", Action: "mpay-payment-" + string(p.State), Subject: p.ID,
+		return tx.AppendAtCommit(store.Event{Actor: "processor", Action: "mpay-payment-" + string(p.State), Subject: p.ID,
 			Details: map[string]string{"invoice": in.ID, "amount": FormatAmount(p.Amount), "currency": p.Currency, "reason": p.Reason, "invoiceState": string(in.State)}})
-		return err
 	})
 	return out, err
 }
@@ -632,21 +675,11 @@ func (l *Ledger) waiting(ctx context.Context, tx *store.Tx, p *Payment) error {
 // with the signed exchange.
 func (l *Ledger) Delivered(ctx context.Context, p *Payment, ex *mpayclient.Exchange) error {
 	return l.st.InGroupTx(ctx, func(tx *store.Tx) error {
-		now := l.st.Now()
-		res, err := tx.Exec(ctx, `UPDATE mpay_payments SET confirmed_at = ?, next_attempt = NULL, attempts = attempts + 1, last_error = '' WHERE id = ? AND confirmed_at = 0`,
-			now.UnixNano(), p.ID)
-		if err != nil {
-			return err
+		if confirmed, err := l.confirmed(ctx, tx, p, ex); err != nil || !confirmed {
+			return err // !confirmed: acknowledged already (another worker): keep the first
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // acknowledged already (another worker): keep the first
-		}
-		if err := addEvidence(ctx, tx, p.InvoiceID, p.ID, ex); err != nil {
-			return err
-		}
-		_, err = tx.Append(ctx, store.Event{Actor: "mpay", Action: "mpay-payment-confirmed", Subject: p.ID,
+		return tx.AppendAtCommit(store.Event{Actor: "mpay", Action: "mpay-payment-confirmed", Subject: p.ID,
 			Details: map[string]string{"invoice": p.InvoiceID, "attempts": fmt.Sprint(p.Attempts + 1)}})
-		return err
 	})
 }
 
@@ -684,9 +717,8 @@ func (l *Ledger) expireOne(ctx context.Context, id string, now time.Time) (bool,
 			return err
 		}
 		done = true
-		_, err = tx.Append(ctx, store.Event{Actor: "mpay", Action: "mpay-invoice-expire", Subject: in.ID,
+		return tx.AppendAtCommit(store.Event{Actor: "mpay", Action: "mpay-invoice-expire", Subject: in.ID,
 			Details: map[string]string{"dueAt": in.DueAt.UTC().Format(time.RFC3339)}})
-		return err
 	})
 	return done, err
 }
@@ -712,8 +744,7 @@ func (l *Ledger) KeepReceipt(ctx context.Context, paymentID string, pdf []byte, 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		_, err = tx.Append(ctx, store.Event{Actor: "mpay", Action: "mpay-receipt", Subject: paymentID, Digest: digest})
-		return err
+		return tx.AppendAtCommit(store.Event{Actor: "mpay", Action: "mpay-receipt", Subject: paymentID, Digest: digest})
 	})
 	if err != nil {
 		return nil, err
@@ -814,9 +845,8 @@ func (l *Ledger) RefundPayment(ctx context.Context, serviceID, refundID, payment
 				return err
 			}
 		}
-		_, err = tx.Append(ctx, store.Event{Actor: serviceID, Action: "mpay-refund", Subject: p.ID,
+		return tx.AppendAtCommit(store.Event{Actor: serviceID, Action: "mpay-refund", Subject: p.ID,
 			Details: map[string]string{"refundID": refundID, "amount": FormatAmount(amount), "currency": p.Currency, "left": FormatAmount(p.Amount - done - amount)}})
-		return err
 	})
 	return out, err
 }

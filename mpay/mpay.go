@@ -209,10 +209,10 @@ func New(cfg Config) (*Service, error) {
 		if p.State == PayApproved {
 			typ = EventPaymentSucceeded
 		}
-		return s.webhook(ctx, tx, in.ServiceID, typ, paymentResource(in, p))
+		return s.webhook(ctx, tx, in.ServiceID, in.spSettings, typ, paymentResource(in, p))
 	}
 	l.onRefund = func(ctx context.Context, tx *store.Tx, r *Refund) error {
-		return s.webhook(ctx, tx, r.ServiceID, EventRefundSucceeded, map[string]any{"refund_id": r.RefundID, "payment_id": r.PaymentID,
+		return s.webhook(ctx, tx, r.ServiceID, nil, EventRefundSucceeded, map[string]any{"refund_id": r.RefundID, "payment_id": r.PaymentID,
 			"amount": r.Amount, "currency": r.Currency, "reason": r.Reason})
 	}
 	if err := jobs.Register(s.queue, jobs.WorkFunc(s.notifyPayer)); err != nil {
@@ -222,9 +222,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Log.Info("mpay: no MNotify configured: payers are not notified of their confirmed payments")
 	}
 	l.onApproved = func(ctx context.Context, tx *store.Tx, in *Invoice, p *Payment) error {
-		if _, err := s.queue.EnqueueTx(ctx, tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true}); err != nil {
-			return err
-		}
+		s.queue.EnqueueAtCommit(tx, ConfirmArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true})
 		if err := s.recordOrderPayer(ctx, tx, in, p); err != nil {
 			return err
 		}
@@ -343,7 +341,7 @@ func (s *Service) settleLate(ctx context.Context, j *jobs.Job[SettleArgs]) error
 // deliver pushes one payment's confirmation to its SP; an error makes the
 // queue try again after the back-off.
 func (s *Service) deliver(ctx context.Context, j *jobs.Job[ConfirmArgs]) error {
-	p, err := s.ledger.Payment(ctx, j.Args.PaymentID)
+	p, in, sp, spErr, err := s.delivery(ctx, j.Args.PaymentID)
 	if errors.Is(err, ErrNotFound) {
 		return jobs.Cancel(err)
 	} else if err != nil {
@@ -352,7 +350,11 @@ func (s *Service) deliver(ctx context.Context, j *jobs.Job[ConfirmArgs]) error {
 	if !p.ConfirmedAt.IsZero() {
 		return nil
 	}
-	svc, ex, err := s.confirm(ctx, p)
+	svc := in.ServiceID
+	var ex *mpayclient.Exchange
+	if err = spErr; err == nil {
+		ex, err = s.confirm(ctx, p, in, sp)
+	}
 	if err == nil {
 		s.m.confirmations.WithLabelValues("acknowledged").Inc()
 		if err := s.ledger.Delivered(ctx, p, ex); err != nil {
@@ -392,25 +394,15 @@ func (s *Service) backoff(n int) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d)/4+1))
 }
 
-// confirm sends the confirmation of p to its SP, whose ServiceID it
-// returns ("" when p's invoice could not be read).
-func (s *Service) confirm(ctx context.Context, p *Payment) (string, *mpayclient.Exchange, error) {
-	in, err := scanInvoice(s.cfg.Store.QueryRow(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE id = ?`, p.InvoiceID))
-	if err != nil {
-		return "", nil, err
-	}
-	sp, err := LookupService(ctx, s.cfg.Store, in.ServiceID)
-	if err != nil {
-		return in.ServiceID, nil, err
-	}
+// confirm sends the confirmation of p (of invoice in) to its SP.
+func (s *Service) confirm(ctx context.Context, p *Payment, in *Invoice, sp *SP) (*mpayclient.Exchange, error) {
 	c := mpayclient.PaymentConfirmation{ServiceID: in.ServiceID, OrderKey: in.OrderKey, InvoiceID: in.ID, PaymentID: p.ID,
 		PaidAt: p.PaidAt.UTC(), TotalAmount: p.Amount, Currency: p.Currency,
 		Properties: map[string]string{"Bank": bankOf(p.Instrument), "AuthCode": p.AuthCode}}
 	c.Lines = splitLines(in.Order.Lines, p.Amount)
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
-	ex, err := s.callerFor(sp).ConfirmOrderPayment(cctx, sp.Endpoint, sp.Cert, c)
-	return in.ServiceID, ex, err
+	return s.callerFor(sp).ConfirmOrderPayment(cctx, sp.Endpoint, sp.Cert, c)
 }
 
 // splitLines spreads amount over the order's lines in their order.

@@ -32,8 +32,8 @@ func (s *Service) enqueueNotify(ctx context.Context, tx *store.Tx, p *Payment) e
 	if s.cfg.MNotify == nil {
 		return nil
 	}
-	_, err := s.queue.EnqueueTx(ctx, tx, NotifyPayerArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true})
-	return err
+	s.queue.EnqueueAtCommit(tx, NotifyPayerArgs{PaymentID: p.ID}, &jobs.EnqueueOpts{Unique: true})
+	return nil
 }
 
 // notifyPayer posts the confirmation's notification (an error: retried).

@@ -142,7 +142,7 @@ func spOf(s *store.System) (*SP, error) {
 	if err := json.Unmarshal(s.Settings, &set); err != nil {
 		return nil, fmt.Errorf("mpay: service %s: settings: %w", s.Name, err)
 	}
-	c, err := x509.ParseCertificate(s.Cert)
+	c, err := parseSPCert(s.Cert)
 	if err != nil {
 		return nil, fmt.Errorf("mpay: service %s: certificate: %w", s.Name, err)
 	}

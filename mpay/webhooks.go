@@ -68,15 +68,22 @@ func WebhookSignature(secret string, body []byte) string {
 }
 
 // webhook records an event for the SP (if it takes webhooks) in the
-// transaction of the change, and enqueues its delivery.
-func (s *Service) webhook(ctx context.Context, tx *store.Tx, serviceID, typ string, resource any) error {
-	// Read in the transaction: no second connection while it holds one.
+// transaction of the change, and enqueues its delivery. settings are the
+// SP's registered settings when the transaction read them already (nil:
+// read them here; pointing to nil: the SP is not registered).
+func (s *Service) webhook(ctx context.Context, tx *store.Tx, serviceID string, settings *[]byte, typ string, resource any) error {
 	var raw []byte
-	err := tx.QueryRow(ctx, `SELECT settings FROM systems WHERE service = ? AND name = ?`, storeService, serviceID).Scan(&raw)
-	if errors.Is(err, sql.ErrNoRows) {
+	if settings != nil {
+		raw = *settings
+	} else {
+		// Read in the transaction: no second connection while it holds one.
+		err := tx.QueryRow(ctx, `SELECT settings FROM systems WHERE service = ? AND name = ?`, storeService, serviceID).Scan(&raw)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	if raw == nil {
 		return nil
-	} else if err != nil {
-		return err
 	}
 	var set spSettings
 	if err := json.Unmarshal(raw, &set); err != nil {
@@ -97,8 +104,8 @@ func (s *Service) webhook(ctx context.Context, tx *store.Tx, serviceID, typ stri
 		id, serviceID, typ, body, s.cfg.Store.Now().UnixNano()); err != nil {
 		return fmt.Errorf("mpay: webhook: %w", err)
 	}
-	_, err = s.queue.EnqueueTx(ctx, tx, WebhookArgs{EventID: id}, &jobs.EnqueueOpts{Unique: true})
-	return err
+	s.queue.EnqueueAtCommit(tx, WebhookArgs{EventID: id}, &jobs.EnqueueOpts{Unique: true})
+	return nil
 }
 
 // deliverWebhook POSTs one webhook and logs the attempt.

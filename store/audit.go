@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -86,20 +85,6 @@ func (s *Store) appendGuarded(ctx context.Context, e Event, g *Guard) (*Entry, e
 		res := <-r.done // taken into a batch: its outcome is the answer
 		return res.ent, res.err
 	}
-}
-
-// appendTx appends e (its details encoded) inside tx.
-func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, e Event, details string) (*Entry, error) {
-	prev, last, err := s.chainEndGuards(ctx, tx, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	ent := &Entry{Seq: last + 1, At: s.now().UTC(), Event: e, PrevHash: prev, rawDetails: details}
-	ent.Hash = entryHash(prev, ent.Seq, ent.At, e.Actor, e.Action, e.Subject, e.Digest, details)
-	if err := s.insertEntries(ctx, tx, []*Entry{ent}); err != nil {
-		return nil, err
-	}
-	return ent, nil
 }
 
 // AuditBreak is the error VerifyAudit returns for a chain that does not
