@@ -31,6 +31,7 @@ import (
 type apiEnv struct {
 	*fixture
 	srv  *httptest.Server
+	svc  *Service
 	host *service.Host
 	asp  *client.Client
 	oth  *client.Client
@@ -83,7 +84,7 @@ func newAPIEnvAt(t testing.TB, dsn string) *apiEnv {
 		return c
 	}
 	tc := &tls.Certificate{Certificate: [][]byte{seal.Cert.Raw}, PrivateKey: seal.Key, Leaf: seal.Cert}
-	return &apiEnv{fixture: f, srv: srv, host: host, asp: mk(aspKey, nil), oth: mk(otherKey, nil), all: mk("", tc), anon: mk("", nil)}
+	return &apiEnv{fixture: f, srv: srv, svc: svc, host: host, asp: mk(aspKey, nil), oth: mk(otherKey, nil), all: mk("", tc), anon: mk("", nil)}
 }
 
 // validPower grants and signs a power of AT-0000002 (no acceptance).
