@@ -7,11 +7,13 @@
 # is false, through the same path as any check (the power cache, whose
 # not-found entries are kept like powers, and one audit entry per check
 # under the change counter's guard). Target: 20,000 checks/s, p99 5 ms.
-# The server runs with GOMAXPROCS=2; its CPU per check is read from
+# The server runs with GOMAXPROCS=2 and GOGC=400, the default of `semnat
+# mpower serve` ($GOGC to change it); its CPU per check is read from
 # /proc (utime + stime of the server only). SIDE_MPOWER_STORE=postgres://...
 # runs it on PostgreSQL instead (its server's CPU is not in the figure).
 # Also printed: the load generator's own CPU per check (getrusage), and on
-# SQLite the audit entries per audit transaction (the group commit).
+# SQLite the audit entries per audit transaction (the group commit), and
+# the server's peak RSS.
 # SIDE_MPOWER_PPROF=PREFIX builds the server with -tags pprof and writes
 # PREFIX.cpu (3 s of the run), PREFIX.loadgen.cpu (the load generator's)
 # and PREFIX.allocs (the heap profile at the end;
@@ -23,6 +25,9 @@ export GOTOOLCHAIN=auto
 DUR=${SIDE_MPOWER_DURATION:-5s}
 C=${SIDE_MPOWER_CLIENTS:-32}
 export SEMNAT_RATE_LIMIT=${SEMNAT_RATE_LIMIT:-1000000}
+# The garbage collector's target of `semnat mpower serve` (cmd/semnat/mpower_gc.go),
+# unless $GOGC is set: GOGC=100 gives Go's default for comparison.
+export GOGC=${GOGC:-400}
 . bench/demo.sh
 if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
 	SEMNAT_BIN=$(mktemp -u /tmp/semnat-pprof.XXXXXX)
@@ -43,7 +48,7 @@ key=$(cat "$tmp/key")
 : >"$tmp/none" # loadgen wants a request file; a GET sends none
 cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; } # clock ticks
 hz=$(getconf CLK_TCK)
-echo "side-mpower: $base; $C clients, $DUR, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "side-mpower: $base; GOGC=$GOGC; $C clients, $DUR, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 lgprof=()
 if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
 	lgprof=(-cpuprofile "$SIDE_MPOWER_PPROF.loadgen.cpu")
@@ -67,6 +72,7 @@ printf '%s\tp99_ms\t%s\t5 (target)\t%s\n' "$name" "$p99" "$(awk -v a="$p99" 'BEG
 printf '%s\terrors\t%s\t-\t-\n' "$name" "$errs"
 printf '%s\tserver_cpu_us/check\t%s\t-\t-\n' "$name" "$(awk -v d="$((c1 - c0))" -v hz="$hz" -v r="$rate" -v s="$secs" 'BEGIN { if (r > 0) printf "%.1f", d / hz * 1e6 / (r * s); else print "-" }')"
 printf '%s\tloadgen_cpu_us/check\t%s\t-\t-\n' "$name" "$(sed -n 's/^loadgen: \([0-9.]*\) µs CPU per reply.*/\1/p' "$tmp/loadgen.err")"
+printf '%s\tserver_peak_rss_mb\t%s\t-\t-\n' "$name" "$(hwm)"
 if [ -z "${SIDE_MPOWER_STORE:-}" ] && command -v sqlite3 >/dev/null; then
 	# Entries of one audit transaction share its time (store.appendBatch).
 	printf '%s\taudit_entries/tx\t%s\t-\t-\n' "$name" "$(sqlite3 "$data/semnat.db" "SELECT printf('%.1f', 1.0 * count(*) / count(DISTINCT at)) FROM audit WHERE action = 'mpower-check'")"
