@@ -112,15 +112,8 @@ func buildListBench(b *testing.B, dsn string, n int) {
 	b.Helper()
 	start := time.Now()
 	ctx := context.Background()
-	st, err := store.Open(dsn, store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, reg := openBenchRegistry(b, dsn)
 	defer st.Close()
-	reg, err := NewRegistry(ctx, st, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	defer reg.Close()
 	for _, t := range []AuthType{testType("AT-0000001", true), testType("AT-0000002", false)} {
 		if err := reg.AddType(ctx, "test", t); err != nil {
@@ -147,15 +140,8 @@ func buildListBench(b *testing.B, dsn string, n int) {
 func listSchemaDigest(b *testing.B) string {
 	b.Helper()
 	ctx := context.Background()
-	st, err := store.Open(filepath.Join(b.TempDir(), "schema.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, reg := openBenchRegistry(b, filepath.Join(b.TempDir(), "schema.db"))
 	defer st.Close()
-	reg, err := NewRegistry(ctx, st, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	defer reg.Close()
 	h := sha256.New()
 	fmt.Fprintf(h, "bulk %d\n", listBulkVersion)
@@ -178,4 +164,20 @@ func listSchemaDigest(b *testing.B) string {
 		fmt.Fprintf(h, "%s\n%s\n", sc.Name, sc.Postgres)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// openBenchRegistry opens the store dsn and a registry in it (no
+// verifier: nothing is signed); the caller closes both.
+func openBenchRegistry(b *testing.B, dsn string) (*store.Store, *Registry) {
+	b.Helper()
+	st, err := store.Open(dsn, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg, err := NewRegistry(context.Background(), st, nil)
+	if err != nil {
+		st.Close()
+		b.Fatal(err)
+	}
+	return st, reg
 }
