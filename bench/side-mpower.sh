@@ -7,9 +7,17 @@
 # is false, through the same path as any check (the power cache, whose
 # not-found entries are kept like powers, and one audit entry per check
 # under the change counter's guard). Target: 20,000 checks/s, p99 5 ms.
-# The server runs with GOMAXPROCS=2; its CPU per check is read from
+# The server runs with GOMAXPROCS=2 and GOGC=400, the default of `semnat
+# mpower serve` ($GOGC to change it); its CPU per check is read from
 # /proc (utime + stime of the server only). SIDE_MPOWER_STORE=postgres://...
 # runs it on PostgreSQL instead (its server's CPU is not in the figure).
+# Also printed: the load generator's own CPU per check (getrusage), and on
+# SQLite the audit entries per audit transaction (the group commit), and
+# the server's peak RSS.
+# SIDE_MPOWER_PPROF=PREFIX builds the server with -tags pprof and writes
+# PREFIX.cpu (3 s of the run), PREFIX.loadgen.cpu (the load generator's)
+# and PREFIX.allocs (the heap profile at the end;
+# compare with -base PREFIX.allocs0, taken before the load).
 # Prints TSV rows: name metric ours peer ratio (peer / ours).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +25,17 @@ export GOTOOLCHAIN=auto
 DUR=${SIDE_MPOWER_DURATION:-5s}
 C=${SIDE_MPOWER_CLIENTS:-32}
 export SEMNAT_RATE_LIMIT=${SEMNAT_RATE_LIMIT:-1000000}
+# The garbage collector's target of `semnat mpower serve` (cmd/semnat/mpower_gc.go),
+# unless $GOGC is set: GOGC=100 gives Go's default for comparison.
+export GOGC=${GOGC:-400}
 . bench/demo.sh
+if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
+	SEMNAT_BIN=$(mktemp -u /tmp/semnat-pprof.XXXXXX)
+	go build -tags pprof -o "$SEMNAT_BIN" ./cmd/semnat
+	export SEMNAT_PPROF=127.0.0.1:${SIDE_MPOWER_PPROF_PORT:-16060}
+fi
 demo_setup
+[ -n "${SIDE_MPOWER_PPROF:-}" ] && rm -f "$SEMNAT_BIN"
 store=()
 name=mpower-CodeTrueOne-c$C
 if [ -n "${SIDE_MPOWER_STORE:-}" ]; then
@@ -31,15 +48,33 @@ key=$(cat "$tmp/key")
 : >"$tmp/none" # loadgen wants a request file; a GET sends none
 cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; } # clock ticks
 hz=$(getconf CLK_TCK)
-echo "side-mpower: $base; $C clients, $DUR, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "side-mpower: $base; GOGC=$GOGC; $C clients, $DUR, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+lgprof=()
+if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
+	lgprof=(-cpuprofile "$SIDE_MPOWER_PPROF.loadgen.cpu")
+	curl -sf -o "$SIDE_MPOWER_PPROF.allocs0" "http://$SEMNAT_PPROF/debug/pprof/allocs"
+	(sleep 1 && curl -sf -o "$SIDE_MPOWER_PPROF.cpu" "http://$SEMNAT_PPROF/debug/pprof/profile?seconds=3") &
+	profiling=$!
+fi
 c0=$(cpu)
 read -r rate p50 p99 errs < <("$tmp/loadgen" -url "$base/api/Authorization/check/Code-True-One?AuthorizationCode=1000000000000002" \
-	-req "$tmp/none" -kind mpower-check -header "X-API-Key: $key" -c "$C" -d "$DUR")
+	-req "$tmp/none" -kind mpower-check -header "X-API-Key: $key" -c "$C" -d "$DUR" "${lgprof[@]}" 2>"$tmp/loadgen.err") || { cat "$tmp/loadgen.err" >&2; exit 1; }
 c1=$(cpu)
+cat "$tmp/loadgen.err" >&2
+if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
+	wait "$profiling"
+	curl -sf -o "$SIDE_MPOWER_PPROF.allocs" "http://$SEMNAT_PPROF/debug/pprof/allocs"
+fi
 secs=${DUR%s}
 printf '%s\tchecks/s\t%s\t20000 (target)\t%s\n' "$name" "$rate" "$(awk -v a="$rate" 'BEGIN { if (a > 0) printf "%.2f", 20000 / a; else print "-" }')"
 printf '%s\tp50_ms\t%s\t-\t-\n' "$name" "$p50"
 printf '%s\tp99_ms\t%s\t5 (target)\t%s\n' "$name" "$p99" "$(awk -v a="$p99" 'BEGIN { if (a > 0) printf "%.2f", 5 / a; else print "-" }')"
 printf '%s\terrors\t%s\t-\t-\n' "$name" "$errs"
 printf '%s\tserver_cpu_us/check\t%s\t-\t-\n' "$name" "$(awk -v d="$((c1 - c0))" -v hz="$hz" -v r="$rate" -v s="$secs" 'BEGIN { if (r > 0) printf "%.1f", d / hz * 1e6 / (r * s); else print "-" }')"
+printf '%s\tloadgen_cpu_us/check\t%s\t-\t-\n' "$name" "$(sed -n 's/^loadgen: \([0-9.]*\) µs CPU per reply.*/\1/p' "$tmp/loadgen.err")"
+printf '%s\tserver_peak_rss_mb\t%s\t-\t-\n' "$name" "$(hwm)"
+if [ -z "${SIDE_MPOWER_STORE:-}" ] && command -v sqlite3 >/dev/null; then
+	# Entries of one audit transaction share its time (store.appendBatch).
+	printf '%s\taudit_entries/tx\t%s\t-\t-\n' "$name" "$(sqlite3 "$data/semnat.db" "SELECT printf('%.1f', 1.0 * count(*) / count(DISTINCT at)) FROM audit WHERE action = 'mpower-check'")"
+fi
 echo "side-mpower: load after $(cut -d' ' -f1-3 /proc/loadavg)" >&2

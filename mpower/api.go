@@ -53,7 +53,9 @@ func notFound(format string, args ...any) error {
 	return problem.Newf(http.StatusNotFound, "authorization-not-found", "Authorization not found", format, args...)
 }
 
-func system(c echo.Context) *System { return c.Get(systemKey).(*System) }
+// system is the registered system that asked (the handler's context is
+// authenticated's).
+func system(c echo.Context) *System { return c.(*sysContext).sys }
 
 // audit records a check: which system asked, about what, and the answer.
 func (s *Service) audit(c echo.Context, subject string, details map[string]string) error {
@@ -113,7 +115,7 @@ func (s *Service) getter(fresh bool) powerGetter {
 
 // codeParam reads and checks AuthorizationCode.
 func codeParam(c echo.Context) (string, error) {
-	code := strings.TrimSpace(c.QueryParam("AuthorizationCode"))
+	code := strings.TrimSpace(queryFirst(c.Request().URL.RawQuery, "AuthorizationCode"))
 	if err := idn.CheckAuthCode(code); err != nil {
 		return "", badParam("AuthorizationCode: %v", err)
 	}

@@ -31,6 +31,7 @@ import (
 type apiEnv struct {
 	*fixture
 	srv  *httptest.Server
+	svc  *Service
 	host *service.Host
 	asp  *client.Client
 	oth  *client.Client
@@ -48,7 +49,13 @@ func newAPIEnv(t testing.TB) *apiEnv {
 // newAPIEnvAt is newAPIEnv on the store dsn.
 func newAPIEnvAt(t testing.TB, dsn string) *apiEnv {
 	t.Helper()
-	f := newFixture(t, dsn)
+	return serveAPI(t, newFixture(t, dsn), true)
+}
+
+// serveAPI serves f's registry; register: add the systems (a store that
+// has them already, a benchmark's kept database, does not).
+func serveAPI(t testing.TB, f *fixture, register bool) *apiEnv {
+	t.Helper()
 	seal := f.pki.MustGet("seal")
 	svc, err := New(Config{Store: f.st, Verify: pades.VerifyOptions{Roots: f.pki.RootPool(), Revocation: pades.RevocationSkip},
 		Seal: seal.Key, SealChain: append([]*x509.Certificate{seal.Cert}, seal.Chain...)})
@@ -63,8 +70,12 @@ func newAPIEnvAt(t testing.TB, dsn string) *apiEnv {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	for _, n := range []NewSystem{{Name: "asp", APIKey: []byte(aspKey)}, {Name: "other", APIKey: []byte(otherKey)},
-		{Name: "auditor", Cert: seal.Cert, ViewAll: true}} {
+	systems := []NewSystem{{Name: "asp", APIKey: []byte(aspKey)}, {Name: "other", APIKey: []byte(otherKey)},
+		{Name: "auditor", Cert: seal.Cert, ViewAll: true}}
+	if !register {
+		systems = nil
+	}
+	for _, n := range systems {
 		if err := AddSystem(ctx, f.st, "test", n); err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +94,7 @@ func newAPIEnvAt(t testing.TB, dsn string) *apiEnv {
 		return c
 	}
 	tc := &tls.Certificate{Certificate: [][]byte{seal.Cert.Raw}, PrivateKey: seal.Key, Leaf: seal.Cert}
-	return &apiEnv{fixture: f, srv: srv, host: host, asp: mk(aspKey, nil), oth: mk(otherKey, nil), all: mk("", tc), anon: mk("", nil)}
+	return &apiEnv{fixture: f, srv: srv, svc: svc, host: host, asp: mk(aspKey, nil), oth: mk(otherKey, nil), all: mk("", tc), anon: mk("", nil)}
 }
 
 // validPower grants and signs a power of AT-0000002 (no acceptance).
@@ -386,7 +397,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 // when it is done; a malformed cursor, or one with Page, is refused.
 func TestListCursor(t *testing.T) {
 	e := newAPIEnv(t)
-	people, _ := bulkPowers(t, e, 600)
+	people, _ := bulkPowers(t, e.st, e.clk.now(), 600)
 	ctx := context.Background()
 	who := people[7]
 	all, err := e.asp.ListPage(ctx, client.ListQuery{IDNx: who, PageSize: 500})

@@ -6,10 +6,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -50,29 +50,35 @@ func benchClients() int {
 	return 32
 }
 
-// runClients runs b.N calls of f from 32 clients at once (benchClients) and reports
-// calls/s (as unit), the p99 latency of the calls that succeeded, the CPU
-// time of the whole process (server and clients: one machine) per call,
-// and how many calls failed (a timeout on a loaded machine is a number
-// to see, not a reason to lose the others; all failing fails).
-func runClients(b *testing.B, unit string, f func() error) {
+// runClients runs b.N calls of f from clients goroutines at once and
+// reports calls/s (as unit), the p50 and p99 latency of the calls that
+// succeeded, the CPU time of the whole process (server and clients: one
+// machine) per call, and how many calls failed (a timeout on a loaded
+// machine is a number to see, not a reason to lose the others; all
+// failing fails).
+func runClients(b *testing.B, clients int, unit string, f func() error) {
 	lat := make(chan time.Duration, b.N+64)
-	b.SetParallelism(max(1, benchClients()/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	start, cpu0 := time.Now(), cpuTime()
-	var failed atomic.Int64
+	var failed, next atomic.Int64
 	var firstErr atomic.Value
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			t0 := time.Now()
-			if err := f(); err != nil {
-				failed.Add(1)
-				firstErr.CompareAndSwap(nil, err)
-				continue
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				t0 := time.Now()
+				if err := f(); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				lat <- time.Since(t0)
 			}
-			lat <- time.Since(t0)
-		}
-	})
+		}()
+	}
+	wg.Wait()
 	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	b.StopTimer()
 	close(lat)
@@ -90,6 +96,7 @@ func runClients(b *testing.B, unit string, f func() error) {
 	}
 	if len(all) > 0 {
 		b.ReportMetric(float64(len(all))/elapsed.Seconds(), unit)
+		b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 		b.ReportMetric(float64(cpu.Microseconds())/float64(len(all)), "cpu-µs/op")
 	}
@@ -114,7 +121,7 @@ func benchCodeTrueOne(b *testing.B, cache bool) {
 			p := e.validPower(b, e.alice.IDNP, e.bob.IDNP)
 			ctx := context.Background()
 			batches := e.st.AuditBatches()
-			runClients(b, "checks/s", func() error {
+			runClients(b, benchClients(), "checks/s", func() error {
 				ok, err := e.asp.IsValid(ctx, p.Code)
 				if err == nil && !ok {
 					b.Error("the valid power was said not valid")
@@ -137,27 +144,18 @@ func benchCodeTrueOne(b *testing.B, cache bool) {
 // of about ten and the representative of about ten), and one
 // company that grants one power in a hundred (the heavy party); it returns
 // the people and the company.
-func bulkPowers(b testing.TB, e *apiEnv, n int) (people []string, heavy string) {
+func bulkPowers(b testing.TB, st *store.Store, now time.Time, n int) (people []string, heavy string) {
 	b.Helper()
 	ctx := context.Background()
-	people = make([]string, max(10, n/10))
-	for i := range people {
-		p, err := idn.Complete(fmt.Sprintf("2%011d", 10_000_000_000+i))
-		if err != nil {
-			b.Fatal(err)
-		}
-		people[i] = p
-	}
-	heavy = companyIDNO
-	now := e.clk.now()
+	people, heavy = bulkParties(b, n)
 	from, to := now.AddDate(0, 0, -1).UnixNano(), now.AddDate(0, 6, 0).UnixNano()
-	pg := e.st.Backend() == "postgres"
+	pg := st.Backend() == "postgres"
 	series := `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?) `
 	code := `printf('9%015d', s.i)`
 	if pg {
 		series, code = `WITH s(i) AS (SELECT generate_series(1, ?::bigint)) `, `'9' || lpad(s.i::text, 15, '0')`
 	}
-	err := e.st.InTx(ctx, func(tx *store.Tx) error {
+	err := st.InTx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE bench_people (i BIGINT PRIMARY KEY, idnp TEXT NOT NULL)`); err != nil {
 			return err
 		}
@@ -196,7 +194,7 @@ func bulkPowers(b testing.TB, e *apiEnv, n int) (people []string, heavy string) 
 		tidy = []string{`ANALYZE mpower_powers`}
 	}
 	for _, q := range tidy {
-		rows, err := e.st.Query(ctx, q)
+		rows, err := st.Query(ctx, q)
 		if err != nil {
 			b.Fatalf("%s: %v", q, err)
 		}
@@ -205,34 +203,53 @@ func bulkPowers(b testing.TB, e *apiEnv, n int) (people []string, heavy string) 
 	return people, heavy
 }
 
+// bulkParties are bulkPowers' people (IDNPs made from their numbers, the
+// same at every call) and its heavy party, the company.
+func bulkParties(b testing.TB, n int) (people []string, heavy string) {
+	people = make([]string, max(10, n/10))
+	for i := range people {
+		p, err := idn.Complete(fmt.Sprintf("2%011d", 10_000_000_000+i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		people[i] = p
+	}
+	return people, companyIDNO
+}
+
 // BenchmarkIdnDetailsList: Idn-Details-List over HTTPS among 1,000,000
-// powers (BENCH_POWERS to change), 32 clients at once, on SQLite and on
-// PostgreSQL: "person" asks for the first page (50) of a random person's
-// powers (about 20); "heavy" pages through the company's 10,000 with the
-// cursor (keyset paging), a page of 50 at a random depth.
+// powers (BENCH_POWERS to change), on SQLite and on PostgreSQL, from 1, 4
+// and 32 clients at once (BENCH_LIST_CLIENTS, e.g. "32"): "person" asks
+// for the first page (50) of a random person's powers (about 20);
+// "heavy" pages through the company's 10,000 with the cursor (keyset
+// paging), a page of 50 at a random depth. The databases are built once
+// and kept (listBenchStore: $SEMNAT_BENCH_CACHE, else bench/out/), so a
+// run takes seconds; -v logs the plan of each statement.
 func BenchmarkIdnDetailsList(b *testing.B) {
 	n := 1_000_000
 	if v, err := strconv.Atoi(os.Getenv("BENCH_POWERS")); err == nil && v > 0 {
 		n = v
 	}
-	for name, dsn := range benchStores(b) {
-		b.Run(name, func(b *testing.B) {
-			e := newAPIEnvAt(b, dsn())
-			people, heavy := bulkPowers(b, e, n)
+	clients := []int{1, 4, 32}
+	if v := os.Getenv("BENCH_LIST_CLIENTS"); v != "" {
+		clients = nil
+		for _, f := range strings.Split(v, ",") {
+			c, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || c < 1 {
+				b.Fatalf("BENCH_LIST_CLIENTS %q: want numbers of clients, e.g. 1,4,32", v)
+			}
+			clients = append(clients, c)
+		}
+	}
+	backends := []string{"sqlite"}
+	if os.Getenv("SEMNAT_TEST_POSTGRES") != "" {
+		backends = append(backends, "postgres")
+	}
+	for _, backend := range backends {
+		b.Run(backend, func(b *testing.B) {
+			e := serveAPI(b, openFixture(b, listBenchStore(b, backend, n)), false)
+			people, heavy := bulkParties(b, n)
 			ctx := context.Background()
-			b.Run("person", func(b *testing.B) {
-				runClients(b, "lists/s", func() error {
-					who := people[rand.IntN(len(people))]
-					var out client.Envelope[[]client.AuthorizationDetails]
-					if _, err := e.asp.GetRaw(ctx, client.PathIdnDetailsList, "IDNx="+who, &out); err != nil {
-						return err
-					}
-					if len(out.Data) == 0 {
-						return fmt.Errorf("no powers of %s", who)
-					}
-					return nil
-				})
-			})
 			// The cursors of the company's pages, walked once.
 			var cursors []string
 			for q := (client.ListQuery{IDNx: heavy, PageSize: 50}); ; {
@@ -252,15 +269,30 @@ func BenchmarkIdnDetailsList(b *testing.B) {
 			if c := cursors[len(cursors)/2]; c != "" { // a deep page of the company
 				explainList(b, e, Filter{IDN: heavy, System: "asp", After: listCursor(b, c)})
 			}
-			b.Run("heavy", func(b *testing.B) {
-				runClients(b, "lists/s", func() error {
-					page, err := e.asp.ListPage(ctx, client.ListQuery{IDNx: heavy, PageSize: 50, Cursor: cursors[rand.IntN(len(cursors))]})
-					if err == nil && len(page.Items) == 0 {
-						err = fmt.Errorf("an empty page of %s", heavy)
-					}
-					return err
+			for _, c := range clients {
+				b.Run(fmt.Sprintf("person/c%d", c), func(b *testing.B) {
+					runClients(b, c, "lists/s", func() error {
+						who := people[rand.IntN(len(people))]
+						var out client.Envelope[[]client.AuthorizationDetails]
+						if _, err := e.asp.GetRaw(ctx, client.PathIdnDetailsList, "IDNx="+who, &out); err != nil {
+							return err
+						}
+						if len(out.Data) == 0 {
+							return fmt.Errorf("no powers of %s", who)
+						}
+						return nil
+					})
 				})
-			})
+				b.Run(fmt.Sprintf("heavy/c%d", c), func(b *testing.B) {
+					runClients(b, c, "lists/s", func() error {
+						page, err := e.asp.ListPage(ctx, client.ListQuery{IDNx: heavy, PageSize: 50, Cursor: cursors[rand.IntN(len(cursors))]})
+						if err == nil && len(page.Items) == 0 {
+							err = fmt.Errorf("an empty page of %s", heavy)
+						}
+						return err
+					})
+				})
+			}
 		})
 	}
 }

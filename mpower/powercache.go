@@ -262,7 +262,7 @@ func (c *powerCache) lookup(ctx context.Context, gen int64, code string, read fu
 	c.mu.Unlock()
 	if hit {
 		if p == nil {
-			return nil, fmt.Errorf("%w: no power %s", ErrNotFound, code)
+			return nil, noPower(code)
 		}
 		return p, nil
 	}

@@ -420,7 +420,7 @@ func scanPower(sc interface{ Scan(...any) error }) (*Power, error) {
 func (r *Registry) Power(ctx context.Context, code string) (*Power, error) {
 	p, err := scanPower(r.st.QueryRow(ctx, `SELECT `+powerColumns+` FROM mpower_powers WHERE code = ?`, code))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: no power %s", ErrNotFound, code)
+		return nil, noPower(code)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mpower: power %s: %w", code, err)

@@ -63,10 +63,7 @@ func openRegistry(t testing.TB, dsn string, clk *clock, pki *testcerts.PKI) (*st
 
 func newFixture(t testing.TB, dsn string) *fixture {
 	t.Helper()
-	pki := testcerts.New(t)
-	people := pki.ByRole(testcerts.RolePerson)
-	f := &fixture{clk: &clock{t: time.Now().UTC().Truncate(time.Second)}, pki: pki, alice: people[0], bob: people[1], carol: people[2]}
-	f.st, f.reg = openRegistry(t, dsn, f.clk, pki)
+	f := openFixture(t, dsn)
 	ctx := context.Background()
 	if err := f.reg.AddType(ctx, "test", testType("AT-0000001", true)); err != nil {
 		t.Fatal(err)
@@ -78,6 +75,17 @@ func newFixture(t testing.TB, dsn string) *fixture {
 		Administrators: []Administrator{{IDNP: f.carol.IDNP, From: f.clk.now().AddDate(-1, 0, 0)}}}); err != nil {
 		t.Fatal(err)
 	}
+	return f
+}
+
+// openFixture is a fixture on the store dsn as it is (newFixture adds
+// the types and the company to a new one).
+func openFixture(t testing.TB, dsn string) *fixture {
+	t.Helper()
+	pki := testcerts.New(t)
+	people := pki.ByRole(testcerts.RolePerson)
+	f := &fixture{clk: &clock{t: time.Now().UTC().Truncate(time.Second)}, pki: pki, alice: people[0], bob: people[1], carol: people[2]}
+	f.st, f.reg = openRegistry(t, dsn, f.clk, pki)
 	return f
 }
 

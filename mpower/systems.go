@@ -92,7 +92,13 @@ func systemOf(s *store.System) (*System, error) {
 	return sys, nil
 }
 
-const systemKey = "mpower.system"
+// sysContext is a request's context with the system that asked (set by
+// authenticated, read by system): one small value where echo's c.Set
+// makes a map for every request.
+type sysContext struct {
+	echo.Context
+	sys *System
+}
 
 // parsedSystems keeps the System of each registration record that
 // sysauth's cache hands out (the same record until it is read again), so
@@ -136,8 +142,7 @@ func (s *Service) authenticated(next echo.HandlerFunc) echo.HandlerFunc {
 		if len(sys.AllowedEndpoints) > 0 && !contains(sys.AllowedEndpoints, c.Path()) {
 			return forbidden("system %s may not call %s", sys.Name, c.Path())
 		}
-		c.Set(systemKey, sys)
-		return next(c)
+		return next(&sysContext{Context: c, sys: sys})
 	}
 }
 

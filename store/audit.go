@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -33,21 +34,29 @@ type Entry struct {
 }
 
 // entryHash is SHA-256 over the previous hash and a length-prefixed
-// encoding of every field, so that no two entries encode alike.
+// encoding of every field, so that no two entries encode alike. The
+// encoding is put together in one buffer (on the stack for the usual
+// small entry) and hashed at once.
 func entryHash(prev []byte, seq int64, at time.Time, actor, action, subject, digest, details string) []byte {
-	h := sha256.New()
-	h.Write(prev)
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(seq))
-	h.Write(n[:])
-	binary.BigEndian.PutUint64(n[:], uint64(at.UnixNano()))
-	h.Write(n[:])
-	for _, f := range []string{actor, action, subject, digest, details} {
-		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
-		h.Write(n[:])
-		h.Write([]byte(f))
+	fields := [5]string{actor, action, subject, digest, details}
+	n := len(prev) + 16 + 8*len(fields)
+	for _, f := range fields {
+		n += len(f)
 	}
-	return h.Sum(nil)
+	var stack [512]byte
+	b := stack[:0]
+	if n > len(stack) {
+		b = make([]byte, 0, n)
+	}
+	b = append(b, prev...)
+	b = binary.BigEndian.AppendUint64(b, uint64(seq))
+	b = binary.BigEndian.AppendUint64(b, uint64(at.UnixNano()))
+	for _, f := range fields {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	sum := sha256.Sum256(b)
+	return sum[:]
 }
 
 // Append records e at the end of the log, chained to the entry before it,
@@ -71,7 +80,7 @@ func (s *Store) appendGuarded(ctx context.Context, e Event, g *Guard) (*Entry, e
 	if err := ctx.Err(); err != nil { // ended already: recorded never
 		return nil, fmt.Errorf("store: audit: %w", err)
 	}
-	r := &appendReq{e: e, details: string(details), guard: g, done: make(chan appendResult, 1)}
+	r := &appendReq{e: e, details: details, guard: g, done: make(chan appendResult, 1)}
 	if err := s.enqueue(ctx, r); err != nil {
 		return nil, err
 	}
@@ -185,33 +194,37 @@ func (s *Store) AuditEntries(ctx context.Context, after int64, limit int) ([]Ent
 // canonical form that is stored and hashed), written directly when no key
 // or value needs escaping (every audited check has such details: its
 // reflection-driven encoding was a fiftieth of a check's CPU).
-func encodeDetails(details map[string]string) ([]byte, error) {
+func encodeDetails(details map[string]string) (string, error) {
 	if details == nil {
-		return []byte("null"), nil
+		return "null", nil
 	}
-	keys := make([]string, 0, 8)
+	var stack [8]string
+	keys := stack[:0]
 	n := 2
 	for k, v := range details {
 		if !plainJSON(k) || !plainJSON(v) {
-			return json.Marshal(details)
+			b, err := json.Marshal(details)
+			return string(b), err
 		}
 		keys = append(keys, k)
 		n += len(k) + len(v) + 6
 	}
 	slices.Sort(keys)
-	b := make([]byte, 0, n)
-	b = append(b, '{')
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte('{')
 	for i, k := range keys {
 		if i > 0 {
-			b = append(b, ',')
+			b.WriteByte(',')
 		}
-		b = append(b, '"')
-		b = append(b, k...)
-		b = append(b, `":"`...)
-		b = append(b, details[k]...)
-		b = append(b, '"')
+		b.WriteByte('"')
+		b.WriteString(k)
+		b.WriteString(`":"`)
+		b.WriteString(details[k])
+		b.WriteByte('"')
 	}
-	return append(b, '}'), nil
+	b.WriteByte('}')
+	return b.String(), nil
 }
 
 // plainJSON: s is printable ASCII that encoding/json writes as it is

@@ -31,7 +31,7 @@ func checkDetails(t *testing.T, m map[string]string) {
 		t.Fatal(err)
 	}
 	got, err := encodeDetails(m)
-	if err != nil || string(got) != string(want) {
+	if err != nil || got != string(want) {
 		t.Fatalf("encodeDetails(%q) = %s, %v; json.Marshal: %s", m, got, err, want)
 	}
 }

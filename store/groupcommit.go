@@ -189,14 +189,24 @@ func (s *Store) insertEntries(ctx context.Context, tx *sql.Tx, ents []*Entry) er
 		for _, e := range ents[:n] {
 			args = append(args, e.Seq, e.At.UnixNano(), e.Actor, e.Action, e.Subject, e.Digest, e.rawDetails, e.PrevHash, e.Hash)
 		}
-		q := s.d.insertAudit + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n-1) + "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-		if _, err := s.txStmt(ctx, tx, q).ExecContext(ctx, args...); err != nil {
+		if _, err := s.txStmt(ctx, tx, sqliteInserts[bits.Len(uint(n))-1]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: audit: %w", err)
 		}
 		ents = ents[n:]
 	}
 	return nil
 }
+
+// sqliteInserts[k] is SQLite's INSERT of 2^k audit entries (insertEntries).
+var sqliteInserts = func() (q [7]string) { // 2^6 = insertRows
+	if 1<<(len(q)-1) != insertRows {
+		panic("store: sqliteInserts does not end at insertRows")
+	}
+	for k := range q {
+		q[k] = sqliteDialect.insertAudit + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", 1<<k-1) + "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	}
+	return q
+}()
 
 // txStmt runs q in tx, on SQLite as the store's prepared statement (see
 // prepared): database/sql keeps it prepared on each connection that ran

@@ -181,7 +181,9 @@ func Authenticate(c echo.Context, st *store.Store, service string, cache *Cache)
 // scheme Bearer. An Authorization header with another scheme or none (a
 // bare key) is refused, not taken as a key.
 func RequestKey(c echo.Context) (string, error) {
-	if key := c.Request().Header.Get("X-API-Key"); key != "" {
+	// X-API-Key in its canonical form, which Get would otherwise make anew
+	// for every request.
+	if key := c.Request().Header.Get("X-Api-Key"); key != "" {
 		return key, nil
 	}
 	auth := c.Request().Header.Get(echo.HeaderAuthorization)
