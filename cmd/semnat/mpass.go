@@ -100,7 +100,7 @@ larger peak heap); $GOGC and $GOMEMLIMIT override it.`,
 		Args: cobra.NoArgs,
 	}
 	f.bind(a, cmd, false, func(ctx context.Context, a *app, f *serveFlags, name string) error {
-		mpassGC() // mpass_gc.go
+		defaultGC(mpassGCPercent) // mpass_gc.go, mpower_gc.go
 		return runMPassServe(ctx, a, f, mf, name)
 	})
 	cmd.Flags().StringArrayVar(&mf.admins, "admin", nil, "IDNP of a person who may use the admin page /admin (repeatable)")

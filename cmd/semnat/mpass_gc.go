@@ -1,10 +1,5 @@
 package main
 
-import (
-	"os"
-	"runtime/debug"
-)
-
 // mpassGCPercent is the garbage collector's target of `semnat mpass serve`
 // when $GOGC is not set. A SAML Response allocates about 250 KB (crewjam's
 // and goxmldsig's element trees, exclusive canonicalisation's namespace
@@ -17,10 +12,3 @@ import (
 // process's peak RSS went from 76 to 123 MB). $GOGC and $GOMEMLIMIT still
 // decide when set.
 const mpassGCPercent = 400
-
-// mpassGC applies mpassGCPercent unless $GOGC is set.
-func mpassGC() {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(mpassGCPercent)
-	}
-}

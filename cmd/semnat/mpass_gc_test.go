@@ -12,12 +12,12 @@ func TestMPassGC(t *testing.T) {
 	t.Setenv("GOGC", "150") // restored after the test
 	prev := debug.SetGCPercent(150)
 	defer debug.SetGCPercent(prev)
-	mpassGC()
+	defaultGC(mpassGCPercent)
 	if got := debug.SetGCPercent(150); got != 150 {
 		t.Errorf("with $GOGC=150: GOGC %d", got)
 	}
 	os.Unsetenv("GOGC") // t.Setenv puts it back
-	mpassGC()
+	defaultGC(mpassGCPercent)
 	if got := debug.SetGCPercent(150); got != mpassGCPercent {
 		t.Errorf("without $GOGC: GOGC %d, want %d", got, mpassGCPercent)
 	}
