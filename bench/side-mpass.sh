@@ -11,7 +11,10 @@
 # GETs with the browser's cookies on raw keep-alive connections, every
 # reply checked for a signed successful Response to its request, every
 # 256th fully by the relying service); the POST rows Go's http.Client,
-# which follows the redirect the Lax cookie needs. Besides each rate:
+# which follows the redirect the Lax cookie needs. redirect-ungated is
+# the HTTP-Redirect row with every request worked on at once instead of
+# a few at a time in arrival order (--max-saml-requests -1, mpass/admit.go).
+# Besides each rate:
 # p99, the process's CPU time per operation (server and clients) and
 # bytes allocated per operation (the same), and
 # on stderr the load average before and after (rates are only comparable
