@@ -186,7 +186,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 func driverOf(st *store.Store) (riverdriver.Driver[*sql.Tx], error) {
 	switch st.Backend() {
 	case "sqlite":
-		return riversqlite.New(st.DB()), nil
+		return riversqlite.New(st.JobsDB()), nil // its writes in the store's write slot
 	case "postgres":
 		return riverdatabasesql.New(st.DB()), nil
 	}

@@ -16,8 +16,11 @@ package mpay_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	_ "net/http/pprof" // SEMNAT_BENCH_PPROF
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +42,15 @@ const backlogCacheVersion = "v1"
 // payments whose confirmations each failed once and wait for their
 // retries.
 func backlogEnv(b *testing.B, mod func(*mpay.Config)) *env {
+	if addr := os.Getenv("SEMNAT_BENCH_PPROF"); addr != "" {
+		// Profiles of the drain while it runs: go tool pprof
+		// http://ADDR/debug/pprof/profile?seconds=20, goroutine?debug=1.
+		runtime.SetBlockProfileRate(int(time.Millisecond))
+		runtime.SetMutexProfileFraction(10)
+		srv := &http.Server{Addr: addr, Handler: http.DefaultServeMux}
+		go srv.ListenAndServe()
+		b.Cleanup(func() { srv.Close() })
+	}
 	dir := os.Getenv("SEMNAT_BENCH_BACKLOG_CACHE")
 	if dir == "" {
 		return buildBacklog(b, mod)
