@@ -206,3 +206,32 @@ func payBacklog(ctx context.Context, e *env, key string) error {
 	_, err = l.Settle(ctx, p.ID, mpay.Outcome{State: mpay.PayApproved, AuthCode: "B" + key})
 	return err
 }
+
+// drainProgress prints, with -test.v, every 10 s of the drain how many
+// confirmations the SP counted, at what rate and CPU time each over the
+// last 10 s, and the load average: whether the cost of a confirmation
+// changes as the backlog shrinks. The returned func stops it.
+func drainProgress(e *env, start time.Time) (stop func()) {
+	if !testing.Verbose() {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		n0, cpu0 := e.sp.ConfirmedCount(), cpuTime()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			n, cpu := e.sp.ConfirmedCount(), cpuTime()
+			load, _ := os.ReadFile("/proc/loadavg")
+			fmt.Fprintf(os.Stderr, "drain %4.0fs: %6d confirmed, %5.0f/s, %5.0f cpu-µs/confirmation, load %s\n",
+				time.Since(start).Seconds(), n, float64(n-n0)/10, float64((cpu-cpu0).Microseconds())/float64(max(1, n-n0)), strings.Join(strings.Fields(string(load))[:3], " "))
+			n0, cpu0 = n, cpu
+		}
+	}()
+	return func() { close(done) }
+}

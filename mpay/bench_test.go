@@ -144,7 +144,9 @@ func confirmationBacklog(b *testing.B, mod func(*mpay.Config)) {
 	if err := payBacklog(ctx, e, "Q-back"); err != nil {
 		b.Fatal(err)
 	}
+	stop := drainProgress(e, start)
 	waitLong(b, "the backlog drained", func() bool { return e.sp.ConfirmedCount() >= b.N+1 })
+	stop()
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "confirmations/s")
