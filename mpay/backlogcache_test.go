@@ -207,9 +207,12 @@ func payBacklog(ctx context.Context, e *env, key string) error {
 	return err
 }
 
-// drainProgress prints, with -test.v, every 10 s of the drain how many
+// progressEvery is how often drainProgress prints.
+var progressEvery = 5 * time.Second
+
+// drainProgress prints, with -test.v, every progressEvery of the drain how many
 // confirmations the SP counted, at what rate and CPU time each over the
-// last 10 s, and the load average: whether the cost of a confirmation
+// last interval, and the load average: whether the cost of a confirmation
 // changes as the backlog shrinks. The returned func stops it.
 func drainProgress(e *env, start time.Time) (stop func()) {
 	if !testing.Verbose() {
@@ -217,20 +220,21 @@ func drainProgress(e *env, start time.Time) (stop func()) {
 	}
 	done := make(chan struct{})
 	go func() {
-		tick := time.NewTicker(10 * time.Second)
+		tick := time.NewTicker(progressEvery)
 		defer tick.Stop()
-		n0, cpu0 := e.sp.ConfirmedCount(), cpuTime()
+		n0, cpu0, idle0 := e.sp.ConfirmedCount(), cpuTime(), e.st.DB().Stats().MaxIdleClosed
 		for {
 			select {
 			case <-done:
 				return
 			case <-tick.C:
 			}
-			n, cpu := e.sp.ConfirmedCount(), cpuTime()
+			n, cpu, db := e.sp.ConfirmedCount(), cpuTime(), e.st.DB().Stats()
 			load, _ := os.ReadFile("/proc/loadavg")
-			fmt.Fprintf(os.Stderr, "drain %4.0fs: %6d confirmed, %5.0f/s, %5.0f cpu-µs/confirmation, load %s\n",
-				time.Since(start).Seconds(), n, float64(n-n0)/10, float64((cpu-cpu0).Microseconds())/float64(max(1, n-n0)), strings.Join(strings.Fields(string(load))[:3], " "))
-			n0, cpu0 = n, cpu
+			fmt.Fprintf(os.Stderr, "drain %4.0fs: %6d confirmed, %5.0f/s, %5.0f cpu-µs/confirmation, load %s; store connections %d open, %d closed as idle beyond the pool\n",
+				time.Since(start).Seconds(), n, float64(n-n0)/progressEvery.Seconds(), float64((cpu-cpu0).Microseconds())/float64(max(1, n-n0)), strings.Join(strings.Fields(string(load))[:3], " "),
+				db.OpenConnections, db.MaxIdleClosed-idle0)
+			n0, cpu0, idle0 = n, cpu, db.MaxIdleClosed
 		}
 	}()
 	return func() { close(done) }
