@@ -137,9 +137,20 @@ func restoreBacklog(b *testing.B, mod func(*mpay.Config), kept string) *env {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Before MPay's workers start: every wait as long as when kept.
-	shift := time.Since(time.Unix(0, at))
+	// Before MPay's workers start. A build of 100,000 takes longer than
+	// the back-off (1 to 5 minutes), so when the copy was made the
+	// confirmations refused first were due again (available, or running
+	// their second refusal): they are put back as waiting, as if refused
+	// again at the copy (the next retry 4 to 5 minutes ahead), so that
+	// the drain, not the retries coming due, is what is measured. Then
+	// every wait is made as long as it was at the copy.
+	keptAt := time.Unix(0, at)
+	shift := time.Since(keptAt)
 	for _, q := range []string{
+		`UPDATE river_job SET state = 'retryable', scheduled_at = strftime('%Y-%m-%d %H:%M:%f', '` + keptAt.UTC().Format("2006-01-02 15:04:05.000") + `', '+' || (240 + id % 60) || ' seconds')
+			WHERE kind = 'mpay.confirm' AND state IN ('available', 'running')`,
+		`UPDATE mpay_payments SET next_attempt = ` + strconv.FormatInt(keptAt.Add(270*time.Second).UnixNano(), 10) + `
+			WHERE next_attempt < ` + strconv.FormatInt(at, 10) + ` AND confirmed_at = 0`,
 		`UPDATE river_job SET scheduled_at = strftime('%Y-%m-%d %H:%M:%f', scheduled_at, '+` + fmt.Sprintf("%.3f", shift.Seconds()) + ` seconds')
 			WHERE state IN ('retryable', 'scheduled')`,
 		`UPDATE mpay_payments SET next_attempt = next_attempt + ` + strconv.FormatInt(int64(shift), 10) + ` WHERE next_attempt IS NOT NULL`,
@@ -168,7 +179,9 @@ func restoreBacklog(b *testing.B, mod func(*mpay.Config), kept string) *env {
 	// (what makes the next acknowledgement start a drain): one of the
 	// backlog's is tried now and refused again.
 	var first string
-	if err := st.QueryRow(ctx, `SELECT id FROM mpay_payments ORDER BY next_attempt LIMIT 1`).Scan(&first); err != nil {
+	var attempt int
+	if err := st.QueryRow(ctx, `SELECT p.id, j.attempt FROM mpay_payments p JOIN river_job j ON j.kind = 'mpay.confirm' AND j.state = 'retryable' AND j.args->>'paymentID' = p.id
+		WHERE p.next_attempt = (SELECT min(next_attempt) FROM mpay_payments) LIMIT 1`).Scan(&first, &attempt); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := st.DB().ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec')
@@ -177,7 +190,7 @@ func restoreBacklog(b *testing.B, mod func(*mpay.Config), kept string) *env {
 	}
 	waitFor(b, "a confirmation refused again", func() bool {
 		var n int
-		err := st.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'mpay.confirm' AND state = 'retryable' AND args->>'paymentID' = ? AND attempt = 2`, first).Scan(&n)
+		err := st.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'mpay.confirm' AND state = 'retryable' AND args->>'paymentID' = ? AND attempt = ?`, first, attempt+1).Scan(&n)
 		return err == nil && n == 1
 	})
 	b.Logf("backlog of %d restored from %s (times moved %v forward)", b.N, kept, shift.Round(time.Second))
