@@ -143,6 +143,9 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 	if err := migrate(ctx, st, driver, log); err != nil {
 		return nil, err
 	}
+	if err := addIndexes(ctx, st); err != nil {
+		return nil, err
+	}
 	q := &Queue{st: st, workers: river.NewWorkers(), queue: opts.Queue}
 	if q.queue == "" {
 		q.queue = river.QueueDefault

@@ -188,7 +188,7 @@ func restoreBacklog(b *testing.B, mod func(*mpay.Config), kept string) *env {
 		WHERE kind = 'mpay.confirm' AND state = 'retryable' AND args->>'paymentID' = ?`, first); err != nil {
 		b.Fatal(err)
 	}
-	waitFor(b, "a confirmation refused again", func() bool {
+	waitLongEvery(b, "a confirmation refused again", 50*time.Millisecond, func() bool {
 		var n int
 		err := st.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'mpay.confirm' AND state = 'retryable' AND args->>'paymentID' = ? AND attempt = ?`, first, attempt+1).Scan(&n)
 		return err == nil && n == 1
