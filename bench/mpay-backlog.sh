@@ -6,7 +6,10 @@
 # the all-RSA one) once at N, with the built backlog kept in
 # $SEMNAT_BENCH_BACKLOG_CACHE (default bench/out/backlog-cache): the first
 # run builds it (minutes at 100,000) and keeps a copy, later runs start
-# from the copy. Only the drain is timed either way. Prints the benchmark
+# from the copy. Only the drain is timed either way; take a restored run's
+# figure: a build of 100,000 outlasts the retries' back-off, so in the
+# first run part of the backlog is already due when the SP comes back, while
+# a restored one is all waiting (mpay/backlogcache_test.go). Prints the benchmark
 # line (confirmations/s, CPU per confirmation, p99 from the SP's return,
 # peak RSS) and the load average before and after on stderr, and TSV rows
 # like bench/side-*.sh on stdout.
