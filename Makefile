@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/semnat
 PKGS := ./...
 
-.PHONY: help build test race demo bench fuzz lint clean
+.PHONY: help build test race demo bench bench-mpay-backlog fuzz lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ demo: build ## every service in one process on embedded defaults (test PKI, SQLi
 
 bench: build ## Go benchmarks + side-by-side scripts, one table
 	bash bench/run.sh
+
+bench-mpay-backlog: ## MPay's backlog of 100,000 confirmations draining (issue 16; the built backlog is kept in bench/out/backlog-cache)
+	bash bench/mpay-backlog.sh $(N)
 
 fuzz: ## every fuzz target for a short time after its seeds (FUZZTIME=1m for longer; CI runs it)
 	bash .ci/fuzz.sh $(FUZZTIME)

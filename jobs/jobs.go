@@ -142,6 +142,9 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 	if err := migrate(ctx, st, driver, log); err != nil {
 		return nil, err
 	}
+	if err := addIndexes(ctx, st); err != nil {
+		return nil, err
+	}
 	q := &Queue{st: st, workers: river.NewWorkers(), queue: opts.Queue}
 	if q.queue == "" {
 		q.queue = river.QueueDefault
@@ -185,7 +188,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 func driverOf(st *store.Store) (riverdriver.Driver[*sql.Tx], error) {
 	switch st.Backend() {
 	case "sqlite":
-		return riversqlite.New(st.DB()), nil
+		return riversqlite.New(st.JobsDB()), nil // its writes in the store's write slot
 	case "postgres":
 		return newPollOnly(st.DB()), nil
 	}

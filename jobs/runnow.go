@@ -57,12 +57,19 @@ func (q *Queue) RunNowTx(ctx context.Context, tx *store.Tx, kind, filter string,
 	return moved, nil
 }
 
-// Ready counts the jobs of kind in q's queue that are available: due and
-// waiting for a worker.
-func (q *Queue) Ready(ctx context.Context, kind string) (int, error) {
+// Ready counts the jobs in q's queue that are available (due and waiting
+// for a worker), of any kind, up to upTo. It reads only river's fetching
+// index (state, queue, …), never the jobs' rows, and stops at upTo, so
+// that asking costs the same however many jobs wait and however large the
+// table is. (Counting by kind read the row of every available job: while
+// MPay drained 100,000 confirmations, its drain's check every 25 ms was a
+// sixth of the process's CPU, mostly SQLite reading pages of river_job
+// that no longer fitted its page cache.) Jobs of every kind take the
+// queue's workers, so this is what a caller keeping them busy wants.
+func (q *Queue) Ready(ctx context.Context, upTo int) (int, error) {
 	var n int
-	if err := q.st.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state = 'available' AND queue = ? AND kind = ?`, q.queue, kind).Scan(&n); err != nil {
-		return 0, fmt.Errorf("jobs: counting the ready %s jobs: %w", kind, err)
+	if err := q.st.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM river_job WHERE state = 'available' AND queue = ? LIMIT ?) AS ready`, q.queue, upTo).Scan(&n); err != nil {
+		return 0, fmt.Errorf("jobs: counting the ready jobs of queue %s: %w", q.queue, err)
 	}
 	return n, nil
 }

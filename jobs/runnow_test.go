@@ -38,8 +38,11 @@ func testRunNowTx(t *testing.T, dsn string) {
 	if n := runNow("a", 2); n != 2 {
 		t.Fatalf("RunNowTx moved %d jobs, want 2 (its limit)", n)
 	}
-	if n, err := q.Ready(ctx, noteArgs{}.Kind()); err != nil || n != 2 {
+	if n, err := q.Ready(ctx, 10); err != nil || n != 2 {
 		t.Fatalf("Ready: %d, %v; want 2", n, err)
+	}
+	if n, err := q.Ready(ctx, 1); err != nil || n != 1 {
+		t.Fatalf("Ready up to 1: %d, %v; want 1", n, err)
 	}
 	start(t, q)
 	waitState(t, q, ids["a1"], jobs.Completed) // in either order

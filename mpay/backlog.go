@@ -100,7 +100,7 @@ func (s *Service) drain(ctx context.Context, j *jobs.Job[DrainArgs]) error {
 			s.log.Info("mpay: drain stopped, the SP fails again", "service", svc, "moved", moved)
 			return nil
 		}
-		ready, err := s.queue.Ready(ctx, kind)
+		ready, err := s.queue.Ready(ctx, low)
 		if err != nil {
 			return err
 		}

@@ -3,13 +3,11 @@ package mpay_test
 import (
 	"context"
 	"fmt"
-	mpayclient "github.com/semnat/semnat/mpay/client"
 	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -145,7 +143,7 @@ func confirmationBacklog(b *testing.B, mod func(*mpay.Config)) {
 	// The back-off of a confirmation that failed a few times already (a
 	// minute, doubling to MPay's default 5 minutes), so that the backlog
 	// is built in seconds, not in the minutes of a real outage.
-	e := newEnv(b, func(c *mpay.Config) {
+	e := backlogEnv(b, func(c *mpay.Config) {
 		benchConfig(c)
 		c.RetryBase, c.RetryMax = time.Minute, 5*time.Minute
 		if mod != nil {
@@ -153,51 +151,6 @@ func confirmationBacklog(b *testing.B, mod func(*mpay.Config)) {
 		}
 	})
 	ctx := context.Background()
-	e.sp.FailFirst.Store(1 << 40) // down: every confirmation refused
-	l := e.svc.Ledger()
-	pay := func(key string) error {
-		e.sp.Put(demosp.Order{Key: key, Reason: "Taxă", Amount: amount(10000)})
-		due := int64(10000)
-		// The order as the SP's answer would give it (the pull's HTTP is
-		// BenchmarkCompletePayments' part).
-		in, err := l.Pulled(ctx, &mpayclient.OrderDetails{ServiceID: serviceID, OrderKey: key, Reason: "Taxă", Status: mpayclient.StatusActive,
-			Currency: "MDL", TotalAmountDue: &due, Lines: []mpayclient.OrderLine{{LineID: "1", Reason: "Taxă", AmountDue: due}}}, "", nil)
-		if err != nil {
-			return err
-		}
-		p, err := l.Start(ctx, in.Token, due, mpay.InstrumentCard, "1111")
-		if err != nil {
-			return err
-		}
-		_, err = l.Settle(ctx, p.ID, mpay.Outcome{State: mpay.PayApproved, AuthCode: "B" + key})
-		return err
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
-				err := pay("Q-" + strconv.FormatInt(i, 10))
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		b.Fatal(err)
-	}
-	waitLongEvery(b, "every confirmation refused once", time.Second, func() bool { // a count over the whole table
-		var n int
-		err := e.st.QueryRow(ctx, `SELECT count(*) FROM mpay_payments WHERE attempts = 0`).Scan(&n)
-		return err == nil && n == 0
-	})
 	due := backlogColumn(b, e, "next_attempt", time.Now())
 	slices.Sort(due)
 	cpu0 := cpuTime()
@@ -206,10 +159,12 @@ func confirmationBacklog(b *testing.B, mod func(*mpay.Config)) {
 	e.sp.FailFirst.Store(0) // back
 	// A new payment, whose confirmation the SP acknowledges: MPay learns
 	// that the SP is back and brings the backlog forward.
-	if err := pay("Q-back"); err != nil {
+	if err := payBacklog(ctx, e, "Q-back"); err != nil {
 		b.Fatal(err)
 	}
+	stop := drainProgress(e, start)
 	waitLong(b, "the backlog drained", func() bool { return e.sp.ConfirmedCount() >= b.N+1 })
+	stop()
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "confirmations/s")

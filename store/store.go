@@ -62,6 +62,7 @@ type Store struct {
 	// writer is the write slot of a SQLite store (writer.go); nil for
 	// PostgreSQL.
 	writer chan struct{}
+	jobsDB *sql.DB // the job queue's statements (jobsdb.go); nil: db
 }
 
 // dialect is what differs between the databases.
@@ -160,6 +161,7 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	db.SetMaxIdleConns(64)
 	st := newStore(db, sqliteDialect, opts)
 	st.writer = make(chan struct{}, 1)
+	st.jobsDB = openJobsDB(connector, st.writer)
 	if path != "" && path != ":memory:" && !strings.HasPrefix(path, "file:") {
 		st.path = path
 	}
@@ -213,6 +215,9 @@ func (s *Store) Close() error {
 	s.closeGroups()
 	s.closeAudit()
 	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
+	if s.jobsDB != nil {
+		s.jobsDB.Close()
+	}
 	return s.db.Close()
 }
 
