@@ -30,8 +30,13 @@ func TestBacklogDrainsWhenSPBackPostgres(t *testing.T) {
 }
 
 // slowRetries: the first retry of a failed confirmation comes 45 s or
-// more after the failure (a quarter of jitter off a minute).
-func slowRetries(c *mpay.Config) { c.RetryBase, c.RetryMax = time.Minute, 5*time.Minute }
+// more after the failure (a quarter of jitter off a minute). Calls get
+// 10 s: a delivery the SP counted but that outlasted the test
+// environment's 500 ms under load would be delivered again, a third call.
+func slowRetries(c *mpay.Config) {
+	c.RetryBase, c.RetryMax = time.Minute, 5*time.Minute
+	c.CallTimeout = 10 * time.Second
+}
 
 func backlogDrainsWhenSPBack(t *testing.T, e *env) {
 	const n = 30
@@ -60,7 +65,7 @@ func backlogDrainsWhenSPBack(t *testing.T, e *env) {
 // again.
 func TestBacklogDrainOnOtherInstancePostgres(t *testing.T) {
 	g := newConfirmGate()
-	a, b := newPostgresPair(t, func(c *mpay.Config) { slowRetries(c); c.CallTimeout = 10 * time.Second; c.HTTP = g.client() })
+	a, b := newPostgresPair(t, func(c *mpay.Config) { slowRetries(c); c.HTTP = g.client() })
 	jobsOff(t, b)
 	// The SP fails the deliveries of a.
 	pids, failedBy := a.failBacklog(t, "A1-", 20)
@@ -95,7 +100,7 @@ func TestBacklogDrainOnOtherInstancePostgres(t *testing.T) {
 func TestBacklogDrainAfterDiscardedDrain(t *testing.T) {
 	ctx := context.Background()
 	g := newConfirmGate()
-	e := newEnv(t, func(c *mpay.Config) { slowRetries(c); c.CallTimeout = 10 * time.Second; c.HTTP = g.client() })
+	e := newEnv(t, func(c *mpay.Config) { slowRetries(c); c.HTTP = g.client() })
 	pids, failedBy := e.failBacklog(t, "D1-", 10)
 	e.sp.FailFirst.Store(0)
 	g.hold()
