@@ -64,19 +64,7 @@ func BenchmarkSSOResponse(b *testing.B) {
 				runRedirectClients(b, redirectHost(b, e.url), &sp, reqs, mobileid.GeneratedUser(9).IDNP)
 				return
 			}
-			reqs := make([]*http.Request, b.N)
-			for i := range reqs {
-				ar, err := sp.MakeAuthenticationRequest(e.url+PathSSO, saml.HTTPPostBinding, saml.HTTPPostBinding)
-				if err != nil {
-					b.Fatal(err)
-				}
-				action, fields := form(b, ar.Post(""))
-				reqs[i], err = http.NewRequest(http.MethodPost, action, strings.NewReader(fields.Encode()))
-				reqs[i].Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
+			reqs := postRequests(b, e, &sp, b.N)
 			var next atomic.Int64
 			runClients(b, "responses/s", func() error {
 				resp, err := c.Do(reqs[next.Add(1)-1])
@@ -106,4 +94,22 @@ func (l laxCookies) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Header.Del("Cookie")
 	}
 	return l.next.RoundTrip(r)
+}
+
+// postRequests are n AuthnRequests of sp in the HTTP-POST binding, as the
+// browser posts them to MPass, made before the clock starts.
+func postRequests(b *testing.B, e *env, sp *saml.ServiceProvider, n int) []*http.Request {
+	reqs := make([]*http.Request, n)
+	for i := range reqs {
+		ar, err := sp.MakeAuthenticationRequest(e.url+PathSSO, saml.HTTPPostBinding, saml.HTTPPostBinding)
+		if err != nil {
+			b.Fatal(err)
+		}
+		action, fields := form(b, ar.Post(""))
+		if reqs[i], err = http.NewRequest(http.MethodPost, action, strings.NewReader(fields.Encode())); err != nil {
+			b.Fatal(err)
+		}
+		reqs[i].Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	return reqs
 }

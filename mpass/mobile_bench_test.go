@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crewjam/saml"
-
 	"github.com/semnat/semnat/idn"
 	"github.com/semnat/semnat/mobileid"
 )
@@ -120,16 +118,7 @@ func BenchmarkMobileLogin(b *testing.B) {
 	e := newEnv(b, mut)
 	rp := e.newRPWith("shop.test", &SPOptions{}, nil)
 	sp := rp.mw.ServiceProvider
-	reqs := make([]*http.Request, b.N)
-	for i := range reqs {
-		ar, err := sp.MakeAuthenticationRequest(e.url+PathSSO, saml.HTTPPostBinding, saml.HTTPPostBinding)
-		if err != nil {
-			b.Fatal(err)
-		}
-		action, fields := form(b, ar.Post(""))
-		reqs[i], _ = http.NewRequest(http.MethodPost, action, strings.NewReader(fields.Encode()))
-		reqs[i].Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
+	reqs := postRequests(b, e, &sp, b.N)
 	phones := make(chan string, len(users))
 	for _, u := range users {
 		phones <- u.MSISDN // one login at a time per phone (the MSSP refuses a second)
