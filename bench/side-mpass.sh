@@ -39,7 +39,7 @@ trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/mpass.test" ./mpass/
 if [ -n "${MPASS_BENCH_PROFILE:-}" ]; then cp "$tmp/mpass.test" "$MPASS_BENCH_PROFILE.mpass.test"; fi
 echo "side-mpass: load average before: $(cut -d' ' -f1-3 /proc/loadavg), GOGC=$GOGC" >&2
-(cd mpass && "$tmp/mpass.test" -test.run '^$' -test.bench 'SSOResponse/(post|redirect|post-ecdsa|redirect-ecdsa)$|OIDCToken/sqlite' -test.benchtime "${N}x" -test.benchmem
+(cd mpass && "$tmp/mpass.test" -test.run '^$' -test.bench 'SSOResponse/(post|redirect|redirect-ungated|post-ecdsa|redirect-ecdsa)$|OIDCToken/sqlite' -test.benchtime "${N}x" -test.benchmem
 	"$tmp/mpass.test" -test.run '^$' -test.bench 'MobileLogin' -test.benchtime "$((N / 3))x") >"$tmp/out.txt" 2>&1 || {
 	cat "$tmp/out.txt" >&2
 	exit 1
