@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -70,10 +71,7 @@ func (s *Store) Append(ctx context.Context, e Event) (*Entry, error) {
 }
 
 func (s *Store) appendGuarded(ctx context.Context, e Event, g *Guard) (*Entry, error) {
-	if e.Action == "" {
-		return nil, fmt.Errorf("store: an audit event needs an action")
-	}
-	details, err := encodeDetails(e.Details)
+	details, err := encodeEvent(e)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +186,15 @@ func (s *Store) AuditEntries(ctx context.Context, after int64, limit int) ([]Ent
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// encodeEvent checks e and encodes its details as they are stored and
+// hashed (every way into the log goes through it).
+func encodeEvent(e Event) (string, error) {
+	if e.Action == "" {
+		return "", errors.New("store: an audit event needs an action")
+	}
+	return encodeDetails(e.Details)
 }
 
 // encodeDetails is json.Marshal(details), whose map keys are sorted (the

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -184,21 +183,17 @@ func (t *Tx) QueryRowForUpdate(ctx context.Context, q string, args ...any) *sql.
 // Append records e in the audit log as part of the transaction: it is in
 // the log if and only if the transaction commits.
 func (t *Tx) Append(ctx context.Context, e Event) (*Entry, error) {
-	if e.Action == "" {
-		return nil, errors.New("store: an audit event needs an action")
-	}
-	details, err := json.Marshal(e.Details)
+	details, err := encodeEvent(e)
 	if err != nil {
 		return nil, err
 	}
 	if err := t.lockChain(ctx); err != nil {
 		return nil, err
 	}
-	ent := t.next(e, string(details))
-	if err := t.s.insertEntries(ctx, t.tx, []*Entry{ent}); err != nil {
+	ent := &Entry{At: t.s.now().UTC(), Event: e, rawDetails: details}
+	if err := t.writeChained(ctx, []*Entry{ent}); err != nil {
 		return nil, err
 	}
-	t.prev, t.last = ent.Hash, ent.Seq
 	return ent, nil
 }
 
@@ -211,14 +206,11 @@ func (t *Tx) Append(ctx context.Context, e Event) (*Entry, error) {
 // number is not known to the caller (Append when it is needed). An error
 // writing the events fails the transaction (InTx returns it).
 func (t *Tx) AppendAtCommit(e Event) error {
-	if e.Action == "" {
-		return errors.New("store: an audit event needs an action")
-	}
-	details, err := json.Marshal(e.Details)
+	details, err := encodeEvent(e)
 	if err != nil {
 		return err
 	}
-	t.atCommit = append(t.atCommit, &Entry{At: t.s.now().UTC(), Event: e, rawDetails: string(details)})
+	t.atCommit = append(t.atCommit, &Entry{At: t.s.now().UTC(), Event: e, rawDetails: details})
 	return nil
 }
 
@@ -237,11 +229,22 @@ func (t *Tx) lockChain(ctx context.Context) error {
 	return nil
 }
 
-// next is e's entry at the chain's end (not written yet).
-func (t *Tx) next(e Event, details string) *Entry {
-	ent := &Entry{Seq: t.last + 1, At: t.s.now().UTC(), Event: e, PrevHash: t.prev, rawDetails: details}
-	ent.Hash = entryHash(ent.PrevHash, ent.Seq, ent.At, e.Actor, e.Action, e.Subject, e.Digest, details)
-	return ent
+// writeChained numbers and chains ents (their At, Event and details set)
+// at the chain's end, in order, and writes them; the end moves past them
+// once they are written. The log's lock is held (lockChain).
+func (t *Tx) writeChained(ctx context.Context, ents []*Entry) error {
+	prev, last := t.prev, t.last
+	for _, ent := range ents {
+		last++
+		ent.Seq, ent.PrevHash = last, prev
+		ent.Hash = entryHash(prev, ent.Seq, ent.At, ent.Actor, ent.Action, ent.Subject, ent.Digest, ent.rawDetails)
+		prev = ent.Hash
+	}
+	if err := t.s.insertEntries(ctx, t.tx, ents); err != nil {
+		return err
+	}
+	t.prev, t.last = prev, last
+	return nil
 }
 
 // appendPending writes AppendAtCommit's events at the chain's end.
@@ -252,17 +255,10 @@ func (t *Tx) appendPending(ctx context.Context) error {
 	if err := t.lockChain(ctx); err != nil {
 		return err
 	}
-	prev, last := t.prev, t.last
-	for _, ent := range t.atCommit {
-		last++
-		ent.Seq, ent.PrevHash = last, prev
-		ent.Hash = entryHash(prev, ent.Seq, ent.At, ent.Actor, ent.Action, ent.Subject, ent.Digest, ent.rawDetails)
-		prev = ent.Hash
-	}
-	if err := t.s.insertEntries(ctx, t.tx, t.atCommit); err != nil {
+	if err := t.writeChained(ctx, t.atCommit); err != nil {
 		return err
 	}
-	t.prev, t.last, t.atCommit = prev, last, nil
+	t.atCommit = nil
 	return nil
 }
 
