@@ -19,10 +19,20 @@ import (
 	"github.com/semnat/semnat/store"
 )
 
+// paymentInvoiceCols are a payment's columns and its invoice's, read
+// paymentInvoiceFrom.
+var paymentInvoiceCols = strings.ReplaceAll("p."+paymentCols, ", ", ", p.") + ", " + strings.ReplaceAll("i."+invoiceCols, ", ", ", i.")
+
+// paymentInvoiceFrom reads the payment of id ? (the second argument) with
+// its invoice and its SP's registration s (NULL when there is none; the
+// first argument is storeService).
+const paymentInvoiceFrom = ` FROM mpay_payments p
+		JOIN mpay_invoices i ON i.id = p.invoice_id LEFT JOIN systems s ON s.service = ? AND s.name = i.service_id
+		WHERE p.id = ?`
+
 // deliveryCols are a delivery's columns: the payment, its invoice, and
-// its SP's registration (NULL when there is none).
-var deliveryCols = strings.ReplaceAll("p."+paymentCols, ", ", ", p.") + ", " + strings.ReplaceAll("i."+invoiceCols, ", ", ", i.") +
-	", s.cert, s.settings, s.created"
+// its SP's registration.
+var deliveryCols = paymentInvoiceCols + ", s.cert, s.settings, s.created"
 
 // delivery reads what a confirmation's delivery needs in one query (it was
 // three): the payment (ErrNotFound), its invoice, and its SP's
@@ -33,9 +43,7 @@ func (s *Service) delivery(ctx context.Context, paymentID string) (p *Payment, i
 	var inf invoiceFields
 	var cert, settings []byte
 	var created sql.NullInt64
-	err = s.cfg.Store.QueryRow(ctx, `SELECT `+deliveryCols+` FROM mpay_payments p
-		JOIN mpay_invoices i ON i.id = p.invoice_id LEFT JOIN systems s ON s.service = ? AND s.name = i.service_id
-		WHERE p.id = ?`, storeService, paymentID).Scan(append(append(pf.dest(), inf.dest()...), &cert, &settings, &created)...)
+	err = s.cfg.Store.QueryRow(ctx, `SELECT `+deliveryCols+paymentInvoiceFrom, storeService, paymentID).Scan(append(append(pf.dest(), inf.dest()...), &cert, &settings, &created)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil, nil, ErrNotFound
 	} else if err != nil {
@@ -78,7 +86,7 @@ func parseSPCert(der []byte) (*x509.Certificate, error) {
 
 // settlingCols are a settling's columns: the payment, its invoice, and
 // its SP's settings (NULL when not registered).
-var settlingCols = strings.ReplaceAll("p."+paymentCols, ", ", ", p.") + ", " + strings.ReplaceAll("i."+invoiceCols, ", ", ", i.") + ", s.settings"
+var settlingCols = paymentInvoiceCols + ", s.settings"
 
 // lockSettling reads and locks a payment and its invoice in one statement
 // (they were two), with the SP's settings for its webhooks (not locked:
@@ -96,9 +104,7 @@ func (l *Ledger) lockSettling(ctx context.Context, tx *store.Tx, paymentID strin
 	if l.st.Backend() == "postgres" {
 		forUpdate = ` FOR UPDATE OF p, i` // SQLite's write transactions are serialised already
 	}
-	err := tx.QueryRow(ctx, `SELECT `+settlingCols+` FROM mpay_payments p
-		JOIN mpay_invoices i ON i.id = p.invoice_id LEFT JOIN systems s ON s.service = ? AND s.name = i.service_id
-		WHERE p.id = ?`+forUpdate, storeService, paymentID).Scan(append(append(pf.dest(), inf.dest()...), &settings)...)
+	err := tx.QueryRow(ctx, `SELECT `+settlingCols+paymentInvoiceFrom+forUpdate, storeService, paymentID).Scan(append(append(pf.dest(), inf.dest()...), &settings)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, ErrNotFound
 	} else if err != nil {
