@@ -128,29 +128,40 @@ func (t *slotTx) Rollback() error {
 // then needs the slot for itself.
 func (c *slotConn) alone(q string) bool { return !c.held && mayWrite(q) }
 
-func (c *slotConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	if c.alone(q) {
+// execInSlot runs exec, with the slot taken for it when need.
+func (c *slotConn) execInSlot(ctx context.Context, need bool, exec func() (driver.Result, error)) (driver.Result, error) {
+	if need {
 		if err := c.acquire(ctx); err != nil {
 			return nil, err
 		}
 		defer c.release()
 	}
-	return c.cacheableConn.ExecContext(ctx, q, args)
+	return exec()
 }
 
-func (c *slotConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	if !c.alone(q) {
-		return c.cacheableConn.QueryContext(ctx, q, args)
+// queryInSlot runs query, with the slot taken for it when need and kept
+// until its rows are closed (an UPDATE … RETURNING writes until then).
+func (c *slotConn) queryInSlot(ctx context.Context, need bool, query func() (driver.Rows, error)) (driver.Rows, error) {
+	if !need {
+		return query()
 	}
 	if err := c.acquire(ctx); err != nil {
 		return nil, err
 	}
-	r, err := c.cacheableConn.QueryContext(ctx, q, args)
+	r, err := query()
 	if err != nil {
 		c.release()
 		return nil, err
 	}
-	return &slotRows{connRows: connRows{Rows: r}, c: c}, nil // an UPDATE … RETURNING writes until its rows are closed
+	return &slotRows{connRows: connRows{Rows: r}, c: c}, nil
+}
+
+func (c *slotConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	return c.execInSlot(ctx, c.alone(q), func() (driver.Result, error) { return c.cacheableConn.ExecContext(ctx, q, args) })
+}
+
+func (c *slotConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.queryInSlot(ctx, c.alone(q), func() (driver.Rows, error) { return c.cacheableConn.QueryContext(ctx, q, args) })
 }
 
 // PrepareContext prepares q on the connection; the statement takes the
@@ -170,29 +181,15 @@ type slotStmt struct {
 }
 
 func (s *slotStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	if s.write && !s.c.held {
-		if err := s.c.acquire(ctx); err != nil {
-			return nil, err
-		}
-		defer s.c.release()
-	}
-	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+	return s.c.execInSlot(ctx, s.write && !s.c.held, func() (driver.Result, error) {
+		return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+	})
 }
 
 func (s *slotStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	q := s.Stmt.(driver.StmtQueryContext)
-	if !s.write || s.c.held {
-		return q.QueryContext(ctx, args)
-	}
-	if err := s.c.acquire(ctx); err != nil {
-		return nil, err
-	}
-	r, err := q.QueryContext(ctx, args)
-	if err != nil {
-		s.c.release()
-		return nil, err
-	}
-	return &slotRows{connRows: connRows{Rows: r}, c: s.c}, nil
+	return s.c.queryInSlot(ctx, s.write && !s.c.held, func() (driver.Rows, error) {
+		return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+	})
 }
 
 // Exec and Query without a context: database/sql does not call them.
