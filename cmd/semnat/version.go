@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/semnat/semnat/internal/osslrsa"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; otherwise
@@ -23,10 +25,16 @@ type versionInfo struct {
 	Modified  bool   `json:"modified,omitempty"`
 	GoVersion string `json:"go"`
 	Platform  string `json:"platform"`
+	// RSA says what makes the services' RSA signatures: "libcrypto"
+	// (OpenSSL 3, see internal/osslrsa) or "crypto/rsa (why)".
+	RSA string `json:"rsa"`
 }
 
 func buildVersion() versionInfo {
-	v := versionInfo{Version: version, Revision: revision, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	v := versionInfo{Version: version, Revision: revision, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, RSA: "libcrypto"}
+	if ok, why := osslrsa.Available(); !ok {
+		v.RSA = "crypto/rsa (" + why + ")"
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if v.Version == "" {
 			v.Version = bi.Main.Version
@@ -78,6 +86,7 @@ func newVersionCmd(a *app) *cobra.Command {
 					a.say("revision %s\n", v.Revision)
 				}
 			}
+			a.say("RSA signatures: %s\n", v.RSA)
 			return nil
 		},
 	}

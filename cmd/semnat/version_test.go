@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,10 @@ func TestVersion(t *testing.T) {
 	}
 	if _, out, _ := runSignCLI(t, "version"); !strings.Contains(out, "semnat v1.4.0-3-gabcdef1") || !strings.Contains(out, "revision "+revision) {
 		t.Fatalf("version: %s", out)
+	}
+	// Under CI libcrypto is there, and the services sign RSA through it.
+	if _, out, _ := runSignCLI(t, "version"); os.Getenv("CI") == "true" && !strings.Contains(out, "RSA signatures: libcrypto\n") {
+		t.Fatalf("version does not say that libcrypto signs RSA: %s", out)
 	}
 	version = ""
 	if v := buildVersion(); v.Version != "dev-abcdef123456" {
