@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS mpay_invoices (
 	state TEXT NOT NULL, status TEXT NOT NULL, amount_due INTEGER, currency TEXT NOT NULL, reason TEXT NOT NULL,
 	due_at INTEGER NOT NULL, allow_partial INTEGER NOT NULL, allow_advance INTEGER NOT NULL,
 	order_json BLOB NOT NULL, return_url TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,
+	in_flight INTEGER NOT NULL DEFAULT 0,
 	UNIQUE (service_id, order_key));
 CREATE INDEX IF NOT EXISTS mpay_invoices_due ON mpay_invoices (state, due_at);
 CREATE TABLE IF NOT EXISTS mpay_payments (
@@ -70,7 +71,9 @@ type Invoice struct {
 	Created   time.Time
 	Updated   time.Time
 	// InFlight is what was paid but not yet acknowledged by the SP: the
-	// SP's amount does not know it yet.
+	// SP's amount does not know it yet. It is kept in the invoice's row
+	// (in_flight, read with it under its lock): added when a payment is
+	// approved (Settle), taken off when the SP acknowledges it (confirmed).
 	InFlight int64
 
 	// spSettings are the SP's registered settings when the transaction
@@ -169,10 +172,13 @@ func NewLedger(ctx context.Context, st *store.Store) (*Ledger, error) {
 	if err := st.CreateSchema(ctx, schema); err != nil {
 		return nil, err
 	}
+	if err := addInFlight(ctx, st); err != nil {
+		return nil, err
+	}
 	return &Ledger{st: st}, nil
 }
 
-const invoiceCols = `id, token, service_id, order_key, state, status, amount_due, currency, reason, due_at, allow_partial, allow_advance, order_json, return_url, created, updated`
+const invoiceCols = `id, token, service_id, order_key, state, status, amount_due, currency, reason, due_at, allow_partial, allow_advance, order_json, return_url, created, updated, in_flight`
 
 type rowScanner interface{ Scan(...any) error }
 
@@ -198,7 +204,7 @@ type invoiceFields struct {
 func (f *invoiceFields) dest() []any {
 	in := &f.in
 	return []any{&in.ID, &in.Token, &in.ServiceID, &in.OrderKey, &in.State, &in.Status, &f.due, &in.Currency, &in.Reason,
-		&f.dueAt, &f.partial, &f.advance, &f.order, &in.ReturnURL, &f.created, &f.updated}
+		&f.dueAt, &f.partial, &f.advance, &f.order, &in.ReturnURL, &f.created, &f.updated, &in.InFlight}
 }
 
 func (f *invoiceFields) invoice() (*Invoice, error) {
@@ -267,25 +273,12 @@ func nano(t time.Time) int64 {
 
 // Invoice finds an invoice by its token (ErrNotFound).
 func (l *Ledger) Invoice(ctx context.Context, token string) (*Invoice, error) {
-	in, err := scanInvoice(l.st.QueryRow(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE token = ?`, token))
-	if err != nil {
-		return nil, err
-	}
-	return in, l.inFlight(ctx, l.st.QueryRow, in)
+	return scanInvoice(l.st.QueryRow(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE token = ?`, token))
 }
 
 // InvoiceByOrder finds the invoice of an order (ErrNotFound).
 func (l *Ledger) InvoiceByOrder(ctx context.Context, serviceID, orderKey string) (*Invoice, error) {
-	in, err := scanInvoice(l.st.QueryRow(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE service_id = ? AND order_key = ?`, serviceID, orderKey))
-	if err != nil {
-		return nil, err
-	}
-	return in, l.inFlight(ctx, l.st.QueryRow, in)
-}
-
-func (l *Ledger) inFlight(ctx context.Context, q func(context.Context, string, ...any) *sql.Row, in *Invoice) error {
-	return q(ctx, `SELECT COALESCE(SUM(amount), 0) FROM mpay_payments WHERE invoice_id = ? AND state = ? AND confirmed_at = 0`,
-		in.ID, PayApproved).Scan(&in.InFlight)
+	return scanInvoice(l.st.QueryRow(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE service_id = ? AND order_key = ?`, serviceID, orderKey))
 }
 
 // Payment finds a payment (ErrNotFound).
@@ -380,11 +373,7 @@ func evidenceRows(invoiceID, paymentID string, ex *mpayclient.Exchange, from str
 }
 
 func (l *Ledger) lockInvoice(ctx context.Context, tx *store.Tx, where string, args ...any) (*Invoice, error) {
-	in, err := scanInvoice(tx.QueryRowForUpdate(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE `+where, args...))
-	if err != nil {
-		return nil, err
-	}
-	return in, l.inFlight(ctx, tx.QueryRow, in)
+	return scanInvoice(tx.QueryRowForUpdate(ctx, `SELECT `+invoiceCols+` FROM mpay_invoices WHERE `+where, args...))
 }
 
 // orderAndDue are the invoice's order as stored (JSON) and its amount
@@ -417,9 +406,9 @@ func (l *Ledger) insertInvoice(ctx context.Context, tx *store.Tx, in *Invoice) e
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO mpay_invoices (`+invoiceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.Exec(ctx, `INSERT INTO mpay_invoices (`+invoiceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		in.ID, in.Token, in.ServiceID, in.OrderKey, in.State, in.Status, due, in.Currency, in.Reason, nano(in.DueAt),
-		b2i(in.Partial), b2i(in.Advance), order, in.ReturnURL, in.Created.UnixNano(), in.Updated.UnixNano())
+		b2i(in.Partial), b2i(in.Advance), order, in.ReturnURL, in.Created.UnixNano(), in.Updated.UnixNano(), in.InFlight)
 	return err
 }
 
@@ -617,9 +606,6 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 			out = p
 			return l.waiting(ctx, tx, p)
 		}
-		if err := l.inFlight(ctx, tx.QueryRow, in); err != nil {
-			return err
-		}
 		ev := EvFail
 		if o.State == PayApproved {
 			ev = EvPaidPart
@@ -627,6 +613,7 @@ func (l *Ledger) Settle(ctx context.Context, paymentID string, o Outcome) (*Paym
 				ev = EvPaidInFull
 			}
 			p.PaidAt, p.AuthCode, p.NextAttempt = now, o.AuthCode, now
+			in.InFlight += p.Amount // until the SP acknowledges it (confirmed)
 		} else {
 			p.Reason = o.Reason
 		}

@@ -93,9 +93,9 @@ var settlingCols = paymentInvoiceCols + ", s.settings"
 // as read a moment before). On PostgreSQL both rows are locked (FOR
 // UPDATE OF both) before the statement returns, and a row changed by a
 // transaction it waited for is read as that one committed it (READ
-// COMMITTED re-reads locked rows). The in-flight sum is NOT part of it:
-// a subquery would see the snapshot from before the lock wait; it is
-// read after (Ledger.inFlight).
+// COMMITTED re-reads locked rows): the invoice's in-flight amount too, a
+// column of its row (a sum of the payments in a subquery would see the
+// snapshot from before the lock wait).
 func (l *Ledger) lockSettling(ctx context.Context, tx *store.Tx, paymentID string) (*Payment, *Invoice, error) {
 	var pf paymentFields
 	var inf invoiceFields
@@ -118,14 +118,17 @@ func (l *Ledger) lockSettling(ctx context.Context, tx *store.Tx, paymentID strin
 	return pf.payment(), in, nil
 }
 
-// withInvoiceState writes the invoice's new state (and its time) and runs
-// the payment's statement q with it: on PostgreSQL as one statement (the
-// invoice's UPDATE a data-modifying WITH, run once and to completion
-// whether q reads it or not), on SQLite as two. Only the state and the
-// time change when a payment starts or settles: the order stays as it is.
+// withInvoiceState writes the invoice's new state (its time and its
+// in-flight amount) and runs the payment's statement q with it: on
+// PostgreSQL as one statement (the invoice's UPDATE a data-modifying
+// WITH, run once and to completion whether q reads it or not), on SQLite
+// as two. Only these change when a payment starts or settles: the order
+// stays as it is. The invoice is locked by tx (lockInvoice,
+// lockSettling), so that in.InFlight is the row's as read plus this
+// transaction's change.
 func (l *Ledger) withInvoiceState(ctx context.Context, tx *store.Tx, in *Invoice, q string, args ...any) error {
-	const update = `UPDATE mpay_invoices SET state = ?, updated = ? WHERE id = ?`
-	head := []any{in.State, in.Updated.UnixNano(), in.ID}
+	const update = `UPDATE mpay_invoices SET state = ?, updated = ?, in_flight = ? WHERE id = ?`
+	head := []any{in.State, in.Updated.UnixNano(), in.InFlight, in.ID}
 	if l.st.Backend() == "postgres" {
 		_, err := tx.Exec(ctx, `WITH invoice AS (`+update+`) `+q, append(head, args...)...)
 		return err
@@ -138,16 +141,18 @@ func (l *Ledger) withInvoiceState(ctx context.Context, tx *store.Tx, in *Invoice
 }
 
 // confirmed records the SP's acknowledgement of p with the exchange's
-// messages as evidence, unless p was acknowledged already (false). On
-// PostgreSQL it is one statement: the payment's UPDATE a data-modifying
-// WITH that the evidence's rows are selected from, so that nothing is
-// kept when it changed no row.
+// messages as evidence, unless p was acknowledged already (false), and
+// takes its amount off its invoice's in-flight amount. On PostgreSQL it
+// is one statement: the payment's UPDATE a data-modifying WITH that the
+// invoice's UPDATE and the evidence's rows are selected from, so that
+// nothing is changed or kept when it changed no row.
 func (l *Ledger) confirmed(ctx context.Context, tx *store.Tx, p *Payment, ex *mpayclient.Exchange) (bool, error) {
 	const confirm = `UPDATE mpay_payments SET confirmed_at = ?, next_attempt = NULL, attempts = attempts + 1, last_error = '' WHERE id = ? AND confirmed_at = 0`
 	head := []any{l.st.Now().UnixNano(), p.ID}
 	if rows, args := evidenceRows(p.InvoiceID, p.ID, ex, "confirmed"); l.st.Backend() == "postgres" && len(rows) > 0 {
-		res, err := tx.Exec(ctx, `WITH confirmed AS (`+confirm+` RETURNING id) INSERT INTO mpay_evidence (`+evidenceCols+`) `+
-			strings.Join(rows, " UNION ALL "), append(head, args...)...)
+		res, err := tx.Exec(ctx, `WITH confirmed AS (`+confirm+` RETURNING id, invoice_id, `+landed+` AS amount),
+			landed AS (UPDATE mpay_invoices i SET in_flight = i.in_flight - c.amount FROM confirmed c WHERE i.id = c.invoice_id)
+			INSERT INTO mpay_evidence (`+evidenceCols+`) `+strings.Join(rows, " UNION ALL "), append(head, args...)...)
 		if err != nil {
 			return false, fmt.Errorf("mpay: recording the acknowledgement: %w", err)
 		}
@@ -161,5 +166,14 @@ func (l *Ledger) confirmed(ctx context.Context, tx *store.Tx, p *Payment, ex *mp
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
 	}
+	if _, err := tx.Exec(ctx, `UPDATE mpay_invoices SET in_flight = in_flight - (SELECT `+landed+` FROM mpay_payments WHERE id = ?) WHERE id = ?`,
+		p.ID, p.InvoiceID); err != nil {
+		return false, fmt.Errorf("mpay: recording the acknowledgement: %w", err)
+	}
 	return true, addEvidence(ctx, tx, p.InvoiceID, p.ID, ex)
 }
+
+// landed is what a payment's acknowledgement takes off its invoice's
+// in-flight amount: its amount when it was approved (only approved
+// payments are counted in flight, Settle).
+const landed = `CASE WHEN state = 'approved' THEN amount ELSE 0 END`

@@ -17,6 +17,8 @@ type batcher[T any] struct {
 	queue   chan T
 	stop    chan struct{}
 	stopped chan struct{}
+	// loops is how many goroutines take batches (1 when 0).
+	loops int
 }
 
 // gatherYields is how many times a batcher lets other goroutines run
@@ -31,7 +33,16 @@ func (b *batcher[T]) send(ctx context.Context, item T, max int, run func([]T)) e
 		b.queue = make(chan T, 4*max)
 		b.stop = make(chan struct{})
 		b.stopped = make(chan struct{})
-		go b.loop(max, run)
+		n := 1
+		if b.loops > 1 {
+			n = b.loops
+		}
+		var wg sync.WaitGroup
+		wg.Add(n)
+		for range n {
+			go func() { defer wg.Done(); b.loop(max, run) }()
+		}
+		go func() { wg.Wait(); close(b.stopped) }()
 	})
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -61,7 +72,6 @@ func (b *batcher[T]) close() {
 
 // loop is the batcher's goroutine.
 func (b *batcher[T]) loop(max int, run func([]T)) {
-	defer close(b.stopped)
 	batch := make([]T, 0, max)
 	for {
 		batch = batch[:0]

@@ -10,10 +10,10 @@ import (
 // Group commit of short write transactions.
 //
 // InGroupTx runs a caller's function in a transaction that it may share
-// with the functions other callers handed in at the same moment: one
-// goroutine of the store's (the group writer) takes every function
-// waiting (up to maxGroup), runs them one after the other in one
-// transaction, and commits once. Many small writes at once then cost one
+// with the functions other callers handed in at the same moment: a
+// goroutine of the store's (a group writer; two on PostgreSQL, see
+// below) takes every function waiting (up to maxGroup), runs them one
+// after the other in one transaction, and commits once. Many small writes at once then cost one
 // BEGIN, one COMMIT and one wait for the database's write lock between
 // them, instead of one each: on SQLite, where writers take turns anyway,
 // this is most of a small transaction's cost.
@@ -35,6 +35,28 @@ import (
 // network), as a function of InTx should, and it may run more than once
 // (only its last run's writes count): no effects outside tx.
 
+// On PostgreSQL two group transactions run at once by default
+// (Options.GroupWriters): each statement is a round trip, and a group
+// waits for its commit (the audit log's lock, taken at commit, and the
+// WAL's flush), during which one writer left every caller waiting; with
+// two, one group's statements run while the other commits. Two groups
+// of one store are two transactions like those of two instances, which
+// the store serves already: row locks order them, and a deadlock
+// PostgreSQL breaks fails a group, whose callers then run again each
+// alone (above).
+
+// groupWriters is how many group transactions of a store on backend run
+// at once (Options.GroupWriters, or the default when 0).
+func groupWriters(backend string, n int) int {
+	switch {
+	case n > 0:
+		return n
+	case backend == "postgres":
+		return 2
+	}
+	return 1
+}
+
 // maxGroup bounds the functions of one group transaction.
 const maxGroup = 128
 
@@ -47,8 +69,8 @@ type groupReq struct {
 	done  chan error
 }
 
-// groupWriter is the store's group-transaction writer, started by the
-// first InGroupTx.
+// groupWriter is the store's group-transaction writer (its batcher's
+// loops goroutines), started by the first InGroupTx.
 type groupWriter struct {
 	batcher[*groupReq]
 	groups atomic.Int64 // transactions committed or tried (tests)

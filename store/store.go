@@ -89,6 +89,10 @@ type Options struct {
 	// Warn, when set, is told of a risky setup found on opening (a SQLite
 	// database or its directory readable by other users).
 	Warn func(msg string)
+	// GroupWriters is how many group transactions (InGroupTx) run at once
+	// (grouptx.go): 0 is 2 on PostgreSQL, 1 on SQLite (whose writes take
+	// turns anyway).
+	GroupWriters int
 }
 
 const schema = `
@@ -177,7 +181,9 @@ func newStore(db *sql.DB, d dialect, opts Options) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, now: now, d: d}
+	st := &Store{db: db, now: now, d: d}
+	st.group.loops = groupWriters(d.name, opts.GroupWriters)
+	return st
 }
 
 // Open opens the store a settings value names: a postgres:// or
