@@ -62,7 +62,8 @@ type Store struct {
 	// writer is the write slot of a SQLite store (writer.go); nil for
 	// PostgreSQL.
 	writer chan struct{}
-	jobsDB *sql.DB // the job queue's statements (jobsdb.go); nil: db
+	jobsDB *sql.DB      // the job queue's statements (jobsdb.go); nil: db
+	ckpt   checkpointer // SQLite's WAL checkpoints (checkpoint.go)
 }
 
 // dialect is what differs between the databases.
@@ -145,6 +146,8 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
+	// Commits checkpoint only as a backstop: the store's goroutine does it (checkpoint.go).
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstop))
 	q.Set("_txlock", "immediate") // writers queue at BEGIN, never deadlock on upgrade
 	connector, err := sqliteConnector("file:" + path + "?" + q.Encode())
 	if err != nil {
@@ -164,6 +167,7 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	st.jobsDB = openJobsDB(connector, st.writer)
 	if path != "" && path != ":memory:" && !strings.HasPrefix(path, "file:") {
 		st.path = path
+		st.startCheckpoints()
 	}
 	return st, nil
 }
@@ -214,6 +218,7 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 func (s *Store) Close() error {
 	s.closeGroups()
 	s.closeAudit()
+	s.stopCheckpoints()
 	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	if s.jobsDB != nil {
 		s.jobsDB.Close()
