@@ -51,8 +51,8 @@ const checkpointEvery = 100 * time.Millisecond
 type checkpointer struct {
 	restart int // walRestart (tests change it)
 	once    sync.Once
-	stop chan struct{}
-	done chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // startCheckpoints starts s's checkpoint goroutine.
