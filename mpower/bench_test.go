@@ -327,7 +327,7 @@ func explainList(b *testing.B, e *apiEnv, f Filter) {
 		explain = `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) `
 	}
 	stmts, args := lq.pages, lq.pageArgs
-	if lq.countQ != "" {
+	if lq.countQ != "" && !lq.counted {
 		stmts, args = append([]string{lq.countQ}, stmts...), append([][]any{lq.countArgs}, args...)
 	}
 	for i, q := range stmts {

@@ -93,7 +93,7 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Power, int, error) {
 	if lq == nil {
 		return []Power{}, 0, nil
 	}
-	if lq.countQ != "" && !lq.merge {
+	if lq.counted {
 		return r.countedPage(ctx, lq, f.Page)
 	}
 	total := -1 // not counted again on the pages after the first (keyset)
@@ -142,6 +142,9 @@ type listQuery struct {
 	pages     []string
 	pageArgs  [][]any
 	merge     bool
+	// counted: pages[0] has the count as its last column (countedPage);
+	// countQ is for a page past the end.
+	counted bool
 }
 
 // listQueries builds List's statements for f (nil: a system without
@@ -170,7 +173,10 @@ func (r *Registry) listQueries(ctx context.Context, f Filter) (*listQuery, error
 	if f.System != "" {
 		// The system's types, read first: as a subquery in each branch
 		// SQLite took five times longer over the count (modernc parses
-		// every statement at each run).
+		// every statement at each run), and PostgreSQL's planner, not
+		// knowing how many powers they select, read the 5,000 of a
+		// company's deep page through a bitmap and sorted them (32 ms
+		// against 0.7 ms).
 		types, err := r.typesOf(ctx, f.System)
 		if err != nil {
 			return nil, err
@@ -269,7 +275,14 @@ func (r *Registry) listQueries(ctx context.Context, f Filter) (*listQuery, error
 		pages = []string{`SELECT ` + powerColumns + ` FROM (` + q.String() + `) AS p ORDER BY created DESC, code DESC LIMIT ? OFFSET ?`}
 		pageArgs = [][]any{append(args, f.PageSize, (f.Page-1)*f.PageSize)}
 	}
-	return &listQuery{countQ: countQ, countArgs: countArgs, pages: pages, pageArgs: pageArgs, merge: merge}, nil
+	lq := &listQuery{countQ: countQ, countArgs: countArgs, pages: pages, pageArgs: pageArgs, merge: merge}
+	if !merge && countQ != "" {
+		// PostgreSQL: the count rides on the page's rows (countedPage).
+		lq.pages[0] = `SELECT p.*, (` + countQ + `) FROM (` + pages[0] + `) AS p ORDER BY created DESC, code DESC`
+		lq.pageArgs[0] = append(slices.Clone(countArgs), pageArgs[0]...)
+		lq.counted = true
+	}
+	return lq, nil
 }
 
 // scanPowers runs q and calls f with each power it returns.
@@ -279,11 +292,9 @@ func (r *Registry) listQueries(ctx context.Context, f Filter) (*listQuery, error
 // empty means nothing matches; a later page empty, past the end, is
 // counted by the count query alone.
 func (r *Registry) countedPage(ctx context.Context, lq *listQuery, page int) ([]Power, int, error) {
-	q := `SELECT p.*, (` + lq.countQ + `) FROM (` + lq.pages[0] + `) AS p ORDER BY created DESC, code DESC`
-	args := append(slices.Clone(lq.countArgs), lq.pageArgs[0]...)
 	total := 0
 	all := []Power{}
-	if err := r.scanPowers(ctx, q, args, func(p *Power) { all = append(all, *p) }, &total); err != nil {
+	if err := r.scanPowers(ctx, lq.pages[0], lq.pageArgs[0], func(p *Power) { all = append(all, *p) }, &total); err != nil {
 		return nil, 0, fmt.Errorf("mpower: list: %w", err)
 	}
 	if len(all) == 0 && page > 1 {
