@@ -50,9 +50,13 @@ const checkpointEvery = 100 * time.Millisecond
 // checkpointer is a SQLite store's checkpoint goroutine.
 type checkpointer struct {
 	restart int // walRestart (tests change it)
-	once    sync.Once
-	stop    chan struct{}
-	done    chan struct{}
+	// mu is held by each of the store's checkpoints: SQLite lets one
+	// checkpoint run at a time and refuses another at once (Sweep's
+	// TRUNCATE, when it met the goroutine's, did nothing).
+	mu   sync.Mutex
+	once sync.Once
+	stop chan struct{}
+	done chan struct{}
 }
 
 // startCheckpoints starts s's checkpoint goroutine.
@@ -90,6 +94,8 @@ func (s *Store) stopCheckpoints() {
 
 // checkpointTick is one run of the checkpoint goroutine (see above).
 func (s *Store) checkpointTick(ctx context.Context) error {
+	s.ckpt.mu.Lock()
+	defer s.ckpt.mu.Unlock()
 	frames, _, err := s.checkpoint(ctx)
 	if err != nil || frames <= s.ckpt.restart {
 		return err

@@ -446,7 +446,10 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	if s.d.name == "sqlite" {
 		// Busy readers make it a partial checkpoint, not an error: the
 		// next sweep finishes it.
-		if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		s.ckpt.mu.Lock()
+		_, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		s.ckpt.mu.Unlock()
+		if err != nil {
 			return n, fmt.Errorf("store: sweep: checkpointing the WAL: %w", err)
 		}
 	}
