@@ -165,9 +165,11 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	st := newStore(db, sqliteDialect, opts)
 	st.writer = make(chan struct{}, 1)
 	st.jobsDB = openJobsDB(connector, st.writer)
+	if path != "" && path != ":memory:" {
+		st.startCheckpoints() // a file, by its path or a file: URI
+	}
 	if path != "" && path != ":memory:" && !strings.HasPrefix(path, "file:") {
 		st.path = path
-		st.startCheckpoints()
 	}
 	return st, nil
 }
