@@ -15,8 +15,10 @@
 # SQLite the audit entries per audit transaction (the group commit), and
 # the server's peak RSS.
 # SIDE_MPOWER_PPROF=PREFIX builds the server with -tags pprof and writes
-# PREFIX.cpu (3 s of the run), PREFIX.loadgen.cpu (the load generator's)
-# and PREFIX.allocs (the heap profile at the end;
+# PREFIX.cpu (3 s of the run), PREFIX.trace (an execution trace of the
+# half second after it: go tool trace; bench/trace-checks.py prints where
+# its checks' time went), PREFIX.loadgen.cpu (the load
+# generator's) and PREFIX.allocs (the heap profile at the end;
 # compare with -base PREFIX.allocs0, taken before the load).
 # Prints TSV rows: name metric ours peer ratio (peer / ours).
 set -euo pipefail
@@ -53,7 +55,8 @@ lgprof=()
 if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
 	lgprof=(-cpuprofile "$SIDE_MPOWER_PPROF.loadgen.cpu")
 	curl -sf -o "$SIDE_MPOWER_PPROF.allocs0" "http://$SEMNAT_PPROF/debug/pprof/allocs"
-	(sleep 1 && curl -sf -o "$SIDE_MPOWER_PPROF.cpu" "http://$SEMNAT_PPROF/debug/pprof/profile?seconds=3") &
+	(sleep 1 && curl -sf -o "$SIDE_MPOWER_PPROF.cpu" "http://$SEMNAT_PPROF/debug/pprof/profile?seconds=3" &&
+		curl -sf -o "$SIDE_MPOWER_PPROF.trace" "http://$SEMNAT_PPROF/debug/pprof/trace?seconds=0.5") &
 	profiling=$!
 fi
 c0=$(cpu)
@@ -64,6 +67,8 @@ cat "$tmp/loadgen.err" >&2
 if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
 	wait "$profiling"
 	curl -sf -o "$SIDE_MPOWER_PPROF.allocs" "http://$SEMNAT_PPROF/debug/pprof/allocs"
+	# Where the traced checks' time went (bench/trace-checks.py), to stderr.
+	go tool trace -d=parsed "$SIDE_MPOWER_PPROF.trace" | /usr/bin/python3 bench/trace-checks.py >&2
 fi
 secs=${DUR%s}
 printf '%s\tchecks/s\t%s\t20000 (target)\t%s\n' "$name" "$rate" "$(awk -v a="$rate" 'BEGIN { if (a > 0) printf "%.2f", 20000 / a; else print "-" }')"

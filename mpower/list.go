@@ -2,6 +2,7 @@ package mpower
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
@@ -92,6 +93,9 @@ func (r *Registry) List(ctx context.Context, f Filter) ([]Power, int, error) {
 	if lq == nil {
 		return []Power{}, 0, nil
 	}
+	if lq.counted {
+		return r.countedPage(ctx, lq, f.Page)
+	}
 	total := -1 // not counted again on the pages after the first (keyset)
 	if lq.countQ != "" {
 		if err := r.st.QueryRow(ctx, lq.countQ, lq.countArgs...).Scan(&total); err != nil {
@@ -138,6 +142,9 @@ type listQuery struct {
 	pages     []string
 	pageArgs  [][]any
 	merge     bool
+	// counted: pages[0] has the count as its last column (countedPage);
+	// countQ is for a page past the end.
+	counted bool
 }
 
 // listQueries builds List's statements for f (nil: a system without
@@ -166,7 +173,10 @@ func (r *Registry) listQueries(ctx context.Context, f Filter) (*listQuery, error
 	if f.System != "" {
 		// The system's types, read first: as a subquery in each branch
 		// SQLite took five times longer over the count (modernc parses
-		// every statement at each run).
+		// every statement at each run), and PostgreSQL's planner, not
+		// knowing how many powers they select, read the 5,000 of a
+		// company's deep page through a bitmap and sorted them (32 ms
+		// against 0.7 ms).
 		types, err := r.typesOf(ctx, f.System)
 		if err != nil {
 			return nil, err
@@ -265,18 +275,46 @@ func (r *Registry) listQueries(ctx context.Context, f Filter) (*listQuery, error
 		pages = []string{`SELECT ` + powerColumns + ` FROM (` + q.String() + `) AS p ORDER BY created DESC, code DESC LIMIT ? OFFSET ?`}
 		pageArgs = [][]any{append(args, f.PageSize, (f.Page-1)*f.PageSize)}
 	}
-	return &listQuery{countQ: countQ, countArgs: countArgs, pages: pages, pageArgs: pageArgs, merge: merge}, nil
+	lq := &listQuery{countQ: countQ, countArgs: countArgs, pages: pages, pageArgs: pageArgs, merge: merge}
+	if !merge && countQ != "" {
+		// PostgreSQL: the count rides on the page's rows (countedPage).
+		lq.pages[0] = `SELECT p.*, (` + countQ + `) FROM (` + pages[0] + `) AS p ORDER BY created DESC, code DESC`
+		lq.pageArgs[0] = append(slices.Clone(countArgs), pageArgs[0]...)
+		lq.counted = true
+	}
+	return lq, nil
 }
 
 // scanPowers runs q and calls f with each power it returns.
-func (r *Registry) scanPowers(ctx context.Context, q string, args []any, f func(*Power)) error {
+// countedPage is List's one page query (PostgreSQL) with the count as a
+// column of its rows: one round trip instead of two, and the count and
+// the page read in one snapshot. An empty page carries no count: page 1
+// empty means nothing matches; a later page empty, past the end, is
+// counted by the count query alone.
+func (r *Registry) countedPage(ctx context.Context, lq *listQuery, page int) ([]Power, int, error) {
+	total := 0
+	all := []Power{}
+	if err := r.scanPowers(ctx, lq.pages[0], lq.pageArgs[0], func(p *Power) { all = append(all, *p) }, &total); err != nil {
+		return nil, 0, fmt.Errorf("mpower: list: %w", err)
+	}
+	if len(all) == 0 && page > 1 {
+		if err := r.st.QueryRow(ctx, lq.countQ, lq.countArgs...).Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("mpower: list: %w", err)
+		}
+	}
+	return all, total, nil
+}
+
+// scanPowers runs q and gives f each power of its rows, whose columns
+// after the power's are scanned into extra.
+func (r *Registry) scanPowers(ctx context.Context, q string, args []any, f func(*Power), extra ...any) error {
 	rows, err := r.st.Query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		p, err := scanPower(rows)
+		p, err := scanPower(scanMore{rows, extra})
 		if err != nil {
 			return err
 		}
@@ -302,3 +340,12 @@ func (r *Registry) typesOf(ctx context.Context, system string) ([]any, error) {
 	}
 	return out, rows.Err()
 }
+
+// scanMore scans a row's first columns into Scan's destinations and the
+// rest into extra.
+type scanMore struct {
+	rows  *sql.Rows
+	extra []any
+}
+
+func (s scanMore) Scan(dest ...any) error { return s.rows.Scan(append(dest, s.extra...)...) }

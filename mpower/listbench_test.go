@@ -29,7 +29,7 @@ import (
 // it: its lists only read powers (their audit entries are appended).
 
 // listBulkVersion changes when bulkPowers makes different data.
-const listBulkVersion = 1
+const listBulkVersion = 2 // 2: no ANALYZE on SQLite
 
 // listBenchStore is the DSN of the kept database of n powers on backend
 // ("sqlite" or "postgres"), built first if needed.

@@ -122,7 +122,7 @@ func NewHost(opts HostOptions) *Host {
 	if opts.TLS {
 		secure.HSTSMaxAge = 365 * 24 * 3600 // a year; no includeSubdomains: the host does not own its siblings
 	}
-	e.Use(middleware.SecureWithConfig(secure))
+	e.Use(secureHeaders(secure))
 	e.Use(h.logRequests)
 	e.Use(limitHeaders)
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
