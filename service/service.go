@@ -121,6 +121,7 @@ func NewHost(opts HostOptions) *Host {
 		XFrameOptions: "DENY", ContentSecurityPolicy: "default-src 'self'", ReferrerPolicy: "no-referrer"}
 	if opts.TLS {
 		secure.HSTSMaxAge = 365 * 24 * 3600 // a year; no includeSubdomains: the host does not own its siblings
+		secure.HSTSExcludeSubdomains = true
 	}
 	e.Use(secureHeaders(secure))
 	e.Use(h.logRequests)
