@@ -222,8 +222,14 @@ func payBacklog(ctx context.Context, e *env, key string) error {
 	return err
 }
 
-// progressEvery is how often drainProgress prints.
-var progressEvery = 5 * time.Second
+// progressEvery is how often drainProgress prints:
+// $SEMNAT_BENCH_PROGRESS (a duration), 5 s by default.
+var progressEvery = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("SEMNAT_BENCH_PROGRESS")); err == nil && d > 0 {
+		return d
+	}
+	return 5 * time.Second
+}()
 
 // drainProgress prints, with -test.v, every progressEvery of the drain how many
 // confirmations the SP counted, at what rate and CPU time each over the
@@ -246,9 +252,12 @@ func drainProgress(e *env, start time.Time) (stop func()) {
 			}
 			n, cpu, db := e.sp.ConfirmedCount(), cpuTime(), e.st.DB().Stats()
 			load, _ := os.ReadFile("/proc/loadavg")
-			fmt.Fprintf(os.Stderr, "drain %4.0fs: %6d confirmed, %5.0f/s, %5.0f cpu-µs/confirmation, load %s; store connections %d open, %d closed as idle beyond the pool\n",
+			var available, running int // river's fetching index only
+			e.st.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE state = 'available'`).Scan(&available)
+			e.st.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE state = 'running'`).Scan(&running)
+			fmt.Fprintf(os.Stderr, "drain %5.1fs: %6d confirmed, %5.0f/s, %5.0f cpu-µs/confirmation, load %s; jobs %d available, %d running; store connections %d open, %d closed as idle beyond the pool\n",
 				time.Since(start).Seconds(), n, float64(n-n0)/progressEvery.Seconds(), float64((cpu-cpu0).Microseconds())/float64(max(1, n-n0)), strings.Join(strings.Fields(string(load))[:3], " "),
-				db.OpenConnections, db.MaxIdleClosed-idle0)
+				available, running, db.OpenConnections, db.MaxIdleClosed-idle0)
 			n0, cpu0, idle0 = n, cpu, db.MaxIdleClosed
 		}
 	}()
