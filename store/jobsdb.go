@@ -43,15 +43,16 @@ func (s *Store) JobsDB() *sql.DB {
 
 // openJobsDB opens the job queue's pool over connector, whose writes
 // take slot.
-func openJobsDB(connector driver.Connector, slot chan struct{}) *sql.DB {
-	db := sql.OpenDB(slotConnector{Connector: connector, slot: slot})
+func openJobsDB(connector driver.Connector, slot chan struct{}, written func()) *sql.DB {
+	db := sql.OpenDB(slotConnector{Connector: connector, slot: slot, written: written})
 	db.SetMaxIdleConns(16)
 	return db
 }
 
 type slotConnector struct {
 	driver.Connector
-	slot chan struct{}
+	slot    chan struct{}
+	written func() // called when a write gives the slot back
 }
 
 func (c slotConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -64,15 +65,16 @@ func (c slotConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("store: the SQLite driver's connection (%T) cannot take the write slot", conn)
 	}
-	return &slotConn{cacheableConn: cc, slot: c.slot}, nil
+	return &slotConn{cacheableConn: cc, slot: c.slot, written: c.written}, nil
 }
 
 // slotConn is a connection whose writes take the slot. database/sql uses
 // a connection from one goroutine at a time.
 type slotConn struct {
 	cacheableConn
-	slot chan struct{}
-	held bool // by the open transaction or statement
+	slot    chan struct{}
+	written func()
+	held    bool // by the open transaction or statement
 }
 
 func (c *slotConn) acquire(ctx context.Context) error {
@@ -89,6 +91,7 @@ func (c *slotConn) release() {
 	if c.held {
 		c.held = false
 		<-c.slot
+		c.written()
 	}
 }
 

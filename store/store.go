@@ -62,7 +62,8 @@ type Store struct {
 	// writer is the write slot of a SQLite store (writer.go); nil for
 	// PostgreSQL.
 	writer chan struct{}
-	jobsDB *sql.DB // the job queue's statements (jobsdb.go); nil: db
+	jobsDB *sql.DB      // the job queue's statements (jobsdb.go); nil: db
+	ckpt   checkpointer // SQLite's log checkpoints (checkpoint.go)
 }
 
 // dialect is what differs between the databases.
@@ -145,6 +146,8 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
+	// The log's checkpoints: checkpoint.go.
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", checkpointBackstop))
 	q.Set("_txlock", "immediate") // writers queue at BEGIN, never deadlock on upgrade
 	connector, err := sqliteConnector("file:" + path + "?" + q.Encode())
 	if err != nil {
@@ -161,9 +164,10 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	db.SetMaxIdleConns(64)
 	st := newStore(db, sqliteDialect, opts)
 	st.writer = make(chan struct{}, 1)
-	st.jobsDB = openJobsDB(connector, st.writer)
+	st.jobsDB = openJobsDB(connector, st.writer, st.ckpt.poke)
 	if path != "" && path != ":memory:" && !strings.HasPrefix(path, "file:") {
 		st.path = path
+		st.ckpt.start(db, st.writer)
 	}
 	return st, nil
 }
@@ -214,6 +218,7 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 func (s *Store) Close() error {
 	s.closeGroups()
 	s.closeAudit()
+	s.ckpt.close()
 	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	if s.jobsDB != nil {
 		s.jobsDB.Close()
@@ -440,8 +445,12 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	}
 	if s.d.name == "sqlite" {
 		// Busy readers make it a partial checkpoint, not an error: the
-		// next sweep finishes it.
-		if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		// next sweep finishes it. Not during one of the checkpointer's,
+		// which would make it busy too.
+		s.ckpt.mu.Lock()
+		_, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		s.ckpt.mu.Unlock()
+		if err != nil {
 			return n, fmt.Errorf("store: sweep: checkpointing the WAL: %w", err)
 		}
 	}

@@ -28,7 +28,7 @@ func (s *Store) writeSlot(ctx context.Context) (release func(), err error) {
 	}
 	select {
 	case s.writer <- struct{}{}:
-		return func() { <-s.writer }, nil
+		return func() { <-s.writer; s.ckpt.poke() }, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("store: waiting to write: %w", ctx.Err())
 	}
