@@ -28,10 +28,7 @@ import (
 // (see Ready), so that the jobs enqueued meanwhile are not put behind all
 // of it and no transaction holds a large part of the table.
 func (q *Queue) RunNowTx(ctx context.Context, tx *store.Tx, kind, filter string, limit int, fargs ...any) (int, error) {
-	now := "datetime('now', 'subsec')" // river's SQLite timestamps (its JobRetry)
-	if q.st.Backend() == "postgres" {
-		now = "now()"
-	}
+	now := q.nowSQL()
 	if filter == "" {
 		filter = "TRUE"
 	}
@@ -57,19 +54,35 @@ func (q *Queue) RunNowTx(ctx context.Context, tx *store.Tx, kind, filter string,
 	return moved, nil
 }
 
-// Ready counts the jobs in q's queue that are available (due and waiting
-// for a worker), of any kind, up to upTo. It reads only river's fetching
-// index (state, queue, …), never the jobs' rows, and stops at upTo, so
-// that asking costs the same however many jobs wait and however large the
-// table is. (Counting by kind read the row of every available job: while
-// MPay drained 100,000 confirmations, its drain's check every 25 ms was a
-// sixth of the process's CPU, mostly SQLite reading pages of river_job
-// that no longer fitted its page cache.) Jobs of every kind take the
-// queue's workers, so this is what a caller keeping them busy wants.
+// Ready counts the jobs in q's queue that are available and due (waiting
+// for a worker now), of any kind, up to upTo. It reads only river's
+// fetching index (state, queue, …, scheduled_at), never the jobs' rows,
+// and stops at upTo, so that asking costs the same however many jobs
+// wait and however large the table is. (Counting by kind read the row of
+// every available job: while MPay drained 100,000 confirmations, its
+// drain's check every 25 ms was a sixth of the process's CPU, mostly
+// SQLite reading pages of river_job that no longer fitted its page
+// cache.) Jobs of every kind take the queue's workers, so this is what a
+// caller keeping them busy wants.
+//
+// Only jobs already due count: river's scheduler makes the retries and
+// timed jobs due before its next run (5 s) available ahead of their
+// time, and its workers do not fetch them before it. Counted, they made
+// MPay's drain wait with its workers idle whenever the retries of a
+// large backlog came due during it (the drain's slow first seconds).
 func (q *Queue) Ready(ctx context.Context, upTo int) (int, error) {
 	var n int
-	if err := q.st.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM river_job WHERE state = 'available' AND queue = ? LIMIT ?) AS ready`, q.queue, upTo).Scan(&n); err != nil {
+	if err := q.st.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM river_job WHERE state = 'available' AND queue = ? AND scheduled_at <= `+q.nowSQL()+` LIMIT ?) AS ready`, q.queue, upTo).Scan(&n); err != nil {
 		return 0, fmt.Errorf("jobs: counting the ready jobs of queue %s: %w", q.queue, err)
 	}
 	return n, nil
+}
+
+// nowSQL is the current time as river writes and compares it in the
+// store's database (on SQLite, its JobRetry's and its fetch's text form).
+func (q *Queue) nowSQL() string {
+	if q.st.Backend() == "postgres" {
+		return "now()"
+	}
+	return "datetime('now', 'subsec')"
 }

@@ -58,3 +58,33 @@ func testRunNowTx(t *testing.T, dsn string) {
 		t.Fatalf("the job not picked: %+v, %v, ran %d times", in, err, r.count("b1"))
 	}
 }
+
+// Ready counts only jobs that are due: river's scheduler makes a job due
+// within its next run available ahead of its time, and no worker fetches
+// it before then (MPay's drain waited on such jobs with its workers idle).
+func TestReadyOnlyDue(t *testing.T) { eachBackend(t, testReadyOnlyDue) }
+func testReadyOnlyDue(t *testing.T, dsn string) {
+	ctx := context.Background()
+	st, q, _ := noteQueue(t, dsn)
+	ahead, err := q.Enqueue(ctx, noteArgs{Name: "ahead"}, &jobs.EnqueueOpts{RunAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As river's scheduler leaves a job it looked ahead to: available, its
+	// time not yet come.
+	if err := st.InTx(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE river_job SET state = 'available' WHERE id = ?`, ahead.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.Ready(ctx, 10); err != nil || n != 0 {
+		t.Fatalf("Ready with only a job not yet due: %d, %v; want 0", n, err)
+	}
+	if _, err := q.Enqueue(ctx, noteArgs{Name: "due"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.Ready(ctx, 10); err != nil || n != 1 {
+		t.Fatalf("Ready with a due job and one not yet due: %d, %v; want 1", n, err)
+	}
+}
