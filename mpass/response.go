@@ -16,7 +16,6 @@ import (
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
-	"github.com/russellhaering/goxmldsig/etreeutils"
 )
 
 // How MPass makes and sends a Response for an assertion, with crewjam's
@@ -69,7 +68,7 @@ type excC14N struct{}
 var c14nSettings = etree.WriteSettings{CanonicalAttrVal: true, CanonicalEndTags: true, CanonicalText: true}
 
 func (excC14N) Canonicalize(el *etree.Element) ([]byte, error) {
-	if err := etreeutils.TransformExcC14n(el, "", false); err != nil {
+	if err := transformExcC14n(el); err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer

@@ -221,6 +221,17 @@ var c14nSamples = []string{
 	`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="_1" Version="2.0"><saml:Issuer>https://mpass.test</saml:Issuer><saml:Assertion><saml:AttributeValue xsi:type="xs:string">Ion &amp; Maria</saml:AttributeValue></saml:Assertion></samlp:Response>`,
 	`<a xmlns="urn:x" xmlns:u="urn:unused" z="1" b="2" a="3"><b xmlns="" c="&lt;&quot;&#9;&#10;&#13;&gt;">t&#13;&lt;&gt;&amp;"'</b><!-- c --><c/><d xml:lang="ro"></d></a>`,
 	`<p:a xmlns:p="urn:p" xmlns:q="urn:q" q:x="1"><p:b xmlns:p="urn:p2"><q:c/></p:b><r:d xmlns:r="urn:r" r:y="y"/></p:a>`,
+	// A prefix bound again to the same name and to another, a default
+	// namespace undone and done again, siblings that each declare.
+	`<p:a xmlns:p="urn:p"><p:b xmlns:p="urn:p"><p:c/></p:b></p:a>`,
+	`<a xmlns="urn:d" xmlns:p="urn:p"><p:b xmlns:p="urn:p"><p:c xmlns:p="urn:p3" p:k="v"><d xmlns=""><e xmlns="urn:d"/></d></p:c></p:b><p:f/><p:g/></a>`,
+	// Errors: an undeclared prefix, a reserved one rebound, the xmlns
+	// name as the default namespace, xml bound to another name.
+	`<a><u:b/></a>`,
+	`<a xmlns:xmlns="urn:x"/>`,
+	`<a xmlns="http://www.w3.org/2000/xmlns/"/>`,
+	`<a xmlns:xml="urn:not-xml"/>`,
+	`<a xmlns:xml="http://www.w3.org/XML/1998/namespace" xml:space="preserve"><b xml:lang="ru"/></a>`,
 }
 
 // TestExcC14NAsGoxmldsig: excC14N writes the bytes of goxmldsig's
