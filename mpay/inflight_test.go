@@ -3,11 +3,9 @@ package mpay_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 
-	"github.com/semnat/semnat/internal/testtool"
 	"github.com/semnat/semnat/mpay"
 	mpayclient "github.com/semnat/semnat/mpay/client"
 	"github.com/semnat/semnat/store"
@@ -20,31 +18,12 @@ import (
 // taken off once). It fails when Settle does not add, when the
 // acknowledgement does not take off, or takes off twice.
 func TestInFlightKept(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "mpay.db")
-		inFlightKept(t, func() (*store.Store, error) { return store.OpenSQLite(path, store.Options{}) })
-	})
-	t.Run("postgres", func(t *testing.T) {
-		dsn := testtool.PostgresSchema(t)
-		inFlightKept(t, func() (*store.Store, error) { return store.OpenPostgres(dsn, store.Options{}) })
-	})
+	onBothBackends(t, inFlightKept)
 }
 
 func inFlightKept(t *testing.T, open func() (*store.Store, error)) {
 	ctx := context.Background()
-	var l [2]*mpay.Ledger
-	var st [2]*store.Store
-	for i := range l {
-		s, err := open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if l[i], err = mpay.NewLedger(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-		st[i] = s
-	}
+	l, st := twoInstances(t, open)
 	// check compares the column with the sum it replaces, and with want.
 	check := func(token string, want int64) {
 		t.Helper()

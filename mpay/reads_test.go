@@ -22,31 +22,43 @@ import (
 // payment and its invoice are locked by one statement (lockSettling):
 // without the lock both would approve it.
 func TestConcurrentDoubleApproval(t *testing.T) {
+	onBothBackends(t, doubleApproval)
+}
+
+// onBothBackends runs f on SQLite (a file) and on PostgreSQL (a schema of
+// $SEMNAT_TEST_POSTGRES), with open opening one more store on that one
+// database at each call.
+func onBothBackends(t *testing.T, f func(t *testing.T, open func() (*store.Store, error))) {
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "mpay.db")
-		doubleApproval(t, func() (*store.Store, error) { return store.OpenSQLite(path, store.Options{}) })
+		f(t, func() (*store.Store, error) { return store.OpenSQLite(path, store.Options{}) })
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := testtool.PostgresSchema(t)
-		doubleApproval(t, func() (*store.Store, error) { return store.OpenPostgres(dsn, store.Options{}) })
+		f(t, func() (*store.Store, error) { return store.OpenPostgres(dsn, store.Options{}) })
 	})
 }
 
-func doubleApproval(t *testing.T, open func() (*store.Store, error)) {
-	ctx := context.Background()
-	var ledgers [2]*mpay.Ledger
-	var stores [2]*store.Store
+// twoInstances opens two stores with open, each with its ledger: two MPay
+// instances sharing one database.
+func twoInstances(t *testing.T, open func() (*store.Store, error)) (ledgers [2]*mpay.Ledger, stores [2]*store.Store) {
 	for i := range ledgers {
 		st, err := open()
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		if ledgers[i], err = mpay.NewLedger(ctx, st); err != nil {
+		if ledgers[i], err = mpay.NewLedger(context.Background(), st); err != nil {
 			t.Fatal(err)
 		}
 		stores[i] = st
 	}
+	return ledgers, stores
+}
+
+func doubleApproval(t *testing.T, open func() (*store.Store, error)) {
+	ctx := context.Background()
+	ledgers, stores := twoInstances(t, open)
 	const orders = 30
 	due := int64(5000)
 	var tokens, payments [orders]string
