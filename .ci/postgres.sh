@@ -8,12 +8,15 @@ if ! command -v pg_lsclusters >/dev/null || [ -z "$(pg_lsclusters -h 2>/dev/null
 	apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 fi
 read -r ver cluster port status _ < <(pg_lsclusters -h | head -1)
-# pg_stat_statements, for the benchmarks' statements per operation
-# (mpay's BenchmarkCompletePayments*Postgres*): loaded at the cluster's
+# pg_stat_statements, for the benchmarks' statements and planning time per
+# operation (mpay's BenchmarkCompletePayments*Postgres*): loaded at the cluster's
 # next start; a running cluster is not restarted for it.
 confd=/etc/postgresql/$ver/$cluster/conf.d
 if [ -d "$confd" ] && [ ! -f "$confd/semnat-bench.conf" ]; then
 	echo "shared_preload_libraries = 'pg_stat_statements'" >"$confd/semnat-bench.conf"
+fi
+if [ -f "$confd/semnat-bench.conf" ] && ! grep -q track_planning "$confd/semnat-bench.conf"; then
+	echo "pg_stat_statements.track_planning = on" >>"$confd/semnat-bench.conf"
 fi
 if [ "$status" != "online" ]; then
 	pg_ctlcluster "$ver" "$cluster" start >&2

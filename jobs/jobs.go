@@ -166,6 +166,7 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Queue, error) {
 		Logger:               log,
 		PollOnly:             true,
 		ID:                   q.id,
+		ReindexerIndexNames:  reindexedIndexes(st.Backend()),
 	}
 	if opts.PollInterval > 0 && opts.PollInterval < 100*time.Millisecond {
 		cfg.FetchCooldown = opts.PollInterval // river's must not exceed the poll interval
@@ -203,13 +204,13 @@ func migrate(ctx context.Context, st *store.Store, driver riverdriver.Driver[*sq
 	if err != nil {
 		return fmt.Errorf("jobs: migrating river's tables: %w", err)
 	}
+	var conn *sql.Conn // PostgreSQL: holds the migration lock
 	if st.Backend() == "postgres" {
 		// River applies each version in its own transaction (some add enum
 		// values, which PostgreSQL does not allow to use in the same
 		// transaction): a session lock held on a connection of its own
 		// keeps instances starting together from migrating at once.
-		conn, err := st.DB().Conn(ctx)
-		if err != nil {
+		if conn, err = st.DB().Conn(ctx); err != nil {
 			return fmt.Errorf("jobs: migrating river's tables: %w", err)
 		}
 		defer conn.Close()
@@ -220,6 +221,9 @@ func migrate(ctx context.Context, st *store.Store, driver riverdriver.Driver[*sq
 	}
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("jobs: migrating river's tables: %w", err)
+	}
+	if conn != nil {
+		return dropIndexes(ctx, conn)
 	}
 	return nil
 }

@@ -107,7 +107,8 @@ func completePayments(b *testing.B, e *env) {
 	var next atomic.Int64
 	lat := make([]time.Duration, b.N)
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
-	cpu0, db0, st0 := cpuTime(), postgresCPU(e), postgresStatements(e)
+	st0, plan0 := postgresStatements(e)
+	cpu0, db0 := cpuTime(), postgresCPU(e)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -130,25 +131,31 @@ func completePayments(b *testing.B, e *env) {
 	b.ReportMetric(float64(p99(lat).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/payment")
 	reportPostgresCPU(b, e, db0, "db-cpu-µs/payment")
-	if st1 := postgresStatements(e); st0 >= 0 && st1 >= 0 {
+	if st1, plan1 := postgresStatements(e); st0 >= 0 && st1 >= 0 {
 		b.ReportMetric(float64(st1-st0-1)/float64(b.N), "statements/payment")
+		if plan1 > plan0 { // pg_stat_statements.track_planning is on
+			b.ReportMetric(float64((plan1-plan0).Microseconds())/float64(b.N), "db-plan-µs/payment")
+		}
 	}
 	b.ReportMetric(peakRSS(), "peak-RSS-MB")
 }
 
 // postgresStatements is how many statements PostgreSQL ran so far in the
-// store's database (pg_stat_statements, which .ci/postgres.sh loads; -1
-// without it): other clients of that database count too.
-func postgresStatements(e *env) int64 {
+// store's database, and how long it spent planning them (pg_stat_statements,
+// which .ci/postgres.sh loads; -1 without it; the planning time is 0
+// unless pg_stat_statements.track_planning is on): other clients of that
+// database count too.
+func postgresStatements(e *env) (int64, time.Duration) {
 	if e.st.Backend() != "postgres" {
-		return -1
+		return -1, 0
 	}
 	var n int64
-	if err := e.st.QueryRow(context.Background(), `SELECT COALESCE(SUM(calls), 0) FROM public.pg_stat_statements
-		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n); err != nil {
-		return -1
+	var planMS float64
+	if err := e.st.QueryRow(context.Background(), `SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(total_plan_time), 0) FROM public.pg_stat_statements
+		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n, &planMS); err != nil {
+		return -1, 0
 	}
-	return n
+	return n, time.Duration(planMS * float64(time.Millisecond))
 }
 
 // BenchmarkConfirmationBacklog: b.N payments approved while the SP

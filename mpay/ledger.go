@@ -448,20 +448,23 @@ func (l *Ledger) Pulled(ctx context.Context, o *mpayclient.OrderDetails, returnU
 	var out *Invoice
 	err := l.st.InGroupTx(ctx, func(tx *store.Tx) error {
 		now := l.st.Now()
-		in, err := l.lockInvoice(ctx, tx, `service_id = ? AND order_key = ?`, o.ServiceID, o.OrderKey)
-		if errors.Is(err, ErrNotFound) {
-			in = &Invoice{ServiceID: o.ServiceID, OrderKey: o.OrderKey, State: Created, ReturnURL: returnURL, Created: now, Updated: now}
-			in.apply(o)
-			switch orderEvent(in, o, now) {
-			case EvExpire:
-				in.State = Expired
-			case EvSettledBySP:
-				in.State = Paid
-			}
-			if in.ID, err = digits(14); err != nil {
+		if l.st.Backend() == "postgres" { // most pulls are of a new order: try that first
+			in, err := newInvoice(o, returnURL, now)
+			if err != nil {
 				return err
 			}
-			if in.Token, err = token(); err != nil {
+			created, err := l.insertPulled(ctx, tx, in, ex)
+			if err != nil {
+				return err
+			}
+			if created {
+				out = in
+				return l.invoiceCreated(ctx, tx, in)
+			}
+		}
+		in, err := l.lockInvoice(ctx, tx, `service_id = ? AND order_key = ?`, o.ServiceID, o.OrderKey)
+		if errors.Is(err, ErrNotFound) {
+			if in, err = newInvoice(o, returnURL, now); err != nil {
 				return err
 			}
 			if err := l.insertInvoice(ctx, tx, in); err != nil {
@@ -470,12 +473,8 @@ func (l *Ledger) Pulled(ctx context.Context, o *mpayclient.OrderDetails, returnU
 			if err := addEvidence(ctx, tx, in.ID, "", ex); err != nil {
 				return err
 			}
-			if err := l.dueDate(ctx, tx, in, time.Time{}); err != nil {
-				return err
-			}
 			out = in
-			return tx.AppendAtCommit(store.Event{Actor: in.ServiceID, Action: "mpay-invoice-create", Subject: in.ID,
-				Details: map[string]string{"orderKey": in.OrderKey, "amountDue": amountText(in.AmountDue), "currency": in.Currency, "state": string(in.State)}})
+			return l.invoiceCreated(ctx, tx, in)
 		}
 		if err != nil {
 			return err
@@ -510,6 +509,65 @@ func (l *Ledger) Pulled(ctx context.Context, o *mpayclient.OrderDetails, returnU
 			Details: map[string]string{"amountDue": amountText(in.AmountDue), "status": in.Status, "state": string(in.State)}})
 	})
 	return out, err
+}
+
+// newInvoice is the invoice of an order pulled for the first time (not
+// written yet), with its ID and token.
+func newInvoice(o *mpayclient.OrderDetails, returnURL string, now time.Time) (*Invoice, error) {
+	in := &Invoice{ServiceID: o.ServiceID, OrderKey: o.OrderKey, State: Created, ReturnURL: returnURL, Created: now, Updated: now}
+	in.apply(o)
+	switch orderEvent(in, o, now) {
+	case EvExpire:
+		in.State = Expired
+	case EvSettledBySP:
+		in.State = Paid
+	}
+	var err error
+	if in.ID, err = digits(14); err != nil {
+		return nil, err
+	}
+	if in.Token, err = token(); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// invoiceCreated schedules a new invoice's expiry and records it.
+func (l *Ledger) invoiceCreated(ctx context.Context, tx *store.Tx, in *Invoice) error {
+	if err := l.dueDate(ctx, tx, in, time.Time{}); err != nil {
+		return err
+	}
+	return tx.AppendAtCommit(store.Event{Actor: in.ServiceID, Action: "mpay-invoice-create", Subject: in.ID,
+		Details: map[string]string{"orderKey": in.OrderKey, "amountDue": amountText(in.AmountDue), "currency": in.Currency, "state": string(in.State)}})
+}
+
+// insertPulled writes in, a new invoice, with the exchange's messages as
+// its evidence, unless its order has an invoice already (false: nothing
+// written). On PostgreSQL, one statement: the invoice's INSERT ... ON
+// CONFLICT DO NOTHING a data-modifying WITH that the evidence's rows are
+// selected from. It replaces a look-up of the order's invoice (none, for
+// nearly every pull) and two INSERTs: two round trips fewer inside the
+// group transaction, for each payment. A conflicting invoice written by a
+// transaction not yet committed is waited for (READ COMMITTED), and then
+// found by the look-up that follows.
+func (l *Ledger) insertPulled(ctx context.Context, tx *store.Tx, in *Invoice, ex *mpayclient.Exchange) (bool, error) {
+	order, due, err := orderAndDue(in)
+	if err != nil {
+		return false, err
+	}
+	q := `WITH inv AS (INSERT INTO mpay_invoices (` + invoiceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (service_id, order_key) DO NOTHING RETURNING id)`
+	args := []any{in.ID, in.Token, in.ServiceID, in.OrderKey, in.State, in.Status, due, in.Currency, in.Reason, nano(in.DueAt),
+		b2i(in.Partial), b2i(in.Advance), order, in.ReturnURL, in.Created.UnixNano(), in.Updated.UnixNano(), in.InFlight}
+	if rows, eargs := evidenceRows(in.ID, "", ex, "inv"); len(rows) > 0 {
+		q += `, evidence AS (INSERT INTO mpay_evidence (` + evidenceCols + `) ` + strings.Join(rows, " UNION ALL ") + `)`
+		args = append(args, eargs...)
+	}
+	var n int
+	if err := tx.QueryRow(ctx, q+` SELECT COUNT(*) FROM inv`, args...).Scan(&n); err != nil {
+		return false, fmt.Errorf("mpay: new invoice: %w", err)
+	}
+	return n == 1, nil
 }
 
 // dueDate schedules the expiry of a payable invoice whose due date is new.

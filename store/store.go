@@ -94,6 +94,9 @@ type Options struct {
 	// (grouptx.go): 0 is 2 on PostgreSQL, 1 on SQLite (whose writes take
 	// turns anyway).
 	GroupWriters int
+	// MaxConns is how many connections a PostgreSQL store opens at most
+	// (0: postgresConns); SQLite's are set by the store.
+	MaxConns int
 }
 
 const schema = `

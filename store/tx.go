@@ -293,7 +293,19 @@ const maxPrepared = 256
 // nil when q is run unprepared (too many statements, or preparing
 // failed: running it says why). SQLite parses a query each time it is
 // not prepared, which cost a check of the MPower API a fifth of its time.
+//
+// On PostgreSQL it is always nil: pgx keeps the statements run on each
+// connection prepared by their text itself (its statement cache), so a
+// database/sql statement only duplicated that, at a cost: each use in a
+// transaction went through tx.StmtContext (a statement of its own, and
+// the parent's list of connections searched under its lock), and a
+// statement new to the store was prepared on a second connection of the
+// pool while the transaction held one, which waits for a free connection
+// (and for the locks the transaction holds, such as the audit table's).
 func (s *Store) prepared(ctx context.Context, q string) *sql.Stmt {
+	if s.d.name == "postgres" {
+		return nil
+	}
 	if st, ok := s.stmts.Load(q); ok {
 		return st.(*sql.Stmt)
 	}
