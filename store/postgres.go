@@ -4,7 +4,10 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,12 +125,19 @@ const postgresConns = 8
 
 // OpenPostgres opens the store in the PostgreSQL database dsn (a
 // postgres:// URL or key=value string), creating the tables if needed.
+// The pool's size is opts.MaxConns, or the DSN's pool_max_conns (the
+// name pgxpool gives it; taken out of the DSN, which PostgreSQL would
+// refuse with it), or postgresConns.
 func OpenPostgres(dsn string, opts Options) (*Store, error) {
+	dsn, fromDSN, err := poolMaxConns(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: %w", err)
 	}
-	conns := cmp.Or(opts.MaxConns, postgresConns)
+	conns := cmp.Or(opts.MaxConns, fromDSN, postgresConns)
 	db.SetMaxOpenConns(conns)
 	// As many idle as may be open: with 8 idle of 32, a busy server closed
 	// the connections it gave back beyond 8 and opened them again
@@ -143,6 +153,45 @@ func OpenPostgres(dsn string, opts Options) (*Store, error) {
 	}
 	return newStore(db, postgresDialect, opts), nil
 }
+
+// ErrPoolMaxConns: a DSN's pool_max_conns is not a whole number from 1
+// to 1,000.
+var ErrPoolMaxConns = errors.New("pool_max_conns must be a whole number from 1 to 1000")
+
+// poolMaxConns takes pool_max_conns out of dsn (a postgres:// URL's query
+// or a key=value string), returning the rest and its value (0: not given).
+func poolMaxConns(dsn string) (string, int, error) {
+	var v string
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "", 0, fmt.Errorf("the store's URL: %w", err)
+		}
+		q := u.Query()
+		if !q.Has("pool_max_conns") {
+			return dsn, 0, nil
+		}
+		v = q.Get("pool_max_conns")
+		q.Del("pool_max_conns")
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	} else {
+		m := poolMaxConnsKV.FindStringSubmatchIndex(dsn)
+		if m == nil {
+			return dsn, 0, nil
+		}
+		v = dsn[m[2]:m[3]]
+		dsn = strings.TrimSpace(strings.TrimSpace(dsn[:m[0]]) + " " + strings.TrimSpace(dsn[m[1]:]))
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		return "", 0, fmt.Errorf("%w (the DSN has %q)", ErrPoolMaxConns, v)
+	}
+	return dsn, n, nil
+}
+
+// poolMaxConnsKV finds pool_max_conns in a key=value DSN.
+var poolMaxConnsKV = regexp.MustCompile(`(?:^|\s)pool_max_conns\s*=\s*(\S*)`)
 
 func pgCreateSchema(ctx context.Context, db *sql.DB) error {
 	tx, err := db.BeginTx(ctx, nil)

@@ -296,7 +296,7 @@ func readLimited(path string, n int64) ([]byte, error) {
 func mpassStoreFlags(cmd *cobra.Command) *serveFlags {
 	f := &serveFlags{}
 	cmd.Flags().StringVar(&f.data, "data", ".data", "data directory of the SQLite store (as for 'semnat mpass serve')")
-	cmd.Flags().StringVar(&f.storeDSN, "store", "", "the store: a postgres:// URL; default SQLite DATA/semnat.db")
+	cmd.Flags().StringVar(&f.storeDSN, "store", "", "the store: a postgres:// URL (?pool_max_conns=N: its connections, default 8); default SQLite DATA/semnat.db")
 	return f
 }
 

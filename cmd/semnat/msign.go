@@ -83,7 +83,7 @@ type storeFlags struct{ data, dsn string }
 
 func (f *storeFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.data, "data", ".data", "data directory of the SQLite store (as for `semnat serve`)")
-	fl.StringVar(&f.dsn, "store", "", "the store: a postgres:// URL; default SQLite DATA/semnat.db")
+	fl.StringVar(&f.dsn, "store", "", "the store: a postgres:// URL (?pool_max_conns=N: its connections, default 8); default SQLite DATA/semnat.db")
 }
 
 func (f *storeFlags) open(fl *pflag.FlagSet, log *slog.Logger) (*store.Store, error) {
