@@ -147,26 +147,33 @@ func TestLazyReadHijacked(t *testing.T) {
 	}
 }
 
-// A held read ends as a read on the socket would: at once with a timeout
-// for a deadline in the past, with the data under a future deadline, with
-// net.ErrClosed when the connection is closed.
-func TestLazyReadDeadlinesAndClose(t *testing.T) {
+// lazyPair: a lazyListener holding one-byte reads for an hour, a
+// connection it accepted and the client's end (closed by the test's end).
+func lazyPair(t *testing.T) (*lazyListener, *lazyConn, net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := lazyListen(ln, time.Hour)
-	defer l.Close()
 	client, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
 	nc, err := l.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := nc.(*lazyConn)
+	t.Cleanup(func() { client.Close(); nc.Close(); l.Close() })
+	return l, nc.(*lazyConn), client
+}
+
+// A held read ends as a read on the socket would: at once with a timeout
+// for a deadline in the past, with the data under a future deadline, with
+// net.ErrClosed when the connection is closed.
+func TestLazyReadDeadlinesAndClose(t *testing.T) {
+	l, c, client := lazyPair(t)
+	defer l.Close()
 	type result struct {
 		n   int
 		b   byte
@@ -222,21 +229,7 @@ func TestLazyReadDeadlinesAndClose(t *testing.T) {
 
 // Closing the listener lets every held read go, and holds none after.
 func TestLazyReadListenerClosed(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := lazyListen(ln, time.Hour)
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	nc, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	l, nc, client := lazyPair(t)
 	done := make(chan string, 2)
 	read := func() {
 		var b [1]byte
