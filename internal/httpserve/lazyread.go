@@ -134,7 +134,8 @@ func (l *lazyListener) stop() {
 	}
 }
 
-// release lets c's held read go to the socket; l.mu is held.
+// release lets c's held read go to the socket (if one is held); l.mu
+// is held.
 func (l *lazyListener) release(c *lazyConn) {
 	if c.idx < 0 {
 		return
@@ -143,6 +144,7 @@ func (l *lazyListener) release(c *lazyConn) {
 	l.held[c.idx], last.idx = last, c.idx
 	l.held = l.held[:len(l.held)-1]
 	c.idx = -1
+	c.held.Store(false)
 	c.wake <- struct{}{}
 }
 
@@ -157,12 +159,15 @@ var (
 type lazyConn struct {
 	*net.TCPConn
 	l *lazyListener
+	// Without l.mu, so that setting a deadline (six times a request)
+	// takes no lock while no read is held:
+	deadline atomic.Bool // a read deadline is set
+	off      atomic.Bool // hijacked or closed: never hold a read
+	held     atomic.Bool // a read is held (idx >= 0)
 	// Under l.mu:
-	deadline bool   // a read deadline is set
-	off      bool   // hijacked or closed: never hold a read
-	idx      int    // in l.held; -1: not held
-	gen      uint64 // l.gen when held
-	wake     chan struct{}
+	idx  int    // in l.held; -1: not held
+	gen  uint64 // l.gen when held
+	wake chan struct{}
 }
 
 func (c *lazyConn) Read(p []byte) (int, error) {
@@ -171,16 +176,38 @@ func (c *lazyConn) Read(p []byte) (int, error) {
 	}
 	l := c.l
 	l.nRead.Add(1)
-	l.mu.Lock()
-	if c.deadline || c.off || l.closed || c.idx >= 0 { // (one held read a connection)
-		if !c.deadline {
+	if !c.hold() {
+		if !c.deadline.Load() {
 			l.nBare.Add(1)
 		}
-		l.mu.Unlock()
 		return c.TCPConn.Read(p)
+	}
+	// A deadline set, or a close, after hold's check and before held
+	// was stored may have found nothing held: look again. (Both sides
+	// store, then load the other's flag: one of them sees the other.)
+	if c.deadline.Load() || c.off.Load() {
+		c.release()
+	}
+	<-c.wake
+	return c.TCPConn.Read(p)
+}
+
+// hold puts the connection's read on the held list, unless a deadline is
+// set, reads are not held any more, or one is held already (one held read
+// a connection; another goes to the socket at once).
+func (c *lazyConn) hold() bool {
+	if c.deadline.Load() || c.off.Load() {
+		return false
+	}
+	l := c.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || c.idx >= 0 {
+		return false
 	}
 	c.idx, c.gen = len(l.held), l.gen
 	l.held = append(l.held, c)
+	c.held.Store(true)
 	l.nHeld.Add(1)
 	if len(l.held) == 1 {
 		select {
@@ -188,9 +215,14 @@ func (c *lazyConn) Read(p []byte) (int, error) {
 		default:
 		}
 	}
-	l.mu.Unlock()
-	<-c.wake
-	return c.TCPConn.Read(p)
+	return true
+}
+
+// release lets a held read go to the socket.
+func (c *lazyConn) release() {
+	c.l.mu.Lock()
+	c.l.release(c)
+	c.l.mu.Unlock()
 }
 
 func (c *lazyConn) SetReadDeadline(t time.Time) error {
@@ -207,12 +239,11 @@ func (c *lazyConn) SetDeadline(t time.Time) error {
 
 // deadlineSet: a held read goes to the socket under its new deadline.
 func (c *lazyConn) deadlineSet(t time.Time) {
-	c.l.mu.Lock()
-	c.deadline = !t.IsZero()
-	if c.deadline {
-		c.l.release(c)
+	set := !t.IsZero()
+	c.deadline.Store(set)
+	if set && c.held.Load() {
+		c.release()
 	}
-	c.l.mu.Unlock()
 }
 
 func (c *lazyConn) Close() error {
@@ -231,8 +262,8 @@ func stopHoldingHijacked(c net.Conn, s http.ConnState) {
 
 // stopHolding: reads go to the socket from now on.
 func (c *lazyConn) stopHolding() {
-	c.l.mu.Lock()
-	c.off = true
-	c.l.release(c)
-	c.l.mu.Unlock()
+	c.off.Store(true)
+	if c.held.Load() {
+		c.release()
+	}
 }
