@@ -15,7 +15,7 @@ import (
 // request's first byte. When the handler returns, it ends that read by a
 // read deadline in the past (abortPendingRead). On a busy server nearly
 // every such read finds nothing: a read system call (EAGAIN) per request,
-// a tenth of a short request's system calls, for nothing.
+// one of the five system calls of a short request, for nothing.
 //
 // The connections of a lazyListener hold that read back: a one-byte read
 // made while no read deadline is set waits, without a system call, until
