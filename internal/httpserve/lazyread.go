@@ -199,6 +199,9 @@ func (c *lazyConn) hold() bool {
 	if c.deadline.Load() || c.off.Load() {
 		return false
 	}
+	if holdChecked != nil {
+		holdChecked(c)
+	}
 	l := c.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -217,6 +220,10 @@ func (c *lazyConn) hold() bool {
 	}
 	return true
 }
+
+// holdChecked, if set (tests), runs in hold between its look at the
+// flags and the holding.
+var holdChecked func(*lazyConn)
 
 // release lets a held read go to the socket.
 func (c *lazyConn) release() {

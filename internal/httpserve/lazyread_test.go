@@ -262,3 +262,27 @@ func TestLazyReadListenerClosed(t *testing.T) {
 		t.Errorf("%d reads held, want 1 (none after the close)", held)
 	}
 }
+
+// A deadline set after hold looked at the flags, and before it held the
+// read, finds nothing held: the read must look again and go to the
+// socket, not wait for the sweeper (an hour here).
+func TestLazyReadDeadlineWhileHolding(t *testing.T) {
+	_, c, client := lazyPair(t)
+	holdChecked = func(c *lazyConn) { c.SetReadDeadline(time.Now().Add(10 * time.Second)) }
+	defer func() { holdChecked = nil }()
+	io.WriteString(client, "z")
+	done := make(chan error, 1)
+	go func() {
+		var b [1]byte
+		_, err := c.Read(b[:])
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read stayed held after a deadline set while it was being held")
+	}
+}
