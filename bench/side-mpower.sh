@@ -48,9 +48,11 @@ demo_start side-mpower "${store[@]}" --log-level warn
 "$tmp/semnat" mpower systems add bench --api-key-file "$tmp/key" --data "$data" "${store[@]}" >/dev/null 2>&1
 key=$(cat "$tmp/key")
 : >"$tmp/none" # loadgen wants a request file; a GET sends none
+# The load generator's processors (GOMAXPROCS; the server has 2).
+LGPROCS=${SIDE_MPOWER_LOADGEN_PROCS:-2}
 cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; } # clock ticks
 hz=$(getconf CLK_TCK)
-echo "side-mpower: $base; GOGC=$GOGC; $C clients, $DUR, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "side-mpower: $base; GOGC=$GOGC; loadgen GOMAXPROCS=$LGPROCS; $C clients, $DUR, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 lgprof=()
 if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
 	lgprof=(-cpuprofile "$SIDE_MPOWER_PPROF.loadgen.cpu")
@@ -60,7 +62,7 @@ if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
 	profiling=$!
 fi
 c0=$(cpu)
-read -r rate p50 p99 errs < <("$tmp/loadgen" -url "$base/api/Authorization/check/Code-True-One?AuthorizationCode=1000000000000002" \
+read -r rate p50 p99 errs < <(GOMAXPROCS=$LGPROCS "$tmp/loadgen" -url "$base/api/Authorization/check/Code-True-One?AuthorizationCode=1000000000000002" \
 	-req "$tmp/none" -kind mpower-check -header "X-API-Key: $key" -c "$C" -d "$DUR" "${lgprof[@]}" 2>"$tmp/loadgen.err") || { cat "$tmp/loadgen.err" >&2; exit 1; }
 c1=$(cpu)
 cat "$tmp/loadgen.err" >&2

@@ -135,6 +135,15 @@ func (s *Store) appendBatch(rs []*appendReq) ([]appendResult, error) {
 		return nil, fmt.Errorf("store: audit: %w", err)
 	}
 	defer release()
+	if s.d.name == "sqlite" {
+		// The transaction's statements run without the batch's deadline:
+		// SQLite bounds their only wait, for a lock another process
+		// holds, by busy_timeout (10 s, under batchTimeout), and the pool
+		// has no limit to wait for. With a deadline the driver started a
+		// goroutine to watch it for every statement (BEGIN, the chain's
+		// end, each INSERT, COMMIT).
+		ctx = context.Background()
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit: %w", err)
