@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -192,18 +193,58 @@ func (s *Store) insertEntries(ctx context.Context, tx *sql.Tx, ents []*Entry) er
 		return s.insertEntryArrays(ctx, tx, ents)
 	}
 	args := make([]any, 0, 9*min(len(ents), insertRows))
+	var b entryBoxes
 	for len(ents) > 0 {
 		n := 1 << (bits.Len(uint(min(len(ents), insertRows))) - 1)
-		args = args[:0]
-		for _, e := range ents[:n] {
-			args = append(args, e.Seq, e.At.UnixNano(), e.Actor, e.Action, e.Subject, e.Digest, e.rawDetails, e.PrevHash, e.Hash)
-		}
+		args = b.appendArgs(args[:0], ents[:n])
 		if _, err := s.txStmt(ctx, tx, sqliteInserts[bits.Len(uint(n))-1]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: audit: %w", err)
 		}
 		ents = ents[n:]
 	}
 	return nil
+}
+
+// entryBoxes turns entries into INSERT arguments, boxing each value into
+// an interface once per run of equal values: converting a string, a slice
+// or an int64 to an interface allocates, and the entries of one batch
+// mostly share their time, actor, action and details, and each entry's
+// previous hash is the entry before's hash. The arguments hold the same
+// values as boxing every one, so the stored bytes are the same.
+type entryBoxes struct {
+	at                             boxOf[int64]
+	actor, action, subject, digest boxOf[string]
+	details                        boxOf[string]
+	hash                           []byte // the last entry's hash
+	hashBox                        any    // hash, boxed
+}
+
+// appendArgs appends the 9 arguments of each entry of ents to args.
+func (b *entryBoxes) appendArgs(args []any, ents []*Entry) []any {
+	for _, e := range ents {
+		prev := b.hashBox
+		if prev == nil || !bytes.Equal(e.PrevHash, b.hash) {
+			prev = e.PrevHash
+		}
+		b.hash, b.hashBox = e.Hash, e.Hash
+		args = append(args, e.Seq, b.at.box(e.At.UnixNano()), b.actor.box(e.Actor), b.action.box(e.Action),
+			b.subject.box(e.Subject), b.digest.box(e.Digest), b.details.box(e.rawDetails), prev, b.hashBox)
+	}
+	return args
+}
+
+// boxOf keeps the last value it boxed.
+type boxOf[T comparable] struct {
+	v     T
+	boxed any // v, boxed; nil before the first
+}
+
+// box returns v as an interface, the one of the last call if v is equal.
+func (b *boxOf[T]) box(v T) any {
+	if b.boxed == nil || v != b.v {
+		b.v, b.boxed = v, v
+	}
+	return b.boxed
 }
 
 // sqliteInserts[k] is SQLite's INSERT of 2^k audit entries (insertEntries).
