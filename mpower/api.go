@@ -68,6 +68,11 @@ func (s *Service) audit(c echo.Context, subject string, details map[string]strin
 // *store.GuardError and the check answers again (answerUnder).
 func (s *Service) auditUnder(c echo.Context, subject string, details map[string]string, gen int64) error {
 	details["endpoint"] = c.Path()
+	return s.auditEvent(c, subject, details, gen)
+}
+
+// auditEvent is auditUnder with the endpoint in details already.
+func (s *Service) auditEvent(c echo.Context, subject string, details map[string]string, gen int64) error {
 	e := store.Event{Actor: system(c).Name, Action: "mpower-check", Subject: subject, Details: details}
 	var err error
 	if gen < 0 {
@@ -167,11 +172,36 @@ func (s *Service) codeTrueOne(c echo.Context) error {
 		default:
 			valid = p.ValidAt(s.reg.Now())
 		}
-		if err := s.auditUnder(c, code, map[string]string{"valid": strconv.FormatBool(valid)}, gen); err != nil {
+		if err := s.auditEvent(c, code, s.trueOneDetails(c.Path(), valid), gen); err != nil {
 			return err
 		}
 		return okBool(c, valid)
 	})
+}
+
+// trueOneDetails returns the audit details of a Code-True-One answer at
+// the endpoint path: {"endpoint": path, "valid": valid}, built once per
+// path and never changed (so shared by every check), where a new map per
+// check cost two allocations.
+func (s *Service) trueOneDetails(path string, valid bool) map[string]string {
+	d := s.trueOne.Load()
+	if d == nil || d.path != path {
+		d = &checkDetails{path: path}
+		for i := range d.valid {
+			d.valid[i] = map[string]string{"endpoint": path, "valid": strconv.FormatBool(i == 1)}
+		}
+		s.trueOne.Store(d)
+	}
+	if valid {
+		return d.valid[1]
+	}
+	return d.valid[0]
+}
+
+// checkDetails are trueOneDetails' maps for one path.
+type checkDetails struct {
+	path  string
+	valid [2]map[string]string // false, true
 }
 
 func (s *Service) codeDetailsOne(c echo.Context) error {

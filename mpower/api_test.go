@@ -8,10 +8,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,10 +176,19 @@ func TestCheckAPI(t *testing.T) {
 		t.Fatalf("revoked details: %+v %v", d, err)
 	}
 	// Every check is in the audit log, with the system that asked.
+	// Code-True-One's entries hold its endpoint and answer (their details
+	// maps are shared by every check: trueOneDetails).
 	checks := map[string]int{}
+	var trueOne []string
 	if err := e.st.WalkAudit(ctx, func(en *store.Entry) error {
 		if en.Action == "mpower-check" {
 			checks[en.Actor]++
+		}
+		if strings.Contains(en.Details["endpoint"], "Code-True-One") {
+			if len(en.Details) != 2 {
+				t.Errorf("Code-True-One's audit details %v", en.Details)
+			}
+			trueOne = append(trueOne, fmt.Sprint(en.Subject == p.Code, " ", en.Details["valid"]))
 		}
 		return nil
 	}); err != nil {
@@ -185,6 +196,9 @@ func TestCheckAPI(t *testing.T) {
 	}
 	if checks["asp"] != 13 || checks["auditor"] != 1 {
 		t.Fatalf("audited checks %v", checks)
+	}
+	if want := []string{"true true", "false false", "true true", "true false"}; !slices.Equal(trueOne, want) {
+		t.Fatalf("Code-True-One's audit entries (p's code, valid): %q, want %q", trueOne, want)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -64,9 +65,10 @@ type Service struct {
 	sealer *Sealer // nil: no statements
 	// systems remembers the registered systems found by credential.
 	systems sysauth.Cache
-	parsed  parsedSystems // the System of each of those
-	notices *jobs.Queue   // nil without a Notifier
-	web     *web          // nil without the pages
+	parsed  parsedSystems                // the System of each of those
+	notices *jobs.Queue                  // nil without a Notifier
+	web     *web                         // nil without the pages
+	trueOne atomic.Pointer[checkDetails] // trueOneDetails'
 }
 
 // New builds the service and creates its tables in the store.
