@@ -30,8 +30,14 @@ func okBool(c echo.Context, v bool) error {
 	if v {
 		b = envTrue
 	}
+	// The header's value is one slice shared by every answer, where
+	// echo's Header.Set allocated one per answer: net/http only reads it,
+	// and its capacity is its length, so an Add elsewhere copies it.
+	c.Response().Header()[echo.HeaderContentType] = jsonType[:1:1]
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
 }
+
+var jsonType = []string{echo.MIMEApplicationJSON}
 
 var envTrue, envFalse = envelopeOf(true), envelopeOf(false)
 

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -127,6 +128,23 @@ func TestCheckAPI(t *testing.T) {
 	if ok, err := e.asp.IsValid(ctx, draft.Code); err != nil || ok {
 		t.Fatalf("a draft is valid: %v %v", ok, err)
 	}
+	for _, c := range []struct {
+		code string
+		want []byte
+	}{{p.Code, envTrue}, {draft.Code, envFalse}, {p.Code, envTrue}} { // the raw answer (okBool)
+		r, _ := http.NewRequest(http.MethodGet, e.srv.URL+client.PathCodeTrueOne+"?AuthorizationCode="+c.code, nil)
+		r.Header.Set("X-API-Key", aspKey)
+		resp, err := e.srv.Client().Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Values("Content-Type")[0] != "application/json" ||
+			len(resp.Header.Values("Content-Type")) != 1 || !bytes.Equal(body, c.want) {
+			t.Fatalf("Code-True-One: %d %v %s %v, want 200 application/json %s", resp.StatusCode, resp.Header, body, err, c.want)
+		}
+	}
 	d, err := e.asp.Details(ctx, p.Code)
 	if err != nil || d.AuthorizingIdn != e.alice.IDNP || d.AuthorizedIdn != e.bob.IDNP || !d.IsValid || d.Status != client.StatusValid ||
 		d.ServiceProviderIdno != "1003600011118" || d.AuthorizationTypeName == "" || d.AuthorizingPartyType != client.PartyNatural {
@@ -194,10 +212,10 @@ func TestCheckAPI(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if checks["asp"] != 13 || checks["auditor"] != 1 {
+	if checks["asp"] != 16 || checks["auditor"] != 1 {
 		t.Fatalf("audited checks %v", checks)
 	}
-	if want := []string{"true true", "false false", "true true", "true false"}; !slices.Equal(trueOne, want) {
+	if want := []string{"true true", "false false", "true true", "false false", "true true", "true true", "true false"}; !slices.Equal(trueOne, want) {
 		t.Fatalf("Code-True-One's audit entries (p's code, valid): %q, want %q", trueOne, want)
 	}
 }
