@@ -78,19 +78,19 @@ func (s *Store) appendGuarded(ctx context.Context, e Event, g *Guard) (*Entry, e
 	if err := ctx.Err(); err != nil { // ended already: recorded never
 		return nil, fmt.Errorf("store: audit: %w", err)
 	}
-	r := &appendReq{e: e, details: details, guard: g, done: make(chan appendResult, 1)}
+	r := newAppendReq(e, details, g)
 	if err := s.enqueue(ctx, r); err != nil {
 		return nil, err
 	}
 	select {
-	case res := <-r.done:
-		return res.ent, res.err
+	case <-r.done:
+		return r.res.ent, r.res.err
 	case <-ctx.Done():
 		if r.state.CompareAndSwap(0, 2) { // still waiting: never written
 			return nil, fmt.Errorf("store: audit: %w", ctx.Err())
 		}
-		res := <-r.done // taken into a batch: its outcome is the answer
-		return res.ent, res.err
+		<-r.done // taken into a batch: its outcome is the answer
+		return r.res.ent, r.res.err
 	}
 }
 

@@ -63,7 +63,22 @@ type appendReq struct {
 	guard   *Guard // nil: none (auditguard.go)
 	// state: 0 waiting, 1 taken by the writer, 2 given up by the caller.
 	state atomic.Int32
-	done  chan appendResult
+	// res is the outcome, written by the writer before it signals done
+	// (a channel of struct{} is one allocation, a buffered channel of
+	// appendResult, which holds pointers, two).
+	res  appendResult
+	done chan struct{}
+}
+
+// answer gives r its outcome.
+func (r *appendReq) answer(res appendResult) {
+	r.res = res
+	r.done <- struct{}{}
+}
+
+// newAppendReq is a request for e, with its encoded details.
+func newAppendReq(e Event, details string, g *Guard) *appendReq {
+	return &appendReq{e: e, details: details, guard: g, done: make(chan struct{}, 1)}
 }
 
 type appendResult struct {
@@ -109,18 +124,18 @@ func (s *Store) writeBatch(batch []*appendReq) {
 		for _, r := range taken {
 			res, err := s.appendBatch([]*appendReq{r})
 			if err != nil {
-				r.done <- appendResult{err: err}
+				r.answer(appendResult{err: err})
 			} else {
-				r.done <- res[0]
+				r.answer(res[0])
 			}
 		}
 		return
 	}
 	for i, r := range taken {
 		if err != nil {
-			r.done <- appendResult{err: err}
+			r.answer(appendResult{err: err})
 		} else {
-			r.done <- res[i]
+			r.answer(res[i])
 		}
 	}
 }

@@ -205,7 +205,7 @@ func TestInsertArgsBoxedOnce(t *testing.T) {
 	ctx := context.Background()
 	var reqs []*appendReq
 	for i, e := range ents {
-		r := &appendReq{e: e.Event, done: make(chan appendResult, 1)}
+		r := newAppendReq(e.Event, "", nil)
 		r.e.Subject += fmt.Sprint("-", i)
 		if i%3 != 2 {
 			r.e.Details = map[string]string{"valid": fmt.Sprint(i < 2)}
@@ -218,8 +218,8 @@ func TestInsertArgsBoxedOnce(t *testing.T) {
 	}
 	s.writeBatch(reqs)
 	for _, r := range reqs {
-		if res := <-r.done; res.err != nil {
-			t.Fatal(res.err)
+		if <-r.done; r.res.err != nil {
+			t.Fatal(r.res.err)
 		}
 	}
 	if _, err := s.VerifyAudit(ctx); err != nil {
