@@ -191,11 +191,12 @@ func (s *Store) appendBatch(rs []*appendReq) ([]appendResult, error) {
 }
 
 // insertEntries writes ents; on PostgreSQL with one INSERT of arrays
-// (insertEntryArrays, one round trip), on SQLite with as few INSERTs as their number's binary
-// digits (at most insertRows rows each): a statement of 2^k rows, for
-// each k of a fixed few, is prepared once and kept (txStmt), where an
-// INSERT of exactly len(ents) rows was a new text, parsed again, for
-// nearly every batch (a tenth of an audited check's CPU on SQLite).
+// (insertEntryArrays, one round trip), on SQLite with one INSERT of
+// exactly their number up to exactRows, and beyond it with a few (see
+// insertChunk): a statement of each of a fixed few numbers of rows is
+// prepared once and kept (txStmt), where an INSERT of exactly len(ents)
+// rows for any number was a new text, parsed again, for nearly every
+// batch (a tenth of an audited check's CPU on SQLite).
 //
 // On SQLite the INSERT is OR FAIL: a failing row stops the statement
 // without undoing the rows before it, which the transaction's rollback
@@ -210,9 +211,9 @@ func (s *Store) insertEntries(ctx context.Context, tx *sql.Tx, ents []*Entry) er
 	args := make([]any, 0, 9*min(len(ents), insertRows))
 	var b entryBoxes
 	for len(ents) > 0 {
-		n := 1 << (bits.Len(uint(min(len(ents), insertRows))) - 1)
+		n := insertChunk(len(ents))
 		args = b.appendArgs(args[:0], ents[:n])
-		if _, err := s.txStmt(ctx, tx, sqliteInserts[bits.Len(uint(n))-1]).ExecContext(ctx, args...); err != nil {
+		if _, err := s.txStmt(ctx, tx, sqliteInserts[n]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: audit: %w", err)
 		}
 		ents = ents[n:]
@@ -262,13 +263,28 @@ func (b *boxOf[T]) box(v T) any {
 	return b.boxed
 }
 
-// sqliteInserts[k] is SQLite's INSERT of 2^k audit entries (insertEntries).
-var sqliteInserts = func() (q [7]string) { // 2^6 = insertRows
-	if 1<<(len(q)-1) != insertRows {
-		panic("store: sqliteInserts does not end at insertRows")
+// exactRows is the number of entries up to which one INSERT of exactly
+// that many rows writes them (a batch of an audited check at 32 clients
+// holds 10 to 15): with only powers of two, a batch of 15 took 4 INSERTs.
+const exactRows = 16
+
+// insertChunk is how many of n entries insertEntries' next INSERT writes:
+// all of them up to exactRows, else the largest power of two up to
+// insertRows.
+func insertChunk(n int) int {
+	if n <= exactRows {
+		return n
 	}
-	for k := range q {
-		q[k] = sqliteDialect.insertAudit + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", 1<<k-1) + "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return 1 << (bits.Len(uint(min(n, insertRows))) - 1)
+}
+
+// sqliteInserts[n] is SQLite's INSERT of n audit entries, for each n that
+// insertChunk returns.
+var sqliteInserts = func() (q [insertRows + 1]string) {
+	for n := 1; n <= insertRows; n++ {
+		if n <= exactRows || n&(n-1) == 0 {
+			q[n] = sqliteDialect.insertAudit + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n-1) + "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		}
 	}
 	return q
 }()

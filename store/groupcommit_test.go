@@ -238,3 +238,25 @@ func TestInsertArgsBoxedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestInsertChunks: insertEntries writes any number of entries in INSERTs
+// that have a statement, in one up to exactRows, and in at most a few
+// beyond.
+func TestInsertChunks(t *testing.T) {
+	for n := 1; n <= 3*insertRows; n++ {
+		var chunks []int
+		for left := n; left > 0; {
+			c := insertChunk(left)
+			if c < 1 || c > left || sqliteInserts[c] == "" {
+				t.Fatalf("%d entries: a chunk of %d (after %v), no statement or too many", n, c, chunks)
+			}
+			chunks, left = append(chunks, c), left-c
+		}
+		if most := (n+insertRows-1)/insertRows + 2; len(chunks) > most || n <= exactRows && len(chunks) != 1 {
+			t.Errorf("%d entries in %d INSERTs %v", n, len(chunks), chunks)
+		}
+	}
+	if got := strings.Count(sqliteInserts[exactRows], "?"); got != 9*exactRows {
+		t.Errorf("the INSERT of %d rows has %d parameters", exactRows, got)
+	}
+}
