@@ -285,7 +285,6 @@ func (r *Registry) listQueries(ctx context.Context, f Filter) (*listQuery, error
 	return lq, nil
 }
 
-// scanPowers runs q and calls f with each power it returns.
 // countedPage is List's one page query (PostgreSQL) with the count as a
 // column of its rows: one round trip instead of two, and the count and
 // the page read in one snapshot. An empty page carries no count: page 1

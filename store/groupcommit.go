@@ -289,17 +289,13 @@ var sqliteInserts = func() (q [insertRows + 1]string) {
 	return q
 }()
 
-// txStmt runs q in tx, on SQLite as the store's prepared statement (see
-// prepared): database/sql keeps it prepared on each connection that ran
-// it, so that its text is parsed once per connection instead of once per
-// audit batch. PostgreSQL's driver keeps the statements of each
-// connection by their text itself, and preparing through another
-// connection would wait for the audit table's lock that tx holds.
+// txStmt runs q in tx, as the store's prepared statement where it keeps
+// one (SQLite; see prepared): database/sql keeps it prepared on each
+// connection that ran it, so that its text is parsed once per connection
+// instead of once per audit batch.
 func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, q string) txStatement {
-	if s.d.name == "sqlite" {
-		if st := s.prepared(ctx, q); st != nil {
-			return tx.StmtContext(ctx, st)
-		}
+	if st := s.prepared(ctx, q); st != nil {
+		return tx.StmtContext(ctx, st)
 	}
 	return txText{tx, s.d.rebind(q)}
 }
