@@ -5,9 +5,10 @@
 #     missing) copied to $tmp/semnat, and bench/loadgen and bench/mkpdf
 #     built into $tmp.
 #   demo_start NAME [ARGS...]: starts `semnat serve --demo` with GOMAXPROCS=2
-#     and its data in $data = $tmp/data, ARGS added to its command line;
-#     waits until it listens and sets $base (its URL) and $pid; exits with
-#     the server's errors, under NAME, when it does not start.
+#     ($SEMNAT_BENCH_SERVER_PROCS to change it) and its data in
+#     $data = $tmp/data, ARGS added to its command line; waits until it
+#     listens and sets $base (its URL) and $pid; exits with the server's
+#     errors, under NAME, when it does not start.
 #   hwm: the server's peak RSS in MB.
 
 demo_setup() {
@@ -31,7 +32,7 @@ demo_cleanup() {
 demo_start() {
 	local name=$1
 	shift
-	GOMAXPROCS=2 "$tmp/semnat" serve --demo --data "$data" --addr 127.0.0.1:0 "$@" >"$tmp/serve.out" 2>"$tmp/serve.err" &
+	GOMAXPROCS=${SEMNAT_BENCH_SERVER_PROCS:-2} "$tmp/semnat" serve --demo --data "$data" --addr 127.0.0.1:0 "$@" >"$tmp/serve.out" 2>"$tmp/serve.err" &
 	pid=$!
 	for _ in $(seq 300); do grep -q '^listening on' "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
 	base=$(sed -n 's/^listening on //p' "$tmp/serve.out")

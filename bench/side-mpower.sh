@@ -11,7 +11,10 @@
 # mpower serve` ($GOGC to change it); its CPU per check is read from
 # /proc (utime + stime of the server only). SIDE_MPOWER_STORE=postgres://...
 # runs it on PostgreSQL instead (its server's CPU is not in the figure).
-# Also printed: the load generator's own CPU per check (getrusage), and on
+# Also printed: the load generator's own CPU per check (getrusage), the
+# time per check that the server's threads and the load generator's were
+# ready to run but waited for a CPU (Linux's schedstat: on 2 cores shared
+# by both, a large part of a check's latency), and on
 # SQLite the audit entries per audit transaction (the group commit), and
 # the server's peak RSS.
 # SIDE_MPOWER_PPROF=PREFIX builds the server with -tags pprof and writes
@@ -51,6 +54,8 @@ key=$(cat "$tmp/key")
 # The load generator's processors (GOMAXPROCS; the server has 2).
 LGPROCS=${SIDE_MPOWER_LOADGEN_PROCS:-2}
 cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; } # clock ticks
+# ns the server's threads were ready to run but had no CPU (schedstat).
+runq() { cat /proc/"$pid"/task/*/schedstat 2>/dev/null | awk '{ d += $2 } END { printf "%.0f", d }'; }
 hz=$(getconf CLK_TCK)
 echo "side-mpower: $base; GOGC=$GOGC; loadgen GOMAXPROCS=$LGPROCS; $C clients, $DUR, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 lgprof=()
@@ -62,9 +67,11 @@ if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
 	profiling=$!
 fi
 c0=$(cpu)
+q0=$(runq)
 read -r rate p50 p99 errs < <(GOMAXPROCS=$LGPROCS "$tmp/loadgen" -url "$base/api/Authorization/check/Code-True-One?AuthorizationCode=1000000000000002" \
 	-req "$tmp/none" -kind mpower-check -header "X-API-Key: $key" -c "$C" -d "$DUR" "${lgprof[@]}" 2>"$tmp/loadgen.err") || { cat "$tmp/loadgen.err" >&2; exit 1; }
 c1=$(cpu)
+q1=$(runq)
 cat "$tmp/loadgen.err" >&2
 if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
 	wait "$profiling"
@@ -79,6 +86,10 @@ printf '%s\tp99_ms\t%s\t5 (target)\t%s\n' "$name" "$p99" "$(awk -v a="$p99" 'BEG
 printf '%s\terrors\t%s\t-\t-\n' "$name" "$errs"
 printf '%s\tserver_cpu_us/check\t%s\t-\t-\n' "$name" "$(awk -v d="$((c1 - c0))" -v hz="$hz" -v r="$rate" -v s="$secs" 'BEGIN { if (r > 0) printf "%.1f", d / hz * 1e6 / (r * s); else print "-" }')"
 printf '%s\tloadgen_cpu_us/check\t%s\t-\t-\n' "$name" "$(sed -n 's/^loadgen: \([0-9.]*\) µs CPU per reply.*/\1/p' "$tmp/loadgen.err")"
+# The two share the machine's CPUs: how long each waited for one per
+# check (Linux's run queue), beside what it used.
+printf '%s\tserver_runq_wait_us/check\t%s\t-\t-\n' "$name" "$(awk -v d="$((q1 - q0))" -v r="$rate" -v s="$secs" 'BEGIN { if (r > 0) printf "%.1f", d / 1e3 / (r * s); else print "-" }')"
+printf '%s\tloadgen_runq_wait_us/check\t%s\t-\t-\n' "$name" "$(sed -n 's/^loadgen: \([0-9.]*\) µs waiting for a CPU per reply.*/\1/p' "$tmp/loadgen.err")"
 printf '%s\tserver_peak_rss_mb\t%s\t-\t-\n' "$name" "$(hwm)"
 if [ -z "${SIDE_MPOWER_STORE:-}" ] && command -v sqlite3 >/dev/null; then
 	# Entries of one audit transaction share its time (store.appendBatch).

@@ -17,7 +17,14 @@ bench/side-mpower.sh (SIDE_MPOWER_PPROF writes PREFIX.trace) and prints:
     runtime.Gosched while a batch gathers), and its batches from wake to
     wait, with the five longest;
   - the syscalls of 2 ms or more of goroutines that are not serving a
-    connection, with their stacks (an fsync in a commit shows here).
+    connection, with their stacks (an fsync in a commit shows here);
+  - stalls: how the slowest 1% of checks were woken (checks the poller
+    made runnable at the same instant count as one wake) and how long they
+    then waited to run; and every stretch of 1 ms or more that one
+    goroutine was Running. A check's CPU is tens of µs, so such a stretch
+    is its thread taken off the CPU (by the kernel, for another thread or
+    process: the load generator's, on a machine it shares) while holding
+    a P: the goroutines queued on that P wait with it.
 The load generator's own latency is not in the trace: a check slow at the
 load generator and quick here waited in the kernel or in the load
 generator.
@@ -155,11 +162,66 @@ def long_syscalls(events, limit=2e6):
             since[g] = (t, frames)
 
 
+def kind(frames):
+    s = ' '.join(frames)
+    if 'batcher' in s and 'loop' in s:
+        return 'audit writer'
+    if 'backgroundRead' in s:
+        return 'background read'
+    if 'gcBgMarkWorker' in s:
+        return 'GC worker'
+    if serving(frames):
+        return 'connection'
+    return 'other'
+
+
+def stalls(events, long_run=1e6):
+    kinds, running, runs = {}, {}, collections.defaultdict(list)
+    state, woken, done = {}, {}, []
+    for t, g, a, b, reason, frames in events:
+        if frames and g not in kinds:
+            kinds[g] = kind(frames)
+        if b == 'Running':
+            running[g] = t
+        elif a == 'Running' and g in running:
+            runs[kinds.get(g, 'other')].append(t - running.pop(g))
+        prev = state.get(g)
+        if a == 'Waiting' and b == 'Runnable' and prev and prev[0] == 'network' and serving(prev[1]):
+            woken[g] = [t, None]
+        elif a == 'Runnable' and b == 'Running' and g in woken and woken[g][1] is None:
+            woken[g][1] = t
+        if a == 'Running' and b == 'Waiting' and reason == 'network' and serving(frames) and g in woken:
+            w, first = woken.pop(g)
+            done.append((t - w, w, (first or t) - w))
+        state[g] = (reason if b == 'Waiting' else '', frames or (prev[1] if prev else []))
+    done.sort()
+    slow = done[int(.99 * len(done)):]
+    if slow:
+        # Wakes less than 50 µs apart are one (the poller readies the
+        # checks it finds one after another).
+        wakes = []
+        for d, w, first in sorted(slow, key=lambda x: x[1]):
+            if not wakes or w - wakes[-1][0] > 50e3:
+                wakes.append((w, []))
+            wakes[-1][1].append(first)
+        t0 = events[0][0]
+        print('stalls: the slowest 1%% (%d checks) were woken in %d bursts; they waited %s ms on average to run' % (
+            len(slow), len(wakes), ms(sum(f for _, _, f in slow) / len(slow))))
+        for w, firsts in sorted(wakes, key=lambda x: -len(x[1]))[:5]:
+            print('  %d woken together at %s ms, waited %s ms to run' % (len(firsts), ms(w - t0), ms(sum(firsts) / len(firsts))))
+    for k, v in sorted(runs.items()):
+        longs = [x for x in v if x >= long_run]
+        if longs:
+            print('  %s: %d stretches Running %s ms or more (%s ms in all, the longest %s ms) of %d' % (
+                k, len(longs), ms(long_run), ms(sum(longs)), ms(max(longs)), len(v)))
+
+
 def main():
     events = read(sys.stdin)
     checks(events)
     writer(events)
     long_syscalls(events)
+    stalls(events)
 
 
 if __name__ == '__main__':

@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+	"time"
+)
 
 // The quick reply checks read the protocol status: an error reply that is
 // a well-formed SEQUENCE must not count as an answer.
@@ -25,5 +29,34 @@ func TestQuickChecks(t *testing.T) {
 		if err := c.check(c.der, false); (err == nil) != c.ok {
 			t.Errorf("%s: %v, want ok %v", c.name, err, c.ok)
 		}
+	}
+}
+
+// runQueueWait sums the run-queue wait of the process's threads: on Linux
+// it is found, and it never goes back.
+func TestRunQueueWait(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("schedstat is Linux's")
+	}
+	w0, ok := runQueueWait()
+	if !ok || w0 < 0 {
+		t.Fatalf("runQueueWait: %d %v", w0, ok)
+	}
+	done := make(chan struct{})
+	for range 4 { // more runnable threads than this machine may have CPUs
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(done)
+	if w1, ok := runQueueWait(); !ok || w1 < w0 {
+		t.Fatalf("runQueueWait went from %d to %d (%v)", w0, w1, ok)
 	}
 }

@@ -51,6 +51,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -209,6 +210,7 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration, on
 	lats := make([][]time.Duration, conns)
 	var wg sync.WaitGroup
 	cpu0, _ := cpuMicros()
+	wait0, _ := runQueueWait()
 	start := time.Now()
 	for i := range conns {
 		wg.Add(1)
@@ -271,9 +273,39 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration, on
 		// the client's share of a machine it shares with the server.
 		fmt.Fprintf(os.Stderr, "loadgen: %.1f µs CPU per reply (%d replies)\n", us/float64(len(all)), len(all))
 	}
+	if w, ok := runQueueWait(); ok && wait0 > 0 {
+		// Time its threads were ready to run but had no CPU: on a
+		// machine shared with the server, what the two take from each
+		// other (the server's own is read by bench/side-mpower.sh).
+		fmt.Fprintf(os.Stderr, "loadgen: %.1f µs waiting for a CPU per reply\n", float64(w-wait0)/1e3/float64(len(all)))
+	}
 	pct := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000 }
 	fmt.Printf("%.0f\t%.3f\t%.3f\t%d\n", float64(len(all))/elapsed.Seconds(), pct(0.5), pct(0.99), errs.Load())
 	return nil
+}
+
+// runQueueWait is the time in ns the process's threads have spent ready
+// to run but waiting for a CPU (the second field of Linux's
+// /proc/self/task/*/schedstat; threads that have ended are not counted).
+func runQueueWait() (int64, bool) {
+	files, _ := filepath.Glob("/proc/self/task/*/schedstat")
+	var sum int64
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(b))
+		if len(fields) < 2 {
+			continue
+		}
+		n, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		sum += n
+	}
+	return sum, len(files) > 0
 }
 
 // cpuMicros is the process's CPU time so far (user + system) in µs.
