@@ -5,7 +5,8 @@
 #     missing) copied to $tmp/semnat, and bench/loadgen and bench/mkpdf
 #     built into $tmp.
 #   demo_start NAME [ARGS...]: starts `semnat serve --demo` with GOMAXPROCS=2
-#     ($SEMNAT_BENCH_SERVER_PROCS to change it) and its data in
+#     ($SEMNAT_BENCH_SERVER_PROCS to change it; SEMNAT_BENCH_SERVER_CPUS,
+#     a CPU list for taskset, keeps it on those CPUs) and its data in
 #     $data = $tmp/data, ARGS added to its command line; waits until it
 #     listens and sets $base (its URL) and $pid; exits with the server's
 #     errors, under NAME, when it does not start.
@@ -32,7 +33,7 @@ demo_cleanup() {
 demo_start() {
 	local name=$1
 	shift
-	GOMAXPROCS=${SEMNAT_BENCH_SERVER_PROCS:-2} "$tmp/semnat" serve --demo --data "$data" --addr 127.0.0.1:0 "$@" >"$tmp/serve.out" 2>"$tmp/serve.err" &
+	GOMAXPROCS=${SEMNAT_BENCH_SERVER_PROCS:-2} ${SEMNAT_BENCH_SERVER_CPUS:+taskset -c "$SEMNAT_BENCH_SERVER_CPUS"} "$tmp/semnat" serve --demo --data "$data" --addr 127.0.0.1:0 "$@" >"$tmp/serve.out" 2>"$tmp/serve.err" &
 	pid=$!
 	for _ in $(seq 300); do grep -q '^listening on' "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
 	base=$(sed -n 's/^listening on //p' "$tmp/serve.out")

@@ -23,6 +23,10 @@
 # its checks' time went), PREFIX.loadgen.cpu (the load
 # generator's) and PREFIX.allocs (the heap profile at the end;
 # compare with -base PREFIX.allocs0, taken before the load).
+# It measures SIDE_MPOWER_RUNS (3) runs in a row against the same server
+# (each printed to stderr; the profiles are of the first) and prints the
+# median of each figure: on a machine whose speed swings between runs, a
+# figure of one run says little.
 # Prints TSV rows: name metric ours peer ratio (peer / ours).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,8 +55,12 @@ demo_start side-mpower "${store[@]}" --log-level warn
 "$tmp/semnat" mpower systems add bench --api-key-file "$tmp/key" --data "$data" "${store[@]}" >/dev/null 2>&1
 key=$(cat "$tmp/key")
 : >"$tmp/none" # loadgen wants a request file; a GET sends none
-# The load generator's processors (GOMAXPROCS; the server has 2).
+# The load generator's processors (GOMAXPROCS; the server has 2) and,
+# when set, the CPUs it may run on (taskset's list; the server's are
+# SEMNAT_BENCH_SERVER_CPUS, bench/demo.sh).
 LGPROCS=${SIDE_MPOWER_LOADGEN_PROCS:-2}
+LGCPUS=${SIDE_MPOWER_LOADGEN_CPUS:-}
+RUNS=${SIDE_MPOWER_RUNS:-3}
 cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; } # clock ticks
 # ns the server's threads were ready to run but had no CPU (schedstat).
 runq() { cat /proc/"$pid"/task/*/schedstat 2>/dev/null | awk '{ d += $2 } END { printf "%.0f", d }'; }
@@ -66,30 +74,56 @@ if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
 		curl -sf -o "$SIDE_MPOWER_PPROF.trace" "http://$SEMNAT_PPROF/debug/pprof/trace?seconds=0.5") &
 	profiling=$!
 fi
-c0=$(cpu)
-q0=$(runq)
-read -r rate p50 p99 errs < <(GOMAXPROCS=$LGPROCS "$tmp/loadgen" -url "$base/api/Authorization/check/Code-True-One?AuthorizationCode=1000000000000002" \
-	-req "$tmp/none" -kind mpower-check -header "X-API-Key: $key" -c "$C" -d "$DUR" "${lgprof[@]}" 2>"$tmp/loadgen.err") || { cat "$tmp/loadgen.err" >&2; exit 1; }
-c1=$(cpu)
-q1=$(runq)
-cat "$tmp/loadgen.err" >&2
+secs=${DUR%s}
+# One measured run: prints rate p50 p99 errors server-CPU loadgen-CPU
+# server-wait loadgen-wait (µs per check), the load generator's report to
+# stderr.
+measure() {
+	local c0 c1 q0 q1 rate p50 p99 errs
+	c0=$(cpu)
+	q0=$(runq)
+	read -r rate p50 p99 errs < <(GOMAXPROCS=$LGPROCS ${LGCPUS:+taskset -c "$LGCPUS"} "$tmp/loadgen" -url "$base/api/Authorization/check/Code-True-One?AuthorizationCode=1000000000000002" \
+		-req "$tmp/none" -kind mpower-check -header "X-API-Key: $key" -c "$C" -d "$DUR" "$@" 2>"$tmp/loadgen.err") || { cat "$tmp/loadgen.err" >&2; exit 1; }
+	c1=$(cpu)
+	q1=$(runq)
+	cat "$tmp/loadgen.err" >&2
+	echo "$rate $p50 $p99 $errs" \
+		"$(awk -v d="$((c1 - c0))" -v hz="$hz" -v r="$rate" -v s="$secs" 'BEGIN { if (r > 0) printf "%.1f", d / hz * 1e6 / (r * s); else print "-" }')" \
+		"$(sed -n 's/^loadgen: \([0-9.]*\) µs CPU per reply.*/\1/p' "$tmp/loadgen.err")" \
+		"$(awk -v d="$((q1 - q0))" -v r="$rate" -v s="$secs" 'BEGIN { if (r > 0) printf "%.1f", d / 1e3 / (r * s); else print "-" }')" \
+		"$(sed -n 's/^loadgen: \([0-9.]*\) µs waiting for a CPU per reply.*/\1/p' "$tmp/loadgen.err")"
+}
+run=$(measure "${lgprof[@]}")
+runs=("$run")
 if [ -n "${SIDE_MPOWER_PPROF:-}" ]; then
 	wait "$profiling"
 	curl -sf -o "$SIDE_MPOWER_PPROF.allocs" "http://$SEMNAT_PPROF/debug/pprof/allocs"
 	# Where the traced checks' time went (bench/trace-checks.py), to stderr.
 	go tool trace -d=parsed "$SIDE_MPOWER_PPROF.trace" | /usr/bin/python3 bench/trace-checks.py >&2
 fi
-secs=${DUR%s}
+for _ in $(seq 2 "$RUNS"); do
+	sleep 1
+	run=$(measure)
+	runs+=("$run")
+done
+if [ "$RUNS" -gt 1 ]; then
+	echo "side-mpower: $RUNS runs (checks/s p50 p99 errors, µs per check: server CPU, load generator CPU, server and load generator waiting for a CPU):" >&2
+	printf '  %s\n' "${runs[@]}" >&2
+fi
+# Column $1 of the runs, median (the middle one; the upper of two).
+med() { printf '%s\n' "${runs[@]}" | awk -v k="$1" '{ print $k }' | sort -g | awk '{ v[NR] = $0 } END { print v[int(NR / 2) + 1] }'; }
+rate=$(med 1)
+p99=$(med 3)
 printf '%s\tchecks/s\t%s\t20000 (target)\t%s\n' "$name" "$rate" "$(awk -v a="$rate" 'BEGIN { if (a > 0) printf "%.2f", 20000 / a; else print "-" }')"
-printf '%s\tp50_ms\t%s\t-\t-\n' "$name" "$p50"
+printf '%s\tp50_ms\t%s\t-\t-\n' "$name" "$(med 2)"
 printf '%s\tp99_ms\t%s\t5 (target)\t%s\n' "$name" "$p99" "$(awk -v a="$p99" 'BEGIN { if (a > 0) printf "%.2f", 5 / a; else print "-" }')"
-printf '%s\terrors\t%s\t-\t-\n' "$name" "$errs"
-printf '%s\tserver_cpu_us/check\t%s\t-\t-\n' "$name" "$(awk -v d="$((c1 - c0))" -v hz="$hz" -v r="$rate" -v s="$secs" 'BEGIN { if (r > 0) printf "%.1f", d / hz * 1e6 / (r * s); else print "-" }')"
-printf '%s\tloadgen_cpu_us/check\t%s\t-\t-\n' "$name" "$(sed -n 's/^loadgen: \([0-9.]*\) µs CPU per reply.*/\1/p' "$tmp/loadgen.err")"
+printf '%s\terrors\t%s\t-\t-\n' "$name" "$(med 4)"
+printf '%s\tserver_cpu_us/check\t%s\t-\t-\n' "$name" "$(med 5)"
+printf '%s\tloadgen_cpu_us/check\t%s\t-\t-\n' "$name" "$(med 6)"
 # The two share the machine's CPUs: how long each waited for one per
 # check (Linux's run queue), beside what it used.
-printf '%s\tserver_runq_wait_us/check\t%s\t-\t-\n' "$name" "$(awk -v d="$((q1 - q0))" -v r="$rate" -v s="$secs" 'BEGIN { if (r > 0) printf "%.1f", d / 1e3 / (r * s); else print "-" }')"
-printf '%s\tloadgen_runq_wait_us/check\t%s\t-\t-\n' "$name" "$(sed -n 's/^loadgen: \([0-9.]*\) µs waiting for a CPU per reply.*/\1/p' "$tmp/loadgen.err")"
+printf '%s\tserver_runq_wait_us/check\t%s\t-\t-\n' "$name" "$(med 7)"
+printf '%s\tloadgen_runq_wait_us/check\t%s\t-\t-\n' "$name" "$(med 8)"
 printf '%s\tserver_peak_rss_mb\t%s\t-\t-\n' "$name" "$(hwm)"
 if [ -z "${SIDE_MPOWER_STORE:-}" ] && command -v sqlite3 >/dev/null; then
 	# Entries of one audit transaction share its time (store.appendBatch).
