@@ -402,14 +402,23 @@ func (l *Ledger) saveInvoice(ctx context.Context, tx *store.Tx, in *Invoice) err
 // insertInvoice writes a new invoice (one statement: the payment path's
 // statements are round trips on PostgreSQL).
 func (l *Ledger) insertInvoice(ctx context.Context, tx *store.Tx, in *Invoice) error {
-	order, due, err := orderAndDue(in)
+	q, args, err := invoiceInsert(in)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO mpay_invoices (`+invoiceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		in.ID, in.Token, in.ServiceID, in.OrderKey, in.State, in.Status, due, in.Currency, in.Reason, nano(in.DueAt),
-		b2i(in.Partial), b2i(in.Advance), order, in.ReturnURL, in.Created.UnixNano(), in.Updated.UnixNano(), in.InFlight)
+	_, err = tx.Exec(ctx, q, args...)
 	return err
+}
+
+// invoiceInsert is the INSERT of a new invoice and its arguments.
+func invoiceInsert(in *Invoice) (string, []any, error) {
+	order, due, err := orderAndDue(in)
+	if err != nil {
+		return "", nil, err
+	}
+	return `INSERT INTO mpay_invoices (` + invoiceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		[]any{in.ID, in.Token, in.ServiceID, in.OrderKey, in.State, in.Status, due, in.Currency, in.Reason, nano(in.DueAt),
+			b2i(in.Partial), b2i(in.Advance), order, in.ReturnURL, in.Created.UnixNano(), in.Updated.UnixNano(), in.InFlight}, nil
 }
 
 func b2i(b bool) int {
@@ -551,14 +560,11 @@ func (l *Ledger) invoiceCreated(ctx context.Context, tx *store.Tx, in *Invoice) 
 // transaction not yet committed is waited for (READ COMMITTED), and then
 // found by the look-up that follows.
 func (l *Ledger) insertPulled(ctx context.Context, tx *store.Tx, in *Invoice, ex *mpayclient.Exchange) (bool, error) {
-	order, due, err := orderAndDue(in)
+	insert, args, err := invoiceInsert(in)
 	if err != nil {
 		return false, err
 	}
-	q := `WITH inv AS (INSERT INTO mpay_invoices (` + invoiceCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (service_id, order_key) DO NOTHING RETURNING id)`
-	args := []any{in.ID, in.Token, in.ServiceID, in.OrderKey, in.State, in.Status, due, in.Currency, in.Reason, nano(in.DueAt),
-		b2i(in.Partial), b2i(in.Advance), order, in.ReturnURL, in.Created.UnixNano(), in.Updated.UnixNano(), in.InFlight}
+	q := `WITH inv AS (` + insert + ` ON CONFLICT (service_id, order_key) DO NOTHING RETURNING id)`
 	if rows, eargs := evidenceRows(in.ID, "", ex, "inv"); len(rows) > 0 {
 		q += `, evidence AS (INSERT INTO mpay_evidence (` + evidenceCols + `) ` + strings.Join(rows, " UNION ALL ") + `)`
 		args = append(args, eargs...)
