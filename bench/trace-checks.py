@@ -85,6 +85,8 @@ def quantiles(label, values):
 
 
 def checks(events):
+    """Prints the checks' quantiles and parts; returns the checks, slowest
+    last, as (duration, parts, wake time, first run time)."""
     state, open_, done = {}, {}, []
     for t, g, a, b, reason, frames in events:
         prev = state.get(g)
@@ -92,28 +94,31 @@ def checks(events):
             st, since, why, pf = prev
             key = st if st != 'Waiting' else 'wait %s in %s' % (why, ours(pf))
             open_[g][1][key] += t - since
+        if a == 'Runnable' and b == 'Running' and g in open_ and open_[g][2] is None:
+            open_[g][2] = t
         if a == 'Running' and b == 'Waiting' and reason == 'network' and serving(frames) and g in open_:
-            start, parts = open_.pop(g)
-            done.append((t - start, parts))
+            start, parts, first = open_.pop(g)
+            done.append((t - start, parts, start, first or t))
         if a == 'Waiting' and b == 'Runnable' and prev and prev[2] == 'network' and serving(prev[3]):
-            open_[g] = (t, collections.Counter())
+            open_[g] = [t, collections.Counter(), None]
         state[g] = (b, t, reason if b == 'Waiting' else '', frames or (prev[3] if prev else []))
     done.sort(key=lambda d: d[0])
     n = len(done)
-    quantiles('checks (server side)', [d for d, _ in done])
+    quantiles('checks (server side)', [d[0] for d in done])
     if n == 0:
-        return
+        return done
 
     def parts(label, sel):
         tot = collections.Counter()
-        for _, c in sel:
-            tot.update(c)
-        print('  %s (%d): mean %s ms' % (label, len(sel), ms(sum(d for d, _ in sel) / len(sel))))
+        for d in sel:
+            tot.update(d[1])
+        print('  %s (%d): mean %s ms' % (label, len(sel), ms(sum(d[0] for d in sel) / len(sel))))
         for k, v in tot.most_common(6):
             print('    %-72s %s ms' % (k[:72], ms(v / len(sel))))
     parts('all', done)
     parts('slowest 1%', done[int(.99 * n):])
     parts('around the median', done[max(0, n // 2 - n // 100):n // 2 + n // 100 + 1])
+    return done
 
 
 def writer(events):
@@ -175,9 +180,9 @@ def kind(frames):
     return 'other'
 
 
-def stalls(events, long_run=1e6):
+def stalls(events, done, long_run=1e6):
+    """done: checks' result, the checks slowest last."""
     kinds, running, runs = {}, {}, collections.defaultdict(list)
-    state, woken, done = {}, {}, []
     for t, g, a, b, reason, frames in events:
         if frames and g not in kinds:
             kinds[g] = kind(frames)
@@ -185,28 +190,18 @@ def stalls(events, long_run=1e6):
             running[g] = t
         elif a == 'Running' and g in running:
             runs[kinds.get(g, 'other')].append(t - running.pop(g))
-        prev = state.get(g)
-        if a == 'Waiting' and b == 'Runnable' and prev and prev[0] == 'network' and serving(prev[1]):
-            woken[g] = [t, None]
-        elif a == 'Runnable' and b == 'Running' and g in woken and woken[g][1] is None:
-            woken[g][1] = t
-        if a == 'Running' and b == 'Waiting' and reason == 'network' and serving(frames) and g in woken:
-            w, first = woken.pop(g)
-            done.append((t - w, w, (first or t) - w))
-        state[g] = (reason if b == 'Waiting' else '', frames or (prev[1] if prev else []))
-    done.sort()
     slow = done[int(.99 * len(done)):]
     if slow:
         # Wakes less than 50 µs apart are one (the poller readies the
         # checks it finds one after another).
         wakes = []
-        for d, w, first in sorted(slow, key=lambda x: x[1]):
+        for _, _, w, first in sorted(slow, key=lambda x: x[2]):
             if not wakes or w - wakes[-1][0] > 50e3:
                 wakes.append((w, []))
-            wakes[-1][1].append(first)
+            wakes[-1][1].append(first - w)
         t0 = events[0][0]
         print('stalls: the slowest 1%% (%d checks) were woken in %d bursts; they waited %s ms on average to run' % (
-            len(slow), len(wakes), ms(sum(f for _, _, f in slow) / len(slow))))
+            len(slow), len(wakes), ms(sum(first - w for _, _, w, first in slow) / len(slow))))
         for w, firsts in sorted(wakes, key=lambda x: -len(x[1]))[:5]:
             print('  %d woken together at %s ms, waited %s ms to run' % (len(firsts), ms(w - t0), ms(sum(firsts) / len(firsts))))
     for k, v in sorted(runs.items()):
@@ -218,10 +213,10 @@ def stalls(events, long_run=1e6):
 
 def main():
     events = read(sys.stdin)
-    checks(events)
+    done = checks(events)
     writer(events)
     long_syscalls(events)
-    stalls(events)
+    stalls(events, done)
 
 
 if __name__ == '__main__':
