@@ -87,11 +87,16 @@ measure() {
 	c1=$(cpu)
 	q1=$(runq)
 	cat "$tmp/loadgen.err" >&2
-	echo "$rate $p50 $p99 $errs" \
-		"$(awk -v d="$((c1 - c0))" -v hz="$hz" -v r="$rate" -v s="$secs" 'BEGIN { if (r > 0) printf "%.1f", d / hz * 1e6 / (r * s); else print "-" }')" \
-		"$(sed -n 's/^loadgen: \([0-9.]*\) µs CPU per reply.*/\1/p' "$tmp/loadgen.err")" \
-		"$(awk -v d="$((q1 - q0))" -v r="$rate" -v s="$secs" 'BEGIN { if (r > 0) printf "%.1f", d / 1e3 / (r * s); else print "-" }')" \
-		"$(sed -n 's/^loadgen: \([0-9.]*\) µs waiting for a CPU per reply.*/\1/p' "$tmp/loadgen.err")"
+	echo "$rate $p50 $p99 $errs $(per_check $(((c1 - c0) * 1000000 / hz))) $(loadgen_said 'CPU per reply')" \
+		"$(per_check $(((q1 - q0) / 1000))) $(loadgen_said 'waiting for a CPU per reply')"
+}
+# µs per check of $1 µs over the run (rate, secs: measure's).
+per_check() { awk -v d="$1" -v r="$rate" -v s="$secs" 'BEGIN { if (r > 0) printf "%.1f", d / (r * s); else print "-" }'; }
+# The load generator's "N µs $1" (- when it did not say).
+loadgen_said() {
+	local v
+	v=$(sed -n "s/^loadgen: \([0-9.]*\) µs $1.*/\1/p" "$tmp/loadgen.err")
+	echo "${v:--}"
 }
 run=$(measure "${lgprof[@]}")
 runs=("$run")

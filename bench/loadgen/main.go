@@ -210,7 +210,7 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration, on
 	lats := make([][]time.Duration, conns)
 	var wg sync.WaitGroup
 	cpu0, _ := cpuMicros()
-	wait0, _ := runQueueWait()
+	wait0, waitOK := runQueueWait()
 	start := time.Now()
 	for i := range conns {
 		wg.Add(1)
@@ -273,7 +273,7 @@ func run(target, reqFiles, method, kind string, conns int, dur time.Duration, on
 		// the client's share of a machine it shares with the server.
 		fmt.Fprintf(os.Stderr, "loadgen: %.1f µs CPU per reply (%d replies)\n", us/float64(len(all)), len(all))
 	}
-	if w, ok := runQueueWait(); ok && wait0 > 0 {
+	if w, ok := runQueueWait(); ok && waitOK {
 		// Time its threads were ready to run but had no CPU: on a
 		// machine shared with the server, what the two take from each
 		// other (the server's own is read by bench/side-mpower.sh).
