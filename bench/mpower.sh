@@ -9,7 +9,8 @@
 #     bench/out/) and a PostgreSQL schema bench_list_*, rebuilt only when
 #     the schema changes, so later runs take seconds;
 #   - bench/side-mpower.sh (semnat serve --demo with bench/loadgen: the
-#     server's own rate and CPU per check).
+#     server's own rate and CPU per check, beside the same of two floors,
+#     net/http and nginx answering with the check's bytes).
 # PostgreSQL rows need $SEMNAT_TEST_POSTGRES; as root, .ci/postgres.sh is
 # run to start Debian's cluster and name it. BENCH_CLIENTS (default 32)
 # sets the clients of the Go benchmarks; CHECKS and LISTS how many calls.

@@ -55,15 +55,27 @@ func TestBrowserPowers(t *testing.T) {
 	tok.Import(t, token)
 	startAgent(t, bin, ln, tok, e.msignURL)
 
+	// fail: what went wrong, and the page the browser is on.
+	fail := func(what string, err error) {
+		t.Helper()
+		var loc, body string
+		loc, _ = chromedp.Run(ctx, chromedp.Location())
+		body, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		t.Fatalf("%s: %v\nat %s:\n%s", what, err, loc, body)
+	}
 	wait := func(sel string) {
 		t.Helper()
 		wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 		defer cancel()
 		if err := chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
-			var loc, body string
-			loc, _ = chromedp.Run(ctx, chromedp.Location())
-			body, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-			t.Fatalf("waiting for %s: %v\nat %s:\n%s", sel, err, loc, body)
+			fail("waiting for "+sel, err)
+		}
+	}
+	// phone: the person answers on their phone.
+	phone := func(u mobileid.User, pin string) {
+		t.Helper()
+		if err := (&person{e: e, user: u}).answerPhone(pin, ""); err != nil {
+			fail("on the phone", err)
 		}
 	}
 	// login: MPass by phone, from the MPower page path.
@@ -75,7 +87,7 @@ func TestBrowserPowers(t *testing.T) {
 		}
 		browsertest.Do(t, ctx, chromedp.Navigate(e.mpowerURL+path), chromedp.WaitVisible(chromedp.ID("phone")),
 			chromedp.SendKeys(chromedp.ID("phone"), u.MSISDN), chromedp.Click(chromedp.ID("login-button")))
-		(&person{e: e, user: u}).phone(mobileid.DefaultPIN1, "")
+		phone(u, mobileid.DefaultPIN1)
 		wait("#user")
 	}
 	// phoneSign: at MSign's page, the phone; back on the power's page.
@@ -84,7 +96,7 @@ func TestBrowserPowers(t *testing.T) {
 		u := mobileid.GeneratedUser(i)
 		browsertest.Do(t, ctx, chromedp.WaitVisible(chromedp.ID("msisdn")), chromedp.SendKeys(chromedp.ID("msisdn"), u.MSISDN),
 			chromedp.Click(chromedp.ID("msign-sign")))
-		(&person{e: e, user: u}).phone(mobileid.DefaultPIN2, "")
+		phone(u, mobileid.DefaultPIN2)
 		wait("#notice")
 	}
 	state := func(want State) {

@@ -2,6 +2,7 @@ package mpower
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"net"
@@ -220,19 +221,28 @@ func csrf(t *testing.T, page string) string {
 // pin.
 func (p *person) phone(pin, code string) {
 	p.e.t.Helper()
+	if err := p.answerPhone(pin, code); err != nil {
+		p.e.t.Fatal(err)
+	}
+}
+
+// answerPhone is phone, saying what went wrong instead of failing the
+// test (a browser test adds the page it was on).
+func (p *person) answerPhone(pin, code string) error {
 	for i := 0; i < 3000; i++ {
 		if pr, _ := p.e.sim.PhonePrompt(p.user.MSISDN); pr.Pending {
 			if code != "" && pr.VerificationCode != code {
-				p.e.t.Fatalf("the phone shows %s, the page %s", pr.VerificationCode, code)
+				return fmt.Errorf("the phone shows %s, the page %s", pr.VerificationCode, code)
 			}
 			if res, _, err := p.e.sim.PhoneConfirm(p.user.MSISDN, pin); err != nil {
-				p.e.t.Fatalf("confirm on the phone: %s %v", res, err)
+				return fmt.Errorf("confirm on the phone: %s %v", res, err)
 			}
-			return
+			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	p.e.t.Fatalf("no request reached %s", p.user.MSISDN)
+	pr, _ := p.e.sim.PhonePrompt(p.user.MSISDN)
+	return fmt.Errorf("no request reached %s in 30 s (the phone: %+v)", p.user.MSISDN, pr)
 }
 
 // login logs the person in with MPass by phone, asking for MPower's page
