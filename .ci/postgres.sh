@@ -32,4 +32,7 @@ fi
 if psql_su "SHOW shared_preload_libraries" | grep -q pg_stat_statements; then
 	su postgres -c "psql -p $port -d semnat_test -v ON_ERROR_STOP=1 -qAtc 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'" </dev/null >&2
 fi
+# pg_prewarm (contrib), with which BenchmarkIdnDetailsList reads a kept
+# schema into the page cache before measuring (mpower/listbench_test.go).
+su postgres -c "psql -p $port -d semnat_test -v ON_ERROR_STOP=1 -qAtc 'CREATE EXTENSION IF NOT EXISTS pg_prewarm'" </dev/null >&2
 echo "postgres://semnat_test:semnat_test@127.0.0.1:$port/semnat_test?sslmode=disable"
