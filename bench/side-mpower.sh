@@ -99,6 +99,12 @@ if [ "${SIDE_MPOWER_NGINX:-1}" != 0 ] && command -v nginx >/dev/null; then
 	nginx_pid=$!
 	nginx=http://127.0.0.1:$port
 	for _ in $(seq 100); do curl -sf -o /dev/null "$nginx$check" && break; sleep 0.1; done
+	if ! curl -sf -o /dev/null "$nginx$check"; then
+		echo "side-mpower: nginx did not start; measured without it:" >&2
+		cat "$tmp/nginx.err" >&2 2>/dev/null || true
+		kill "$nginx_pid" 2>/dev/null || true
+		nginx_pid= nginx=
+	fi
 fi
 # The answer at URL $1 to the check, headers sorted, without those that
 # differ between servers or requests.
