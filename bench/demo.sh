@@ -11,6 +11,8 @@
 #     listens and sets $base (its URL) and $pid; exits with the server's
 #     errors, under NAME, when it does not start.
 #   hwm: the server's peak RSS in MB.
+#   listening_url FILE: waits (up to 30 s) until a server's output FILE
+#     says "listening on URL" and prints URL (nothing if it never does).
 
 demo_setup() {
 	tmp=$(mktemp -d)
@@ -35,8 +37,7 @@ demo_start() {
 	shift
 	GOMAXPROCS=${SEMNAT_BENCH_SERVER_PROCS:-2} ${SEMNAT_BENCH_SERVER_CPUS:+taskset -c "$SEMNAT_BENCH_SERVER_CPUS"} "$tmp/semnat" serve --demo --data "$data" --addr 127.0.0.1:0 "$@" >"$tmp/serve.out" 2>"$tmp/serve.err" &
 	pid=$!
-	for _ in $(seq 300); do grep -q '^listening on' "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
-	base=$(sed -n 's/^listening on //p' "$tmp/serve.out")
+	base=$(listening_url "$tmp/serve.out")
 	if [ -z "$base" ]; then
 		echo "$name: the server did not start:" >&2
 		cat "$tmp/serve.err" >&2
@@ -45,3 +46,8 @@ demo_start() {
 }
 
 hwm() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
+
+listening_url() {
+	for _ in $(seq 300); do grep -q '^listening on' "$1" 2>/dev/null && break; sleep 0.1; done
+	sed -n 's/^listening on //p' "$1"
+}

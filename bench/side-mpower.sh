@@ -81,8 +81,7 @@ trap '[ -n "$floor_pid$nginx_pid" ] && kill $floor_pid $nginx_pid 2>/dev/null; d
 go build -o "$tmp/httpfloor" ./bench/httpfloor
 GOMAXPROCS=$sprocs ${scpus:+taskset -c "$scpus"} "$tmp/httpfloor" >"$tmp/floor.out" 2>&1 &
 floor_pid=$!
-for _ in $(seq 100); do grep -q '^listening on' "$tmp/floor.out" && break; sleep 0.1; done
-floor=$(sed -n 's/^listening on //p' "$tmp/floor.out")
+floor=$(listening_url "$tmp/floor.out")
 [ -n "$floor" ] || { echo "side-mpower: bench/httpfloor did not start:" >&2; cat "$tmp/floor.out" >&2; exit 1; }
 nginx=
 if [ "${SIDE_MPOWER_NGINX:-1}" != 0 ] && command -v nginx >/dev/null; then
@@ -91,9 +90,9 @@ if [ "${SIDE_MPOWER_NGINX:-1}" != 0 ] && command -v nginx >/dev/null; then
 		echo "worker_processes $sprocs; pid $tmp/nginx.pid; error_log $tmp/nginx.err;"
 		echo "events { worker_connections 1024; }"
 		echo "http { access_log off; keepalive_requests 100000000; client_body_temp_path $tmp/nginx.body;"
-		echo "server { listen 127.0.0.1:$port; location / { default_type application/json;"
-		sed -n 's/^\t{"\([^"]*\)", "\(.*\)"},$/add_header \1 "\2";/p' bench/httpfloor/main.go | grep -v '^add_header Content-Type '
-		echo "return 200 '$(sed -n 's/^var answer = \[\]byte(`\(.*\)` + "\\n")$/\1/p' bench/httpfloor/main.go)\n'; } } }"
+		echo "server { listen 127.0.0.1:$port; location / {"
+		"$tmp/httpfloor" -nginx
+		echo "} } }"
 	} >"$tmp/nginx.conf"
 	${scpus:+taskset -c "$scpus"} nginx -e "$tmp/nginx.err" -c "$tmp/nginx.conf" -g 'daemon off;' &
 	nginx_pid=$!
@@ -203,13 +202,15 @@ med() {
 # Rows of a floor $1 (its runs $2...): its checks/s, p99 and CPU per check
 # as the peer of ours.
 floor_rows() {
-	local f=$1 col metric
+	local f=$1 col metric ours peer
 	shift
 	for col in 1:checks/s 3:p99_ms 5:server_cpu_us/check; do
 		metric=${col#*:}
 		col=${col%%:*}
-		printf '%s\t%s_beside_%s_floor\t%s\t%s\t%s\n' "$name" "$metric" "$f" "$(med "$col")" "$(med "$col" "$@")" \
-			"$(awk -v o="$(med "$col")" -v p="$(med "$col" "$@")" 'BEGIN { if (o > 0) printf "%.2f", p / o; else print "-" }')"
+		ours=$(med "$col")
+		peer=$(med "$col" "$@")
+		printf '%s\t%s_beside_%s_floor\t%s\t%s\t%s\n' "$name" "$metric" "$f" "$ours" "$peer" \
+			"$(awk -v o="$ours" -v p="$peer" 'BEGIN { if (o > 0) printf "%.2f", p / o; else print "-" }')"
 	done
 }
 rate=$(med 1)

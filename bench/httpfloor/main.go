@@ -7,7 +7,9 @@
 // most any server built on net/http (as Echo is) can manage there.
 //
 // It listens on -addr (port 0: any free one) and prints "listening on
-// http://HOST:PORT" once it does.
+// http://HOST:PORT" once it does. With -nginx it prints instead the
+// directives of an nginx location that sends the same answer (the nginx
+// floor of bench/side-mpower.sh).
 package main
 
 import (
@@ -16,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 )
 
 // answer is the body of a Code-True-One answer of false.
@@ -35,7 +38,12 @@ var headers = [][2]string{
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
+	nginx := flag.Bool("nginx", false, "print the directives of an nginx location that sends the same answer, and exit")
 	flag.Parse()
+	if *nginx {
+		fmt.Print(nginxLocation())
+		return
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "httpfloor:", err)
@@ -51,4 +59,20 @@ func main() {
 	}))
 	fmt.Fprintln(os.Stderr, "httpfloor:", err)
 	os.Exit(1)
+}
+
+// nginxLocation is the directives of an nginx location that sends the
+// answer with the same headers (nginx adds Date, Content-Length, Server
+// and Connection).
+func nginxLocation() string {
+	var b strings.Builder
+	for _, kv := range headers {
+		if kv[0] == "Content-Type" {
+			fmt.Fprintf(&b, "default_type %s;\n", kv[1])
+		} else {
+			fmt.Fprintf(&b, "add_header %s %q;\n", kv[0], kv[1])
+		}
+	}
+	fmt.Fprintf(&b, "return 200 '%s\\n';\n", strings.TrimSuffix(string(answer), "\n"))
+	return b.String()
 }
