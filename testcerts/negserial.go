@@ -44,7 +44,12 @@ func WithNegativeSerial(cert *x509.Certificate, issuer crypto.Signer) ([]byte, e
 	}
 	// Offset of the serial's first content byte (tag and short length).
 	at := hdr + (len(inner) - before) + 2
-	newTBS[at] |= 0x80
+	// The first byte becomes 0x80, not just sign-bit set: a serial that
+	// began 0x7F and then a byte of 0x80 or more would become 0xFF and
+	// that byte, a longer encoding than its value needs, which crypto/x509
+	// refuses as malformed whatever GODEBUG says (1 serial in 256: a test
+	// failed at random).
+	newTBS[at] = 0x80
 	var h crypto.Hash
 	var opts crypto.SignerOpts
 	switch cert.SignatureAlgorithm {
